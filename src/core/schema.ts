@@ -1,0 +1,251 @@
+/**
+ * The experiment format, as zod schemas: the single source of the TypeScript
+ * types, of validation (with a path for every issue) and of the JSON Schema
+ * that `faultline schema` prints. The format is Chaos Toolkit's: unknown keys
+ * are kept and ignored, as Chaos Toolkit does, so existing files run unchanged.
+ */
+import { z } from 'zod';
+
+const nonEmpty = (what: string) => z.string({ error: `${what}: expected a non-empty string` }).min(1, `${what}: expected a non-empty string`);
+
+/** `${name}`: a whole-string reference to a configuration or secret value. */
+export const VAR_REF = /^\$\{[_a-zA-Z][_a-zA-Z0-9]*\}$/;
+const varRef = z.string().regex(VAR_REF, 'expected a number or a "${name}" reference');
+const numberOrVar = z.union([z.number(), varRef], {
+  error: 'expected a number or a "${name}" reference',
+});
+
+// ---------------------------------------------------------------- providers
+
+export const HttpProviderSchema = z.looseObject({
+  type: z.literal('http'),
+  url: nonEmpty('a HTTP activity must have a URL'),
+  method: z.string().optional().describe('HTTP verb, default GET (upper-cased)'),
+  headers: z.record(z.string(), z.unknown(), { error: 'expected headers as a mapping' }).optional(),
+  arguments: z.unknown().optional().describe('GET: query string; other verbs: JSON body when Content-Type is application/json, otherwise a form'),
+  timeout: z
+    .union([z.number().positive(), z.tuple([z.number().positive(), z.number().positive()]), varRef], {
+      error: 'expected seconds as a number or [connect, read]',
+    })
+    .optional(),
+  verify_tls: z.boolean().optional(),
+  expected_status: z.unknown().optional().describe('ignored, as in Chaos Toolkit'),
+  max_retries: z.number().int().min(0).optional(),
+});
+
+export const ProcessProviderSchema = z.looseObject({
+  type: z.literal('process'),
+  path: nonEmpty('a process activity must have a path'),
+  arguments: z
+    .union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())], {
+      error: 'expected a string (run through a shell) or a list (exec\'d directly)',
+    })
+    .optional(),
+  timeout: z.number().positive({ error: 'expected a positive number of seconds' }).optional(),
+});
+
+export const NodeProviderSchema = z.looseObject({
+  type: z.literal('node'),
+  module: nonEmpty('module'),
+  func: z.string().min(1).optional().describe('exported function name; default "default"'),
+  arguments: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
+});
+
+/** Chaos Toolkit's python provider: only modules Faultline implements natively run. */
+export const PythonProviderSchema = z.looseObject({
+  type: z.literal('python'),
+  module: nonEmpty('a Python activity must have a module path'),
+  func: nonEmpty('a Python activity must have a function name'),
+  arguments: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
+  secrets: z.array(z.string()).optional(),
+});
+
+/** Faultline's built-in activities (listed by `faultline discover`). */
+export const BuiltinProviderSchema = z.looseObject({
+  type: z.literal('faultline'),
+  module: nonEmpty('module'),
+  func: nonEmpty('func'),
+  arguments: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
+});
+
+export const ProviderSchema = z.discriminatedUnion(
+  'type',
+  [HttpProviderSchema, ProcessProviderSchema, NodeProviderSchema, PythonProviderSchema, BuiltinProviderSchema],
+  { error: 'expected a provider type of http, process, node, python or faultline' },
+);
+
+// ---------------------------------------------------------------- controls
+
+export const ControlProviderSchema = z.looseObject({
+  type: z.enum(['node', 'python'], { error: 'expected a control provider type of node or python' }),
+  module: nonEmpty('module'),
+  arguments: z.record(z.string(), z.unknown()).optional(),
+  secrets: z.array(z.string()).optional(),
+});
+
+export const ControlSchema = z.looseObject({
+  name: nonEmpty('a control must have a name'),
+  provider: ControlProviderSchema.optional(),
+  ref: z.string().min(1).optional(),
+  scope: z.enum(['before', 'after'], { error: "scope must be 'before' or 'after'" }).optional(),
+  automatic: z.boolean().optional(),
+});
+
+// ---------------------------------------------------------------- tolerances
+
+const RangeToleranceSchema = z.looseObject({
+  type: z.literal('range'),
+  range: z.tuple([z.number(), z.number()], { error: 'expected a range of two numbers [lower, upper]' }),
+  target: z.string().optional(),
+});
+const RegexToleranceSchema = z.looseObject({
+  type: z.literal('regex'),
+  pattern: z.string({ error: 'a regex tolerance must have a string `pattern`' }),
+  target: z.string().optional(),
+});
+const JsonPathToleranceSchema = z.looseObject({
+  type: z.literal('jsonpath'),
+  path: z.string({ error: 'a jsonpath tolerance must have a `path`' }).min(1, 'JSON path cannot be empty'),
+  target: z.string().optional(),
+  count: z.number().int().min(0).optional(),
+  expect: z.unknown().optional(),
+});
+// A probe used as a tolerance; declared lazily because it is itself an activity.
+const ProbeToleranceSchema: z.ZodType<ProbeTolerance> = z.lazy(() =>
+  z.looseObject({
+    type: z.literal('probe'),
+    name: nonEmpty('an activity must have a name'),
+    provider: ProviderSchema,
+  }),
+);
+export interface ProbeTolerance {
+  type: 'probe';
+  name: string;
+  provider: Provider;
+  [k: string]: unknown;
+}
+
+export const ObjectToleranceSchema = z.union([RangeToleranceSchema, RegexToleranceSchema, JsonPathToleranceSchema, ProbeToleranceSchema]);
+
+export const ToleranceSchema = z
+  .union([z.boolean(), z.int(), z.string(), z.array(z.unknown()), ObjectToleranceSchema], {
+    error: 'expected a boolean, an integer, a string, a list, or an object of type range, regex, jsonpath or probe',
+  })
+  .describe('what the probe output must be for the steady state to hold');
+
+// ---------------------------------------------------------------- activities
+
+export const PausesSchema = z.looseObject({
+  before: numberOrVar.optional(),
+  after: numberOrVar.optional(),
+});
+
+export const ActivityRefSchema = z.looseObject({
+  ref: nonEmpty('reference to activity must be a non-empty string'),
+});
+
+export const FullActivitySchema = z.looseObject({
+  type: z.enum(['probe', 'action'], { error: 'expected an activity type of probe or action' }),
+  name: nonEmpty('an activity must have a name'),
+  provider: ProviderSchema,
+  tolerance: ToleranceSchema.optional(),
+  pauses: PausesSchema.optional(),
+  background: z.boolean({ error: 'activity background must be a boolean' }).optional(),
+  controls: z.array(ControlSchema).optional(),
+  timeout: z.number({ error: 'activity timeout must be a number' }).optional(),
+});
+
+export const ActivitySchema = z.union([ActivityRefSchema, FullActivitySchema], {
+  error: 'expected an activity (type, name, provider) or a reference {ref: name}',
+});
+
+// ---------------------------------------------------------------- configuration and secrets
+
+export const EnvValueSchema = z.looseObject({
+  type: z.literal('env'),
+  key: nonEmpty('key'),
+  default: z.unknown().optional(),
+  env_var_type: z.enum(['int', 'float', 'str', 'bytes', 'bool', 'json']).optional(),
+});
+
+export const ConfigurationSchema = z.record(z.string(), z.unknown()).describe(
+  'values by name: literals, {type: env, key, default?, env_var_type?}, or a probe that fills the value at run start',
+);
+export const SecretsSchema = z.record(z.string(), z.record(z.string(), z.unknown(), { error: 'a secret scope must be an object' }), {
+  error: 'secrets must be an object of scopes',
+});
+
+// ---------------------------------------------------------------- experiment
+
+export const HYPOTHESIS_STRATEGIES = [
+  'default',
+  'before-method-only',
+  'after-method-only',
+  'during-method-only',
+  'continuously',
+  'skip',
+] as const;
+export const ROLLBACK_STRATEGIES = ['default', 'always', 'never', 'deviated'] as const;
+export const DRY_MODES = ['probes', 'actions', 'activities', 'pause'] as const;
+
+export const HypothesisSchema = z.looseObject({
+  title: nonEmpty('hypothesis requires a title'),
+  probes: z.array(ActivitySchema).optional(),
+  controls: z.array(ControlSchema).optional(),
+});
+
+export const RuntimeSchema = z.looseObject({
+  rollbacks: z.looseObject({ strategy: z.enum(ROLLBACK_STRATEGIES).optional() }).optional(),
+  hypothesis: z
+    .looseObject({
+      // `continously` is Chaos Toolkit's accepted misspelling.
+      strategy: z.enum([...HYPOTHESIS_STRATEGIES, 'continously']).optional(),
+      frequency: z.number().positive().optional(),
+      fail_fast: z.boolean().optional(),
+    })
+    .optional(),
+});
+
+export const ExperimentSchema = z
+  .looseObject({
+    version: z.unknown().optional(),
+    title: nonEmpty('experiment requires a title'),
+    description: nonEmpty('experiment requires a description'),
+    tags: z.array(nonEmpty('experiment tags must be non-empty strings')).optional(),
+    configuration: ConfigurationSchema.optional(),
+    secrets: SecretsSchema.optional(),
+    extensions: z.array(z.looseObject({ name: nonEmpty('all extensions require a non-empty name') })).optional(),
+    contributions: z.record(z.string(), z.unknown()).optional(),
+    controls: z.array(ControlSchema).optional(),
+    'steady-state-hypothesis': HypothesisSchema.optional(),
+    method: z.array(ActivitySchema, {
+      error: 'an experiment requires a method, which can be empty for only checking the steady state hypothesis',
+    }),
+    rollbacks: z.array(ActivitySchema).optional(),
+    runtime: RuntimeSchema.optional(),
+    dry: z.unknown().optional(),
+  })
+  .describe('A Faultline (Chaos Toolkit format) chaos experiment');
+
+export type HttpProvider = z.infer<typeof HttpProviderSchema>;
+export type ProcessProvider = z.infer<typeof ProcessProviderSchema>;
+export type NodeProvider = z.infer<typeof NodeProviderSchema>;
+export type PythonProvider = z.infer<typeof PythonProviderSchema>;
+export type BuiltinProvider = z.infer<typeof BuiltinProviderSchema>;
+export type Provider = z.infer<typeof ProviderSchema>;
+export type Control = z.infer<typeof ControlSchema>;
+export type Tolerance = z.infer<typeof ToleranceSchema>;
+export type ActivityRef = z.infer<typeof ActivityRefSchema>;
+export type Activity = z.infer<typeof FullActivitySchema>;
+export type ActivityOrRef = z.infer<typeof ActivitySchema>;
+export type Hypothesis = z.infer<typeof HypothesisSchema>;
+export type Experiment = z.infer<typeof ExperimentSchema>;
+export type HypothesisStrategy = (typeof HYPOTHESIS_STRATEGIES)[number];
+export type RollbackStrategy = (typeof ROLLBACK_STRATEGIES)[number];
+export type DryMode = (typeof DRY_MODES)[number];
+export type Configuration = Record<string, unknown>;
+export type Secrets = Record<string, Record<string, unknown>>;
+
+export function isRef(a: ActivityOrRef): a is ActivityRef {
+  return typeof (a as ActivityRef).ref === 'string' && (a as Activity).type === undefined;
+}

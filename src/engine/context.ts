@@ -1,0 +1,59 @@
+/**
+ * What an activity sees when it runs, and the interfaces providers and
+ * built-in activities implement to plug into the engine.
+ */
+import type { z } from 'zod';
+import type { Issue } from '../core/errors.js';
+import type { Configuration, Provider, Secrets } from '../core/schema.js';
+import type { FaultSession } from '../faults/session.js';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ActivityContext {
+  configuration: Configuration;
+  secrets: Secrets;
+  /** Aborted on Ctrl-C, SIGTERM, halt, or a control's interrupt: stop promptly. */
+  signal: AbortSignal;
+  /** Directory that relative paths (node modules) resolve against: the experiment's own. */
+  baseDir: string;
+  runId: string;
+  /** Inject faults through the ledger; the engine reverts them when the run ends. */
+  faults: FaultSession;
+  log(level: LogLevel, message: string): void;
+}
+
+/** What validation can know about where an experiment lives. */
+export interface CheckContext {
+  baseDir: string;
+}
+
+/** One provider type (`http`, `process`, ...). Registered in providers/index.ts. */
+export interface ProviderRunner<P extends Provider = Provider> {
+  readonly type: P['type'];
+  /** Runs the provider; a thrown error fails the activity. The output goes to the journal. */
+  run(provider: P, ctx: ActivityContext): Promise<unknown>;
+  /**
+   * Checks the schema cannot make (a path on $PATH, a known native module).
+   * Issue paths are relative to the provider (`path`, `module`, `arguments.url`).
+   */
+  check?(provider: P, ctx: CheckContext): Issue[] | Promise<Issue[]>;
+}
+
+/**
+ * A built-in activity (`provider: {type: faultline, module, func}`), or a native
+ * implementation of a Chaos Toolkit python function (`type: python`).
+ */
+export interface BuiltinActivity<S extends z.ZodType = z.ZodType> {
+  module: string;
+  func: string;
+  kind: 'action' | 'probe';
+  /** One sentence for `faultline discover`. */
+  doc: string;
+  /** An object schema: validated at load time, listed by `faultline discover`. */
+  arguments: S;
+  run(args: z.output<S>, ctx: ActivityContext): Promise<unknown>;
+}
+
+export function builtinKey(module: string, func: string): string {
+  return `${module}:${func}`;
+}

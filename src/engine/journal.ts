@@ -1,0 +1,68 @@
+/**
+ * The journal: Chaos Toolkit's shape and key names, plus Faultline's additions
+ * under `faultline`. Timestamps are ISO-8601 with a `+00:00` offset, durations
+ * are float seconds, as in Chaos Toolkit.
+ */
+import type { Activity, Experiment } from '../core/schema.js';
+
+export type RunStatus = 'completed' | 'failed' | 'aborted' | 'interrupted';
+
+export interface ActivityRun {
+  activity: Activity;
+  output: unknown;
+  status: 'succeeded' | 'failed';
+  /** Present only on failure: message lines, the last one `...ActivityFailed: <msg>\n`. */
+  exception?: string[];
+  start: string;
+  end: string;
+  duration: number;
+  /** Hypothesis probes only. */
+  tolerance_met?: boolean;
+}
+
+export interface SteadyState {
+  steady_state_met: boolean;
+  probes: ActivityRun[];
+}
+
+export interface FaultRecord {
+  id: string;
+  kind: string;
+  target: string;
+  injected_at: string;
+  reverted_at?: string;
+  verified?: boolean;
+  error?: string;
+}
+
+export interface Journal {
+  'chaoslib-version': string;
+  platform: string;
+  node: string;
+  experiment: Experiment & { dry: string | null };
+  start: string;
+  end: string;
+  duration: number;
+  status: RunStatus;
+  deviated: boolean;
+  steady_states: { before: SteadyState | null; after: SteadyState | null; during: SteadyState[] };
+  run: ActivityRun[];
+  rollbacks: ActivityRun[];
+  faultline: {
+    version: string;
+    run_id: string;
+    host: string;
+    pid: number;
+    strategies: { hypothesis: string; rollbacks: string };
+    /** Why the run ended other than `completed` (interrupt reason, abort error). */
+    reason?: string;
+    faults: FaultRecord[];
+    /** Faults whose revert failed or could not be verified: reported loudly. */
+    unreverted: FaultRecord[];
+  };
+}
+
+/** Chaos Toolkit's timestamp format: ISO-8601 with microseconds and `+00:00`. */
+export function isoNow(d = new Date()): string {
+  return d.toISOString().replace('Z', '000+00:00');
+}
