@@ -76,7 +76,8 @@ export class ActivityFailed extends Error {
 
 /** Formats an issue as `path: message (line L, column C)`. */
 export function formatIssue(issue: Issue, source?: string): string {
-  const where = issue.line === undefined ? '' : ` (${source ? `${source}:` : 'line '}${issue.line}:${issue.column ?? 1})`;
+  const where =
+    issue.line === undefined ? '' : ` (${source ? `${source}:` : 'line '}${issue.line}:${issue.column ?? 1})`;
   return `${issue.path ? `${issue.path}: ` : ''}${issue.message}${where}`;
 }
 

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 
-const nonEmpty = (what: string) => z.string({ error: `${what}: expected a non-empty string` }).min(1, `${what}: expected a non-empty string`);
+const nonEmpty = (what: string) =>
+  z.string({ error: `${what}: expected a non-empty string` }).min(1, `${what}: expected a non-empty string`);
 
 /** `${name}`: a whole-string reference to a configuration or secret value. */
 export const VAR_REF = /^\$\{[_a-zA-Z][_a-zA-Z0-9]*\}$/;
@@ -22,7 +23,12 @@ export const HttpProviderSchema = z.looseObject({
   url: nonEmpty('a HTTP activity must have a URL'),
   method: z.string().optional().describe('HTTP verb, default GET (upper-cased)'),
   headers: z.record(z.string(), z.unknown(), { error: 'expected headers as a mapping' }).optional(),
-  arguments: z.unknown().optional().describe('GET: query string; other verbs: JSON body when Content-Type is application/json, otherwise a form'),
+  arguments: z
+    .unknown()
+    .optional()
+    .describe(
+      'GET: query string; other verbs: JSON body when Content-Type is application/json, otherwise a form',
+    ),
   timeout: z
     .union([z.number().positive(), z.tuple([z.number().positive(), z.number().positive()]), varRef], {
       error: 'expected seconds as a number or [connect, read]',
@@ -38,7 +44,7 @@ export const ProcessProviderSchema = z.looseObject({
   path: nonEmpty('a process activity must have a path'),
   arguments: z
     .union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())], {
-      error: 'expected a string (run through a shell) or a list (exec\'d directly)',
+      error: "expected a string (run through a shell) or a list (exec'd directly)",
     })
     .optional(),
   timeout: z.number().positive({ error: 'expected a positive number of seconds' }).optional(),
@@ -70,7 +76,13 @@ export const BuiltinProviderSchema = z.looseObject({
 
 export const ProviderSchema = z.discriminatedUnion(
   'type',
-  [HttpProviderSchema, ProcessProviderSchema, NodeProviderSchema, PythonProviderSchema, BuiltinProviderSchema],
+  [
+    HttpProviderSchema,
+    ProcessProviderSchema,
+    NodeProviderSchema,
+    PythonProviderSchema,
+    BuiltinProviderSchema,
+  ],
   { error: 'expected a provider type of http, process, node, python or faultline' },
 );
 
@@ -125,11 +137,17 @@ export interface ProbeTolerance {
   [k: string]: unknown;
 }
 
-export const ObjectToleranceSchema = z.union([RangeToleranceSchema, RegexToleranceSchema, JsonPathToleranceSchema, ProbeToleranceSchema]);
+export const ObjectToleranceSchema = z.union([
+  RangeToleranceSchema,
+  RegexToleranceSchema,
+  JsonPathToleranceSchema,
+  ProbeToleranceSchema,
+]);
 
 export const ToleranceSchema = z
   .union([z.boolean(), z.int(), z.string(), z.array(z.unknown()), ObjectToleranceSchema], {
-    error: 'expected a boolean, an integer, a string, a list, or an object of type range, regex, jsonpath or probe',
+    error:
+      'expected a boolean, an integer, a string, a list, or an object of type range, regex, jsonpath or probe',
   })
   .describe('what the probe output must be for the steady state to hold');
 
@@ -168,12 +186,18 @@ export const EnvValueSchema = z.looseObject({
   env_var_type: z.enum(['int', 'float', 'str', 'bytes', 'bool', 'json']).optional(),
 });
 
-export const ConfigurationSchema = z.record(z.string(), z.unknown()).describe(
-  'values by name: literals, {type: env, key, default?, env_var_type?}, or a probe that fills the value at run start',
+export const ConfigurationSchema = z
+  .record(z.string(), z.unknown())
+  .describe(
+    'values by name: literals, {type: env, key, default?, env_var_type?}, or a probe that fills the value at run start',
+  );
+export const SecretsSchema = z.record(
+  z.string(),
+  z.record(z.string(), z.unknown(), { error: 'a secret scope must be an object' }),
+  {
+    error: 'secrets must be an object of scopes',
+  },
 );
-export const SecretsSchema = z.record(z.string(), z.record(z.string(), z.unknown(), { error: 'a secret scope must be an object' }), {
-  error: 'secrets must be an object of scopes',
-});
 
 // ---------------------------------------------------------------- experiment
 
@@ -214,12 +238,15 @@ export const ExperimentSchema = z
     tags: z.array(nonEmpty('experiment tags must be non-empty strings')).optional(),
     configuration: ConfigurationSchema.optional(),
     secrets: SecretsSchema.optional(),
-    extensions: z.array(z.looseObject({ name: nonEmpty('all extensions require a non-empty name') })).optional(),
+    extensions: z
+      .array(z.looseObject({ name: nonEmpty('all extensions require a non-empty name') }))
+      .optional(),
     contributions: z.record(z.string(), z.unknown()).optional(),
     controls: z.array(ControlSchema).optional(),
     'steady-state-hypothesis': HypothesisSchema.optional(),
     method: z.array(ActivitySchema, {
-      error: 'an experiment requires a method, which can be empty for only checking the steady state hypothesis',
+      error:
+        'an experiment requires a method, which can be empty for only checking the steady state hypothesis',
     }),
     rollbacks: z.array(ActivitySchema).optional(),
     runtime: RuntimeSchema.optional(),

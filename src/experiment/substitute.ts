@@ -40,11 +40,14 @@ export function substituteString(text: string, vars: Vars): unknown {
     return hasVar(vars, name) ? vars[name] : text;
   }
   if (!text.includes('$')) return text;
-  return text.replace(TEMPLATE, (match, dollar: string | undefined, bare: string | undefined, braced: string | undefined) => {
-    if (dollar) return '$';
-    const name = (bare ?? braced)!;
-    return hasVar(vars, name) ? asText(vars[name]) : match;
-  });
+  return text.replace(
+    TEMPLATE,
+    (match, dollar: string | undefined, bare: string | undefined, braced: string | undefined) => {
+      if (dollar) return '$';
+      const name = (bare ?? braced)!;
+      return hasVar(vars, name) ? asText(vars[name]) : match;
+    },
+  );
 }
 
 /** Substitutes recursively; values that are not strings, lists or plain objects are returned as they are. */

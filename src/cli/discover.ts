@@ -1,0 +1,78 @@
+/** `faultline discover`: every built-in activity with its arguments, from the same schemas validation uses. */
+import { z } from 'zod';
+import { builtinActivities } from '../engine/builtins.js';
+import { providers } from '../providers/index.js';
+import type { Output } from './output.js';
+
+export interface DiscoveredArgument {
+  name: string;
+  type: string;
+  required: boolean;
+  default?: unknown;
+  description?: string;
+}
+
+export interface DiscoveredActivity {
+  type: 'action' | 'probe';
+  module: string;
+  func: string;
+  doc: string;
+  arguments: DiscoveredArgument[];
+}
+
+function typeName(schema: Record<string, unknown>): string {
+  if (Array.isArray(schema.enum)) return schema.enum.map((v) => JSON.stringify(v)).join(' | ');
+  if (Array.isArray(schema.anyOf))
+    return (schema.anyOf as Record<string, unknown>[]).map(typeName).join(' | ');
+  if (schema.type === 'array') return `${typeName((schema.items as Record<string, unknown>) ?? {})}[]`;
+  if (typeof schema.type === 'string') return schema.type === 'integer' ? 'integer' : schema.type;
+  return 'any';
+}
+
+export function discoverActivities(): DiscoveredActivity[] {
+  return builtinActivities
+    .entries()
+    .map(([, a]) => {
+      const json = z.toJSONSchema(a.arguments, { io: 'input', unrepresentable: 'any' }) as {
+        properties?: Record<string, Record<string, unknown>>;
+        required?: string[];
+      };
+      const required = new Set(json.required ?? []);
+      return {
+        type: a.kind,
+        module: a.module,
+        func: a.func,
+        doc: a.doc,
+        arguments: Object.entries(json.properties ?? {}).map(([name, s]) => ({
+          name,
+          type: typeName(s),
+          required: required.has(name) && s.default === undefined,
+          ...(s.default !== undefined ? { default: s.default } : {}),
+          ...(typeof s.description === 'string' ? { description: s.description } : {}),
+        })),
+      };
+    })
+    .sort((a, b) => `${a.module}.${a.func}`.localeCompare(`${b.module}.${b.func}`));
+}
+
+export async function discoverCommand(opts: { json?: boolean }, _out: Output): Promise<number> {
+  const activities = discoverActivities();
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify({ providers: providers.names(), activities }, null, 2)}\n`);
+    return 0;
+  }
+  const lines: string[] = [`providers: ${providers.names().join(', ')}`, ''];
+  for (const a of activities) {
+    lines.push(`${a.type.padEnd(6)} ${a.module} ${a.func}`);
+    lines.push(`       ${a.doc}`);
+    for (const arg of a.arguments) {
+      const dflt = arg.default !== undefined ? ` = ${JSON.stringify(arg.default)}` : '';
+      lines.push(
+        `         ${arg.name}${arg.required ? '' : '?'}: ${arg.type}${dflt}${arg.description ? `  ${arg.description}` : ''}`,
+      );
+    }
+    lines.push('');
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}

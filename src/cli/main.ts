@@ -1,0 +1,201 @@
+/**
+ * The `faultline` command: a thin shell over the library. Every command maps
+ * a FaultlineError to one clear line and its exit code (2 for invalid input),
+ * and never prints a stack trace for a user mistake.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { FaultlineError, formatIssue } from '../core/errors.js';
+import { DRY_MODES, HYPOTHESIS_STRATEGIES, ROLLBACK_STRATEGIES } from '../core/schema.js';
+import { faultlineHome } from '../faults/home.js';
+import { recoverOrphans } from '../faults/recovery.js';
+import { VERSION } from '../version.js';
+import { createOutput, type Output } from './output.js';
+
+export interface GlobalOptions {
+  verbose?: boolean;
+  quiet?: boolean;
+  logFormat?: 'text' | 'json';
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function buildProgram(out: () => Output): Command {
+  const program = new Command('faultline')
+    .description('Chaos engineering: run experiments, inject faults, measure, revert.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .option('--verbose', 'print debug details')
+    .option('-q, --quiet', 'print only errors and the final summary')
+    .addOption(
+      new Option('--log-format <format>', 'log line format').choices(['text', 'json']).default('text'),
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .exitOverride();
+
+  program
+    .command('run')
+    .description('run an experiment (JSON, YAML, or a TypeScript/JavaScript module) and write its journal')
+    .argument('<source>', 'experiment file path or http(s) URL')
+    .option('--journal-path <path>', 'where to write the journal', './journal.json')
+    .addOption(new Option('--dry <mode>', 'do not execute some activities').choices([...DRY_MODES]))
+    .option('--no-validation', 'skip validation before running')
+    .option('--no-verify-tls', 'do not verify TLS certificates when fetching the experiment')
+    .addOption(
+      new Option('--hypothesis-strategy <strategy>', 'when to check the steady state').choices(
+        HYPOTHESIS_STRATEGIES.filter((s) => s !== 'skip'),
+      ),
+    )
+    .addOption(
+      new Option('--rollback-strategy <strategy>', 'when to play rollbacks').choices([
+        ...ROLLBACK_STRATEGIES,
+      ]),
+    )
+    .option(
+      '--hypothesis-frequency <seconds>',
+      'seconds between steady-state checks during the method',
+      parseSeconds,
+    )
+    .option('--fail-fast', 'stop the method at the first deviation during the method')
+    .option('--var <key[:type]=value>', 'override a configuration value (repeatable)', collect, [])
+    .option(
+      '--var-file <path>',
+      'configuration and secrets from a JSON/YAML file or a KEY=VALUE env file (repeatable)',
+      collect,
+      [],
+    )
+    .option('--settings <path>', 'settings file with global controls (default $FAULTLINE_HOME/settings.yaml)')
+    .action(async (source: string, opts) => {
+      const { runCommand } = await import('./run.js');
+      process.exitCode = await runCommand(source, opts, out());
+    });
+
+  program
+    .command('validate')
+    .description('check experiment files without running them; reports every problem with its position')
+    .argument('<files...>', 'experiment files or URLs')
+    .option('--no-verify-tls', 'do not verify TLS certificates when fetching')
+    .action(async (files: string[], opts) => {
+      const { validateCommand } = await import('./validate.js');
+      process.exitCode = await validateCommand(files, opts, out());
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of the experiment format (for editors)')
+    .action(async () => {
+      const { experimentJsonSchema } = await import('../experiment/json-schema.js');
+      process.stdout.write(`${JSON.stringify(experimentJsonSchema(), null, 2)}\n`);
+    });
+
+  program
+    .command('init')
+    .description('scaffold an experiment file (prompts on a terminal; flags otherwise)')
+    .option('--experiment-path <path>', 'file to write (.json, .yaml or .yml)', './experiment.yaml')
+    .option('--title <title>', 'experiment title')
+    .option('--description <text>', 'experiment description')
+    .option('--url <url>', 'URL of the service whose steady state is checked (an http probe)')
+    .option('--status <code>', 'expected HTTP status for the steady state', '200')
+    .option('--force', 'overwrite an existing file')
+    .option('--no-input', 'never prompt, even on a terminal')
+    .action(async (opts) => {
+      const { initCommand } = await import('./init.js');
+      process.exitCode = await initCommand(opts, out());
+    });
+
+  program
+    .command('discover')
+    .description('list every built-in activity with its arguments')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (opts) => {
+      const { discoverCommand } = await import('./discover.js');
+      process.exitCode = await discoverCommand(opts, out());
+    });
+
+  program
+    .command('status')
+    .description('list the active faults (owner run, target, age, TTL) and whether a halt is in force')
+    .option('--json', 'print JSON')
+    .action(async (opts) => {
+      const { statusCommand } = await import('./faults.js');
+      process.exitCode = await statusCommand(opts, out());
+    });
+
+  program
+    .command('halt')
+    .description('revert every active fault now and refuse new runs until released')
+    .option('--release', 'allow runs again')
+    .option('--reason <text>', 'why (shown to anyone whose run is refused)')
+    .action(async (opts) => {
+      const { haltCommand } = await import('./faults.js');
+      process.exitCode = await haltCommand(opts, out());
+    });
+
+  program
+    .command('recover')
+    .description('revert the faults left by runners that died, and expired ones')
+    .action(async () => {
+      const { recoverCommand } = await import('./faults.js');
+      process.exitCode = await recoverCommand(out());
+    });
+
+  return program;
+}
+
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `--hypothesis-frequency: expected a positive number of seconds, got '${value}'`,
+    );
+  }
+  return n;
+}
+
+/** Reverts faults left by dead runners before any command does its work. */
+async function recoverLeftovers(output: Output): Promise<void> {
+  try {
+    const report = await recoverOrphans({ home: faultlineHome() });
+    for (const r of report.reverted) {
+      output.warn(`reverted a fault left by a runner that died: ${r.kind} ${r.target} (run ${r.runId})`);
+    }
+    for (const f of report.failed)
+      output.error(`could not revert a leftover fault: ${f.kind} ${f.target}: ${f.error}`);
+  } catch (err) {
+    output.error(`could not check the fault ledger: ${(err as Error).message}`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let output: Output | undefined;
+  const program = buildProgram(() => {
+    output ??= createOutput(program.opts<GlobalOptions>());
+    return output;
+  });
+  program.hook('preAction', async (_this, action) => {
+    if (action.name() !== 'schema' && action.name() !== 'recover') {
+      output ??= createOutput(program.opts<GlobalOptions>());
+      await recoverLeftovers(output);
+    }
+  });
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)
+        return 0;
+      return 2;
+    }
+    output ??= createOutput(program.opts<GlobalOptions>());
+    if (err instanceof FaultlineError) {
+      output.error(err.message);
+      for (const issue of err.issues) output.error(`  ${formatIssue(issue)}`);
+      return err.exitCode;
+    }
+    output.error(`internal error: ${(err as Error)?.stack ?? String(err)}`);
+    return 1;
+  }
+}

@@ -1,0 +1,116 @@
+/** `faultline run`: load, validate, run, write the journal, exit with the run's verdict. */
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
+import { callLoadingHook, loadControls } from '../engine/controls.js';
+import type { Journal } from '../engine/journal.js';
+import { exitCodeFor, runExperiment } from '../engine/run.js';
+import {
+  assertValidExperiment,
+  loadExperimentSource,
+  loadVarFiles,
+  mergeOverrides,
+  parseVarOption,
+} from '../experiment/index.js';
+import { loadSettings, settingsControls } from '../experiment/settings.js';
+import { faultlineHome } from '../faults/home.js';
+import type { Output } from './output.js';
+import { RunRenderer } from './render-run.js';
+
+export interface RunFlags {
+  journalPath: string;
+  dry?: DryMode;
+  validation: boolean;
+  verifyTls: boolean;
+  hypothesisStrategy?: HypothesisStrategy;
+  rollbackStrategy?: RollbackStrategy;
+  hypothesisFrequency?: number;
+  failFast?: boolean;
+  var: string[];
+  varFile: string[];
+  settings?: string;
+}
+
+/**
+ * Ctrl-C / SIGTERM: the first interrupts the run (status `interrupted`), the
+ * second stops the rollbacks; faults are reverted either way.
+ */
+function trapSignals(): { interrupt: AbortController; rollbacks: AbortController; release(): void } {
+  const interrupt = new AbortController();
+  const rollbacks = new AbortController();
+  let count = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    count += 1;
+    if (count === 1) interrupt.abort(`interrupted by ${sig}`);
+    else rollbacks.abort(`interrupted by ${sig}`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    interrupt,
+    rollbacks,
+    release() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+export async function runCommand(source: string, flags: RunFlags, out: Output): Promise<number> {
+  const env = { ...process.env };
+  const home = faultlineHome(env);
+  const settings = await loadSettings(flags.settings, home);
+  const globalControls = settingsControls(settings);
+
+  const fileOverrides = await loadVarFiles(flags.varFile, env);
+  const overrides = mergeOverrides(
+    fileOverrides,
+    flags.var.map((v) => parseVarOption(v)),
+  );
+
+  const loadedGlobal = await loadControls(globalControls, process.cwd());
+  await callLoadingHook(loadedGlobal, 'beforeLoadingExperiment', { source });
+  const loaded = await loadExperimentSource(source, { verifyTls: flags.verifyTls, env });
+  let experiment: Experiment;
+  if (flags.validation) {
+    experiment = (await assertValidExperiment(loaded, { baseDir: loaded.baseDir, env })).experiment;
+  } else {
+    experiment = loaded.raw as Experiment;
+  }
+  await callLoadingHook(loadedGlobal, 'afterLoadingExperiment', { source, experiment });
+
+  const renderer = new RunRenderer(out);
+  const signals = trapSignals();
+  let journal: Journal;
+  try {
+    journal = await runExperiment(experiment, {
+      baseDir: loaded.baseDir,
+      env,
+      home,
+      dry: flags.dry ?? null,
+      hypothesisStrategy: flags.hypothesisStrategy,
+      rollbackStrategy: flags.rollbackStrategy,
+      hypothesisFrequency: flags.hypothesisFrequency,
+      failFast: flags.failFast,
+      configuration: overrides.configuration,
+      secrets: overrides.secrets,
+      controls: globalControls,
+      signal: signals.interrupt.signal,
+      rollbackSignal: signals.rollbacks.signal,
+      onEvent: renderer.handle,
+    });
+  } finally {
+    signals.release();
+  }
+  const journalPath = resolve(flags.journalPath);
+  let written = true;
+  try {
+    await writeFile(journalPath, `${JSON.stringify(journal, null, 2)}\n`, 'utf8');
+  } catch (err) {
+    written = false;
+    out.error(`--journal-path: cannot write ${journalPath}: ${(err as Error).message}`);
+  }
+  const code = written ? exitCodeFor(journal) : 1;
+  renderer.summary(journal, written ? journalPath : undefined, code);
+  return code;
+}

@@ -1,0 +1,31 @@
+/** `faultline validate FILE...`: every problem of every file, each with its path and position. */
+import { FaultlineError, formatIssue } from '../core/errors.js';
+import { loadExperimentSource, validateExperiment } from '../experiment/index.js';
+import type { Output } from './output.js';
+
+export async function validateCommand(
+  files: string[],
+  opts: { verifyTls: boolean },
+  out: Output,
+): Promise<number> {
+  let worst = 0;
+  for (const file of files) {
+    try {
+      const loaded = await loadExperimentSource(file, { verifyTls: opts.verifyTls });
+      const { issues } = await validateExperiment(loaded, { baseDir: loaded.baseDir });
+      if (issues.length === 0) {
+        out.info(`${file}: experiment syntax and semantic look valid`);
+        continue;
+      }
+      worst = 2;
+      out.error(`${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`);
+      for (const issue of issues) out.error(`  ${formatIssue(issue, file)}`);
+    } catch (err) {
+      if (!(err instanceof FaultlineError)) throw err;
+      worst = Math.max(worst, err.exitCode);
+      out.error(`${file}: ${err.message}`);
+      for (const issue of err.issues) out.error(`  ${formatIssue(issue, file)}`);
+    }
+  }
+  return worst;
+}

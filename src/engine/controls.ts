@@ -1,0 +1,219 @@
+/**
+ * Controls: code that runs at Chaos Toolkit's hook points around the loading,
+ * the experiment, the hypothesis, the method, the rollbacks and each activity.
+ * A control is a Node module (`provider: {type: node, module}`) exporting any
+ * of the hooks of `ControlHooks` (named exports, a default object, or a default
+ * factory `(args) => hooks`). Errors raised by a hook are logged and ignored,
+ * except `InterruptExecution`, which ends the run as `interrupted`, exactly as
+ * in Chaos Toolkit.
+ */
+
+import { createRequire } from 'node:module';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { FaultlineError, InterruptExecution } from '../core/errors.js';
+import { Registry } from '../core/registry.js';
+import type { Activity, Configuration, Control, Experiment, Hypothesis, Secrets } from '../core/schema.js';
+import type { LogLevel } from './context.js';
+
+export interface HookContext<C, S = undefined> {
+  /** What the hook is about: the experiment, the hypothesis, the activity. Hooks may change it in place. */
+  context: C;
+  /** The state so far: the journal, the steady state, the runs, the activity run. */
+  state: S;
+  experiment: Experiment;
+  configuration: Configuration;
+  secrets: Secrets;
+  /** The control's own `provider.arguments`, substituted. */
+  arguments: Record<string, unknown>;
+  /** Ends the run as `interrupted`. */
+  interrupt(reason?: string): never;
+}
+
+export interface ControlHooks {
+  configure?(ctx: Omit<HookContext<Experiment>, 'state'>): unknown;
+  cleanup?(): unknown;
+  beforeLoadingExperiment?(ctx: { source: string }): unknown;
+  afterLoadingExperiment?(ctx: { source: string; experiment: Experiment }): unknown;
+  beforeExperiment?(ctx: HookContext<Experiment>): unknown;
+  afterExperiment?(ctx: HookContext<Experiment, unknown>): unknown;
+  beforeHypothesis?(ctx: HookContext<Hypothesis>): unknown;
+  afterHypothesis?(ctx: HookContext<Hypothesis, unknown>): unknown;
+  beforeMethod?(ctx: HookContext<Experiment>): unknown;
+  afterMethod?(ctx: HookContext<Experiment, unknown>): unknown;
+  beforeRollback?(ctx: HookContext<Experiment>): unknown;
+  afterRollback?(ctx: HookContext<Experiment, unknown>): unknown;
+  beforeActivity?(ctx: HookContext<Activity>): unknown;
+  afterActivity?(ctx: HookContext<Activity, unknown>): unknown;
+}
+
+export type HookName = Exclude<
+  keyof ControlHooks,
+  'configure' | 'cleanup' | 'beforeLoadingExperiment' | 'afterLoadingExperiment'
+>;
+
+/** Native implementations of Chaos Toolkit python controls (e.g. chaosaddons safeguards, added later). */
+export type ControlFactory = (args: Record<string, unknown>) => ControlHooks;
+export const nativeControls = new Registry<ControlFactory>('native control');
+
+export interface LoadedControl {
+  name: string;
+  scope?: 'before' | 'after';
+  automatic: boolean;
+  hooks: ControlHooks;
+  arguments: Record<string, unknown>;
+}
+
+function resolveModule(spec: string, baseDir: string): string {
+  if (spec.startsWith('.') || isAbsolute(spec)) return pathToFileURL(resolve(baseDir, spec)).href;
+  return pathToFileURL(createRequire(resolve(baseDir, 'noop.js')).resolve(spec)).href;
+}
+
+async function importModule(spec: string, baseDir: string): Promise<Record<string, unknown>> {
+  const url = resolveModule(spec, baseDir);
+  if (/\.(c|m)?ts$/.test(url)) {
+    const { tsImport } = await import('tsx/esm/api');
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  }
+  return (await import(url)) as Record<string, unknown>;
+}
+
+/** Loads one declared control (not a `ref`). */
+export async function loadControl(decl: Control, baseDir: string): Promise<LoadedControl> {
+  const provider = decl.provider;
+  if (!provider)
+    throw new FaultlineError('FAULTLINE_ERR_VALIDATION', `control '${decl.name}' must have a provider`);
+  const args = (provider.arguments ?? {}) as Record<string, unknown>;
+  let hooks: ControlHooks;
+  if (provider.type === 'python') {
+    const factory = nativeControls.get(provider.module);
+    if (!factory) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_VALIDATION',
+        `control '${decl.name}': Python module '${provider.module}' is not available: Faultline runs no Python; write the control as a Node module (provider type node)`,
+      );
+    }
+    hooks = factory(args);
+  } else {
+    let mod: Record<string, unknown>;
+    try {
+      mod = await importModule(provider.module, baseDir);
+    } catch (err) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_VALIDATION',
+        `control '${decl.name}': cannot load module '${provider.module}': ${(err as Error).message}`,
+      );
+    }
+    const def = mod.default;
+    if (typeof def === 'function') hooks = (await (def as (a: unknown) => unknown)(args)) as ControlHooks;
+    else if (def && typeof def === 'object') hooks = def as ControlHooks;
+    else hooks = mod as ControlHooks;
+  }
+  return { name: decl.name, scope: decl.scope, automatic: decl.automatic !== false, hooks, arguments: args };
+}
+
+export interface ControlEnv {
+  experiment: Experiment;
+  configuration: Configuration;
+  secrets: Secrets;
+  log(level: LogLevel, message: string): void;
+}
+
+/**
+ * Calls one hook on a list of controls, in order (the same order for "after"
+ * hooks, as Chaos Toolkit does). Returns normally unless a control interrupts.
+ */
+export async function callHook<C, S>(
+  controls: readonly LoadedControl[],
+  hook: HookName,
+  context: C,
+  state: S,
+  env: ControlEnv,
+): Promise<void> {
+  const when = hook.startsWith('before') ? 'before' : 'after';
+  for (const control of controls) {
+    if (control.scope && control.scope !== when) continue;
+    const fn = control.hooks[hook] as ((ctx: HookContext<C, S>) => unknown) | undefined;
+    if (typeof fn !== 'function') continue;
+    try {
+      await fn.call(control.hooks, {
+        context,
+        state,
+        experiment: env.experiment,
+        configuration: env.configuration,
+        secrets: env.secrets,
+        arguments: control.arguments,
+        interrupt(reason?: string): never {
+          throw new InterruptExecution(reason ?? `control '${control.name}' interrupted the run`);
+        },
+      });
+    } catch (err) {
+      if (err instanceof InterruptExecution) throw err;
+      env.log(
+        'warn',
+        `control '${control.name}' failed in ${hook}: ${(err as Error)?.message ?? String(err)}`,
+      );
+    }
+  }
+}
+
+/**
+ * The controls that apply below the experiment level: global and top-level
+ * ones marked automatic (the default), then the level's own (`{ref}` entries
+ * pull in a top-level control).
+ */
+export function controlsFor(
+  base: readonly LoadedControl[],
+  topLevel: readonly LoadedControl[],
+  own: readonly LoadedControl[],
+): LoadedControl[] {
+  const out = [...base, ...topLevel].filter((c) => c.automatic);
+  for (const c of own) if (!out.includes(c)) out.push(c);
+  return out;
+}
+
+/** Loads a list of declarations; `{ref}` entries resolve against already-loaded top-level controls. */
+export async function loadControls(
+  decls: readonly Control[] | undefined,
+  baseDir: string,
+  topLevel: readonly LoadedControl[] = [],
+): Promise<LoadedControl[]> {
+  const out: LoadedControl[] = [];
+  for (const decl of decls ?? []) {
+    if (decl.ref && !decl.provider) {
+      const found = topLevel.find((c) => c.name === decl.ref);
+      if (!found)
+        throw new FaultlineError(
+          'FAULTLINE_ERR_VALIDATION',
+          `control reference '${decl.ref}' cannot be found`,
+        );
+      out.push(found);
+    } else {
+      out.push(await loadControl(decl, baseDir));
+    }
+  }
+  return out;
+}
+
+/** Loading hooks run for global controls only: the experiment's own are not loaded yet. */
+export async function callLoadingHook(
+  controls: readonly LoadedControl[],
+  hook: 'beforeLoadingExperiment' | 'afterLoadingExperiment',
+  ctx: { source: string; experiment?: Experiment },
+): Promise<void> {
+  for (const control of controls) {
+    const fn = control.hooks[hook] as ((c: typeof ctx) => unknown) | undefined;
+    if (typeof fn !== 'function') continue;
+    if (control.scope && !hook.startsWith(control.scope)) continue;
+    try {
+      await fn.call(control.hooks, ctx);
+    } catch (err) {
+      if (err instanceof InterruptExecution) {
+        throw new FaultlineError(
+          'FAULTLINE_ERR_INTERRUPTED',
+          `control '${control.name}' stopped the loading: ${err.message}`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * Typed events the engine emits while it runs. Library code never prints:
+ * the CLI's renderers (live view, plain lines, JSON logs) consume these.
+ */
+import type { Activity, DryMode } from '../core/schema.js';
+import type { LogLevel } from './context.js';
+import type { ActivityRun, FaultRecord, Journal, SteadyState } from './journal.js';
+
+export type Phase =
+  | 'before-hypothesis'
+  | 'method'
+  | 'during-hypothesis'
+  | 'after-hypothesis'
+  | 'rollbacks'
+  | 'revert';
+
+export type RunEvent =
+  | {
+      type: 'run-start';
+      runId: string;
+      title: string;
+      strategies: { hypothesis: string; rollbacks: string };
+      dry: DryMode | null;
+    }
+  | { type: 'phase'; phase: Phase }
+  | { type: 'activity-start'; phase: Phase; activity: Activity; background: boolean }
+  | { type: 'activity-end'; phase: Phase; run: ActivityRun; reason?: string }
+  | { type: 'hypothesis-end'; phase: Phase; state: SteadyState }
+  | { type: 'fault'; action: 'injected' | 'reverted' | 'revert-failed' | 'expired'; fault: FaultRecord }
+  | { type: 'log'; level: LogLevel; message: string }
+  | { type: 'run-end'; journal: Journal };
+
+export type RunEventListener = (event: RunEvent) => void;

@@ -1,0 +1,53 @@
+/**
+ * The settings file (`--settings`, default `$FAULTLINE_HOME/settings.yaml`):
+ * global controls, shaped as Chaos Toolkit's `controls: {name: {provider}}`.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { FaultlineError } from '../core/errors.js';
+import { type Control, ControlSchema } from '../core/schema.js';
+
+export const SettingsSchema = z.looseObject({
+  controls: z.record(z.string(), ControlSchema.omit({ name: true })).optional(),
+});
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** Reads settings; a missing default file is fine, a missing explicit one is an error. */
+export async function loadSettings(path: string | undefined, home: string): Promise<Settings> {
+  const file = path ?? join(home, 'settings.yaml');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new FaultlineError(
+      'FAULTLINE_ERR_LOAD',
+      `--settings: cannot read ${file}: ${(err as Error).message}`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text) ?? {};
+  } catch (err) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_PARSE',
+      `--settings: ${file} is not valid YAML or JSON: ${(err as Error).message}`,
+    );
+  }
+  const parsed = SettingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new FaultlineError(
+      'FAULTLINE_ERR_VALIDATION',
+      `--settings: ${file}: ${issue.path.join('.')}: ${issue.message}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** The global controls declared in settings, in declaration order. */
+export function settingsControls(settings: Settings): Control[] {
+  return Object.entries(settings.controls ?? {}).map(([name, c]) => ({ ...c, name }) as Control);
+}

@@ -1,0 +1,600 @@
+/**
+ * Validation of an experiment: the zod schema (with union failures narrowed
+ * to the branch the author meant), then the checks a schema cannot express
+ * (tolerances, refs, controls, environment, provider checks). Unlike Chaos
+ * Toolkit, which stops at the first problem, every issue is reported, each
+ * with its path and, for files, its line and column.
+ */
+import type { z } from 'zod';
+import { FaultlineError, type Issue } from '../core/errors.js';
+import {
+  ActivityRefSchema,
+  EnvValueSchema,
+  type Experiment,
+  ExperimentSchema,
+  FullActivitySchema,
+  ObjectToleranceSchema,
+  ProviderSchema,
+  type Tolerance,
+  ToleranceSchema,
+} from '../core/schema.js';
+import { validateTolerance } from '../engine/tolerances/index.js';
+import { providers } from '../providers/index.js';
+import { isDynamicProbe, isEnvDefinition, resolveConfigurationEnv } from './configuration.js';
+import type { LoadedSource } from './load.js';
+import { type DocPath, formatPath, type PositionOf } from './positions.js';
+
+export interface ValidateOptions {
+  /** Where relative paths resolve for provider checks; default: the source's directory, else cwd. */
+  baseDir?: string;
+  /** Environment for `{type: env}` configuration and secrets; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Report env-backed configuration and secrets whose variable is missing (default true, as Chaos Toolkit). */
+  checkEnv?: boolean;
+}
+
+export interface ValidationResult {
+  /** The parsed experiment; when there are issues, the raw document (do not run it). */
+  experiment: Experiment;
+  /** Every problem found, in document order. Empty when valid. */
+  issues: Issue[];
+}
+
+/** Beyond this many, issues are summarised in one last issue. */
+export const MAX_ISSUES = 500;
+
+type Path = (string | number)[];
+interface RawIssue {
+  path: Path;
+  message: string;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isLoadedSource(v: unknown): v is LoadedSource {
+  return isObject(v) && 'raw' in v && typeof v.positionOf === 'function' && typeof v.source === 'string';
+}
+
+/**
+ * Validates a loaded source (or a plain object) and returns every issue.
+ *
+ * @example
+ * const { experiment, issues } = await validateExperiment(await loadExperimentSource('exp.json'));
+ * for (const issue of issues) console.error(formatIssue(issue, 'exp.json'));
+ */
+export async function validateExperiment(
+  loaded: LoadedSource | unknown,
+  opts: ValidateOptions = {},
+): Promise<ValidationResult> {
+  const src = isLoadedSource(loaded) ? loaded : undefined;
+  const raw = src ? src.raw : loaded;
+  const positionOf: PositionOf = src ? (p) => src.positionOf(p) : () => undefined;
+  const collected: RawIssue[] = [];
+  let overflow = 0;
+  // Past a generous cap only count: a hostile file can produce millions of issues.
+  const add = (path: Path, message: string) => {
+    if (collected.length < MAX_ISSUES * 4) collected.push({ path, message });
+    else overflow++;
+  };
+
+  let experiment = raw as Experiment;
+  if (raw === null || raw === undefined || (isObject(raw) && Object.keys(raw).length === 0)) {
+    add([], 'an empty experiment is not an experiment');
+  } else if (!isObject(raw)) {
+    add([], `expected an object (the experiment) at the top level, got ${describe(raw)}`);
+  } else {
+    const parsed = ExperimentSchema.safeParse(raw);
+    if (parsed.success) experiment = parsed.data;
+    else for (const issue of parsed.error.issues) convertIssue(issue, [], raw, add);
+    await semanticChecks(raw, add, {
+      baseDir: opts.baseDir ?? src?.baseDir ?? process.cwd(),
+      env: opts.env ?? process.env,
+      checkEnv: opts.checkEnv ?? true,
+    });
+  }
+  return { experiment, issues: finalise(collected, overflow, positionOf, raw) };
+}
+
+/**
+ * Like validateExperiment, but throws FAULTLINE_ERR_VALIDATION (with every
+ * issue in `issues`) unless the experiment is valid.
+ *
+ * @example
+ * const experiment = await assertValidExperiment(await loadExperimentSource(path));
+ */
+export async function assertValidExperiment(
+  loaded: LoadedSource | unknown,
+  opts: ValidateOptions = {},
+): Promise<ValidationResult> {
+  const result = await validateExperiment(loaded, opts);
+  if (result.issues.length > 0) {
+    const source = isLoadedSource(loaded) ? loaded.source : undefined;
+    throw new FaultlineError('FAULTLINE_ERR_VALIDATION', summarise(result.issues, source), {
+      issues: result.issues,
+    });
+  }
+  return result;
+}
+
+/** A one-line heading; callers print `issues` under it, one line each (formatIssue), as the CLI does. */
+export function summarise(issues: readonly Issue[], source?: string): string {
+  const n = issues.length;
+  return `${source ?? 'The experiment'} is not a valid experiment (${n} issue${n === 1 ? '' : 's'})`;
+}
+
+function finalise(collected: RawIssue[], overflow: number, positionOf: PositionOf, root: unknown): Issue[] {
+  const seen = new Set<string>();
+  const kept: RawIssue[] = [];
+  let dropped = overflow;
+  for (const r of collected) {
+    // Chaos Toolkit ignores tolerances outside the hypothesis (never evaluated there).
+    if ((r.path[0] === 'method' || r.path[0] === 'rollbacks') && r.path[2] === 'tolerance') continue;
+    const key = `${formatPath(r.path)}\u0000${r.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (kept.length >= MAX_ISSUES) dropped++;
+    else kept.push(r);
+  }
+  const entries = kept.map((r, order) => {
+    const pos = safePosition(positionOf, r.path);
+    const issue: Issue = { path: formatPath(r.path), message: r.message };
+    if (pos) {
+      issue.line = pos.line;
+      issue.column = pos.column;
+    }
+    return { issue, order, ordinal: pathOrdinal(root, r.path) };
+  });
+  entries.sort((a, b) => {
+    const la = a.issue.line;
+    const lb = b.issue.line;
+    if (la !== undefined && lb !== undefined && (la !== lb || a.issue.column !== b.issue.column)) {
+      return la !== lb ? la - lb : (a.issue.column ?? 0) - (b.issue.column ?? 0);
+    }
+    return compareOrdinals(a.ordinal, b.ordinal) || a.order - b.order;
+  });
+  const out = entries.map((e) => e.issue);
+  if (dropped > 0) out.push({ path: '', message: `... and ${dropped} more issues` });
+  return out;
+}
+
+/**
+ * Document order without positions (modules, plain objects, ties): each path
+ * step becomes the index of its key in the object as written, or its array index.
+ */
+function pathOrdinal(root: unknown, path: Path): number[] {
+  const out: number[] = [];
+  let v: unknown = root;
+  for (const seg of path) {
+    if (Array.isArray(v) && typeof seg === 'number') {
+      out.push(seg);
+      v = v[seg];
+    } else if (isObject(v)) {
+      const keys = Object.keys(v);
+      const i = keys.indexOf(String(seg));
+      out.push(i < 0 ? keys.length : i);
+      v = i < 0 ? undefined : v[String(seg)];
+    } else {
+      out.push(0);
+      v = undefined;
+    }
+  }
+  return out;
+}
+
+function compareOrdinals(a: number[], b: number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i]! - b[i]!;
+  }
+  return a.length - b.length;
+}
+
+function safePosition(positionOf: PositionOf, path: Path) {
+  try {
+    return positionOf(path);
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- zod issues → our issues
+
+type ZodIssue = z.core.$ZodIssue;
+type Add = (path: Path, message: string) => void;
+
+function getAt(root: unknown, path: DocPath): unknown {
+  let v: unknown = root;
+  for (const seg of path) {
+    if (Array.isArray(v) && typeof seg === 'number') v = v[seg];
+    else if (isObject(v) && Object.hasOwn(v, seg)) v = v[seg];
+    else return undefined;
+  }
+  return v;
+}
+
+/** A short, safe rendering of a value for messages (huge strings are cut). */
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return describe(v);
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'number') return Number.isInteger(v) ? `an integer (${v})` : `a float (${v})`;
+  if (typeof v === 'string') return `a string (${show(v)})`;
+  if (typeof v === 'boolean') return `a boolean (${v})`;
+  if (typeof v === 'object') return 'an object';
+  return `a ${typeof v}`;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'a boolean',
+  array: 'a list',
+  tuple: 'a list',
+  object: 'an object',
+  record: 'an object',
+  map: 'an object',
+  null: 'null',
+};
+
+/** The schema's own wording, or undefined for zod's defaults. */
+function customMessage(message: string): string | undefined {
+  return /^(Invalid|Too small|Too big|Unrecognized)/.test(message) ? undefined : message;
+}
+
+const NON_EMPTY_SUFFIX = ': expected a non-empty string';
+
+/** `required`, with the schema's sentence when it says more than the key does. */
+function required(custom: string | undefined): string {
+  if (!custom) return 'required';
+  const sentence = custom.endsWith(NON_EMPTY_SUFFIX) ? custom.slice(0, -NON_EMPTY_SUFFIX.length) : custom;
+  return sentence.includes(' ') ? `required (${sentence})` : 'required';
+}
+
+function convertIssue(issue: ZodIssue, prefix: Path, root: unknown, add: Add): void {
+  const path: Path = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
+  const value = getAt(root, path);
+  if (issue.code === 'invalid_union') {
+    convertUnion(issue, path, value, root, add);
+  } else if (issue.code === 'invalid_key' || issue.code === 'invalid_element') {
+    for (const sub of issue.issues) convertIssue(sub, path, root, add);
+    if (issue.issues.length === 0) add(path, issue.message);
+  } else {
+    add(path, describeIssue(issue, value));
+  }
+}
+
+function describeIssue(issue: ZodIssue, value: unknown): string {
+  const custom = customMessage(issue.message);
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (value === undefined) return required(custom);
+      let what = custom ?? `expected ${EXPECTED[issue.expected] ?? issue.expected}`;
+      if (custom?.endsWith(NON_EMPTY_SUFFIX)) {
+        const sentence = custom.slice(0, -NON_EMPTY_SUFFIX.length);
+        what = sentence.includes(' ') ? sentence : 'expected a non-empty string';
+      }
+      return `${what}, got ${describe(value)}`;
+    }
+    case 'invalid_value': {
+      if (value === undefined) return required(custom);
+      const options = issue.values.map((v) => JSON.stringify(v)).join(', ');
+      return `${custom ?? `expected one of ${options}`}, got ${show(value)}`;
+    }
+    case 'too_small':
+    case 'too_big': {
+      if (issue.origin === 'string' && issue.code === 'too_small' && Number(issue.minimum) === 1) {
+        const sentence = custom?.endsWith(NON_EMPTY_SUFFIX)
+          ? custom.slice(0, -NON_EMPTY_SUFFIX.length)
+          : custom;
+        return sentence?.includes(' ') ? `must not be empty (${sentence})` : 'must not be empty';
+      }
+      if (custom) return typeof value === 'number' ? `${custom}, got ${value}` : custom;
+      const small = issue.code === 'too_small';
+      const bound = String(small ? issue.minimum : issue.maximum);
+      const cmp = small
+        ? issue.inclusive
+          ? 'at least'
+          : 'more than'
+        : issue.inclusive
+          ? 'at most'
+          : 'less than';
+      if (issue.origin === 'array' || issue.origin === 'set') return `expected ${cmp} ${bound} items`;
+      if (issue.origin === 'string') return `expected ${cmp} ${bound} characters`;
+      return `expected a number ${cmp} ${bound}, got ${show(value)}`;
+    }
+    case 'invalid_format':
+      return `${custom ?? `expected the ${issue.format} format`}, got ${show(value)}`;
+    default:
+      return issue.message;
+  }
+}
+
+function isActivityPath(path: Path): boolean {
+  const n = path.length;
+  if (n === 2) return (path[0] === 'method' || path[0] === 'rollbacks') && typeof path[1] === 'number';
+  return (
+    n === 3 && path[0] === 'steady-state-hypothesis' && path[1] === 'probes' && typeof path[2] === 'number'
+  );
+}
+
+const TOLERANCE_TYPES = ['range', 'regex', 'jsonpath', 'probe'];
+
+function toleranceBranch(type: unknown): z.ZodType | undefined {
+  for (const option of ObjectToleranceSchema.options) {
+    const def = (option as unknown as { _zod: { def: { type: string; getter?: () => z.ZodType } } })._zod.def;
+    const schema = def.type === 'lazy' && def.getter ? def.getter() : (option as z.ZodType);
+    const literal = (schema as unknown as { shape?: { type?: { values?: Set<unknown> } } }).shape?.type;
+    if (literal?.values?.has(type)) return schema;
+  }
+  return undefined;
+}
+
+/** Reparses `value` against the branch the author meant and reports that branch's issues. */
+function reparse(schema: z.ZodType, path: Path, root: unknown, add: Add): boolean {
+  const r = schema.safeParse(getAt(root, path));
+  if (r.success) return false;
+  for (const sub of r.error.issues) convertIssue(sub, path, root, add);
+  return true;
+}
+
+function convertUnion(
+  issue: z.core.$ZodIssueInvalidUnion,
+  path: Path,
+  value: unknown,
+  root: unknown,
+  add: Add,
+): void {
+  const custom = customMessage(issue.message);
+  // Discriminated union (providers): the path ends at the discriminator.
+  if ((issue as { note?: string }).note === 'No matching discriminator') {
+    add(path, value === undefined ? required(custom) : `${custom ?? 'unsupported type'}, got ${show(value)}`);
+    return;
+  }
+  if (isActivityPath(path) && isObject(value)) {
+    const isRef = Object.hasOwn(value, 'ref') && !Object.hasOwn(value, 'type');
+    if (reparse(isRef ? ActivityRefSchema : FullActivitySchema, path, root, add)) return;
+  }
+  if (path[path.length - 1] === 'tolerance' && isObject(value)) {
+    const type = value.type;
+    const branch = toleranceBranch(type);
+    const kinds = TOLERANCE_TYPES.join(', ');
+    if (branch) {
+      if (reparse(branch, path, root, add)) return;
+    } else {
+      add(
+        [...path, 'type'],
+        type === undefined
+          ? `required (a tolerance object needs a type: ${kinds})`
+          : `tolerance type ${show(type)} is unsupported (expected ${kinds})`,
+      );
+      return;
+    }
+  }
+  if (custom) {
+    add(path, value === undefined ? required(custom) : `${custom}, got ${describe(value)}`);
+    return;
+  }
+  // No wording of our own: report the branch that came closest.
+  let best: ZodIssue[] | undefined;
+  let bestScore = Number.POSITIVE_INFINITY;
+  for (const branch of issue.errors) {
+    let score = 0;
+    for (const sub of branch) {
+      if (sub.path.length === 0 && sub.code === 'invalid_type') score += 1000;
+      else if (sub.code === 'invalid_value' && getAt(value, sub.path as DocPath) !== undefined) score += 100;
+      else score += 1;
+    }
+    if (score < bestScore) {
+      bestScore = score;
+      best = branch;
+    }
+  }
+  if (!best || best.length === 0 || bestScore >= 1000) add(path, `unexpected ${describe(value)}`);
+  else for (const sub of best) convertIssue(sub, path, root, add);
+}
+
+// ---------------------------------------------------------------- semantic checks
+
+interface SemanticContext {
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  checkEnv: boolean;
+}
+
+/** `a.b[0]["c.d"]` → ['a', 'b', 0, 'c.d'] (paths returned by provider and tolerance checks). */
+export function parsePathString(text: string): Path {
+  const out: Path = [];
+  const re = /\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]|\.?([^.[\]]+)/g;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (m[1] !== undefined) out.push(Number(m[1]));
+    else if (m[2] !== undefined) out.push(JSON.parse(`"${m[2]}"`) as string);
+    else if (m[3] !== undefined) out.push(m[3]);
+  }
+  return out;
+}
+
+function asList(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+const isRefOnly = (a: Record<string, unknown>) => Object.hasOwn(a, 'ref') && !Object.hasOwn(a, 'type');
+
+async function semanticChecks(raw: Record<string, unknown>, add: Add, ctx: SemanticContext): Promise<void> {
+  const hypothesis = isObject(raw['steady-state-hypothesis']) ? raw['steady-state-hypothesis'] : undefined;
+  const probes = asList(hypothesis?.probes);
+  const sections: [Path, unknown[]][] = [
+    [['steady-state-hypothesis', 'probes'], probes],
+    [['method'], asList(raw.method)],
+    [['rollbacks'], asList(raw.rollbacks)],
+  ];
+
+  // Refs resolve among the method and the hypothesis probes, as in Chaos Toolkit.
+  const named = new Map<string, Record<string, unknown>>();
+  for (const [, list] of sections.slice(0, 2)) {
+    for (const a of list) {
+      if (isObject(a) && !isRefOnly(a) && typeof a.name === 'string' && !named.has(a.name))
+        named.set(a.name, a);
+    }
+  }
+
+  const controls: [Path, unknown][] = [];
+  const collectControls = (base: Path, list: unknown) => {
+    asList(list).forEach((c, i) => {
+      controls.push([[...base, i], c]);
+    });
+  };
+  collectControls(['controls'], raw.controls);
+  if (hypothesis) collectControls(['steady-state-hypothesis', 'controls'], hypothesis.controls);
+
+  for (const [base, list] of sections) {
+    const inHypothesis = base[0] === 'steady-state-hypothesis';
+    for (let i = 0; i < list.length; i++) {
+      const activity = list[i];
+      if (!isObject(activity)) continue;
+      const path: Path = [...base, i];
+      if (isRefOnly(activity)) {
+        const ref = activity.ref;
+        if (typeof ref !== 'string' || ref === '') continue;
+        const target = named.get(ref);
+        if (!target)
+          add([...path, 'ref'], `referenced activity '${ref}' could not be found in the experiment`);
+        else if (inHypothesis && activity.tolerance === undefined && target.tolerance === undefined) {
+          add([...path, 'tolerance'], 'hypothesis probe must have a tolerance entry');
+        }
+        continue;
+      }
+      if (inHypothesis) await checkHypothesisTolerance(activity.tolerance, [...path, 'tolerance'], add, ctx);
+      await checkProvider(activity.provider, [...path, 'provider'], add, ctx);
+      collectControls([...path, 'controls'], activity.controls);
+    }
+  }
+
+  checkControls(controls, add);
+  await checkConfiguration(raw.configuration, add, ctx);
+  checkSecrets(raw.secrets, add, ctx);
+}
+
+async function checkHypothesisTolerance(
+  tolerance: unknown,
+  path: Path,
+  add: Add,
+  ctx: SemanticContext,
+): Promise<void> {
+  if (tolerance === undefined) {
+    add(path, 'hypothesis probe must have a tolerance entry');
+    return;
+  }
+  const parsed = ToleranceSchema.safeParse(tolerance);
+  if (!parsed.success) return; // the schema already reported it
+  let issues: Issue[] = [];
+  try {
+    issues = validateTolerance(parsed.data as Tolerance);
+  } catch (err) {
+    issues = [{ path: '', message: `tolerance check failed: ${(err as Error)?.message ?? String(err)}` }];
+  }
+  for (const issue of issues) add([...path, ...parsePathString(issue.path)], issue.message);
+  if (isObject(tolerance) && tolerance.type === 'probe')
+    await checkProvider(tolerance.provider, [...path, 'provider'], add, ctx);
+}
+
+async function checkProvider(provider: unknown, path: Path, add: Add, ctx: SemanticContext): Promise<void> {
+  if (!isObject(provider) || typeof provider.type !== 'string') return;
+  const runner = providers.get(provider.type);
+  if (!runner?.check) return;
+  const parsed = ProviderSchema.safeParse(provider);
+  if (!parsed.success) return;
+  try {
+    const issues = await runner.check(parsed.data, { baseDir: ctx.baseDir });
+    for (const issue of issues ?? []) add([...path, ...parsePathString(issue.path)], issue.message);
+  } catch (err) {
+    add(path, `the ${provider.type} provider check failed: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
+function checkControls(controls: [Path, unknown][], add: Add): void {
+  const topLevel = new Set<string>();
+  for (const [path, c] of controls) {
+    if (
+      path.length === 2 &&
+      path[0] === 'controls' &&
+      isObject(c) &&
+      c.ref === undefined &&
+      typeof c.name === 'string'
+    ) {
+      topLevel.add(c.name);
+    }
+  }
+  for (const [path, c] of controls) {
+    if (!isObject(c)) continue;
+    if (c.ref !== undefined) {
+      if (typeof c.ref === 'string' && c.ref !== '' && !topLevel.has(c.ref)) {
+        add([...path, 'ref'], `control reference '${c.ref}' cannot be found among the top-level controls`);
+      }
+    } else if (c.provider === undefined) {
+      const name = typeof c.name === 'string' ? `control '${c.name}'` : 'a control';
+      add([...path, 'provider'], `${name} must have a provider (or a ref to a top-level control)`);
+    }
+  }
+}
+
+async function checkConfiguration(configuration: unknown, add: Add, ctx: SemanticContext): Promise<void> {
+  if (!isObject(configuration)) return;
+  const probeSchema = toleranceBranch('probe');
+  for (const [key, value] of Object.entries(configuration)) {
+    const path: Path = ['configuration', key];
+    if (isEnvDefinition(value)) {
+      const r = EnvValueSchema.safeParse(value);
+      if (!r.success) {
+        for (const sub of r.error.issues) convertIssue(sub, path, { configuration }, add);
+        continue;
+      }
+      if (!ctx.checkEnv) continue;
+      try {
+        resolveConfigurationEnv(key, value, ctx.env);
+      } catch (err) {
+        const missing = ctx.env[r.data.key] === undefined;
+        add(missing ? [...path, 'key'] : path, (err as Error).message);
+      }
+    } else if (isDynamicProbe(value) && probeSchema) {
+      if (!reparse(probeSchema, path, { configuration }, add))
+        await checkProvider(value.provider, [...path, 'provider'], add, ctx);
+    }
+  }
+}
+
+function checkSecrets(secrets: unknown, add: Add, ctx: SemanticContext): void {
+  if (!isObject(secrets)) return;
+  for (const [scope, entries] of Object.entries(secrets)) {
+    if (!isObject(entries)) continue;
+    for (const [key, value] of Object.entries(entries)) {
+      const path: Path = ['secrets', scope, key];
+      if (isEnvDefinition(value)) {
+        const envKey = value.key;
+        if (typeof envKey !== 'string' || envKey === '') {
+          add(
+            [...path, 'key'],
+            envKey === undefined
+              ? 'required (the environment variable to read)'
+              : `expected a non-empty string, got ${describe(envKey)}`,
+          );
+        } else if (ctx.checkEnv && ctx.env[envKey] === undefined) {
+          const note = Object.hasOwn(value, 'default') ? ' (secrets have no default)' : '';
+          add(
+            [...path, 'key'],
+            `Secrets make reference to an environment key that does not exist: ${envKey}${note}`,
+          );
+        }
+      } else if (isObject(value) && value.type === 'vault') {
+        add(path, 'vault secrets are not supported yet');
+      }
+    }
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * A run's faults. Every fault goes through inject() here, which handles
+ * validation, the halt switch, ledgering, TTLs and verified revert once for
+ * every kind; the engine calls revertAll() when the run ends, on every path.
+ */
+import type { z } from 'zod';
+import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
+import { type FaultRecord, isoNow } from '../engine/journal.js';
+import { type Ledger, type LedgerEntry, newFaultId, redactSecrets, selfIdentity } from './ledger.js';
+import { loadFaultKinds } from './registry.js';
+import type { FaultKind, UndoRecord } from './types.js';
+
+/** TTL when the caller gives none: no fault lives forever. */
+export const DEFAULT_FAULT_TTL_MS = 600_000;
+/** setTimeout's limit (about 24.8 days). */
+export const MAX_FAULT_TTL_MS = 2_147_483_647;
+
+export type FaultEventType = 'fault-injected' | 'fault-reverted' | 'fault-revert-failed' | 'fault-expired';
+
+export interface FaultEvent {
+  type: FaultEventType;
+  /** `type` without the `fault-` prefix, as the engine's run events name it. */
+  action: 'injected' | 'reverted' | 'revert-failed' | 'expired';
+  record: FaultRecord;
+}
+
+export interface FaultHandle {
+  id: string;
+  kind: string;
+  target: string;
+  /** Reverts and verifies now (idempotent). Never throws: failures are in the record's `error`. */
+  revert(): Promise<FaultRecord>;
+}
+
+export interface InjectOptions {
+  /** Reverted when this elapses; default DEFAULT_FAULT_TTL_MS. */
+  ttlMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface FaultSessionOptions {
+  runId: string;
+  ledger: Ledger;
+  onEvent?: (event: FaultEvent) => void;
+}
+
+type Status = 'injecting' | 'active' | 'reverted' | 'failed';
+
+interface Tracked {
+  id: string;
+  kind: FaultKind;
+  target: string;
+  record: UndoRecord;
+  fault: FaultRecord;
+  status: Status;
+  handle: FaultHandle;
+  inflight?: Promise<FaultRecord>;
+  timer?: NodeJS.Timeout;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function zodIssues(error: z.ZodError): Issue[] {
+  return error.issues.map((i) => ({
+    path: i.path.map((p, n) => (typeof p === 'number' ? `[${p}]` : `${n ? '.' : ''}${String(p)}`)).join(''),
+    message: i.message,
+  }));
+}
+
+/**
+ * @example
+ * const faults = new FaultSession({ runId, ledger: new Ledger({ home: faultlineHome() }) });
+ * const h = await faults.inject(markerKind, { path: '/tmp/flag' }, { ttlMs: 60_000 });
+ * // ... later, on every path:
+ * await faults.revertAll();
+ */
+export class FaultSession {
+  readonly runId: string;
+  readonly ledger: Ledger;
+  readonly #onEvent: ((event: FaultEvent) => void) | undefined;
+  readonly #faults: Tracked[] = [];
+  readonly #injecting = new Set<Promise<unknown>>();
+  #run: Promise<void> | undefined;
+  #revertAll: Promise<FaultRecord[]> | undefined;
+
+  /** Cheap: touches no disk until the first inject. */
+  constructor({ runId, ledger, onEvent }: FaultSessionOptions) {
+    this.runId = runId;
+    this.ledger = ledger;
+    this.#onEvent = onEvent;
+  }
+
+  /**
+   * Validates `args`, records the undo record in the ledger, then injects.
+   * Throws FAULTLINE_ERR_VALIDATION (bad args, naming the field), FAULTLINE_ERR_HALTED,
+   * FAULTLINE_ERR_FAULT (plan or inject failed: whatever it did is reverted first)
+   * or FAULTLINE_ERR_LEDGER.
+   */
+  async inject(kind: FaultKind | string, args: unknown, opts: InjectOptions = {}): Promise<FaultHandle> {
+    const p = this.#inject(kind, args, opts);
+    this.#injecting.add(p);
+    try {
+      return await p;
+    } finally {
+      this.#injecting.delete(p);
+    }
+  }
+
+  async #inject(kindOrName: FaultKind | string, args: unknown, opts: InjectOptions): Promise<FaultHandle> {
+    const kind = typeof kindOrName === 'string' ? await resolveKind(kindOrName) : kindOrName;
+    const parsed = kind.args.safeParse(args);
+    if (!parsed.success) {
+      const issues = zodIssues(parsed.error);
+      const first = issues[0] ?? { path: '', message: 'invalid arguments' };
+      throw new FaultlineError('FAULTLINE_ERR_VALIDATION', `${kind.kind}: ${formatIssue(first)}`, { issues });
+    }
+    const ttlMs = opts.ttlMs ?? DEFAULT_FAULT_TTL_MS;
+    if (!Number.isFinite(ttlMs) || ttlMs <= 0 || ttlMs > MAX_FAULT_TTL_MS) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_VALIDATION',
+        `${kind.kind}: ttlMs: expected a positive number of milliseconds up to ${MAX_FAULT_TTL_MS}, got ${ttlMs}`,
+      );
+    }
+    if (opts.signal?.aborted) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_INTERRUPTED',
+        `${kind.kind}: not injected: the run is being interrupted`,
+      );
+    }
+    await this.#refuseIfHalted(kind.kind);
+
+    let target: string;
+    let record: UndoRecord;
+    try {
+      target = kind.target(parsed.data);
+      record = await kind.plan(parsed.data);
+    } catch (err) {
+      if (err instanceof FaultlineError) throw err;
+      throw new FaultlineError(
+        'FAULTLINE_ERR_FAULT',
+        `${kind.kind}: cannot plan the fault: ${message(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+
+    await this.#ensureRun();
+    const me = await selfIdentity();
+    const created = Date.now();
+    const entry: LedgerEntry = {
+      id: newFaultId(),
+      kind: kind.kind,
+      runId: this.runId,
+      target,
+      args: redactSecrets(parsed.data),
+      record,
+      state: 'pending',
+      createdAt: new Date(created).toISOString(),
+      ttlMs,
+      expiresAt: new Date(created + ttlMs).toISOString(),
+      ownerPid: me.pid,
+      ownerStart: me.start,
+      host: me.host,
+    };
+    await this.ledger.write(entry); // durable before the fault acts
+
+    const t: Tracked = {
+      id: entry.id,
+      kind,
+      target,
+      record,
+      status: 'injecting',
+      fault: { id: entry.id, kind: kind.kind, target, injected_at: isoNow(new Date(created)) },
+      handle: { id: entry.id, kind: kind.kind, target, revert: () => this.#revert(t) },
+    };
+    this.#faults.push(t);
+
+    try {
+      const refined = await kind.inject(parsed.data, record, opts.signal);
+      if (refined) t.record = refined;
+    } catch (err) {
+      throw await this.#undoInjection(t, 'FAULTLINE_ERR_FAULT', `cannot inject: ${message(err)}`, err);
+    }
+
+    // A halt that began while we injected may have listed the ledger before our
+    // entry existed, or reverted it before inject() acted: undo it ourselves.
+    if (await this.ledger.readHalt()) {
+      throw await this.#undoInjection(
+        t,
+        'FAULTLINE_ERR_HALTED',
+        'reverted: a halt began while it was being injected',
+      );
+    }
+    let updated: LedgerEntry | null;
+    try {
+      updated = await this.ledger.update(t.id, { state: 'active', record: t.record });
+    } catch (err) {
+      throw await this.#undoInjection(
+        t,
+        'FAULTLINE_ERR_LEDGER',
+        `cannot record it as active: ${message(err)}`,
+        err,
+      );
+    }
+    if (!updated) {
+      throw await this.#undoInjection(
+        t,
+        'FAULTLINE_ERR_FAULT',
+        'reverted: another process reverted it while it was being injected',
+      );
+    }
+
+    t.status = 'active';
+    this.#emit('fault-injected', t);
+    await this.ledger.heartbeat(this.runId).catch(() => undefined);
+    // The TTL counts from the ledger write: expiresAt is what recovery sees.
+    t.timer = setTimeout(() => this.#expire(t), Math.max(0, created + ttlMs - Date.now()));
+    t.timer.unref();
+    return t.handle;
+  }
+
+  /** Reverts a fault whose injection did not complete, and builds the error to throw. */
+  async #undoInjection(
+    t: Tracked,
+    code: FaultlineError['code'],
+    what: string,
+    cause?: unknown,
+  ): Promise<FaultlineError> {
+    const r = await this.#revert(t, { quiet: true });
+    let text = `${t.kind.kind} ${t.target}: ${what}`;
+    if (r.verified) {
+      // Nothing is left behind: the fault never was, for the journal.
+      this.#faults.splice(this.#faults.indexOf(t), 1);
+    } else {
+      text += `; its revert failed too (${r.error}); it stays in the ledger and is retried by revertAll`;
+      t.fault.error = `${what}; revert: ${r.error}`;
+      this.#emit('fault-revert-failed', t);
+    }
+    return new FaultlineError(code, text, cause === undefined ? {} : { cause });
+  }
+
+  async #refuseIfHalted(kind: string): Promise<void> {
+    const halt = await this.ledger.readHalt();
+    if (halt) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_HALTED',
+        `${kind}: not injected: a halt is in force since ${halt.since}${halt.reason ? ` (${halt.reason})` : ''}`,
+      );
+    }
+  }
+
+  #ensureRun(): Promise<void> {
+    this.#run ??= this.ledger.registerRun(this.runId).then(
+      () => undefined,
+      (err) => {
+        this.#run = undefined;
+        throw err;
+      },
+    );
+    return this.#run;
+  }
+
+  #expire(t: Tracked): void {
+    t.timer = undefined;
+    if (t.status !== 'active') return;
+    this.#emit('fault-expired', t);
+    void this.#revert(t);
+  }
+
+  #revert(t: Tracked, opts: { quiet?: boolean } = {}): Promise<FaultRecord> {
+    if (t.status === 'reverted') return Promise.resolve({ ...t.fault });
+    t.inflight ??= this.#doRevert(t, opts.quiet ?? false).finally(() => {
+      t.inflight = undefined;
+    });
+    return t.inflight;
+  }
+
+  async #doRevert(t: Tracked, quiet: boolean): Promise<FaultRecord> {
+    if (t.timer) clearTimeout(t.timer);
+    t.timer = undefined;
+    let claimed = false;
+    let verified = false;
+    let error: string | undefined;
+    try {
+      try {
+        const { claimed: entry, busyBy } = await this.ledger.claimOrWait(t.id);
+        if (busyBy !== undefined) throw new Error(`process ${busyBy} has been reverting it for too long`);
+        claimed = entry !== null;
+      } catch (err) {
+        // The ledger is unreadable: the in-memory record is enough to revert our own fault.
+        if (!(err instanceof FaultlineError)) throw err;
+      }
+      // Revert even when another process already did: our inject may have acted after its revert.
+      await t.kind.revert(t.record);
+      verified = await t.kind.verify(t.record);
+      if (!verified) error = 'revert could not be verified: the fault is still present';
+    } catch (err) {
+      error = message(err);
+    }
+    if (verified) {
+      // A leftover entry would only be reverted again (idempotently) by recovery.
+      await this.ledger.remove(t.id).catch(() => undefined);
+    } else if (claimed) {
+      await this.ledger.release(t.id, { lastError: error ?? 'revert failed' }).catch(() => undefined);
+    }
+    t.fault.reverted_at = isoNow();
+    t.fault.verified = verified;
+    if (error === undefined) delete t.fault.error;
+    else t.fault.error = error;
+    t.status = verified ? 'reverted' : 'failed';
+    if (!quiet) this.#emit(verified ? 'fault-reverted' : 'fault-revert-failed', t);
+    return { ...t.fault };
+  }
+
+  /**
+   * Reverts every fault of this session not yet reverted, newest first, verifying
+   * each; a failure is recorded and the rest still run. Idempotent, and
+   * concurrent calls share one pass. Returns every fault's record, newest first.
+   */
+  revertAll(): Promise<FaultRecord[]> {
+    this.#revertAll ??= this.#revertAllOnce().finally(() => {
+      this.#revertAll = undefined;
+    });
+    return this.#revertAll;
+  }
+
+  async #revertAllOnce(): Promise<FaultRecord[]> {
+    await Promise.allSettled([...this.#injecting]);
+    const newestFirst = [...this.#faults].reverse();
+    for (const t of newestFirst) if (t.status !== 'reverted') await this.#revert(t);
+    if (this.#run && this.#faults.every((t) => t.status === 'reverted') && this.#injecting.size === 0) {
+      this.#run = undefined;
+      await this.ledger.unregisterRun(this.runId).catch(() => undefined);
+    }
+    return newestFirst.map((t) => ({ ...t.fault }));
+  }
+
+  /** Journal entries for every fault of the session, in injection order. */
+  records(): FaultRecord[] {
+    return this.#faults.map((t) => ({ ...t.fault }));
+  }
+
+  /** How many faults are not (verifiably) reverted. */
+  active(): number {
+    return this.#faults.filter((t) => t.status !== 'reverted').length;
+  }
+
+  /** The not-yet-reverted fault of `kind` at `target`, newest first. */
+  findActive(kind: string, target: string): FaultHandle | undefined {
+    for (let i = this.#faults.length - 1; i >= 0; i--) {
+      const t = this.#faults[i]!;
+      if (
+        t.status !== 'reverted' &&
+        t.status !== 'injecting' &&
+        t.kind.kind === kind &&
+        t.target === target
+      ) {
+        return t.handle;
+      }
+    }
+    return undefined;
+  }
+
+  #emit(type: FaultEventType, t: Tracked): void {
+    if (!this.#onEvent) return;
+    try {
+      this.#onEvent({
+        type,
+        action: type.slice('fault-'.length) as FaultEvent['action'],
+        record: { ...t.fault },
+      });
+    } catch {
+      // A listener's bug must not break reverting.
+    }
+  }
+}
+
+async function resolveKind(name: string): Promise<FaultKind> {
+  const kinds = await loadFaultKinds();
+  const kind = kinds.get(name);
+  if (!kind) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_VALIDATION',
+      `unknown fault kind '${name}' (known: ${kinds.names().join(', ') || 'none'})`,
+    );
+  }
+  return kind;
+}

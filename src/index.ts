@@ -1,0 +1,39 @@
+/**
+ * Faultline's library API.
+ *
+ * @example
+ * import { loadExperimentSource, assertValidExperiment, runExperiment, exitCodeFor } from 'faultline';
+ * const loaded = await loadExperimentSource('experiment.yaml');
+ * const { experiment } = await assertValidExperiment(loaded, { baseDir: loaded.baseDir });
+ * const journal = await runExperiment(experiment, { baseDir: loaded.baseDir, onEvent: (e) => {} });
+ * process.exitCode = exitCodeFor(journal);
+ */
+export * from './core/errors.js';
+export * from './core/schema.js';
+export { builtinActivities, registerBuiltin } from './engine/builtins.js';
+export type { ActivityContext, BuiltinActivity, ProviderRunner } from './engine/context.js';
+export type { ControlHooks, HookContext } from './engine/controls.js';
+export { nativeControls } from './engine/controls.js';
+export type { Phase, RunEvent, RunEventListener } from './engine/events.js';
+export type { ActivityRun, FaultRecord, Journal, RunStatus, SteadyState } from './engine/journal.js';
+export { exitCodeFor, type RunOptions, resolveStrategies, runExperiment } from './engine/run.js';
+export { checkTolerance, validateTolerance } from './engine/tolerances/index.js';
+export {
+  assertValidExperiment,
+  defineExperiment,
+  experimentJsonSchema,
+  type LoadedSource,
+  loadExperimentSource,
+  loadVarFiles,
+  mergeOverrides,
+  parseVarOption,
+  validateExperiment,
+} from './experiment/index.js';
+export { faultlineHome } from './faults/home.js';
+export { Ledger } from './faults/ledger.js';
+export { haltAll, haltState, listActiveFaults, recoverOrphans, releaseHalt } from './faults/recovery.js';
+export { registerFaultKind } from './faults/registry.js';
+export { type FaultHandle, FaultSession } from './faults/session.js';
+export type { FaultKind, UndoRecord } from './faults/types.js';
+export { providers } from './providers/index.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,211 @@
+/**
+ * The `node` provider: Faultline's counterpart of Chaos Toolkit's python
+ * provider. `module` is a path relative to the experiment's directory, an
+ * absolute path, a file URL or a package name (resolved from the experiment's
+ * directory); `func` is an export, `default` unless given. The function is
+ * called as `fn({...arguments}, {configuration, secrets, signal, log})`, may be
+ * async, and its return value is the output. A thrown error fails the activity
+ * with `<ErrorName>: <message>`. `.js`, `.mjs`, `.cjs` and `.ts` modules load.
+ *
+ * @example
+ * // probes/health.mjs
+ * export async function healthy({ url }, { signal }) {
+ *   return (await fetch(url, { signal })).ok;
+ * }
+ * // experiment: {"type": "node", "module": "./probes/health.mjs", "func": "healthy", "arguments": {"url": "..."}}
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ActivityFailed, type Issue } from '../core/errors.js';
+import { isDict } from '../core/python.js';
+import type { Configuration, NodeProvider, Secrets } from '../core/schema.js';
+import type { ActivityContext, LogLevel, ProviderRunner } from '../engine/context.js';
+import { abortedError, errorText } from './util.js';
+
+/** The second argument a node activity receives. */
+export interface NodeActivityContext {
+  configuration: Configuration;
+  secrets: Secrets;
+  /** Aborted when the run is interrupted: stop promptly. */
+  signal: AbortSignal;
+  log(level: LogLevel, message: string): void;
+}
+
+export type NodeActivity = (args: Record<string, unknown>, ctx: NodeActivityContext) => unknown;
+
+const TS_FILE = /\.[cm]?ts$/;
+const SCRIPT_FILE = /\.([cm]?js|[cm]?ts)$/;
+
+function packageName(spec: string): [name: string, subpath: string] {
+  const parts = spec.split('/');
+  const n = spec.startsWith('@') ? 2 : 1;
+  return [parts.slice(0, n).join('/'), parts.slice(n).join('/')];
+}
+
+function exportTarget(entry: unknown): string | undefined {
+  if (typeof entry === 'string') return entry;
+  if (Array.isArray(entry)) return entry.map(exportTarget).find((t) => t !== undefined);
+  if (isDict(entry)) {
+    for (const condition of ['import', 'node', 'default']) {
+      const t = exportTarget(entry[condition]);
+      if (t) return t;
+    }
+  }
+  return undefined;
+}
+
+/** An ESM-only package (no `require` export) found from `baseDir`, by its `exports` map. */
+function resolveEsmPackage(spec: string, baseDir: string): string | undefined {
+  const [name, subpath] = packageName(spec);
+  const require = createRequire(join(baseDir, 'noop.js'));
+  for (const dir of require.resolve.paths(name) ?? []) {
+    const pkgDir = join(dir, name);
+    const pkgFile = join(pkgDir, 'package.json');
+    if (!existsSync(pkgFile)) continue;
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports?: unknown; main?: string };
+    const key = subpath ? `./${subpath}` : '.';
+    const exp = pkg.exports;
+    const entry =
+      isDict(exp) && Object.keys(exp).some((k) => k.startsWith('.'))
+        ? exp[key]
+        : key === '.'
+          ? exp
+          : undefined;
+    const target = exportTarget(entry) ?? (key === '.' && pkg.main ? pkg.main : undefined);
+    return target ? join(pkgDir, target) : undefined;
+  }
+  return undefined;
+}
+
+/** The URL a node provider's `module` loads, resolved against the experiment's directory. */
+export function resolveNodeModule(module: string, baseDir: string): string {
+  if (module.startsWith('file:')) return module;
+  if (isAbsolute(module)) return pathToFileURL(module).href;
+  const local = resolve(baseDir, module);
+  if (
+    module.startsWith('./') ||
+    module.startsWith('../') ||
+    (SCRIPT_FILE.test(module) && existsSync(local))
+  ) {
+    return pathToFileURL(local).href;
+  }
+  const require = createRequire(join(baseDir, 'noop.js'));
+  try {
+    return pathToFileURL(require.resolve(module)).href;
+  } catch (err) {
+    const esm = resolveEsmPackage(module, baseDir);
+    if (esm) return pathToFileURL(esm).href;
+    try {
+      // Packages installed next to Faultline itself.
+      return import.meta.resolve(module);
+    } catch {
+      throw new Error(
+        `cannot find module '${module}' from ${baseDir}: ${(err as Error).message.split('\n')[0]}`,
+      );
+    }
+  }
+}
+
+async function importModule(url: string): Promise<Record<string, unknown>> {
+  if (TS_FILE.test(new URL(url).pathname)) {
+    let tsImport: (specifier: string, parent: string) => Promise<unknown>;
+    try {
+      ({ tsImport } = await import('tsx/esm/api'));
+    } catch {
+      throw new Error('loading a TypeScript module needs the `tsx` package installed');
+    }
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  }
+  return (await import(url)) as Record<string, unknown>;
+}
+
+function pickExport(ns: Record<string, unknown>, func: string): NodeActivity | undefined {
+  const direct = ns[func];
+  if (typeof direct === 'function') return direct as NodeActivity;
+  // CommonJS `exports.fn = ...` that Node's static analysis did not surface.
+  const cjs = ns.default;
+  if ((isDict(cjs) || typeof cjs === 'function') && func !== 'default') {
+    const nested = (cjs as Record<string, unknown>)[func];
+    if (typeof nested === 'function') return nested as NodeActivity;
+  }
+  return undefined;
+}
+
+/** Loads the function a node provider names; throws with a message fit for an Issue. */
+export async function loadNodeActivity(provider: NodeProvider, baseDir: string): Promise<NodeActivity> {
+  const func = provider.func ?? 'default';
+  const url = resolveNodeModule(provider.module, baseDir);
+  const ns = await importModule(url);
+  const fn = pickExport(ns, func);
+  if (!fn) throw new MissingExport(`module '${provider.module}' does not export a function '${func}'`);
+  return fn;
+}
+
+class MissingExport extends Error {}
+
+function callWithSignal(
+  fn: NodeActivity,
+  args: Record<string, unknown>,
+  ctx: ActivityContext,
+): Promise<unknown> {
+  const { signal } = ctx;
+  if (signal.aborted) return Promise.reject(abortedError(signal, 'node activity'));
+  return new Promise((resolvePromise, reject) => {
+    // A function that ignores its signal must not hold the run: stop waiting on abort.
+    const onAbort = () => reject(abortedError(signal, 'node activity'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    const context: NodeActivityContext = {
+      configuration: ctx.configuration,
+      secrets: ctx.secrets,
+      signal,
+      log: (level, message) => ctx.log(level, message),
+    };
+    Promise.resolve()
+      .then(() => fn({ ...args }, context))
+      .then(resolvePromise, (err: unknown) =>
+        reject(
+          signal.aborted
+            ? abortedError(signal, 'node activity')
+            : new ActivityFailed(errorText(err), { cause: err }),
+        ),
+      )
+      .finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export const nodeProvider: ProviderRunner<NodeProvider> = {
+  type: 'node',
+
+  async run(provider, ctx) {
+    if (ctx.signal.aborted) throw abortedError(ctx.signal, 'node activity');
+    let fn: NodeActivity;
+    try {
+      fn = await loadNodeActivity(provider, ctx.baseDir);
+    } catch (err) {
+      throw new ActivityFailed(
+        err instanceof MissingExport
+          ? err.message
+          : `cannot load module '${provider.module}': ${errorText(err)}`,
+        {
+          cause: err,
+        },
+      );
+    }
+    return callWithSignal(fn, isDict(provider.arguments) ? provider.arguments : {}, ctx);
+  },
+
+  async check(provider, { baseDir }) {
+    try {
+      await loadNodeActivity(provider, baseDir);
+      return [];
+    } catch (err) {
+      const issue: Issue =
+        err instanceof MissingExport
+          ? { path: 'func', message: err.message }
+          : { path: 'module', message: `cannot load module '${provider.module}': ${errorText(err)}` };
+      return [issue];
+    }
+  },
+};

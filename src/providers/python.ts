@@ -1,0 +1,42 @@
+/**
+ * The `python` provider. Faultline runs no Python: a python activity runs only
+ * when Faultline has a native implementation of that module and function
+ * (a built-in activity registered under the Python names). Arguments are
+ * validated by the native implementation's schema. As in Chaos Toolkit, the
+ * activity sees only the secret scopes its provider lists in `secrets`.
+ */
+import { ActivityFailed } from '../core/errors.js';
+import type { PythonProvider, Secrets } from '../core/schema.js';
+import type { ProviderRunner } from '../engine/context.js';
+import { checkArguments, lookupBuiltin, runBuiltin } from './builtin.js';
+
+export const notNative = (module: string) =>
+  `Python module '${module}' is not available: Faultline runs no Python; use a \`node\` provider (module, func, arguments) or a built-in activity (see \`faultline discover\`)`;
+
+function listedScopes(secrets: Secrets, scopes: readonly string[] | undefined): Secrets {
+  const out: Secrets = {};
+  for (const scope of scopes ?? []) {
+    const values = secrets[scope];
+    if (values) out[scope] = values;
+  }
+  return out;
+}
+
+export const pythonProvider: ProviderRunner<PythonProvider> = {
+  type: 'python',
+
+  run(provider, ctx) {
+    const found = lookupBuiltin(provider, notNative);
+    if ('issue' in found) return Promise.reject(new ActivityFailed(found.issue.message));
+    return runBuiltin(found.activity, provider.arguments, {
+      ...ctx,
+      secrets: listedScopes(ctx.secrets, provider.secrets),
+    });
+  },
+
+  check(provider) {
+    const found = lookupBuiltin(provider, notNative);
+    if ('issue' in found) return [found.issue];
+    return checkArguments(found.activity, provider.arguments ?? {});
+  },
+};

@@ -1,0 +1,311 @@
+/**
+ * End to end: the built CLI on the files in examples/, asserting the journal
+ * and the exit code, including Ctrl-C mid-method and SIGKILL + recover.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { BIN, ROOT, runCli, startCli } from '../helpers/cli.js';
+import { tempHome } from '../helpers/home.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+let home: Awaited<ReturnType<typeof tempHome>>;
+let work: string;
+let env: NodeJS.ProcessEnv;
+
+before(async () => {
+  home = await tempHome();
+  work = await mkdtemp(join(tmpdir(), 'faultline-e2e-'));
+  env = { FAULTLINE_HOME: home.home };
+});
+after(async () => {
+  assert.deepEqual(await home.activeFaults(), [], 'no fault left behind');
+  await home.cleanup();
+  await rm(work, { recursive: true, force: true });
+});
+
+const journalOf = async (path: string) => JSON.parse(await readFile(path, 'utf8'));
+
+describe('faultline run', () => {
+  test('the quickstart runs end to end and exits 0', async () => {
+    const journal = join(work, 'quickstart.json');
+    const r = await runCli(['run', 'examples/quickstart/experiment.yaml', '--journal-path', journal], {
+      env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const j = await journalOf(journal);
+    assert.equal(j.status, 'completed');
+    assert.equal(j.deviated, false);
+    assert.equal(j.run[1].output.status, 503, 'the fault was observed');
+    assert.equal(j.faultline.faults.length, 1);
+    assert.equal(j.faultline.faults[0].verified, true);
+    assert.match(r.stderr, /Experiment ended with status: completed/);
+  });
+
+  test('a Chaos Toolkit process experiment runs unchanged', async () => {
+    const journal = join(work, 'ctk.json');
+    const r = await runCli(
+      ['run', 'examples/chaostoolkit/check-file-exists.json', '--journal-path', journal],
+      {
+        env: { ...env, TARGET_DIR: work },
+      },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const j = await journalOf(journal);
+    assert.equal(j.status, 'completed');
+    assert.equal(j.rollbacks.length, 1);
+    assert.equal(existsSync(join(work, 'faultline-ctk-example')), false, 'the rollback ran');
+  });
+
+  describe('http experiment', () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startServer((req, res) => {
+        res.writeHead(req.url === '/orders' ? 201 : 200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true }));
+      });
+    });
+    after(() => server.close());
+
+    test('http probes, a jsonpath tolerance and a JSON POST', async () => {
+      const journal = join(work, 'http.json');
+      const r = await runCli(['run', 'examples/chaostoolkit/http-service.json', '--journal-path', journal], {
+        env: { ...env, SERVICE_URL: server.url },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const j = await journalOf(journal);
+      assert.equal(j.run[0].output.status, 201);
+      const post = server.requests.find((q) => q.url === '/orders');
+      assert.deepEqual(JSON.parse(post!.body), { item: 'book', quantity: 2 });
+    });
+
+    test('--var overrides a configuration value', async () => {
+      const journal = join(work, 'http-var.json');
+      const r = await runCli(
+        [
+          'run',
+          'examples/chaostoolkit/http-service.json',
+          '--journal-path',
+          journal,
+          '--var',
+          `base_url=${server.url}`,
+        ],
+        { env },
+      );
+      assert.equal(r.code, 0, r.stderr);
+    });
+  });
+
+  test('invalid input exits 2 with the path and position, no stack trace', async () => {
+    const bad = join(work, 'bad.yaml');
+    await writeFile(
+      bad,
+      'title: x\ndescription: y\nmethod:\n  - type: action\n    name: a\n    provider:\n      type: http\n',
+    );
+    const r = await runCli(['run', bad, '--journal-path', join(work, 'bad.json')], { env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /method\[0\]\.provider\.url/);
+    assert.match(r.stderr, /line 7:\d+/);
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
+    assert.equal(existsSync(join(work, 'bad.json')), false);
+  });
+
+  test('a missing file and a bad option exit 2', async () => {
+    assert.equal((await runCli(['run', join(work, 'nope.json')], { env })).code, 2);
+    assert.equal((await runCli(['run', 'examples/long-fault.yaml', '--dry', 'everything'], { env })).code, 2);
+    assert.equal((await runCli(['run', 'examples/long-fault.yaml', '--var', 'novalue'], { env })).code, 2);
+    assert.equal((await runCli(['frobnicate'], { env })).code, 2);
+  });
+
+  test('Ctrl-C mid-method: interrupted, journal written, fault reverted, exit 1', async () => {
+    const marker = join(work, 'ctrl-c.marker');
+    const journal = join(work, 'ctrl-c.json');
+    const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', journal], {
+      env: { ...env, MARKER_PATH: marker },
+    });
+    await cli.waitFor(/create-marker' succeeded/);
+    assert.ok(existsSync(marker));
+    cli.child.kill('SIGINT');
+    const r = await cli.done;
+    assert.equal(r.code, 1, r.stderr);
+    const j = await journalOf(journal);
+    assert.equal(j.status, 'interrupted');
+    assert.equal(j.run.length, 1);
+    assert.equal(existsSync(marker), false, 'the fault was reverted');
+    assert.equal(j.faultline.faults[0].verified, true);
+  });
+
+  test('SIGKILL mid-fault: status shows it, recover reverts it', async () => {
+    const marker = join(work, 'kill.marker');
+    const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', join(work, 'kill.json')], {
+      env: { ...env, MARKER_PATH: marker },
+    });
+    await cli.waitFor(/create-marker' succeeded/);
+    cli.child.kill('SIGKILL');
+    await cli.done;
+    assert.ok(existsSync(marker), 'a killed runner cannot revert');
+
+    const status = await runCli(['status', '--json'], { env: { ...env } });
+    // `status` itself recovers leftovers first (the next command reverts them), so
+    // read the ledger state via `recover` instead when status already cleaned it.
+    assert.equal(status.code, 0, status.stderr);
+    const r = await runCli(['recover'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(marker), false, 'recover (or the command before it) reverted the fault');
+    assert.match(status.stderr + r.stdout + r.stderr, /marker-file/);
+  });
+
+  test("halt reverts a running experiment's fault, interrupts it, and blocks new runs until released", async () => {
+    const marker = join(work, 'halt.marker');
+    const journal = join(work, 'halt.json');
+    const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', journal], {
+      env: { ...env, MARKER_PATH: marker },
+    });
+    await cli.waitFor(/create-marker' succeeded/);
+    const h = await runCli(['halt', '--reason', 'e2e'], { env });
+    assert.equal(h.code, 0, h.stderr);
+    assert.equal(existsSync(marker), false);
+    const r = await cli.done;
+    assert.equal(r.code, 1);
+    assert.equal((await journalOf(journal)).status, 'interrupted');
+
+    const refused = await runCli(
+      ['run', 'examples/quickstart/experiment.yaml', '--journal-path', join(work, 'x.json')],
+      { env },
+    );
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /halt is in force/);
+    assert.equal((await runCli(['halt', '--release'], { env })).code, 0);
+  });
+});
+
+describe('TypeScript experiments and the live view', () => {
+  test('faultline run experiment.ts runs a typed experiment', async () => {
+    const marker = join(work, 'ts.marker');
+    const journal = join(work, 'ts.json');
+    const r = await runCli(['run', 'examples/typescript/experiment.ts', '--journal-path', journal], {
+      env: { ...env, MARKER_PATH: marker },
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const j = await journalOf(journal);
+    assert.equal(j.run[1].output, true, 'the marker existed during the method');
+    assert.equal(existsSync(marker), false, 'and was reverted at the end');
+  });
+
+  test('on a terminal the live view redraws a status line; without one, plain lines only', async (t) => {
+    const script = spawnSync('script', ['--version'], { encoding: 'utf8' });
+    if (script.status !== 0) {
+      t.skip('`script` (util-linux) is not installed: cannot give the CLI a terminal');
+      return;
+    }
+    const journal = join(work, 'tty.json');
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} run examples/quickstart/experiment.yaml --journal-path ${JSON.stringify(journal)}`;
+    const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, ...env, TERM: 'xterm' },
+      timeout: 30_000,
+    });
+    assert.equal(tty.status, 0, tty.stdout);
+    assert.match(tty.stdout, /\r\x1b\[K\x1b\[36m. method/, 'a redrawn status line with the phase');
+    assert.match(tty.stdout, /action 'degrade-the-service'/);
+    const plain = await runCli(['run', 'examples/quickstart/experiment.yaml', '--journal-path', journal], {
+      env,
+    });
+    assert.doesNotMatch(plain.stderr, /\x1b\[/, 'no escape codes when not a terminal');
+    const quiet = await runCli(
+      ['--quiet', 'run', 'examples/quickstart/experiment.yaml', '--journal-path', journal],
+      { env },
+    );
+    assert.doesNotMatch(quiet.stderr, /steady state \(before\)/);
+    assert.match(quiet.stderr, /Experiment ended with status: completed/);
+  });
+});
+
+describe('other commands', () => {
+  test('validate reports every problem of every file; exit 2', async () => {
+    const bad = join(work, 'two-problems.json');
+    await writeFile(
+      bad,
+      JSON.stringify({ title: '', description: 'd', method: [{ type: 'nope', name: 'x' }] }, null, 2),
+    );
+    const r = await runCli(['validate', bad, 'examples/quickstart/experiment.yaml'], { env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /title/);
+    assert.match(r.stderr, /method\[0\]/);
+    const ok = await runCli(
+      ['validate', 'examples/quickstart/experiment.yaml', 'examples/chaostoolkit/check-file-exists.json'],
+      { env },
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+  });
+
+  test('schema prints a JSON Schema', async () => {
+    const r = await runCli(['schema']);
+    assert.equal(r.code, 0);
+    const s = JSON.parse(r.stdout);
+    assert.ok(s.properties.method);
+    assert.ok(String(s.$schema).includes('json-schema.org'));
+  });
+
+  test('discover lists built-in activities with argument types', async () => {
+    const r = await runCli(['discover', '--json'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    const d = JSON.parse(r.stdout);
+    const create = d.activities.find(
+      (a: { module: string; func: string }) => a.module === 'faultline.marker' && a.func === 'create',
+    );
+    assert.ok(create);
+    assert.deepEqual(
+      create.arguments.find((a: { name: string }) => a.name === 'path'),
+      { name: 'path', type: 'string', required: true },
+    );
+    const table = await runCli(['discover'], { env });
+    assert.match(table.stdout, /faultline\.marker create/);
+  });
+
+  test('init writes a valid experiment from flags', async () => {
+    const path = join(work, 'init.yaml');
+    const r = await runCli(
+      ['init', '--experiment-path', path, '--title', 'T', '--url', 'http://127.0.0.1:1/health'],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const v = await runCli(['validate', path], { env });
+    assert.equal(v.code, 0, v.stderr);
+    assert.equal(
+      (await runCli(['init', '--experiment-path', path, '--title', 'T'], { env })).code,
+      2,
+      'no overwrite',
+    );
+  });
+
+  test('--version, --help and --log-format json', async () => {
+    const v = await runCli(['--version']);
+    assert.match(v.stdout, /^\d+\.\d+\.\d+/);
+    const h = await runCli(['run', '--help']);
+    assert.equal(h.code, 0);
+    assert.match(h.stdout, /--journal-path/);
+    const j = await runCli(
+      [
+        '--log-format',
+        'json',
+        'run',
+        'examples/quickstart/experiment.yaml',
+        '--journal-path',
+        join(work, 'j.json'),
+      ],
+      { env },
+    );
+    assert.equal(j.code, 0, j.stderr);
+    const lines = j.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(lines.every((l) => typeof l.message === 'string' && typeof l.level === 'string'));
+  });
+});
