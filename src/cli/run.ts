@@ -73,7 +73,8 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
   const loaded = await loadExperimentSource(source, { verifyTls: flags.verifyTls, env });
   let experiment: Experiment;
   if (flags.validation) {
-    experiment = (await assertValidExperiment(loaded, { baseDir: loaded.baseDir, env })).experiment;
+    experiment = (await assertValidExperiment(loaded, { baseDir: loaded.baseDir, env, overrides }))
+      .experiment;
   } else {
     experiment = loaded.raw as Experiment;
   }

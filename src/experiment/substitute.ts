@@ -13,13 +13,18 @@ export type Vars = Readonly<Record<string, unknown>>;
 const WHOLE = /^\$\{([_a-zA-Z][_a-zA-Z0-9]*)\}$/;
 const TEMPLATE = /\$(?:(\$)|([_a-zA-Z][_a-zA-Z0-9]*)|\{([_a-zA-Z][_a-zA-Z0-9]*)\})/g;
 
-/** The merged view substitution reads: configuration first, then secret values (later wins). */
+/**
+ * The merged view substitution reads, with Chaos Toolkit's precedence (a
+ * `ChainMap(configuration, *secret_scopes)`): configuration wins over secrets,
+ * and an earlier secret scope wins over a later one.
+ */
 export function mergeVars(configuration: Configuration | undefined, secrets: Secrets | undefined): Vars {
-  const view: Record<string, unknown> = { ...(configuration ?? {}) };
-  for (const scope of Object.values(secrets ?? {})) {
+  const view: Record<string, unknown> = {};
+  const scopes = Object.values(secrets ?? {}).reverse();
+  for (const scope of scopes) {
     if (scope && typeof scope === 'object') Object.assign(view, scope);
   }
-  return view;
+  return Object.assign(view, configuration ?? {});
 }
 
 function hasVar(vars: Vars, name: string): boolean {

@@ -31,6 +31,12 @@ export interface ValidateOptions {
   env?: NodeJS.ProcessEnv;
   /** Report env-backed configuration and secrets whose variable is missing (default true, as Chaos Toolkit). */
   checkEnv?: boolean;
+  /**
+   * `--var` / `--var-file` values: a configuration key or secret scope they
+   * provide is not reported as missing from the environment. (Chaos Toolkit
+   * validates without them, so `--var key=...` cannot rescue an unset env var.)
+   */
+  overrides?: { configuration?: Record<string, unknown>; secrets?: Record<string, unknown> };
 }
 
 export interface ValidationResult {
@@ -92,6 +98,7 @@ export async function validateExperiment(
       baseDir: opts.baseDir ?? src?.baseDir ?? process.cwd(),
       env: opts.env ?? process.env,
       checkEnv: opts.checkEnv ?? true,
+      overrides: opts.overrides,
     });
   }
   return { experiment, issues: finalise(collected, overflow, positionOf, raw) };
@@ -407,6 +414,7 @@ interface SemanticContext {
   baseDir: string;
   env: NodeJS.ProcessEnv;
   checkEnv: boolean;
+  overrides?: ValidateOptions['overrides'];
 }
 
 /** `a.b[0]["c.d"]` → ['a', 'b', 0, 'c.d'] (paths returned by provider and tolerance checks). */
@@ -556,7 +564,7 @@ async function checkConfiguration(configuration: unknown, add: Add, ctx: Semanti
         for (const sub of r.error.issues) convertIssue(sub, path, { configuration }, add);
         continue;
       }
-      if (!ctx.checkEnv) continue;
+      if (!ctx.checkEnv || Object.hasOwn(ctx.overrides?.configuration ?? {}, key)) continue;
       try {
         resolveConfigurationEnv(key, value, ctx.env);
       } catch (err) {
@@ -574,6 +582,7 @@ function checkSecrets(secrets: unknown, add: Add, ctx: SemanticContext): void {
   if (!isObject(secrets)) return;
   for (const [scope, entries] of Object.entries(secrets)) {
     if (!isObject(entries)) continue;
+    const overridden = Object.hasOwn(ctx.overrides?.secrets ?? {}, scope);
     for (const [key, value] of Object.entries(entries)) {
       const path: Path = ['secrets', scope, key];
       if (isEnvDefinition(value)) {
@@ -585,7 +594,7 @@ function checkSecrets(secrets: unknown, add: Add, ctx: SemanticContext): void {
               ? 'required (the environment variable to read)'
               : `expected a non-empty string, got ${describe(envKey)}`,
           );
-        } else if (ctx.checkEnv && ctx.env[envKey] === undefined) {
+        } else if (ctx.checkEnv && !overridden && ctx.env[envKey] === undefined) {
           const note = Object.hasOwn(value, 'default') ? ' (secrets have no default)' : '';
           add(
             [...path, 'key'],

@@ -49,3 +49,11 @@ describe('substitution (Python string.Template rules)', () => {
     assert.equal(substituteString('${token}:${user}', merged), 't:u');
   });
 });
+
+test('mergeVars: configuration wins over secrets, an earlier scope over a later one (ChainMap order)', () => {
+  const v = mergeVars(
+    { a: 'config' },
+    { first: { a: 'secret', b: 'first' }, second: { b: 'second', c: 'second' } },
+  );
+  assert.deepEqual({ a: v.a, b: v.b, c: v.c }, { a: 'config', b: 'first', c: 'second' });
+});

@@ -115,7 +115,6 @@ const WRONG: [Path, unknown[]][] = [
   ],
   [
     ['method', 0, 'pauses', 'after'],
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: an invalid ${name} reference on purpose
     ['soon', null, true, [], {}, '${bad-name}'],
   ],
   [
