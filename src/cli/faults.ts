@@ -25,7 +25,7 @@ export async function statusCommand(opts: { json?: boolean }, out: Output): Prom
     f.id.slice(0, 8),
     f.kind,
     f.target,
-    `${f.runId.slice(0, 8)}${f.ownerAlive ? '' : ' (dead)'}`,
+    `${f.runId.slice(0, 8)}${f.ownerAlive === null ? ' (other host)' : f.ownerAlive ? '' : ' (dead)'}`,
     age(f.ageMs),
     f.ttlMs === undefined || f.ttlMs === null ? '-' : age(f.ttlMs),
   ]);

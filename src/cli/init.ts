@@ -77,6 +77,12 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
       title ||= (await rl.question('Experiment title: ')).trim();
       description ||= (await rl.question('What does it test? ')).trim();
       url ||= (await rl.question('URL of the service to check (empty for none): ')).trim() || undefined;
+    } catch {
+      // Ctrl-D or Ctrl-C at a prompt: nothing is written.
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        'init: cancelled before every question was answered; nothing was written',
+      );
     } finally {
       rl.close();
     }

@@ -3,7 +3,7 @@
  * and the exit code, including Ctrl-C mid-method and SIGKILL + recover.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -139,6 +139,50 @@ describe('faultline run', () => {
     assert.equal(j.faultline.faults[0].verified, true);
   });
 
+  test('SIGTERM mid-method is an interrupt too', async () => {
+    const marker = join(work, 'term.marker');
+    const journal = join(work, 'term.json');
+    const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', journal], {
+      env: { ...env, MARKER_PATH: marker },
+    });
+    await cli.waitFor(/create-marker' succeeded/);
+    cli.child.kill('SIGTERM');
+    const r = await cli.done;
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal((await journalOf(journal)).status, 'interrupted');
+    assert.equal(existsSync(marker), false);
+  });
+
+  test('global controls from a --settings file wrap the run', async () => {
+    const settings = join(work, 'settings.yaml');
+    const seen = join(work, 'seen.txt');
+    const control = join(work, 'global-control.mjs');
+    await writeFile(
+      control,
+      `import { appendFileSync } from 'node:fs';\nexport function beforeLoadingExperiment(c) { appendFileSync(${JSON.stringify(seen)}, 'loading ' + c.source + '\\n'); }\nexport function afterExperiment(c) { appendFileSync(${JSON.stringify(seen)}, 'status ' + c.state.status + '\\n'); }\n`,
+    );
+    await writeFile(
+      settings,
+      `controls:\n  audit:\n    provider:\n      type: node\n      module: ${control}\n`,
+    );
+    const r = await runCli(
+      [
+        'run',
+        'examples/quickstart/experiment.yaml',
+        '--settings',
+        settings,
+        '--journal-path',
+        join(work, 's.json'),
+      ],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      await readFile(seen, 'utf8'),
+      'loading examples/quickstart/experiment.yaml\nstatus completed\n',
+    );
+  });
+
   test('SIGKILL mid-fault: status shows it, recover reverts it', async () => {
     const marker = join(work, 'kill.marker');
     const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', join(work, 'kill.json')], {
@@ -266,6 +310,37 @@ describe('other commands', () => {
     );
     const table = await runCli(['discover'], { env });
     assert.match(table.stdout, /faultline\.marker create/);
+  });
+
+  test('init prompts on a terminal', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) {
+      t.skip('`script` (util-linux) is not installed: cannot give the CLI a terminal');
+      return;
+    }
+    const path = join(work, 'prompted.json');
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --experiment-path ${JSON.stringify(path)}`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, ...env } });
+    let screen = '';
+    const answers: [RegExp, string][] = [
+      [/Experiment title: /, 'Prompted title'],
+      [/What does it test\? /, 'Checks the prompts'],
+      [/URL of the service/, 'http://127.0.0.1:9/health'],
+    ];
+    child.stdout.on('data', (d: Buffer) => {
+      screen += d.toString();
+      const next = answers[0];
+      if (next && next[0].test(screen)) {
+        answers.shift();
+        screen = '';
+        child.stdin.write(`${next[1]}\r`);
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 0);
+    assert.equal(answers.length, 0, 'every question was asked');
+    const doc = JSON.parse(await readFile(path, 'utf8'));
+    assert.equal(doc.title, 'Prompted title');
+    assert.equal(doc['steady-state-hypothesis'].probes[0].provider.url, 'http://127.0.0.1:9/health');
   });
 
   test('init writes a valid experiment from flags', async () => {
