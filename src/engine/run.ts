@@ -265,7 +265,6 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   // At the experiment level every global and top-level control applies, automatic or not.
   const expControls = [...controls.global, ...controls.top];
   const cenv = controlEnv;
-  const slots: (ActivityRun | undefined)[] = [];
   let stopMethod = false;
 
   // ---------------------------------------------------------------- helpers
@@ -370,44 +369,64 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     }
   };
 
-  const runMethod = async () => {
-    emit({ type: 'phase', phase: 'method' });
+  /**
+   * Runs activities in order (background ones concurrently), recording them in
+   * start order, and always awaits the background ones (an interrupt aborts
+   * them promptly). Throws the first interrupt.
+   */
+  const runSequence = async (
+    items: readonly ActivityOrRef[],
+    phase: 'method' | 'rollbacks',
+    signal: AbortSignal,
+    publish: (runs: ActivityRun[]) => void,
+    opts: { stop?: () => boolean; onUnresolved(err: Error): void },
+  ): Promise<void> => {
     const level = controlsFor(controls.global, controls.top, []);
-    await callHook(level, 'beforeMethod', experiment, undefined, cenv);
+    const slots: (ActivityRun | undefined)[] = [];
     const background: Promise<unknown>[] = [];
-    let interruptErr: unknown;
+    let failure: unknown;
     try {
-      for (const item of experiment.method) {
-        if (stopMethod) break;
-        if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
+      for (const item of items) {
+        if (opts.stop?.()) break;
+        if (signal.aborted) throw new InterruptExecution(reasonOf(signal));
         let activity: Activity;
         try {
           activity = resolveRef(experiment, item);
         } catch (err) {
-          throw new AbortRun((err as Error).message);
+          opts.onUnresolved(err as Error);
+          continue;
         }
         const slot = slots.push(undefined) - 1;
-        const p = runActivity(
-          activity,
-          'method',
-          level,
-          interrupt.signal,
-          (r) => (slots[slot] = r),
-          activity.background,
-        );
+        const p = runActivity(activity, phase, level, signal, (r) => (slots[slot] = r), activity.background);
         if (activity.background) background.push(p);
         else await p;
       }
     } catch (err) {
-      interruptErr = err;
+      failure = err;
     }
-    // Background activities are always awaited (an interrupt aborts them promptly).
     const settled = await Promise.allSettled(background);
-    journal.run = slots.filter((r): r is ActivityRun => r !== undefined);
-    await callHook(level, 'afterMethod', experiment, journal.run, cenv).catch((e) => (interruptErr ??= e));
-    if (interruptErr) throw interruptErr;
-    const bgErr = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
-    if (bgErr) throw bgErr.reason;
+    publish(slots.filter((r): r is ActivityRun => r !== undefined));
+    failure ??= (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined)?.reason;
+    if (failure) throw failure;
+  };
+
+  const runMethod = async () => {
+    emit({ type: 'phase', phase: 'method' });
+    const level = controlsFor(controls.global, controls.top, []);
+    await callHook(level, 'beforeMethod', experiment, undefined, cenv);
+    let failure: unknown;
+    try {
+      await runSequence(experiment.method, 'method', interrupt.signal, (runs) => (journal.run = runs), {
+        stop: () => stopMethod,
+        onUnresolved: (err) => {
+          throw new AbortRun(err.message);
+        },
+      });
+    } catch (err) {
+      failure = err;
+    }
+    await callHook(level, 'afterMethod', experiment, journal.run, cenv).catch((e) => (failure ??= e));
+    if (failure) throw failure;
   };
 
   // ---------------------------------------------------------------- the run
@@ -470,7 +489,6 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     }
     if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
   } catch (err) {
-    journal.run = slots.filter((r): r is ActivityRun => r !== undefined);
     if (err instanceof InterruptExecution) {
       status = 'interrupted';
       reason = err.message;
@@ -495,39 +513,20 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     const rbSignal = options.rollbackSignal ?? new AbortController().signal;
     emit({ type: 'phase', phase: 'rollbacks' });
     const level = controlsFor(controls.global, controls.top, []);
-    const rslots: (ActivityRun | undefined)[] = [];
-    const background: Promise<unknown>[] = [];
     try {
       await callHook(level, 'beforeRollback', experiment, undefined, cenv);
-      for (const item of experiment.rollbacks ?? []) {
-        if (rbSignal.aborted) throw new InterruptExecution(reasonOf(rbSignal));
-        let activity: Activity;
-        try {
-          activity = resolveRef(experiment, item);
-        } catch (err) {
-          log('error', `rollback skipped: ${(err as Error).message}`);
-          continue;
-        }
-        const slot = rslots.push(undefined) - 1;
-        const p = runActivity(
-          activity,
-          'rollbacks',
-          level,
-          rbSignal,
-          (r) => (rslots[slot] = r),
-          activity.background,
-        );
-        if (activity.background) background.push(p);
-        else await p;
-      }
-      const settled = await Promise.allSettled(background);
-      const bgErr = settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined;
-      if (bgErr) throw bgErr.reason;
-      journal.rollbacks = rslots.filter((r): r is ActivityRun => r !== undefined);
+      await runSequence(
+        experiment.rollbacks ?? [],
+        'rollbacks',
+        rbSignal,
+        (runs) => (journal.rollbacks = runs),
+        {
+          onUnresolved: (err) => log('error', `rollback skipped: ${err.message}`),
+        },
+      );
       await callHook(level, 'afterRollback', experiment, journal.rollbacks, cenv);
     } catch (err) {
-      await Promise.allSettled(background);
-      journal.rollbacks = rslots.filter((r): r is ActivityRun => r !== undefined);
+      // A signal during the rollbacks stops the remaining ones, as in Chaos Toolkit.
       status = 'interrupted';
       reason = (err as Error)?.message ?? String(err);
     }
