@@ -36,4 +36,28 @@ export { registerFaultKind } from './faults/registry.js';
 export { type FaultHandle, FaultSession } from './faults/session.js';
 export type { FaultKind, UndoRecord } from './faults/types.js';
 export { providers } from './providers/index.js';
+export {
+  type ControlServer,
+  type ControlServerEvent,
+  type ControlServerOptions,
+  startControlServer,
+  TOXIPROXY_COMPAT_VERSION,
+} from './proxy/api/server.js';
+export {
+  type AddToxicInput,
+  type CreateProxyInput,
+  ProxyClient,
+  ProxyClientError,
+  type ProxyClientOptions,
+  type UpdateProxyInput,
+  type UpdateToxicInput,
+} from './proxy/client.js';
+export { loadProxyConfig } from './proxy/config.js';
+export { ProxyManager, type ProxyManagerOptions } from './proxy/manager.js';
+export {
+  ProxyApiError,
+  type ProxyControl,
+  type ProxyView,
+  type ToxicView,
+} from './proxy/model.js';
 export { VERSION } from './version.js';

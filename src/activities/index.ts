@@ -1,10 +1,16 @@
 /**
- * The single place built-in activities are registered: a new module adds one
- * import and one entry in `modules`.
+ * The single place built-in activities (and run resources) are registered: a
+ * new module adds one import and one entry in `modules`.
  */
 import { registerBuiltin } from '../engine/builtins.js';
+import { runResources } from '../engine/resources.js';
+import { inProcessProxies } from '../proxy/in-process.js';
+import { chaostoxiActivities } from './chaostoxi.js';
 import { markerActivities } from './marker.js';
+import { proxyActivities } from './proxy.js';
 
-const modules = [markerActivities];
+const modules = [markerActivities, proxyActivities, chaostoxiActivities];
 
 for (const activities of modules) for (const activity of activities) registerBuiltin(activity);
+
+runResources.register(inProcessProxies.key, inProcessProxies);

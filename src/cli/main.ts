@@ -10,6 +10,7 @@ import { faultlineHome } from '../faults/home.js';
 import { recoverOrphans } from '../faults/recovery.js';
 import { VERSION } from '../version.js';
 import { createOutput, type Output } from './output.js';
+import { registerProxyCommands } from './proxy.js';
 
 export interface GlobalOptions {
   verbose?: boolean;
@@ -139,6 +140,8 @@ function buildProgram(out: () => Output): Command {
       const { recoverCommand } = await import('./faults.js');
       process.exitCode = await recoverCommand(out());
     });
+
+  registerProxyCommands(program, out);
 
   return program;
 }

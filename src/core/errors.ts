@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   FAULTLINE_ERR_FAULT: 'a fault could not be injected',
   FAULTLINE_ERR_REVERT: 'a fault could not be reverted or its revert could not be verified',
   FAULTLINE_ERR_LEDGER: 'the fault ledger cannot be read or written',
+  FAULTLINE_ERR_PROXY: 'the fault proxy or its control API failed, refused a request or cannot be reached',
   FAULTLINE_ERR_INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

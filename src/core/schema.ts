@@ -212,6 +212,17 @@ export const HYPOTHESIS_STRATEGIES = [
 export const ROLLBACK_STRATEGIES = ['default', 'always', 'never', 'deviated'] as const;
 export const DRY_MODES = ['probes', 'actions', 'activities', 'pause'] as const;
 
+/** A proxy the run starts in-process (Faultline's `proxies:` key). */
+const hostPort = z
+  .string({ error: 'expected host:port' })
+  .refine((v) => /^.*:\d+$/.test(v) || v.includes('$'), 'expected host:port (or a ${name} reference)');
+export const ProxyDeclarationSchema = z.looseObject({
+  name: nonEmpty('a proxy must have a name'),
+  upstream: hostPort,
+  listen: hostPort.optional().describe('host:port to listen on (default 127.0.0.1:0: a free port)'),
+  enabled: z.boolean().optional(),
+});
+
 export const HypothesisSchema = z.looseObject({
   title: nonEmpty('hypothesis requires a title'),
   probes: z.array(ActivitySchema).optional(),
@@ -251,6 +262,10 @@ export const ExperimentSchema = z
     rollbacks: z.array(ActivitySchema).optional(),
     runtime: RuntimeSchema.optional(),
     dry: z.unknown().optional(),
+    proxies: z
+      .array(ProxyDeclarationSchema)
+      .optional()
+      .describe('Faultline: proxies started in-process for the run (Chaos Toolkit ignores this key)'),
   })
   .describe('A Faultline (Chaos Toolkit format) chaos experiment');
 
@@ -266,6 +281,7 @@ export type ActivityRef = z.infer<typeof ActivityRefSchema>;
 export type Activity = z.infer<typeof FullActivitySchema>;
 export type ActivityOrRef = z.infer<typeof ActivitySchema>;
 export type Hypothesis = z.infer<typeof HypothesisSchema>;
+export type ProxyDeclaration = z.infer<typeof ProxyDeclarationSchema>;
 export type Experiment = z.infer<typeof ExperimentSchema>;
 export type HypothesisStrategy = (typeof HYPOTHESIS_STRATEGIES)[number];
 export type RollbackStrategy = (typeof ROLLBACK_STRATEGIES)[number];

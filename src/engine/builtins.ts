@@ -11,3 +11,10 @@ export function registerBuiltin(activity: BuiltinActivity): void {
 export function findBuiltin(module: string, func: string): BuiltinActivity | undefined {
   return builtinActivities.get(builtinKey(module, func));
 }
+
+/** Typed declaration of a built-in activity: `run` gets its arguments as the schema outputs them. */
+export function defineActivity<S extends BuiltinActivity['arguments']>(
+  activity: BuiltinActivity<S>,
+): BuiltinActivity {
+  return activity as unknown as BuiltinActivity;
+}

@@ -38,6 +38,7 @@ import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControl
 import type { Phase, RunEventListener } from './events.js';
 import { type ActivityRun, isoNow, type Journal, type RunStatus, type SteadyState } from './journal.js';
 import { redactSecrets } from './redact.js';
+import { runResources, type StartedResource } from './resources.js';
 import { checkTolerance } from './tolerances/index.js';
 
 export interface RunOptions {
@@ -158,6 +159,16 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   });
 
   const started = Date.now();
+  const resources: StartedResource[] = [];
+  const stopResources = async () => {
+    for (const r of resources.splice(0).reverse()) {
+      try {
+        await r.stop();
+      } catch (err) {
+        log('warn', `could not stop a run resource: ${(err as Error).message}`);
+      }
+    }
+  };
   let configuration: Record<string, unknown> = {};
   let secrets: Record<string, Record<string, unknown>> = {};
   // Controls may change configuration and secrets in place (as in Chaos Toolkit), so the
@@ -220,6 +231,17 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
       onWarning: (m: string) => log('warn', m),
     });
     secrets = await resolveSecrets(experiment.secrets, { env, overrides: options.secrets });
+    for (const [key, resource] of runResources.entries()) {
+      const declaration = (experiment as Record<string, unknown>)[key];
+      if (declaration === undefined) continue;
+      const started = await resource.start(substitute(declaration, mergeVars(configuration, secrets)), {
+        experiment,
+        configuration,
+        log,
+      });
+      resources.push(started);
+      Object.assign(configuration, started.configuration ?? {});
+    }
     vars = mergeVars(configuration, secrets);
     journal.experiment.title = String(substitute(experiment.title, vars));
 
@@ -258,6 +280,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   } catch (err) {
     clearInterval(haltTimer);
     options.signal?.removeEventListener('abort', onOuterAbort);
+    await stopResources();
     throw err;
   }
 
@@ -303,6 +326,8 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
       throw err;
     }
     await callHook(ctl, 'afterActivity', a, run, cenv);
+    // An activity may write configuration (Chaos Toolkit's toxiproxy create_proxy stores `<name>_PORT`).
+    refreshVars();
     return run;
   };
 
@@ -537,6 +562,8 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   const reverted = await faults.revertAll();
   journal.faultline.faults = faults.records();
   journal.faultline.unreverted = reverted.filter((r) => r.error !== undefined || r.verified === false);
+  // Resources (in-process proxies) stop only after every fault in them is reverted.
+  await stopResources();
 
   const ended = Date.now();
   journal.end = isoNow(new Date(ended));

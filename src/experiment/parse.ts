@@ -53,9 +53,40 @@ export function decodeText(bytes: Uint8Array, source: string): string {
 
 /** Parses JSON or YAML text. `source` names the file or URL in messages. */
 export function parseText(text: string, format: TextFormat, source: string): ParsedText {
+  if (format === 'yaml' && maxFlowDepth(text) > MAX_NESTING_DEPTH) {
+    throw parseError(
+      source,
+      'YAML',
+      `the document is nested more than ${MAX_NESTING_DEPTH} levels deep`,
+      undefined,
+    );
+  }
   const parsed = format === 'json' ? parseJson(text, source) : parseYaml(text, source);
   checkShape(parsed.value, source, format);
   return parsed;
+}
+
+/**
+ * Deepest `[`/`{` nesting outside quoted strings (comments and plain scalars
+ * count too, so it can only overestimate). The yaml parser recurses per level,
+ * and a stack overflow inside it can abort the process instead of throwing
+ * (V8 fails hard when it runs out of stack while compiling a RegExp), so
+ * documents that could be too deep are refused before parsing.
+ */
+export function maxFlowDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quote) {
+      if (c === '\\' && quote === '"') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '[' || c === '{') max = Math.max(max, ++depth);
+    else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return max;
 }
 
 // ---------------------------------------------------------------- JSON

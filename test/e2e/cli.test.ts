@@ -329,7 +329,7 @@ describe('other commands', () => {
     child.stdout.on('data', (d: Buffer) => {
       screen += d.toString();
       const next = answers[0];
-      if (next && next[0].test(screen)) {
+      if (next?.[0].test(screen)) {
         answers.shift();
         screen = '';
         child.stdin.write(`${next[1]}\r`);

@@ -1,0 +1,32 @@
+/**
+ * Run resources: things an experiment declares that Faultline starts for the
+ * duration of a run and stops after every fault is reverted (in-process
+ * proxies now; a load generator later). Each resource owns one top-level key
+ * of the experiment and may contribute configuration values (for example
+ * the address a proxy listens on), which activities then use through `${name}`.
+ */
+import { Registry } from '../core/registry.js';
+import type { Configuration, Experiment } from '../core/schema.js';
+import type { LogLevel } from './context.js';
+
+export interface StartedResource {
+  /** Values merged into the configuration before any activity runs. */
+  configuration?: Configuration;
+  stop(): Promise<void>;
+}
+
+export interface RunResource {
+  /** The experiment's top-level key this resource reads (e.g. `proxies`). */
+  key: string;
+  /** Starts the resource; returns undefined when the experiment does not declare it. */
+  start(
+    declaration: unknown,
+    ctx: {
+      experiment: Experiment;
+      configuration: Configuration;
+      log(level: LogLevel, message: string): void;
+    },
+  ): Promise<StartedResource>;
+}
+
+export const runResources = new Registry<RunResource>('run resource');

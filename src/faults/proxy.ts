@@ -1,0 +1,117 @@
+/**
+ * Faults on a fault proxy (Faultline's own or a real Toxiproxy), reached
+ * through its control API: a toxic on a proxy, and a proxy taken down
+ * (`enabled: false`). Both are ledgered like every fault.
+ *
+ * Reverting talks to the API again. A 404 counts as reverted (the toxic or the
+ * proxy is gone). When the proxy server lived inside the runner (`in_process`)
+ * and is unreachable, the fault died with it, which also counts as reverted.
+ * The API token is never stored: it is read from FAULTLINE_PROXY_TOKEN.
+ */
+import { z } from 'zod';
+import { ProxyClient, ProxyClientError } from '../proxy/client.js';
+import { toxicKinds } from '../proxy/toxics/index.js';
+import type { FaultKind, UndoRecord } from './types.js';
+
+const ToxicSpec = z.object({
+  name: z.string().min(1).optional(),
+  type: z.string().min(1),
+  stream: z.string().optional(),
+  toxicity: z.number().min(0).max(1).optional(),
+  attributes: z.record(z.string(), z.unknown()).optional(),
+});
+
+const ToxicArgs = z.object({
+  api_url: z.string().min(1),
+  proxy: z.string().min(1),
+  toxic: ToxicSpec,
+  /** Sent to the server as the toxic's own TTL (ignored by Toxiproxy). */
+  ttl_ms: z.number().int().positive().optional(),
+  in_process: z.boolean().optional(),
+});
+
+const ProxyArgs = z.object({
+  api_url: z.string().min(1),
+  proxy: z.string().min(1),
+  in_process: z.boolean().optional(),
+});
+
+const client = (record: UndoRecord) => ProxyClient.fromEnv({ url: String(record.api_url) });
+
+/** True when the error means "not there" (404), or the in-process server it lived in is gone. */
+function gone(err: unknown, record: UndoRecord): boolean {
+  if (!(err instanceof ProxyClientError)) return false;
+  return err.status === 404 || (err.status === undefined && record.in_process === true);
+}
+
+/** The name the server gives a toxic created without one: `<type>_<stream>`, stream defaulting per type. */
+export function toxicDefaultName(type: string, stream: string | undefined): string {
+  return `${type}_${stream ?? toxicKinds.get(type)?.streams?.[0] ?? 'downstream'}`;
+}
+
+/** How `faultline status` shows a toxic fault (and how a session finds it again). */
+export function toxicTarget(apiUrl: string, proxy: string, name: string): string {
+  return `${proxy}/${name} @ ${apiUrl}`;
+}
+
+export const proxyToxicKind: FaultKind<typeof ToxicArgs> = {
+  kind: 'proxy-toxic',
+  args: ToxicArgs,
+  target: (a) =>
+    toxicTarget(a.api_url, a.proxy, a.toxic.name ?? toxicDefaultName(a.toxic.type, a.toxic.stream)),
+  plan: (a) => ({
+    api_url: a.api_url,
+    proxy: a.proxy,
+    name: a.toxic.name ?? toxicDefaultName(a.toxic.type, a.toxic.stream),
+    in_process: a.in_process ?? false,
+  }),
+  async inject(a, record, signal) {
+    const toxic = await client(record).addToxic(
+      a.proxy,
+      { ...a.toxic, type: a.toxic.type, ...(a.ttl_ms ? { ttl: a.ttl_ms } : {}) },
+      { signal },
+    );
+    return { ...record, name: toxic.name };
+  },
+  async revert(record) {
+    try {
+      await client(record).removeToxic(String(record.proxy), String(record.name));
+    } catch (err) {
+      if (!gone(err, record)) throw err;
+    }
+  },
+  async verify(record) {
+    try {
+      await client(record).getToxic(String(record.proxy), String(record.name));
+      return false;
+    } catch (err) {
+      if (gone(err, record)) return true;
+      throw err;
+    }
+  },
+};
+
+export const proxyDownKind: FaultKind<typeof ProxyArgs> = {
+  kind: 'proxy-down',
+  args: ProxyArgs,
+  target: (a) => `${a.proxy} @ ${a.api_url}`,
+  plan: (a) => ({ api_url: a.api_url, proxy: a.proxy, in_process: a.in_process ?? false }),
+  async inject(a, record, signal) {
+    await client(record).updateProxy(a.proxy, { enabled: false }, { signal });
+  },
+  async revert(record) {
+    try {
+      await client(record).updateProxy(String(record.proxy), { enabled: true });
+    } catch (err) {
+      if (!gone(err, record)) throw err;
+    }
+  },
+  async verify(record) {
+    try {
+      return (await client(record).getProxy(String(record.proxy))).enabled;
+    } catch (err) {
+      if (gone(err, record)) return true;
+      throw err;
+    }
+  },
+};

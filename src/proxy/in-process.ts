@@ -1,0 +1,57 @@
+/**
+ * Proxies an experiment declares under `proxies:`, started inside the runner
+ * for the duration of the run, with a control API on 127.0.0.1 (a free port)
+ * so that `faultline.proxy` and `chaostoxi` activities reach them with no
+ * separate server. Contributes configuration:
+ *   faultline_proxy_url      the control API's URL
+ *   <name>_PORT, <name>_LISTEN   where each proxy listens (as chaostoxi's create_proxy does)
+ */
+import { FaultlineError } from '../core/errors.js';
+import type { ProxyDeclaration } from '../core/schema.js';
+import type { RunResource } from '../engine/resources.js';
+
+export const inProcessProxies: RunResource = {
+  key: 'proxies',
+  async start(declaration, ctx) {
+    // Validated with the experiment (core/schema.ts).
+    const decls = declaration as ProxyDeclaration[];
+    const [{ ProxyManager }, { startControlServer }] = await Promise.all([
+      import('./manager.js'),
+      import('./api/server.js'),
+    ]);
+    const manager = new ProxyManager();
+    let server: Awaited<ReturnType<typeof startControlServer>> | undefined;
+    try {
+      const created = await manager.populate(
+        decls.map((d) => ({
+          name: d.name,
+          upstream: d.upstream,
+          listen: d.listen ?? '127.0.0.1:0',
+          enabled: d.enabled ?? true,
+        })),
+      );
+      server = await startControlServer({ control: manager, host: '127.0.0.1', port: 0 });
+      const configuration: Record<string, unknown> = { faultline_proxy_url: server.url };
+      for (const p of created) {
+        configuration[`${p.name}_LISTEN`] = p.listen;
+        configuration[`${p.name}_PORT`] = p.listen.split(':').at(-1);
+        ctx.log('info', `proxy '${p.name}' listening on ${p.listen} -> ${p.upstream}`);
+      }
+      const api = server;
+      return {
+        configuration,
+        async stop() {
+          await api.close();
+          await manager.close();
+        },
+      };
+    } catch (err) {
+      await server?.close();
+      await manager.close();
+      throw new FaultlineError(
+        'FAULTLINE_ERR_PROXY',
+        `proxies: cannot start the in-process proxies: ${(err as Error).message}`,
+      );
+    }
+  },
+};

@@ -1,0 +1,457 @@
+/**
+ * ProxyManager: the fault proxy behind the control API, with Toxiproxy 2.12's
+ * management semantics word for word (shared reference notes, sections 1.3 to
+ * 1.5): status codes, error texts, order of checks, listen resolution,
+ * populate and reset.
+ *
+ * Inputs are checked here too (the API decodes them with Go's rules first, but
+ * the library can be called directly): a mistyped field is a 400 with Go's
+ * `json: cannot unmarshal ...` text, an attribute out of range a 400 naming it.
+ *
+ * @example
+ * const manager = new ProxyManager();
+ * const db = await manager.create({ name: 'db', listen: '127.0.0.1:0', upstream: '127.0.0.1:5432' });
+ * manager.addToxic('db', { type: 'latency', attributes: { latency: 100 }, ttl: 30_000 });
+ * // ... connect to db.listen ...
+ * await manager.close();
+ */
+import { BusyPoller } from './busy-poll.js';
+import { ToxicEntry } from './entry.js';
+import { AddressError, parseResolved, resolveListen, sameListen } from './listen.js';
+import { renderMetrics } from './metrics.js';
+import {
+  ProxyApiError,
+  type ProxyControl,
+  type ProxyInput,
+  type ProxyView,
+  type ToxicInput,
+  type ToxicView,
+} from './model.js';
+import { ProxyServer } from './proxy.js';
+import { type Direction, goTypes, type ToxicKind } from './toxic.js';
+import { toxicKinds } from './toxics/index.js';
+
+export interface ProxyManagerOptions {
+  /** Interface bound when a proxy's `listen` names none (`""`, `":8080"`). Default: all interfaces, as Toxiproxy. */
+  host?: string;
+  /**
+   * Busy-poll window after socket activity, in µs (see busy-poll.ts): lower
+   * round-trip latency for CPU while traffic flows. Default 100; 0 turns it off.
+   */
+  busyPollMicros?: number;
+  /**
+   * Read into pooled per-link buffers (default). `false` uses ordinary socket
+   * reads: slower, but relies on no Node internals (see proxy.ts).
+   */
+  userBuffers?: boolean;
+}
+
+function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  switch (typeof v) {
+    case 'boolean':
+      return 'bool';
+    case 'number':
+      return 'number';
+    case 'string':
+      return 'string';
+    default:
+      return 'object';
+  }
+}
+
+function typeError(value: unknown, goType: string, field: string): ProxyApiError {
+  // Go names the number only when it does not fit an integer field ("number 1.5").
+  const what = typeof value === 'number' && goType.startsWith('int') ? `number ${value}` : jsonKind(value);
+  return new ProxyApiError(
+    400,
+    `bad request body: json: cannot unmarshal ${what} into Go struct field ${field} of type ${goType}`,
+  );
+}
+
+/** A JSON string field: undefined when absent or null (Go leaves the field as it was). */
+function str(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw typeError(value, 'string', field);
+  return value;
+}
+
+function bool(value: unknown, field: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw typeError(value, 'bool', field);
+  return value;
+}
+
+function num(value: unknown, field: string, goType: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw typeError(value, goType, field);
+  if (goType.startsWith('int') && !Number.isInteger(value)) throw typeError(value, goType, field);
+  return value;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+interface ProxyFields {
+  name?: string;
+  listen?: string;
+  upstream?: string;
+  enabled?: boolean;
+}
+
+function proxyFields(input: unknown, struct = 'Proxy'): ProxyFields {
+  const i = record(input);
+  return {
+    name: str(i.name, `${struct}.name`),
+    listen: str(i.listen, `${struct}.listen`),
+    upstream: str(i.upstream, `${struct}.upstream`),
+    enabled: bool(i.enabled, `${struct}.enabled`),
+  };
+}
+
+/** `ttl`: a number of ms; 0 means none. Undefined when absent or null. */
+function ttlField(value: unknown): number | undefined {
+  const ttl = num(value, 'ToxicWrapper.ttl', 'int64');
+  if (ttl !== undefined && ttl < 0)
+    throw new ProxyApiError(400, `invalid ttl: must be at least 0 (ms), got ${ttl}`);
+  return ttl;
+}
+
+/**
+ * Merges attribute input into `current` field by field (keys matched
+ * case-insensitively, unknown keys and nulls ignored, as Go's decoder does),
+ * then validates the result with the toxic's schema.
+ */
+export function decodeAttributes(
+  kind: ToxicKind<any>,
+  current: Record<string, unknown>,
+  input: unknown,
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...current };
+  if (input !== undefined && input !== null) {
+    if (typeof input !== 'object' || Array.isArray(input)) {
+      throw typeError(input, `toxics.${kind.goName}`, 'ToxicWrapper.attributes');
+    }
+    const shape = kind.attributes.shape as Record<string, Parameters<typeof goTypes.get>[0]>;
+    const fields = Object.keys(shape);
+    for (const [key, value] of Object.entries(input)) {
+      const field =
+        fields.find((f) => f === key) ?? fields.find((f) => f.toLowerCase() === key.toLowerCase());
+      if (field === undefined || value === null) continue;
+      const goType = goTypes.get(shape[field]!)?.goType ?? 'int64';
+      const where = `${kind.goName}.attributes.${field}`;
+      if (goType === 'string') str(value, where);
+      else if (goType === 'map[string]string') {
+        if (
+          typeof value !== 'object' ||
+          Array.isArray(value) ||
+          Object.values(value).some((v) => typeof v !== 'string')
+        ) {
+          throw typeError(value, goType, where);
+        }
+      } else num(value, where, goType);
+      merged[field] = value;
+    }
+  }
+  const parsed = kind.attributes.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.');
+    throw new ProxyApiError(
+      400,
+      `invalid attribute ${field} for ${kind.type}: ${issue.message} (got ${JSON.stringify(merged[field] ?? 0)})`,
+    );
+  }
+  return parsed.data as Record<string, unknown>;
+}
+
+export class ProxyManager implements ProxyControl {
+  readonly #proxies = new Map<string, ProxyServer>();
+  readonly #host: string | undefined;
+  readonly #poller: BusyPoller;
+  readonly #userBuffers: boolean;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ProxyManagerOptions = {}) {
+    this.#host = options.host;
+    this.#poller = new BusyPoller(options.busyPollMicros ?? 100);
+    this.#userBuffers = options.userBuffers ?? true;
+  }
+
+  /** Runs mutations one at a time (Toxiproxy holds a lock); reads and toxic changes never wait. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #find(name: string): ProxyServer {
+    const proxy = this.#proxies.get(name);
+    if (proxy === undefined) throw new ProxyApiError(404, 'proxy not found');
+    return proxy;
+  }
+
+  #findToxic(proxy: ProxyServer, name: string): ToxicEntry {
+    const entry = proxy.findToxic(name);
+    if (entry === undefined) throw new ProxyApiError(404, 'toxic not found');
+    return entry;
+  }
+
+  #sorted(): ProxyServer[] {
+    return [...this.#proxies.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  #newProxy(fields: ProxyFields): ProxyServer {
+    return new ProxyServer(
+      fields.name!,
+      fields.listen ?? '',
+      fields.upstream!,
+      this.#poller,
+      this.#host,
+      this.#userBuffers,
+    );
+  }
+
+  /** Stops a proxy that is being dropped for good, and its toxics' TTL timers. */
+  async #retire(proxy: ProxyServer): Promise<void> {
+    for (const entry of [...proxy.toxics.upstream, ...proxy.toxics.downstream]) entry.clearTtl();
+    await proxy.stop();
+  }
+
+  list(): ProxyView[] {
+    return this.#sorted().map((p) => p.view());
+  }
+
+  get(name: string): ProxyView {
+    return this.#find(name).view();
+  }
+
+  create(input: ProxyInput): Promise<ProxyView> {
+    let fields: ProxyFields;
+    try {
+      fields = proxyFields(input);
+      if (!fields.name) throw new ProxyApiError(400, 'missing required field: name');
+      if (!fields.upstream) throw new ProxyApiError(400, 'missing required field: upstream');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#serial(async () => {
+      if (this.#proxies.has(fields.name!)) throw new ProxyApiError(409, 'proxy already exists');
+      const proxy = this.#newProxy(fields);
+      if (fields.enabled ?? true) await proxy.start();
+      this.#proxies.set(proxy.name, proxy);
+      return proxy.view();
+    });
+  }
+
+  update(name: string, patch: ProxyInput): Promise<ProxyView> {
+    return this.#serial(async () => {
+      const proxy = this.#find(name);
+      const fields = proxyFields(patch);
+      const listen = fields.listen ?? proxy.listen;
+      const upstream = fields.upstream ?? proxy.upstream;
+      const enabled = fields.enabled ?? proxy.enabled;
+      let differs = upstream !== proxy.upstream;
+      if (!differs && listen !== proxy.listen) {
+        let next: Awaited<ReturnType<typeof resolveListen>>;
+        try {
+          next = await resolveListen(listen);
+        } catch (err) {
+          if (err instanceof AddressError) throw new ProxyApiError(500, `listen tcp: ${err.message}`);
+          throw err;
+        }
+        const current = parseResolved(proxy.listen);
+        differs = current === null || !sameListen(current, next);
+      }
+      if (differs) {
+        await proxy.stop();
+        proxy.listen = listen;
+        proxy.upstream = upstream;
+      }
+      if (enabled) await proxy.start();
+      else await proxy.stop();
+      return proxy.view();
+    });
+  }
+
+  remove(name: string): Promise<void> {
+    return this.#serial(async () => {
+      const proxy = this.#find(name);
+      this.#proxies.delete(name);
+      await this.#retire(proxy);
+    });
+  }
+
+  populate(items: unknown): Promise<ProxyView[]> {
+    let inputs: ProxyFields[];
+    try {
+      inputs = this.#checkPopulate(items);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#serial(async () => {
+      const done: ProxyView[] = [];
+      for (const fields of inputs) {
+        try {
+          const existing = this.#proxies.get(fields.name!);
+          if (existing !== undefined) {
+            if (
+              existing.upstream === fields.upstream &&
+              (await this.#sameListen(existing, fields.listen ?? ''))
+            ) {
+              done.push(existing.view());
+              continue;
+            }
+            await this.#retire(existing);
+          }
+          const proxy = this.#newProxy(fields);
+          if (fields.enabled ?? true) await proxy.start();
+          this.#proxies.set(proxy.name, proxy);
+          done.push(proxy.view());
+        } catch (err) {
+          if (err instanceof ProxyApiError) throw new ProxyApiError(err.status, err.message, done);
+          throw err;
+        }
+      }
+      return done;
+    });
+  }
+
+  /** Validates every populate item before anything changes. */
+  #checkPopulate(items: unknown): ProxyFields[] {
+    if (items === null || items === undefined) return [];
+    if (!Array.isArray(items)) {
+      throw new ProxyApiError(
+        400,
+        `bad request body: json: cannot unmarshal ${jsonKind(items)} into Go value of type []toxiproxy.Proxy`,
+      );
+    }
+    const inputs = items.map((item) => {
+      if (item !== null && (typeof item !== 'object' || Array.isArray(item))) {
+        throw new ProxyApiError(
+          400,
+          `bad request body: json: cannot unmarshal ${jsonKind(item)} into Go value of type toxiproxy.Proxy`,
+        );
+      }
+      return proxyFields(item);
+    });
+    inputs.forEach((fields, i) => {
+      if (!fields.name) throw new ProxyApiError(400, `missing required field: name at proxy ${i + 1}`);
+      if (!fields.upstream)
+        throw new ProxyApiError(400, `missing required field: upstream at proxy ${i + 1}`);
+    });
+    return inputs;
+  }
+
+  async #sameListen(proxy: ProxyServer, listen: string): Promise<boolean> {
+    if (proxy.listen === listen) return true;
+    const current = parseResolved(proxy.listen);
+    if (current === null) return false;
+    try {
+      return sameListen(current, await resolveListen(listen));
+    } catch {
+      return false;
+    }
+  }
+
+  reset(): Promise<void> {
+    return this.#serial(async () => {
+      for (const proxy of this.#sorted()) {
+        await proxy.start();
+        for (const entry of [...proxy.toxics.upstream, ...proxy.toxics.downstream]) proxy.removeToxic(entry);
+      }
+    });
+  }
+
+  listToxics(proxy: string): ToxicView[] {
+    return this.#find(proxy).view().toxics;
+  }
+
+  getToxic(proxy: string, toxic: string): ToxicView {
+    return this.#findToxic(this.#find(proxy), toxic).view();
+  }
+
+  addToxic(proxyName: string, input: ToxicInput): ToxicView {
+    const proxy = this.#find(proxyName);
+    const i = record(input);
+    // 1. decode the body (shape)
+    const name = str(i.name, 'ToxicWrapper.name') ?? '';
+    const type = str(i.type, 'ToxicWrapper.type') ?? '';
+    // A toxic that only makes sense one way (HTTP toxics act on requests) defaults to that stream.
+    const stream = str(i.stream, 'ToxicWrapper.stream') ?? toxicKinds.get(type)?.streams?.[0] ?? 'downstream';
+    const toxicity = num(i.toxicity, 'ToxicWrapper.toxicity', 'float32') ?? 1;
+    const ttl = ttlField(i.ttl);
+    if (i.attributes !== undefined && i.attributes !== null && typeof i.attributes !== 'object') {
+      throw typeError(i.attributes, 'toxics.NoopToxic', 'ToxicWrapper.attributes');
+    }
+    // 2. stream, 3. default name, 4. type, 5. unique name, 6. attributes
+    const direction = stream.toLowerCase();
+    if (direction !== 'upstream' && direction !== 'downstream') {
+      throw new ProxyApiError(400, 'stream was invalid, can be either upstream or downstream');
+    }
+    const toxicName = name || `${type}_${stream}`;
+    const kind = toxicKinds.get(type);
+    if (kind === undefined) throw new ProxyApiError(400, 'invalid toxic type');
+    if (kind.streams && !kind.streams.includes(direction as Direction)) {
+      throw new ProxyApiError(
+        400,
+        `stream was invalid for ${type}, can only be ${kind.streams.join(' or ')}`,
+      );
+    }
+    if (proxy.findToxic(toxicName) !== undefined) throw new ProxyApiError(409, 'toxic already exists');
+    const attributes = decodeAttributes(kind, {}, i.attributes);
+    const entry = new ToxicEntry(kind, toxicName, stream, direction as Direction, toxicity, attributes);
+    if (ttl) this.#armTtl(proxy, entry, ttl);
+    proxy.addToxic(entry);
+    return entry.view();
+  }
+
+  updateToxic(proxyName: string, toxicName: string, input: ToxicInput): ToxicView {
+    const proxy = this.#find(proxyName);
+    const entry = this.#findToxic(proxy, toxicName);
+    const i = record(input);
+    const toxicity = num(i.toxicity, 'ToxicWrapper.toxicity', 'float32');
+    const ttl = ttlField(i.ttl);
+    const attributes = decodeAttributes(entry.kind, entry.attributes, i.attributes);
+    const reroll = toxicity !== undefined && toxicity !== entry.toxicity;
+    entry.attributes = attributes;
+    if (toxicity !== undefined) entry.toxicity = toxicity;
+    if (ttl !== undefined) {
+      entry.clearTtl();
+      if (ttl > 0) this.#armTtl(proxy, entry, ttl);
+    }
+    proxy.updateToxic(entry, reroll);
+    return entry.view();
+  }
+
+  removeToxic(proxyName: string, toxicName: string): void {
+    const proxy = this.#find(proxyName);
+    proxy.removeToxic(this.#findToxic(proxy, toxicName));
+  }
+
+  #armTtl(proxy: ProxyServer, entry: ToxicEntry, ttl: number): void {
+    entry.ttlDeadline = performance.now() + ttl;
+    entry.ttlTimer = setTimeout(() => {
+      entry.ttlTimer = null;
+      if (proxy.findToxic(entry.name) === entry) proxy.removeToxic(entry);
+    }, ttl);
+    entry.ttlTimer.unref();
+  }
+
+  metrics(): string {
+    return renderMetrics(this.#sorted());
+  }
+
+  /** Stops every listener and drops every connection, after any create/update in progress. */
+  close(): Promise<void> {
+    return this.#serial(async () => {
+      const proxies = [...this.#proxies.values()];
+      this.#proxies.clear();
+      await Promise.all(proxies.map((p) => this.#retire(p)));
+    });
+  }
+}

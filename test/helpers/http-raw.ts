@@ -1,0 +1,161 @@
+/** Low-level HTTP for API tests: exact headers and bytes (no fetch defaults), raw sockets for hostile input. */
+import { request } from 'node:http';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP request with exactly the given headers (User-Agent defaults to a non-browser one). */
+export function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+        port: url.port,
+        method,
+        path,
+        headers: {
+          'user-agent': 'faultline-test',
+          ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+          ...headers,
+        },
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error(`no answer to ${method} ${path} within 10 s`)));
+    req.end(body);
+  });
+}
+
+/** Writes raw bytes on a fresh connection and collects everything until the server closes (or `waitMs`). */
+export function rawExchange(
+  port: number,
+  chunks: (string | Buffer)[],
+  opts: { waitMs?: number; gapMs?: number } = {},
+): Promise<{ data: string; closedByServer: boolean; elapsedMs: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const socket: Socket = connect(port, '127.0.0.1');
+    let data = '';
+    let closedByServer = false;
+    const timer = setTimeout(() => {
+      socket.destroy();
+    }, opts.waitMs ?? 5000);
+    socket.on('connect', async () => {
+      for (const c of chunks) {
+        if (socket.destroyed) break;
+        socket.write(c);
+        if (opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+      }
+    });
+    socket.on('data', (d) => {
+      data += d.toString('latin1');
+    });
+    socket.on('end', () => {
+      closedByServer = true;
+    });
+    socket.on('error', () => {
+      closedByServer = true;
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ data, closedByServer, elapsedMs: Date.now() - started });
+    });
+  });
+}
+
+/** A TCP echo server on port 0. */
+export async function echoServer(): Promise<{ port: number; server: Server; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    server,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Sends `message` through `port` and resolves with the echo and the round-trip time. */
+export function echoRoundTrip(port: number, message = 'ping'): Promise<{ reply: string; ms: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let reply = '';
+    let started = 0;
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`no echo through port ${port} within 10 s (got ${JSON.stringify(reply)})`));
+    }, 10_000);
+    socket.on('connect', () => {
+      started = performance.now();
+      socket.write(message);
+    });
+    socket.on('data', (d) => {
+      reply += d.toString();
+      if (reply.length >= message.length) {
+        const ms = performance.now() - started;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve({ reply, ms });
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** Deterministic PRNG (mulberry32) for seeded fuzzing. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A loopback port nothing listens on (bound once, then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
