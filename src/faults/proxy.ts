@@ -25,7 +25,7 @@ const ToxicArgs = z.object({
   api_url: z.string().min(1),
   proxy: z.string().min(1),
   toxic: ToxicSpec,
-  /** Sent to the server as the toxic's own TTL (ignored by Toxiproxy). */
+  /** The fault's TTL; the server-side `ttl` sent is the shorter of it and the lease. */
   ttl_ms: z.number().int().positive().optional(),
   in_process: z.boolean().optional(),
 });
@@ -54,9 +54,21 @@ export function toxicTarget(apiUrl: string, proxy: string, name: string): string
   return `${proxy}/${name} @ ${apiUrl}`;
 }
 
+/**
+ * A toxic's server-side lease: the server removes it this long after the last
+ * renewal, so a toxic outlives a killed runner by at most this (Faultline
+ * servers; Toxiproxy ignores `ttl` and relies on `faultline recover`).
+ * FAULTLINE_PROXY_LEASE_MS overrides it (tests use a short one).
+ */
+export const PROXY_LEASE_MS = Number(process.env.FAULTLINE_PROXY_LEASE_MS) || 15_000;
+
 export const proxyToxicKind: FaultKind<typeof ToxicArgs> = {
   kind: 'proxy-toxic',
   args: ToxicArgs,
+  leaseMs: PROXY_LEASE_MS,
+  async renew(record, leaseMs) {
+    await client(record).updateToxic(String(record.proxy), String(record.name), { ttl: leaseMs });
+  },
   target: (a) =>
     toxicTarget(a.api_url, a.proxy, a.toxic.name ?? toxicDefaultName(a.toxic.type, a.toxic.stream)),
   plan: (a) => ({
@@ -68,7 +80,7 @@ export const proxyToxicKind: FaultKind<typeof ToxicArgs> = {
   async inject(a, record, signal) {
     const toxic = await client(record).addToxic(
       a.proxy,
-      { ...a.toxic, type: a.toxic.type, ...(a.ttl_ms ? { ttl: a.ttl_ms } : {}) },
+      { ...a.toxic, type: a.toxic.type, ttl: Math.min(a.ttl_ms ?? PROXY_LEASE_MS, PROXY_LEASE_MS) },
       { signal },
     );
     return { ...record, name: toxic.name };

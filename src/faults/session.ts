@@ -56,6 +56,8 @@ interface Tracked {
   handle: FaultHandle;
   inflight?: Promise<FaultRecord>;
   timer?: NodeJS.Timeout;
+  /** Renews the server-side lease of a fault that has one. */
+  lease?: NodeJS.Timeout;
 }
 
 function message(err: unknown): string {
@@ -219,6 +221,7 @@ export class FaultSession {
     // The TTL counts from the ledger write: expiresAt is what recovery sees.
     t.timer = setTimeout(() => this.#expire(t), Math.max(0, created + ttlMs - Date.now()));
     t.timer.unref();
+    this.#startLease(t);
     return t.handle;
   }
 
@@ -263,6 +266,19 @@ export class FaultSession {
     return this.#run;
   }
 
+  /** Keeps a server-side fault's lease alive while this runner lives (see FaultKind.renew). */
+  #startLease(t: Tracked): void {
+    const { renew, leaseMs } = t.kind;
+    if (!renew || !leaseMs) return;
+    t.lease = setInterval(() => {
+      if (t.status !== 'active') return;
+      renew.call(t.kind, t.record, leaseMs).catch(() => {
+        // A missed renewal is retried at the next tick; the lease outlives two misses.
+      });
+    }, leaseMs / 3);
+    t.lease.unref();
+  }
+
   #expire(t: Tracked): void {
     t.timer = undefined;
     if (t.status !== 'active') return;
@@ -281,6 +297,8 @@ export class FaultSession {
   async #doRevert(t: Tracked, quiet: boolean): Promise<FaultRecord> {
     if (t.timer) clearTimeout(t.timer);
     t.timer = undefined;
+    if (t.lease) clearInterval(t.lease);
+    t.lease = undefined;
     let claimed = false;
     let verified = false;
     let error: string | undefined;

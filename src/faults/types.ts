@@ -29,4 +29,12 @@ export interface FaultKind<S extends z.ZodType = z.ZodType> {
   revert(record: UndoRecord): Promise<void>;
   /** True when the fault is verifiably gone. */
   verify(record: UndoRecord): Promise<boolean>;
+  /**
+   * Capability of faults that live in a server (proxy toxics, SDK faults): the
+   * server removes them by itself unless the runner renews their lease. The
+   * session calls renew() every leaseMs / 3 while the fault is active, so if
+   * the runner disappears the fault expires within `leaseMs`.
+   */
+  readonly leaseMs?: number;
+  renew?(record: UndoRecord, leaseMs: number): Promise<void>;
 }

@@ -167,6 +167,29 @@ describe('experiments on the fault proxy', () => {
     assert.deepEqual(await allToxics(), []);
   });
 
+  test('SIGKILL with a toxic active: the toxic expires by itself when its lease is not renewed', async () => {
+    const leaseEnv = { ...env, FAULTLINE_PROXY_LEASE_MS: '1500' };
+    const cli = startCli(
+      ['run', await lingeringToxicExperiment(60), '--journal-path', join(work, 'lease.json')],
+      {
+        env: leaseEnv,
+      },
+    );
+    await cli.waitFor(/add-latency' succeeded/);
+    // While the runner lives, it renews the lease: the toxic outlives several lease periods.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.deepEqual(await allToxics(), ['db/latency_downstream'], 'renewed while the runner is alive');
+    cli.child.kill('SIGKILL');
+    await cli.done;
+    const deadline = Date.now() + 10_000;
+    while ((await allToxics()).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(await allToxics(), [], 'expired on the server without any recovery');
+    // The ledger still lists the dead runner's fault until the next command, which finds it gone.
+    const r = await runCli(['recover'], { env: leaseEnv });
+    assert.equal(r.code, 0, r.stderr);
+  });
+
   test('faultline status lists the toxic; halt removes it and interrupts the run', async () => {
     const journal = join(work, 'halt.json');
     const cli = startCli(['run', await lingeringToxicExperiment(60), '--journal-path', journal], { env });

@@ -462,3 +462,34 @@ describe('recovery in one process', () => {
     );
   });
 });
+
+test('a fault with a lease is renewed while active and no longer after its revert', async () => {
+  const { home: h, cleanup } = await tempHome();
+  try {
+    const renewals: number[] = [];
+    const leased: FaultKind = {
+      kind: 'leased-test',
+      args: z.object({}),
+      leaseMs: 150,
+      target: () => 'leased',
+      plan: () => ({}),
+      inject: async () => undefined,
+      revert: async () => undefined,
+      verify: async () => true,
+      renew: async (_record, leaseMs) => {
+        renewals.push(leaseMs);
+      },
+    };
+    const session = new FaultSession({ runId: 'lease-run', ledger: new Ledger({ home: h }) });
+    const handle = await session.inject(leased, {}, { ttlMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 400));
+    assert.ok(renewals.length >= 4, `renewed every leaseMs/3 (${renewals.length} times)`);
+    assert.ok(renewals.every((ms) => ms === 150));
+    await handle.revert();
+    const after = renewals.length;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(renewals.length, after, 'no renewal after the revert');
+  } finally {
+    await cleanup();
+  }
+});
