@@ -141,6 +141,28 @@ function buildProgram(out: () => Output): Command {
       process.exitCode = await recoverCommand(out());
     });
 
+  program
+    .command('load')
+    .description(
+      'send HTTP requests at a constant rate and measure latency (open model: no coordinated omission)',
+    )
+    .argument('<url>', 'http(s) URL to send requests to')
+    .option('--rate <n>', 'requests per second (required)')
+    .option('--duration <d>', 'how long to send: 30s, 500ms, 2m', '10s')
+    .option(
+      '--concurrency <n>',
+      'requests in flight at most; requests due beyond it are dropped (default 1000)',
+    )
+    .option('--method <m>', 'HTTP method', 'GET')
+    .option('--header <k:v>', 'request header (repeatable)', collect, [])
+    .option('--body <body>', 'request body')
+    .option('--timeout <d>', 'per-request timeout: 5s, 500ms (default 10s)')
+    .option('--json', 'print the summary (with the per-second series) as JSON on stdout')
+    .action(async (url: string, opts) => {
+      const { loadCommand } = await import('./load.js');
+      process.exitCode = await loadCommand(url, opts, out());
+    });
+
   registerProxyCommands(program, out);
 
   return program;

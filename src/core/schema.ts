@@ -223,6 +223,28 @@ export const ProxyDeclarationSchema = z.looseObject({
   enabled: z.boolean().optional(),
 });
 
+/** Traffic the run sends for its whole duration (Faultline's `load:` key; see src/load/resource.ts). */
+const seconds = z.union([z.number().positive('expected a positive number of seconds'), z.string()], {
+  error: "expected seconds or a duration such as '30s', '500ms', '2m'",
+});
+export const LoadDeclarationSchema = z.strictObject({
+  rate: z.number({ error: 'expected requests per second' }).positive('expected a positive rate'),
+  duration: seconds.optional().describe('stop sending after this long (default: until the run ends)'),
+  concurrency: z.number().int().positive('expected a positive integer').optional(),
+  timeout: seconds.optional().describe('per request (default 10 s)'),
+  requests: z
+    .array(
+      z.strictObject({
+        method: z.string().optional(),
+        url: nonEmpty('expected an http(s) URL'),
+        headers: z.record(z.string(), z.string()).optional(),
+        body: z.string().optional(),
+        weight: z.number().positive('expected a positive weight').optional(),
+      }),
+    )
+    .min(1, 'expected at least one request'),
+});
+
 export const HypothesisSchema = z.looseObject({
   title: nonEmpty('hypothesis requires a title'),
   probes: z.array(ActivitySchema).optional(),
@@ -266,6 +288,9 @@ export const ExperimentSchema = z
       .array(ProxyDeclarationSchema)
       .optional()
       .describe('Faultline: proxies started in-process for the run (Chaos Toolkit ignores this key)'),
+    load: LoadDeclarationSchema.optional().describe(
+      'Faultline: HTTP traffic sent for the whole run; read by faultline.load probes',
+    ),
   })
   .describe('A Faultline (Chaos Toolkit format) chaos experiment');
 
@@ -282,6 +307,7 @@ export type Activity = z.infer<typeof FullActivitySchema>;
 export type ActivityOrRef = z.infer<typeof ActivitySchema>;
 export type Hypothesis = z.infer<typeof HypothesisSchema>;
 export type ProxyDeclaration = z.infer<typeof ProxyDeclarationSchema>;
+export type LoadDeclaration = z.infer<typeof LoadDeclarationSchema>;
 export type Experiment = z.infer<typeof ExperimentSchema>;
 export type HypothesisStrategy = (typeof HYPOTHESIS_STRATEGIES)[number];
 export type RollbackStrategy = (typeof ROLLBACK_STRATEGIES)[number];

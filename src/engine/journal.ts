@@ -59,6 +59,8 @@ export interface Journal {
     faults: FaultRecord[];
     /** Faults whose revert failed or could not be verified: reported loudly. */
     unreverted: FaultRecord[];
+    /** What run resources measured, by their experiment key (e.g. `load`: totals and per-second series). */
+    [resource: string]: unknown;
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Run resources: things an experiment declares that Faultline starts for the
  * duration of a run and stops after every fault is reverted (in-process
- * proxies now; a load generator later). Each resource owns one top-level key
+ * proxies, the load generator). Each resource owns one top-level key
  * of the experiment and may contribute configuration values (for example
  * the address a proxy listens on), which activities then use through `${name}`.
  */
@@ -13,6 +13,11 @@ export interface StartedResource {
   /** Values merged into the configuration before any activity runs. */
   configuration?: Configuration;
   stop(): Promise<void>;
+  /**
+   * What the resource measured, for the journal (`faultline[key]`), read after
+   * stop() (the load generator's totals, percentiles and per-second series).
+   */
+  journal?(): unknown;
 }
 
 export interface RunResource {

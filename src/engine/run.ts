@@ -159,15 +159,20 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   });
 
   const started = Date.now();
-  const resources: StartedResource[] = [];
-  const stopResources = async () => {
-    for (const r of resources.splice(0).reverse()) {
+  const resources: { key: string; started: StartedResource }[] = [];
+  /** Stops run resources (last started first) and returns what each measured, by key. */
+  const stopResources = async (): Promise<Record<string, unknown>> => {
+    const measured: Record<string, unknown> = {};
+    for (const { key, started: r } of resources.splice(0).reverse()) {
       try {
         await r.stop();
+        const data = r.journal?.();
+        if (data !== undefined) measured[key] = data;
       } catch (err) {
-        log('warn', `could not stop a run resource: ${(err as Error).message}`);
+        log('warn', `could not stop the run's ${key}: ${(err as Error).message}`);
       }
     }
+    return measured;
   };
   let configuration: Record<string, unknown> = {};
   let secrets: Record<string, Record<string, unknown>> = {};
@@ -239,7 +244,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
         configuration,
         log,
       });
-      resources.push(started);
+      resources.push({ key, started });
       Object.assign(configuration, started.configuration ?? {});
     }
     vars = mergeVars(configuration, secrets);
@@ -562,8 +567,8 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   const reverted = await faults.revertAll();
   journal.faultline.faults = faults.records();
   journal.faultline.unreverted = reverted.filter((r) => r.error !== undefined || r.verified === false);
-  // Resources (in-process proxies) stop only after every fault in them is reverted.
-  await stopResources();
+  // Resources (in-process proxies, load) stop only after every fault in them is reverted.
+  Object.assign(journal.faultline, await stopResources());
 
   const ended = Date.now();
   journal.end = isoNow(new Date(ended));

@@ -1,0 +1,374 @@
+/**
+ * An open-model HTTP load generator: requests are due at fixed intended times
+ * (start + i / rate) whatever the responses do, and latency runs from the
+ * intended time, so a stalled server shows up in the percentiles instead of
+ * silently slowing the schedule down (no coordinated omission). When the
+ * concurrency cap is reached, a due request is dropped and counted, never delayed.
+ *
+ * Requests go through undici's dispatcher API (a Pool of up to `concurrency`
+ * keep-alive connections per origin), the cheapest way to drive HTTP from Node
+ * short of a hand-written client. A sweep every few milliseconds aborts requests past their timeout.
+ *
+ * @example
+ * const summary = await runLoad({ rate: 200, durationMs: 2000, requests: [{ url }] });
+ * summary.latency.p99; // ms
+ */
+import { performance } from 'node:perf_hooks';
+import { type Dispatcher, Pool } from 'undici';
+import { LatencyHistogram, type LatencySummary, round3 } from './histogram.js';
+import { type LoadOptions, type LoadOptionsInput, LoadOptionsSchema } from './schema.js';
+import { type Counts, LoadSeries, type Outcome, type SecondStats, type WindowMetrics } from './series.js';
+
+export interface LoadSummary {
+  target_rate: number;
+  /** Milliseconds from the first due request to the end of the schedule. */
+  duration_ms: number;
+  /** Requests due by the schedule (sent + dropped). */
+  scheduled: number;
+  sent: number;
+  /** Requests sent per second. */
+  achieved_rate: number;
+  /** Completed requests per second. */
+  throughput: number;
+  totals: Counts;
+  /** Latency from intended send time to the end of the response, ms (responses only). */
+  latency: LatencySummary & { mean: number };
+  /** How late requests left compared with their intended time, ms. */
+  send_jitter: { p50: number; p99: number; max: number };
+  /** Connection errors by code (ECONNREFUSED, UND_ERR_SOCKET, ...). */
+  errors: Record<string, number>;
+  series: SecondStats[];
+}
+
+export interface LoadRunOptions {
+  signal?: AbortSignal;
+  /** Called as each second of the run closes (live views). */
+  onSecond?(stats: SecondStats): void;
+}
+
+interface Prepared {
+  pool: Pool;
+  origin: string;
+  path: string;
+  method: Dispatcher.HttpMethod;
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+}
+
+const TIMEOUT = Symbol('timeout');
+const STOPPED = Symbol('stopped');
+
+class InFlight implements Dispatcher.DispatchHandlers {
+  status = 0;
+  abortFn: ((err: Error) => void) | undefined;
+  done = false;
+  constructor(
+    readonly gen: LoadGenerator,
+    /** Intended send time, ms on the performance clock. */
+    readonly due: number,
+    readonly deadline: number,
+  ) {}
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+  }
+  onHeaders(statusCode: number): boolean {
+    this.status = statusCode;
+    return true;
+  }
+  onData(): boolean {
+    return true;
+  }
+  onComplete(): void {
+    this.gen.settle(this, this.status);
+  }
+  onError(err: Error): void {
+    this.gen.settle(this, classify(err), err);
+  }
+  onUpgrade(): void {}
+  onBodySent(): void {}
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+function classify(err: Error): Outcome {
+  if ((err as { [TIMEOUT]?: boolean })[TIMEOUT]) return 'timeout';
+  const code = (err as { code?: string }).code;
+  return code && TIMEOUT_CODES.has(code) ? 'timeout' : 'error';
+}
+
+function timeoutError(): Error {
+  return Object.assign(new Error('request timed out'), { [TIMEOUT]: true, code: 'FAULTLINE_LOAD_TIMEOUT' });
+}
+
+export class LoadGenerator {
+  readonly options: LoadOptions;
+  readonly series: LoadSeries;
+  readonly #pools = new Map<string, Pool>();
+  readonly #templates: Prepared[];
+  readonly #cumulative: number[];
+  readonly #totalWeight: number;
+  readonly #interval: number;
+  readonly #inFlight = new Set<InFlight>();
+  readonly #jitter = new LatencyHistogram(3);
+  readonly #errors: Record<string, number> = {};
+  readonly #run: LoadRunOptions;
+  #start = 0;
+  #next = 0;
+  #sent = 0;
+  #scheduleEnd = 0;
+  #reported = 0;
+  #scheduling = false;
+  #started = false;
+  #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #second: NodeJS.Timeout | undefined;
+  #drained: (() => void) | undefined;
+  #done: Promise<LoadSummary> | undefined;
+  #stopping: Promise<LoadSummary> | undefined;
+  #onAbort = () => void this.stop({ abort: true });
+
+  /** Validates the options (throws a ZodError naming the field). Call start() to send. */
+  constructor(options: LoadOptionsInput, run: LoadRunOptions = {}) {
+    this.options = LoadOptionsSchema.parse(options);
+    this.#run = run;
+    this.#interval = 1000 / this.options.rate;
+    const timeout = this.options.timeoutMs;
+    const poolFor = (origin: string): Pool => {
+      let pool = this.#pools.get(origin);
+      if (!pool) {
+        pool = new Pool(origin, {
+          connections: this.options.concurrency,
+          pipelining: 1,
+          connect: { timeout },
+          // Backstops: the sweep enforces the timeout over the whole request.
+          headersTimeout: timeout + 1000,
+          bodyTimeout: timeout + 1000,
+          keepAliveTimeout: 30_000,
+        });
+        this.#pools.set(origin, pool);
+      }
+      return pool;
+    };
+    this.#templates = this.options.requests.map((r) => {
+      const url = new URL(r.url);
+      return {
+        pool: poolFor(url.origin),
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
+        method: r.method as Dispatcher.HttpMethod,
+        headers: r.headers,
+        body: r.body === undefined ? undefined : Buffer.from(r.body),
+      };
+    });
+    let sum = 0;
+    this.#cumulative = this.options.requests.map((r) => (sum += r.weight));
+    this.#totalWeight = sum;
+    this.series = new LoadSeries(() => (this.#started ? performance.now() - this.#start : 0));
+  }
+
+  /** Starts sending; resolves with the summary when the duration has elapsed (or stop()). */
+  start(): Promise<LoadSummary> {
+    if (this.#done) return this.#done;
+    this.#done = new Promise<LoadSummary>((resolve) => {
+      this.#finished = resolve;
+    });
+    const { signal } = this.#run;
+    if (signal?.aborted) {
+      void this.stop({ abort: true });
+      return this.#done;
+    }
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#start = performance.now();
+    this.#started = true;
+    this.#scheduling = true;
+    const sweepMs = Math.max(2, Math.min(20, this.options.timeoutMs / 10));
+    this.#sweep = setInterval(() => this.#sweepTimeouts(), sweepMs);
+    this.#second = setInterval(() => this.#tickSeconds(), 100);
+    this.#tick();
+    return this.#done;
+  }
+
+  #finished: ((s: LoadSummary) => void) | undefined;
+
+  /** Requests currently awaiting a response. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Metrics over the last `windowMs` (probes, safeguards, live views). */
+  metrics(windowMs: number): WindowMetrics {
+    return this.series.window(windowMs);
+  }
+
+  /**
+   * Stops the schedule. Without `abort`, in-flight requests finish (or time out)
+   * and are counted; with it they are cancelled and not counted.
+   */
+  stop(opts: { abort?: boolean } = {}): Promise<LoadSummary> {
+    if (!this.#done) {
+      this.#done = Promise.resolve(this.#finish());
+      return this.#done;
+    }
+    if (this.#stopping) {
+      if (opts.abort) this.#cancelAll();
+      return this.#stopping;
+    }
+    this.#endSchedule();
+    if (opts.abort) this.#cancelAll();
+    this.#stopping = this.#drain().then(() => this.#finish());
+    void this.#stopping.then((s) => this.#finished?.(s));
+    return this.#stopping;
+  }
+
+  #endSchedule(atLeast = 0): void {
+    if (!this.#scheduling) return;
+    this.#scheduling = false;
+    this.#scheduleEnd = Math.max(this.#started ? performance.now() - this.#start : 0, atLeast);
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
+  }
+
+  #cancelAll(): void {
+    const err = Object.assign(new Error('load stopped'), { [STOPPED]: true });
+    for (const r of this.#inFlight) {
+      r.done = true;
+      r.abortFn?.(err);
+    }
+    this.#inFlight.clear();
+    this.#drained?.();
+  }
+
+  #drain(): Promise<void> {
+    if (this.#inFlight.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#drained = resolve;
+    });
+  }
+
+  async #finish(): Promise<LoadSummary> {
+    this.#endSchedule();
+    for (const t of [this.#sweep, this.#second]) if (t) clearInterval(t);
+    this.#run.signal?.removeEventListener('abort', this.#onAbort);
+    this.series.finish();
+    await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => {})));
+    return this.summary();
+  }
+
+  #tick = (): void => {
+    this.#timer = undefined;
+    this.#immediate = undefined;
+    if (!this.#scheduling) return;
+    const { durationMs } = this.options;
+    const interval = this.#interval;
+    let now = performance.now() - this.#start;
+    for (;;) {
+      const due = this.#next * interval;
+      if (durationMs !== undefined && due >= durationMs) {
+        // The schedule spans [0, duration): its last request is due one interval before the end.
+        this.#endSchedule(durationMs);
+        void this.stop();
+        return;
+      }
+      if (due > now) break;
+      this.#fire(due, now);
+      this.#next++;
+      now = performance.now() - this.#start;
+    }
+    const wait = this.#next * interval - now;
+    // Timers fire ~1 ms late at best: sleep on one only when the next request is far off.
+    if (wait > 2) this.#timer = setTimeout(this.#tick, wait - 1.5);
+    else this.#immediate = setImmediate(this.#tick);
+  };
+
+  #fire(due: number, now: number): void {
+    if (this.#inFlight.size >= this.options.concurrency) {
+      this.series.drop(now);
+      return;
+    }
+    const t = this.#pick();
+    const r = new InFlight(this, due, now + this.options.timeoutMs);
+    this.#inFlight.add(r);
+    this.#sent++;
+    this.#jitter.recordMs(now - due);
+    try {
+      t.pool.dispatch(
+        { origin: t.origin, path: t.path, method: t.method, headers: t.headers, body: t.body },
+        r,
+      );
+    } catch (err) {
+      this.settle(r, 'error', err as Error);
+    }
+  }
+
+  #pick(): Prepared {
+    const templates = this.#templates;
+    if (templates.length === 1) return templates[0] as Prepared;
+    const x = Math.random() * this.#totalWeight;
+    const i = this.#cumulative.findIndex((c) => x < c);
+    return templates[i < 0 ? templates.length - 1 : i] as Prepared;
+  }
+
+  /** @internal called by a request's handler. */
+  settle(r: InFlight, outcome: Outcome, err?: Error): void {
+    if (r.done) return;
+    r.done = true;
+    this.#inFlight.delete(r);
+    if (outcome === 'error' && err) {
+      const code = (err as { code?: string }).code ?? err.name;
+      this.#errors[code] = (this.#errors[code] ?? 0) + 1;
+    }
+    const t = performance.now() - this.#start;
+    this.series.record(outcome, t - r.due, t);
+    if (this.#inFlight.size === 0) this.#drained?.();
+  }
+
+  #sweepTimeouts(): void {
+    const now = performance.now() - this.#start;
+    for (const r of this.#inFlight) {
+      if (r.deadline > now) continue;
+      // Not yet on a socket (still connecting): count it now; undici finishes it later, ignored.
+      if (r.abortFn) r.abortFn(timeoutError());
+      if (!r.done) this.settle(r, 'timeout');
+    }
+  }
+
+  #tickSeconds(): void {
+    this.series.tick();
+    const { seconds } = this.series;
+    // Seconds also close when a later outcome is recorded: report from our own cursor.
+    for (; this.#reported < seconds.length; this.#reported++) {
+      const s = seconds[this.#reported];
+      if (s) this.#run.onSecond?.(s);
+    }
+  }
+
+  summary(): LoadSummary {
+    const elapsed = this.#scheduling ? performance.now() - this.#start : this.#scheduleEnd;
+    const seconds = Math.max(elapsed, 1) / 1000;
+    const totals = this.series.totals;
+    const latency = this.series.latency;
+    return {
+      target_rate: this.options.rate,
+      duration_ms: round3(elapsed),
+      scheduled: this.#sent + totals.dropped,
+      sent: this.#sent,
+      achieved_rate: round3(this.#sent / seconds),
+      throughput: round3(totals.requests / seconds),
+      totals: structuredClone(totals),
+      latency: { ...latency.summary(), mean: round3(latency.meanMs) },
+      send_jitter: {
+        p50: round3(this.#jitter.percentileMs(50)),
+        p99: round3(this.#jitter.percentileMs(99)),
+        max: round3(this.#jitter.maxMs),
+      },
+      errors: { ...this.#errors },
+      series: [...this.series.seconds],
+    };
+  }
+}
+
+/** Runs a load to the end of its duration (or the signal) and returns what it measured. */
+export function runLoad(options: LoadOptionsInput, run: LoadRunOptions = {}): Promise<LoadSummary> {
+  return new LoadGenerator(options, run).start();
+}

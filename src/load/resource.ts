@@ -1,0 +1,94 @@
+/**
+ * The `load:` run resource: traffic sent from before the first steady-state
+ * check until the run ends (or the declared duration), measured by a
+ * LoadGenerator whose window metrics `faultline.load` probes read.
+ *
+ * How a probe finds the generator: the engine hands resources and activities
+ * the same configuration object for a run, so the generator is registered in
+ * a module-level WeakMap keyed by that object (loadFor(ctx.configuration)).
+ * Nothing is added to the configuration itself (it stays plain data for
+ * substitution and the journal), and the entry goes away with the run.
+ */
+import { FaultlineError, type Issue } from '../core/errors.js';
+import type { Configuration, LoadDeclaration } from '../core/schema.js';
+import type { RunResource } from '../engine/resources.js';
+import type { LoadGenerator, LoadSummary } from './generator.js';
+import { parseDuration } from './schema.js';
+
+const running = new WeakMap<Configuration, LoadGenerator>();
+
+/** The load generator of the run whose configuration this is, if it declares `load:`. */
+export function loadFor(configuration: Configuration): LoadGenerator | undefined {
+  return running.get(configuration);
+}
+
+/** How long start() waits for the first request to complete, so the first probe has data. */
+const WARMUP_MAX_MS = 2000;
+
+function duration(value: number | string | undefined, path: string, issues: Issue[]): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDuration(value);
+  if (ms === undefined)
+    issues.push({
+      path: `load.${path}`,
+      message: `expected seconds or a duration such as '30s', got '${value}'`,
+    });
+  return ms;
+}
+
+const FIELD: Record<string, string> = { durationMs: 'duration', timeoutMs: 'timeout' };
+
+/** A zod issue path as the experiment spells it: `load.requests[0].url`. */
+function issuePath(path: PropertyKey[]): string {
+  let out = 'load';
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${FIELD[String(p)] ?? String(p)}`;
+  return out;
+}
+
+export const loadResource: RunResource = {
+  key: 'load',
+  async start(declaration, ctx) {
+    // Validated with the experiment (core/schema.ts); ${name} references are substituted by now.
+    const decl = declaration as LoadDeclaration;
+    const issues: Issue[] = [];
+    const durationMs = duration(decl.duration, 'duration', issues);
+    const timeoutMs = duration(decl.timeout, 'timeout', issues);
+    const { LoadGenerator, LoadOptionsSchema } = await import('./index.js');
+    const parsed = LoadOptionsSchema.safeParse({
+      rate: decl.rate,
+      durationMs,
+      concurrency: decl.concurrency,
+      timeoutMs,
+      requests: decl.requests,
+    });
+    if (!parsed.success)
+      for (const i of parsed.error.issues) issues.push({ path: issuePath(i.path), message: i.message });
+    if (issues.length > 0 || !parsed.success)
+      throw new FaultlineError('FAULTLINE_ERR_VALIDATION', 'load: invalid load declaration', { issues });
+
+    const gen = new LoadGenerator(parsed.data);
+    const done = gen.start();
+    running.set(ctx.configuration, gen);
+    const targets = [...new Set(parsed.data.requests.map((r) => new URL(r.url).origin))].join(', ');
+    ctx.log('info', `load: ${parsed.data.rate} req/s to ${targets}`);
+    // Wait for a first outcome so a steady-state probe that runs at once has something to read.
+    const warmupUntil = Date.now() + Math.min(WARMUP_MAX_MS, parsed.data.timeoutMs);
+    while (gen.series.totals.requests === 0 && Date.now() < warmupUntil)
+      await new Promise((r) => setTimeout(r, 5));
+
+    let summary: LoadSummary | undefined;
+    return {
+      async stop() {
+        summary = await gen.stop({ abort: true });
+        await done;
+        running.delete(ctx.configuration);
+        const t = summary.totals;
+        ctx.log(
+          'info',
+          `load: ${summary.sent} requests, ${t.successes} succeeded, ${t.timeouts} timeouts, ${t.connection_errors} connection errors, p99 ${summary.latency.p99} ms`,
+        );
+      },
+      journal: () => summary,
+    };
+  },
+};

@@ -1,0 +1,60 @@
+/**
+ * The load generator's options as zod schemas (library API and CLI), and the
+ * duration syntax shared with the CLI and experiments (`30s`, `500ms`, `2m`).
+ */
+import { z } from 'zod';
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses `30s`, `500ms`, `2m`, `1h` or a bare number of seconds into milliseconds.
+ * Returns undefined for anything else (or a duration that is not positive).
+ * @example parseDuration('1.5s') // 1500
+ */
+export function parseDuration(text: string | number): number | undefined {
+  if (typeof text === 'number') return Number.isFinite(text) && text > 0 ? text * 1000 : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) return undefined;
+  const ms = Number(m[1]) * (UNITS[m[2] ?? 's'] ?? 1000);
+  return ms > 0 && Number.isFinite(ms) ? ms : undefined;
+}
+
+const httpUrl = z
+  .string({ error: 'expected an http(s) URL' })
+  .refine((v) => URL.canParse(v) && /^https?:$/.test(new URL(v).protocol), 'expected an http(s) URL');
+
+export const RequestTemplateSchema = z.strictObject({
+  method: z
+    .string()
+    .regex(/^[A-Za-z]+$/, 'expected an HTTP method')
+    .transform((m) => m.toUpperCase())
+    .default('GET'),
+  url: httpUrl,
+  headers: z.record(z.string(), z.string({ error: 'expected header values as strings' })).default({}),
+  body: z.string({ error: 'expected the body as a string' }).optional(),
+  /** Relative share of the traffic among the templates. */
+  weight: z.number({ error: 'expected a positive number' }).positive('expected a positive weight').default(1),
+});
+
+export const LoadOptionsSchema = z.strictObject({
+  /** Requests per second, sent at fixed intended times whatever the responses do. */
+  rate: z
+    .number({ error: 'expected requests per second' })
+    .positive('expected a positive rate')
+    .max(1_000_000),
+  /** How long to send; undefined: until stop() or the signal aborts. */
+  durationMs: z.number().positive('expected a positive duration').optional(),
+  /** Requests in flight at most; a request due while the cap is reached is dropped and counted. */
+  concurrency: z
+    .number({ error: 'expected a positive integer' })
+    .int('expected a positive integer')
+    .positive('expected a positive integer')
+    .default(1000),
+  /** A request still unanswered after this long (from its send) counts as a timeout. */
+  timeoutMs: z.number().positive('expected a positive timeout').default(10_000),
+  requests: z.array(RequestTemplateSchema).min(1, 'expected at least one request template'),
+});
+
+export type LoadOptionsInput = z.input<typeof LoadOptionsSchema>;
+export type LoadOptions = z.output<typeof LoadOptionsSchema>;
+export type RequestTemplate = z.output<typeof RequestTemplateSchema>;
