@@ -12,6 +12,7 @@
  *   controls.afterExperiment
  */
 import { randomUUID } from 'node:crypto';
+import { type FSWatcher, watch } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { FaultlineError, InterruptExecution } from '../core/errors.js';
@@ -27,7 +28,7 @@ import type {
 import { isRef } from '../core/schema.js';
 import { resolveConfiguration, resolveSecrets } from '../experiment/configuration.js';
 import { mergeVars, substitute, type Vars } from '../experiment/substitute.js';
-import { faultlineHome } from '../faults/home.js';
+import { ensureDir, faultlineHome, HALT_FILE } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
 import { haltState } from '../faults/recovery.js';
 import { FaultSession } from '../faults/session.js';
@@ -141,7 +142,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   const onOuterAbort = () => interrupt.abort(options.signal?.reason ?? 'interrupted by signal');
   if (options.signal?.aborted) onOuterAbort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const haltTimer = setInterval(() => {
+  const checkHalt = () => {
     haltState({ home }).then(
       (h) =>
         h &&
@@ -149,8 +150,23 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
         interrupt.abort(`halted by \`faultline halt\`${h.reason ? `: ${h.reason}` : ''}`),
       () => {},
     );
-  }, options.haltPollMs ?? 100);
+  };
+  // The halt flag is watched (instant) and polled (in case the filesystem drops watch events).
+  const haltTimer = setInterval(checkHalt, options.haltPollMs ?? 100);
   haltTimer.unref();
+  let haltWatch: FSWatcher | undefined;
+  try {
+    await ensureDir(home);
+    haltWatch = watch(home, (_event, file) => file === HALT_FILE && checkHalt());
+    haltWatch.on('error', () => {});
+    haltWatch.unref();
+  } catch {
+    // Polling alone still finds the halt.
+  }
+  const stopHaltWatch = () => {
+    clearInterval(haltTimer);
+    haltWatch?.close();
+  };
 
   const faults = new FaultSession({
     runId,
@@ -283,7 +299,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     }
     refreshVars();
   } catch (err) {
-    clearInterval(haltTimer);
+    stopHaltWatch();
     options.signal?.removeEventListener('abort', onOuterAbort);
     await stopResources();
     throw err;
@@ -529,7 +545,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
       log('error', `the run aborted: ${reason}`);
     }
   }
-  clearInterval(haltTimer);
+  stopHaltWatch();
   options.signal?.removeEventListener('abort', onOuterAbort);
 
   // ---------------------------------------------------------------- rollbacks

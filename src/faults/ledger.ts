@@ -15,13 +15,13 @@
  *   halt                          present while `faultline halt` is in force
  */
 import { randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
-import { ensureDir } from './home.js';
+import { ensureDir, HALT_FILE, syncDir, writeAtomic, writeHaltFile } from './home.js';
 import type { Json, UndoRecord } from './types.js';
 
 export type FaultState = 'pending' | 'active' | 'reverting';
@@ -219,33 +219,6 @@ function ledgerError(what: string, err: unknown): FaultlineError {
   });
 }
 
-async function syncDir(dir: string): Promise<void> {
-  // Makes the rename durable; some filesystems refuse fsync on a directory, which is harmless.
-  const fh = await open(dir, 'r').catch(() => undefined);
-  if (!fh) return;
-  await fh.sync().catch(() => undefined);
-  await fh.close().catch(() => undefined);
-}
-
-async function writeAtomic(file: string, data: string): Promise<void> {
-  const dir = dirname(file);
-  const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}-${basename(file)}`);
-  try {
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-  await syncDir(dir);
-}
-
 async function unlinkIfPresent(file: string): Promise<boolean> {
   try {
     await unlink(file);
@@ -301,7 +274,7 @@ export class Ledger {
     this.home = home;
     this.dir = join(home, 'ledger');
     this.runsDir = join(home, 'runs');
-    this.haltFile = join(home, 'halt');
+    this.haltFile = join(home, HALT_FILE);
   }
 
   #entryPath(id: string): string {
@@ -620,8 +593,7 @@ export class Ledger {
 
   async writeHalt(state: HaltState): Promise<void> {
     try {
-      await ensureDir(this.home);
-      await writeAtomic(this.haltFile, `${JSON.stringify(state, null, 2)}\n`);
+      await writeHaltFile(this.home, state);
     } catch (err) {
       throw ledgerError('cannot write the halt file', err);
     }
