@@ -579,7 +579,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   }
 
   // ---------------------------------------------------------------- revert every fault
-  if (faults.records().length > 0) emit({ type: 'phase', phase: 'revert' });
+  if (faults.active() > 0) emit({ type: 'phase', phase: 'revert' });
   const reverted = await faults.revertAll();
   journal.faultline.faults = faults.records();
   journal.faultline.unreverted = reverted.filter((r) => r.error !== undefined || r.verified === false);
