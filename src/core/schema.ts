@@ -245,6 +245,16 @@ export const LoadDeclarationSchema = z.strictObject({
     .min(1, 'expected at least one request'),
 });
 
+/** A safeguard: a probe with a tolerance, run before, once in the background, or every `frequency` seconds. */
+export const SafeguardSchema = FullActivitySchema.extend({
+  tolerance: ToleranceSchema,
+  frequency: z
+    .number()
+    .min(0.1, 'expected at least 0.1 seconds')
+    .optional()
+    .describe('seconds between checks'),
+});
+
 export const HypothesisSchema = z.looseObject({
   title: nonEmpty('hypothesis requires a title'),
   probes: z.array(ActivitySchema).optional(),
@@ -288,6 +298,10 @@ export const ExperimentSchema = z
       .array(ProxyDeclarationSchema)
       .optional()
       .describe('Faultline: proxies started in-process for the run (Chaos Toolkit ignores this key)'),
+    safeguards: z
+      .array(SafeguardSchema)
+      .optional()
+      .describe('Faultline: probes that stop the run the moment their tolerance is breached'),
     load: LoadDeclarationSchema.optional().describe(
       'Faultline: HTTP traffic sent for the whole run; read by faultline.load probes',
     ),

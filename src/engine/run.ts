@@ -32,6 +32,12 @@ import { ensureDir, faultlineHome, HALT_FILE } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
 import { haltState } from '../faults/recovery.js';
 import { FaultSession } from '../faults/session.js';
+import {
+  collectSafeguards,
+  type Safeguard,
+  type SafeguardBreach,
+  startSafeguards,
+} from '../safety/safeguards.js';
 import { VERSION } from '../version.js';
 import { executeActivity, interruptedRun, reasonOf } from './activity.js';
 import type { ActivityContext, LogLevel } from './context.js';
@@ -241,6 +247,9 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     hypothesis: [],
   };
   const activityControls = new Map<object, LoadedControl[]>();
+  let safeguards: Safeguard[] = [];
+  let breach: SafeguardBreach | undefined;
+  let breachRevert: Promise<unknown> | undefined;
   let controlEnv: ControlEnv | undefined;
 
   try {
@@ -266,12 +275,15 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     vars = mergeVars(configuration, secrets);
     journal.experiment.title = String(substitute(experiment.title, vars));
 
+    const fromGlobal = collectSafeguards({ ...experiment, safeguards: [] }, options.controls);
+    const fromExperiment = collectSafeguards(experiment, experiment.controls);
+    safeguards = [...fromGlobal.safeguards, ...fromExperiment.safeguards];
     controls = {
-      global: await loadControls(options.controls, baseDir),
+      global: await loadControls(fromGlobal.controls, baseDir),
       top: [],
       hypothesis: [],
     };
-    controls.top = await loadControls(experiment.controls, baseDir);
+    controls.top = await loadControls(fromExperiment.controls, baseDir);
     controls.hypothesis = await loadControls(
       experiment['steady-state-hypothesis']?.controls,
       baseDir,
@@ -352,6 +364,24 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     return run;
   };
 
+  /** Whether a probe's run meets its tolerance (a failed probe never does; dry probes always do). */
+  const judge = async (
+    probe: Activity,
+    run: ActivityRun,
+    signal: AbortSignal,
+  ): Promise<{ met: boolean; reason?: string }> => {
+    if (run.status === 'failed') return { met: false, reason: run.exception?.at(-1)?.trim() };
+    if (dry === 'probes' || dry === 'activities' || probe.tolerance === undefined) return { met: true };
+    return checkTolerance(probe.tolerance, run.output, {
+      vars,
+      runProbe: async (p) => {
+        const r = await executeActivity(p, { ctx: ctxFor(signal), vars, dry: null });
+        if (r.status === 'failed') throw new Error(r.exception?.at(-1)?.trim() ?? 'probe failed');
+        return r.output;
+      },
+    });
+  };
+
   const runHypothesis = async (phase: Phase): Promise<SteadyState> => {
     const hypothesis = experiment['steady-state-hypothesis']!;
     const level = controlsFor(controls.global, controls.top, controls.hypothesis);
@@ -361,23 +391,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     for (const item of hypothesis.probes ?? []) {
       const probe = resolveRef(experiment, item);
       const run = await runActivity(probe, phase, level, interrupt.signal, (r) => state.probes.push(r));
-      let met = true;
-      let why: string | undefined;
-      if (run.status === 'failed') {
-        met = false;
-        why = run.exception?.at(-1)?.trim();
-      } else if (dry !== 'probes' && dry !== 'activities' && probe.tolerance !== undefined) {
-        const result = await checkTolerance(probe.tolerance, run.output, {
-          vars,
-          runProbe: async (p) => {
-            const r = await executeActivity(p, { ctx: ctxFor(interrupt.signal), vars, dry: null });
-            if (r.status === 'failed') throw new Error(r.exception?.at(-1)?.trim() ?? 'probe failed');
-            return r.output;
-          },
-        });
-        met = result.met;
-        why = result.reason;
-      }
+      const { met, reason: why } = await judge(probe, run, interrupt.signal);
       run.tolerance_met = met;
       emit({ type: 'activity-end', phase, run, ...(why ? { reason: why } : {}) });
       if (!met) {
@@ -477,9 +491,39 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
 
   // ---------------------------------------------------------------- the run
 
+  let guards: ReturnType<typeof startSafeguards> | undefined;
   try {
     await callHook(expControls, 'beforeExperiment', experiment, undefined, cenv);
     refreshVars();
+    guards = startSafeguards(safeguards, {
+      check: async (probe, signal) => {
+        const run = await executeActivity(probe, { ctx: ctxFor(signal), vars, dry: null });
+        return { ...(await judge(probe, run, signal)), output: run.output };
+      },
+      onBreach: (probe, result) => {
+        if (breach || interrupt.signal.aborted) return;
+        const b: SafeguardBreach = {
+          name: probe.name,
+          value: result.output,
+          tolerance: probe.tolerance,
+          ...(result.reason ? { reason: result.reason } : {}),
+          breached_at: isoNow(),
+        };
+        breach = b;
+        journal.faultline.safeguard = b;
+        log(
+          'error',
+          `safeguard '${probe.name}' breached${result.reason ? `: ${result.reason}` : ''}: stopping the run`,
+        );
+        interrupt.abort(`safeguard '${probe.name}' triggered the end of the experiment`);
+        // Revert at once, without waiting for the method to unwind.
+        breachRevert = faults.revertAll().then(() => {
+          b.reverted_at = isoNow();
+        });
+      },
+    });
+    await guards.ready;
+    if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
     let proceed = true;
     if (hasHypothesis && BEFORE_STRATEGIES.has(strategies.hypothesis)) {
       const before = await runHypothesis('before-hypothesis');
@@ -545,15 +589,19 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
       log('error', `the run aborted: ${reason}`);
     }
   }
+  guards?.stop();
   stopHaltWatch();
   options.signal?.removeEventListener('abort', onOuterAbort);
+  await breachRevert;
 
   // ---------------------------------------------------------------- rollbacks
   const finalStatus: RunStatus = status ?? 'completed';
   const playRollbacks =
     strategies.rollbacks === 'always' ||
     (strategies.rollbacks === 'default' && finalStatus !== 'failed' && finalStatus !== 'interrupted') ||
-    (strategies.rollbacks === 'deviated' && journal.deviated);
+    (strategies.rollbacks === 'deviated' && journal.deviated) ||
+    // A safeguard stopped the run: undo what the method did, unless told never to.
+    (breach !== undefined && strategies.rollbacks !== 'never');
   status = finalStatus;
   if (playRollbacks && (experiment.rollbacks?.length ?? 0) > 0) {
     const rbSignal = options.rollbackSignal ?? new AbortController().signal;
@@ -580,9 +628,11 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
 
   // ---------------------------------------------------------------- revert every fault
   if (faults.active() > 0) emit({ type: 'phase', phase: 'revert' });
-  const reverted = await faults.revertAll();
+  await faults.revertAll();
   journal.faultline.faults = faults.records();
-  journal.faultline.unreverted = reverted.filter((r) => r.error !== undefined || r.verified === false);
+  journal.faultline.unreverted = journal.faultline.faults.filter(
+    (r) => r.error !== undefined || r.verified === false,
+  );
   // Resources (in-process proxies, load) stop only after every fault in them is reverted.
   Object.assign(journal.faultline, await stopResources());
 
