@@ -13,6 +13,7 @@ import type { Experiment } from '../../src/core/schema.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { exitCodeFor, runExperiment } from '../../src/engine/run.js';
 import { tempHome } from '../helpers/home.js';
+import { startServer } from '../helpers/server.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/engine/', import.meta.url));
 let home: Awaited<ReturnType<typeof tempHome>>;
@@ -161,4 +162,46 @@ test('a safeguard control without probes is refused with a clear message', async
     ),
     /control 'sg': arguments\.probes/,
   );
+});
+
+test('a load-metric safeguard trips when a real service starts failing', async () => {
+  let failing = false;
+  const server = await startServer((_req, res) => {
+    res.writeHead(failing ? 500 : 200);
+    res.end();
+  });
+  try {
+    const marker = join(home.home, 'load.marker');
+    const onEvent = (e: RunEvent) => {
+      if (e.type === 'activity-end' && e.run.activity.name === 'inject')
+        setTimeout(() => (failing = true), 300);
+    };
+    const j = await runExperiment(
+      experiment(marker, {
+        load: { rate: 100, requests: [{ url: server.url }] },
+        safeguards: [
+          {
+            type: 'probe',
+            name: 'error-rate-below-20-percent',
+            frequency: 0.1,
+            tolerance: { type: 'range', range: [0, 0.2] },
+            provider: {
+              type: 'faultline',
+              module: 'faultline.load',
+              func: 'error_rate',
+              arguments: { window: 0.5 },
+            },
+          },
+        ],
+      }),
+      { baseDir: FIXTURES, home: home.home, onEvent },
+    );
+    assert.equal(j.status, 'interrupted');
+    const breach = j.faultline.safeguard as { name: string; value: number };
+    assert.equal(breach.name, 'error-rate-below-20-percent');
+    assert.ok(breach.value > 0.2, `error rate seen: ${breach.value}`);
+    assert.equal(existsSync(marker), false);
+  } finally {
+    await server.close();
+  }
 });
