@@ -4,6 +4,7 @@
  * and never prints a stack trace for a user mistake.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { parseDuration } from '../core/duration.js';
 import { FaultlineError, formatIssue } from '../core/errors.js';
 import { DRY_MODES, HYPOTHESIS_STRATEGIES, ROLLBACK_STRATEGIES } from '../core/schema.js';
 import { faultlineHome } from '../faults/home.js';
@@ -59,6 +60,11 @@ function buildProgram(out: () => Output): Command {
       parseSeconds,
     )
     .option('--fail-fast', 'stop the method at the first deviation during the method')
+    .option(
+      '--max-duration <duration>',
+      'interrupt the run (and revert every fault) after this long, e.g. 10m',
+      parseMaxDuration,
+    )
     .option('--var <key[:type]=value>', 'override a configuration value (repeatable)', collect, [])
     .option(
       '--var-file <path>',
@@ -177,6 +183,17 @@ function parseSeconds(value: string): number {
     );
   }
   return n;
+}
+
+function parseMaxDuration(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `--max-duration: expected a duration such as '90s', '10m' or '1h', got '${value}'`,
+    );
+  }
+  return ms;
 }
 
 /** Reverts faults left by dead runners before any command does its work. */

@@ -26,6 +26,8 @@ export interface RunFlags {
   rollbackStrategy?: RollbackStrategy;
   hypothesisFrequency?: number;
   failFast?: boolean;
+  /** Milliseconds (parsed from --max-duration). */
+  maxDuration?: number;
   var: string[];
   varFile: string[];
   settings?: string;
@@ -93,6 +95,7 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
       rollbackStrategy: flags.rollbackStrategy,
       hypothesisFrequency: flags.hypothesisFrequency,
       failFast: flags.failFast,
+      maxDurationMs: flags.maxDuration,
       configuration: overrides.configuration,
       secrets: overrides.secrets,
       controls: globalControls,

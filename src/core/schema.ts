@@ -5,6 +5,7 @@
  * are kept and ignored, as Chaos Toolkit does, so existing files run unchanged.
  */
 import { z } from 'zod';
+import { parseDuration } from './duration.js';
 
 const nonEmpty = (what: string) =>
   z.string({ error: `${what}: expected a non-empty string` }).min(1, `${what}: expected a non-empty string`);
@@ -262,6 +263,15 @@ export const HypothesisSchema = z.looseObject({
 });
 
 export const RuntimeSchema = z.looseObject({
+  max_duration: z
+    .union([
+      z.number().positive('expected a positive number of seconds'),
+      z
+        .string()
+        .refine((v) => parseDuration(v) !== undefined, "expected a duration such as '90s', '10m' or '1h'"),
+    ])
+    .optional()
+    .describe('Faultline: the run is interrupted (and every fault reverted) when it lasts longer than this'),
   rollbacks: z.looseObject({ strategy: z.enum(ROLLBACK_STRATEGIES).optional() }).optional(),
   hypothesis: z
     .looseObject({

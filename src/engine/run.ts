@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
+import { parseDuration } from '../core/duration.js';
 import { FaultlineError, InterruptExecution } from '../core/errors.js';
 import type {
   Activity,
@@ -76,6 +77,8 @@ export interface RunOptions {
   onEvent?: RunEventListener;
   /** How often a running experiment looks for `faultline halt` (ms, default 100). */
   haltPollMs?: number;
+  /** Interrupts the run after this long (ms); overrides `runtime.max_duration`. */
+  maxDurationMs?: number;
 }
 
 interface Strategies {
@@ -169,8 +172,20 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   } catch {
     // Polling alone still finds the halt.
   }
+  // max-duration bounds the whole run: past it, the run is interrupted like by a signal.
+  const rtMax = experiment.runtime?.max_duration;
+  const maxDurationMs = options.maxDurationMs ?? (rtMax === undefined ? undefined : parseDuration(rtMax));
+  const maxTimer =
+    maxDurationMs === undefined
+      ? undefined
+      : setTimeout(
+          () => interrupt.abort(`the experiment exceeded its max duration (${maxDurationMs / 1000} s)`),
+          maxDurationMs,
+        );
+  maxTimer?.unref();
   const stopHaltWatch = () => {
     clearInterval(haltTimer);
+    clearTimeout(maxTimer);
     haltWatch?.close();
   };
 

@@ -119,6 +119,9 @@ describe('faultline run', () => {
     assert.equal((await runCli(['run', 'examples/long-fault.yaml', '--dry', 'everything'], { env })).code, 2);
     assert.equal((await runCli(['run', 'examples/long-fault.yaml', '--var', 'novalue'], { env })).code, 2);
     assert.equal((await runCli(['frobnicate'], { env })).code, 2);
+    const bad = await runCli(['run', 'examples/long-fault.yaml', '--max-duration', 'soon'], { env });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--max-duration: expected a duration/);
   });
 
   test('Ctrl-C mid-method: interrupted, journal written, fault reverted, exit 1', async () => {

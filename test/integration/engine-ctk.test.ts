@@ -472,3 +472,20 @@ describe('Faultline behaviour', () => {
     assert.deepEqual(j.run[0]!.output, { n: 5 });
   });
 });
+
+describe('max duration', () => {
+  test('runtime.max_duration interrupts a run that lasts too long; --max-duration overrides it', async () => {
+    const exp = base({
+      runtime: { max_duration: '300ms' },
+      method: [{ type: 'action', name: 'long', provider: node('echo', { value: 1 }), pauses: { after: 30 } }],
+    });
+    const started = Date.now();
+    const j = await run(exp);
+    assert.ok(Date.now() - started < 5000);
+    assert.equal(j.status, 'interrupted');
+    assert.match(j.faultline.reason ?? '', /max duration \(0\.3 s\)/);
+    const k = await run(exp, { maxDurationMs: 100 });
+    assert.equal(k.status, 'interrupted');
+    assert.match(k.faultline.reason ?? '', /0\.1 s/);
+  });
+});
