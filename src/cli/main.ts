@@ -60,6 +60,7 @@ function buildProgram(out: () => Output): Command {
       parseSeconds,
     )
     .option('--fail-fast', 'stop the method at the first deviation during the method')
+    .option('-y, --yes', 'approve an experiment tagged for production without asking')
     .option(
       '--max-duration <duration>',
       'interrupt the run (and revert every fault) after this long, e.g. 10m',

@@ -1,6 +1,7 @@
 /** `faultline run`: load, validate, run, write the journal, exit with the run's verdict. */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
 import type { Journal } from '../engine/journal.js';
@@ -14,6 +15,8 @@ import {
 } from '../experiment/index.js';
 import { loadSettings, settingsControls } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
+import { checkPolicies } from '../safety/policy.js';
+import { SAFEGUARDS_CONTROL } from '../safety/safeguards.js';
 import type { Output } from './output.js';
 import { RunRenderer } from './render-run.js';
 
@@ -28,6 +31,8 @@ export interface RunFlags {
   failFast?: boolean;
   /** Milliseconds (parsed from --max-duration). */
   maxDuration?: number;
+  /** Approves an experiment tagged for production without asking. */
+  yes?: boolean;
   var: string[];
   varFile: string[];
   settings?: string;
@@ -58,6 +63,18 @@ function trapSignals(): { interrupt: AbortController; rollbacks: AbortController
   };
 }
 
+/** Asks a yes/no question on the terminal. */
+async function askYes(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } catch {
+    return false;
+  } finally {
+    rl.close();
+  }
+}
+
 export async function runCommand(source: string, flags: RunFlags, out: Output): Promise<number> {
   const env = { ...process.env };
   const home = faultlineHome(env);
@@ -70,7 +87,10 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
     flags.var.map((v) => parseVarOption(v)),
   );
 
-  const loadedGlobal = await loadControls(globalControls, process.cwd());
+  const loadedGlobal = await loadControls(
+    globalControls.filter((c) => c.provider?.module !== SAFEGUARDS_CONTROL),
+    process.cwd(),
+  );
   await callLoadingHook(loadedGlobal, 'beforeLoadingExperiment', { source });
   const loaded = await loadExperimentSource(source, { verifyTls: flags.verifyTls, env });
   let experiment: Experiment;
@@ -82,6 +102,10 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
   }
   await callLoadingHook(loadedGlobal, 'afterLoadingExperiment', { source, experiment });
 
+  const policy = await checkPolicies(experiment.tags, settings, {
+    yes: flags.yes,
+    confirm: process.stdin.isTTY && process.stderr.isTTY ? askYes : undefined,
+  });
   const renderer = new RunRenderer(out);
   const signals = trapSignals();
   let journal: Journal;
@@ -96,6 +120,7 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
       hypothesisFrequency: flags.hypothesisFrequency,
       failFast: flags.failFast,
       maxDurationMs: flags.maxDuration,
+      policy,
       configuration: overrides.configuration,
       secrets: overrides.secrets,
       controls: globalControls,

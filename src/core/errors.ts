@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   FAULTLINE_ERR_CONFIG: 'configuration, secrets or --var values cannot be resolved',
   FAULTLINE_ERR_ACTIVITY: 'an activity failed (connection error, timeout, thrown error)',
   FAULTLINE_ERR_INTERRUPTED: 'the run was interrupted (signal, control, halt, safeguard)',
+  FAULTLINE_ERR_POLICY: 'a run policy refused the run (production approval, time windows)',
   FAULTLINE_ERR_HALTED: 'a halt is in force; new runs are refused until `faultline halt --release`',
   FAULTLINE_ERR_FAULT: 'a fault could not be injected',
   FAULTLINE_ERR_REVERT: 'a fault could not be reverted or its revert could not be verified',
@@ -31,6 +32,7 @@ const INVALID_INPUT_CODES: ReadonlySet<ErrorCode> = new Set([
   'FAULTLINE_ERR_PARSE',
   'FAULTLINE_ERR_VALIDATION',
   'FAULTLINE_ERR_CONFIG',
+  'FAULTLINE_ERR_POLICY',
 ]);
 
 /** One problem found in a document, with its path and, for files, its position. */

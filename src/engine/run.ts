@@ -79,6 +79,8 @@ export interface RunOptions {
   haltPollMs?: number;
   /** Interrupts the run after this long (ms); overrides `runtime.max_duration`. */
   maxDurationMs?: number;
+  /** Decisions taken before the run (approval, time window), recorded as `faultline.policy`. */
+  policy?: unknown;
 }
 
 interface Strategies {
@@ -251,6 +253,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
       strategies,
       faults: [],
       unreverted: [],
+      ...(options.policy === undefined ? {} : { policy: options.policy }),
     },
   };
 

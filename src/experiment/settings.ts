@@ -1,6 +1,7 @@
 /**
  * The settings file (`--settings`, default `$FAULTLINE_HOME/settings.yaml`):
- * global controls, shaped as Chaos Toolkit's `controls: {name: {provider}}`.
+ * global controls, shaped as Chaos Toolkit's `controls: {name: {provider}}`,
+ * and run policies (`production_tags`, `time_windows`; see safety/policy.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,11 +9,12 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import { type Control, ControlSchema } from '../core/schema.js';
+import { PolicySettingsSchema } from '../safety/policy.js';
 
-export const SettingsSchema = z.looseObject({
+export const SettingsSchema = PolicySettingsSchema.extend({
   controls: z.record(z.string(), ControlSchema.omit({ name: true })).optional(),
 });
-export type Settings = z.infer<typeof SettingsSchema>;
+export type Settings = z.output<typeof SettingsSchema>;
 
 /** Reads settings; a missing default file is fine, a missing explicit one is an error. */
 export async function loadSettings(path: string | undefined, home: string): Promise<Settings> {
@@ -21,7 +23,7 @@ export async function loadSettings(path: string | undefined, home: string): Prom
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return SettingsSchema.parse({});
     throw new FaultlineError(
       'FAULTLINE_ERR_LOAD',
       `--settings: cannot read ${file}: ${(err as Error).message}`,

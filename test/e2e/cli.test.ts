@@ -186,6 +186,29 @@ describe('faultline run', () => {
     );
   });
 
+  test('policies: a production-tagged run needs --yes; time windows refuse runs outside them', async () => {
+    const exp = join(work, 'prod.yaml');
+    await writeFile(exp, 'title: t\ndescription: d\ntags: [production]\nmethod: []\n');
+    const journal = join(work, 'prod.json');
+    const refused = await runCli(['run', exp, '--journal-path', journal], { env });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /production_tags: the experiment is tagged 'production' and needs approval/);
+    const approved = await runCli(['run', exp, '--yes', '--journal-path', journal], { env });
+    assert.equal(approved.code, 0, approved.stderr);
+    assert.equal((await journalOf(journal)).faultline.policy.approval.by, '--yes');
+
+    const settings = join(work, 'windows.yaml');
+    const hour = new Date().getUTCHours();
+    const closed = `${String((hour + 2) % 24).padStart(2, '0')}:00`;
+    const reopen = `${String((hour + 3) % 24).padStart(2, '0')}:00`;
+    await writeFile(settings, `time_windows:\n  - start: "${closed}"\n    end: "${reopen}"\n`);
+    const outside = await runCli(['run', exp, '--yes', '--settings', settings, '--journal-path', journal], {
+      env,
+    });
+    assert.equal(outside.code, 2);
+    assert.match(outside.stderr, /time_windows: runs are allowed only in/);
+  });
+
   test('SIGKILL mid-fault: status shows it, recover reverts it', async () => {
     const marker = join(work, 'kill.marker');
     const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', join(work, 'kill.json')], {

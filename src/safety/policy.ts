@@ -1,0 +1,115 @@
+/**
+ * Run policies from the settings file, checked before anything runs:
+ *  - experiments tagged for production need an explicit approval (a "yes" on
+ *    a terminal, or `--yes`);
+ *  - runs may be allowed only inside given time windows.
+ * Both decisions are recorded in the journal (`faultline.policy`).
+ */
+import { z } from 'zod';
+import { FaultlineError } from '../core/errors.js';
+
+const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24 h)');
+
+export const TimeWindowSchema = z.strictObject({
+  days: z.array(z.enum(DAYS, { error: `expected days among ${DAYS.join(', ')}` })).default([...DAYS]),
+  start: hhmm,
+  end: hhmm,
+  timezone: z
+    .string()
+    .default('UTC')
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'expected an IANA time zone such as Europe/Paris'),
+});
+export type TimeWindow = z.output<typeof TimeWindowSchema>;
+
+export const PolicySettingsSchema = z.looseObject({
+  /** Tags that mark an experiment as touching production. */
+  production_tags: z.array(z.string().min(1)).default(['production', 'prod']),
+  /** When set, runs are allowed only inside one of these windows. */
+  time_windows: z.array(TimeWindowSchema).optional(),
+});
+export type PolicySettings = z.output<typeof PolicySettingsSchema>;
+
+/** Day of week and minutes since midnight of `now` in `timezone`. */
+function localTime(now: Date, timezone: string): { day: (typeof DAYS)[number]; minutes: number } {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: timezone,
+    weekday: 'short',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(now);
+  const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
+  return {
+    day: get('weekday').toLowerCase().slice(0, 3) as (typeof DAYS)[number],
+    minutes: Number(get('hour')) * 60 + Number(get('minute')),
+  };
+}
+
+const toMinutes = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3));
+
+/** The window `now` falls in, or undefined. A window whose end is before its start spans midnight. */
+export function matchingWindow(now: Date, windows: readonly TimeWindow[]): TimeWindow | undefined {
+  return windows.find((w) => {
+    const { day, minutes } = localTime(now, w.timezone);
+    const start = toMinutes(w.start);
+    const end = toMinutes(w.end);
+    if (!w.days.includes(day)) return false;
+    return start <= end ? minutes >= start && minutes < end : minutes >= start || minutes < end;
+  });
+}
+
+export interface PolicyDecision {
+  production: boolean;
+  approval?: { by: 'terminal' | '--yes'; at: string };
+  time_window?: { allowed: true; window: TimeWindow | 'any' };
+}
+
+export const describeWindow = (w: TimeWindow) => `${w.days.join(',')} ${w.start}-${w.end} ${w.timezone}`;
+
+/**
+ * Applies the policies. `confirm` asks on a terminal (undefined when there is
+ * none). Throws FAULTLINE_ERR_POLICY naming the rule when the run is refused.
+ */
+export async function checkPolicies(
+  tags: readonly string[] | undefined,
+  settings: PolicySettings,
+  opts: { yes?: boolean; now?: Date; confirm?: (question: string) => Promise<boolean> },
+): Promise<PolicyDecision> {
+  const now = opts.now ?? new Date();
+  const decision: PolicyDecision = { production: false };
+  if (settings.time_windows) {
+    const w = matchingWindow(now, settings.time_windows);
+    if (!w) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_POLICY',
+        `time_windows: runs are allowed only in ${settings.time_windows.map(describeWindow).join(' or ')}; it is ${now.toISOString()}`,
+      );
+    }
+    decision.time_window = { allowed: true, window: w };
+  }
+  const prodTag = (tags ?? []).find((t) => settings.production_tags.includes(t));
+  if (prodTag) {
+    decision.production = true;
+    if (opts.yes) decision.approval = { by: '--yes', at: now.toISOString() };
+    else if (
+      opts.confirm &&
+      (await opts.confirm(`This experiment is tagged '${prodTag}'. Run it? Type yes to continue: `))
+    ) {
+      decision.approval = { by: 'terminal', at: new Date().toISOString() };
+    } else {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_POLICY',
+        `production_tags: the experiment is tagged '${prodTag}' and needs approval: answer yes on a terminal, or pass --yes`,
+      );
+    }
+  }
+  return decision;
+}
