@@ -4,7 +4,7 @@
  * current activity, elapsed time) redrawn ten times a second.
  */
 import type { Activity } from '../core/schema.js';
-import type { Phase, RunEvent } from '../engine/events.js';
+import { type Phase, type RunEvent, STEADY_STATE_PHASES } from '../engine/events.js';
 import type { ActivityRun, Journal } from '../engine/journal.js';
 import type { Output } from './output.js';
 
@@ -15,6 +15,7 @@ const PHASE_LABEL: Record<Phase, string> = {
   'after-hypothesis': 'steady state (after)',
   rollbacks: 'rollbacks',
   revert: 'reverting faults',
+  recovery: 'waiting for the steady state to recover',
 };
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -134,7 +135,7 @@ export class RunRenderer {
       );
       return;
     }
-    if (phase.endsWith('hypothesis') && run.tolerance_met !== undefined) {
+    if (STEADY_STATE_PHASES.has(phase) && run.tolerance_met !== undefined) {
       if (phase === 'during-hypothesis' && run.tolerance_met) return;
       const verdict = run.tolerance_met ? 'ok' : 'MISSED';
       this.#line(

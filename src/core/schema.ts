@@ -262,7 +262,23 @@ export const HypothesisSchema = z.looseObject({
   controls: z.array(ControlSchema).optional(),
 });
 
+const durationSchema = z.union([
+  z.number().positive('expected a positive number of seconds'),
+  z
+    .string()
+    .refine((v) => parseDuration(v) !== undefined, "expected a duration such as '500ms', '90s', '10m'"),
+]);
+
 export const RuntimeSchema = z.looseObject({
+  recovery: z
+    .looseObject({
+      deadline: durationSchema.describe(
+        'how long the steady state may take to hold again after the faults are reverted',
+      ),
+      interval: durationSchema.optional().describe('between two checks (default 1s)'),
+    })
+    .optional()
+    .describe('Faultline: measure the time to recover (MTTR) after the faults are reverted'),
   max_duration: z
     .union([
       z.number().positive('expected a positive number of seconds'),

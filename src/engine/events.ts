@@ -12,7 +12,16 @@ export type Phase =
   | 'during-hypothesis'
   | 'after-hypothesis'
   | 'rollbacks'
-  | 'revert';
+  | 'revert'
+  | 'recovery';
+
+/** Phases whose probes are checked against their tolerances (reported once the check is done). */
+export const STEADY_STATE_PHASES: ReadonlySet<Phase> = new Set([
+  'before-hypothesis',
+  'during-hypothesis',
+  'after-hypothesis',
+  'recovery',
+]);
 
 export type RunEvent =
   | {

@@ -43,7 +43,7 @@ import { VERSION } from '../version.js';
 import { executeActivity, interruptedRun, reasonOf } from './activity.js';
 import type { ActivityContext, LogLevel } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
-import type { Phase, RunEventListener } from './events.js';
+import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
 import { type ActivityRun, isoNow, type Journal, type RunStatus, type SteadyState } from './journal.js';
 import { redactSecrets } from './redact.js';
 import { runResources, type StartedResource } from './resources.js';
@@ -363,7 +363,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
       recorded = r;
       record(r);
       // Hypothesis probes are reported once their tolerance is known (in runHypothesis).
-      if (!phase.endsWith('hypothesis')) emit({ type: 'activity-end', phase, run: r });
+      if (!STEADY_STATE_PHASES.has(phase)) emit({ type: 'activity-end', phase, run: r });
     };
     let run: ActivityRun;
     try {
@@ -400,7 +400,10 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     });
   };
 
-  const runHypothesis = async (phase: Phase): Promise<SteadyState> => {
+  const runHypothesis = async (
+    phase: Phase,
+    signal: AbortSignal = interrupt.signal,
+  ): Promise<SteadyState> => {
     const hypothesis = experiment['steady-state-hypothesis']!;
     const level = controlsFor(controls.global, controls.top, controls.hypothesis);
     emit({ type: 'phase', phase });
@@ -408,8 +411,8 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     const state: SteadyState = { steady_state_met: true, probes: [] };
     for (const item of hypothesis.probes ?? []) {
       const probe = resolveRef(experiment, item);
-      const run = await runActivity(probe, phase, level, interrupt.signal, (r) => state.probes.push(r));
-      const { met, reason: why } = await judge(probe, run, interrupt.signal);
+      const run = await runActivity(probe, phase, level, signal, (r) => state.probes.push(r));
+      const { met, reason: why } = await judge(probe, run, signal);
       run.tolerance_met = met;
       emit({ type: 'activity-end', phase, run, ...(why ? { reason: why } : {}) });
       if (!met) {
@@ -644,6 +647,55 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     }
   }
 
+  /**
+   * Time to recover: after the faults are reverted, check the steady state
+   * every `interval` until it holds (MTTR) or the deadline passes, which marks
+   * the run deviated ("did not recover"). A second Ctrl-C stops the wait.
+   */
+  const measureRecovery = async (r: { deadline: number | string; interval?: number | string }) => {
+    const deadlineMs = parseDuration(r.deadline) ?? 0;
+    const intervalMs = parseDuration(r.interval ?? 1) ?? 1000;
+    const signal = options.rollbackSignal ?? new AbortController().signal;
+    const revertedAt = Math.max(
+      ...journal.faultline.faults.map((f) =>
+        f.reverted_at ? Date.parse(f.reverted_at.replace(/\d{3}\+00:00$/, 'Z')) : 0,
+      ),
+    );
+    const from = Number.isFinite(revertedAt) && revertedAt > 0 ? revertedAt : Date.now();
+    emit({ type: 'phase', phase: 'recovery' });
+    let checks = 0;
+    let recoveredAt: number | undefined;
+    while (!signal.aborted) {
+      checks += 1;
+      let state: SteadyState | undefined;
+      try {
+        state = await runHypothesis('recovery', signal);
+      } catch {
+        break; // interrupted by a second signal
+      }
+      if (state.steady_state_met) {
+        recoveredAt = Date.now();
+        break;
+      }
+      if (Date.now() - from + intervalMs > deadlineMs) break;
+      await sleepTimer(intervalMs, undefined, { signal }).catch(() => undefined);
+    }
+    journal.faultline.recovery = {
+      faults_reverted_at: isoNow(new Date(from)),
+      recovered_at: recoveredAt === undefined ? null : isoNow(new Date(recoveredAt)),
+      mttr: recoveredAt === undefined ? null : (recoveredAt - from) / 1000,
+      deadline: deadlineMs / 1000,
+      checks,
+    };
+    if (recoveredAt === undefined) {
+      journal.deviated = true;
+      reason = `did not recover: the steady state did not hold within ${deadlineMs / 1000} s of the faults being reverted`;
+      log('error', reason);
+    } else {
+      log('info', `recovered ${((recoveredAt - from) / 1000).toFixed(2)} s after the faults were reverted`);
+    }
+  };
+
   // ---------------------------------------------------------------- revert every fault
   if (faults.active() > 0) emit({ type: 'phase', phase: 'revert' });
   await faults.revertAll();
@@ -651,6 +703,10 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   journal.faultline.unreverted = journal.faultline.faults.filter(
     (r) => r.error !== undefined || r.verified === false,
   );
+  const recovery = experiment.runtime?.recovery;
+  if (recovery && hasHypothesis && journal.faultline.faults.length > 0 && status !== 'aborted') {
+    await measureRecovery(recovery);
+  }
   // Resources (in-process proxies, load) stop only after every fault in them is reverted.
   Object.assign(journal.faultline, await stopResources());
 
