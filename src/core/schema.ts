@@ -138,11 +138,21 @@ export interface ProbeTolerance {
   [k: string]: unknown;
 }
 
+/** Faultline: relative to the probe's value when first checked (normally before the method). */
+const BaselineToleranceSchema = z.looseObject({
+  type: z.literal('baseline'),
+  max_ratio: z.number().min(0).optional().describe('at most this many times the baseline'),
+  min_ratio: z.number().min(0).optional().describe('at least this many times the baseline'),
+  within: z.number().min(0).optional().describe('at most this fraction away from the baseline (0.1 = 10%)'),
+  target: z.string().optional(),
+});
+
 export const ObjectToleranceSchema = z.union([
   RangeToleranceSchema,
   RegexToleranceSchema,
   JsonPathToleranceSchema,
   ProbeToleranceSchema,
+  BaselineToleranceSchema,
 ]);
 
 export const ToleranceSchema = z

@@ -382,6 +382,8 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     return run;
   };
 
+  /** Baseline values by probe name, captured the first time a baseline tolerance is checked. */
+  const baselines = new Map<string, number>();
   /** Whether a probe's run meets its tolerance (a failed probe never does; dry probes always do). */
   const judge = async (
     probe: Activity,
@@ -392,6 +394,13 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     if (dry === 'probes' || dry === 'activities' || probe.tolerance === undefined) return { met: true };
     return checkTolerance(probe.tolerance, run.output, {
       vars,
+      baseline: {
+        get: () => baselines.get(probe.name),
+        set: (v) => {
+          baselines.set(probe.name, v);
+          journal.faultline.baselines = Object.fromEntries(baselines);
+        },
+      },
       runProbe: async (p) => {
         const r = await executeActivity(p, { ctx: ctxFor(signal), vars, dry: null });
         if (r.status === 'failed') throw new Error(r.exception?.at(-1)?.trim() ?? 'probe failed');

@@ -489,3 +489,31 @@ describe('max duration', () => {
     assert.match(k.faultline.reason ?? '', /0\.1 s/);
   });
 });
+
+describe('baseline tolerances', () => {
+  test('the before-method value is the baseline; the after check compares with it', async () => {
+    const exp = (maxRatio: number) =>
+      base({
+        'steady-state-hypothesis': {
+          title: 'no worse than 1.5x',
+          probes: [
+            {
+              type: 'probe',
+              name: 'counter',
+              tolerance: { type: 'baseline', max_ratio: maxRatio },
+              provider: node('count'),
+            },
+          ],
+        },
+        method: [{ type: 'action', name: 'reset-after', provider: node('echo', { value: 1 }) }],
+        rollbacks: [{ type: 'action', name: 'reset', provider: node('resetCount') }],
+      });
+    await run(base({ method: [{ type: 'action', name: 'r', provider: node('resetCount') }] }));
+    const worse = await run(exp(1.5), { rollbackStrategy: 'always' });
+    assert.equal(worse.deviated, true, 'count went 1 -> 2: 2x the baseline');
+    assert.deepEqual(worse.faultline.baselines, { counter: 1 });
+    assert.equal(worse.steady_states.after!.probes[0]!.tolerance_met, false);
+    const fine = await run(exp(2.5), { rollbackStrategy: 'always' });
+    assert.equal(fine.deviated, false);
+  });
+});

@@ -10,10 +10,12 @@
  * await checkTolerance([200, 204], { status: 201, headers: {}, body: '' }, ctx); // { met: false, reason: ... }
  * await checkTolerance([200, 204], 201, ctx); // { met: true }: a 2-item list is a range for plain values
  */
+
 import { InterruptExecution, type Issue } from '../../core/errors.js';
 import { isDict } from '../../core/python.js';
 import { Registry } from '../../core/registry.js';
 import type { Tolerance } from '../../core/schema.js';
+import { baselineTolerance } from './baseline.js';
 import { booleanTolerance } from './boolean.js';
 import { integerTolerance } from './integer.js';
 import { jsonpathTolerance } from './jsonpath.js';
@@ -42,6 +44,7 @@ toleranceKinds.register('range', rangeTolerance);
 toleranceKinds.register('regex', regexTolerance);
 toleranceKinds.register('jsonpath', jsonpathTolerance);
 toleranceKinds.register('probe', probeTolerance);
+toleranceKinds.register('baseline', baselineTolerance);
 
 /** The registry key for a tolerance: its JSON type, or `type` for objects. */
 export function toleranceKindOf(tolerance: unknown): string {
@@ -78,6 +81,7 @@ export async function checkTolerance(
   const kctx: KindContext = {
     vars: ctx.vars,
     runProbe: (probe) => ctx.runProbe(probe),
+    ...(ctx.baseline ? { baseline: ctx.baseline } : {}),
     recheck: (t, o) => dispatch(t, o, kctx, true),
   };
   try {

@@ -14,6 +14,8 @@ export interface ToleranceContext {
   vars: Vars;
   /** Runs a probe used as a tolerance (its arguments already include `value`). */
   runProbe(probe: Activity): Promise<unknown>;
+  /** The probe's baseline slot (baseline tolerances); absent outside steady-state checks. */
+  baseline?: { get(): number | undefined; set(value: number): void };
 }
 
 /** What a kind sees: the caller's context plus re-dispatch of a substituted value. */
