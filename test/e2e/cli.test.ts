@@ -369,6 +369,40 @@ describe('other commands', () => {
     assert.equal(doc['steady-state-hypothesis'].probes[0].provider.url, 'http://127.0.0.1:9/health');
   });
 
+  test('a production-tagged run asks for approval on a terminal', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) {
+      t.skip('`script` (util-linux) is not installed: cannot give the CLI a terminal');
+      return;
+    }
+    const exp = join(work, 'prod-tty.yaml');
+    await writeFile(exp, 'title: t\ndescription: d\ntags: [prod]\nmethod: []\n');
+    const ask = async (answer: string) => {
+      const journal = join(work, `prod-tty-${answer}.json`);
+      const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} run ${JSON.stringify(exp)} --journal-path ${JSON.stringify(journal)}`;
+      const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+      });
+      let screen = '';
+      let answered = false;
+      child.stdout.on('data', (d: Buffer) => {
+        screen += d.toString();
+        if (!answered && /Type yes to continue/.test(screen)) {
+          answered = true;
+          child.stdin.write(`${answer}\r`);
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      return { code, screen, journal };
+    };
+    const yes = await ask('yes');
+    assert.equal(yes.code, 0, yes.screen);
+    assert.equal((await journalOf(yes.journal)).faultline.policy.approval.by, 'terminal');
+    const no = await ask('no');
+    assert.equal(no.code, 2, no.screen);
+    assert.match(no.screen, /needs approval/);
+  });
+
   test('init writes a valid experiment from flags', async () => {
     const path = join(work, 'init.yaml');
     const r = await runCli(
