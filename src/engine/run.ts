@@ -12,7 +12,6 @@
  *   controls.afterExperiment
  */
 import { randomUUID } from 'node:crypto';
-import { type FSWatcher, watch } from 'node:fs';
 import { hostname, platform, release } from 'node:os';
 import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { parseDuration } from '../core/duration.js';
@@ -29,10 +28,11 @@ import type {
 import { isRef } from '../core/schema.js';
 import { resolveConfiguration, resolveSecrets } from '../experiment/configuration.js';
 import { mergeVars, substitute, type Vars } from '../experiment/substitute.js';
-import { ensureDir, faultlineHome, HALT_FILE } from '../faults/home.js';
+import { faultlineHome } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
 import { haltState } from '../faults/recovery.js';
 import { FaultSession } from '../faults/session.js';
+import { measureRecovery } from '../safety/recovery-time.js';
 import {
   collectSafeguards,
   type Safeguard,
@@ -44,6 +44,7 @@ import { executeActivity, interruptedRun, reasonOf } from './activity.js';
 import type { ActivityContext, LogLevel } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
+import { watchInterrupts } from './interrupts.js';
 import { type ActivityRun, isoNow, type Journal, type RunStatus, type SteadyState } from './journal.js';
 import { redactSecrets } from './redact.js';
 import { runResources, type StartedResource } from './resources.js';
@@ -148,48 +149,15 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     );
   }
 
-  // Interrupts: the caller's signal (Ctrl-C), a control, or `faultline halt`.
-  const interrupt = new AbortController();
-  const onOuterAbort = () => interrupt.abort(options.signal?.reason ?? 'interrupted by signal');
-  if (options.signal?.aborted) onOuterAbort();
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  const checkHalt = () => {
-    haltState({ home }).then(
-      (h) =>
-        h &&
-        !interrupt.signal.aborted &&
-        interrupt.abort(`halted by \`faultline halt\`${h.reason ? `: ${h.reason}` : ''}`),
-      () => {},
-    );
-  };
-  // The halt flag is watched (instant) and polled (in case the filesystem drops watch events).
-  const haltTimer = setInterval(checkHalt, options.haltPollMs ?? 100);
-  haltTimer.unref();
-  let haltWatch: FSWatcher | undefined;
-  try {
-    await ensureDir(home);
-    haltWatch = watch(home, (_event, file) => file === HALT_FILE && checkHalt());
-    haltWatch.on('error', () => {});
-    haltWatch.unref();
-  } catch {
-    // Polling alone still finds the halt.
-  }
-  // max-duration bounds the whole run: past it, the run is interrupted like by a signal.
+  // Interrupts: the caller's signal (Ctrl-C), a control, a safeguard, `faultline halt`, max duration.
   const rtMax = experiment.runtime?.max_duration;
-  const maxDurationMs = options.maxDurationMs ?? (rtMax === undefined ? undefined : parseDuration(rtMax));
-  const maxTimer =
-    maxDurationMs === undefined
-      ? undefined
-      : setTimeout(
-          () => interrupt.abort(`the experiment exceeded its max duration (${maxDurationMs / 1000} s)`),
-          maxDurationMs,
-        );
-  maxTimer?.unref();
-  const stopHaltWatch = () => {
-    clearInterval(haltTimer);
-    clearTimeout(maxTimer);
-    haltWatch?.close();
-  };
+  const interrupts = await watchInterrupts({
+    home,
+    signal: options.signal,
+    haltPollMs: options.haltPollMs,
+    maxDurationMs: options.maxDurationMs ?? (rtMax === undefined ? undefined : parseDuration(rtMax)),
+  });
+  const interrupt = interrupts.controller;
 
   const faults = new FaultSession({
     runId,
@@ -329,8 +297,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     }
     refreshVars();
   } catch (err) {
-    stopHaltWatch();
-    options.signal?.removeEventListener('abort', onOuterAbort);
+    interrupts.stop();
     await stopResources();
     throw err;
   }
@@ -620,8 +587,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     }
   }
   guards?.stop();
-  stopHaltWatch();
-  options.signal?.removeEventListener('abort', onOuterAbort);
+  interrupts.stop();
   await breachRevert;
 
   // ---------------------------------------------------------------- rollbacks
@@ -656,55 +622,6 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     }
   }
 
-  /**
-   * Time to recover: after the faults are reverted, check the steady state
-   * every `interval` until it holds (MTTR) or the deadline passes, which marks
-   * the run deviated ("did not recover"). A second Ctrl-C stops the wait.
-   */
-  const measureRecovery = async (r: { deadline: number | string; interval?: number | string }) => {
-    const deadlineMs = parseDuration(r.deadline) ?? 0;
-    const intervalMs = parseDuration(r.interval ?? 1) ?? 1000;
-    const signal = options.rollbackSignal ?? new AbortController().signal;
-    const revertedAt = Math.max(
-      ...journal.faultline.faults.map((f) =>
-        f.reverted_at ? Date.parse(f.reverted_at.replace(/\d{3}\+00:00$/, 'Z')) : 0,
-      ),
-    );
-    const from = Number.isFinite(revertedAt) && revertedAt > 0 ? revertedAt : Date.now();
-    emit({ type: 'phase', phase: 'recovery' });
-    let checks = 0;
-    let recoveredAt: number | undefined;
-    while (!signal.aborted) {
-      checks += 1;
-      let state: SteadyState | undefined;
-      try {
-        state = await runHypothesis('recovery', signal);
-      } catch {
-        break; // interrupted by a second signal
-      }
-      if (state.steady_state_met) {
-        recoveredAt = Date.now();
-        break;
-      }
-      if (Date.now() - from + intervalMs > deadlineMs) break;
-      await sleepTimer(intervalMs, undefined, { signal }).catch(() => undefined);
-    }
-    journal.faultline.recovery = {
-      faults_reverted_at: isoNow(new Date(from)),
-      recovered_at: recoveredAt === undefined ? null : isoNow(new Date(recoveredAt)),
-      mttr: recoveredAt === undefined ? null : (recoveredAt - from) / 1000,
-      deadline: deadlineMs / 1000,
-      checks,
-    };
-    if (recoveredAt === undefined) {
-      journal.deviated = true;
-      reason = `did not recover: the steady state did not hold within ${deadlineMs / 1000} s of the faults being reverted`;
-      log('error', reason);
-    } else {
-      log('info', `recovered ${((recoveredAt - from) / 1000).toFixed(2)} s after the faults were reverted`);
-    }
-  };
-
   // ---------------------------------------------------------------- revert every fault
   if (faults.active() > 0) emit({ type: 'phase', phase: 'revert' });
   await faults.revertAll();
@@ -712,9 +629,24 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   journal.faultline.unreverted = journal.faultline.faults.filter(
     (r) => r.error !== undefined || r.verified === false,
   );
+  // Time to recover: a second Ctrl-C (the rollback signal) stops the wait.
   const recovery = experiment.runtime?.recovery;
   if (recovery && hasHypothesis && journal.faultline.faults.length > 0 && status !== 'aborted') {
-    await measureRecovery(recovery);
+    emit({ type: 'phase', phase: 'recovery' });
+    const record = await measureRecovery(
+      recovery,
+      journal.faultline.faults,
+      (signal) => runHypothesis('recovery', signal),
+      options.rollbackSignal ?? new AbortController().signal,
+    );
+    journal.faultline.recovery = record;
+    if (record.mttr === null) {
+      journal.deviated = true;
+      reason = `did not recover: the steady state did not hold within ${record.deadline} s of the faults being reverted`;
+      log('error', reason);
+    } else {
+      log('info', `recovered ${record.mttr.toFixed(2)} s after the faults were reverted`);
+    }
   }
   // Resources (in-process proxies, load) stop only after every fault in them is reverted.
   Object.assign(journal.faultline, await stopResources());
