@@ -16,7 +16,7 @@ import {
 import { loadSettings, settingsControls } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
 import { checkPolicies } from '../safety/policy.js';
-import { SAFEGUARDS_CONTROL } from '../safety/safeguards.js';
+import { isSafeguardControl } from '../safety/safeguards.js';
 import type { Output } from './output.js';
 import { RunRenderer } from './render-run.js';
 
@@ -88,7 +88,7 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
   );
 
   const loadedGlobal = await loadControls(
-    globalControls.filter((c) => c.provider?.module !== SAFEGUARDS_CONTROL),
+    globalControls.filter((c) => !isSafeguardControl(c)),
     process.cwd(),
   );
   await callLoadingHook(loadedGlobal, 'beforeLoadingExperiment', { source });

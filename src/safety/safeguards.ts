@@ -36,6 +36,11 @@ export interface SafeguardBreach {
   reverted_at?: string;
 }
 
+/** Chaos Toolkit's safeguards control, which Faultline runs as safeguards rather than as a control. */
+export function isSafeguardControl(c: Control): boolean {
+  return c.provider?.type === 'python' && c.provider.module === SAFEGUARDS_CONTROL;
+}
+
 /**
  * The experiment's safeguards: its `safeguards:` list, plus the probes of any
  * `chaosaddons.controls.safeguards` control (which is then not loaded as a
@@ -48,8 +53,8 @@ export function collectSafeguards(
   const safeguards: Safeguard[] = [...((experiment.safeguards as Safeguard[] | undefined) ?? [])];
   const rest: Control[] = [];
   for (const c of controls ?? []) {
-    if (c.provider?.type === 'python' && c.provider.module === SAFEGUARDS_CONTROL) {
-      const probes = z.array(SafeguardSchema).min(1).safeParse(c.provider.arguments?.probes);
+    if (isSafeguardControl(c)) {
+      const probes = z.array(SafeguardSchema).min(1).safeParse(c.provider?.arguments?.probes);
       if (!probes.success) {
         const issue = probes.error.issues[0]!;
         throw new FaultlineError(
