@@ -7,6 +7,7 @@ import { runResources } from '../engine/resources.js';
 import { loadResource } from '../load/resource.js';
 import { inProcessProxies } from '../proxy/in-process.js';
 import { chaostoxiActivities } from './chaostoxi.js';
+import { faultActivities } from './faults.js';
 import { loadActivities } from './load.js';
 import { markerActivities } from './marker.js';
 import { prometheusActivities } from './prometheus.js';
@@ -18,6 +19,7 @@ const modules = [
   chaostoxiActivities,
   prometheusActivities,
   loadActivities,
+  faultActivities(),
 ];
 
 for (const activities of modules) for (const activity of activities) registerBuiltin(activity);

@@ -12,9 +12,11 @@ export const ERROR_CODES = {
   FAULTLINE_ERR_CONFIG: 'configuration, secrets or --var values cannot be resolved',
   FAULTLINE_ERR_ACTIVITY: 'an activity failed (connection error, timeout, thrown error)',
   FAULTLINE_ERR_INTERRUPTED: 'the run was interrupted (signal, control, halt, safeguard)',
-  FAULTLINE_ERR_POLICY: 'a run policy refused the run (production approval, time windows)',
+  FAULTLINE_ERR_POLICY: 'a run policy refused the run (production approval, time windows, blast radius)',
   FAULTLINE_ERR_HALTED: 'a halt is in force; new runs are refused until `faultline halt --release`',
   FAULTLINE_ERR_FAULT: 'a fault could not be injected',
+  FAULTLINE_ERR_UNSUPPORTED:
+    'this machine cannot inject the fault (a kernel feature, a tool or root is missing); the message says what to use instead',
   FAULTLINE_ERR_REVERT: 'a fault could not be reverted or its revert could not be verified',
   FAULTLINE_ERR_LEDGER: 'the fault ledger cannot be read or written',
   FAULTLINE_ERR_PROXY: 'the fault proxy or its control API failed, refused a request or cannot be reached',

@@ -4,6 +4,7 @@
  * are float seconds, as in Chaos Toolkit.
  */
 import type { Activity, Experiment } from '../core/schema.js';
+import type { FaultTarget } from '../faults/types.js';
 
 export type RunStatus = 'completed' | 'failed' | 'aborted' | 'interrupted';
 
@@ -30,6 +31,10 @@ export interface FaultRecord {
   kind: string;
   target: string;
   injected_at: string;
+  /** What the fault touched, as checked against the blast radius. */
+  targets?: FaultTarget[];
+  /** A fault that cannot be undone (a process kill): nothing to revert. */
+  irreversible?: boolean;
   reverted_at?: string;
   verified?: boolean;
   error?: string;

@@ -3,12 +3,20 @@
  * built-in fault kinds are registered (one line each).
  */
 import { markerKind } from './marker.js';
+import { networkKinds } from './network/index.js';
+import { postgresKinds } from './postgres/index.js';
+import { processKinds } from './process/index.js';
 import { proxyDownKind, proxyToxicKind } from './proxy.js';
+import { redisKinds } from './redis/index.js';
 import { registerFaultKind } from './registry.js';
+import { stressKinds } from './stress/index.js';
 
 registerFaultKind(markerKind);
 registerFaultKind(proxyToxicKind);
 registerFaultKind(proxyDownKind);
+for (const group of [networkKinds, processKinds, stressKinds, postgresKinds, redisKinds]) {
+  for (const kind of group) registerFaultKind(kind);
+}
 
 export * from './home.js';
 export * from './ledger.js';

@@ -46,6 +46,8 @@ export interface LedgerEntry {
   /** /proc start time of the owner (detects PID reuse); null where /proc is missing. */
   ownerStart: string | null;
   host: string;
+  /** The fault cannot be undone (a process kill): reverting it is a no-op. */
+  irreversible?: boolean;
   /** Why the last revert attempt failed. */
   lastError?: string;
   /** Not stored: the pid holding a revert claim, when read while claimed. */

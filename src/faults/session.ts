@@ -6,9 +6,10 @@
 import type { z } from 'zod';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
 import { type FaultRecord, isoNow } from '../engine/journal.js';
+import { type BlastRadiusPolicy, checkBlastRadius } from '../safety/blast-radius.js';
 import { type Ledger, type LedgerEntry, newFaultId, redactSecrets, selfIdentity } from './ledger.js';
 import { loadFaultKinds } from './registry.js';
-import type { FaultKind, UndoRecord } from './types.js';
+import type { FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './types.js';
 
 /** TTL when the caller gives none: no fault lives forever. */
 export const DEFAULT_FAULT_TTL_MS = 600_000;
@@ -42,6 +43,8 @@ export interface FaultSessionOptions {
   runId: string;
   ledger: Ledger;
   onEvent?: (event: FaultEvent) => void;
+  /** Checked against every fault's targets before it is planned (each policy must hold). */
+  blastRadius?: readonly BlastRadiusPolicy[];
 }
 
 type Status = 'injecting' | 'active' | 'reverted' | 'failed';
@@ -54,6 +57,7 @@ interface Tracked {
   fault: FaultRecord;
   status: Status;
   handle: FaultHandle;
+  targets: FaultTarget[];
   inflight?: Promise<FaultRecord>;
   timer?: NodeJS.Timeout;
   /** Renews the server-side lease of a fault that has one. */
@@ -82,16 +86,58 @@ export class FaultSession {
   readonly runId: string;
   readonly ledger: Ledger;
   readonly #onEvent: ((event: FaultEvent) => void) | undefined;
+  readonly #blastRadius: readonly BlastRadiusPolicy[];
   readonly #faults: Tracked[] = [];
+  /** Targets of faults that passed the blast-radius check and are not yet tracked. */
+  readonly #reserved = new Set<FaultTarget[]>();
+  #violation: FaultlineError | undefined;
   readonly #injecting = new Set<Promise<unknown>>();
   #run: Promise<void> | undefined;
   #revertAll: Promise<FaultRecord[]> | undefined;
 
   /** Cheap: touches no disk until the first inject. */
-  constructor({ runId, ledger, onEvent }: FaultSessionOptions) {
+  constructor({ runId, ledger, onEvent, blastRadius }: FaultSessionOptions) {
     this.runId = runId;
     this.ledger = ledger;
     this.#onEvent = onEvent;
+    this.#blastRadius = blastRadius ?? [];
+  }
+
+  /** The first blast-radius refusal of this session, if any (the engine aborts the run on it). */
+  get violation(): FaultlineError | undefined {
+    return this.#violation;
+  }
+
+  /** Targets held by faults not (verifiably) reverted, and by faults being injected. */
+  #heldTargets(): FaultTarget[] {
+    const held = this.#faults.filter((t) => t.status !== 'reverted').flatMap((t) => t.targets);
+    for (const r of this.#reserved) held.push(...r);
+    return held;
+  }
+
+  /**
+   * Resolves what the fault will touch and checks it against the blast radius.
+   * A kind without resolveTargets() touches one thing: its target string.
+   */
+  async #resolve(kind: FaultKind, args: unknown, target: string): Promise<ResolvedTargets> {
+    let resolved: ResolvedTargets;
+    try {
+      resolved = kind.resolveTargets
+        ? await kind.resolveTargets(args)
+        : { targets: [{ type: kind.kind, name: target }] };
+    } catch (err) {
+      if (err instanceof FaultlineError) throw err;
+      throw new FaultlineError('FAULTLINE_ERR_FAULT', `${kind.kind}: cannot resolve its targets: ${message(err)}`, {
+        cause: err,
+      });
+    }
+    try {
+      checkBlastRadius(this.#blastRadius, `${kind.kind} ${target}`, resolved, this.#heldTargets());
+    } catch (err) {
+      this.#violation ??= err as FaultlineError;
+      throw err;
+    }
+    return resolved;
   }
 
   /**
@@ -134,19 +180,37 @@ export class FaultSession {
     await this.#refuseIfHalted(kind.kind);
 
     let target: string;
-    let record: UndoRecord;
     try {
       target = kind.target(parsed.data);
-      record = await kind.plan(parsed.data);
+    } catch (err) {
+      throw new FaultlineError('FAULTLINE_ERR_FAULT', `${kind.kind}: ${message(err)}`, { cause: err });
+    }
+    const resolved = await this.#resolve(kind, parsed.data, target);
+    // Synchronously after the check: a concurrent inject counts these targets.
+    this.#reserved.add(resolved.targets);
+    try {
+      return await this.#injectResolved(kind, parsed.data, opts, ttlMs, target, resolved);
+    } finally {
+      this.#reserved.delete(resolved.targets);
+    }
+  }
+
+  async #injectResolved(
+    kind: FaultKind,
+    args: unknown,
+    opts: InjectOptions,
+    ttlMs: number,
+    target: string,
+    resolved: ResolvedTargets,
+  ): Promise<FaultHandle> {
+    let record: UndoRecord;
+    try {
+      record = await kind.plan(args, resolved);
     } catch (err) {
       if (err instanceof FaultlineError) throw err;
-      throw new FaultlineError(
-        'FAULTLINE_ERR_FAULT',
-        `${kind.kind}: cannot plan the fault: ${message(err)}`,
-        {
-          cause: err,
-        },
-      );
+      throw new FaultlineError('FAULTLINE_ERR_FAULT', `${kind.kind}: cannot plan the fault: ${message(err)}`, {
+        cause: err,
+      });
     }
 
     await this.#ensureRun();
@@ -157,8 +221,9 @@ export class FaultSession {
       kind: kind.kind,
       runId: this.runId,
       target,
-      args: redactSecrets(parsed.data),
+      args: redactSecrets(args),
       record,
+      ...(kind.irreversible ? { irreversible: true } : {}),
       state: 'pending',
       createdAt: new Date(created).toISOString(),
       ttlMs,
@@ -175,13 +240,21 @@ export class FaultSession {
       target,
       record,
       status: 'injecting',
-      fault: { id: entry.id, kind: kind.kind, target, injected_at: isoNow(new Date(created)) },
+      targets: resolved.targets,
+      fault: {
+        id: entry.id,
+        kind: kind.kind,
+        target,
+        injected_at: isoNow(new Date(created)),
+        targets: resolved.targets,
+        ...(kind.irreversible ? { irreversible: true } : {}),
+      },
       handle: { id: entry.id, kind: kind.kind, target, revert: () => this.#revert(t) },
     };
     this.#faults.push(t);
 
     try {
-      const refined = await kind.inject(parsed.data, record, opts.signal);
+      const refined = await kind.inject(args, record, opts.signal);
       if (refined) t.record = refined;
     } catch (err) {
       throw await this.#undoInjection(t, 'FAULTLINE_ERR_FAULT', `cannot inject: ${message(err)}`, err);
@@ -364,6 +437,11 @@ export class FaultSession {
   /** How many faults are not (verifiably) reverted. */
   active(): number {
     return this.#faults.filter((t) => t.status !== 'reverted').length;
+  }
+
+  /** Handles of the faults in place now (injected, not yet reverted), in injection order. */
+  activeHandles(): FaultHandle[] {
+    return this.#faults.filter((t) => t.status === 'active').map((t) => t.handle);
   }
 
   /** The not-yet-reverted fault of `kind` at `target`, newest first. */

@@ -15,14 +15,66 @@ import type { z } from 'zod';
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type UndoRecord = { [k: string]: Json };
 
+/**
+ * One thing a fault touches: a process, a network scope, a database, a proxy.
+ * Blast-radius policies select targets by these fields (safety/blast-radius.ts).
+ */
+export interface FaultTarget {
+  /** What sort of thing it is: `process`, `network`, `postgres`, `redis`, `proxy`, `file`, ... */
+  type: string;
+  /** Its name: a process name, a proxy name, a database, a path. */
+  name: string;
+  host?: string;
+  port?: number;
+  /** Network namespace (host faults) or the experiment-level namespace of a service. */
+  namespace?: string;
+  labels?: Record<string, string>;
+  pid?: number;
+}
+
+/** What resolveTargets() found: the targets the fault will touch, out of how many candidates. */
+export interface ResolvedTargets {
+  targets: FaultTarget[];
+  /**
+   * How many things matched the selector before count/percentage picked some
+   * (for the policy's `max_percentage`); omitted when the notion does not apply.
+   */
+  candidates?: number;
+}
+
+/**
+ * How users reach a fault kind: experiment action `faultline.<group>` / `<name>`,
+ * `faultline inject <group>.<name>`, and `faultline discover`. Kinds without it
+ * are reached through other activities only (proxy toxics, markers).
+ */
+export interface FaultExposure {
+  group: string;
+  name: string;
+  /** One sentence for `faultline discover` and `faultline inject --help`. */
+  doc: string;
+}
+
 export interface FaultKind<S extends z.ZodType = z.ZodType> {
   /** Stable name, stored in the ledger (`marker-file`, `proxy-toxic`, ...). */
   readonly kind: string;
+  /** The arguments. Exposed kinds use a z.strictObject with a .describe() per field. */
   readonly args: S;
+  readonly expose?: FaultExposure;
+  /**
+   * True for faults that cannot be undone (a process kill): revert() is a no-op
+   * and verify() true, and the ledger and the journal say `irreversible`.
+   */
+  readonly irreversible?: boolean;
   /** Human-readable target for `faultline status` (a path, `proxy/toxic`, a host). */
   target(args: z.output<S>): string;
+  /**
+   * Resolves what the fault will touch (matching processes, the network scope,
+   * the database), BEFORE plan(): the session checks the result against the
+   * blast-radius policy and passes it to plan(), so selection happens once.
+   */
+  resolveTargets?(args: z.output<S>): Promise<ResolvedTargets>;
   /** The undo record: everything revert() needs, with no live handles. */
-  plan(args: z.output<S>): UndoRecord | Promise<UndoRecord>;
+  plan(args: z.output<S>, resolved?: ResolvedTargets): UndoRecord | Promise<UndoRecord>;
   /** Applies the fault. May return a refined undo record (e.g. a server-assigned id). */
   inject(args: z.output<S>, record: UndoRecord, signal?: AbortSignal): Promise<UndoRecord | void>;
   /** Removes the fault. Must be idempotent. */

@@ -1,0 +1,5 @@
+/** The redis fault kinds, one file each; faults/index.ts registers them. */
+import type { FaultKind } from '../types.js';
+
+// biome-ignore lint/suspicious/noExplicitAny: kinds have differing argument schemas
+export const redisKinds: FaultKind<any>[] = [];
