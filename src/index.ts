@@ -8,6 +8,8 @@
  * const journal = await runExperiment(experiment, { baseDir: loaded.baseDir, onEvent: (e) => {} });
  * process.exitCode = exitCodeFor(journal);
  */
+
+export { exposedFaults } from './activities/faults.js';
 export * from './core/errors.js';
 export * from './core/schema.js';
 export { builtinActivities, registerBuiltin } from './engine/builtins.js';
@@ -34,7 +36,7 @@ export { Ledger } from './faults/ledger.js';
 export { haltAll, haltState, listActiveFaults, recoverOrphans, releaseHalt } from './faults/recovery.js';
 export { registerFaultKind } from './faults/registry.js';
 export { type FaultHandle, FaultSession } from './faults/session.js';
-export type { FaultKind, UndoRecord } from './faults/types.js';
+export type { FaultExposure, FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './faults/types.js';
 export { providers } from './providers/index.js';
 export {
   type ControlServer,
@@ -60,4 +62,11 @@ export {
   type ProxyView,
   type ToxicView,
 } from './proxy/model.js';
+export {
+  type BlastRadius,
+  type BlastRadiusPolicy,
+  BlastRadiusSchema,
+  checkBlastRadius,
+  type TargetSelector,
+} from './safety/blast-radius.js';
 export { VERSION } from './version.js';

@@ -28,7 +28,9 @@ export const FaultDurationSchema = z
       .refine((v) => parseDuration(v) !== undefined, "expected seconds or a duration such as '30s', '2m'"),
   ])
   .optional()
-  .describe(`how long the fault lasts (seconds or '30s'); default ${DEFAULT_FAULT_DURATION_S} s, or until the run ends`);
+  .describe(
+    `how long the fault lasts (seconds or '30s'); default ${DEFAULT_FAULT_DURATION_S} s, or until the run ends`,
+  );
 
 /** The experiment module of an exposed kind. */
 export const faultModule = (group: string) => `faultline.${group}`;
@@ -56,6 +58,7 @@ export function faultAction(kind: FaultKind): BuiltinActivity {
     kind: 'action',
     doc: `${expose.doc}${kind.irreversible ? ' Irreversible: nothing is reverted.' : ''}`,
     arguments: args,
+    fault: kind,
     // Resolves once the fault is in place; it lasts `duration` or until the run ends.
     async run(all, ctx) {
       const { duration, ...rest } = all as { duration?: number | string } & Record<string, unknown>;
@@ -87,7 +90,11 @@ const revert: BuiltinActivity<typeof RevertArgs> = {
   async run(args, ctx) {
     const handles = ctx.faults
       .activeHandles()
-      .filter((h) => (args.fault_id === undefined || h.id === args.fault_id) && (args.kind === undefined || h.kind === args.kind));
+      .filter(
+        (h) =>
+          (args.fault_id === undefined || h.id === args.fault_id) &&
+          (args.kind === undefined || h.kind === args.kind),
+      );
     if (args.fault_id !== undefined && handles.length === 0) {
       throw new ActivityFailed(`no active fault of this run has id ${args.fault_id}`);
     }
@@ -95,7 +102,9 @@ const revert: BuiltinActivity<typeof RevertArgs> = {
     for (const h of handles) records.push(await h.revert());
     const failed = records.filter((r) => !r.verified);
     if (failed.length > 0) {
-      throw new ActivityFailed(`could not revert ${failed.map((r) => `${r.kind} ${r.target}: ${r.error}`).join('; ')}`);
+      throw new ActivityFailed(
+        `could not revert ${failed.map((r) => `${r.kind} ${r.target}: ${r.error}`).join('; ')}`,
+      );
     }
     return { reverted: records.map((r) => r.id) };
   },

@@ -11,36 +11,10 @@ import type { BuiltinActivity } from '../engine/context.js';
 import { markerKind } from '../faults/marker.js';
 
 const MODULE = 'faultline.marker';
-/** Seconds a marker lives when the experiment gives no duration. */
-export const DEFAULT_MARKER_DURATION_S = 600;
 
 const path = z.string({ error: 'expected a file path' }).min(1, 'expected a non-empty file path');
 
-const CreateArgs = z.strictObject({
-  path,
-  content: z.string({ error: 'expected a string' }).optional(),
-  duration: z
-    .number({ error: 'expected a number of seconds' })
-    .positive('expected a positive number of seconds')
-    .optional(),
-});
 const PathArgs = z.strictObject({ path });
-
-const create: BuiltinActivity<typeof CreateArgs> = {
-  module: MODULE,
-  func: 'create',
-  kind: 'action',
-  doc: 'Creates a marker file (refusing to replace one) that is removed after `duration` seconds (default 600) or when the run ends.',
-  arguments: CreateArgs,
-  async run(args, ctx) {
-    const handle = await ctx.faults.inject(
-      markerKind,
-      { path: args.path, content: args.content },
-      { ttlMs: (args.duration ?? DEFAULT_MARKER_DURATION_S) * 1000, signal: ctx.signal },
-    );
-    return { fault_id: handle.id, path: handle.target };
-  },
-};
 
 const remove: BuiltinActivity<typeof PathArgs> = {
   module: MODULE,
@@ -73,4 +47,5 @@ const exists: BuiltinActivity<typeof PathArgs> = {
   },
 };
 
-export const markerActivities: BuiltinActivity[] = [create, remove, exists];
+// `create` is the exposed marker-file fault kind (faults/marker.ts), made an action by activities/faults.ts.
+export const markerActivities: BuiltinActivity[] = [remove, exists];

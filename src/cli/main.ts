@@ -170,6 +170,23 @@ function buildProgram(out: () => Output): Command {
       process.exitCode = await loadCommand(url, opts, out());
     });
 
+  program
+    .command('inject')
+    .description(
+      'inject one fault now (network, process, stress, postgres, redis...) and revert it after --duration, on Ctrl-C or on `faultline halt`; without <fault>, list them',
+    )
+    .argument('[fault]', 'the fault, as group.name (for example network.loss)')
+    .argument('[args...]', "the fault's arguments as key=value (for example percent=25 namespace=app)")
+    .option('--duration <d>', "how long the fault lasts: '30s', '5m' (required unless --until-halt)")
+    .option('--until-halt', 'keep the fault until Ctrl-C or `faultline halt` (no duration)')
+    .option('--args <json>', 'arguments as a JSON object (key=value pairs take precedence)')
+    .option('--settings <path>', 'settings file (its blast_radius applies)')
+    .option('--json', 'print the fault and its revert as JSON on stdout')
+    .action(async (fault: string | undefined, args: string[], opts) => {
+      const { injectCommand } = await import('./inject.js');
+      process.exitCode = await injectCommand(fault, args, opts, out());
+    });
+
   registerProxyCommands(program, out);
 
   return program;

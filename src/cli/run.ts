@@ -13,10 +13,10 @@ import {
   mergeOverrides,
   parseVarOption,
 } from '../experiment/index.js';
-import { loadSettings, settingsControls } from '../experiment/settings.js';
+import { loadSettings, settingsBlastRadius, settingsControls } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
 import { checkPolicies } from '../safety/policy.js';
-import { isSafeguardControl } from '../safety/safeguards.js';
+import { isSafeguardControl, type Safeguard } from '../safety/safeguards.js';
 import type { Output } from './output.js';
 import { RunRenderer } from './render-run.js';
 
@@ -121,6 +121,8 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
       failFast: flags.failFast,
       maxDurationMs: flags.maxDuration,
       policy,
+      blastRadius: settingsBlastRadius(settings),
+      safeguards: (settings.safeguards ?? []) as Safeguard[],
       configuration: overrides.configuration,
       secrets: overrides.secrets,
       controls: globalControls,

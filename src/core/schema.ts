@@ -5,6 +5,7 @@
  * are kept and ignored, as Chaos Toolkit does, so existing files run unchanged.
  */
 import { z } from 'zod';
+import { BlastRadiusSchema } from '../safety/blast-radius.js';
 import { parseDuration } from './duration.js';
 
 const nonEmpty = (what: string) =>
@@ -340,6 +341,12 @@ export const ExperimentSchema = z
       .describe('Faultline: probes that stop the run the moment their tolerance is breached'),
     load: LoadDeclarationSchema.optional().describe(
       'Faultline: HTTP traffic sent for the whole run; read by faultline.load probes',
+    ),
+    blast_radius: BlastRadiusSchema.optional().describe(
+      'Faultline: how far the run may reach (max targets, max percentage, allowed and blocked targets), checked before anything is injected',
+    ),
+    blastRadius: BlastRadiusSchema.optional().describe(
+      'the same as blast_radius, in camelCase (maxTargets, maxPercentage, allowedNamespaces, blockedNamespaces)',
     ),
   })
   .describe('A Faultline (Chaos Toolkit format) chaos experiment');

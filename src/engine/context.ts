@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { Issue } from '../core/errors.js';
 import type { Configuration, Provider, Secrets } from '../core/schema.js';
 import type { FaultSession } from '../faults/session.js';
+import type { FaultKind } from '../faults/types.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -52,6 +53,12 @@ export interface BuiltinActivity<S extends z.ZodType = z.ZodType> {
   /** An object schema: validated at load time, listed by `faultline discover`. */
   arguments: S;
   run(args: z.output<S>, ctx: ActivityContext): Promise<unknown>;
+  /**
+   * The fault kind an exposed fault action injects, with its arguments being
+   * the action's minus `duration`: lets the engine resolve targets for the
+   * blast radius before the run starts.
+   */
+  fault?: FaultKind;
 }
 
 export function builtinKey(module: string, func: string): string {

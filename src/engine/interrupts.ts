@@ -20,6 +20,8 @@ export async function watchInterrupts(opts: {
   signal?: AbortSignal;
   haltPollMs?: number;
   maxDurationMs?: number;
+  /** The abort reason when maxDurationMs elapses. */
+  maxDurationReason?: string;
 }): Promise<RunInterrupts> {
   const controller = new AbortController();
   const { signal } = opts;
@@ -52,7 +54,13 @@ export async function watchInterrupts(opts: {
   const maxTimer =
     max === undefined
       ? undefined
-      : setTimeout(() => controller.abort(`the experiment exceeded its max duration (${max / 1000} s)`), max);
+      : setTimeout(
+          () =>
+            controller.abort(
+              opts.maxDurationReason ?? `the experiment exceeded its max duration (${max / 1000} s)`,
+            ),
+          max,
+        );
   maxTimer?.unref();
 
   return {

@@ -5,6 +5,7 @@
  */
 import type { Activity, Experiment } from '../core/schema.js';
 import type { FaultTarget } from '../faults/types.js';
+import type { BlastRadiusPolicy } from '../safety/blast-radius.js';
 
 export type RunStatus = 'completed' | 'failed' | 'aborted' | 'interrupted';
 
@@ -64,6 +65,8 @@ export interface Journal {
     faults: FaultRecord[];
     /** Faults whose revert failed or could not be verified: reported loudly. */
     unreverted: FaultRecord[];
+    /** The blast-radius policies in force, and the refusal that ended the run, if any. */
+    blast_radius?: { policies: BlastRadiusPolicy[]; violation?: string };
     /** What run resources measured, by their experiment key (e.g. `load`: totals and per-second series). */
     [resource: string]: unknown;
   };

@@ -32,6 +32,7 @@ import { faultlineHome } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
 import { haltState } from '../faults/recovery.js';
 import { FaultSession } from '../faults/session.js';
+import type { BlastRadiusPolicy } from '../safety/blast-radius.js';
 import { measureRecovery } from '../safety/recovery-time.js';
 import {
   collectSafeguards,
@@ -46,6 +47,7 @@ import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControl
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
 import { watchInterrupts } from './interrupts.js';
 import { type ActivityRun, isoNow, type Journal, type RunStatus, type SteadyState } from './journal.js';
+import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
 import { redactSecrets } from './redact.js';
 import { runResources, type StartedResource } from './resources.js';
 import { checkTolerance } from './tolerances/index.js';
@@ -82,6 +84,10 @@ export interface RunOptions {
   maxDurationMs?: number;
   /** Decisions taken before the run (approval, time window), recorded as `faultline.policy`. */
   policy?: unknown;
+  /** Blast-radius policies from outside the experiment (the settings file); the experiment's own also apply. */
+  blastRadius?: readonly BlastRadiusPolicy[];
+  /** Safeguards from outside the experiment (the settings file), checked with the experiment's own. */
+  safeguards?: readonly Safeguard[];
 }
 
 interface Strategies {
@@ -106,7 +112,9 @@ export function resolveStrategies(experiment: Experiment, options: RunOptions): 
  * every fault was verifiably reverted. Unlike Chaos Toolkit, a run that never
  * got to inject does not pass a CI gate.
  */
-export function exitCodeFor(journal: Journal): 0 | 1 {
+export function exitCodeFor(journal: Journal): 0 | 1 | 2 {
+  // A blast-radius refusal is a policy refusal, like one before the run.
+  if (journal.faultline.blast_radius?.violation) return 2;
   if (journal.status !== 'completed' || journal.deviated) return 1;
   if (journal.steady_states.before && !journal.steady_states.before.steady_state_met) return 1;
   if (journal.faultline.unreverted.length > 0) return 1;
@@ -159,10 +167,12 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
   });
   const interrupt = interrupts.controller;
 
+  const blastRadius = blastRadiusPolicies(experiment, options.blastRadius);
   const faults = new FaultSession({
     runId,
     ledger: new Ledger({ home }),
     onEvent: (e) => emit({ type: 'fault', action: e.action, fault: e.record }),
+    blastRadius,
   });
 
   const started = Date.now();
@@ -222,6 +232,7 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
       faults: [],
       unreverted: [],
       ...(options.policy === undefined ? {} : { policy: options.policy }),
+      ...(blastRadius.length > 0 ? { blast_radius: { policies: blastRadius } } : {}),
     },
   };
 
@@ -261,8 +272,10 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     vars = mergeVars(configuration, secrets);
     journal.experiment.title = String(substitute(experiment.title, vars));
 
-    const fromGlobal = collectSafeguards({ ...experiment, safeguards: [] }, options.controls);
-    const fromExperiment = collectSafeguards(experiment, experiment.controls);
+    // Before anything is injected: every fault action whose targets can be known now.
+    await preflightBlastRadius(experiment, blastRadius, vars, log);
+    const fromGlobal = collectSafeguards(options.safeguards, options.controls);
+    const fromExperiment = collectSafeguards(experiment.safeguards, experiment.controls);
     safeguards = [...fromGlobal.safeguards, ...fromExperiment.safeguards];
     controls = {
       global: await loadControls(fromGlobal.controls, baseDir),
@@ -474,7 +487,8 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     let failure: unknown;
     try {
       await runSequence(experiment.method, 'method', interrupt.signal, (runs) => (journal.run = runs), {
-        stop: () => stopMethod,
+        // A fault refused by the blast radius ends the method: the run reached too far.
+        stop: () => stopMethod || faults.violation !== undefined,
         onUnresolved: (err) => {
           throw new AbortRun(err.message);
         },
@@ -542,6 +556,11 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
         await runMethod();
       } catch (err) {
         methodErr = err;
+      }
+      const violation = faults.violation;
+      if (violation && journal.faultline.blast_radius) {
+        journal.faultline.blast_radius.violation = violation.message;
+        methodErr ??= new AbortRun(violation.message);
       }
       stopDuring.abort();
       if (during) {

@@ -1,18 +1,25 @@
 /**
  * The settings file (`--settings`, default `$FAULTLINE_HOME/settings.yaml`):
  * global controls, shaped as Chaos Toolkit's `controls: {name: {provider}}`,
- * and run policies (`production_tags`, `time_windows`; see safety/policy.ts).
+ * run policies (`production_tags`, `time_windows`; see safety/policy.ts),
+ * organisation-wide `safeguards` and `blast_radius`.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
-import { type Control, ControlSchema } from '../core/schema.js';
+import { type Control, ControlSchema, SafeguardSchema } from '../core/schema.js';
+import { type BlastRadiusPolicy, BlastRadiusSchema } from '../safety/blast-radius.js';
 import { PolicySettingsSchema } from '../safety/policy.js';
 
 export const SettingsSchema = PolicySettingsSchema.extend({
   controls: z.record(z.string(), ControlSchema.omit({ name: true })).optional(),
+  /** Organisation-wide safeguards, checked in every run with the experiment's own. */
+  safeguards: z.array(SafeguardSchema).optional(),
+  /** Organisation-wide blast radius: it holds whatever the experiment declares. */
+  blast_radius: BlastRadiusSchema.optional(),
+  blastRadius: BlastRadiusSchema.optional(),
 });
 export type Settings = z.output<typeof SettingsSchema>;
 
@@ -52,4 +59,14 @@ export async function loadSettings(path: string | undefined, home: string): Prom
 /** The global controls declared in settings, in declaration order. */
 export function settingsControls(settings: Settings): Control[] {
   return Object.entries(settings.controls ?? {}).map(([name, c]) => ({ ...c, name }) as Control);
+}
+
+/** The settings file's blast-radius policies (either spelling). */
+export function settingsBlastRadius(settings: Settings): BlastRadiusPolicy[] {
+  const found: BlastRadiusPolicy[] = [];
+  if (settings.blast_radius)
+    found.push({ source: "the settings file's blast_radius", policy: settings.blast_radius });
+  if (settings.blastRadius)
+    found.push({ source: "the settings file's blastRadius", policy: settings.blastRadius });
+  return found;
 }

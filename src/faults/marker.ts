@@ -10,11 +10,12 @@ import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultKind, UndoRecord } from './types.js';
 
-export const MarkerArgsSchema = z.object({
+export const MarkerArgsSchema = z.strictObject({
   path: z
     .string({ error: 'expected a file path (absolute, or relative to the working directory)' })
-    .min(1, 'expected a non-empty file path'),
-  content: z.string({ error: 'expected a string' }).optional(),
+    .min(1, 'expected a non-empty file path')
+    .describe('the file to create (refused if it exists)'),
+  content: z.string({ error: 'expected a string' }).optional().describe('what to write in it'),
 });
 
 function recordPath(record: UndoRecord): string {
@@ -45,7 +46,13 @@ function isOurs(record: UndoRecord, found: string): boolean {
 export const markerKind: FaultKind<typeof MarkerArgsSchema> = {
   kind: 'marker-file',
   args: MarkerArgsSchema,
+  expose: {
+    group: 'marker',
+    name: 'create',
+    doc: 'Creates a marker file (refusing to replace one), removed when its duration elapses or the run ends: a visible "a fault is active" flag.',
+  },
   target: (args) => resolve(args.path),
+  resolveTargets: async (args) => ({ targets: [{ type: 'file', name: resolve(args.path) }] }),
   plan(args) {
     const path = resolve(args.path);
     if (existsSync(path)) {

@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { ProxyClient, ProxyClientError } from '../proxy/client.js';
 import { toxicKinds } from '../proxy/toxics/index.js';
-import type { FaultKind, UndoRecord } from './types.js';
+import type { FaultKind, ResolvedTargets, UndoRecord } from './types.js';
 
 const ToxicSpec = z.object({
   name: z.string().min(1).optional(),
@@ -37,6 +37,23 @@ const ProxyArgs = z.object({
 });
 
 const client = (record: UndoRecord) => ProxyClient.fromEnv({ url: String(record.api_url) });
+
+/**
+ * A proxy fault touches the proxy and, through it, its upstream: the target
+ * carries the upstream's host and port so policies can allow or block them.
+ */
+async function proxyTargets(apiUrl: string, proxy: string): Promise<ResolvedTargets> {
+  // An unknown proxy is reported by inject() with the server's own error.
+  const p = await client({ api_url: apiUrl })
+    .getProxy(proxy)
+    .catch(() => undefined);
+  if (!p) return { targets: [{ type: 'proxy', name: proxy }] };
+  const m = /^(.*):(\d+)$/.exec(p.upstream);
+  const host = m?.[1]?.replace(/^\[(.*)\]$/, '$1');
+  return {
+    targets: [{ type: 'proxy', name: proxy, ...(host ? { host, port: Number(m?.[2]) } : {}) }],
+  };
+}
 
 /** True when the error means "not there" (404), or the in-process server it lived in is gone. */
 function gone(err: unknown, record: UndoRecord): boolean {
@@ -71,6 +88,7 @@ export const proxyToxicKind: FaultKind<typeof ToxicArgs> = {
   },
   target: (a) =>
     toxicTarget(a.api_url, a.proxy, a.toxic.name ?? toxicDefaultName(a.toxic.type, a.toxic.stream)),
+  resolveTargets: (a) => proxyTargets(a.api_url, a.proxy),
   plan: (a) => ({
     api_url: a.api_url,
     proxy: a.proxy,
@@ -107,6 +125,7 @@ export const proxyDownKind: FaultKind<typeof ProxyArgs> = {
   kind: 'proxy-down',
   args: ProxyArgs,
   target: (a) => `${a.proxy} @ ${a.api_url}`,
+  resolveTargets: (a) => proxyTargets(a.api_url, a.proxy),
   plan: (a) => ({ api_url: a.api_url, proxy: a.proxy, in_process: a.in_process ?? false }),
   async inject(a, record, signal) {
     await client(record).updateProxy(a.proxy, { enabled: false }, { signal });

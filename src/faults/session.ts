@@ -127,9 +127,13 @@ export class FaultSession {
         : { targets: [{ type: kind.kind, name: target }] };
     } catch (err) {
       if (err instanceof FaultlineError) throw err;
-      throw new FaultlineError('FAULTLINE_ERR_FAULT', `${kind.kind}: cannot resolve its targets: ${message(err)}`, {
-        cause: err,
-      });
+      throw new FaultlineError(
+        'FAULTLINE_ERR_FAULT',
+        `${kind.kind}: cannot resolve its targets: ${message(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
     try {
       checkBlastRadius(this.#blastRadius, `${kind.kind} ${target}`, resolved, this.#heldTargets());
@@ -208,9 +212,13 @@ export class FaultSession {
       record = await kind.plan(args, resolved);
     } catch (err) {
       if (err instanceof FaultlineError) throw err;
-      throw new FaultlineError('FAULTLINE_ERR_FAULT', `${kind.kind}: cannot plan the fault: ${message(err)}`, {
-        cause: err,
-      });
+      throw new FaultlineError(
+        'FAULTLINE_ERR_FAULT',
+        `${kind.kind}: cannot plan the fault: ${message(err)}`,
+        {
+          cause: err,
+        },
+      );
     }
 
     await this.#ensureRun();

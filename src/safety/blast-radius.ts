@@ -17,7 +17,9 @@ import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultTarget, ResolvedTargets } from '../faults/types.js';
 
-const glob = z.string({ error: 'expected a string (`*` matches anything)' }).min(1, 'expected a non-empty string');
+const glob = z
+  .string({ error: 'expected a string (`*` matches anything)' })
+  .min(1, 'expected a non-empty string');
 
 export const TargetSelectorSchema = z
   .strictObject({
@@ -34,7 +36,10 @@ export const TargetSelectorSchema = z
     namespace: glob.optional(),
     labels: z.record(z.string(), z.string()).optional().describe('every label must match'),
   })
-  .refine((s) => Object.keys(s).length > 0, 'expected at least one of type, name, host, port, namespace, labels');
+  .refine(
+    (s) => Object.keys(s).length > 0,
+    'expected at least one of type, name, host, port, namespace, labels',
+  );
 export type TargetSelector = z.output<typeof TargetSelectorSchema>;
 
 const CAMEL: Record<string, string> = {
@@ -78,10 +83,7 @@ export interface BlastRadiusPolicy {
 
 function globMatch(pattern: string, value: string | undefined): boolean {
   if (value === undefined) return false;
-  const re = new RegExp(
-    `^${pattern.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replaceAll('*', '.*')}$`,
-    'i',
-  );
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replaceAll('*', '.*')}$`, 'i');
   return re.test(value);
 }
 
@@ -166,9 +168,18 @@ export function checkBlastRadius(
     ];
     for (const t of resolved.targets) {
       const hit = block.find((s) => selectorMatches(s, t));
-      if (hit) refuse(source, 'block', `${what} would touch ${describeTarget(t)}, which matches ${JSON.stringify(hit)}`);
+      if (hit)
+        refuse(
+          source,
+          'block',
+          `${what} would touch ${describeTarget(t)}, which matches ${JSON.stringify(hit)}`,
+        );
       if (allow.length > 0 && !allow.some((s) => selectorMatches(s, t))) {
-        refuse(source, 'allow', `${what} would touch ${describeTarget(t)}, which matches none of ${JSON.stringify(allow)}`);
+        refuse(
+          source,
+          'allow',
+          `${what} would touch ${describeTarget(t)}, which matches none of ${JSON.stringify(allow)}`,
+        );
       }
     }
     if (policy.max_percentage !== undefined && resolved.candidates !== undefined && resolved.candidates > 0) {
@@ -185,7 +196,10 @@ export function checkBlastRadius(
       const all = new Set(active.map(targetKey));
       for (const t of resolved.targets) all.add(targetKey(t));
       if (all.size > policy.max_targets) {
-        const held = active.length > 0 ? ` (${new Set(active.map(targetKey)).size} already held by the run's active faults)` : '';
+        const held =
+          active.length > 0
+            ? ` (${new Set(active.map(targetKey)).size} already held by the run's active faults)`
+            : '';
         refuse(
           source,
           'max_targets',

@@ -42,15 +42,15 @@ export function isSafeguardControl(c: Control): boolean {
 }
 
 /**
- * The experiment's safeguards: its `safeguards:` list, plus the probes of any
+ * Safeguards: a `safeguards:` list (the experiment's or the settings file's), plus the probes of any
  * `chaosaddons.controls.safeguards` control (which is then not loaded as a
  * control). Returns the remaining controls.
  */
 export function collectSafeguards(
-  experiment: Experiment,
+  declared: readonly unknown[] | undefined,
   controls: readonly Control[] | undefined,
 ): { safeguards: Safeguard[]; controls: Control[] } {
-  const safeguards: Safeguard[] = [...((experiment.safeguards as Safeguard[] | undefined) ?? [])];
+  const safeguards = [...(declared ?? [])] as Safeguard[];
   const rest: Control[] = [];
   for (const c of controls ?? []) {
     if (isSafeguardControl(c)) {

@@ -332,7 +332,12 @@ describe('other commands', () => {
     assert.ok(create);
     assert.deepEqual(
       create.arguments.find((a: { name: string }) => a.name === 'path'),
-      { name: 'path', type: 'string', required: true },
+      {
+        name: 'path',
+        type: 'string',
+        required: true,
+        description: 'the file to create (refused if it exists)',
+      },
     );
     const table = await runCli(['discover'], { env });
     assert.match(table.stdout, /faultline\.marker create/);

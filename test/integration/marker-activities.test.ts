@@ -48,8 +48,8 @@ test('faultline.marker create / exists / remove go through the fault ledger', as
   const path = join(home, 'flag');
   const create = activity('create');
   const args = create.arguments.parse({ path, content: 'on', duration: 30 });
-  const out = (await create.run(args, ctx)) as { fault_id: string; path: string };
-  assert.equal(out.path, path);
+  const out = (await create.run(args, ctx)) as { fault_id: string; target: string };
+  assert.equal(out.target, path);
   assert.equal(await activity('exists').run({ path }, ctx), true);
   const [fault] = await listActiveFaults({ home });
   assert.equal(fault?.id, out.fault_id);

@@ -223,7 +223,8 @@ describe('toxics on live connections', { timeout: 30_000 }, () => {
     manager.removeToxic('p', 'bandwidth_upstream');
     manager.removeToxic('p', 'latency_upstream');
     const took = performance.now() - t;
-    assert.ok(took < 100, `removal took ${took} ms`);
+    // "At once": not after the 2 s of held data drain (generous for a loaded 2-core machine).
+    assert.ok(took < 1000, `removal took ${took} ms`);
     await waitUntil(() => received > 4 * 1024 * 1024, 10_000, 'traffic to flow after the removal');
     stop = true;
   });

@@ -20,11 +20,13 @@ after(async () => {
 /** A service that fails while the marker exists and for `recoverMs` after it is gone. */
 async function slowToRecover(marker: string, recoverMs: number) {
   let lastFault = 0;
-  return startServer((_req, res) => {
+  const server = await startServer((_req, res) => {
     if (existsSync(marker)) lastFault = Date.now();
     res.writeHead(Date.now() - lastFault > recoverMs ? 200 : 503);
     res.end();
   });
+  /** When the service became healthy again (ms since the epoch). */
+  return Object.assign(server, { healthyAt: () => lastFault + recoverMs });
 }
 
 function experiment(url: string, marker: string, deadline: string): Experiment {
@@ -67,9 +69,18 @@ test('MTTR is measured from the revert to the first steady-state check that hold
   const server = await slowToRecover(marker, 400);
   try {
     const j = await runExperiment(experiment(server.url, marker, '5s'), { home: home.home });
-    const r = j.faultline.recovery as { mttr: number; checks: number; recovered_at: string | null };
+    const r = j.faultline.recovery as {
+      mttr: number;
+      checks: number;
+      recovered_at: string | null;
+      faults_reverted_at: string;
+    };
     assert.ok(r.recovered_at);
-    assert.ok(r.mttr >= 0.35 && r.mttr < 2, `mttr ${r.mttr}`);
+    // Recovered at the first check after the service was healthy again, timed from the revert.
+    assert.ok(Date.parse(r.recovered_at) >= server.healthyAt() - 1, 'not before the service recovered');
+    const span = (Date.parse(r.recovered_at) - Date.parse(r.faults_reverted_at)) / 1000;
+    assert.ok(Math.abs(r.mttr - span) < 0.002, `mttr ${r.mttr} vs ${span}`);
+    assert.ok(r.mttr > 0 && r.mttr < 2, `mttr ${r.mttr}`);
     assert.ok(r.checks >= 2);
     assert.equal(j.deviated, false);
     assert.equal(exitCodeFor(j), 0);
