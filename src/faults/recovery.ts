@@ -3,6 +3,7 @@
  * `faultline halt`, `faultline recover`, and the check every command makes for
  * faults left by a runner that died (kill -9, power loss, OOM).
  */
+import { forEachLimit } from '../core/concurrency.js';
 import type { Registry } from '../core/registry.js';
 import {
   type CorruptEntry,
@@ -13,7 +14,7 @@ import {
   type LedgerEntry,
   selfIdentity,
 } from './ledger.js';
-import { loadFaultKinds } from './registry.js';
+import { loadFaultKindsFor } from './registry.js';
 import type { FaultKind } from './types.js';
 
 export interface ActiveFault {
@@ -220,7 +221,7 @@ export async function recoverOrphans({
   const { entries, corrupt } = await ledger.list();
   const report = emptyReport(corrupt);
   if (entries.length > 0) {
-    const registry = kinds ?? (await loadFaultKinds());
+    const registry = kinds ?? (await loadFaultKindsFor(entries.map((e) => e.kind)));
     const now = Date.now();
     for (const e of newestFirst(entries)) {
       if (e.claimedBy !== undefined && (await isProcessAlive(e.claimedBy))) continue;
@@ -237,6 +238,9 @@ export async function recoverOrphans({
   return report;
 }
 
+/** Faults reverted at once by a halt and by a session's revertAll() (each revert claims its own entry). */
+export const REVERT_CONCURRENCY = 32;
+
 /**
  * The emergency stop. Writes the halt file FIRST (so no new run starts and no
  * run in flight can add a fault unnoticed), then reverts every fault of every
@@ -252,7 +256,6 @@ export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<Rec
     ...(reason ? { reason } : {}),
   });
   const report = emptyReport([]);
-  const registry = kinds ?? (await loadFaultKinds());
   const seen = new Set<string>();
   // A second pass catches entries written by runs that listed before the halt file existed.
   for (let pass = 0; pass < 3; pass++) {
@@ -260,15 +263,16 @@ export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<Rec
     if (pass === 0) report.corrupt = corrupt;
     const fresh = newestFirst(entries).filter((e) => !seen.has(e.id));
     if (fresh.length === 0) break;
-    for (const e of fresh) {
-      seen.add(e.id);
+    const registry = kinds ?? (await loadFaultKindsFor(fresh.map((e) => e.kind)));
+    for (const e of fresh) seen.add(e.id);
+    await forEachLimit(fresh, REVERT_CONCURRENCY, async (e) => {
       if (e.host !== me.host) {
         report.failed.push(outcome(e, 'halt', false, `owned by host ${e.host}: halt it there`));
-        continue;
+        return;
       }
       const r = await revertEntry(ledger, registry, e, 'halt', true);
       if (r) (r.verified ? report.reverted : report.failed).push(r);
-    }
+    });
   }
   report.removedRuns = await removeDeadRuns(ledger);
   return report;

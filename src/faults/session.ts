@@ -4,10 +4,12 @@
  * every kind; the engine calls revertAll() when the run ends, on every path.
  */
 import type { z } from 'zod';
+import { forEachLimit } from '../core/concurrency.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
 import { type FaultRecord, isoNow } from '../engine/journal.js';
 import { type BlastRadiusPolicy, checkBlastRadius } from '../safety/blast-radius.js';
 import { type Ledger, type LedgerEntry, newFaultId, redactSecrets, selfIdentity } from './ledger.js';
+import { REVERT_CONCURRENCY } from './recovery.js';
 import { loadFaultKinds } from './registry.js';
 import type { FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './types.js';
 
@@ -262,7 +264,7 @@ export class FaultSession {
     this.#faults.push(t);
 
     try {
-      const refined = await kind.inject(args, record, opts.signal);
+      const refined = await kind.inject(args, record, opts.signal, { ttlMs });
       if (refined) t.record = refined;
     } catch (err) {
       throw await this.#undoInjection(t, 'FAULTLINE_ERR_FAULT', `cannot inject: ${message(err)}`, err);
@@ -429,7 +431,14 @@ export class FaultSession {
   async #revertAllOnce(): Promise<FaultRecord[]> {
     await Promise.allSettled([...this.#injecting]);
     const newestFirst = [...this.#faults].reverse();
-    for (const t of newestFirst) if (t.status !== 'reverted') await this.#revert(t);
+    // Newest first, several at once: a halt or a run's end must not wait on each fault in turn.
+    await forEachLimit(
+      newestFirst.filter((t) => t.status !== 'reverted'),
+      REVERT_CONCURRENCY,
+      async (t) => {
+        await this.#revert(t);
+      },
+    );
     if (this.#run && this.#faults.every((t) => t.status === 'reverted') && this.#injecting.size === 0) {
       this.#run = undefined;
       await this.ledger.unregisterRun(this.runId).catch(() => undefined);

@@ -76,7 +76,13 @@ export interface FaultKind<S extends z.ZodType = z.ZodType> {
   /** The undo record: everything revert() needs, with no live handles. */
   plan(args: z.output<S>, resolved?: ResolvedTargets): UndoRecord | Promise<UndoRecord>;
   /** Applies the fault. May return a refined undo record (e.g. a server-assigned id). */
-  inject(args: z.output<S>, record: UndoRecord, signal?: AbortSignal): Promise<UndoRecord | void>;
+  inject(
+    args: z.output<S>,
+    record: UndoRecord,
+    signal?: AbortSignal,
+    /** The fault's TTL: a fault that runs its own process can stop by itself when it elapses. */
+    ctx?: { ttlMs: number },
+  ): Promise<UndoRecord | void>;
   /** Removes the fault. Must be idempotent. */
   revert(record: UndoRecord): Promise<void>;
   /** True when the fault is verifiably gone. */

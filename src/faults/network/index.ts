@@ -1,5 +1,21 @@
 /** The network fault kinds, one file each; faults/index.ts registers them. */
 import type { FaultKind } from '../types.js';
+import { bandwidthKind } from './bandwidth.js';
+import { corruptKind } from './corrupt.js';
+import { dnsKind } from './dns.js';
+import { duplicateKind } from './duplicate.js';
+import { latencyKind } from './latency.js';
+import { lossKind } from './loss.js';
+import { partitionKind } from './partition.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: kinds have differing argument schemas
-export const networkKinds: FaultKind<any>[] = [];
+export { bandwidthKind, corruptKind, dnsKind, duplicateKind, latencyKind, lossKind, partitionKind };
+
+export const networkKinds: FaultKind<any>[] = [
+  partitionKind,
+  lossKind,
+  bandwidthKind,
+  latencyKind,
+  duplicateKind,
+  corruptKind,
+  dnsKind,
+];

@@ -1,5 +1,13 @@
 /** The postgres fault kinds, one file each; faults/index.ts registers them. */
 import type { FaultKind } from '../types.js';
+import { exhaustConnectionsKind } from './exhaust-connections.js';
+import { lockTableKind } from './lock-table.js';
+import { slowQueriesKind } from './slow-queries.js';
+import { terminateBackendsKind } from './terminate-backends.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: kinds have differing argument schemas
-export const postgresKinds: FaultKind<any>[] = [];
+export const postgresKinds: FaultKind<any>[] = [
+  slowQueriesKind,
+  exhaustConnectionsKind,
+  lockTableKind,
+  terminateBackendsKind,
+];

@@ -1,5 +1,11 @@
 /** The process fault kinds, one file each; faults/index.ts registers them. */
 import type { FaultKind } from '../types.js';
+import { processKillKind } from './kill.js';
+import { processKillRandomKind } from './kill-random.js';
+import { processPauseKind } from './pause.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: kinds have differing argument schemas
-export const processKinds: FaultKind<any>[] = [];
+export { processKillKind } from './kill.js';
+export { processKillRandomKind } from './kill-random.js';
+export { processPauseKind } from './pause.js';
+
+export const processKinds: FaultKind<any>[] = [processKillKind, processKillRandomKind, processPauseKind];

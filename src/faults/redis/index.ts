@@ -1,5 +1,7 @@
 /** The redis fault kinds, one file each; faults/index.ts registers them. */
 import type { FaultKind } from '../types.js';
+import { clientPauseKind } from './client-pause.js';
+import { redisExhaustConnectionsKind } from './exhaust-connections.js';
+import { slowCommandsKind } from './slow-commands.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: kinds have differing argument schemas
-export const redisKinds: FaultKind<any>[] = [];
+export const redisKinds: FaultKind<any>[] = [clientPauseKind, redisExhaustConnectionsKind, slowCommandsKind];

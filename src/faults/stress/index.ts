@@ -1,5 +1,18 @@
 /** The stress fault kinds, one file each; faults/index.ts registers them. */
 import type { FaultKind } from '../types.js';
+import { stressCpuKind } from './cpu.js';
+import { stressDiskFillKind } from './disk-fill.js';
+import { stressFdExhaustKind } from './fd-exhaust.js';
+import { stressMemoryKind } from './memory.js';
 
-// biome-ignore lint/suspicious/noExplicitAny: kinds have differing argument schemas
-export const stressKinds: FaultKind<any>[] = [];
+export { stressCpuKind } from './cpu.js';
+export { stressDiskFillKind } from './disk-fill.js';
+export { stressFdExhaustKind } from './fd-exhaust.js';
+export { stressMemoryKind } from './memory.js';
+
+export const stressKinds: FaultKind<any>[] = [
+  stressCpuKind,
+  stressMemoryKind,
+  stressDiskFillKind,
+  stressFdExhaustKind,
+];

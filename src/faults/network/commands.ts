@@ -1,0 +1,344 @@
+/**
+ * Pure builders of the commands network faults run: every command is an
+ * argument array (never a shell string), built here from validated values and
+ * unit-tested as exact arrays. exec.ts runs them.
+ *
+ * What a fault produces, e.g. 25% loss on veth0 of namespace `a`, both ways:
+ *   ip netns exec a nft add table inet faultline_1a2b3c4d ;
+ *     add chain inet faultline_1a2b3c4d fl_in { type filter hook input priority -10 ; policy accept ; } ;
+ *     add chain inet faultline_1a2b3c4d fl_out { type filter hook output priority -10 ; policy accept ; } ;
+ *     add chain inet faultline_1a2b3c4d fl_fwd { type filter hook forward priority -10 ; policy accept ; } ;
+ *     add rule inet faultline_1a2b3c4d fl_in iifname "veth0" numgen random mod 10000 < 2500 drop ; ...
+ * and its revert is `nft delete table inet faultline_1a2b3c4d`: one table per
+ * fault, so nothing else is ever touched.
+ */
+import { cidrFamily, type Family } from './scope.js';
+
+export type Direction = 'ingress' | 'egress';
+export type Protocol = 'tcp' | 'udp' | 'all';
+
+export interface Match {
+  source?: string | undefined;
+  destination?: string | undefined;
+  protocol?: Protocol | undefined;
+  port?: number | undefined;
+}
+
+export type Verdict =
+  | { type: 'drop' }
+  | { type: 'reject' }
+  | { type: 'loss'; percent: number }
+  | { type: 'police'; bytesPerSecond: number; burstBytes: number };
+
+export interface Rule {
+  match: Match;
+  verdict: Verdict;
+}
+
+/** The firewall rules of one fault: the same rules in each direction, scoped by interface. */
+export interface RuleSet {
+  tag: string;
+  directions: Direction[];
+  interface?: string | undefined;
+  rules: Rule[];
+}
+
+export const TAG_RE = /^[0-9a-f]{8}$/;
+
+export const nftTable = (tag: string) => `faultline_${tag}`;
+export const iptChain = (tag: string) => `FAULTLINE-${tag}`;
+export const iptComment = (tag: string) => `faultline:${tag}`;
+/** The qdisc handle (major number, hex) of a fault: from its tag, never 0 or ffff (reserved). */
+export const qdiscHandle = (tag: string) =>
+  ((Number.parseInt(tag.slice(0, 4), 16) % 0xfffe) + 1).toString(16);
+
+/** Runs `argv` inside a network namespace (`ip netns exec`), or as is in the host's. */
+export function inNamespace(namespace: string | undefined, argv: string[]): string[] {
+  return namespace === undefined ? argv : ['ip', 'netns', 'exec', namespace, ...argv];
+}
+
+// ---- nftables -------------------------------------------------------------
+
+// Chain names are not nft keywords (`fwd`, `input`... are).
+const NFT_HOOK: Record<NftChain, string> = { fl_in: 'input', fl_out: 'output', fl_fwd: 'forward' };
+type NftChain = 'fl_in' | 'fl_out' | 'fl_fwd';
+
+/** Chains used: input/output for the namespace's own traffic, forward too when an interface scopes it. */
+function nftChains(set: RuleSet): NftChain[] {
+  const chains: NftChain[] = [];
+  if (set.directions.includes('ingress')) chains.push('fl_in');
+  if (set.directions.includes('egress')) chains.push('fl_out');
+  if (set.interface !== undefined) chains.push('fl_fwd');
+  return chains;
+}
+
+function nftMatch(m: Match): string[] {
+  const out: string[] = [];
+  for (const [field, value] of [
+    ['saddr', m.source],
+    ['daddr', m.destination],
+  ] as const) {
+    if (value !== undefined) out.push(cidrFamily(value) === 6 ? 'ip6' : 'ip', field, value);
+  }
+  const proto = m.protocol ?? 'all';
+  if (proto !== 'all') out.push('meta', 'l4proto', proto);
+  else if (m.port !== undefined) out.push('meta', 'l4proto', '{', 'tcp,', 'udp', '}');
+  if (m.port !== undefined) out.push('th', 'dport', String(m.port));
+  return out;
+}
+
+/** The statements of one rule; a reject of TCP and other traffic takes two rules (RST, ICMP). */
+function nftVerdicts(m: Match, v: Verdict): string[][] {
+  switch (v.type) {
+    case 'drop':
+      return [['drop']];
+    case 'loss':
+      // 1/10000 steps: percentages with two decimals are exact.
+      return [['numgen', 'random', 'mod', '10000', '<', String(Math.round(v.percent * 100)), 'drop']];
+    case 'police':
+      return [
+        ['limit', 'rate', 'over', String(v.bytesPerSecond), 'bytes/second'].concat([
+          'burst',
+          String(v.burstBytes),
+          'bytes',
+          'drop',
+        ]),
+      ];
+    case 'reject': {
+      const proto = m.protocol ?? 'all';
+      const icmp = ['reject', 'with', 'icmpx', 'type', 'port-unreachable'];
+      if (proto === 'tcp') return [['reject', 'with', 'tcp', 'reset']];
+      if (proto === 'udp') return [icmp];
+      return [['meta', 'l4proto', 'tcp', 'reject', 'with', 'tcp', 'reset'], icmp];
+    }
+  }
+}
+
+/** Number of nft rules nftAddArgs() creates (verify-after-inject counts them). */
+export function nftRuleCount(set: RuleSet): number {
+  const perDirection = set.rules.reduce((n, r) => n + nftVerdicts(r.match, r.verdict).length, 0);
+  return perDirection * set.directions.length * (set.interface === undefined ? 1 : 2);
+}
+
+/** One `nft` invocation (one transaction: all or nothing) creating the fault's table. */
+export function nftAddArgs(set: RuleSet): string[] {
+  const t = nftTable(set.tag);
+  const argv = ['nft', 'add', 'table', 'inet', t];
+  for (const c of nftChains(set)) {
+    argv.push(';', 'add', 'chain', 'inet', t, c, '{', 'type', 'filter', 'hook', NFT_HOOK[c]);
+    argv.push('priority', '-10', ';', 'policy', 'accept', ';', '}');
+  }
+  for (const dir of set.directions) {
+    const chains: [string, string[]][] = [];
+    const quoted = `"${set.interface}"`;
+    if (dir === 'ingress') {
+      chains.push(['fl_in', set.interface === undefined ? [] : ['iifname', quoted]]);
+      if (set.interface !== undefined) chains.push(['fl_fwd', ['iifname', quoted]]);
+    } else {
+      chains.push(['fl_out', set.interface === undefined ? [] : ['oifname', quoted]]);
+      if (set.interface !== undefined) chains.push(['fl_fwd', ['oifname', quoted]]);
+    }
+    for (const [chain, dev] of chains) {
+      for (const rule of set.rules) {
+        for (const verdict of nftVerdicts(rule.match, rule.verdict)) {
+          argv.push(';', 'add', 'rule', 'inet', t, chain, ...dev, ...nftMatch(rule.match), ...verdict);
+        }
+      }
+    }
+  }
+  return argv;
+}
+
+export const nftDeleteArgs = (tag: string) => ['nft', 'delete', 'table', 'inet', nftTable(tag)];
+export const nftListArgs = (tag: string) => ['nft', '-j', 'list', 'table', 'inet', nftTable(tag)];
+/** One nft transaction deleting several faults' tables (`;` separates commands on nft's command line). */
+export const nftDeleteManyArgs = (tags: readonly string[]) => [
+  'nft',
+  ...tags.flatMap((tag, i) => [...(i ? [';'] : []), 'delete', 'table', 'inet', nftTable(tag)]),
+];
+export const nftListTablesArgs = () => ['nft', 'list', 'tables'];
+
+// ---- iptables (fallback when nft is missing) ------------------------------
+
+const IPT_HOOK: Record<Direction, string> = { ingress: 'INPUT', egress: 'OUTPUT' };
+export const iptBinary = (family: Family) => (family === 4 ? 'iptables' : 'ip6tables');
+
+/** The families a rule set needs: those of its addresses, both when it names none. */
+export function ruleFamilies(set: RuleSet): Family[] {
+  const found = new Set<Family>();
+  let unscoped = false;
+  for (const r of set.rules) {
+    const f = cidrFamily(r.match.source ?? r.match.destination ?? '');
+    if (f === undefined) unscoped = true;
+    else found.add(f);
+  }
+  if (unscoped) return [4, 6];
+  return ([4, 6] as Family[]).filter((f) => found.has(f));
+}
+
+/** The jump rules from the built-in chains, without the -I/-D verb: `INPUT -i veth0 -m comment ... -j CHAIN`. */
+export function iptJumps(tag: string, directions: Direction[], iface: string | undefined): string[][] {
+  const jumps: string[][] = [];
+  const tail = ['-m', 'comment', '--comment', iptComment(tag), '-j', iptChain(tag)];
+  for (const dir of directions) {
+    const dev = iface === undefined ? [] : [dir === 'ingress' ? '-i' : '-o', iface];
+    jumps.push([IPT_HOOK[dir], ...dev, ...tail]);
+    if (iface !== undefined) jumps.push(['FORWARD', ...dev, ...tail]);
+  }
+  return jumps;
+}
+
+function iptRules(rule: Rule, family: Family): string[][] {
+  const { match: m, verdict: v } = rule;
+  const fam = cidrFamily(m.source ?? m.destination ?? '');
+  if (fam !== undefined && fam !== family) return [];
+  const addr: string[] = [];
+  if (m.source !== undefined) addr.push('-s', m.source);
+  if (m.destination !== undefined) addr.push('-d', m.destination);
+  const proto = m.protocol ?? 'all';
+  const protos: (string | undefined)[] =
+    proto !== 'all' ? [proto] : m.port !== undefined ? ['tcp', 'udp'] : [undefined];
+  const out: string[][] = [];
+  for (const p of protos) {
+    const pm = p === undefined ? [] : ['-p', p];
+    const port = m.port === undefined ? [] : ['--dport', String(m.port)];
+    switch (v.type) {
+      case 'drop':
+        out.push([...addr, ...pm, ...port, '-j', 'DROP']);
+        break;
+      case 'loss':
+        out.push(
+          [...addr, ...pm, ...port, '-m', 'statistic', '--mode', 'random'].concat([
+            '--probability',
+            (v.percent / 100).toFixed(4),
+            '-j',
+            'DROP',
+          ]),
+        );
+        break;
+      case 'reject':
+        if (p === 'tcp') out.push([...addr, ...pm, ...port, '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+        else if (p === 'udp') out.push([...addr, ...pm, ...port, '-j', 'REJECT']);
+        else {
+          out.push([...addr, '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+          out.push([...addr, '-j', 'REJECT']);
+        }
+        break;
+      case 'police':
+        throw new Error('bandwidth policing needs nftables');
+    }
+  }
+  return out;
+}
+
+/** The iptables commands of one family, in order: chain, its rules, then the jumps (inserted first). */
+export function iptAddCommands(set: RuleSet, family: Family): string[][] {
+  const bin = iptBinary(family);
+  const chain = iptChain(set.tag);
+  const cmds: string[][] = [[bin, '-w', '-N', chain]];
+  for (const rule of set.rules) {
+    for (const r of iptRules(rule, family)) cmds.push([bin, '-w', '-A', chain, ...r]);
+  }
+  for (const [hook, ...rest] of iptJumps(set.tag, set.directions, set.interface)) {
+    cmds.push([bin, '-w', '-I', hook!, '1', ...rest]);
+  }
+  return cmds;
+}
+
+/** Number of rules iptAddCommands() puts in the chain for `family`. */
+export const iptRuleCount = (set: RuleSet, family: Family) =>
+  set.rules.reduce((n, r) => n + iptRules(r, family).length, 0);
+
+/** Reverting: the jumps (each until none is left), then the chain: nothing else is touched. */
+export function iptRemoveCommands(
+  tag: string,
+  directions: Direction[],
+  iface: string | undefined,
+  family: Family,
+): string[][] {
+  const bin = iptBinary(family);
+  const cmds = iptJumps(tag, directions, iface).map((j) => [bin, '-w', '-D', ...j]);
+  cmds.push([bin, '-w', '-F', iptChain(tag)], [bin, '-w', '-X', iptChain(tag)]);
+  return cmds;
+}
+
+export const iptListChainArgs = (tag: string, family: Family) => [
+  iptBinary(family),
+  '-w',
+  '-S',
+  iptChain(tag),
+];
+export const iptListAllArgs = (family: Family) => [iptBinary(family), '-w', '-S'];
+
+// ---- tc -------------------------------------------------------------------
+
+export const tcShowArgs = (dev: string) => ['tc', '-j', 'qdisc', 'show', 'dev', dev];
+
+export function tcAddRootArgs(dev: string, handle: string, kind: string, params: string[]): string[] {
+  return ['tc', 'qdisc', 'add', 'dev', dev, 'root', 'handle', `${handle}:`, kind, ...params];
+}
+
+/** Deletes the root qdisc only if it still has our handle (tc refuses otherwise). */
+export const tcDelRootArgs = (dev: string, handle: string) => [
+  'tc',
+  'qdisc',
+  'del',
+  'dev',
+  dev,
+  'root',
+  'handle',
+  `${handle}:`,
+];
+
+/** tbf parameters: the rate, a burst of max(20 ms of traffic, 4 full frames), 100 ms of queue. */
+export function tbfParams(bitsPerSecond: number): string[] {
+  const burst = Math.max(Math.ceil(bitsPerSecond / 8 / 50), 4 * 1514);
+  return ['rate', `${bitsPerSecond}bit`, 'burst', String(burst), 'latency', '100ms'];
+}
+
+export interface NetemSpec {
+  delayMs?: number | undefined;
+  jitterMs?: number | undefined;
+  lossPercent?: number | undefined;
+  duplicatePercent?: number | undefined;
+  corruptPercent?: number | undefined;
+}
+
+export function netemParams(s: NetemSpec): string[] {
+  const p: string[] = [];
+  if (s.delayMs !== undefined) {
+    p.push('delay', `${s.delayMs}ms`);
+    if (s.jitterMs !== undefined && s.jitterMs > 0) p.push(`${s.jitterMs}ms`, 'distribution', 'normal');
+  }
+  if (s.lossPercent !== undefined) p.push('loss', `${s.lossPercent}%`);
+  if (s.duplicatePercent !== undefined) p.push('duplicate', `${s.duplicatePercent}%`);
+  if (s.corruptPercent !== undefined) p.push('corrupt', `${s.corruptPercent}%`);
+  return p;
+}
+
+/** The netem probe: a throwaway ifb device in the host namespace, a netem qdisc on it, then deleted. */
+export const probeLinkAddArgs = (dev: string) => ['ip', 'link', 'add', dev, 'type', 'ifb'];
+export const probeLinkDelArgs = (dev: string) => ['ip', 'link', 'del', dev];
+export const linkShowArgs = (dev: string) => ['ip', 'link', 'show', 'dev', dev];
+
+// ---- rates ----------------------------------------------------------------
+
+const RATE_UNITS: Record<string, number> = {
+  bit: 1,
+  kbit: 1e3,
+  mbit: 1e6,
+  gbit: 1e9,
+  bps: 8,
+  kbps: 8e3,
+  mbps: 8e6,
+  gbps: 8e9,
+};
+export const RATE_RE = /^(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit|bps|kbps|mbps|gbps)$/i;
+
+/** tc's rate syntax (`1mbit`, `500kbit`, `2mbps` = bytes) in bits per second, or undefined. */
+export function parseRate(text: string): number | undefined {
+  const m = RATE_RE.exec(text.trim());
+  if (!m) return undefined;
+  const bits = Math.round(Number(m[1]) * (RATE_UNITS[m[2]!.toLowerCase()] ?? Number.NaN));
+  return Number.isFinite(bits) && bits >= 8000 && bits <= 100e9 ? bits : undefined;
+}

@@ -1,0 +1,215 @@
+/**
+ * `stress-fd-exhaust` (`faultline.stress` / `fd_exhaust`): lowers the
+ * RLIMIT_NOFILE of the selected processes (same selection as the process
+ * faults) with `prlimit`, so their next open()/socket()/accept() fails with
+ * EMFILE. By default the new limit is the process's lowest free descriptor
+ * number, so the very next open fails while what it holds stays open.
+ *
+ * The old soft:hard limits (from /proc/<pid>/limits) are in the undo record;
+ * revert sets them back. With CAP_SYS_RESOURCE both limits are lowered (the
+ * target cannot raise them again); without it (not root, or root in a
+ * container that drops it) only the soft limit is, because raising a hard
+ * limit back needs that capability: the target could raise its soft limit
+ * itself, which services do not do after start-up. A guard worker restores the limits
+ * by itself at the deadline or if the runner dies.
+ *
+ * Why not a worker that opens descriptors: RLIMIT_NOFILE is per process, so a
+ * worker holding descriptors exhausts only itself, and exhausting the
+ * system-wide file-max would hit every process on the host, Faultline included.
+ */
+import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { z } from 'zod';
+import { FaultlineError } from '../../core/errors.js';
+import {
+  AmountFields,
+  checkSelection,
+  describeSelector,
+  type NofileLimits,
+  parseNofile,
+  prlimitArgs,
+  resolveSelection,
+  SelectorFields,
+  sameProcess,
+  selectionFor,
+} from '../process/select.js';
+import type { FaultKind, UndoRecord } from '../types.js';
+import { deadlineFor, newTag, type StressContext, startWorker, stopWorker, workerGone } from './spawn.js';
+
+const run = promisify(execFile);
+
+export const FdExhaustArgsSchema = z
+  .strictObject({
+    ...SelectorFields,
+    ...AmountFields,
+    limit: z
+      .number({ error: 'expected a number of descriptors' })
+      .int('expected an integer')
+      .min(0, 'expected 0 or more')
+      .optional()
+      .describe(
+        "the new open-files limit (default: the process's lowest free descriptor, so its next open fails)",
+      ),
+  })
+  .superRefine(checkSelection);
+
+const num = (v: string) => (v === 'unlimited' ? Number.POSITIVE_INFINITY : Number(v));
+
+/** The limits to set: `limit` but never above the old ones; the hard limit only when we can raise it back. */
+export function loweredLimits(old: NofileLimits, limit: number, lowerHard: boolean): NofileLimits {
+  const soft = String(Math.min(limit, num(old.soft)));
+  return { soft, hard: lowerHard ? String(Math.min(limit, num(old.hard))) : old.hard };
+}
+
+/** The lowest descriptor number not in `open`: with that as the limit, the next open() fails. */
+export function lowestFree(open: readonly number[]): number {
+  const set = new Set(open);
+  let n = 0;
+  while (set.has(n)) n++;
+  return n;
+}
+
+interface Limited {
+  pid: number;
+  start: string;
+  comm: string;
+  old: NofileLimits;
+  set: NofileLimits;
+}
+
+function limitedFrom(record: UndoRecord): Limited[] {
+  const list = Array.isArray(record.processes) ? record.processes : [];
+  return list.filter(
+    (p): p is Limited & UndoRecord =>
+      typeof p === 'object' &&
+      p !== null &&
+      !Array.isArray(p) &&
+      typeof p.pid === 'number' &&
+      typeof p.start === 'string',
+  ) as unknown as Limited[];
+}
+
+async function readLimits(pid: number): Promise<NofileLimits | null> {
+  const text = await readFile(`/proc/${pid}/limits`, 'utf8').catch(() => null);
+  return text === null ? null : parseNofile(text);
+}
+
+async function prlimit(args: string[]): Promise<void> {
+  try {
+    await run('prlimit', args);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    if (e.code === 'ENOENT') {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_UNSUPPORTED',
+        'stress-fd-exhaust needs prlimit (util-linux), which is not installed: install util-linux, or use the proxy to refuse connections instead',
+      );
+    }
+    throw new Error(`prlimit ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`);
+  }
+}
+
+/** CAP_SYS_RESOURCE: raising a hard limit needs it (root in a container may lack it). */
+export const CAP_SYS_RESOURCE = 24;
+
+/** True when the `CapEff:` line of /proc/<pid>/status has capability `bit`. */
+export function hasCapability(status: string, bit: number): boolean {
+  const m = /^CapEff:\s*([0-9a-f]+)/im.exec(status);
+  return m?.[1] ? ((BigInt(`0x${m[1]}`) >> BigInt(bit)) & 1n) === 1n : false;
+}
+
+async function canRaiseHardLimits(): Promise<boolean> {
+  return hasCapability(await readFile('/proc/self/status', 'utf8').catch(() => ''), CAP_SYS_RESOURCE);
+}
+
+export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
+  kind: 'stress-fd-exhaust',
+  args: FdExhaustArgsSchema,
+  expose: {
+    group: 'stress',
+    name: 'fd_exhaust',
+    doc: 'Exhausts the file descriptors of processes selected like the process faults (count default 1) by lowering their open-files limit with prlimit; the old limits are restored on revert.',
+  },
+  target: (args) => `${describeSelector(args)} nofile=${args.limit ?? 'lowest free'}`,
+  resolveTargets: (args) => resolveSelection(args, args, 1),
+  async plan(args, resolved) {
+    const processes: Limited[] = [];
+    const lowerHard = await canRaiseHardLimits();
+    for (const s of await selectionFor(resolved, args, args, 1)) {
+      const old = await readLimits(s.pid);
+      if (!old)
+        throw new FaultlineError(
+          'FAULTLINE_ERR_FAULT',
+          `stress-fd-exhaust: cannot read the limits of pid ${s.pid}`,
+        );
+      let limit = args.limit;
+      if (limit === undefined) {
+        const fds = await readdir(`/proc/${s.pid}/fd`).catch(() => null);
+        if (!fds) {
+          throw new FaultlineError(
+            'FAULTLINE_ERR_UNSUPPORTED',
+            `stress-fd-exhaust: cannot list the descriptors of pid ${s.pid} (another user's process): run as root or as its user, or give limit`,
+          );
+        }
+        limit = lowestFree(fds.map(Number));
+      }
+      processes.push({
+        pid: s.pid,
+        start: s.start,
+        comm: s.comm,
+        old,
+        set: loweredLimits(old, limit, lowerHard),
+      });
+    }
+    return { tag: newTag(), processes: processes as unknown as UndoRecord[] };
+  },
+  async inject(_args, record, signal, ctx?: StressContext) {
+    const limited = limitedFrom(record);
+    // The guard first: once any limit is lowered, a dying runner still gets it restored.
+    const guard = await startWorker(
+      'stress-fd-exhaust',
+      {
+        mode: 'guard',
+        restore: limited.map((p) => ({ pid: p.pid, start: p.start, argv: prlimitArgs(p.pid, p.old) })),
+        deadline: deadlineFor(ctx?.ttlMs),
+        parent: process.pid,
+      },
+      String(record.tag),
+      { signal },
+    );
+    const refined = { ...record, pid: guard.pid, start: guard.start };
+    let done = 0;
+    for (const p of limited) {
+      if (!(await sameProcess(p.pid, p.start))) continue;
+      await prlimit(prlimitArgs(p.pid, p.set));
+      done++;
+    }
+    if (done === 0) {
+      await stopWorker(refined);
+      throw new FaultlineError(
+        'FAULTLINE_ERR_FAULT',
+        'stress-fd-exhaust: every selected process exited first',
+      );
+    }
+    return refined;
+  },
+  async revert(record) {
+    const failed: string[] = [];
+    for (const p of limitedFrom(record)) {
+      if (!(await sameProcess(p.pid, p.start))) continue;
+      await prlimit(prlimitArgs(p.pid, p.old)).catch((err: Error) => failed.push(err.message));
+    }
+    // The guard stays while a restore failed: it tries again at the deadline or when the runner dies.
+    if (failed.length > 0) throw new Error(failed.join('; '));
+    await stopWorker(record);
+  },
+  async verify(record) {
+    for (const p of limitedFrom(record)) {
+      if (!(await sameProcess(p.pid, p.start))) continue;
+      const now = await readLimits(p.pid);
+      if (now && (now.soft !== p.old.soft || now.hard !== p.old.hard)) return false;
+    }
+    return workerGone(record);
+  },
+};

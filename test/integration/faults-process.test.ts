@@ -1,0 +1,277 @@
+/**
+ * Process faults against real fixture processes: kill (with a signal),
+ * kill_random, pause/resume (PID-reuse safe), blast radius, and recovery of a
+ * pause whose runner was killed with SIGKILL.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { exposedFaults } from '../../src/activities/faults.js';
+import type { FaultlineError } from '../../src/core/errors.js';
+import { FaultSession, Ledger, listActiveFaults, recoverOrphans } from '../../src/faults/index.js';
+import { processKillKind, processKillRandomKind, processPauseKind } from '../../src/faults/process/index.js';
+import { readProc } from '../../src/faults/process/select.js';
+import { assertNothingLeftBehind, type Fixture, repoRoot, spawnFixture } from '../helpers/faults.js';
+import { tempHome } from '../helpers/home.js';
+
+const TICKER = join(repoRoot, 'test', 'fixtures', 'process', 'ticker.mjs');
+const RUNNER = join(repoRoot, 'test', 'fixtures', 'process', 'runner.ts');
+
+interface Ticker {
+  child: ChildProcess;
+  pid: number;
+  lines: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Ticks printed during the next `ms`. */
+  ticksDuring(ms: number): Promise<number>;
+  waitFor(prefix: string, timeoutMs?: number): Promise<string>;
+}
+
+let home: string;
+let cleanup: () => Promise<void>;
+let tickers: Ticker[];
+let fixtures: Fixture[];
+let tag: string;
+
+/** A ticker renamed to `<tag><suffix>` (comm and command line), so selectors match only this test's processes. */
+async function ticker(suffix = ''): Promise<Ticker> {
+  const child = spawn(process.execPath, [TICKER, `${tag}${suffix}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(l));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on('exit', (code, signal) => res({ code, signal })),
+  );
+  const t: Ticker = {
+    child,
+    pid: child.pid!,
+    lines,
+    exited,
+    async ticksDuring(ms) {
+      const before = lines.filter((l) => l.startsWith('tick')).length;
+      await sleep(ms);
+      return lines.filter((l) => l.startsWith('tick')).length - before;
+    },
+    async waitFor(prefix, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = lines.find((l) => l.startsWith(prefix));
+        if (hit !== undefined) return hit.slice(prefix.length).trim();
+        if (Date.now() > deadline) throw new Error(`ticker printed no '${prefix}'`);
+        await sleep(10);
+      }
+    },
+  };
+  tickers.push(t);
+  await t.waitFor('ready');
+  await t.waitFor('tick'); // renamed and running
+  return t;
+}
+
+const state = async (pid: number) => (await readProc(pid))?.state ?? 'gone';
+const session = (blastRadius?: ConstructorParameters<typeof FaultSession>[0]['blastRadius']) =>
+  new FaultSession({
+    runId: `proc-${tag}`,
+    ledger: new Ledger({ home }),
+    ...(blastRadius ? { blastRadius } : {}),
+  });
+
+beforeEach(async () => {
+  ({ home, cleanup } = await tempHome());
+  tickers = [];
+  fixtures = [];
+  // comm holds 15 characters: 'fl' + 8 hex + a suffix of up to 5.
+  tag = `fl${randomBytes(4).toString('hex')}`;
+});
+afterEach(async () => {
+  for (const t of tickers) {
+    // Resume first: a stopped process does not act on SIGKILL's exit until continued.
+    t.child.kill('SIGCONT');
+    t.child.kill('SIGKILL');
+  }
+  for (const f of fixtures) f.child.kill('SIGKILL');
+  await Promise.all([...tickers.map((t) => t.exited), ...fixtures.map((f) => f.exited)]);
+  await cleanup();
+});
+
+describe('kill', () => {
+  test('sends SIGTERM by default; the ledger records the fault as irreversible; nothing is left', async () => {
+    const t = await ticker();
+    const s = session();
+    const h = await s.inject(processKillKind, { name: tag }, { ttlMs: 30_000 });
+    assert.equal(await t.waitFor('sigterm'), '');
+    assert.deepEqual(await t.exited, { code: 0, signal: null });
+    const [entry] = await listActiveFaults({ home });
+    assert.equal(entry?.id, h.id);
+    const stored = JSON.parse(await readFile(join(home, 'ledger', `${h.id}.json`), 'utf8'));
+    assert.equal(stored.irreversible, true);
+    assert.deepEqual(stored.record.signalled, [t.pid]);
+    assert.equal(stored.record.signal, 'SIGTERM');
+    const [rec] = await s.revertAll();
+    assert.equal(rec?.irreversible, true);
+    assert.equal(rec?.verified, true);
+    await assertNothingLeftBehind(home);
+  });
+
+  test('a chosen signal, by pid; targets carry pid and name', async () => {
+    const t = await ticker();
+    const s = session();
+    await s.inject(processKillKind, { pid: t.pid, signal: 'kill' });
+    assert.deepEqual(await t.exited, { code: null, signal: 'SIGKILL' });
+    const [rec] = s.records();
+    assert.deepEqual(rec?.targets, [{ type: 'process', name: tag, pid: t.pid, host: 'localhost' }]);
+    await s.revertAll();
+    await assertNothingLeftBehind(home);
+  });
+
+  test('kill_random kills exactly one of N matching processes', async () => {
+    const all = await Promise.all([ticker('a'), ticker('b'), ticker('c')]);
+    const s = session();
+    await s.inject(processKillRandomKind, { pattern: `^${tag}[abc]$`, signal: 'SIGKILL' });
+    const first = await Promise.race(all.map((t, i) => t.exited.then(() => i)));
+    await sleep(200);
+    const alive = await Promise.all(all.map(async (t) => (await state(t.pid)) !== 'gone'));
+    assert.deepEqual(
+      alive.filter((a) => !a).length,
+      1,
+      `exactly one killed (the ${first}th); alive: ${alive}`,
+    );
+    const [rec] = s.records();
+    assert.equal(rec?.targets?.length, 1);
+    await s.revertAll();
+    await assertNothingLeftBehind(home);
+  });
+
+  test('refuses pid 1, itself and no match, with FAULTLINE_ERR_FAULT; bad args with FAULTLINE_ERR_VALIDATION', async () => {
+    const s = session();
+    for (const args of [{ pid: 1 }, { pid: process.pid }, { name: `${tag}none` }]) {
+      await assert.rejects(
+        s.inject(processKillKind, args),
+        (err: FaultlineError) => err.code === 'FAULTLINE_ERR_FAULT',
+      );
+    }
+    await assert.rejects(s.inject(processKillKind, { name: 'x', pid: 5 }), (err: FaultlineError) => {
+      assert.equal(err.code, 'FAULTLINE_ERR_VALIDATION');
+      assert.match(err.message, /^process-kill: name: expected only one of/);
+      return true;
+    });
+    await assertNothingLeftBehind(home);
+  });
+});
+
+describe('pause', () => {
+  test('stops the process (no ticks, state T) and revert resumes it', async () => {
+    const t = await ticker();
+    const s = session();
+    const h = await s.inject(processPauseKind, { name: tag }, { ttlMs: 30_000 });
+    assert.equal(await state(t.pid), 'T');
+    await sleep(100); // a tick already in the pipe may still arrive
+    assert.equal(await t.ticksDuring(300), 0, 'a paused process does not tick');
+    const stored = JSON.parse(await readFile(join(home, 'ledger', `${h.id}.json`), 'utf8'));
+    assert.deepEqual(stored.record.processes, [
+      { pid: t.pid, start: (await readProc(t.pid))?.start, comm: tag, state: 'S' },
+    ]);
+    assert.equal(stored.irreversible, undefined);
+
+    const rec = await h.revert();
+    assert.equal(rec.verified, true);
+    assert.notEqual(await state(t.pid), 'T');
+    assert.ok((await t.ticksDuring(300)) >= 2, 'ticks again after revert');
+    await s.revertAll();
+    await assertNothingLeftBehind(home);
+  });
+
+  test('percentage 50 of 4 matches pauses 2; the blast radius refuses more than it allows', async () => {
+    const all = await Promise.all(['a', 'b', 'c', 'd'].map((x) => ticker(x)));
+    const pattern = `^${tag}[a-d]$`;
+    const strict = session([{ source: 'test', policy: { max_percentage: 25 } }]);
+    await assert.rejects(
+      strict.inject(processPauseKind, { pattern, percentage: 50 }),
+      (err: FaultlineError) => {
+        assert.equal(err.code, 'FAULTLINE_ERR_POLICY');
+        assert.match(err.message, /2 of 4/);
+        return true;
+      },
+    );
+    assert.deepEqual(
+      await Promise.all(all.map((t) => state(t.pid))),
+      ['S', 'S', 'S', 'S'].map(() => 'S'),
+    );
+
+    const s = session([{ source: 'test', policy: { max_percentage: 50 } }]);
+    await s.inject(processPauseKind, { pattern, percentage: 50 });
+    const states = await Promise.all(all.map((t) => state(t.pid)));
+    assert.equal(states.filter((x) => x === 'T').length, 2, `states ${states}`);
+    assert.equal(s.records()[0]?.targets?.length, 2);
+    const [rec] = await s.revertAll();
+    assert.equal(rec?.verified, true);
+    assert.equal((await Promise.all(all.map((t) => state(t.pid)))).includes('T'), false);
+    await assertNothingLeftBehind(home);
+  });
+
+  test('by pidfile; a record whose start time does not match (a reused pid) is not resumed', async () => {
+    const t = await ticker();
+    const pidfile = join(home, 'svc.pid');
+    await writeFile(pidfile, `${t.pid}\n`);
+    const s = session();
+    const h = await s.inject(processPauseKind, { pidfile });
+    assert.equal(await state(t.pid), 'T');
+    // Another process now holding this pid would have another start time: revert leaves it alone.
+    await processPauseKind.revert({ processes: [{ pid: t.pid, start: '1', comm: tag, state: 'S' }] });
+    assert.equal(await state(t.pid), 'T');
+    assert.equal(
+      await processPauseKind.verify({ processes: [{ pid: t.pid, start: '1', comm: tag, state: 'S' }] }),
+      true,
+    );
+    assert.equal((await h.revert()).verified, true);
+    assert.notEqual(await state(t.pid), 'T');
+    await s.revertAll();
+    await assertNothingLeftBehind(home);
+  });
+
+  test('a process someone else stopped is neither counted nor resumed', async () => {
+    const t = await ticker();
+    t.child.kill('SIGSTOP');
+    await sleep(50);
+    const s = session();
+    await assert.rejects(s.inject(processPauseKind, { pid: t.pid }), /no selected process was left to pause/);
+    assert.equal(await state(t.pid), 'T', 'still stopped: it was not ours to resume');
+    t.child.kill('SIGCONT');
+    await s.revertAll();
+    await assertNothingLeftBehind(home);
+  });
+
+  test('a pause whose runner was killed with SIGKILL is resumed by recoverOrphans', async () => {
+    const t = await ticker();
+    const runner = spawnFixture(
+      RUNNER,
+      [`doomed-${tag}`, 'process-pause', JSON.stringify({ pid: t.pid })],
+      home,
+    );
+    fixtures.push(runner);
+    const [id] = (await runner.waitFor('injected')).split(' ');
+    assert.equal(await state(t.pid), 'T');
+    runner.child.kill('SIGKILL');
+    await runner.exited;
+    assert.equal(await state(t.pid), 'T', 'a killed runner resumes nothing');
+    assert.equal(await t.ticksDuring(200), 0);
+
+    const report = await recoverOrphans({ home });
+    assert.deepEqual(
+      report.reverted.map((r) => [r.id, r.reason, r.verified]),
+      [[id, 'dead-owner', true]],
+    );
+    assert.notEqual(await state(t.pid), 'T');
+    assert.ok((await t.ticksDuring(300)) >= 2);
+    await assertNothingLeftBehind(home);
+  });
+});
+
+test('the process faults are exposed as faultline.process actions and `faultline inject process.*`', () => {
+  const names = [...exposedFaults().keys()];
+  for (const n of ['process.kill', 'process.kill_random', 'process.pause']) assert.ok(names.includes(n), n);
+});
