@@ -74,9 +74,30 @@ function buildProgram(out: () => Output): Command {
       [],
     )
     .option('--settings <path>', 'settings file with global controls (default $FAULTLINE_HOME/settings.yaml)')
+    .option(
+      '--report <format=path>',
+      'also write a report after the journal: html=report.html, junit=junit.xml, markdown=..., json=... (repeatable)',
+      collect,
+      [],
+    )
     .action(async (source: string, opts) => {
       const { runCommand } = await import('./run.js');
       process.exitCode = await runCommand(source, opts, out());
+    });
+
+  program
+    .command('report')
+    .description('render run journals as a report: html (self-contained page), markdown, junit (XML), json')
+    .argument('<journals...>', 'journal files written by `faultline run` (several: a trend report)')
+    .option(
+      '--format <format>',
+      'html, markdown, junit or json (default: from the -o extension, else markdown)',
+    )
+    .option('-o, --output <file>', 'write the report to this file (default: stdout)')
+    .option('--title <title>', 'title of a report over several runs')
+    .action(async (journals: string[], opts) => {
+      const { reportCommand } = await import('./report.js');
+      process.exitCode = await reportCommand(journals, opts, out());
     });
 
   program

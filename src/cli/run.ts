@@ -19,6 +19,7 @@ import { checkPolicies } from '../safety/policy.js';
 import { isSafeguardControl, type Safeguard } from '../safety/safeguards.js';
 import type { Output } from './output.js';
 import { RunRenderer } from './render-run.js';
+import { parseReportSpecs, writeRunReports } from './report.js';
 
 export interface RunFlags {
   journalPath: string;
@@ -36,6 +37,8 @@ export interface RunFlags {
   var: string[];
   varFile: string[];
   settings?: string;
+  /** `--report FORMAT=PATH` (repeatable): reports written after the journal. */
+  report?: string[];
 }
 
 /**
@@ -76,6 +79,8 @@ async function askYes(question: string): Promise<boolean> {
 }
 
 export async function runCommand(source: string, flags: RunFlags, out: Output): Promise<number> {
+  // A bad --report spec is a usage error before anything runs.
+  const reportSpecs = parseReportSpecs(flags.report ?? []);
   const env = { ...process.env };
   const home = faultlineHome(env);
   const settings = await loadSettings(flags.settings, home);
@@ -141,7 +146,9 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
     written = false;
     out.error(`--journal-path: cannot write ${journalPath}: ${(err as Error).message}`);
   }
-  const code = written ? exitCodeFor(journal) : 1;
+  let code = written ? exitCodeFor(journal) : 1;
   renderer.summary(journal, written ? journalPath : undefined, code);
+  // Reports are rendered from the journal as written; one that cannot be written fails the run like the journal.
+  if (reportSpecs.length > 0 && !(await writeRunReports(reportSpecs, journal, out)) && code === 0) code = 1;
   return code;
 }
