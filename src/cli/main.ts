@@ -75,6 +75,24 @@ function buildProgram(out: () => Output): Command {
     )
     .option('--settings <path>', 'settings file with global controls (default $FAULTLINE_HOME/settings.yaml)')
     .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics of the run at http://127.0.0.1:<port>/metrics (0: any free port)',
+    )
+    .option(
+      '--metrics-host <host>',
+      'address for --metrics-port (default 127.0.0.1; others need FAULTLINE_METRICS_TOKEN)',
+    )
+    .option(
+      '--metrics-linger <d>',
+      'keep serving the final metrics this long after the run (for the last scrape)',
+    )
+    .option(
+      '--notify <url>',
+      'POST a Slack-compatible JSON message when the run starts and ends (repeatable)',
+      collect,
+      [],
+    )
+    .option(
       '--report <format=path>',
       'also write a report after the journal: html=report.html, junit=junit.xml, markdown=..., json=... (repeatable)',
       collect,
@@ -83,6 +101,18 @@ function buildProgram(out: () => Output): Command {
     .action(async (source: string, opts) => {
       const { runCommand } = await import('./run.js');
       process.exitCode = await runCommand(source, opts, out());
+    });
+
+  program
+    .command('demo')
+    .description(
+      'start a small demo system in this process and run a real experiment on it (load, faults, safeguard, recovery), then write the HTML report',
+    )
+    .option('--out <dir>', 'directory for the journal and report.html', './faultline-demo')
+    .option('--breach', 'make the HTTP error fault severe enough for the safeguard to stop the run')
+    .action(async (opts) => {
+      const { demoCommand } = await import('./demo.js');
+      process.exitCode = await demoCommand(opts, out());
     });
 
   program

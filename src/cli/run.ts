@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
+import type { RunEvent } from '../engine/events.js';
 import type { Journal } from '../engine/journal.js';
 import { exitCodeFor, runExperiment } from '../engine/run.js';
 import {
@@ -17,6 +18,7 @@ import { loadSettings, settingsBlastRadius, settingsControls } from '../experime
 import { faultlineHome } from '../faults/home.js';
 import { checkPolicies } from '../safety/policy.js';
 import { isSafeguardControl, type Safeguard } from '../safety/safeguards.js';
+import { startRunObservers } from './observers.js';
 import type { Output } from './output.js';
 import { RunRenderer } from './render-run.js';
 import { parseReportSpecs, writeRunReports } from './report.js';
@@ -39,6 +41,10 @@ export interface RunFlags {
   settings?: string;
   /** `--report FORMAT=PATH` (repeatable): reports written after the journal. */
   report?: string[];
+  metricsPort?: string;
+  metricsHost?: string;
+  metricsLinger?: string;
+  notify?: string[];
 }
 
 /**
@@ -112,43 +118,57 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
     confirm: process.stdin.isTTY && process.stderr.isTTY ? askYes : undefined,
   });
   const renderer = new RunRenderer(out);
-  const signals = trapSignals();
-  let journal: Journal;
+  const observers = await startRunObservers(flags, settings.notifications ?? [], env, out);
+  const onEvent = (event: RunEvent) => {
+    renderer.handle(event);
+    observers.onEvent(event);
+  };
   try {
-    journal = await runExperiment(experiment, {
-      baseDir: loaded.baseDir,
-      env,
-      home,
-      dry: flags.dry ?? null,
-      hypothesisStrategy: flags.hypothesisStrategy,
-      rollbackStrategy: flags.rollbackStrategy,
-      hypothesisFrequency: flags.hypothesisFrequency,
-      failFast: flags.failFast,
-      maxDurationMs: flags.maxDuration,
-      policy,
-      blastRadius: settingsBlastRadius(settings),
-      safeguards: (settings.safeguards ?? []) as Safeguard[],
-      configuration: overrides.configuration,
-      secrets: overrides.secrets,
-      controls: globalControls,
-      signal: signals.interrupt.signal,
-      rollbackSignal: signals.rollbacks.signal,
-      onEvent: renderer.handle,
+    const signals = trapSignals();
+    let journal: Journal;
+    try {
+      journal = await runExperiment(experiment, {
+        baseDir: loaded.baseDir,
+        env,
+        home,
+        dry: flags.dry ?? null,
+        hypothesisStrategy: flags.hypothesisStrategy,
+        rollbackStrategy: flags.rollbackStrategy,
+        hypothesisFrequency: flags.hypothesisFrequency,
+        failFast: flags.failFast,
+        maxDurationMs: flags.maxDuration,
+        policy,
+        blastRadius: settingsBlastRadius(settings),
+        safeguards: (settings.safeguards ?? []) as Safeguard[],
+        configuration: overrides.configuration,
+        secrets: overrides.secrets,
+        controls: globalControls,
+        signal: signals.interrupt.signal,
+        rollbackSignal: signals.rollbacks.signal,
+        onEvent,
+      });
+    } finally {
+      signals.release();
+    }
+    const journalPath = resolve(flags.journalPath);
+    let written = true;
+    try {
+      await writeFile(journalPath, `${JSON.stringify(journal, null, 2)}\n`, 'utf8');
+    } catch (err) {
+      written = false;
+      out.error(`--journal-path: cannot write ${journalPath}: ${(err as Error).message}`);
+    }
+    let code = written ? exitCodeFor(journal) : 1;
+    renderer.summary(journal, written ? journalPath : undefined, code);
+    // Reports are rendered from the journal as written; one that cannot be written fails the run like the journal.
+    if (reportSpecs.length > 0 && !(await writeRunReports(reportSpecs, journal, out)) && code === 0) code = 1;
+    await observers.finish(journal, {
+      exitCode: code,
+      ...(written ? { journalPath } : {}),
+      reports: reportSpecs.map((r) => resolve(r.path)),
     });
+    return code;
   } finally {
-    signals.release();
+    await observers.close();
   }
-  const journalPath = resolve(flags.journalPath);
-  let written = true;
-  try {
-    await writeFile(journalPath, `${JSON.stringify(journal, null, 2)}\n`, 'utf8');
-  } catch (err) {
-    written = false;
-    out.error(`--journal-path: cannot write ${journalPath}: ${(err as Error).message}`);
-  }
-  let code = written ? exitCodeFor(journal) : 1;
-  renderer.summary(journal, written ? journalPath : undefined, code);
-  // Reports are rendered from the journal as written; one that cannot be written fails the run like the journal.
-  if (reportSpecs.length > 0 && !(await writeRunReports(reportSpecs, journal, out)) && code === 0) code = 1;
-  return code;
 }

@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import { type Control, ControlSchema, SafeguardSchema } from '../core/schema.js';
+import { WebhookSchema } from '../observe/notify.js';
 import { type BlastRadiusPolicy, BlastRadiusSchema } from '../safety/blast-radius.js';
 import { PolicySettingsSchema } from '../safety/policy.js';
 
@@ -20,6 +21,8 @@ export const SettingsSchema = PolicySettingsSchema.extend({
   /** Organisation-wide blast radius: it holds whatever the experiment declares. */
   blast_radius: BlastRadiusSchema.optional(),
   blastRadius: BlastRadiusSchema.optional(),
+  /** Webhooks told when any run starts and ends (Slack-compatible JSON). */
+  notifications: z.array(WebhookSchema).optional(),
 });
 export type Settings = z.output<typeof SettingsSchema>;
 

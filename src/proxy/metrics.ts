@@ -3,23 +3,14 @@
  * numbers bumped on the hot path; everything here happens at scrape time.
  * Byte counters keep Toxiproxy's names and labels, so its dashboards work.
  */
+import { Exposition, labels } from '../observe/prom-text.js';
 import type { ProxyServer } from './proxy.js';
-
-const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-
-function labels(pairs: Record<string, string>): string {
-  return `{${Object.entries(pairs)
-    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
-    .join(',')}}`;
-}
 
 /** Renders every proxy's metrics (proxies in name order). */
 export function renderMetrics(proxies: readonly ProxyServer[]): string {
-  const out: string[] = [];
-  const family = (name: string, type: 'counter' | 'gauge', help: string, rows: [string, number][]) => {
-    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [l, v] of rows) out.push(`${name}${l} ${v}`);
-  };
+  const out = new Exposition();
+  const family = (name: string, type: 'counter' | 'gauge', help: string, rows: [string, number][]) =>
+    out.family(name, type, help, rows);
   const byteRows = (kind: 'received' | 'sent') =>
     proxies.flatMap((p) =>
       (['downstream', 'upstream'] as const).map((direction): [string, number] => [
@@ -68,5 +59,5 @@ export function renderMetrics(proxies: readonly ProxyServer[]): string {
       ]),
     ),
   );
-  return `${out.join('\n')}\n`;
+  return out.toString();
 }

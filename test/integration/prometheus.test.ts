@@ -5,14 +5,9 @@
  * not installed.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import '../../src/activities/index.js';
 import type { Experiment } from '../../src/core/schema.js';
 import { findBuiltin } from '../../src/engine/builtins.js';
@@ -21,50 +16,20 @@ import { PrometheusClient, PrometheusError, toNumber } from '../../src/prometheu
 import { runBuiltin } from '../../src/providers/builtin.js';
 import { activityContext } from '../helpers/activity-context.js';
 import { tempHome } from '../helpers/home.js';
+import {
+  freePort,
+  listen,
+  PROMETHEUS_SKIP,
+  type RunningPrometheus,
+  startPrometheus,
+} from '../helpers/prometheus.js';
 
-const probe = spawnSync('prometheus', ['--version'], { encoding: 'utf8' });
-const SKIP = probe.error
-  ? `prometheus (Debian package) is not installed: ${probe.error.message}; run \`apt-get install prometheus\` (.ci/run does as root)`
-  : false;
-
+const SKIP = PROMETHEUS_SKIP;
 const gauge = { value: 42 };
 let metrics: Server | undefined;
-let prom: ChildProcess | undefined;
-let promLog = '';
-let dir = '';
+let prom: RunningPrometheus | undefined;
 let base = '';
 let home: Awaited<ReturnType<typeof tempHome>> | undefined;
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-/** A port nobody listens on (a race with other processes is possible, but brief). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  const port = await listen(s);
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-/** Polls `check` until it returns true or the deadline passes (readiness, not a fixed sleep). */
-async function waitFor(what: string, check: () => Promise<boolean>, deadlineMs = 30_000): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    if (prom?.exitCode !== null && prom?.exitCode !== undefined) {
-      throw new Error(
-        `prometheus exited (${prom.exitCode}) while waiting for ${what}:\n${promLog.slice(-2000)}`,
-      );
-    }
-    if (await check().catch(() => false)) return;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}:\n${promLog.slice(-2000)}`);
-    await sleep(100);
-  }
-}
 
 before(async () => {
   if (SKIP) return;
@@ -86,40 +51,10 @@ before(async () => {
     );
   });
   const metricsPort = await listen(metrics);
-  dir = await mkdtemp(join(tmpdir(), 'faultline-prometheus-'));
-  const config = join(dir, 'prometheus.yml');
-  await writeFile(
-    config,
-    [
-      'global:',
-      '  scrape_interval: 1s',
-      '  evaluation_interval: 1s',
-      'scrape_configs:',
-      '  - job_name: faultline-test',
-      '    static_configs:',
-      `      - targets: ['127.0.0.1:${metricsPort}']`,
-      '',
-    ].join('\n'),
-  );
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  prom = spawn(
-    'prometheus',
-    [
-      `--config.file=${config}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const keep = (chunk: Buffer) => {
-    promLog = (promLog + chunk.toString()).slice(-20_000);
-  };
-  prom.stdout?.on('data', keep);
-  prom.stderr?.on('data', keep);
-  await waitFor('Prometheus /-/ready', async () => (await fetch(`${base}/-/ready`)).status === 200);
+  prom = await startPrometheus([`127.0.0.1:${metricsPort}`]);
+  base = prom.base;
   const client = new PrometheusClient({ baseUrl: base });
-  await waitFor('the first scrape', async () => {
+  await prom.waitFor('the first scrape', async () => {
     const res = await client.query('faultline_test_gauge');
     return res.data.resultType === 'vector' && res.data.result.length === 1;
   });
@@ -127,15 +62,8 @@ before(async () => {
 });
 
 after(async () => {
-  if (prom && prom.exitCode === null) {
-    const exited = new Promise((resolve) => prom?.once('exit', resolve));
-    prom.kill('SIGTERM');
-    const killer = setTimeout(() => prom?.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(killer);
-  }
+  await prom?.stop();
   await new Promise((resolve) => (metrics ? metrics.close(resolve) : resolve(undefined)));
-  if (dir) await rm(dir, { recursive: true, force: true });
   await home?.cleanup();
 });
 

@@ -15,9 +15,10 @@
  * await api.close();
  * await manager.close();
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { type AddressInfo, isIPv4, isIPv6, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { isLoopbackHost, tokenCheck } from '../../core/access.js';
 import { FaultlineError } from '../../core/errors.js';
 import { VERSION } from '../../version.js';
 import { ProxyApiError, type ProxyControl, type ProxyView } from '../model.js';
@@ -79,14 +80,8 @@ export interface ControlServer {
   close(graceMs?: number): Promise<void>;
 }
 
-/** True for addresses that only this machine can reach (127/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (h === 'localhost') return true;
-  if (isIPv4(h)) return h.startsWith('127.');
-  if (isIPv6(h)) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
-  return false;
-}
+/** Re-exported: the CLI checks the host before starting. */
+export { isLoopbackHost };
 
 // --- request ids (xid-like: 20 base32hex characters, time-ordered) --------------------------
 
@@ -401,18 +396,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
         'set --token or FAULTLINE_PROXY_TOKEN (clients then send Authorization: Bearer <token>)',
     );
   }
-  const tokenDigest = token === undefined ? undefined : createHash('sha256').update(token).digest();
-  const authorized = (req: IncomingMessage): boolean => {
-    if (!tokenDigest) return true;
-    const candidates: string[] = [];
-    const auth = req.headers.authorization;
-    const bearer = typeof auth === 'string' ? /^\s*Bearer[ \t]+(\S+)\s*$/i.exec(auth) : null;
-    if (bearer?.[1]) candidates.push(bearer[1]);
-    const header = req.headers['x-faultline-token'];
-    if (typeof header === 'string') candidates.push(header.trim());
-    // Compare digests so the comparison takes the same time whatever the length.
-    return candidates.some((c) => timingSafeEqual(createHash('sha256').update(c).digest(), tokenDigest));
-  };
+  const authorized = tokenCheck(token);
 
   const emit = (event: ControlServerEvent) => {
     try {
