@@ -37,6 +37,10 @@ export { haltAll, haltState, listActiveFaults, recoverOrphans, releaseHalt } fro
 export { registerFaultKind } from './faults/registry.js';
 export { type FaultHandle, FaultSession } from './faults/session.js';
 export type { FaultExposure, FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './faults/types.js';
+export { startMetricsServer } from './observe/metrics-server.js';
+export { Notifier, notificationBody, type Webhook } from './observe/notify.js';
+export { attachTracer, RunTracer, traceExporterFromEnv } from './observe/otel.js';
+export { RunMetrics } from './observe/run-metrics.js';
 export { providers } from './providers/index.js';
 export {
   type ControlServer,

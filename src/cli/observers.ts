@@ -1,7 +1,8 @@
 /**
  * What watches a `faultline run` besides the terminal: Prometheus metrics
  * (`--metrics-port`), webhook notifications (`--notify`, the settings file's
- * `notifications`) and OpenTelemetry traces (the standard OTEL_* variables).
+ * `notifications`) and OpenTelemetry traces (the standard OTEL_* variables,
+ * see observe/otel.ts).
  * Each is a RunEvent listener; none can change the run's outcome.
  */
 import { parseDuration } from '../core/duration.js';
@@ -10,6 +11,7 @@ import type { RunEvent } from '../engine/events.js';
 import type { Journal } from '../engine/journal.js';
 import { type MetricsServer, startMetricsServer } from '../observe/metrics-server.js';
 import { Notifier, type RunFacts, type Webhook, WebhookSchema } from '../observe/notify.js';
+import { attachTracer } from '../observe/otel.js';
 import { RunMetrics } from '../observe/run-metrics.js';
 import type { Output } from './output.js';
 
@@ -65,6 +67,8 @@ export async function startRunObservers(
     lingerMs = ms;
   }
   const notifier = new Notifier(hooks, (m) => out.warn(m));
+  // Traces go where the standard OTEL_EXPORTER_OTLP_* variables say; off when they say nothing.
+  const tracing = attachTracer(undefined, env, (m) => out.warn(m));
   const metrics = new RunMetrics();
   let server: MetricsServer | undefined;
   if (flags.metricsPort !== undefined) {
@@ -83,11 +87,13 @@ export async function startRunObservers(
   }
   return {
     onEvent(event) {
+      tracing.onEvent(event);
       if (server) metrics.listener(event);
       if (event.type === 'run-start' && notifier.enabled)
         notifier.started({ title: event.title, runId: event.runId });
     },
     async finish(journal, facts) {
+      await tracing.flush();
       if (notifier.enabled) await notifier.finished(journal, facts);
       if (server && lingerMs > 0) {
         out.info(`metrics: serving the final values for ${lingerMs / 1000} s more (--metrics-linger)`);
@@ -95,6 +101,7 @@ export async function startRunObservers(
       }
     },
     async close() {
+      await tracing.flush();
       await notifier.flush();
       await server?.close();
     },

@@ -37,7 +37,7 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-test('metrics are served during the run, and webhooks hear the start and the outcome with the report', async () => {
+test('metrics are served during the run, webhooks hear the start and the outcome with the report, and the trace is exported', async () => {
   const journal = join(work, 'journal.json');
   const report = join(work, 'report.md');
   const settings = join(work, 'settings.yaml');
@@ -57,7 +57,7 @@ test('metrics are served during the run, and webhooks hear the start and the out
       '--settings',
       settings,
     ],
-    { env },
+    { env: { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: hookUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' } },
   );
   await cli.waitFor(/metrics: http:\/\/127\.0\.0\.1:\d+\/metrics/);
   const url = /metrics: (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(cli.stderr())![1]!;
@@ -72,6 +72,13 @@ test('metrics are served during the run, and webhooks hear the start and the out
   assert.equal(fromSettings[0]!.body.faultline.exit_code, 0);
   assert.deepEqual(fromSettings[0]!.body.faultline.reports, [report]);
   assert.equal(fromSettings[0]!.body.faultline.journal, journal);
+  const traces = received.filter((x) => x.path === '/v1/traces');
+  assert.equal(traces.length, 1, 'one trace export per run');
+  const spans = (
+    traces[0]!.body as unknown as { resourceSpans: { scopeSpans: { spans: { name: string }[] }[] }[] }
+  ).resourceSpans[0]!.scopeSpans[0]!.spans;
+  assert.ok(spans.some((sp) => sp.name.startsWith('faultline run ')));
+  assert.ok(spans.some((sp) => sp.name === 'method'));
 });
 
 test('bad observer flags are exit 2 before anything runs', async () => {

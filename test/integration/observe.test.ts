@@ -223,7 +223,7 @@ describe('metrics server', () => {
       const base = server.url.replace('/metrics', '');
       const notFound = await fetch(`${base}/nope`);
       assert.equal(notFound.status, 404);
-      assert.match((await notFound.json()).error, /metrics are at \/metrics/);
+      assert.match(((await notFound.json()) as { error: string }).error, /metrics are at \/metrics/);
       const post = await fetch(server.url, { method: 'POST', body: 'x' });
       assert.equal(post.status, 405);
       assert.equal(post.headers.get('allow'), 'GET, HEAD');
@@ -262,7 +262,7 @@ describe('metrics server', () => {
       const url = `http://127.0.0.1:${server.port}/metrics`;
       const denied = await fetch(url);
       assert.equal(denied.status, 401);
-      assert.match((await denied.json()).error, /token/);
+      assert.match(((await denied.json()) as { error: string }).error, /token/);
       assert.equal((await fetch(url, { headers: { authorization: 'Bearer wrong' } })).status, 401);
       assert.equal((await fetch(url, { headers: { authorization: 'Bearer s3cret' } })).status, 200);
     } finally {
