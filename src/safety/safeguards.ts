@@ -94,16 +94,17 @@ export function startSafeguards(
   };
   const loop = async (probe: Safeguard, seconds: number) => {
     while (!signal.aborted) {
+      // The abort listener is removed after each wait: a long run checks thousands of times.
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, seconds * 1000);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
+        const onAbort = () => {
+          clearTimeout(t);
+          resolve();
+        };
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        }, seconds * 1000);
+        signal.addEventListener('abort', onAbort, { once: true });
       });
       await run(probe);
     }
