@@ -31,8 +31,24 @@ export function funcsOf(module: string): string[] {
 export function checkArguments(activity: BuiltinActivity, args: unknown): Issue[] {
   const parsed = activity.arguments.safeParse(args ?? {});
   if (parsed.success) return [];
-  return parsed.error.issues.map((i) => ({ path: issuePath('arguments', i.path), message: i.message }));
+  return (
+    parsed.error.issues
+      // A `${name}` value is only known at run time (then it is checked again, substituted).
+      .filter((i) => !isPlaceholder(valueAt(args, i.path)))
+      .map((i) => ({ path: issuePath('arguments', i.path), message: i.message }))
+  );
 }
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
+}
+
+const isPlaceholder = (v: unknown) => typeof v === 'string' && /\$\{[^}]+\}/.test(v);
 
 /** Looks the activity up, or explains (as an Issue) why it is not there. */
 export function lookupBuiltin(

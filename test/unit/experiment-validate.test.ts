@@ -504,3 +504,28 @@ describe('validation: limits', () => {
     assert.match(issues.at(-1)!.message, /and 50 more issues/);
   });
 });
+
+describe('validation: built-in arguments', () => {
+  test('a ${name} value is checked at run time, once substituted; a wrong literal is refused now', async () => {
+    const action = (name: string, percent: unknown) => ({
+      type: 'action',
+      name,
+      provider: {
+        type: 'faultline',
+        module: 'faultline.network',
+        func: 'loss',
+        arguments: { percent, namespace: 'x' },
+      },
+    });
+    const issues = await issuesOf({
+      title: 't',
+      description: 'd',
+      configuration: { pct: 25 },
+      method: [action('from-configuration', '${pct}'), action('literal', 'abc')],
+    });
+    assert.deepEqual(
+      issues.map((i) => i.path),
+      ['method[1].provider.arguments.percent'],
+    );
+  });
+});
