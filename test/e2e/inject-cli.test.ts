@@ -4,12 +4,13 @@
  * file or an experiment declares, through the built CLI.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli, startCli } from '../helpers/cli.js';
+import { ROOT, runCli, startCli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 
 let home: Awaited<ReturnType<typeof tempHome>>;
@@ -120,6 +121,31 @@ describe('faultline inject', () => {
       assert.equal(r.code, 2, `${args.join(' ')}\n${r.stderr}`);
       assert.match(r.stderr, re);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+});
+
+describe('a host fault from the command line', () => {
+  test('process.pause stops a real process for --duration, then resumes it', async () => {
+    const ticker = spawn(
+      process.execPath,
+      [join(ROOT, 'test/fixtures/process/ticker.mjs'), `fl-cli-${process.pid}`],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    try {
+      await new Promise((resolve) => ticker.stdout!.once('data', resolve));
+      const state = () => readFileSync(`/proc/${ticker.pid}/stat`, 'utf8').split(') ')[1]?.[0];
+      const cli = startCli(['inject', 'process.pause', `pid=${ticker.pid}`, '--duration', '1s'], { env });
+      await cli.waitFor(/process\.pause: injected on process/);
+      assert.equal(state(), 'T', 'stopped while the fault lasts');
+      const r = await cli.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /reverted and verified after .* \(its duration elapsed\)/);
+      assert.notEqual(state(), 'T', 'resumed');
+    } finally {
+      ticker.kill('SIGKILL');
     }
   });
 });
