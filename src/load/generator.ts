@@ -3,11 +3,16 @@
  * (start + i / rate) whatever the responses do, and latency runs from the
  * intended time, so a stalled server shows up in the percentiles instead of
  * silently slowing the schedule down (no coordinated omission). When the
- * concurrency cap is reached, a due request is dropped and counted, never delayed.
+ * concurrency cap is reached, a due request is dropped and counted, never delayed
+ * (beyond one pass of the event loop, to read responses that have already arrived).
+ * Between requests due under 2 ms apart it sleeps on a waker thread (./waker.ts).
  *
- * Requests go through undici's dispatcher API (a Pool of up to `concurrency`
- * keep-alive connections per origin), the cheapest way to drive HTTP from Node
- * short of a hand-written client. A sweep every few milliseconds aborts requests past their timeout.
+ * `http:` requests go through a minimal HTTP/1.1 client (./http1.ts: request
+ * bytes serialized once per template, keep-alive connections opened on demand
+ * up to the in-flight cap, an incremental response parser); https and what
+ * that client does not handle go through undici's dispatcher API (a Pool of up
+ * to `concurrency` keep-alive connections per origin). A sweep every few
+ * milliseconds aborts requests past their timeout.
  *
  * @example
  * const summary = await runLoad({ rate: 200, durationMs: 2000, requests: [{ url }] });
@@ -16,8 +21,10 @@
 import { performance } from 'node:perf_hooks';
 import { type Dispatcher, Pool } from 'undici';
 import { LatencyHistogram, type LatencySummary, round3 } from './histogram.js';
+import { connectHost, type Http1Handler, Http1Pool, type Http1Request, http1Template } from './http1.js';
 import { type LoadOptions, type LoadOptionsInput, LoadOptionsSchema } from './schema.js';
 import { type Counts, LoadSeries, type Outcome, type SecondStats, type WindowMetrics } from './series.js';
+import { Waker } from './waker.js';
 
 export interface LoadSummary {
   target_rate: number;
@@ -44,10 +51,27 @@ export interface LoadRunOptions {
   signal?: AbortSignal;
   /** Called as each second of the run closes (live views). */
   onSecond?(stats: SecondStats): void;
+  /**
+   * `false`: send `http:` requests through undici too, not the built-in
+   * HTTP/1.1 client (comparisons, or a server the fast path mishandles).
+   */
+  http1?: boolean;
+  /**
+   * `true`: wait for requests due less than 2 ms apart by spinning the event
+   * loop (setImmediate) instead of sleeping on the waker thread (./waker.ts).
+   */
+  spin?: boolean;
 }
 
+/** Below this wait the schedule spins to the due time; above it (up to 2 ms) it sleeps on the waker. */
+const SPIN_MS = 0.15;
+/** The waker is asked for this much before the due time (its thread and the message take about that long). */
+const WAKE_EARLY_MS = 0.1;
+
 interface Prepared {
-  pool: Pool;
+  /** The fast path (`http:`), or undefined for undici. */
+  fast: { pool: Http1Pool; request: Http1Request } | undefined;
+  pool: Pool | undefined;
   origin: string;
   path: string;
   method: Dispatcher.HttpMethod;
@@ -58,7 +82,7 @@ interface Prepared {
 const TIMEOUT = Symbol('timeout');
 const STOPPED = Symbol('stopped');
 
-class InFlight implements Dispatcher.DispatchHandlers {
+class InFlight implements Dispatcher.DispatchHandlers, Http1Handler {
   status = 0;
   abortFn: ((err: Error) => void) | undefined;
   done = false;
@@ -104,6 +128,7 @@ export class LoadGenerator {
   readonly options: LoadOptions;
   readonly series: LoadSeries;
   readonly #pools = new Map<string, Pool>();
+  readonly #fastPools = new Map<string, Http1Pool>();
   readonly #templates: Prepared[];
   readonly #cumulative: number[];
   readonly #totalWeight: number;
@@ -119,9 +144,12 @@ export class LoadGenerator {
   #reported = 0;
   #scheduling = false;
   #started = false;
+  /** The cap was reached while requests were overdue and the event loop has been given its one pass. */
+  #capPass = false;
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #sweep: NodeJS.Timeout | undefined;
+  #waker: Waker | undefined;
   #second: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
   #done: Promise<LoadSummary> | undefined;
@@ -150,15 +178,26 @@ export class LoadGenerator {
       }
       return pool;
     };
+    const fastFor = (url: URL): Http1Pool => {
+      let pool = this.#fastPools.get(url.origin);
+      if (!pool) {
+        pool = new Http1Pool(connectHost(url), Number(url.port) || 80);
+        this.#fastPools.set(url.origin, pool);
+      }
+      return pool;
+    };
     this.#templates = this.options.requests.map((r) => {
       const url = new URL(r.url);
+      const body = r.body === undefined ? undefined : Buffer.from(r.body);
+      const request = run.http1 === false ? undefined : http1Template(url, r.method, r.headers, body);
       return {
-        pool: poolFor(url.origin),
+        fast: request ? { pool: fastFor(url), request } : undefined,
+        pool: request ? undefined : poolFor(url.origin),
         origin: url.origin,
         path: `${url.pathname}${url.search}`,
         method: r.method as Dispatcher.HttpMethod,
         headers: r.headers,
-        body: r.body === undefined ? undefined : Buffer.from(r.body),
+        body,
       };
     });
     let sum = 0;
@@ -179,6 +218,8 @@ export class LoadGenerator {
       return this.#done;
     }
     signal?.addEventListener('abort', this.#onAbort, { once: true });
+    // Only a rate with requests due less than 2 ms apart waits below timer precision.
+    if (!this.#run.spin && this.#interval < 2.5) this.#waker = new Waker(this.#tick);
     this.#start = performance.now();
     this.#started = true;
     this.#scheduling = true;
@@ -227,6 +268,7 @@ export class LoadGenerator {
     this.#scheduleEnd = Math.max(this.#started ? performance.now() - this.#start : 0, atLeast);
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#immediate) clearImmediate(this.#immediate);
+    this.#waker?.cancel();
   }
 
   #cancelAll(): void {
@@ -249,9 +291,13 @@ export class LoadGenerator {
   async #finish(): Promise<LoadSummary> {
     this.#endSchedule();
     for (const t of [this.#sweep, this.#second]) if (t) clearInterval(t);
+    this.#waker?.close();
     this.#run.signal?.removeEventListener('abort', this.#onAbort);
     this.series.finish();
-    await Promise.all([...this.#pools.values()].map((p) => p.destroy().catch(() => {})));
+    await Promise.all([
+      ...[...this.#pools.values()].map((p) => p.destroy().catch(() => {})),
+      ...[...this.#fastPools.values()].map((p) => p.destroy()),
+    ]);
     return this.summary();
   }
 
@@ -271,13 +317,25 @@ export class LoadGenerator {
         return;
       }
       if (due > now) break;
+      if (this.#inFlight.size >= this.options.concurrency && !this.#capPass) {
+        // At the cap: one pass of the event loop first, which reads the responses that have
+        // already arrived (finished before this send time) and frees their slots. Only
+        // responses already there are counted; what is still at the cap after it is dropped.
+        this.#capPass = true;
+        this.#immediate = setImmediate(this.#tick);
+        return;
+      }
       this.#fire(due, now);
       this.#next++;
       now = performance.now() - this.#start;
     }
+    this.#capPass = false;
     const wait = this.#next * interval - now;
-    // Timers fire ~1 ms late at best: sleep on one only when the next request is far off.
+    // Timers fire ~1 ms late at best: sleep on one only when the next request is far off;
+    // closer, sleep on the waker thread (microsecond timeouts); spin only for the last moment.
     if (wait > 2) this.#timer = setTimeout(this.#tick, wait - 1.5);
+    else if (wait > SPIN_MS && this.#waker?.ready)
+      this.#waker.wakeAt(this.#start + this.#next * interval - WAKE_EARLY_MS);
     else this.#immediate = setImmediate(this.#tick);
   };
 
@@ -292,7 +350,11 @@ export class LoadGenerator {
     this.#sent++;
     this.#jitter.recordMs(now - due);
     try {
-      t.pool.dispatch(
+      if (t.fast) {
+        t.fast.pool.dispatch(t.fast.request, r);
+        return;
+      }
+      (t.pool as Pool).dispatch(
         { origin: t.origin, path: t.path, method: t.method, headers: t.headers, body: t.body },
         r,
       );

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
-import { type Activity, type Control, type Experiment, SafeguardSchema } from '../core/schema.js';
+import { type Activity, type Control, SafeguardSchema } from '../core/schema.js';
 
 export const SAFEGUARDS_CONTROL = 'chaosaddons.controls.safeguards';
 

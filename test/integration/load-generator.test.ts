@@ -198,3 +198,21 @@ test('onSecond reports each second as it closes', async () => {
     await s.close();
   }
 });
+
+test('requests due under 2 ms apart: the waker thread keeps the schedule (and the spin fallback too)', async () => {
+  const s = await startServer((_req, res) => res.end('ok'));
+  try {
+    for (const spin of [false, true]) {
+      const sum = await runLoad(
+        { rate: 2000, durationMs: 1000, concurrency: 200, requests: [{ url: s.url }] },
+        { spin },
+      );
+      assert.equal(sum.scheduled, 2000, `spin ${spin}`);
+      assert.equal(sum.totals.successes + sum.totals.dropped, 2000);
+      assert.ok(sum.totals.dropped <= 100, `spin ${spin}: dropped ${sum.totals.dropped}`);
+      assert.ok(sum.send_jitter.p50 < 1, `spin ${spin}: jitter p50 ${sum.send_jitter.p50} ms`);
+    }
+  } finally {
+    await s.close();
+  }
+});

@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import '../../src/activities/index.js';
 import type { Experiment } from '../../src/core/schema.js';

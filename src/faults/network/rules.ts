@@ -173,8 +173,12 @@ function coalesced<R>(flush: (ns: string | undefined, tags: string[]) => Promise
         setTimeout(() => {
           queues.delete(key);
           flush(ns, fresh.tags).then(
-            (results) => fresh.done.forEach((d, i) => d(results[i] as R)),
-            (err: Error) => fresh.done.forEach((d) => d(err)),
+            (results) => {
+              for (const [i, d] of fresh.done.entries()) d(results[i] as R);
+            },
+            (err: Error) => {
+              for (const d of fresh.done) d(err);
+            },
           );
         }, windowMs);
       }
