@@ -12,6 +12,7 @@ import { loadActivities } from './load.js';
 import { markerActivities } from './marker.js';
 import { prometheusActivities } from './prometheus.js';
 import { proxyActivities } from './proxy.js';
+import { sdkActivities } from './sdk.js';
 
 const modules = [
   markerActivities,
@@ -19,6 +20,7 @@ const modules = [
   chaostoxiActivities,
   prometheusActivities,
   loadActivities,
+  sdkActivities,
   faultActivities(),
 ];
 

@@ -9,12 +9,13 @@ import { processKinds } from './process/index.js';
 import { proxyDownKind, proxyToxicKind } from './proxy.js';
 import { redisKinds } from './redis/index.js';
 import { registerFaultKind } from './registry.js';
+import { sdkKinds } from './sdk/index.js';
 import { stressKinds } from './stress/index.js';
 
 registerFaultKind(markerKind);
 registerFaultKind(proxyToxicKind);
 registerFaultKind(proxyDownKind);
-for (const group of [networkKinds, processKinds, stressKinds, postgresKinds, redisKinds]) {
+for (const group of [networkKinds, processKinds, stressKinds, postgresKinds, redisKinds, sdkKinds]) {
   for (const kind of group) registerFaultKind(kind);
 }
 

@@ -28,6 +28,7 @@ const GROUP_LOADERS: Record<string, KindLoader> = {
   stress: async () => (await import('./stress/index.js')).stressKinds,
   postgres: async () => (await import('./postgres/index.js')).postgresKinds,
   redis: async () => (await import('./redis/index.js')).redisKinds,
+  sdk: async () => (await import('./sdk/index.js')).sdkKinds,
 };
 const CORE_LOADER: KindLoader = async () => {
   const [marker, proxy] = await Promise.all([import('./marker.js'), import('./proxy.js')]);

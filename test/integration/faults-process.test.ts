@@ -197,9 +197,10 @@ describe('pause', () => {
         return true;
       },
     );
+    // Refused before acting: none is stopped (each is sleeping or, at that instant, running).
     assert.deepEqual(
-      await Promise.all(all.map((t) => state(t.pid))),
-      ['S', 'S', 'S', 'S'].map(() => 'S'),
+      (await Promise.all(all.map((t) => state(t.pid)))).map((st) => (st === 'R' ? 'S' : st)),
+      ['S', 'S', 'S', 'S'],
     );
 
     const s = session([{ source: 'test', policy: { max_percentage: 50 } }]);

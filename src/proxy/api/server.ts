@@ -20,6 +20,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { isLoopbackHost, tokenCheck } from '../../core/access.js';
 import { FaultlineError } from '../../core/errors.js';
+import { createSdkControlApi } from '../../sdk-control/api.js';
+import type { SdkControlStore } from '../../sdk-control/store.js';
 import { VERSION } from '../../version.js';
 import { ProxyApiError, type ProxyControl, type ProxyView } from '../model.js';
 import {
@@ -58,6 +60,8 @@ export interface ControlServerOptions {
   maxConnections?: number;
   /** Observes requests and unexpected errors (the CLI's access log). Never sees headers or bodies. */
   onEvent?: (event: ControlServerEvent) => void;
+  /** The SDK control store served under /faultline/sdk/v1 (src/sdk-control); default: a new in-memory one. */
+  sdk?: SdkControlStore;
 }
 
 export type ControlServerEvent =
@@ -406,6 +410,8 @@ export async function startControlServer(options: ControlServerOptions): Promise
     }
   };
   const routes = buildRoutes(control);
+  // SDK fault control (src/sdk-control/api.ts): its own routes under /faultline/sdk/, same guards and limits.
+  const sdkApi = createSdkControlApi(options.sdk, { maxWaitMs: Math.max(0, handlerTimeoutMs - 5000) });
   /** Responses being produced, per socket: a timeout on the socket must not write a second response. */
   const inFlight = new Map<Socket, ServerResponse>();
   /** Sockets answered before their request body was in (403, 404, 413...): a later timeout just closes them. */
@@ -478,6 +484,10 @@ export async function startControlServer(options: ControlServerOptions): Promise
       return jsonError(401, 'missing or invalid token: send Authorization: Bearer <token>', {
         'WWW-Authenticate': 'Bearer realm="faultline-proxy"',
       });
+    }
+    if (sdkApi.matches(url)) {
+      const body = sdkApi.hasBody(method) ? await readBody(req, maxBodyBytes, bodyTimeoutMs) : EMPTY;
+      return sdkApi.handle(req, method, url, body);
     }
     const segments = splitPath(url);
     const found = segments && matchRoute(routes, segments);
@@ -595,6 +605,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     port: address.port,
     close(graceMs = 2000) {
       closing ??= new Promise<void>((resolve) => {
+        sdkApi.close();
         server.close(() => resolve());
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), graceMs);

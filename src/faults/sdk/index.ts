@@ -1,0 +1,7 @@
+/** The sdk fault kinds (faults the in-process SDK applies, driven through its control endpoint); faults/index.ts registers them. */
+import type { FaultKind } from '../types.js';
+import { sdkEnableFaultKind } from './enable-fault.js';
+
+export { SDK_LEASE_MS, sdkEnableFaultKind } from './enable-fault.js';
+
+export const sdkKinds: FaultKind<any>[] = [sdkEnableFaultKind];
