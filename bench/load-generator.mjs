@@ -9,8 +9,9 @@
 //     no errors). The highest sustained rate is our maximum; the ratio to
 //     autocannon's rate of the same round is the figure.
 // Then ours at 2,000 req/s: achieved rate and send-time jitter p99.
-// Usage: npm run build && node bench/load-generator.mjs [connections=50] [seconds=5] [rounds=3] [undici]
+// Usage: npm run build && node bench/load-generator.mjs [connections=50] [seconds=5] [rounds=3] [undici] [queue]
 //   `undici` adds, each round, our generator through undici at its highest sustained rate search too.
+//   `queue` runs ours with overflow 'queue' (due requests wait for a slot; latency still from the intended time).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { loadavg } from 'node:os';
@@ -22,6 +23,8 @@ const connections = Number(process.argv[2] ?? 50);
 const seconds = Number(process.argv[3] ?? 5);
 const rounds = Number(process.argv[4] ?? 3);
 const withUndici = process.argv.includes('undici');
+// `queue`: requests due at the cap wait for a free slot (wrk2's way) instead of being dropped.
+const overflow = process.argv.includes('queue') ? 'queue' : 'drop';
 
 const TARGET = `
 const http = require('node:http');
@@ -55,7 +58,7 @@ async function maxSustained(start, run, label) {
   let direction = 0;
   for (let step = 0; step < 12; step++) {
     const s = await runLoad(
-      { rate, durationMs: seconds * 1000, concurrency: connections, requests: [{ url }] },
+      { rate, durationMs: seconds * 1000, concurrency: connections, overflow, requests: [{ url }] },
       run,
     );
     const sustained =

@@ -13,6 +13,7 @@ export interface LoadCommandOptions {
   rate?: string;
   duration?: string;
   concurrency?: string;
+  overflow?: string;
   method?: string;
   header?: string[];
   body?: string;
@@ -22,6 +23,11 @@ export interface LoadCommandOptions {
 
 function usage(message: string): FaultlineError {
   return new FaultlineError('FAULTLINE_ERR_USAGE', message);
+}
+
+function overflowOption(value: string | undefined): 'drop' | 'queue' | undefined {
+  if (value === undefined || value === 'drop' || value === 'queue') return value;
+  throw usage(`--overflow: expected 'drop' or 'queue', got '${value}'`);
 }
 
 function positive(name: string, value: string | undefined, integer = false): number | undefined {
@@ -59,6 +65,7 @@ export function loadOptionsFromCli(url: string, opts: LoadCommandOptions) {
     rate,
     durationMs: durationOption('--duration', opts.duration ?? '10s'),
     concurrency: positive('--concurrency', opts.concurrency, true),
+    overflow: overflowOption(opts.overflow),
     timeoutMs: durationOption('--timeout', opts.timeout),
     requests: [{ url, method: method.toUpperCase(), headers, body: opts.body }],
   };

@@ -211,6 +211,10 @@ function buildProgram(out: () => Output): Command {
       '--concurrency <n>',
       'requests in flight at most; requests due beyond it are dropped (default 1000)',
     )
+    .option(
+      '--overflow <mode>',
+      "a request due at the cap: 'drop' it (default) or 'queue' it until a slot frees",
+    )
     .option('--method <m>', 'HTTP method', 'GET')
     .option('--header <k:v>', 'request header (repeatable)', collect, [])
     .option('--body <body>', 'request body')

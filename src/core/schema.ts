@@ -243,6 +243,12 @@ export const LoadDeclarationSchema = z.strictObject({
   rate: z.number({ error: 'expected requests per second' }).positive('expected a positive rate'),
   duration: seconds.optional().describe('stop sending after this long (default: until the run ends)'),
   concurrency: z.number().int().positive('expected a positive integer').optional(),
+  overflow: z
+    .enum(['drop', 'queue'], { error: "expected 'drop' or 'queue'" })
+    .optional()
+    .describe(
+      "a request due at the concurrency cap: 'drop' it (default) or 'queue' it for the next free slot",
+    ),
   timeout: seconds.optional().describe('per request (default 10 s)'),
   requests: z
     .array(

@@ -4,7 +4,9 @@
  * intended time, so a stalled server shows up in the percentiles instead of
  * silently slowing the schedule down (no coordinated omission). When the
  * concurrency cap is reached, a due request is dropped and counted, never delayed
- * (beyond one pass of the event loop, to read responses that have already arrived).
+ * (beyond one pass of the event loop, to read responses that have already arrived);
+ * with `overflow: 'queue'` it waits for a free slot instead (wrk2's way), its
+ * latency still counted from its intended time.
  * Between requests due under 2 ms apart it sleeps on a waker thread (./waker.ts).
  *
  * `http:` requests go through a minimal HTTP/1.1 client (./http1.ts: request
@@ -30,12 +32,12 @@ export interface LoadSummary {
   target_rate: number;
   /** Milliseconds from the first due request to the end of the schedule. */
   duration_ms: number;
-  /** Requests due by the schedule (sent + dropped). */
+  /** Requests due by the schedule (sent + dropped + timed out while queued). */
   scheduled: number;
   sent: number;
   /** Requests sent per second. */
   achieved_rate: number;
-  /** Completed requests per second. */
+  /** Completed requests per second, from the start to the last completion (a queue that drains late counts its time). */
   throughput: number;
   totals: Counts;
   /** Latency from intended send time to the end of the response, ms (responses only). */
@@ -134,6 +136,13 @@ export class LoadGenerator {
   readonly #totalWeight: number;
   readonly #interval: number;
   readonly #inFlight = new Set<InFlight>();
+  /** Intended send times of requests waiting for a slot (`overflow: queue`), oldest first. */
+  #queued: number[] = [];
+  #queueHead = 0;
+  /** Queued requests that waited past the timeout: counted as timeouts, never sent. */
+  #queueTimeouts = 0;
+  /** When the last request was settled (ms from the start). */
+  #lastSettled = 0;
   readonly #jitter = new LatencyHistogram(3);
   readonly #errors: Record<string, number> = {};
   readonly #run: LoadRunOptions;
@@ -278,11 +287,13 @@ export class LoadGenerator {
       r.abortFn?.(err);
     }
     this.#inFlight.clear();
+    this.#queued = [];
+    this.#queueHead = 0;
     this.#drained?.();
   }
 
   #drain(): Promise<void> {
-    if (this.#inFlight.size === 0) return Promise.resolve();
+    if (this.#inFlight.size === 0 && this.#queueLength === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.#drained = resolve;
     });
@@ -317,7 +328,11 @@ export class LoadGenerator {
         return;
       }
       if (due > now) break;
-      if (this.#inFlight.size >= this.options.concurrency && !this.#capPass) {
+      if (
+        this.#inFlight.size >= this.options.concurrency &&
+        !this.#capPass &&
+        this.options.overflow === 'drop'
+      ) {
         // At the cap: one pass of the event loop first, which reads the responses that have
         // already arrived (finished before this send time) and frees their slots. Only
         // responses already there are counted; what is still at the cap after it is dropped.
@@ -341,9 +356,34 @@ export class LoadGenerator {
 
   #fire(due: number, now: number): void {
     if (this.#inFlight.size >= this.options.concurrency) {
-      this.series.drop(now);
+      if (this.options.overflow === 'queue') this.#queued.push(due);
+      else this.series.drop(now);
       return;
     }
+    this.#send(due, now);
+  }
+
+  get #queueLength(): number {
+    return this.#queued.length - this.#queueHead;
+  }
+
+  /** Sends queued requests while slots are free; those that waited past the timeout count as timeouts. */
+  #sendQueued(): void {
+    while (this.#queueLength > 0 && this.#inFlight.size < this.options.concurrency) {
+      const due = this.#queued[this.#queueHead++] as number;
+      const now = performance.now() - this.#start;
+      if (now - due >= this.options.timeoutMs) {
+        this.#queueTimeouts++;
+        this.series.record('timeout', now - due, now);
+      } else this.#send(due, now);
+    }
+    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queued.length) {
+      this.#queued = this.#queued.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+  }
+
+  #send(due: number, now: number): void {
     const t = this.#pick();
     const r = new InFlight(this, due, now + this.options.timeoutMs);
     this.#inFlight.add(r);
@@ -381,11 +421,14 @@ export class LoadGenerator {
       this.#errors[code] = (this.#errors[code] ?? 0) + 1;
     }
     const t = performance.now() - this.#start;
+    this.#lastSettled = t;
     this.series.record(outcome, t - r.due, t);
-    if (this.#inFlight.size === 0) this.#drained?.();
+    if (this.#queueLength > 0) this.#sendQueued();
+    if (this.#inFlight.size === 0 && this.#queueLength === 0) this.#drained?.();
   }
 
   #sweepTimeouts(): void {
+    if (this.#queueLength > 0) this.#sendQueued();
     const now = performance.now() - this.#start;
     for (const r of this.#inFlight) {
       if (r.deadline > now) continue;
@@ -413,10 +456,10 @@ export class LoadGenerator {
     return {
       target_rate: this.options.rate,
       duration_ms: round3(elapsed),
-      scheduled: this.#sent + totals.dropped,
+      scheduled: this.#sent + totals.dropped + this.#queueTimeouts,
       sent: this.#sent,
       achieved_rate: round3(this.#sent / seconds),
-      throughput: round3(totals.requests / seconds),
+      throughput: round3(totals.requests / (Math.max(elapsed, this.#lastSettled, 1) / 1000)),
       totals: structuredClone(totals),
       latency: { ...latency.summary(), mean: round3(latency.meanMs) },
       send_jitter: {

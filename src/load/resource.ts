@@ -58,6 +58,7 @@ export const loadResource: RunResource = {
       rate: decl.rate,
       durationMs,
       concurrency: decl.concurrency,
+      overflow: decl.overflow,
       timeoutMs,
       requests: decl.requests,
     });

@@ -37,6 +37,14 @@ export const LoadOptionsSchema = z.strictObject({
     .int('expected a positive integer')
     .positive('expected a positive integer')
     .default(1000),
+  /**
+   * What happens to a request due while `concurrency` requests are in flight:
+   * `drop` counts it as dropped (the target is never sent more than the cap);
+   * `queue` sends it as soon as a slot frees, its latency still measured from
+   * its intended time (wrk2's way: no coordinated omission either way), and
+   * counts it as a timeout if it waits longer than `timeoutMs`.
+   */
+  overflow: z.enum(['drop', 'queue'], { error: "expected 'drop' or 'queue'" }).default('drop'),
   /** A request still unanswered after this long (from its send) counts as a timeout. */
   timeoutMs: z.number().positive('expected a positive timeout').default(10_000),
   requests: z.array(RequestTemplateSchema).min(1, 'expected at least one request template'),

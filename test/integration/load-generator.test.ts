@@ -152,6 +152,51 @@ test('the concurrency cap: requests due beyond it are dropped and counted, never
   }
 });
 
+test("overflow 'queue': requests due at the cap wait for a slot, their wait counted in latency; past the timeout, timeouts", async () => {
+  let open = 0;
+  let maxOpen = 0;
+  const s = await startServer((_req, res) => {
+    open++;
+    maxOpen = Math.max(maxOpen, open);
+    setTimeout(() => {
+      open--;
+      res.end('ok');
+    }, 50);
+  });
+  try {
+    // 5 slots of 50 ms each serve 100 req/s: 200 req/s for 0.5 s queues half of them.
+    const sum = await runLoad({
+      rate: 200,
+      durationMs: 500,
+      concurrency: 5,
+      overflow: 'queue',
+      requests: [{ url: s.url }],
+    });
+    assert.ok(maxOpen <= 5, `${maxOpen} requests open at once`);
+    assert.equal(sum.scheduled, 100);
+    assert.equal(sum.totals.dropped, 0);
+    assert.equal(sum.totals.successes, 100, 'every request was sent once a slot freed');
+    // The last request waited about 500 ms behind the others: it shows, from its intended time.
+    assert.ok(sum.latency.max >= 400, `max latency ${sum.latency.max} ms`);
+
+    // A queue the slots cannot serve within the timeout: the overdue ones are timeouts, never sent.
+    const slow = await runLoad({
+      rate: 200,
+      durationMs: 500,
+      concurrency: 1,
+      overflow: 'queue',
+      timeoutMs: 200,
+      requests: [{ url: s.url }],
+    });
+    assert.equal(slow.scheduled, 100);
+    assert.ok(slow.totals.timeouts > 50, `timeouts ${slow.totals.timeouts}`);
+    assert.equal(slow.totals.dropped, 0);
+    assert.equal(slow.totals.requests, slow.scheduled);
+  } finally {
+    await s.close();
+  }
+});
+
 test('an AbortSignal stops the load at once; metrics() reads a window while it runs', async () => {
   const s = await startServer((_req, res) => res.end('ok'));
   try {
