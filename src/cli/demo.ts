@@ -24,6 +24,7 @@ import { renderReport } from '../report/index.js';
 import { formatSeconds, formatValue, hypothesisRows, verdictOf } from '../report/model.js';
 import type { Output } from './output.js';
 import { RunRenderer } from './render-run.js';
+import { trapSignals } from './run.js';
 
 export interface DemoFlags {
   /** Directory for journal.json and report.html (default ./faultline-demo). */
@@ -37,27 +38,6 @@ export const DEMO_EXPERIMENT = fileURLToPath(new URL('../../examples/demo/experi
 
 /** What `--breach` sets `abort_percentage` to: 95% of datastore calls fail, ~90% of orders after the retry. */
 const BREACH_PERCENTAGE = 95;
-
-/** Ctrl-C / SIGTERM: the first interrupts the run, the second stops the rollbacks (as `faultline run`). */
-function trapSignals() {
-  const interrupt = new AbortController();
-  const rollbacks = new AbortController();
-  let count = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    count += 1;
-    (count === 1 ? interrupt : rollbacks).abort(`interrupted by ${sig}`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    interrupt,
-    rollbacks,
-    release() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const ms = (v: number | undefined) => (v === undefined ? 'n/a' : `${Math.round(v)} ms`);

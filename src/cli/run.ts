@@ -51,7 +51,7 @@ export interface RunFlags {
  * Ctrl-C / SIGTERM: the first interrupts the run (status `interrupted`), the
  * second stops the rollbacks; faults are reverted either way.
  */
-function trapSignals(): { interrupt: AbortController; rollbacks: AbortController; release(): void } {
+export function trapSignals(): { interrupt: AbortController; rollbacks: AbortController; release(): void } {
   const interrupt = new AbortController();
   const rollbacks = new AbortController();
   let count = 0;
