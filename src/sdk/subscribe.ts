@@ -23,7 +23,7 @@ export interface SubscribeOptions {
   url?: string;
   /** Or a file holding the SdkControlDocument. */
   file?: string;
-  /** Sent as `Authorization: Bearer <token>`. Default: FAULTLINE_SDK_TOKEN. */
+  /** Sent as `Authorization: Bearer <token>`. Default: FAULTLINE_SDK_TOKEN, else FAULTLINE_PROXY_TOKEN (the server's). */
   token?: string;
   /** Poll interval (ms, default 2000). */
   intervalMs?: number;
@@ -68,8 +68,9 @@ export class Subscription {
       intervalMs: options.intervalMs ?? 2000,
       requestTimeoutMs: options.requestTimeoutMs ?? 2000,
     };
-    if (this.#opts.token === undefined && process.env.FAULTLINE_SDK_TOKEN)
-      this.#opts.token = process.env.FAULTLINE_SDK_TOKEN;
+    // The control server and the runner read FAULTLINE_PROXY_TOKEN: one variable is enough.
+    const envToken = process.env.FAULTLINE_SDK_TOKEN || process.env.FAULTLINE_PROXY_TOKEN;
+    if (this.#opts.token === undefined && envToken) this.#opts.token = envToken;
     this.ready = this.poll().then(() => this.#schedule());
   }
 

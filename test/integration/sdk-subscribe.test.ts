@@ -178,6 +178,28 @@ test('subscription to a file; a wrong token or service is an error, not a rule c
     sub2.stop();
     assert.match(sub2.lastError ?? '', /401/);
     await denied.close();
+
+    // Without `token`, the server's own variable is enough: FAULTLINE_PROXY_TOKEN.
+    let seen: string | undefined;
+    const guarded = await startServer((q, s) => {
+      seen = q.headers.authorization;
+      s.writeHead(401);
+      s.end('no');
+    });
+    const saved = { sdk: process.env.FAULTLINE_SDK_TOKEN, proxy: process.env.FAULTLINE_PROXY_TOKEN };
+    delete process.env.FAULTLINE_SDK_TOKEN;
+    process.env.FAULTLINE_PROXY_TOKEN = 'shared-token';
+    try {
+      const sub3 = new Subscription(core, { service: 'checkout', url: guarded.url });
+      await sub3.ready;
+      sub3.stop();
+      assert.equal(seen, 'Bearer shared-token');
+    } finally {
+      if (saved.proxy === undefined) delete process.env.FAULTLINE_PROXY_TOKEN;
+      else process.env.FAULTLINE_PROXY_TOKEN = saved.proxy;
+      if (saved.sdk !== undefined) process.env.FAULTLINE_SDK_TOKEN = saved.sdk;
+      await guarded.close();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
