@@ -18,17 +18,16 @@ import { z } from 'zod';
 import type { FaultKind } from '../types.js';
 import {
   clientsNamed,
-  connectRedis,
   connFromRecord,
   describeConn,
   faultError,
   killNamed,
   nameFromRecord,
   newName,
+  openHold,
   RedisConnectionArgs,
   redisConn,
   redisTarget,
-  registerHold,
   releaseLocal,
   withRedis,
 } from './conn.js';
@@ -67,24 +66,8 @@ export const clientPauseKind: FaultKind<typeof ClientPauseArgs> = {
   resolveTargets: async (a) => ({ targets: [redisTarget(redisConn(a))] }),
   plan: (a) => ({ ...redisConn(a), ...newName(), mode: a.mode, slice_ms: a.slice_ms }),
   async inject(a, record) {
-    const c = connFromRecord(record);
-    const name = nameFromRecord(record);
+    const { client: keeper, conn: c, state } = await openHold('redis-client-pause', record);
     const pause = ['CLIENT', 'PAUSE', String(a.slice_ms), a.mode];
-    let keeper: Awaited<ReturnType<typeof connectRedis>>;
-    try {
-      keeper = await connectRedis(c, { name });
-    } catch (err) {
-      throw faultError('redis-client-pause', c, err);
-    }
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
-    registerHold(name, {
-      clients: [keeper],
-      stop: () => {
-        stopped = true;
-        clearInterval(timer);
-      },
-    });
     try {
       await keeper.command(pause);
     } catch (err) {
@@ -92,15 +75,15 @@ export const clientPauseKind: FaultKind<typeof ClientPauseArgs> = {
     }
     if (a.mode === 'WRITE') {
       // CLIENT PAUSE is not a write: renewals run at once and extend the pause.
-      timer = setInterval(() => {
-        keeper.command(pause).catch(() => clearInterval(timer));
+      state.timer = setInterval(() => {
+        keeper.command(pause).catch(() => clearInterval(state.timer));
       }, a.slice_ms / 3);
     } else {
       // Each renewal waits for the slice to end. Two are kept queued: when the
       // first runs, the server reads the second from the same connection at
       // once and queues it ahead of every client the slice held back.
       const renew = (): void => {
-        if (stopped || keeper.closed) return;
+        if (state.stopped || keeper.closed) return;
         keeper.command(pause, { timeoutMs: 0 }).then(renew, () => undefined);
       };
       renew();

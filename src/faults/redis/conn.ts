@@ -166,6 +166,40 @@ export function registerHold(name: string, hold: Hold): void {
   holds.set(name, hold);
 }
 
+/** The state a held connection's loop checks: `stopped` turns true, and `timer` is cleared, on revert. */
+export interface HoldState {
+  stopped: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Opens the fault's named connection and registers it as this process's hold,
+ * so a revert here closes it and stops its loop (a revert elsewhere kills it by name).
+ */
+export async function openHold(
+  kind: string,
+  record: UndoRecord,
+): Promise<{ client: RespClient; conn: RedisConn; state: HoldState }> {
+  const conn = connFromRecord(record);
+  const name = nameFromRecord(record);
+  let client: RespClient;
+  try {
+    client = await connectRedis(conn, { name });
+  } catch (err) {
+    throw faultError(kind, conn, err);
+  }
+  const state: HoldState = { stopped: false, timer: undefined };
+  registerHold(name, {
+    clients: [client],
+    stop: () => {
+      state.stopped = true;
+      // clearTimeout clears an interval too.
+      clearTimeout(state.timer);
+    },
+  });
+  return { client, conn, state };
+}
+
 /** Stops and closes what this process holds for `name` (nothing when another process injected it). */
 export function releaseLocal(name: string): void {
   const hold = holds.get(name);

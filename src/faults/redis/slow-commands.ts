@@ -16,18 +16,17 @@ import { FaultlineError } from '../../core/errors.js';
 import type { FaultKind } from '../types.js';
 import {
   clientsNamed,
-  connectRedis,
   connFromRecord,
   describeConn,
   faultError,
   killNamed,
   nameFromRecord,
   newName,
+  openHold,
   pingLatency,
   RedisConnectionArgs,
   redisConn,
   redisTarget,
-  registerHold,
   releaseLocal,
   withRedis,
 } from './conn.js';
@@ -84,23 +83,7 @@ export const slowCommandsKind: FaultKind<typeof SlowCommandsArgs> = {
   },
   plan: (a) => ({ ...redisConn(a), ...newName(), block_ms: a.block_ms, every_ms: period(a) }),
   async inject(a, record) {
-    const c = connFromRecord(record);
-    const name = nameFromRecord(record);
-    let client: Awaited<ReturnType<typeof connectRedis>>;
-    try {
-      client = await connectRedis(c, { name });
-    } catch (err) {
-      throw faultError('redis-slow-commands', c, err);
-    }
-    let stopped = false;
-    let timer: NodeJS.Timeout | undefined;
-    registerHold(name, {
-      clients: [client],
-      stop: () => {
-        stopped = true;
-        clearTimeout(timer);
-      },
-    });
+    const { client, conn: c, state } = await openHold('redis-slow-commands', record);
     const once = () =>
       client.command(['EVAL', SCRIPT, '0', String(a.block_ms)], { timeoutMs: a.block_ms + 10_000 });
     let started = performance.now();
@@ -111,8 +94,8 @@ export const slowCommandsKind: FaultKind<typeof SlowCommandsArgs> = {
       throw faultError('redis-slow-commands', c, err);
     }
     const loop = (): void => {
-      if (stopped) return;
-      timer = setTimeout(
+      if (state.stopped) return;
+      state.timer = setTimeout(
         () => {
           started = performance.now();
           once().then(loop, () => undefined); // closed or killed: the fault's revert
