@@ -21,8 +21,6 @@ writeFileSync(
 );
 const pct = (xs, p) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-const reactions = [];
-const loadReactions = [];
 let failing = false;
 let firstErrorAt = 0;
 const service = createServer((_req, res) => {
@@ -31,118 +29,90 @@ const service = createServer((_req, res) => {
 });
 await new Promise((r) => service.listen(0, '127.0.0.1', r));
 const serviceUrl = `http://127.0.0.1:${service.address().port}/`;
+
+/**
+ * One trial: a marker fault, then `breach()` at a random point of the
+ * safeguard's 100 ms cycle; returns the ms from `breachedAt()` to the marker gone.
+ */
+async function trial(marker, extra, breach, breachedAt) {
+  let revertedAt = 0;
+  const watch = setInterval(() => {
+    if (breachedAt() && !revertedAt && !existsSync(marker)) revertedAt = performance.now();
+  }, 0);
+  await runExperiment(
+    {
+      title: 'safeguard reaction',
+      description: 'bench',
+      ...extra,
+      method: [
+        {
+          type: 'action',
+          name: 'inject',
+          provider: {
+            type: 'faultline',
+            module: 'faultline.marker',
+            func: 'create',
+            arguments: { path: marker },
+          },
+          pauses: { after: 30 },
+        },
+      ],
+    },
+    {
+      baseDir: dir,
+      home: dir,
+      onEvent: (e) => {
+        if (e.type === 'activity-end' && e.run.activity.name === 'inject') {
+          setTimeout(breach, 50 + Math.random() * 100);
+        }
+      },
+    },
+  );
+  clearInterval(watch);
+  return (revertedAt || performance.now()) - breachedAt();
+}
+
+const guard = (name, tolerance, provider) => ({
+  safeguards: [{ type: 'probe', name, tolerance, frequency: 0.1, provider }],
+});
+const loadReactions = [];
+const reactions = [];
 try {
   for (let i = 0; i < trials; i++) {
-    const marker = join(dir, `l${i}`);
-    let revertedAt = 0;
     failing = false;
     firstErrorAt = 0;
-    const watch = setInterval(() => {
-      if (firstErrorAt && !revertedAt && !existsSync(marker)) revertedAt = performance.now();
-    }, 0);
-    await runExperiment(
-      {
-        title: 'load-metric safeguard reaction',
-        description: 'bench',
-        load: { rate: 500, requests: [{ url: serviceUrl }] },
-        safeguards: [
-          {
-            type: 'probe',
-            name: 'no-errors',
-            tolerance: { type: 'range', range: [0, 0] },
-            frequency: 0.1,
-            provider: {
-              type: 'faultline',
-              module: 'faultline.load',
-              func: 'error_rate',
-              arguments: { window: 1 },
-            },
-          },
-        ],
-        method: [
-          {
-            type: 'action',
-            name: 'inject',
-            provider: {
-              type: 'faultline',
-              module: 'faultline.marker',
-              func: 'create',
-              arguments: { path: marker },
-            },
-            pauses: { after: 30 },
-          },
-        ],
-      },
-      {
-        baseDir: dir,
-        home: dir,
-        onEvent: (e) => {
-          if (e.type === 'activity-end' && e.run.activity.name === 'inject') {
-            // The service breaks at a random point of the safeguard's 100 ms cycle.
-            setTimeout(() => (failing = true), 50 + Math.random() * 100);
-          }
-        },
-      },
+    const extra = {
+      load: { rate: 500, requests: [{ url: serviceUrl }] },
+      ...guard(
+        'no-errors',
+        { type: 'range', range: [0, 0] },
+        { type: 'faultline', module: 'faultline.load', func: 'error_rate', arguments: { window: 1 } },
+      ),
+    };
+    // The breach is the first 500 the service sends once it breaks.
+    loadReactions.push(
+      await trial(
+        join(dir, `l${i}`),
+        extra,
+        () => (failing = true),
+        () => firstErrorAt,
+      ),
     );
-    clearInterval(watch);
-    if (!revertedAt) revertedAt = performance.now();
-    loadReactions.push(revertedAt - firstErrorAt);
   }
   for (let i = 0; i < trials; i++) {
-    const marker = join(dir, `m${i}`);
     const alarm = join(dir, `a${i}`);
-    let breachedAt = 0;
-    let revertedAt = 0;
-    const watch = setInterval(() => {
-      if (breachedAt && !revertedAt && !existsSync(marker)) revertedAt = performance.now();
-    }, 0);
-    await runExperiment(
-      {
-        title: 'safeguard reaction',
-        description: 'bench',
-        safeguards: [
-          {
-            type: 'probe',
-            name: 'no-alarm',
-            tolerance: true,
-            frequency: 0.1,
-            provider: { type: 'node', module: './probe.mjs', func: 'absent', arguments: { path: alarm } },
-          },
-        ],
-        method: [
-          {
-            type: 'action',
-            name: 'inject',
-            provider: {
-              type: 'faultline',
-              module: 'faultline.marker',
-              func: 'create',
-              arguments: { path: marker },
-            },
-            pauses: { after: 30 },
-          },
-        ],
-      },
-      {
-        baseDir: dir,
-        home: dir,
-        onEvent: (e) => {
-          if (e.type === 'activity-end' && e.run.activity.name === 'inject') {
-            // Breach at a random point of the safeguard's 100 ms cycle.
-            setTimeout(
-              () => {
-                writeFileSync(alarm, 'x');
-                breachedAt = performance.now();
-              },
-              50 + Math.random() * 100,
-            );
-          }
-        },
-      },
-    );
-    clearInterval(watch);
-    if (!revertedAt) revertedAt = performance.now();
-    reactions.push(revertedAt - breachedAt);
+    let alarmAt = 0;
+    const extra = guard('no-alarm', true, {
+      type: 'node',
+      module: './probe.mjs',
+      func: 'absent',
+      arguments: { path: alarm },
+    });
+    const breach = () => {
+      writeFileSync(alarm, 'x');
+      alarmAt = performance.now();
+    };
+    reactions.push(await trial(join(dir, `m${i}`), extra, breach, () => alarmAt));
   }
   const line = (what, xs) =>
     `${what}: breach -> every fault reverted: p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
