@@ -45,7 +45,7 @@ import { executeActivity, interruptedRun, reasonOf } from './activity.js';
 import type { ActivityContext, LogLevel } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
-import { watchInterrupts } from './interrupts.js';
+import { type RunInterrupts, watchInterrupts } from './interrupts.js';
 import { type ActivityRun, isoNow, type Journal, type RunStatus, type SteadyState } from './journal.js';
 import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
 import { redactSecrets } from './redact.js';
@@ -138,296 +138,637 @@ class AbortRun extends Error {}
  * process.exitCode = exitCodeFor(journal);
  */
 export async function runExperiment(experiment: Experiment, options: RunOptions = {}): Promise<Journal> {
-  const env = options.env ?? process.env;
-  const baseDir = options.baseDir ?? process.cwd();
-  const home = options.home ?? faultlineHome(env);
-  const runId = options.runId ?? randomUUID();
-  const emit: RunEventListener = options.onEvent ?? (() => {});
-  const log = (level: LogLevel, message: string) => emit({ type: 'log', level, message });
-  const strategies = resolveStrategies(experiment, options);
-  const dry = options.dry ?? null;
-  const frequency = options.hypothesisFrequency ?? experiment.runtime?.hypothesis?.frequency ?? 1;
-  const failFast = options.failFast ?? experiment.runtime?.hypothesis?.fail_fast ?? false;
+  const run = await ExperimentRun.open(experiment, options);
+  return run.execute();
+}
 
-  const halted = await haltState({ home });
-  if (halted) {
-    throw new FaultlineError(
-      'FAULTLINE_ERR_HALTED',
-      `a halt is in force since ${halted.since}${halted.reason ? ` (${halted.reason})` : ''}: run \`faultline halt --release\` to allow runs again`,
-    );
-  }
-
-  // Interrupts: the caller's signal (Ctrl-C), a control, a safeguard, `faultline halt`, max duration.
-  const rtMax = experiment.runtime?.max_duration;
-  const interrupts = await watchInterrupts({
-    home,
-    signal: options.signal,
-    haltPollMs: options.haltPollMs,
-    maxDurationMs: options.maxDurationMs ?? (rtMax === undefined ? undefined : parseDuration(rtMax)),
-  });
-  const interrupt = interrupts.controller;
-
-  const blastRadius = blastRadiusPolicies(experiment, options.blastRadius);
-  const faults = new FaultSession({
-    runId,
-    ledger: new Ledger({ home }),
-    onEvent: (e) => emit({ type: 'fault', action: e.action, fault: e.record }),
-    blastRadius,
-  });
-
-  const started = Date.now();
-  const resources: { key: string; started: StartedResource }[] = [];
-  /** Stops run resources (last started first) and returns what each measured, by key. */
-  const stopResources = async (): Promise<Record<string, unknown>> => {
-    const measured: Record<string, unknown> = {};
-    for (const { key, started: r } of resources.splice(0).reverse()) {
-      try {
-        await r.stop();
-        const data = r.journal?.();
-        if (data !== undefined) measured[key] = data;
-      } catch (err) {
-        log('warn', `could not stop the run's ${key}: ${(err as Error).message}`);
-      }
-    }
-    return measured;
-  };
-  let configuration: Record<string, unknown> = {};
-  let secrets: Record<string, Record<string, unknown>> = {};
+/**
+ * One run of one experiment. open() does everything that may refuse the run
+ * (halt in force, configuration, secrets, resources, blast radius, controls);
+ * execute() then follows the sequence in this file's header, and the phases
+ * after the method (rollbacks, revert, recovery, the journal's end) run
+ * whatever happened before them.
+ */
+class ExperimentRun {
+  readonly #emit: RunEventListener;
+  readonly #baseDir: string;
+  readonly #runId: string;
+  readonly #strategies: Strategies;
+  readonly #dry: DryMode | null;
+  readonly #hasHypothesis: boolean;
+  readonly #interrupts: RunInterrupts;
+  readonly #blastRadius: BlastRadiusPolicy[];
+  readonly #faults: FaultSession;
+  readonly #journal: Journal;
+  readonly #started = Date.now();
+  readonly #resources: { key: string; started: StartedResource }[] = [];
+  #configuration: Record<string, unknown> = {};
+  #secrets: Record<string, Record<string, unknown>> = {};
   // Controls may change configuration and secrets in place (as in Chaos Toolkit), so the
   // substitution view is rebuilt after every hook that can do so.
-  let vars: Vars = {};
-  const refreshVars = () => {
-    vars = mergeVars(configuration, secrets);
-  };
-
-  const ctxFor = (signal: AbortSignal): ActivityContext => ({
-    configuration,
-    secrets,
-    signal,
-    baseDir,
-    runId,
-    faults,
-    log,
-  });
-
-  const journal: Journal = {
-    'chaoslib-version': VERSION,
-    platform: `${platform()}-${release()}`,
-    node: hostname(),
-    experiment: { ...structuredClone(experiment), dry },
-    start: isoNow(new Date(started)),
-    end: '',
-    duration: 0,
-    status: 'completed',
-    deviated: false,
-    steady_states: { before: null, after: null, during: [] },
-    run: [],
-    rollbacks: [],
-    faultline: {
-      version: VERSION,
-      run_id: runId,
-      host: hostname(),
-      pid: process.pid,
-      strategies,
-      faults: [],
-      unreverted: [],
-      ...(options.policy === undefined ? {} : { policy: options.policy }),
-      ...(blastRadius.length > 0 ? { blast_radius: { policies: blastRadius } } : {}),
-    },
-  };
-
-  let status: RunStatus | null = null;
-  let reason: string | undefined;
-  let controls: { global: LoadedControl[]; top: LoadedControl[]; hypothesis: LoadedControl[] } = {
+  #vars: Vars = {};
+  #controls: { global: LoadedControl[]; top: LoadedControl[]; hypothesis: LoadedControl[] } = {
     global: [],
     top: [],
     hypothesis: [],
   };
-  const activityControls = new Map<object, LoadedControl[]>();
-  let safeguards: Safeguard[] = [];
-  let breach: SafeguardBreach | undefined;
-  let breachRevert: Promise<unknown> | undefined;
-  let controlEnv: ControlEnv | undefined;
+  readonly #activityControls = new Map<object, LoadedControl[]>();
+  #controlEnv!: ControlEnv;
+  #safeguards: Safeguard[] = [];
+  #breach: SafeguardBreach | undefined;
+  /** The revert a safeguard started at its breach, awaited before the rollbacks. */
+  #breachRevert: Promise<unknown> | undefined;
+  /** Set by a "during" deviation with --fail-fast: no further method activity starts. */
+  #stopMethod = false;
+  #status: RunStatus | null = null;
+  #reason: string | undefined;
+  /** Baseline values by probe name, captured the first time a baseline tolerance is checked. */
+  readonly #baselines = new Map<string, number>();
 
-  try {
-    // Configuration and secrets: a dynamic configuration probe runs once here.
-    configuration = await resolveConfiguration(experiment.configuration, {
+  private constructor(
+    readonly experiment: Experiment,
+    readonly options: RunOptions,
+    interrupts: RunInterrupts,
+    home: string,
+  ) {
+    this.#emit = options.onEvent ?? (() => {});
+    this.#baseDir = options.baseDir ?? process.cwd();
+    this.#runId = options.runId ?? randomUUID();
+    this.#strategies = resolveStrategies(experiment, options);
+    this.#dry = options.dry ?? null;
+    this.#hasHypothesis = (experiment['steady-state-hypothesis']?.probes?.length ?? 0) > 0;
+    this.#interrupts = interrupts;
+    const blastRadius = blastRadiusPolicies(experiment, options.blastRadius);
+    this.#blastRadius = blastRadius;
+    this.#faults = new FaultSession({
+      runId: this.#runId,
+      ledger: new Ledger({ home }),
+      onEvent: (e) => this.#emit({ type: 'fault', action: e.action, fault: e.record }),
+      blastRadius,
+    });
+    this.#journal = {
+      'chaoslib-version': VERSION,
+      platform: `${platform()}-${release()}`,
+      node: hostname(),
+      experiment: { ...structuredClone(experiment), dry: this.#dry },
+      start: isoNow(new Date(this.#started)),
+      end: '',
+      duration: 0,
+      status: 'completed',
+      deviated: false,
+      steady_states: { before: null, after: null, during: [] },
+      run: [],
+      rollbacks: [],
+      faultline: {
+        version: VERSION,
+        run_id: this.#runId,
+        host: hostname(),
+        pid: process.pid,
+        strategies: this.#strategies,
+        faults: [],
+        unreverted: [],
+        ...(options.policy === undefined ? {} : { policy: options.policy }),
+        ...(blastRadius.length > 0 ? { blast_radius: { policies: blastRadius } } : {}),
+      },
+    };
+  }
+
+  /** A run ready to execute, or a FaultlineError: nothing has been injected either way. */
+  static async open(experiment: Experiment, options: RunOptions): Promise<ExperimentRun> {
+    const home = options.home ?? faultlineHome(options.env ?? process.env);
+    const halted = await haltState({ home });
+    if (halted) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_HALTED',
+        `a halt is in force since ${halted.since}${halted.reason ? ` (${halted.reason})` : ''}: run \`faultline halt --release\` to allow runs again`,
+      );
+    }
+    // Interrupts: the caller's signal (Ctrl-C), a control, a safeguard, `faultline halt`, max duration.
+    const rtMax = experiment.runtime?.max_duration;
+    const interrupts = await watchInterrupts({
+      home,
+      signal: options.signal,
+      haltPollMs: options.haltPollMs,
+      maxDurationMs: options.maxDurationMs ?? (rtMax === undefined ? undefined : parseDuration(rtMax)),
+    });
+    const run = new ExperimentRun(experiment, options, interrupts, home);
+    try {
+      await run.#prepare();
+    } catch (err) {
+      interrupts.stop();
+      await run.#stopResources();
+      throw err;
+    }
+    return run;
+  }
+
+  get #interrupt(): AbortController {
+    return this.#interrupts.controller;
+  }
+
+  #log = (level: LogLevel, message: string): void => this.#emit({ type: 'log', level, message });
+
+  /** Configuration, secrets and run resources; the blast-radius preflight; controls loaded and configured. */
+  async #prepare(): Promise<void> {
+    const { experiment, options } = this;
+    const env = options.env ?? process.env;
+    // A dynamic configuration probe runs once here.
+    this.#configuration = await resolveConfiguration(experiment.configuration, {
       env,
       overrides: options.configuration,
-      runProbe: async (_name, probe) => dynamicValue(probe as Activity, ctxFor(interrupt.signal)),
-      onWarning: (m: string) => log('warn', m),
+      runProbe: async (_name, probe) => dynamicValue(probe as Activity, this.#ctxFor(this.#interrupt.signal)),
+      onWarning: (m: string) => this.#log('warn', m),
     });
-    secrets = await resolveSecrets(experiment.secrets, { env, overrides: options.secrets });
+    this.#secrets = await resolveSecrets(experiment.secrets, { env, overrides: options.secrets });
     for (const [key, resource] of runResources.entries()) {
       const declaration = (experiment as Record<string, unknown>)[key];
       if (declaration === undefined) continue;
-      const started = await resource.start(substitute(declaration, mergeVars(configuration, secrets)), {
-        experiment,
-        configuration,
-        log,
-      });
-      resources.push({ key, started });
-      Object.assign(configuration, started.configuration ?? {});
+      const started = await resource.start(
+        substitute(declaration, mergeVars(this.#configuration, this.#secrets)),
+        {
+          experiment,
+          configuration: this.#configuration,
+          log: this.#log,
+        },
+      );
+      this.#resources.push({ key, started });
+      Object.assign(this.#configuration, started.configuration ?? {});
     }
-    vars = mergeVars(configuration, secrets);
-    journal.experiment.title = String(substitute(experiment.title, vars));
+    this.#refreshVars();
+    this.#journal.experiment.title = String(substitute(experiment.title, this.#vars));
 
     // Before anything is injected: every fault action whose targets can be known now.
-    await preflightBlastRadius(experiment, blastRadius, vars, log);
+    await preflightBlastRadius(experiment, this.#blastRadius, this.#vars, this.#log);
     const fromGlobal = collectSafeguards(options.safeguards, options.controls);
     const fromExperiment = collectSafeguards(experiment.safeguards, experiment.controls);
-    safeguards = [...fromGlobal.safeguards, ...fromExperiment.safeguards];
-    controls = {
-      global: await loadControls(fromGlobal.controls, baseDir),
-      top: [],
-      hypothesis: [],
-    };
-    controls.top = await loadControls(fromExperiment.controls, baseDir);
-    controls.hypothesis = await loadControls(
+    this.#safeguards = [...fromGlobal.safeguards, ...fromExperiment.safeguards];
+    const global = await loadControls(fromGlobal.controls, this.#baseDir);
+    const top = await loadControls(fromExperiment.controls, this.#baseDir);
+    const hypothesis = await loadControls(
       experiment['steady-state-hypothesis']?.controls,
-      baseDir,
-      controls.top,
+      this.#baseDir,
+      top,
     );
+    this.#controls = { global, top, hypothesis };
     for (const a of allActivities(experiment)) {
-      if (a.controls?.length) activityControls.set(a, await loadControls(a.controls, baseDir, controls.top));
+      if (a.controls?.length)
+        this.#activityControls.set(a, await loadControls(a.controls, this.#baseDir, top));
     }
-    controlEnv = { experiment, configuration, secrets, log };
-    for (const c of [...controls.global, ...controls.top]) {
+    this.#controlEnv = {
+      experiment,
+      configuration: this.#configuration,
+      secrets: this.#secrets,
+      log: this.#log,
+    };
+    for (const c of [...global, ...top]) {
       try {
         await c.hooks.configure?.({
           context: experiment,
           experiment,
-          configuration,
-          secrets,
+          configuration: this.#configuration,
+          secrets: this.#secrets,
           arguments: c.arguments,
           interrupt: () => {
             throw new InterruptExecution();
           },
         });
       } catch (err) {
-        log('warn', `control '${c.name}' failed to configure: ${(err as Error).message}`);
+        this.#log('warn', `control '${c.name}' failed to configure: ${(err as Error).message}`);
       }
     }
-    refreshVars();
-  } catch (err) {
-    interrupts.stop();
-    await stopResources();
-    throw err;
+    this.#refreshVars();
   }
 
-  emit({ type: 'run-start', runId, title: journal.experiment.title, strategies, dry });
-  // At the experiment level every global and top-level control applies, automatic or not.
-  const expControls = [...controls.global, ...controls.top];
-  const cenv = controlEnv;
-  let stopMethod = false;
+  async execute(): Promise<Journal> {
+    const { title } = this.#journal.experiment;
+    this.#emit({
+      type: 'run-start',
+      runId: this.#runId,
+      title,
+      strategies: this.#strategies,
+      dry: this.#dry,
+    });
+    await this.#main();
+    await this.#rollbacks();
+    await this.#revertFaults();
+    await this.#recover();
+    // Resources (in-process proxies, load) stop only after every fault in them is reverted.
+    Object.assign(this.#journal.faultline, await this.#stopResources());
+    return this.#finish();
+  }
+
+  // ---------------------------------------------------------------- the phases
+
+  /** Safeguards, the hypothesis before, the method (with the "during" loop), the hypothesis after. */
+  async #main(): Promise<void> {
+    const { experiment } = this;
+    const interrupt = this.#interrupt;
+    let guards: ReturnType<typeof startSafeguards> | undefined;
+    try {
+      await callHook(this.#experimentControls(), 'beforeExperiment', experiment, undefined, this.#controlEnv);
+      this.#refreshVars();
+      guards = this.#startSafeguards();
+      await guards.ready;
+      if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
+      let proceed = true;
+      if (this.#hasHypothesis && BEFORE_STRATEGIES.has(this.#strategies.hypothesis)) {
+        const before = await this.#runHypothesis('before-hypothesis');
+        this.#journal.steady_states.before = before;
+        if (!before.steady_state_met) {
+          this.#status = probeRaised(before) ? 'failed' : 'completed';
+          this.#reason = 'the steady state was not met before the method';
+          proceed = false;
+        }
+      }
+      if (proceed) await this.#methodAndAfter();
+      if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
+    } catch (err) {
+      if (err instanceof InterruptExecution) {
+        this.#status = 'interrupted';
+        this.#reason = err.message;
+        if (!interrupt.signal.aborted) interrupt.abort(err.message);
+      } else {
+        this.#status = 'aborted';
+        this.#reason = (err as Error)?.message ?? String(err);
+        this.#log('error', `the run aborted: ${this.#reason}`);
+      }
+    }
+    guards?.stop();
+    this.#interrupts.stop();
+    await this.#breachRevert;
+  }
+
+  /** The method, with the "during" loop beside it, then the hypothesis after. Throws interrupts. */
+  async #methodAndAfter(): Promise<void> {
+    const journal = this.#journal;
+    const strategy = this.#strategies.hypothesis;
+    const stopDuring = new AbortController();
+    const during =
+      this.#hasHypothesis && DURING_STRATEGIES.has(strategy)
+        ? this.#duringLoop(stopDuring.signal)
+        : undefined;
+    let methodErr: unknown;
+    try {
+      await this.#runMethod();
+    } catch (err) {
+      methodErr = err;
+    }
+    const violation = this.#faults.violation;
+    if (violation && journal.faultline.blast_radius) {
+      journal.faultline.blast_radius.violation = violation.message;
+      methodErr ??= new AbortRun(violation.message);
+    }
+    stopDuring.abort();
+    if (during) {
+      try {
+        await during;
+      } catch (err) {
+        if (err instanceof InterruptExecution) methodErr ??= err;
+        else {
+          this.#status = 'aborted';
+          this.#reason = `the continuous hypothesis failed: ${(err as Error).message}`;
+        }
+      }
+    }
+    if (methodErr instanceof AbortRun) {
+      this.#status = 'aborted';
+      this.#reason = methodErr.message;
+    } else if (methodErr) throw methodErr;
+    if (
+      this.#hasHypothesis &&
+      AFTER_STRATEGIES.has(strategy) &&
+      this.#status !== 'aborted' &&
+      !this.#interrupt.signal.aborted
+    ) {
+      const after = await this.#runHypothesis('after-hypothesis');
+      journal.steady_states.after = after;
+      if (!after.steady_state_met) {
+        journal.deviated = true;
+        this.#status = probeRaised(after) ? 'failed' : 'completed';
+        this.#reason = 'the steady state deviated after the method';
+      }
+    }
+  }
+
+  /** Watches the safeguards; a breach interrupts the run and starts reverting every fault at once. */
+  #startSafeguards(): ReturnType<typeof startSafeguards> {
+    return startSafeguards(this.#safeguards, {
+      check: async (probe, signal) => {
+        const run = await executeActivity(probe, { ctx: this.#ctxFor(signal), vars: this.#vars, dry: null });
+        return { ...(await this.#judge(probe, run, signal)), output: run.output };
+      },
+      onBreach: (probe, result) => {
+        if (this.#breach || this.#interrupt.signal.aborted) return;
+        const b: SafeguardBreach = {
+          name: probe.name,
+          value: result.output,
+          tolerance: probe.tolerance,
+          ...(result.reason ? { reason: result.reason } : {}),
+          breached_at: isoNow(),
+        };
+        this.#breach = b;
+        this.#journal.faultline.safeguard = b;
+        this.#log(
+          'error',
+          `safeguard '${probe.name}' breached${result.reason ? `: ${result.reason}` : ''}: stopping the run`,
+        );
+        this.#interrupt.abort(`safeguard '${probe.name}' triggered the end of the experiment`);
+        // Revert at once, without waiting for the method to unwind.
+        this.#breachRevert = this.#faults.revertAll().then(() => {
+          b.reverted_at = isoNow();
+        });
+      },
+    });
+  }
+
+  async #runMethod(): Promise<void> {
+    const { experiment } = this;
+    this.#emit({ type: 'phase', phase: 'method' });
+    const level = this.#sequenceControls();
+    await callHook(level, 'beforeMethod', experiment, undefined, this.#controlEnv);
+    let failure: unknown;
+    try {
+      await this.#runSequence(
+        experiment.method,
+        'method',
+        this.#interrupt.signal,
+        (runs) => (this.#journal.run = runs),
+        {
+          // A fault refused by the blast radius ends the method: the run reached too far.
+          stop: () => this.#stopMethod || this.#faults.violation !== undefined,
+          onUnresolved: (err) => {
+            throw new AbortRun(err.message);
+          },
+        },
+      );
+    } catch (err) {
+      failure = err;
+    }
+    await callHook(level, 'afterMethod', experiment, this.#journal.run, this.#controlEnv).catch(
+      (e) => (failure ??= e),
+    );
+    if (failure) throw failure;
+  }
+
+  /** The rollbacks, when the strategy (or a safeguard's breach) calls for them. */
+  async #rollbacks(): Promise<void> {
+    const { experiment, options } = this;
+    const journal = this.#journal;
+    const { rollbacks } = this.#strategies;
+    const status: RunStatus = this.#status ?? 'completed';
+    this.#status = status;
+    const play =
+      rollbacks === 'always' ||
+      (rollbacks === 'default' && status !== 'failed' && status !== 'interrupted') ||
+      (rollbacks === 'deviated' && journal.deviated) ||
+      // A safeguard stopped the run: undo what the method did, unless told never to.
+      (this.#breach !== undefined && rollbacks !== 'never');
+    if (!play || (experiment.rollbacks?.length ?? 0) === 0) return;
+    const signal = options.rollbackSignal ?? new AbortController().signal;
+    this.#emit({ type: 'phase', phase: 'rollbacks' });
+    const level = this.#sequenceControls();
+    try {
+      await callHook(level, 'beforeRollback', experiment, undefined, this.#controlEnv);
+      await this.#runSequence(
+        experiment.rollbacks ?? [],
+        'rollbacks',
+        signal,
+        (runs) => (journal.rollbacks = runs),
+        {
+          onUnresolved: (err) => this.#log('error', `rollback skipped: ${err.message}`),
+        },
+      );
+      await callHook(level, 'afterRollback', experiment, journal.rollbacks, this.#controlEnv);
+    } catch (err) {
+      // A signal during the rollbacks stops the remaining ones, as in Chaos Toolkit.
+      this.#status = 'interrupted';
+      this.#reason = (err as Error)?.message ?? String(err);
+    }
+  }
+
+  /** Every fault the run still holds, whatever the rollbacks did; what could not be verified gone is listed. */
+  async #revertFaults(): Promise<void> {
+    if (this.#faults.active() > 0) this.#emit({ type: 'phase', phase: 'revert' });
+    await this.#faults.revertAll();
+    const { faultline } = this.#journal;
+    faultline.faults = this.#faults.records();
+    faultline.unreverted = faultline.faults.filter((r) => r.error !== undefined || r.verified === false);
+  }
+
+  /** Time to recover: the hypothesis until it holds again. A second Ctrl-C (the rollback signal) stops the wait. */
+  async #recover(): Promise<void> {
+    const journal = this.#journal;
+    const recovery = this.experiment.runtime?.recovery;
+    if (
+      !recovery ||
+      !this.#hasHypothesis ||
+      journal.faultline.faults.length === 0 ||
+      this.#status === 'aborted'
+    )
+      return;
+    this.#emit({ type: 'phase', phase: 'recovery' });
+    const record = await measureRecovery(
+      recovery,
+      journal.faultline.faults,
+      (signal) => this.#runHypothesis('recovery', signal),
+      this.options.rollbackSignal ?? new AbortController().signal,
+    );
+    journal.faultline.recovery = record;
+    if (record.mttr === null) {
+      journal.deviated = true;
+      this.#reason = `did not recover: the steady state did not hold within ${record.deadline} s of the faults being reverted`;
+      this.#log('error', this.#reason);
+    } else {
+      this.#log('info', `recovered ${record.mttr.toFixed(2)} s after the faults were reverted`);
+    }
+  }
+
+  /** Closes the journal, runs the last control hooks, and returns the journal with secrets masked. */
+  async #finish(): Promise<Journal> {
+    const journal = this.#journal;
+    const status = this.#status ?? 'completed';
+    const ended = Date.now();
+    journal.end = isoNow(new Date(ended));
+    journal.duration = (ended - this.#started) / 1000;
+    journal.status = status;
+    if (
+      this.#reason &&
+      (status !== 'completed' || journal.deviated || journal.steady_states.before?.steady_state_met === false)
+    ) {
+      journal.faultline.reason = this.#reason;
+    }
+    try {
+      await callHook(
+        this.#experimentControls(),
+        'afterExperiment',
+        this.experiment,
+        journal,
+        this.#controlEnv,
+      );
+    } catch (err) {
+      // An interrupt this late changes nothing but the status.
+      if (err instanceof InterruptExecution) journal.status = 'interrupted';
+    }
+    for (const c of this.#experimentControls()) {
+      try {
+        await c.hooks.cleanup?.();
+      } catch {
+        // Cleanup errors are swallowed, as in Chaos Toolkit.
+      }
+    }
+    const final = redactSecrets(journal, this.#secrets);
+    this.#emit({ type: 'run-end', journal: final });
+    return final;
+  }
 
   // ---------------------------------------------------------------- helpers
 
-  const activityControlsFor = (a: Activity, level: LoadedControl[]) =>
-    controlsFor(level, [], activityControls.get(a) ?? []);
+  /** At the experiment level every global and top-level control applies, automatic or not. */
+  #experimentControls(): LoadedControl[] {
+    return [...this.#controls.global, ...this.#controls.top];
+  }
+
+  /** The automatic global and top-level controls: those around the method and the rollbacks. */
+  #sequenceControls(): LoadedControl[] {
+    return controlsFor(this.#controls.global, this.#controls.top, []);
+  }
+
+  #refreshVars(): void {
+    this.#vars = mergeVars(this.#configuration, this.#secrets);
+  }
+
+  #ctxFor(signal: AbortSignal): ActivityContext {
+    return {
+      configuration: this.#configuration,
+      secrets: this.#secrets,
+      signal,
+      baseDir: this.#baseDir,
+      runId: this.#runId,
+      faults: this.#faults,
+      log: this.#log,
+    };
+  }
+
+  /** Stops run resources (last started first) and returns what each measured, by key. */
+  async #stopResources(): Promise<Record<string, unknown>> {
+    const measured: Record<string, unknown> = {};
+    for (const { key, started: r } of this.#resources.splice(0).reverse()) {
+      try {
+        await r.stop();
+        const data = r.journal?.();
+        if (data !== undefined) measured[key] = data;
+      } catch (err) {
+        this.#log('warn', `could not stop the run's ${key}: ${(err as Error).message}`);
+      }
+    }
+    return measured;
+  }
 
   /** Runs one activity with its controls; rethrows InterruptExecution after recording the run. */
-  const runActivity = async (
+  async #runActivity(
     a: Activity,
     phase: Phase,
     level: LoadedControl[],
     signal: AbortSignal,
     record: (r: ActivityRun) => void,
     background = false,
-  ): Promise<ActivityRun> => {
-    const ctl = activityControlsFor(a, level);
-    emit({ type: 'activity-start', phase, activity: a, background });
-    await callHook(ctl, 'beforeActivity', a, undefined, cenv);
+  ): Promise<ActivityRun> {
+    const ctl = controlsFor(level, [], this.#activityControls.get(a) ?? []);
+    this.#emit({ type: 'activity-start', phase, activity: a, background });
+    await callHook(ctl, 'beforeActivity', a, undefined, this.#controlEnv);
     let recorded: ActivityRun | undefined;
     const onRecorded = (r: ActivityRun) => {
       recorded = r;
       record(r);
-      // Hypothesis probes are reported once their tolerance is known (in runHypothesis).
-      if (!STEADY_STATE_PHASES.has(phase)) emit({ type: 'activity-end', phase, run: r });
+      // Hypothesis probes are reported once their tolerance is known (in #runHypothesis).
+      if (!STEADY_STATE_PHASES.has(phase)) this.#emit({ type: 'activity-end', phase, run: r });
     };
     let run: ActivityRun;
     try {
-      run = await executeActivity(a, { ctx: ctxFor(signal), vars, dry, onRecorded });
+      run = await executeActivity(a, {
+        ctx: this.#ctxFor(signal),
+        vars: this.#vars,
+        dry: this.#dry,
+        onRecorded,
+      });
     } catch (err) {
       const partial = interruptedRun(err);
       if (partial && partial !== recorded) {
         record(partial);
-        emit({ type: 'activity-end', phase, run: partial });
+        this.#emit({ type: 'activity-end', phase, run: partial });
       }
       throw err;
     }
-    await callHook(ctl, 'afterActivity', a, run, cenv);
+    await callHook(ctl, 'afterActivity', a, run, this.#controlEnv);
     // An activity may write configuration (Chaos Toolkit's toxiproxy create_proxy stores `<name>_PORT`).
-    refreshVars();
+    this.#refreshVars();
     return run;
-  };
+  }
 
-  /** Baseline values by probe name, captured the first time a baseline tolerance is checked. */
-  const baselines = new Map<string, number>();
   /** Whether a probe's run meets its tolerance (a failed probe never does; dry probes always do). */
-  const judge = async (
+  async #judge(
     probe: Activity,
     run: ActivityRun,
     signal: AbortSignal,
-  ): Promise<{ met: boolean; reason?: string }> => {
+  ): Promise<{ met: boolean; reason?: string }> {
     if (run.status === 'failed') return { met: false, reason: run.exception?.at(-1)?.trim() };
-    if (dry === 'probes' || dry === 'activities' || probe.tolerance === undefined) return { met: true };
+    if (this.#dry === 'probes' || this.#dry === 'activities' || probe.tolerance === undefined)
+      return { met: true };
     return checkTolerance(probe.tolerance, run.output, {
-      vars,
+      vars: this.#vars,
       baseline: {
-        get: () => baselines.get(probe.name),
+        get: () => this.#baselines.get(probe.name),
         set: (v) => {
-          baselines.set(probe.name, v);
-          journal.faultline.baselines = Object.fromEntries(baselines);
+          this.#baselines.set(probe.name, v);
+          this.#journal.faultline.baselines = Object.fromEntries(this.#baselines);
         },
       },
       runProbe: async (p) => {
-        const r = await executeActivity(p, { ctx: ctxFor(signal), vars, dry: null });
+        const r = await executeActivity(p, { ctx: this.#ctxFor(signal), vars: this.#vars, dry: null });
         if (r.status === 'failed') throw new Error(r.exception?.at(-1)?.trim() ?? 'probe failed');
         return r.output;
       },
     });
-  };
+  }
 
-  const runHypothesis = async (
-    phase: Phase,
-    signal: AbortSignal = interrupt.signal,
-  ): Promise<SteadyState> => {
+  async #runHypothesis(phase: Phase, signal: AbortSignal = this.#interrupt.signal): Promise<SteadyState> {
+    const { experiment } = this;
     const hypothesis = experiment['steady-state-hypothesis']!;
-    const level = controlsFor(controls.global, controls.top, controls.hypothesis);
-    emit({ type: 'phase', phase });
-    await callHook(level, 'beforeHypothesis', hypothesis, undefined, cenv);
+    const level = controlsFor(this.#controls.global, this.#controls.top, this.#controls.hypothesis);
+    this.#emit({ type: 'phase', phase });
+    await callHook(level, 'beforeHypothesis', hypothesis, undefined, this.#controlEnv);
     const state: SteadyState = { steady_state_met: true, probes: [] };
     for (const item of hypothesis.probes ?? []) {
       const probe = resolveRef(experiment, item);
-      const run = await runActivity(probe, phase, level, signal, (r) => state.probes.push(r));
-      const { met, reason: why } = await judge(probe, run, signal);
+      const run = await this.#runActivity(probe, phase, level, signal, (r) => state.probes.push(r));
+      const { met, reason } = await this.#judge(probe, run, signal);
       run.tolerance_met = met;
-      emit({ type: 'activity-end', phase, run, ...(why ? { reason: why } : {}) });
+      this.#emit({ type: 'activity-end', phase, run, ...(reason ? { reason } : {}) });
       if (!met) {
         state.steady_state_met = false;
         break;
       }
     }
-    await callHook(level, 'afterHypothesis', hypothesis, state, cenv);
-    emit({ type: 'hypothesis-end', phase, state });
+    await callHook(level, 'afterHypothesis', hypothesis, state, this.#controlEnv);
+    this.#emit({ type: 'hypothesis-end', phase, state });
     return state;
-  };
-
-  const hasHypothesis = (experiment['steady-state-hypothesis']?.probes?.length ?? 0) > 0;
-  const probeRaised = (s: SteadyState) => s.probes.some((p) => p.status === 'failed');
+  }
 
   /** The "during" loop: runs the hypothesis, then waits `frequency` seconds, until stopped. */
-  const duringLoop = async (stop: AbortSignal) => {
+  async #duringLoop(stop: AbortSignal): Promise<void> {
+    const { experiment, options } = this;
+    const frequency = options.hypothesisFrequency ?? experiment.runtime?.hypothesis?.frequency ?? 1;
+    const failFast = options.failFast ?? experiment.runtime?.hypothesis?.fail_fast ?? false;
+    const interrupt = this.#interrupt;
     while (!stop.aborted && !interrupt.signal.aborted) {
-      const state = await runHypothesis('during-hypothesis');
-      journal.steady_states.during.push(state);
+      const state = await this.#runHypothesis('during-hypothesis');
+      this.#journal.steady_states.during.push(state);
       if (!state.steady_state_met) {
-        log('warn', 'the steady state deviated during the method');
+        this.#log('warn', 'the steady state deviated during the method');
         if (failFast) {
-          status = 'failed';
-          reason = 'the steady state deviated during the method (--fail-fast)';
-          stopMethod = true;
+          this.#status = 'failed';
+          this.#reason = 'the steady state deviated during the method (--fail-fast)';
+          this.#stopMethod = true;
           return;
         }
       }
@@ -437,21 +778,21 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
         return;
       }
     }
-  };
+  }
 
   /**
    * Runs activities in order (background ones concurrently), recording them in
    * start order, and always awaits the background ones (an interrupt aborts
    * them promptly). Throws the first interrupt.
    */
-  const runSequence = async (
+  async #runSequence(
     items: readonly ActivityOrRef[],
     phase: 'method' | 'rollbacks',
     signal: AbortSignal,
     publish: (runs: ActivityRun[]) => void,
     opts: { stop?: () => boolean; onUnresolved(err: Error): void },
-  ): Promise<void> => {
-    const level = controlsFor(controls.global, controls.top, []);
+  ): Promise<void> {
+    const level = this.#sequenceControls();
     const slots: (ActivityRun | undefined)[] = [];
     const background: Promise<unknown>[] = [];
     let failure: unknown;
@@ -461,13 +802,20 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
         if (signal.aborted) throw new InterruptExecution(reasonOf(signal));
         let activity: Activity;
         try {
-          activity = resolveRef(experiment, item);
+          activity = resolveRef(this.experiment, item);
         } catch (err) {
           opts.onUnresolved(err as Error);
           continue;
         }
         const slot = slots.push(undefined) - 1;
-        const p = runActivity(activity, phase, level, signal, (r) => (slots[slot] = r), activity.background);
+        const p = this.#runActivity(
+          activity,
+          phase,
+          level,
+          signal,
+          (r) => (slots[slot] = r),
+          activity.background,
+        );
         if (activity.background) background.push(p);
         else await p;
       }
@@ -478,225 +826,10 @@ export async function runExperiment(experiment: Experiment, options: RunOptions 
     publish(slots.filter((r): r is ActivityRun => r !== undefined));
     failure ??= (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult | undefined)?.reason;
     if (failure) throw failure;
-  };
-
-  const runMethod = async () => {
-    emit({ type: 'phase', phase: 'method' });
-    const level = controlsFor(controls.global, controls.top, []);
-    await callHook(level, 'beforeMethod', experiment, undefined, cenv);
-    let failure: unknown;
-    try {
-      await runSequence(experiment.method, 'method', interrupt.signal, (runs) => (journal.run = runs), {
-        // A fault refused by the blast radius ends the method: the run reached too far.
-        stop: () => stopMethod || faults.violation !== undefined,
-        onUnresolved: (err) => {
-          throw new AbortRun(err.message);
-        },
-      });
-    } catch (err) {
-      failure = err;
-    }
-    await callHook(level, 'afterMethod', experiment, journal.run, cenv).catch((e) => (failure ??= e));
-    if (failure) throw failure;
-  };
-
-  // ---------------------------------------------------------------- the run
-
-  let guards: ReturnType<typeof startSafeguards> | undefined;
-  try {
-    await callHook(expControls, 'beforeExperiment', experiment, undefined, cenv);
-    refreshVars();
-    guards = startSafeguards(safeguards, {
-      check: async (probe, signal) => {
-        const run = await executeActivity(probe, { ctx: ctxFor(signal), vars, dry: null });
-        return { ...(await judge(probe, run, signal)), output: run.output };
-      },
-      onBreach: (probe, result) => {
-        if (breach || interrupt.signal.aborted) return;
-        const b: SafeguardBreach = {
-          name: probe.name,
-          value: result.output,
-          tolerance: probe.tolerance,
-          ...(result.reason ? { reason: result.reason } : {}),
-          breached_at: isoNow(),
-        };
-        breach = b;
-        journal.faultline.safeguard = b;
-        log(
-          'error',
-          `safeguard '${probe.name}' breached${result.reason ? `: ${result.reason}` : ''}: stopping the run`,
-        );
-        interrupt.abort(`safeguard '${probe.name}' triggered the end of the experiment`);
-        // Revert at once, without waiting for the method to unwind.
-        breachRevert = faults.revertAll().then(() => {
-          b.reverted_at = isoNow();
-        });
-      },
-    });
-    await guards.ready;
-    if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
-    let proceed = true;
-    if (hasHypothesis && BEFORE_STRATEGIES.has(strategies.hypothesis)) {
-      const before = await runHypothesis('before-hypothesis');
-      journal.steady_states.before = before;
-      if (!before.steady_state_met) {
-        status = probeRaised(before) ? 'failed' : 'completed';
-        reason = 'the steady state was not met before the method';
-        proceed = false;
-      }
-    }
-    if (proceed) {
-      const stopDuring = new AbortController();
-      const during =
-        hasHypothesis && DURING_STRATEGIES.has(strategies.hypothesis)
-          ? duringLoop(stopDuring.signal)
-          : undefined;
-      let methodErr: unknown;
-      try {
-        await runMethod();
-      } catch (err) {
-        methodErr = err;
-      }
-      const violation = faults.violation;
-      if (violation && journal.faultline.blast_radius) {
-        journal.faultline.blast_radius.violation = violation.message;
-        methodErr ??= new AbortRun(violation.message);
-      }
-      stopDuring.abort();
-      if (during) {
-        try {
-          await during;
-        } catch (err) {
-          if (err instanceof InterruptExecution) methodErr ??= err;
-          else {
-            status = 'aborted';
-            reason = `the continuous hypothesis failed: ${(err as Error).message}`;
-          }
-        }
-      }
-      if (methodErr instanceof AbortRun) {
-        status = 'aborted';
-        reason = methodErr.message;
-      } else if (methodErr) throw methodErr;
-      if (
-        hasHypothesis &&
-        AFTER_STRATEGIES.has(strategies.hypothesis) &&
-        status !== 'aborted' &&
-        !interrupt.signal.aborted
-      ) {
-        const after = await runHypothesis('after-hypothesis');
-        journal.steady_states.after = after;
-        if (!after.steady_state_met) {
-          journal.deviated = true;
-          status = probeRaised(after) ? 'failed' : 'completed';
-          reason = 'the steady state deviated after the method';
-        }
-      }
-    }
-    if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
-  } catch (err) {
-    if (err instanceof InterruptExecution) {
-      status = 'interrupted';
-      reason = err.message;
-      if (!interrupt.signal.aborted) interrupt.abort(err.message);
-    } else {
-      status = 'aborted';
-      reason = (err as Error)?.message ?? String(err);
-      log('error', `the run aborted: ${reason}`);
-    }
   }
-  guards?.stop();
-  interrupts.stop();
-  await breachRevert;
-
-  // ---------------------------------------------------------------- rollbacks
-  const finalStatus: RunStatus = status ?? 'completed';
-  const playRollbacks =
-    strategies.rollbacks === 'always' ||
-    (strategies.rollbacks === 'default' && finalStatus !== 'failed' && finalStatus !== 'interrupted') ||
-    (strategies.rollbacks === 'deviated' && journal.deviated) ||
-    // A safeguard stopped the run: undo what the method did, unless told never to.
-    (breach !== undefined && strategies.rollbacks !== 'never');
-  status = finalStatus;
-  if (playRollbacks && (experiment.rollbacks?.length ?? 0) > 0) {
-    const rbSignal = options.rollbackSignal ?? new AbortController().signal;
-    emit({ type: 'phase', phase: 'rollbacks' });
-    const level = controlsFor(controls.global, controls.top, []);
-    try {
-      await callHook(level, 'beforeRollback', experiment, undefined, cenv);
-      await runSequence(
-        experiment.rollbacks ?? [],
-        'rollbacks',
-        rbSignal,
-        (runs) => (journal.rollbacks = runs),
-        {
-          onUnresolved: (err) => log('error', `rollback skipped: ${err.message}`),
-        },
-      );
-      await callHook(level, 'afterRollback', experiment, journal.rollbacks, cenv);
-    } catch (err) {
-      // A signal during the rollbacks stops the remaining ones, as in Chaos Toolkit.
-      status = 'interrupted';
-      reason = (err as Error)?.message ?? String(err);
-    }
-  }
-
-  // ---------------------------------------------------------------- revert every fault
-  if (faults.active() > 0) emit({ type: 'phase', phase: 'revert' });
-  await faults.revertAll();
-  journal.faultline.faults = faults.records();
-  journal.faultline.unreverted = journal.faultline.faults.filter(
-    (r) => r.error !== undefined || r.verified === false,
-  );
-  // Time to recover: a second Ctrl-C (the rollback signal) stops the wait.
-  const recovery = experiment.runtime?.recovery;
-  if (recovery && hasHypothesis && journal.faultline.faults.length > 0 && status !== 'aborted') {
-    emit({ type: 'phase', phase: 'recovery' });
-    const record = await measureRecovery(
-      recovery,
-      journal.faultline.faults,
-      (signal) => runHypothesis('recovery', signal),
-      options.rollbackSignal ?? new AbortController().signal,
-    );
-    journal.faultline.recovery = record;
-    if (record.mttr === null) {
-      journal.deviated = true;
-      reason = `did not recover: the steady state did not hold within ${record.deadline} s of the faults being reverted`;
-      log('error', reason);
-    } else {
-      log('info', `recovered ${record.mttr.toFixed(2)} s after the faults were reverted`);
-    }
-  }
-  // Resources (in-process proxies, load) stop only after every fault in them is reverted.
-  Object.assign(journal.faultline, await stopResources());
-
-  const ended = Date.now();
-  journal.end = isoNow(new Date(ended));
-  journal.duration = (ended - started) / 1000;
-  journal.status = status;
-  if (
-    reason &&
-    (status !== 'completed' || journal.deviated || journal.steady_states.before?.steady_state_met === false)
-  ) {
-    journal.faultline.reason = reason;
-  }
-  try {
-    await callHook(expControls, 'afterExperiment', experiment, journal, cenv);
-  } catch (err) {
-    // An interrupt this late changes nothing but the status.
-    if (err instanceof InterruptExecution) journal.status = 'interrupted';
-  }
-  for (const c of [...controls.global, ...controls.top]) {
-    try {
-      await c.hooks.cleanup?.();
-    } catch {
-      // Cleanup errors are swallowed, as in Chaos Toolkit.
-    }
-  }
-  const final = redactSecrets(journal, secrets);
-  emit({ type: 'run-end', journal: final });
-  return final;
 }
+
+const probeRaised = (s: SteadyState): boolean => s.probes.some((p) => p.status === 'failed');
 
 /** Every full activity of the experiment (method, hypothesis probes, rollbacks), refs excluded. */
 function allActivities(experiment: Experiment): Activity[] {
