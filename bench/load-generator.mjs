@@ -2,16 +2,19 @@
 // The built-in load generator against autocannon (npm), side by side in one run
 // against the same local target: a minimal node:http server in its own process.
 // Each round runs, back to back:
-//  1. autocannon with C connections for D seconds: its requests/s (closed loop);
-//  2. ours (C as the concurrency cap, so at most C connections; the HTTP/1.1
-//     fast path) at target rates from autocannon's: up by 4% while sustained,
-//     down by 4% (or to 98% of what completed) until sustained (completed >= 99% of target, <= 1% dropped,
-//     no errors). The highest sustained rate is our maximum; the ratio to
-//     autocannon's rate of the same round is the figure.
-// Then ours at 2,000 req/s: achieved rate and send-time jitter p99.
-// Usage: npm run build && node bench/load-generator.mjs [connections=50] [seconds=5] [rounds=3] [undici] [queue]
-//   `undici` adds, each round, our generator through undici at its highest sustained rate search too.
-//   `queue` runs ours with overflow 'queue' (due requests wait for a slot; latency still from the intended time).
+//  1. autocannon with C connections for D seconds: its requests/s (closed loop,
+//     so it is by construction the rate the target sustains with C connections);
+//  2. ours with the same C as its in-flight cap (so at most C connections, the
+//     HTTP/1.1 fast path), once per overflow mode, at a fixed target rate per
+//     step: the highest rate it sustains (completed >= 99% of the target rate,
+//     <= 1% dropped, no errors). The search starts at autocannon's rate, climbs
+//     by 2% while sustained, and otherwise bisects between the highest rate
+//     sustained and the lowest not sustained (within 1%, at most 10 steps).
+//     The ratio to autocannon's rate of the same round is the figure.
+// Then the generators' own cost: both at the same fixed rate (autocannon with
+// `overallRate`), CPU time of this process per completed request; and ours at
+// 2,000 req/s: achieved rate and send-time jitter p99.
+// Usage: npm run build && node bench/load-generator.mjs [connections=50] [seconds=5] [rounds=3] [modes=queue,drop]
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { loadavg } from 'node:os';
@@ -22,9 +25,9 @@ import { result, settle } from './proxy/harness.mjs';
 const connections = Number(process.argv[2] ?? 50);
 const seconds = Number(process.argv[3] ?? 5);
 const rounds = Number(process.argv[4] ?? 3);
-const withUndici = process.argv.includes('undici');
-// `queue`: requests due at the cap wait for a free slot (wrk2's way) instead of being dropped.
-const overflow = process.argv.includes('queue') ? 'queue' : 'drop';
+// `queue`: requests due at the cap wait for a free slot (wrk2's way; latency still from
+// the intended time). `drop` (the default mode): they are dropped and counted.
+const modes = (process.argv[5] ?? 'queue,drop').split(',');
 
 const TARGET = `
 const http = require('node:http');
@@ -36,47 +39,46 @@ const target = spawn(process.execPath, ['-e', TARGET], { stdio: ['ignore', 'pipe
 const [portLine] = await once(target.stdout, 'data');
 const url = `http://127.0.0.1:${String(portLine).trim()}/`;
 console.log(
-  `target ${url} (separate process); ${connections} connections, ${seconds} s per step, ${rounds} rounds`,
+  `target ${url} (separate process); ${connections} connections, ${seconds} s per step, ${rounds} rounds, modes ${modes.join(', ')}`,
 );
 
 const ac = (opts) =>
   new Promise((resolve, reject) =>
     autocannon({ url, connections, pipelining: 1, ...opts }, (err, r) => (err ? reject(err) : resolve(r))),
   );
+const ours = (rate, overflow, durationMs = seconds * 1000) =>
+  runLoad({ rate, durationMs, concurrency: connections, overflow, requests: [{ url }] });
 const load = () => loadavg()[0].toFixed(1);
 
 // Warm both the target and our code paths.
 await ac({ duration: 2 });
-await runLoad({ rate: 20_000, durationMs: 2000, concurrency: connections, requests: [{ url }] });
+await ours(20_000, 'drop', 2000);
 await settle(300);
 
-/** The highest sustained rate, searching from `start`. */
-async function maxSustained(start, run, label) {
-  let best = 0;
-  let saturated = 0;
+/** The highest rate sustained in `overflow` mode, searching from `start`. */
+async function maxSustained(start, overflow) {
+  let lo = 0; // highest sustained
+  let hi = Number.POSITIVE_INFINITY; // lowest not sustained
   let rate = Math.round(start);
-  let direction = 0;
-  for (let step = 0; step < 12; step++) {
-    const s = await runLoad(
-      { rate, durationMs: seconds * 1000, concurrency: connections, overflow, requests: [{ url }] },
-      run,
-    );
+  for (let step = 0; step < 10; step++) {
+    const s = await ours(rate, overflow);
+    const dropped = s.totals.dropped / s.scheduled;
     const sustained =
-      s.throughput >= rate * 0.99 &&
-      s.totals.dropped <= s.scheduled * 0.01 &&
-      s.totals.successes === s.totals.requests;
+      s.throughput >= rate * 0.99 && dropped <= 0.01 && s.totals.successes === s.totals.requests;
     console.log(
-      `  ${label} @ ${rate} req/s: completed ${s.throughput.toFixed(0)}/s, dropped ${s.totals.dropped} (${((s.totals.dropped / s.scheduled) * 100).toFixed(2)}%), p50 ${s.latency.p50} ms, p99 ${s.latency.p99} ms, jitter p99 ${s.send_jitter.p99} ms -> ${sustained ? 'sustained' : 'not sustained'} (load ${load()})`,
+      `  ${overflow} @ ${rate} req/s: completed ${s.throughput.toFixed(0)}/s, dropped ${(dropped * 100).toFixed(2)}%, p50 ${s.latency.p50} ms, p99 ${s.latency.p99} ms -> ${sustained ? 'sustained' : 'not sustained'} (load ${load()})`,
     );
-    if (sustained) best = Math.max(best, rate);
-    saturated = Math.max(saturated, s.throughput);
-    if (direction === 0) direction = sustained ? 1 : -1;
-    if ((direction > 0 && !sustained) || (direction < 0 && sustained)) break;
-    // Down: 4%, or straight to just under what completed when that is lower.
-    rate = Math.round(direction > 0 ? rate * 1.04 : Math.min(rate * 0.96, s.throughput * 0.98));
+    if (sustained) lo = Math.max(lo, rate);
+    else hi = Math.min(hi, rate);
+    if (hi !== Number.POSITIVE_INFINITY && hi - lo <= hi * 0.01) break;
+    // Up by 2% until a failure bounds it; below a failure, bisect (the first step
+    // down goes no higher than what completed, which is what drops cost).
+    if (hi === Number.POSITIVE_INFINITY) rate = Math.round(rate * 1.02);
+    else if (lo === 0) rate = Math.round(Math.min(rate * 0.96, s.throughput * 0.98));
+    else rate = Math.round((lo + hi) / 2);
     await settle(200);
   }
-  return { best, saturated };
+  return lo;
 }
 
 const rows = [];
@@ -86,49 +88,56 @@ for (let round = 1; round <= rounds; round++) {
   console.log(
     `round ${round}: autocannon ${acRate.toFixed(0)} req/s (p50 ${acResult.latency.p50} ms, p99 ${acResult.latency.p99} ms, errors ${acResult.errors}, non2xx ${acResult.non2xx}; load ${load()})`,
   );
-  await settle(200);
-  const ours = await maxSustained(acRate, {}, 'ours');
-  const row = { round, acRate, ours: ours.best, saturated: ours.saturated, ratio: ours.best / acRate };
-  if (withUndici) {
+  const row = { round, acRate };
+  for (const mode of modes) {
     await settle(200);
-    row.undici = (await maxSustained(acRate * 0.4, { http1: false }, 'undici')).best;
+    row[mode] = await maxSustained(acRate, mode);
   }
   console.log(
-    `round ${round}: ours ${ours.best} req/s sustained = ${row.ratio.toFixed(3)}x autocannon${withUndici ? `; through undici ${row.undici} (${(row.undici / acRate).toFixed(3)}x)` : ''}`,
+    `round ${round}: ${modes.map((m) => `${m} ${row[m]} req/s = ${(row[m] / acRate).toFixed(3)}x`).join('; ')} autocannon`,
   );
   rows.push(row);
   await settle(300);
 }
 
+// The generators' own cost at one rate both reach easily: CPU of this process
+// (where both run) per completed request, alternating, three runs each.
+const costRate = Math.round(Math.min(...rows.map((r) => r.acRate)) * 0.5);
+const cost = { ours: [], autocannon: [] };
+for (let i = 0; i < 3; i++) {
+  await settle(200);
+  let c0 = process.cpuUsage();
+  const a = await ac({ duration: seconds, overallRate: costRate });
+  let c = process.cpuUsage(c0);
+  cost.autocannon.push((c.user + c.system) / a.requests.total);
+  await settle(200);
+  c0 = process.cpuUsage();
+  const o = await ours(costRate, 'drop');
+  c = process.cpuUsage(c0);
+  cost.ours.push((c.user + c.system) / o.totals.requests);
+}
+const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
 await settle(300);
-const two = await runLoad({
-  rate: 2000,
-  durationMs: Math.max(seconds, 10) * 1000,
-  concurrency: connections,
-  requests: [{ url }],
-});
+const two = await ours(2000, 'drop', Math.max(seconds, 10) * 1000);
 const off = (Math.abs(two.achieved_rate - 2000) / 2000) * 100;
 console.log(
   `ours @ 2000 req/s: sent ${two.sent} in ${(two.duration_ms / 1000).toFixed(2)} s, completed ${two.throughput.toFixed(1)}/s, p99 ${two.latency.p99} ms, jitter p50 ${two.send_jitter.p50} ms (load ${load()})`,
 );
 
-const byRatio = [...rows].sort((a, b) => a.ratio - b.ratio);
-const median = byRatio[Math.floor((byRatio.length - 1) / 2)];
-const bestRow = byRatio[byRatio.length - 1];
+for (const mode of modes) {
+  const ratios = rows.map((r) => r[mode] / r.acRate);
+  const m = med(ratios);
+  result(
+    `load_max_sustained_ratio_${mode}_median`,
+    m.toFixed(3),
+    `(rounds ${ratios.map((x) => x.toFixed(3)).join(', ')}; ${rows.map((r) => `${r[mode]}/${r.acRate.toFixed(0)}`).join(', ')} req/s; target >= 1: ${m >= 1 ? 'met' : 'NOT met'})`,
+  );
+}
 result(
-  'load_max_sustained_ratio_median',
-  median.ratio.toFixed(3),
-  `(round ${median.round}: ours ${median.ours} / autocannon ${median.acRate.toFixed(0)} req/s; target >= 1: ${median.ratio >= 1 ? 'met' : 'NOT met'})`,
-);
-result(
-  'load_max_sustained_ratio_rounds',
-  rows.map((r) => r.ratio.toFixed(3)).join(','),
-  `(best ${bestRow.ratio.toFixed(3)}: ours ${bestRow.ours} / autocannon ${bestRow.acRate.toFixed(0)})`,
-);
-result(
-  'load_max_completed_rate',
-  Math.max(...rows.map((r) => r.saturated)).toFixed(0),
-  '(highest completed req/s in any step, drops allowed)',
+  'load_cpu_us_per_request',
+  `ours ${med(cost.ours).toFixed(2)}, autocannon ${med(cost.autocannon).toFixed(2)}`,
+  `(at ${costRate} req/s, medians of 3; ratio ours/autocannon ${(med(cost.ours) / med(cost.autocannon)).toFixed(2)})`,
 );
 result(
   'load_2000_achieved_rate',

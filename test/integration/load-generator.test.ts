@@ -261,3 +261,23 @@ test('requests due under 2 ms apart: the waker thread keeps the schedule (and th
     await s.close();
   }
 });
+
+test('requests due closer together than a spin: sent in small batches, every one on the schedule', async () => {
+  const s = await startServer((_req, res) => res.end('ok'));
+  try {
+    const sum = await runLoad({
+      rate: 20_000,
+      durationMs: 1000,
+      concurrency: 500,
+      requests: [{ url: s.url }],
+    });
+    assert.equal(sum.scheduled, 20_000);
+    assert.equal(sum.sent + sum.totals.dropped, 20_000);
+    assert.equal(sum.totals.successes, sum.sent);
+    // Batches go out every 1 ms: a request is late by up to that, half of them by about 0.5 ms.
+    assert.ok(sum.send_jitter.p50 < 2, `jitter p50 ${sum.send_jitter.p50} ms`);
+    assert.ok(sum.send_jitter.p50 > 0, 'requests wait for their batch');
+  } finally {
+    await s.close();
+  }
+});
