@@ -5,36 +5,19 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { BIN, ROOT, runCli, startCli } from '../helpers/cli.js';
-import { tempHome } from '../helpers/home.js';
+import { BIN, cliSuite, journalOf, ROOT, runCli, startCli } from '../helpers/cli.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
-let home: Awaited<ReturnType<typeof tempHome>>;
-let work: string;
-let env: NodeJS.ProcessEnv;
-
-before(async () => {
-  home = await tempHome();
-  work = await mkdtemp(join(tmpdir(), 'faultline-e2e-'));
-  env = { FAULTLINE_HOME: home.home };
-});
-after(async () => {
-  assert.deepEqual(await home.activeFaults(), [], 'no fault left behind');
-  await home.cleanup();
-  await rm(work, { recursive: true, force: true });
-});
-
-const journalOf = async (path: string) => JSON.parse(await readFile(path, 'utf8'));
+const e2e = cliSuite('faultline-e2e-');
 
 describe('faultline run', () => {
   test('the quickstart runs end to end and exits 0', async () => {
-    const journal = join(work, 'quickstart.json');
+    const journal = join(e2e.work, 'quickstart.json');
     const r = await runCli(['run', 'examples/quickstart/experiment.yaml', '--journal-path', journal], {
-      env,
+      env: e2e.env,
     });
     assert.equal(r.code, 0, r.stderr);
     const j = await journalOf(journal);
@@ -47,18 +30,18 @@ describe('faultline run', () => {
   });
 
   test('a Chaos Toolkit process experiment runs unchanged', async () => {
-    const journal = join(work, 'ctk.json');
+    const journal = join(e2e.work, 'ctk.json');
     const r = await runCli(
       ['run', 'examples/chaostoolkit/check-file-exists.json', '--journal-path', journal],
       {
-        env: { ...env, TARGET_DIR: work },
+        env: { ...e2e.env, TARGET_DIR: e2e.work },
       },
     );
     assert.equal(r.code, 0, r.stderr);
     const j = await journalOf(journal);
     assert.equal(j.status, 'completed');
     assert.equal(j.rollbacks.length, 1);
-    assert.equal(existsSync(join(work, 'faultline-ctk-example')), false, 'the rollback ran');
+    assert.equal(existsSync(join(e2e.work, 'faultline-ctk-example')), false, 'the rollback ran');
   });
 
   describe('http experiment', () => {
@@ -72,9 +55,9 @@ describe('faultline run', () => {
     after(() => server.close());
 
     test('http probes, a jsonpath tolerance and a JSON POST', async () => {
-      const journal = join(work, 'http.json');
+      const journal = join(e2e.work, 'http.json');
       const r = await runCli(['run', 'examples/chaostoolkit/http-service.json', '--journal-path', journal], {
-        env: { ...env, SERVICE_URL: server.url },
+        env: { ...e2e.env, SERVICE_URL: server.url },
       });
       assert.equal(r.code, 0, r.stderr);
       const j = await journalOf(journal);
@@ -84,7 +67,7 @@ describe('faultline run', () => {
     });
 
     test('--var overrides a configuration value', async () => {
-      const journal = join(work, 'http-var.json');
+      const journal = join(e2e.work, 'http-var.json');
       const r = await runCli(
         [
           'run',
@@ -94,41 +77,47 @@ describe('faultline run', () => {
           '--var',
           `base_url=${server.url}`,
         ],
-        { env },
+        { env: e2e.env },
       );
       assert.equal(r.code, 0, r.stderr);
     });
   });
 
   test('invalid input exits 2 with the path and position, no stack trace', async () => {
-    const bad = join(work, 'bad.yaml');
+    const bad = join(e2e.work, 'bad.yaml');
     await writeFile(
       bad,
       'title: x\ndescription: y\nmethod:\n  - type: action\n    name: a\n    provider:\n      type: http\n',
     );
-    const r = await runCli(['run', bad, '--journal-path', join(work, 'bad.json')], { env });
+    const r = await runCli(['run', bad, '--journal-path', join(e2e.work, 'bad.json')], { env: e2e.env });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /method\[0\]\.provider\.url/);
     assert.match(r.stderr, /line 7:\d+/);
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
-    assert.equal(existsSync(join(work, 'bad.json')), false);
+    assert.equal(existsSync(join(e2e.work, 'bad.json')), false);
   });
 
   test('a missing file and a bad option exit 2', async () => {
-    assert.equal((await runCli(['run', join(work, 'nope.json')], { env })).code, 2);
-    assert.equal((await runCli(['run', 'examples/long-fault.yaml', '--dry', 'everything'], { env })).code, 2);
-    assert.equal((await runCli(['run', 'examples/long-fault.yaml', '--var', 'novalue'], { env })).code, 2);
-    assert.equal((await runCli(['frobnicate'], { env })).code, 2);
-    const bad = await runCli(['run', 'examples/long-fault.yaml', '--max-duration', 'soon'], { env });
+    assert.equal((await runCli(['run', join(e2e.work, 'nope.json')], { env: e2e.env })).code, 2);
+    assert.equal(
+      (await runCli(['run', 'examples/long-fault.yaml', '--dry', 'everything'], { env: e2e.env })).code,
+      2,
+    );
+    assert.equal(
+      (await runCli(['run', 'examples/long-fault.yaml', '--var', 'novalue'], { env: e2e.env })).code,
+      2,
+    );
+    assert.equal((await runCli(['frobnicate'], { env: e2e.env })).code, 2);
+    const bad = await runCli(['run', 'examples/long-fault.yaml', '--max-duration', 'soon'], { env: e2e.env });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--max-duration: expected a duration/);
   });
 
   test('Ctrl-C mid-method: interrupted, journal written, fault reverted, exit 1', async () => {
-    const marker = join(work, 'ctrl-c.marker');
-    const journal = join(work, 'ctrl-c.json');
+    const marker = join(e2e.work, 'ctrl-c.marker');
+    const journal = join(e2e.work, 'ctrl-c.json');
     const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', journal], {
-      env: { ...env, MARKER_PATH: marker },
+      env: { ...e2e.env, MARKER_PATH: marker },
     });
     await cli.waitFor(/create-marker' succeeded/);
     assert.ok(existsSync(marker));
@@ -143,10 +132,10 @@ describe('faultline run', () => {
   });
 
   test('SIGTERM mid-method is an interrupt too', async () => {
-    const marker = join(work, 'term.marker');
-    const journal = join(work, 'term.json');
+    const marker = join(e2e.work, 'term.marker');
+    const journal = join(e2e.work, 'term.json');
     const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', journal], {
-      env: { ...env, MARKER_PATH: marker },
+      env: { ...e2e.env, MARKER_PATH: marker },
     });
     await cli.waitFor(/create-marker' succeeded/);
     cli.child.kill('SIGTERM');
@@ -157,9 +146,9 @@ describe('faultline run', () => {
   });
 
   test('global controls from a --settings file wrap the run', async () => {
-    const settings = join(work, 'settings.yaml');
-    const seen = join(work, 'seen.txt');
-    const control = join(work, 'global-control.mjs');
+    const settings = join(e2e.work, 'settings.yaml');
+    const seen = join(e2e.work, 'seen.txt');
+    const control = join(e2e.work, 'global-control.mjs');
     await writeFile(
       control,
       `import { appendFileSync } from 'node:fs';\nexport function beforeLoadingExperiment(c) { appendFileSync(${JSON.stringify(seen)}, 'loading ' + c.source + '\\n'); }\nexport function afterExperiment(c) { appendFileSync(${JSON.stringify(seen)}, 'status ' + c.state.status + '\\n'); }\n`,
@@ -175,9 +164,9 @@ describe('faultline run', () => {
         '--settings',
         settings,
         '--journal-path',
-        join(work, 's.json'),
+        join(e2e.work, 's.json'),
       ],
-      { env },
+      { env: e2e.env },
     );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(
@@ -187,56 +176,56 @@ describe('faultline run', () => {
   });
 
   test('policies: a production-tagged run needs --yes; time windows refuse runs outside them', async () => {
-    const exp = join(work, 'prod.yaml');
+    const exp = join(e2e.work, 'prod.yaml');
     await writeFile(exp, 'title: t\ndescription: d\ntags: [production]\nmethod: []\n');
-    const journal = join(work, 'prod.json');
-    const refused = await runCli(['run', exp, '--journal-path', journal], { env });
+    const journal = join(e2e.work, 'prod.json');
+    const refused = await runCli(['run', exp, '--journal-path', journal], { env: e2e.env });
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /production_tags: the experiment is tagged 'production' and needs approval/);
-    const approved = await runCli(['run', exp, '--yes', '--journal-path', journal], { env });
+    const approved = await runCli(['run', exp, '--yes', '--journal-path', journal], { env: e2e.env });
     assert.equal(approved.code, 0, approved.stderr);
     assert.equal((await journalOf(journal)).faultline.policy.approval.by, '--yes');
 
-    const settings = join(work, 'windows.yaml');
+    const settings = join(e2e.work, 'windows.yaml');
     const hour = new Date().getUTCHours();
     const closed = `${String((hour + 2) % 24).padStart(2, '0')}:00`;
     const reopen = `${String((hour + 3) % 24).padStart(2, '0')}:00`;
     await writeFile(settings, `time_windows:\n  - start: "${closed}"\n    end: "${reopen}"\n`);
     const outside = await runCli(['run', exp, '--yes', '--settings', settings, '--journal-path', journal], {
-      env,
+      env: e2e.env,
     });
     assert.equal(outside.code, 2);
     assert.match(outside.stderr, /time_windows: runs are allowed only in/);
   });
 
   test('SIGKILL mid-fault: status shows it, recover reverts it', async () => {
-    const marker = join(work, 'kill.marker');
-    const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', join(work, 'kill.json')], {
-      env: { ...env, MARKER_PATH: marker },
+    const marker = join(e2e.work, 'kill.marker');
+    const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', join(e2e.work, 'kill.json')], {
+      env: { ...e2e.env, MARKER_PATH: marker },
     });
     await cli.waitFor(/create-marker' succeeded/);
     cli.child.kill('SIGKILL');
     await cli.done;
     assert.ok(existsSync(marker), 'a killed runner cannot revert');
 
-    const status = await runCli(['status', '--json'], { env: { ...env } });
+    const status = await runCli(['status', '--json'], { env: { ...e2e.env } });
     // `status` itself recovers leftovers first (the next command reverts them), so
     // read the ledger state via `recover` instead when status already cleaned it.
     assert.equal(status.code, 0, status.stderr);
-    const r = await runCli(['recover'], { env });
+    const r = await runCli(['recover'], { env: e2e.env });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(existsSync(marker), false, 'recover (or the command before it) reverted the fault');
     assert.match(status.stderr + r.stdout + r.stderr, /marker-file/);
   });
 
   test("halt reverts a running experiment's fault, interrupts it, and blocks new runs until released", async () => {
-    const marker = join(work, 'halt.marker');
-    const journal = join(work, 'halt.json');
+    const marker = join(e2e.work, 'halt.marker');
+    const journal = join(e2e.work, 'halt.json');
     const cli = startCli(['run', 'examples/long-fault.yaml', '--journal-path', journal], {
-      env: { ...env, MARKER_PATH: marker },
+      env: { ...e2e.env, MARKER_PATH: marker },
     });
     await cli.waitFor(/create-marker' succeeded/);
-    const h = await runCli(['halt', '--reason', 'e2e'], { env });
+    const h = await runCli(['halt', '--reason', 'e2e'], { env: e2e.env });
     assert.equal(h.code, 0, h.stderr);
     assert.equal(existsSync(marker), false);
     const r = await cli.done;
@@ -244,21 +233,21 @@ describe('faultline run', () => {
     assert.equal((await journalOf(journal)).status, 'interrupted');
 
     const refused = await runCli(
-      ['run', 'examples/quickstart/experiment.yaml', '--journal-path', join(work, 'x.json')],
-      { env },
+      ['run', 'examples/quickstart/experiment.yaml', '--journal-path', join(e2e.work, 'x.json')],
+      { env: e2e.env },
     );
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /halt is in force/);
-    assert.equal((await runCli(['halt', '--release'], { env })).code, 0);
+    assert.equal((await runCli(['halt', '--release'], { env: e2e.env })).code, 0);
   });
 });
 
 describe('TypeScript experiments and the live view', () => {
   test('faultline run experiment.ts runs a typed experiment', async () => {
-    const marker = join(work, 'ts.marker');
-    const journal = join(work, 'ts.json');
+    const marker = join(e2e.work, 'ts.marker');
+    const journal = join(e2e.work, 'ts.json');
     const r = await runCli(['run', 'examples/typescript/experiment.ts', '--journal-path', journal], {
-      env: { ...env, MARKER_PATH: marker },
+      env: { ...e2e.env, MARKER_PATH: marker },
     });
     assert.equal(r.code, 0, r.stderr);
     const j = await journalOf(journal);
@@ -272,24 +261,24 @@ describe('TypeScript experiments and the live view', () => {
       t.skip('`script` (util-linux) is not installed: cannot give the CLI a terminal');
       return;
     }
-    const journal = join(work, 'tty.json');
+    const journal = join(e2e.work, 'tty.json');
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} run examples/quickstart/experiment.yaml --journal-path ${JSON.stringify(journal)}`;
     const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, ...env, TERM: 'xterm' },
+      env: { ...process.env, ...e2e.env, TERM: 'xterm' },
       timeout: 30_000,
     });
     assert.equal(tty.status, 0, tty.stdout);
     assert.match(tty.stdout, /\r\x1b\[K\x1b\[36m. method/, 'a redrawn status line with the phase');
     assert.match(tty.stdout, /action 'degrade-the-service'/);
     const plain = await runCli(['run', 'examples/quickstart/experiment.yaml', '--journal-path', journal], {
-      env,
+      env: e2e.env,
     });
     assert.doesNotMatch(plain.stderr, /\x1b\[/, 'no escape codes when not a terminal');
     const quiet = await runCli(
       ['--quiet', 'run', 'examples/quickstart/experiment.yaml', '--journal-path', journal],
-      { env },
+      { env: e2e.env },
     );
     assert.doesNotMatch(quiet.stderr, /steady state \(before\)/);
     assert.match(quiet.stderr, /Experiment ended with status: completed/);
@@ -298,18 +287,18 @@ describe('TypeScript experiments and the live view', () => {
 
 describe('other commands', () => {
   test('validate reports every problem of every file; exit 2', async () => {
-    const bad = join(work, 'two-problems.json');
+    const bad = join(e2e.work, 'two-problems.json');
     await writeFile(
       bad,
       JSON.stringify({ title: '', description: 'd', method: [{ type: 'nope', name: 'x' }] }, null, 2),
     );
-    const r = await runCli(['validate', bad, 'examples/quickstart/experiment.yaml'], { env });
+    const r = await runCli(['validate', bad, 'examples/quickstart/experiment.yaml'], { env: e2e.env });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /title/);
     assert.match(r.stderr, /method\[0\]/);
     const ok = await runCli(
       ['validate', 'examples/quickstart/experiment.yaml', 'examples/chaostoolkit/check-file-exists.json'],
-      { env },
+      { env: e2e.env },
     );
     assert.equal(ok.code, 0, ok.stderr);
   });
@@ -323,7 +312,7 @@ describe('other commands', () => {
   });
 
   test('discover lists built-in activities with argument types', async () => {
-    const r = await runCli(['discover', '--json'], { env });
+    const r = await runCli(['discover', '--json'], { env: e2e.env });
     assert.equal(r.code, 0, r.stderr);
     const d = JSON.parse(r.stdout);
     const create = d.activities.find(
@@ -339,7 +328,7 @@ describe('other commands', () => {
         description: 'the file to create (refused if it exists)',
       },
     );
-    const table = await runCli(['discover'], { env });
+    const table = await runCli(['discover'], { env: e2e.env });
     assert.match(table.stdout, /faultline\.marker create/);
   });
 
@@ -348,9 +337,12 @@ describe('other commands', () => {
       t.skip('`script` (util-linux) is not installed: cannot give the CLI a terminal');
       return;
     }
-    const path = join(work, 'prompted.json');
+    const path = join(e2e.work, 'prompted.json');
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --experiment-path ${JSON.stringify(path)}`;
-    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, env: { ...process.env, ...env } });
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+      cwd: ROOT,
+      env: { ...process.env, ...e2e.env },
+    });
     let screen = '';
     const answers: [RegExp, string][] = [
       [/Experiment title: /, 'Prompted title'],
@@ -379,14 +371,14 @@ describe('other commands', () => {
       t.skip('`script` (util-linux) is not installed: cannot give the CLI a terminal');
       return;
     }
-    const exp = join(work, 'prod-tty.yaml');
+    const exp = join(e2e.work, 'prod-tty.yaml');
     await writeFile(exp, 'title: t\ndescription: d\ntags: [prod]\nmethod: []\n');
     const ask = async (answer: string) => {
-      const journal = join(work, `prod-tty-${answer}.json`);
+      const journal = join(e2e.work, `prod-tty-${answer}.json`);
       const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} run ${JSON.stringify(exp)} --journal-path ${JSON.stringify(journal)}`;
       const child = spawn('script', ['-qec', cmd, '/dev/null'], {
         cwd: ROOT,
-        env: { ...process.env, ...env },
+        env: { ...process.env, ...e2e.env },
       });
       let screen = '';
       let answered = false;
@@ -409,16 +401,16 @@ describe('other commands', () => {
   });
 
   test('init writes a valid experiment from flags', async () => {
-    const path = join(work, 'init.yaml');
+    const path = join(e2e.work, 'init.yaml');
     const r = await runCli(
       ['init', '--experiment-path', path, '--title', 'T', '--url', 'http://127.0.0.1:1/health'],
-      { env },
+      { env: e2e.env },
     );
     assert.equal(r.code, 0, r.stderr);
-    const v = await runCli(['validate', path], { env });
+    const v = await runCli(['validate', path], { env: e2e.env });
     assert.equal(v.code, 0, v.stderr);
     assert.equal(
-      (await runCli(['init', '--experiment-path', path, '--title', 'T'], { env })).code,
+      (await runCli(['init', '--experiment-path', path, '--title', 'T'], { env: e2e.env })).code,
       2,
       'no overwrite',
     );
@@ -437,9 +429,9 @@ describe('other commands', () => {
         'run',
         'examples/quickstart/experiment.yaml',
         '--journal-path',
-        join(work, 'j.json'),
+        join(e2e.work, 'j.json'),
       ],
-      { env },
+      { env: e2e.env },
     );
     assert.equal(j.code, 0, j.stderr);
     const lines = j.stderr

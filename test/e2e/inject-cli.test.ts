@@ -6,35 +6,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { ROOT, runCli, startCli } from '../helpers/cli.js';
-import { tempHome } from '../helpers/home.js';
+import { describe, test } from 'node:test';
+import { cliSuite, journalOf, ROOT, runCli, startCli } from '../helpers/cli.js';
 
-let home: Awaited<ReturnType<typeof tempHome>>;
-let work: string;
-let env: NodeJS.ProcessEnv;
-
-before(async () => {
-  home = await tempHome();
-  work = await mkdtemp(join(tmpdir(), 'faultline-inject-'));
-  env = { FAULTLINE_HOME: home.home };
-});
-after(async () => {
-  assert.deepEqual(await home.activeFaults(), [], 'no fault left behind');
-  await home.cleanup();
-  await rm(work, { recursive: true, force: true });
-});
-
-const journalOf = async (path: string) => JSON.parse(await readFile(path, 'utf8'));
+const e2e = cliSuite('faultline-inject-');
 let n = 0;
-const fresh = (name: string) => join(work, `${name}-${++n}`);
+const fresh = (name: string) => join(e2e.work, `${name}-${++n}`);
 
 describe('faultline inject', () => {
   test('without a fault it lists every exposed fault with its arguments', async () => {
-    const r = await runCli(['inject'], { env });
+    const r = await runCli(['inject'], { env: e2e.env });
     assert.equal(r.code, 0);
     assert.match(r.stdout, /^marker\.create$/m);
     assert.match(r.stdout, /path {2}the file to create/);
@@ -45,7 +28,7 @@ describe('faultline inject', () => {
     const cli = startCli(
       ['inject', 'marker.create', `path=${flag}`, 'content=on', '--duration', '1s', '--json'],
       {
-        env,
+        env: e2e.env,
       },
     );
     await cli.waitFor(/injected on file/);
@@ -63,7 +46,7 @@ describe('faultline inject', () => {
 
   test('Ctrl-C reverts at once', async () => {
     const flag = fresh('flag');
-    const cli = startCli(['inject', 'marker.create', `path=${flag}`, '--duration', '5m'], { env });
+    const cli = startCli(['inject', 'marker.create', `path=${flag}`, '--duration', '5m'], { env: e2e.env });
     await cli.waitFor(/injected on file/);
     assert.ok(existsSync(flag));
     cli.child.kill('SIGINT');
@@ -75,22 +58,22 @@ describe('faultline inject', () => {
 
   test('--until-halt lasts until `faultline halt` from another terminal', async () => {
     const flag = fresh('flag');
-    const cli = startCli(['inject', 'marker.create', `path=${flag}`, '--until-halt'], { env });
+    const cli = startCli(['inject', 'marker.create', `path=${flag}`, '--until-halt'], { env: e2e.env });
     await cli.waitFor(/until `faultline halt`/);
     try {
-      const halt = await runCli(['halt', '--reason', 'test'], { env });
+      const halt = await runCli(['halt', '--reason', 'test'], { env: e2e.env });
       assert.equal(halt.code, 0, halt.stderr);
       const r = await cli.done;
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /halted by `faultline halt`/);
       assert.equal(existsSync(flag), false);
       const refused = await runCli(['inject', 'marker.create', `path=${fresh('flag')}`, '--duration', '1s'], {
-        env,
+        env: e2e.env,
       });
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /a halt is in force/);
     } finally {
-      assert.equal((await runCli(['halt', '--release'], { env })).code, 0);
+      assert.equal((await runCli(['halt', '--release'], { env: e2e.env })).code, 0);
     }
   });
 
@@ -117,7 +100,7 @@ describe('faultline inject', () => {
       [['inject', 'marker.create', '--args', '[1]', '--duration', '1s'], /--args: expected a JSON object/],
     ];
     for (const [args, re] of cases) {
-      const r = await runCli(args, { env });
+      const r = await runCli(args, { env: e2e.env });
       assert.equal(r.code, 2, `${args.join(' ')}\n${r.stderr}`);
       assert.match(r.stderr, re);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
@@ -137,7 +120,9 @@ describe('a host fault from the command line', () => {
     try {
       await new Promise((resolve) => ticker.stdout!.once('data', resolve));
       const state = () => readFileSync(`/proc/${ticker.pid}/stat`, 'utf8').split(') ')[1]?.[0];
-      const cli = startCli(['inject', 'process.pause', `pid=${ticker.pid}`, '--duration', '1s'], { env });
+      const cli = startCli(['inject', 'process.pause', `pid=${ticker.pid}`, '--duration', '1s'], {
+        env: e2e.env,
+      });
       await cli.waitFor(/process\.pause: injected on process/);
       assert.equal(state(), 'T', 'stopped while the fault lasts');
       const r = await cli.done;
@@ -152,13 +137,13 @@ describe('a host fault from the command line', () => {
 
 describe('blast radius', () => {
   test("the settings file's blast radius refuses an ad-hoc fault before it acts", async () => {
-    const settings = join(work, 'block.yaml');
+    const settings = join(e2e.work, 'block.yaml');
     await writeFile(settings, `blast_radius:\n  block:\n    - {type: file, name: '*/forbidden-*'}\n`);
     const flag = fresh('forbidden');
     const r = await runCli(
       ['inject', 'marker.create', `path=${flag}`, '--duration', '1s', '--settings', settings],
       {
-        env,
+        env: e2e.env,
       },
     );
     assert.equal(r.code, 2, r.stderr);
@@ -188,15 +173,15 @@ describe('blast radius', () => {
   test("the experiment's blast radius refuses the run before anything is injected (exit 2, naming the rule)", async () => {
     const a = fresh('ok');
     const b = fresh('outside');
-    const file = join(work, 'allow.json');
+    const file = join(e2e.work, 'allow.json');
     await writeFile(
       file,
       JSON.stringify(
-        experiment([a, b], { blast_radius: { allow: [{ type: 'file', name: `${work}/ok-*` }] } }),
+        experiment([a, b], { blast_radius: { allow: [{ type: 'file', name: `${e2e.work}/ok-*` }] } }),
       ),
     );
-    const journal = join(work, 'allow-journal.json');
-    const r = await runCli(['run', file, '--journal-path', journal], { env });
+    const journal = join(e2e.work, 'allow-journal.json');
+    const r = await runCli(['run', file, '--journal-path', journal], { env: e2e.env });
     assert.equal(r.code, 2, r.stderr);
     assert.match(
       r.stderr,
@@ -208,10 +193,10 @@ describe('blast radius', () => {
 
   test("the seeds' camelCase blastRadius and a run-wide max_targets: the run stops at the fault too many (exit 2)", async () => {
     const paths = [fresh('m'), fresh('m'), fresh('m')];
-    const file = join(work, 'max.json');
+    const file = join(e2e.work, 'max.json');
     await writeFile(file, JSON.stringify(experiment(paths, { blastRadius: { maxTargets: 2 } })));
-    const journalPath = join(work, 'max-journal.json');
-    const r = await runCli(['run', file, '--journal-path', journalPath], { env });
+    const journalPath = join(e2e.work, 'max-journal.json');
+    const r = await runCli(['run', file, '--journal-path', journalPath], { env: e2e.env });
     assert.equal(r.code, 2, r.stderr);
     const journal = await journalOf(journalPath);
     assert.equal(journal.status, 'aborted');
@@ -230,7 +215,7 @@ describe('blast radius', () => {
 describe('settings-file safeguards', () => {
   test('a safeguard declared in the settings file stops any run that breaches it', async () => {
     const flag = fresh('flag');
-    const settings = join(work, 'guards.yaml');
+    const settings = join(e2e.work, 'guards.yaml');
     await writeFile(
       settings,
       [
@@ -242,7 +227,7 @@ describe('settings-file safeguards', () => {
         '    tolerance: false',
       ].join('\n'),
     );
-    const file = join(work, 'guarded.json');
+    const file = join(e2e.work, 'guarded.json');
     await writeFile(
       file,
       JSON.stringify({
@@ -263,9 +248,11 @@ describe('settings-file safeguards', () => {
         ],
       }),
     );
-    const journalPath = join(work, 'guarded-journal.json');
+    const journalPath = join(e2e.work, 'guarded-journal.json');
     const started = Date.now();
-    const r = await runCli(['run', file, '--settings', settings, '--journal-path', journalPath], { env });
+    const r = await runCli(['run', file, '--settings', settings, '--journal-path', journalPath], {
+      env: e2e.env,
+    });
     assert.equal(r.code, 1, r.stderr);
     assert.ok(Date.now() - started < 15_000, 'stopped long before the 20 s pause ended');
     const journal = await journalOf(journalPath);
@@ -275,16 +262,19 @@ describe('settings-file safeguards', () => {
   });
 
   test('a malformed settings safeguard is exit 2 naming the field', async () => {
-    const settings = join(work, 'bad-guards.yaml');
+    const settings = join(e2e.work, 'bad-guards.yaml');
     await writeFile(
       settings,
       'safeguards:\n  - type: probe\n    name: x\n    provider: {type: faultline, module: faultline.marker, func: exists, arguments: {path: /x}}\n',
     );
-    const file = join(work, 'plain.json');
+    const file = join(e2e.work, 'plain.json');
     await writeFile(file, JSON.stringify({ title: 't', description: 'd', method: [] }));
-    const r = await runCli(['run', file, '--settings', settings, '--journal-path', join(work, 'j.json')], {
-      env,
-    });
+    const r = await runCli(
+      ['run', file, '--settings', settings, '--journal-path', join(e2e.work, 'j.json')],
+      {
+        env: e2e.env,
+      },
+    );
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--settings: .*bad-guards\.yaml: safeguards\.0\.tolerance/);
   });

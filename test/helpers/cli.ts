@@ -1,6 +1,12 @@
 /** Spawns the built CLI (bin/faultline.js -> dist/) as a real child process. */
+import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { tempHome } from './home.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/faultline.js', import.meta.url));
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -84,3 +90,39 @@ export function runCli(
 ): Promise<CliResult> {
   return startCli(args, opts).done;
 }
+
+/**
+ * The setup every CLI e2e suite shares: before it, a temp FAULTLINE_HOME (given
+ * to the CLI through `env`) and a scratch dir `work` named from `prefix`; after
+ * it, asserts that no fault was left behind and removes both.
+ */
+export function cliSuite(prefix: string): { readonly work: string; readonly env: NodeJS.ProcessEnv } {
+  let home: Awaited<ReturnType<typeof tempHome>> | undefined;
+  let work: string | undefined;
+  let env: NodeJS.ProcessEnv | undefined;
+  before(async () => {
+    home = await tempHome();
+    work = await mkdtemp(join(tmpdir(), prefix));
+    env = { FAULTLINE_HOME: home.home };
+  });
+  after(async () => {
+    assert.deepEqual(await home!.activeFaults(), [], 'no fault left behind');
+    await home!.cleanup();
+    await rm(work!, { recursive: true, force: true });
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('cliSuite: the suite has not started');
+    return value;
+  };
+  return {
+    get work() {
+      return ready(work);
+    },
+    get env() {
+      return ready(env);
+    },
+  };
+}
+
+/** The parsed JSON journal at `path`. */
+export const journalOf = async (path: string) => JSON.parse(await readFile(path, 'utf8'));

@@ -5,7 +5,9 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterEach, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { tempHome } from './home.js';
 
 export const repoRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 export const faultFixture = (name: string) => join(repoRoot, 'test', 'fixtures', 'faults', name);
@@ -94,4 +96,38 @@ export async function assertNothingLeftBehind(home: string, paths: string[] = []
     'run files left behind',
   );
   for (const p of paths) assert.equal(existsSync(p), false, `fault left behind: ${p}`);
+}
+
+/**
+ * Gives each test a temp FAULTLINE_HOME (`home`) and a `spawn` that starts a
+ * fixture in it; after the test every fixture it started is killed (SIGKILL)
+ * and reaped, then the home is removed, so no process outlives its test.
+ */
+export function fixturesPerTest(): { readonly home: string; spawn(file: string, args: string[]): Fixture } {
+  let home: string | undefined;
+  let cleanup: () => Promise<void> = async () => undefined;
+  let fixtures: Fixture[] = [];
+  beforeEach(async () => {
+    ({ home, cleanup } = await tempHome());
+    fixtures = [];
+  });
+  afterEach(async () => {
+    for (const f of fixtures) f.child.kill('SIGKILL');
+    await Promise.all(fixtures.map((f) => f.exited));
+    await cleanup();
+  });
+  const current = () => {
+    if (home === undefined) throw new Error('fixturesPerTest: no test is running');
+    return home;
+  };
+  return {
+    get home() {
+      return current();
+    },
+    spawn(file, args) {
+      const f = spawnFixture(file, args, current());
+      fixtures.push(f);
+      return f;
+    },
+  };
 }

@@ -5,27 +5,14 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { Ledger, type RecoveryReport, recoverOrphans } from '../../src/faults/index.js';
-import { assertNothingLeftBehind, type Fixture, faultFixture, spawnFixture } from '../helpers/faults.js';
-import { tempHome } from '../helpers/home.js';
+import { assertNothingLeftBehind, type Fixture, faultFixture, fixturesPerTest } from '../helpers/faults.js';
 
 const WORKERS = 5;
 const PER_WORKER = 12;
 
-let home: string;
-let cleanup: () => Promise<void>;
-let fixtures: Fixture[];
-
-beforeEach(async () => {
-  ({ home, cleanup } = await tempHome());
-  fixtures = [];
-});
-afterEach(async () => {
-  for (const f of fixtures) f.child.kill('SIGKILL');
-  await Promise.all(fixtures.map((f) => f.exited));
-  await cleanup();
-});
+const fx = fixturesPerTest();
 
 interface Injected {
   ids: string[];
@@ -34,12 +21,10 @@ interface Injected {
 }
 
 async function startWorkers(dir: string): Promise<{ workers: Fixture[]; ids: string[] }> {
-  const workers = Array.from({ length: WORKERS }, () => {
-    const f = spawnFixture(faultFixture('worker.ts'), [dir, String(PER_WORKER)], home);
-    fixtures.push(f);
-    return f;
-  });
-  const ledger = new Ledger({ home });
+  const workers = Array.from({ length: WORKERS }, () =>
+    fx.spawn(faultFixture('worker.ts'), [dir, String(PER_WORKER)]),
+  );
+  const ledger = new Ledger({ home: fx.home });
   // List concurrently with the workers' writes: never a corrupt entry.
   let listing = true;
   const lister = (async () => {
@@ -68,13 +53,13 @@ async function startWorkers(dir: string): Promise<{ workers: Fixture[]; ids: str
 }
 
 test('processes injecting and listing at once lose and corrupt nothing, then revert everything', async () => {
-  const dir = join(home, 'markers');
+  const dir = join(fx.home, 'markers');
   const { mkdir } = await import('node:fs/promises');
   await mkdir(dir);
   const { workers } = await startWorkers(dir);
 
   // Every owner is alive: recovery must leave their faults alone.
-  const report = await recoverOrphans({ home });
+  const report = await recoverOrphans({ home: fx.home });
   assert.deepEqual(report.reverted, []);
   assert.equal((await readdir(dir)).length, WORKERS * PER_WORKER);
 
@@ -84,11 +69,11 @@ test('processes injecting and listing at once lose and corrupt nothing, then rev
   }
   await Promise.all(workers.map((w) => w.exited));
   assert.deepEqual(await readdir(dir), []);
-  await assertNothingLeftBehind(home);
+  await assertNothingLeftBehind(fx.home);
 });
 
 test('several recoverers racing over killed runners revert each fault exactly once', async () => {
-  const dir = join(home, 'markers');
+  const dir = join(fx.home, 'markers');
   const { mkdir } = await import('node:fs/promises');
   await mkdir(dir);
   const { workers, ids } = await startWorkers(dir);
@@ -96,11 +81,7 @@ test('several recoverers racing over killed runners revert each fault exactly on
   await Promise.all(workers.map((w) => w.exited));
   assert.equal((await readdir(dir)).length, WORKERS * PER_WORKER);
 
-  const recoverers = Array.from({ length: 4 }, () => {
-    const f = spawnFixture(faultFixture('ops.ts'), ['recover'], home);
-    fixtures.push(f);
-    return f;
-  });
+  const recoverers = Array.from({ length: 4 }, () => fx.spawn(faultFixture('ops.ts'), ['recover']));
   const reports = (await Promise.all(recoverers.map((r) => r.waitFor('result')))).map(
     (line) => JSON.parse(line) as RecoveryReport,
   );
@@ -112,5 +93,5 @@ test('several recoverers racing over killed runners revert each fault exactly on
   assert.equal(reverted.length, ids.length, 'some fault was reverted twice or not at all');
   assert.deepEqual([...reverted].sort(), [...ids].sort());
   assert.deepEqual(await readdir(dir), []);
-  await assertNothingLeftBehind(home);
+  await assertNothingLeftBehind(fx.home);
 });

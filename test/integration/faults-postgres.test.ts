@@ -6,25 +6,30 @@
  * server is not reachable.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, beforeEach, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import pg from 'pg';
 import type { FaultlineError } from '../../src/core/errors.js';
-import { FaultSession, haltAll, Ledger, recoverOrphans, releaseHalt } from '../../src/faults/index.js';
+import { FaultSession, haltAll, Ledger, recoverOrphans } from '../../src/faults/index.js';
 import { exhaustConnectionsKind } from '../../src/faults/postgres/exhaust-connections.js';
 import { lockTableKind } from '../../src/faults/postgres/lock-table.js';
 import { slowQueriesKind } from '../../src/faults/postgres/slow-queries.js';
 import { terminateBackendsKind } from '../../src/faults/postgres/terminate-backends.js';
-import { assertNothingLeftBehind, repoRoot, spawnFixture } from '../helpers/faults.js';
-import { tempHome } from '../helpers/home.js';
+import {
+  assertExhaustsExactly,
+  eventually,
+  faultHomePerTest,
+  spawnRunner,
+  whileRunnerFrozen,
+} from '../helpers/live-faults.js';
 
 const CONN = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 const TABLE = 'faultline_lock_test';
 const APP_ROLE = 'faultline_test_app';
 
 let skip: string | undefined;
-let home: Awaited<ReturnType<typeof tempHome>>;
+const home = faultHomePerTest('pg-run');
+const { session, done } = home;
 
 async function client(opts: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   const c = new pg.Client({ ...CONN, connectionTimeoutMillis: 3000, ...opts });
@@ -52,18 +57,6 @@ async function faultlineBackends(): Promise<number> {
   return row!.n;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function session(runId = 'pg-run'): FaultSession {
-  return new FaultSession({ runId, ledger: new Ledger({ home: home.home }) });
-}
-
 const ready = (t: TestContext) => {
   if (skip) t.skip(skip);
   return !skip;
@@ -88,15 +81,6 @@ after(async () => {
     await sql(`DROP ROLE IF EXISTS ${APP_ROLE}`);
   }
 });
-
-beforeEach(async () => {
-  home = await tempHome();
-});
-
-async function done(): Promise<void> {
-  await assertNothingLeftBehind(home.home);
-  await home.cleanup();
-}
 
 describe('postgres.lock_table', () => {
   test('writers wait while the table is locked, and go through after revert', async (t) => {
@@ -216,15 +200,7 @@ describe('postgres.exhaust_connections', () => {
 
   test('`connections` holds exactly that many; `leave` with `connections` is refused', async (t) => {
     if (!ready(t)) return;
-    const s = session();
-    await assert.rejects(
-      s.inject(exhaustConnectionsKind, { ...CONN, connections: 3, leave: 1 }),
-      (err: FaultlineError) => err.code === 'FAULTLINE_ERR_VALIDATION' && err.issues[0]?.path === 'leave',
-    );
-    await s.inject(exhaustConnectionsKind, { ...CONN, connections: 3 });
-    assert.equal(await faultlineBackends(), 3);
-    await s.revertAll();
-    assert.equal(await faultlineBackends(), 0);
+    await assertExhaustsExactly(session(), exhaustConnectionsKind, CONN, 3, faultlineBackends);
     await done();
   });
 });
@@ -332,24 +308,11 @@ describe('postgres.terminate_backends', () => {
 describe('revert from another process', () => {
   test('a hung runner holds a lock, connections and sleepers; `halt` releases every one', async (t) => {
     if (!ready(t)) return;
-    const script = join(home.home, 'runner.mts');
-    const src = (p: string) => JSON.stringify(join(repoRoot, 'src', p));
-    await writeFile(
-      script,
-      `import { FaultSession, Ledger } from ${src('faults/index.js')};
-const s = new FaultSession({ runId: 'child-run', ledger: new Ledger({ home: process.env.FAULTLINE_HOME! }) });
-const conn = ${JSON.stringify(CONN)};
+    const injects = `const conn = ${JSON.stringify(CONN)};
 await s.inject('postgres-lock-table', { ...conn, table: ${JSON.stringify(TABLE)} }, { ttlMs: 120_000 });
 await s.inject('postgres-exhaust-connections', { ...conn, connections: 4 }, { ttlMs: 120_000 });
-await s.inject('postgres-slow-queries', { ...conn, connections: 2, sleep_ms: 60_000 }, { ttlMs: 120_000 });
-console.log('READY');
-setInterval(() => undefined, 1000);
-`,
-    );
-    const child = spawnFixture(script, [], home.home);
-    try {
-      await child.waitFor('READY');
-      child.child.kill('SIGSTOP'); // alive but hung: only a revert from outside can release
+await s.inject('postgres-slow-queries', { ...conn, connections: 2, sleep_ms: 60_000 }, { ttlMs: 120_000 });`;
+    await whileRunnerFrozen(home.home, injects, async () => {
       assert.equal(await faultlineBackends(), 7);
       const app = await client();
       try {
@@ -364,28 +327,16 @@ setInterval(() => undefined, 1000);
       } finally {
         await app.end();
       }
-    } finally {
-      child.child.kill('SIGKILL');
-      await child.exited;
-      await releaseHalt({ home: home.home });
-    }
-    await recoverOrphans({ home: home.home }); // forgets the dead runner's run file
+    });
     await done();
   });
 
   test('a killed runner: `recover` reverts its entries and finds nothing left', async (t) => {
     if (!ready(t)) return;
-    const script = join(home.home, 'runner.mts');
-    await writeFile(
-      script,
-      `import { FaultSession, Ledger } from ${JSON.stringify(join(repoRoot, 'src', 'faults/index.js'))};
-const s = new FaultSession({ runId: 'child-run', ledger: new Ledger({ home: process.env.FAULTLINE_HOME! }) });
-await s.inject('postgres-lock-table', { ...${JSON.stringify(CONN)}, table: ${JSON.stringify(TABLE)} }, { ttlMs: 120_000 });
-console.log('READY');
-setInterval(() => undefined, 1000);
-`,
+    const child = await spawnRunner(
+      home.home,
+      `await s.inject('postgres-lock-table', { ...${JSON.stringify(CONN)}, table: ${JSON.stringify(TABLE)} }, { ttlMs: 120_000 });`,
     );
-    const child = spawnFixture(script, [], home.home);
     await child.waitFor('READY');
     child.child.kill('SIGKILL');
     await child.exited;

@@ -5,24 +5,27 @@
  * it was. Skips with the reason when the server is not reachable.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { after, before, beforeEach, describe, type TestContext, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import type { FaultlineError } from '../../src/core/errors.js';
-import { FaultSession, haltAll, Ledger, recoverOrphans, releaseHalt } from '../../src/faults/index.js';
+import { haltAll } from '../../src/faults/index.js';
 import { clientPauseKind } from '../../src/faults/redis/client-pause.js';
 import { parseClientList } from '../../src/faults/redis/conn.js';
 import { redisExhaustConnectionsKind } from '../../src/faults/redis/exhaust-connections.js';
 import { RespClient, RespError } from '../../src/faults/redis/resp.js';
 import { slowCommandsKind } from '../../src/faults/redis/slow-commands.js';
-import { assertNothingLeftBehind, repoRoot, spawnFixture } from '../helpers/faults.js';
-import { tempHome } from '../helpers/home.js';
+import {
+  assertExhaustsExactly,
+  eventually,
+  faultHomePerTest,
+  whileRunnerFrozen,
+} from '../helpers/live-faults.js';
 
 const CONN = { host: '127.0.0.1', port: 6379 };
 const KEY = `faultline:test:${process.pid}`;
 
 let skip: string | undefined;
-let home: Awaited<ReturnType<typeof tempHome>>;
+const home = faultHomePerTest('redis-run');
+const { session, done } = home;
 
 const connect = () => RespClient.connect({ ...CONN, connectTimeoutMs: 3000, commandTimeoutMs: 10_000 });
 
@@ -47,19 +50,7 @@ async function ping(c: RespClient): Promise<number> {
   return performance.now() - start;
 }
 
-async function eventually(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function session(runId = 'redis-run'): FaultSession {
-  return new FaultSession({ runId, ledger: new Ledger({ home: home.home }) });
-}
 
 const ready = (t: TestContext) => {
   if (skip) t.skip(skip);
@@ -80,15 +71,6 @@ after(async () => {
   await cmd('DEL', KEY);
   await eventually('no faultline-* client is left', async () => (await faultlineClients()) === 0);
 });
-
-beforeEach(async () => {
-  home = await tempHome();
-});
-
-async function done(): Promise<void> {
-  await assertNothingLeftBehind(home.home);
-  await home.cleanup();
-}
 
 describe('redis.client_pause', () => {
   test('WRITE: writes wait, reads pass, and revert releases the writes at once', async (t) => {
@@ -192,15 +174,7 @@ describe('redis.exhaust_connections', () => {
 
   test('`connections` opens exactly that many; with `leave` it is refused', async (t) => {
     if (!ready(t)) return;
-    const s = session();
-    await assert.rejects(
-      s.inject(redisExhaustConnectionsKind, { ...CONN, connections: 3, leave: 1 }),
-      (err: FaultlineError) => err.code === 'FAULTLINE_ERR_VALIDATION' && err.issues[0]?.path === 'leave',
-    );
-    await s.inject(redisExhaustConnectionsKind, { ...CONN, connections: 25 });
-    assert.equal(await faultlineClients(), 25);
-    await s.revertAll();
-    assert.equal(await faultlineClients(), 0);
+    await assertExhaustsExactly(session(), redisExhaustConnectionsKind, CONN, 25, faultlineClients);
     await done();
   });
 });
@@ -249,22 +223,10 @@ describe('redis.slow_commands', () => {
 describe('revert from another process', () => {
   test('a hung runner pauses writes, holds connections and slows the server; `halt` releases all', async (t) => {
     if (!ready(t)) return;
-    const script = join(home.home, 'runner.mts');
-    await writeFile(
-      script,
-      `import { FaultSession, Ledger } from ${JSON.stringify(join(repoRoot, 'src', 'faults/index.js'))};
-const s = new FaultSession({ runId: 'child-run', ledger: new Ledger({ home: process.env.FAULTLINE_HOME! }) });
-await s.inject('redis-exhaust-connections', { connections: 5 }, { ttlMs: 120_000 });
+    const injects = `await s.inject('redis-exhaust-connections', { connections: 5 }, { ttlMs: 120_000 });
 await s.inject('redis-slow-commands', { block_ms: 150, every_ms: 300 }, { ttlMs: 120_000 });
-await s.inject('redis-client-pause', { mode: 'WRITE', slice_ms: 500 }, { ttlMs: 120_000 });
-console.log('READY');
-setInterval(() => undefined, 1000);
-`,
-    );
-    const child = spawnFixture(script, [], home.home);
-    try {
-      await child.waitFor('READY');
-      child.child.kill('SIGSTOP'); // alive but hung
+await s.inject('redis-client-pause', { mode: 'WRITE', slice_ms: 500 }, { ttlMs: 120_000 });`;
+    await whileRunnerFrozen(home.home, injects, async () => {
       assert.equal(await faultlineClients(), 7);
       const report = await haltAll({ home: home.home, reason: 'test' });
       assert.equal(report.reverted.length, 3, JSON.stringify(report));
@@ -277,12 +239,7 @@ setInterval(() => undefined, 1000);
       } finally {
         c.destroy();
       }
-    } finally {
-      child.child.kill('SIGKILL');
-      await child.exited;
-      await releaseHalt({ home: home.home });
-    }
-    await recoverOrphans({ home: home.home });
+    });
     await done();
   });
 });

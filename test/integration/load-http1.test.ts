@@ -107,6 +107,35 @@ const GET = (url: string, method = 'GET'): Http1Request => {
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** A raw server for the duration of `body`, closed afterwards whatever happens. */
+async function withRaw(
+  respond: (socket: Socket, index: number) => void,
+  body: (s: Raw) => Promise<void>,
+): Promise<void> {
+  const s = await rawServer(respond);
+  try {
+    await body(s);
+  } finally {
+    await s.close();
+  }
+}
+
+/**
+ * A raw server and one pool on it for `body`: the set-up and tear-down that
+ * every pool test shared. As before, the pool is destroyed only when `body`
+ * passes; the server is closed either way.
+ */
+function withPool(
+  respond: (socket: Socket, index: number) => void,
+  body: (pool: Http1Pool, s: Raw) => Promise<void>,
+): Promise<void> {
+  return withRaw(respond, async (s) => {
+    const pool = new Http1Pool('127.0.0.1', s.port);
+    await body(pool, s);
+    await pool.destroy();
+  });
+}
+
 /** Writes `bytes` in the given pieces, each in its own TCP segment (a pause between writes). */
 async function writeIn(socket: Socket, pieces: Buffer[]): Promise<void> {
   for (const p of pieces) {
@@ -127,40 +156,36 @@ const SMALL = Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 'lat
 
 test('chunked with extensions and trailers, split at every byte boundary, then reused for the next response', async () => {
   let split = 0;
-  const s = await rawServer((socket, i) => {
-    if (i % 2 === 1) {
-      // The follow-up request on the same connection: proves the previous framing ended exactly.
-      socket.write('HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc');
-      return;
-    }
-    void writeIn(socket, [CHUNKED.subarray(0, split), CHUNKED.subarray(split)]);
-  });
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    for (split = 1; split < CHUNKED.length; split++) {
-      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 }, `split at ${split}`);
-      assert.deepEqual(await send(pool, GET(s.url)), { status: 201 }, `after split at ${split}`);
-    }
-    assert.equal(s.connections, 1, 'one keep-alive connection for every request');
-    assert.equal(pool.size, 1);
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
+  await withPool(
+    (socket, i) => {
+      if (i % 2 === 1) {
+        // The follow-up request on the same connection: proves the previous framing ended exactly.
+        socket.write('HTTP/1.1 201 Created\r\nContent-Length: 3\r\n\r\nabc');
+        return;
+      }
+      void writeIn(socket, [CHUNKED.subarray(0, split), CHUNKED.subarray(split)]);
+    },
+    async (pool, s) => {
+      for (split = 1; split < CHUNKED.length; split++) {
+        assert.deepEqual(await send(pool, GET(s.url)), { status: 200 }, `split at ${split}`);
+        assert.deepEqual(await send(pool, GET(s.url)), { status: 201 }, `after split at ${split}`);
+      }
+      assert.equal(s.connections, 1, 'one keep-alive connection for every request');
+      assert.equal(pool.size, 1);
+    },
+  );
 });
 
 test('a response written one byte at a time (chunked and Content-Length)', async () => {
   const bytes = (b: Buffer) => [...b].map((x) => Buffer.from([x]));
-  const s = await rawServer((socket, i) => void writeIn(socket, bytes(i === 0 ? CHUNKED : SMALL)));
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    assert.equal(s.connections, 1);
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
+  await withPool(
+    (socket, i) => void writeIn(socket, bytes(i === 0 ? CHUNKED : SMALL)),
+    async (pool, s) => {
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      assert.equal(s.connections, 1);
+    },
+  );
 });
 
 test('Content-Length bodies split at every byte boundary, keep-alive reuse', async () => {
@@ -168,104 +193,92 @@ test('Content-Length bodies split at every byte boundary, keep-alive reuse', asy
     'HTTP/1.1 404 Not Found\r\nContent-Length: 11\r\nConnection: keep-alive\r\n\r\nhello world',
   );
   let split = 0;
-  const s = await rawServer(
+  await withPool(
     (socket) => void writeIn(socket, [body.subarray(0, split), body.subarray(split)]),
+    async (pool, s) => {
+      for (split = 1; split < body.length; split++) {
+        assert.deepEqual(await send(pool, GET(s.url)), { status: 404 }, `split at ${split}`);
+      }
+      assert.equal(s.connections, 1);
+    },
   );
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    for (split = 1; split < body.length; split++) {
-      assert.deepEqual(await send(pool, GET(s.url)), { status: 404 }, `split at ${split}`);
-    }
-    assert.equal(s.connections, 1);
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
 });
 
 test('Connection: close and HTTP/1.0 end the connection; the next request opens another', async () => {
-  const s = await rawServer((socket, i) => {
-    if (i === 0) socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok');
-    else if (i === 1) socket.end('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok');
-    else if (i === 2)
-      socket.write('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok');
-    else socket.write(SMALL);
-  });
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    for (let k = 0; k < 4; k++)
-      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 }, `request ${k}`);
-    assert.equal(
-      s.connections,
-      3,
-      'close, HTTP/1.0 without keep-alive: new connections; 1.0 keep-alive reused',
-    );
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
+  await withPool(
+    (socket, i) => {
+      if (i === 0) socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok');
+      else if (i === 1) socket.end('HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      else if (i === 2)
+        socket.write('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok');
+      else socket.write(SMALL);
+    },
+    async (pool, s) => {
+      for (let k = 0; k < 4; k++)
+        assert.deepEqual(await send(pool, GET(s.url)), { status: 200 }, `request ${k}`);
+      assert.equal(
+        s.connections,
+        3,
+        'close, HTTP/1.0 without keep-alive: new connections; 1.0 keep-alive reused',
+      );
+    },
+  );
 });
 
 test('a body read until the server closes (no Content-Length, no chunked)', async () => {
-  const s = await rawServer((socket) => {
-    socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart one ');
-    setTimeout(() => socket.end('part two'), 20);
-  });
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    assert.equal(s.connections, 2);
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
+  await withPool(
+    (socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\npart one ');
+      setTimeout(() => socket.end('part two'), 20);
+    },
+    async (pool, s) => {
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      assert.equal(s.connections, 2);
+    },
+  );
 });
 
 test('204, 304 and HEAD have no body whatever their headers say; the connection stays usable', async () => {
-  const s = await rawServer((socket, i) => {
-    const answers = [
-      'HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n',
-      'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: "x"\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', // HEAD: no body follows
-      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', // HEAD again, chunked announced
-      'HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok',
-    ];
-    socket.write(answers[i] ?? '');
-  });
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 204 });
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 304 });
-    assert.deepEqual(await send(pool, GET(s.url, 'HEAD')), { status: 200 });
-    assert.deepEqual(await send(pool, GET(s.url, 'HEAD')), { status: 200 });
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 202 });
-    assert.equal(s.connections, 1);
-    assert.match(s.requests[2] ?? '', /^HEAD \/ HTTP\/1\.1\r\n/);
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
+  await withPool(
+    (socket, i) => {
+      const answers = [
+        'HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n',
+        'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: "x"\r\n\r\n',
+        'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', // HEAD: no body follows
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', // HEAD again, chunked announced
+        'HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\nok',
+      ];
+      socket.write(answers[i] ?? '');
+    },
+    async (pool, s) => {
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 204 });
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 304 });
+      assert.deepEqual(await send(pool, GET(s.url, 'HEAD')), { status: 200 });
+      assert.deepEqual(await send(pool, GET(s.url, 'HEAD')), { status: 200 });
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 202 });
+      assert.equal(s.connections, 1);
+      assert.match(s.requests[2] ?? '', /^HEAD \/ HTTP\/1\.1\r\n/);
+    },
+  );
 });
 
 test('1xx interim responses (100 Continue, 103 Early Hints) are skipped', async () => {
-  const s = await rawServer((socket) => {
-    void writeIn(socket, [
-      Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'),
-      Buffer.from(
-        'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
-      ),
-    ]);
-  });
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    assert.equal(s.connections, 1);
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
+  await withPool(
+    (socket) => {
+      void writeIn(socket, [
+        Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'),
+        Buffer.from(
+          'HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
+        ),
+      ]);
+    },
+    async (pool, s) => {
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      assert.equal(s.connections, 1);
+    },
+  );
 });
 
 test('broken responses are errors with a code, never a crash', async () => {
@@ -313,112 +326,101 @@ test('broken responses are errors with a code, never a crash', async () => {
     ],
   ];
   for (const [name, respond, code] of cases) {
-    const s = await rawServer(respond);
-    try {
-      const pool = new Http1Pool('127.0.0.1', s.port);
+    await withPool(respond, async (pool, s) => {
       const r = await send(pool, GET(s.url));
       assert.equal(r.error?.code, code, `${name}: ${r.error?.message}`);
       assert.equal(pool.size, 0, `${name}: the broken connection is closed`);
-      await pool.destroy();
-    } finally {
-      await s.close();
-    }
+    });
   }
 });
 
 test('unexpected bytes on an idle connection close it; the next request opens a new one', async () => {
-  const s = await rawServer((socket, i) => {
-    socket.write(SMALL);
-    if (i === 0) setTimeout(() => socket.write('garbage'), 10);
-  });
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    await delay(50);
-    assert.equal(pool.size, 0);
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    assert.equal(s.connections, 2);
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
+  await withPool(
+    (socket, i) => {
+      socket.write(SMALL);
+      if (i === 0) setTimeout(() => socket.write('garbage'), 10);
+    },
+    async (pool, s) => {
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      await delay(50);
+      assert.equal(pool.size, 0);
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      assert.equal(s.connections, 2);
+    },
+  );
 });
 
 test("a server's Keep-Alive timeout is honoured (less a 1 s margin, as undici)", async () => {
-  const s = await rawServer((socket) =>
-    socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 0\r\n\r\n'),
+  await withPool(
+    (socket) => socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=1\r\nContent-Length: 0\r\n\r\n'),
+    async (pool, s) => {
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      await delay(5);
+      assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
+      assert.equal(s.connections, 2, 'timeout=1 leaves no reuse window');
+    },
   );
-  try {
-    const pool = new Http1Pool('127.0.0.1', s.port);
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    await delay(5);
-    assert.deepEqual(await send(pool, GET(s.url)), { status: 200 });
-    assert.equal(s.connections, 2, 'timeout=1 leaves no reuse window');
-    await pool.destroy();
-  } finally {
-    await s.close();
-  }
 });
 
 test('request templates on the wire: method, path, host, headers, body with Content-Length, weights', async () => {
-  const s = await rawServer((socket) => socket.write(SMALL));
-  try {
-    const sum = await runLoad({
-      rate: 400,
-      durationMs: 1000,
-      requests: [
-        { url: `${s.url}/a?x=1`, weight: 3 },
-        {
-          url: `${s.url}/orders`,
-          method: 'post',
-          headers: { 'Content-Type': 'application/json', 'X-Trace': 'abc' },
-          body: '{"item":"héllo"}',
-        },
-        { url: `${s.url}/empty`, method: 'PUT' },
-      ],
-    });
-    assert.equal(sum.totals.successes, 400);
-    const gets = s.requests.filter((r) => r.startsWith('GET /a?x=1 HTTP/1.1\r\n'));
-    const posts = s.requests.filter((r) => r.startsWith('POST /orders HTTP/1.1\r\n'));
-    const puts = s.requests.filter((r) => r.startsWith('PUT /empty HTTP/1.1\r\n'));
-    assert.equal(gets.length + posts.length + puts.length, 400);
-    assert.ok(gets.length > 180 && gets.length < 300, `weight 3 of 5: ${gets.length} of 400`);
-    const post = posts[0] ?? '';
-    assert.match(post, new RegExp(`\\r\\nhost: 127\\.0\\.0\\.1:${s.port}\\r\\n`));
-    assert.match(post, /\r\nContent-Type: application\/json\r\n/);
-    assert.match(post, /\r\nX-Trace: abc\r\n/);
-    assert.match(post, /\r\ncontent-length: 17\r\n/, 'the body length in bytes (é is two)');
-    assert.ok(post.endsWith('\r\n\r\n{"item":"héllo"}'));
-    assert.match(puts[0] ?? '', /\r\ncontent-length: 0\r\n/);
-    assert.doesNotMatch(gets[0] ?? '', /content-length/i);
-    assert.ok(s.connections < 40, `${s.connections} connections for 400 quick requests (reused)`);
-  } finally {
-    await s.close();
-  }
+  await withRaw(
+    (socket) => socket.write(SMALL),
+    async (s) => {
+      const sum = await runLoad({
+        rate: 400,
+        durationMs: 1000,
+        requests: [
+          { url: `${s.url}/a?x=1`, weight: 3 },
+          {
+            url: `${s.url}/orders`,
+            method: 'post',
+            headers: { 'Content-Type': 'application/json', 'X-Trace': 'abc' },
+            body: '{"item":"héllo"}',
+          },
+          { url: `${s.url}/empty`, method: 'PUT' },
+        ],
+      });
+      assert.equal(sum.totals.successes, 400);
+      const gets = s.requests.filter((r) => r.startsWith('GET /a?x=1 HTTP/1.1\r\n'));
+      const posts = s.requests.filter((r) => r.startsWith('POST /orders HTTP/1.1\r\n'));
+      const puts = s.requests.filter((r) => r.startsWith('PUT /empty HTTP/1.1\r\n'));
+      assert.equal(gets.length + posts.length + puts.length, 400);
+      assert.ok(gets.length > 180 && gets.length < 300, `weight 3 of 5: ${gets.length} of 400`);
+      const post = posts[0] ?? '';
+      assert.match(post, new RegExp(`\\r\\nhost: 127\\.0\\.0\\.1:${s.port}\\r\\n`));
+      assert.match(post, /\r\nContent-Type: application\/json\r\n/);
+      assert.match(post, /\r\nX-Trace: abc\r\n/);
+      assert.match(post, /\r\ncontent-length: 17\r\n/, 'the body length in bytes (é is two)');
+      assert.ok(post.endsWith('\r\n\r\n{"item":"héllo"}'));
+      assert.match(puts[0] ?? '', /\r\ncontent-length: 0\r\n/);
+      assert.doesNotMatch(gets[0] ?? '', /content-length/i);
+      assert.ok(s.connections < 40, `${s.connections} connections for 400 quick requests (reused)`);
+    },
+  );
 });
 
 test('a timeout mid-response counts as a timeout and closes that connection', async () => {
-  const s = await rawServer((socket, i) => {
-    if (i % 2 === 0)
-      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf'); // never finished
-    else socket.write(SMALL);
-  });
-  try {
-    const sum = await runLoad({
-      rate: 20,
-      durationMs: 1000,
-      timeoutMs: 150,
-      concurrency: 50,
-      requests: [{ url: s.url }],
-    });
-    assert.equal(sum.sent, 20);
-    assert.equal(sum.totals.requests, 20);
-    assert.equal(sum.totals.timeouts + sum.totals.successes, 20);
-    assert.ok(sum.totals.timeouts >= 5, `timeouts ${sum.totals.timeouts}`);
-    assert.equal(sum.totals.connection_errors, 0);
-  } finally {
-    await s.close();
-  }
+  await withRaw(
+    (socket, i) => {
+      if (i % 2 === 0)
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhalf'); // never finished
+      else socket.write(SMALL);
+    },
+    async (s) => {
+      const sum = await runLoad({
+        rate: 20,
+        durationMs: 1000,
+        timeoutMs: 150,
+        concurrency: 50,
+        requests: [{ url: s.url }],
+      });
+      assert.equal(sum.sent, 20);
+      assert.equal(sum.totals.requests, 20);
+      assert.equal(sum.totals.timeouts + sum.totals.successes, 20);
+      assert.ok(sum.totals.timeouts >= 5, `timeouts ${sum.totals.timeouts}`);
+      assert.equal(sum.totals.connection_errors, 0);
+    },
+  );
 });
 
 /** Runs the same load through both clients; returns [fast, undici]. */
@@ -469,26 +471,26 @@ test('the fast path and undici count the same on the same server', async () => {
   assert.deepEqual(fr.errors, { ECONNREFUSED: 200 });
   assert.deepEqual(sr.errors, { ECONNREFUSED: 200 });
 
-  const silent = await rawServer(() => {});
-  try {
-    const [ft, st] = await both(silent.url, { timeoutMs: 100 });
-    assert.deepEqual(ft.totals, st.totals);
-    assert.equal(ft.totals.timeouts, 200);
-  } finally {
-    await silent.close();
-  }
+  await withRaw(
+    () => {},
+    async (silent) => {
+      const [ft, st] = await both(silent.url, { timeoutMs: 100 });
+      assert.deepEqual(ft.totals, st.totals);
+      assert.equal(ft.totals.timeouts, 200);
+    },
+  );
 });
 
 test('connections: opened on demand, never more than the concurrency cap, reused', async () => {
-  const s = await rawServer((socket) => setTimeout(() => socket.write(SMALL), 100));
-  try {
-    const sum = await runLoad({ rate: 100, durationMs: 1000, concurrency: 5, requests: [{ url: s.url }] });
-    assert.equal(sum.scheduled, 100);
-    assert.ok(sum.totals.dropped > 30, `dropped ${sum.totals.dropped}`);
-    assert.equal(sum.totals.successes, sum.sent);
-    assert.ok(s.connections <= 5, `${s.connections} connections`);
-    assert.ok(sum.sent > s.connections * 2, 'connections are reused');
-  } finally {
-    await s.close();
-  }
+  await withRaw(
+    (socket) => setTimeout(() => socket.write(SMALL), 100),
+    async (s) => {
+      const sum = await runLoad({ rate: 100, durationMs: 1000, concurrency: 5, requests: [{ url: s.url }] });
+      assert.equal(sum.scheduled, 100);
+      assert.ok(sum.totals.dropped > 30, `dropped ${sum.totals.dropped}`);
+      assert.equal(sum.totals.successes, sum.sent);
+      assert.ok(s.connections <= 5, `${s.connections} connections`);
+      assert.ok(sum.sent > s.connections * 2, 'connections are reused');
+    },
+  );
 });
