@@ -93,7 +93,7 @@ function summaryLines(url: string, s: LoadSummary): string[] {
 
 export async function loadCommand(url: string, opts: LoadCommandOptions, out: Output): Promise<number> {
   const options = loadOptionsFromCli(url, opts);
-  const { LoadGenerator } = await import('../load/index.js');
+  const { explainDrops, LoadGenerator } = await import('../load/index.js');
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
@@ -117,6 +117,11 @@ export async function loadCommand(url: string, opts: LoadCommandOptions, out: Ou
   }
   if (live && elapsed > 0) out.raw('\r\x1b[K');
   if (controller.signal.aborted) out.warn('load: interrupted');
+  const drops = explainDrops(summary, gen.options.concurrency, {
+    concurrency: '--concurrency',
+    overflow: '--overflow',
+  });
+  if (drops) out.warn(drops);
   if (opts.json) process.stdout.write(`${JSON.stringify({ url, ...summary }, null, 2)}\n`);
   else for (const line of summaryLines(url, summary)) out.summary(line);
   return controller.signal.aborted ? 130 : 0;

@@ -510,6 +510,23 @@ export class LoadGenerator {
   }
 }
 
+/**
+ * Why requests were dropped and what changes it, or undefined when none were.
+ * `names` are how the caller spells the two settings (CLI flags, experiment keys).
+ * Drops are by design (the cap protects the target), but they are the first thing
+ * to explain when the achieved rate falls short of the target.
+ */
+export function explainDrops(
+  summary: LoadSummary,
+  concurrency: number,
+  names: { concurrency: string; overflow: string },
+): string | undefined {
+  const { dropped } = summary.totals;
+  if (dropped === 0) return undefined;
+  const pct = ((dropped / summary.scheduled) * 100).toFixed(2);
+  return `load: ${dropped} requests (${pct}%) were dropped: they fell due while ${concurrency} were in flight; raise ${names.concurrency}, or use ${names.overflow} queue to send them late (their wait counts in latency)`;
+}
+
 /** Runs a load to the end of its duration (or the signal) and returns what it measured. */
 export function runLoad(options: LoadOptionsInput, run: LoadRunOptions = {}): Promise<LoadSummary> {
   return new LoadGenerator(options, run).start();

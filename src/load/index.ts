@@ -1,5 +1,5 @@
 /** The built-in HTTP load generator: open model, HDR latency histograms, per-second series, window metrics. */
-export { LoadGenerator, type LoadRunOptions, type LoadSummary, runLoad } from './generator.js';
+export { explainDrops, LoadGenerator, type LoadRunOptions, type LoadSummary, runLoad } from './generator.js';
 export { LatencyHistogram, type LatencySummary } from './histogram.js';
 export {
   type LoadOptions,

@@ -53,7 +53,7 @@ export const loadResource: RunResource = {
     const issues: Issue[] = [];
     const durationMs = duration(decl.duration, 'duration', issues);
     const timeoutMs = duration(decl.timeout, 'timeout', issues);
-    const { LoadGenerator, LoadOptionsSchema } = await import('./index.js');
+    const { explainDrops, LoadGenerator, LoadOptionsSchema } = await import('./index.js');
     const parsed = LoadOptionsSchema.safeParse({
       rate: decl.rate,
       durationMs,
@@ -68,6 +68,7 @@ export const loadResource: RunResource = {
       throw new FaultlineError('FAULTLINE_ERR_VALIDATION', 'load: invalid load declaration', { issues });
 
     const gen = new LoadGenerator(parsed.data);
+    const { concurrency } = parsed.data;
     const done = gen.start();
     running.set(ctx.configuration, gen);
     const targets = [...new Set(parsed.data.requests.map((r) => new URL(r.url).origin))].join(', ');
@@ -86,8 +87,13 @@ export const loadResource: RunResource = {
         const t = summary.totals;
         ctx.log(
           'info',
-          `load: ${summary.sent} requests, ${t.successes} succeeded, ${t.timeouts} timeouts, ${t.connection_errors} connection errors, p99 ${summary.latency.p99} ms`,
+          `load: ${summary.sent} requests, ${t.successes} succeeded, ${t.timeouts} timeouts, ${t.connection_errors} connection errors, ${t.dropped} dropped, p99 ${summary.latency.p99} ms`,
         );
+        const drops = explainDrops(summary, concurrency, {
+          concurrency: 'load.concurrency',
+          overflow: 'load.overflow:',
+        });
+        if (drops) ctx.log('warn', drops);
       },
       journal: () => summary,
     };

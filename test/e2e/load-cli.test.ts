@@ -13,7 +13,8 @@ before(async () => {
   env = { FAULTLINE_HOME: home.home };
   server = await startServer((req, res) => {
     res.writeHead(req.headers['x-fail'] ? 503 : 200);
-    res.end('ok');
+    if (req.url === '/slow') setTimeout(() => res.end('ok'), 400);
+    else res.end('ok');
   });
 });
 after(async () => {
@@ -36,6 +37,39 @@ test('--json prints the summary with totals, status classes, percentiles and the
   assert.ok(Array.isArray(s.series) && s.series.length >= 1);
   assert.equal(typeof s.series[0].p99, 'number');
   assert.equal(r.stdout.trim().startsWith('{'), true, 'stdout holds only the JSON');
+});
+
+test('requests dropped at the in-flight cap are counted and explained, naming the options that change it', async () => {
+  const r = await runCli(
+    ['load', `${server.url}/slow`, '--rate', '50', '--duration', '1s', '--concurrency', '2', '--json'],
+    { env },
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout);
+  assert.ok(s.totals.dropped > 30, `dropped ${s.totals.dropped}`);
+  assert.equal(s.sent + s.totals.dropped, 50);
+  assert.match(r.stderr, new RegExp(`${s.totals.dropped} requests \\([\\d.]+%\\) were dropped`));
+  assert.match(r.stderr, /while 2 were in flight; raise --concurrency, or use --overflow queue/);
+
+  const queued = await runCli(
+    [
+      'load',
+      `${server.url}/slow`,
+      '--rate',
+      '10',
+      '--duration',
+      '500ms',
+      '--concurrency',
+      '2',
+      '--overflow',
+      'queue',
+      '--json',
+    ],
+    { env },
+  );
+  assert.equal(queued.code, 0, queued.stderr);
+  assert.equal(JSON.parse(queued.stdout).totals.dropped, 0);
+  assert.doesNotMatch(queued.stderr, /dropped/);
 });
 
 test('method, headers and body reach the server; the text summary names the status classes', async () => {

@@ -92,6 +92,37 @@ test('load runs for the whole run; a success_ratio probe sees the service degrad
   }
 });
 
+test('requests dropped at the in-flight cap are in the journal and explained in a warning naming the keys', async () => {
+  const s = await startServer((_req, res) => {
+    setTimeout(() => res.end('ok'), 300);
+  });
+  try {
+    const warnings: string[] = [];
+    const journal = await runExperiment(
+      {
+        title: 'a tight cap',
+        description: 'drops explained',
+        load: { rate: 50, concurrency: 2, requests: [{ url: `${s.url}/` }] },
+        // 50 req/s against 300 ms answers needs 15 in flight: with 2 allowed, most are dropped.
+        method: [{ ...loadProbe('window', 'metrics', { window: 1 }, undefined), pauses: { after: 0.5 } }],
+      } as Experiment,
+      {
+        home: home.home,
+        onEvent: (e) => {
+          if (e.type === 'log' && e.level === 'warn') warnings.push(e.message);
+        },
+      },
+    );
+    const load = journal.faultline.load as { totals: { dropped: number } };
+    assert.ok(load.totals.dropped > 0, `dropped ${load.totals.dropped}`);
+    const warning = warnings.find((w) => w.includes('were dropped'));
+    assert.ok(warning, `warnings: ${warnings.join(' | ')}`);
+    assert.match(warning, /while 2 were in flight; raise load\.concurrency, or use load\.overflow: queue/);
+  } finally {
+    await s.close();
+  }
+});
+
 test('a faultline.load probe without a load declared fails the activity', async () => {
   const journal = await runExperiment(
     {
