@@ -3,7 +3,7 @@
  * `faultline halt`, `faultline recover`, and the check every command makes for
  * faults left by a runner that died (kill -9, power loss, OOM).
  */
-import { forEachLimit } from '../core/concurrency.js';
+import { forEachByKeyLimit } from '../core/concurrency.js';
 import type { Registry } from '../core/registry.js';
 import {
   type CorruptEntry,
@@ -238,7 +238,7 @@ export async function recoverOrphans({
   return report;
 }
 
-/** Faults reverted at once by a halt and by a session's revertAll() (each revert claims its own entry). */
+/** Targets reverted at once by a halt and by a session's revertAll() (each revert claims its own entry). */
 export const REVERT_CONCURRENCY = 32;
 
 /**
@@ -265,14 +265,20 @@ export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<Rec
     if (fresh.length === 0) break;
     const registry = kinds ?? (await loadFaultKindsFor(fresh.map((e) => e.kind)));
     for (const e of fresh) seen.add(e.id);
-    await forEachLimit(fresh, REVERT_CONCURRENCY, async (e) => {
-      if (e.host !== me.host) {
-        report.failed.push(outcome(e, 'halt', false, `owned by host ${e.host}: halt it there`));
-        return;
-      }
-      const r = await revertEntry(ledger, registry, e, 'halt', true);
-      if (r) (r.verified ? report.reverted : report.failed).push(r);
-    });
+    // One target's faults newest first, one at a time; different targets at once.
+    await forEachByKeyLimit(
+      fresh,
+      (e) => e.target,
+      REVERT_CONCURRENCY,
+      async (e) => {
+        if (e.host !== me.host) {
+          report.failed.push(outcome(e, 'halt', false, `owned by host ${e.host}: halt it there`));
+          return;
+        }
+        const r = await revertEntry(ledger, registry, e, 'halt', true);
+        if (r) (r.verified ? report.reverted : report.failed).push(r);
+      },
+    );
   }
   report.removedRuns = await removeDeadRuns(ledger);
   return report;

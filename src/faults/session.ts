@@ -4,7 +4,7 @@
  * every kind; the engine calls revertAll() when the run ends, on every path.
  */
 import type { z } from 'zod';
-import { forEachLimit } from '../core/concurrency.js';
+import { forEachByKeyLimit } from '../core/concurrency.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
 import { type FaultRecord, isoNow } from '../engine/journal.js';
 import { type BlastRadiusPolicy, checkBlastRadius } from '../safety/blast-radius.js';
@@ -417,8 +417,9 @@ export class FaultSession {
   }
 
   /**
-   * Reverts every fault of this session not yet reverted, newest first, verifying
-   * each; a failure is recorded and the rest still run. Idempotent, and
+   * Reverts every fault of this session not yet reverted, verifying each: faults on
+   * one target newest first, one at a time; different targets concurrently. A failure
+   * is recorded and the rest still run. Idempotent, and
    * concurrent calls share one pass. Returns every fault's record, newest first.
    */
   revertAll(): Promise<FaultRecord[]> {
@@ -431,9 +432,12 @@ export class FaultSession {
   async #revertAllOnce(): Promise<FaultRecord[]> {
     await Promise.allSettled([...this.#injecting]);
     const newestFirst = [...this.#faults].reverse();
-    // Newest first, several at once: a halt or a run's end must not wait on each fault in turn.
-    await forEachLimit(
+    // Faults on one target unwind newest first, one after another (a later fault may sit
+    // on an earlier one); different targets revert several at once, so a halt or a run's
+    // end does not wait on each fault in turn.
+    await forEachByKeyLimit(
       newestFirst.filter((t) => t.status !== 'reverted'),
+      (t) => t.target,
       REVERT_CONCURRENCY,
       async (t) => {
         await this.#revert(t);
