@@ -379,11 +379,12 @@ export class LoadGenerator {
    * the next batch would: poll the event loop instead of sleeping, so that no response
    * waits for a wake-up of this process while the target idles. At saturation that is
    * 1.00-1.15x autocannon's throughput against 0.93-0.97x sleeping, at no more CPU per
-   * request (the loop always has work then). A target that stops answering gets no
-   * polling: without a response for a batch's time, the generator sleeps again.
+   * request (the loop always has work then). Polling lasts only while responses come
+   * less than a spin apart: a slowed or stalled target (a latency fault) is waited for
+   * asleep (at 10k req/s against 200 ms answers: 16% of a core instead of 21%).
    */
   #batchWait(now: number): void {
-    if (this.#inFlight.size >= this.options.concurrency && now - this.#lastSettled < this.#batchMs) {
+    if (this.#inFlight.size >= this.options.concurrency && now - this.#lastSettled < SPIN_MS) {
       this.#immediate = setImmediate(this.#tick);
       return;
     }
