@@ -151,23 +151,32 @@ async function dnsServer(): Promise<Socket> {
   return sock;
 }
 
-function resolveInNamespace(name: string): Promise<string> {
+/** Runs a fixture of test/fixtures/network/ inside the peer's namespace; resolves with its stdout. */
+function inPeer(fixture: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       'ip',
-      [
-        'netns',
-        'exec',
-        peer.ns,
-        process.execPath,
-        join(repoRoot, 'test/fixtures/network/resolve.mjs'),
-        peer.hostIp,
-        name,
-      ],
+      ['netns', 'exec', peer.ns, process.execPath, join(repoRoot, 'test/fixtures/network', fixture), ...args],
       { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin` } },
       (err, stdout) => (err ? reject(err) : resolve(stdout.trim())),
     );
   });
+}
+
+const resolveInNamespace = (name: string) => inPeer('resolve.mjs', [peer.hostIp, name]);
+
+/** The loss of UDP traffic the peer's namespace sends itself over lo (one way or echoed), measured inside it. */
+const loLoss = async (n: number, mode: 'oneway' | 'echo') =>
+  Number(/^lost (\S+)/.exec(await inPeer('udp-self.mjs', [String(n), mode]))?.[1]);
+
+/** Up to three measurements, kept as soon as one is in the band (a loaded machine only ever adds loss). */
+async function lossNear(measure: () => Promise<number>, expected: number, band = 0.05): Promise<number> {
+  let least = 1;
+  for (let i = 0; i < 3; i++) {
+    least = Math.min(least, await measure());
+    if (Math.abs(least - expected) <= band) break;
+  }
+  return least;
 }
 
 before(async () => {
@@ -235,7 +244,9 @@ describe('network faults', { concurrency: false }, () => {
       );
       const rules = sh(['ip', 'netns', 'exec', peer.ns, 'iptables', '-S']);
       assert.match(rules, /-N FAULTLINE-[0-9a-f]{8}/);
-      assert.match(rules, /-A INPUT -m comment --comment "faultline:[0-9a-f]{8}" -j FAULTLINE-/);
+      // Both directions: what the namespace sends itself over lo is judged leaving, not again arriving.
+      assert.match(rules, /-A INPUT ! -i lo -m comment --comment "faultline:[0-9a-f]{8}" -j FAULTLINE-/);
+      assert.match(rules, /-A OUTPUT -m comment --comment "faultline:[0-9a-f]{8}" -j FAULTLINE-/);
       assert.deepEqual(await connects(10), { refused: 10 });
       assert.equal((await h.revert()).verified, true);
       assert.deepEqual(faultlineLeftovers(peer.ns), []);
@@ -260,6 +271,40 @@ describe('network faults', { concurrency: false }, () => {
       assert.ok(afterwards < 0.01, `lost ${afterwards} after revert`);
     });
   });
+
+  // netem's and Chaos Mesh's meaning: each packet of a selected direction is dropped once with p;
+  // both directions drop each way independently, so a round trip succeeds with (1-p)^2.
+  for (const backend of ['nftables', 'iptables'] as const) {
+    test(`loss 50% (${backend}) per direction, 2,000 UDP datagrams each: ingress and egress 50%, a round trip both ways 75%, traffic over lo judged once`, async (t) => {
+      if (skip) return t.skip(skip);
+      const cases: [string, 'ingress' | 'egress' | 'both', () => Promise<number>, number][] = [
+        ['into the namespace, echoed', 'ingress', () => udpLoss(2000), 0.5],
+        ['out of the namespace, echoed', 'egress', () => udpLoss(2000), 0.5],
+        ['a round trip, both ways', 'both', () => udpLoss(2000), 0.75],
+        ['over lo, one way, ingress', 'ingress', () => loLoss(2000, 'oneway'), 0.5],
+        ['over lo, one way, egress', 'egress', () => loLoss(2000, 'oneway'), 0.5],
+        // Sent and delivered by the namespace: judged once, not once leaving and again arriving.
+        ['over lo, one way, both', 'both', () => loLoss(2000, 'oneway'), 0.5],
+        ['over lo, a round trip, both', 'both', () => loLoss(2000, 'echo'), 0.75],
+      ];
+      await withSession(async (s) => {
+        for (const [what, direction, measure, expected] of cases) {
+          const h = await s.inject(
+            lossKind,
+            { namespace: peer.ns, direction, percent: 50, backend },
+            { ttlMs: 60_000 },
+          );
+          const lost = await lossNear(measure, expected);
+          assert.ok(
+            Math.abs(lost - expected) <= 0.05,
+            `${what} (direction ${direction}): lost ${(lost * 100).toFixed(1)}%, expected ${expected * 100}% +/- 5%`,
+          );
+          assert.equal((await h.revert()).verified, true);
+        }
+      });
+      assert.ok((await leastLoss(1000, 3, (l) => l < 0.01)) < 0.01, 'nothing lost after revert');
+    });
+  }
 
   test('bandwidth 1mbit shapes egress with tbf (measured within 10%); ingress is policed', async (t) => {
     if (skip) return t.skip(skip);

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import {
   inNamespace,
   iptAddCommands,
+  iptJumps,
   iptRemoveCommands,
   netemParams,
   nftAddArgs,
@@ -11,6 +12,7 @@ import {
   nftDeleteManyArgs,
   nftRuleCount,
   parseRate,
+  placements,
   qdiscHandle,
   ruleFamilies,
   tbfParams,
@@ -88,6 +90,10 @@ test('nftables: one table per fault, chains per direction, the loss rule per cha
     'fl_fwd',
     'oifname',
     '"veth0"',
+    // Forwarded in and out by veth0 (hairpin): judged on the way in only.
+    'iifname',
+    '!=',
+    '"veth0"',
     ...loss,
   ]);
   assert.equal(nftRuleCount({ ...set, directions: [...set.directions] }), 4);
@@ -104,6 +110,64 @@ test('nftables: one table per fault, chains per direction, the loss rule per cha
     'table',
     'inet',
     'faultline_0000ffff',
+  ]);
+});
+
+test('each packet is judged once per direction, and once in all when it both leaves and arrives', () => {
+  const at = (directions: ('ingress' | 'egress')[], iface?: string) =>
+    placements({ directions, interface: iface }).map((p) =>
+      `${p.hook} ${p.dev.map((d) => `${d.side}${d.negate ? '!=' : '='}${d.name}`).join(' ')}`.trim(),
+    );
+  // One direction: one hook per path a packet can take (sent or forwarded, delivered or forwarded).
+  assert.deepEqual(at(['egress']), ['output']);
+  assert.deepEqual(at(['ingress']), ['input']);
+  assert.deepEqual(at(['egress'], 'veth0'), ['output out=veth0', 'forward out=veth0']);
+  assert.deepEqual(at(['ingress'], 'veth0'), ['input in=veth0', 'forward in=veth0']);
+  // Both: what the scope sends itself (over lo) was judged as it left, so input skips lo...
+  assert.deepEqual(at(['ingress', 'egress']), ['input in!=lo', 'output']);
+  // ...and with interface lo, input adds nothing: every packet arriving on lo left on lo.
+  assert.deepEqual(at(['ingress', 'egress'], 'lo'), [
+    'forward in=lo',
+    'output out=lo',
+    'forward out=lo in!=lo',
+  ]);
+  assert.deepEqual(at(['ingress', 'egress'], 'veth0'), [
+    'input in=veth0',
+    'forward in=veth0',
+    'output out=veth0',
+    'forward out=veth0 in!=veth0',
+  ]);
+
+  const loss = { match: {}, verdict: { type: 'loss' as const, percent: 50 } };
+  const argv = nftAddArgs({ tag: '0000abcd', directions: ['ingress', 'egress'], rules: [loss] });
+  const rules = argv
+    .join(' ')
+    .split(' ; ')
+    .filter((c) => c.startsWith('add rule'));
+  assert.deepEqual(rules, [
+    'add rule inet faultline_0000abcd fl_in iifname != "lo" numgen random mod 10000 < 5000 drop',
+    'add rule inet faultline_0000abcd fl_out numgen random mod 10000 < 5000 drop',
+  ]);
+  assert.equal(nftRuleCount({ tag: '0000abcd', directions: ['ingress', 'egress'], rules: [loss] }), 2);
+  assert.equal(
+    nftRuleCount({ tag: '0000abcd', directions: ['ingress', 'egress'], interface: 'lo', rules: [loss] }),
+    3,
+  );
+  assert.ok(!argv.includes('fl_fwd'), 'no forward chain without an interface');
+  // iptables says the same with its own syntax.
+  const j = ['-m', 'comment', '--comment', 'faultline:0000abcd', '-j', 'FAULTLINE-0000abcd'];
+  assert.deepEqual(iptJumps('0000abcd', ['ingress', 'egress'], undefined), [
+    ['INPUT', '!', '-i', 'lo', ...j],
+    ['OUTPUT', ...j],
+  ]);
+  assert.deepEqual(iptJumps('0000abcd', ['ingress', 'egress'], 'eth1').at(-1), [
+    'FORWARD',
+    '-o',
+    'eth1',
+    '!',
+    '-i',
+    'eth1',
+    ...j,
   ]);
 });
 

@@ -8,9 +8,16 @@
  *     add chain inet faultline_1a2b3c4d fl_in { type filter hook input priority -10 ; policy accept ; } ;
  *     add chain inet faultline_1a2b3c4d fl_out { type filter hook output priority -10 ; policy accept ; } ;
  *     add chain inet faultline_1a2b3c4d fl_fwd { type filter hook forward priority -10 ; policy accept ; } ;
- *     add rule inet faultline_1a2b3c4d fl_in iifname "veth0" numgen random mod 10000 < 2500 drop ; ...
+ *     add rule inet faultline_1a2b3c4d fl_in iifname "veth0" numgen random mod 10000 < 2500 drop ;
+ *     add rule inet faultline_1a2b3c4d fl_fwd iifname "veth0" numgen random mod 10000 < 2500 drop ;
+ *     add rule inet faultline_1a2b3c4d fl_out oifname "veth0" numgen random mod 10000 < 2500 drop ;
+ *     add rule inet faultline_1a2b3c4d fl_fwd oifname "veth0" iifname != "veth0" numgen ... drop
  * and its revert is `nft delete table inet faultline_1a2b3c4d`: one table per
  * fault, so nothing else is ever touched.
+ *
+ * Every packet is judged at most once per direction, and once in all when it
+ * both leaves and arrives (placements()): a random verdict applied at two hooks
+ * would compound (two 50% rules drop 75%).
  */
 import { cidrFamily, type Family } from './scope.js';
 
@@ -59,18 +66,73 @@ export function inNamespace(namespace: string | undefined, argv: string[]): stri
 
 // ---- nftables -------------------------------------------------------------
 
-// Chain names are not nft keywords (`fwd`, `input`... are).
-const NFT_HOOK: Record<NftChain, string> = { fl_in: 'input', fl_out: 'output', fl_fwd: 'forward' };
-type NftChain = 'fl_in' | 'fl_out' | 'fl_fwd';
-
-/** Chains used: input/output for the namespace's own traffic, forward too when an interface scopes it. */
-function nftChains(set: RuleSet): NftChain[] {
-  const chains: NftChain[] = [];
-  if (set.directions.includes('ingress')) chains.push('fl_in');
-  if (set.directions.includes('egress')) chains.push('fl_out');
-  if (set.interface !== undefined) chains.push('fl_fwd');
-  return chains;
+/** An interface match placing a rule: `iifname "veth0"`, or `iifname != "lo"` when negated. */
+export interface DevMatch {
+  side: 'in' | 'out';
+  name: string;
+  negate?: boolean;
 }
+
+/** Where a rule set's rules go: one netfilter hook and the interface matches that scope them there. */
+export interface Placement {
+  hook: 'input' | 'output' | 'forward';
+  dev: DevMatch[];
+}
+
+/**
+ * The hooks a rule set judges packets at, so that each packet meets the rules
+ * at most once per direction:
+ *   - egress: output (packets the scope sends), and forward by `oifname` when an
+ *     interface scopes it; a packet is sent or forwarded, never both;
+ *   - ingress: input (packets delivered to the scope), and forward by `iifname`;
+ *   - both: the same, except where one packet would cross both: what the scope
+ *     sends itself arrives over lo after leaving through output, so input skips
+ *     lo (and with interface lo, input adds nothing); a forwarded packet that
+ *     enters and leaves by the interface is judged on the way in only.
+ */
+export function placements(set: Pick<RuleSet, 'directions' | 'interface'>): Placement[] {
+  const iface = set.interface;
+  const both = set.directions.includes('ingress') && set.directions.includes('egress');
+  const out: Placement[] = [];
+  for (const dir of set.directions) {
+    if (dir === 'ingress') {
+      if (!both) out.push({ hook: 'input', dev: iface === undefined ? [] : [{ side: 'in', name: iface }] });
+      else if (iface === undefined)
+        out.push({ hook: 'input', dev: [{ side: 'in', name: 'lo', negate: true }] });
+      else if (iface !== 'lo') out.push({ hook: 'input', dev: [{ side: 'in', name: iface }] });
+      if (iface !== undefined) out.push({ hook: 'forward', dev: [{ side: 'in', name: iface }] });
+    } else {
+      out.push({ hook: 'output', dev: iface === undefined ? [] : [{ side: 'out', name: iface }] });
+      if (iface !== undefined) {
+        const dev: DevMatch[] = [{ side: 'out', name: iface }];
+        if (both) dev.push({ side: 'in', name: iface, negate: true });
+        out.push({ hook: 'forward', dev });
+      }
+    }
+  }
+  return out;
+}
+
+// Chain names are not nft keywords (`fwd`, `input`... are).
+type NftChain = 'fl_in' | 'fl_out' | 'fl_fwd';
+const NFT_CHAIN: Record<Placement['hook'], NftChain> = {
+  input: 'fl_in',
+  output: 'fl_out',
+  forward: 'fl_fwd',
+};
+const NFT_HOOKS: Placement['hook'][] = ['input', 'output', 'forward'];
+
+/** The chains a rule set needs: one per hook its placements use. */
+function nftChains(set: RuleSet): Placement['hook'][] {
+  const used = new Set(placements(set).map((p) => p.hook));
+  return NFT_HOOKS.filter((h) => used.has(h));
+}
+
+const nftDev = (d: DevMatch) => [
+  d.side === 'in' ? 'iifname' : 'oifname',
+  ...(d.negate ? ['!='] : []),
+  `"${d.name}"`,
+];
 
 function nftMatch(m: Match): string[] {
   const out: string[] = [];
@@ -116,33 +178,33 @@ function nftVerdicts(m: Match, v: Verdict): string[][] {
 
 /** Number of nft rules nftAddArgs() creates (verify-after-inject counts them). */
 export function nftRuleCount(set: RuleSet): number {
-  const perDirection = set.rules.reduce((n, r) => n + nftVerdicts(r.match, r.verdict).length, 0);
-  return perDirection * set.directions.length * (set.interface === undefined ? 1 : 2);
+  const perPlacement = set.rules.reduce((n, r) => n + nftVerdicts(r.match, r.verdict).length, 0);
+  return perPlacement * placements(set).length;
 }
 
 /** One `nft` invocation (one transaction: all or nothing) creating the fault's table. */
 export function nftAddArgs(set: RuleSet): string[] {
   const t = nftTable(set.tag);
   const argv = ['nft', 'add', 'table', 'inet', t];
-  for (const c of nftChains(set)) {
-    argv.push(';', 'add', 'chain', 'inet', t, c, '{', 'type', 'filter', 'hook', NFT_HOOK[c]);
+  for (const hook of nftChains(set)) {
+    argv.push(';', 'add', 'chain', 'inet', t, NFT_CHAIN[hook], '{', 'type', 'filter', 'hook', hook);
     argv.push('priority', '-10', ';', 'policy', 'accept', ';', '}');
   }
-  for (const dir of set.directions) {
-    const chains: [string, string[]][] = [];
-    const quoted = `"${set.interface}"`;
-    if (dir === 'ingress') {
-      chains.push(['fl_in', set.interface === undefined ? [] : ['iifname', quoted]]);
-      if (set.interface !== undefined) chains.push(['fl_fwd', ['iifname', quoted]]);
-    } else {
-      chains.push(['fl_out', set.interface === undefined ? [] : ['oifname', quoted]]);
-      if (set.interface !== undefined) chains.push(['fl_fwd', ['oifname', quoted]]);
-    }
-    for (const [chain, dev] of chains) {
-      for (const rule of set.rules) {
-        for (const verdict of nftVerdicts(rule.match, rule.verdict)) {
-          argv.push(';', 'add', 'rule', 'inet', t, chain, ...dev, ...nftMatch(rule.match), ...verdict);
-        }
+  for (const place of placements(set)) {
+    const dev = place.dev.flatMap(nftDev);
+    for (const rule of set.rules) {
+      for (const verdict of nftVerdicts(rule.match, rule.verdict)) {
+        argv.push(
+          ';',
+          'add',
+          'rule',
+          'inet',
+          t,
+          NFT_CHAIN[place.hook],
+          ...dev,
+          ...nftMatch(rule.match),
+          ...verdict,
+        );
       }
     }
   }
@@ -160,7 +222,7 @@ export const nftListTablesArgs = () => ['nft', 'list', 'tables'];
 
 // ---- iptables (fallback when nft is missing) ------------------------------
 
-const IPT_HOOK: Record<Direction, string> = { ingress: 'INPUT', egress: 'OUTPUT' };
+const IPT_HOOK: Record<Placement['hook'], string> = { input: 'INPUT', output: 'OUTPUT', forward: 'FORWARD' };
 export const iptBinary = (family: Family) => (family === 4 ? 'iptables' : 'ip6tables');
 
 /** The families a rule set needs: those of its addresses, both when it names none. */
@@ -178,14 +240,12 @@ export function ruleFamilies(set: RuleSet): Family[] {
 
 /** The jump rules from the built-in chains, without the -I/-D verb: `INPUT -i veth0 -m comment ... -j CHAIN`. */
 export function iptJumps(tag: string, directions: Direction[], iface: string | undefined): string[][] {
-  const jumps: string[][] = [];
   const tail = ['-m', 'comment', '--comment', iptComment(tag), '-j', iptChain(tag)];
-  for (const dir of directions) {
-    const dev = iface === undefined ? [] : [dir === 'ingress' ? '-i' : '-o', iface];
-    jumps.push([IPT_HOOK[dir], ...dev, ...tail]);
-    if (iface !== undefined) jumps.push(['FORWARD', ...dev, ...tail]);
-  }
-  return jumps;
+  return placements({ directions, interface: iface }).map((p) => [
+    IPT_HOOK[p.hook],
+    ...p.dev.flatMap((d) => [...(d.negate ? ['!'] : []), d.side === 'in' ? '-i' : '-o', d.name]),
+    ...tail,
+  ]);
 }
 
 function iptRules(rule: Rule, family: Family): string[][] {

@@ -14,6 +14,7 @@ import {
   inNamespace,
   iptAddCommands,
   iptComment,
+  iptJumps,
   iptListAllArgs,
   iptListChainArgs,
   iptRemoveCommands,
@@ -135,7 +136,7 @@ export async function injectRules(
     const all = await runOk(inNamespace(ns, iptListAllArgs(family)));
     const jumps = all.stdout.split('\n').filter((l) => l.includes(iptComment(rec.tag))).length;
     const expected = iptRuleCount(set, family);
-    const expectedJumps = rec.directions.length * (rec.interface === undefined ? 1 : 2);
+    const expectedJumps = iptJumps(rec.tag, rec.directions, rec.interface).length;
     if (found !== expected || jumps !== expectedJumps) {
       throw new Error(
         `verify after inject: chain ${rec.tag} has ${found} rule(s) and ${jumps} jump(s), expected ${expected} and ${expectedJumps}`,
