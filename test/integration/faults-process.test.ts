@@ -12,10 +12,13 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exposedFaults } from '../../src/activities/faults.js';
+import '../../src/activities/index.js';
 import type { FaultlineError } from '../../src/core/errors.js';
+import { findBuiltin } from '../../src/engine/builtins.js';
 import { FaultSession, Ledger, listActiveFaults, recoverOrphans } from '../../src/faults/index.js';
 import { processKillKind, processKillRandomKind, processPauseKind } from '../../src/faults/process/index.js';
-import { readProc } from '../../src/faults/process/select.js';
+import { readProc, resolveSelection, selectionOf } from '../../src/faults/process/select.js';
+import { activityContext } from '../helpers/activity-context.js';
 import { assertNothingLeftBehind, type Fixture, repoRoot, spawnFixture } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
 
@@ -182,6 +185,65 @@ describe('pause', () => {
     assert.notEqual(await state(t.pid), 'T');
     assert.ok((await t.ticksDuring(300)) >= 2, 'ticks again after revert');
     await s.revertAll();
+    await assertNothingLeftBehind(home);
+  });
+
+  test('a name matching several processes is refused with the candidates, nothing paused; mode picks by start time', async () => {
+    // Three processes of one name, started one after the other (the same name, as two `sleep`s are).
+    const [first, second, third] = [await ticker('s'), await ticker('s'), await ticker('s')];
+    const name = `${tag}s`;
+    const s = session();
+    await assert.rejects(s.inject(processPauseKind, { name }), (err: FaultlineError) => {
+      assert.equal(err.code, 'FAULTLINE_ERR_VALIDATION');
+      assert.equal(err.exitCode, 2);
+      assert.match(
+        err.message,
+        new RegExp(`^mode: name=${name} matches 3 processes and the fault acts on one`),
+      );
+      for (const t of [first!, second!, third!])
+        assert.match(err.message, new RegExp(`pid ${t.pid} {2}started `));
+      return true;
+    });
+    for (const t of [first!, second!, third!]) assert.notEqual(await state(t.pid), 'T', 'nothing paused');
+    assert.deepEqual(await listActiveFaults({ home }), [], 'nothing ledgered');
+
+    const newest = await s.inject(processPauseKind, { name, mode: 'newest' });
+    assert.deepEqual(
+      s.records()[0]?.targets?.map((t) => t.pid),
+      [third!.pid],
+    );
+    assert.equal(await state(third!.pid), 'T');
+    assert.equal((await newest.revert()).verified, true);
+    const oldest = await s.inject(processPauseKind, { name, mode: 'oldest' });
+    assert.equal(await state(first!.pid), 'T');
+    assert.notEqual(await state(second!.pid), 'T');
+    assert.equal((await oldest.revert()).verified, true);
+    await s.inject(processPauseKind, { name, mode: 'all' });
+    for (const t of [first!, second!, third!]) assert.equal(await state(t.pid), 'T');
+    const reverted = await s.revertAll();
+    assert.ok(reverted.every((r) => r.verified));
+
+    // What was chosen and why travels with the resolved targets (inject and --dry-run show it).
+    const resolved = await resolveSelection({ name }, { mode: 'newest' }, 1);
+    const sel = selectionOf(resolved);
+    assert.deepEqual(sel?.matched.map((p) => p.pid).sort(), [first!.pid, second!.pid, third!.pid].sort());
+    assert.equal(sel?.reason, `the newest of 3 processes matching name=${name} (mode newest, default 1)`);
+    await assertNothingLeftBehind(home);
+  });
+
+  test('the experiment action refuses an ambiguous selection with the same error, and pauses nothing', async () => {
+    await ticker('e');
+    await ticker('e');
+    const pause = findBuiltin('faultline.process', 'pause');
+    assert.ok(pause, 'faultline.process:pause is registered');
+    const faults = session();
+    const ctx = activityContext({ faults, runId: faults.runId, baseDir: home });
+    await assert.rejects(
+      pause.run(pause.arguments.parse({ name: `${tag}e`, duration: 5 }), ctx),
+      new RegExp(`mode: name=${tag}e matches 2 processes .*say which with mode=oldest`),
+    );
+    assert.equal(faults.records().length, 0);
+    for (const t of tickers) assert.notEqual(await state(t.pid), 'T');
     await assertNothingLeftBehind(home);
   });
 

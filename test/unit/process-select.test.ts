@@ -6,9 +6,13 @@ import { processKillKind, processKillRandomKind, processPauseKind } from '../../
 import {
   amountOf,
   ancestorsOf,
+  chooseProcesses,
+  describeSelector,
+  formatCandidates,
   isKernelThread,
   matches,
   normalizeSignal,
+  parseBootTime,
   parseCmdline,
   parseNofile,
   parseStat,
@@ -16,6 +20,7 @@ import {
   prlimitArgs,
   protectedReason,
   selectProcesses,
+  startedAt,
 } from '../../src/faults/process/select.js';
 import { fillBytes } from '../../src/faults/stress/disk-fill.js';
 import { hasCapability, loweredLimits, lowestFree } from '../../src/faults/stress/fd-exhaust.js';
@@ -125,6 +130,125 @@ describe('matching and picking', () => {
       [6],
     );
     assert.deepEqual(pickRandom(items, 10), items);
+  });
+});
+
+describe('choosing among the matches', () => {
+  const p = (pid: number, start: number, cmdline = `sleep ${pid}`) => ({
+    pid,
+    comm: 'sleep',
+    state: 'S',
+    ppid: 1,
+    start: String(start),
+    cmdline,
+  });
+  // Listed out of start order: pid 30 started first, pid 20 last.
+  const three = [p(10, 500), p(20, 900), p(30, 100)];
+  const opts = { fallback: 1, selector: 'name=sleep', ambiguous: true, bootSeconds: 1_700_000_000 };
+  const pids = (c: { picked: { pid: number }[] }) => c.picked.map((x) => x.pid);
+
+  test('a name matching several processes with no mode, count or percentage is refused: exit 2, candidates, the argument to add', () => {
+    assert.throws(
+      () => chooseProcesses(three, {}, opts),
+      (err: FaultlineError) => {
+        assert.equal(err.code, 'FAULTLINE_ERR_VALIDATION');
+        assert.equal(err.exitCode, 2);
+        assert.equal(err.issues[0]?.path, 'mode');
+        assert.match(
+          err.message,
+          /^mode: name=sleep matches 3 processes and the fault acts on one: say which with mode=oldest/,
+        );
+        assert.match(err.message, /count=N, percentage=P\), or select one by pid=<pid>/);
+        // Every candidate with its pid, start time and command line, oldest first.
+        const lines = err.message.split('\n').slice(1);
+        assert.deepEqual(
+          lines.map((l) => l.trim().split(/\s+/)[1]),
+          ['30', '10', '20'],
+        );
+        assert.match(lines[0]!, /pid 30 {2}started 2023-11-14 22:13:21 UTC {2}sleep 30/);
+        return true;
+      },
+    );
+    assert.throws(() => chooseProcesses(three, { mode: 'one' }, opts), /mode 'one' expects exactly one/);
+  });
+
+  test('one match needs no mode; pid and pidfile are never ambiguous', () => {
+    assert.deepEqual(chooseProcesses([p(10, 5)], {}, opts), {
+      picked: [p(10, 5)],
+      reason: 'the only process matching name=sleep',
+    });
+    assert.equal(
+      chooseProcesses([p(10, 5)], { mode: 'one' }, opts).reason,
+      'the only process matching name=sleep (mode one)',
+    );
+    assert.deepEqual(
+      pids(chooseProcesses([p(10, 5)], {}, { ...opts, selector: 'pid 10', ambiguous: false })),
+      [10],
+    );
+  });
+
+  test('oldest and newest go by start time; all takes every match; count and percentage apply to them', () => {
+    const oldest = chooseProcesses(three, { mode: 'oldest' }, opts);
+    assert.deepEqual(pids(oldest), [30]);
+    assert.equal(oldest.reason, 'the oldest of 3 processes matching name=sleep (mode oldest, default 1)');
+    assert.deepEqual(pids(chooseProcesses(three, { mode: 'newest' }, opts)), [20]);
+    const two = chooseProcesses(three, { mode: 'newest', count: 2 }, opts);
+    assert.deepEqual(pids(two), [20, 10]);
+    assert.equal(two.reason, 'the 2 newest of 3 processes matching name=sleep (mode newest, count 2)');
+    assert.deepEqual(pids(chooseProcesses(three, { mode: 'oldest', percentage: 70 }, opts)), [30, 10]);
+    const all = chooseProcesses(three, { mode: 'all' }, opts);
+    assert.deepEqual(pids(all), [10, 20, 30]);
+    assert.equal(all.reason, 'all 3 processes matching name=sleep (mode all)');
+  });
+
+  test('random, or a count or percentage without a mode, picks at random and says so', () => {
+    const first = () => 0;
+    const r = chooseProcesses(three, { mode: 'random' }, opts, first);
+    assert.deepEqual(pids(r), [10]);
+    assert.equal(r.reason, '1 of 3 processes matching name=sleep, chosen at random (mode random, default 1)');
+    assert.equal(
+      chooseProcesses(three, { count: 2 }, opts, first).reason,
+      '2 of 3 processes matching name=sleep, chosen at random (count 2)',
+    );
+    assert.equal(
+      chooseProcesses(three, { count: 5 }, opts).reason,
+      'all 3 processes matching name=sleep (count 5)',
+    );
+  });
+
+  test('mode one or all with a count or percentage is refused by the schema, naming the field', () => {
+    const r = processPauseKind.args.safeParse({ name: 'x', mode: 'all', count: 2 });
+    assert.equal(r.success, false);
+    assert.deepEqual(
+      r.error?.issues.map((i) => [i.path.join('.'), i.message]),
+      [
+        [
+          'count',
+          "expected no count with mode 'all' (it selects every match); use mode random, oldest or newest with a count",
+        ],
+      ],
+    );
+    assert.equal(processKillKind.args.safeParse({ name: 'x', mode: 'newest', count: 2 }).success, true);
+    assert.match(
+      String(processKillKind.args.safeParse({ name: 'x', mode: 'first' }).error?.issues[0]?.message),
+      /expected 'one', 'all', 'random', 'oldest' or 'newest'/,
+    );
+    assert.equal(
+      describeSelector({ name: 'x', mode: 'newest', count: 2 }),
+      'process name=x (mode newest, count 2)',
+    );
+  });
+
+  test('start times: /proc/stat btime plus clock ticks; the list is capped', () => {
+    assert.equal(parseBootTime('cpu  1 2 3\nbtime 1700000000\nprocesses 5\n'), 1_700_000_000);
+    assert.equal(parseBootTime('cpu 1'), undefined);
+    assert.equal(startedAt('12345', 1_700_000_000), '2023-11-14 22:15:23 UTC');
+    const many = Array.from({ length: 25 }, (_, i) => p(i + 1, i));
+    const lines = formatCandidates(many);
+    assert.equal(lines.length, 21);
+    assert.equal(lines[0], 'pid 1  start 0  sleep 1');
+    assert.equal(lines.at(-1), '... and 5 more');
+    assert.equal(formatCandidates([{ ...p(7, 1), cmdline: '' }])[0], 'pid 7  start 1  [sleep]');
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * `process-kill` (`faultline.process` / `kill`): sends a signal (default
- * SIGTERM) to `count` (default 1) or `percentage` of the matching processes.
+ * SIGTERM) to the selected processes (select.ts: mode, count or percentage).
  * Irreversible: nothing brings a killed process back except its supervisor,
  * which the experiment's probes should check.
  */
@@ -56,7 +56,7 @@ export const processKillKind: FaultKind<typeof KillArgsSchema> = {
   expose: {
     group: 'process',
     name: 'kill',
-    doc: 'Sends a signal (default SIGTERM) to processes selected by pid, pidfile, name or command-line pattern; count (default 1) or percentage of the matches.',
+    doc: 'Sends a signal (default SIGTERM) to processes selected by pid, pidfile, name or command-line pattern; a name or pattern matching several needs mode (one, all, random, oldest, newest), count or percentage.',
   },
   target: (args) => `${describeSelector(args)} ${normalizeSignal(args.signal) ?? args.signal}`,
   resolveTargets: (args) => resolveSelection(args, args, KILL_DEFAULT_COUNT),

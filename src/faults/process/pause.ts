@@ -1,6 +1,6 @@
 /**
- * `process-pause` (`faultline.process` / `pause`): SIGSTOP to `count`
- * (default 1) or `percentage` of the matching processes; revert sends SIGCONT.
+ * `process-pause` (`faultline.process` / `pause`): SIGSTOP to the selected
+ * processes (select.ts: mode, count or percentage); revert sends SIGCONT.
  * The undo record lists each process with its /proc start time BEFORE it is
  * stopped, so a revert (by this runner or by recovery after a crash) resumes
  * only those processes, never a later one that reused a pid.
@@ -43,7 +43,7 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
   expose: {
     group: 'process',
     name: 'pause',
-    doc: 'Pauses processes (SIGSTOP) selected by pid, pidfile, name or command-line pattern, count (default 1) or percentage of the matches; resumed (SIGCONT) on revert.',
+    doc: 'Pauses processes (SIGSTOP) selected by pid, pidfile, name or command-line pattern; a name or pattern matching several needs mode (one, all, random, oldest, newest), count or percentage; resumed (SIGCONT) on revert.',
   },
   target: (args) => describeSelector(args),
   resolveTargets: (args) => resolveSelection(args, args, PAUSE_DEFAULT_COUNT),

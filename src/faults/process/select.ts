@@ -1,9 +1,13 @@
 /**
  * Process selection shared by the process faults and `stress.fd_exhaust`:
  * exactly one of `pid`, `pidfile`, `name` (exact /proc/<pid>/comm) or
- * `pattern` (regex on the command line), then `count` or `percentage` of the
- * matches, picked at random. pid 1, this process and its ancestors are never
- * selected: the runner must not stop or kill itself or what started it.
+ * `pattern` (regex on the command line), then which of the matches: `mode`
+ * (one, all, random, oldest, newest) and `count` or `percentage`. A name or
+ * pattern that matches more processes than the fault acts on, with neither a
+ * mode nor an amount, is refused with the candidates listed: picking one of
+ * them silently once paused someone else's `sleep`. pid 1, this process and
+ * its ancestors are never selected: the runner must not stop or kill itself
+ * or what started it.
  *
  * Everything that reads /proc is split into a pure parser (unit-tested) and a
  * thin reader.
@@ -56,20 +60,33 @@ export const SelectorFields = {
     .describe('select processes whose full command line (arguments joined by spaces) matches this regex'),
 };
 
-/** How many of the matches: at most one of the two; the kind decides the default. */
+export const SELECTION_MODES = ['one', 'all', 'random', 'oldest', 'newest'] as const;
+export type SelectionMode = (typeof SELECTION_MODES)[number];
+
+/** Which of the matches: a mode, and count or percentage (not both); the kind decides the default count. */
 export const AmountFields = {
+  mode: z
+    .enum(SELECTION_MODES, { error: "expected 'one', 'all', 'random', 'oldest' or 'newest'" })
+    .optional()
+    .describe(
+      "which of the matching processes: 'one' (exactly one may match), 'all', 'random', 'oldest' or 'newest' " +
+        '(by start time; count or percentage of them, default 1). Required, or count/percentage, when a name or ' +
+        'pattern matches more processes than the fault acts on',
+    ),
   count: z
     .number({ error: 'expected a number of processes' })
     .int('expected an integer')
     .positive('expected at least 1')
     .optional()
-    .describe('how many of the matching processes to select (default 1)'),
+    .describe('how many of the matching processes to select (at random unless mode says oldest or newest)'),
   percentage: z
     .number({ error: 'expected a percentage' })
     .gt(0, 'expected a percentage above 0')
     .max(100, 'expected a percentage up to 100')
     .optional()
-    .describe('which share of the matching processes to select, rounded down but at least 1'),
+    .describe(
+      'which share of the matching processes to select, rounded down but at least 1 (at random unless mode says oldest or newest)',
+    ),
 };
 
 export type Selector = {
@@ -78,7 +95,11 @@ export type Selector = {
   name?: string | undefined;
   pattern?: string | undefined;
 };
-export type Amount = { count?: number | undefined; percentage?: number | undefined };
+export type Amount = {
+  mode?: SelectionMode | undefined;
+  count?: number | undefined;
+  percentage?: number | undefined;
+};
 
 /**
  * The cross-field rules, as a zod refinement on the kind's object schema (so
@@ -98,25 +119,39 @@ export function checkSelection(args: Selector & Amount, ctx: z.RefinementCtx): v
   if (args.count !== undefined && args.percentage !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['percentage'], message: 'expected count or percentage, not both' });
   }
+  if (args.mode === 'one' || args.mode === 'all') {
+    for (const field of ['count', 'percentage'] as const) {
+      if (args[field] === undefined) continue;
+      const what = args.mode === 'one' ? 'it selects the only match' : 'it selects every match';
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message: `expected no ${field} with mode '${args.mode}' (${what}); use mode random, oldest or newest with a ${field}`,
+      });
+    }
+  }
+}
+
+/** The selector alone, for messages: `name=sleep`, `pid 42`, `pattern /worker/`. */
+export function selectorText(args: Selector): string {
+  return args.pid !== undefined
+    ? `pid ${args.pid}`
+    : args.pidfile !== undefined
+      ? `pidfile ${args.pidfile}`
+      : args.name !== undefined
+        ? `name=${args.name}`
+        : `pattern /${args.pattern ?? ''}/`;
 }
 
 /** A human-readable selector for `faultline status`. */
 export function describeSelector(args: Selector & Amount): string {
-  const what =
-    args.pid !== undefined
-      ? `pid ${args.pid}`
-      : args.pidfile !== undefined
-        ? `pidfile ${args.pidfile}`
-        : args.name !== undefined
-          ? `name=${args.name}`
-          : `pattern /${args.pattern ?? ''}/`;
-  const amount =
-    args.count !== undefined
-      ? ` (count ${args.count})`
-      : args.percentage !== undefined
-        ? ` (${args.percentage}%)`
-        : '';
-  return `process ${what}${amount}`;
+  const what = selectorText(args);
+  const parts = [
+    ...(args.mode === undefined ? [] : [`mode ${args.mode}`]),
+    ...(args.count === undefined ? [] : [`count ${args.count}`]),
+    ...(args.percentage === undefined ? [] : [`${args.percentage}%`]),
+  ];
+  return `process ${what}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
 // ---------------------------------------------------------------- signals
@@ -249,6 +284,112 @@ export function pickRandom<T>(items: readonly T[], n: number, random: () => numb
     .map((i) => items[i] as T);
 }
 
+/** What a selection chose and why, in words for the user: `the newest of 3 processes matching name=sleep`. */
+export interface Choice {
+  picked: ProcInfo[];
+  reason: string;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 'es'}`;
+const byStart = (a: ProcInfo, b: ProcInfo) => Number(a.start) - Number(b.start) || a.pid - b.pid;
+
+/** One line per candidate: pid, start time (when boot time is known), command line (or [comm]). */
+export function formatCandidates(procs: readonly ProcInfo[], bootSeconds?: number, limit = 20): string[] {
+  const lines = [...procs]
+    .sort(byStart)
+    .slice(0, limit)
+    .map((p) => {
+      const at =
+        bootSeconds === undefined ? `start ${p.start}` : `started ${startedAt(p.start, bootSeconds)}`;
+      return `pid ${p.pid}  ${at}  ${p.cmdline || `[${p.comm}]`}`;
+    });
+  if (procs.length > limit) lines.push(`... and ${procs.length - limit} more`);
+  return lines;
+}
+
+/** The refusal of an ambiguous selection: exit 2, the candidates, the argument to add. */
+export function ambiguousSelection(
+  selector: string,
+  matched: readonly ProcInfo[],
+  wanted: string,
+  bootSeconds?: number,
+): FaultlineError {
+  const message =
+    `${selector} matches ${plural(matched.length, 'process')} and ${wanted}: say which with mode=oldest, ` +
+    'mode=newest, mode=random or mode=all (or count=N, percentage=P), or select one by pid=<pid>';
+  const list = formatCandidates(matched, bootSeconds).map((l) => `\n  ${l}`);
+  return new FaultlineError('FAULTLINE_ERR_VALIDATION', `mode: ${message}; candidates:${list.join('')}`, {
+    issues: [{ path: 'mode', message }],
+  });
+}
+
+/**
+ * Which of `matched` (at least one) to act on, by mode, count or percentage,
+ * and why. With neither a mode nor an amount, more than `fallback` matches of
+ * a name or pattern (`ambiguous`) is refused rather than guessed.
+ */
+export function chooseProcesses(
+  matched: readonly ProcInfo[],
+  amount: Amount,
+  opts: { fallback: number; selector: string; ambiguous: boolean; bootSeconds?: number },
+  random: () => number = Math.random,
+): Choice {
+  const n = matched.length;
+  const of = `${plural(n, 'process')} matching ${opts.selector}`;
+  const only = n === 1 ? `the only process matching ${opts.selector}` : undefined;
+  const refuse = (wanted: string) => ambiguousSelection(opts.selector, matched, wanted, opts.bootSeconds);
+  const k = amountOf(n, amount, opts.fallback);
+  const amountText =
+    amount.count !== undefined
+      ? `count ${amount.count}`
+      : amount.percentage !== undefined
+        ? `percentage ${amount.percentage}`
+        : `default ${opts.fallback}`;
+  switch (amount.mode) {
+    case 'one':
+      if (n > 1) throw refuse("mode 'one' expects exactly one");
+      return { picked: [...matched], reason: `${only} (mode one)` };
+    case 'all':
+      return { picked: [...matched], reason: n === 1 ? `${only} (mode all)` : `all ${of} (mode all)` };
+    case 'oldest':
+    case 'newest': {
+      const sorted = [...matched].sort(byStart);
+      if (amount.mode === 'newest') sorted.reverse();
+      const which = k === 1 ? `the ${amount.mode}` : `the ${k} ${amount.mode}`;
+      return {
+        picked: sorted.slice(0, k),
+        reason:
+          n === 1
+            ? `${only} (mode ${amount.mode})`
+            : `${which} of ${of} (mode ${amount.mode}, ${amountText})`,
+      };
+    }
+    default: {
+      const told = amount.mode === 'random' || amount.count !== undefined || amount.percentage !== undefined;
+      if (!told && opts.ambiguous && n > opts.fallback) {
+        throw refuse(`the fault acts on ${opts.fallback === 1 ? 'one' : opts.fallback}`);
+      }
+      if (n <= k) return { picked: [...matched], reason: only ?? `all ${of} (${amountText})` };
+      return {
+        picked: pickRandom(matched, k, random),
+        reason: `${k} of ${of}, chosen at random (${amount.mode === 'random' ? 'mode random, ' : ''}${amountText})`,
+      };
+    }
+  }
+}
+
+/** Wall-clock start of a process from its /proc start (clock ticks since boot, USER_HZ 100 on Linux). */
+export function startedAt(startTicks: string, bootSeconds: number, hz = 100): string {
+  const ms = (bootSeconds + Number(startTicks) / hz) * 1000;
+  return `${new Date(Math.round(ms / 1000) * 1000).toISOString().replace('T', ' ').replace('.000Z', ' UTC')}`;
+}
+
+/** The `btime` line of /proc/stat: boot time in seconds since the epoch; undefined when absent. */
+export function parseBootTime(procStat: string): number | undefined {
+  const m = /^btime\s+(\d+)$/m.exec(procStat);
+  return m ? Number(m[1]) : undefined;
+}
+
 // ---------------------------------------------------------------- reading /proc
 
 async function readText(file: string): Promise<string | null> {
@@ -321,6 +462,17 @@ export interface Selected {
 export interface Selection {
   selected: Selected[];
   candidates: number;
+  /** Every process the selector matched (protected ones excluded), for `--dry-run` and messages. */
+  matched: ProcInfo[];
+  /** Why these: `the newest of 3 processes matching name=sleep (mode newest, default 1)`. */
+  reason: string;
+  /** Boot time (s since the epoch), to show start times as dates. */
+  bootSeconds?: number;
+}
+
+async function bootSeconds(): Promise<number | undefined> {
+  const text = await readText('/proc/stat');
+  return text === null ? undefined : parseBootTime(text);
 }
 
 async function pidFromFile(file: string): Promise<number> {
@@ -379,14 +531,29 @@ export async function selectProcesses(
     if (matched.length === 0) {
       throw new FaultlineError(
         'FAULTLINE_ERR_FAULT',
-        `no process matches ${describeSelector(sel).slice('process '.length)} (pid 1, Faultline itself and its ancestors are never selected)`,
+        `no process matches ${selectorText(sel)} (pid 1, Faultline itself and its ancestors are never selected)`,
       );
     }
   }
-  const picked = pickRandom(matched, amountOf(matched.length, amount, fallback), random);
+  const boot = await bootSeconds();
+  const selector = selectorText(sel);
+  const { picked, reason } = chooseProcesses(
+    matched,
+    amount,
+    {
+      fallback,
+      selector,
+      ambiguous: explicit === undefined,
+      ...(boot === undefined ? {} : { bootSeconds: boot }),
+    },
+    random,
+  );
   return {
     selected: picked.map((p) => ({ pid: p.pid, start: p.start, comm: p.comm, state: p.state })),
     candidates: matched.length,
+    matched,
+    reason,
+    ...(boot === undefined ? {} : { bootSeconds: boot }),
   };
 }
 
@@ -399,17 +566,29 @@ export function targetsOf(selected: readonly Selected[]): FaultTarget[] {
  * check does not carry. The session passes the same object to plan(), so the
  * selection is kept beside it.
  */
-const selections = new WeakMap<ResolvedTargets, Selected[]>();
+const selections = new WeakMap<ResolvedTargets, Selection>();
 
 export async function resolveSelection(
   sel: Selector,
   amount: Amount,
   fallback: number,
 ): Promise<ResolvedTargets> {
-  const { selected, candidates } = await selectProcesses(sel, amount, fallback);
-  const resolved: ResolvedTargets = { targets: targetsOf(selected), candidates };
-  selections.set(resolved, selected);
+  const selection = await selectProcesses(sel, amount, fallback);
+  const resolved: ResolvedTargets = {
+    targets: targetsOf(selection.selected),
+    candidates: selection.candidates,
+  };
+  selections.set(resolved, selection);
   return resolved;
+}
+
+/**
+ * The process selection behind targets resolveTargets() returned (what
+ * matched, what was chosen and why), or undefined for other kinds of fault:
+ * `faultline inject` shows it, and `--dry-run` lists the candidates.
+ */
+export function selectionOf(resolved: ResolvedTargets | undefined): Selection | undefined {
+  return resolved ? selections.get(resolved) : undefined;
 }
 
 /** The selection behind `resolved`, or a fresh one when plan() is called on its own. */
@@ -420,7 +599,7 @@ export async function selectionFor(
   fallback: number,
 ): Promise<Selected[]> {
   const known = resolved ? selections.get(resolved) : undefined;
-  return known ?? (await selectProcesses(sel, amount, fallback)).selected;
+  return (known ?? (await selectProcesses(sel, amount, fallback))).selected;
 }
 
 /** Selected processes from an undo record (pure JSON), skipping malformed items. */
