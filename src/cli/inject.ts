@@ -3,6 +3,8 @@
  * ad hoc, through the same session, ledger and blast radius as a run. It is
  * reverted when the duration elapses, on Ctrl-C / SIGTERM, or by `faultline
  * halt` from any terminal; a fault without a duration needs `--until-halt`.
+ * `--dry-run` shows what it would act on (for process faults, every matching
+ * process and which ones were chosen, and why) without injecting anything.
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
@@ -13,9 +15,10 @@ import { watchInterrupts } from '../engine/interrupts.js';
 import { loadSettings, settingsBlastRadius } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
+import { formatCandidates, type Selection, selectionOf } from '../faults/process/select.js';
 import { FaultSession, MAX_FAULT_TTL_MS } from '../faults/session.js';
-import type { FaultKind } from '../faults/types.js';
-import { describeTarget } from '../safety/blast-radius.js';
+import type { FaultKind, FaultTarget, ResolvedTargets } from '../faults/types.js';
+import { checkBlastRadius, describeTarget } from '../safety/blast-radius.js';
 import type { Output } from './output.js';
 
 export interface InjectFlags {
@@ -24,6 +27,7 @@ export interface InjectFlags {
   args?: string;
   settings?: string;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 type JsonSchema = {
@@ -98,6 +102,90 @@ function listFaults(): number {
   return 0;
 }
 
+/**
+ * Where a fault acts, for the "injected on ..." line: a host resource (stress)
+ * is on its host, anything else is named by its target ("process 'sleep' (pid 42)").
+ */
+export function describeWhere(targets: readonly FaultTarget[]): string {
+  return targets.map((t) => (t.type === 'host' ? (t.host ?? 'this host') : describeTarget(t))).join(', ');
+}
+
+/** `cpu 2 x 80% on localhost`; `on file '/tmp/flag'` when the target says it all already. */
+const what = (target: string, where: string) =>
+  !where ? target : where.includes(target) ? `on ${where}` : `${target} on ${where}`;
+
+/** The lines that say which processes were chosen and why (empty for other kinds of fault). */
+function selectionLines(sel: Selection | undefined): string[] {
+  if (!sel) return [];
+  const chosen = new Set(sel.selected.map((p) => p.pid));
+  return [
+    `${sel.matched.length} matching process${sel.matched.length === 1 ? '' : 'es'} (pid 1, Faultline and its ancestors excluded), oldest first; * = chosen:`,
+    ...formatCandidates(sel.matched, sel.bootSeconds, 200).map(
+      (line) => `  ${chosen.has(Number(/^pid (\d+)/.exec(line)?.[1])) ? '*' : ' '} ${line}`,
+    ),
+    `chosen: ${sel.reason}`,
+  ];
+}
+
+/** `--dry-run`: validate, resolve the targets, check the blast radius; print what would be acted on. */
+async function dryRun(
+  name: string,
+  kind: FaultKind,
+  args: Record<string, unknown>,
+  flags: InjectFlags,
+): Promise<number> {
+  const parsed = kind.args.safeParse(args);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const first = issues[0]!;
+    throw new FaultlineError(
+      'FAULTLINE_ERR_VALIDATION',
+      `${name}: ${first.path ? `${first.path}: ` : ''}${first.message}`,
+      {
+        issues,
+      },
+    );
+  }
+  const target = kind.target(parsed.data);
+  const resolved: ResolvedTargets = kind.resolveTargets
+    ? await kind.resolveTargets(parsed.data)
+    : { targets: [{ type: kind.kind, name: target }] };
+  const policies = settingsBlastRadius(await loadSettings(flags.settings, faultlineHome()));
+  checkBlastRadius(policies, `${kind.kind} ${target}`, resolved);
+  const sel = selectionOf(resolved);
+  if (flags.json) {
+    const chosen = new Set(sel?.selected.map((p) => p.pid));
+    const report = {
+      fault: name,
+      dry_run: true,
+      target,
+      targets: resolved.targets,
+      ...(sel
+        ? {
+            reason: sel.reason,
+            candidates: sel.matched.map((p) => ({
+              pid: p.pid,
+              start: p.start,
+              cmdline: p.cmdline,
+              comm: p.comm,
+              chosen: chosen.has(p.pid),
+            })),
+          }
+        : {}),
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  const lines = [
+    `${name} (dry run: nothing injected): ${target}`,
+    ...selectionLines(sel),
+    `would act on ${describeWhere(resolved.targets) || target}`,
+    policies.length ? "blast radius: within the settings file's policy" : 'blast radius: no policy set',
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
 export async function injectCommand(
   fault: string | undefined,
   pairs: string[],
@@ -129,6 +217,8 @@ export async function injectCommand(
     }
     args = { ...(parsed as Record<string, unknown>), ...args };
   }
+
+  if (flags.dryRun) return dryRun(fault, kind, args, flags);
 
   let ttlMs: number;
   if (kind.irreversible) {
@@ -180,18 +270,32 @@ export async function injectCommand(
   });
   try {
     const started = Date.now();
-    const handle = await session.inject(kind, args, { ttlMs, signal: interrupts.controller.signal });
+    // Sees the targets the session resolves, so the user is told what was chosen and why.
+    let resolved: ResolvedTargets | undefined;
+    const resolveTargets = kind.resolveTargets?.bind(kind);
+    const observed: FaultKind = resolveTargets
+      ? { ...kind, resolveTargets: async (a) => (resolved = await resolveTargets(a)) }
+      : kind;
+    const handle = await session.inject(observed, args, { ttlMs, signal: interrupts.controller.signal });
     const record = session.records().find((r) => r.id === handle.id);
-    const targets = (record?.targets ?? []).map(describeTarget).join(', ');
-    const injected = { fault: fault, id: handle.id, target: handle.target, targets: record?.targets ?? [] };
+    const where = describeWhere(record?.targets ?? []);
+    const sel = selectionOf(resolved);
+    const injected = {
+      fault: fault,
+      id: handle.id,
+      target: handle.target,
+      targets: record?.targets ?? [],
+      ...(sel ? { chosen: sel.reason } : {}),
+    };
+    if (!flags.json) for (const line of selectionLines(sel)) out.summary(`${fault}: ${line}`);
     if (kind.irreversible) {
       await session.revertAll();
       if (flags.json) process.stdout.write(`${JSON.stringify({ ...injected, irreversible: true })}\n`);
-      else out.summary(`${fault}: done on ${targets || handle.target} (irreversible: nothing to revert)`);
+      else out.summary(`${fault}: done ${what(handle.target, where)} (irreversible: nothing to revert)`);
       return 0;
     }
     out.summary(
-      `${fault}: injected on ${targets || handle.target} (fault ${handle.id.slice(0, 8)}); ` +
+      `${fault}: injected ${what(handle.target, where)} (fault ${handle.id.slice(0, 8)}); ` +
         `${flags.untilHalt ? 'until `faultline halt`' : `for ${ttlMs / 1000} s`}; Ctrl-C reverts it now`,
     );
     if (!interrupts.controller.signal.aborted) {

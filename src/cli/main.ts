@@ -237,6 +237,10 @@ function buildProgram(out: () => Output): Command {
     .option('--args <json>', 'arguments as a JSON object (key=value pairs take precedence)')
     .option('--settings <path>', 'settings file (its blast_radius applies)')
     .option('--json', 'print the fault and its revert as JSON on stdout')
+    .option(
+      '--dry-run',
+      'inject nothing: validate, resolve the targets (for process faults, list every matching process and which would be chosen) and check the blast radius',
+    )
     .action(async (fault: string | undefined, args: string[], opts) => {
       const { injectCommand } = await import('./inject.js');
       process.exitCode = await injectCommand(fault, args, opts, out());

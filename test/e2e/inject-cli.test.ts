@@ -109,6 +109,98 @@ describe('faultline inject', () => {
 });
 
 describe('a host fault from the command line', () => {
+  test('a name matching two processes: refused (exit 2) with both listed; --dry-run shows the choice; mode=newest pauses the one started last', async () => {
+    const title = `fl-amb-${process.pid}`;
+    const start = async () => {
+      const t = spawn(process.execPath, [join(ROOT, 'test/fixtures/process/ticker.mjs'), title], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      await new Promise((resolve) => t.stdout!.once('data', resolve));
+      return t;
+    };
+    const [older, newer] = [await start(), await start()];
+    const state = (pid?: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
+    try {
+      const refused = await runCli(['inject', 'process.pause', `name=${title}`, '--duration', '1s'], {
+        env: e2e.env,
+      });
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(
+        refused.stderr,
+        new RegExp(`mode: name=${title} matches 2 processes and the fault acts on one`),
+      );
+      assert.match(refused.stderr, /say which with mode=oldest, mode=newest, mode=random or mode=all/);
+      for (const t of [older, newer])
+        assert.match(refused.stderr, new RegExp(`pid ${t.pid} {2}started .* ${title}`));
+      assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+      assert.notEqual(state(older.pid), 'T');
+      assert.notEqual(state(newer.pid), 'T');
+
+      const dry = await runCli(['inject', 'process.pause', `name=${title}`, 'mode=newest', '--dry-run'], {
+        env: e2e.env,
+      });
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /^process\.pause \(dry run: nothing injected\)/);
+      assert.match(dry.stdout, new RegExp(`^ {4}pid ${older.pid} `, 'm'), 'the older one listed, not chosen');
+      assert.match(dry.stdout, new RegExp(`^ {2}\\* pid ${newer.pid} `, 'm'), 'the newer one chosen');
+      assert.match(
+        dry.stdout,
+        new RegExp(`chosen: the newest of 2 processes matching name=${title} \\(mode newest`),
+      );
+      assert.notEqual(state(newer.pid), 'T', 'a dry run pauses nothing');
+      const json = await runCli(['inject', 'process.pause', `name=${title}`, '--dry-run', '--json'], {
+        env: e2e.env,
+      });
+      assert.equal(json.code, 2, 'the dry run refuses the ambiguity too');
+      const asJson = await runCli(
+        ['inject', 'process.pause', `name=${title}`, 'mode=oldest', '--dry-run', '--json'],
+        { env: e2e.env },
+      );
+      const report = JSON.parse(asJson.stdout);
+      assert.equal(report.dry_run, true);
+      assert.deepEqual(
+        report.candidates.map((c: { pid: number; chosen: boolean }) => [c.pid, c.chosen]),
+        [
+          [older.pid, true],
+          [newer.pid, false],
+        ],
+      );
+
+      const cli = startCli(['inject', 'process.pause', `name=${title}`, 'mode=newest', '--duration', '1s'], {
+        env: e2e.env,
+      });
+      await cli.waitFor(
+        new RegExp(`injected process name=${title} \\(mode newest\\) on process '.*' \\(pid ${newer.pid}\\)`),
+      );
+      assert.equal(state(newer.pid), 'T', 'the newer one paused');
+      assert.notEqual(state(older.pid), 'T', 'the older one left alone');
+      const r = await cli.done;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`chosen: the newest of 2 processes matching name=${title}`));
+      assert.notEqual(state(newer.pid), 'T', 'resumed');
+    } finally {
+      older.kill('SIGKILL');
+      newer.kill('SIGKILL');
+    }
+  });
+
+  test('a host fault names what it does and the host it runs on, not "host \'cpu\'"', async () => {
+    const r = await runCli(['inject', 'stress.cpu', 'workers=1', 'load=5', '--duration', '300ms'], {
+      env: e2e.env,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /stress\.cpu: injected cpu 1 x 5% on localhost \(fault [0-9a-z]{8}\)/);
+    assert.doesNotMatch(r.stderr, /host 'cpu'/);
+    const dry = await runCli(['inject', 'network.loss', 'percent=50', 'namespace=nowhere', '--dry-run'], {
+      env: e2e.env,
+    });
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(
+      dry.stdout,
+      /network\.loss \(dry run: nothing injected\): loss 50% ns=nowhere both\nwould act on network 'nowhere:all' in namespace nowhere/,
+    );
+  });
+
   test('process.pause stops a real process for --duration, then resumes it', async () => {
     const ticker = spawn(
       process.execPath,
@@ -123,7 +215,7 @@ describe('a host fault from the command line', () => {
       const cli = startCli(['inject', 'process.pause', `pid=${ticker.pid}`, '--duration', '1s'], {
         env: e2e.env,
       });
-      await cli.waitFor(/process\.pause: injected on process/);
+      await cli.waitFor(/process\.pause: injected process pid \d+ on process '.*' \(pid \d+\)/);
       assert.equal(state(), 'T', 'stopped while the fault lasts');
       const r = await cli.done;
       assert.equal(r.code, 0, r.stderr);
