@@ -1,5 +1,6 @@
 /**
- * `network.loss`: drops a percentage of the packets in scope, at random.
+ * `network.loss`: drops a percentage of the packets in scope, at random, each
+ * packet judged at most once per direction (commands.ts placements()).
  * nftables `numgen random mod 10000 < N drop` by default (needs no netem),
  * iptables `statistic --mode random` without nft, or netem `loss` when asked.
  */
@@ -22,7 +23,9 @@ import { checkScope, describeScope, networkTargets, PercentField, scopeShape } f
 
 export const LossArgsSchema = z.strictObject({
   ...scopeShape,
-  percent: PercentField('percentage of the packets in scope dropped at random (0.01 to 100)'),
+  percent: PercentField(
+    'percentage of the packets of each selected direction dropped at random, each packet at most once (0.01 to 100); with both directions a round trip succeeds with (1-p)^2',
+  ),
   backend: z
     .enum(['auto', 'nftables', 'iptables', 'netem'], {
       error: "expected 'auto', 'nftables', 'iptables' or 'netem'",

@@ -67,7 +67,9 @@ export const ProtocolField = z
 
 export const DirectionField = z
   .enum(['ingress', 'egress', 'both'], { error: "expected 'ingress', 'egress' or 'both'" })
-  .describe("packets entering (ingress), leaving (egress) or both (default 'both')");
+  .describe(
+    "packets arriving (ingress), leaving (egress) or both (default 'both'); each packet is judged once per direction, and once in all when the scope sends it to itself",
+  );
 
 export const BackendField = z
   .enum(['auto', 'nftables', 'iptables'], { error: "expected 'auto', 'nftables' or 'iptables'" })
