@@ -2,7 +2,10 @@
 // Accuracy of the network faults, measured by real traffic between the root
 // namespace and a namespace made here (veth pair), and `faultline halt` with
 // 20 active network faults. Needs root, nft, tc, ip; run `npm run build` first.
-// Usage: node bench/network-accuracy.mjs [lossProbes=10000]
+// Loss is measured per direction at 50% (each packet judged once per direction:
+// an echo loses 50% with ingress or egress, 75% with both; traffic the
+// namespace sends itself over lo loses 50% one way whatever the direction).
+// Usage: node bench/network-accuracy.mjs [lossProbes=10000] [--loss-only]
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { FaultSession, Ledger } from '../dist/faults/index.js';
 import { bandwidthKind, dnsKind, lossKind, partitionKind } from '../dist/faults/network/index.js';
 
-const probes = Number(process.argv[2] ?? 10_000);
+const probes = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 10_000);
+const lossOnly = process.argv.includes('--loss-only');
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/faultline.js');
 const PATH = `${process.env.PATH}:/usr/local/sbin:/usr/sbin:/sbin`;
@@ -159,76 +163,110 @@ try {
   );
   console.log(`RESULT loss_25pct_measured_pct=${fmt(lost * 100, 2)} target=25+/-3`);
 
-  // Bandwidth: 1 Mbit/s shaped (tbf) on the namespace's egress, a bulk TCP transfer out of it.
-  h = await session.inject(
-    bandwidthKind,
-    { namespace: ns, interface: nsIf, rate: '1mbit' },
-    { ttlMs: 120_000 },
-  );
-  const shaped = ((await measureRate(ports.tcpBlast, 5)) * 8) / 1e6;
-  await h.revert();
-  h = await session.inject(
-    bandwidthKind,
-    { namespace: ns, interface: nsIf, rate: '1mbit', mode: 'police' },
-    { ttlMs: 120_000 },
-  );
-  const policed = ((await measureRate(ports.tcpBlast, 5)) * 8) / 1e6;
-  await h.revert();
-  console.log(
-    `bandwidth 1mbit: shaped (tbf) ${fmt(shaped, 3)} Mbit/s (${fmt((shaped - 1) * 100)}%), policed (nft limit) ${fmt(policed, 3)} Mbit/s, TCP goodput over 5 s`,
-  );
-  console.log(`RESULT bandwidth_1mbit_shaped_mbit=${fmt(shaped, 3)} target=1+/-5%`);
-
-  // Partition: share of 200 connects blocked, then the time to revert (and verify) and to connect again.
-  h = await session.inject(partitionKind, { namespace: ns, interface: nsIf }, { ttlMs: 120_000 });
-  const results = await Promise.all(Array.from({ length: 200 }, () => connectOnce(ports.tcpEcho)));
-  const blocked = results.filter((r) => r !== 'ok').length / results.length;
-  const t0 = performance.now();
-  await h.revert();
-  const revertMs = performance.now() - t0;
-  while ((await connectOnce(ports.tcpEcho, 50)) !== 'ok');
-  const flowingMs = performance.now() - t0;
-  console.log(
-    `partition: ${fmt(blocked * 100)}% of 200 connects blocked; revert + verify ${fmt(revertMs)} ms, traffic flows again after ${fmt(flowingMs)} ms`,
-  );
-  console.log(
-    `RESULT partition_blocked_pct=${fmt(blocked * 100)} partition_revert_ms=${fmt(revertMs)} target<100`,
-  );
-
-  // Halt: 20 active network faults (18 partitions/losses on distinct ports, dns, bandwidth), `faultline halt`.
-  const trials = [];
-  for (let trial = 0; trial < 5; trial++) {
-    const s = new FaultSession({ runId: `bench-halt-${trial}`, ledger: new Ledger({ home }) });
-    for (let i = 0; i < 18; i++) {
-      const scope = { namespace: ns, port: 20_000 + i, protocol: 'tcp' };
-      await (i % 2 ? s.inject(lossKind, { ...scope, percent: 10 }) : s.inject(partitionKind, scope));
-    }
-    await s.inject(dnsKind, { namespace: ns });
-    await s.inject(bandwidthKind, { namespace: ns, interface: nsIf, rate: '100mbit' });
-    if (leftovers() !== 20) throw new Error(`expected 20 faults in place, found ${leftovers()}`);
-    // The halt command exits once every fault is reverted and verified; polling the
-    // kernel meanwhile would compete for the CPU with it, so the check comes after.
-    const start = performance.now();
-    const halt = spawn(process.execPath, [bin, 'halt'], { cwd: root, env });
-    const [code, haltMs] = await new Promise((r) =>
-      halt.on('exit', (c) => r([c, performance.now() - start])),
+  // Loss 50% per direction: an echo through the veth pair, and one-way traffic over lo inside the namespace.
+  const loLoss = (n) => {
+    const out = sh([
+      'ip',
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      join(root, 'test/fixtures/network/udp-self.mjs'),
+      String(n),
+      'oneway',
+    ]);
+    return Number(/^lost (\S+)/.exec(out)?.[1]);
+  };
+  for (const [what, direction, measure, expected] of [
+    ['echo', 'ingress', () => udpLoss(ports.udpEcho, probes), 50],
+    ['echo', 'egress', () => udpLoss(ports.udpEcho, probes), 50],
+    ['echo (round trip)', 'both', () => udpLoss(ports.udpEcho, probes), 75],
+    ['lo one way', 'both', () => loLoss(probes), 50],
+  ]) {
+    h = await session.inject(lossKind, { namespace: ns, direction, percent: 50 }, { ttlMs: 120_000 });
+    const measured = (await measure()) * 100;
+    await h.revert();
+    console.log(
+      `loss 50% ${direction}, ${what}: measured ${fmt(measured, 2)}% over ${probes} UDP datagrams (expected ${expected}%)`,
     );
-    if (code !== 0) throw new Error(`faultline halt exited with ${code}`);
-    if (leftovers() !== 0) throw new Error('faultline halt left faults behind');
-    const allGone = haltMs;
-    trials.push({ allGone, haltMs });
-    await s.revertAll();
-    await new Promise((r) =>
-      spawn(process.execPath, [bin, 'halt', '--release'], { cwd: root, env }).on('exit', r),
+    console.log(
+      `RESULT loss_50pct_${direction}_${what.split(' ')[0]}_pct=${fmt(measured, 2)} target=${expected}+/-3`,
     );
   }
-  const worst = Math.max(...trials.map((t) => t.allGone));
-  console.log(
-    `halt with 20 active network faults: \`faultline halt\` launched -> exited with all reverted and verified: ${trials.map((t) => fmt(t.allGone, 0)).join(', ')} ms`,
-  );
-  console.log(`RESULT halt_20_network_faults_max_ms=${fmt(worst, 0)} target<=500`);
+  // --loss-only: a short re-measure of the loss rows.
+  if (!lossOnly) {
+    // Bandwidth: 1 Mbit/s shaped (tbf) on the namespace's egress, a bulk TCP transfer out of it.
+    h = await session.inject(
+      bandwidthKind,
+      { namespace: ns, interface: nsIf, rate: '1mbit' },
+      { ttlMs: 120_000 },
+    );
+    const shaped = ((await measureRate(ports.tcpBlast, 5)) * 8) / 1e6;
+    await h.revert();
+    h = await session.inject(
+      bandwidthKind,
+      { namespace: ns, interface: nsIf, rate: '1mbit', mode: 'police' },
+      { ttlMs: 120_000 },
+    );
+    const policed = ((await measureRate(ports.tcpBlast, 5)) * 8) / 1e6;
+    await h.revert();
+    console.log(
+      `bandwidth 1mbit: shaped (tbf) ${fmt(shaped, 3)} Mbit/s (${fmt((shaped - 1) * 100)}%), policed (nft limit) ${fmt(policed, 3)} Mbit/s, TCP goodput over 5 s`,
+    );
+    console.log(`RESULT bandwidth_1mbit_shaped_mbit=${fmt(shaped, 3)} target=1+/-5%`);
+
+    // Partition: share of 200 connects blocked, then the time to revert (and verify) and to connect again.
+    h = await session.inject(partitionKind, { namespace: ns, interface: nsIf }, { ttlMs: 120_000 });
+    const results = await Promise.all(Array.from({ length: 200 }, () => connectOnce(ports.tcpEcho)));
+    const blocked = results.filter((r) => r !== 'ok').length / results.length;
+    const t0 = performance.now();
+    await h.revert();
+    const revertMs = performance.now() - t0;
+    while ((await connectOnce(ports.tcpEcho, 50)) !== 'ok');
+    const flowingMs = performance.now() - t0;
+    console.log(
+      `partition: ${fmt(blocked * 100)}% of 200 connects blocked; revert + verify ${fmt(revertMs)} ms, traffic flows again after ${fmt(flowingMs)} ms`,
+    );
+    console.log(
+      `RESULT partition_blocked_pct=${fmt(blocked * 100)} partition_revert_ms=${fmt(revertMs)} target<100`,
+    );
+
+    // Halt: 20 active network faults (18 partitions/losses on distinct ports, dns, bandwidth), `faultline halt`.
+    const trials = [];
+    for (let trial = 0; trial < 5; trial++) {
+      const s = new FaultSession({ runId: `bench-halt-${trial}`, ledger: new Ledger({ home }) });
+      for (let i = 0; i < 18; i++) {
+        const scope = { namespace: ns, port: 20_000 + i, protocol: 'tcp' };
+        await (i % 2 ? s.inject(lossKind, { ...scope, percent: 10 }) : s.inject(partitionKind, scope));
+      }
+      await s.inject(dnsKind, { namespace: ns });
+      await s.inject(bandwidthKind, { namespace: ns, interface: nsIf, rate: '100mbit' });
+      if (leftovers() !== 20) throw new Error(`expected 20 faults in place, found ${leftovers()}`);
+      // The halt command exits once every fault is reverted and verified; polling the
+      // kernel meanwhile would compete for the CPU with it, so the check comes after.
+      const start = performance.now();
+      const halt = spawn(process.execPath, [bin, 'halt'], { cwd: root, env });
+      const [code, haltMs] = await new Promise((r) =>
+        halt.on('exit', (c) => r([c, performance.now() - start])),
+      );
+      if (code !== 0) throw new Error(`faultline halt exited with ${code}`);
+      if (leftovers() !== 0) throw new Error('faultline halt left faults behind');
+      const allGone = haltMs;
+      trials.push({ allGone, haltMs });
+      await s.revertAll();
+      await new Promise((r) =>
+        spawn(process.execPath, [bin, 'halt', '--release'], { cwd: root, env }).on('exit', r),
+      );
+    }
+    const worst = Math.max(...trials.map((t) => t.allGone));
+    console.log(
+      `halt with 20 active network faults: \`faultline halt\` launched -> exited with all reverted and verified: ${trials.map((t) => fmt(t.allGone, 0)).join(', ')} ms`,
+    );
+    console.log(`RESULT halt_20_network_faults_max_ms=${fmt(worst, 0)} target<=500`);
+    await session.revertAll();
+    if (leftovers() !== 0) throw new Error('faults left behind');
+  }
   await session.revertAll();
-  if (leftovers() !== 0) throw new Error('faults left behind');
 } finally {
   teardown();
 }
