@@ -21,6 +21,7 @@ import {
   lossKind,
   partitionKind,
 } from '../../src/faults/network/index.js';
+import { revertRules, verifyRules } from '../../src/faults/network/rules.js';
 import { assertNothingLeftBehind, repoRoot, spawnFixture } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
 import {
@@ -305,6 +306,26 @@ describe('network faults', { concurrency: false }, () => {
       assert.ok((await leastLoss(1000, 3, (l) => l < 0.01)) < 0.01, 'nothing lost after revert');
     });
   }
+
+  test('an iptables fault placed before each packet was judged once (plain INPUT jump) is still reverted', async (t) => {
+    if (skip) return t.skip(skip);
+    const tag = '0000beef';
+    const ipt = (...args: string[]) => sh(['ip', 'netns', 'exec', peer.ns, 'iptables', '-w', ...args]);
+    ipt('-N', `FAULTLINE-${tag}`);
+    for (const hook of ['INPUT', 'OUTPUT']) {
+      ipt('-I', hook, '1', '-m', 'comment', '--comment', `faultline:${tag}`, '-j', `FAULTLINE-${tag}`);
+    }
+    const record = {
+      backend: 'iptables',
+      tag,
+      namespace: peer.ns,
+      directions: ['ingress', 'egress'],
+      families: [4],
+    };
+    await revertRules(record);
+    assert.equal(await verifyRules(record), true);
+    assert.deepEqual(faultlineLeftovers(peer.ns), []);
+  });
 
   test('bandwidth 1mbit shapes egress with tbf (measured within 10%); ingress is policed', async (t) => {
     if (skip) return t.skip(skip);

@@ -160,6 +160,14 @@ test('each packet is judged once per direction, and once in all when it both lea
     ['INPUT', '!', '-i', 'lo', ...j],
     ['OUTPUT', ...j],
   ]);
+  // Revert also deletes the plain jumps an earlier version placed, so its faults still come off.
+  assert.deepEqual(iptRemoveCommands('0000abcd', ['ingress', 'egress'], undefined, 4), [
+    ['iptables', '-w', '-D', 'INPUT', '!', '-i', 'lo', ...j],
+    ['iptables', '-w', '-D', 'OUTPUT', ...j],
+    ['iptables', '-w', '-D', 'INPUT', ...j],
+    ['iptables', '-w', '-F', 'FAULTLINE-0000abcd'],
+    ['iptables', '-w', '-X', 'FAULTLINE-0000abcd'],
+  ]);
   assert.deepEqual(iptJumps('0000abcd', ['ingress', 'egress'], 'eth1').at(-1), [
     'FORWARD',
     '-o',

@@ -317,7 +317,19 @@ export function iptRemoveCommands(
   family: Family,
 ): string[][] {
   const bin = iptBinary(family);
-  const cmds = iptJumps(tag, directions, iface).map((j) => [bin, '-w', '-D', ...j]);
+  const jumps = iptJumps(tag, directions, iface);
+  // A fault injected before placements() judged each packet once placed plain jumps in every
+  // direction's hooks: those are deleted too (a missing rule counts as deleted), or -X would fail.
+  const tail = ['-m', 'comment', '--comment', iptComment(tag), '-j', iptChain(tag)];
+  for (const dir of directions) {
+    const dev = iface === undefined ? [] : [dir === 'ingress' ? '-i' : '-o', iface];
+    const hook = IPT_HOOK[dir === 'ingress' ? 'input' : 'output'];
+    for (const h of iface === undefined ? [hook] : [hook, 'FORWARD']) {
+      const legacy = [h, ...dev, ...tail];
+      if (!jumps.some((j) => j.join(' ') === legacy.join(' '))) jumps.push(legacy);
+    }
+  }
+  const cmds = jumps.map((j) => [bin, '-w', '-D', ...j]);
   cmds.push([bin, '-w', '-F', iptChain(tag)], [bin, '-w', '-X', iptChain(tag)]);
   return cmds;
 }
