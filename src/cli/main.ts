@@ -59,7 +59,20 @@ function buildProgram(out: () => Output): Command {
       'seconds between steady-state checks during the method',
       parseSeconds,
     )
-    .option('--fail-fast', 'stop the method at the first deviation during the method')
+    .option(
+      '--fail-fast',
+      'stop the method and revert its faults as soon as misses during the method exceed the tolerance',
+    )
+    .option(
+      '--max-misses <n>',
+      'checks during the method that may miss the steady state and the run still pass (default 0)',
+      parseMaxMisses,
+    )
+    .option(
+      '--max-miss-ratio <r>',
+      'share of the checks during the method that may miss the steady state, 0..1 (default 0)',
+      parseMaxMissRatio,
+    )
     .option('-y, --yes', 'approve an experiment tagged for production without asking')
     .option(
       '--max-duration <duration>',
@@ -257,6 +270,28 @@ function parseSeconds(value: string): number {
     throw new FaultlineError(
       'FAULTLINE_ERR_USAGE',
       `--hypothesis-frequency: expected a positive number of seconds, got '${value}'`,
+    );
+  }
+  return n;
+}
+
+function parseMaxMisses(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `--max-misses: expected a whole number of checks (0 or more), got '${value}'`,
+    );
+  }
+  return n;
+}
+
+function parseMaxMissRatio(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `--max-miss-ratio: expected a ratio between 0 and 1 (e.g. 0.2), got '${value}'`,
     );
   }
   return n;

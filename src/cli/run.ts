@@ -32,6 +32,10 @@ export interface RunFlags {
   rollbackStrategy?: RollbackStrategy;
   hypothesisFrequency?: number;
   failFast?: boolean;
+  /** `--max-misses`: "during" misses the verdict tolerates. */
+  maxMisses?: number;
+  /** `--max-miss-ratio`: share of "during" misses the verdict tolerates (0..1). */
+  maxMissRatio?: number;
   /** Milliseconds (parsed from --max-duration). */
   maxDuration?: number;
   /** Approves an experiment tagged for production without asking. */
@@ -136,6 +140,8 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
         rollbackStrategy: flags.rollbackStrategy,
         hypothesisFrequency: flags.hypothesisFrequency,
         failFast: flags.failFast,
+        maxMisses: flags.maxMisses,
+        maxMissRatio: flags.maxMissRatio,
         maxDurationMs: flags.maxDuration,
         policy,
         blastRadius: settingsBlastRadius(settings),

@@ -312,6 +312,27 @@ export const RuntimeSchema = z.looseObject({
       strategy: z.enum([...HYPOTHESIS_STRATEGIES, 'continously']).optional(),
       frequency: z.number().positive().optional(),
       fail_fast: z.boolean().optional(),
+      max_misses: z
+        .number()
+        .int('expected a whole number of checks')
+        .min(0, 'expected 0 or more checks')
+        .optional()
+        .describe(
+          'Faultline: checks during the method that may miss the steady state and the run still pass (default 0)',
+        ),
+      max_miss_ratio: z
+        .number()
+        .min(0, 'expected a ratio between 0 and 1')
+        .max(1, 'expected a ratio between 0 and 1')
+        .optional()
+        .describe(
+          'Faultline: share of the checks during the method that may miss the steady state and the run still pass, 0..1 (default 0)',
+        ),
+      warmup: durationSchema
+        .optional()
+        .describe(
+          'Faultline: before the method, check the steady state again until it holds or this long has passed (e.g. 30s)',
+        ),
     })
     .optional(),
 });

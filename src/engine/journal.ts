@@ -6,6 +6,7 @@
 import type { Activity, Experiment } from '../core/schema.js';
 import type { FaultTarget } from '../faults/types.js';
 import type { BlastRadiusPolicy } from '../safety/blast-radius.js';
+import type { DuringTolerance, FailFastRecord, Verdict } from './verdict.js';
 
 export type RunStatus = 'completed' | 'failed' | 'aborted' | 'interrupted';
 
@@ -67,9 +68,26 @@ export interface Journal {
     unreverted: FaultRecord[];
     /** The blast-radius policies in force, and the refusal that ended the run, if any. */
     blast_radius?: { policies: BlastRadiusPolicy[]; violation?: string };
+    /** Misses of the steady state during the method the verdict tolerates (runtime.hypothesis, CLI flags). */
+    during_tolerance?: DuringTolerance;
+    /** Set when fail-fast stopped the method: why, when, and when the faults were reverted. */
+    fail_fast?: FailFastRecord;
+    /** The warm-up before the method (runtime.hypothesis.warmup): checks made and whether it ended met. */
+    warmup?: WarmupRecord;
+    /** Faultline's verdict (engine/verdict.ts), decided when the run ended. */
+    verdict?: Verdict;
     /** What run resources measured, by their experiment key (e.g. `load`: totals and per-second series). */
     [resource: string]: unknown;
   };
+}
+
+export interface WarmupRecord {
+  /** Seconds the steady state was given to hold. */
+  deadline: number;
+  /** Checks made, the last one being `steady_states.before`. */
+  checks: number;
+  /** Seconds from the first check to the one that held; null: it never held. */
+  met_after: number | null;
 }
 
 /** Chaos Toolkit's timestamp format: ISO-8601 with microseconds and `+00:00`. */

@@ -7,9 +7,10 @@
  *   hypothesis "before"   (default, before-method-only, continuously)
  *   method                (+ the "during" loop for during-method-only, continuously)
  *   hypothesis "after"    (default, after-method-only, continuously)
+ *   revert faults         (always, before the rollbacks: they run against a system without our faults)
  *   rollbacks             (by strategy)
- *   revert faults         (always)
  *   controls.afterExperiment
+ *   verdict               (engine/verdict.ts: what the exit code and every report show)
  */
 import { randomUUID } from 'node:crypto';
 import { hostname, platform, release } from 'node:os';
@@ -41,7 +42,7 @@ import {
   startSafeguards,
 } from '../safety/safeguards.js';
 import { VERSION } from '../version.js';
-import { executeActivity, interruptedRun, reasonOf } from './activity.js';
+import { executeActivity, interruptedRun, pause, reasonOf } from './activity.js';
 import type { ActivityContext, LogLevel } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
@@ -51,6 +52,7 @@ import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
 import { redactSecrets } from './redact.js';
 import { runResources, type StartedResource } from './resources.js';
 import { checkTolerance } from './tolerances/index.js';
+import { type DuringTolerance, decideVerdict, type FailFastRecord, missesTolerated } from './verdict.js';
 
 export interface RunOptions {
   /** Directory relative module paths resolve against (the experiment file's). Default: cwd. */
@@ -62,8 +64,12 @@ export interface RunOptions {
   rollbackStrategy?: RollbackStrategy;
   /** Seconds between two "during" hypothesis checks (default 1). */
   hypothesisFrequency?: number;
-  /** Stop the method at the first "during" deviation. */
+  /** Stop the method, and revert its faults, as soon as the "during" misses exceed the tolerance. */
   failFast?: boolean;
+  /** Overrides `runtime.hypothesis.max_misses`: "during" misses the verdict tolerates. */
+  maxMisses?: number;
+  /** Overrides `runtime.hypothesis.max_miss_ratio`: share of "during" misses the verdict tolerates (0..1). */
+  maxMissRatio?: number;
   dry?: DryMode | null;
   /** `--var` / `--var-file` values: they only override keys the experiment declares. */
   configuration?: Record<string, unknown>;
@@ -107,18 +113,22 @@ export function resolveStrategies(experiment: Experiment, options: RunOptions): 
 }
 
 /**
- * Exit status of a finished run: 0 only when the experiment completed, did not
- * deviate, met its steady state before the method (when that was checked), and
- * every fault was verifiably reverted. Unlike Chaos Toolkit, a run that never
- * got to inject does not pass a CI gate.
+ * Exit status of a finished run, from Faultline's verdict (engine/verdict.ts):
+ * 0 only when it passed, 2 for a blast-radius refusal, 1 otherwise. Unlike
+ * Chaos Toolkit, misses during the method, a failed action and a run that
+ * never got to inject do not pass a CI gate.
  */
 export function exitCodeFor(journal: Journal): 0 | 1 | 2 {
-  // A blast-radius refusal is a policy refusal, like one before the run.
-  if (journal.faultline.blast_radius?.violation) return 2;
-  if (journal.status !== 'completed' || journal.deviated) return 1;
-  if (journal.steady_states.before && !journal.steady_states.before.steady_state_met) return 1;
-  if (journal.faultline.unreverted.length > 0) return 1;
-  return 0;
+  return decideVerdict(journal).exit_code;
+}
+
+/** The "during" tolerance: CLI flags over the `runtime.hypothesis` block over none. */
+export function resolveDuringTolerance(experiment: Experiment, options: RunOptions): DuringTolerance {
+  const rt = experiment.runtime?.hypothesis;
+  return {
+    max_misses: options.maxMisses ?? rt?.max_misses ?? 0,
+    max_miss_ratio: options.maxMissRatio ?? rt?.max_miss_ratio ?? 0,
+  };
 }
 
 const BEFORE_STRATEGIES: ReadonlySet<string> = new Set(['default', 'before-method-only', 'continuously']);
@@ -178,8 +188,11 @@ class ExperimentRun {
   #breach: SafeguardBreach | undefined;
   /** The revert a safeguard started at its breach, awaited before the rollbacks. */
   #breachRevert: Promise<unknown> | undefined;
-  /** Set by a "during" deviation with --fail-fast: no further method activity starts. */
-  #stopMethod = false;
+  readonly #tolerance: DuringTolerance;
+  /** Aborted by fail-fast: stops the method's activities (pauses included) without interrupting the run. */
+  readonly #failFast = new AbortController();
+  /** The revert fail-fast started when it fired, awaited before the hypothesis after. */
+  #failFastRevert: Promise<unknown> | undefined;
   #status: RunStatus | null = null;
   #reason: string | undefined;
   /** Baseline values by probe name, captured the first time a baseline tolerance is checked. */
@@ -195,6 +208,7 @@ class ExperimentRun {
     this.#baseDir = options.baseDir ?? process.cwd();
     this.#runId = options.runId ?? randomUUID();
     this.#strategies = resolveStrategies(experiment, options);
+    this.#tolerance = resolveDuringTolerance(experiment, options);
     this.#dry = options.dry ?? null;
     this.#hasHypothesis = (experiment['steady-state-hypothesis']?.probes?.length ?? 0) > 0;
     this.#interrupts = interrupts;
@@ -225,6 +239,7 @@ class ExperimentRun {
         host: hostname(),
         pid: process.pid,
         strategies: this.#strategies,
+        during_tolerance: this.#tolerance,
         faults: [],
         unreverted: [],
         ...(options.policy === undefined ? {} : { policy: options.policy }),
@@ -349,7 +364,10 @@ class ExperimentRun {
       dry: this.#dry,
     });
     await this.#main();
+    // Faults first, whatever stopped the run: a Ctrl-C must not leave them in place while rollbacks run.
+    await this.#revertFaults();
     await this.#rollbacks();
+    // Anything a rollback injected (rare) goes too; a no-op otherwise.
     await this.#revertFaults();
     await this.#recover();
     // Resources (in-process proxies, load) stop only after every fault in them is reverted.
@@ -372,11 +390,16 @@ class ExperimentRun {
       if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
       let proceed = true;
       if (this.#hasHypothesis && BEFORE_STRATEGIES.has(this.#strategies.hypothesis)) {
-        const before = await this.#runHypothesis('before-hypothesis');
+        const started = Date.now();
+        let before = await this.#runHypothesis('before-hypothesis');
+        const warmup = experiment.runtime?.hypothesis?.warmup;
+        const warmupMs = warmup === undefined ? undefined : (parseDuration(warmup) ?? 0);
+        if (warmupMs !== undefined) before = await this.#warmUp(before, warmupMs, started);
         this.#journal.steady_states.before = before;
         if (!before.steady_state_met) {
+          const afterWarmup = warmupMs === undefined ? '' : ` (warm-up of ${warmupMs / 1000} s)`;
           this.#status = probeRaised(before) ? 'failed' : 'completed';
-          this.#reason = 'the steady state was not met before the method';
+          this.#reason = `the steady state was not met before the method${afterWarmup}`;
           proceed = false;
         }
       }
@@ -411,7 +434,10 @@ class ExperimentRun {
     try {
       await this.#runMethod();
     } catch (err) {
-      methodErr = err;
+      // fail-fast cut the current activity short: that ends the method, it does not interrupt the run.
+      const failFastStop =
+        err instanceof InterruptExecution && this.#failFast.signal.aborted && !this.#interrupt.signal.aborted;
+      if (!failFastStop) methodErr = err;
     }
     const violation = this.#faults.violation;
     if (violation && journal.faultline.blast_radius) {
@@ -430,6 +456,7 @@ class ExperimentRun {
         }
       }
     }
+    await this.#failFastRevert;
     if (methodErr instanceof AbortRun) {
       this.#status = 'aborted';
       this.#reason = methodErr.message;
@@ -445,7 +472,8 @@ class ExperimentRun {
       if (!after.steady_state_met) {
         journal.deviated = true;
         this.#status = probeRaised(after) ? 'failed' : 'completed';
-        this.#reason = 'the steady state deviated after the method';
+        // Chaos Toolkit resets the status here; the reason stays fail-fast's when it stopped the method.
+        if (!journal.faultline.fail_fast) this.#reason = 'the steady state deviated after the method';
       }
     }
   }
@@ -491,11 +519,11 @@ class ExperimentRun {
       await this.#runSequence(
         experiment.method,
         'method',
-        this.#interrupt.signal,
+        AbortSignal.any([this.#interrupt.signal, this.#failFast.signal]),
         (runs) => (this.#journal.run = runs),
         {
           // A fault refused by the blast radius ends the method: the run reached too far.
-          stop: () => this.#stopMethod || this.#faults.violation !== undefined,
+          stop: () => this.#failFast.signal.aborted || this.#faults.violation !== undefined,
           onUnresolved: (err) => {
             throw new AbortRun(err.message);
           },
@@ -616,6 +644,8 @@ class ExperimentRun {
         // Cleanup errors are swallowed, as in Chaos Toolkit.
       }
     }
+    // Last, so it judges the final status (the afterExperiment hook may interrupt) and is redacted too.
+    journal.faultline.verdict = decideVerdict(journal);
     const final = redactSecrets(journal, this.#secrets);
     this.#emit({ type: 'run-end', journal: final });
     return final;
@@ -760,15 +790,17 @@ class ExperimentRun {
     const frequency = options.hypothesisFrequency ?? experiment.runtime?.hypothesis?.frequency ?? 1;
     const failFast = options.failFast ?? experiment.runtime?.hypothesis?.fail_fast ?? false;
     const interrupt = this.#interrupt;
+    const during = this.#journal.steady_states.during;
+    let misses = 0;
     while (!stop.aborted && !interrupt.signal.aborted) {
       const state = await this.#runHypothesis('during-hypothesis');
-      this.#journal.steady_states.during.push(state);
+      during.push(state);
       if (!state.steady_state_met) {
+        misses += 1;
         this.#log('warn', 'the steady state deviated during the method');
-        if (failFast) {
-          this.#status = 'failed';
-          this.#reason = 'the steady state deviated during the method (--fail-fast)';
-          this.#stopMethod = true;
+        // Fail-fast fires once the misses so far are more than the verdict tolerates.
+        if (failFast && !stop.aborted && !missesTolerated(misses, during.length, this.#tolerance)) {
+          this.#fireFailFast(state, during.length);
           return;
         }
       }
@@ -778,6 +810,61 @@ class ExperimentRun {
         return;
       }
     }
+  }
+
+  /**
+   * Fail-fast: stops the method now (the current activity and its pauses
+   * included) and reverts every fault at once, as a safeguard's breach does.
+   * The status is Chaos Toolkit's (`failed`; the hypothesis after still runs
+   * and may reset it); the reason and `faultline.fail_fast` say what happened.
+   */
+  #fireFailFast(state: SteadyState, check: number): void {
+    const probe = state.probes.at(-1)?.activity.name;
+    const reason = `fail-fast: the steady state was not met during the method (check ${check}${probe ? `, probe '${probe}'` : ''}): the method was stopped and its faults reverted`;
+    const record: FailFastRecord = { reason, fired_at: isoNow(), check };
+    this.#journal.faultline.fail_fast = record;
+    this.#status = 'failed';
+    this.#reason = reason;
+    this.#log('error', reason);
+    this.#failFast.abort(reason);
+    this.#failFastRevert = this.#faults.revertAll().then(() => {
+      record.reverted_at = isoNow();
+    });
+  }
+
+  /**
+   * The warm-up (`runtime.hypothesis.warmup`): checks the steady state again,
+   * every hypothesis frequency, until it holds or the deadline passes; returns
+   * the last check. An interrupt cuts the wait short.
+   */
+  async #warmUp(first: SteadyState, deadlineMs: number, started: number): Promise<SteadyState> {
+    const intervalMs =
+      (this.options.hypothesisFrequency ?? this.experiment.runtime?.hypothesis?.frequency ?? 1) * 1000;
+    let state = first;
+    let checks = 1;
+    while (!state.steady_state_met) {
+      const left = deadlineMs - (Date.now() - started);
+      if (left <= 0) break;
+      const wait = Math.min(intervalMs, left);
+      const probe = state.probes.at(-1)?.activity.name;
+      this.#log(
+        'info',
+        `warm-up: the steady state is not met yet${probe ? ` (probe '${probe}')` : ''}; checking again in ${(wait / 1000).toFixed(1)} s (${(left / 1000).toFixed(1)} s of the warm-up left)`,
+      );
+      await pause(wait / 1000, this.#interrupt.signal);
+      state = await this.#runHypothesis('before-hypothesis');
+      checks += 1;
+    }
+    const metAfter = state.steady_state_met ? (Date.now() - started) / 1000 : null;
+    this.#journal.faultline.warmup = { deadline: deadlineMs / 1000, checks, met_after: metAfter };
+    if (metAfter === null)
+      this.#log(
+        'warn',
+        `warm-up: the steady state did not hold within ${deadlineMs / 1000} s (${checks} checks)`,
+      );
+    else if (checks > 1)
+      this.#log('info', `warm-up: the steady state holds after ${metAfter.toFixed(1)} s (${checks} checks)`);
+    return state;
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
- * Webhook notifications: a JSON POST when a run starts and when it ends
- * (completed, deviated, failed, aborted, interrupted). The body is
+ * Webhook notifications: a JSON POST when a run starts and when it ends, the
+ * end named by Faultline's verdict (completed: passed; deviated, failed,
+ * aborted, interrupted, refused) with its reasons. The body is
  * Slack-compatible (`text`, in Slack's mrkdwn) and carries the facts under
  * `faultline` for any other receiver. Delivery is best-effort: a receiver that
  * is down is reported as a warning and never changes the run's outcome.
@@ -10,7 +11,7 @@
  */
 import { z } from 'zod';
 import type { Journal } from '../engine/journal.js';
-import { outcomeOf } from './run-metrics.js';
+import { outcomeOf, verdictFor } from './run-metrics.js';
 
 export const NOTIFY_EVENTS = [
   'started',
@@ -19,6 +20,7 @@ export const NOTIFY_EVENTS = [
   'failed',
   'aborted',
   'interrupted',
+  'refused',
 ] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
@@ -64,19 +66,25 @@ export function notificationBody(
     failed: ':x:',
     aborted: ':octagonal_sign:',
     interrupted: ':double_vertical_bar:',
+    refused: ':no_entry:',
   };
   const lines = [`${icon[event]} *${run.title}*: ${event === 'started' ? 'started' : `run ${event}`}`];
   const details: Record<string, unknown> = { event, experiment: run.title, run_id: run.runId };
   if (journal) {
     const recovery = journal.faultline.recovery as { mttr?: number | null } | undefined;
     const reason = journal.faultline.reason;
-    if (reason) lines.push(`> ${reason}`);
+    const verdict = verdictFor(journal);
+    lines.push(`verdict: ${verdict.label} (exit code ${verdict.exit_code})`);
+    for (const r of verdict.reasons) lines.push(`> ${r}`);
+    for (const w of verdict.warnings) lines.push(`> :warning: ${w}`);
     lines.push(
       `${journal.faultline.faults.length} fault(s) injected, ${journal.faultline.unreverted.length} not reverted; ${journal.duration.toFixed(1)} s`,
     );
     if (typeof recovery?.mttr === 'number')
       lines.push(`recovered ${recovery.mttr.toFixed(2)} s after the faults were reverted`);
     Object.assign(details, {
+      verdict: verdict.kind,
+      reasons: verdict.reasons,
       status: journal.status,
       deviated: journal.deviated,
       duration: journal.duration,

@@ -31,6 +31,7 @@ import {
   STATUS_CODE_UNSET,
   type TraceBatch,
 } from './otlp-proto.js';
+import { verdictFor } from './run-metrics.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 
@@ -694,7 +695,9 @@ export class RunTracer {
     const root = run.root;
     const unreverted = new Set(j.faultline.unreverted.map((f) => f.id));
     const recovery = j.faultline.recovery as { mttr?: number | null } | undefined;
+    const verdict = verdictFor(j);
     root.set({
+      'faultline.run.verdict': verdict.kind,
       'faultline.run.status': j.status,
       'faultline.run.deviated': j.deviated,
       'faultline.run.reason': j.faultline.reason,
@@ -703,16 +706,8 @@ export class RunTracer {
       'faultline.faults.unreverted': unreverted.size,
       'faultline.recovery.mttr_s': typeof recovery?.mttr === 'number' ? recovery.mttr : undefined,
     });
-    if (j.status !== 'completed' || j.deviated || unreverted.size > 0) {
-      root.error(
-        j.faultline.reason ??
-          (unreverted.size > 0
-            ? `${unreverted.size} fault(s) not reverted`
-            : j.deviated
-              ? 'the steady state deviated'
-              : `the run ${j.status}`),
-      );
-    }
+    // The span is an error whenever Faultline's verdict is not a pass (misses during the method, a failed action...).
+    if (verdict.kind !== 'passed') root.error(verdict.reasons[0] ?? `the run ${verdict.kind}`);
     // The journal has the last word on every fault (a revert retried by revertAll, a fault never announced).
     for (const f of j.faultline.faults) {
       let span = run.faults.get(f.id);

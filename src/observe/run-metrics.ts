@@ -6,13 +6,26 @@
  */
 import type { RunEvent } from '../engine/events.js';
 import type { FaultRecord, Journal } from '../engine/journal.js';
+import { decideVerdict, type Verdict, type VerdictKind } from '../engine/verdict.js';
 import { targetKey } from '../safety/blast-radius.js';
 import { Exposition, Histogram, labels } from './prom-text.js';
 
-/** How a finished run is counted: its status, or `deviated` for a completed run that deviated. */
-export function outcomeOf(journal: Journal): string {
-  if (journal.status === 'completed' && journal.deviated) return 'deviated';
-  return journal.status;
+export type Outcome = Exclude<VerdictKind, 'passed'> | 'completed';
+
+/** Faultline's verdict on a finished run: the one the run stored, else decided now (older journals). */
+export function verdictFor(journal: Journal): Verdict {
+  return (journal.faultline.verdict as Verdict | undefined) ?? decideVerdict(journal);
+}
+
+/**
+ * How a finished run is counted: its verdict, with a pass called `completed`
+ * (the label dashboards already read). Misses during the method beyond the
+ * tolerance, fail-fast and a failed action count as deviated or failed even
+ * when Chaos Toolkit's status says `completed`.
+ */
+export function outcomeOf(journal: Journal): Outcome {
+  const { kind } = verdictFor(journal);
+  return kind === 'passed' ? 'completed' : kind;
 }
 
 const DURATION_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
@@ -87,7 +100,7 @@ export class RunMetrics {
         if (this.#active === c) this.#active = undefined;
         this.#lastRun = {
           experiment: j.experiment.title,
-          success: outcome === 'completed' && j.faultline.unreverted.length === 0 ? 1 : 0,
+          success: outcome === 'completed' ? 1 : 0,
           at: Date.parse(j.end) / 1000,
           blastRadius: this.#lastBlastRadius,
         };
@@ -117,7 +130,7 @@ export class RunMetrics {
     out.family(
       'faultline_runs_total',
       'counter',
-      'Finished runs by outcome (completed, deviated, failed, aborted, interrupted).',
+      "Finished runs by Faultline's verdict (completed: passed; deviated, failed, aborted, interrupted, refused).",
       [...this.#outcomes].map(([outcome, n]) => [labels({ outcome }), n]),
     );
     out.histogram('faultline_run_duration_seconds', 'Duration of finished runs.', [

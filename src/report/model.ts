@@ -6,67 +6,23 @@
  */
 import { z } from 'zod';
 import type { ActivityRun, Journal, SteadyState } from '../engine/journal.js';
+import { decideVerdict, type Verdict as EngineVerdict, type VerdictKind } from '../engine/verdict.js';
 
 // ------------------------------------------------------------------ verdict
 
-export type VerdictKind = 'passed' | 'deviated' | 'failed' | 'aborted' | 'interrupted' | 'refused';
+export type { VerdictKind } from '../engine/verdict.js';
 
-export interface Verdict {
-  kind: VerdictKind;
-  /** PASSED, DEVIATED, ... */
-  label: string;
-  /** What `faultline run` exited with for this journal. */
-  exitCode: 0 | 1 | 2;
-  /** Why it is not a pass. */
-  reasons: string[];
-  /** Worth a look but not part of the verdict (deviations during the method, as Chaos Toolkit judges). */
-  warnings: string[];
-}
+/** The engine's verdict, plus `exitCode` (camelCase) for the reporters that read it so. */
+export type Verdict = EngineVerdict & { exitCode: 0 | 1 | 2 };
 
 /**
- * The verdict, by the rule of `exitCodeFor` in engine/run.ts (kept here so
- * rendering a report does not load the engine and every provider with it).
+ * The verdict the run stored in its journal (`faultline.verdict`), else the one
+ * engine/verdict.ts decides (journals older than it); one rule either way, and
+ * verdict.ts imports only types, so a report does not load the engine.
  */
 export function verdictOf(j: Journal): Verdict {
-  const reasons: string[] = [];
-  const warnings: string[] = [];
-  const fl = j.faultline;
-  let kind: VerdictKind = 'passed';
-  let exitCode: 0 | 1 | 2 = 0;
-  if (fl.blast_radius?.violation) {
-    kind = 'refused';
-    exitCode = 2;
-    reasons.push(`blast radius: ${fl.blast_radius.violation}`);
-  } else if (j.status !== 'completed') {
-    kind = j.status;
-    exitCode = 1;
-  } else if (j.deviated || j.steady_states.before?.steady_state_met === false) {
-    kind = 'deviated';
-    exitCode = 1;
-  }
-  if (typeof fl.reason === 'string' && !reasons.some((r) => r.endsWith(fl.reason as string)))
-    reasons.push(fl.reason);
-  if (j.steady_states.before?.steady_state_met === false && !fl.reason)
-    reasons.push('the steady state was not met before the method');
-  if (j.steady_states.after?.steady_state_met === false && !fl.reason)
-    reasons.push('the steady state deviated after the method');
-  if (fl.unreverted.length > 0) {
-    if (kind === 'passed') kind = 'failed';
-    if (exitCode === 0) exitCode = 1;
-    reasons.push(
-      `${fl.unreverted.length} fault(s) not reverted: ${fl.unreverted.map((f) => f.target).join(', ')}`,
-    );
-  }
-  const rec = recoveryOf(j);
-  if (rec && rec.mttr === null && !reasons.some((r) => r.startsWith('did not recover')))
-    reasons.push(`did not recover within ${rec.deadline} s of the faults being reverted`);
-  const during = j.steady_states.during;
-  const unmet = during.filter((s) => s.steady_state_met === false).length;
-  if (unmet > 0)
-    warnings.push(
-      `the steady state was not met in ${unmet} of ${during.length} checks during the method (the verdict judges before and after)`,
-    );
-  return { kind, label: kind.toUpperCase(), exitCode, reasons, warnings };
+  const v = (j.faultline.verdict as EngineVerdict | undefined) ?? decideVerdict(j);
+  return { ...v, exitCode: v.exit_code };
 }
 
 // ------------------------------------------------------------------ time

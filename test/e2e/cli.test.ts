@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { BIN, cliSuite, journalOf, ROOT, runCli, startCli } from '../helpers/cli.js';
@@ -111,6 +111,68 @@ describe('faultline run', () => {
     const bad = await runCli(['run', 'examples/long-fault.yaml', '--max-duration', 'soon'], { env: e2e.env });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--max-duration: expected a duration/);
+    for (const [flag, value, message] of [
+      ['--max-misses', '1.5', /--max-misses: expected a whole number of checks \(0 or more\), got '1\.5'/],
+      ['--max-misses', '-1', /--max-misses: expected a whole number/],
+      [
+        '--max-miss-ratio',
+        '2',
+        /--max-miss-ratio: expected a ratio between 0 and 1 \(e\.g\. 0\.2\), got '2'/,
+      ],
+    ] as const) {
+      const r = await runCli(['run', 'examples/long-fault.yaml', flag, value], { env: e2e.env });
+      assert.equal(r.code, 2, `${flag} ${value}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stderr, /at .*\.js:\d+/);
+    }
+  });
+
+  test('misses during the method exit 1 (Chaos Toolkit status completed); --max-misses tolerates them', async () => {
+    const marker = join(e2e.work, 'during.marker');
+    const seen = join(e2e.work, 'during.seen');
+    const file = join(e2e.work, 'during.yaml');
+    // The probe misses while the marker fault is in place and leaves `seen` behind; the method holds the
+    // fault until a check has missed, then reverts it, so the check after the method holds.
+    await writeFile(
+      file,
+      `title: misses during the method
+description: the steady state breaks while the fault is in place and holds again after it
+runtime: { hypothesis: { strategy: continuously, frequency: 0.1 } }
+steady-state-hypothesis:
+  title: no marker
+  probes:
+    - type: probe
+      name: no-marker
+      tolerance: 0
+      provider: { type: process, path: sh, arguments: ['-c', 'if [ -e "${marker}" ]; then touch "${seen}"; exit 1; fi'] }
+method:
+  - type: action
+    name: inject
+    provider: { type: faultline, module: faultline.marker, func: create, arguments: { path: "${marker}", duration: 60 } }
+  - type: action
+    name: hold-until-a-check-missed
+    provider: { type: process, path: sh, arguments: ['-c', 'while [ ! -e "${seen}" ]; do sleep 0.05; done'] }
+  - type: action
+    name: end-the-fault
+    provider: { type: faultline, module: faultline.faults, func: revert }
+`,
+    );
+    const journal = join(e2e.work, 'during.json');
+    const r = await runCli(['run', file, '--journal-path', journal], { env: e2e.env });
+    assert.equal(r.code, 1, r.stderr);
+    const j = await journalOf(journal);
+    assert.equal(j.status, 'completed');
+    assert.equal(j.deviated, false);
+    assert.equal(j.faultline.verdict.kind, 'deviated');
+    assert.match(j.faultline.verdict.reasons[0], /checks during the method \(tolerated: at most 0\)/);
+
+    await rm(seen);
+    const ok = await runCli(['run', file, '--journal-path', journal, '--max-misses', '1000'], {
+      env: e2e.env,
+    });
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal((await journalOf(journal)).faultline.verdict.kind, 'passed');
+    assert.equal(existsSync(marker), false);
   });
 
   test('Ctrl-C mid-method: interrupted, journal written, fault reverted, exit 1', async () => {

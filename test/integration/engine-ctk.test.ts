@@ -308,12 +308,19 @@ describe('Chaos Toolkit outcomes', () => {
     assert.equal(j.status, 'completed');
     assert.equal(j.deviated, true);
     assert.equal(j.run.length, 1, 'fail-fast cut the method short');
+    // Faultline: the reason stays fail-fast's (it was "deviated after the method"); the verdict says so.
+    assert.match(j.faultline.reason ?? '', /^fail-fast: the steady state was not met during the method/);
+    assert.equal(j.faultline.verdict?.kind, 'deviated');
+    assert.match(j.faultline.verdict?.reasons[0] ?? '', /^fail-fast: /);
+    assert.ok(j.faultline.fail_fast?.fired_at);
 
     j = await run(exp, opts);
     assert.equal(j.status, 'completed');
     assert.equal(j.deviated, true);
     assert.equal(j.run.length, 2);
     assert.ok(j.steady_states.during.length >= 2);
+    assert.equal(j.faultline.fail_fast, undefined);
+    assert.equal(j.faultline.verdict?.kind, 'deviated');
   });
 
   test('I. a missing ref without validation -> aborted', async () => {

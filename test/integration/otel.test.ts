@@ -393,7 +393,9 @@ test('an unreachable endpoint is reported and changes nothing in the run', async
     experiment(marker),
   );
   assert.equal(journal.status, 'completed');
-  assert.equal(exitCodeFor(journal), 0);
+  // The verdict is the run's own: its action 'boom' fails on purpose (a failed action fails the verdict, issue #12 18a).
+  assert.equal(exitCodeFor(journal), 1);
+  assert.deepEqual(journal.faultline.verdict?.reasons, ["action 'boom' failed: RuntimeError: kaboom"]);
   assert.equal(errors.length, 1);
   assert.equal(errors[0]?.startsWith(`could not export the trace to ${url}: `), true, errors[0]);
   assert.match(errors[0] ?? '', /ECONNREFUSED/);

@@ -173,7 +173,8 @@ test('a passing run without load still has a timeline; several runs show trends'
   const { page, errors, requests } = await open('trend', names.map(fixture));
   assert.deepEqual(errors, []);
   assert.deepEqual(requests, []);
-  assert.equal((await page.textContent('.verdict .label'))?.trim(), '3/4 PASSED');
+  // during-deviation.json missed 3 of 6 checks during the method: not a pass (issue #12 item 1).
+  assert.equal((await page.textContent('.verdict .label'))?.trim(), '2/4 PASSED');
   const bars = await sizes(page, 'svg[data-chart="pass-rate"] rect.bar');
   assert.equal(bars.length, 4);
   for (const b of bars) assert.ok(b.w > 5 && b.h > 50);

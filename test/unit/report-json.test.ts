@@ -37,11 +37,12 @@ test('several runs: pass rate and mean recovery time, oldest first', () => {
   const names = ['safeguard-trip.json', 'recovered.json', 'quickstart.json', 'during-deviation.json'];
   const doc = JSON.parse(renderReport('json', names.map(load)));
   assert.equal(doc.summary.runs, 4);
-  assert.equal(doc.summary.passed, 3);
-  assert.equal(doc.summary.pass_rate, 0.75);
+  // during-deviation.json missed 3 of 6 checks during the method with no tolerance: deviated (issue #12 item 1).
+  assert.equal(doc.summary.passed, 2);
+  assert.equal(doc.summary.pass_rate, 0.5);
   assert.deepEqual(
     doc.runs.map((r: { verdict: string }) => r.verdict),
-    ['passed', 'passed', 'interrupted', 'passed'],
+    ['passed', 'passed', 'interrupted', 'deviated'],
   );
   assert.equal(doc.runs[0].mttr, undefined);
 });
