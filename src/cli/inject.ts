@@ -120,9 +120,7 @@ function selectionLines(sel: Selection | undefined): string[] {
   const chosen = new Set(sel.selected.map((p) => p.pid));
   return [
     `${sel.matched.length} matching process${sel.matched.length === 1 ? '' : 'es'} (pid 1, Faultline and its ancestors excluded), oldest first; * = chosen:`,
-    ...formatCandidates(sel.matched, sel.bootSeconds, 200).map(
-      (line) => `  ${chosen.has(Number(/^pid (\d+)/.exec(line)?.[1])) ? '*' : ' '} ${line}`,
-    ),
+    ...formatCandidates(sel.matched, sel.bootSeconds, 200, (p) => (chosen.has(p.pid) ? '  * ' : '    ')),
     `chosen: ${sel.reason}`,
   ];
 }
@@ -162,7 +160,7 @@ async function dryRun(
       targets: resolved.targets,
       ...(sel
         ? {
-            reason: sel.reason,
+            selection: sel.reason,
             candidates: sel.matched.map((p) => ({
               pid: p.pid,
               start: p.start,
@@ -285,7 +283,7 @@ export async function injectCommand(
       id: handle.id,
       target: handle.target,
       targets: record?.targets ?? [],
-      ...(sel ? { chosen: sel.reason } : {}),
+      ...(sel ? { selection: sel.reason } : {}),
     };
     if (!flags.json) for (const line of selectionLines(sel)) out.summary(`${fault}: ${line}`);
     if (kind.irreversible) {

@@ -158,6 +158,7 @@ describe('a host fault from the command line', () => {
       );
       const report = JSON.parse(asJson.stdout);
       assert.equal(report.dry_run, true);
+      assert.match(report.selection, /^the oldest of 2 processes matching/);
       assert.deepEqual(
         report.candidates.map((c: { pid: number; chosen: boolean }) => [c.pid, c.chosen]),
         [

@@ -293,15 +293,23 @@ export interface Choice {
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 'es'}`;
 const byStart = (a: ProcInfo, b: ProcInfo) => Number(a.start) - Number(b.start) || a.pid - b.pid;
 
-/** One line per candidate: pid, start time (when boot time is known), command line (or [comm]). */
-export function formatCandidates(procs: readonly ProcInfo[], bootSeconds?: number, limit = 20): string[] {
+/**
+ * One line per candidate, oldest first: pid, start time (when boot time is
+ * known), command line (or [comm]), after `mark(p)` when given.
+ */
+export function formatCandidates(
+  procs: readonly ProcInfo[],
+  bootSeconds?: number,
+  limit = 20,
+  mark?: (p: ProcInfo) => string,
+): string[] {
   const lines = [...procs]
     .sort(byStart)
     .slice(0, limit)
     .map((p) => {
       const at =
         bootSeconds === undefined ? `start ${p.start}` : `started ${startedAt(p.start, bootSeconds)}`;
-      return `pid ${p.pid}  ${at}  ${p.cmdline || `[${p.comm}]`}`;
+      return `${mark ? mark(p) : ''}pid ${p.pid}  ${at}  ${p.cmdline || `[${p.comm}]`}`;
     });
   if (procs.length > limit) lines.push(`... and ${procs.length - limit} more`);
   return lines;
