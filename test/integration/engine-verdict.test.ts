@@ -307,8 +307,10 @@ test('warm-up: the steady state is checked again until it holds, or the deadline
   const late = await run(exp('300ms'));
   assert.equal(late.run.length, 0);
   assert.equal(late.steady_states.before?.steady_state_met, false);
-  const lw = late.faultline.warmup as { checks: number; met_after: number | null };
-  assert.ok(lw.checks >= 2);
+  const lw = late.faultline.warmup as { deadline: number; checks: number; met_after: number | null };
+  // Only lower bounds on time: the warm-up waited its whole deadline (however few checks a busy machine fits in).
+  assert.ok(lw.checks >= 1);
+  assert.ok(late.duration >= lw.deadline);
   assert.equal(lw.met_after, null);
   assert.match(late.faultline.reason ?? '', /not met before the method \(warm-up of 0\.3 s\)/);
   assert.equal(late.faultline.verdict?.kind, 'deviated');
