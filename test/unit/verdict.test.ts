@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import type { Activity } from '../../src/core/schema.js';
 import type { ActivityRun, Journal, SteadyState } from '../../src/engine/journal.js';
 import { decideVerdict, missesTolerated, type VerdictKind } from '../../src/engine/verdict.js';
+import { validateExperiment } from '../../src/experiment/validate.js';
 
 const probe: Activity = { type: 'probe', name: 'p99', provider: { type: 'node', module: 'm', func: 'f' } };
 const state = (met: boolean): SteadyState => ({
@@ -337,4 +338,21 @@ test('missesTolerated: a count, or a share of the checks when a ratio is set', (
   assert.equal(missesTolerated(2, 10, tol(1, 0.2)), true);
   assert.equal(missesTolerated(3, 10, tol(1, 0.2)), false);
   assert.equal(missesTolerated(1, 1, tol(0, 0.5)), false, 'one check, one miss: 100%');
+});
+
+test('the tolerance and warm-up keys are validated with their paths', async () => {
+  const base = { title: 't', description: 'd', method: [] };
+  const bad = await validateExperiment(
+    { ...base, runtime: { hypothesis: { max_misses: 1.5, max_miss_ratio: 2, warmup: 'soon' } } },
+    { env: {} },
+  );
+  const messages = bad.issues.map((i) => `${i.path}: ${i.message}`).join('\n');
+  assert.match(messages, /runtime\.hypothesis\.max_misses: expected a whole number of checks/);
+  assert.match(messages, /runtime\.hypothesis\.max_miss_ratio: expected a ratio between 0 and 1/);
+  assert.match(messages, /runtime\.hypothesis\.warmup: expected a duration/);
+  const good = await validateExperiment(
+    { ...base, runtime: { hypothesis: { max_misses: 2, max_miss_ratio: 0.1, warmup: '30s' } } },
+    { env: {} },
+  );
+  assert.deepEqual(good.issues, []);
 });
