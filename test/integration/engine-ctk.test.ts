@@ -256,6 +256,10 @@ describe('Chaos Toolkit outcomes', () => {
     assert.equal(j.run[0]!.status, 'failed');
     assert.ok(j.run[0]!.exception!.at(-1)!.includes('oops'));
     assert.equal(j.rollbacks.length, 1);
+    // Faultline's verdict (not Chaos Toolkit's status): a failed action fails the run.
+    assert.equal(j.faultline.verdict?.kind, 'failed');
+    assert.deepEqual(j.faultline.verdict?.reasons, ["action 'boom' failed: RuntimeError: oops"]);
+    assert.equal(exitCodeFor(j), 1);
   });
 
   test('G. a control interrupting at activity level -> interrupted; rollbacks 0 (default) / 1 (always)', async () => {
