@@ -20,6 +20,7 @@ export type { Phase, RunEvent, RunEventListener } from './engine/events.js';
 export type { ActivityRun, FaultRecord, Journal, RunStatus, SteadyState } from './engine/journal.js';
 export { exitCodeFor, type RunOptions, resolveStrategies, runExperiment } from './engine/run.js';
 export { checkTolerance, validateTolerance } from './engine/tolerances/index.js';
+export { decideVerdict, type Verdict, type VerdictKind } from './engine/verdict.js';
 export {
   assertValidExperiment,
   defineExperiment,
