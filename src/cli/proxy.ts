@@ -398,7 +398,7 @@ export function registerProxyCommands(program: Command, out: () => Output): void
     process.exitCode = code;
   };
 
-  proxy
+  const serve = proxy
     .command('serve', { isDefault: true })
     .description('run the proxy and its Toxiproxy-compatible HTTP API until SIGINT/SIGTERM')
     .option('--host <host>', 'API listen address (non-loopback requires a token)', '127.0.0.1')
@@ -411,6 +411,14 @@ export function registerProxyCommands(program: Command, out: () => Output): void
     .action(async (opts: ServeOptions) => {
       done(await proxyServeCommand(opts, out()));
     });
+  // `faultline proxy` alone runs the server, so its help must show the server's options (--port...).
+  proxy.addHelpText('after', () => {
+    const help = serve.createHelp();
+    const options = help.visibleOptions(serve).filter((o) => o.long !== '--help');
+    const width = Math.max(...options.map((o) => help.optionTerm(o).length));
+    const lines = options.map((o) => `  ${help.optionTerm(o).padEnd(width)}  ${help.optionDescription(o)}`);
+    return `\nServer options (\`faultline proxy [serve] [options]\`):\n${lines.join('\n')}`;
+  });
 
   clientOptions(proxy.command('list').description('list the proxies of a running server')).action(
     async (opts) => done(await proxyListCommand(opts, out())),

@@ -254,6 +254,15 @@ describe('faultline proxy and its client subcommands', () => {
     }
   });
 
+  test('`proxy --help` shows the server options (--host, --port, --config, --token), exit 0', async () => {
+    const r = await cli(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const flag of ['--host <host>', '--port <port>', '--config <file>', '--token <token>']) {
+      assert.ok(r.stdout.includes(flag), `${flag} missing from:\n${r.stdout}`);
+    }
+    assert.match(r.stdout, /--port <port> +API port \(0 picks a free one\) \(default: 8474\)/);
+  });
+
   test('SIGTERM closes the API and every proxy, exit 0', async () => {
     const web = JSON.parse((await cli(['get', 'web', '--json'])).stdout);
     const r = await stop(server.cli);
