@@ -3,7 +3,7 @@
 //  - `--version`, for a fast cold start;
 //  - `halt` raises the halt flag first, so running experiments stop at once, then
 //    reverts every fault with only the modules that needs (the whole CLI for
-//    anything but `halt [--reason R]`).
+//    anything but `halt [--reason R]` with any of the global options: src/cli/fast-halt.ts).
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
@@ -12,24 +12,29 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   process.stdout.write(`${pkg.version}\n`);
 } else {
-  const halting = args[0] === 'halt' && !args.some((a) => a === '--release' || a === '--help' || a === '-h');
-  if (halting) {
+  const { parseFastHalt } = await import('../dist/cli/fast-halt.js');
+  const fast = parseFastHalt(args);
+  if (fast) {
     const { faultlineHome, writeHaltFile } = await import('../dist/faults/home.js');
-    // The full command rewrites it with the reason; failures are reported there.
+    // The command rewrites it with the reason; a home that cannot be written is reported there.
     await writeHaltFile(faultlineHome(), {
       since: new Date().toISOString(),
       pid: process.pid,
       host: hostname(),
     }).catch(() => {});
-  }
-  // `halt` or `halt --reason R`: revert everything without loading the whole CLI (every ms counts).
-  const reason = args.length === 3 && args[1] === '--reason' ? args[2] : undefined;
-  if (halting && (args.length === 1 || reason !== undefined)) {
+    // Revert everything without loading the whole CLI (every ms counts).
     const [{ haltCommand }, { createOutput }] = await Promise.all([
       import('../dist/cli/faults.js'),
       import('../dist/cli/output.js'),
     ]);
-    process.exitCode = await haltCommand({ reason }, createOutput());
+    const out = createOutput(fast.output);
+    try {
+      process.exitCode = await haltCommand({ reason: fast.reason }, out);
+    } catch (err) {
+      // haltAll reports what it cannot do; this is only for the unforeseen, still one line.
+      out.error(`halt: ${err?.message ?? String(err)}`);
+      process.exitCode = 1;
+    }
   } else {
     const { main } = await import('../dist/cli/main.js');
     process.exitCode = await main(process.argv);

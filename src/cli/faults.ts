@@ -1,7 +1,23 @@
-/** `faultline status | halt | recover`: the fault ledger from any terminal. */
+/**
+ * `faultline status | halt | recover | ledger`: the fault ledger from any terminal.
+ * Exit codes say whether a fault may still be in place, never merely that some
+ * entry was odd: a broken entry is reported, and `ledger forget` removes it.
+ */
+import { FaultlineError } from '../core/errors.js';
 import { faultlineHome } from '../faults/home.js';
-import { haltAll, haltState, listActiveFaults, recoverOrphans, releaseHalt } from '../faults/recovery.js';
+import { FORGOTTEN_LOG, Ledger } from '../faults/ledger.js';
+import {
+  type CorruptOutcome,
+  faultStatus,
+  haltAll,
+  hasFaultsInPlace,
+  type RecoveryReport,
+  type RevertOutcome,
+  recoverOrphans,
+  releaseHalt,
+} from '../faults/recovery.js';
 import type { Output } from './output.js';
+import { askYes } from './prompt.js';
 
 function age(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
@@ -9,31 +25,98 @@ function age(ms: number): string {
   return `${Math.round(ms / 60_000)}m`;
 }
 
+/** Ids as `status` shows them: the time part and a few random characters, enough to type. */
+const shortId = (id: string) => id.slice(0, 12);
+
+function read(c: { salvaged: { kind?: string; target?: string } }): string {
+  const parts = [
+    c.salvaged.kind ? `kind ${c.salvaged.kind}` : 'kind unreadable',
+    c.salvaged.target ? `target ${c.salvaged.target}` : 'target unreadable',
+  ];
+  return parts.join(', ');
+}
+
 export async function statusCommand(opts: { json?: boolean }, out: Output): Promise<number> {
   const home = faultlineHome();
-  const [faults, halt] = await Promise.all([listActiveFaults({ home }), haltState({ home })]);
+  const { faults, corrupt, halt, forgotten } = await faultStatus({ home });
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ halt, faults }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ halt, faults, corrupt, forgotten }, null, 2)}\n`);
     return 0;
   }
   if (halt) out.summary(`HALT in force since ${halt.since}${halt.reason ? `: ${halt.reason}` : ''}`);
+  for (const c of corrupt) {
+    out.warn(
+      `corrupt ledger entry ${c.id} (${c.file}): ${c.error}; read: ${read(c)}; \`faultline recover\` or \`faultline halt\` reverts it if it can, \`faultline ledger show ${shortId(c.id)}\` shows it`,
+    );
+  }
+  if (forgotten.length > 0) {
+    const last = forgotten[forgotten.length - 1]!;
+    out.info(
+      `${forgotten.length} ledger entr${forgotten.length === 1 ? 'y' : 'ies'} forgotten by hand (last: ${last.id} ${last.kind ?? '?'} ${last.target ?? '?'} at ${last.at}${last.by.user ? ` by ${last.by.user}` : ''}); see ${home}/${FORGOTTEN_LOG}`,
+    );
+  }
   if (faults.length === 0) {
-    out.summary('no active faults');
+    out.summary(
+      corrupt.length
+        ? `no readable faults; ${corrupt.length} corrupt entr${corrupt.length === 1 ? 'y' : 'ies'}`
+        : 'no active faults',
+    );
     return 0;
   }
   const rows = faults.map((f) => [
-    f.id.slice(0, 8),
+    shortId(f.id),
+    f.state,
     f.kind,
     f.target,
     `${f.runId.slice(0, 8)}${f.ownerAlive === null ? ' (other host)' : f.ownerAlive ? '' : ' (dead)'}`,
     age(f.ageMs),
-    f.ttlMs === undefined || f.ttlMs === null ? '-' : age(f.ttlMs),
+    age(f.ttlMs),
   ]);
-  const header = ['ID', 'KIND', 'TARGET', 'RUN', 'AGE', 'TTL'];
+  const header = ['ID', 'STATE', 'KIND', 'TARGET', 'RUN', 'AGE', 'TTL'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
+  for (const f of faults) {
+    if (f.lastError) out.info(`${shortId(f.id)}: last error: ${f.lastError}`);
+  }
   return 0;
+}
+
+const what = (r: RevertOutcome) =>
+  `${r.kind} ${r.target} (run ${r.runId}${r.corrupt ? ', from a corrupt entry' : ''})`;
+
+/** The lines of a recovery or halt report, shared by `recover`, `halt` and every command's leftover check. */
+export function reportLines(
+  report: RecoveryReport,
+  out: Output,
+  {
+    prefix = '',
+    notice = out.summary,
+    problem = out.error,
+  }: { prefix?: string; notice?: (m: string) => void; problem?: (m: string) => void } = {},
+): void {
+  if (report.ledgerError) problem(`${prefix}cannot read the fault ledger: ${report.ledgerError}`);
+  for (const r of report.reverted) {
+    const note = r.revertError ? ` (its revert failed: ${r.revertError}; verify finds it gone)` : '';
+    notice(`${prefix}reverted ${what(r)}${note}`);
+    if (r.ledgerError)
+      problem(
+        `${prefix}reverted ${r.kind} ${r.target}, but its ledger entry ${r.id} could not be removed: ${r.ledgerError}`,
+      );
+  }
+  for (const f of report.failed) problem(`${prefix}could not revert ${what(f)}: ${f.error} (entry ${f.id})`);
+  for (const f of report.notApplied) {
+    out.warn(
+      `${prefix}${f.kind} ${f.target}: its injection had failed and its cleanup still cannot be confirmed (${f.error}); nothing is known to be in place: \`faultline ledger forget ${shortId(f.id)}\` removes the entry`,
+    );
+  }
+  for (const c of report.corrupt.filter(
+    (x: CorruptOutcome) => x.handled !== 'reverted' && x.handled !== 'failed',
+  )) {
+    const line = `${prefix}corrupt ledger entry ${c.id} (${c.file}): ${c.error}; read: ${read(c)}; ${c.note ?? ''}; \`faultline ledger show ${shortId(c.id)}\`, \`faultline ledger forget ${shortId(c.id)}\``;
+    if (c.handled === 'unrevertable') problem(line);
+    else out.warn(line);
+  }
 }
 
 export async function haltCommand(
@@ -42,23 +125,94 @@ export async function haltCommand(
 ): Promise<number> {
   const home = faultlineHome();
   if (opts.release) {
-    await releaseHalt({ home });
-    out.summary('halt released: runs are allowed again');
+    if (await releaseHalt({ home })) out.summary('halt released: runs are allowed again');
+    else out.summary('no halt was in force: nothing to release');
     return 0;
   }
   const report = await haltAll({ home, reason: opts.reason });
-  for (const r of report.reverted) out.summary(`reverted ${r.kind} ${r.target} (run ${r.runId})`);
-  for (const f of report.failed) out.error(`could not revert ${f.kind} ${f.target}: ${f.error}`);
+  reportLines(report, out);
+  if (!report.flag.raised) {
+    out.error(
+      `could not raise the halt flag (${report.flag.error}): new runs are NOT refused; ${report.reverted.length} fault(s) reverted from the ledger it could read`,
+    );
+    return 1;
+  }
   out.summary(
     `HALT: ${report.reverted.length} fault(s) reverted; new runs are refused until \`faultline halt --release\``,
   );
-  return report.failed.length ? 1 : 0;
+  return hasFaultsInPlace(report) ? 1 : 0;
 }
 
 export async function recoverCommand(out: Output): Promise<number> {
   const report = await recoverOrphans({ home: faultlineHome(), includeExpired: true });
-  for (const r of report.reverted) out.summary(`reverted ${r.kind} ${r.target} (run ${r.runId})`);
-  for (const f of report.failed) out.error(`could not revert ${f.kind} ${f.target}: ${f.error}`);
-  if (report.reverted.length === 0 && report.failed.length === 0) out.summary('nothing to recover');
-  return report.failed.length ? 1 : 0;
+  reportLines(report, out);
+  const nothing =
+    report.reverted.length + report.failed.length + report.notApplied.length + report.corrupt.length === 0;
+  if (nothing && !report.ledgerError) out.summary('nothing to recover');
+  return hasFaultsInPlace(report) ? 1 : 0;
+}
+
+/** The one entry `idOrPrefix` names; exit 2 (naming it) when it names none or several. */
+async function resolveId(ledger: Ledger, idOrPrefix: string): Promise<string> {
+  const matches = idOrPrefix ? await ledger.matchIds(idOrPrefix) : [];
+  if (matches.includes(idOrPrefix)) return idOrPrefix;
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 0) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `<id>: no ledger entry '${idOrPrefix}' in ${ledger.dir} (\`faultline status\` lists them)`,
+    );
+  }
+  throw new FaultlineError(
+    'FAULTLINE_ERR_USAGE',
+    `<id>: '${idOrPrefix}' matches ${matches.length} ledger entries (${matches.join(', ')}): give more of the id`,
+  );
+}
+
+export async function ledgerShowCommand(idOrPrefix: string, _out: Output): Promise<number> {
+  const ledger = new Ledger({ home: faultlineHome() });
+  const id = await resolveId(ledger, idOrPrefix);
+  const found = await ledger.inspect(id);
+  if (!found) throw new FaultlineError('FAULTLINE_ERR_USAGE', `<id>: ledger entry '${id}' is gone`);
+  const shown = 'entry' in found ? found.entry : { corrupt: found.corrupt };
+  process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+  return 0;
+}
+
+/**
+ * Forgets an entry a human has judged: recorded in forgotten.log first. It does not
+ * revert anything: that is `recover` or `halt`.
+ */
+export async function ledgerForgetCommand(
+  idOrPrefix: string,
+  opts: { yes?: boolean },
+  out: Output,
+): Promise<number> {
+  const home = faultlineHome();
+  const ledger = new Ledger({ home });
+  const id = await resolveId(ledger, idOrPrefix);
+  const found = await ledger.inspect(id);
+  if (!found) throw new FaultlineError('FAULTLINE_ERR_USAGE', `<id>: ledger entry '${id}' is gone`);
+  const desc =
+    'entry' in found
+      ? `${found.entry.kind} ${found.entry.target} (state ${found.entry.state}${found.entry.lastError ? `, last error: ${found.entry.lastError}` : ''})`
+      : `a corrupt entry (${read(found.corrupt)})`;
+  if (!opts.yes) {
+    if (!process.stdin.isTTY) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        `--yes: required to forget ${id} without a terminal to confirm on`,
+      );
+    }
+    const ok = await askYes(
+      `Forget ${id}: ${desc}? Faultline will no longer revert it; whatever it did stays as it is. [y/N] `,
+    );
+    if (!ok) {
+      out.summary(`not forgotten: ${id}`);
+      return 1;
+    }
+  }
+  await ledger.forget(id);
+  out.summary(`forgot ${id}: ${desc}; recorded in ${home}/${FORGOTTEN_LOG}`);
+  return 0;
 }

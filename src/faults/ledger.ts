@@ -13,9 +13,11 @@
  *   ledger/.tmp-*                 writes in progress (ignored by readers)
  *   runs/<runId>.json             who owns a run: pid, process start time, host
  *   halt                          present while `faultline halt` is in force
+ *   forgotten.log                 append-only: entries a human removed with
+ *                                 `faultline ledger forget` (one JSON line each)
  */
 import { randomBytes } from 'node:crypto';
-import { readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +26,13 @@ import { FaultlineError } from '../core/errors.js';
 import { ensureDir, HALT_FILE, syncDir, writeAtomic, writeHaltFile } from './home.js';
 import type { Json, UndoRecord } from './types.js';
 
-export type FaultState = 'pending' | 'active' | 'reverting';
+/**
+ * `pending`: written before the fault acts; `active`: it took effect; `failed`: its
+ * injection threw and the cleanup that followed could not confirm it gone (the fault
+ * is not known to be in place: recovery retries it but never counts it as a fault
+ * still in place); `reverting` is never stored: listing reports it for claimed entries.
+ */
+export type FaultState = 'pending' | 'active' | 'failed' | 'reverting';
 
 /** One fault as stored in `ledger/<id>.json`. */
 export interface LedgerEntry {
@@ -54,10 +62,48 @@ export interface LedgerEntry {
   claimedBy?: number;
 }
 
-/** An entry file that could not be read or parsed: reported, never thrown, never deleted. */
+/**
+ * What could be read of a corrupt entry: every field is optional. With `kind` and
+ * `record`, recovery can still revert it.
+ */
+export interface SalvagedEntry {
+  kind?: string;
+  runId?: string;
+  target?: string;
+  record?: UndoRecord;
+  state?: string;
+  ownerPid?: number;
+  ownerStart?: string | null;
+  host?: string;
+  expiresAt?: string;
+}
+
+/**
+ * An entry file that could not be read or parsed: reported, never thrown, never
+ * deleted by listing (recovery removes it once it has reverted what it salvaged).
+ */
 export interface CorruptEntry {
   file: string;
+  /** The fault id, from the file name. */
+  id: string;
   error: string;
+  salvaged: SalvagedEntry;
+}
+
+/** One line of `forgotten.log`. */
+export interface ForgottenRecord {
+  at: string;
+  id: string;
+  kind?: string;
+  target?: string;
+  state?: string;
+  lastError?: string;
+  /** Why it could not be parsed, for a corrupt entry. */
+  corrupt?: string;
+  /** Who forgot it: pid, user and host of the command. */
+  by: { pid: number; user?: string; host: string };
+  /** The stored entry as it was (parsed, or the raw text of a corrupt one, cut at 64 KiB). */
+  entry: Json;
 }
 
 export interface LedgerListing {
@@ -90,6 +136,15 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
 const ENTRY_FILE = /^([A-Za-z0-9][A-Za-z0-9_-]*)\.json$/;
 const CLAIM_FILE = /^([A-Za-z0-9][A-Za-z0-9_-]*)\.json\.claim-(\d+)$/;
 const TEMP_FILE = /^\.tmp-(\d+)-/;
+/** Where `faultline ledger forget` records what it removed. */
+export const FORGOTTEN_LOG = 'forgotten.log';
+
+/**
+ * Claims this process holds right now (`<ledger dir>\0<id>`). A claim file with our
+ * pid that is not in here was left by an operation that failed half-way (a rename
+ * back that could not happen): it is ours to take over, never a lock to wait on.
+ */
+const heldClaims = new Set<string>();
 
 const EntrySchema = z.looseObject({
   id: z.string().regex(ID_RE),
@@ -98,7 +153,7 @@ const EntrySchema = z.looseObject({
   target: z.string(),
   args: z.json(),
   record: z.record(z.string(), z.json()),
-  state: z.enum(['pending', 'active', 'reverting']),
+  state: z.enum(['pending', 'active', 'failed', 'reverting']),
   createdAt: z.string(),
   ttlMs: z.number().nonnegative(),
   expiresAt: z.string(),
@@ -254,6 +309,96 @@ function parseEntry(text: string, file: string, id: string): LedgerEntry {
   return parsed.data as LedgerEntry;
 }
 
+/** Index just past the string that opens at `i` (a quote), or -1 when it never closes. */
+function stringEnd(text: string, i: number): number {
+  for (let j = i + 1; j < text.length; j++) {
+    if (text[j] === '\\') j++;
+    else if (text[j] === '"') return j + 1;
+  }
+  return -1;
+}
+
+/** Index just past the JSON value that starts at `i`, or -1 when it is cut off. */
+function valueEnd(text: string, i: number): number {
+  const c = text[i];
+  if (c === '"') return stringEnd(text, i);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    for (let j = i; j < text.length; j++) {
+      const d = text[j];
+      if (d === '"') {
+        const end = stringEnd(text, j);
+        if (end < 0) return -1;
+        j = end - 1;
+      } else if (d === '{' || d === '[') depth++;
+      else if ((d === '}' || d === ']') && --depth === 0) return j + 1;
+    }
+    return -1;
+  }
+  let j = i;
+  while (j < text.length && !/[,}\s]/.test(text[j]!)) j++;
+  return j === text.length ? -1 : j; // a number at the very end may be cut short
+}
+
+/**
+ * The complete top-level members of a JSON object, however the text ends: a
+ * truncated entry (a full disk, a torn copy) still yields the members before the cut.
+ */
+function topLevelMembers(text: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  let i = text.indexOf('{') + 1;
+  if (i === 0) return out;
+  const skipSpace = () => {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+  };
+  for (;;) {
+    skipSpace();
+    if (text[i] !== '"') return out;
+    const keyEnd = stringEnd(text, i);
+    if (keyEnd < 0) return out;
+    const key = text.slice(i + 1, keyEnd - 1);
+    i = keyEnd;
+    skipSpace();
+    if (text[i] !== ':') return out;
+    i++;
+    skipSpace();
+    const end = valueEnd(text, i);
+    if (end < 0) return out;
+    try {
+      out.set(key, JSON.parse(text.slice(i, end)));
+    } catch {
+      return out;
+    }
+    i = end;
+    skipSpace();
+    if (text[i] !== ',') return out;
+    i++;
+  }
+}
+
+/**
+ * What can be read of a corrupt entry's text: the fields that parse, each checked
+ * for its type. With `kind` and `record` the fault can still be reverted.
+ *
+ * @example salvageEntry('{"id":"x","kind":"marker-file","target":"/tmp/m","rec') // { kind, target }
+ */
+export function salvageEntry(text: string): SalvagedEntry {
+  const m = topLevelMembers(text);
+  const str = (k: string) => (typeof m.get(k) === 'string' ? (m.get(k) as string) : undefined);
+  const record = m.get('record');
+  const ownerPid = m.get('ownerPid');
+  const ownerStart = m.get('ownerStart');
+  const out: SalvagedEntry = {};
+  for (const k of ['kind', 'runId', 'target', 'state', 'host', 'expiresAt'] as const) {
+    const v = str(k);
+    if (v !== undefined) out[k] = v;
+  }
+  if (record && typeof record === 'object' && !Array.isArray(record)) out.record = record as UndoRecord;
+  if (Number.isInteger(ownerPid)) out.ownerPid = ownerPid as number;
+  if (ownerStart === null || typeof ownerStart === 'string') out.ownerStart = ownerStart;
+  return out;
+}
+
 export interface LedgerOptions {
   /** The Faultline home (see faultlineHome()). */
   home: string;
@@ -371,13 +516,18 @@ export class Ledger {
         entry ??= await this.get(id); // moved while we listed
         if (entry) byId.set(id, entry);
       } catch (err) {
-        corrupt.push({ file, error: (err as Error).message });
+        corrupt.push(await this.#corrupt(file, id, err));
       }
     }
     const entries = [...byId.values()].sort((a, b) =>
       a.createdAt === b.createdAt ? a.id.localeCompare(b.id) : a.createdAt < b.createdAt ? -1 : 1,
     );
     return { entries, corrupt };
+  }
+
+  async #corrupt(file: string, id: string, err: unknown): Promise<CorruptEntry> {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    return { file, id, error: (err as Error).message, salvaged: salvageEntry(text) };
   }
 
   /**
@@ -391,14 +541,28 @@ export class Ledger {
     const current = await this.claim(id);
     if (!current) return null;
     const next: LedgerEntry = { ...current, ...patch, id };
-    await this.write(next);
+    try {
+      await this.write(next);
+    } catch (err) {
+      // Give the claim back as it was: a claim left behind would block this very
+      // process's revert (the caller reverts at once when this write fails).
+      await rename(this.#claimPath(id, process.pid), this.#entryPath(id)).catch(() => undefined);
+      heldClaims.delete(this.#held(id));
+      throw err;
+    }
     await unlinkIfPresent(this.#claimPath(id, process.pid)).catch(() => undefined);
+    heldClaims.delete(this.#held(id));
     return next;
+  }
+
+  #held(id: string): string {
+    return `${this.dir}\0${id}`;
   }
 
   /** Removes an entry and its claim files. Removing a missing entry is not an error. */
   async remove(id: string): Promise<void> {
     checkId(id);
+    heldClaims.delete(this.#held(id));
     try {
       await unlinkIfPresent(this.#entryPath(id));
       for (const c of await this.#claimFiles(id)) await unlinkIfPresent(c.file);
@@ -411,7 +575,9 @@ export class Ledger {
   /**
    * Claims an entry for exclusive revert by renaming it to `<id>.json.claim-<pid>`.
    * Returns the entry (with its stored state), or null when it is gone or claimed
-   * by a live process (including this one). A dead process's claim is taken over.
+   * by a live process (including another task of this one). A dead process's
+   * claim is taken over, and so is a claim of this process that no task holds
+   * (left by a write that failed half-way): a process never waits on itself.
    */
   async claim(id: string): Promise<LedgerEntry | null> {
     checkId(id);
@@ -424,7 +590,11 @@ export class Ledger {
       if (errno(err) !== 'ENOENT') throw ledgerError(`cannot claim fault ${id}`, err);
     }
     for (const c of await this.#claimFiles(id)) {
-      if (c.pid === process.pid || (await isProcessAlive(c.pid))) return null;
+      if (c.pid === process.pid) {
+        if (heldClaims.has(this.#held(id))) return null;
+        return await this.#readClaimed(id, mine);
+      }
+      if (await isProcessAlive(c.pid)) return null;
       try {
         await rename(c.file, mine);
         return await this.#readClaimed(id, mine);
@@ -460,6 +630,7 @@ export class Ledger {
     try {
       const entry = await this.#read(file, id);
       if (!entry) throw new Error('vanished after claim');
+      heldClaims.add(this.#held(id));
       return { ...entry, claimedBy: process.pid };
     } catch (err) {
       await rename(file, this.#entryPath(id)).catch(() => undefined);
@@ -467,14 +638,27 @@ export class Ledger {
     }
   }
 
-  /** Gives back this process's claim (the revert failed), optionally recording changes such as `lastError`. */
+  /**
+   * Gives back this process's claim (the revert failed), optionally recording changes
+   * such as `lastError`. When the changed entry cannot be written (a full disk), the
+   * claim is still given back unchanged: an entry stuck under our claim would make
+   * this process wait on itself.
+   */
   async release(id: string, patch: Partial<Omit<LedgerEntry, 'id' | 'claimedBy'>> = {}): Promise<void> {
     checkId(id);
     const mine = this.#claimPath(id, process.pid);
+    heldClaims.delete(this.#held(id));
     try {
       if (Object.keys(patch).length > 0) {
         const current = await this.#read(mine, id);
-        if (current) await this.write({ ...current, ...patch, id });
+        if (current) {
+          try {
+            await this.write({ ...current, ...patch, id });
+          } catch {
+            await rename(mine, this.#entryPath(id));
+            return;
+          }
+        }
         await unlinkIfPresent(mine);
       } else {
         await rename(mine, this.#entryPath(id));
@@ -483,6 +667,118 @@ export class Ledger {
       if (errno(err) === 'ENOENT') return;
       throw err instanceof FaultlineError ? err : ledgerError(`cannot release fault ${id}`, err);
     }
+  }
+
+  // ---------------------------------------------------------------- by hand
+
+  /**
+   * The full ids of the entries (readable or corrupt) whose id starts with `prefix`,
+   * so a human can type the short id `faultline status` shows.
+   */
+  async matchIds(prefix: string): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const name of await this.#names(this.dir)) {
+      const id = ENTRY_FILE.exec(name)?.[1] ?? CLAIM_FILE.exec(name)?.[1];
+      if (id?.startsWith(prefix)) ids.add(id);
+    }
+    return [...ids].sort();
+  }
+
+  /** An entry as stored, or the corrupt file with what could be read of it; null when there is none. */
+  async inspect(id: string): Promise<{ entry: LedgerEntry } | { corrupt: CorruptEntry } | null> {
+    checkId(id);
+    try {
+      const entry = await this.get(id);
+      return entry ? { entry } : null;
+    } catch (err) {
+      const files = [this.#entryPath(id), ...(await this.#claimFiles(id)).map((c) => c.file)];
+      for (const file of files) {
+        if (
+          await readFile(file).then(
+            () => true,
+            () => false,
+          )
+        ) {
+          return { corrupt: await this.#corrupt(file, id, err) };
+        }
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Removes an entry a human decided to forget, after appending what it held to
+   * `forgotten.log` (fsynced before the entry goes: nothing is forgotten unrecorded).
+   * Refused while a live process other than this one holds its claim.
+   */
+  async forget(id: string): Promise<ForgottenRecord | null> {
+    const found = await this.inspect(id);
+    if (!found) return null;
+    if ('entry' in found && found.entry.claimedBy !== undefined && found.entry.claimedBy !== process.pid) {
+      if (await isProcessAlive(found.entry.claimedBy)) {
+        throw new FaultlineError(
+          'FAULTLINE_ERR_LEDGER',
+          `fault ${id} is being reverted by process ${found.entry.claimedBy}: not forgotten`,
+        );
+      }
+    }
+    const me = await selfIdentity();
+    const user = process.env.SUDO_USER ?? process.env.USER;
+    let rec: ForgottenRecord;
+    if ('entry' in found) {
+      const e = found.entry;
+      rec = {
+        at: new Date().toISOString(),
+        id,
+        kind: e.kind,
+        target: e.target,
+        state: e.state,
+        ...(e.lastError === undefined ? {} : { lastError: e.lastError }),
+        by: { pid: me.pid, ...(user ? { user } : {}), host: me.host },
+        entry: redactSecrets(stored(e)),
+      };
+    } else {
+      const c = found.corrupt;
+      const raw = await readFile(c.file, 'utf8').catch(() => '');
+      rec = {
+        at: new Date().toISOString(),
+        id,
+        ...(c.salvaged.kind === undefined ? {} : { kind: c.salvaged.kind }),
+        ...(c.salvaged.target === undefined ? {} : { target: c.salvaged.target }),
+        corrupt: c.error,
+        by: { pid: me.pid, ...(user ? { user } : {}), host: me.host },
+        entry: raw.slice(0, 65_536),
+      };
+    }
+    try {
+      await ensureDir(this.home);
+      const fh = await open(join(this.home, FORGOTTEN_LOG), 'a', 0o600);
+      try {
+        await fh.appendFile(`${JSON.stringify(rec)}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw ledgerError(`cannot record the forgotten entry in ${join(this.home, FORGOTTEN_LOG)}`, err);
+    }
+    await this.remove(id);
+    return rec;
+  }
+
+  /** Every line of `forgotten.log` that parses, oldest first (an unreadable log reads as empty). */
+  async listForgotten(): Promise<ForgottenRecord[]> {
+    const text = await readFile(join(this.home, FORGOTTEN_LOG), 'utf8').catch(() => '');
+    const out: ForgottenRecord[] = [];
+    for (const line of text.split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        out.push(JSON.parse(line) as ForgottenRecord);
+      } catch {
+        // A torn last line (a crash mid-append) is skipped, the rest still counts.
+      }
+    }
+    return out;
   }
 
   /** True when the entry's owner is running (same pid and start time); null for another host. */

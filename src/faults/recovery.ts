@@ -8,6 +8,7 @@ import type { Registry } from '../core/registry.js';
 import {
   type CorruptEntry,
   type FaultState,
+  type ForgottenRecord,
   type HaltState,
   isProcessAlive,
   Ledger,
@@ -15,7 +16,7 @@ import {
   selfIdentity,
 } from './ledger.js';
 import { loadFaultKindsFor } from './registry.js';
-import type { FaultKind } from './types.js';
+import type { FaultKind, UndoRecord } from './types.js';
 
 export interface ActiveFault {
   id: string;
@@ -47,17 +48,46 @@ export interface RevertOutcome {
   verified: boolean;
   /** Set on failure; the entry then stays in the ledger. */
   error?: string;
+  /** The revert threw but verify found the effect gone (its target no longer exists): reverted. */
+  revertError?: string;
+  /** Reverted, but the ledger could not be changed (read-only or full home): said, not hidden. */
+  ledgerError?: string;
+  /** Reverted from what could be read of a corrupt entry. */
+  corrupt?: true;
+}
+
+/** What became of a corrupt entry. */
+export interface CorruptOutcome extends CorruptEntry {
+  /**
+   * `reverted`/`failed`: reverted from what could be read (also in `reverted`/`failed`);
+   * `unrevertable`: its kind or undo record cannot be read (it may still be in place);
+   * `left`: its owner may be alive, or this was an automatic recovery and the owner is unknown.
+   */
+  handled: 'reverted' | 'failed' | 'unrevertable' | 'left';
+  note?: string;
 }
 
 export interface RecoveryReport {
   /** Reverted, verified and removed from the ledger. */
   reverted: RevertOutcome[];
-  /** Not reverted (unknown kind, revert failed or unverified, busy, other host): left in the ledger. */
+  /** Not reverted (unknown kind, revert failed or unverified, busy, other host): may still be in place. */
   failed: RevertOutcome[];
-  /** Entry files that cannot be read: left alone for a human to inspect. */
-  corrupt: CorruptEntry[];
+  /**
+   * Entries whose injection failed (state `failed`) and whose cleanup still cannot be
+   * confirmed: nothing is known to be in place, so they never count as failures.
+   */
+  notApplied: RevertOutcome[];
+  /** Entry files that cannot be parsed, each with what could be read and what was done. */
+  corrupt: CorruptOutcome[];
   /** Run files removed because their process is gone and none of their faults remain. */
   removedRuns: string[];
+  /** The ledger directory could not be listed: nothing in it could be reverted. */
+  ledgerError?: string;
+}
+
+export interface HaltReport extends RecoveryReport {
+  /** Whether the halt flag was raised; when not, new runs are not refused. */
+  flag: { raised: true } | { raised: false; error: string };
 }
 
 export interface HomeOptions {
@@ -65,7 +95,11 @@ export interface HomeOptions {
 }
 
 export interface RecoverOptions extends HomeOptions {
-  /** Also revert faults whose TTL has passed, even when their owner is alive. */
+  /**
+   * What `faultline recover` adds to the automatic check every command makes: faults
+   * past their TTL even when their owner is alive, entries whose injection failed,
+   * and corrupt entries whose owner cannot be read.
+   */
   includeExpired?: boolean;
   /** Where kinds are looked up; default the global registry with the built-ins. */
   kinds?: Registry<FaultKind>;
@@ -76,8 +110,17 @@ export interface HaltOptions extends HomeOptions {
   kinds?: Registry<FaultKind>;
 }
 
-function newestFirst(entries: LedgerEntry[]): LedgerEntry[] {
-  return [...entries].reverse();
+/** True when the report holds a fault that may still be in place (what makes recover and halt exit 1). */
+export function hasFaultsInPlace(report: RecoveryReport): boolean {
+  return (
+    report.failed.length > 0 ||
+    report.ledgerError !== undefined ||
+    report.corrupt.some((c) => c.handled === 'unrevertable')
+  );
+}
+
+function message(err: unknown): string {
+  return (err as Error)?.message ?? String(err);
 }
 
 async function toActive(ledger: Ledger, e: LedgerEntry, now: number): Promise<ActiveFault> {
@@ -107,19 +150,30 @@ export async function listActiveFaults({ home }: HomeOptions): Promise<ActiveFau
   return (await faultStatus({ home })).faults;
 }
 
-/** What `faultline status` shows: active faults, unreadable entries, and the halt in force. */
-export async function faultStatus({
-  home,
-}: HomeOptions): Promise<{ faults: ActiveFault[]; corrupt: CorruptEntry[]; halt: HaltState | null }> {
+export interface FaultStatus {
+  faults: ActiveFault[];
+  /** Entries that cannot be parsed, with what could be read of each. */
+  corrupt: CorruptEntry[];
+  halt: HaltState | null;
+  /** Entries removed by hand (`faultline ledger forget`), oldest first. */
+  forgotten: ForgottenRecord[];
+}
+
+/** What `faultline status` shows: active faults, corrupt entries, forgotten ones, and the halt in force. */
+export async function faultStatus({ home }: HomeOptions): Promise<FaultStatus> {
   const ledger = new Ledger({ home });
-  const [{ entries, corrupt }, halt] = await Promise.all([ledger.list(), ledger.readHalt()]);
+  const [{ entries, corrupt }, halt, forgotten] = await Promise.all([
+    ledger.list(),
+    ledger.readHalt(),
+    ledger.listForgotten(),
+  ]);
   const now = Date.now();
   const faults = await Promise.all(entries.map((e) => toActive(ledger, e, now)));
-  return { faults, corrupt, halt };
+  return { faults, corrupt, halt, forgotten };
 }
 
 function outcome(
-  e: LedgerEntry,
+  e: Pick<LedgerEntry, 'id' | 'kind' | 'runId' | 'target'>,
   reason: RevertOutcome['reason'],
   verified: boolean,
   error?: string,
@@ -136,8 +190,41 @@ function outcome(
 }
 
 /**
+ * Reverts (when `revert`) then verifies, whatever the revert did: a revert that
+ * throws because its target no longer exists (a namespace deleted, a process gone)
+ * still counts as reverted once verify finds the effect gone. Never throws.
+ */
+export async function revertAndVerify(
+  kind: FaultKind,
+  record: UndoRecord,
+  revert = true,
+): Promise<{ verified: boolean; error?: string; revertError?: string }> {
+  let revertError: string | undefined;
+  if (revert) {
+    try {
+      await kind.revert(record);
+    } catch (err) {
+      revertError = message(err);
+    }
+  }
+  try {
+    if (await kind.verify(record))
+      return revertError === undefined ? { verified: true } : { verified: true, revertError };
+    return {
+      verified: false,
+      error: revertError ?? 'revert could not be verified: the fault is still present',
+    };
+  } catch (err) {
+    const why = `could not verify it is gone: ${message(err)}`;
+    return { verified: false, error: revertError === undefined ? why : `${revertError}; ${why}` };
+  }
+}
+
+/**
  * Claims, reverts, verifies and removes one entry. Returns null when another
- * process got to it first (and `wait` is false): that process reports it.
+ * process got to it first (and `wait` is false): that process reports it. When the
+ * ledger cannot be changed (a read-only or full home), it reverts from what it read
+ * all the same, and says the entry could not be updated.
  */
 async function revertEntry(
   ledger: Ledger,
@@ -155,7 +242,8 @@ async function revertEntry(
       `unknown fault kind '${entry.kind}': left in the ledger (${ledger.dir})`,
     );
   }
-  let claimed: LedgerEntry | null;
+  let claimed: LedgerEntry | null = null;
+  let unclaimable: string | undefined;
   try {
     if (wait) {
       const r = await ledger.claimOrWait(entry.id);
@@ -167,49 +255,115 @@ async function revertEntry(
       if (!claimed) return null;
     }
   } catch (err) {
-    return outcome(entry, reason, false, (err as Error).message);
+    unclaimable = message(err);
   }
-  const record = claimed?.record ?? entry.record;
-  let verified = false;
-  let error: string | undefined;
+  // Unclaimed and no error means another process reverted and removed it meanwhile: verify it is gone.
+  const r = await revertAndVerify(kind, claimed?.record ?? entry.record, claimed !== null || !!unclaimable);
+  const out = outcome(entry, reason, r.verified, r.error);
+  if (r.revertError !== undefined) out.revertError = r.revertError;
   try {
-    // Unclaimed here means another process reverted and removed it meanwhile: verify it is gone.
-    if (claimed) await kind.revert(record);
-    verified = await kind.verify(record);
-    if (!verified) error = 'revert could not be verified: the fault is still present';
+    if (r.verified) await ledger.remove(entry.id);
+    else if (claimed) await ledger.release(entry.id, { lastError: r.error ?? 'revert failed' });
   } catch (err) {
-    error = (err as Error)?.message ?? String(err);
+    out.ledgerError = message(err);
   }
-  try {
-    if (verified) await ledger.remove(entry.id);
-    else if (claimed) await ledger.release(entry.id, { lastError: error ?? 'revert failed' });
-  } catch (err) {
-    error ??= (err as Error).message;
+  if (unclaimable && r.verified) out.ledgerError ??= unclaimable;
+  return out;
+}
+
+/** Sorts an outcome into its bucket: an injection that had failed never counts as in place. */
+function file(report: RecoveryReport, state: LedgerEntry['state'], r: RevertOutcome): void {
+  if (r.verified) report.reverted.push(r);
+  else if (state === 'failed') report.notApplied.push(r);
+  else report.failed.push(r);
+}
+
+/** Reverts what could be read of a corrupt entry (no claim: its file cannot be parsed, the revert is idempotent). */
+async function revertCorrupt(
+  ledger: Ledger,
+  kinds: Registry<FaultKind>,
+  c: CorruptEntry,
+  reason: RevertOutcome['reason'],
+  report: RecoveryReport,
+): Promise<void> {
+  const { kind: kindName, record, runId = '?', target = '?' } = c.salvaged;
+  const kind = kindName ? kinds.get(kindName) : undefined;
+  if (!kind || !record) {
+    const missing = !kindName ? 'its kind' : !kind ? `its kind '${kindName}' (unknown)` : 'its undo record';
+    report.corrupt.push({
+      ...c,
+      handled: 'unrevertable',
+      note: `cannot revert it: ${missing} cannot be read`,
+    });
+    return;
   }
-  return outcome(entry, reason, verified, error);
+  const r = await revertAndVerify(kind, record);
+  const out = outcome({ id: c.id, kind: kind.kind, runId, target }, reason, r.verified, r.error);
+  out.corrupt = true;
+  if (r.revertError !== undefined) out.revertError = r.revertError;
+  if (r.verified) {
+    await ledger.remove(c.id).catch((err) => {
+      out.ledgerError = message(err);
+    });
+  }
+  file(report, 'active', out);
+  report.corrupt.push({ ...c, handled: r.verified ? 'reverted' : 'failed' });
 }
 
 async function removeDeadRuns(ledger: Ledger): Promise<string[]> {
-  const me = await selfIdentity();
-  const { entries } = await ledger.list();
-  const owning = new Set(entries.map((e) => e.runId));
-  const removed: string[] = [];
-  for (const run of await ledger.listRuns()) {
-    if (run.host !== me.host || owning.has(run.runId) || (await isProcessAlive(run.pid, run.start))) continue;
-    await ledger.unregisterRun(run.runId).catch(() => undefined);
-    removed.push(run.runId);
+  try {
+    const me = await selfIdentity();
+    const { entries } = await ledger.list();
+    const owning = new Set(entries.map((e) => e.runId));
+    const removed: string[] = [];
+    for (const run of await ledger.listRuns()) {
+      if (run.host !== me.host || owning.has(run.runId) || (await isProcessAlive(run.pid, run.start)))
+        continue;
+      await ledger.unregisterRun(run.runId).catch(() => undefined);
+      removed.push(run.runId);
+    }
+    return removed;
+  } catch {
+    return []; // housekeeping only: an unreadable home is reported by the caller's own listing
   }
-  return removed;
 }
 
-function emptyReport(corrupt: CorruptEntry[]): RecoveryReport {
-  return { reverted: [], failed: [], corrupt, removedRuns: [] };
+function emptyReport(): RecoveryReport {
+  return { reverted: [], failed: [], notApplied: [], corrupt: [], removedRuns: [] };
+}
+
+/** One revert to do: keyed by target, so one target's faults unwind newest first, one at a time. */
+interface Job {
+  id: string;
+  target: string;
+  run: () => Promise<void>;
+}
+
+/** Runs the jobs newest first (ids are time-ordered): one target at a time, different targets at once. */
+async function runJobs(jobs: Job[]): Promise<void> {
+  jobs.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  await forEachByKeyLimit(
+    jobs,
+    (j) => j.target,
+    REVERT_CONCURRENCY,
+    (j) => j.run(),
+  );
+}
+
+/** Whether a corrupt entry's owner lives, from what could be read: null when unknown. */
+async function corruptOwnerAlive(c: CorruptEntry, host: string): Promise<boolean | null> {
+  const { ownerPid, ownerStart, host: owner } = c.salvaged;
+  if (ownerPid === undefined || owner === undefined || owner !== host) return null;
+  return isProcessAlive(ownerPid, ownerStart ?? null);
 }
 
 /**
  * Reverts the faults whose owner process is gone (or whose pid now belongs to
- * another process), and with `includeExpired` those past their TTL. Safe to run
- * from several processes at once: each fault is claimed by exactly one.
+ * another process), and with `includeExpired` (what `faultline recover` does) those
+ * past their TTL, entries whose injection failed, and corrupt entries whose owner
+ * cannot be read. Safe to run from several processes at once: each fault is claimed
+ * by exactly one. Reverts run concurrently across targets, like a halt. Never
+ * throws for the ledger's sake: an unreadable ledger is `ledgerError`.
  * Cheap when the ledger is empty (a few directory reads, no writes).
  */
 export async function recoverOrphans({
@@ -218,20 +372,60 @@ export async function recoverOrphans({
   kinds,
 }: RecoverOptions): Promise<RecoveryReport> {
   const ledger = new Ledger({ home });
-  const { entries, corrupt } = await ledger.list();
-  const report = emptyReport(corrupt);
-  if (entries.length > 0) {
-    const registry = kinds ?? (await loadFaultKindsFor(entries.map((e) => e.kind)));
+  const report = emptyReport();
+  let listing: Awaited<ReturnType<Ledger['list']>>;
+  try {
+    listing = await ledger.list();
+  } catch (err) {
+    report.ledgerError = message(err);
+    return report;
+  }
+  const { entries, corrupt } = listing;
+  if (entries.length > 0 || corrupt.length > 0) {
+    const me = await selfIdentity();
+    const registry =
+      kinds ??
+      (await loadFaultKindsFor([
+        ...entries.map((e) => e.kind),
+        ...corrupt.flatMap((c) => (c.salvaged.kind ? [c.salvaged.kind] : [])),
+      ]));
     const now = Date.now();
-    for (const e of newestFirst(entries)) {
+    const jobs: Job[] = [];
+    for (const e of entries) {
       if (e.claimedBy !== undefined && (await isProcessAlive(e.claimedBy))) continue;
+      // An injection that failed holds nothing known: only an explicit recover retries its cleanup.
+      if (e.state === 'failed' && !includeExpired) continue;
       const alive = await ledger.isOwnerAlive(e);
       if (alive === null) continue; // another host's fault: only that host can tell whether its owner lives
       const expired = includeExpired && Date.parse(e.expiresAt) <= now;
       if (alive && !expired) continue;
-      const r = await revertEntry(ledger, registry, e, alive ? 'expired' : 'dead-owner', false);
-      if (r) (r.verified ? report.reverted : report.failed).push(r);
+      const reason = alive ? 'expired' : 'dead-owner';
+      jobs.push({
+        id: e.id,
+        target: e.target,
+        run: async () => {
+          const r = await revertEntry(ledger, registry, e, reason, false);
+          if (r) file(report, e.state, r);
+        },
+      });
     }
+    for (const c of corrupt) {
+      const alive = await corruptOwnerAlive(c, me.host);
+      const expires = Date.parse(c.salvaged.expiresAt ?? '');
+      const expired = includeExpired && expires <= now;
+      if ((alive === true && !expired) || (alive === null && !includeExpired)) {
+        const who = alive ? `its owner (pid ${c.salvaged.ownerPid}) is running` : 'its owner cannot be read';
+        report.corrupt.push({ ...c, handled: 'left', note: `left in place: ${who}` });
+        continue;
+      }
+      const reason = alive ? 'expired' : 'dead-owner';
+      jobs.push({
+        id: c.id,
+        target: c.salvaged.target ?? c.file,
+        run: () => revertCorrupt(ledger, registry, c, reason, report),
+      });
+    }
+    await runJobs(jobs);
   }
   report.removedRuns = await removeDeadRuns(ledger);
   await ledger.sweepTemp().catch(() => 0);
@@ -241,50 +435,92 @@ export async function recoverOrphans({
 /** Targets reverted at once by a halt and by a session's revertAll() (each revert claims its own entry). */
 export const REVERT_CONCURRENCY = 32;
 
+/** Raises the halt flag; a home that cannot be written (read-only, full, denied) is reported, not thrown. */
+async function raiseHaltFlag(ledger: Ledger, reason: string | undefined): Promise<HaltReport['flag']> {
+  const me = await selfIdentity();
+  try {
+    await ledger.writeHalt({
+      since: new Date().toISOString(),
+      pid: me.pid,
+      host: me.host,
+      ...(reason ? { reason } : {}),
+    });
+    return { raised: true };
+  } catch (err) {
+    // "EROFS: read-only file system, open '<temp file>'": the part before the path says it all.
+    const cause = message((err as { cause?: unknown }).cause ?? err).split(', ')[0];
+    return { raised: false, error: `cannot write ${ledger.haltFile}: ${cause}` };
+  }
+}
+
 /**
  * The emergency stop. Writes the halt file FIRST (so no new run starts and no
  * run in flight can add a fault unnoticed), then reverts every fault of every
- * run on this host, claiming each. Faults owned by another host are reported as failed.
+ * run on this host, claiming each, and every corrupt entry whose kind and undo
+ * record can be read. Faults owned by another host are reported as failed.
+ * A flag that cannot be written (read-only, full or denied home) does not stop
+ * the reverts: it is reported in `flag`. Never throws for the ledger's sake.
  */
-export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<RecoveryReport> {
+export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<HaltReport> {
   const ledger = new Ledger({ home });
   const me = await selfIdentity();
-  await ledger.writeHalt({
-    since: new Date().toISOString(),
-    pid: me.pid,
-    host: me.host,
-    ...(reason ? { reason } : {}),
-  });
-  const report = emptyReport([]);
+  const flag = await raiseHaltFlag(ledger, reason);
+  const report: HaltReport = { ...emptyReport(), flag };
   const seen = new Set<string>();
   // A second pass catches entries written by runs that listed before the halt file existed.
   for (let pass = 0; pass < 3; pass++) {
-    const { entries, corrupt } = await ledger.list();
-    if (pass === 0) report.corrupt = corrupt;
-    const fresh = newestFirst(entries).filter((e) => !seen.has(e.id));
-    if (fresh.length === 0) break;
-    const registry = kinds ?? (await loadFaultKindsFor(fresh.map((e) => e.kind)));
-    for (const e of fresh) seen.add(e.id);
-    // One target's faults newest first, one at a time; different targets at once.
-    await forEachByKeyLimit(
-      fresh,
-      (e) => e.target,
-      REVERT_CONCURRENCY,
-      async (e) => {
-        if (e.host !== me.host) {
-          report.failed.push(outcome(e, 'halt', false, `owned by host ${e.host}: halt it there`));
-          return;
-        }
-        const r = await revertEntry(ledger, registry, e, 'halt', true);
-        if (r) (r.verified ? report.reverted : report.failed).push(r);
-      },
-    );
+    let listing: Awaited<ReturnType<Ledger['list']>>;
+    try {
+      listing = await ledger.list();
+    } catch (err) {
+      report.ledgerError ??= message(err);
+      break;
+    }
+    const fresh = listing.entries.filter((e) => !seen.has(e.id));
+    const corrupt = listing.corrupt.filter((c) => !seen.has(c.id));
+    if (fresh.length === 0 && corrupt.length === 0) break;
+    const registry =
+      kinds ??
+      (await loadFaultKindsFor([
+        ...fresh.map((e) => e.kind),
+        ...corrupt.flatMap((c) => (c.salvaged.kind ? [c.salvaged.kind] : [])),
+      ]));
+    const jobs: Job[] = [];
+    for (const e of fresh) {
+      seen.add(e.id);
+      jobs.push({
+        id: e.id,
+        target: e.target,
+        run: async () => {
+          if (e.host !== me.host) {
+            report.failed.push(outcome(e, 'halt', false, `owned by host ${e.host}: halt it there`));
+            return;
+          }
+          const r = await revertEntry(ledger, registry, e, 'halt', true);
+          if (r) file(report, e.state, r);
+        },
+      });
+    }
+    for (const c of corrupt) {
+      seen.add(c.id);
+      const owner = c.salvaged.host;
+      if (owner !== undefined && owner !== me.host) {
+        report.corrupt.push({ ...c, handled: 'left', note: `owned by host ${owner}: halt it there` });
+        continue;
+      }
+      jobs.push({
+        id: c.id,
+        target: c.salvaged.target ?? c.file,
+        run: () => revertCorrupt(ledger, registry, c, 'halt', report),
+      });
+    }
+    await runJobs(jobs);
   }
   report.removedRuns = await removeDeadRuns(ledger);
   return report;
 }
 
-/** Lifts the halt; false when none was in force. */
+/** Lifts the halt; false when none was in force (so the caller never says "released" for nothing). */
 export async function releaseHalt({ home }: HomeOptions): Promise<boolean> {
   return new Ledger({ home }).removeHalt();
 }

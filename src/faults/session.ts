@@ -267,7 +267,7 @@ export class FaultSession {
       const refined = await kind.inject(args, record, opts.signal, { ttlMs });
       if (refined) t.record = refined;
     } catch (err) {
-      throw await this.#undoInjection(t, 'FAULTLINE_ERR_FAULT', `cannot inject: ${message(err)}`, err);
+      throw await this.#undoInjection(t, 'FAULTLINE_ERR_FAULT', `cannot inject: ${message(err)}`, err, true);
     }
 
     // A halt that began while we injected may have listed the ledger before our
@@ -314,12 +314,25 @@ export class FaultSession {
     code: FaultlineError['code'],
     what: string,
     cause?: unknown,
+    injectFailed = false,
   ): Promise<FaultlineError> {
     const r = await this.#revert(t, { quiet: true });
     let text = `${t.kind.kind} ${t.target}: ${what}`;
-    if (r.verified) {
+    // A revert that threw (its target is unreachable or gone) still undid it if verify finds
+    // nothing; undefined: verify cannot tell either.
+    const gone = r.verified || (await t.kind.verify(t.record).catch(() => undefined));
+    if (gone === true) {
       // Nothing is left behind: the fault never was, for the journal.
+      if (!r.verified) await this.ledger.remove(t.id).catch(() => undefined);
       this.#faults.splice(this.#faults.indexOf(t), 1);
+    } else if (injectFailed && gone === undefined) {
+      // Its injection threw and the cleanup cannot tell: nothing is known to be in place.
+      // Recorded as `failed` (never a phantom that every later command tries to revert);
+      // `faultline recover` retries the cleanup, `faultline ledger forget` removes it.
+      this.#faults.splice(this.#faults.indexOf(t), 1);
+      const lastError = `injection failed: ${message(cause)}; cleanup: ${r.error}`;
+      await this.ledger.update(t.id, { state: 'failed', lastError }).catch(() => null);
+      text += `; its cleanup could not be confirmed (${r.error}); it is recorded as failed in the ledger`;
     } else {
       text += `; its revert failed too (${r.error}); it stays in the ledger and is retried by revertAll`;
       t.fault.error = `${what}; revert: ${r.error}`;
