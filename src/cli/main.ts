@@ -206,10 +206,35 @@ function buildProgram(out: () => Output): Command {
 
   program
     .command('recover')
-    .description('revert the faults left by runners that died, and expired ones')
+    .description(
+      'revert the faults left by runners that died, expired ones, corrupt entries that can be read, and retry the cleanup of failed injections',
+    )
     .action(async () => {
       const { recoverCommand } = await import('./faults.js');
       process.exitCode = await recoverCommand(out());
+    });
+
+  const ledger = program
+    .command('ledger')
+    .description('inspect or forget one entry of the fault ledger (the ids `faultline status` shows)');
+  ledger
+    .command('show')
+    .description('print a ledger entry as stored (or what can be read of a corrupt one)')
+    .argument('<id>', 'the fault id, or a prefix naming one entry')
+    .action(async (id: string) => {
+      const { ledgerShowCommand } = await import('./faults.js');
+      process.exitCode = await ledgerShowCommand(id, out());
+    });
+  ledger
+    .command('forget')
+    .description(
+      'remove a ledger entry without reverting it, after confirmation; recorded in $FAULTLINE_HOME/forgotten.log',
+    )
+    .argument('<id>', 'the fault id, or a prefix naming one entry')
+    .option('-y, --yes', 'do not ask (required without a terminal)')
+    .action(async (id: string, opts) => {
+      const { ledgerForgetCommand } = await import('./faults.js');
+      process.exitCode = await ledgerForgetCommand(id, opts, out());
     });
 
   program
@@ -308,17 +333,21 @@ function parseMaxDuration(value: string): number {
   return ms;
 }
 
-/** Reverts faults left by dead runners before any command does its work. */
+/**
+ * Reverts faults left by dead runners before any command does its work. Whatever
+ * goes wrong here is a warning: one broken entry must never fail an unrelated command.
+ */
 async function recoverLeftovers(output: Output): Promise<void> {
   try {
     const report = await recoverOrphans({ home: faultlineHome() });
-    for (const r of report.reverted) {
-      output.warn(`reverted a fault left by a runner that died: ${r.kind} ${r.target} (run ${r.runId})`);
-    }
-    for (const f of report.failed)
-      output.error(`could not revert a leftover fault: ${f.kind} ${f.target}: ${f.error}`);
+    const { reportLines } = await import('./faults.js');
+    reportLines(report, output, {
+      prefix: 'leftover of a runner that died: ',
+      notice: output.warn,
+      problem: output.warn,
+    });
   } catch (err) {
-    output.error(`could not check the fault ledger: ${(err as Error).message}`);
+    output.warn(`could not check the fault ledger for leftovers: ${(err as Error).message}`);
   }
 }
 
@@ -329,7 +358,11 @@ export async function main(argv: string[]): Promise<number> {
     return output;
   });
   program.hook('preAction', async (_this, action) => {
-    if (action.name() !== 'schema' && action.name() !== 'recover') {
+    // `halt` and `recover` revert everything themselves; `ledger show|forget` look at the
+    // ledger as it is: recovering first would change it.
+    const skip =
+      ['schema', 'recover', 'halt'].includes(action.name()) || action.parent?.name() === 'ledger';
+    if (!skip) {
       output ??= createOutput(program.opts<GlobalOptions>());
       await recoverLeftovers(output);
     }
