@@ -14,6 +14,7 @@ import {
   newFaultId,
   processStartTime,
   redactSecrets,
+  salvageEntry,
 } from '../../src/faults/ledger.js';
 import { assertNothingLeftBehind, ledgerFiles } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
@@ -149,7 +150,112 @@ describe('corrupt entries', () => {
   });
 });
 
+describe('what a corrupt entry still tells', () => {
+  test('a truncated entry yields its id, kind, target and undo record; garbage yields nothing', async () => {
+    const e = await entry(newFaultId(), { record: { path: '/tmp/x', nested: { host: 'inner' } } });
+    const text = `${JSON.stringify(e, null, 2)}\n`;
+    // Cut just after the record: kind, runId, target and record are complete, the owner is not.
+    const cut = text.slice(0, text.indexOf('"state"') + 4);
+    await ledger.write(e);
+    await writeFile(join(ledger.dir, `${e.id}.json`), cut);
+    const { entries, corrupt } = await ledger.list();
+    assert.deepEqual(entries, []);
+    assert.equal(corrupt.length, 1);
+    assert.equal(corrupt[0]?.id, e.id);
+    assert.deepEqual(corrupt[0]?.salvaged, {
+      kind: 'marker-file',
+      runId: 'run-1',
+      target: e.target,
+      record: { path: '/tmp/x', nested: { host: 'inner' } },
+    });
+    // A field nested in the record never passes for the entry's own.
+    assert.equal(corrupt[0]?.salvaged.host, undefined);
+    assert.deepEqual(salvageEntry('{ not json'), {});
+    assert.deepEqual(salvageEntry('{"kind": "marker-file", "target": "/tmp/a", "record": {"pa'), {
+      kind: 'marker-file',
+      target: '/tmp/a',
+    });
+    assert.deepEqual(salvageEntry('{"kind": 7, "ownerPid": 12, "ownerStart": null, "host": "h"}'), {
+      ownerPid: 12,
+      ownerStart: null,
+      host: 'h',
+    });
+    await ledger.remove(e.id);
+    await assertNothingLeftBehind(home);
+  });
+
+  test('inspect shows a corrupt entry with what could be read; matchIds finds it by prefix', async () => {
+    const id = newFaultId();
+    await ledger.write(await entry(id));
+    await writeFile(join(ledger.dir, `${id}.json`), '{"id": "x", "kind": "marker-file", "targ');
+    const found = await ledger.inspect(id);
+    assert.ok(found && 'corrupt' in found);
+    assert.equal(found.corrupt.salvaged.kind, 'marker-file');
+    assert.deepEqual(await ledger.matchIds(id.slice(0, 6)), [id]);
+    assert.deepEqual(await ledger.matchIds('zzz'), []);
+    assert.equal(await ledger.inspect('no-such-id'), null);
+    await ledger.remove(id);
+  });
+});
+
+describe('forgetting an entry by hand', () => {
+  test('appends what it held to forgotten.log (fsynced) before removing it', async () => {
+    const e = await entry(newFaultId(), { state: 'failed', lastError: 'injection failed: ECONNREFUSED' });
+    await ledger.write(e);
+    const rec = await ledger.forget(e.id);
+    assert.equal(rec?.id, e.id);
+    assert.deepEqual(await ledgerFiles(home), []);
+    const log = await ledger.listForgotten();
+    assert.equal(log.length, 1);
+    assert.equal(log[0]?.kind, 'marker-file');
+    assert.equal(log[0]?.state, 'failed');
+    assert.equal(log[0]?.lastError, 'injection failed: ECONNREFUSED');
+    assert.equal(log[0]?.by.pid, process.pid);
+    assert.equal((log[0]?.entry as { target?: string } | undefined)?.target, e.target);
+    assert.equal(await ledger.forget('no-such-id'), null);
+
+    // A corrupt entry is forgotten with its raw text; the log is append-only.
+    const bad = newFaultId();
+    await writeFile(join(ledger.dir, `${bad}.json`), '{"kind": "marker-file", "tar');
+    await ledger.forget(bad);
+    const after = await ledger.listForgotten();
+    assert.deepEqual(
+      after.map((r) => r.id),
+      [e.id, bad],
+    );
+    assert.match(String(after[1]?.corrupt), /corrupt/);
+    assert.equal(after[1]?.entry, '{"kind": "marker-file", "tar');
+    await assertNothingLeftBehind(home);
+  });
+
+  test('is refused while a live process reverts the entry', async () => {
+    const e = await entry(newFaultId());
+    await ledger.write(e);
+    await rename(join(ledger.dir, `${e.id}.json`), join(ledger.dir, `${e.id}.json.claim-${process.ppid}`));
+    await assert.rejects(ledger.forget(e.id), /being reverted by process/);
+    assert.deepEqual(await ledger.listForgotten(), []);
+    await ledger.remove(e.id);
+  });
+});
+
 describe('claims', () => {
+  test('a claim of this process that no task holds is taken over at once, never waited on', async () => {
+    // What a write that failed half-way used to leave: our own claim file, and no one reverting.
+    const e = await entry(newFaultId(), { state: 'active' });
+    await ledger.write(e);
+    await rename(join(ledger.dir, `${e.id}.json`), join(ledger.dir, `${e.id}.json.claim-${process.pid}`));
+    const r = await ledger.claimOrWait(e.id, { timeoutMs: 60_000 });
+    assert.equal(r.claimed?.id, e.id);
+    assert.equal(r.busyBy, undefined);
+    // Held now by this task: a second claimer in this process waits (and times out) instead.
+    assert.deepEqual(await ledger.claimOrWait(e.id, { timeoutMs: 30, pollMs: 10 }), {
+      claimed: null,
+      busyBy: process.pid,
+    });
+    await ledger.remove(e.id);
+    await assertNothingLeftBehind(home);
+  });
+
   test('one claimer at a time; claimed entries list as reverting; release gives it back', async () => {
     const e = await entry(newFaultId(), { state: 'active' });
     await ledger.write(e);
