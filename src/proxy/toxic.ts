@@ -157,12 +157,16 @@ export const goTypes = z.registry<{ goType: GoType }>();
 
 /** Attribute schema builders: a number with a default, a lower bound and a Go type. */
 export const attr = {
-  /** An integer attribute (Go `int64`), default 0 and at least 0 unless told otherwise. */
+  /**
+   * An integer attribute (Go `int64`), default 0 and at least 0 unless told otherwise.
+   * `negative: true` accepts values below 0 because Toxiproxy does and treats them as 0
+   * (a negative duration fires at once): its clients send them, and refusing breaks them.
+   */
   int(
     description: string,
-    opts: { min?: number; max?: number; default?: number; goType?: 'int64' | 'int' } = {},
+    opts: { min?: number; max?: number; default?: number; goType?: 'int64' | 'int'; negative?: true } = {},
   ) {
-    const min = opts.min ?? 0;
+    const min = opts.negative ? Number.MIN_SAFE_INTEGER : (opts.min ?? 0);
     const s = z
       .number()
       .int()

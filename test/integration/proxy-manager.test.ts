@@ -444,19 +444,38 @@ describe('toxics', { timeout: 30_000 }, () => {
     };
     bad({ type: 'slicer' }, 'average_size');
     bad({ type: 'slicer', attributes: { average_size: 0 } }, 'average_size');
-    bad({ type: 'slicer', attributes: { average_size: 4, size_variation: 4 } }, 'size_variation');
-    bad({ type: 'latency', attributes: { latency: -5 } }, 'latency');
-    bad({ type: 'limit_data', attributes: { bytes: -1 } }, 'bytes');
+    bad({ type: 'slicer', attributes: { average_size: 4, size_variation: 5 } }, 'size_variation');
+    // Go slices p.Data[:rate*100] with a negative rate: a panic.
+    bad({ type: 'bandwidth', attributes: { rate: -1 } }, 'rate');
     m.addToxic('p', { type: 'latency', attributes: { latency: 10 } });
     assert.throws(
-      () => m.updateToxic('p', 'latency_downstream', { attributes: { jitter: -1 } }),
-      (err: unknown) => err instanceof ProxyApiError && err.status === 400 && err.message.includes('jitter'),
+      () => m.updateToxic('p', 'latency_downstream', { attributes: { latency: 1.5 } }),
+      (err: unknown) => err instanceof ProxyApiError && err.status === 400 && err.message.includes('latency'),
     );
     assert.equal(
-      m.getToxic('p', 'latency_downstream').attributes.jitter,
-      0,
+      m.getToxic('p', 'latency_downstream').attributes.latency,
+      10,
       'a refused update changes nothing',
     );
+  });
+
+  test('edge values Toxiproxy accepts are accepted (and echoed) as it does', async () => {
+    const m = await withProxy();
+    const ok = (input: { type: string; attributes: Record<string, number> }) => {
+      const t = m.addToxic('p', { ...input, name: `${input.type}_edge` });
+      for (const [k, v] of Object.entries(input.attributes))
+        assert.equal(t.attributes[k], v, `${input.type}.${k}`);
+      m.removeToxic('p', t.name);
+    };
+    ok({ type: 'slicer', attributes: { average_size: 1000, size_variation: 1000, delay: 0 } });
+    ok({ type: 'slicer', attributes: { average_size: 1, size_variation: 1, delay: -1 } });
+    ok({ type: 'latency', attributes: { latency: -5, jitter: -1 } });
+    ok({ type: 'limit_data', attributes: { bytes: -1 } });
+    ok({ type: 'timeout', attributes: { timeout: -1 } });
+    ok({ type: 'slow_close', attributes: { delay: -1 } });
+    ok({ type: 'reset_peer', attributes: { timeout: -1 } });
+    ok({ type: 'limit_time', attributes: { time: -1 } });
+    ok({ type: 'bandwidth', attributes: { rate: 0 } });
   });
 
   test('ttl is shown as the time left and can be cleared with 0', async () => {

@@ -124,6 +124,21 @@ test('addToxic adds latency seen on real traffic; update changes it; getToxic; T
   await proxy.remove();
 });
 
+test("the client's own 'should add a slicer toxic': average_size = size_variation = 1000", async () => {
+  const proxy = await toxiproxy.createProxy({ name: 'sliced', listen: 'localhost:0', upstream: UP });
+  const attributes = { average_size: 1000, size_variation: 1000, delay: 0 };
+  const toxic = await proxy.addToxic({
+    type: 'slicer',
+    stream: 'downstream',
+    toxicity: 1,
+    attributes,
+  } as never);
+  assert.deepEqual(toxic.toJson().attributes, attributes);
+  const payload = 'x'.repeat(50_000);
+  assert.equal((await echoRoundTrip(portOf(proxy.listen), payload)).reply, payload);
+  await proxy.remove();
+});
+
 test('populate creates proxies; reset re-enables them and removes toxics', async () => {
   const proxies = await toxiproxy.populate([
     { name: 'one', listen: 'localhost:0', upstream: UP },

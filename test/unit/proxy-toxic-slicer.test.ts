@@ -54,15 +54,30 @@ describe('slicer attributes: what crashes Toxiproxy is a 400 naming the attribut
     rejects({}, 'average_size');
     rejects({ average_size: 0 }, 'average_size');
   });
-  test('size_variation >= average_size', () => {
-    rejects({ average_size: 10, size_variation: 10 }, 'size_variation');
-    assert.deepEqual(decodeAttributes(slicer, {}, { average_size: 10, size_variation: 9 }), {
-      average_size: 10,
-      size_variation: 9,
+  test('size_variation > average_size (Toxiproxy panics); equal is accepted, as Toxiproxy does', () => {
+    rejects({ average_size: 10, size_variation: 11 }, 'size_variation');
+    // toxiproxy-node-client's own suite sends average_size = size_variation = 1000.
+    assert.deepEqual(decodeAttributes(slicer, {}, { average_size: 1000, size_variation: 1000 }), {
+      average_size: 1000,
+      size_variation: 1000,
       delay: 0,
     });
   });
-  test('negative numbers', () => {
-    rejects({ average_size: 10, delay: -1 }, 'delay');
+  test('negative size_variation is refused (rand.Intn panics in Toxiproxy)', () => {
+    rejects({ average_size: 10, size_variation: -1 }, 'size_variation');
+  });
+  test('a negative delay is accepted and means none, as in Toxiproxy', () => {
+    assert.equal(decodeAttributes(slicer, {}, { average_size: 10, delay: -1 }).delay, -1);
+    const { toxic, link } = makeToxic(slicer, { average_size: 2, delay: -5_000 });
+    feed(toxic, link, 'abcde');
+    assert.equal(link.output, 'abcde');
+  });
+  test('size_variation = average_size slices real data, every byte once, in order', () => {
+    const { toxic, link } = makeToxic(slicer, { average_size: 4, size_variation: 4 });
+    const data = 'the quick brown fox jumps over the lazy dog'.repeat(20);
+    feed(toxic, link, data);
+    assert.equal(link.output, data);
+    assert.ok(link.pushed.length > 1, 'sliced into pieces');
+    for (const p of link.pushed) assert.ok(p.data.length >= 1 && p.data.length <= 8, `piece ${p.data}`);
   });
 });

@@ -3,9 +3,12 @@ import { TimedQueue } from '../queue.js';
 import { attr, defineToxic } from '../toxic.js';
 
 const attributes = z.object({
-  latency: attr.int('milliseconds added to every chunk, measured from its arrival'),
+  latency: attr.int('milliseconds added to every chunk, measured from its arrival (negative: none)', {
+    negative: true,
+  }),
   jitter: attr.int(
-    'milliseconds; each chunk is delayed by a whole number of ms in [latency - jitter, latency + jitter)',
+    'milliseconds; each chunk is delayed by a whole number of ms in [latency - jitter, latency + jitter) (0 or less: none)',
+    { negative: true },
   ),
 });
 

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { attr, defineToxic } from '../toxic.js';
 
 const attributes = z.object({
-  bytes: attr.int('bytes forwarded on the link before the connection is closed'),
+  bytes: attr.int('bytes forwarded on the link before the connection is closed (0 or less: none)', {
+    negative: true,
+  }),
 });
 
 /**

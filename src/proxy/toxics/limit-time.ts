@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { attr, defineToxic } from '../toxic.js';
 
 const attributes = z.object({
-  time: attr.int('milliseconds after which the connection is closed (from the toxic starting on the link)'),
+  time: attr.int(
+    'milliseconds after which the connection is closed (from the toxic starting on the link; 0 or less: at once)',
+    { negative: true },
+  ),
 });
 
 /**

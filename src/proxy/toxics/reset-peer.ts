@@ -2,7 +2,10 @@ import { z } from 'zod';
 import { attr, defineToxic } from '../toxic.js';
 
 const attributes = z.object({
-  timeout: attr.int('milliseconds between the first data (or end) on the link and the reset'),
+  timeout: attr.int(
+    'milliseconds between the first data (or end) on the link and the reset (0 or less: at once)',
+    { negative: true },
+  ),
 });
 
 /**

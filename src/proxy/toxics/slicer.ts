@@ -5,21 +5,23 @@ import { attr, defineToxic } from '../toxic.js';
 const attributes = z
   .object({
     average_size: attr.int('average size of the pieces, in bytes (at least 1)', { min: 1, goType: 'int' }),
-    size_variation: attr.int('pieces are average_size ± size_variation bytes (less than average_size)', {
+    size_variation: attr.int('pieces are average_size ± size_variation bytes (at most average_size)', {
       goType: 'int',
     }),
-    delay: attr.int('microseconds between pieces', { goType: 'int' }),
+    delay: attr.int('microseconds between pieces (0 or less: none)', { goType: 'int', negative: true }),
   })
-  .refine((a) => a.size_variation < a.average_size, {
+  // Toxiproxy's split panics only when the variation exceeds the average (a piece could start
+  // before the chunk): equal is accepted there and by its clients' own tests.
+  .refine((a) => a.size_variation <= a.average_size, {
     path: ['size_variation'],
-    message: 'must be less than average_size',
+    message: 'must be at most average_size',
   });
 
 /**
  * Sizes of the pieces a chunk of `length` bytes is cut into: each uniform in
  * [average - variation, average + variation] (the last one what is left).
  * Pure and iterative: Toxiproxy's recursive split crashes on average 0 and
- * panics when variation >= average; both are refused by the schema here.
+ * panics when variation > average; both are refused by the schema here.
  */
 export function slicePlan(
   length: number,
@@ -53,7 +55,7 @@ export const slicer = defineToxic({
         let due = Math.max(link.clock.now(), queue.lastDue);
         let offset = 0;
         for (const size of sizes) {
-          due += a.delay / 1000;
+          due += Math.max(0, a.delay) / 1000;
           queue.add(chunk.subarray(offset, offset + size), at, due);
           offset += size;
         }
@@ -63,7 +65,7 @@ export const slicer = defineToxic({
         a = next;
         let due = link.clock.now();
         queue.retime(() => {
-          due += a.delay / 1000;
+          due += Math.max(0, a.delay) / 1000;
           return due;
         });
       },

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { attr, defineToxic } from '../toxic.js';
 
 const attributes = z.object({
-  delay: attr.int('milliseconds the close (FIN) is held after the source closed'),
+  delay: attr.int('milliseconds the close (FIN) is held after the source closed (0 or less: none)', {
+    negative: true,
+  }),
 });
 
 /** Data passes; the source's end-of-stream is forwarded `delay` ms late. */

@@ -3,7 +3,8 @@ import { attr, defineToxic } from '../toxic.js';
 
 const attributes = z.object({
   timeout: attr.int(
-    'milliseconds after which the connection is closed; 0 = never. All data is dropped meanwhile',
+    'milliseconds after which the connection is closed; 0 (or less) = never. All data is dropped meanwhile',
+    { negative: true },
   ),
 });
 
