@@ -81,12 +81,19 @@ test('load runs for the whole run; a success_ratio probe sees the service degrad
     // The load ran from before the first check to the end: about 100 req/s for the run's length.
     assert.ok(s.requests.length > 150, `${s.requests.length} requests`);
     // Its summary and per-second series are in the journal.
-    const measured = journal.faultline.load as { totals: { requests: number }; series: unknown[] };
+    const measured = journal.faultline.load as {
+      sent: number;
+      totals: { requests: number };
+      series: unknown[];
+    };
     assert.ok(measured.totals.requests > 150, JSON.stringify(measured.totals));
     assert.ok(measured.series.length >= 1);
-    const count = s.requests.length;
-    await new Promise((r) => setTimeout(r, 200));
-    assert.equal(s.requests.length, count, 'no traffic after the run');
+    // No traffic after the run: the schedule stopped with it. A request sent just before the
+    // stop (and cancelled by it) may still reach a server on a loaded machine, so the bound is
+    // what the generator had sent when it stopped, not what the server had seen by then.
+    await new Promise((r) => setTimeout(r, 300));
+    const loadRequests = () => s.requests.filter((r) => r.url === '/').length;
+    assert.ok(loadRequests() <= measured.sent, `server saw ${loadRequests()} of ${measured.sent} sent`);
   } finally {
     await s.close();
   }

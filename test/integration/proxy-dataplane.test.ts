@@ -424,7 +424,9 @@ describe('with ordinary socket reads (userBuffers: false)', { timeout: 30_000 },
     assert.equal(sha(await c.waitFor(payload.length)), sha(payload));
     manager.addToxic('p', { type: 'latency', attributes: { latency: 100 } });
     const rt = await roundTrip(c);
-    assert.ok(rt >= 99 && rt < 400, `round trip ${rt}`);
+    // The toxic applies on a live connection (never early); the upper bound only says it did not
+    // stall: after 4 MiB on a loaded machine the round trip took 641 ms once. Figures: bench/proxy-latency-toxic.mjs.
+    assert.ok(rt >= 99 && rt < 3000, `round trip ${rt}`);
     manager.removeToxic('p', 'latency_downstream');
     c.socket.end();
     assert.equal((await c.outcome).how, 'end');
