@@ -87,10 +87,9 @@ describe('cpu', () => {
     const record = await storedRecord(h.id);
     const pid = Number(record.pid);
     const before = await cpuTicks(pid);
-    await sleep(600);
-    const used = (await cpuTicks(pid)) - before;
-    // 600 ms at 100 ticks/s is 60 ticks for a thread alone on a core; the machine is shared.
-    assert.ok(used >= 25, `worker used ${used} ticks in 600 ms`);
+    // Burning, judged by the CPU time it accumulates (30 ticks: 300 ms of CPU), not by how much
+    // of a shared machine it got in a fixed window (15 ticks in 600 ms with both cores loaded).
+    await until('the worker to use 300 ms of CPU', async () => (await cpuTicks(pid)) - before >= 30, 15_000);
     const [rec] = await s.revertAll();
     assert.equal(rec?.verified, true);
     assert.equal(await readProc(pid), null, 'worker gone');
