@@ -1,19 +1,30 @@
 /**
- * Blast-radius checks before the run starts: every fault action of the method
- * and the rollbacks whose arguments can be resolved now (configuration and
- * secrets substituted) has its targets resolved and checked, so a run that
- * reaches too far is refused before anything is injected. Each fault is
- * checked on its own here; what the run holds at once is checked again by the
- * fault session at each injection.
+ * Checks before the run starts, before anything is injected: every fault
+ * action of the method and the rollbacks whose arguments are known now
+ * (configuration and secrets substituted) has its targets resolved, so
+ *   - a selection that is invalid whatever happens later (an ambiguous process
+ *     name, arguments that contradict each other) refuses the run, exit 2,
+ *     naming the activity and the argument, instead of failing half-way
+ *     through the method with earlier faults in place;
+ *   - a run that reaches too far for a blast-radius policy is refused.
+ * What cannot be known yet (a process the method starts, a ${var} nothing
+ * defines) is logged and checked again when the fault is injected. Each fault
+ * is checked on its own here; what the run holds at once is checked again by
+ * the fault session at each injection.
  */
-import { FaultlineError } from '../core/errors.js';
-import type { Activity, Experiment } from '../core/schema.js';
+import { FaultlineError, type Issue } from '../core/errors.js';
+import type { Activity, ActivityOrRef, Experiment } from '../core/schema.js';
 import { isRef } from '../core/schema.js';
 import { substitute, type Vars } from '../experiment/substitute.js';
-import type { ResolvedTargets } from '../faults/types.js';
+import type { FaultKind, ResolvedTargets } from '../faults/types.js';
 import { type BlastRadiusPolicy, checkBlastRadius } from '../safety/blast-radius.js';
 import { findBuiltin } from './builtins.js';
 import type { LogLevel } from './context.js';
+
+/** A resolution slower than this (an unreachable database, say) is left to the injection. */
+export const PREFLIGHT_RESOLVE_TIMEOUT_MS = 5_000;
+
+const REFUSED = 'the run was refused before anything was injected';
 
 /** The experiment's own policies (either spelling) after the given ones (settings file). */
 export function blastRadiusPolicies(
@@ -28,51 +39,137 @@ export function blastRadiusPolicies(
   return [...outside, ...own];
 }
 
+const VAR = /\$(?:\$|([_a-zA-Z][_a-zA-Z0-9]*)|\{([_a-zA-Z][_a-zA-Z0-9]*)\})/g;
+
+/** The `$name` / `${name}` references substitution left in place (nothing defines them yet). */
+export function unsubstituted(value: unknown, out: Set<string> = new Set()): Set<string> {
+  if (typeof value === 'string') {
+    for (const m of value.matchAll(VAR)) {
+      const name = m[1] ?? m[2];
+      if (name) out.add(name);
+    }
+  } else if (Array.isArray(value)) {
+    for (const v of value) unsubstituted(v, out);
+  } else if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) unsubstituted(v, out);
+  }
+  return out;
+}
+
+/** The fault actions (not refs) with where they sit: `method[2]`, `rollbacks[0]`. */
+function faultActions(experiment: Experiment): { a: Activity; at: string; kind: FaultKind }[] {
+  const out: { a: Activity; at: string; kind: FaultKind }[] = [];
+  const walk = (list: readonly ActivityOrRef[] | undefined, where: string) =>
+    (list ?? []).forEach((a, i) => {
+      if (isRef(a) || a.provider.type !== 'faultline') return;
+      const kind = findBuiltin(a.provider.module, a.provider.func)?.fault;
+      if (kind) out.push({ a, at: `${where}[${i}]`, kind });
+    });
+  walk(experiment.method, 'method');
+  walk(experiment.rollbacks, 'rollbacks');
+  return out;
+}
+
+/** The refusal of one action: its name, the argument's full path, the original message. */
+function refusal(a: Activity, at: string, err: FaultlineError): FaultlineError {
+  const args = `${at}.provider.arguments`;
+  const issues: Issue[] = err.issues.map((i) => ({
+    path: i.path ? `${args}.${i.path}` : args,
+    message: i.message,
+  }));
+  // The kind's own message starts with the argument (`mode: ...`) or the kind (`postgres-...: leave: ...`).
+  return new FaultlineError(err.code, `action '${a.name}' (${args}), ${REFUSED}: ${err.message}`, {
+    issues,
+    cause: err,
+  });
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'timeout'>((res) => {
+    timer = setTimeout(() => res('timeout'), ms);
+    timer.unref();
+  });
+  work.catch(() => undefined); // settled later, or never read: not an unhandled rejection
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Resolves the targets of every fault action whose arguments are known now,
+ * and checks them against the blast-radius policies (when any). Throws
+ * FAULTLINE_ERR_VALIDATION for an action that cannot work whatever happens
+ * later, FAULTLINE_ERR_POLICY for one that reaches too far; logs (debug) the
+ * ones that cannot be resolved yet.
+ */
 export async function preflightBlastRadius(
   experiment: Experiment,
   policies: readonly BlastRadiusPolicy[],
   vars: Vars,
   log: (level: LogLevel, message: string) => void,
+  timeoutMs = PREFLIGHT_RESOLVE_TIMEOUT_MS,
 ): Promise<void> {
-  if (policies.length === 0) return;
-  const activities = [...experiment.method, ...(experiment.rollbacks ?? [])].filter(
-    (a): a is Activity => !isRef(a),
-  );
-  for (const a of activities) {
-    if (a.provider.type !== 'faultline') continue;
-    const kind = findBuiltin(a.provider.module, a.provider.func)?.fault;
-    if (!kind) continue;
+  for (const { a, at, kind } of faultActions(experiment)) {
     const { duration: _duration, ...raw } = (substitute(a.provider.arguments ?? {}, vars) ?? {}) as Record<
       string,
       unknown
     >;
+    const unknown = unsubstituted(raw);
+    if (unknown.size > 0) {
+      log(
+        'debug',
+        `preflight: '${a.name}' uses ${[...unknown].map((n) => `\${${n}}`).join(', ')}, not defined before the run; its targets are checked at injection`,
+      );
+      continue;
+    }
     const parsed = kind.args.safeParse(raw);
-    if (!parsed.success) continue; // reported when the action runs
-    let resolved: ResolvedTargets;
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+      const first = issues[0] ?? { path: '', message: 'invalid arguments' };
+      throw refusal(
+        a,
+        at,
+        new FaultlineError(
+          'FAULTLINE_ERR_VALIDATION',
+          `${first.path ? `${first.path}: ` : ''}${first.message}`,
+          {
+            issues,
+          },
+        ),
+      );
+    }
+    let resolved: ResolvedTargets | 'timeout';
     try {
       resolved = kind.resolveTargets
-        ? await kind.resolveTargets(parsed.data)
+        ? await withTimeout(kind.resolveTargets(parsed.data), timeoutMs)
         : { targets: [{ type: kind.kind, name: kind.target(parsed.data) }] };
     } catch (err) {
+      // Wrong whatever happens later (an ambiguous selection): refuse now, before any fault.
+      if (err instanceof FaultlineError && err.code === 'FAULTLINE_ERR_VALIDATION') throw refusal(a, at, err);
       // Not resolvable yet (a process the method starts, say): checked when it is injected.
       const why = err instanceof Error ? err.message : String(err);
       log(
         'debug',
-        `blast radius: '${a.name}' targets not resolvable before the run (${why}); checked at injection`,
+        `preflight: '${a.name}' targets not resolvable before the run (${why}); checked at injection`,
       );
       continue;
     }
+    if (resolved === 'timeout') {
+      log(
+        'warn',
+        `preflight: '${a.name}' targets not resolved within ${timeoutMs / 1000} s before the run; checked at injection`,
+      );
+      continue;
+    }
+    if (policies.length === 0) continue;
     try {
       checkBlastRadius(policies, `action '${a.name}'`, resolved);
     } catch (err) {
       if (err instanceof FaultlineError) {
-        throw new FaultlineError(
-          err.code,
-          `${err.message}; the run was refused before anything was injected`,
-          {
-            issues: [...err.issues],
-          },
-        );
+        throw new FaultlineError(err.code, `${err.message}; ${REFUSED}`, { issues: [...err.issues] });
       }
       throw err;
     }

@@ -14,7 +14,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { exposedFaults } from '../../src/activities/faults.js';
 import '../../src/activities/index.js';
 import type { FaultlineError } from '../../src/core/errors.js';
+import type { Experiment } from '../../src/core/schema.js';
 import { findBuiltin } from '../../src/engine/builtins.js';
+import { runExperiment } from '../../src/engine/run.js';
 import { FaultSession, Ledger, listActiveFaults, recoverOrphans } from '../../src/faults/index.js';
 import { processKillKind, processKillRandomKind, processPauseKind } from '../../src/faults/process/index.js';
 import { readProc, resolveSelection, selectionOf } from '../../src/faults/process/select.js';
@@ -337,4 +339,96 @@ describe('pause', () => {
 test('the process faults are exposed as faultline.process actions and `faultline inject process.*`', () => {
   const names = [...exposedFaults().keys()];
   for (const n of ['process.kill', 'process.kill_random', 'process.pause']) assert.ok(names.includes(n), n);
+});
+
+describe('preflight: a selection that cannot work refuses the run before anything is injected', () => {
+  const marker = () => join(home, `marker-${tag}`);
+  const action = (name: string, module: string, func: string, args: Record<string, unknown>) => ({
+    type: 'action' as const,
+    name,
+    provider: { type: 'faultline' as const, module, func, arguments: args },
+  });
+  const experiment = (method: unknown[], rollbacks: unknown[] = []): Experiment =>
+    ({ title: 't', description: 'd', method, rollbacks }) as Experiment;
+  /** Runs with no blast-radius policy anywhere; collects the log lines. */
+  const run = async (e: Experiment, configuration?: Record<string, unknown>) => {
+    const logs: string[] = [];
+    const journal = await runExperiment(e, {
+      home,
+      ...(configuration ? { configuration } : {}),
+      onEvent: (ev) => {
+        if (ev.type === 'log') logs.push(`${ev.level} ${ev.message}`);
+      },
+    });
+    return { journal, logs };
+  };
+
+  test('an ambiguous name in the method: exit 2 naming the action and mode; the marker before it is never created', async () => {
+    const [a, b] = [await ticker('p'), await ticker('p')];
+    const e = experiment([
+      action('flag', 'faultline.marker', 'create', { path: marker(), duration: 30 }),
+      action('pause-worker', 'faultline.process', 'pause', { name: `${tag}p`, duration: 1 }),
+    ]);
+    await assert.rejects(run(e), (err: FaultlineError) => {
+      assert.equal(err.code, 'FAULTLINE_ERR_VALIDATION');
+      assert.equal(err.exitCode, 2);
+      assert.match(
+        err.message,
+        new RegExp(
+          `^action 'pause-worker' \\(method\\[1\\]\\.provider\\.arguments\\), the run was refused before anything was injected: mode: name=${tag}p matches 2 processes`,
+        ),
+      );
+      for (const t of [a!, b!]) assert.match(err.message, new RegExp(`pid ${t.pid} `));
+      assert.equal(err.issues[0]?.path, 'method[1].provider.arguments.mode');
+      return true;
+    });
+    await assert.rejects(readFile(marker()), { code: 'ENOENT' });
+    for (const t of [a!, b!]) assert.notEqual(await state(t.pid), 'T');
+    await assertNothingLeftBehind(home);
+  });
+
+  test("an ambiguous selection in the rollbacks, a substituted one and fd_exhaust's are refused too", async () => {
+    await ticker('q');
+    await ticker('q');
+    const pause = action('pause-later', 'faultline.process', 'pause', { name: `${tag}q`, duration: 1 });
+    await assert.rejects(run(experiment([], [pause])), (err: FaultlineError) => {
+      assert.equal(err.issues[0]?.path, 'rollbacks[0].provider.arguments.mode');
+      return /^action 'pause-later'/.test(err.message);
+    });
+    // Known once the configuration is: checked like a literal.
+    const fromVar = action('pause-var', 'faultline.process', 'pause', { name: '${svc}', duration: 1 });
+    const withConfig = { ...experiment([fromVar]), configuration: { svc: `${tag}q` } } as Experiment;
+    await assert.rejects(run(withConfig), /action 'pause-var' .*mode: name=fl[0-9a-f]{8}q matches 2/);
+    const fd = action('limit-fds', 'faultline.stress', 'fd_exhaust', { name: `${tag}q`, duration: 1 });
+    await assert.rejects(run(experiment([fd])), /action 'limit-fds' .*mode: name=fl[0-9a-f]{8}q matches 2/);
+    for (const t of tickers) assert.notEqual(await state(t.pid), 'T');
+    await assertNothingLeftBehind(home);
+  });
+
+  test('what cannot be known before the run is logged, not refused: no match yet, an undefined ${var}', async () => {
+    const e = experiment([
+      action('pause-absent', 'faultline.process', 'pause', { name: `${tag}z`, duration: 1 }),
+      action('pause-later', 'faultline.process', 'pause', { name: '${started_later}', duration: 1 }),
+    ]);
+    const { journal, logs } = await run(e);
+    assert.ok(
+      logs.some((l) =>
+        /^debug preflight: 'pause-absent' targets not resolvable before the run \(no process matches/.test(l),
+      ),
+      logs.join('\n'),
+    );
+    assert.ok(
+      logs.some((l) => /^debug preflight: 'pause-later' uses \$\{started_later\}/.test(l)),
+      logs.join('\n'),
+    );
+    // The run went ahead; each injection then failed on its own (nothing matched).
+    assert.deepEqual(
+      journal.run.map((r) => [r.activity.name, r.status]),
+      [
+        ['pause-absent', 'failed'],
+        ['pause-later', 'failed'],
+      ],
+    );
+    await assertNothingLeftBehind(home);
+  });
 });
