@@ -93,7 +93,14 @@ export function reportLines(
     prefix = '',
     notice = out.summary,
     problem = out.error,
-  }: { prefix?: string; notice?: (m: string) => void; problem?: (m: string) => void } = {},
+    quietLeft = false,
+  }: {
+    prefix?: string;
+    notice?: (m: string) => void;
+    problem?: (m: string) => void;
+    /** Leave out corrupt entries left alone (every command's check: `status` lists them). */
+    quietLeft?: boolean;
+  } = {},
 ): void {
   if (report.ledgerError) problem(`${prefix}cannot read the fault ledger: ${report.ledgerError}`);
   for (const r of report.reverted) {
@@ -110,9 +117,8 @@ export function reportLines(
       `${prefix}${f.kind} ${f.target}: its injection had failed and its cleanup still cannot be confirmed (${f.error}); nothing is known to be in place: \`faultline ledger forget ${shortId(f.id)}\` removes the entry`,
     );
   }
-  for (const c of report.corrupt.filter(
-    (x: CorruptOutcome) => x.handled !== 'reverted' && x.handled !== 'failed',
-  )) {
+  const shown = (c: CorruptOutcome) => c.handled === 'unrevertable' || (c.handled === 'left' && !quietLeft);
+  for (const c of report.corrupt.filter(shown)) {
     const line = `${prefix}corrupt ledger entry ${c.id} (${c.file}): ${c.error}; read: ${read(c)}; ${c.note ?? ''}; \`faultline ledger show ${shortId(c.id)}\`, \`faultline ledger forget ${shortId(c.id)}\``;
     if (c.handled === 'unrevertable') problem(line);
     else out.warn(line);

@@ -347,6 +347,7 @@ async function recoverLeftovers(output: Output): Promise<void> {
       problem: output.warn,
     });
   } catch (err) {
+      quietLeft: true,
     output.warn(`could not check the fault ledger for leftovers: ${(err as Error).message}`);
   }
 }
@@ -360,8 +361,7 @@ export async function main(argv: string[]): Promise<number> {
   program.hook('preAction', async (_this, action) => {
     // `halt` and `recover` revert everything themselves; `ledger show|forget` look at the
     // ledger as it is: recovering first would change it.
-    const skip =
-      ['schema', 'recover', 'halt'].includes(action.name()) || action.parent?.name() === 'ledger';
+    const skip = ['schema', 'recover', 'halt'].includes(action.name()) || action.parent?.name() === 'ledger';
     if (!skip) {
       output ??= createOutput(program.opts<GlobalOptions>());
       await recoverLeftovers(output);
