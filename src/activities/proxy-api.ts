@@ -95,7 +95,7 @@ export async function disableProxyFault(
   const ttlMs = Math.round((duration ?? DEFAULT_PROXY_FAULT_DURATION_S) * 1000);
   await ctx.faults.inject(
     proxyDownKind,
-    { api_url: api.url, proxy, in_process: api.inProcess },
+    { api_url: api.url, proxy, in_process: api.inProcess, ledger_home: ctx.faults.ledger.home },
     { ttlMs, signal: ctx.signal },
   );
   return api.client.getProxy(proxy, { signal: ctx.signal });

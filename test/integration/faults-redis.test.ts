@@ -126,6 +126,39 @@ describe('redis.client_pause', () => {
     await done();
   });
 
+  test('a second pause (another run) is refused up front; its failed injection does not lift the first', async (t) => {
+    if (!ready(t)) return;
+    const a = session();
+    const b = session();
+    const other = await connect();
+    try {
+      const h = await a.inject(clientPauseKind, { ...CONN, mode: 'write' }, { ttlMs: 60_000 });
+      await assert.rejects(
+        b.inject(clientPauseKind, { ...CONN, mode: 'write' }, { ttlMs: 60_000 }),
+        (err: FaultlineError) => /already paused/.test(err.message) && /cannot be layered/.test(err.message),
+      );
+      // The refused fault left nothing in B's ledger and did not UNPAUSE: A's pause still holds writes.
+      assert.equal(b.active(), 0);
+      let doneAt = 0;
+      const write = other.command(['SET', KEY, 'v2']).then(() => {
+        doneAt = performance.now();
+      });
+      await sleep(700);
+      assert.equal(doneAt, 0, "A's pause still holds the write after B's refusal");
+      const rec = await h.revert();
+      assert.equal(rec.verified, true, rec.error);
+      await write;
+      // Once A has ended, a new pause is accepted again.
+      const again = await b.inject(clientPauseKind, { ...CONN, mode: 'write' }, { ttlMs: 60_000 });
+      assert.equal((await again.revert()).verified, true);
+    } finally {
+      other.destroy();
+      await b.revertAll();
+      await a.revertAll();
+    }
+    await done();
+  });
+
   test('bad arguments name the field', async (t) => {
     if (!ready(t)) return;
     await assert.rejects(

@@ -13,6 +13,11 @@
  * Redis 7.0 runs no command during an ALL pause, CLIENT UNPAUSE included, so
  * there the pause ends when the current slice does (at most `slice_ms`);
  * a WRITE pause ends at once.
+ *
+ * Redis has one pause per server, so two pause faults cannot be layered: the
+ * first to end would lift the other's (CLIENT UNPAUSE). A pause fault on a
+ * server that is already paused (by another fault, another run, or by hand) is
+ * refused up front, and its failed injection reverts nothing.
  */
 import { z } from 'zod';
 import type { FaultKind } from '../types.js';
@@ -51,6 +56,9 @@ export const ClientPauseArgs = z.strictObject({
     .describe('the pause is renewed in slices this long: how long it outlives a dead runner (default 1000)'),
 });
 
+/** How long the pre-check waits for an answer before it takes the server for paused. */
+const PAUSE_PROBE_MS = 1000;
+
 /** A command that a WRITE pause holds and an ALL pause too, harmless (nobody subscribes). */
 const probe = (name: string) => ['PUBLISH', `${name}:probe`, ''];
 
@@ -66,6 +74,28 @@ export const clientPauseKind: FaultKind<typeof ClientPauseArgs> = {
   resolveTargets: async (a) => ({ targets: [redisTarget(redisConn(a))] }),
   plan: (a) => ({ ...redisConn(a), ...newName(), mode: a.mode, slice_ms: a.slice_ms }),
   async inject(a, record) {
+    // The session reverts a failed injection with this very record: nothing is ours yet.
+    record.owned = false;
+    const conn = connFromRecord(record);
+    // PUBLISH waits under either pause mode; an answer within a second means none is in force.
+    const paused = await withRedis(conn, (client) => client.command(probe(nameFromRecord(record))), {
+      waitMs: 0,
+      commandTimeoutMs: PAUSE_PROBE_MS,
+    }).then(
+      () => false,
+      (err) => {
+        if (err instanceof RespConnectionError && /timed? ?out|no answer|within/i.test(err.message))
+          return true;
+        throw faultError('redis-client-pause', conn, err);
+      },
+    );
+    if (paused) {
+      throw new Error(
+        `${describeConn(conn)} is already paused (another client_pause fault, another run, or CLIENT PAUSE by hand): ` +
+          'two pauses cannot be layered, since ending one would lift the other; refused',
+      );
+    }
+    record.owned = true;
     const { client: keeper, conn: c, state } = await openHold('redis-client-pause', record);
     const pause = ['CLIENT', 'PAUSE', String(a.slice_ms), a.mode];
     try {
@@ -91,6 +121,7 @@ export const clientPauseKind: FaultKind<typeof ClientPauseArgs> = {
     }
   },
   async revert(record) {
+    if (record.owned === false) return;
     const c = connFromRecord(record);
     const name = nameFromRecord(record);
     releaseLocal(name);
@@ -111,6 +142,7 @@ export const clientPauseKind: FaultKind<typeof ClientPauseArgs> = {
     });
   },
   async verify(record) {
+    if (record.owned === false) return true;
     const c = connFromRecord(record);
     const name = nameFromRecord(record);
     try {
