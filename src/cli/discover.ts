@@ -1,5 +1,6 @@
 /** `faultline discover`: every built-in activity with its arguments, from the same schemas validation uses. */
 import { z } from 'zod';
+import { FaultlineError } from '../core/errors.js';
 import { builtinActivities } from '../engine/builtins.js';
 import { providers } from '../providers/index.js';
 import type { Output } from './output.js';
@@ -55,8 +56,30 @@ export function discoverActivities(): DiscoveredActivity[] {
     .sort((a, b) => `${a.module}.${a.func}`.localeCompare(`${b.module}.${b.func}`));
 }
 
-export async function discoverCommand(opts: { json?: boolean }, _out: Output): Promise<number> {
-  const activities = discoverActivities();
+/**
+ * The activities a `faultline discover FILTER` asks for: FILTER is part of
+ * `module.func`, case-insensitive (`faultline.network`, `network`, `stress.cpu`).
+ */
+export function filterActivities(activities: DiscoveredActivity[], filter?: string): DiscoveredActivity[] {
+  const wanted = filter?.trim().toLowerCase();
+  if (!wanted) return activities;
+  const found = activities.filter((a) => `${a.module}.${a.func}`.toLowerCase().includes(wanted));
+  if (found.length === 0) {
+    const modules = [...new Set(activities.map((a) => a.module))].join(', ');
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `filter: expected part of a built-in module or activity name, got '${filter}' (modules: ${modules})`,
+    );
+  }
+  return found;
+}
+
+export async function discoverCommand(
+  filter: string | undefined,
+  opts: { json?: boolean },
+  _out: Output,
+): Promise<number> {
+  const activities = filterActivities(discoverActivities(), filter);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ providers: providers.names(), activities }, null, 2)}\n`);
     return 0;

@@ -5,11 +5,12 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { parseDuration } from '../core/duration.js';
-import { FaultlineError, formatIssue } from '../core/errors.js';
+import { FaultlineError } from '../core/errors.js';
 import { DRY_MODES, HYPOTHESIS_STRATEGIES, ROLLBACK_STRATEGIES } from '../core/schema.js';
 import { faultlineHome } from '../faults/home.js';
 import { recoverOrphans } from '../faults/recovery.js';
 import { VERSION } from '../version.js';
+import { errorLines } from './error-lines.js';
 import { createOutput, type Output } from './output.js';
 import { registerProxyCommands } from './proxy.js';
 
@@ -179,10 +180,11 @@ function buildProgram(out: () => Output): Command {
   program
     .command('discover')
     .description('list every built-in activity with its arguments')
+    .argument('[filter]', 'only activities whose module.func contains it (e.g. network, stress.cpu)')
     .option('--json', 'print JSON instead of a table')
-    .action(async (opts) => {
+    .action(async (filter: string | undefined, opts) => {
       const { discoverCommand } = await import('./discover.js');
-      process.exitCode = await discoverCommand(opts, out());
+      process.exitCode = await discoverCommand(filter, opts, out());
     });
 
   program
@@ -378,8 +380,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     output ??= createOutput(program.opts<GlobalOptions>());
     if (err instanceof FaultlineError) {
-      output.error(err.message);
-      for (const issue of err.issues) output.error(`  ${formatIssue(issue)}`);
+      for (const line of errorLines(err)) output.error(line);
       return err.exitCode;
     }
     output.error(`internal error: ${(err as Error)?.stack ?? String(err)}`);

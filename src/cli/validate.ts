@@ -1,6 +1,7 @@
 /** `faultline validate FILE...`: every problem of every file, each with its path and position. */
 import { FaultlineError, formatIssue } from '../core/errors.js';
 import { loadExperimentSource, validateExperiment } from '../experiment/index.js';
+import { errorLines } from './error-lines.js';
 import type { Output } from './output.js';
 
 export async function validateCommand(
@@ -23,8 +24,10 @@ export async function validateCommand(
     } catch (err) {
       if (!(err instanceof FaultlineError)) throw err;
       worst = Math.max(worst, err.exitCode);
-      out.error(`${file}: ${err.message}`);
-      for (const issue of err.issues) out.error(`  ${formatIssue(issue, file)}`);
+      // Load errors name the file themselves.
+      const [heading, ...rest] = errorLines(err, file);
+      out.error(heading?.includes(file) ? heading : `${file}: ${heading}`);
+      for (const line of rest) out.error(line);
     }
   }
   return worst;

@@ -365,6 +365,29 @@ describe('other commands', () => {
     assert.equal(ok.code, 0, ok.stderr);
   });
 
+  test('validate and run print each problem once (parse errors, the top level, schema issues)', async () => {
+    const files: [string, string, string][] = [
+      ['broken.yaml', 'title: t\n  bad: [\n', 'Nested mappings are not allowed in compact mappings'],
+      ['broken.json', '{"title": "t",,}', 'expected a property name in double quotes'],
+      ['empty.yaml', '', 'an empty experiment is not an experiment'],
+      ['list.yaml', '- 1\n', 'expected an object (the experiment) at the top level, got a list'],
+      ['no-title.yaml', 'description: d\nmethod: []\n', 'title: required'],
+    ];
+    for (const [name, text, problem] of files) {
+      const path = join(e2e.work, name);
+      await writeFile(path, text);
+      for (const args of [
+        ['validate', path],
+        ['run', path, '--journal-path', join(e2e.work, `${name}.json`)],
+      ]) {
+        const r = await runCli(args, { env: e2e.env });
+        assert.equal(r.code, 2, `${args[0]} ${name}: ${r.stderr}`);
+        const times = r.stderr.split(problem).length - 1;
+        assert.equal(times, 1, `${args[0]} ${name} prints '${problem}' ${times} times:\n${r.stderr}`);
+      }
+    }
+  });
+
   test('schema prints a JSON Schema', async () => {
     const r = await runCli(['schema']);
     assert.equal(r.code, 0);
@@ -392,6 +415,30 @@ describe('other commands', () => {
     );
     const table = await runCli(['discover'], { env: e2e.env });
     assert.match(table.stdout, /faultline\.marker create/);
+  });
+
+  test('discover FILTER lists only the activities whose module.func contains it; no match exits 2', async () => {
+    const r = await runCli(['discover', 'faultline.network', '--json'], { env: e2e.env });
+    assert.equal(r.code, 0, r.stderr);
+    const names = JSON.parse(r.stdout).activities.map(
+      (a: { module: string; func: string }) => `${a.module}.${a.func}`,
+    );
+    assert.ok(names.includes('faultline.network.loss'), names.join(', '));
+    assert.ok(
+      names.every((n: string) => n.startsWith('faultline.network.')),
+      names.join(', '),
+    );
+    const one = await runCli(['discover', 'Stress.CPU'], { env: e2e.env });
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /faultline\.stress cpu/);
+    assert.doesNotMatch(one.stdout, /faultline\.stress memory|faultline\.marker/);
+    const none = await runCli(['discover', 'no-such-thing'], { env: e2e.env });
+    assert.equal(none.code, 2);
+    assert.match(
+      none.stderr,
+      /filter: expected part of a built-in module or activity name, got 'no-such-thing'/,
+    );
+    assert.doesNotMatch(none.stderr, /\n\s+at /, 'no stack trace');
   });
 
   test('init prompts on a terminal', async (t) => {
