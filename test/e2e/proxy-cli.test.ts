@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Cli, runCli, startCli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { closedPort, echoRoundTrip, echoServer } from '../helpers/http-raw.js';
+import { refused } from '../helpers/refused.js';
 
 let home: Awaited<ReturnType<typeof tempHome>>;
 let work: string;
@@ -39,17 +40,6 @@ async function stop(cli: Cli, signal: NodeJS.Signals = 'SIGTERM') {
 }
 
 const portOf = (listen: string) => Number(listen.slice(listen.lastIndexOf(':') + 1));
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.on('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-  });
-}
 
 /** One clear line on stderr, no stack trace. */
 function assertOneLineError(stderr: string, pattern: RegExp) {

@@ -5,7 +5,6 @@
  * down by two faults comes back only when the last one ends.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FaultlineError } from '../../src/core/errors.js';
 import { haltAll, releaseHalt } from '../../src/faults/index.js';
@@ -14,23 +13,13 @@ import { type ControlServer, startControlServer } from '../../src/proxy/api/serv
 import { ProxyManager } from '../../src/proxy/manager.js';
 import { echoRoundTrip, echoServer } from '../helpers/http-raw.js';
 import { faultHomePerTest } from '../helpers/live-faults.js';
+import { refused } from '../helpers/refused.js';
 
 let manager: ProxyManager;
 let api: ControlServer;
 let upstream: Awaited<ReturnType<typeof echoServer>>;
 let port: number;
 const home = faultHomePerTest('proxy-a');
-
-function refused(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(p, '127.0.0.1');
-    s.on('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-  });
-}
 
 before(async () => {
   upstream = await echoServer();

@@ -5,12 +5,12 @@
  * through the proxies it creates.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { Toxiproxy, ToxiproxyError } from 'toxiproxy-node-client';
 import { type ControlServer, startControlServer } from '../../src/proxy/api/server.js';
 import { ProxyManager } from '../../src/proxy/manager.js';
 import { echoRoundTrip, echoServer } from '../helpers/http-raw.js';
+import { refused } from '../helpers/refused.js';
 
 let manager: ProxyManager;
 let api: ControlServer;
@@ -19,17 +19,6 @@ let toxiproxy: Toxiproxy;
 let UP: string;
 
 const portOf = (listen: string) => Number(listen.slice(listen.lastIndexOf(':') + 1));
-
-function refused(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1');
-    s.on('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.on('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
-  });
-}
 
 before(async () => {
   upstream = await echoServer();
