@@ -17,7 +17,6 @@ import {
   releaseHalt,
 } from '../faults/recovery.js';
 import type { Output } from './output.js';
-import { askYes } from './prompt.js';
 
 function age(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
@@ -210,6 +209,8 @@ export async function ledgerForgetCommand(
         `--yes: required to forget ${id} without a terminal to confirm on`,
       );
     }
+    // Loaded here, not at the top: `faultline halt` imports this file and counts every ms.
+    const { askYes } = await import('./prompt.js');
     const ok = await askYes(
       `Forget ${id}: ${desc}? Faultline will no longer revert it; whatever it did stays as it is. [y/N] `,
     );
