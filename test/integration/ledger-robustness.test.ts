@@ -305,6 +305,29 @@ describe('a halt always halts (item 14)', () => {
     }
   });
 
+  test('on a full home it reverts and removes every entry although the flag cannot be written', {
+    skip: !isRoot && 'needs root to mount a tiny tmpfs',
+  }, async () => {
+    mountTmpfs(home, '64k');
+    try {
+      const ledger = new Ledger({ home });
+      const { path } = await orphanMarker(ledger, 'full.marker');
+      const fh = await open(join(home, 'filler'), 'w');
+      await fh.write(Buffer.alloc(128 * 1024)).catch(() => undefined);
+      await fh.close();
+      const report = await haltAll({ home });
+      assert.equal(report.flag.raised, false);
+      assert.match(report.flag.raised ? '' : report.flag.error, /ENOSPC/);
+      assert.equal(report.reverted.length, 1);
+      assert.equal(report.reverted[0]?.ledgerError, undefined, 'removing needs no space');
+      assert.equal(existsSync(path), false);
+      assert.equal(hasFaultsInPlace(report), false);
+      await assertNothingLeftBehind(home);
+    } finally {
+      umount(home);
+    }
+  });
+
   test('a home that is a file: nothing to revert from, said in one line, never thrown', async () => {
     const file = join(scratch, 'not-a-dir');
     await writeFile(file, '');
