@@ -15,7 +15,8 @@ import { parseDuration } from '../core/duration.js';
 import { ActivityFailed } from '../core/errors.js';
 import type { BuiltinActivity } from '../engine/context.js';
 import { faultKinds } from '../faults/index.js';
-import type { FaultKind } from '../faults/types.js';
+import { selectionJson, selectionOf } from '../faults/process/select.js';
+import type { FaultKind, ResolvedTargets } from '../faults/types.js';
 
 /** Seconds an exposed fault lives when the experiment gives no duration. */
 export const DEFAULT_FAULT_DURATION_S = 600;
@@ -44,6 +45,25 @@ export function exposedFaults(): Map<string, FaultKind> {
   return found;
 }
 
+/**
+ * `kind` as the session will call it, keeping what its resolveTargets()
+ * returns: the session resolves once, and the caller wants to say what was
+ * chosen and why (a process selection) without resolving a second time.
+ */
+export function observeResolution(kind: FaultKind): {
+  kind: FaultKind;
+  resolved(): ResolvedTargets | undefined;
+} {
+  let resolved: ResolvedTargets | undefined;
+  const resolveTargets = kind.resolveTargets?.bind(kind);
+  return {
+    kind: resolveTargets
+      ? { ...kind, resolveTargets: async (a) => (resolved = await resolveTargets(a)) }
+      : kind,
+    resolved: () => resolved,
+  };
+}
+
 /** The action for one exposed kind: `kind.args` (an object schema) plus `duration`. */
 export function faultAction(kind: FaultKind): BuiltinActivity {
   const expose = kind.expose;
@@ -63,13 +83,17 @@ export function faultAction(kind: FaultKind): BuiltinActivity {
     async run(all, ctx) {
       const { duration, ...rest } = all as { duration?: number | string } & Record<string, unknown>;
       const ttlMs = parseDuration(duration ?? DEFAULT_FAULT_DURATION_S)!;
-      const handle = await ctx.faults.inject(kind, rest, { ttlMs, signal: ctx.signal });
+      const observed = observeResolution(kind);
+      const handle = await ctx.faults.inject(observed.kind, rest, { ttlMs, signal: ctx.signal });
       const record = ctx.faults.records().find((r) => r.id === handle.id);
+      // Which processes matched, which were chosen and why: the journal keeps it for the report.
+      const sel = selectionOf(observed.resolved());
       return {
         fault_id: handle.id,
         kind: handle.kind,
         target: handle.target,
         targets: record?.targets ?? [],
+        ...(sel ? { selection: selectionJson(sel) } : {}),
         duration: ttlMs / 1000,
       };
     },

@@ -8,14 +8,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { exposedFaults } from '../activities/faults.js';
+import { exposedFaults, observeResolution } from '../activities/faults.js';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
 import { watchInterrupts } from '../engine/interrupts.js';
 import { loadSettings, settingsBlastRadius } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
-import { formatCandidates, type Selection, selectionOf } from '../faults/process/select.js';
+import { formatCandidates, type Selection, selectionJson, selectionOf } from '../faults/process/select.js';
 import { FaultSession, MAX_FAULT_TTL_MS } from '../faults/session.js';
 import type { FaultKind, FaultTarget, ResolvedTargets } from '../faults/types.js';
 import { checkBlastRadius, describeTarget } from '../safety/blast-radius.js';
@@ -152,23 +152,13 @@ async function dryRun(
   checkBlastRadius(policies, `${kind.kind} ${target}`, resolved);
   const sel = selectionOf(resolved);
   if (flags.json) {
-    const chosen = new Set(sel?.selected.map((p) => p.pid));
     const report = {
       fault: name,
       dry_run: true,
       target,
       targets: resolved.targets,
       ...(sel
-        ? {
-            selection: sel.reason,
-            candidates: sel.matched.map((p) => ({
-              pid: p.pid,
-              start: p.start,
-              cmdline: p.cmdline,
-              comm: p.comm,
-              chosen: chosen.has(p.pid),
-            })),
-          }
+        ? { selection: sel.reason, candidates: selectionJson(sel, Number.POSITIVE_INFINITY).candidates }
         : {}),
     };
     process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -269,15 +259,11 @@ export async function injectCommand(
   try {
     const started = Date.now();
     // Sees the targets the session resolves, so the user is told what was chosen and why.
-    let resolved: ResolvedTargets | undefined;
-    const resolveTargets = kind.resolveTargets?.bind(kind);
-    const observed: FaultKind = resolveTargets
-      ? { ...kind, resolveTargets: async (a) => (resolved = await resolveTargets(a)) }
-      : kind;
-    const handle = await session.inject(observed, args, { ttlMs, signal: interrupts.controller.signal });
+    const observed = observeResolution(kind);
+    const handle = await session.inject(observed.kind, args, { ttlMs, signal: interrupts.controller.signal });
     const record = session.records().find((r) => r.id === handle.id);
     const where = describeWhere(record?.targets ?? []);
-    const sel = selectionOf(resolved);
+    const sel = selectionOf(observed.resolved());
     const injected = {
       fault: fault,
       id: handle.id,

@@ -186,7 +186,8 @@ describe('a host fault from the command line', () => {
   });
 
   test('a host fault names what it does and the host it runs on, not "host \'cpu\'"', async () => {
-    const r = await runCli(['inject', 'stress.cpu', 'workers=1', 'load=5', '--duration', '300ms'], {
+    // Long enough for the worker to start on a loaded machine (the duration also bounds the injection).
+    const r = await runCli(['inject', 'stress.cpu', 'workers=1', 'load=5', '--duration', '3s'], {
       env: e2e.env,
     });
     assert.equal(r.code, 0, r.stderr);

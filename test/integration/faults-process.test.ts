@@ -19,7 +19,12 @@ import { findBuiltin } from '../../src/engine/builtins.js';
 import { runExperiment } from '../../src/engine/run.js';
 import { FaultSession, Ledger, listActiveFaults, recoverOrphans } from '../../src/faults/index.js';
 import { processKillKind, processKillRandomKind, processPauseKind } from '../../src/faults/process/index.js';
-import { readProc, resolveSelection, selectionOf } from '../../src/faults/process/select.js';
+import {
+  readProc,
+  resolveSelection,
+  type SelectionJson,
+  selectionOf,
+} from '../../src/faults/process/select.js';
 import { activityContext } from '../helpers/activity-context.js';
 import { assertNothingLeftBehind, type Fixture, repoRoot, spawnFixture } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
@@ -341,28 +346,28 @@ test('the process faults are exposed as faultline.process actions and `faultline
   for (const n of ['process.kill', 'process.kill_random', 'process.pause']) assert.ok(names.includes(n), n);
 });
 
-describe('preflight: a selection that cannot work refuses the run before anything is injected', () => {
-  const marker = () => join(home, `marker-${tag}`);
-  const action = (name: string, module: string, func: string, args: Record<string, unknown>) => ({
-    type: 'action' as const,
-    name,
-    provider: { type: 'faultline' as const, module, func, arguments: args },
+const marker = () => join(home, `marker-${tag}`);
+const action = (name: string, module: string, func: string, args: Record<string, unknown>) => ({
+  type: 'action' as const,
+  name,
+  provider: { type: 'faultline' as const, module, func, arguments: args },
+});
+const experiment = (method: unknown[], rollbacks: unknown[] = []): Experiment =>
+  ({ title: 't', description: 'd', method, rollbacks }) as Experiment;
+/** Runs with no blast-radius policy anywhere; collects the log lines. */
+const run = async (e: Experiment, configuration?: Record<string, unknown>) => {
+  const logs: string[] = [];
+  const journal = await runExperiment(e, {
+    home,
+    ...(configuration ? { configuration } : {}),
+    onEvent: (ev) => {
+      if (ev.type === 'log') logs.push(`${ev.level} ${ev.message}`);
+    },
   });
-  const experiment = (method: unknown[], rollbacks: unknown[] = []): Experiment =>
-    ({ title: 't', description: 'd', method, rollbacks }) as Experiment;
-  /** Runs with no blast-radius policy anywhere; collects the log lines. */
-  const run = async (e: Experiment, configuration?: Record<string, unknown>) => {
-    const logs: string[] = [];
-    const journal = await runExperiment(e, {
-      home,
-      ...(configuration ? { configuration } : {}),
-      onEvent: (ev) => {
-        if (ev.type === 'log') logs.push(`${ev.level} ${ev.message}`);
-      },
-    });
-    return { journal, logs };
-  };
+  return { journal, logs };
+};
 
+describe('preflight: a selection that cannot work refuses the run before anything is injected', () => {
   test('an ambiguous name in the method: exit 2 naming the action and mode; the marker before it is never created', async () => {
     const [a, b] = [await ticker('p'), await ticker('p')];
     const e = experiment([
@@ -431,4 +436,32 @@ describe('preflight: a selection that cannot work refuses the run before anythin
     );
     await assertNothingLeftBehind(home);
   });
+});
+
+test('the journal says which processes matched, which the fault chose and why', async () => {
+  const [older, newer] = [await ticker('j'), await ticker('j')];
+  const e = experiment([
+    action('pause-newest', 'faultline.process', 'pause', { name: `${tag}j`, mode: 'newest', duration: 30 }),
+  ]);
+  const { journal } = await run(e);
+  const output = journal.run[0]?.output as { selection?: SelectionJson } | undefined;
+  assert.equal(journal.run[0]?.status, 'succeeded');
+  assert.equal(
+    output?.selection?.reason,
+    `the newest of 2 processes matching name=${tag}j (mode newest, default 1)`,
+  );
+  assert.deepEqual(output?.selection?.chosen, [newer!.pid]);
+  assert.deepEqual(
+    output?.selection?.candidates.map((c) => [c.pid, c.comm, c.chosen]),
+    [
+      [older!.pid, `${tag}j`, false],
+      [newer!.pid, `${tag}j`, true],
+    ],
+  );
+  assert.equal(output?.selection?.matched, 2);
+  assert.match(output?.selection?.candidates[0]?.started ?? '', /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  // The fault lasted until the run ended, and was reverted then.
+  assert.equal(journal.faultline.faults[0]?.verified, true);
+  for (const t of [older!, newer!]) assert.notEqual(await state(t.pid), 'T');
+  await assertNothingLeftBehind(home);
 });

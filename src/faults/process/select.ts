@@ -599,6 +599,48 @@ export function selectionOf(resolved: ResolvedTargets | undefined): Selection | 
   return resolved ? selections.get(resolved) : undefined;
 }
 
+/** One matching process in a journal or JSON report. */
+export interface CandidateJson {
+  pid: number;
+  /** /proc start time (clock ticks since boot). */
+  start: string;
+  /** Wall-clock start, when the boot time is known. */
+  started?: string;
+  comm: string;
+  cmdline: string;
+  chosen: boolean;
+}
+
+/** What a selection matched, chose and why, as plain data (the journal, `--json`). */
+export interface SelectionJson {
+  reason: string;
+  chosen: number[];
+  /** Every match, oldest first, up to `limit`. */
+  candidates: CandidateJson[];
+  /** How many matched in all (more than `candidates` holds when the list was cut). */
+  matched: number;
+}
+
+export function selectionJson(sel: Selection, limit = 50): SelectionJson {
+  const chosen = new Set(sel.selected.map((p) => p.pid));
+  return {
+    reason: sel.reason,
+    chosen: sel.selected.map((p) => p.pid),
+    candidates: [...sel.matched]
+      .sort(byStart)
+      .slice(0, limit)
+      .map((p) => ({
+        pid: p.pid,
+        start: p.start,
+        ...(sel.bootSeconds === undefined ? {} : { started: startedAt(p.start, sel.bootSeconds) }),
+        comm: p.comm,
+        cmdline: p.cmdline,
+        chosen: chosen.has(p.pid),
+      })),
+    matched: sel.matched.length,
+  };
+}
+
 /** The selection behind `resolved`, or a fresh one when plan() is called on its own. */
 export async function selectionFor(
   resolved: ResolvedTargets | undefined,
