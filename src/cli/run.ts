@@ -2,6 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { formatIssue } from '../core/errors.js';
 import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
 import type { RunEvent } from '../engine/events.js';
@@ -110,8 +111,9 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
   const loaded = await loadExperimentSource(source, { verifyTls: flags.verifyTls, env });
   let experiment: Experiment;
   if (flags.validation) {
-    experiment = (await assertValidExperiment(loaded, { baseDir: loaded.baseDir, env, overrides }))
-      .experiment;
+    const valid = await assertValidExperiment(loaded, { baseDir: loaded.baseDir, env, overrides });
+    experiment = valid.experiment;
+    for (const w of valid.warnings) out.warn(`warning: ${formatIssue(w, source)}`);
   } else {
     experiment = loaded.raw as Experiment;
   }

@@ -13,7 +13,9 @@ export async function validateCommand(
   for (const file of files) {
     try {
       const loaded = await loadExperimentSource(file, { verifyTls: opts.verifyTls });
-      const { issues } = await validateExperiment(loaded, { baseDir: loaded.baseDir });
+      const { issues, warnings } = await validateExperiment(loaded, { baseDir: loaded.baseDir });
+      // Warnings (unknown keys) never change the exit code: Chaos Toolkit runs such files.
+      for (const w of warnings) out.warn(`${file}: warning: ${formatIssue(w, file)}`);
       if (issues.length === 0) {
         out.info(`${file}: experiment syntax and semantic look valid`);
         continue;

@@ -23,6 +23,7 @@ import { providers } from '../providers/index.js';
 import { isDynamicProbe, isEnvDefinition, resolveConfigurationEnv } from './configuration.js';
 import type { LoadedSource } from './load.js';
 import { type DocPath, formatPath, type PositionOf } from './positions.js';
+import { unknownKeys } from './unknown-keys.js';
 
 export interface ValidateOptions {
   /** Where relative paths resolve for provider checks; default: the source's directory, else cwd. */
@@ -44,6 +45,8 @@ export interface ValidationResult {
   experiment: Experiment;
   /** Every problem found, in document order. Empty when valid. */
   issues: Issue[];
+  /** What is valid but probably a mistake (unknown keys: `titel`), in document order; never fails a run. */
+  warnings: Issue[];
 }
 
 /** Beyond this many, issues are summarised in one last issue. */
@@ -86,11 +89,13 @@ export async function validateExperiment(
   };
 
   let experiment = raw as Experiment;
+  const warned: RawIssue[] = [];
   if (raw === null || raw === undefined || (isObject(raw) && Object.keys(raw).length === 0)) {
     add([], 'an empty experiment is not an experiment');
   } else if (!isObject(raw)) {
     add([], `expected an object (the experiment) at the top level, got ${describe(raw)}`);
   } else {
+    unknownKeys(raw, (path, message) => warned.push({ path, message }));
     const parsed = ExperimentSchema.safeParse(raw);
     if (parsed.success) experiment = parsed.data;
     else for (const issue of parsed.error.issues) convertIssue(issue, [], raw, add);
@@ -101,7 +106,11 @@ export async function validateExperiment(
       overrides: opts.overrides,
     });
   }
-  return { experiment, issues: finalise(collected, overflow, positionOf, raw) };
+  return {
+    experiment,
+    issues: finalise(collected, overflow, positionOf, raw),
+    warnings: finalise(warned, 0, positionOf, raw),
+  };
 }
 
 /**

@@ -388,6 +388,19 @@ describe('other commands', () => {
     }
   });
 
+  test("an unknown key ('titel') is a warning with a suggestion: validate exits 0, run prints it and runs", async () => {
+    const path = join(e2e.work, 'titel.yaml');
+    await writeFile(path, 'title: t\ntitel: typo\ndescription: d\nmethod: []\n');
+    const v = await runCli(['validate', path], { env: e2e.env });
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stderr, /warning: titel: unknown key 'titel' in the experiment .*did you mean 'title'\?/);
+    assert.match(v.stderr, /look valid/);
+    const journal = join(e2e.work, 'titel-journal.json');
+    const r = await runCli(['run', path, '--journal-path', journal], { env: e2e.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr.split("unknown key 'titel'").length - 1, 1, r.stderr);
+  });
+
   test('schema prints a JSON Schema', async () => {
     const r = await runCli(['schema']);
     assert.equal(r.code, 0);

@@ -1,5 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${name} strings are the Chaos Toolkit syntax under test
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { FaultlineError, type Issue } from '../../src/core/errors.js';
@@ -527,5 +529,66 @@ describe('validation: built-in arguments', () => {
       issues.map((i) => i.path),
       ['method[1].provider.arguments.percent'],
     );
+  });
+});
+
+describe('validation: unknown keys are warnings', () => {
+  test("'titel' at the top level and 'tolerence' in an activity are reported with a suggestion, never as issues", async () => {
+    const doc = {
+      ...withHypothesis({ ...probe('p'), tolerence: 200 }),
+      titel: 'typo',
+      'x-team': 'payments',
+      method: [{ type: 'action', name: 'a', provider: http(), pauses: { after: 1 }, backgroud: true }],
+      rollbacks: [{ ref: 'a' }],
+      safeguards: [{ ...probe('s'), frequency: 1, frequncy: 2 }],
+    };
+    const { issues, warnings } = await validateExperiment(doc, { env: {} });
+    assert.deepEqual(issues, []);
+    has(warnings, 'titel', /^unknown key 'titel' in the experiment .*did you mean 'title'\?$/);
+    has(warnings, 'x-team', /^unknown key 'x-team' in the experiment \(ignored, as Chaos Toolkit does\)$/);
+    has(warnings, 'steady-state-hypothesis.probes[0].tolerence', /did you mean 'tolerance'\?/);
+    has(warnings, 'method[0].backgroud', /in this activity .*did you mean 'background'\?/);
+    has(warnings, 'safeguards[0].frequncy', /in this safeguard .*did you mean 'frequency'\?/);
+    assert.equal(warnings.length, 5, warnings.map((w) => w.path).join(', '));
+  });
+
+  test("Faultline's own keys (from the schema), Chaos Toolkit's and $schema are known: no warning", async () => {
+    const doc = {
+      $schema: './faultline.schema.json',
+      version: '1.0.0',
+      ...withHypothesis(probe('p', { background: false, timeout: 3, controls: [], pauses: { before: 0 } })),
+      tags: ['t'],
+      configuration: {},
+      secrets: {},
+      extensions: [{ name: 'e', anything: 1 }],
+      contributions: {},
+      controls: [],
+      rollbacks: [],
+      runtime: {},
+      proxies: [],
+      safeguards: [],
+      load: { rate: 1, requests: [{ url: 'http://127.0.0.1/' }] },
+      blast_radius: {},
+      blastRadius: {},
+    };
+    const { issues, warnings } = await validateExperiment(doc, { env: {} });
+    assert.deepEqual(issues, []);
+    assert.deepEqual(warnings, []);
+  });
+
+  test('warnings carry their line in a file, and a file with only warnings is valid', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'faultline-unknown-'));
+    try {
+      const path = join(dir, 'titel.yaml');
+      await writeFile(path, 'title: t\ndescription: d\ntitel: typo\nmethod: []\n');
+      const loaded = await loadExperimentSource(path);
+      const { issues, warnings } = await validateExperiment(loaded, { env: {} });
+      assert.deepEqual(issues, []);
+      assert.equal(warnings.length, 1);
+      assert.equal(warnings[0]?.line, 3);
+      await assertValidExperiment(loaded, { env: {} });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
