@@ -6,9 +6,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { Ledger, newFaultId } from '../../src/faults/ledger.js';
+import { markerKind } from '../../src/faults/marker.js';
 import { BIN, cliSuite, ROOT, runCli, startCli } from '../helpers/cli.js';
 
 const e2e = cliSuite('faultline-halt-');
@@ -138,6 +141,60 @@ describe('a halt always halts', () => {
     assert.equal(again.code, 0);
     assert.match(again.stderr, /no halt was in force/);
     assert.doesNotMatch(again.stderr, /released/);
+  });
+
+  test('on a home it may not write (permission denied) it reverts what it can read and says what it could not do', {
+    skip: !isRoot && 'needs root to set up a home another user (nobody) may read but not write',
+  }, async () => {
+    const home = await mkdtemp(join(tmpdir(), 'faultline-denied-'));
+    const shared = await mkdtemp(join(tmpdir(), 'faultline-denied-work-'));
+    try {
+      await chmod(home, 0o755);
+      await chmod(shared, 0o777); // the fault's file may be removed by anyone: only the home is denied
+      const path = join(shared, 'denied.marker');
+      const record = await markerKind.inject({ path }, await markerKind.plan({ path }, { targets: [] }));
+      const ledger = new Ledger({ home });
+      const now = Date.now();
+      await ledger.write({
+        id: newFaultId(),
+        kind: 'marker-file',
+        runId: 'root-run',
+        target: path,
+        args: { path },
+        record: record ?? { path },
+        state: 'active',
+        createdAt: new Date(now).toISOString(),
+        ttlMs: 600_000,
+        expiresAt: new Date(now + 600_000).toISOString(),
+        ownerPid: process.pid,
+        ownerStart: null,
+        host: hostname(),
+      });
+      await chmod(ledger.dir, 0o755);
+      for (const f of await readdir(ledger.dir)) await chmod(join(ledger.dir, f), 0o644);
+      const r = spawnSync(process.execPath, [BIN, 'halt'], {
+        cwd: ROOT,
+        env: { ...process.env, FAULTLINE_HOME: home, NO_COLOR: '1' },
+        uid: 65534,
+        gid: 65534,
+        encoding: 'utf8',
+      });
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(existsSync(path), false, 'reverted from the ledger it could read');
+      assert.match(r.stderr, /could not raise the halt flag \(cannot write .*: EACCES: permission denied\)/);
+      assert.match(
+        r.stderr,
+        /reverted marker-file .*but its ledger entry .* could not be removed: .*EACCES/s,
+      );
+      assert.doesNotMatch(r.stderr, STACK);
+      // Its owner (root) can tidy up: the entry is reverted again, idempotently, and removed.
+      const tidy = await runCli(['halt'], { env: { FAULTLINE_HOME: home } });
+      assert.equal(tidy.code, 0, tidy.stderr);
+      assert.deepEqual(await ledgerIds(home), []);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+      await rm(shared, { recursive: true, force: true });
+    }
   });
 
   test("on a read-only home it reverts a running experiment's fault and says in one line what it could not do", {
