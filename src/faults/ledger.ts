@@ -562,13 +562,14 @@ export class Ledger {
   /** Removes an entry and its claim files. Removing a missing entry is not an error. */
   async remove(id: string): Promise<void> {
     checkId(id);
-    heldClaims.delete(this.#held(id));
     try {
       await unlinkIfPresent(this.#entryPath(id));
       for (const c of await this.#claimFiles(id)) await unlinkIfPresent(c.file);
       await syncDir(this.dir);
     } catch (err) {
       throw ledgerError(`cannot remove fault ${id} from the ledger`, err);
+    } finally {
+      heldClaims.delete(this.#held(id));
     }
   }
 
@@ -647,7 +648,6 @@ export class Ledger {
   async release(id: string, patch: Partial<Omit<LedgerEntry, 'id' | 'claimedBy'>> = {}): Promise<void> {
     checkId(id);
     const mine = this.#claimPath(id, process.pid);
-    heldClaims.delete(this.#held(id));
     try {
       if (Object.keys(patch).length > 0) {
         const current = await this.#read(mine, id);
@@ -666,6 +666,9 @@ export class Ledger {
     } catch (err) {
       if (errno(err) === 'ENOENT') return;
       throw err instanceof FaultlineError ? err : ledgerError(`cannot release fault ${id}`, err);
+    } finally {
+      // Only now: until the claim file is gone, another task of ours must wait, not take it over.
+      heldClaims.delete(this.#held(id));
     }
   }
 
