@@ -3,19 +3,19 @@
  * never counted in `duration` (the before pause happens before `start`, the
  * after pause after `end`), as in Chaos Toolkit.
  */
-import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { InterruptExecution } from '../core/errors.js';
 import type { Activity, DryMode, Provider } from '../core/schema.js';
+import { secondsToMs, sleep } from '../core/timers.js';
 import { substitute, type Vars } from '../experiment/substitute.js';
 import { providers } from '../providers/index.js';
 import type { ActivityContext } from './context.js';
 import { type ActivityRun, isoNow } from './journal.js';
 
-/** Sleeps, or rejects with InterruptExecution when the signal aborts. */
+/** Sleeps (any finite length: 1e308 s waits until interrupted), or rejects with InterruptExecution when the signal aborts. */
 export async function pause(seconds: number, signal: AbortSignal): Promise<void> {
   if (!(seconds > 0)) return;
   try {
-    await sleepTimer(seconds * 1000, undefined, { signal });
+    await sleep(secondsToMs(seconds), signal);
   } catch {
     throw new InterruptExecution(reasonOf(signal));
   }

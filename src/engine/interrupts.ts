@@ -5,6 +5,7 @@
  * duration. Controls and safeguards abort the same controller.
  */
 import { type FSWatcher, watch } from 'node:fs';
+import { setLongTimeout } from '../core/timers.js';
 import { ensureDir, HALT_FILE } from '../faults/home.js';
 import { haltState } from '../faults/recovery.js';
 
@@ -54,20 +55,20 @@ export async function watchInterrupts(opts: {
   const maxTimer =
     max === undefined
       ? undefined
-      : setTimeout(
+      : // Chained past 2^31-1 ms: a plain timer would fire after 1 ms (max_duration: 3000000s).
+        setLongTimeout(
           () =>
             controller.abort(
               opts.maxDurationReason ?? `the experiment exceeded its max duration (${max / 1000} s)`,
             ),
           max,
         );
-  maxTimer?.unref();
 
   return {
     controller,
     stop() {
       clearInterval(haltTimer);
-      clearTimeout(maxTimer);
+      maxTimer?.clear();
       haltWatch?.close();
       signal?.removeEventListener('abort', onOuterAbort);
     },

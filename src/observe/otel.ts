@@ -18,6 +18,7 @@ import { request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import type { Activity } from '../core/schema.js';
+import { setLongTimeout } from '../core/timers.js';
 import type { Phase, RunEvent, RunEventListener } from '../engine/events.js';
 import type { ActivityRun, FaultRecord, Journal } from '../engine/journal.js';
 import { VERSION } from '../version.js';
@@ -277,9 +278,12 @@ function post(
       headers,
       agent: false,
     });
-    const timer = setTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+    // OTEL_EXPORTER_OTLP_TIMEOUT is the user's: chained past 2^31-1 ms rather than firing at once.
+    const timer = setLongTimeout(() => req.destroy(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs, {
+      unref: false,
+    });
     const done = (fn: () => void) => {
-      clearTimeout(timer);
+      timer.clear();
       fn();
     };
     req.on('error', (err: NodeJS.ErrnoException) =>

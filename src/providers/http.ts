@@ -13,6 +13,7 @@ import { Agent, type Dispatcher, request } from 'undici';
 import { ActivityFailed } from '../core/errors.js';
 import { isDict, pyStr } from '../core/python.js';
 import type { HttpProvider } from '../core/schema.js';
+import { MAX_TIMER_MS, secondsToMs, setLongTimeout } from '../core/timers.js';
 import type { ProviderRunner } from '../engine/context.js';
 import { abortedError } from './util.js';
 
@@ -121,7 +122,7 @@ function seconds(value: unknown): number | undefined {
       `invalid http timeout ${JSON.stringify(value)}: expected seconds or [connect, read]`,
     );
   }
-  return n * 1000;
+  return secondsToMs(n);
 }
 
 /** `timeout` as milliseconds: a number applies to both connect and read, `[connect, read]` to each. */
@@ -200,16 +201,27 @@ export const httpProvider: ProviderRunner<HttpProvider> = {
     if (signal.aborted) throw abortedError(signal, 'http activity');
     let plan = planHttpRequest(provider);
     const { connectMs, readMs } = httpTimeouts(provider.timeout);
+    // undici's timers overflow past 2^31-1 ms as Node's do (a 3,000,000 s timeout would fire at
+    // once): such a timeout is enforced by one long timer over the whole exchange instead.
+    const tooLong = (ms: number | undefined) => ms !== undefined && ms > MAX_TIMER_MS;
+    const long = tooLong(connectMs) || tooLong(readMs) ? new AbortController() : undefined;
+    const longTimer =
+      long &&
+      setLongTimeout(
+        () => long.abort(new ActivityFailed('activity took too long to complete')),
+        Math.max(connectMs ?? 0, readMs ?? 0),
+      );
+    const requestSignal = long ? AbortSignal.any([signal, long.signal]) : signal;
     const retries =
       typeof provider.max_retries === 'number' && provider.max_retries > 0 ? provider.max_retries : 0;
     const agent = new Agent({
       connect: {
-        timeout: connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        timeout: tooLong(connectMs) ? 0 : (connectMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
         rejectUnauthorized: provider.verify_tls !== false,
       },
       // 0 disables undici's own 300 s defaults: requests has no read timeout unless one is given.
-      headersTimeout: readMs ?? 0,
-      bodyTimeout: readMs ?? 0,
+      headersTimeout: tooLong(readMs) ? 0 : (readMs ?? 0),
+      bodyTimeout: tooLong(readMs) ? 0 : (readMs ?? 0),
     });
 
     const send = async (): Promise<Dispatcher.ResponseData> => {
@@ -220,7 +232,7 @@ export const httpProvider: ProviderRunner<HttpProvider> = {
             method: plan.method as Dispatcher.HttpMethod,
             headers: plan.headers,
             body: plan.body,
-            signal,
+            signal: requestSignal,
           });
         } catch (err) {
           if (signal.aborted || !isConnectError(err) || attempt >= retries) throw err;
@@ -267,6 +279,7 @@ export const httpProvider: ProviderRunner<HttpProvider> = {
       }
     } catch (err) {
       if (signal.aborted) throw abortedError(signal, 'http activity');
+      if (long?.signal.aborted) throw long.signal.reason;
       if (err instanceof ActivityFailed) throw err;
       if (isReadTimeout(err)) throw new ActivityFailed('activity took too long to complete', { cause: err });
       if ((err as { code?: unknown })?.code === 'UND_ERR_INVALID_ARG') {
@@ -274,6 +287,7 @@ export const httpProvider: ProviderRunner<HttpProvider> = {
       }
       throw new ActivityFailed(`failed to connect to ${provider.url}: ${reasonOf(err)}`, { cause: err });
     } finally {
+      longTimer?.clear();
       await agent.destroy().catch(() => {});
     }
   },

@@ -17,6 +17,7 @@ import { delimiter, join } from 'node:path';
 import { ActivityFailed, type Issue } from '../core/errors.js';
 import { isDict, pyStr } from '../core/python.js';
 import type { ProcessProvider } from '../core/schema.js';
+import { type LongTimeout, secondsToMs, setLongTimeout } from '../core/timers.js';
 import type { ProviderRunner } from '../engine/context.js';
 import { abortedError } from './util.js';
 
@@ -125,11 +126,11 @@ export const processProvider: ProviderRunner<ProcessProvider> = {
       child.stderr.on('data', (b: Buffer) => err.push(b));
 
       let settled = false;
-      let timer: NodeJS.Timeout | undefined;
+      let timer: LongTimeout | undefined;
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         signal.removeEventListener('abort', onAbort);
         fn();
       };
@@ -144,9 +145,9 @@ export const processProvider: ProviderRunner<ProcessProvider> = {
       const onAbort = () => stop(abortedError(signal, 'process activity'));
       signal.addEventListener('abort', onAbort, { once: true });
       if (typeof provider.timeout === 'number') {
-        timer = setTimeout(
+        timer = setLongTimeout(
           () => stop(new ActivityFailed('process activity took too long to complete')),
-          provider.timeout * 1000,
+          secondsToMs(provider.timeout),
         );
       }
 

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import { type Activity, type Control, SafeguardSchema } from '../core/schema.js';
+import { secondsToMs, sleepUntilAborted } from '../core/timers.js';
 
 export const SAFEGUARDS_CONTROL = 'chaosaddons.controls.safeguards';
 
@@ -94,18 +95,7 @@ export function startSafeguards(
   };
   const loop = async (probe: Safeguard, seconds: number) => {
     while (!signal.aborted) {
-      // The abort listener is removed after each wait: a long run checks thousands of times.
-      await new Promise<void>((resolve) => {
-        const onAbort = () => {
-          clearTimeout(t);
-          resolve();
-        };
-        const t = setTimeout(() => {
-          signal.removeEventListener('abort', onAbort);
-          resolve();
-        }, seconds * 1000);
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
+      await sleepUntilAborted(secondsToMs(seconds), signal);
       await run(probe);
     }
   };
