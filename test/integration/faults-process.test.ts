@@ -308,10 +308,75 @@ describe('pause', () => {
     t.child.kill('SIGSTOP');
     await sleep(50);
     const s = session();
-    await assert.rejects(s.inject(processPauseKind, { pid: t.pid }), /no selected process was left to pause/);
+    await assert.rejects(
+      s.inject(processPauseKind, { pid: t.pid }),
+      new RegExp(`pid ${t.pid} \\(${tag}\\) is already stopped \\(paused by another fault`),
+    );
     assert.equal(await state(t.pid), 'T', 'still stopped: it was not ours to resume');
     t.child.kill('SIGCONT');
     await s.revertAll();
+    await assertNothingLeftBehind(home);
+  });
+
+  test('two pauses of one process never undo each other: the second is refused, one of several is skipped', async () => {
+    const [x, y] = [await ticker('x'), await ticker('y')];
+    const first = session();
+    const second = new FaultSession({ runId: `other-${tag}`, ledger: new Ledger({ home }) });
+    const h1 = await first.inject(processPauseKind, { pid: x.pid });
+    await assert.rejects(second.inject(processPauseKind, { pid: x.pid }), (err: FaultlineError) => {
+      assert.equal(err.code, 'FAULTLINE_ERR_FAULT');
+      assert.match(err.message, /already stopped .*a second pause would be lifted when the first ends/);
+      return true;
+    });
+    assert.equal((await listActiveFaults({ home })).length, 1, 'the refused pause left no entry');
+    // Selecting both: only y is this fault's; x stays the first fault's.
+    await second.inject(processPauseKind, { pattern: `^${tag}[xy]$`, mode: 'all' });
+    const [own] = await first.revertAll();
+    assert.equal(own?.id, h1.id);
+    assert.equal(own?.verified, true);
+    assert.notEqual(await state(x.pid), 'T', 'the first revert resumes what it paused');
+    assert.equal(await state(y.pid), 'T', 'and not what the second paused');
+    const [other] = await second.revertAll();
+    assert.equal(other?.verified, true);
+    assert.notEqual(await state(y.pid), 'T');
+    await assertNothingLeftBehind(home);
+  });
+
+  test('two pauses of one process injected at the same moment: one pauses, the other is refused and resumes nothing', async () => {
+    const t = await ticker();
+    const [a, b] = [session(), new FaultSession({ runId: `other-${tag}`, ledger: new Ledger({ home }) })];
+    const results = await Promise.allSettled([
+      a.inject(processPauseKind, { pid: t.pid }),
+      b.inject(processPauseKind, { pid: t.pid }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.match(String(refused.reason), /already stopped/);
+    assert.equal(await state(t.pid), 'T', "the refused pause's cleanup did not resume the other's");
+    await sleep(100);
+    assert.equal(await t.ticksDuring(300), 0);
+    await Promise.all([a.revertAll(), b.revertAll()]);
+    assert.notEqual(await state(t.pid), 'T');
+    await assertNothingLeftBehind(home);
+  });
+
+  test("another runner's pause is not lifted by a second pause of the same process", async () => {
+    const t = await ticker();
+    const runner = spawnFixture(
+      RUNNER,
+      [`holder-${tag}`, 'process-pause', JSON.stringify({ pid: t.pid })],
+      home,
+    );
+    fixtures.push(runner);
+    await runner.waitFor('injected');
+    assert.equal(await state(t.pid), 'T');
+    await assert.rejects(session().inject(processPauseKind, { pid: t.pid }), /already stopped/);
+    assert.equal(await state(t.pid), 'T', "still the other runner's pause");
+    runner.child.kill('SIGKILL');
+    await runner.exited;
+    const report = await recoverOrphans({ home });
+    assert.equal(report.reverted.length, 1);
+    assert.notEqual(await state(t.pid), 'T');
     await assertNothingLeftBehind(home);
   });
 

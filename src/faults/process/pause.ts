@@ -4,11 +4,20 @@
  * The undo record lists each process with its /proc start time BEFORE it is
  * stopped, so a revert (by this runner or by recovery after a crash) resumes
  * only those processes, never a later one that reused a pid.
+ *
+ * Two pauses never undo each other: a process that is already stopped (by
+ * another pause, ours or another run's, or by someone else) is not ours to
+ * pause or resume, so a second pause of it is refused (or, among several
+ * selected, skipped), and a revert resumes only what its own fault stopped
+ * (the `stopped` list). Within one runner a claim per process makes the check
+ * and the SIGSTOP one step; between runners the state is read again just
+ * before the SIGSTOP, which leaves a window of one /proc read.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind } from '../types.js';
+import type { FaultKind, UndoRecord } from '../types.js';
 import {
   AmountFields,
   checkSelection,
@@ -28,13 +37,54 @@ export const PauseArgsSchema = z
   .strictObject({ ...SelectorFields, ...AmountFields })
   .superRefine(checkSelection);
 
+const isStopped = (state: string) => state === 'T' || state === 't';
+
 /** Stopped (T) or traced-stopped (t) processes were not ours to resume: someone else stopped them. */
-const stoppedBefore = (s: Selected) => s.state === 'T' || s.state === 't';
+const stoppedBefore = (s: Selected) => isStopped(s.state);
+
+/**
+ * Processes a pause of this runner holds (pid:start -> its tag): a second pause
+ * injected at the same moment sees the claim before either reads /proc.
+ */
+const claims = new Map<string, string>();
+const claimKey = (s: Pick<Selected, 'pid' | 'start'>) => `${s.pid}:${s.start}`;
+
+/** What each pause this runner injected stopped (tag -> pid:start keys), even if inject() threw half-way. */
+const stoppedHere = new Map<string, Set<string>>();
+
+/**
+ * The processes this fault stopped itself. This runner knows from its claims
+ * (even when inject() threw half-way and the record has no `stopped` list);
+ * another process (recovery) reads `stopped`, or, for a runner that died before
+ * recording it, takes every process that was not stopped before.
+ */
+function ownStopped(record: UndoRecord): Selected[] {
+  const tag = String(record.tag ?? '');
+  const all = selectedFrom(record.processes).filter((s) => !stoppedBefore(s));
+  const here = stoppedHere.get(tag);
+  if (here) return all.filter((s) => here.has(claimKey(s)));
+  if (!Array.isArray(record.stopped)) return all;
+  const mine = new Set(record.stopped);
+  return all.filter((s) => mine.has(s.pid));
+}
+
+const describe = (s: Selected) => `pid ${s.pid} (${s.comm})`;
 
 /** Ours, and still stopped? Gone or reused pids count as resumed. */
 async function stillStopped(s: Selected): Promise<boolean> {
   const p = await sameProcess(s.pid, s.start);
   return p !== null && (p.state === 'T' || p.state === 't');
+}
+
+/** The refusal of a pause whose processes are all stopped already: resuming them is not ours to do. */
+function alreadyStopped(procs: readonly Selected[]): FaultlineError {
+  const which = procs.map(describe).join(', ');
+  return new FaultlineError(
+    'FAULTLINE_ERR_FAULT',
+    `process-pause: ${which} ${procs.length === 1 ? 'is' : 'are'} already stopped (paused by another fault, ` +
+      'of this run or another, or by someone else): a second pause would be lifted when the first ends, so ' +
+      'none is made; revert the other pause first, or select another process',
+  );
 }
 
 export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
@@ -49,30 +99,63 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
   resolveTargets: (args) => resolveSelection(args, args, PAUSE_DEFAULT_COUNT),
   async plan(args, resolved) {
     const selected = await selectionFor(resolved, args, args, PAUSE_DEFAULT_COUNT);
-    return { processes: selected.map((p) => ({ pid: p.pid, start: p.start, comm: p.comm, state: p.state })) };
+    if (selected.every(stoppedBefore)) throw alreadyStopped(selected);
+    return {
+      tag: randomBytes(6).toString('hex'),
+      processes: selected.map((p) => ({ pid: p.pid, start: p.start, comm: p.comm, state: p.state })),
+    };
   },
   async inject(_args, record) {
+    const tag = String(record.tag ?? '');
+    const here = new Set<string>();
+    stoppedHere.set(tag, here);
     const stopped: number[] = [];
+    const skipped: Selected[] = [];
     for (const s of selectedFrom(record.processes)) {
-      if (!stoppedBefore(s) && (await signalSame(s, 'SIGSTOP'))) stopped.push(s.pid);
+      if (stoppedBefore(s)) continue;
+      const key = claimKey(s);
+      if (claims.has(key)) {
+        skipped.push(s);
+        continue;
+      }
+      claims.set(key, tag);
+      let now: Awaited<ReturnType<typeof sameProcess>> = null;
+      try {
+        // Read again just before the SIGSTOP: another run may have stopped it since it was selected.
+        now = await sameProcess(s.pid, s.start);
+        if (now && !isStopped(now.state) && (await signalSame(s, 'SIGSTOP'))) {
+          here.add(key);
+          stopped.push(s.pid);
+          continue;
+        }
+      } finally {
+        if (!here.has(key)) claims.delete(key);
+      }
+      if (now) skipped.push(s);
     }
     if (stopped.length === 0) {
-      throw new FaultlineError('FAULTLINE_ERR_FAULT', 'process-pause: no selected process was left to pause');
+      if (skipped.length > 0) throw alreadyStopped(skipped);
+      throw new FaultlineError('FAULTLINE_ERR_FAULT', 'process-pause: every selected process exited first');
     }
     return { ...record, stopped };
   },
   async revert(record) {
-    for (const s of selectedFrom(record.processes)) {
-      if (!stoppedBefore(s)) await signalSame(s, 'SIGCONT');
+    const tag = String(record.tag ?? '');
+    for (const s of ownStopped(record)) {
+      await signalSame(s, 'SIGCONT');
+      if (claims.get(claimKey(s)) === tag) claims.delete(claimKey(s));
     }
   },
   async verify(record) {
-    const ours = selectedFrom(record.processes).filter((s) => !stoppedBefore(s));
+    const ours = ownStopped(record);
     // SIGCONT takes effect at once; the short retry only covers a slow /proc read under load.
     for (let attempt = 0; attempt < 10; attempt++) {
       let any = false;
       for (const s of ours) if (await stillStopped(s)) any = true;
-      if (!any) return true;
+      if (!any) {
+        stoppedHere.delete(String(record.tag ?? ''));
+        return true;
+      }
       await sleep(20);
     }
     return false;
