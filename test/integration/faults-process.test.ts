@@ -90,6 +90,15 @@ const session = (blastRadius?: ConstructorParameters<typeof FaultSession>[0]['bl
     ...(blastRadius ? { blastRadius } : {}),
   });
 
+/** `t` paused by a runner in another process (the RUNNER fixture), as another run would. */
+async function pausedByRunner(t: Ticker, runId: string): Promise<{ runner: Fixture; id: string }> {
+  const runner = spawnFixture(RUNNER, [runId, 'process-pause', JSON.stringify({ pid: t.pid })], home);
+  fixtures.push(runner);
+  const [id = ''] = (await runner.waitFor('injected')).split(' ');
+  assert.equal(await state(t.pid), 'T');
+  return { runner, id };
+}
+
 beforeEach(async () => {
   ({ home, cleanup } = await tempHome());
   tickers = [];
@@ -362,14 +371,7 @@ describe('pause', () => {
 
   test("another runner's pause is not lifted by a second pause of the same process", async () => {
     const t = await ticker();
-    const runner = spawnFixture(
-      RUNNER,
-      [`holder-${tag}`, 'process-pause', JSON.stringify({ pid: t.pid })],
-      home,
-    );
-    fixtures.push(runner);
-    await runner.waitFor('injected');
-    assert.equal(await state(t.pid), 'T');
+    const { runner } = await pausedByRunner(t, `holder-${tag}`);
     await assert.rejects(session().inject(processPauseKind, { pid: t.pid }), /already stopped/);
     assert.equal(await state(t.pid), 'T', "still the other runner's pause");
     runner.child.kill('SIGKILL');
@@ -382,14 +384,7 @@ describe('pause', () => {
 
   test('a pause whose runner was killed with SIGKILL is resumed by recoverOrphans', async () => {
     const t = await ticker();
-    const runner = spawnFixture(
-      RUNNER,
-      [`doomed-${tag}`, 'process-pause', JSON.stringify({ pid: t.pid })],
-      home,
-    );
-    fixtures.push(runner);
-    const [id] = (await runner.waitFor('injected')).split(' ');
-    assert.equal(await state(t.pid), 'T');
+    const { runner, id } = await pausedByRunner(t, `doomed-${tag}`);
     runner.child.kill('SIGKILL');
     await runner.exited;
     assert.equal(await state(t.pid), 'T', 'a killed runner resumes nothing');
