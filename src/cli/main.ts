@@ -159,7 +159,10 @@ function buildProgram(out: () => Output): Command {
     .description('print the JSON Schema of the experiment format (for editors)')
     .action(async () => {
       const { experimentJsonSchema } = await import('../experiment/json-schema.js');
-      process.stdout.write(`${JSON.stringify(experimentJsonSchema(), null, 2)}\n`);
+      const { builtinActivities } = await import('../engine/builtins.js');
+      await import('../providers/index.js'); // registers the built-in activities
+      const activities = builtinActivities.entries().map(([, a]) => a);
+      process.stdout.write(`${JSON.stringify(experimentJsonSchema({ activities }), null, 2)}\n`);
     });
 
   program

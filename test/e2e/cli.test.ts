@@ -407,6 +407,11 @@ describe('other commands', () => {
     const s = JSON.parse(r.stdout);
     assert.ok(s.properties.method);
     assert.ok(String(s.$schema).includes('json-schema.org'));
+    // The arguments of the built-in activities are there for editors to complete.
+    const loss = s.$defs.BuiltinArguments.allOf.find(
+      (r: { if: { properties: { func: { const: string } } } }) => r.if.properties.func.const === 'loss',
+    );
+    assert.ok(loss.then.properties.arguments.properties.percent, 'faultline.network loss: percent');
   });
 
   test('discover lists built-in activities with argument types', async () => {

@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import { builtinActivities } from '../../src/engine/builtins.js';
 import { EXPERIMENT_SCHEMA_ID, experimentJsonSchema } from '../../src/experiment/index.js';
+import '../../src/providers/index.js';
 
 type Schema = Record<string, any>;
 
@@ -33,6 +35,11 @@ const KNOWN_KEYWORDS = new Set([
   'minimum',
   'maximum',
   'exclusiveMinimum',
+  'allOf',
+  'if',
+  'then',
+  'default',
+  'format',
 ]);
 
 /**
@@ -92,6 +99,9 @@ function validate(schema: Schema | boolean, value: unknown, root: Schema): boole
       if (s !== undefined && !validate(s, v, root)) return false;
     }
   }
+  if (schema.allOf && !schema.allOf.every((s: Schema) => validate(s, value, root))) return false;
+  if (schema.if !== undefined && validate(schema.if, value, root) && schema.then !== undefined)
+    if (!validate(schema.then, value, root)) return false;
   if (schema.anyOf && !schema.anyOf.some((s: Schema) => validate(s, value, root))) return false;
   if (schema.oneOf && schema.oneOf.filter((s: Schema) => validate(s, value, root)).length !== 1) return false;
   return true;
@@ -167,5 +177,62 @@ describe('experiment JSON Schema', () => {
         schema,
       ),
     );
+  });
+});
+
+describe('experiment JSON Schema: arguments of the built-in activities', () => {
+  const activities = builtinActivities.entries().map(([, a]) => a);
+  const schema = experimentJsonSchema({ activities });
+  const doc = (provider: Record<string, unknown>) => ({
+    title: 't',
+    description: 'd',
+    method: [{ type: 'action', name: 'a', provider }],
+  });
+  const loss = (args: unknown, type = 'faultline') =>
+    doc({ type, module: 'faultline.network', func: 'loss', arguments: args });
+
+  test("an editor finds a known activity's arguments, with their descriptions, keyed by module and func", () => {
+    const rules = (schema.$defs as Schema).BuiltinArguments.allOf as Schema[];
+    assert.equal(rules.length, activities.length, 'one rule per built-in activity');
+    const rule = rules.find(
+      (r) => r.if.properties.module.const === 'faultline.stress' && r.if.properties.func.const === 'cpu',
+    );
+    assert.ok(rule, 'faultline.stress cpu is described');
+    const args = rule.then.properties.arguments;
+    assert.equal(args.type, 'object');
+    assert.equal(args.additionalProperties, false);
+    assert.deepEqual(Object.keys(args.properties).sort(), ['duration', 'load', 'workers']);
+    assert.match(args.properties.load.description, /how busy each thread is/);
+    assert.match(args.description, /Loads the CPUs/);
+    // The faultline and python providers (Chaos Toolkit's native modules) both point at the rules.
+    const branches = (schema.$defs as Schema).Provider.oneOf as Schema[];
+    const pointing = branches.filter((b) => JSON.stringify(b.allOf ?? []).includes('BuiltinArguments'));
+    assert.deepEqual(pointing.map((b) => b.properties.type.const).sort(), ['faultline', 'python']);
+  });
+
+  test('a validator applies them: wrong, unknown and missing arguments are refused; ${name} references pass', () => {
+    assert.ok(validate(schema, loss({ percent: 50, direction: 'egress' }), schema));
+    assert.equal(validate(schema, loss({ percent: 500 }), schema), false, 'percent above 100');
+    assert.equal(validate(schema, loss({ percent: 'half' }), schema), false, 'percent not a number');
+    assert.equal(validate(schema, loss({ percent: 50, precent: 5 }), schema), false, 'unknown argument');
+    assert.equal(validate(schema, loss({}), schema), false, 'percent is required');
+    assert.ok(
+      validate(schema, loss({ percent: '${loss_percent}' }), schema),
+      'a reference, checked at run time',
+    );
+    const toxic = (attributes: unknown) =>
+      doc({
+        type: 'faultline',
+        module: 'faultline.proxy',
+        func: 'add_toxic',
+        arguments: { proxy: 'db', type: 'latency', attributes },
+      });
+    assert.ok(validate(schema, toxic({ latency: '${latency_ms}' }), schema), 'nested reference');
+    // An unknown module is validate's to explain (it lists what is available), not the schema's.
+    assert.ok(validate(schema, doc({ type: 'faultline', module: 'faultline.nope', func: 'x' }), schema));
+    // The same rules without the activities: no arguments described, nothing refused.
+    const bare = experimentJsonSchema();
+    assert.equal((bare.$defs as Schema).BuiltinArguments, undefined);
+    assert.ok(validate(bare, loss({ percent: 500 }), bare));
   });
 });
