@@ -2,12 +2,14 @@
  * `{type: regex, pattern, target?}`: the pattern is substituted, then searched
  * (unanchored, Python `re.search`) in the output or in `output[target]`
  * (`stdout`/`stderr` for process, `body` for http). A value that is not a
- * string is not met (Chaos Toolkit crashes on it).
+ * string is not met (Chaos Toolkit crashes on it). Patterns are Python `re`
+ * syntax run in a linear-time engine (src/core/safe-regex.ts): a pattern that
+ * needs backtracking is refused rather than allowed to stall the run.
  */
 import type { Issue } from '../../core/errors.js';
+import { checkSafeRegex } from '../../core/safe-regex.js';
 import { substitute } from '../../experiment/substitute.js';
 import { describe, isVarTemplate, MET, notMet, selectTarget, type ToleranceKind } from './kind.js';
-import { compilePythonRegex } from './pyregex.js';
 
 interface RegexTolerance {
   type: 'regex';
@@ -15,13 +17,7 @@ interface RegexTolerance {
   target?: unknown;
 }
 
-function compile(pattern: string): RegExp | { error: string } {
-  try {
-    return compilePythonRegex(pattern);
-  } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
-  }
-}
+const compile = (pattern: string) => checkSafeRegex(pattern, { field: 'pattern', syntax: 'python' });
 
 export const regexTolerance: ToleranceKind<RegexTolerance> = {
   check(tolerance, output, ctx) {
@@ -29,7 +25,7 @@ export const regexTolerance: ToleranceKind<RegexTolerance> = {
     if (typeof pattern !== 'string')
       return notMet(`the regex pattern must be a string, got ${describe(pattern)}`);
     const rx = compile(pattern);
-    if (!(rx instanceof RegExp)) return notMet(`pattern ${describe(pattern)} is invalid: ${rx.error}`);
+    if ('error' in rx) return notMet(rx.error);
     const value = selectTarget(output, tolerance.target);
     if (typeof value !== 'string') {
       const hint = typeof value === 'object' && value !== null && !tolerance.target ? ' (set `target`)' : '';
@@ -48,8 +44,7 @@ export const regexTolerance: ToleranceKind<RegexTolerance> = {
     } else if (!isVarTemplate(pattern)) {
       // Patterns with ${name} are only known at run time.
       const rx = compile(pattern);
-      if (!(rx instanceof RegExp))
-        issues.push({ path: 'pattern', message: `pattern ${pattern} seems invalid: ${rx.error}` });
+      if ('error' in rx) issues.push({ path: 'pattern', message: rx.error });
     }
     return issues;
   },
