@@ -40,6 +40,12 @@ export interface FaultRecord {
   reverted_at?: string;
   verified?: boolean;
   error?: string;
+  /**
+   * Set when the injection did not complete (interrupted, cancelled by the run's revert,
+   * or it failed) and what it did was undone: why. `injected_at` is then when it began, or
+   * when it took effect if it landed after it was cancelled.
+   */
+  injection_error?: string;
 }
 
 export interface Journal {

@@ -17,6 +17,12 @@ import type { FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './type
 export const DEFAULT_FAULT_TTL_MS = 600_000;
 /** setTimeout's limit (about 24.8 days). */
 export const MAX_FAULT_TTL_MS = 2_147_483_647;
+/**
+ * How long revertAll() waits for cancelled injections to give up (every kind
+ * honours its signal, so this is a bound on a kind that does not): one that
+ * lands later is reverted the moment it lands.
+ */
+export const CANCEL_WAIT_MS = 5_000;
 
 export type FaultEventType = 'fault-injected' | 'fault-reverted' | 'fault-revert-failed' | 'fault-expired';
 
@@ -61,6 +67,8 @@ interface Tracked {
   handle: FaultHandle;
   targets: FaultTarget[];
   inflight?: Promise<FaultRecord>;
+  /** Aborted by revertAll() while the fault is being injected. */
+  cancel: AbortSignal;
   timer?: NodeJS.Timeout;
   /** Renews the server-side lease of a fault that has one. */
   lease?: NodeJS.Timeout;
@@ -94,6 +102,8 @@ export class FaultSession {
   readonly #reserved = new Set<FaultTarget[]>();
   #violation: FaultlineError | undefined;
   readonly #injecting = new Set<Promise<unknown>>();
+  /** Aborted (and replaced) by each revertAll(): cancels the injections in flight when it began. */
+  #cancel = new AbortController();
   #run: Promise<void> | undefined;
   #revertAll: Promise<FaultRecord[]> | undefined;
 
@@ -153,7 +163,7 @@ export class FaultSession {
    * or FAULTLINE_ERR_LEDGER.
    */
   async inject(kind: FaultKind | string, args: unknown, opts: InjectOptions = {}): Promise<FaultHandle> {
-    const p = this.#inject(kind, args, opts);
+    const p = this.#inject(kind, args, opts, this.#cancel.signal);
     this.#injecting.add(p);
     try {
       return await p;
@@ -162,7 +172,12 @@ export class FaultSession {
     }
   }
 
-  async #inject(kindOrName: FaultKind | string, args: unknown, opts: InjectOptions): Promise<FaultHandle> {
+  async #inject(
+    kindOrName: FaultKind | string,
+    args: unknown,
+    opts: InjectOptions,
+    cancel: AbortSignal,
+  ): Promise<FaultHandle> {
     const kind = typeof kindOrName === 'string' ? await resolveKind(kindOrName) : kindOrName;
     const parsed = kind.args.safeParse(args);
     if (!parsed.success) {
@@ -195,7 +210,7 @@ export class FaultSession {
     // Synchronously after the check: a concurrent inject counts these targets.
     this.#reserved.add(resolved.targets);
     try {
-      return await this.#injectResolved(kind, parsed.data, opts, ttlMs, target, resolved);
+      return await this.#injectResolved(kind, parsed.data, opts, ttlMs, target, resolved, cancel);
     } finally {
       this.#reserved.delete(resolved.targets);
     }
@@ -208,6 +223,7 @@ export class FaultSession {
     ttlMs: number,
     target: string,
     resolved: ResolvedTargets,
+    cancel: AbortSignal,
   ): Promise<FaultHandle> {
     let record: UndoRecord;
     try {
@@ -225,6 +241,13 @@ export class FaultSession {
 
     await this.#ensureRun();
     const me = await selfIdentity();
+    if (cancel.aborted) {
+      // revertAll() began while this was being planned: nothing acted yet.
+      throw new FaultlineError(
+        'FAULTLINE_ERR_INTERRUPTED',
+        `${kind.kind}: not injected: its session is reverting`,
+      );
+    }
     const created = Date.now();
     const entry: LedgerEntry = {
       id: newFaultId(),
@@ -250,6 +273,7 @@ export class FaultSession {
       target,
       record,
       status: 'injecting',
+      cancel,
       targets: resolved.targets,
       fault: {
         id: entry.id,
@@ -263,11 +287,32 @@ export class FaultSession {
     };
     this.#faults.push(t);
 
+    // The caller's signal or the session's revertAll(), whichever comes first.
+    const signal = opts.signal ? AbortSignal.any([opts.signal, cancel]) : cancel;
     try {
-      const refined = await kind.inject(args, record, opts.signal, { ttlMs });
+      const refined = await kind.inject(args, record, signal, { ttlMs });
       if (refined) t.record = refined;
     } catch (err) {
+      if (signal.aborted) {
+        throw await this.#undoInjection(
+          t,
+          'FAULTLINE_ERR_INTERRUPTED',
+          `interrupted while injecting: ${message(err)}`,
+          err,
+          true,
+        );
+      }
       throw await this.#undoInjection(t, 'FAULTLINE_ERR_FAULT', `cannot inject: ${message(err)}`, err, true);
+    }
+    // The journal dates a fault from when it took effect, not from when it was asked for.
+    t.fault.injected_at = isoNow();
+    if (cancel.aborted) {
+      // It landed after revertAll() cancelled it: undone now, never left for a later pass.
+      throw await this.#undoInjection(
+        t,
+        'FAULTLINE_ERR_INTERRUPTED',
+        'reverted: it took effect after its session began reverting',
+      );
     }
 
     // A halt that began while we injected may have listed the ledger before our
@@ -321,7 +366,15 @@ export class FaultSession {
     // A revert that threw (its target is unreachable or gone) still undid it if verify finds
     // nothing; undefined: verify cannot tell either.
     const gone = r.verified || (await t.kind.verify(t.record).catch(() => undefined));
-    if (gone === true) {
+    if (gone === true && code === 'FAULTLINE_ERR_INTERRUPTED') {
+      // Interrupted mid-injection, it may have acted (memory taken, a lock waited on): nothing is
+      // left behind, and the journal still shows it, with why it did not complete.
+      if (!r.verified) await this.ledger.remove(t.id).catch(() => undefined);
+      t.status = 'reverted';
+      t.fault.verified = true;
+      delete t.fault.error;
+      t.fault.injection_error = what;
+    } else if (gone === true) {
       // Nothing is left behind: the fault never was, for the journal.
       if (!r.verified) await this.ledger.remove(t.id).catch(() => undefined);
       this.#faults.splice(this.#faults.indexOf(t), 1);
@@ -443,19 +496,26 @@ export class FaultSession {
   }
 
   async #revertAllOnce(): Promise<FaultRecord[]> {
-    await Promise.allSettled([...this.#injecting]);
-    const newestFirst = [...this.#faults].reverse();
+    // Injections in flight are cancelled, not waited on: what is in place comes off now, and
+    // one that lands anyway undoes itself as it lands (#injectResolved).
+    this.#cancel.abort(new Error('the session is reverting its faults'));
+    this.#cancel = new AbortController();
+    const inflight = Promise.allSettled([...this.#injecting]);
     // Faults on one target unwind newest first, one after another (a later fault may sit
     // on an earlier one); different targets revert several at once, so a halt or a run's
     // end does not wait on each fault in turn.
     await forEachByKeyLimit(
-      newestFirst.filter((t) => t.status !== 'reverted'),
+      [...this.#faults].reverse().filter((t) => t.status !== 'reverted' && t.status !== 'injecting'),
       (t) => t.target,
       REVERT_CONCURRENCY,
       async (t) => {
         await this.#revert(t);
       },
     );
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([inflight, new Promise((r) => (bound = setTimeout(r, CANCEL_WAIT_MS)))]);
+    clearTimeout(bound);
+    const newestFirst = [...this.#faults].reverse();
     if (this.#run && this.#faults.every((t) => t.status === 'reverted') && this.#injecting.size === 0) {
       this.#run = undefined;
       await this.ledger.unregisterRun(this.runId).catch(() => undefined);

@@ -6,11 +6,12 @@
  * server is not reachable.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import pg from 'pg';
 import type { FaultlineError } from '../../src/core/errors.js';
-import { FaultSession, haltAll, Ledger, recoverOrphans } from '../../src/faults/index.js';
+import { FaultSession, haltAll, Ledger, markerKind, recoverOrphans } from '../../src/faults/index.js';
 import { exhaustConnectionsKind } from '../../src/faults/postgres/exhaust-connections.js';
 import { lockTableKind } from '../../src/faults/postgres/lock-table.js';
 import { slowQueriesKind } from '../../src/faults/postgres/slow-queries.js';
@@ -165,6 +166,58 @@ describe('postgres.lock_table', () => {
     assert.equal(text.includes('s3cr3t-pw'), false, 'no password in the ledger');
     assert.equal(h.target.includes('s3cr3t-pw'), false);
     await s.revertAll();
+    await done();
+  });
+
+  test('revertAll reverts what is active without waiting on a lock wait, and cancels the wait (issue 12 item 13)', { timeout: 120_000 }, async (t) => {
+    if (!ready(t)) return;
+    const s = session();
+    const marker = join(home.home, 'marker');
+    // Another connection holds the table: the lock_table injection can only wait.
+    const holder = await client();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`LOCK TABLE ${TABLE} IN ACCESS EXCLUSIVE MODE`);
+      await s.inject(markerKind, { path: marker });
+      const pending = s.inject(lockTableKind, { ...CONN, table: TABLE, lock_timeout_ms: 600_000 });
+      pending.catch(() => undefined);
+      await eventually(
+        'the injection waits on the lock',
+        async () =>
+          (
+            await sql(
+              "SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'faultline-%' AND wait_event_type = 'Lock'",
+            )
+          ).length === 1,
+        20_000,
+      );
+
+      // The other transaction still holds its lock all along: revertAll cannot be waiting for it.
+      const records = await s.revertAll();
+      assert.equal(existsSync(marker), false, 'the marker is reverted');
+      await assert.rejects(pending, (err: FaultlineError) => {
+        assert.equal(err.code, 'FAULTLINE_ERR_INTERRUPTED');
+        return true;
+      });
+      const lock = records.find((r) => r.kind === 'postgres-lock-table');
+      assert.equal(lock?.verified, true);
+      assert.match(lock?.injection_error ?? '', /interrupted while injecting: .*cancelled while injecting: the session is reverting/);
+      assert.equal(await faultlineBackends(), 0, 'no faultline backend waits on or holds the lock');
+      const locks = await sql(
+        `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+          WHERE a.application_name LIKE 'faultline-%' AND l.relation = $1::regclass`,
+        [TABLE],
+      );
+      assert.deepEqual(locks, [], 'no lock of ours is held or awaited');
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+    // The lock came free: nothing of ours takes it later.
+    const [row] = await sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name LIKE 'faultline-%'",
+    );
+    assert.equal(row?.n, 0);
     await done();
   });
 });

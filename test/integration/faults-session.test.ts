@@ -527,3 +527,126 @@ test('a fault with a lease is renewed while active and no longer after its rever
     await cleanup();
   }
 });
+
+describe('revertAll does not wait on an injection in flight (issue 12 item 13)', () => {
+  /** Fails naming `what` instead of hanging when `p` never settles (a generous bound, not a timing). */
+  function within<T>(what: string, p: Promise<T>, ms = 20_000): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`still waiting after ${ms} ms: ${what}`)), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** A file fault whose inject waits for `release` and ignores its signal, like a kind with a stuck wait. */
+  function stubbornKind(release: Promise<void>, acting: () => void): FaultKind<typeof FileArgs> {
+    return fileKind('test-stubborn-file', {
+      beforeWrite: async () => {
+        acting();
+        await release;
+      },
+    });
+  }
+
+  test('an active fault is reverted at once; one that lands after the cancel is reverted as it lands', async () => {
+    const s = session();
+    const marker = join(home, 'marker');
+    const slow = join(home, 'slow');
+    await s.inject(markerKind, { path: marker });
+    let release = () => undefined as void;
+    let acting = () => undefined as void;
+    const released = new Promise<void>((r) => (release = r));
+    const isActing = new Promise<void>((r) => (acting = r));
+    const pending = s.inject(stubbornKind(released, acting), { path: slow });
+    pending.catch(() => undefined);
+    await isActing;
+
+    const all = s.revertAll();
+    // The marker comes off while the other injection is still waiting: nothing waits on it.
+    const [markerRecord] = s.records();
+    await within(
+      'the marker reverted before the other injection lands',
+      waitForEvent('fault-reverted', markerRecord!.id),
+    );
+    assert.equal(existsSync(marker), false);
+    assert.equal(existsSync(slow), false, 'the stubborn injection has not acted yet');
+
+    const landedAfter = Date.now();
+    release();
+    await assert.rejects(pending, (err: FaultlineError) => {
+      assert.equal(err.code, 'FAULTLINE_ERR_INTERRUPTED');
+      assert.match(err.message, /took effect after its session began reverting/);
+      return true;
+    });
+    assert.equal(existsSync(slow), false, 'reverted as soon as it landed');
+    const records = await all;
+    const late = records.find((r) => r.kind === 'test-stubborn-file');
+    assert.ok(late, 'the cancelled fault is in the journal');
+    assert.equal(late.verified, true);
+    assert.match(late.injection_error ?? '', /took effect after its session began reverting/);
+    // Its time is when it took effect, not when it was asked for.
+    assert.ok(Date.parse(late.injected_at) >= landedAfter - 1, `${late.injected_at} vs ${landedAfter}`);
+    assert.equal(s.active(), 0);
+    await assertNothingLeftBehind(home, [marker, slow]);
+  });
+
+  test('an injection that honours its signal is cancelled by revertAll and kept in the journal', async () => {
+    const s = session();
+    const file = join(home, 'cancelled');
+    let acting = () => undefined as void;
+    const isActing = new Promise<void>((r) => (acting = r));
+    const kind: FaultKind<typeof FileArgs> = {
+      ...fileKind('test-cancellable-file'),
+      async inject(a, _record, signal) {
+        await writeFile(a.path, 'half'); // it acted partly, then waits
+        acting();
+        await new Promise((_, reject) => {
+          signal?.addEventListener('abort', () => reject(new Error('gave up waiting')), { once: true });
+        });
+      },
+    };
+    const pending = s.inject(kind, { path: file });
+    pending.catch(() => undefined);
+    await isActing;
+    const [record] = await within('revertAll to cancel the injection', s.revertAll());
+    await assert.rejects(pending, (err: FaultlineError) => err.code === 'FAULTLINE_ERR_INTERRUPTED');
+    assert.equal(existsSync(file), false, 'what it did is undone');
+    assert.equal(record?.verified, true);
+    assert.match(record?.injection_error ?? '', /interrupted while injecting: gave up waiting/);
+    assert.equal(record?.error, undefined, 'not an unreverted fault');
+    assert.deepEqual(
+      s.records().map((r) => r.id),
+      [record?.id],
+    );
+    await assertNothingLeftBehind(home, [file]);
+  });
+
+  test('an injection interrupted by the caller is in the records, with why', async () => {
+    const s = session();
+    const file = join(home, 'interrupted');
+    const ac = new AbortController();
+    const kind: FaultKind<typeof FileArgs> = {
+      ...fileKind('test-interrupted-file'),
+      async inject(a, _record, signal) {
+        await writeFile(a.path, 'half');
+        ac.abort(new Error('interrupted by SIGINT'));
+        if (signal?.aborted) throw new Error('aborted: the run is being interrupted');
+      },
+    };
+    await assert.rejects(
+      s.inject(kind, { path: file }, { signal: ac.signal }),
+      (err: FaultlineError) => err.code === 'FAULTLINE_ERR_INTERRUPTED',
+    );
+    const [record] = s.records();
+    assert.equal(record?.kind, 'test-interrupted-file');
+    assert.equal(record?.verified, true);
+    assert.ok(record?.reverted_at);
+    assert.match(record?.injection_error ?? '', /interrupted while injecting/);
+    assert.equal(existsSync(file), false);
+    await s.revertAll(); // what the engine does on every path: it forgets the run
+    assert.equal(s.records().length, 1, 'still in the journal after revertAll');
+    await assertNothingLeftBehind(home, [file]);
+  });
+});

@@ -14,7 +14,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultlineError } from '../../src/core/errors.js';
 import { FaultSession, Ledger, recoverOrphans } from '../../src/faults/index.js';
-import { parseNofile, readProc } from '../../src/faults/process/select.js';
+import { listProcs, parseNofile, readProc } from '../../src/faults/process/select.js';
 import {
   stressCpuKind,
   stressDiskFillKind,
@@ -97,6 +97,22 @@ describe('cpu', () => {
   });
 });
 
+/** The stress worker `parent` spawned, once it has 64 MiB resident: a fill is under way. */
+async function fillingWorker(parent: number): Promise<number> {
+  let worker = 0;
+  await until(
+    'the worker to start filling',
+    async () => {
+      for (const p of await listProcs()) {
+        if (p.ppid === parent && p.cmdline.includes('faultline-stress=')) worker = p.pid;
+      }
+      return worker !== 0 && (await statusKb(worker, 'VmHWM').catch(() => 0)) >= 64 * 1024;
+    },
+    30_000,
+  );
+  return worker;
+}
+
 describe('memory', () => {
   test('holds N MiB resident, then is gone after revert', async () => {
     const s = session();
@@ -118,6 +134,53 @@ describe('memory', () => {
     await until('80 MiB more', async () => (await statusKb(pid, 'RssAnon')) - first >= 70 * 1024);
     await s.revertAll();
     assert.equal(await readProc(pid), null);
+    await assertNothingLeftBehind(home);
+  });
+
+  test('a runner killed mid-fill: the worker stops filling and exits (issue 12 item 18b)', async () => {
+    // Big enough that the fill is far from done when the runner dies: before the fix the worker filled
+    // all of it (1.46 GB, 15.8 s) before its timer could notice that its parent was gone.
+    const mb = 3072;
+    const runner = spawnFixture(RUNNER, ['fill-run', 'stress-memory', JSON.stringify({ mb })], home);
+    fixtures.push(runner);
+    const runnerPid = runner.child.pid!;
+    const worker = await fillingWorker(runnerPid);
+    runner.child.kill('SIGKILL');
+    await runner.exited;
+    let peakKb = 0;
+    await until(
+      'the orphaned worker to exit',
+      async () => {
+        const hwm = await statusKb(worker, 'VmHWM').catch(() => Number.NaN);
+        if (Number.isNaN(hwm) || (await readProc(worker)) === null) return true;
+        peakKb = Math.max(peakKb, hwm);
+        return false;
+      },
+      30_000,
+    );
+    assert.ok(
+      peakKb < (mb / 2) * 1024,
+      `the worker kept filling to ${Math.round(peakKb / 1024)} MiB of ${mb}`,
+    );
+    await recoverOrphans({ home });
+    await assertNothingLeftBehind(home);
+  });
+
+  test('an injection interrupted mid-fill is reverted and in the records (issue 12 item 18c)', async () => {
+    const s = session();
+    const ac = new AbortController();
+    const pending = s.inject(stressMemoryKind, { mb: 3072 }, { ttlMs: 30_000, signal: ac.signal });
+    pending.catch(() => undefined);
+    const worker = await fillingWorker(process.pid);
+    ac.abort(new Error('interrupted by SIGINT'));
+    await assert.rejects(pending, (err: FaultlineError) => err.code === 'FAULTLINE_ERR_INTERRUPTED');
+    assert.equal(await readProc(worker), null, 'the worker is gone');
+    const [record] = s.records();
+    assert.equal(record?.kind, 'stress-memory');
+    assert.equal(record?.verified, true);
+    assert.ok(record?.reverted_at);
+    assert.match(record?.injection_error ?? '', /interrupted while injecting/);
+    await s.revertAll();
     await assertNothingLeftBehind(home);
   });
 

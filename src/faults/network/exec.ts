@@ -61,11 +61,15 @@ function resolveArgv(argv: string[]): string[] {
   return out;
 }
 
-/** Runs a command; resolves with its exit code and output whatever the code (spawn failures reject). */
-export function run(argv: string[], timeoutMs = 10_000): Promise<CommandResult> {
+/**
+ * Runs a command; resolves with its exit code and output whatever the code (spawn failures reject).
+ * An aborted `signal` kills it and rejects (an injection being cancelled).
+ */
+export function run(argv: string[], timeoutMs = 10_000, signal?: AbortSignal): Promise<CommandResult> {
   const [cmd, ...args] = resolveArgv(argv);
   return new Promise((resolve, reject) => {
-    execFile(cmd!, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const opts = { timeout: timeoutMs, maxBuffer: 16 << 20, ...(signal ? { signal } : {}) };
+    execFile(cmd!, args, opts, (err, stdout, stderr) => {
       if (err && typeof (err as { code?: unknown }).code !== 'number') {
         reject(new Error(`${argv.join(' ')}: ${err.message}`));
         return;
@@ -76,8 +80,8 @@ export function run(argv: string[], timeoutMs = 10_000): Promise<CommandResult> 
 }
 
 /** Runs a command that must succeed; the error carries the command, exit code and stderr. */
-export async function runOk(argv: string[]): Promise<CommandResult> {
-  const r = await run(argv);
+export async function runOk(argv: string[], signal?: AbortSignal): Promise<CommandResult> {
+  const r = await run(argv, 10_000, signal);
   if (r.code !== 0) throw new Error(`\`${argv.join(' ')}\` exited with ${r.code}: ${r.stderr.trim()}`);
   return r;
 }

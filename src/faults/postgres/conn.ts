@@ -16,6 +16,7 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import { abortError, untilAborted } from '../abort.js';
 import type { FaultTarget, UndoRecord } from '../types.js';
 
 /** Passwords taken out of `url` arguments, by the URL without them (this process only). */
@@ -170,6 +171,19 @@ export interface ConnectOptions {
   /** Sets idle_in_transaction_session_timeout and idle_session_timeout to the lease. */
   lease?: boolean;
   connectTimeoutMs?: number;
+  /** Aborting it closes the connection being opened: connect() fails at once. */
+  signal?: AbortSignal | undefined;
+}
+
+/** untilAborted() for work on these clients: aborting closes them (a lock wait's backend is then terminated by the revert). */
+export function untilAbortedPg<T>(
+  signal: AbortSignal | undefined,
+  clients: readonly pg.Client[],
+  work: Promise<T>,
+): Promise<T> {
+  return untilAborted(signal, work, () => {
+    for (const client of clients) void client.end().catch(() => undefined);
+  });
 }
 
 function password(c: PgConn): string | undefined {
@@ -195,8 +209,13 @@ export async function connectPg(c: PgConn, opts: ConnectOptions): Promise<pg.Cli
   // A held connection's backend may be terminated at any time (by our revert
   // from another process, by an operator): that must never crash the runner.
   client.on('error', () => undefined);
+  const { signal } = opts;
+  if (signal?.aborted) throw abortError(signal);
+  const onAbort = () => void client.end().catch(() => undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
     await client.connect();
+    if (signal?.aborted) throw abortError(signal);
     // PostgreSQL 14+ settings; older servers simply do without them.
     await client
       .query("SELECT set_config('client_connection_check_interval', '1000', false)")
@@ -208,16 +227,22 @@ export async function connectPg(c: PgConn, opts: ConnectOptions): Promise<pg.Cli
     }
   } catch (err) {
     await client.end().catch(() => undefined);
-    throw err;
+    throw signal?.aborted ? abortError(signal) : err;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
   }
   return client;
 }
 
 /** Runs `fn` on a short-lived admin connection. */
-export async function withAdmin<T>(c: PgConn, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = await connectPg(c, { app: ADMIN_APP, statementTimeoutMs: 15_000 });
+export async function withAdmin<T>(
+  c: PgConn,
+  fn: (client: pg.Client) => Promise<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const client = await connectPg(c, { app: ADMIN_APP, statementTimeoutMs: 15_000, signal });
   try {
-    return await fn(client);
+    return await untilAbortedPg(signal, [client], fn(client));
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -54,19 +54,24 @@ export const ExhaustConnectionsArgs = z.strictObject({
 /** Free slots for ordinary roles, not counting the admin connection that asks. */
 async function freeSlots(
   c: ReturnType<typeof connFromRecord>,
+  signal?: AbortSignal,
 ): Promise<{ free: number; superuser: boolean }> {
-  return withAdmin(c, async (client) => {
-    const r = await client.query<{ max: number; reserved: number; used: number; superuser: boolean }>(
-      `SELECT current_setting('max_connections')::int AS max,
+  return withAdmin(
+    c,
+    async (client) => {
+      const r = await client.query<{ max: number; reserved: number; used: number; superuser: boolean }>(
+        `SELECT current_setting('max_connections')::int AS max,
               current_setting('superuser_reserved_connections')::int
                 + coalesce(current_setting('reserved_connections', true), '0')::int AS reserved,
               (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used,
               (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser`,
-    );
-    const row = r.rows[0]!;
-    // `used` counts this admin connection, which closes before the holds open.
-    return { free: row.max - row.reserved - (row.used - 1), superuser: row.superuser };
-  });
+      );
+      const row = r.rows[0]!;
+      // `used` counts this admin connection, which closes before the holds open.
+      return { free: row.max - row.reserved - (row.used - 1), superuser: row.superuser };
+    },
+    signal,
+  );
 }
 
 export const exhaustConnectionsKind: FaultKind<typeof ExhaustConnectionsArgs> = {
@@ -92,7 +97,7 @@ export const exhaustConnectionsKind: FaultKind<typeof ExhaustConnectionsArgs> = 
     return { targets: [databaseTarget(pgConn(a))] };
   },
   plan: (a) => ({ ...connRecord(pgConn(a)), ...newTag() }),
-  async inject(a, record) {
+  async inject(a, record, signal) {
     const c = connFromRecord(record);
     const app = String(record.app);
     const clients: pg.Client[] = [];
@@ -108,7 +113,7 @@ export const exhaustConnectionsKind: FaultKind<typeof ExhaustConnectionsArgs> = 
     let full = false;
     const open = async (): Promise<boolean> => {
       try {
-        const client = await connectPg(c, { app, lease: true });
+        const client = await connectPg(c, { app, lease: true, signal });
         if (stopped) {
           await client.end().catch(() => undefined);
           return false;
@@ -125,7 +130,7 @@ export const exhaustConnectionsKind: FaultKind<typeof ExhaustConnectionsArgs> = 
       }
     };
     try {
-      const { free, superuser } = await freeSlots(c);
+      const { free, superuser } = await freeSlots(c, signal);
       const want = a.connections ?? Math.max(0, free - (a.leave ?? 0));
       // In batches: a server that fills up meanwhile stops us at the first refusal.
       while (clients.length < want && !full && !stopped) {

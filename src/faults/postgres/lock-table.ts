@@ -24,6 +24,7 @@ import {
   pgConn,
   registerHold,
   releaseByApp,
+  untilAbortedPg,
 } from './conn.js';
 
 export const LOCK_MODES = [
@@ -86,21 +87,28 @@ export const lockTableKind: FaultKind<typeof LockTableArgs> = {
   target: (a) => `${describeConn(pgConn(a))} table ${qualified(a)} (${a.mode})`,
   resolveTargets: async (a) => ({ targets: [databaseTarget(pgConn(a), { table: qualified(a) })] }),
   plan: (a) => ({ ...connRecord(pgConn(a)), ...newTag(), table: qualified(a), mode: a.mode }),
-  async inject(a, record) {
+  async inject(a, record, signal) {
     const c = connFromRecord(record);
     const app = String(record.app);
-    let client: Awaited<ReturnType<typeof connectPg>> | undefined;
     try {
-      client = await connectPg(c, { app, lease: true });
+      const client = await connectPg(c, { app, lease: true, signal });
       const hold = { clients: [client], stop: () => undefined as void };
       registerHold(app, hold);
       const name = a.schema
         ? `${client.escapeIdentifier(a.schema)}.${client.escapeIdentifier(a.table)}`
         : client.escapeIdentifier(a.table);
-      await client.query('BEGIN');
-      await client.query("SELECT set_config('lock_timeout', $1, true)", [String(a.lock_timeout_ms)]);
-      // The mode is one of LOCK_MODES (validated), the name quoted: nothing raw reaches SQL.
-      await client.query(`LOCK TABLE ${name} IN ${a.mode} MODE`);
+      // Waiting on a lock held elsewhere must not outlast a cancel: the connection is closed
+      // and the revert terminates the waiting backend (by its application_name).
+      await untilAbortedPg(
+        signal,
+        hold.clients,
+        (async () => {
+          await client.query('BEGIN');
+          await client.query("SELECT set_config('lock_timeout', $1, true)", [String(a.lock_timeout_ms)]);
+          // The mode is one of LOCK_MODES (validated), the name quoted: nothing raw reaches SQL.
+          await client.query(`LOCK TABLE ${name} IN ${a.mode} MODE`);
+        })(),
+      );
       const timer = heartbeat(client);
       hold.stop = () => clearInterval(timer);
     } catch (err) {

@@ -55,7 +55,7 @@ export const slowQueriesKind: FaultKind<typeof SlowQueriesArgs> = {
   target: (a) => `${describeConn(pgConn(a))} (${a.connections} x pg_sleep)`,
   resolveTargets: async (a) => ({ targets: [databaseTarget(pgConn(a))] }),
   plan: (a) => ({ ...connRecord(pgConn(a)), ...newTag(), connections: a.connections, sleep_ms: a.sleep_ms }),
-  async inject(a, record) {
+  async inject(a, record, signal) {
     const c = connFromRecord(record);
     const app = String(record.app);
     const clients: pg.Client[] = [];
@@ -84,6 +84,7 @@ export const slowQueriesKind: FaultKind<typeof SlowQueriesArgs> = {
             app,
             statementTimeoutMs: a.sleep_ms + STATEMENT_MARGIN_MS,
             lease: true,
+            signal,
           });
           clients.push(client);
           if (stopped) await client.end().catch(() => undefined);

@@ -134,15 +134,17 @@ export const terminateBackendsKind: FaultKind<typeof TerminateBackendsArgs> = {
       backends: (resolved?.targets ?? []).map((t) => ({ pid: t.pid ?? 0, name: t.name })),
     };
   },
-  async inject(a, record) {
+  async inject(a, record, signal) {
     const c = connFromRecord(record);
     const pids = (record.backends as { pid: number }[]).map((b) => b.pid);
     try {
-      const terminated = await withAdmin(c, async (client) => {
-        // Re-checked against the selector at the moment of the kill (a pid may have been reused).
-        // MATERIALIZED: the filters apply before pg_terminate_backend is called on anything.
-        const r = await client.query<{ pid: number }>(
-          `WITH m AS MATERIALIZED (
+      const terminated = await withAdmin(
+        c,
+        async (client) => {
+          // Re-checked against the selector at the moment of the kill (a pid may have been reused).
+          // MATERIALIZED: the filters apply before pg_terminate_backend is called on anything.
+          const r = await client.query<{ pid: number }>(
+            `WITH m AS MATERIALIZED (
              SELECT pid FROM pg_stat_activity
               WHERE pid = ANY($1::int[])
                 AND backend_type = 'client backend'
@@ -152,10 +154,12 @@ export const terminateBackendsKind: FaultKind<typeof TerminateBackendsArgs> = {
                 AND ($3::text IS NULL OR usename = $3)
                 AND ($4::text IS NULL OR datname = $4))
            SELECT pid FROM m WHERE pg_terminate_backend(pid)`,
-          [pids, a.application_name ?? null, a.backend_user ?? null, a.backend_database ?? null],
-        );
-        return r.rows.map((row) => row.pid);
-      });
+            [pids, a.application_name ?? null, a.backend_user ?? null, a.backend_database ?? null],
+          );
+          return r.rows.map((row) => row.pid);
+        },
+        signal,
+      );
       return { ...record, terminated };
     } catch (err) {
       throw faultError('postgres-terminate-backends', c, err);

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import { abortError, untilAborted } from '../abort.js';
 import type { FaultTarget, UndoRecord } from '../types.js';
 import { RespClient, RespError } from './resp.js';
 
@@ -68,15 +69,31 @@ export function nameFromRecord(r: UndoRecord): string {
 
 export function connectRedis(
   c: RedisConn,
-  opts: { name?: string; connectTimeoutMs?: number; commandTimeoutMs?: number } = {},
+  {
+    signal,
+    ...opts
+  }: {
+    name?: string;
+    connectTimeoutMs?: number;
+    commandTimeoutMs?: number;
+    /** Aborting it fails the connect at once; a connection that opens anyway is closed. */
+    signal?: AbortSignal | undefined;
+  } = {},
 ): Promise<RespClient> {
+  if (signal?.aborted) return Promise.reject(abortError(signal));
   const password = process.env.FAULTLINE_REDIS_PASSWORD ?? process.env.REDISCLI_AUTH;
-  return RespClient.connect({
+  const pending = RespClient.connect({
     host: c.host,
     port: c.port,
     ...(c.username !== undefined ? { username: c.username } : {}),
     ...(password ? { password } : {}),
     ...opts,
+  });
+  return untilAborted(signal, pending, () => {
+    pending.then(
+      (client) => client.destroy(),
+      () => undefined,
+    );
   });
 }
 
@@ -179,12 +196,13 @@ export interface HoldState {
 export async function openHold(
   kind: string,
   record: UndoRecord,
+  signal?: AbortSignal,
 ): Promise<{ client: RespClient; conn: RedisConn; state: HoldState }> {
   const conn = connFromRecord(record);
   const name = nameFromRecord(record);
   let client: RespClient;
   try {
-    client = await connectRedis(conn, { name });
+    client = await connectRedis(conn, { name, signal });
   } catch (err) {
     throw faultError(kind, conn, err);
   }

@@ -90,7 +90,7 @@ export const redisExhaustConnectionsKind: FaultKind<typeof RedisExhaustArgs> = {
     return { targets: [redisTarget(redisConn(a))] };
   },
   plan: (a) => ({ ...redisConn(a), ...newName() }),
-  async inject(a, record) {
+  async inject(a, record, signal) {
     const c = connFromRecord(record);
     const name = nameFromRecord(record);
     const clients: RespClient[] = [];
@@ -104,7 +104,7 @@ export const redisExhaustConnectionsKind: FaultKind<typeof RedisExhaustArgs> = {
     let full = false;
     const open = async (): Promise<void> => {
       try {
-        const client = await connectRedis(c, { name });
+        const client = await connectRedis(c, { name, signal });
         if (stopped) client.destroy();
         else clients.push(client);
       } catch (err) {

@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import { untilAborted } from '../abort.js';
 import type { FaultKind } from '../types.js';
 import {
   clientsNamed,
@@ -82,14 +83,15 @@ export const slowCommandsKind: FaultKind<typeof SlowCommandsArgs> = {
     return { targets: [redisTarget(redisConn(a))] };
   },
   plan: (a) => ({ ...redisConn(a), ...newName(), block_ms: a.block_ms, every_ms: period(a) }),
-  async inject(a, record) {
-    const { client, conn: c, state } = await openHold('redis-slow-commands', record);
+  async inject(a, record, signal) {
+    const { client, conn: c, state } = await openHold('redis-slow-commands', record, signal);
     const once = () =>
       client.command(['EVAL', SCRIPT, '0', String(a.block_ms)], { timeoutMs: a.block_ms + 10_000 });
     let started = performance.now();
     try {
       // The first run proves scripting works here (it can be disabled, or the script refused).
-      await once();
+      // Cancelled: the connection closes at once; the revert ends the script (SCRIPT KILL).
+      await untilAborted(signal, once(), () => client.destroy());
     } catch (err) {
       throw faultError('redis-slow-commands', c, err);
     }

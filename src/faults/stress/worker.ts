@@ -70,9 +70,12 @@ function fail(message: string): never {
   finish(1);
 }
 
-// Bounded in time even if nobody ever reverts: the deadline, and the parent's death.
+/** Past its deadline, or its parent (the runner) died: the worker must go (process.ppid is read live). */
+const orphaned = () => Date.now() >= config.deadline || process.ppid !== config.parent;
+// Bounded in time even if nobody ever reverts: the deadline, and the parent's death. A long
+// synchronous fill never lets this timer run: the fill loops check orphaned() between chunks.
 const watch = setInterval(() => {
-  if (Date.now() >= config.deadline || process.ppid !== config.parent) finish(0);
+  if (orphaned()) finish(0);
 }, 200);
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => finish(0));
 
@@ -116,6 +119,8 @@ function startMemory(mb: number, rate: number | null): void {
   // Filling every byte makes each page resident: an untouched allocation costs no RSS.
   const grow = (target: number) => {
     while (have < target) {
+      // One MiB takes well under a millisecond: a runner killed mid-fill is noticed at once.
+      if (orphaned()) finish(0);
       held.push(Buffer.allocUnsafeSlow(MB).fill(0xa5));
       have++;
     }
@@ -147,6 +152,7 @@ function startDisk(file: string, bytes: number): void {
   let full = false;
   try {
     while (written < bytes) {
+      if (orphaned()) finish(0); // the cleanup removes the file
       const n = Math.min(chunk.length, bytes - written);
       written += writeSync(fd, chunk, 0, n);
     }
