@@ -347,12 +347,12 @@ async function recoverLeftovers(output: Output): Promise<void> {
     const report = await recoverOrphans({ home: faultlineHome() });
     const { reportLines } = await import('./faults.js');
     reportLines(report, output, {
-      prefix: 'leftover of a runner that died: ',
+      prefix: 'leftovers of runners that died: ',
       notice: output.warn,
       problem: output.warn,
+      quietLeft: true,
     });
   } catch (err) {
-      quietLeft: true,
     output.warn(`could not check the fault ledger for leftovers: ${(err as Error).message}`);
   }
 }

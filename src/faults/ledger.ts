@@ -527,7 +527,12 @@ export class Ledger {
 
   async #corrupt(file: string, id: string, err: unknown): Promise<CorruptEntry> {
     const text = await readFile(file, 'utf8').catch(() => '');
-    return { file, id, error: (err as Error).message, salvaged: salvageEntry(text) };
+    // The parse error itself, on one line (the file is named beside it).
+    const error = String((err as { cause?: Error }).cause?.message ?? (err as Error).message).replace(
+      /\s+/g,
+      ' ',
+    );
+    return { file, id, error, salvaged: salvageEntry(text) };
   }
 
   /**

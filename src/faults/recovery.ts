@@ -447,6 +447,10 @@ async function raiseHaltFlag(ledger: Ledger, reason: string | undefined): Promis
     });
     return { raised: true };
   } catch (err) {
+    const code = (err as { cause?: NodeJS.ErrnoException }).cause?.code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') {
+      return { raised: false, error: `${ledger.home} is not a directory` };
+    }
     // "EROFS: read-only file system, open '<temp file>'": the part before the path says it all.
     const cause = message((err as { cause?: unknown }).cause ?? err).split(', ')[0];
     return { raised: false, error: `cannot write ${ledger.haltFile}: ${cause}` };
