@@ -86,8 +86,10 @@ export class RunRenderer {
         );
         break;
       case 'phase':
+        // Once per phase: the engine announces a phase at every check (the recovery and warm-up checks repeat).
+        if (event.phase !== this.#phase && event.phase !== 'during-hypothesis')
+          this.#line('info', `» ${PHASE_LABEL[event.phase]}`);
         this.#phase = event.phase;
-        if (event.phase !== 'during-hypothesis') this.#line('info', `» ${PHASE_LABEL[event.phase]}`);
         break;
       case 'activity-start':
         this.#current.set(event.activity, {

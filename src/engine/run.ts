@@ -600,14 +600,21 @@ class ExperimentRun {
       journal.faultline.faults,
       (signal) => this.#runHypothesis('recovery', signal),
       this.options.rollbackSignal ?? new AbortController().signal,
+      { experiment: this.experiment, configuration: this.#configuration },
     );
     journal.faultline.recovery = record;
-    if (record.mttr === null) {
+    if (record.skipped) {
+      this.#log('warn', `recovery not measured: ${record.skipped}`);
+    } else if (record.mttr === null || record.mttr === undefined) {
       journal.deviated = true;
       this.#reason = `did not recover: the steady state did not hold within ${record.deadline} s of the faults being reverted`;
       this.#log('error', this.#reason);
     } else {
-      this.#log('info', `recovered ${record.mttr.toFixed(2)} s after the faults were reverted`);
+      const how = record.method === 'traffic' ? 'read from the traffic' : 'from the checks';
+      this.#log(
+        'info',
+        `recovered ${record.mttr.toFixed(2)} s after the faults were reverted (${how}, to ${record.resolution} s)`,
+      );
     }
   }
 

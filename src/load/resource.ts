@@ -8,18 +8,45 @@
  * a module-level WeakMap keyed by that object (loadFor(ctx.configuration)).
  * Nothing is added to the configuration itself (it stays plain data for
  * substitution and the journal), and the entry goes away with the run.
+ * trafficOf() tells recovery measurement whether there is still traffic to judge.
  */
 import { FaultlineError, type Issue } from '../core/errors.js';
 import type { Configuration, LoadDeclaration } from '../core/schema.js';
 import type { RunResource } from '../engine/resources.js';
 import type { LoadGenerator, LoadSummary } from './generator.js';
 import { parseDuration } from './schema.js';
+import type { LoadSeries } from './series.js';
 
 const running = new WeakMap<Configuration, LoadGenerator>();
+/** Generators whose schedule has ended (their declared duration elapsed), with when (ISO). */
+const ended = new WeakMap<LoadGenerator, string>();
 
 /** The load generator of the run whose configuration this is, if it declares `load:`. */
 export function loadFor(configuration: Configuration): LoadGenerator | undefined {
   return running.get(configuration);
+}
+
+/**
+ * The run's traffic as recovery measurement reads it: the series, and
+ * `stopped()`, which says why there is no traffic left to judge (the load's
+ * duration ended, or nothing completed in the last second and nothing is in
+ * flight), or undefined while the load is sending.
+ */
+export function trafficOf(
+  configuration: Configuration,
+): { series: LoadSeries; stopped(): string | undefined } | undefined {
+  const gen = running.get(configuration);
+  if (!gen) return undefined;
+  return {
+    series: gen.series,
+    stopped() {
+      const at = ended.get(gen);
+      if (at) return `the load stopped sending at ${at} (its duration ended): no traffic to judge`;
+      if (gen.metrics(1000).requests === 0 && gen.inFlight === 0)
+        return 'no request completed in the last second and none is in flight: no traffic to judge';
+      return undefined;
+    },
+  };
 }
 
 /** How long start() waits for the first request to complete, so the first probe has data. */
@@ -70,6 +97,9 @@ export const loadResource: RunResource = {
     const gen = new LoadGenerator(parsed.data);
     const { concurrency } = parsed.data;
     const done = gen.start();
+    // On the journal's clock, so reports place the load's seconds where they happened.
+    const startedAt = new Date(Date.now() - gen.series.elapsed()).toISOString();
+    void done.then(() => ended.set(gen, new Date().toISOString()));
     running.set(ctx.configuration, gen);
     const targets = [...new Set(parsed.data.requests.map((r) => new URL(r.url).origin))].join(', ');
     ctx.log('info', `load: ${parsed.data.rate} req/s to ${targets}`);
@@ -85,9 +115,11 @@ export const loadResource: RunResource = {
         await done;
         running.delete(ctx.configuration);
         const t = summary.totals;
+        // The journal's totals, so the line and the report agree; requests cancelled in flight at the stop are not outcomes.
+        const cancelled = summary.sent - t.requests - t.dropped;
         ctx.log(
           'info',
-          `load: ${summary.sent} requests, ${t.successes} succeeded, ${t.timeouts} timeouts, ${t.connection_errors} connection errors, ${t.dropped} dropped, p99 ${summary.latency.p99} ms`,
+          `load: ${t.requests} requests completed, ${t.successes} succeeded, ${t.timeouts} timeouts, ${t.connection_errors} connection errors, ${t.dropped} dropped${cancelled > 0 ? ` (${cancelled} more cancelled in flight at the end)` : ''}, p99 ${summary.latency.p99} ms`,
         );
         const drops = explainDrops(summary, concurrency, {
           concurrency: 'load.concurrency',
@@ -95,7 +127,7 @@ export const loadResource: RunResource = {
         });
         if (drops) ctx.log('warn', drops);
       },
-      journal: () => summary,
+      journal: () => summary && { started_at: startedAt, ...summary },
     };
   },
 };

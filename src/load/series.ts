@@ -178,12 +178,36 @@ export class LoadSeries {
     if (c.requests > 0 || c.dropped > 0) this.#closeSecond();
   }
 
+  /** Milliseconds since the run started (the clock every slot and second is on). */
+  elapsed(): number {
+    return this.now();
+  }
+
   /** Metrics over the last `windowMs` (at most one minute; rounded up to 100 ms slots). */
   window(windowMs: number): WindowMetrics {
     const span = Math.min(Math.max(windowMs, SLOT_MS), MAX_WINDOW_MS);
     const t = this.now();
     const last = Math.floor(t / SLOT_MS);
     const first = last - Math.ceil(span / SLOT_MS) + 1;
+    return this.#metrics(first, last, span, Math.max(Math.min(span, t), 1));
+  }
+
+  /**
+   * One WindowMetrics per 100 ms slot from `fromMs` to `toMs` (ms since the start;
+   * the slots holding both ends included, at most the last minute), oldest
+   * first, each with the slot's start. Recovery time reads these (safety/recovery-time.ts).
+   */
+  slots(fromMs: number, toMs: number): (WindowMetrics & { start_ms: number })[] {
+    const last = Math.floor(Math.min(toMs, this.now()) / SLOT_MS);
+    const first = Math.max(Math.floor(Math.max(fromMs, 0) / SLOT_MS), last - WINDOW_SLOTS + 1);
+    const out: (WindowMetrics & { start_ms: number })[] = [];
+    for (let i = first; i <= last; i++)
+      out.push({ start_ms: i * SLOT_MS, ...this.#metrics(i, i, SLOT_MS, SLOT_MS) });
+    return out;
+  }
+
+  /** Counts and latencies of the slots `first`..`last` (indexes), over `spanMs`; rates over `elapsedMs`. */
+  #metrics(first: number, last: number, spanMs: number, elapsedMs: number): WindowMetrics {
     const counts = emptyCounts();
     const hist = this.#windowHist;
     hist.reset();
@@ -193,10 +217,10 @@ export class LoadSeries {
         hist.add(slot.hist);
       }
     }
-    const seconds = Math.max(Math.min(span, t), 1) / 1000;
+    const seconds = elapsedMs / 1000;
     const { requests, successes } = counts;
     return {
-      window_ms: span,
+      window_ms: spanMs,
       requests,
       successes,
       success_ratio: requests === 0 ? 0 : successes / requests,

@@ -11,6 +11,8 @@ import type { Journal } from '../engine/journal.js';
 import { activityLane, runsChart, timeChart } from './charts.js';
 import { escapeHtml as h } from './escape.js';
 import {
+  duringState,
+  duringText,
   errorOf,
   formatNumber,
   formatSeconds,
@@ -21,8 +23,8 @@ import {
   type ProbeCheck,
   parseTime,
   recoveryOf,
+  recoveryText,
   safeguardOf,
-  summarizeDuring,
   timelineOf,
   trendOf,
   verdictOf,
@@ -58,6 +60,8 @@ dl.env{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:6p
 details.run{border:1px solid var(--line);border-radius:8px;padding:4px 16px;margin:12px 0}details.run>summary{cursor:pointer;font-weight:600;padding:6px 0}
 footer{color:var(--muted);font-size:12px;margin-top:32px}
 `;
+
+const DURING_CLASS = { met: 'met', unmet: 'unmet', none: '' } as const;
 
 function check(c: ProbeCheck | undefined): string {
   if (!c) return '<td>-</td>';
@@ -163,7 +167,7 @@ function renderRun(j: Journal, idx: number, heading: 'h1' | 'h2'): string {
     for (const r of rows)
       out.push(
         `<tr><td><code>${h(r.probe)}</code></td><td>${h(formatTolerance(r.tolerance))}</td>${check(r.before)}` +
-          `<td class="${r.during.some((c) => c.met !== true) ? 'unmet' : r.during.length ? 'met' : ''}">${h(summarizeDuring(r.during))}</td>${check(r.after)}</tr>`,
+          `<td class="${DURING_CLASS[duringState(j, r)]}">${h(duringText(j, r))}</td>${check(r.after)}</tr>`,
       );
     out.push('</tbody></table>');
   }
@@ -180,16 +184,10 @@ function renderRun(j: Journal, idx: number, heading: 'h1' | 'h2'): string {
 
   const rec = recoveryOf(j);
   out.push('<h3>Recovery</h3>');
-  if (rec)
-    out.push(
-      rec.mttr === null
-        ? `<p class="recovery unmet">Did not recover within ${h(String(rec.deadline))} s of the faults being reverted (${rec.checks} checks).</p>`
-        : `<p class="recovery">Recovered <strong>${h(formatSeconds(rec.mttr))}</strong> after the faults were reverted (${rec.checks} checks, deadline ${h(String(rec.deadline))} s).</p>`,
-    );
-  else
-    out.push(
-      '<p class="recovery">Not measured (set <code>runtime.recovery.deadline</code> in the experiment).</p>',
-    );
+  const recovery = recoveryText(rec);
+  out.push(
+    `<p class="recovery${recovery.state === 'not-recovered' ? ' unmet' : ''}">${h(recovery.text)}</p>`,
+  );
 
   if (fl.faults.length > 0) {
     out.push(

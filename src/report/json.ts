@@ -29,6 +29,7 @@ export const jsonReporter: Reporter = {
           tolerance: r.tolerance ?? null,
           before: r.before ? { value: r.before.value, met: r.before.met ?? null } : null,
           during: r.during.map((c) => ({ value: c.value, met: c.met ?? null })),
+          during_no_fault_active: r.outside.map((c) => ({ value: c.value, met: c.met ?? null })),
           after: r.after ? { value: r.after.value, met: r.after.met ?? null } : null,
         })),
         faults: j.faultline.faults,

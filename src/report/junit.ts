@@ -11,15 +11,17 @@
 import type { ActivityRun, Journal } from '../engine/journal.js';
 import { escapeXml as attr, escapeXmlText as text } from './escape.js';
 import {
+  duringText,
   errorOf,
   formatTolerance,
   formatValue,
   hypothesisRows,
+  methodChecks,
   parseTime,
   recoveryOf,
+  recoveryText,
   safeguardNames,
   safeguardOf,
-  summarizeDuring,
   verdictOf,
 } from './model.js';
 import type { Reporter } from './types.js';
@@ -30,6 +32,8 @@ interface Case {
   time: number;
   failure?: { type: string; message: string; detail: string };
   error?: { type: string; message: string; detail: string };
+  /** Not measured, and why (<skipped message>). */
+  skipped?: string;
 }
 
 const seconds = (n: number | undefined) =>
@@ -72,19 +76,21 @@ function casesOf(j: Journal): Case[] {
       }
       cases.push(c);
     }
-    if (row.during.length > 0) {
+    // Every check of the method, as the verdict counts them; the message says which were made under a fault.
+    const checks = methodChecks(row);
+    if (checks.length > 0) {
       const c: Case = {
         classname: 'hypothesis.during',
         name: row.probe,
-        time: row.during.reduce((a, x) => a + (x.duration ?? 0), 0),
+        time: checks.reduce((a, x) => a + (x.duration ?? 0), 0),
       };
-      const bad = row.during.filter((x) => x.met !== true);
+      const bad = checks.filter((x) => x.met !== true);
       if (bad.length > 0) {
-        const message = `${summarizeDuring(row.during)} (tolerance ${tol})`;
-        const detail = row.during
+        const message = `${duringText(j, row)} (tolerance ${tol})`;
+        const detail = checks
           .map(
             (x, i) =>
-              `check ${i + 1}: ${x.error ? `error: ${x.error}` : formatValue(x.value, 200)} ${x.met === true ? 'met' : 'NOT met'}`,
+              `check ${i + 1}${row.during.includes(x) ? ' (fault active)' : ''}: ${x.error ? `error: ${x.error}` : formatValue(x.value, 200)} ${x.met === true ? 'met' : 'NOT met'}`,
           )
           .join('\n');
         c.failure = { type: 'ToleranceNotMet', message, detail };
@@ -126,11 +132,12 @@ function casesOf(j: Journal): Case[] {
   }
   const rec = recoveryOf(j);
   if (rec) {
+    const { state, text: sentence } = recoveryText(rec);
     const c: Case = { classname: 'recovery', name: 'time to recover', time: rec.mttr ?? rec.deadline };
-    if (rec.mttr === null) {
+    if (state === 'not-recovered') {
       const message = `did not recover within ${rec.deadline} s of the faults being reverted`;
-      c.failure = { type: 'NotRecovered', message, detail: `${message} (${rec.checks} checks)` };
-    }
+      c.failure = { type: 'NotRecovered', message, detail: sentence };
+    } else if (state === 'skipped') c.skipped = sentence;
     cases.push(c);
   }
   return cases;
@@ -139,7 +146,10 @@ function casesOf(j: Journal): Case[] {
 function renderCase(c: Case): string {
   const open = `    <testcase name="${attr(c.name)}" classname="${attr(c.classname)}" time="${seconds(c.time)}"`;
   const problem = c.failure ? ['failure', c.failure] : c.error ? ['error', c.error] : undefined;
-  if (!problem) return `${open}/>`;
+  if (!problem)
+    return c.skipped === undefined
+      ? `${open}/>`
+      : `${open}>\n      <skipped message="${attr(c.skipped)}"/>\n    </testcase>`;
   const [tag, p] = problem as ['failure' | 'error', NonNullable<Case['failure']>];
   return `${open}>\n      <${tag} message="${attr(p.message)}" type="${attr(p.type)}">${text(p.detail)}</${tag}>\n    </testcase>`;
 }

@@ -6,6 +6,7 @@
 import type { Journal } from '../engine/journal.js';
 import { escapeMarkdown as md } from './escape.js';
 import {
+  duringText,
   errorOf,
   formatNumber,
   formatSeconds,
@@ -16,8 +17,8 @@ import {
   type ProbeCheck,
   parseTime,
   recoveryOf,
+  recoveryText,
   safeguardOf,
-  summarizeDuring,
   trendOf,
   type VerdictKind,
   verdictOf,
@@ -80,7 +81,7 @@ function renderRun(j: Journal, level: string): string[] {
           md(r.probe),
           md(formatTolerance(r.tolerance)),
           check(r.before),
-          md(summarizeDuring(r.during)),
+          md(duringText(j, r)),
           check(r.after),
         ]),
       ),
@@ -133,12 +134,8 @@ function renderRun(j: Journal, level: string): string[] {
   const rec = recoveryOf(j);
   if (rec) {
     out.push(`${sub} Recovery`, '');
-    out.push(
-      rec.mttr === null
-        ? `❌ Did not recover within ${rec.deadline} s of the faults being reverted (${rec.checks} checks).`
-        : `Recovered **${formatSeconds(rec.mttr)}** after the faults were reverted (${rec.checks} checks, deadline ${rec.deadline} s).`,
-      '',
-    );
+    const { state, text } = recoveryText(rec);
+    out.push(state === 'not-recovered' ? `❌ ${text}` : text, '');
   }
 
   const actions = [

@@ -119,7 +119,13 @@ export interface HypothesisRow {
   probe: string;
   tolerance: unknown;
   before?: ProbeCheck;
+  /**
+   * Checks made while a fault was active (by their start time against the
+   * fault windows); every check of the method when the run injected no fault.
+   */
   during: ProbeCheck[];
+  /** Checks made during the method while no fault was active (before the first, between, after the last). */
+  outside: ProbeCheck[];
   after?: ProbeCheck;
 }
 
@@ -135,13 +141,33 @@ function checkOf(run: ActivityRun): ProbeCheck {
   };
 }
 
+/** When each fault was in place (epoch ms): from injected_at to reverted_at (or the run's end). */
+export function faultWindows(j: Journal): { from: number; to: number }[] {
+  const end = parseTime(j.end) ?? Number.POSITIVE_INFINITY;
+  return j.faultline.faults.flatMap((f) => {
+    const from = parseTime(f.injected_at);
+    return from === undefined ? [] : [{ from, to: parseTime(f.reverted_at) ?? end }];
+  });
+}
+
+/**
+ * How the "during" cell reads: `unmet` when a check made while a fault was
+ * active missed, or when a safeguard stopped the run (the steady state broke
+ * so badly the run was cut short, whatever the checks caught); `met` when
+ * every such check held; `none` when there were none.
+ */
+export function duringState(j: Journal, row: HypothesisRow): 'met' | 'unmet' | 'none' {
+  if (row.during.some((c) => c.met !== true) || safeguardOf(j)) return 'unmet';
+  return row.during.length > 0 ? 'met' : 'none';
+}
+
 /** One row per steady-state probe, in the experiment's order. */
 export function hypothesisRows(j: Journal): HypothesisRow[] {
   const rows = new Map<string, HypothesisRow>();
   const row = (name: string, tolerance: unknown) => {
     let r = rows.get(name);
     if (!r) {
-      r = { probe: name, tolerance, during: [] };
+      r = { probe: name, tolerance, during: [], outside: [] };
       rows.set(name, r);
     }
     return r;
@@ -160,16 +186,44 @@ export function hypothesisRows(j: Journal): HypothesisRow[] {
   each(j.steady_states.before, (r, c) => {
     r.before = c;
   });
-  for (const s of j.steady_states.during) each(s, (r, c) => r.during.push(c));
+  const windows = faultWindows(j);
+  const active = (c: ProbeCheck) => {
+    if (windows.length === 0) return true;
+    const t = parseTime(c.start);
+    return t !== undefined && windows.some((w) => t >= w.from && t <= w.to);
+  };
+  for (const s of j.steady_states.during) each(s, (r, c) => (active(c) ? r.during : r.outside).push(c));
   each(j.steady_states.after, (r, c) => {
     r.after = c;
   });
   return [...rows.values()];
 }
 
+/** Every check made during the method, in order (what the verdict counts). */
+export function methodChecks(row: HypothesisRow): ProbeCheck[] {
+  return [...row.outside, ...row.during].sort(
+    (a, b) => (parseTime(a.start) ?? 0) - (parseTime(b.start) ?? 0),
+  );
+}
+
+/**
+ * The "during" cell: the checks made while a fault was active, then those made
+ * during the method with none active, then the safeguard that stopped the run.
+ */
+export function duringText(j: Journal, row: HypothesisRow): string {
+  const parts = [summarizeDuring(row.during)];
+  if (row.outside.length > 0)
+    parts.push(
+      `${row.outside.filter((c) => c.met === true).length}/${row.outside.length} met with no fault active`,
+    );
+  const trip = safeguardOf(j);
+  if (trip) parts.push(`run stopped by safeguard '${trip.name}' at ${formatValue(trip.value)}`);
+  return parts.join('; ');
+}
+
 /** "5/6 met, 0.41 .. 1" for the checks made during the method. */
 export function summarizeDuring(checks: readonly ProbeCheck[]): string {
-  if (checks.length === 0) return '-';
+  if (checks.length === 0) return 'no check while a fault was active';
   const met = checks.filter((c) => c.met === true).length;
   const nums = checks.map((c) => c.value).filter((v): v is number => typeof v === 'number');
   let values = '';
@@ -199,11 +253,46 @@ export type SafeguardTrip = z.infer<typeof SafeguardSchema>;
 const RecoverySchema = z.looseObject({
   faults_reverted_at: z.string(),
   recovered_at: z.string().nullable(),
-  mttr: z.number().nullable(),
+  /** null: did not recover; absent: skipped. */
+  mttr: z.number().nullable().optional(),
   deadline: z.number(),
   checks: z.number(),
+  method: z.enum(['traffic', 'checks']).optional(),
+  resolution: z.number().optional(),
+  skipped: z.string().optional(),
 });
 export type Recovery = z.infer<typeof RecoverySchema>;
+
+/** How recovery reads in every format: whether it recovered, and one sentence (with how it was measured). */
+export function recoveryText(rec: Recovery | undefined): {
+  state: 'recovered' | 'not-recovered' | 'skipped' | 'not-measured';
+  text: string;
+} {
+  if (!rec)
+    return {
+      state: 'not-measured',
+      text: 'Not measured (set runtime.recovery.deadline in the experiment).',
+    };
+  if (rec.skipped !== undefined) return { state: 'skipped', text: `Not measured: ${rec.skipped}.` };
+  if (rec.mttr === null || rec.mttr === undefined)
+    return {
+      state: 'not-recovered',
+      text: `Did not recover within ${rec.deadline} s of the faults being reverted (${rec.checks} checks).`,
+    };
+  const how =
+    rec.method === 'traffic'
+      ? `read from the traffic in ${formatSeconds(rec.resolution ?? 0.1)} slots, confirmed by ${rec.checks} check(s)`
+      : `first of ${rec.checks} check(s) to hold${rec.resolution ? `, every ${formatSeconds(rec.resolution)}` : ''}`;
+  // Under one slot: as soon as the traffic can tell.
+  const when =
+    rec.method === 'traffic' && rec.mttr < (rec.resolution ?? 0.1)
+      ? `within ${formatSeconds(rec.resolution ?? 0.1)}`
+      : formatSeconds(rec.mttr);
+  return {
+    state: 'recovered',
+    text: `Recovered ${when} after the faults were reverted (${how}; deadline ${rec.deadline} s).`,
+  };
+}
 
 const num = z.number().catch(0);
 const SecondSchema = z.looseObject({
@@ -217,6 +306,8 @@ const SecondSchema = z.looseObject({
   p99: num,
 });
 const LoadSchema = z.looseObject({
+  /** When the load's second 0 began (journals before it: the run's start). */
+  started_at: z.string().optional(),
   target_rate: num,
   achieved_rate: num,
   throughput: num,
@@ -280,7 +371,7 @@ export interface TimelineMarker {
 }
 
 export interface TimelinePoint {
-  /** Seconds from the run's start (the middle of the load second). */
+  /** Seconds from the run's start to the end of the load second. */
   t: number;
   throughput: number;
   /** 0..1; null when nothing completed that second. */
@@ -295,7 +386,7 @@ export interface Timeline {
   windows: TimelineWindow[];
   markers: TimelineMarker[];
   activities: { name: string; phase: 'method' | 'rollbacks'; from: number; to: number; status: string }[];
-  /** Per-second load series; the load starts as the run does (it is started before the first check). */
+  /** Per-second load series, placed by the load's own start (`started_at`). */
   series: TimelinePoint[];
 }
 
@@ -347,10 +438,13 @@ export function timelineOf(j: Journal): Timeline {
     }),
   );
   const load = loadOf(j);
+  const loadStart = rel(load?.started_at) ?? 0;
   const series: TimelinePoint[] = (load?.series ?? []).map((s) => {
     const answered = s.requests - s.timeouts - s.connection_errors;
     return {
-      t: s.second + 0.5,
+      // At the end of its second, on the run's clock: a second is known once it is over, so the effect
+      // of a fault never shows before the fault's window (a mid-second point did, by up to half a second).
+      t: loadStart + s.second + 1,
       throughput: s.requests,
       errorRate: s.requests > 0 ? (s.requests - s.successes) / s.requests : null,
       p50: answered > 0 ? s.p50 : null,
@@ -361,10 +455,74 @@ export function timelineOf(j: Journal): Timeline {
     runEnd,
     ...windows.map((w) => w.to),
     ...markers.map((m) => m.at),
-    ...series.map((p) => p.t + 0.5),
+    ...series.map((p) => p.t),
     0.001,
   );
   return { span, windows, markers, activities, series };
+}
+
+/** The `faultline.load` function a declared safeguard calls, if it is one. */
+function loadFuncOf(j: Journal, name: string): string | undefined {
+  const declared = (j.experiment as { safeguards?: unknown }).safeguards;
+  if (!Array.isArray(declared)) return undefined;
+  const s = declared.find((x) => (x as { name?: unknown }).name === name) as
+    | { provider?: { module?: unknown; func?: unknown } }
+    | undefined;
+  return s?.provider?.module === 'faultline.load' ? String(s.provider.func) : undefined;
+}
+
+/** What the traffic did (per second) before the first fault and while a fault was active. */
+export interface TrafficByFault {
+  before?: { successRatio: number; p99: number; seconds: number };
+  during?: { minSuccessRatio: number; maxErrorRate: number; maxP99: number; seconds: number };
+}
+
+/**
+ * The load's seconds before the first fault window, and those overlapping a
+ * fault window: the values a "during" summary states, whatever the checks
+ * happened to catch (a safeguard can stop a run between two checks).
+ */
+export function trafficByFault(j: Journal): TrafficByFault {
+  const load = loadOf(j);
+  const t0 = parseTime(j.start);
+  if (!load || t0 === undefined) return {};
+  const start = parseTime(load.started_at) ?? t0;
+  const windows = faultWindows(j);
+  const first = Math.min(...windows.map((w) => w.from));
+  const out: TrafficByFault = {};
+  const pre = { requests: 0, successes: 0, p99: 0, seconds: 0 };
+  for (const s of load.series) {
+    if (s.requests === 0) continue;
+    const from = start + s.second * 1000;
+    const to = from + 1000;
+    if (to <= first) {
+      pre.requests += s.requests;
+      pre.successes += s.successes;
+      pre.p99 = Math.max(pre.p99, s.p99);
+      pre.seconds += 1;
+    } else if (windows.some((w) => from < w.to && to > w.from)) {
+      const ratio = s.successes / s.requests;
+      const d = out.during ?? { minSuccessRatio: 1, maxErrorRate: 0, maxP99: 0, seconds: 0 };
+      d.minSuccessRatio = Math.min(d.minSuccessRatio, ratio);
+      d.maxErrorRate = Math.max(d.maxErrorRate, 1 - ratio);
+      d.maxP99 = Math.max(d.maxP99, s.p99);
+      d.seconds += 1;
+      out.during = d;
+    }
+  }
+  // The value that tripped a safeguard over the load is part of what the traffic did under the fault.
+  const trip = safeguardOf(j);
+  const func = trip ? loadFuncOf(j, trip.name) : undefined;
+  if (trip && typeof trip.value === 'number' && (func === 'error_rate' || func === 'success_ratio')) {
+    const errorRate = func === 'error_rate' ? trip.value : 1 - trip.value;
+    const d = out.during ?? { minSuccessRatio: 1, maxErrorRate: 0, maxP99: 0, seconds: 0 };
+    d.maxErrorRate = Math.max(d.maxErrorRate, errorRate);
+    d.minSuccessRatio = Math.min(d.minSuccessRatio, 1 - errorRate);
+    out.during = d;
+  }
+  if (pre.seconds > 0)
+    out.before = { successRatio: pre.successes / pre.requests, p99: pre.p99, seconds: pre.seconds };
+  return out;
 }
 
 // ------------------------------------------------------------------ summaries

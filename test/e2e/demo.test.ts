@@ -3,7 +3,10 @@
  * The demo starts its system in-process, runs examples/demo/experiment.yaml
  * on it, and writes the journal and the HTML report to --out. The normal demo
  * deviates under the 503 fault and recovers; `--breach` trips the safeguard.
- * Either way it exits 0 (it ran as designed) and leaves nothing in the ledger.
+ * Either way it exits with the experiment's exit code (what the report's
+ * banner says: 1) and leaves nothing in the ledger. Nothing here depends on
+ * how busy the machine is: the verdict judges orders served, not latency
+ * (issue #12 item 12); this file must pass with `stress-ng --cpu 2` running.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -41,7 +44,6 @@ async function demo(args: string[], out: string) {
   });
   const seconds = (Date.now() - started) / 1000;
   const detail = `exit ${r.code}\nstderr:\n${r.stderr}\nstdout:\n${r.stdout}`;
-  assert.equal(r.code, 0, detail);
   const reportPath = join(out, 'report.html');
   const journalPath = join(out, 'journal.json');
   assert.ok(existsSync(reportPath), `no report at ${reportPath}\n${detail}`);
@@ -49,10 +51,24 @@ async function demo(args: string[], out: string) {
   assert.match(r.stderr, new RegExp(`report: ${reportPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
   const journal = JSON.parse(await readFile(journalPath, 'utf8')) as Journal;
   const html = await readFile(reportPath, 'utf8');
+  // One story: the exit code is the one the report's banner and the summary state.
+  const banner = /exit code (\d)/.exec(html)?.[1];
+  assert.equal(String(r.code), banner, `exit ${r.code} vs banner "exit code ${banner}"\n${detail}`);
+  assert.match(r.stderr, new RegExp(`verdict: [A-Z]+, exit code ${r.code}`), detail);
+  assert.match(
+    r.stderr,
+    new RegExp(`demo done in [\\d.]+ s; exit code ${r.code}: the experiment's verdict`),
+    detail,
+  );
+  assert.equal(
+    (r.stderr.match(/waiting for the steady state to recover/g) ?? []).length,
+    1,
+    `the recovery phase is announced once\n${detail}`,
+  );
   return { r, journal, html, seconds, detail };
 }
 
-function checkCommon(journal: Journal, detail: string) {
+function checkCommon(r: { stderr: string }, journal: Journal, detail: string) {
   const fl = journal.faultline;
   // Faults: both toxics injected, each reverted and verified.
   const targets = fl.faults.map((f) => f.target.split(' @ ')[0]);
@@ -73,23 +89,32 @@ function checkCommon(journal: Journal, detail: string) {
     load.series.some((s) => s.p99 >= 200),
     `a second with p99 >= 200 ms: ${load.series.map((s) => s.p99).join(', ')}`,
   );
-  // Recovery measured after the faults were reverted.
-  const rec = fl.recovery as { mttr: number | null; checks: number } | undefined;
+  // Recovery read from the traffic that still flows after the faults were reverted.
+  const rec = fl.recovery as { mttr?: number | null; method?: string; skipped?: string } | undefined;
   assert.ok(rec, 'recovery in the journal');
+  assert.equal(rec.skipped, undefined, JSON.stringify(rec));
+  assert.equal(rec.method, 'traffic', JSON.stringify(rec));
   assert.equal(typeof rec.mttr, 'number', JSON.stringify(rec));
   assert.ok((rec.mttr as number) < 15);
-  // The steady state held before and deviated during the faults.
+  // The steady state held before the faults.
   assert.equal(journal.steady_states.before?.steady_state_met, true, detail);
-  assert.ok(
-    journal.steady_states.during.some((s) => !s.steady_state_met),
-    'a deviation during the method',
+  // The CLI's load line is the journal's totals.
+  assert.match(
+    r.stderr,
+    new RegExp(`load: ${load.totals.requests} requests completed, ${load.totals.successes} succeeded`),
+    detail,
   );
 }
 
 test('faultline demo: a real experiment on the in-process system; report, journal, summary', async () => {
   const out = join(work, 'demo');
   const { r, journal, html, seconds, detail } = await demo([], out);
-  checkCommon(journal, detail);
+  checkCommon(r, journal, detail);
+  assert.equal(r.code, 1, `DEVIATED: exit 1\n${detail}`);
+  assert.ok(
+    journal.steady_states.during.some((s) => !s.steady_state_met),
+    'a deviation during the method',
+  );
   // The 503 fault is still in place at the after-check: the verdict is DEVIATED, by design.
   assert.equal(journal.status, 'completed', detail);
   assert.equal(journal.deviated, true, detail);
@@ -104,29 +129,42 @@ test('faultline demo: a real experiment on the in-process system; report, journa
   // The report: verdict first, the hypothesis table, charts.
   assert.match(html, /DEVIATED/);
   assert.match(html, /orders-served/);
-  assert.match(html, /p99-latency-ms/);
   assert.match(html, /<svg/);
   // The summary.
-  assert.match(r.stderr, /verdict: DEVIATED/);
-  assert.match(r.stderr, /steady state: before met, during \d+\/\d+ checks met, after NOT met/);
+  assert.match(r.stderr, /verdict: DEVIATED, exit code 1/);
+  assert.match(
+    r.stderr,
+    /steady state \(orders served\): before met; while a fault was active NOT met \(\d+\/\d+ met, [^)]*\); after NOT met/,
+  );
   assert.match(r.stderr, /faults: 2 injected .*, 2 reverted and verified/);
   assert.match(
     r.stderr,
-    /recovery: the steady state held again [\d.]+ ?m?s after the last fault was reverted/,
+    /recovery: Recovered (within )?[\d.]+ m?s after the faults were reverted \(read from the traffic in 100 ms slots/,
   );
-  assert.match(r.stderr, /p99 latency: \d+ ms before the faults, up to \d+ ms during/);
-  assert.ok(seconds < 30, `the demo took ${seconds} s`);
+  assert.match(r.stderr, /p99 latency \d+ ms before, up to \d+ ms \(charted, not judged\)/);
+  assert.ok(seconds < 60, `the demo took ${seconds} s`);
 });
 
 test('faultline demo --breach: the safeguard stops the run, every fault is reverted', async () => {
   const out = join(work, 'breach');
   const { r, journal, html, detail } = await demo(['--breach'], out);
-  checkCommon(journal, detail);
+  checkCommon(r, journal, detail);
   assert.equal(journal.status, 'interrupted', detail);
+  assert.equal(r.code, 1, `INTERRUPTED: exit 1\n${detail}`);
   const guard = journal.faultline.safeguard as { name: string; reverted_at?: string } | undefined;
   assert.equal(guard?.name, 'error-rate-below-50-percent');
   assert.ok(guard?.reverted_at, 'faults reverted at the breach');
   assert.match(html, /INTERRUPTED/);
-  assert.match(r.stderr, /verdict: INTERRUPTED/);
-  assert.match(r.stderr, /safeguard 'error-rate-below-50-percent' tripped/);
+  assert.match(r.stderr, /verdict: INTERRUPTED, exit code 1/);
+  assert.match(r.stderr, /safeguard 'error-rate-below-50-percent' tripped at (0\.\d+)/);
+  // The "during" figures include what tripped the safeguard (never "as low as 100.0%" beside a trip).
+  const trip = Number(/tripped at (0\.\d+)/.exec(r.stderr)?.[1]);
+  const low = Number(/as low as ([\d.]+)% while one was active/.exec(r.stderr)?.[1]);
+  assert.ok(
+    low <= (1 - trip) * 100 + 0.05,
+    `as low as ${low}% beside a trip at an error rate of ${trip}\n${detail}`,
+  );
+  // Stopped by a safeguard: the hypothesis row is not green.
+  assert.doesNotMatch(html, /<td class="met">[^<]*run stopped by safeguard/);
+  assert.match(r.stderr, /while a fault was active NOT met/);
 });
