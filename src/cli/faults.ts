@@ -137,6 +137,10 @@ export async function haltCommand(
   const report = await haltAll({ home, reason: opts.reason });
   reportLines(report, out);
   if (!report.flag.raised) {
+    for (const r of report.signalled) {
+      if (r.error) out.error(`could not stop run ${r.runId} (pid ${r.pid}): ${r.error}`);
+      else out.summary(`asked run ${r.runId} (pid ${r.pid}) to stop (SIGTERM): it reverts its faults`);
+    }
     out.error(
       `could not raise the halt flag (${report.flag.error}): new runs are NOT refused; ${report.reverted.length} fault(s) reverted from the ledger it could read`,
     );

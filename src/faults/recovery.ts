@@ -88,6 +88,11 @@ export interface RecoveryReport {
 export interface HaltReport extends RecoveryReport {
   /** Whether the halt flag was raised; when not, new runs are not refused. */
   flag: { raised: true } | { raised: false; error: string };
+  /**
+   * Without the flag, running runs on this host cannot see the halt: each is sent
+   * SIGTERM instead (a runner treats it as an interrupt and reverts its faults).
+   */
+  signalled: { runId: string; pid: number; error?: string }[];
 }
 
 export interface HomeOptions {
@@ -458,18 +463,42 @@ async function raiseHaltFlag(ledger: Ledger, reason: string | undefined): Promis
 }
 
 /**
+ * What the halt flag would have told running runs, said with SIGTERM: every run of
+ * this host whose process still lives (same pid and start time), except this one.
+ */
+async function interruptRuns(
+  ledger: Ledger,
+  me: { pid: number; host: string },
+): Promise<HaltReport['signalled']> {
+  const out: HaltReport['signalled'] = [];
+  const runs = await ledger.listRuns().catch(() => []);
+  for (const run of runs) {
+    if (run.host !== me.host || run.pid === me.pid || !(await isProcessAlive(run.pid, run.start))) continue;
+    try {
+      process.kill(run.pid, 'SIGTERM');
+      out.push({ runId: run.runId, pid: run.pid });
+    } catch (err) {
+      out.push({ runId: run.runId, pid: run.pid, error: message(err) });
+    }
+  }
+  return out;
+}
+
+/**
  * The emergency stop. Writes the halt file FIRST (so no new run starts and no
  * run in flight can add a fault unnoticed), then reverts every fault of every
  * run on this host, claiming each, and every corrupt entry whose kind and undo
  * record can be read. Faults owned by another host are reported as failed.
  * A flag that cannot be written (read-only, full or denied home) does not stop
- * the reverts: it is reported in `flag`. Never throws for the ledger's sake.
+ * the reverts: it is reported in `flag`, and the live runs of this host are sent
+ * SIGTERM instead (`signalled`). Never throws for the ledger's sake.
  */
 export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<HaltReport> {
   const ledger = new Ledger({ home });
   const me = await selfIdentity();
   const flag = await raiseHaltFlag(ledger, reason);
-  const report: HaltReport = { ...emptyReport(), flag };
+  const report: HaltReport = { ...emptyReport(), flag, signalled: [] };
+  if (!flag.raised) report.signalled = await interruptRuns(ledger, me);
   const seen = new Set<string>();
   // A second pass catches entries written by runs that listed before the halt file existed.
   for (let pass = 0; pass < 3; pass++) {

@@ -219,6 +219,11 @@ describe('a halt always halts', () => {
       assert.match(h.stderr, /1 fault\(s\) reverted/);
       assert.doesNotMatch(h.stderr, STACK);
       assert.doesNotMatch(h.stderr, /internal error/);
+      // The run cannot see a flag that was never written: halt told it with SIGTERM.
+      assert.match(h.stderr, /asked run .* to stop \(SIGTERM\)/);
+      const run = await cli.done;
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(JSON.parse(await readFile(join(e2e.work, 'ro.json'), 'utf8')).status, 'interrupted');
     } finally {
       cli.child.kill('SIGINT');
       await cli.done;
