@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { BIN, cliSuite, journalOf, ROOT, runCli, startCli } from '../helpers/cli.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -459,12 +460,12 @@ describe('other commands', () => {
     assert.doesNotMatch(none.stderr, /\n\s+at /, 'no stack trace');
   });
 
-  test('init prompts on a terminal', async (t) => {
+  test('init prompts on a terminal, asks again on an empty or wrong answer, and writes an experiment that validates', async (t) => {
     if (spawnSync('script', ['--version']).status !== 0) {
       t.skip('`script` (util-linux) is not installed: cannot give the CLI a terminal');
       return;
     }
-    const path = join(e2e.work, 'prompted.json');
+    const path = join(e2e.work, 'prompted.yaml');
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --experiment-path ${JSON.stringify(path)}`;
     const child = spawn('script', ['-qec', cmd, '/dev/null'], {
       cwd: ROOT,
@@ -472,9 +473,11 @@ describe('other commands', () => {
     });
     let screen = '';
     const answers: [RegExp, string][] = [
-      [/Experiment title: /, 'Prompted title'],
+      [/Experiment title: /, ''],
+      [/an answer is needed[\s\S]*Experiment title: /, 'Prompted title'],
       [/What does it test\? /, 'Checks the prompts'],
-      [/URL of the service/, 'http://127.0.0.1:9/health'],
+      [/URL of the service to check: \[http:\/\/127\.0\.0\.1:8080\/health\] /, 'not a url'],
+      [/expected an http\(s\) URL, got 'not a url'[\s\S]*URL of the service to check: /, ''],
     ];
     child.stdout.on('data', (d: Buffer) => {
       screen += d.toString();
@@ -486,11 +489,29 @@ describe('other commands', () => {
       }
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    assert.equal(code, 0);
-    assert.equal(answers.length, 0, 'every question was asked');
-    const doc = JSON.parse(await readFile(path, 'utf8'));
+    assert.equal(answers.length, 0, `every question was asked; left: ${answers[0]?.[0]}; screen: ${screen}`);
+    assert.equal(code, 0, screen);
+    const text = await readFile(path, 'utf8');
+    const doc = parseYaml(text);
     assert.equal(doc.title, 'Prompted title');
-    assert.equal(doc['steady-state-hypothesis'].probes[0].provider.url, 'http://127.0.0.1:9/health');
+    assert.equal(doc.description, 'Checks the prompts');
+    assert.equal(doc.configuration.service_url, 'http://127.0.0.1:8080/health', 'the default URL');
+    const v = await runCli(['validate', path], { env: e2e.env });
+    assert.equal(v.code, 0, v.stderr);
+    assert.doesNotMatch(v.stderr, /warning/);
+  });
+
+  test('init --no-input without --title exits 2 naming the flag; nothing is written', async () => {
+    const path = join(e2e.work, 'untitled.yaml');
+    const r = await runCli(['init', '--experiment-path', path, '--no-input'], { env: e2e.env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--title: required when init cannot ask \(no terminal, or --no-input\)/);
+    assert.equal(existsSync(path), false);
+    const bad = await runCli(['init', '--experiment-path', path, '--title', 'T', '--url', 'localhost:8080'], {
+      env: e2e.env,
+    });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--url: expected an http\(s\) URL, got 'localhost:8080'/);
   });
 
   test('a production-tagged run asks for approval on a terminal', async (t) => {
@@ -527,20 +548,60 @@ describe('other commands', () => {
     assert.match(no.screen, /needs approval/);
   });
 
-  test('init writes a valid experiment from flags', async () => {
+  test('init writes a complete experiment from flags: probe, traffic, safeguard, a fault with a duration, comments; it validates', async () => {
     const path = join(e2e.work, 'init.yaml');
     const r = await runCli(
-      ['init', '--experiment-path', path, '--title', 'T', '--url', 'http://127.0.0.1:1/health'],
+      [
+        'init',
+        '--experiment-path',
+        path,
+        '--title',
+        'T',
+        '--url',
+        'http://127.0.0.1:1/health',
+        '--status',
+        '204',
+      ],
       { env: e2e.env },
     );
     assert.equal(r.code, 0, r.stderr);
     const v = await runCli(['validate', path], { env: e2e.env });
     assert.equal(v.code, 0, v.stderr);
+    assert.doesNotMatch(v.stderr, /warning/);
+    const text = await readFile(path, 'utf8');
+    const doc = parseYaml(text);
+    assert.equal(doc.configuration.service_url, 'http://127.0.0.1:1/health');
+    const [probe] = doc['steady-state-hypothesis'].probes;
+    assert.equal(probe.tolerance, 204);
+    assert.equal(probe.provider.url, '${service_url}');
+    assert.equal(doc.safeguards.length, 1);
+    assert.equal(doc.load.requests[0].url, '${service_url}');
+    assert.equal(doc.method.length, 1, 'a fault, not method: []');
+    assert.equal(doc.method[0].provider.module, 'faultline.stress');
+    assert.ok(doc.method[0].provider.arguments.duration > 0, 'the fault has a duration');
+    assert.deepEqual(doc.rollbacks, []);
+    // Each part is explained by a comment above it.
+    for (const key of [
+      'configuration',
+      'load',
+      'steady-state-hypothesis',
+      'safeguards',
+      'method',
+      'rollbacks',
+    ])
+      assert.match(text, new RegExp(`#[^\\n]*\\n${key}:`), `a comment above ${key}`);
     assert.equal(
       (await runCli(['init', '--experiment-path', path, '--title', 'T'], { env: e2e.env })).code,
       2,
       'no overwrite',
     );
+    const json = join(e2e.work, 'init.json');
+    const j = await runCli(['init', '--experiment-path', json, '--title', 'T', '--no-input'], {
+      env: e2e.env,
+    });
+    assert.equal(j.code, 0, j.stderr);
+    assert.equal(JSON.parse(await readFile(json, 'utf8')).method.length, 1);
+    assert.equal((await runCli(['validate', json], { env: e2e.env })).code, 0);
   });
 
   test('--version, --help and --log-format json', async () => {
