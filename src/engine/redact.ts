@@ -1,17 +1,28 @@
 /**
- * Secrets never reach a journal, a log or a report: literal secret values in
- * the experiment copy become "***", and any string anywhere in the journal that
- * contains a resolved secret value has that value masked (an http probe that
- * echoes a token, a process that prints it).
+ * Secrets never reach a journal, a log, a trace or a report: literal secret
+ * values in the experiment copy become "***", and any string anywhere in the
+ * journal or in a RunEvent that contains a resolved secret value has that
+ * value masked (an http probe that echoes a token, a process that prints it,
+ * an error quoting a URL whose query carries it, percent-encoded or not).
+ * Every RunEvent goes through redactEvent() in the engine before any listener
+ * (renderers, JSON logs, traces, metrics, webhooks) sees it.
  */
+import type { RunEvent } from './events.js';
+
 export const MASK = '***';
 
 /** Secret values worth masking: short values would mask innocent text. */
-function secretValues(secrets: Record<string, Record<string, unknown>>): string[] {
+export function secretValues(secrets: Record<string, Record<string, unknown>>): string[] {
   const out = new Set<string>();
   for (const scope of Object.values(secrets)) {
     for (const v of Object.values(scope ?? {})) {
-      if ((typeof v === 'string' || typeof v === 'number') && String(v).length >= 4) out.add(String(v));
+      if ((typeof v === 'string' || typeof v === 'number') && String(v).length >= 4) {
+        const text = String(v);
+        out.add(text);
+        // As it appears in a URL: percent-encoded (path, query) and form-encoded (space as +).
+        out.add(encodeURIComponent(text));
+        out.add(new URLSearchParams({ v: text }).toString().slice(2));
+      }
     }
   }
   return [...out].sort((a, b) => b.length - a.length);
@@ -47,6 +58,59 @@ function maskDeclared(declared: unknown): unknown {
     out[scope] = masked;
   }
   return out;
+}
+
+// Query parameters whose values are credentials whatever they are (signed URLs, API keys).
+// Name parts are bounded so that matching stays linear on megabytes of output.
+const SECRET_PARAM =
+  /([?&](?:[\w.-]{0,40}[_-])?(?:token|secret|password|passwd|pwd|api[_-]?key|apikey|access[_-]?key|auth|signature|sig|credentials?)(?:[_-][\w.-]{0,40})?=)([^&#\s"'<>]+)/gi;
+
+/** A string as events carry it: secret values and credential-named query values masked. */
+function maskEventString(s: string, values: string[]): string {
+  const masked = values.length ? maskString(s, values) : s;
+  return masked.includes('=') ? masked.replace(SECRET_PARAM, (_m, name: string) => `${name}${MASK}`) : masked;
+}
+
+/**
+ * Copies only what changes (structural sharing), so an event that carries no
+ * secret is passed on as is; an activity's copy is reused through `seen`, so
+ * listeners that key on the activity object (activity-start, then the run
+ * record's activity at activity-end) still find it.
+ */
+function walkShared(value: unknown, values: string[], seen: WeakMap<object, unknown>, key?: string): unknown {
+  if (typeof value === 'string') return maskEventString(value, values);
+  if (!value || typeof value !== 'object') return value;
+  if (key === 'activity' && seen.has(value)) return seen.get(value);
+  let out: unknown = value;
+  if (Array.isArray(value)) {
+    const copy = value.map((v) => walkShared(v, values, seen));
+    if (copy.some((v, i) => v !== value[i])) out = copy;
+  } else if (Object.getPrototypeOf(value) === Object.prototype || Object.getPrototypeOf(value) === null) {
+    let copy: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const w = walkShared(v, values, seen, k);
+      if (w !== v) {
+        copy ??= { ...(value as Record<string, unknown>) };
+        copy[k] = w;
+      }
+    }
+    if (copy) out = copy;
+  }
+  if (key === 'activity') seen.set(value, out);
+  return out;
+}
+
+/**
+ * The event as listeners may see it: every string in it (log messages,
+ * reasons, outputs, exception lines, fault arguments, the final journal) with
+ * secret values masked. `seen` is one per run (see walkShared).
+ */
+export function redactEvent(
+  event: RunEvent,
+  secrets: Record<string, Record<string, unknown>>,
+  seen: WeakMap<object, unknown>,
+): RunEvent {
+  return walkShared(event, secretValues(secrets), seen) as RunEvent;
 }
 
 export function redactSecrets<T extends { experiment: { secrets?: unknown } }>(

@@ -14,7 +14,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname, platform, release } from 'node:os';
-import { setTimeout as sleepTimer } from 'node:timers/promises';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError, InterruptExecution } from '../core/errors.js';
 import type {
@@ -27,6 +26,7 @@ import type {
   RollbackStrategy,
 } from '../core/schema.js';
 import { isRef } from '../core/schema.js';
+import { secondsToMs, sleep } from '../core/timers.js';
 import { resolveConfiguration, resolveSecrets } from '../experiment/configuration.js';
 import { mergeVars, substitute, type Vars } from '../experiment/substitute.js';
 import { faultlineHome } from '../faults/home.js';
@@ -49,7 +49,7 @@ import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events
 import { type RunInterrupts, watchInterrupts } from './interrupts.js';
 import { type ActivityRun, isoNow, type Journal, type RunStatus, type SteadyState } from './journal.js';
 import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
-import { redactSecrets } from './redact.js';
+import { redactEvent, redactSecrets } from './redact.js';
 import { runResources, type StartedResource } from './resources.js';
 import { checkTolerance } from './tolerances/index.js';
 import { type DuringTolerance, decideVerdict, type FailFastRecord, missesTolerated } from './verdict.js';
@@ -204,7 +204,11 @@ class ExperimentRun {
     interrupts: RunInterrupts,
     home: string,
   ) {
-    this.#emit = options.onEvent ?? (() => {});
+    // The one place events leave the engine: each is redacted first, so no listener (text or
+    // JSON logs, traces, metrics, webhooks) can see a secret value.
+    const listener = options.onEvent ?? (() => {});
+    const seen = new WeakMap<object, unknown>();
+    this.#emit = (event) => listener(redactEvent(event, this.#secrets, seen));
     this.#baseDir = options.baseDir ?? process.cwd();
     this.#runId = options.runId ?? randomUUID();
     this.#strategies = resolveStrategies(experiment, options);
@@ -812,7 +816,7 @@ class ExperimentRun {
         }
       }
       try {
-        await sleepTimer(frequency * 1000, undefined, { signal: AbortSignal.any([stop, interrupt.signal]) });
+        await sleep(secondsToMs(frequency), AbortSignal.any([stop, interrupt.signal]));
       } catch {
         return;
       }

@@ -10,7 +10,9 @@
  * best-effort (failures go to `onError`, never to the run's outcome) and bounded
  * by OTEL_EXPORTER_OTLP_TIMEOUT. Nothing is read from the environment into the
  * spans but the OTEL_* resource settings: the events and the journal are
- * already redacted.
+ * already redacted (the engine passes every RunEvent through redactEvent(),
+ * src/engine/redact.ts, before any listener sees it), so exception messages
+ * and reasons carry `***` where a secret value was.
  */
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
