@@ -20,11 +20,13 @@ import { runExperiment } from '../../src/engine/run.js';
 import { FaultSession, Ledger, listActiveFaults, recoverOrphans } from '../../src/faults/index.js';
 import { processKillKind, processKillRandomKind, processPauseKind } from '../../src/faults/process/index.js';
 import {
+  parseNofile,
   readProc,
   resolveSelection,
   type SelectionJson,
   selectionOf,
 } from '../../src/faults/process/select.js';
+import { stressFdExhaustKind } from '../../src/faults/stress/fd-exhaust.js';
 import { activityContext } from '../helpers/activity-context.js';
 import { assertNothingLeftBehind, type Fixture, repoRoot, spawnFixture } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
@@ -524,4 +526,53 @@ test('the journal says which processes matched, which the fault chose and why', 
   assert.equal(journal.faultline.faults[0]?.verified, true);
   for (const t of [older!, newer!]) assert.notEqual(await state(t.pid), 'T');
   await assertNothingLeftBehind(home);
+});
+
+describe('fd_exhaust: two lowerings of one process never undo each other', () => {
+  const nofile = async (pid: number) => parseNofile(await readFile(`/proc/${pid}/limits`, 'utf8'));
+  const other = () => new FaultSession({ runId: `other-${tag}`, ledger: new Ledger({ home }) });
+
+  test('the second is refused while the first is in place; the first revert restores the original limits', async () => {
+    const t = await ticker();
+    const original = await nofile(t.pid);
+    const [a, b] = [session(), other()];
+    await a.inject(stressFdExhaustKind, { pid: t.pid, limit: 50 });
+    assert.equal((await nofile(t.pid))?.soft, '50');
+    await assert.rejects(b.inject(stressFdExhaustKind, { pid: t.pid, limit: 40 }), (err: FaultlineError) => {
+      assert.equal(err.code, 'FAULTLINE_ERR_FAULT');
+      assert.match(
+        err.message,
+        new RegExp(
+          `pid ${t.pid} \\(${tag}\\) already has its open-files limit lowered by another fd_exhaust fault`,
+        ),
+      );
+      return true;
+    });
+    assert.equal((await nofile(t.pid))?.soft, '50', 'the refusal changed nothing');
+    const [rec] = await a.revertAll();
+    assert.equal(rec?.verified, true, rec?.error);
+    await b.revertAll();
+    assert.deepEqual(await nofile(t.pid), original);
+    await assertNothingLeftBehind(home);
+  });
+
+  test('two injected at the same moment: one lowers, the other gives way and restores nothing', async () => {
+    const t = await ticker();
+    const original = await nofile(t.pid);
+    const [a, b] = [session(), other()];
+    const results = await Promise.allSettled([
+      a.inject(stressFdExhaustKind, { pid: t.pid, limit: 50 }),
+      b.inject(stressFdExhaustKind, { pid: t.pid, limit: 40 }),
+    ]);
+    assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const winner = results[0]?.status === 'fulfilled' ? '50' : '40';
+    assert.match(
+      String((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason),
+      /already has its open-files limit lowered/,
+    );
+    assert.equal((await nofile(t.pid))?.soft, winner, "the loser's cleanup left the winner's limit in place");
+    await Promise.all([a.revertAll(), b.revertAll()]);
+    assert.deepEqual(await nofile(t.pid), original);
+    await assertNothingLeftBehind(home);
+  });
 });

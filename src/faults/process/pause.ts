@@ -20,8 +20,11 @@ import { FaultlineError } from '../../core/errors.js';
 import type { FaultKind, UndoRecord } from '../types.js';
 import {
   AmountFields,
+  actedHere,
   checkSelection,
   describeSelector,
+  ownProcesses,
+  procKey,
   resolveSelection,
   type Selected,
   SelectorFields,
@@ -47,26 +50,14 @@ const stoppedBefore = (s: Selected) => isStopped(s.state);
  * injected at the same moment sees the claim before either reads /proc.
  */
 const claims = new Map<string, string>();
-const claimKey = (s: Pick<Selected, 'pid' | 'start'>) => `${s.pid}:${s.start}`;
 
-/** What each pause this runner injected stopped (tag -> pid:start keys), even if inject() threw half-way. */
-const stoppedHere = new Map<string, Set<string>>();
-
-/**
- * The processes this fault stopped itself. This runner knows from its claims
- * (even when inject() threw half-way and the record has no `stopped` list);
- * another process (recovery) reads `stopped`, or, for a runner that died before
- * recording it, takes every process that was not stopped before.
- */
-function ownStopped(record: UndoRecord): Selected[] {
-  const tag = String(record.tag ?? '');
-  const all = selectedFrom(record.processes).filter((s) => !stoppedBefore(s));
-  const here = stoppedHere.get(tag);
-  if (here) return all.filter((s) => here.has(claimKey(s)));
-  if (!Array.isArray(record.stopped)) return all;
-  const mine = new Set(record.stopped);
-  return all.filter((s) => mine.has(s.pid));
-}
+/** The processes this fault stopped itself (select.ts ownProcesses: the `stopped` list). */
+const ownStopped = (record: UndoRecord): Selected[] =>
+  ownProcesses(
+    String(record.tag ?? ''),
+    selectedFrom(record.processes).filter((s) => !stoppedBefore(s)),
+    record.stopped,
+  );
 
 const describe = (s: Selected) => `pid ${s.pid} (${s.comm})`;
 
@@ -108,12 +99,12 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
   async inject(_args, record) {
     const tag = String(record.tag ?? '');
     const here = new Set<string>();
-    stoppedHere.set(tag, here);
+    actedHere.set(tag, here);
     const stopped: number[] = [];
     const skipped: Selected[] = [];
     for (const s of selectedFrom(record.processes)) {
       if (stoppedBefore(s)) continue;
-      const key = claimKey(s);
+      const key = procKey(s);
       if (claims.has(key)) {
         skipped.push(s);
         continue;
@@ -143,7 +134,7 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
     const tag = String(record.tag ?? '');
     for (const s of ownStopped(record)) {
       await signalSame(s, 'SIGCONT');
-      if (claims.get(claimKey(s)) === tag) claims.delete(claimKey(s));
+      if (claims.get(procKey(s)) === tag) claims.delete(procKey(s));
     }
   },
   async verify(record) {
@@ -153,7 +144,7 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
       let any = false;
       for (const s of ours) if (await stillStopped(s)) any = true;
       if (!any) {
-        stoppedHere.delete(String(record.tag ?? ''));
+        actedHere.delete(String(record.tag ?? ''));
         return true;
       }
       await sleep(20);

@@ -664,6 +664,34 @@ export function selectedFrom(value: unknown): Selected[] {
   );
 }
 
+/** `pid:start`: one process, whatever reuses its pid later. */
+export const procKey = (s: Pick<Selected, 'pid' | 'start'>) => `${s.pid}:${s.start}`;
+
+/**
+ * What each fault this runner injected acted on (its record's tag -> procKey),
+ * filled as it acts: its revert knows even when inject() threw half-way and the
+ * session reverts the planned record.
+ */
+export const actedHere = new Map<string, Set<string>>();
+
+/**
+ * The processes of `all` the fault with `tag` acted on itself: this runner
+ * knows from actedHere; another process (recovery) reads the pids the record
+ * lists (`recorded`), or, for a runner that died before recording them, takes
+ * them all.
+ */
+export function ownProcesses<T extends Pick<Selected, 'pid' | 'start'>>(
+  tag: string,
+  all: readonly T[],
+  recorded: unknown,
+): T[] {
+  const here = actedHere.get(tag);
+  if (here) return all.filter((s) => here.has(procKey(s)));
+  if (!Array.isArray(recorded)) return [...all];
+  const mine = new Set(recorded);
+  return all.filter((s) => mine.has(s.pid));
+}
+
 /** Sends `signal` to `s` only if it is still the same process; false when it is gone. */
 export async function signalSame(s: Selected, signal: NodeJS.Signals): Promise<boolean> {
   if (!(await sameProcess(s.pid, s.start))) return false;

@@ -13,6 +13,14 @@
  * itself, which services do not do after start-up. A guard worker restores the limits
  * by itself at the deadline or if the runner dies.
  *
+ * Two lowerings of one process never undo each other: the first one's guard
+ * worker (alive exactly while its fault is in place, of any run) names the
+ * process, so a second is refused (or, among several selected, skips it):
+ * it would read the first one's limit as the one to restore, and the first
+ * revert would lift it. Two injected at once both start their guard and look
+ * again: the younger guard's fault gives way. A revert restores only the
+ * processes its own fault lowered.
+ *
  * Why not a worker that opens descriptors: RLIMIT_NOFILE is per process, so a
  * worker holding descriptors exhausts only itself, and exhausting the
  * system-wide file-max would hit every process on the host, Faultline included.
@@ -24,18 +32,30 @@ import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
 import {
   AmountFields,
+  actedHere,
   checkSelection,
   describeSelector,
+  listProcs,
   type NofileLimits,
+  ownProcesses,
   parseNofile,
   prlimitArgs,
+  procKey,
   resolveSelection,
   SelectorFields,
   sameProcess,
   selectionFor,
 } from '../process/select.js';
 import type { FaultKind, UndoRecord } from '../types.js';
-import { deadlineFor, newTag, type StressContext, startWorker, stopWorker, workerGone } from './spawn.js';
+import {
+  deadlineFor,
+  newTag,
+  type StressContext,
+  startWorker,
+  stopWorker,
+  TAG_ARG,
+  workerGone,
+} from './spawn.js';
 
 const run = promisify(execFile);
 
@@ -90,6 +110,10 @@ function limitedFrom(record: UndoRecord): Limited[] {
   ) as unknown as Limited[];
 }
 
+/** The processes this fault lowered itself (select.ts ownProcesses: the `lowered` list). */
+const ownLowered = (record: UndoRecord): Limited[] =>
+  ownProcesses(String(record.tag ?? ''), limitedFrom(record), record.lowered);
+
 async function readLimits(pid: number): Promise<NofileLimits | null> {
   const text = await readFile(`/proc/${pid}/limits`, 'utf8').catch(() => null);
   return text === null ? null : parseNofile(text);
@@ -108,6 +132,51 @@ async function prlimit(args: string[]): Promise<void> {
     }
     throw new Error(`prlimit ${args.join(' ')}: ${(e.stderr ?? e.message).trim()}`);
   }
+}
+
+/** A live guard worker: one fd_exhaust fault in place (of any run), and the processes it holds. */
+interface Guard {
+  pid: number;
+  start: string;
+  tag: string;
+  holds: Set<string>;
+}
+
+/** The guard workers alive now, read from their command lines (`<config JSON> faultline-stress=<tag>`). */
+async function liveGuards(): Promise<Guard[]> {
+  const out: Guard[] = [];
+  for (const p of await listProcs()) {
+    if (!p.cmdline.includes(TAG_ARG) || !p.cmdline.includes('"guard"')) continue;
+    const args = (await readFile(`/proc/${p.pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    const tag = args.find((a) => a.startsWith(TAG_ARG))?.slice(TAG_ARG.length);
+    let config: { mode?: unknown; restore?: unknown } | undefined;
+    try {
+      config = JSON.parse(args.find((a) => a.startsWith('{')) ?? 'null');
+    } catch {
+      continue;
+    }
+    if (!tag || config?.mode !== 'guard' || !Array.isArray(config.restore)) continue;
+    const holds = new Set(
+      (config.restore as { pid?: unknown; start?: unknown }[]).map((r) => `${r.pid}:${r.start}`),
+    );
+    out.push({ pid: p.pid, start: p.start, tag, holds });
+  }
+  return out;
+}
+
+const older = (a: Pick<Guard, 'start' | 'tag'>, b: Pick<Guard, 'start' | 'tag'>) =>
+  Number(a.start) < Number(b.start) || (a.start === b.start && a.tag < b.tag);
+
+/** The refusal of a second lowering: the first one's revert would lift it, and it would restore the wrong limit. */
+function alreadyLowered(procs: readonly { pid: number; comm: string }[], guard: number): FaultlineError {
+  const which = procs.map((p) => `pid ${p.pid} (${p.comm})`).join(', ');
+  return new FaultlineError(
+    'FAULTLINE_ERR_FAULT',
+    `stress-fd-exhaust: ${which} already ${procs.length === 1 ? 'has its' : 'have their'} open-files limit ` +
+      `lowered by another fd_exhaust fault (its guard worker is pid ${guard}): a second one would take that ` +
+      "fault's limit for the one to restore, and the first revert would lift it; revert the other first, or " +
+      'select another process',
+  );
 }
 
 /** CAP_SYS_RESOURCE: raising a hard limit needs it (root in a container may lack it). */
@@ -136,7 +205,12 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
   async plan(args, resolved) {
     const processes: Limited[] = [];
     const lowerHard = await canRaiseHardLimits();
-    for (const s of await selectionFor(resolved, args, args, 1)) {
+    const selected = await selectionFor(resolved, args, args, 1);
+    const guards = await liveGuards();
+    const heldBy = (s: { pid: number; start: string }) => guards.find((g) => g.holds.has(procKey(s)));
+    const free = selected.filter((s) => !heldBy(s));
+    if (free.length === 0) throw alreadyLowered(selected, heldBy(selected[0]!)?.pid ?? 0);
+    for (const s of free) {
       const old = await readLimits(s.pid);
       if (!old)
         throw new FaultlineError(
@@ -166,6 +240,10 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
   },
   async inject(_args, record, signal, ctx?: StressContext) {
     const limited = limitedFrom(record);
+    const tag = String(record.tag);
+    // What this fault lowers, as it does: a revert after a throw restores only those.
+    const here = new Set<string>();
+    actedHere.set(tag, here);
     // The guard first: once any limit is lowered, a dying runner still gets it restored.
     const guard = await startWorker(
       'stress-fd-exhaust',
@@ -175,28 +253,43 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
         deadline: deadlineFor(ctx?.ttlMs),
         parent: process.pid,
       },
-      String(record.tag),
+      tag,
       { signal },
     );
     const refined = { ...record, pid: guard.pid, start: guard.start };
-    let done = 0;
+    // Injected at the same moment as another lowering of one of ours? The younger guard gives way.
+    const rival = (await liveGuards()).find(
+      (g) =>
+        g.tag !== tag &&
+        older(g, { start: guard.start ?? '', tag }) &&
+        limited.some((p) => g.holds.has(procKey(p))),
+    );
+    if (rival) {
+      await stopWorker(refined); // SIGKILL: it restores nothing
+      throw alreadyLowered(
+        limited.filter((p) => rival.holds.has(procKey(p))),
+        rival.pid,
+      );
+    }
+    const lowered: number[] = [];
     for (const p of limited) {
       if (!(await sameProcess(p.pid, p.start))) continue;
       await prlimit(prlimitArgs(p.pid, p.set));
-      done++;
+      here.add(procKey(p));
+      lowered.push(p.pid);
     }
-    if (done === 0) {
+    if (lowered.length === 0) {
       await stopWorker(refined);
       throw new FaultlineError(
         'FAULTLINE_ERR_FAULT',
         'stress-fd-exhaust: every selected process exited first',
       );
     }
-    return refined;
+    return { ...refined, lowered };
   },
   async revert(record) {
     const failed: string[] = [];
-    for (const p of limitedFrom(record)) {
+    for (const p of ownLowered(record)) {
       if (!(await sameProcess(p.pid, p.start))) continue;
       await prlimit(prlimitArgs(p.pid, p.old)).catch((err: Error) => failed.push(err.message));
     }
@@ -205,7 +298,7 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
     await stopWorker(record);
   },
   async verify(record) {
-    for (const p of limitedFrom(record)) {
+    for (const p of ownLowered(record)) {
       if (!(await sameProcess(p.pid, p.start))) continue;
       const now = await readLimits(p.pid);
       if (now && (now.soft !== p.old.soft || now.hard !== p.old.hard)) return false;
