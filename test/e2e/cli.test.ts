@@ -501,6 +501,32 @@ describe('other commands', () => {
     assert.doesNotMatch(v.stderr, /warning/);
   });
 
+  test('init cancelled with Ctrl-D at a prompt exits 2 and writes nothing', async (t) => {
+    if (spawnSync('script', ['--version']).status !== 0) {
+      t.skip('`script` (util-linux) is not installed: cannot give the CLI a terminal');
+      return;
+    }
+    const path = join(e2e.work, 'cancelled.yaml');
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --experiment-path ${JSON.stringify(path)}`;
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+      cwd: ROOT,
+      env: { ...process.env, ...e2e.env },
+    });
+    let screen = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => {
+      screen += d.toString();
+      if (!sent && /Experiment title: /.test(screen)) {
+        sent = true;
+        child.stdin.write('\x04');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    assert.equal(code, 2, screen);
+    assert.match(screen, /init: cancelled before every question was answered; nothing was written/);
+    assert.equal(existsSync(path), false);
+  });
+
   test('init --no-input without --title exits 2 naming the flag; nothing is written', async () => {
     const path = join(e2e.work, 'untitled.yaml');
     const r = await runCli(['init', '--experiment-path', path, '--no-input'], { env: e2e.env });
