@@ -119,7 +119,7 @@ export async function demoCommand(flags: DemoFlags, out: Output): Promise<number
   let journal: Journal;
   try {
     out.info(
-      `  order API  ${system.orderApiUrl}  (GET /orders/:id; 1 s timeout and 1 retry per datastore call)`,
+      `  order API  ${system.orderApiUrl}  (GET /orders/:id; 2 s timeout and 1 retry per datastore call)`,
     );
     out.info(
       `  datastore  ${system.datastore}, reached through proxy '${system.proxyName}' on ${system.datastoreProxy}`,
@@ -145,7 +145,7 @@ export async function demoCommand(flags: DemoFlags, out: Output): Promise<number
     const secs = config.fault_seconds;
     out.info(`Running ${DEMO_EXPERIMENT}:`);
     out.info(
-      `  100 req/s on the order API; the datastore gets 200 ms slower for ${String(secs)} s, then answers 503 to ${String(abort)}% of its requests for ${String(secs)} s${breach ? ' (--breach: the safeguard should stop the run)' : ''}`,
+      `  50 req/s on the order API; the datastore gets 200 ms slower for ${String(secs)} s, then answers 503 to ${String(abort)}% of its requests for ${String(secs)} s${breach ? ' (--breach: the safeguard should stop the run)' : ''}`,
     );
     out.info('  steady state: >= 99% of orders served (latency is charted, not judged)');
     const renderer = new RunRenderer(out);

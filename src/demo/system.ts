@@ -2,7 +2,7 @@
  * The demo system `faultline demo` runs an experiment on, all in this process
  * on 127.0.0.1 (free ports):
  *
- *   load -> order API --(keep-alive agent, 1 s timeout, 1 retry)--> proxy "datastore" -> datastore
+ *   load -> order API --(keep-alive agent, 2 s timeout, 1 retry)--> proxy "datastore" -> datastore
  *
  * - the **datastore** holds 1,000 orders in memory and answers
  *   `GET /orders/:id` after 1-6 ms of simulated I/O (a small, realistic
@@ -22,7 +22,7 @@ import { ProxyManager } from '../proxy/manager.js';
 
 export interface DemoSystemOptions {
   /**
-   * Per-attempt timeout of the order API's datastore calls (ms, default 1000): four times the
+   * Per-attempt timeout of the order API's datastore calls (ms, default 2000): eight times the
    * slowest injected latency (250 ms), so a loaded machine does not turn the latency fault into errors.
    */
   attemptTimeoutMs?: number;
@@ -192,7 +192,7 @@ function orderApiServer(
 /** Starts the datastore, the proxy (with its control API) and the order API on free loopback ports. */
 export async function startDemoSystem(options: DemoSystemOptions = {}): Promise<DemoSystem> {
   const opts: Required<DemoSystemOptions> = {
-    attemptTimeoutMs: options.attemptTimeoutMs ?? 1000,
+    attemptTimeoutMs: options.attemptTimeoutMs ?? 2000,
     retries: options.retries ?? 1,
   };
   const closers: (() => Promise<void>)[] = [];
