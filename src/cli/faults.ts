@@ -38,10 +38,17 @@ function read(c: { salvaged: { kind?: string; target?: string } }): string {
 export async function statusCommand(opts: { json?: boolean }, out: Output): Promise<number> {
   const home = faultlineHome();
   const { faults, corrupt, halt, forgotten } = await faultStatus({ home });
+  // Faults on running proxy servers, ledgered or not (added with `faultline proxy toxic add`, any client).
+  const registry = await import('../proxy/registry.js');
+  const proxyServers = await registry.listProxyServers(home);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ halt, faults, corrupt, forgotten }, null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ halt, faults, corrupt, forgotten, proxy_servers: proxyServers }, null, 2)}\n`,
+    );
     return 0;
   }
+  const proxyLines = registry.describeProxyServers(proxyServers);
+  if (proxyLines.length) process.stdout.write(`${proxyLines.join('\n')}\n`);
   if (halt) out.summary(`HALT in force since ${halt.since}${halt.reason ? `: ${halt.reason}` : ''}`);
   for (const c of corrupt) {
     out.warn(
@@ -58,7 +65,9 @@ export async function statusCommand(opts: { json?: boolean }, out: Output): Prom
     out.summary(
       corrupt.length
         ? `no readable faults; ${corrupt.length} corrupt entr${corrupt.length === 1 ? 'y' : 'ies'}`
-        : 'no active faults',
+        : proxyLines.length
+          ? 'no ledgered faults (the proxy faults above are reverted by `faultline halt`)'
+          : 'no active faults',
     );
     return 0;
   }

@@ -148,6 +148,7 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
     loopback ? { host: loopback === 'localhost' ? '127.0.0.1' : loopback } : {},
   );
   let api: Awaited<ReturnType<typeof startControlServer>> | undefined;
+  let registered: import('../proxy/registry.js').RegisteredServer | undefined;
   const stop = waitForSignal();
   try {
     if (config) {
@@ -172,6 +173,28 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
         else out.error(`proxy API: ${e.error.message}`);
       },
     });
+    // `faultline status` lists this server's toxics and `faultline halt` reverts them.
+    const [{ registerProxyServer }, { faultlineHome }] = await Promise.all([
+      import('../proxy/registry.js'),
+      import('../faults/home.js'),
+    ]);
+    const home = faultlineHome();
+    registered = await registerProxyServer({
+      home,
+      api: api.url,
+      role: 'server',
+      manager,
+      onError: (err) => out.warn(`cannot update the proxy registry in ${home}: ${err.message}`),
+      onHalt: (reverted) =>
+        out.summary(
+          `faultline halt: ${reverted.length} fault(s) reverted on this proxy; new toxics are refused until \`faultline halt --release\``,
+        ),
+    }).catch((err: Error) => {
+      out.warn(
+        `cannot register in ${home} (${err.message}): \`faultline status\` will not list this proxy's toxics and \`faultline halt\` will not revert them`,
+      );
+      return undefined;
+    });
     out.summary(
       `faultline proxy: API listening on ${api.url} (Toxiproxy 2.x compatible${token ? ', token required' : ''})`,
     );
@@ -179,6 +202,7 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
     out.info(`received ${signal}: closing the API and every proxy`);
   } finally {
     stop.dispose();
+    await registered?.close();
     await api?.close();
     await manager.close();
   }

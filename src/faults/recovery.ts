@@ -549,6 +549,13 @@ export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<Hal
     }
     await runJobs(jobs);
   }
+  // Running proxy servers revert their own toxics on the flag (those added by CLI or API are not
+  // ledgered); wait for them, bounded, and count what they reverted (src/proxy/registry.ts).
+  const { haltProxyServers } = await import('../proxy/registry.js');
+  const servers = { id: 'proxy-servers', kind: 'proxy-server', runId: '-', target: home };
+  await haltProxyServers(home, { pid: me.pid, host: me.host, flagRaised: flag.raised }, report).catch((err) =>
+    report.failed.push(outcome(servers, 'halt', false, `proxy servers: ${message(err)}`)),
+  );
   report.removedRuns = await removeDeadRuns(ledger);
   return report;
 }

@@ -38,9 +38,23 @@ export const inProcessProxies: RunResource = {
         ctx.log('info', `proxy '${p.name}' listening on ${p.listen} -> ${p.upstream}`);
       }
       const api = server;
+      // Toxics added through this API, ledgered or not, are seen by `status` and reverted by `halt`.
+      const { registerProxyServer } = await import('./registry.js');
+      const { faultlineHome } = await import('../faults/home.js');
+      const registered = await registerProxyServer({
+        home: faultlineHome(),
+        api: api.url,
+        role: 'run',
+        manager,
+        onError: (err) => ctx.log('warn', `proxies: cannot update the proxy registry: ${err.message}`),
+      }).catch((err: Error) => {
+        ctx.log('warn', `proxies: cannot register for status and halt: ${err.message}`);
+        return undefined;
+      });
       return {
         configuration,
         async stop() {
+          await registered?.close();
           await api.close();
           await manager.close();
         },

@@ -31,6 +31,22 @@ import { ProxyServer } from './proxy.js';
 import { type Direction, goTypes, type ToxicKind } from './toxic.js';
 import { toxicKinds } from './toxics/index.js';
 
+/** What a Faultline proxy server has injected: its toxics and the proxies its API disabled. */
+export interface ProxyFaults {
+  toxics: (ToxicView & { proxy: string })[];
+  /** Proxies disabled through the API (not those created disabled). */
+  disabled: string[];
+}
+
+/** One fault a halt reverted on this server. */
+export interface HaltedFault {
+  proxy: string;
+  /** The toxic removed, or absent when the proxy was re-enabled. */
+  toxic?: string;
+  type?: string;
+  stream?: string;
+}
+
 export interface ProxyManagerOptions {
   /** Interface bound when a proxy's `listen` names none (`""`, `":8080"`). Default: all interfaces, as Toxiproxy. */
   host?: string;
@@ -175,6 +191,11 @@ export class ProxyManager implements ProxyControl {
   readonly #poller: BusyPoller;
   readonly #userBuffers: boolean;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Proxies disabled through update(): the faults a halt undoes by re-enabling them. */
+  readonly #disabled = new Set<string>();
+  /** Set while `faultline halt` is in force: the error new faults get. */
+  #halted: ProxyApiError | null = null;
+  readonly #listeners = new Set<() => void>();
 
   constructor(options: ProxyManagerOptions = {}) {
     this.#host = options.host;
@@ -187,6 +208,24 @@ export class ProxyManager implements ProxyControl {
     const run = this.#queue.then(fn, fn);
     this.#queue = run.catch(() => {});
     return run;
+  }
+
+  /**
+   * Calls `listener` after every change to the toxics or the proxies (API calls, TTL
+   * expiries, halts): how the registry keeps `faultline status` current. Returns an unsubscribe.
+   */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #changed(): void {
+    for (const l of this.#listeners) l();
+  }
+
+  /** While halted, nothing may add a fault: 423 Locked, with what lifts it. */
+  #refuseIfHalted(): void {
+    if (this.#halted) throw this.#halted;
   }
 
   #find(name: string): ProxyServer {
@@ -244,6 +283,7 @@ export class ProxyManager implements ProxyControl {
       const proxy = this.#newProxy(fields);
       if (fields.enabled ?? true) await proxy.start();
       this.#proxies.set(proxy.name, proxy);
+      this.#changed();
       return proxy.view();
     });
   }
@@ -255,6 +295,9 @@ export class ProxyManager implements ProxyControl {
       const listen = fields.listen ?? proxy.listen;
       const upstream = fields.upstream ?? proxy.upstream;
       const enabled = fields.enabled ?? proxy.enabled;
+      // Taking a live proxy down is a fault: refused while halted, recorded so a halt undoes it.
+      const wasEnabled = proxy.enabled;
+      if (!enabled && wasEnabled) this.#refuseIfHalted();
       let differs = upstream !== proxy.upstream;
       if (!differs && listen !== proxy.listen) {
         let next: Awaited<ReturnType<typeof resolveListen>>;
@@ -272,8 +315,14 @@ export class ProxyManager implements ProxyControl {
         proxy.listen = listen;
         proxy.upstream = upstream;
       }
-      if (enabled) await proxy.start();
-      else await proxy.stop();
+      if (enabled) {
+        await proxy.start();
+        this.#disabled.delete(name);
+      } else {
+        await proxy.stop();
+        if (wasEnabled) this.#disabled.add(name);
+      }
+      this.#changed();
       return proxy.view();
     });
   }
@@ -282,7 +331,9 @@ export class ProxyManager implements ProxyControl {
     return this.#serial(async () => {
       const proxy = this.#find(name);
       this.#proxies.delete(name);
+      this.#disabled.delete(name);
       await this.#retire(proxy);
+      this.#changed();
     });
   }
 
@@ -311,10 +362,13 @@ export class ProxyManager implements ProxyControl {
           const proxy = this.#newProxy(fields);
           if (fields.enabled ?? true) await proxy.start();
           this.#proxies.set(proxy.name, proxy);
+          this.#disabled.delete(proxy.name);
           done.push(proxy.view());
         } catch (err) {
           if (err instanceof ProxyApiError) throw new ProxyApiError(err.status, err.message, done);
           throw err;
+        } finally {
+          this.#changed();
         }
       }
       return done;
@@ -364,7 +418,54 @@ export class ProxyManager implements ProxyControl {
         await proxy.start();
         for (const entry of [...proxy.toxics.upstream, ...proxy.toxics.downstream]) proxy.removeToxic(entry);
       }
+      this.#disabled.clear();
+      this.#changed();
     });
+  }
+
+  /**
+   * `faultline halt`: removes every toxic, re-enables every proxy the API disabled, and
+   * refuses new toxics and new disables (423) until release(). Returns what it reverted.
+   */
+  halt(message: string): Promise<HaltedFault[]> {
+    this.#halted = new ProxyApiError(423, message);
+    return this.#serial(async () => {
+      const reverted: HaltedFault[] = [];
+      for (const proxy of this.#sorted()) {
+        for (const entry of [...proxy.toxics.upstream, ...proxy.toxics.downstream]) {
+          proxy.removeToxic(entry);
+          reverted.push({
+            proxy: proxy.name,
+            toxic: entry.name,
+            type: entry.kind.type,
+            stream: entry.stream,
+          });
+        }
+        if (this.#disabled.has(proxy.name) && !proxy.enabled) {
+          await proxy.start();
+          reverted.push({ proxy: proxy.name });
+        }
+      }
+      this.#disabled.clear();
+      this.#changed();
+      return reverted;
+    });
+  }
+
+  /** The halt was released: faults are accepted again. */
+  release(): void {
+    this.#halted = null;
+  }
+
+  get halted(): boolean {
+    return this.#halted !== null;
+  }
+
+  /** The toxics in place and the proxies the API disabled, for `faultline status`. */
+  faults(): ProxyFaults {
+    const toxics: ProxyFaults['toxics'] = [];
+    for (const p of this.#sorted()) for (const t of p.view().toxics) toxics.push({ proxy: p.name, ...t });
+    return { toxics, disabled: this.#sorted().flatMap((p) => (this.#disabled.has(p.name) ? [p.name] : [])) };
   }
 
   listToxics(proxy: string): ToxicView[] {
@@ -377,6 +478,7 @@ export class ProxyManager implements ProxyControl {
 
   addToxic(proxyName: string, input: ToxicInput): ToxicView {
     const proxy = this.#find(proxyName);
+    this.#refuseIfHalted();
     const i = record(input);
     // 1. decode the body (shape)
     const name = str(i.name, 'ToxicWrapper.name') ?? '';
@@ -407,12 +509,14 @@ export class ProxyManager implements ProxyControl {
     const entry = new ToxicEntry(kind, toxicName, stream, direction as Direction, toxicity, attributes);
     if (ttl) this.#armTtl(proxy, entry, ttl);
     proxy.addToxic(entry);
+    this.#changed();
     return entry.view();
   }
 
   updateToxic(proxyName: string, toxicName: string, input: ToxicInput): ToxicView {
     const proxy = this.#find(proxyName);
     const entry = this.#findToxic(proxy, toxicName);
+    this.#refuseIfHalted();
     const i = record(input);
     const toxicity = num(i.toxicity, 'ToxicWrapper.toxicity', 'float32');
     const ttl = ttlField(i.ttl);
@@ -425,19 +529,24 @@ export class ProxyManager implements ProxyControl {
       if (ttl > 0) this.#armTtl(proxy, entry, ttl);
     }
     proxy.updateToxic(entry, reroll);
+    this.#changed();
     return entry.view();
   }
 
   removeToxic(proxyName: string, toxicName: string): void {
     const proxy = this.#find(proxyName);
     proxy.removeToxic(this.#findToxic(proxy, toxicName));
+    this.#changed();
   }
 
   #armTtl(proxy: ProxyServer, entry: ToxicEntry, ttl: number): void {
     entry.ttlDeadline = performance.now() + ttl;
     entry.ttlTimer = setTimeout(() => {
       entry.ttlTimer = null;
-      if (proxy.findToxic(entry.name) === entry) proxy.removeToxic(entry);
+      if (proxy.findToxic(entry.name) === entry) {
+        proxy.removeToxic(entry);
+        this.#changed();
+      }
     }, ttl);
     entry.ttlTimer.unref();
   }
