@@ -363,13 +363,79 @@ describe('network faults', { concurrency: false }, () => {
       await assert.rejects(
         s.inject(bandwidthKind, { namespace: peer.ns, interface: dev, rate: '1mbit' }, { ttlMs: 60_000 }),
         (err: FaultlineError) =>
-          err.code === 'FAULTLINE_ERR_FAULT' && /already has a root qdisc \(pfifo 5:\)/.test(err.message),
+          err.code === 'FAULTLINE_ERR_FAULT' &&
+          /already has a root qdisc \(pfifo 5:\), configured by someone/.test(err.message),
       );
       assert.match(sh(['ip', 'netns', 'exec', peer.ns, 'tc', 'qdisc', 'show', 'dev', dev]), /pfifo 5:/);
       assert.deepEqual(await home.activeFaults(), []);
     } finally {
       sh(['ip', 'netns', 'exec', peer.ns, 'tc', 'qdisc', 'del', 'dev', dev, 'root', 'handle', '5:']);
     }
+  });
+
+  test('two faults on one namespace, from two runs, each have their own table: reverting one leaves the other in force', async (t) => {
+    if (skip) return t.skip(skip);
+    const [a, b] = [session('net-run-a'), session('net-run-b')];
+    const scope = { namespace: peer.ns, action: 'reject', protocol: 'tcp', direction: 'ingress' } as const;
+    const ha = await a.inject(partitionKind, { ...scope, port: peer.tcpEcho }, { ttlMs: 60_000 });
+    const hb = await b.inject(partitionKind, { ...scope, port: peer.tcpBlast }, { ttlMs: 60_000 });
+    assert.equal(faultlineLeftovers(peer.ns).length, 2, 'one table each');
+    assert.equal(await connectOnce(peer.nsIp, peer.tcpEcho), 'refused');
+    assert.equal((await ha.revert()).verified, true);
+    assert.equal(await connectOnce(peer.nsIp, peer.tcpEcho), 'ok');
+    assert.equal(
+      await connectOnce(peer.nsIp, peer.tcpBlast),
+      'refused',
+      "the other run's fault is still in force",
+    );
+    assert.equal(faultlineLeftovers(peer.ns).length, 1);
+    assert.equal((await hb.revert()).verified, true);
+    await Promise.all([a.revertAll(), b.revertAll()]);
+    assert.deepEqual(faultlineLeftovers(peer.ns), []);
+  });
+
+  test("two tc faults on one interface: the second is refused, at once one wins, and no revert lifts the other's qdisc", async (t) => {
+    if (skip) return t.skip(skip);
+    const dev = peer.nsIf;
+    const root = () => sh(['ip', 'netns', 'exec', peer.ns, 'tc', 'qdisc', 'show', 'dev', dev]);
+    const shape = { namespace: peer.ns, interface: dev, rate: '1mbit' };
+    const [a, b] = [session('net-run-a'), session('net-run-b')];
+    try {
+      await a.inject(bandwidthKind, shape, { ttlMs: 60_000 });
+      const held = /qdisc tbf ([0-9a-f]+:) root/.exec(root())?.[1];
+      assert.ok(held, root());
+      await assert.rejects(
+        b.inject(bandwidthKind, { ...shape, rate: '2mbit' }, { ttlMs: 60_000 }),
+        (err: FaultlineError) =>
+          err.code === 'FAULTLINE_ERR_FAULT' &&
+          new RegExp(
+            `already has a root qdisc \\(tbf ${held}\\), configured by someone or held by another Faultline fault`,
+          ).test(err.message),
+      );
+      assert.match(root(), new RegExp(`qdisc tbf ${held} root .*rate 1Mbit`), 'the first is untouched');
+      assert.equal((await a.revertAll())[0]?.verified, true);
+      assert.doesNotMatch(root(), /tbf/);
+
+      // Both at once: one adds its qdisc; the other's add fails and its cleanup deletes nothing.
+      const results = await Promise.allSettled([
+        a.inject(bandwidthKind, shape, { ttlMs: 60_000 }),
+        b.inject(bandwidthKind, { ...shape, rate: '2mbit' }, { ttlMs: 60_000 }),
+      ]);
+      assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      const rate = results[0]?.status === 'fulfilled' ? '1Mbit' : '2Mbit';
+      assert.match(
+        root(),
+        new RegExp(`qdisc tbf [0-9a-f]+: root .*rate ${rate}`),
+        "the winner's qdisc stays",
+      );
+    } finally {
+      const records = [...(await a.revertAll()), ...(await b.revertAll())];
+      assert.deepEqual(
+        records.filter((r) => !r.verified),
+        [],
+      );
+    }
+    assert.doesNotMatch(root(), /tbf/);
   });
 
   test('dns failure: lookups through port 53 fail while it is active, and work after revert', async (t) => {

@@ -46,9 +46,12 @@ export async function planQdisc(
     throw new FaultlineError('FAULTLINE_ERR_FAULT', `${kind}: interface ${dev} disappeared`);
   // The kernel's default root qdisc (noqueue, pfifo_fast, fq_codel, mq...) has handle 0:.
   if (root !== undefined && root.handle !== '0:') {
+    // Also another Faultline tc fault's (of any run): two would share one qdisc, and one revert
+    // would lift both, so the second is refused rather than stacked.
     const message =
-      `interface ${dev} already has a root qdisc (${root.kind} ${root.handle}) that someone configured; ` +
-      'Faultline does not replace it (remove it first, or scope the fault to another interface)';
+      `interface ${dev} already has a root qdisc (${root.kind} ${root.handle}), configured by someone or held by ` +
+      'another Faultline fault; Faultline does not replace or stack on it (revert or remove it first, or scope ' +
+      'the fault to another interface)';
     throw new FaultlineError('FAULTLINE_ERR_FAULT', `${kind}: interface: ${message}`, {
       issues: [{ path: 'interface', message }],
     });
