@@ -223,8 +223,10 @@ describe('toxics on live connections', { timeout: 30_000 }, () => {
     manager.removeToxic('p', 'bandwidth_upstream');
     manager.removeToxic('p', 'latency_upstream');
     const took = performance.now() - t;
-    // "At once": not after the 2 s of held data drain (generous for a loaded 2-core machine).
-    assert.ok(took < 1000, `removal took ${took} ms`);
+    // "At once": the removal is synchronous, so it cannot wait for the held data to drain (that
+    // needs the event loop); what it costs is CPU to hand the held data on, which took 1.1 s
+    // with both cores loaded. The flow afterwards is what proves the data was not lost.
+    assert.ok(took < 5000, `removal took ${took} ms`);
     await waitUntil(() => received > 4 * 1024 * 1024, 10_000, 'traffic to flow after the removal');
     stop = true;
   });
@@ -305,7 +307,9 @@ describe('toxics on live connections', { timeout: 30_000 }, () => {
     const { manager, port } = await setup(upstream);
     manager.addToxic('p', {
       type: 'slicer',
-      attributes: { average_size: 10, size_variation: 5, delay: 2000 },
+      // 50 ms between slices (delay is in µs, as Toxiproxy's): slices 2 ms apart reached a
+      // client starved of CPU together (2 reads of 200 bytes).
+      attributes: { average_size: 10, size_variation: 5, delay: 50_000 },
     });
     const c = await connected(port);
     let events = 0;
