@@ -12,6 +12,7 @@ import { type Ledger, type LedgerEntry, newFaultId, redactSecrets, selfIdentity 
 import { REVERT_CONCURRENCY } from './recovery.js';
 import { loadFaultKinds } from './registry.js';
 import type { FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './types.js';
+import { spawnWatchdog, watchdogEnabled } from './watchdog.js';
 
 /** TTL when the caller gives none: no fault lives forever. */
 export const DEFAULT_FAULT_TTL_MS = 600_000;
@@ -53,6 +54,11 @@ export interface FaultSessionOptions {
   onEvent?: (event: FaultEvent) => void;
   /** Checked against every fault's targets before it is planned (each policy must hold). */
   blastRadius?: readonly BlastRadiusPolicy[];
+  /**
+   * Spawn the dead-man switch (watchdog.ts) with the run's first fault, so the faults are
+   * reverted if this process dies; default: unless FAULTLINE_WATCHDOG=0.
+   */
+  watchdog?: boolean;
 }
 
 type Status = 'injecting' | 'active' | 'reverted' | 'failed';
@@ -97,6 +103,7 @@ export class FaultSession {
   readonly ledger: Ledger;
   readonly #onEvent: ((event: FaultEvent) => void) | undefined;
   readonly #blastRadius: readonly BlastRadiusPolicy[];
+  readonly #watchdog: boolean;
   readonly #faults: Tracked[] = [];
   /** Targets of faults that passed the blast-radius check and are not yet tracked. */
   readonly #reserved = new Set<FaultTarget[]>();
@@ -108,8 +115,9 @@ export class FaultSession {
   #revertAll: Promise<FaultRecord[]> | undefined;
 
   /** Cheap: touches no disk until the first inject. */
-  constructor({ runId, ledger, onEvent, blastRadius }: FaultSessionOptions) {
+  constructor({ runId, ledger, onEvent, blastRadius, watchdog }: FaultSessionOptions) {
     this.runId = runId;
+    this.#watchdog = watchdog ?? watchdogEnabled();
     this.ledger = ledger;
     this.#onEvent = onEvent;
     this.#blastRadius = blastRadius ?? [];
@@ -406,7 +414,13 @@ export class FaultSession {
 
   #ensureRun(): Promise<void> {
     this.#run ??= this.ledger.registerRun(this.runId).then(
-      () => undefined,
+      (info) => {
+        // One per registration: it exits once the run is unregistered (all reverted), and the
+        // next fault registers the run again and starts a new one.
+        if (this.#watchdog) {
+          spawnWatchdog({ home: this.ledger.home, runId: this.runId, pid: info.pid, start: info.start });
+        }
+      },
       (err) => {
         this.#run = undefined;
         throw err;

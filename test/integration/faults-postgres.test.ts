@@ -169,7 +169,9 @@ describe('postgres.lock_table', () => {
     await done();
   });
 
-  test('revertAll reverts what is active without waiting on a lock wait, and cancels the wait (issue 12 item 13)', { timeout: 120_000 }, async (t) => {
+  test('revertAll reverts what is active without waiting on a lock wait, and cancels the wait (issue 12 item 13)', {
+    timeout: 120_000,
+  }, async (t) => {
     if (!ready(t)) return;
     const s = session();
     const marker = join(home.home, 'marker');
@@ -201,7 +203,10 @@ describe('postgres.lock_table', () => {
       });
       const lock = records.find((r) => r.kind === 'postgres-lock-table');
       assert.equal(lock?.verified, true);
-      assert.match(lock?.injection_error ?? '', /interrupted while injecting: .*cancelled while injecting: the session is reverting/);
+      assert.match(
+        lock?.injection_error ?? '',
+        /interrupted while injecting: .*cancelled while injecting: the session is reverting/,
+      );
       assert.equal(await faultlineBackends(), 0, 'no faultline backend waits on or holds the lock');
       const locks = await sql(
         `SELECT 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)

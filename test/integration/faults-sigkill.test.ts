@@ -20,6 +20,9 @@ import { hangingKind } from '../fixtures/faults/kinds.js';
 import { assertNothingLeftBehind, type Fixture, faultFixture, fixturesPerTest } from '../helpers/faults.js';
 
 registerFaultKind(hangingKind);
+// These tests are about what recovery does with a dead runner's entries: the dead-man switch
+// (test/integration/watchdog.test.ts) would race them, so their runners start none.
+process.env.FAULTLINE_WATCHDOG = '0';
 
 const fx = fixturesPerTest();
 

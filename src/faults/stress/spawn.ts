@@ -61,14 +61,19 @@ export function workerArgv(entry: WorkerEntry, config: WorkerConfig, tag: string
   ];
 }
 
-/** worker.js beside this module (dist/), else worker.ts under tsx (running from src/). */
-export function workerEntry(): WorkerEntry {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const js = join(here, 'worker.js');
+/** `<base>.js` beside the module at `moduleUrl` (dist/), else `<base>.ts` under tsx (running from src/). */
+export function entryBeside(moduleUrl: string, base: string): WorkerEntry {
+  const here = dirname(fileURLToPath(moduleUrl));
+  const js = join(here, `${base}.js`);
   if (existsSync(js)) return { script: js };
-  const ts = join(here, 'worker.ts');
+  const ts = join(here, `${base}.ts`);
   if (existsSync(ts)) return { script: ts, loader: import.meta.resolve('tsx') };
-  throw new FaultlineError('FAULTLINE_ERR_INTERNAL', `the stress worker is missing beside ${here}`);
+  throw new FaultlineError('FAULTLINE_ERR_INTERNAL', `${base} is missing beside ${here}`);
+}
+
+/** The stress worker's entry (worker.js or worker.ts beside this module). */
+export function workerEntry(): WorkerEntry {
+  return entryBeside(import.meta.url, 'worker');
 }
 
 export interface Started {

@@ -1,0 +1,13 @@
+/**
+ * Entry script of the dead-man switch (watchdog.ts): `node watchdog-main.js
+ * '<config as JSON>'`, spawned detached by a FaultSession. It runs from dist/
+ * as plain JS, or from src/ under tsx, and prints nothing (its stdio is ignored).
+ */
+// Recovery loads only the kinds the ledger names, when it needs them: the watchdog stays small.
+import { type WatchdogConfig, watchRun } from './watchdog.js';
+
+const config = JSON.parse(process.argv[2] ?? '{}') as WatchdogConfig;
+// A hangup of the runner's terminal must not end the watchdog: that is when it is needed.
+process.on('SIGHUP', () => undefined);
+await watchRun(config).catch(() => undefined);
+process.exit(0);
