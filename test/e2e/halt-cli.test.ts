@@ -31,9 +31,14 @@ function onTerminal(args: string[], answer: string): Promise<{ code: number | nu
     env: { ...process.env, ...e2e.env, NO_COLOR: '1' },
   });
   let out = '';
+  let answered = false;
+  child.stdin.on('error', () => undefined); // the terminal may close before our write lands
   child.stdout.on('data', (d) => {
     out += d;
-    if (/\[y\/N\]/.test(out)) child.stdin.write(`${answer}\n`);
+    if (!answered && /\[y\/N\]/.test(out)) {
+      answered = true;
+      child.stdin.write(`${answer}\n`);
+    }
   });
   return new Promise((resolve) => child.on('close', (code) => resolve({ code, out })));
 }
