@@ -3,7 +3,7 @@
  * does: the extension (or the reply's Content-Type) picks the parser. Faultline
  * also loads TypeScript/JavaScript modules whose default export is the experiment.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Agent, type Dispatcher, request } from 'undici';
@@ -67,7 +67,7 @@ export async function readSourceFile(path: string, what = 'Path'): Promise<strin
   if (info.size > MAX_SOURCE_BYTES) throw tooLarge(path, info.size);
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readAtMost(path, MAX_SOURCE_BYTES + 1);
   } catch (err) {
     throw new FaultlineError('FAULTLINE_ERR_LOAD', `Cannot read "${path}": ${(err as Error).message}`, {
       cause: err,
@@ -75,6 +75,25 @@ export async function readSourceFile(path: string, what = 'Path'): Promise<strin
   }
   if (bytes.byteLength > MAX_SOURCE_BYTES) throw tooLarge(path, bytes.byteLength);
   return decodeText(bytes, path);
+}
+
+/** Reads no more than `max` bytes: a file that grows after stat() cannot make the read unbounded. */
+async function readAtMost(path: string, max: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    while (total < max) {
+      const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, max - total));
+      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+    }
+    return Buffer.concat(chunks);
+  } finally {
+    await handle.close();
+  }
 }
 
 function tooLarge(source: string, size: number): FaultlineError {

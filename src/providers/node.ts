@@ -15,9 +15,10 @@
  * // experiment: {"type": "node", "module": "./probes/health.mjs", "func": "healthy", "arguments": {"url": "..."}}
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ActivityFailed, type Issue } from '../core/errors.js';
 import { isDict } from '../core/python.js';
 import type { Configuration, NodeProvider, Secrets } from '../core/schema.js';
@@ -108,6 +109,31 @@ export function resolveNodeModule(module: string, baseDir: string): string {
   }
 }
 
+/** Module files larger than this are refused: a provider module is code, not data. */
+export const MAX_MODULE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A module file must be a regular file of bounded size: `module: /dev/zero`
+ * used to hang the run reading 2 GB. (Only the module named in the experiment
+ * is checked; what it imports in turn is ordinary code.)
+ */
+async function checkModuleFile(url: string, module: string): Promise<void> {
+  if (!url.startsWith('file:')) return;
+  const info = await stat(fileURLToPath(url)).catch(() => undefined);
+  // A file that is not there: the import reports it as it always did.
+  if (!info) return;
+  if (!info.isFile()) {
+    throw new Error(
+      `module '${module}' is not a regular file (a device, a pipe or a directory cannot be loaded)`,
+    );
+  }
+  if (info.size > MAX_MODULE_BYTES) {
+    throw new Error(
+      `module '${module}' is ${info.size} bytes; module files are limited to ${MAX_MODULE_BYTES} bytes (16 MiB)`,
+    );
+  }
+}
+
 async function importModule(url: string): Promise<Record<string, unknown>> {
   if (TS_FILE.test(new URL(url).pathname)) {
     let tsImport: (specifier: string, parent: string) => Promise<unknown>;
@@ -137,6 +163,7 @@ function pickExport(ns: Record<string, unknown>, func: string): NodeActivity | u
 export async function loadNodeActivity(provider: NodeProvider, baseDir: string): Promise<NodeActivity> {
   const func = provider.func ?? 'default';
   const url = resolveNodeModule(provider.module, baseDir);
+  await checkModuleFile(url, provider.module);
   const ns = await importModule(url);
   const fn = pickExport(ns, func);
   if (!fn) throw new MissingExport(`module '${provider.module}' does not export a function '${func}'`);

@@ -7,6 +7,9 @@
  *    a dict (deprecated) is flattened to key, value, ...;
  *  - the output is `{status, stdout, stderr}`; a non-zero exit does not fail;
  *  - `timeout` (seconds) kills the whole process group and fails the activity.
+ * Unlike Chaos Toolkit, each of stdout and stderr keeps at most
+ * FAULTLINE_MAX_OUTPUT_BYTES (1 MiB by default): the rest is still read (the
+ * process is never blocked on a full pipe) but dropped, and a marker says so.
  * The child runs in its own process group so that a timeout or an abort also
  * ends what a shell started; its stdin is /dev/null.
  */
@@ -19,7 +22,7 @@ import { isDict, pyStr } from '../core/python.js';
 import type { ProcessProvider } from '../core/schema.js';
 import { type LongTimeout, secondsToMs, setLongTimeout } from '../core/timers.js';
 import type { ProviderRunner } from '../engine/context.js';
-import { abortedError } from './util.js';
+import { abortedError, BoundedOutput, maxOutputBytes } from './util.js';
 
 export interface ProcessOutput {
   status: number;
@@ -117,11 +120,12 @@ export const processProvider: ProviderRunner<ProcessProvider> = {
     const file = resolveExecutable(provider.path);
     if (!file) throw new ActivityFailed(`path '${provider.path}' cannot be found`);
     const { file: cmd, argv } = buildCommand(file, provider.arguments);
+    const limit = maxOutputBytes();
 
     return new Promise<ProcessOutput>((resolve, reject) => {
       const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
+      const out = new BoundedOutput(limit);
+      const err = new BoundedOutput(limit);
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => err.push(b));
 
@@ -157,11 +161,22 @@ export const processProvider: ProviderRunner<ProcessProvider> = {
       child.on('close', (code, sig) => {
         // Python reports a process killed by a signal as -<signal number>.
         const status = code ?? -(sig ? (osConstants.signals[sig] ?? 0) : 0);
+        for (const [name, stream] of [
+          ['stdout', out],
+          ['stderr', err],
+        ] as const) {
+          if (stream.dropped > 0) {
+            ctx.log(
+              'warn',
+              `process '${provider.path}': ${name} truncated to ${limit} bytes (${stream.dropped} bytes dropped)`,
+            );
+          }
+        }
         finish(() =>
           resolve({
             status,
-            stdout: Buffer.concat(out).toString('utf8'),
-            stderr: Buffer.concat(err).toString('utf8'),
+            stdout: out.text(),
+            stderr: err.text(),
           }),
         );
       });

@@ -25,3 +25,60 @@ export function issuePath(prefix: string, path: readonly PropertyKey[]): string 
   }
   return out;
 }
+
+/** Bytes of stdout (and of stderr) a process activity keeps by default: the rest is read and dropped. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024;
+
+/**
+ * The per-stream output limit: FAULTLINE_MAX_OUTPUT_BYTES (a whole number of
+ * bytes, at least 1024) or the default; anything else fails the activity,
+ * naming the variable.
+ */
+export function maxOutputBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.FAULTLINE_MAX_OUTPUT_BYTES;
+  if (text === undefined || text.trim() === '') return DEFAULT_MAX_OUTPUT_BYTES;
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < 1024) {
+    throw new ActivityFailed(
+      `FAULTLINE_MAX_OUTPUT_BYTES: expected a whole number of bytes, at least 1024, got '${text}'`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Keeps the first `limit` bytes of a stream and counts the rest: a process
+ * that writes without end (`yes`) costs CPU until its timeout, never memory.
+ * text() ends with a marker when something was dropped.
+ */
+export class BoundedOutput {
+  readonly #chunks: Buffer[] = [];
+  #kept = 0;
+  #dropped = 0;
+
+  constructor(readonly limit: number) {}
+
+  push(chunk: Buffer): void {
+    const room = this.limit - this.#kept;
+    if (room >= chunk.length) {
+      this.#chunks.push(chunk);
+      this.#kept += chunk.length;
+      return;
+    }
+    if (room > 0) {
+      this.#chunks.push(chunk.subarray(0, room));
+      this.#kept += room;
+    }
+    this.#dropped += chunk.length - Math.max(room, 0);
+  }
+
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  text(): string {
+    const text = Buffer.concat(this.#chunks).toString('utf8');
+    if (this.#dropped === 0) return text;
+    return `${text}\n[faultline: output truncated: kept the first ${this.limit} bytes, dropped ${this.#dropped} more (FAULTLINE_MAX_OUTPUT_BYTES)]`;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Unbounded input to providers (issue #13 item 10): a process with endless
+ * output kept 2.1 GB in 20 s, and `module: /dev/zero` hung the run reading
+ * 2 GB. Outputs are capped per stream (read to the end, truncated with a
+ * marker), module files must be regular files of bounded size.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { NodeProvider, ProcessProvider } from '../../src/core/schema.js';
+import { nodeProvider } from '../../src/providers/node.js';
+import { processProvider } from '../../src/providers/process.js';
+import { DEFAULT_MAX_OUTPUT_BYTES } from '../../src/providers/util.js';
+import { activityContext } from '../helpers/activity-context.js';
+
+type Out = { status: number; stdout: string; stderr: string };
+const sh = (script: string, timeout?: number): ProcessProvider => ({
+  type: 'process',
+  path: 'sh',
+  arguments: ['-c', script],
+  ...(timeout === undefined ? {} : { timeout }),
+});
+
+test('3 MiB of stdout: the first 1 MiB is kept with a marker, the process is read to its end', async () => {
+  const ctx = activityContext();
+  const out = (await processProvider.run(
+    sh('head -c 3145728 /dev/zero | tr "\\0" a; echo finished >&2'),
+    ctx,
+  )) as Out;
+  assert.equal(out.status, 0);
+  assert.equal(out.stderr, 'finished\n', 'the process ran to its end');
+  const [kept, marker] = out.stdout.split('\n[faultline: ');
+  assert.equal(kept, 'a'.repeat(DEFAULT_MAX_OUTPUT_BYTES));
+  assert.match(marker!, /kept the first 1048576 bytes, dropped 2097152 more \(FAULTLINE_MAX_OUTPUT_BYTES\)/);
+  assert.ok(ctx.logs.some((l) => l.level === 'warn' && /stdout truncated to 1048576 bytes/.test(l.message)));
+});
+
+test('endless output until the timeout: killed, nothing more than the cap kept', async () => {
+  // `yes` never stops; before the fix every byte was kept until the timeout.
+  await assert.rejects(processProvider.run(sh('yes', 1), activityContext()), /took too long/);
+});
+
+test('FAULTLINE_MAX_OUTPUT_BYTES sets the cap; a bad value fails naming the variable', async () => {
+  const saved = process.env.FAULTLINE_MAX_OUTPUT_BYTES;
+  try {
+    process.env.FAULTLINE_MAX_OUTPUT_BYTES = '2048';
+    const out = (await processProvider.run(
+      sh('head -c 5000 /dev/zero | tr "\\0" b'),
+      activityContext(),
+    )) as Out;
+    assert.ok(out.stdout.startsWith(`${'b'.repeat(2048)}\n[faultline: output truncated`));
+    process.env.FAULTLINE_MAX_OUTPUT_BYTES = 'lots';
+    await assert.rejects(
+      processProvider.run(sh('true'), activityContext()),
+      /FAULTLINE_MAX_OUTPUT_BYTES: expected a whole number of bytes, at least 1024, got 'lots'/,
+    );
+  } finally {
+    if (saved === undefined) delete process.env.FAULTLINE_MAX_OUTPUT_BYTES;
+    else process.env.FAULTLINE_MAX_OUTPUT_BYTES = saved;
+  }
+});
+
+test('module: /dev/zero is refused, at run time and by validation, instead of read forever', async () => {
+  const provider: NodeProvider = { type: 'node', module: '/dev/zero', func: 'f' };
+  await assert.rejects(
+    nodeProvider.run(provider, activityContext()),
+    /module '\/dev\/zero' is not a regular file/,
+  );
+  const issues = await nodeProvider.check!(provider, { baseDir: process.cwd() });
+  assert.equal(issues[0]?.path, 'module');
+  assert.match(issues[0]!.message, /not a regular file/);
+});
