@@ -518,17 +518,25 @@ export class FaultSession {
     // Faults on one target unwind newest first, one after another (a later fault may sit
     // on an earlier one); different targets revert several at once, so a halt or a run's
     // end does not wait on each fault in turn.
-    await forEachByKeyLimit(
-      [...this.#faults].reverse().filter((t) => t.status !== 'reverted' && t.status !== 'injecting'),
-      (t) => t.target,
-      REVERT_CONCURRENCY,
-      async (t) => {
-        await this.#revert(t);
-      },
-    );
+    const tried = new Set<Tracked>();
+    const pass = () =>
+      forEachByKeyLimit(
+        [...this.#faults]
+          .reverse()
+          .filter((t) => t.status !== 'reverted' && t.status !== 'injecting' && !tried.has(t)),
+        (t) => t.target,
+        REVERT_CONCURRENCY,
+        async (t) => {
+          tried.add(t);
+          await this.#revert(t);
+        },
+      );
+    await pass();
     let bound: NodeJS.Timeout | undefined;
     await Promise.race([inflight, new Promise((r) => (bound = setTimeout(r, CANCEL_WAIT_MS)))]);
     clearTimeout(bound);
+    // An injection already past its cancel check when this began became active meanwhile.
+    await pass();
     const newestFirst = [...this.#faults].reverse();
     if (this.#run && this.#faults.every((t) => t.status === 'reverted') && this.#injecting.size === 0) {
       this.#run = undefined;

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { z } from 'zod';
 import type { FaultlineError } from '../../src/core/errors.js';
 import { Registry } from '../../src/core/registry.js';
+import type { FaultRecord } from '../../src/engine/journal.js';
 import {
   type FaultEvent,
   FaultSession,
@@ -590,6 +591,23 @@ describe('revertAll does not wait on an injection in flight (issue 12 item 13)',
     assert.ok(Date.parse(late.injected_at) >= landedAfter - 1, `${late.injected_at} vs ${landedAfter}`);
     assert.equal(s.active(), 0);
     await assertNothingLeftBehind(home, [marker, slow]);
+  });
+
+  test('an injection that landed just before revertAll began, and is still being recorded, is reverted too', async () => {
+    const s = session();
+    const file = join(home, 'just-landed');
+    let all: Promise<FaultRecord[]> | undefined;
+    // revertAll starts while the session records the landed fault as active (past its cancel check).
+    const kind = fileKind('test-just-landed', {
+      afterWrite: () => setImmediate(() => (all = s.revertAll())),
+    });
+    const h = await s.inject(kind, { path: file });
+    assert.ok(all, 'revertAll began during the injection');
+    const records = await within('revertAll', all);
+    assert.equal(existsSync(file), false, 'not left in place');
+    assert.equal(records.find((r) => r.id === h.id)?.verified, true);
+    assert.equal(s.active(), 0);
+    await assertNothingLeftBehind(home, [file]);
   });
 
   test('an injection that honours its signal is cancelled by revertAll and kept in the journal', async () => {
