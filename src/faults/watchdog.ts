@@ -20,8 +20,12 @@ import { isProcessAlive, Ledger, type LedgerEntry } from './ledger.js';
 import { recoverOrphans } from './recovery.js';
 import { entryBeside } from './stress/spawn.js';
 
-/** How long the watchdog lets the runner (or a user) revert first. */
-export const WATCHDOG_GRACE_MS = 10_000;
+/**
+ * How long the watchdog lets the runner (or a user) revert first: the lease of
+ * proxy toxics, SDK rules and PostgreSQL holds, so every kind of fault of a dead
+ * runner goes within the same bound.
+ */
+export const WATCHDOG_GRACE_MS = 15_000;
 /** How often it checks the runner and the ledger. */
 export const WATCHDOG_POLL_MS = 500;
 /** A recover that left a fault in place is retried this often. */
