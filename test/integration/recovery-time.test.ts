@@ -14,7 +14,8 @@ import type { Experiment } from '../../src/core/schema.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { runExperiment } from '../../src/engine/run.js';
 import { decideVerdict } from '../../src/engine/verdict.js';
-import type { RecoveryRecord } from '../../src/safety/recovery-time.js';
+import type { WindowMetrics } from '../../src/load/series.js';
+import { type RecoveryRecord, recoveredFromSlots } from '../../src/safety/recovery-time.js';
 import { tempHome } from '../helpers/home.js';
 import { startServer } from '../helpers/server.js';
 
@@ -88,7 +89,7 @@ function experiment(url: string, marker: string, extra: Partial<Experiment> = {}
   } as unknown as Experiment;
 }
 
-test('MTTR is read from the traffic: ~1.5 s for a service that recovers 1.5 s after the revert, not the 5 s probe window', async () => {
+test('MTTR is read from the traffic: ~1.5 s for a service that recovers 1.5 s after the revert, not the 5 s probe window', async (t) => {
   const marker = join(home.home, 'm1');
   const server = await slowToRecover(marker);
   try {
@@ -113,6 +114,10 @@ test('MTTR is read from the traffic: ~1.5 s for a service that recovers 1.5 s af
       detail,
     );
     assert.equal(decideVerdict(j).kind, 'passed', JSON.stringify(decideVerdict(j)));
+    const confirmedAfter = (Date.parse(r.confirmed_at) - Date.parse(r.faults_reverted_at)) / 1000;
+    t.diagnostic(
+      `mttr ${r.mttr} s from the traffic; the confirming check came ${confirmedAfter.toFixed(2)} s after the revert`,
+    );
   } finally {
     await server.close();
   }
@@ -183,4 +188,27 @@ test('recovery is skipped, with its reason, when the load stopped before the rev
   } finally {
     await server.close();
   }
+});
+
+test('recoveredFromSlots: the end of the last slot a judge rejects; empty slots say nothing', () => {
+  const slot = (start_ms: number, requests: number, successes: number) =>
+    ({
+      start_ms,
+      requests,
+      successes,
+      success_ratio: requests ? successes / requests : 0,
+    }) as WindowMetrics & {
+      start_ms: number;
+    };
+  const served = (m: WindowMetrics) => m.success_ratio >= 0.99;
+  const slots = [
+    slot(1000, 10, 5),
+    slot(1100, 10, 9),
+    slot(1200, 0, 0),
+    slot(1300, 10, 10),
+    slot(1400, 10, 10),
+  ];
+  assert.equal(recoveredFromSlots(slots, [served], 1050), 1200);
+  assert.equal(recoveredFromSlots(slots.slice(2), [served], 1250), 1250, 'healthy from the revert on');
+  assert.equal(recoveredFromSlots([slot(1000, 0, 0), slot(1100, 0, 0)], [served], 1000), 1000);
 });
