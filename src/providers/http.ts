@@ -7,7 +7,10 @@
  *    any certificate; `max_retries` retries connection failures only;
  *  - redirects are followed (up to 30), 4xx and 5xx do not fail;
  *  - the output is `{status, headers, body}`, the body parsed only when the
- *    response Content-Type is exactly `application/json`.
+ *    response Content-Type is exactly `application/json`;
+ *  - unlike requests, at most FAULTLINE_MAX_OUTPUT_BYTES (1 MiB) of a body is
+ *    read: a longer text body is truncated with a marker, a longer JSON body
+ *    fails the activity (half a JSON document is not JSON).
  */
 import { Agent, type Dispatcher, request } from 'undici';
 import { ActivityFailed } from '../core/errors.js';
@@ -15,7 +18,7 @@ import { isDict, pyStr } from '../core/python.js';
 import type { HttpProvider } from '../core/schema.js';
 import { MAX_TIMER_MS, secondsToMs, setLongTimeout } from '../core/timers.js';
 import type { ProviderRunner } from '../engine/context.js';
-import { abortedError } from './util.js';
+import { abortedError, maxOutputBytes } from './util.js';
 
 export interface HttpOutput {
   status: number;
@@ -125,6 +128,29 @@ function seconds(value: unknown): number | undefined {
   return secondsToMs(n);
 }
 
+/**
+ * The body, at most `limit` bytes of it: a server that answers without end
+ * cannot fill the runner's memory. The rest is not read (the connection is
+ * dropped).
+ */
+async function readCapped(
+  body: Dispatcher.ResponseData['body'],
+  limit: number,
+): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (size + chunk.length > limit) {
+      chunks.push(chunk.subarray(0, limit - size));
+      body.destroy();
+      return { bytes: Buffer.concat(chunks), truncated: true };
+    }
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  return { bytes: Buffer.concat(chunks), truncated: false };
+}
+
 /** `timeout` as milliseconds: a number applies to both connect and read, `[connect, read]` to each. */
 export function httpTimeouts(timeout: unknown): { connectMs?: number; readMs?: number } {
   if (Array.isArray(timeout)) {
@@ -201,6 +227,7 @@ export const httpProvider: ProviderRunner<HttpProvider> = {
     if (signal.aborted) throw abortedError(signal, 'http activity');
     let plan = planHttpRequest(provider);
     const { connectMs, readMs } = httpTimeouts(provider.timeout);
+    const limit = maxOutputBytes();
     // undici's timers overflow past 2^31-1 ms as Node's do (a 3,000,000 s timeout would fire at
     // once): such a timeout is enforced by one long timer over the whole exchange instead.
     const tooLong = (ms: number | undefined) => ms !== undefined && ms > MAX_TIMER_MS;
@@ -260,11 +287,19 @@ export const httpProvider: ProviderRunner<HttpProvider> = {
           plan = { method, url: to.href, headers, ...(body === undefined ? {} : { body }) };
           continue;
         }
-        const bytes = new Uint8Array(await res.body.arrayBuffer());
+        const { bytes, truncated } = await readCapped(res.body, limit);
         const headers = headerObject(res.headers);
         const contentType = headers['content-type'];
         let body: unknown;
-        if (contentType === 'application/json') {
+        if (truncated && contentType === 'application/json') {
+          throw new ActivityFailed(
+            `the response from ${plan.url} is larger than ${limit} bytes (FAULTLINE_MAX_OUTPUT_BYTES): not parsed as JSON`,
+          );
+        }
+        if (truncated) {
+          body = `${decodeText(bytes, contentType)}\n[faultline: output truncated: kept the first ${limit} bytes of a longer body (FAULTLINE_MAX_OUTPUT_BYTES)]`;
+          ctx.log('warn', `http response body truncated to ${limit} bytes`);
+        } else if (contentType === 'application/json') {
           const text = new TextDecoder().decode(bytes);
           try {
             body = JSON.parse(text);

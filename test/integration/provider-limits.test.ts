@@ -7,10 +7,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { NodeProvider, ProcessProvider } from '../../src/core/schema.js';
+import { httpProvider } from '../../src/providers/http.js';
 import { nodeProvider } from '../../src/providers/node.js';
 import { processProvider } from '../../src/providers/process.js';
 import { DEFAULT_MAX_OUTPUT_BYTES } from '../../src/providers/util.js';
 import { activityContext } from '../helpers/activity-context.js';
+import { startServer } from '../helpers/server.js';
 
 type Out = { status: number; stdout: string; stderr: string };
 const sh = (script: string, timeout?: number): ProcessProvider => ({
@@ -68,4 +70,33 @@ test('module: /dev/zero is refused, at run time and by validation, instead of re
   const issues = await nodeProvider.check!(provider, { baseDir: process.cwd() });
   assert.equal(issues[0]?.path, 'module');
   assert.match(issues[0]!.message, /not a regular file/);
+});
+
+test('an http body without end is cut at the cap (text: marker; JSON: the activity fails naming the limit)', async () => {
+  // Answers every request with a body that never ends, until the client goes away.
+  const server = await startServer((req, res) => {
+    res.setHeader('content-type', req.url === '/json' ? 'application/json' : 'text/plain');
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const pump = () => {
+      while (!res.destroyed && res.write(chunk)) {}
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    pump();
+  });
+  try {
+    const ctx = activityContext();
+    const out = (await httpProvider.run({ type: 'http', url: `${server.url}/text` }, ctx)) as {
+      body: string;
+    };
+    const [kept, marker] = out.body.split('\n[faultline: ');
+    assert.equal(kept, 'x'.repeat(DEFAULT_MAX_OUTPUT_BYTES));
+    assert.match(marker!, /kept the first 1048576 bytes of a longer body/);
+    assert.ok(ctx.logs.some((l) => /body truncated to 1048576 bytes/.test(l.message)));
+    await assert.rejects(
+      httpProvider.run({ type: 'http', url: `${server.url}/json` }, activityContext()),
+      /is larger than 1048576 bytes \(FAULTLINE_MAX_OUTPUT_BYTES\): not parsed as JSON/,
+    );
+  } finally {
+    await server.close();
+  }
 });
