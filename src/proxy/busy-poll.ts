@@ -11,12 +11,36 @@
  * cost is CPU only while traffic flows, at most the window after the last
  * event; an idle proxy never spins (and the spin never outlives the window, so
  * it does not keep a process alive). `busyPollMicros: 0` turns it off.
+ *
+ * Under CPU contention spinning backfires: the spinner uses up its time slice
+ * and loses the scheduler's wake-up preference, so the next packet waits for
+ * its turn on a core (milliseconds) instead of waking it at once, and it takes
+ * CPU from the other runnable tasks. A gap between two spins longer than
+ * CONTENDED_GAP_MS means the process was descheduled: polling then stops and
+ * stays off for BACKOFF_MS (sleeping in epoll is the better bet meanwhile).
  */
+/** A gap between two spins this long (ms) means another task had the core. */
+export const CONTENDED_GAP_MS = 2;
+/** How long (ms) polling stays off after contention was seen. */
+export const BACKOFF_MS = 500;
+
 export class BusyPoller {
   readonly #windowMs: number;
   #spinning = false;
   #active = false;
   #deadline = 0;
+  #last = 0;
+  #backoffUntil = 0;
+
+  /** Whether it is polling now. */
+  get spinning(): boolean {
+    return this.#spinning;
+  }
+
+  /** Whether polling is off for a while because the CPU is contended. */
+  get backingOff(): boolean {
+    return performance.now() < this.#backoffUntil;
+  }
 
   constructor(windowMicros: number) {
     this.#windowMs = Math.max(0, windowMicros) / 1000;
@@ -29,16 +53,27 @@ export class BusyPoller {
       return;
     }
     if (this.#windowMs === 0) return;
+    const now = performance.now();
+    if (now < this.#backoffUntil) return;
     this.#spinning = true;
-    this.#deadline = performance.now() + this.#windowMs;
+    this.#last = now;
+    this.#deadline = now + this.#windowMs;
     setImmediate(this.#spin);
   }
 
   #spin = (): void => {
+    const now = performance.now();
+    if (now - this.#last > CONTENDED_GAP_MS) {
+      this.#spinning = false;
+      this.#active = false;
+      this.#backoffUntil = now + BACKOFF_MS;
+      return;
+    }
+    this.#last = now;
     if (this.#active) {
       this.#active = false;
-      this.#deadline = performance.now() + this.#windowMs;
-    } else if (performance.now() >= this.#deadline) {
+      this.#deadline = now + this.#windowMs;
+    } else if (now >= this.#deadline) {
       this.#spinning = false;
       return;
     }

@@ -12,7 +12,7 @@
  * sockets close when both directions have ended. An RST from one side is
  * passed on as an RST to the other; other socket errors close the other side.
  */
-import { connect, Socket } from 'node:net';
+import { connect, isIP, Socket } from 'node:net';
 import { type ByteCounters, Link, type LinkOwner } from './link.js';
 import type { ProxyServer } from './proxy.js';
 import { type ConnectGate, hasConnectHook } from './toxic.js';
@@ -141,13 +141,17 @@ export class Connection implements LinkOwner {
       return;
     }
     const userBuffers = this.owner.userBuffers;
+    // A named upstream is resolved from the proxy's cache, not by a lookup per connection.
+    const named = isIP(target.host) === 0 ? this.owner.upstreamLookup : null;
     const upstream = connect({
       host: target.host,
       port: target.port,
       allowHalfOpen: true,
       noDelay: true,
+      ...(named ? { lookup: named.lookup } : {}),
       ...(userBuffers ? { onread: this.down.onread } : {}),
     } as never) as Socket;
+    if (named) upstream.once('connect', () => named.connected(upstream.remoteAddress));
     if (!userBuffers) upstream.on('data', this.down.onData);
     this.upstream = upstream;
     this.up.dst = upstream;

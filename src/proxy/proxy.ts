@@ -18,6 +18,7 @@ import {
 } from './listen.js';
 import { ProxyApiError, type ProxyView } from './model.js';
 import type { Direction } from './toxic.js';
+import { UpstreamLookup } from './upstream-lookup.js';
 
 export class ProxyServer {
   enabled = false;
@@ -32,6 +33,8 @@ export class ProxyServer {
   #server: Server | null = null;
   #upstream: string;
   #target: { host: string; port: number } | null | undefined;
+  /** Cached resolution of a named upstream (see upstream-lookup.ts); reset when the upstream changes. */
+  upstreamLookup = new UpstreamLookup();
 
   constructor(
     readonly name: string,
@@ -54,6 +57,7 @@ export class ProxyServer {
   set upstream(value: string) {
     this.#upstream = value;
     this.#target = undefined;
+    this.upstreamLookup = new UpstreamLookup();
   }
 
   /** Where connections are dialled; null when `upstream` is not a dialable "host:port". */
