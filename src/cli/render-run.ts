@@ -1,11 +1,13 @@
 /**
  * Renders engine events. Plain log lines when not on a terminal; on a
  * terminal, the same lines plus a live status line at the bottom (phase,
- * current activity, elapsed time) redrawn ten times a second.
+ * current activity, elapsed time) redrawn ten times a second. The final
+ * summary is derived from report/model.ts, like every report.
  */
 import type { Activity } from '../core/schema.js';
 import { type Phase, type RunEvent, STEADY_STATE_PHASES } from '../engine/events.js';
 import type { ActivityRun, Journal } from '../engine/journal.js';
+import { hypothesisRows, loadOf, recoveryOf, recoveryText, verdictOf } from '../report/model.js';
 import type { Output } from './output.js';
 
 const PHASE_LABEL: Record<Phase, string> = {
@@ -150,7 +152,7 @@ export class RunRenderer {
     this.#line('info', `${a.type} '${a.name}' succeeded in ${took}${value}`);
   }
 
-  /** The final summary, printed even with --quiet. */
+  /** The final summary, printed even with --quiet: from report/model.ts, so it says what the report says. */
   summary(journal: Journal, journalPath: string | undefined, exitCode: number) {
     const { out } = this;
     const ended = journal.deviated ? 'deviated' : journal.status;
@@ -159,19 +161,38 @@ export class RunRenderer {
       deviated: journal.deviated,
       exit_code: exitCode,
     });
-    if (journal.faultline.reason) out.summary(`  reason: ${journal.faultline.reason}`);
+    const v = verdictOf(journal);
+    out.summary(`  verdict: ${v.label}, exit code ${v.exitCode}`, { verdict: v.kind });
+    for (const r of v.reasons) out.summary(`  reason: ${r}`);
+    if (v.reasons.length === 0 && journal.faultline.reason)
+      out.summary(`  reason: ${journal.faultline.reason}`);
+    for (const w of v.warnings) out.summary(`  warning: ${w}`);
     const ss = journal.steady_states;
     const fmt = (s: { steady_state_met: boolean } | null) =>
       s === null ? 'not checked' : s.steady_state_met ? 'met' : 'NOT met';
-    out.summary(
-      `  steady state before: ${fmt(ss.before)}, after: ${fmt(ss.after)}${ss.during.length ? `, during: ${ss.during.filter((d) => d.steady_state_met).length}/${ss.during.length} met` : ''}`,
-    );
+    // "During" as the report counts it: all the method's checks, and those made while a fault was active.
+    const underFault = new Set(hypothesisRows(journal).flatMap((r) => r.during.map((c) => c.start)));
+    const faulted = ss.during.filter((d) => d.probes.some((p) => underFault.has(p.start)));
+    const during = ss.during.length
+      ? `, during: ${ss.during.filter((d) => d.steady_state_met).length}/${ss.during.length} met` +
+        (journal.faultline.faults.length
+          ? ` (${faulted.filter((d) => d.steady_state_met).length}/${faulted.length} while a fault was active)`
+          : '')
+      : '';
+    out.summary(`  steady state before: ${fmt(ss.before)}, after: ${fmt(ss.after)}${during}`);
     const failed = journal.run.filter((r) => r.status === 'failed').length;
     out.summary(
       `  method: ${journal.run.length} activities (${failed} failed), rollbacks: ${journal.rollbacks.length}, faults: ${journal.faultline.faults.length} injected, ${journal.faultline.unreverted.length} unreverted, ${journal.duration.toFixed(2)}s`,
     );
     for (const f of journal.faultline.unreverted)
       out.error(`  UNREVERTED FAULT: ${f.kind} ${f.target}: ${f.error ?? 'not verified'}`);
+    const rec = recoveryOf(journal);
+    if (rec) out.summary(`  recovery: ${recoveryText(rec).text}`);
+    const load = loadOf(journal);
+    if (load)
+      out.summary(
+        `  load: ${load.totals.requests} requests, ${load.totals.successes} succeeded, p99 ${load.latency.p99} ms`,
+      );
     if (journalPath) out.summary(`  journal: ${journalPath}`);
   }
 }
