@@ -35,6 +35,8 @@ import {
 } from './select.js';
 
 export const PAUSE_DEFAULT_COUNT = 1;
+/** How long inject() waits for the SIGSTOPped processes to show as stopped. */
+const STOP_WAIT_MS = 5_000;
 
 export const PauseArgsSchema = z
   .strictObject({ ...SelectorFields, ...AmountFields })
@@ -127,6 +129,18 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
     if (stopped.length === 0) {
       if (skipped.length > 0) throw alreadyStopped(skipped);
       throw new FaultlineError('FAULTLINE_ERR_FAULT', 'process-pause: every selected process exited first');
+    }
+    // A process stops when it next runs, which on a loaded machine is not at once: in place means
+    // stopped (so a later pause, of any run, sees it stopped too). Bounded: it stops in the end anyway.
+    const ours = selectedFrom(record.processes).filter((s) => here.has(procKey(s)));
+    for (let waited = 0; waited < STOP_WAIT_MS; waited += 10) {
+      let running = false;
+      for (const s of ours) {
+        const now = await sameProcess(s.pid, s.start);
+        if (now && !isStopped(now.state)) running = true;
+      }
+      if (!running) break;
+      await sleep(10);
     }
     return { ...record, stopped };
   },
