@@ -158,15 +158,20 @@ describe('toxics on live connections', { timeout: 30_000 }, () => {
   test('latency: added, updated and removed on a live connection, one way (downstream)', async () => {
     const { manager, port } = await setup();
     const c = await connected(port);
-    assert.ok((await roundTrip(c)) < 50);
+    // A latency toxic never delivers early, so the lower bounds prove each change; the upper
+    // ones say only "not stalled" (a loaded machine adds hundreds of ms) or "no longer there"
+    // (under the latency that was removed). The precise figures: bench/proxy-latency-toxic.mjs.
+    const plain = await roundTrip(c);
+    assert.ok(plain < 99, `round trip without a toxic: ${plain}`);
     manager.addToxic('p', { type: 'latency', attributes: { latency: 100 } });
     const slow = await roundTrip(c);
-    assert.ok(slow >= 99 && slow < 400, `round trip with 100 ms latency: ${slow}`);
+    assert.ok(slow >= 99 && slow < 3000, `round trip with 100 ms latency: ${slow}`);
     manager.updateToxic('p', 'latency_downstream', { attributes: { latency: 250 } });
     const slower = await roundTrip(c);
-    assert.ok(slower >= 249 && slower < 600, `round trip with 250 ms latency: ${slower}`);
+    assert.ok(slower >= 249 && slower < 3000, `round trip with 250 ms latency: ${slower}`);
     manager.removeToxic('p', 'latency_downstream');
-    assert.ok((await roundTrip(c)) < 50);
+    const removed = await roundTrip(c);
+    assert.ok(removed < 249, `round trip after the removal: ${removed}`);
   });
 
   test('two latency toxics add up (100 upstream + 100 downstream)', async () => {
@@ -175,7 +180,8 @@ describe('toxics on live connections', { timeout: 30_000 }, () => {
     manager.addToxic('p', { type: 'latency', stream: 'downstream', attributes: { latency: 100 } });
     const c = await connected(port);
     const rt = await roundTrip(c);
-    assert.ok(rt >= 199 && rt < 500, `round trip ${rt}`);
+    // Both apply (never early); the upper bound only says it did not stall (571 ms seen loaded).
+    assert.ok(rt >= 199 && rt < 3000, `round trip ${rt}`);
   });
 
   test('bandwidth paces data; rate 0 stalls until the toxic is removed, then it flows', async () => {
