@@ -160,7 +160,8 @@ export async function registerProxyServer(opts: {
         at: new Date().toISOString(),
         reverted: same && halt ? [...halt.reverted, ...reverted] : reverted,
       };
-      opts.onHalt?.(reverted, flag);
+      // The launcher's flag and haltAll's are one halt: tell it once, plus anything reverted later.
+      if (!same || reverted.length > 0) opts.onHalt?.(reverted, flag);
       await write();
     });
     return checking;
