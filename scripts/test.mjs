@@ -16,7 +16,12 @@ function find(dir) {
 }
 const only = process.argv.slice(2);
 const files = (only.length ? only : find('test')).sort();
+// The dead-man watchdog (src/faults/watchdog.ts) is off for the suite: tests that kill a runner
+// assert what `recover` reports, and a watchdog reverting first would race them; each test
+// runner would also pay one more process start. test/integration/watchdog.test.ts turns it on.
+const env = { ...process.env, FAULTLINE_WATCHDOG: process.env.FAULTLINE_WATCHDOG ?? '0' };
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
   stdio: 'inherit',
+  env,
 });
 process.exit(r.status ?? 1);
