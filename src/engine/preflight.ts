@@ -77,11 +77,12 @@ function refusal(a: Activity, at: string, err: FaultlineError): FaultlineError {
     path: i.path ? `${args}.${i.path}` : args,
     message: i.message,
   }));
-  // The kind's own message starts with the argument (`mode: ...`) or the kind (`postgres-...: leave: ...`).
-  return new FaultlineError(err.code, `action '${a.name}' (${args}), ${REFUSED}: ${err.message}`, {
-    issues,
-    cause: err,
-  });
+  // The kind's own message starts with the argument (`mode: ...`): given its full path, the CLI
+  // sees the issue stated in the message and prints it once. Others start with the kind.
+  const first = err.issues[0]?.path;
+  const what =
+    first && err.message.startsWith(`${first}: `) ? `${args}.${err.message}` : `${args}: ${err.message}`;
+  return new FaultlineError(err.code, `action '${a.name}', ${REFUSED}: ${what}`, { issues, cause: err });
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T | 'timeout'> {

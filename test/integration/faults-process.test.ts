@@ -13,6 +13,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exposedFaults } from '../../src/activities/faults.js';
 import '../../src/activities/index.js';
+import { errorLines } from '../../src/cli/error-lines.js';
 import type { FaultlineError } from '../../src/core/errors.js';
 import type { Experiment } from '../../src/core/schema.js';
 import { findBuiltin } from '../../src/engine/builtins.js';
@@ -454,11 +455,12 @@ describe('preflight: a selection that cannot work refuses the run before anythin
       assert.match(
         err.message,
         new RegExp(
-          `^action 'pause-worker' \\(method\\[1\\]\\.provider\\.arguments\\), the run was refused before anything was injected: mode: name=${tag}p matches 2 processes`,
+          `^action 'pause-worker', the run was refused before anything was injected: method\\[1\\]\\.provider\\.arguments\\.mode: name=${tag}p matches 2 processes`,
         ),
       );
       for (const t of [a!, b!]) assert.match(err.message, new RegExp(`pid ${t.pid} `));
       assert.equal(err.issues[0]?.path, 'method[1].provider.arguments.mode');
+      assert.deepEqual(errorLines(err), [err.message], 'the CLI prints it once');
       return true;
     });
     await assert.rejects(readFile(marker()), { code: 'ENOENT' });
@@ -477,9 +479,9 @@ describe('preflight: a selection that cannot work refuses the run before anythin
     // Known once the configuration is: checked like a literal.
     const fromVar = action('pause-var', 'faultline.process', 'pause', { name: '${svc}', duration: 1 });
     const withConfig = { ...experiment([fromVar]), configuration: { svc: `${tag}q` } } as Experiment;
-    await assert.rejects(run(withConfig), /action 'pause-var' .*mode: name=fl[0-9a-f]{8}q matches 2/);
+    await assert.rejects(run(withConfig), /action 'pause-var', .*mode: name=fl[0-9a-f]{8}q matches 2/);
     const fd = action('limit-fds', 'faultline.stress', 'fd_exhaust', { name: `${tag}q`, duration: 1 });
-    await assert.rejects(run(experiment([fd])), /action 'limit-fds' .*mode: name=fl[0-9a-f]{8}q matches 2/);
+    await assert.rejects(run(experiment([fd])), /action 'limit-fds', .*mode: name=fl[0-9a-f]{8}q matches 2/);
     for (const t of tickers) assert.notEqual(await state(t.pid), 'T');
     await assertNothingLeftBehind(home);
   });

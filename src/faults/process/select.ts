@@ -326,10 +326,8 @@ export function ambiguousSelection(
     `${selector} matches ${plural(matched.length, 'process')} and ${wanted}: say which with mode=oldest, ` +
     'mode=newest, mode=random or mode=all (or count=N, percentage=P), or select one by pid=<pid>';
   const list = formatCandidates(matched, bootSeconds).map((l) => `\n  ${l}`);
-  // The issue is short: the CLI prints it under the message, which already says it all.
-  const issue = `${selector} is ambiguous (${plural(matched.length, 'process')}, listed in the message): expected mode, count or percentage, or a pid`;
   return new FaultlineError('FAULTLINE_ERR_VALIDATION', `mode: ${message}; candidates:${list.join('')}`, {
-    issues: [{ path: 'mode', message: issue }],
+    issues: [{ path: 'mode', message }],
   });
 }
 
