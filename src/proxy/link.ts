@@ -86,6 +86,14 @@ export class Link {
   dropping = false;
 
   #bulk: Buffer | null = null;
+  /**
+   * Deliveries made while the chain is already running (a toxic pushing from its
+   * write): queued here and run by the outermost call, so a chain of 2,000 toxics
+   * is a loop, not 2,000 nested calls (issue #13: one byte overflowed the stack).
+   * Flat triples: target stage (null: the destination), chunk (null: end), time.
+   */
+  readonly #pending: (Stage | Buffer | number | null)[] = [];
+  #draining = false;
   #retiring: Buffer | null = null;
   #bulkInFlight = false;
   #blocks = 0;
@@ -154,7 +162,7 @@ export class Link {
       this.#bulk = null;
       this.#recycle();
     }
-    if (!this.dropping) this.head.write(chunk, performance.now());
+    if (!this.dropping) this.deliver(this.head, chunk, performance.now());
     return true;
   }
 
@@ -164,8 +172,41 @@ export class Link {
     this.poller.poke();
     if (this.dropping) return;
     if (this.head === null) this.sink(chunk);
-    else this.head.write(chunk, performance.now());
+    else this.deliver(this.head, chunk, performance.now());
   };
+
+  /**
+   * Hands a chunk (or end-of-stream, `chunk` null) to `target`, or to the
+   * destination when `target` is null. Inside a delivery it is queued and run
+   * when the current one returns: order per stage is kept (FIFO), depth is not.
+   */
+  deliver(target: Stage | null, chunk: Buffer | null, at: number): void {
+    if (this.#draining) {
+      this.#pending.push(target, chunk, at);
+      return;
+    }
+    this.#draining = true;
+    try {
+      this.#step(target, chunk, at);
+      for (let i = 0; i < this.#pending.length; i += 3) {
+        const p = this.#pending;
+        this.#step(p[i] as Stage | null, p[i + 1] as Buffer | null, p[i + 2] as number);
+      }
+    } finally {
+      this.#pending.length = 0;
+      this.#draining = false;
+    }
+  }
+
+  #step(target: Stage | null, chunk: Buffer | null, at: number): void {
+    // A stage removed while this was queued: on to the next active one (as a late push does).
+    while (target !== null && target.toxic === null) target = target.next;
+    if (chunk === null) {
+      if (target !== null) target.receiveEnd();
+      else this.sinkEnd();
+    } else if (target !== null) target.write(chunk, at);
+    else this.sink(chunk);
+  }
 
   /** Writes an owned chunk to the destination (end of the toxic chain, or a peer write). */
   sink(chunk: Buffer): void {
@@ -205,7 +246,7 @@ export class Link {
   onSourceEnd(): void {
     if (this.srcEnded) return;
     this.srcEnded = true;
-    if (this.head !== null) this.head.receiveEnd();
+    if (this.head !== null) this.deliver(this.head, null, 0);
     else this.sinkEnd();
   }
 
@@ -356,17 +397,13 @@ export class Stage implements ToxicLink {
 
   push(chunk: Buffer, at: number): void {
     if (this.endOut || this.link.dropping) return;
-    const next = this.next;
-    if (next !== null) next.write(chunk, at);
-    else this.link.sink(chunk);
+    this.link.deliver(this.next, chunk, at);
   }
 
   end(): void {
     if (this.endOut) return;
     this.endOut = true;
-    const next = this.next;
-    if (next !== null) next.receiveEnd();
-    else this.link.sinkEnd();
+    this.link.deliver(this.next, null, 0);
   }
 
   close(): void {

@@ -60,6 +60,31 @@ export interface ProxyManagerOptions {
    * reads: slower, but relies on no Node internals (see proxy.ts).
    */
   userBuffers?: boolean;
+  /** Bounds on what the API may create (issue #13): defaults in PROXY_LIMITS. */
+  limits?: Partial<ProxyLimits>;
+}
+
+/** What one server may hold; beyond these a request is refused with a 400 naming the limit. */
+export interface ProxyLimits {
+  /** Proxies per server. */
+  proxies: number;
+  /** Toxics per proxy (both streams together); each connection runs one stage per toxic. */
+  toxicsPerProxy: number;
+  /** Characters in a proxy or toxic name. */
+  nameLength: number;
+  /** Characters in a `listen` or `upstream` address. */
+  addressLength: number;
+}
+
+export const PROXY_LIMITS: Readonly<ProxyLimits> = Object.freeze({
+  proxies: 1024,
+  toxicsPerProxy: 256,
+  nameLength: 256,
+  addressLength: 1024,
+});
+
+function limitError(message: string): ProxyApiError {
+  return new ProxyApiError(400, message);
 }
 
 function jsonKind(v: unknown): string {
@@ -196,8 +221,10 @@ export class ProxyManager implements ProxyControl {
   /** Set while `faultline halt` is in force: the error new faults get. */
   #halted: ProxyApiError | null = null;
   readonly #listeners = new Set<() => void>();
+  readonly limits: Readonly<ProxyLimits>;
 
   constructor(options: ProxyManagerOptions = {}) {
+    this.limits = { ...PROXY_LIMITS, ...options.limits };
     this.#host = options.host;
     this.#poller = new BusyPoller(options.busyPollMicros ?? 100);
     this.#userBuffers = options.userBuffers ?? true;
@@ -244,6 +271,32 @@ export class ProxyManager implements ProxyControl {
     return [...this.#proxies.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  /** Name and address lengths of a proxy about to be created or changed. */
+  #checkFields(fields: ProxyFields, where = ''): void {
+    const { nameLength, addressLength } = this.limits;
+    if (fields.name !== undefined && fields.name.length > nameLength) {
+      throw limitError(
+        `proxy name too long${where}: ${fields.name.length} characters (the limit is ${nameLength}: limits.nameLength)`,
+      );
+    }
+    for (const field of ['listen', 'upstream'] as const) {
+      const value = fields[field];
+      if (value !== undefined && value.length > addressLength) {
+        throw limitError(
+          `${field} too long${where}: ${value.length} characters (the limit is ${addressLength}: limits.addressLength)`,
+        );
+      }
+    }
+  }
+
+  /** Room for `adding` more proxies (those replacing an existing one do not count). */
+  #checkProxyCount(adding: number): void {
+    const max = this.limits.proxies;
+    if (adding > 0 && this.#proxies.size + adding > max) {
+      throw limitError(`too many proxies: the limit is ${max} per server (limits.proxies)`);
+    }
+  }
+
   #newProxy(fields: ProxyFields): ProxyServer {
     return new ProxyServer(
       fields.name!,
@@ -275,11 +328,13 @@ export class ProxyManager implements ProxyControl {
       fields = proxyFields(input);
       if (!fields.name) throw new ProxyApiError(400, 'missing required field: name');
       if (!fields.upstream) throw new ProxyApiError(400, 'missing required field: upstream');
+      this.#checkFields(fields);
     } catch (err) {
       return Promise.reject(err);
     }
     return this.#serial(async () => {
       if (this.#proxies.has(fields.name!)) throw new ProxyApiError(409, 'proxy already exists');
+      this.#checkProxyCount(1);
       const proxy = this.#newProxy(fields);
       if (fields.enabled ?? true) await proxy.start();
       this.#proxies.set(proxy.name, proxy);
@@ -292,6 +347,7 @@ export class ProxyManager implements ProxyControl {
     return this.#serial(async () => {
       const proxy = this.#find(name);
       const fields = proxyFields(patch);
+      this.#checkFields({ listen: fields.listen, upstream: fields.upstream });
       const listen = fields.listen ?? proxy.listen;
       const upstream = fields.upstream ?? proxy.upstream;
       const enabled = fields.enabled ?? proxy.enabled;
@@ -397,7 +453,10 @@ export class ProxyManager implements ProxyControl {
       if (!fields.name) throw new ProxyApiError(400, `missing required field: name at proxy ${i + 1}`);
       if (!fields.upstream)
         throw new ProxyApiError(400, `missing required field: upstream at proxy ${i + 1}`);
+      this.#checkFields(fields, ` at proxy ${i + 1}`);
     });
+    const names = new Set(inputs.map((f) => f.name!));
+    this.#checkProxyCount([...names].filter((n) => !this.#proxies.has(n)).length);
     return inputs;
   }
 
@@ -496,6 +555,17 @@ export class ProxyManager implements ProxyControl {
       throw new ProxyApiError(400, 'stream was invalid, can be either upstream or downstream');
     }
     const toxicName = name || `${type}_${stream}`;
+    const { nameLength, toxicsPerProxy } = this.limits;
+    if (toxicName.length > nameLength) {
+      throw limitError(
+        `toxic name too long: ${toxicName.length} characters (the limit is ${nameLength}: limits.nameLength)`,
+      );
+    }
+    if (proxy.toxics.upstream.length + proxy.toxics.downstream.length >= toxicsPerProxy) {
+      throw limitError(
+        `too many toxics on proxy ${proxyName}: the limit is ${toxicsPerProxy} per proxy (limits.toxicsPerProxy)`,
+      );
+    }
     const kind = toxicKinds.get(type);
     if (kind === undefined) throw new ProxyApiError(400, 'invalid toxic type');
     if (kind.streams && !kind.streams.includes(direction as Direction)) {

