@@ -6,9 +6,13 @@
  * proxy, out-of-range toxicity and timer-overflowing durations.
  */
 import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { afterEach, describe, test } from 'node:test';
 import { type ControlServer, startControlServer } from '../../src/proxy/api/server.js';
 import { ProxyManager, type ProxyManagerOptions } from '../../src/proxy/manager.js';
+import { ROOT } from '../helpers/cli.js';
 import { http } from '../helpers/http-raw.js';
 import { client, portOf, roundTrip, startEcho, type Upstream } from '../helpers/proxy-net.js';
 
@@ -156,5 +160,101 @@ describe('limits (issue #13 item 1)', () => {
       JSON.stringify({ upstream: `${'h'.repeat(2000)}:1` }),
     );
     assertError(up, 400, /upstream too long: 2002 characters \(the limit is 1024: limits\.addressLength\)/);
+  });
+});
+
+/**
+ * A proxy server in a child process (a frozen event loop there cannot freeze the
+ * test), with the API on a free port and an echo upstream; resolves the API URL.
+ */
+async function serverProcess(): Promise<{ url: string; upstream: string; child: ChildProcess }> {
+  const script = `
+    import { createServer } from 'node:net';
+    import { ProxyManager } from './src/proxy/manager.ts';
+    import { startControlServer } from './src/proxy/api/server.ts';
+    const up = createServer((s) => s.pipe(s)).listen(0, '127.0.0.1');
+    await new Promise((r) => up.once('listening', r));
+    const api = await startControlServer({ control: new ProxyManager(), port: 0 });
+    console.log(JSON.stringify({ url: api.url, upstream: '127.0.0.1:' + up.address().port }));
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanups.push(() => {
+    child.kill('SIGKILL');
+  });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  const { url, upstream } = JSON.parse(line.toString()) as { url: string; upstream: string };
+  return { url, upstream, child };
+}
+
+/** `GET /version` answered within `ms`, or false (the server's loop is stalled). */
+function answersWithin(url: string, ms: number): Promise<boolean> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), ms);
+  return fetch(`${url}/version`, { signal: controller.signal })
+    .then((r) => r.ok)
+    .catch(() => false)
+    .finally(() => clearTimeout(timer));
+}
+
+describe('catastrophic patterns (issue #13 item 2)', () => {
+  test('path_regex ^/(a+)+$ and a 35-byte path from a data-plane client: the API keeps answering', async () => {
+    const srv = await serverProcess();
+    const post = (path: string, body: unknown) => http(srv.url, 'POST', path, JSON.stringify(body));
+    const created = await post('/proxies', { name: 'web', listen: '127.0.0.1:0', upstream: srv.upstream });
+    assert.equal(created.status, 201, created.body);
+    const toxic = await post('/proxies/web/toxics', {
+      type: 'http_abort',
+      stream: 'upstream',
+      attributes: { path_regex: '^/(a+)+$', status: 418 },
+    });
+    assert.equal(toxic.status, 200, toxic.body);
+    // The attacker needs no API access: one request through the proxy.
+    const path = `/${'a'.repeat(33)}!`;
+    assert.equal(path.length, 35);
+    const port = Number(JSON.parse(created.body).listen.split(':').pop());
+    const socket = connect(port, '127.0.0.1');
+    cleanups.push(() => void socket.destroy());
+    await once(socket, 'connect');
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    const echoed = once(socket, 'data');
+    // Backtracking takes minutes on this path; RE2 microseconds. 15 s leaves room for a loaded machine.
+    assert.equal(await answersWithin(srv.url, 15_000), true, 'the API answers while the pattern is matched');
+    // Not matched (the path ends in "!"): forwarded to the echo upstream, which sends the request back.
+    assert.match(String((await echoed)[0]), /^GET \/a+! HTTP\/1\.1/);
+    const hit = connect(port, '127.0.0.1');
+    cleanups.push(() => void hit.destroy());
+    await once(hit, 'connect');
+    hit.write(`GET /${'a'.repeat(33)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    assert.match(String((await once(hit, 'data'))[0]), /^HTTP\/1\.1 418 /);
+  });
+
+  test('patterns RE2 cannot run are refused at creation, naming the attribute', async () => {
+    const { server } = await api();
+    await http(
+      server.url,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false }),
+    );
+    for (const [field, pattern] of [
+      ['path_regex', '^/(a)\\1$'],
+      ['header_value', '(?=x)'],
+      ['path_regex', '('],
+    ]) {
+      const res = await http(
+        server.url,
+        'POST',
+        '/proxies/p/toxics',
+        JSON.stringify({ type: 'http_delay', stream: 'upstream', attributes: { [field!]: pattern } }),
+      );
+      assertError(
+        res,
+        400,
+        new RegExp(`invalid attribute ${field} for http_delay: must be a valid RE2 regular expression`),
+      );
+    }
   });
 });

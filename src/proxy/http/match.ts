@@ -3,19 +3,48 @@
  * method, path prefix or regular expression, and a header, each optional
  * (empty matches everything), then `percentage` of the matching requests.
  */
-import { attr } from '../toxic.js';
+import { z } from 'zod';
+import { compileSafeRegex, type SafeRegex, SafeRegexError } from '../../core/safe-regex.js';
+import { attr, goTypes } from '../toxic.js';
 import type { RequestHead } from './request-framer.js';
 
-function compiles(v: string): boolean {
-  try {
-    new RegExp(v);
-    return true;
-  } catch {
-    return false;
+/**
+ * A pattern attribute. Patterns come from API clients and are matched against
+ * what data-plane clients send, so they run in RE2 (linear time, Go's syntax,
+ * as in Toxiproxy): `^/(a+)+$` and a 35-byte path froze the whole server for
+ * 110 s with JavaScript's backtracking RegExp (issue #13).
+ */
+const regex = (description: string) => {
+  const s = z
+    .string()
+    .superRefine((v, ctx) => {
+      if (v === '') return;
+      try {
+        compiled(v);
+      } catch (err) {
+        if (!(err instanceof SafeRegexError)) throw err;
+        ctx.addIssue({ code: 'custom', message: `must be a valid RE2 regular expression: ${err.reason}` });
+      }
+    })
+    .default('')
+    .describe(description);
+  goTypes.add(s, { goType: 'string' });
+  return s;
+};
+
+/** Compiled patterns by source: every connection builds its matcher, the pattern is compiled once. */
+const cache = new Map<string, SafeRegex>();
+const CACHE_MAX = 256;
+
+function compiled(pattern: string): SafeRegex {
+  let re = cache.get(pattern);
+  if (re === undefined) {
+    re = compileSafeRegex(pattern, { field: 'path_regex/header_value' });
+    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
+    cache.set(pattern, re);
   }
+  return re;
 }
-const regex = (description: string) =>
-  attr.string(description, { check: compiles, message: 'must be a valid regular expression' });
 
 /** Attributes shared by every HTTP toxic. */
 export const requestMatchAttributes = {
@@ -46,9 +75,9 @@ export function compileMatch(a: RequestMatch): (req: RequestHead) => boolean {
     .split(',')
     .map((m) => m.trim().toUpperCase())
     .filter(Boolean);
-  const pathRe = a.path_regex ? new RegExp(a.path_regex) : undefined;
+  const pathRe = a.path_regex ? compiled(a.path_regex) : undefined;
   const header = a.header_name.toLowerCase();
-  const valueRe = a.header_value ? new RegExp(a.header_value) : undefined;
+  const valueRe = a.header_value ? compiled(a.header_value) : undefined;
   return (req) => {
     if (methods.length && !methods.includes(req.method)) return false;
     if (a.path_prefix && !req.path.startsWith(a.path_prefix)) return false;
