@@ -202,8 +202,18 @@ export const attr = {
     return s;
   },
   /** String-to-string map attribute (Go `map[string]string`), default {}. */
-  stringMap(description: string) {
-    const s = z.record(z.string(), z.string()).default({}).describe(description);
+  stringMap(description: string, opts: { check?: (key: string, value: string) => string | undefined } = {}) {
+    const check = opts.check;
+    const base = z.record(z.string(), z.string());
+    const checked = check
+      ? base.superRefine((map, ctx) => {
+          for (const [k, v] of Object.entries(map)) {
+            const problem = check(k, v);
+            if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+          }
+        })
+      : base;
+    const s = checked.default({}).describe(description);
     goTypes.add(s, { goType: 'map[string]string' });
     return s;
   },

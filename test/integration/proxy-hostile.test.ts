@@ -258,3 +258,55 @@ describe('catastrophic patterns (issue #13 item 2)', () => {
     }
   });
 });
+
+describe('response splitting (issue #13 item 5)', () => {
+  test('http_abort headers and content_type are checked as HTTP does: no CR/LF/NUL, token names', async () => {
+    const { server } = await api();
+    await http(
+      server.url,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false }),
+    );
+    const add = (attributes: Record<string, unknown>) =>
+      http(
+        server.url,
+        'POST',
+        '/proxies/p/toxics',
+        JSON.stringify({ type: 'http_abort', stream: 'upstream', attributes }),
+      );
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [
+        { content_type: 'text/html\r\nSet-Cookie: session=evil' },
+        /invalid attribute content_type for http_abort: must not contain CR, LF/,
+      ],
+      [
+        { headers: { 'X-A': 'v\r\nSet-Cookie: session=evil' } },
+        /invalid attribute headers for http_abort: value of header "X-A" contains CR, LF/,
+      ],
+      [{ headers: { 'X-A': 'v\nx' } }, /contains CR, LF/],
+      [{ headers: { 'X-A': 'v\u0000' } }, /contains CR, LF, NUL/],
+      [
+        { headers: { 'Set-Cookie: a=b\r\nX': 'v' } },
+        /header name "Set-Cookie: a=b\\r\\nX" is not an HTTP token/,
+      ],
+      [{ headers: { 'X A': 'v' } }, /is not an HTTP token/],
+      [{ headers: { '': 'v' } }, /header name "" is not an HTTP token/],
+    ];
+    for (const [attributes, message] of refused) assertError(await add(attributes), 400, message);
+    assert.equal(JSON.parse((await http(server.url, 'GET', '/proxies/p/toxics')).body).length, 0);
+    // Ordinary values, tabs and obs-text included, are still accepted; an update is checked the same way.
+    const ok = await add({
+      content_type: 'application/json; charset=utf-8',
+      headers: { 'Retry-After': '5', 'X-Why': 'a\tb é' },
+    });
+    assert.equal(ok.status, 200, ok.body);
+    const upd = await http(
+      server.url,
+      'POST',
+      '/proxies/p/toxics/http_abort_upstream',
+      JSON.stringify({ attributes: { headers: { 'X-B': '\r\n\r\n<script>' } } }),
+    );
+    assertError(upd, 400, /value of header "X-B" contains CR, LF/);
+  });
+});

@@ -15,6 +15,20 @@ import { compileMatch, requestMatchAttributes } from '../http/match.js';
 import { RequestFramer, type RequestHead } from '../http/request-framer.js';
 import { attr, defineToxic, type PeerPort } from '../toxic.js';
 
+/** RFC 9110 token characters: what a header name may contain. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Visible characters, spaces, tabs and obs-text: no CR, LF, NUL or other controls (no response splitting). */
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+const show = (s: string) => JSON.stringify(s.length > 40 ? `${s.slice(0, 37)}...` : s);
+
+function headerProblem(name: string, value: string): string | undefined {
+  if (!TOKEN.test(name))
+    return `header name ${show(name)} is not an HTTP token (letters, digits, !#$%&'*+-.^_\`|~)`;
+  if (!FIELD_VALUE.test(value))
+    return `value of header ${show(name)} contains CR, LF, NUL or another control character`;
+  return undefined;
+}
+
 export function abortResponse(
   req: RequestHead,
   a: { status: number; body: string; content_type: string; headers: Record<string, string> },
@@ -53,8 +67,13 @@ export const httpAbort = defineToxic({
       goType: 'int',
     }),
     body: attr.string('response body'),
-    content_type: attr.string('response Content-Type', { default: 'text/plain; charset=utf-8' }),
-    headers: attr.stringMap('extra response headers'),
+    // Both end up in the response head: checked as HTTP header values, or CR/LF would split the response.
+    content_type: attr.string('response Content-Type', {
+      default: 'text/plain; charset=utf-8',
+      check: (v) => FIELD_VALUE.test(v),
+      message: 'must not contain CR, LF, NUL or another control character',
+    }),
+    headers: attr.stringMap('extra response headers', { check: headerProblem }),
     ...requestMatchAttributes,
   }),
   create(attributes, link) {
