@@ -162,6 +162,15 @@ function ttlField(value: unknown): number | undefined {
   return ttl;
 }
 
+/** `toxicity`: a probability; -1 or 2 used to be stored as sent (docs/compatibility.md: negatives are refused). */
+function toxicityField(value: unknown): number | undefined {
+  const toxicity = num(value, 'ToxicWrapper.toxicity', 'float32');
+  if (toxicity !== undefined && (toxicity < 0 || toxicity > 1)) {
+    throw new ProxyApiError(400, `invalid toxicity: must be between 0 and 1, got ${toxicity}`);
+  }
+  return toxicity;
+}
+
 /**
  * Merges attribute input into `current` field by field (keys matched
  * case-insensitively, unknown keys and nulls ignored, as Go's decoder does),
@@ -471,14 +480,37 @@ export class ProxyManager implements ProxyControl {
     }
   }
 
+  /**
+   * Removes every toxic and enables every proxy. A cleanup call: one proxy that
+   * cannot be enabled (its `listen` no longer resolves or binds) does not stop
+   * the others; every toxic is removed first, then the failures are reported
+   * together in one 500 naming each proxy.
+   */
   reset(): Promise<void> {
     return this.#serial(async () => {
-      for (const proxy of this.#sorted()) {
-        await proxy.start();
-        for (const entry of [...proxy.toxics.upstream, ...proxy.toxics.downstream]) proxy.removeToxic(entry);
+      const failures: string[] = [];
+      try {
+        for (const proxy of this.#sorted()) {
+          for (const entry of [...proxy.toxics.upstream, ...proxy.toxics.downstream])
+            proxy.removeToxic(entry);
+        }
+        for (const proxy of this.#sorted()) {
+          try {
+            await proxy.start();
+            this.#disabled.delete(proxy.name);
+          } catch (err) {
+            failures.push(`${proxy.name}: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+      } finally {
+        this.#changed();
       }
-      this.#disabled.clear();
-      this.#changed();
+      if (failures.length > 0) {
+        throw new ProxyApiError(
+          500,
+          `reset removed every toxic but could not enable ${failures.length} ${failures.length === 1 ? 'proxy' : 'proxies'}: ${failures.join('; ')}`,
+        );
+      }
     });
   }
 
@@ -544,7 +576,7 @@ export class ProxyManager implements ProxyControl {
     const type = str(i.type, 'ToxicWrapper.type') ?? '';
     // A toxic that only makes sense one way (HTTP toxics act on requests) defaults to that stream.
     const stream = str(i.stream, 'ToxicWrapper.stream') ?? toxicKinds.get(type)?.streams?.[0] ?? 'downstream';
-    const toxicity = num(i.toxicity, 'ToxicWrapper.toxicity', 'float32') ?? 1;
+    const toxicity = toxicityField(i.toxicity) ?? 1;
     const ttl = ttlField(i.ttl);
     if (i.attributes !== undefined && i.attributes !== null && typeof i.attributes !== 'object') {
       throw typeError(i.attributes, 'toxics.NoopToxic', 'ToxicWrapper.attributes');
@@ -588,7 +620,7 @@ export class ProxyManager implements ProxyControl {
     const entry = this.#findToxic(proxy, toxicName);
     this.#refuseIfHalted();
     const i = record(input);
-    const toxicity = num(i.toxicity, 'ToxicWrapper.toxicity', 'float32');
+    const toxicity = toxicityField(i.toxicity);
     const ttl = ttlField(i.ttl);
     const attributes = decodeAttributes(entry.kind, entry.attributes, i.attributes);
     const reroll = toxicity !== undefined && toxicity !== entry.toxicity;

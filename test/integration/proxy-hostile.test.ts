@@ -36,6 +36,13 @@ async function api(options: ProxyManagerOptions = {}): Promise<{ m: ProxyManager
   return { m, server };
 }
 
+/** Creates a proxy that does not listen (enough to hold toxics). */
+async function disabledProxy(server: ControlServer, name: string, listen = '127.0.0.1:0'): Promise<void> {
+  const body = JSON.stringify({ name, listen, upstream: '127.0.0.1:1', enabled: false });
+  const res = await http(server.url, 'POST', '/proxies', body);
+  assert.equal(res.status, 201, res.body);
+}
+
 /** A Faultline/Toxiproxy JSON error: the status and a message matching `message`. */
 function assertError(res: { status: number; body: string }, status: number, message: RegExp): void {
   assert.equal(res.status, status, res.body);
@@ -233,12 +240,7 @@ describe('catastrophic patterns (issue #13 item 2)', () => {
 
   test('patterns RE2 cannot run are refused at creation, naming the attribute', async () => {
     const { server } = await api();
-    await http(
-      server.url,
-      'POST',
-      '/proxies',
-      JSON.stringify({ name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false }),
-    );
+    await disabledProxy(server, 'p');
     for (const [field, pattern] of [
       ['path_regex', '^/(a)\\1$'],
       ['header_value', '(?=x)'],
@@ -262,12 +264,7 @@ describe('catastrophic patterns (issue #13 item 2)', () => {
 describe('response splitting (issue #13 item 5)', () => {
   test('http_abort headers and content_type are checked as HTTP does: no CR/LF/NUL, token names', async () => {
     const { server } = await api();
-    await http(
-      server.url,
-      'POST',
-      '/proxies',
-      JSON.stringify({ name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false }),
-    );
+    await disabledProxy(server, 'p');
     const add = (attributes: Record<string, unknown>) =>
       http(
         server.url,
@@ -308,5 +305,77 @@ describe('response splitting (issue #13 item 5)', () => {
       JSON.stringify({ attributes: { headers: { 'X-B': '\r\n\r\n<script>' } } }),
     );
     assertError(upd, 400, /value of header "X-B" contains CR, LF/);
+  });
+});
+
+describe('reset and toxicity (issue #13 item 7)', () => {
+  test('a disabled proxy with an unresolvable listen: reset cleans every other proxy and names it', async () => {
+    const up = await echo();
+    const { server } = await api();
+    await disabledProxy(server, 'broken', 'no-such-host.invalid:9');
+    const good = await http(
+      server.url,
+      'POST',
+      '/proxies',
+      JSON.stringify({ name: 'zgood', listen: '127.0.0.1:0', upstream: `127.0.0.1:${up.port}` }),
+    );
+    assert.equal(good.status, 201, good.body);
+    for (const proxy of ['broken', 'zgood']) {
+      const res = await http(
+        server.url,
+        'POST',
+        `/proxies/${proxy}/toxics`,
+        JSON.stringify({ type: 'latency' }),
+      );
+      assert.equal(res.status, 200, res.body);
+    }
+    assert.equal(
+      (await http(server.url, 'POST', '/proxies/zgood', JSON.stringify({ enabled: false }))).status,
+      200,
+    );
+    for (let round = 0; round < 2; round++) {
+      const reset = await http(server.url, 'POST', '/reset');
+      assertError(
+        reset,
+        500,
+        /reset removed every toxic but could not enable 1 proxy: broken: listen tcp: .*no-such-host\.invalid/,
+      );
+      const proxies = JSON.parse((await http(server.url, 'GET', '/proxies')).body);
+      assert.deepEqual(proxies.broken.toxics, []);
+      assert.deepEqual(proxies.zgood.toxics, []);
+      assert.equal(proxies.zgood.enabled, true);
+      assert.equal(proxies.broken.enabled, false);
+    }
+    // Once the broken proxy is gone, reset is a plain 204 again.
+    assert.equal((await http(server.url, 'DELETE', '/proxies/broken')).status, 204);
+    assert.equal((await http(server.url, 'POST', '/reset')).status, 204);
+  });
+
+  test('toxicity outside 0..1 is refused on create and update', async () => {
+    const { server } = await api();
+    await disabledProxy(server, 'p');
+    for (const toxicity of [-1, 2, 1.0001]) {
+      const res = await http(
+        server.url,
+        'POST',
+        '/proxies/p/toxics',
+        JSON.stringify({ type: 'noop', toxicity }),
+      );
+      assertError(res, 400, new RegExp(`invalid toxicity: must be between 0 and 1, got ${toxicity}`));
+    }
+    const ok = await http(
+      server.url,
+      'POST',
+      '/proxies/p/toxics',
+      JSON.stringify({ type: 'noop', toxicity: 0 }),
+    );
+    assert.equal(ok.status, 200, ok.body);
+    const upd = await http(
+      server.url,
+      'PATCH',
+      '/proxies/p/toxics/noop_downstream',
+      JSON.stringify({ toxicity: -0.5 }),
+    );
+    assertError(upd, 400, /invalid toxicity: must be between 0 and 1, got -0.5/);
   });
 });
