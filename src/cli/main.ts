@@ -149,6 +149,10 @@ function buildProgram(out: () => Output): Command {
     .description('check experiment files without running them; reports every problem with its position')
     .argument('<files...>', 'experiment files or URLs')
     .option('--no-verify-tls', 'do not verify TLS certificates when fetching')
+    .option(
+      '--import-modules',
+      'also import node provider modules and .ts/.js experiments to check them: this RUNS their code',
+    )
     .action(async (files: string[], opts) => {
       const { validateCommand } = await import('./validate.js');
       process.exitCode = await validateCommand(files, opts, out());

@@ -111,7 +111,13 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
   const loaded = await loadExperimentSource(source, { verifyTls: flags.verifyTls, env });
   let experiment: Experiment;
   if (flags.validation) {
-    const valid = await assertValidExperiment(loaded, { baseDir: loaded.baseDir, env, overrides });
+    // The run executes the experiment's code anyway: import node modules now to find a missing export early.
+    const valid = await assertValidExperiment(loaded, {
+      baseDir: loaded.baseDir,
+      env,
+      overrides,
+      importModules: true,
+    });
     experiment = valid.experiment;
     for (const w of valid.warnings) out.warn(`warning: ${formatIssue(w, source)}`);
   } else {

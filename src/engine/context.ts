@@ -26,6 +26,13 @@ export interface ActivityContext {
 /** What validation can know about where an experiment lives. */
 export interface CheckContext {
   baseDir: string;
+  /**
+   * Import code (node modules) to check it, e.g. that an export exists. Off by
+   * default: validation must execute nothing (`faultline validate --import-modules` turns it on).
+   */
+  importModules?: boolean;
+  /** What was not checked and why (a module not imported); neither an issue nor a warning. */
+  note?(issue: Issue): void;
 }
 
 /** One provider type (`http`, `process`, ...). Registered in providers/index.ts. */

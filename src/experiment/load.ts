@@ -37,6 +37,11 @@ export const SUPPORTED_EXTENSIONS = ['.json', '.yaml', '.yml', '.ts', '.mts', '.
 const TEXT_EXTENSIONS: Record<string, TextFormat> = { '.json': 'json', '.yaml': 'yaml', '.yml': 'yaml' };
 const MODULE_EXTENSIONS = new Set(['.ts', '.mts', '.js', '.mjs']);
 
+/** A local .ts/.js experiment: loading it runs its code (validate refuses it unless told to import). */
+export function isCodeSource(source: string): boolean {
+  return !/^https?:\/\//i.test(source) && MODULE_EXTENSIONS.has(extname(source).toLowerCase());
+}
+
 /**
  * Loads (reads and parses, without validating) an experiment.
  *

@@ -38,6 +38,11 @@ export interface ValidateOptions {
    * validates without them, so `--var key=...` cannot rescue an unset env var.)
    */
   overrides?: { configuration?: Record<string, unknown>; secrets?: Record<string, unknown> };
+  /**
+   * Import node provider modules to check their exports. Off by default:
+   * validation executes nothing; importing runs the module's top-level code.
+   */
+  importModules?: boolean;
 }
 
 export interface ValidationResult {
@@ -47,6 +52,8 @@ export interface ValidationResult {
   issues: Issue[];
   /** What is valid but probably a mistake (unknown keys: `titel`), in document order; never fails a run. */
   warnings: Issue[];
+  /** What was not checked and why (a node module not imported); never fails a run. */
+  notes: Issue[];
 }
 
 /** Beyond this many, issues are summarised in one last issue. */
@@ -90,6 +97,7 @@ export async function validateExperiment(
 
   let experiment = raw as Experiment;
   const warned: RawIssue[] = [];
+  const noted: RawIssue[] = [];
   if (raw === null || raw === undefined || (isObject(raw) && Object.keys(raw).length === 0)) {
     add([], 'an empty experiment is not an experiment');
   } else if (!isObject(raw)) {
@@ -104,12 +112,15 @@ export async function validateExperiment(
       env: opts.env ?? process.env,
       checkEnv: opts.checkEnv ?? true,
       overrides: opts.overrides,
+      importModules: opts.importModules ?? false,
+      note: (path, message) => noted.push({ path, message }),
     });
   }
   return {
     experiment,
     issues: finalise(collected, overflow, positionOf, raw),
     warnings: finalise(warned, 0, positionOf, raw),
+    notes: finalise(noted, 0, positionOf, raw),
   };
 }
 
@@ -424,6 +435,8 @@ interface SemanticContext {
   env: NodeJS.ProcessEnv;
   checkEnv: boolean;
   overrides?: ValidateOptions['overrides'];
+  importModules: boolean;
+  note: Add;
 }
 
 /** `a.b[0]["c.d"]` → ['a', 'b', 0, 'c.d'] (paths returned by provider and tolerance checks). */
@@ -529,7 +542,11 @@ async function checkProvider(provider: unknown, path: Path, add: Add, ctx: Seman
   const parsed = ProviderSchema.safeParse(provider);
   if (!parsed.success) return;
   try {
-    const issues = await runner.check(parsed.data, { baseDir: ctx.baseDir });
+    const issues = await runner.check(parsed.data, {
+      baseDir: ctx.baseDir,
+      importModules: ctx.importModules,
+      note: (issue) => ctx.note([...path, ...parsePathString(issue.path)], issue.message),
+    });
     for (const issue of issues ?? []) add([...path, ...parsePathString(issue.path)], issue.message);
   } catch (err) {
     add(path, `the ${provider.type} provider check failed: ${(err as Error)?.message ?? String(err)}`);

@@ -117,11 +117,14 @@ export const MAX_MODULE_BYTES = 16 * 1024 * 1024;
  * used to hang the run reading 2 GB. (Only the module named in the experiment
  * is checked; what it imports in turn is ordinary code.)
  */
-async function checkModuleFile(url: string, module: string): Promise<void> {
+async function checkModuleFile(url: string, module: string, mustExist = false): Promise<void> {
   if (!url.startsWith('file:')) return;
   const info = await stat(fileURLToPath(url)).catch(() => undefined);
   // A file that is not there: the import reports it as it always did.
-  if (!info) return;
+  if (!info) {
+    if (mustExist) throw new Error(`no such file ${fileURLToPath(url)}`);
+    return;
+  }
   if (!info.isFile()) {
     throw new Error(
       `module '${module}' is not a regular file (a device, a pipe or a directory cannot be loaded)`,
@@ -171,6 +174,32 @@ export async function loadNodeActivity(provider: NodeProvider, baseDir: string):
 }
 
 class MissingExport extends Error {}
+
+/** A module named in an experiment, cut for messages (a `data:` URL can be the whole module). */
+function shownModule(module: string): string {
+  return module.length > 60 ? `${module.slice(0, 60)}…` : module;
+}
+
+/**
+ * What validation can check without executing the module: it resolves, and
+ * its file is a regular file within the size limit. Importing would run its
+ * top-level code, so whether `func` is exported is left to the run (a note says so).
+ */
+async function checkWithoutImport(
+  provider: NodeProvider,
+  baseDir: string,
+  note: ((issue: Issue) => void) | undefined,
+): Promise<Issue[]> {
+  const func = provider.func ?? 'default';
+  const shown = shownModule(provider.module);
+  const url = resolveNodeModule(provider.module, baseDir);
+  await checkModuleFile(url, shown, true);
+  note?.({
+    path: 'module',
+    message: `module '${shown}' was not imported: its function '${func}' is checked when the experiment runs (--import-modules imports it now, running its code)`,
+  });
+  return [];
+}
 
 function callWithSignal(
   fn: NodeActivity,
@@ -223,8 +252,9 @@ export const nodeProvider: ProviderRunner<NodeProvider> = {
     return callWithSignal(fn, isDict(provider.arguments) ? provider.arguments : {}, ctx);
   },
 
-  async check(provider, { baseDir }) {
+  async check(provider, { baseDir, importModules, note }) {
     try {
+      if (!importModules) return await checkWithoutImport(provider, baseDir, note);
       await loadNodeActivity(provider, baseDir);
       return [];
     } catch (err) {

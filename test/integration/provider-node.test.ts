@@ -141,9 +141,12 @@ test('a missing module or export fails the activity', async () => {
   await assert.rejects(run('./activities.mjs', 'notAFunction'), /does not export a function 'notAFunction'/);
 });
 
-test('check() reports the module at `module` and the export at `func`', async () => {
+test('check() with importModules reports the module at `module` and the export at `func`', async () => {
   const check = (module: string, func?: string) =>
-    nodeProvider.check!({ type: 'node', module, ...(func ? { func } : {}) }, { baseDir: fixtures });
+    nodeProvider.check!(
+      { type: 'node', module, ...(func ? { func } : {}) },
+      { baseDir: fixtures, importModules: true },
+    );
   assert.deepEqual(await check('./activities.mjs', 'add'), []);
   assert.deepEqual(await check('./typed.ts', 'greet'), []);
   const [mod] = await check('./nope.mjs');
