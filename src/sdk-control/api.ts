@@ -18,7 +18,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import { SdkFaultRuleSchema, SERVICE_NAME_RE } from '../sdk/rules.js';
+import { MAX_SDK_DELAY_MS, SdkFaultRuleSchema, SERVICE_NAME_RE } from '../sdk/rules.js';
 import { MAX_SDK_TTL_MS, SdkControlStore, SdkControlStoreError } from './store.js';
 
 export const SDK_API_PREFIX = '/faultline/sdk/v1';
@@ -35,9 +35,17 @@ const TtlSchema = z
   .min(1, 'expected at least 1 ms')
   .max(MAX_SDK_TTL_MS, `expected at most ${MAX_SDK_TTL_MS} ms`);
 
+const DelaySchema = z
+  .number({ error: 'expected a number of milliseconds' })
+  .min(0, 'expected at least 0 ms')
+  .max(MAX_SDK_DELAY_MS, `expected at most ${MAX_SDK_DELAY_MS} ms (10 minutes)`);
+
 /** PUT/POST body: the rule minus id and expires_at (the store sets them), plus its lease. */
 export const SdkRulePutSchema = SdkFaultRuleSchema.omit({ id: true, expires_at: true }).extend({
   ttl_ms: TtlSchema,
+  // The SDK clamps longer delays anyway (docs/security.md#sdk): refuse them here, naming the field.
+  latency_ms: DelaySchema.optional(),
+  jitter_ms: DelaySchema.optional(),
 });
 export type SdkRulePut = z.input<typeof SdkRulePutSchema>;
 

@@ -11,7 +11,11 @@
  *
  * Versions come from one counter that starts at the store's creation time in
  * milliseconds, so a restarted server still serves versions newer than the
- * ones an SDK applied before the restart (SDKs apply only newer versions).
+ * ones an SDK applied before the restart (SDKs apply only newer versions),
+ * for services it knows nothing about too. Every document also carries the
+ * store's `epoch`, a random id new at each start: an SDK that sees another
+ * epoch replaces its rules whatever the version (a clock set back, an older
+ * server that answered version 0).
  *
  * @example
  * const store = new SdkControlStore();
@@ -19,6 +23,7 @@
  * store.document('checkout'); // { service, version, faults: [{ id, ..., expires_at }] }
  * store.close();
  */
+import { randomUUID } from 'node:crypto';
 import type { SdkControlDocument, SdkFaultRule } from '../sdk/rules.js';
 
 /** A rule as a client sends it: everything but `id` and `expires_at` (the store sets those). */
@@ -74,8 +79,10 @@ export class SdkControlStore {
   readonly #waiters = new Set<Waiter>();
   #counter: number;
   #halted = false;
-  /** Version of the last halt or release: every document is at least this new. */
-  #haltVersion = 0;
+  /** Version of the store's start, or of the last halt or release: every document is at least this new. */
+  #haltVersion: number;
+  /** This store's instance id, sent in every document. */
+  readonly epoch = randomUUID();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
@@ -85,6 +92,7 @@ export class SdkControlStore {
     this.#maxServices = options.maxServices ?? 1000;
     this.#maxRules = options.maxRulesPerService ?? 100;
     this.#counter = Math.floor(this.#now());
+    this.#haltVersion = this.#counter;
   }
 
   get halted(): boolean {
@@ -172,6 +180,7 @@ export class SdkControlStore {
       version: Math.max(svc?.version ?? 0, this.#haltVersion),
       faults: svc ? [...svc.rules.values()].map((r) => ({ ...r })) : [],
       ...(this.#halted ? { halted: true } : {}),
+      epoch: this.epoch,
     };
   }
 

@@ -9,7 +9,13 @@
 import { existsSync } from 'node:fs';
 import { FaultlineError } from '../core/errors.js';
 import { InjectedFault, injectedError } from './errors.js';
-import { type SdkFaultRule, SdkFaultRuleSchema, type SdkFaultType, type SdkMatch } from './rules.js';
+import {
+  MAX_SDK_DELAY_MS,
+  type SdkFaultRule,
+  SdkFaultRuleSchema,
+  type SdkFaultType,
+  type SdkMatch,
+} from './rules.js';
 
 /** Where a call was seen. */
 export type InjectionPoint = 'fetch' | 'http' | 'wrap' | 'point';
@@ -58,6 +64,8 @@ export interface ControlEvent {
   halted?: boolean;
   faults?: number;
   applied?: boolean;
+  /** The document's epoch (the serving store's instance id), when it has one. */
+  epoch?: string;
   error?: string;
 }
 
@@ -182,13 +190,18 @@ export function newRuleId(prefix = 'sdk'): string {
   return `${prefix}-${Date.now().toString(36)}-${idCounter}`;
 }
 
-/** Added delay for a rule: latency_ms + uniform jitter in [-jitter, +jitter], never below 0. */
+/**
+ * Added delay for a rule: latency_ms + uniform jitter in [-jitter, +jitter],
+ * never below 0 nor above MAX_SDK_DELAY_MS (a rule may come from an untrusted
+ * control server; beyond 2^31-1 ms a Node timer would fire after 1 ms).
+ */
 export function delayFor(rule: SdkFaultRule): number {
-  if (rule.type === 'timeout') return rule.latency_ms ?? DEFAULT_TIMEOUT_HANG_MS;
+  const cap = (ms: number) => (Number.isFinite(ms) ? Math.min(MAX_SDK_DELAY_MS, Math.max(0, ms)) : 0);
+  if (rule.type === 'timeout') return cap(rule.latency_ms ?? DEFAULT_TIMEOUT_HANG_MS);
   const base = rule.latency_ms ?? 0;
   const jitter = rule.jitter_ms ?? 0;
-  if (jitter <= 0) return base;
-  return Math.max(0, base + (Math.random() * 2 - 1) * jitter);
+  if (jitter <= 0) return cap(base);
+  return cap(base + (Math.random() * 2 - 1) * jitter);
 }
 
 export const sleep = (ms: number): Promise<void> =>

@@ -62,10 +62,24 @@ export const SdkControlDocumentSchema = z.strictObject({
   /** Monotonic per service: the SDK applies a document only if its version is newer. */
   version: z.number().int().min(0),
   faults: z.array(SdkFaultRuleSchema),
-  /** Set by `faultline halt` or an operator: every fault off at once, whatever `faults` says. */
+  /** Set by `faultline halt` or an operator: every fault off at once, whatever `faults` says (and whatever `version` says). */
   halted: z.boolean().optional(),
+  /**
+   * The serving store's instance id, new at every start: a document from
+   * another epoch replaces the SDK's rules whatever its version (a restarted
+   * server knows nothing of the rules it served before).
+   */
+  epoch: z.string().min(1).max(128).optional(),
 });
 export type SdkControlDocument = z.output<typeof SdkControlDocumentSchema>;
+
+/**
+ * The longest delay an SDK rule injects (`latency_ms` + `jitter_ms`, a
+ * `timeout`'s hang): 10 minutes. Longer values are clamped to it, so a
+ * mistyped or hostile value can neither hang a call for days nor overflow a
+ * Node timer (which fires after 1 ms beyond 2^31-1 ms).
+ */
+export const MAX_SDK_DELAY_MS = 600_000;
 
 /** Service names as they appear in URLs, files and experiments. */
 export const SERVICE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

@@ -684,6 +684,7 @@ describe('the sdk.enable_fault kind', () => {
       [{ service: 'ok', type: 'nope' }, /type/],
       [{ service: 'ok', type: 'latency', api_url: 'ftp://x' }, /api_url/],
       [{ service: 'ok', type: 'latency', percentage: 200 }, /percentage/],
+      [{ service: 'ok', type: 'latency', latency_ms: 3e9 }, /latency_ms.*600000/],
       [{ service: 'ok', type: 'latency', extra: 1 }, /extra|nrecognized/],
     ] as const) {
       await assert.rejects(faults.inject(sdkEnableFaultKind, args), (err: Error & { code?: string }) => {

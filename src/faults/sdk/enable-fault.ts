@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { SDK_FAULT_TYPES, SdkMatchSchema, SERVICE_NAME_RE } from '../../sdk/rules.js';
+import { MAX_SDK_DELAY_MS, SDK_FAULT_TYPES, SdkMatchSchema, SERVICE_NAME_RE } from '../../sdk/rules.js';
 import { defaultSdkControlUrl, SdkControlClient, SdkControlError } from '../../sdk-control/client.js';
 import type { FaultKind, FaultTarget, UndoRecord } from '../types.js';
 
@@ -57,8 +57,18 @@ const Args = z.strictObject({
     .max(100, 'expected a percentage from 0 to 100')
     .default(100)
     .describe('share of matching calls affected (default 100)'),
-  latency_ms: z.number().min(0).optional().describe('latency: added delay; timeout: how long the call hangs'),
-  jitter_ms: z.number().min(0).optional().describe('latency: random extra delay up to this'),
+  latency_ms: z
+    .number()
+    .min(0)
+    .max(MAX_SDK_DELAY_MS, `expected at most ${MAX_SDK_DELAY_MS} ms (10 minutes)`)
+    .optional()
+    .describe('latency: added delay; timeout: how long the call hangs'),
+  jitter_ms: z
+    .number()
+    .min(0)
+    .max(MAX_SDK_DELAY_MS, `expected at most ${MAX_SDK_DELAY_MS} ms (10 minutes)`)
+    .optional()
+    .describe('latency: random extra delay up to this'),
   status: z.number().int().min(100).max(599).optional().describe('http_error: the response status, e.g. 503'),
   body: z.string().optional().describe('http_error: the response body'),
   headers: z.record(z.string(), z.string()).optional().describe('http_error: response headers'),
