@@ -151,6 +151,22 @@ test('a huge document is aborted at maxDocumentBytes and polling goes on (item 1
   assert.equal(events.at(-1)?.ok, true);
 });
 
+test('file mode reads at most maxDocumentBytes: /dev/zero is refused at the limit', async () => {
+  const core = new FaultRegistry({ env: {} }).enable({ otel: false });
+  const sub = new Subscription(core, {
+    service: 'checkout',
+    file: '/dev/zero',
+    intervalMs: 60_000,
+    maxDocumentBytes: 64 * 1024,
+  });
+  cleanups.push(() => sub.stop({ clear: true }));
+  await sub.ready;
+  assert.match(
+    sub.lastError ?? '',
+    /control file \/dev\/zero is larger than 65536 bytes \(maxDocumentBytes\)/,
+  );
+});
+
 test('a response trickling one byte at a time hits the total deadline, and a later halt is obeyed (item 17)', async () => {
   const trickles: ServerResponse[] = [];
   const server = await hostile((res) => {
