@@ -92,6 +92,24 @@ export function checkSafeRegex(pattern: string, opts: SafeRegexOptions): SafeReg
   }
 }
 
+/**
+ * A compiler that keeps the last `max` patterns compiled: for callers that
+ * test many inputs (connections, processes) against few patterns.
+ * @example const compile = safeRegexCache({ field: 'pattern' }); compile('^worker').test(cmdline)
+ */
+export function safeRegexCache(opts: SafeRegexOptions, max = 256): (pattern: string) => SafeRegex {
+  const cache = new Map<string, SafeRegex>();
+  return (pattern) => {
+    let re = cache.get(pattern);
+    if (re === undefined) {
+      re = compileSafeRegex(pattern, opts);
+      if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      cache.set(pattern, re);
+    }
+    return re;
+  };
+}
+
 function clip(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }

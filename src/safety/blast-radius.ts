@@ -81,10 +81,29 @@ export interface BlastRadiusPolicy {
   policy: BlastRadius;
 }
 
-function globMatch(pattern: string, value: string | undefined): boolean {
+/**
+ * `*` matches any run of characters, case-insensitively. No RegExp: `^.*a.*a…$`
+ * backtracks polynomially in the number of `*` (issue #13). The parts between
+ * stars are placed leftmost first (always a match if any placement is), so the
+ * cost is at most len(pattern) × len(value).
+ */
+export function globMatch(pattern: string, value: string | undefined): boolean {
   if (value === undefined) return false;
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replaceAll('*', '.*')}$`, 'i');
-  return re.test(value);
+  const parts = pattern.toLowerCase().split('*');
+  const v = value.toLowerCase();
+  const first = parts[0]!;
+  if (parts.length === 1) return v === first;
+  const last = parts[parts.length - 1]!;
+  const end = v.length - last.length;
+  if (end < first.length || !v.startsWith(first) || !v.endsWith(last)) return false;
+  let at = first.length;
+  for (const part of parts.slice(1, -1)) {
+    if (part === '') continue;
+    const found = v.indexOf(part, at);
+    if (found < 0 || found + part.length > end) return false;
+    at = found + part.length;
+  }
+  return true;
 }
 
 function ipv4(addr: string): number | null {

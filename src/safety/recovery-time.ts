@@ -16,9 +16,9 @@
  * longer sending (its duration ended, or nothing completes and nothing is in
  * flight), the record says `skipped` and why, instead of a false "did not recover".
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseDuration } from '../core/duration.js';
 import type { Configuration, Experiment } from '../core/schema.js';
+import { sleepUntilAborted } from '../core/timers.js';
 import type { FaultRecord, SteadyState } from '../engine/journal.js';
 import { isoNow } from '../engine/journal.js';
 import { trafficOf } from '../load/resource.js';
@@ -175,7 +175,8 @@ export async function measureRecovery(
       break;
     }
     if (Date.now() - from + intervalMs > deadlineMs) break;
-    await sleep(intervalMs, undefined, { signal }).catch(() => undefined);
+    // Not node:timers/promises: an interval past 2^31-1 ms (24.8 days) fired there after 1 ms, a busy loop of checks.
+    await sleepUntilAborted(intervalMs, signal);
   }
   if (recoveredAt === undefined) return { ...base, recovered_at: null, mttr: null, checks };
   if (!traffic)

@@ -16,6 +16,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import { SafeRegexError, safeRegexCache } from '../../core/safe-regex.js';
 import type { FaultTarget, ResolvedTargets } from '../types.js';
 
 /** Linux truncates comm to 15 bytes (TASK_COMM_LEN 16). */
@@ -23,12 +24,18 @@ export const COMM_MAX = 15;
 
 const SELECTORS = ['pid', 'pidfile', 'name', 'pattern'] as const;
 
-function validRegex(source: string): boolean {
+/**
+ * `pattern` runs in RE2 (linear time): a JavaScript RegExp such as `^(a+)+$`
+ * against a long command line used to stall the runner (issue #13).
+ */
+const compilePattern = safeRegexCache({ field: 'pattern' });
+
+function checkPattern(source: string, ctx: z.RefinementCtx): void {
   try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
+    compilePattern(source);
+  } catch (err) {
+    if (!(err instanceof SafeRegexError)) throw err;
+    ctx.addIssue({ code: 'custom', message: `expected a valid RE2 regular expression: ${err.reason}` });
   }
 }
 
@@ -55,9 +62,11 @@ export const SelectorFields = {
   pattern: z
     .string({ error: 'expected a regular expression' })
     .min(1, 'expected a non-empty regular expression')
-    .refine(validRegex, 'expected a valid JavaScript regular expression')
+    .superRefine(checkPattern)
     .optional()
-    .describe('select processes whose full command line (arguments joined by spaces) matches this regex'),
+    .describe(
+      'select processes whose full command line (arguments joined by spaces) matches this regex (RE2 syntax, linear time)',
+    ),
 };
 
 export const SELECTION_MODES = ['one', 'all', 'random', 'oldest', 'newest'] as const;
@@ -246,7 +255,7 @@ export function matches(p: ProcInfo, sel: Selector): boolean {
   if (sel.name !== undefined) {
     return p.comm === sel.name || (sel.name.length > COMM_MAX && p.comm === sel.name.slice(0, COMM_MAX));
   }
-  if (sel.pattern !== undefined) return new RegExp(sel.pattern).test(p.cmdline);
+  if (sel.pattern !== undefined) return compilePattern(sel.pattern).test(p.cmdline);
   return false;
 }
 

@@ -4,7 +4,7 @@
  * (empty matches everything), then `percentage` of the matching requests.
  */
 import { z } from 'zod';
-import { compileSafeRegex, type SafeRegex, SafeRegexError } from '../../core/safe-regex.js';
+import { SafeRegexError, safeRegexCache } from '../../core/safe-regex.js';
 import { attr, goTypes } from '../toxic.js';
 import type { RequestHead } from './request-framer.js';
 
@@ -33,18 +33,7 @@ const regex = (description: string) => {
 };
 
 /** Compiled patterns by source: every connection builds its matcher, the pattern is compiled once. */
-const cache = new Map<string, SafeRegex>();
-const CACHE_MAX = 256;
-
-function compiled(pattern: string): SafeRegex {
-  let re = cache.get(pattern);
-  if (re === undefined) {
-    re = compileSafeRegex(pattern, { field: 'path_regex/header_value' });
-    if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
-    cache.set(pattern, re);
-  }
-  return re;
-}
+const compiled = safeRegexCache({ field: 'path_regex/header_value' });
 
 /** Attributes shared by every HTTP toxic. */
 export const requestMatchAttributes = {
