@@ -12,10 +12,11 @@
  * report that could not be written) it says why, and exits 1 even if the
  * verdict passed.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FaultlineError } from '../core/errors.js';
+import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
 import type { Experiment } from '../core/schema.js';
 import { startDemoSystem } from '../demo/system.js';
 import type { Journal } from '../engine/journal.js';
@@ -112,6 +113,9 @@ export async function demoCommand(flags: DemoFlags, out: Output): Promise<number
       `--out: cannot create ${outDir}: ${(err as Error).message}`,
     );
   }
+  // Files that would be refused later (a symbolic link planted in --out) are refused before the demo runs.
+  await checkOutputPath(resolve(outDir, 'journal.json'), '--out');
+  await checkOutputPath(resolve(outDir, 'report.html'), '--out');
 
   out.info('Starting the demo system: order API -> Faultline proxy -> datastore (all in this process)');
   const system = await startDemoSystem();
@@ -167,11 +171,17 @@ export async function demoCommand(flags: DemoFlags, out: Output): Promise<number
   const reportPath = resolve(outDir, 'report.html');
   let written = true;
   try {
-    await writeFile(journalPath, `${JSON.stringify(journal, null, 2)}\n`, 'utf8');
-    await writeFile(reportPath, renderReport('html', [journal], { title: 'Faultline demo' }), 'utf8');
+    await writeFileSafely(journalPath, `${JSON.stringify(journal, null, 2)}\n`, { field: '--out' });
+    await writeFileSafely(reportPath, renderReport('html', [journal], { title: 'Faultline demo' }), {
+      field: '--out',
+    });
   } catch (err) {
     written = false;
-    out.error(`--out: cannot write to ${outDir}: ${(err as Error).message}`);
+    out.error(
+      err instanceof FaultlineError
+        ? err.message
+        : `--out: cannot write to ${outDir}: ${(err as Error).message}`,
+    );
   }
   const designed = ranAsDesigned(journal, breach);
   for (const line of demoSummary(journal)) out.summary(line);

@@ -16,7 +16,7 @@ import {
   recoverOrphans,
   releaseHalt,
 } from '../faults/recovery.js';
-import type { Output } from './output.js';
+import { type Output, printJsonDocument, printText } from './output.js';
 
 function age(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
@@ -42,13 +42,12 @@ export async function statusCommand(opts: { json?: boolean }, out: Output): Prom
   const registry = await import('../proxy/registry.js');
   const proxyServers = await registry.listProxyServers(home);
   if (opts.json) {
-    process.stdout.write(
-      `${JSON.stringify({ halt, faults, corrupt, forgotten, proxy_servers: proxyServers }, null, 2)}\n`,
-    );
+    printJsonDocument({ halt, faults, corrupt, forgotten, proxy_servers: proxyServers });
     return 0;
   }
   const proxyLines = registry.describeProxyServers(proxyServers);
-  if (proxyLines.length) process.stdout.write(`${proxyLines.join('\n')}\n`);
+  // Proxy and toxic names come from any API client: printed with control characters escaped.
+  if (proxyLines.length) printText(`${proxyLines.join('\n')}\n`);
   if (halt) out.summary(`HALT in force since ${halt.since}${halt.reason ? `: ${halt.reason}` : ''}`);
   for (const c of corrupt) {
     out.warn(
@@ -83,7 +82,7 @@ export async function statusCommand(opts: { json?: boolean }, out: Output): Prom
   const header = ['ID', 'STATE', 'KIND', 'TARGET', 'RUN', 'AGE', 'TTL'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
-  process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
+  printText(`${line(header)}\n${rows.map(line).join('\n')}\n`);
   for (const f of faults) {
     if (f.lastError) out.info(`${shortId(f.id)}: last error: ${f.lastError}`);
   }
@@ -193,7 +192,7 @@ export async function ledgerShowCommand(idOrPrefix: string, _out: Output): Promi
   const found = await ledger.inspect(id);
   if (!found) throw new FaultlineError('FAULTLINE_ERR_USAGE', `<id>: ledger entry '${id}' is gone`);
   const shown = 'entry' in found ? found.entry : { corrupt: found.corrupt };
-  process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+  printJsonDocument(shown);
   return 0;
 }
 

@@ -6,11 +6,11 @@
  * `faultline validate`.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { createInterface, type Interface } from 'node:readline/promises';
 import { Document, isMap, isSeq, type Node } from 'yaml';
 import { FaultlineError } from '../core/errors.js';
+import { writeFileSafely } from '../core/safe-write.js';
 import type { Experiment } from '../core/schema.js';
 import { validateExperiment } from '../experiment/validate.js';
 import type { Output } from './output.js';
@@ -250,7 +250,7 @@ export async function initCommand(flags: InitFlags, out: Output): Promise<number
       `init built an invalid experiment: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
     );
   const text = ext === '.json' ? `${JSON.stringify(doc, null, 2)}\n` : toYaml(doc);
-  await writeFile(flags.experimentPath, text, 'utf8');
+  await writeFileSafely(flags.experimentPath, text, { field: '--experiment-path' });
   out.summary(`wrote ${flags.experimentPath}: check it with \`faultline validate ${flags.experimentPath}\``);
   return 0;
 }

@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { FaultlineError } from '../core/errors.js';
 import type { ProxyView, ToxicView } from '../proxy/model.js';
-import type { Output } from './output.js';
+import { type Output, printJsonDocument, printText } from './output.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8474';
 
@@ -82,8 +82,9 @@ async function clientFor(opts: ClientOptions) {
   return new ProxyClient({ url, token: opts.token ?? (process.env.FAULTLINE_PROXY_TOKEN || undefined) });
 }
 
+/** Names and attributes come from the API server: printed with control characters escaped. */
 function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  printJsonDocument(value);
 }
 
 function describeToxic(t: ToxicView): string {
@@ -251,7 +252,7 @@ export async function proxyListCommand(opts: ClientOptions, out: Output): Promis
     out.summary(`no proxies on ${client.url}`);
     return 0;
   }
-  process.stdout.write(
+  printText(
     table(
       ['NAME', 'LISTEN', 'UPSTREAM', 'ENABLED', 'TOXICS'],
       proxies.map((p) => [
@@ -269,10 +270,7 @@ export async function proxyListCommand(opts: ClientOptions, out: Output): Promis
 export async function proxyGetCommand(name: string, opts: ClientOptions): Promise<number> {
   const p = await (await clientFor(opts)).getProxy(name);
   if (opts.json) printJson(p);
-  else
-    process.stdout.write(
-      `${[describeProxy(p), ...p.toxics.map((t) => `  ${describeToxic(t)}`)].join('\n')}\n`,
-    );
+  else printText(`${[describeProxy(p), ...p.toxics.map((t) => `  ${describeToxic(t)}`)].join('\n')}\n`);
   return 0;
 }
 
@@ -340,7 +338,7 @@ export async function toxicListCommand(proxy: string, opts: ClientOptions, out: 
   const toxics = await (await clientFor(opts)).toxics(proxy);
   if (opts.json) printJson(toxics);
   else if (toxics.length === 0) out.summary(`no toxics on ${proxy}`);
-  else process.stdout.write(`${toxics.map(describeToxic).join('\n')}\n`);
+  else printText(`${toxics.map(describeToxic).join('\n')}\n`);
   return 0;
 }
 
@@ -405,7 +403,10 @@ export async function toxicRemoveCommand(
 function clientOptions(cmd: Command, json = true): Command {
   cmd
     .option('--url <url>', `control API URL (env FAULTLINE_PROXY_URL, default ${DEFAULT_URL})`)
-    .option('--token <token>', 'API token (env FAULTLINE_PROXY_TOKEN)');
+    .option(
+      '--token <token>',
+      'API token; prefer the env FAULTLINE_PROXY_TOKEN: a command-line argument is visible to every local user',
+    );
   if (json) cmd.option('--json', 'print JSON on stdout');
   return cmd;
 }
@@ -431,7 +432,10 @@ export function registerProxyCommands(program: Command, out: () => Output): void
       '--config <file>',
       'JSON or YAML array of proxies (as /populate takes) created before the API starts',
     )
-    .option('--token <token>', 'require this token on every API request (env FAULTLINE_PROXY_TOKEN)')
+    .option(
+      '--token <token>',
+      'require this token on every API request; prefer the env FAULTLINE_PROXY_TOKEN: a command-line argument is visible to every local user',
+    )
     .action(async (opts: ServeOptions) => {
       done(await proxyServeCommand(opts, out()));
     });

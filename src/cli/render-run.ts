@@ -2,8 +2,11 @@
  * Renders engine events. Plain log lines when not on a terminal; on a
  * terminal, the same lines plus a live status line at the bottom (phase,
  * current activity, elapsed time) redrawn ten times a second. The final
- * summary is derived from report/model.ts, like every report.
+ * summary is derived from report/model.ts, like every report. Names and titles
+ * are shown on one line with every control character escaped (name()); output.ts
+ * escapes whole lines as well.
  */
+import { escapeControlChars } from '../core/control-chars.js';
 import type { Activity } from '../core/schema.js';
 import { type Phase, type RunEvent, STEADY_STATE_PHASES } from '../engine/events.js';
 import type { ActivityRun, Journal } from '../engine/journal.js';
@@ -31,6 +34,9 @@ export function briefValue(output: unknown): string {
   const s = JSON.stringify(output) ?? String(output);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
+
+/** A user-derived name or title on one line: newlines too are shown as escapes (a title cannot forge a log line). */
+const name = (s: string): string => escapeControlChars(s);
 
 function briefTolerance(t: unknown): string {
   const s = JSON.stringify(t) ?? String(t);
@@ -80,7 +86,7 @@ export class RunRenderer {
           this.#timer = setInterval(() => this.#drawStatus(), 100);
           this.#timer.unref();
         }
-        this.#line('info', `Running experiment: ${event.title}`, { run_id: event.runId });
+        this.#line('info', `Running experiment: ${name(event.title)}`, { run_id: event.runId });
         if (event.dry) this.#line('info', `Running experiment with dry ${event.dry}`);
         this.#line(
           'debug',
@@ -96,9 +102,9 @@ export class RunRenderer {
       case 'activity-start':
         this.#current.set(event.activity, {
           started: Date.now(),
-          label: `${event.activity.type} '${event.activity.name}'${event.background ? ' (background)' : ''}`,
+          label: `${event.activity.type} '${name(event.activity.name)}'${event.background ? ' (background)' : ''}`,
         });
-        this.#line('debug', `${event.activity.type} '${event.activity.name}' started`);
+        this.#line('debug', `${event.activity.type} '${name(event.activity.name)}' started`);
         break;
       case 'activity-end':
         this.#current.delete(event.run.activity);
@@ -115,7 +121,7 @@ export class RunRenderer {
       case 'fault':
         this.#line(
           event.action === 'revert-failed' ? 'error' : 'info',
-          `fault ${event.action}: ${event.fault.kind} ${event.fault.target}${event.fault.error ? ` (${event.fault.error})` : ''}`,
+          `fault ${event.action}: ${event.fault.kind} ${name(event.fault.target)}${event.fault.error ? ` (${event.fault.error})` : ''}`,
         );
         break;
       case 'log':
@@ -135,7 +141,7 @@ export class RunRenderer {
     if (run.status === 'failed') {
       this.#line(
         'error',
-        `${a.type} '${a.name}' failed after ${took}: ${run.exception?.at(-1)?.trim() ?? ''}`,
+        `${a.type} '${name(a.name)}' failed after ${took}: ${run.exception?.at(-1)?.trim() ?? ''}`,
       );
       return;
     }
@@ -144,12 +150,12 @@ export class RunRenderer {
       const verdict = run.tolerance_met ? 'ok' : 'MISSED';
       this.#line(
         run.tolerance_met ? 'info' : 'warn',
-        `probe '${a.name}': ${briefValue(run.output)} vs tolerance ${briefTolerance(a.tolerance)}: ${verdict}${reason ? ` (${reason})` : ''}`,
+        `probe '${name(a.name)}': ${briefValue(run.output)} vs tolerance ${briefTolerance(a.tolerance)}: ${verdict}${reason ? ` (${reason})` : ''}`,
       );
       return;
     }
     const value = run.output === null || run.output === undefined ? '' : ` -> ${briefValue(run.output)}`;
-    this.#line('info', `${a.type} '${a.name}' succeeded in ${took}${value}`);
+    this.#line('info', `${a.type} '${name(a.name)}' succeeded in ${took}${value}`);
   }
 
   /** The final summary, printed even with --quiet: from report/model.ts, so it says what the report says. */
@@ -185,7 +191,7 @@ export class RunRenderer {
       `  method: ${journal.run.length} activities (${failed} failed), rollbacks: ${journal.rollbacks.length}, faults: ${journal.faultline.faults.length} injected, ${journal.faultline.unreverted.length} unreverted, ${journal.duration.toFixed(2)}s`,
     );
     for (const f of journal.faultline.unreverted)
-      out.error(`  UNREVERTED FAULT: ${f.kind} ${f.target}: ${f.error ?? 'not verified'}`);
+      out.error(`  UNREVERTED FAULT: ${f.kind} ${name(f.target)}: ${f.error ?? 'not verified'}`);
     const rec = recoveryOf(journal);
     if (rec) out.summary(`  recovery: ${recoveryText(rec).text}`);
     const load = loadOf(journal);

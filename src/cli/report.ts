@@ -3,9 +3,10 @@
  * journals; and the `--report FORMAT=PATH` option of `faultline run`, whose
  * specs are checked before the run starts and written after the journal.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
+import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
 import type { Journal } from '../engine/journal.js';
 import { formatForPath, parseJournal, renderReport, reporters } from '../report/index.js';
 import type { Output } from './output.js';
@@ -89,10 +90,15 @@ export async function readJournal(path: string): Promise<Journal> {
   return parsed.journal;
 }
 
-async function writeReport(path: string, text: string): Promise<void> {
+async function writeReport(path: string, text: string, field: string): Promise<void> {
   const abs = resolve(path);
   await mkdir(dirname(abs), { recursive: true });
-  await writeFile(abs, text, 'utf8');
+  await writeFileSafely(abs, text, { field });
+}
+
+/** Before a run: every --report path Faultline would refuse to write is refused now (its directory may come later). */
+export async function checkReportPaths(specs: readonly ReportSpec[]): Promise<void> {
+  for (const s of specs) await checkOutputPath(s.path, `--report ${s.format}`, { missingDirOk: true });
 }
 
 export async function reportCommand(files: string[], flags: ReportFlags, out: Output): Promise<number> {
@@ -105,8 +111,9 @@ export async function reportCommand(files: string[], flags: ReportFlags, out: Ou
     return 0;
   }
   try {
-    await writeReport(flags.output, text);
+    await writeReport(flags.output, text, '-o');
   } catch (err) {
+    if (err instanceof FaultlineError) throw err;
     throw new FaultlineError(
       'FAULTLINE_ERR_USAGE',
       `-o: cannot write ${resolve(flags.output)}: ${(err as Error).message}`,
@@ -125,11 +132,15 @@ export async function writeRunReports(
   let ok = true;
   for (const s of specs) {
     try {
-      await writeReport(s.path, renderReport(s.format, [journal]));
+      await writeReport(s.path, renderReport(s.format, [journal]), `--report ${s.format}`);
       out.summary(`  ${s.format} report: ${resolve(s.path)}`);
     } catch (err) {
       ok = false;
-      out.error(`--report ${s.format}: cannot write ${resolve(s.path)}: ${(err as Error).message}`);
+      out.error(
+        err instanceof FaultlineError
+          ? err.message
+          : `--report ${s.format}: cannot write ${resolve(s.path)}: ${(err as Error).message}`,
+      );
     }
   }
   return ok;

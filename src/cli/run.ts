@@ -1,8 +1,8 @@
 /** `faultline run`: load, validate, run, write the journal, exit with the run's verdict. */
-import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { formatIssue } from '../core/errors.js';
+import { FaultlineError, formatIssue } from '../core/errors.js';
+import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
 import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
 import type { RunEvent } from '../engine/events.js';
@@ -22,7 +22,7 @@ import { isSafeguardControl, type Safeguard } from '../safety/safeguards.js';
 import { startRunObservers } from './observers.js';
 import type { Output } from './output.js';
 import { RunRenderer } from './render-run.js';
-import { parseReportSpecs, writeRunReports } from './report.js';
+import { checkReportPaths, parseReportSpecs, writeRunReports } from './report.js';
 
 export interface RunFlags {
   journalPath: string;
@@ -92,6 +92,9 @@ async function askYes(question: string): Promise<boolean> {
 export async function runCommand(source: string, flags: RunFlags, out: Output): Promise<number> {
   // A bad --report spec is a usage error before anything runs.
   const reportSpecs = parseReportSpecs(flags.report ?? []);
+  // So is an output path Faultline would refuse to write (a symbolic link): refused before any fault is injected.
+  await checkOutputPath(flags.journalPath, '--journal-path');
+  await checkReportPaths(reportSpecs);
   const env = { ...process.env };
   const home = faultlineHome(env);
   const settings = await loadSettings(flags.settings, home);
@@ -166,13 +169,22 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
     }
     const journalPath = resolve(flags.journalPath);
     let written = true;
+    let refused = false;
     try {
-      await writeFile(journalPath, `${JSON.stringify(journal, null, 2)}\n`, 'utf8');
+      await writeFileSafely(journalPath, `${JSON.stringify(journal, null, 2)}\n`, {
+        field: '--journal-path',
+      });
     } catch (err) {
       written = false;
-      out.error(`--journal-path: cannot write ${journalPath}: ${(err as Error).message}`);
+      // A path made unsafe during the run (a link planted) is refused as up front: exit 2, its message names it.
+      refused = err instanceof FaultlineError;
+      out.error(
+        refused
+          ? (err as Error).message
+          : `--journal-path: cannot write ${journalPath}: ${(err as Error).message}`,
+      );
     }
-    let code = written ? exitCodeFor(journal) : 1;
+    let code = written ? exitCodeFor(journal) : refused ? 2 : 1;
     renderer.summary(journal, written ? journalPath : undefined, code);
     // Reports are rendered from the journal as written; one that cannot be written fails the run like the journal.
     if (reportSpecs.length > 0 && !(await writeRunReports(reportSpecs, journal, out)) && code === 0) code = 1;

@@ -3,6 +3,7 @@
  * run, pass rate over the runs) for scripts and dashboards; the journals
  * themselves stay the full record.
  */
+import { escapeJsonControls } from '../core/control-chars.js';
 import { hypothesisRows, recoveryOf, safeguardOf, summarize, trendOf, verdictOf } from './model.js';
 import type { Reporter } from './types.js';
 
@@ -38,6 +39,7 @@ export const jsonReporter: Reporter = {
         recovery: recoveryOf(j) ?? null,
       })),
     };
-    return `${JSON.stringify(doc, null, 2)}\n`;
+    // JSON.stringify leaves DEL, C1 and Unicode controls raw: escaped, so the document is safe to print.
+    return `${escapeJsonControls(JSON.stringify(doc, null, 2))}\n`;
   },
 };
