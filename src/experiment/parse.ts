@@ -20,6 +20,14 @@ export const MAX_SOURCE_BYTES = 10 * 1024 * 1024;
 export const MAX_NESTING_DEPTH = 256;
 /** YAML alias expansions allowed (billion-laughs guard). */
 export const MAX_YAML_ALIASES = 100;
+/**
+ * The document as every consumer sees it, aliases expanded (zod copies each
+ * occurrence, journals serialise each): at most this many values and this many
+ * characters of keys and strings. A file under MAX_SOURCE_BYTES without aliases
+ * stays below both; 99 aliases of a 9 MB string would be 1.2 GB.
+ */
+export const MAX_EXPANDED_NODES = 2_000_000;
+export const MAX_EXPANDED_CHARS = 2 * MAX_SOURCE_BYTES;
 
 export type TextFormat = 'json' | 'yaml';
 
@@ -297,9 +305,10 @@ function yamlFailure(err: unknown, source: string): FaultlineError {
 // ---------------------------------------------------------------- shape guards
 
 /**
- * Refuses documents nested deeper than MAX_NESTING_DEPTH or containing cycles
- * (YAML anchors can build both). Iterative, memoised per object so shared
- * (aliased) subtrees are walked once.
+ * Refuses documents nested deeper than MAX_NESTING_DEPTH, containing cycles
+ * (YAML anchors can build both), or larger once expanded than
+ * MAX_EXPANDED_NODES / MAX_EXPANDED_CHARS. Iterative, memoised per object so
+ * shared (aliased) subtrees are walked once while counted at every use.
  */
 function checkShape(value: unknown, source: string, format: TextFormat): void {
   const problem = shapeProblem(value);
@@ -308,13 +317,31 @@ function checkShape(value: unknown, source: string, format: TextFormat): void {
 
 export function shapeProblem(value: unknown): string | undefined {
   if (value === null || typeof value !== 'object') return undefined;
-  const height = new Map<object, number>();
+  // Each finished object: its height and expanded size (values, characters of keys and strings).
+  const done = new Map<object, { height: number; nodes: number; chars: number }>();
   const onPath = new Set<object>();
-  const stack: { node: object; children: unknown[]; next: number; best: number }[] = [];
+  interface Frame {
+    node: object;
+    children: unknown[];
+    next: number;
+    best: number;
+    nodes: number;
+    chars: number;
+  }
+  const stack: Frame[] = [];
   const enter = (node: object) => {
     onPath.add(node);
-    stack.push({ node, children: Array.isArray(node) ? node : Object.values(node), next: 0, best: 0 });
+    const children = Array.isArray(node) ? node : Object.values(node);
+    let chars = 0;
+    if (!Array.isArray(node)) for (const k of Object.keys(node)) chars += k.length;
+    stack.push({ node, children, next: 0, best: 0, nodes: 1, chars });
   };
+  const tooBig = (f: { nodes: number; chars: number }) =>
+    f.nodes > MAX_EXPANDED_NODES
+      ? `the document expands to more than ${MAX_EXPANDED_NODES.toLocaleString('en-US')} values (MAX_EXPANDED_NODES; YAML aliases count once per use)`
+      : f.chars > MAX_EXPANDED_CHARS
+        ? `the document expands to more than ${MAX_EXPANDED_CHARS.toLocaleString('en-US')} characters of keys and strings (MAX_EXPANDED_CHARS; YAML aliases count once per use)`
+        : undefined;
   enter(value);
   while (stack.length > 0) {
     if (stack.length > MAX_NESTING_DEPTH)
@@ -322,14 +349,23 @@ export function shapeProblem(value: unknown): string | undefined {
     const top = stack[stack.length - 1]!;
     if (top.next < top.children.length) {
       const child = top.children[top.next++];
-      if (child === null || typeof child !== 'object') continue;
+      if (child === null || typeof child !== 'object') {
+        top.nodes++;
+        if (typeof child === 'string') top.chars += child.length;
+        if (top.chars > MAX_EXPANDED_CHARS) return tooBig(top);
+        continue;
+      }
       if (onPath.has(child)) return 'the document contains a circular reference';
-      const known = height.get(child);
+      const known = done.get(child);
       if (known !== undefined) {
-        if (stack.length + known > MAX_NESTING_DEPTH) {
+        if (stack.length + known.height > MAX_NESTING_DEPTH) {
           return `the document is nested more than ${MAX_NESTING_DEPTH} levels deep`;
         }
-        top.best = Math.max(top.best, known);
+        top.best = Math.max(top.best, known.height);
+        top.nodes += known.nodes;
+        top.chars += known.chars;
+        const problem = tooBig(top);
+        if (problem) return problem;
         continue;
       }
       enter(child);
@@ -337,9 +373,15 @@ export function shapeProblem(value: unknown): string | undefined {
       stack.pop();
       onPath.delete(top.node);
       const h = top.best + 1;
-      height.set(top.node, h);
+      done.set(top.node, { height: h, nodes: top.nodes, chars: top.chars });
+      const problem = tooBig(top);
+      if (problem) return problem;
       const parent = stack[stack.length - 1];
-      if (parent) parent.best = Math.max(parent.best, h);
+      if (parent) {
+        parent.best = Math.max(parent.best, h);
+        parent.nodes += top.nodes;
+        parent.chars += top.chars;
+      }
     }
   }
   return undefined;

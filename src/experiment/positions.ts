@@ -3,7 +3,18 @@
  * `['method', 2, 'provider', 'url']` resolves to where that value is written,
  * or to its nearest existing ancestor when the value is missing.
  */
-import { type Document, isAlias, isMap, isNode, isPair, isScalar, isSeq, type LineCounter } from 'yaml';
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  type LineCounter,
+  type Pair,
+  type YAMLMap,
+} from 'yaml';
 
 export type DocPath = readonly (string | number)[];
 
@@ -34,11 +45,6 @@ export function joinPath(base: string, rel: string): string {
   return rel.startsWith('[') ? base + rel : `${base}.${rel}`;
 }
 
-function keyMatches(key: unknown, seg: string | number): boolean {
-  const k = isScalar(key) ? key.value : key;
-  return k === seg || String(k) === String(seg);
-}
-
 /** Offset → 1-based line/column without a parser (used for JSON errors). */
 export function offsetToPosition(text: string, offset: number): Position {
   let line = 1;
@@ -59,6 +65,22 @@ export function positionsFromDocument(doc: Document, lineCounter: LineCounter): 
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };
   };
+  // Each map's pairs by key, built on first lookup: a linear search per issue
+  // through a map of 60,000 keys took seconds.
+  const pairsByKey = new Map<object, Map<string, Pair>>();
+  const pairOf = (map: YAMLMap, seg: string | number): Pair | undefined => {
+    let index = pairsByKey.get(map);
+    if (!index) {
+      index = new Map();
+      for (const p of map.items) {
+        if (!isPair(p)) continue;
+        const k = String(isScalar(p.key) ? p.key.value : p.key);
+        if (!index.has(k)) index.set(k, p);
+      }
+      pairsByKey.set(map, index);
+    }
+    return index.get(String(seg));
+  };
   return (path) => {
     let node: unknown = doc.contents;
     if (!isNode(node)) return { line: 1, column: 1 };
@@ -68,7 +90,7 @@ export function positionsFromDocument(doc: Document, lineCounter: LineCounter): 
       let next: unknown;
       let keyNode: unknown;
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && keyMatches(p.key, seg));
+        const pair = pairOf(node, seg);
         if (!pair) break;
         next = pair.value;
         keyNode = pair.key;

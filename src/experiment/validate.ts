@@ -114,6 +114,7 @@ export async function validateExperiment(
       overrides: opts.overrides,
       importModules: opts.importModules ?? false,
       note: (path, message) => noted.push({ path, message }),
+      checked: new Map(),
     });
   }
   return {
@@ -164,6 +165,7 @@ function finalise(collected: RawIssue[], overflow: number, positionOf: PositionO
     if (kept.length >= MAX_ISSUES) dropped++;
     else kept.push(r);
   }
+  const keyOrder = new Map<object, Map<string, number>>();
   const entries = kept.map((r, order) => {
     const pos = safePosition(positionOf, r.path);
     const issue: Issue = { path: formatPath(r.path), message: r.message };
@@ -171,7 +173,7 @@ function finalise(collected: RawIssue[], overflow: number, positionOf: PositionO
       issue.line = pos.line;
       issue.column = pos.column;
     }
-    return { issue, order, ordinal: pathOrdinal(root, r.path) };
+    return { issue, order, ordinal: pathOrdinal(root, r.path, keyOrder) };
   });
   entries.sort((a, b) => {
     const la = a.issue.line;
@@ -189,8 +191,10 @@ function finalise(collected: RawIssue[], overflow: number, positionOf: PositionO
 /**
  * Document order without positions (modules, plain objects, ties): each path
  * step becomes the index of its key in the object as written, or its array index.
+ * `keyOrder` caches each object's key indexes: looked up per issue, an object
+ * of 60,000 keys took 10 s.
  */
-function pathOrdinal(root: unknown, path: Path): number[] {
+function pathOrdinal(root: unknown, path: Path, keyOrder: Map<object, Map<string, number>>): number[] {
   const out: number[] = [];
   let v: unknown = root;
   for (const seg of path) {
@@ -198,10 +202,14 @@ function pathOrdinal(root: unknown, path: Path): number[] {
       out.push(seg);
       v = v[seg];
     } else if (isObject(v)) {
-      const keys = Object.keys(v);
-      const i = keys.indexOf(String(seg));
-      out.push(i < 0 ? keys.length : i);
-      v = i < 0 ? undefined : v[String(seg)];
+      let order = keyOrder.get(v);
+      if (!order) {
+        order = new Map(Object.keys(v).map((k, i) => [k, i]));
+        keyOrder.set(v, order);
+      }
+      const i = order.get(String(seg));
+      out.push(i ?? order.size);
+      v = i === undefined ? undefined : v[String(seg)];
     } else {
       out.push(0);
       v = undefined;
@@ -437,6 +445,8 @@ interface SemanticContext {
   overrides?: ValidateOptions['overrides'];
   importModules: boolean;
   note: Add;
+  /** Provider checks already made, by provider (see checkProvider). */
+  checked: Map<string, Promise<CheckOutcome>>;
 }
 
 /** `a.b[0]["c.d"]` → ['a', 'b', 0, 'c.d'] (paths returned by provider and tolerance checks). */
@@ -535,22 +545,45 @@ async function checkHypothesisTolerance(
     await checkProvider(tolerance.provider, [...path, 'provider'], add, ctx);
 }
 
+/** What one provider check reported, kept so an identical provider is checked once per validation. */
+interface CheckOutcome {
+  issues: Issue[];
+  notes: Issue[];
+  failure?: string;
+}
+
 async function checkProvider(provider: unknown, path: Path, add: Add, ctx: SemanticContext): Promise<void> {
   if (!isObject(provider) || typeof provider.type !== 'string') return;
   const runner = providers.get(provider.type);
   if (!runner?.check) return;
   const parsed = ProviderSchema.safeParse(provider);
   if (!parsed.success) return;
-  try {
-    const issues = await runner.check(parsed.data, {
-      baseDir: ctx.baseDir,
-      importModules: ctx.importModules,
-      note: (issue) => ctx.note([...path, ...parsePathString(issue.path)], issue.message),
-    });
-    for (const issue of issues ?? []) add([...path, ...parsePathString(issue.path)], issue.message);
-  } catch (err) {
-    add(path, `the ${provider.type} provider check failed: ${(err as Error)?.message ?? String(err)}`);
+  // Checks depend only on the provider and the context, which is the same for
+  // the whole validation; a process check searches PATH, so 60,000 activities
+  // running the same command took 14 s checked one by one.
+  const key = JSON.stringify(parsed.data);
+  let outcome = ctx.checked.get(key);
+  if (!outcome) {
+    const check = runner.check.bind(runner);
+    outcome = (async (): Promise<CheckOutcome> => {
+      const notes: Issue[] = [];
+      try {
+        const issues = await check(parsed.data, {
+          baseDir: ctx.baseDir,
+          importModules: ctx.importModules,
+          note: (issue) => notes.push(issue),
+        });
+        return { issues: issues ?? [], notes };
+      } catch (err) {
+        return { issues: [], notes, failure: (err as Error)?.message ?? String(err) };
+      }
+    })();
+    ctx.checked.set(key, outcome);
   }
+  const { issues, notes, failure } = await outcome;
+  for (const issue of notes) ctx.note([...path, ...parsePathString(issue.path)], issue.message);
+  for (const issue of issues) add([...path, ...parsePathString(issue.path)], issue.message);
+  if (failure !== undefined) add(path, `the ${provider.type} provider check failed: ${failure}`);
 }
 
 function checkControls(controls: [Path, unknown][], add: Add): void {
