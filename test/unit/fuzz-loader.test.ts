@@ -279,6 +279,56 @@ function* generate(): Generator<Case> {
   }
   yield { name: 'big-key-json', format: 'json', content: JSON.stringify({ [big]: 1, title: 't' }) };
 
+  // Anchors and aliases: bombs of every shape, cycles, undefined and misplaced
+  // aliases, merges of non-maps, each in a document that is otherwise invalid
+  // (title: 5) or blows a limit, so none can pass.
+  const head =
+    'title: 5\ndescription: d\nmethod:\n- type: action\n  name: a\n  provider: {type: http, url: "http://x"}\n';
+  const chunk = 'x'.repeat(256 * 1024);
+  yield {
+    name: 'alias-bomb-string',
+    format: 'yaml',
+    content: `title: t\ndescription: &d ${chunk}\nmethod:\n${Array.from({ length: 99 }, () => '- *d').join('\n')}\n`,
+  };
+  yield {
+    name: 'alias-bomb-list',
+    format: 'yaml',
+    content: `${head}l: &l [${Array.from({ length: 25_000 }, () => '0').join(',')}]\nx: [${Array.from({ length: 99 }, () => '*l').join(', ')}]\n`,
+  };
+  let laughs = `${head}a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n`;
+  for (let k = 1; k < 9; k++)
+    laughs += `a${k}: &a${k} [${Array.from({ length: 9 }, () => `*a${k - 1}`).join(', ')}]\n`;
+  yield { name: 'alias-billion-laughs', format: 'yaml', content: laughs };
+  let merges = `${head}m0: &m0 {a: 1, b: 2}\n`;
+  for (let k = 1; k < 30; k++) merges += `m${k}: &m${k} {<<: [*m${k - 1}, *m${k - 1}], k${k}: ${k}}\n`;
+  yield { name: 'alias-merge-chain', format: 'yaml', content: merges };
+  const aliasShapes = [
+    'x: &a [*a]\n',
+    'x: &a {self: *a}\n',
+    'x: *nowhere\n',
+    'x: &a\ny: *a\n',
+    'x: &a 1\ny: {<<: *a}\n',
+    'x: &a [1]\ny: {<<: *a}\n',
+    'x: &a &b 1\n',
+    '*a: 1\n',
+    'x: &a {k: 1}\n? *a\n: 2\n',
+    'x: &\n',
+    'x: & a\n',
+    'x: [&a 1, *a, *a, &a 2, *a]\n',
+    'x: !!str &a [1]\n',
+  ];
+  for (let i = 0; i < 300; i++) {
+    const picked = Array.from({ length: 1 + r.int(3) }, () => r.pick(aliasShapes));
+    const renamed = picked.map((shape, k) => shape.replaceAll(/\b(x|y):/g, (_m, key) => `${key}${k}:`));
+    yield { name: `alias-shape-${i}`, format: 'yaml', content: head + renamed.join('') };
+  }
+  // Anchored activities reused as other activities and as the whole method.
+  for (let i = 0; i < 50; i++) {
+    const copies = 1 + r.int(40);
+    const body = `title: t\ndescription: d\nmethod:\n- &act {type: action, name: a, provider: {type: ${r.pick(['http', 'ftp', 'process'])}, url: 5}}\n${'- *act\n'.repeat(copies)}rollbacks: *${r.pick(['act', 'nope'])}\n`;
+    yield { name: `alias-activities-${i}`, format: 'yaml', content: body };
+  }
+
   // Huge arrays.
   for (const format of ['json', 'yaml'] as const) {
     yield {
@@ -333,7 +383,7 @@ test('every malformed document ends in a FaultlineError with exit status 2', {
     assert.ok(error.message.trim().length > 0, detail());
     count++;
   }
-  assert.ok(count > 2500, `only ${count} cases`);
+  assert.ok(count > 2850, `only ${count} cases`);
   // Diagnostic only: the whole run should stay well under the test timeout.
   assert.ok(Date.now() - started < 120_000);
 });
