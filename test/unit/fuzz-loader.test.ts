@@ -361,10 +361,12 @@ test('the base document is valid (so every failure below comes from the mutation
   await assertValidExperiment(await loadExperimentSource(path), { env: {} });
 });
 
+// The timeout is generous because the run's length is the machine's: about 75 s on a quiet
+// 2-core machine, over 120 s with both cores loaded (stress-ng --cpu 2). Time is not what
+// this test checks; that every case ends in a FaultlineError is.
 test('every malformed document ends in a FaultlineError with exit status 2', {
-  timeout: 120_000,
+  timeout: 600_000,
 }, async () => {
-  const started = Date.now();
   let count = 0;
   for (const c of generate()) {
     const path = join(dir, `case.${c.format}`);
@@ -384,6 +386,4 @@ test('every malformed document ends in a FaultlineError with exit status 2', {
     count++;
   }
   assert.ok(count > 2850, `only ${count} cases`);
-  // Diagnostic only: the whole run should stay well under the test timeout.
-  assert.ok(Date.now() - started < 120_000);
 });
