@@ -15,7 +15,7 @@
 import { connect, isIP, Socket } from 'node:net';
 import { type ByteCounters, Link, type LinkOwner } from './link.js';
 import type { ProxyServer } from './proxy.js';
-import { type ConnectGate, hasConnectHook } from './toxic.js';
+import { type ConnectGate, hasConnectHook, realClock } from './toxic.js';
 
 /** How long a graceful close (toxic `close()`) waits for pending writes before destroying the sockets. */
 const CLOSE_GRACE_MS = 5000;
@@ -45,7 +45,8 @@ export class Connection implements LinkOwner {
   upstream: Socket | null = null;
   #state = State.Open;
   #shared: Map<string, unknown> | null = null;
-  #dialTimer: NodeJS.Timeout | null = null;
+  /** A realClock handle: slow_open delays may exceed Node's timer range. */
+  #dialTimer: unknown = null;
   #graceTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -120,7 +121,7 @@ export class Connection implements LinkOwner {
     }
     if (delay > 0) {
       up.block();
-      this.#dialTimer = setTimeout(() => {
+      this.#dialTimer = realClock.setTimeout(() => {
         this.#dialTimer = null;
         if (this.#state !== State.Open) return;
         this.#dial();
@@ -182,7 +183,7 @@ export class Connection implements LinkOwner {
   #drop(): void {
     this.up.dropping = true;
     this.down.dropping = true;
-    if (this.#dialTimer !== null) clearTimeout(this.#dialTimer);
+    if (this.#dialTimer !== null) realClock.clearTimeout(this.#dialTimer);
     this.#dialTimer = null;
   }
 

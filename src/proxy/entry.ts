@@ -1,4 +1,5 @@
 /** A toxic as configured on a proxy (the API's view of it), shared by every link it acts on. */
+import type { LongTimeout } from '../core/timers.js';
 import type { ToxicView } from './model.js';
 import type { Direction, ToxicKind } from './toxic.js';
 
@@ -7,7 +8,7 @@ export class ToxicEntry {
   applied = 0;
   /** `performance.now()` deadline of the TTL, or null. */
   ttlDeadline: number | null = null;
-  ttlTimer: NodeJS.Timeout | null = null;
+  ttlTimer: LongTimeout | null = null;
 
   constructor(
     readonly kind: ToxicKind<any>,
@@ -40,7 +41,7 @@ export class ToxicEntry {
   }
 
   clearTtl(): void {
-    if (this.ttlTimer !== null) clearTimeout(this.ttlTimer);
+    this.ttlTimer?.clear();
     this.ttlTimer = null;
     this.ttlDeadline = null;
   }

@@ -15,6 +15,7 @@
  * // ... connect to db.listen ...
  * await manager.close();
  */
+import { setLongTimeout } from '../core/timers.js';
 import { BusyPoller } from './busy-poll.js';
 import { ToxicEntry } from './entry.js';
 import { AddressError, parseResolved, resolveListen, sameListen } from './listen.js';
@@ -643,14 +644,14 @@ export class ProxyManager implements ProxyControl {
 
   #armTtl(proxy: ProxyServer, entry: ToxicEntry, ttl: number): void {
     entry.ttlDeadline = performance.now() + ttl;
-    entry.ttlTimer = setTimeout(() => {
+    // Chained past 2^31-1 ms: a ttl of 2^31 used to remove the toxic after 1 ms.
+    entry.ttlTimer = setLongTimeout(() => {
       entry.ttlTimer = null;
       if (proxy.findToxic(entry.name) === entry) {
         proxy.removeToxic(entry);
         this.#changed();
       }
     }, ttl);
-    entry.ttlTimer.unref();
   }
 
   metrics(): string {

@@ -28,6 +28,7 @@
  * });
  */
 import { z } from 'zod';
+import { type LongTimeout, MAX_TIMER_MS, setLongTimeout } from '../core/timers.js';
 
 export type Direction = 'upstream' | 'downstream';
 
@@ -38,10 +39,19 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * Node's timers fire after 1 ms past 2^31-1 ms (a latency of 3e9 ms spun a 1 ms
+ * timer and printed a warning each time): longer delays are chained by
+ * src/core/timers.ts, so any value an attribute schema accepts is honoured.
+ * Shorter ones stay plain timers (the hot path of latency toxics).
+ */
 export const realClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setTimeout: (fn, ms) => (ms > MAX_TIMER_MS ? setLongTimeout(fn, ms, { unref: false }) : setTimeout(fn, ms)),
+  clearTimeout: (handle) => {
+    if (typeof (handle as Partial<LongTimeout>).clear === 'function') (handle as LongTimeout).clear();
+    else clearTimeout(handle as NodeJS.Timeout);
+  },
 };
 
 /** What a toxic can see of the connection its link belongs to. */

@@ -379,3 +379,37 @@ describe('reset and toxicity (issue #13 item 7)', () => {
     assertError(upd, 400, /invalid toxicity: must be between 0 and 1, got -0.5/);
   });
 });
+
+describe('durations beyond a timer (issue #13 item 8)', () => {
+  test('a toxic ttl of 2^31 ms is kept (it used to go after 1 ms) and shows its time left', async () => {
+    const m = manager();
+    await m.create({ name: 'p', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', enabled: false });
+    m.addToxic('p', { name: 'long', type: 'noop', ttl: 2 ** 31 });
+    m.addToxic('p', { name: 'longer', type: 'noop', ttl: 3e12 });
+    await new Promise((r) => setTimeout(r, 100));
+    const ttls = Object.fromEntries(m.listToxics('p').map((t) => [t.name, t.ttl]));
+    assert.ok(ttls.long! > 2 ** 31 - 60_000, `long: ${ttls.long}`);
+    assert.ok(ttls.longer! > 3e12 - 60_000, `longer: ${ttls.longer}`);
+  });
+
+  test('latency 3e9 ms holds the data without spinning a 1 ms timer (no TimeoutOverflowWarning)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    cleanups.push(() => void process.off('warning', onWarning));
+    const up = await echo();
+    const m = manager();
+    const p = await m.create({ name: 'slow', listen: '127.0.0.1:0', upstream: `127.0.0.1:${up.port}` });
+    m.addToxic('slow', { type: 'latency', attributes: { latency: 3e9 } });
+    const c = await client(portOf(p.listen));
+    cleanups.push(() => void c.socket.destroy());
+    c.socket.write('held');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(c.received().length, 0);
+    assert.deepEqual(warnings, []);
+    // Removing the toxics releases the data: nothing was lost while it was held.
+    m.removeToxic('slow', 'latency_downstream');
+    await c.waitFor(4);
+    assert.equal(c.received().toString(), 'held');
+  });
+});
