@@ -9,8 +9,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterEach, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import pg from 'pg';
 import { Ledger } from '../../src/faults/index.js';
 import { listProcs, readProc } from '../../src/faults/process/select.js';
@@ -31,7 +32,18 @@ process.env.FAULTLINE_WATCHDOG_GRACE_MS = '300';
 delete process.env.FAULTLINE_WATCHDOG;
 
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
-const REDIS = { host: '127.0.0.1', port: 6379 };
+// A Redis server of this file's own: faults-redis.test.ts counts every `faultline-*` client of
+// the shared server and may run at the same time as this file.
+const REDIS = { host: '127.0.0.1', port: 0 };
+let redisServer: ChildProcess | undefined;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
 const TABLE = 'faultline_watchdog_test';
 const TICKER = join(repoRoot, 'test', 'fixtures', 'process', 'ticker.mjs');
 /** Generous: a loaded machine is slow, and the assertion is on the outcome, not the time. */
@@ -111,10 +123,32 @@ before(async () => {
     pgSkip = `PostgreSQL is not reachable: ${(err as Error).message}`;
   }
   try {
-    await redisFaultClients();
+    REDIS.port = await freePort();
+    redisServer = spawn(
+      'redis-server',
+      ['--port', String(REDIS.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    redisServer.on('error', () => undefined);
+    await eventually(
+      'own redis-server answers',
+      async () => {
+        try {
+          await redisFaultClients();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+    );
   } catch (err) {
-    redisSkip = `Redis is not reachable: ${(err as Error).message}`;
+    redisSkip = `could not start a redis-server of this test's own (Debian package redis-server): ${(err as Error).message}`;
   }
+});
+
+after(() => {
+  redisServer?.kill('SIGKILL');
 });
 
 afterEach(async () => {
