@@ -17,13 +17,22 @@
  *                                 `faultline ledger forget` (one JSON line each)
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
-import { ensureDir, HALT_FILE, syncDir, writeAtomic, writeHaltFile } from './home.js';
+import {
+  checkHomeTrusted,
+  distrust,
+  ensureDir,
+  HALT_FILE,
+  syncDir,
+  writeAtomic,
+  writeHaltFile,
+} from './home.js';
 import type { Json, UndoRecord } from './types.js';
 
 /**
@@ -270,6 +279,48 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
+/**
+ * A home, ledger directory or entry another user could have written (see distrust()): never
+ * read as a fault to revert, never salvaged as a corrupt entry; the ledger refuses to work.
+ */
+export class UntrustedLedgerError extends FaultlineError {
+  constructor(message: string) {
+    super('FAULTLINE_ERR_LEDGER', message);
+  }
+}
+
+/**
+ * Reads a ledger file only if this user (or root) owns it and no one else can write it, and it
+ * is a regular file (no symbolic link followed): checked on the open file, so it cannot be
+ * swapped between the check and the read. Null when it does not exist.
+ */
+async function readTrusted(file: string): Promise<string | null> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    if (errno(err) === 'ENOENT') return null;
+    if (errno(err) === 'ELOOP') {
+      throw new UntrustedLedgerError(
+        `untrusted ledger file: ${file} is a symbolic link; fix: check it, then remove it (rm ${file})`,
+      );
+    }
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    const why = st.isFile() ? distrust(file, st) : `${file} is not a regular file`;
+    if (why) {
+      throw new UntrustedLedgerError(
+        `untrusted ledger file: ${why}: it may have been planted by another user and is not reverted; fix: check it, then remove it (rm ${file})`,
+      );
+    }
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
 function ledgerError(what: string, err: unknown): FaultlineError {
   return new FaultlineError('FAULTLINE_ERR_LEDGER', `${what}: ${(err as Error)?.message ?? String(err)}`, {
     cause: err,
@@ -432,6 +483,17 @@ export class Ledger {
     return join(this.dir, `${id}.json.claim-${pid}`);
   }
 
+  /** Refuses a home, ledger or runs directory another user could write (UntrustedLedgerError). */
+  async #checkTrust(): Promise<void> {
+    try {
+      await checkHomeTrusted(this.home, [this.dir, this.runsDir]);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('untrusted'))
+        throw new UntrustedLedgerError(err.message);
+      throw ledgerError(`cannot check ${this.home}`, err);
+    }
+  }
+
   async #names(dir: string): Promise<string[]> {
     try {
       return await readdir(dir);
@@ -453,6 +515,7 @@ export class Ledger {
   /** Writes (creates or replaces) an entry durably. */
   async write(entry: LedgerEntry): Promise<void> {
     checkId(entry.id);
+    await this.#checkTrust();
     try {
       await ensureDir(this.dir);
       await writeAtomic(this.#entryPath(entry.id), `${JSON.stringify(stored(entry), null, 2)}\n`);
@@ -467,6 +530,7 @@ export class Ledger {
    */
   async get(id: string): Promise<LedgerEntry | null> {
     checkId(id);
+    await this.#checkTrust();
     // An entry moves between `<id>.json` and its claim file; retry across a move.
     for (let attempt = 0; attempt < 5; attempt++) {
       const plain = await this.#read(this.#entryPath(id), id);
@@ -482,13 +546,14 @@ export class Ledger {
   }
 
   async #read(file: string, id: string): Promise<LedgerEntry | null> {
-    let text: string;
+    let text: string | null;
     try {
-      text = await readFile(file, 'utf8');
+      text = await readTrusted(file);
     } catch (err) {
-      if (errno(err) === 'ENOENT') return null;
+      if (err instanceof UntrustedLedgerError) throw err;
       throw ledgerError(`cannot read ${file}`, err);
     }
+    if (text === null) return null;
     try {
       return parseEntry(text, basename(file), id);
     } catch (err) {
@@ -500,6 +565,7 @@ export class Ledger {
   async list(): Promise<LedgerListing> {
     const byId = new Map<string, LedgerEntry>();
     const corrupt: CorruptEntry[] = [];
+    await this.#checkTrust();
     const names = await this.#names(this.dir);
     const plainIds = new Set(names.map((n) => ENTRY_FILE.exec(n)?.[1]).filter((id) => id !== undefined));
     for (const name of names) {
@@ -516,6 +582,8 @@ export class Ledger {
         entry ??= await this.get(id); // moved while we listed
         if (entry) byId.set(id, entry);
       } catch (err) {
+        // Never salvaged: what another user may have written is not reverted, in part or whole.
+        if (err instanceof UntrustedLedgerError) throw err;
         corrupt.push(await this.#corrupt(file, id, err));
       }
     }
@@ -587,6 +655,7 @@ export class Ledger {
    */
   async claim(id: string): Promise<LedgerEntry | null> {
     checkId(id);
+    await this.#checkTrust();
     const mine = this.#claimPath(id, process.pid);
     try {
       await rename(this.#entryPath(id), mine);
@@ -699,6 +768,7 @@ export class Ledger {
       const entry = await this.get(id);
       return entry ? { entry } : null;
     } catch (err) {
+      if (err instanceof UntrustedLedgerError) throw err;
       const files = [this.#entryPath(id), ...(await this.#claimFiles(id)).map((c) => c.file)];
       for (const file of files) {
         if (
@@ -820,6 +890,7 @@ export class Ledger {
   }
 
   async #writeRun(info: RunInfo): Promise<void> {
+    await this.#checkTrust();
     try {
       await ensureDir(this.runsDir);
       await writeAtomic(join(this.runsDir, runFileName(info.runId)), `${JSON.stringify(info, null, 2)}\n`);
@@ -843,7 +914,8 @@ export class Ledger {
 
   async #readRun(file: string): Promise<RunInfo | null> {
     try {
-      const parsed = RunSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
+      // An untrusted run file is ignored: halt would signal the pid it names.
+      const parsed = RunSchema.safeParse(JSON.parse((await readTrusted(file)) ?? ''));
       return parsed.success ? (parsed.data as RunInfo) : null;
     } catch {
       return null;
@@ -852,6 +924,7 @@ export class Ledger {
 
   /** Every readable run file. */
   async listRuns(): Promise<RunInfo[]> {
+    await this.#checkTrust();
     const out: RunInfo[] = [];
     for (const name of await this.#names(this.runsDir)) {
       if (name.startsWith('.') || !name.endsWith('.json')) continue;

@@ -23,24 +23,40 @@ function recordPath(record: UndoRecord): string {
   return record.path;
 }
 
-/** `dev:ino` of the file at `path`, or null when there is none. */
-async function identity(path: string): Promise<string | null> {
+/**
+ * `dev:ino:birth` of a file (birth time in ns where the filesystem keeps one): what proves a
+ * file is the one Faultline created. The birth time tells a new file apart from ours when its
+ * inode number was reused (deleting a file and creating another often reuses it at once).
+ */
+export function identityFromStat(st: { dev: bigint; ino: bigint; birthtimeNs: bigint }): string {
+  return `${st.dev}:${st.ino}:${st.birthtimeNs}`;
+}
+
+/** The identity (identityFromStat) of the file at `path`, not following a link; null when there is none. */
+export async function identityOf(path: string): Promise<string | null> {
   try {
-    const st = await lstat(path, { bigint: true });
-    return `${st.dev}:${st.ino}`;
+    return identityFromStat(await lstat(path, { bigint: true }));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
 }
 
+/** Whether `found` is the file `recorded` names (a record written before birth times were kept has `dev:ino`). */
+export function sameIdentity(recorded: string, found: string): boolean {
+  return recorded.split(':').length === 2 ? found.startsWith(`${recorded}:`) : recorded === found;
+}
+
 /**
- * True when the file at the record's path is ours to remove. The identity is
- * known once inject() returned; before that (a crash mid-inject) the path is
- * all there is, and plan() saw no file there.
+ * Whether the file now at the record's path is the one inject() created: only the identity
+ * (`dev:ino`) it recorded proves that. Without one (the runner stopped between creating the
+ * file and recording it, or an entry someone else wrote) the path alone proves nothing, and
+ * the file is never removed: revert says so, and a human decides.
  */
-function isOurs(record: UndoRecord, found: string): boolean {
-  return typeof record.identity !== 'string' || record.identity === found;
+function unproven(path: string): Error {
+  return new Error(
+    `cannot prove ${path} is the file it created (no identity recorded); left in place: remove it by hand if it is a leftover marker, then \`faultline ledger forget\` the entry`,
+  );
 }
 
 export const markerKind: FaultKind<typeof MarkerArgsSchema> = {
@@ -65,11 +81,17 @@ export const markerKind: FaultKind<typeof MarkerArgsSchema> = {
   },
   async inject(args, record) {
     // 'wx': a file that appeared since plan() is never overwritten.
-    const fh = await open(recordPath(record), 'wx', 0o644);
+    const path = recordPath(record);
+    const fh = await open(path, 'wx', 0o644);
+    const st = await fh.stat({ bigint: true });
+    const identity = identityFromStat(st);
     try {
-      const st = await fh.stat({ bigint: true });
       await fh.writeFile(args.content ?? '');
-      return { ...record, identity: `${st.dev}:${st.ino}` };
+      return { ...record, identity };
+    } catch (err) {
+      // The record returned carries the identity only on success: remove what we created now.
+      if ((await identityOf(path).catch(() => null)) === identity) await unlink(path).catch(() => undefined);
+      throw err;
     } finally {
       await fh.close();
     }
@@ -77,8 +99,10 @@ export const markerKind: FaultKind<typeof MarkerArgsSchema> = {
   async revert(record) {
     if (record.existed === true) return;
     const path = recordPath(record);
-    const found = await identity(path);
-    if (found === null || !isOurs(record, found)) return;
+    const found = await identityOf(path);
+    if (found === null) return;
+    if (typeof record.identity !== 'string') throw unproven(path);
+    if (!sameIdentity(record.identity, found)) return; // another file took its place: not ours
     try {
       await unlink(path);
     } catch (err) {
@@ -87,7 +111,8 @@ export const markerKind: FaultKind<typeof MarkerArgsSchema> = {
   },
   async verify(record) {
     if (record.existed === true) return true;
-    const found = await identity(recordPath(record));
-    return found === null || !isOurs(record, found);
+    const found = await identityOf(recordPath(record));
+    // A file without a recorded identity may be ours: not verified gone (revert said why).
+    return found === null || (typeof record.identity === 'string' && !sameIdentity(record.identity, found));
   },
 };

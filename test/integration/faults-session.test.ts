@@ -19,6 +19,7 @@ import {
   recoverOrphans,
   releaseHalt,
 } from '../../src/faults/index.js';
+import { identityOf } from '../../src/faults/marker.js';
 import type { FaultKind } from '../../src/faults/types.js';
 import { assertNothingLeftBehind, ledgerFiles } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
@@ -423,13 +424,16 @@ describe('halt', () => {
 describe('recovery in one process', () => {
   async function orphan(ledger: Ledger, id: string, over: Record<string, unknown>) {
     const now = Date.now();
+    // The file first: a marker's record proves it is Faultline's by the identity inject() recorded.
+    await writeFile(join(home, id), '');
+    const identity = await identityOf(join(home, id));
     await ledger.write({
       id,
       kind: 'marker-file',
       runId: 'ghost',
       target: join(home, id),
       args: {},
-      record: { path: join(home, id), existed: false },
+      record: { path: join(home, id), existed: false, identity },
       state: 'active',
       createdAt: new Date(now).toISOString(),
       ttlMs: 60_000,
@@ -439,7 +443,6 @@ describe('recovery in one process', () => {
       host: hostname(),
       ...over,
     });
-    await writeFile(join(home, id), '');
   }
 
   test('reverts entries whose pid was reused; keeps live ones unless expired; reports unknown kinds', async () => {

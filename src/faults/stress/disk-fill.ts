@@ -7,11 +7,11 @@
  * daemons, logins and Faultline's own ledger still work while applications see
  * a full disk. Revert kills the writer and removes the file.
  */
-import { existsSync } from 'node:fs';
-import { stat, statfs, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { lstat, stat, statfs, unlink } from 'node:fs/promises';
+import { basename, isAbsolute, join, normalize, resolve } from 'node:path';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import { identityFromStat, sameIdentity } from '../marker.js';
 import type { FaultKind, UndoRecord } from '../types.js';
 import { deadlineFor, newTag, type StressContext, startWorker, stopWorker, workerGone } from './spawn.js';
 
@@ -74,11 +74,45 @@ export function fillBytes(
   return Math.min(need, avail);
 }
 
+/**
+ * The fill file the record names: an absolute, normalised path whose name is exactly
+ * `.faultline-fill-<tag>` for the record's tag (a name merely containing the prefix, such as
+ * `/tmp/.faultline-fill-x/../victim`, is refused: revert deletes this path).
+ */
 function filePath(record: UndoRecord): string {
-  if (typeof record.file !== 'string' || !record.file.includes(FILL_PREFIX)) {
+  const file = record.file;
+  const tag = record.tag;
+  if (
+    typeof file !== 'string' ||
+    typeof tag !== 'string' ||
+    !/^[0-9a-f]{1,64}$/.test(tag) ||
+    !isAbsolute(file) ||
+    normalize(file) !== file ||
+    basename(file) !== `${FILL_PREFIX}${tag}`
+  ) {
     throw new Error('stress-disk-fill undo record has no fill file');
   }
-  return record.file;
+  return file;
+}
+
+/** The fill file's identity (see marker.ts), owner and type; null when there is none. */
+async function fileIdentity(file: string): Promise<{ id: string; uid: number; regular: boolean } | null> {
+  const st = await lstat(file, { bigint: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return null;
+    throw err;
+  });
+  return st ? { id: identityFromStat(st), uid: Number(st.uid), regular: st.isFile() } : null;
+}
+
+/**
+ * Whether the file at the fill path is the one the worker wrote: the identity recorded once it
+ * was ready, or (a runner that stopped before recording it) a regular file owned by this user.
+ */
+function isOurFill(record: UndoRecord, found: { id: string; uid: number; regular: boolean }): boolean {
+  if (!found.regular) return false;
+  if (typeof record.identity === 'string') return sameIdentity(record.identity, found.id);
+  const me = process.getuid?.();
+  return me === undefined || found.uid === me;
 }
 
 export const stressDiskFillKind: FaultKind<typeof DiskFillArgsSchema> = {
@@ -124,17 +158,28 @@ export const stressDiskFillKind: FaultKind<typeof DiskFillArgsSchema> = {
     // Ready once written: allow 30 s plus 20 MiB/s, a slow disk's pace.
     const readyTimeoutMs = 30_000 + Math.ceil(bytes / (20 * 1024 * 1024)) * 1000;
     const w = await startWorker('stress-disk-fill', config, String(record.tag), { signal, readyTimeoutMs });
-    return { ...record, pid: w.pid, start: w.start, written: Number(w.info.written ?? 0) };
+    const found = await fileIdentity(config.file).catch(() => null);
+    return {
+      ...record,
+      pid: w.pid,
+      start: w.start,
+      written: Number(w.info.written ?? 0),
+      ...(found ? { identity: found.id } : {}),
+    };
   },
   async revert(record) {
     await stopWorker(record);
+    const file = filePath(record);
+    const found = await fileIdentity(file);
+    if (!found || !isOurFill(record, found)) return; // gone, or not the file it wrote: left alone
     try {
-      await unlink(filePath(record));
+      await unlink(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   },
   async verify(record) {
-    return !existsSync(filePath(record)) && (await workerGone(record));
+    const found = await fileIdentity(filePath(record));
+    return (!found || !isOurFill(record, found)) && (await workerGone(record));
   },
 };
