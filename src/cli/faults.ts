@@ -84,7 +84,11 @@ export async function statusCommand(opts: { json?: boolean }, out: Output): Prom
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   printText(`${line(header)}\n${rows.map(line).join('\n')}\n`);
   for (const f of faults) {
-    if (f.lastError) out.info(`${shortId(f.id)}: last error: ${f.lastError}`);
+    if (!f.lastError) continue;
+    const tries = f.revertAttempts
+      ? ` (${f.revertAttempts} failed revert${f.revertAttempts === 1 ? '' : 's'})`
+      : '';
+    out.info(`${shortId(f.id)}: last error${tries}: ${f.lastError}`);
   }
   return 0;
 }
@@ -122,6 +126,11 @@ export function reportLines(
   for (const f of report.notApplied) {
     out.warn(
       `${prefix}${f.kind} ${f.target}: its injection had failed and its cleanup still cannot be confirmed (${f.error}); nothing is known to be in place: \`faultline ledger forget ${shortId(f.id)}\` removes the entry`,
+    );
+  }
+  for (const n of report.notRetried) {
+    problem(
+      `${prefix}not retried: ${n.kind} ${n.target} (run ${n.runId}): its revert failed ${n.attempts} time${n.attempts === 1 ? '' : 's'}${n.firstFailedAt ? ` since ${n.firstFailedAt}` : ''}${n.lastError ? ` (last: ${n.lastError})` : ''}; it may still be in place: \`faultline recover\` tries again, \`faultline ledger forget ${shortId(n.id)}\` dismisses it`,
     );
   }
   const shown = (c: CorruptOutcome) => c.handled === 'unrevertable' || (c.handled === 'left' && !quietLeft);

@@ -342,13 +342,29 @@ function parseMaxDuration(value: string): number {
   return ms;
 }
 
+/** How long the check every command makes waits for one leftover's revert. */
+const LEFTOVER_REVERT_TIMEOUT_MS = 5_000;
+
+/**
+ * Commands that only read (files, the ledger, the catalogue): they never revert anything, so
+ * they work with a ledger they must not change; `ledger show|forget` look at it as it is.
+ * `halt` and `recover` revert everything themselves.
+ */
+const NO_LEFTOVER_CHECK = new Set(['validate', 'schema', 'discover', 'report', 'status', 'recover', 'halt']);
+
 /**
  * Reverts faults left by dead runners before any command does its work. Whatever
  * goes wrong here is a warning: one broken entry must never fail an unrelated command.
  */
 async function recoverLeftovers(output: Output): Promise<void> {
   try {
-    const report = await recoverOrphans({ home: faultlineHome() });
+    // Bounded: an entry whose revert keeps failing (a control URL that no longer answers) is
+    // reported, not retried by every command; `recover` and `halt` still try it.
+    const report = await recoverOrphans({
+      home: faultlineHome(),
+      bounded: true,
+      revertTimeoutMs: LEFTOVER_REVERT_TIMEOUT_MS,
+    });
     const { reportLines } = await import('./faults.js');
     reportLines(report, output, {
       prefix: 'leftovers of runners that died: ',
@@ -368,9 +384,7 @@ export async function main(argv: string[]): Promise<number> {
     return output;
   });
   program.hook('preAction', async (_this, action) => {
-    // `halt` and `recover` revert everything themselves; `ledger show|forget` look at the
-    // ledger as it is: recovering first would change it.
-    const skip = ['schema', 'recover', 'halt'].includes(action.name()) || action.parent?.name() === 'ledger';
+    const skip = NO_LEFTOVER_CHECK.has(action.name()) || action.parent?.name() === 'ledger';
     if (!skip) {
       output ??= createOutput(program.opts<GlobalOptions>());
       await recoverLeftovers(output);

@@ -67,6 +67,10 @@ export interface LedgerEntry {
   irreversible?: boolean;
   /** Why the last revert attempt failed. */
   lastError?: string;
+  /** How many revert attempts failed (counted by release() with a lastError). */
+  revertAttempts?: number;
+  /** When the first of them failed: the automatic check stops retrying after a bound (recovery.ts). */
+  firstFailedAt?: string;
   /** Not stored: the pid holding a revert claim, when read while claimed. */
   claimedBy?: number;
 }
@@ -170,6 +174,8 @@ const EntrySchema = z.looseObject({
   ownerStart: z.string().nullable(),
   host: z.string(),
   lastError: z.string().optional(),
+  revertAttempts: z.number().int().nonnegative().optional(),
+  firstFailedAt: z.string().optional(),
 });
 
 const RunSchema = z.looseObject({
@@ -715,7 +721,8 @@ export class Ledger {
 
   /**
    * Gives back this process's claim (the revert failed), optionally recording changes
-   * such as `lastError`. When the changed entry cannot be written (a full disk), the
+   * such as `lastError`; a `lastError` counts one failed attempt (`revertAttempts`,
+   * `firstFailedAt`). When the changed entry cannot be written (a full disk), the
    * claim is still given back unchanged: an entry stuck under our claim would make
    * this process wait on itself.
    */
@@ -726,8 +733,15 @@ export class Ledger {
       if (Object.keys(patch).length > 0) {
         const current = await this.#read(mine, id);
         if (current) {
+          const failed =
+            patch.lastError === undefined
+              ? {}
+              : {
+                  revertAttempts: (current.revertAttempts ?? 0) + 1,
+                  firstFailedAt: current.firstFailedAt ?? new Date().toISOString(),
+                };
           try {
-            await this.write({ ...current, ...patch, id });
+            await this.write({ ...current, ...patch, ...failed, id });
           } catch {
             await rename(mine, this.#entryPath(id));
             return;

@@ -36,6 +36,8 @@ export interface ActiveFault {
   expired: boolean;
   claimedBy?: number;
   lastError?: string;
+  /** Failed revert attempts so far (the automatic check stops after AUTO_RETRY_ATTEMPTS). */
+  revertAttempts?: number;
 }
 
 export interface RevertOutcome {
@@ -67,6 +69,32 @@ export interface CorruptOutcome extends CorruptEntry {
   note?: string;
 }
 
+/**
+ * An entry the automatic check of every command no longer retries: its revert failed
+ * AUTO_RETRY_ATTEMPTS times, or first failed over AUTO_RETRY_WINDOW_MS ago (a control URL
+ * that no longer answers). `faultline recover` and `halt` still try it, once each.
+ */
+export interface NotRetried {
+  id: string;
+  kind: string;
+  runId: string;
+  target: string;
+  attempts: number;
+  firstFailedAt?: string;
+  lastError?: string;
+}
+
+/** Failed reverts after which the automatic check stops retrying an entry and only reports it. */
+export const AUTO_RETRY_ATTEMPTS = 3;
+/** ... or this long after its first failed revert, whichever comes first. */
+export const AUTO_RETRY_WINDOW_MS = 600_000;
+/**
+ * How long recover, halt and the automatic check wait for one revert (and its verify) before
+ * reporting it as failed: an unreachable control URL must not hold a command for a client's
+ * full timeout. The entry is released with the error; the revert may still finish later.
+ */
+export const REVERT_TIMEOUT_MS = 10_000;
+
 export interface RecoveryReport {
   /** Reverted, verified and removed from the ledger. */
   reverted: RevertOutcome[];
@@ -81,6 +109,8 @@ export interface RecoveryReport {
   corrupt: CorruptOutcome[];
   /** Run files removed because their process is gone and none of their faults remain. */
   removedRuns: string[];
+  /** With `bounded`: entries not retried (see NotRetried); may still be in place. */
+  notRetried: NotRetried[];
   /** The ledger directory could not be listed: nothing in it could be reverted. */
   ledgerError?: string;
 }
@@ -108,17 +138,28 @@ export interface RecoverOptions extends HomeOptions {
   includeExpired?: boolean;
   /** Where kinds are looked up; default the global registry with the built-ins. */
   kinds?: Registry<FaultKind>;
+  /**
+   * The automatic check of every command: entries whose revert has failed too often or
+   * for too long (AUTO_RETRY_ATTEMPTS, AUTO_RETRY_WINDOW_MS) are reported in `notRetried`,
+   * not retried.
+   */
+  bounded?: boolean;
+  /** Bound on each revert and its verify; default REVERT_TIMEOUT_MS. */
+  revertTimeoutMs?: number;
 }
 
 export interface HaltOptions extends HomeOptions {
   reason?: string;
   kinds?: Registry<FaultKind>;
+  /** Bound on each revert and its verify; default REVERT_TIMEOUT_MS. */
+  revertTimeoutMs?: number;
 }
 
 /** True when the report holds a fault that may still be in place (what makes recover and halt exit 1). */
 export function hasFaultsInPlace(report: RecoveryReport): boolean {
   return (
     report.failed.length > 0 ||
+    report.notRetried.length > 0 ||
     report.ledgerError !== undefined ||
     report.corrupt.some((c) => c.handled === 'unrevertable')
   );
@@ -147,6 +188,7 @@ async function toActive(ledger: Ledger, e: LedgerEntry, now: number): Promise<Ac
     expired: !Number.isNaN(expires) && expires <= now,
     ...(e.claimedBy === undefined ? {} : { claimedBy: e.claimedBy }),
     ...(e.lastError === undefined ? {} : { lastError: e.lastError }),
+    ...(e.revertAttempts === undefined ? {} : { revertAttempts: e.revertAttempts }),
   };
 }
 
@@ -194,16 +236,37 @@ function outcome(
   };
 }
 
+type Verified = { verified: boolean; error?: string; revertError?: string };
+
 /**
  * Reverts (when `revert`) then verifies, whatever the revert did: a revert that
  * throws because its target no longer exists (a namespace deleted, a process gone)
- * still counts as reverted once verify finds the effect gone. Never throws.
+ * still counts as reverted once verify finds the effect gone. Never throws. With
+ * `timeoutMs`, both together get that long, then count as failed (they may still finish).
  */
 export async function revertAndVerify(
   kind: FaultKind,
   record: UndoRecord,
   revert = true,
-): Promise<{ verified: boolean; error?: string; revertError?: string }> {
+  timeoutMs?: number,
+): Promise<Verified> {
+  const work = revertThenVerify(kind, record, revert);
+  if (timeoutMs === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Verified>((r) => {
+    timer = setTimeout(
+      () => r({ verified: false, error: `no answer: its revert did not finish within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function revertThenVerify(kind: FaultKind, record: UndoRecord, revert: boolean): Promise<Verified> {
   let revertError: string | undefined;
   if (revert) {
     try {
@@ -237,6 +300,7 @@ async function revertEntry(
   entry: LedgerEntry,
   reason: RevertOutcome['reason'],
   wait: boolean,
+  timeoutMs: number,
 ): Promise<RevertOutcome | null> {
   const kind = kinds.get(entry.kind);
   if (!kind) {
@@ -263,7 +327,12 @@ async function revertEntry(
     unclaimable = message(err);
   }
   // Unclaimed and no error means another process reverted and removed it meanwhile: verify it is gone.
-  const r = await revertAndVerify(kind, claimed?.record ?? entry.record, claimed !== null || !!unclaimable);
+  const r = await revertAndVerify(
+    kind,
+    claimed?.record ?? entry.record,
+    claimed !== null || !!unclaimable,
+    timeoutMs,
+  );
   const out = outcome(entry, reason, r.verified, r.error);
   if (r.revertError !== undefined) out.revertError = r.revertError;
   try {
@@ -274,6 +343,26 @@ async function revertEntry(
   }
   if (unclaimable && r.verified) out.ledgerError ??= unclaimable;
   return out;
+}
+
+/** Whether the automatic check has tried an entry enough: AUTO_RETRY_ATTEMPTS failures, or AUTO_RETRY_WINDOW_MS since the first. */
+function givenUp(e: LedgerEntry, now: number): boolean {
+  const attempts = e.revertAttempts ?? 0;
+  if (attempts === 0) return false;
+  const first = Date.parse(e.firstFailedAt ?? '');
+  return attempts >= AUTO_RETRY_ATTEMPTS || (!Number.isNaN(first) && now - first >= AUTO_RETRY_WINDOW_MS);
+}
+
+function notRetried(e: LedgerEntry): NotRetried {
+  return {
+    id: e.id,
+    kind: e.kind,
+    runId: e.runId,
+    target: e.target,
+    attempts: e.revertAttempts ?? 0,
+    ...(e.firstFailedAt === undefined ? {} : { firstFailedAt: e.firstFailedAt }),
+    ...(e.lastError === undefined ? {} : { lastError: e.lastError }),
+  };
 }
 
 /** Sorts an outcome into its bucket: an injection that had failed never counts as in place. */
@@ -290,6 +379,7 @@ async function revertCorrupt(
   c: CorruptEntry,
   reason: RevertOutcome['reason'],
   report: RecoveryReport,
+  timeoutMs: number,
 ): Promise<void> {
   const { kind: kindName, record, runId = '?', target = '?' } = c.salvaged;
   const kind = kindName ? kinds.get(kindName) : undefined;
@@ -302,7 +392,7 @@ async function revertCorrupt(
     });
     return;
   }
-  const r = await revertAndVerify(kind, record);
+  const r = await revertAndVerify(kind, record, true, timeoutMs);
   const out = outcome({ id: c.id, kind: kind.kind, runId, target }, reason, r.verified, r.error);
   out.corrupt = true;
   if (r.revertError !== undefined) out.revertError = r.revertError;
@@ -334,7 +424,7 @@ async function removeDeadRuns(ledger: Ledger): Promise<string[]> {
 }
 
 function emptyReport(): RecoveryReport {
-  return { reverted: [], failed: [], notApplied: [], corrupt: [], removedRuns: [] };
+  return { reverted: [], failed: [], notApplied: [], corrupt: [], removedRuns: [], notRetried: [] };
 }
 
 /** One revert to do: keyed by target, so one target's faults unwind newest first, one at a time. */
@@ -375,6 +465,8 @@ export async function recoverOrphans({
   home,
   includeExpired = false,
   kinds,
+  bounded = false,
+  revertTimeoutMs = REVERT_TIMEOUT_MS,
 }: RecoverOptions): Promise<RecoveryReport> {
   const ledger = new Ledger({ home });
   const report = emptyReport();
@@ -404,12 +496,16 @@ export async function recoverOrphans({
       if (alive === null) continue; // another host's fault: only that host can tell whether its owner lives
       const expired = includeExpired && Date.parse(e.expiresAt) <= now;
       if (alive && !expired) continue;
+      if (bounded && givenUp(e, now)) {
+        report.notRetried.push(notRetried(e));
+        continue;
+      }
       const reason = alive ? 'expired' : 'dead-owner';
       jobs.push({
         id: e.id,
         target: e.target,
         run: async () => {
-          const r = await revertEntry(ledger, registry, e, reason, false);
+          const r = await revertEntry(ledger, registry, e, reason, false, revertTimeoutMs);
           if (r) file(report, e.state, r);
         },
       });
@@ -427,7 +523,7 @@ export async function recoverOrphans({
       jobs.push({
         id: c.id,
         target: c.salvaged.target ?? c.file,
-        run: () => revertCorrupt(ledger, registry, c, reason, report),
+        run: () => revertCorrupt(ledger, registry, c, reason, report, revertTimeoutMs),
       });
     }
     await runJobs(jobs);
@@ -493,7 +589,12 @@ async function interruptRuns(
  * the reverts: it is reported in `flag`, and the live runs of this host are sent
  * SIGTERM instead (`signalled`). Never throws for the ledger's sake.
  */
-export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<HaltReport> {
+export async function haltAll({
+  home,
+  reason,
+  kinds,
+  revertTimeoutMs = REVERT_TIMEOUT_MS,
+}: HaltOptions): Promise<HaltReport> {
   const ledger = new Ledger({ home });
   const me = await selfIdentity();
   const flag = await raiseHaltFlag(ledger, reason);
@@ -529,7 +630,7 @@ export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<Hal
             report.failed.push(outcome(e, 'halt', false, `owned by host ${e.host}: halt it there`));
             return;
           }
-          const r = await revertEntry(ledger, registry, e, 'halt', true);
+          const r = await revertEntry(ledger, registry, e, 'halt', true, revertTimeoutMs);
           if (r) file(report, e.state, r);
         },
       });
@@ -544,7 +645,7 @@ export async function haltAll({ home, reason, kinds }: HaltOptions): Promise<Hal
       jobs.push({
         id: c.id,
         target: c.salvaged.target ?? c.file,
-        run: () => revertCorrupt(ledger, registry, c, 'halt', report),
+        run: () => revertCorrupt(ledger, registry, c, 'halt', report, revertTimeoutMs),
       });
     }
     await runJobs(jobs);

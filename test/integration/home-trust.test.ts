@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, lstat, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import {
@@ -21,6 +21,7 @@ import {
 } from '../../src/faults/index.js';
 import { stressDiskFillKind } from '../../src/faults/stress/disk-fill.js';
 import { assertNothingLeftBehind } from '../helpers/faults.js';
+import { deadOwnerEntry } from '../helpers/ledger-entries.js';
 
 const isRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -42,29 +43,14 @@ afterEach(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
-/** A pid that is not running: the planted entry's "owner" is dead, so recovery would revert it. */
-function deadPid(): number {
-  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
-  return Number(r.stdout.toString());
-}
-
+/** An expired entry of a dead owner: recovery would revert it. */
 function entry(id: string, record: Record<string, unknown>, kind = 'marker-file'): LedgerEntry {
-  const now = Date.now();
-  return {
-    id,
-    kind,
+  const past = new Date(Date.now() - 1000).toISOString();
+  return deadOwnerEntry(id, kind, String(record.path ?? record.file), record as LedgerEntry['record'], {
     runId: 'planted',
-    target: String(record.path ?? record.file),
-    args: {},
-    record: record as LedgerEntry['record'],
-    state: 'active',
-    createdAt: new Date(now).toISOString(),
     ttlMs: 1,
-    expiresAt: new Date(now - 1000).toISOString(),
-    ownerPid: deadPid(),
-    ownerStart: null,
-    host: hostname(),
-  };
+    expiresAt: past,
+  });
 }
 
 /** Writes a file as `nobody` (a real other user: setpriv drops to its uid and gid). */
@@ -219,7 +205,7 @@ describe('reverts act only on what the record proves Faultline created', () => {
   test('marker: a file that took the place of ours is left alone and the fault counts as gone', async () => {
     const path = join(safe, 'replaced');
     const s = new FaultSession({ runId: 'r', ledger: new Ledger({ home }), watchdog: false });
-    const h = await s.inject(markerKind, { path });
+    await s.inject(markerKind, { path });
     await rm(path);
     await writeFile(path, 'someone else'); // often on the very inode number ours had
     const [r] = await s.revertAll();
