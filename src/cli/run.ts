@@ -1,6 +1,5 @@
 /** `faultline run`: load, validate, run, write the journal, exit with the run's verdict. */
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { FaultlineError, formatIssue } from '../core/errors.js';
 import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
 import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
@@ -21,6 +20,7 @@ import { checkPolicies } from '../safety/policy.js';
 import { isSafeguardControl, type Safeguard } from '../safety/safeguards.js';
 import { startRunObservers } from './observers.js';
 import type { Output } from './output.js';
+import { askYes } from './prompt.js';
 import { RunRenderer } from './render-run.js';
 import { checkReportPaths, parseReportSpecs, writeRunReports } from './report.js';
 
@@ -75,18 +75,6 @@ export function trapSignals(): { interrupt: AbortController; rollbacks: AbortCon
       process.off('SIGTERM', onSignal);
     },
   };
-}
-
-/** Asks a yes/no question on the terminal. */
-async function askYes(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(question)).trim());
-  } catch {
-    return false;
-  } finally {
-    rl.close();
-  }
 }
 
 export async function runCommand(source: string, flags: RunFlags, out: Output): Promise<number> {

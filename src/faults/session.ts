@@ -8,8 +8,15 @@ import { forEachByKeyLimit } from '../core/concurrency.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
 import { type FaultRecord, isoNow } from '../engine/journal.js';
 import { type BlastRadiusPolicy, checkBlastRadius } from '../safety/blast-radius.js';
-import { type Ledger, type LedgerEntry, newFaultId, redactSecrets, selfIdentity } from './ledger.js';
-import { REVERT_CONCURRENCY } from './recovery.js';
+import {
+  CLAIM_WAIT_MS,
+  type Ledger,
+  type LedgerEntry,
+  newFaultId,
+  redactSecrets,
+  selfIdentity,
+} from './ledger.js';
+import { REVERT_CONCURRENCY, revertAndVerify } from './recovery.js';
 import { loadFaultKinds } from './registry.js';
 import type { FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './types.js';
 import { spawnWatchdog, watchdogEnabled } from './watchdog.js';
@@ -59,6 +66,11 @@ export interface FaultSessionOptions {
    * reverted if this process dies; default: unless FAULTLINE_WATCHDOG=0.
    */
   watchdog?: boolean;
+  /**
+   * How long a revert waits while another process holds the fault's claim before it
+   * looks (verify only) and reports; default CLAIM_WAIT_MS.
+   */
+  claimWaitMs?: number;
 }
 
 type Status = 'injecting' | 'active' | 'reverted' | 'failed';
@@ -104,6 +116,7 @@ export class FaultSession {
   readonly #onEvent: ((event: FaultEvent) => void) | undefined;
   readonly #blastRadius: readonly BlastRadiusPolicy[];
   readonly #watchdog: boolean;
+  readonly #claimWaitMs: number;
   readonly #faults: Tracked[] = [];
   /** Targets of faults that passed the blast-radius check and are not yet tracked. */
   readonly #reserved = new Set<FaultTarget[]>();
@@ -115,8 +128,9 @@ export class FaultSession {
   #revertAll: Promise<FaultRecord[]> | undefined;
 
   /** Cheap: touches no disk until the first inject. */
-  constructor({ runId, ledger, onEvent, blastRadius, watchdog }: FaultSessionOptions) {
+  constructor({ runId, ledger, onEvent, blastRadius, watchdog, claimWaitMs }: FaultSessionOptions) {
     this.runId = runId;
+    this.#claimWaitMs = claimWaitMs ?? CLAIM_WAIT_MS;
     this.#watchdog = watchdog ?? watchdogEnabled();
     this.ledger = ledger;
     this.#onEvent = onEvent;
@@ -463,26 +477,26 @@ export class FaultSession {
     if (t.lease) clearInterval(t.lease);
     t.lease = undefined;
     let claimed = false;
-    let verified = false;
-    let error: string | undefined;
+    let busyBy: number | undefined;
     try {
-      try {
-        const { claimed: entry, busyBy } = await this.ledger.claimOrWait(t.id);
-        if (busyBy !== undefined) throw new Error(`process ${busyBy} has been reverting it for too long`);
-        claimed = entry !== null;
-      } catch (err) {
-        // The ledger is unreadable: the in-memory record is enough to revert our own fault.
-        if (!(err instanceof FaultlineError)) throw err;
-      }
-      // Revert even when another process already did: our inject may have acted after its revert.
-      await t.kind.revert(t.record);
-      verified = await t.kind.verify(t.record);
-      if (!verified) error = 'revert could not be verified: the fault is still present';
-    } catch (err) {
-      error = message(err);
+      const r = await this.ledger.claimOrWait(t.id, { timeoutMs: this.#claimWaitMs });
+      claimed = r.claimed !== null;
+      busyBy = r.busyBy;
+    } catch {
+      // The ledger is unreadable: the in-memory record is enough to revert our own fault.
+    }
+    // Another process has held the claim past the wait: two reverts at once are not sound, so only
+    // look. Otherwise revert even when another process already did: our inject may have acted after
+    // its revert. A revert that throws (its target is gone) still counts once verify finds nothing.
+    const r = await revertAndVerify(t.kind, t.record, busyBy === undefined);
+    const verified = r.verified;
+    let error = r.error;
+    if (!verified && busyBy !== undefined) {
+      error = `process ${busyBy} has held its revert for over ${this.#claimWaitMs} ms and it is still present (${r.error}); left to that process, or to \`faultline recover\` once it exits`;
     }
     if (verified) {
-      // A leftover entry would only be reverted again (idempotently) by recovery.
+      // Gone, whoever removed it: a leftover entry would only be reverted again by recovery, and a
+      // holder still at work finds its entry gone and has nothing to record.
       await this.ledger.remove(t.id).catch(() => undefined);
     } else if (claimed) {
       await this.ledger.release(t.id, { lastError: error ?? 'revert failed' }).catch(() => undefined);
