@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Activity, Experiment } from '../../src/core/schema.js';
 import type { RunEvent } from '../../src/engine/events.js';
@@ -17,17 +17,10 @@ import { decideVerdict } from '../../src/engine/verdict.js';
 import { notificationBody } from '../../src/observe/notify.js';
 import { outcomeOf, RunMetrics } from '../../src/observe/run-metrics.js';
 import { renderReport } from '../../src/report/index.js';
-import { tempHome } from '../helpers/home.js';
+import { tempHomeSuite } from '../helpers/home.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/engine/', import.meta.url));
-let home: Awaited<ReturnType<typeof tempHome>>;
-before(async () => {
-  home = await tempHome();
-});
-after(async () => {
-  assert.deepEqual(await home.activeFaults(), [], 'no fault left behind');
-  await home.cleanup();
-});
+const home = tempHomeSuite();
 
 const node = (func: string, args: Record<string, unknown> = {}) => ({
   type: 'node' as const,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readFile, rm, unlink, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,9 +29,9 @@ import { FaultSession } from '../../src/faults/session.js';
 import type { FaultKind, UndoRecord } from '../../src/faults/types.js';
 import { assertNothingLeftBehind, ledgerFiles } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
+import { deadOwnerEntry, deadPid } from '../helpers/ledger-entries.js';
 
 const isRoot = process.getuid?.() === 0;
-const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
 
 let home: string;
 let scratch: string;
@@ -52,23 +52,7 @@ function orphan(
   record: UndoRecord,
   over: Partial<LedgerEntry> = {},
 ): LedgerEntry {
-  const now = Date.now();
-  return {
-    id: newFaultId(),
-    kind,
-    runId: 'run-dead',
-    target,
-    args: {},
-    record,
-    state: 'active',
-    createdAt: new Date(now).toISOString(),
-    ttlMs: 600_000,
-    expiresAt: new Date(now + 600_000).toISOString(),
-    ownerPid: deadPid(),
-    ownerStart: null,
-    host: hostname(),
-    ...over,
-  };
+  return deadOwnerEntry(newFaultId(), kind, target, record, { runId: 'run-dead', ...over });
 }
 
 /** An injected marker fault, recorded as a dead runner's: what recovery and halt find after a kill -9. */

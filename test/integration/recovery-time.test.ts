@@ -9,26 +9,19 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Experiment } from '../../src/core/schema.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { runExperiment } from '../../src/engine/run.js';
 import { decideVerdict } from '../../src/engine/verdict.js';
 import type { WindowMetrics } from '../../src/load/series.js';
 import { type RecoveryRecord, recoveredFromSlots } from '../../src/safety/recovery-time.js';
-import { tempHome } from '../helpers/home.js';
+import { tempHomeSuite } from '../helpers/home.js';
 import { startServer } from '../helpers/server.js';
 
 const RECOVERS_MS = 1500;
 
-let home: Awaited<ReturnType<typeof tempHome>>;
-before(async () => {
-  home = await tempHome();
-});
-after(async () => {
-  assert.deepEqual(await home.activeFaults(), [], 'no fault left behind');
-  await home.cleanup();
-});
+const home = tempHomeSuite();
 
 /** Answers 500 while the marker exists and until RECOVERS_MS after the engine reported the revert; 200 otherwise. */
 async function slowToRecover(marker: string) {
