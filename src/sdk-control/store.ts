@@ -32,6 +32,13 @@ export type SdkRuleInput = Omit<SdkFaultRule, 'id' | 'expires_at'>;
 /** setTimeout's limit: the longest lease the store accepts. */
 export const MAX_SDK_TTL_MS = 2_147_483_647;
 
+/**
+ * Default cap on one rule as JSON (32 KiB): a full service (100 rules) stays
+ * under the SDK's default maxDocumentBytes (4 MiB), so the store never serves
+ * a document its SDKs refuse to read.
+ */
+export const DEFAULT_MAX_SDK_RULE_BYTES = 32 * 1024;
+
 export interface SdkControlStoreOptions {
   /** Clock (tests). Default Date.now. */
   now?: () => number;
@@ -39,6 +46,8 @@ export interface SdkControlStoreOptions {
   maxServices?: number;
   /** Rules per service (default 100). */
   maxRulesPerService?: number;
+  /** Bytes of one rule as JSON, `match` and every value included (default DEFAULT_MAX_SDK_RULE_BYTES). */
+  maxRuleBytes?: number;
 }
 
 export interface SdkServiceSummary {
@@ -75,6 +84,7 @@ export class SdkControlStore {
   readonly #now: () => number;
   readonly #maxServices: number;
   readonly #maxRules: number;
+  readonly #maxRuleBytes: number;
   readonly #services = new Map<string, Service>();
   readonly #waiters = new Set<Waiter>();
   #counter: number;
@@ -91,6 +101,7 @@ export class SdkControlStore {
     this.#now = options.now ?? Date.now;
     this.#maxServices = options.maxServices ?? 1000;
     this.#maxRules = options.maxRulesPerService ?? 100;
+    this.#maxRuleBytes = options.maxRuleBytes ?? DEFAULT_MAX_SDK_RULE_BYTES;
     this.#counter = Math.floor(this.#now());
     this.#haltVersion = this.#counter;
   }
@@ -125,6 +136,7 @@ export class SdkControlStore {
       id,
       expires_at: new Date(this.#now() + ttlMs).toISOString(),
     };
+    this.#checkSize(rule);
     svc.rules.set(id, rule);
     this.#services.set(service, svc);
     this.#changed(service, svc);
@@ -256,6 +268,18 @@ export class SdkControlStore {
     }
   }
 
+  /** Refuses a rule larger than maxRuleBytes, naming the part that makes it large. */
+  #checkSize(rule: SdkFaultRule): void {
+    const size = Buffer.byteLength(JSON.stringify(rule));
+    if (size <= this.#maxRuleBytes) return;
+    const field = largestPart(rule, size);
+    throw new SdkControlStoreError(
+      413,
+      `${field}: the rule is ${size} bytes as JSON, more than the limit of ${this.#maxRuleBytes} bytes per rule (maxRuleBytes)`,
+      field,
+    );
+  }
+
   #changed(service: string, svc: Service): void {
     svc.version = ++this.#counter;
     if (svc.rules.size === 0) {
@@ -314,4 +338,27 @@ export class SdkControlStore {
     );
     this.#timer.unref();
   }
+}
+
+/**
+ * The path of the part of `value` that holds most of its `size` bytes: the
+ * largest field, and within it the largest field again while one holds more
+ * than half (so a huge `match.labels` map is named as such, not by one label).
+ */
+function largestPart(value: object, size: number): string {
+  let path = '';
+  let node: unknown = value;
+  let nodeSize = size;
+  while (typeof node === 'object' && node !== null && !Array.isArray(node)) {
+    let best: [string, unknown, number] | undefined;
+    for (const [key, child] of Object.entries(node)) {
+      const bytes = Buffer.byteLength(key) + Buffer.byteLength(JSON.stringify(child) ?? '');
+      if (!best || bytes > best[2]) best = [key, child, bytes];
+    }
+    if (!best || (path !== '' && best[2] * 2 <= nodeSize)) break;
+    path = path ? `${path}.${best[0]}` : best[0];
+    node = best[1];
+    nodeSize = best[2];
+  }
+  return path || 'body';
 }
