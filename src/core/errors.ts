@@ -2,7 +2,8 @@
  * Typed errors with stable codes. Every user-facing failure is a FaultlineError
  * carrying one of the codes below; the CLI maps `exitCode` to the process exit
  * status and prints `message` without a stack trace. docs/errors.md lists every
- * code (a unit test keeps the two in step).
+ * code, and every code here is thrown somewhere in src/ (a unit test checks both
+ * ways, so a code nothing raises is removed rather than documented).
  */
 export const ERROR_CODES = {
   FAULTLINE_ERR_USAGE: 'a command-line argument or option is invalid',
@@ -17,7 +18,6 @@ export const ERROR_CODES = {
   FAULTLINE_ERR_FAULT: 'a fault could not be injected',
   FAULTLINE_ERR_UNSUPPORTED:
     'this machine cannot inject the fault (a kernel feature, a tool or root is missing); the message says what to use instead',
-  FAULTLINE_ERR_REVERT: 'a fault could not be reverted or its revert could not be verified',
   FAULTLINE_ERR_LEDGER: 'the fault ledger cannot be read or written',
   FAULTLINE_ERR_PROXY: 'the fault proxy or its control API failed, refused a request or cannot be reached',
   FAULTLINE_ERR_INTERNAL: 'an unexpected internal error (a bug: please report it)',
@@ -77,6 +77,16 @@ export class ActivityFailed extends Error {
     super(message, options);
     this.name = 'ActivityFailed';
   }
+}
+
+/**
+ * A schema issue's path (zod's `['requests', 0, 'url']`) as Issue.path spells it:
+ * `requests[0].url`, after `prefix` when given (`load` gives `load.requests[0].url`).
+ */
+export function issuePath(path: readonly PropertyKey[], prefix = ''): string {
+  let out = prefix;
+  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `${out ? '.' : ''}${String(p)}`;
+  return out;
 }
 
 /** Formats an issue as `path: message (line L, column C)`. */
