@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { type Dispatcher, Pool } from 'undici';
 import { LatencyHistogram, type LatencySummary, round3 } from './histogram.js';
 import { connectHost, type Http1Handler, Http1Pool, type Http1Request, http1Template } from './http1.js';
-import { type LoadOptions, type LoadOptionsInput, LoadOptionsSchema } from './schema.js';
+import { type LoadOptions, type LoadOptionsInput, parseLoadOptions } from './schema.js';
 import { type Counts, LoadSeries, type Outcome, type SecondStats, type WindowMetrics } from './series.js';
 import { Waker } from './waker.js';
 
@@ -174,9 +174,9 @@ export class LoadGenerator {
   #stopping: Promise<LoadSummary> | undefined;
   #onAbort = () => void this.stop({ abort: true });
 
-  /** Validates the options (throws a ZodError naming the field). Call start() to send. */
+  /** Validates the options (throws FAULTLINE_ERR_VALIDATION naming each field). Call start() to send. */
   constructor(options: LoadOptionsInput, run: LoadRunOptions = {}) {
-    this.options = LoadOptionsSchema.parse(options);
+    this.options = parseLoadOptions(options);
     this.#run = run;
     this.#interval = 1000 / this.options.rate;
     const timeout = this.options.timeoutMs;

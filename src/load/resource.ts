@@ -14,7 +14,7 @@ import { FaultlineError, type Issue } from '../core/errors.js';
 import type { Configuration, LoadDeclaration } from '../core/schema.js';
 import type { RunResource } from '../engine/resources.js';
 import type { LoadGenerator, LoadSummary } from './generator.js';
-import { parseDuration } from './schema.js';
+import { LoadOptionsSchema, loadOptionIssues, parseDuration } from './schema.js';
 import type { LoadSeries } from './series.js';
 
 const running = new WeakMap<Configuration, LoadGenerator>();
@@ -63,14 +63,8 @@ function duration(value: number | string | undefined, path: string, issues: Issu
   return ms;
 }
 
+/** The generator's option names as the experiment spells them. */
 const FIELD: Record<string, string> = { durationMs: 'duration', timeoutMs: 'timeout' };
-
-/** A zod issue path as the experiment spells it: `load.requests[0].url`. */
-function issuePath(path: PropertyKey[]): string {
-  let out = 'load';
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : `.${FIELD[String(p)] ?? String(p)}`;
-  return out;
-}
 
 export const loadResource: RunResource = {
   key: 'load',
@@ -80,7 +74,7 @@ export const loadResource: RunResource = {
     const issues: Issue[] = [];
     const durationMs = duration(decl.duration, 'duration', issues);
     const timeoutMs = duration(decl.timeout, 'timeout', issues);
-    const { explainDrops, LoadGenerator, LoadOptionsSchema } = await import('./index.js');
+    const { explainDrops, LoadGenerator } = await import('./generator.js');
     const parsed = LoadOptionsSchema.safeParse({
       rate: decl.rate,
       durationMs,
@@ -89,8 +83,7 @@ export const loadResource: RunResource = {
       timeoutMs,
       requests: decl.requests,
     });
-    if (!parsed.success)
-      for (const i of parsed.error.issues) issues.push({ path: issuePath(i.path), message: i.message });
+    if (!parsed.success) issues.push(...loadOptionIssues(parsed.error, 'load', FIELD));
     if (issues.length > 0 || !parsed.success)
       throw new FaultlineError('FAULTLINE_ERR_VALIDATION', 'load: invalid load declaration', { issues });
 

@@ -1,8 +1,11 @@
 /**
  * The load generator's options as zod schemas (library API and CLI), and the
  * duration syntax shared with the CLI and experiments (`30s`, `500ms`, `2m`).
+ * Invalid options are a FaultlineError (FAULTLINE_ERR_VALIDATION) naming each
+ * field, never a raw ZodError: the CLI and library callers handle one family.
  */
 import { z } from 'zod';
+import { FaultlineError, formatIssue, type Issue, issuePath } from '../core/errors.js';
 
 export { parseDuration } from '../core/duration.js';
 
@@ -53,3 +56,33 @@ export const LoadOptionsSchema = z.strictObject({
 export type LoadOptionsInput = z.input<typeof LoadOptionsSchema>;
 export type LoadOptions = z.output<typeof LoadOptionsSchema>;
 export type RequestTemplate = z.output<typeof RequestTemplateSchema>;
+
+/**
+ * The schema's issues as Issue paths after `prefix`; `rename` maps an option
+ * to how the caller spells it (an experiment writes `duration`, not `durationMs`).
+ */
+export function loadOptionIssues(
+  error: z.ZodError,
+  prefix = '',
+  rename: Readonly<Record<string, string>> = {},
+): Issue[] {
+  return error.issues.map((i) => ({
+    path: issuePath(
+      i.path.map((p, n) => (n === 0 && typeof p === 'string' ? (rename[p] ?? p) : p)),
+      prefix,
+    ),
+    message: i.message,
+  }));
+}
+
+/** Validates generator options; throws FAULTLINE_ERR_VALIDATION naming every invalid field. */
+export function parseLoadOptions(input: LoadOptionsInput): LoadOptions {
+  const parsed = LoadOptionsSchema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues = loadOptionIssues(parsed.error);
+  throw new FaultlineError(
+    'FAULTLINE_ERR_VALIDATION',
+    `invalid load options: ${issues.map((i) => formatIssue(i)).join('; ')}`,
+    { issues },
+  );
+}
