@@ -47,7 +47,14 @@ import type { ActivityContext, LogLevel } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
 import { type RunInterrupts, watchInterrupts } from './interrupts.js';
-import { type ActivityRun, isoNow, type Journal, type RunStatus, type SteadyState } from './journal.js';
+import { type ActivityRun, isoNow, type Journal, type SteadyState } from './journal.js';
+import {
+  decideOutcome,
+  decideStatus,
+  type InterruptCause,
+  type PhaseOutcome,
+  rollbacksPlay,
+} from './outcome.js';
 import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
 import { redactEvent, redactSecrets } from './redact.js';
 import { runResources, type StartedResource } from './resources.js';
@@ -135,8 +142,19 @@ const BEFORE_STRATEGIES: ReadonlySet<string> = new Set(['default', 'before-metho
 const AFTER_STRATEGIES: ReadonlySet<string> = new Set(['default', 'after-method-only', 'continuously']);
 const DURING_STRATEGIES: ReadonlySet<string> = new Set(['during-method-only', 'continuously']);
 
-/** Raised for unexpected errors in the method: the run ends as `aborted`. */
-class AbortRun extends Error {}
+/** Raised when the method cannot go on (see the `method` PhaseOutcome): the run ends as `aborted`. */
+class AbortRun extends Error {
+  constructor(
+    message: string,
+    readonly by: 'unresolved-ref' | 'blast-radius',
+  ) {
+    super(message);
+  }
+}
+
+/** What a run's max duration aborts its interrupts with: how the run tells that interrupt from a halt. */
+const maxDurationReason = (ms: number): string => `the experiment exceeded its max duration (${ms / 1000} s)`;
+const breachReason = (probe: string): string => `safeguard '${probe}' triggered the end of the experiment`;
 
 /**
  * Runs an experiment and returns its journal. Never throws for what happens
@@ -167,6 +185,7 @@ class ExperimentRun {
   readonly #dry: DryMode | null;
   readonly #hasHypothesis: boolean;
   readonly #interrupts: RunInterrupts;
+  readonly #maxDurationMs: number | undefined;
   readonly #blastRadius: BlastRadiusPolicy[];
   readonly #faults: FaultSession;
   readonly #journal: Journal;
@@ -193,8 +212,6 @@ class ExperimentRun {
   readonly #failFast = new AbortController();
   /** The revert fail-fast started when it fired, awaited before the hypothesis after. */
   #failFastRevert: Promise<unknown> | undefined;
-  #status: RunStatus | null = null;
-  #reason: string | undefined;
   /** Baseline values by probe name, captured the first time a baseline tolerance is checked. */
   readonly #baselines = new Map<string, number>();
 
@@ -203,6 +220,7 @@ class ExperimentRun {
     readonly options: RunOptions,
     interrupts: RunInterrupts,
     home: string,
+    maxDurationMs: number | undefined,
   ) {
     // The one place events leave the engine: each is redacted first, so no listener (text or
     // JSON logs, traces, metrics, webhooks) can see a secret value.
@@ -216,6 +234,7 @@ class ExperimentRun {
     this.#dry = options.dry ?? null;
     this.#hasHypothesis = (experiment['steady-state-hypothesis']?.probes?.length ?? 0) > 0;
     this.#interrupts = interrupts;
+    this.#maxDurationMs = maxDurationMs;
     const blastRadius = blastRadiusPolicies(experiment, options.blastRadius);
     this.#blastRadius = blastRadius;
     this.#faults = new FaultSession({
@@ -264,13 +283,15 @@ class ExperimentRun {
     }
     // Interrupts: the caller's signal (Ctrl-C), a control, a safeguard, `faultline halt`, max duration.
     const rtMax = experiment.runtime?.max_duration;
+    const maxDurationMs = options.maxDurationMs ?? (rtMax === undefined ? undefined : parseDuration(rtMax));
     const interrupts = await watchInterrupts({
       home,
       signal: options.signal,
       haltPollMs: options.haltPollMs,
-      maxDurationMs: options.maxDurationMs ?? (rtMax === undefined ? undefined : parseDuration(rtMax)),
+      maxDurationMs,
+      ...(maxDurationMs === undefined ? {} : { maxDurationReason: maxDurationReason(maxDurationMs) }),
     });
-    const run = new ExperimentRun(experiment, options, interrupts, home);
+    const run = new ExperimentRun(experiment, options, interrupts, home, maxDurationMs);
     try {
       await run.#prepare();
     } catch (err) {
@@ -367,24 +388,27 @@ class ExperimentRun {
       strategies: this.#strategies,
       dry: this.#dry,
     });
-    await this.#main();
+    // Every phase runs whatever happened before it; what went wrong in each is an outcome,
+    // and the status, reason and verdict come from all of them (engine/outcome.ts).
+    const outcomes = await this.#main();
     // Faults first, whatever stopped the run: a Ctrl-C must not leave them in place while rollbacks run.
     await this.#revertFaults();
-    await this.#rollbacks();
+    outcomes.push(...(await this.#rollbacks(outcomes)));
     // Anything a rollback injected (rare) goes too; a no-op otherwise.
     await this.#revertFaults();
-    await this.#recover();
+    outcomes.push(...(await this.#recover(outcomes)));
     // Resources (in-process proxies, load) stop only after every fault in them is reverted.
     Object.assign(this.#journal.faultline, await this.#stopResources());
-    return this.#finish();
+    return this.#finish(outcomes);
   }
 
   // ---------------------------------------------------------------- the phases
 
   /** Safeguards, the hypothesis before, the method (with the "during" loop), the hypothesis after. */
-  async #main(): Promise<void> {
+  async #main(): Promise<PhaseOutcome[]> {
     const { experiment } = this;
     const interrupt = this.#interrupt;
+    const outcomes: PhaseOutcome[] = [];
     let guards: ReturnType<typeof startSafeguards> | undefined;
     try {
       await callHook(this.#experimentControls(), 'beforeExperiment', experiment, undefined, this.#controlEnv);
@@ -392,46 +416,78 @@ class ExperimentRun {
       guards = this.#startSafeguards();
       await guards.ready;
       if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
-      let proceed = true;
-      if (this.#hasHypothesis && BEFORE_STRATEGIES.has(this.#strategies.hypothesis)) {
-        const started = Date.now();
-        let before = await this.#runHypothesis('before-hypothesis');
-        const warmup = experiment.runtime?.hypothesis?.warmup;
-        const warmupMs = warmup === undefined ? undefined : (parseDuration(warmup) ?? 0);
-        if (warmupMs !== undefined) before = await this.#warmUp(before, warmupMs, started);
-        this.#journal.steady_states.before = before;
-        if (!before.steady_state_met) {
-          const afterWarmup = warmupMs === undefined ? '' : ` (warm-up of ${warmupMs / 1000} s)`;
-          this.#status = probeRaised(before) ? 'failed' : 'completed';
-          this.#reason = `the steady state was not met before the method${afterWarmup}`;
-          proceed = false;
-        }
+      if (this.#hasHypothesis && BEFORE_STRATEGIES.has(this.#strategies.hypothesis))
+        outcomes.push(...(await this.#hypothesisBefore()));
+      if (outcomes.length === 0) {
+        const method = await this.#method();
+        outcomes.push(...method.outcomes);
+        if (method.error) throw method.error;
+        if (
+          this.#hasHypothesis &&
+          AFTER_STRATEGIES.has(this.#strategies.hypothesis) &&
+          decideStatus(outcomes).status !== 'aborted' &&
+          !interrupt.signal.aborted
+        )
+          outcomes.push(...(await this.#hypothesisAfter()));
       }
-      if (proceed) await this.#methodAndAfter();
       if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
     } catch (err) {
-      if (err instanceof InterruptExecution) {
-        this.#status = 'interrupted';
-        this.#reason = err.message;
-        if (!interrupt.signal.aborted) interrupt.abort(err.message);
-      } else {
-        this.#status = 'aborted';
-        this.#reason = (err as Error)?.message ?? String(err);
-        this.#log('error', `the run aborted: ${this.#reason}`);
-      }
+      outcomes.push(this.#endedBy(err));
     }
     guards?.stop();
     this.#interrupts.stop();
+    if (this.#breach) outcomes.push({ phase: 'safeguards', kind: 'breached', probe: this.#breach.name });
     await this.#breachRevert;
+    return outcomes;
   }
 
-  /** The method, with the "during" loop beside it, then the hypothesis after. Throws interrupts. */
-  async #methodAndAfter(): Promise<void> {
+  /** The hypothesis before, with its warm-up; an outcome when it is not met (the method then does not run). */
+  async #hypothesisBefore(): Promise<PhaseOutcome[]> {
+    const started = Date.now();
+    let before = await this.#runHypothesis('before-hypothesis');
+    const warmup = this.experiment.runtime?.hypothesis?.warmup;
+    const warmupMs = warmup === undefined ? undefined : (parseDuration(warmup) ?? 0);
+    if (warmupMs !== undefined) before = await this.#warmUp(before, warmupMs, started);
+    this.#journal.steady_states.before = before;
+    if (before.steady_state_met) return [];
+    const afterWarmup = warmupMs === undefined ? '' : ` (warm-up of ${warmupMs / 1000} s)`;
+    return [
+      {
+        phase: 'before-hypothesis',
+        kind: 'not-met',
+        raised: probeRaised(before),
+        reason: `the steady state was not met before the method${afterWarmup}`,
+      },
+    ];
+  }
+
+  /** The hypothesis after; an outcome when it is not met. Throws interrupts. */
+  async #hypothesisAfter(): Promise<PhaseOutcome[]> {
+    const after = await this.#runHypothesis('after-hypothesis');
+    this.#journal.steady_states.after = after;
+    if (after.steady_state_met) return [];
+    return [
+      {
+        phase: 'after-hypothesis',
+        kind: 'deviated',
+        raised: probeRaised(after),
+        reason: 'the steady state deviated after the method',
+      },
+    ];
+  }
+
+  /**
+   * The method, with the "during" loop beside it. Never throws: what stopped
+   * the method early is `error` (an interrupt, an unexpected error), for the
+   * caller to end the sequence with; what ended it without ending the run
+   * (fail-fast, an abort) is in `outcomes`.
+   */
+  async #method(): Promise<{ outcomes: PhaseOutcome[]; error?: unknown }> {
     const journal = this.#journal;
-    const strategy = this.#strategies.hypothesis;
+    const outcomes: PhaseOutcome[] = [];
     const stopDuring = new AbortController();
     const during =
-      this.#hasHypothesis && DURING_STRATEGIES.has(strategy)
+      this.#hasHypothesis && DURING_STRATEGIES.has(this.#strategies.hypothesis)
         ? this.#duringLoop(stopDuring.signal)
         : undefined;
     let methodErr: unknown;
@@ -446,40 +502,57 @@ class ExperimentRun {
     const violation = this.#faults.violation;
     if (violation && journal.faultline.blast_radius) {
       journal.faultline.blast_radius.violation = violation.message;
-      methodErr ??= new AbortRun(violation.message);
+      methodErr ??= new AbortRun(violation.message, 'blast-radius');
     }
     stopDuring.abort();
     if (during) {
       try {
-        await during;
+        outcomes.push(...(await during));
       } catch (err) {
         if (err instanceof InterruptExecution) methodErr ??= err;
-        else {
-          this.#status = 'aborted';
-          this.#reason = `the continuous hypothesis failed: ${(err as Error).message}`;
-        }
+        else
+          outcomes.push({
+            phase: 'during-hypothesis',
+            kind: 'aborted',
+            reason: `the continuous hypothesis failed: ${(err as Error).message}`,
+          });
       }
     }
     await this.#failFastRevert;
-    if (methodErr instanceof AbortRun) {
-      this.#status = 'aborted';
-      this.#reason = methodErr.message;
-    } else if (methodErr) throw methodErr;
-    if (
-      this.#hasHypothesis &&
-      AFTER_STRATEGIES.has(strategy) &&
-      this.#status !== 'aborted' &&
-      !this.#interrupt.signal.aborted
-    ) {
-      const after = await this.#runHypothesis('after-hypothesis');
-      journal.steady_states.after = after;
-      if (!after.steady_state_met) {
-        journal.deviated = true;
-        this.#status = probeRaised(after) ? 'failed' : 'completed';
-        // Chaos Toolkit resets the status here; the reason stays fail-fast's when it stopped the method.
-        if (!journal.faultline.fail_fast) this.#reason = 'the steady state deviated after the method';
-      }
+    if (!(methodErr instanceof AbortRun)) return { outcomes, ...(methodErr ? { error: methodErr } : {}) };
+    outcomes.push({ phase: 'method', kind: 'aborted', by: methodErr.by, reason: methodErr.message });
+    return { outcomes };
+  }
+
+  /** What ended the sequence early: an interrupt (from whatever made it), or an unexpected error (aborted). */
+  #endedBy(err: unknown): PhaseOutcome {
+    const interrupt = this.#interrupt;
+    if (err instanceof InterruptExecution) {
+      const by = this.#interruptCause(err);
+      if (!interrupt.signal.aborted) interrupt.abort(err.message);
+      return { phase: 'experiment', kind: 'interrupted', by, reason: err.message };
     }
+    const reason = (err as Error)?.message ?? String(err);
+    this.#log('error', `the run aborted: ${reason}`);
+    return { phase: 'experiment', kind: 'aborted', by: 'error', reason };
+  }
+
+  /**
+   * Who interrupted the run. An InterruptExecution that does not carry the
+   * run controller's reason was raised by a control or an activity; otherwise
+   * the reason says who aborted the controller: the caller's signal (its
+   * reason is passed on as is), a safeguard or the max duration (reasons this
+   * file makes), else the halt flag, the one other source interrupts.ts has.
+   */
+  #interruptCause(err: InterruptExecution): InterruptCause {
+    const { signal } = this.#interrupt;
+    if (!signal.aborted || err.message !== reasonOf(signal)) return 'experiment';
+    const reason: unknown = signal.reason;
+    if (this.options.signal?.aborted && reason === this.options.signal.reason) return 'signal';
+    if (this.#breach && reason === breachReason(this.#breach.name)) return 'safeguard';
+    if (this.#maxDurationMs !== undefined && reason === maxDurationReason(this.#maxDurationMs))
+      return 'max-duration';
+    return 'halt';
   }
 
   /** Watches the safeguards; a breach interrupts the run and starts reverting every fault at once. */
@@ -504,7 +577,7 @@ class ExperimentRun {
           'error',
           `safeguard '${probe.name}' breached${result.reason ? `: ${result.reason}` : ''}: stopping the run`,
         );
-        this.#interrupt.abort(`safeguard '${probe.name}' triggered the end of the experiment`);
+        this.#interrupt.abort(breachReason(probe.name));
         // Revert at once, without waiting for the method to unwind.
         this.#breachRevert = this.#faults.revertAll().then(() => {
           b.reverted_at = isoNow();
@@ -529,7 +602,7 @@ class ExperimentRun {
           // A fault refused by the blast radius ends the method: the run reached too far.
           stop: () => this.#failFast.signal.aborted || this.#faults.violation !== undefined,
           onUnresolved: (err) => {
-            throw new AbortRun(err.message);
+            throw new AbortRun(err.message, 'unresolved-ref');
           },
         },
       );
@@ -542,20 +615,12 @@ class ExperimentRun {
     if (failure) throw failure;
   }
 
-  /** The rollbacks, when the strategy (or a safeguard's breach) calls for them. */
-  async #rollbacks(): Promise<void> {
+  /** The rollbacks, when the strategy (or a safeguard's breach) calls for them, given the outcome so far. */
+  async #rollbacks(outcomes: readonly PhaseOutcome[]): Promise<PhaseOutcome[]> {
     const { experiment, options } = this;
     const journal = this.#journal;
-    const { rollbacks } = this.#strategies;
-    const status: RunStatus = this.#status ?? 'completed';
-    this.#status = status;
-    const play =
-      rollbacks === 'always' ||
-      (rollbacks === 'default' && status !== 'failed' && status !== 'interrupted') ||
-      (rollbacks === 'deviated' && journal.deviated) ||
-      // A safeguard stopped the run: undo what the method did, unless told never to.
-      (this.#breach !== undefined && rollbacks !== 'never');
-    if (!play || (experiment.rollbacks?.length ?? 0) === 0) return;
+    if (!rollbacksPlay(this.#strategies.rollbacks, outcomes) || (experiment.rollbacks?.length ?? 0) === 0)
+      return [];
     const signal = options.rollbackSignal ?? new AbortController().signal;
     this.#emit({ type: 'phase', phase: 'rollbacks' });
     const level = this.#sequenceControls();
@@ -571,10 +636,17 @@ class ExperimentRun {
         },
       );
       await callHook(level, 'afterRollback', experiment, journal.rollbacks, this.#controlEnv);
+      return [];
     } catch (err) {
       // A signal during the rollbacks stops the remaining ones, as in Chaos Toolkit.
-      this.#status = 'interrupted';
-      this.#reason = (err as Error)?.message ?? String(err);
+      return [
+        {
+          phase: 'rollbacks',
+          kind: 'interrupted',
+          by: signal.aborted ? 'rollback-signal' : 'experiment',
+          reason: (err as Error)?.message ?? String(err),
+        },
+      ];
     }
   }
 
@@ -587,17 +659,20 @@ class ExperimentRun {
     faultline.unreverted = faultline.faults.filter((r) => r.error !== undefined || r.verified === false);
   }
 
-  /** Time to recover: the hypothesis until it holds again. A second Ctrl-C (the rollback signal) stops the wait. */
-  async #recover(): Promise<void> {
+  /**
+   * Time to recover: the hypothesis until it holds again (not after an
+   * abort). A second Ctrl-C (the rollback signal) stops the wait.
+   */
+  async #recover(outcomes: readonly PhaseOutcome[]): Promise<PhaseOutcome[]> {
     const journal = this.#journal;
     const recovery = this.experiment.runtime?.recovery;
     if (
       !recovery ||
       !this.#hasHypothesis ||
       journal.faultline.faults.length === 0 ||
-      this.#status === 'aborted'
+      decideStatus(outcomes).status === 'aborted'
     )
-      return;
+      return [];
     this.#emit({ type: 'phase', phase: 'recovery' });
     const record = await measureRecovery(
       recovery,
@@ -610,9 +685,9 @@ class ExperimentRun {
     if (record.skipped) {
       this.#log('warn', `recovery not measured: ${record.skipped}`);
     } else if (record.mttr === null || record.mttr === undefined) {
-      journal.deviated = true;
-      this.#reason = `did not recover: the steady state did not hold within ${record.deadline} s of the faults being reverted`;
-      this.#log('error', this.#reason);
+      const reason = `did not recover: the steady state did not hold within ${record.deadline} s of the faults being reverted`;
+      this.#log('error', reason);
+      return [{ phase: 'recovery', kind: 'not-recovered', reason }];
     } else {
       const how = record.method === 'traffic' ? 'read from the traffic' : 'from the checks';
       this.#log(
@@ -620,22 +695,20 @@ class ExperimentRun {
         `recovered ${record.mttr.toFixed(2)} s after the faults were reverted (${how}, to ${record.resolution} s)`,
       );
     }
+    return [];
   }
 
   /** Closes the journal, runs the last control hooks, and returns the journal with secrets masked. */
-  async #finish(): Promise<Journal> {
+  async #finish(outcomes: PhaseOutcome[]): Promise<Journal> {
     const journal = this.#journal;
-    const status = this.#status ?? 'completed';
     const ended = Date.now();
     journal.end = isoNow(new Date(ended));
     journal.duration = (ended - this.#started) / 1000;
-    journal.status = status;
-    if (
-      this.#reason &&
-      (status !== 'completed' || journal.deviated || journal.steady_states.before?.steady_state_met === false)
-    ) {
-      journal.faultline.reason = this.#reason;
-    }
+    // What the afterExperiment hook sees.
+    const closed = decideStatus(outcomes);
+    journal.status = closed.status;
+    journal.deviated = closed.deviated;
+    if (closed.reason) journal.faultline.reason = closed.reason;
     try {
       await callHook(
         this.#experimentControls(),
@@ -645,8 +718,13 @@ class ExperimentRun {
         this.#controlEnv,
       );
     } catch (err) {
-      // An interrupt this late changes nothing but the status.
-      if (err instanceof InterruptExecution) journal.status = 'interrupted';
+      if (err instanceof InterruptExecution)
+        outcomes.push({
+          phase: 'after-experiment',
+          kind: 'interrupted',
+          by: this.#interruptCause(err),
+          reason: err.message,
+        });
     }
     for (const c of this.#experimentControls()) {
       try {
@@ -656,7 +734,10 @@ class ExperimentRun {
       }
     }
     // Last, so it judges the final status (the afterExperiment hook may interrupt) and is redacted too.
-    journal.faultline.verdict = decideVerdict(journal);
+    const outcome = decideOutcome(outcomes, journal);
+    journal.status = outcome.status;
+    journal.deviated = outcome.deviated;
+    journal.faultline.verdict = outcome.verdict;
     const final = redactSecrets(journal, this.#secrets);
     this.#emit({ type: 'run-end', journal: final });
     return final;
@@ -795,8 +876,8 @@ class ExperimentRun {
     return state;
   }
 
-  /** The "during" loop: runs the hypothesis, then waits `frequency` seconds, until stopped. */
-  async #duringLoop(stop: AbortSignal): Promise<void> {
+  /** The "during" loop: runs the hypothesis, then waits `frequency` seconds, until stopped or fail-fast fires. */
+  async #duringLoop(stop: AbortSignal): Promise<PhaseOutcome[]> {
     const { experiment, options } = this;
     const frequency = options.hypothesisFrequency ?? experiment.runtime?.hypothesis?.frequency ?? 1;
     const failFast = options.failFast ?? experiment.runtime?.hypothesis?.fail_fast ?? false;
@@ -810,17 +891,16 @@ class ExperimentRun {
         misses += 1;
         this.#log('warn', 'the steady state deviated during the method');
         // Fail-fast fires once the misses so far are more than the verdict tolerates.
-        if (failFast && !stop.aborted && !missesTolerated(misses, during.length, this.#tolerance)) {
-          this.#fireFailFast(state, during.length);
-          return;
-        }
+        if (failFast && !stop.aborted && !missesTolerated(misses, during.length, this.#tolerance))
+          return [this.#fireFailFast(state, during.length)];
       }
       try {
         await sleep(secondsToMs(frequency), AbortSignal.any([stop, interrupt.signal]));
       } catch {
-        return;
+        return [];
       }
     }
+    return [];
   }
 
   /**
@@ -829,18 +909,17 @@ class ExperimentRun {
    * The status is Chaos Toolkit's (`failed`; the hypothesis after still runs
    * and may reset it); the reason and `faultline.fail_fast` say what happened.
    */
-  #fireFailFast(state: SteadyState, check: number): void {
+  #fireFailFast(state: SteadyState, check: number): PhaseOutcome {
     const probe = state.probes.at(-1)?.activity.name;
     const reason = `fail-fast: the steady state was not met during the method (check ${check}${probe ? `, probe '${probe}'` : ''}): the method was stopped and its faults reverted`;
     const record: FailFastRecord = { reason, fired_at: isoNow(), check };
     this.#journal.faultline.fail_fast = record;
-    this.#status = 'failed';
-    this.#reason = reason;
     this.#log('error', reason);
     this.#failFast.abort(reason);
     this.#failFastRevert = this.#faults.revertAll().then(() => {
       record.reverted_at = isoNow();
     });
+    return { phase: 'during-hypothesis', kind: 'fail-fast', reason };
   }
 
   /**
