@@ -12,6 +12,7 @@ import {
   checkSelection,
   describeSelector,
   normalizeSignal,
+  recordOf,
   resolveSelection,
   type Selected,
   SelectorFields,
@@ -45,7 +46,7 @@ export async function signalAll(kind: string, record: UndoRecord): Promise<UndoR
 export function killRecord(processes: Selected[], signal: string): UndoRecord {
   return {
     signal: normalizeSignal(signal) ?? signal,
-    processes: processes.map((p) => ({ pid: p.pid, start: p.start, comm: p.comm, state: p.state })),
+    processes: processes.map(recordOf),
   };
 }
 

@@ -1,9 +1,10 @@
 /**
  * `process-pause` (`faultline.process` / `pause`): SIGSTOP to the selected
  * processes (select.ts: mode, count or percentage); revert sends SIGCONT.
- * The undo record lists each process with its /proc start time BEFORE it is
- * stopped, so a revert (by this runner or by recovery after a crash) resumes
- * only those processes, never a later one that reused a pid.
+ * The undo record lists each process with its /proc start time, name and
+ * command-line digest BEFORE it is stopped, so a revert (by this runner or by
+ * recovery after a crash) resumes only those processes, never a later one that
+ * reused a pid (select.ts stillSelected).
  *
  * Two pauses never undo each other: a process that is already stopped (by
  * another pause, ours or another run's, or by someone else) is not ours to
@@ -25,13 +26,14 @@ import {
   describeSelector,
   ownProcesses,
   procKey,
+  recordOf,
   resolveSelection,
   type Selected,
   SelectorFields,
-  sameProcess,
   selectedFrom,
   selectionFor,
   signalSame,
+  stillSelected,
 } from './select.js';
 
 export const PAUSE_DEFAULT_COUNT = 1;
@@ -65,7 +67,7 @@ const describe = (s: Selected) => `pid ${s.pid} (${s.comm})`;
 
 /** Ours, and still stopped? Gone or reused pids count as resumed. */
 async function stillStopped(s: Selected): Promise<boolean> {
-  const p = await sameProcess(s.pid, s.start);
+  const p = await stillSelected(s);
   return p !== null && (p.state === 'T' || p.state === 't');
 }
 
@@ -95,7 +97,7 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
     if (selected.every(stoppedBefore)) throw alreadyStopped(selected);
     return {
       tag: randomBytes(6).toString('hex'),
-      processes: selected.map((p) => ({ pid: p.pid, start: p.start, comm: p.comm, state: p.state })),
+      processes: selected.map(recordOf),
     };
   },
   async inject(_args, record) {
@@ -112,10 +114,10 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
         continue;
       }
       claims.set(key, tag);
-      let now: Awaited<ReturnType<typeof sameProcess>> = null;
+      let now: Awaited<ReturnType<typeof stillSelected>> = null;
       try {
         // Read again just before the SIGSTOP: another run may have stopped it since it was selected.
-        now = await sameProcess(s.pid, s.start);
+        now = await stillSelected(s);
         if (now && !isStopped(now.state) && (await signalSame(s, 'SIGSTOP'))) {
           here.add(key);
           stopped.push(s.pid);
@@ -136,7 +138,7 @@ export const processPauseKind: FaultKind<typeof PauseArgsSchema> = {
     for (let waited = 0; waited < STOP_WAIT_MS; waited += 10) {
       let running = false;
       for (const s of ours) {
-        const now = await sameProcess(s.pid, s.start);
+        const now = await stillSelected(s);
         if (now && !isStopped(now.state)) running = true;
       }
       if (!running) break;

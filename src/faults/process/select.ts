@@ -12,12 +12,13 @@
  * Everything that reads /proc is split into a pure parser (unit-tested) and a
  * thin reader.
  */
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
 import { SafeRegexError, safeRegexCache } from '../../core/safe-regex.js';
-import type { FaultTarget, ResolvedTargets } from '../types.js';
+import type { FaultTarget, ResolvedTargets, UndoRecord } from '../types.js';
 
 /** Linux truncates comm to 15 bytes (TASK_COMM_LEN 16). */
 export const COMM_MAX = 15;
@@ -464,6 +465,31 @@ export async function sameProcess(pid: number, start: string): Promise<ProcInfo 
   return p;
 }
 
+/**
+ * A command line's fingerprint as records keep it (sha256, 16 hex digits): it
+ * tells a reused pid apart without putting the text, which may hold secrets,
+ * in the ledger.
+ */
+export function cmdlineDigest(cmdline: string): string {
+  return createHash('sha256').update(cmdline).digest('hex').slice(0, 16);
+}
+
+/**
+ * `s` as /proc shows it now if it is still the process a record names: the
+ * same start time, and the same name and command line (as far as the record
+ * holds them). A pid reused within the start time's clock tick (or a record
+ * planted to point at another process) fails the second check: never signalled.
+ */
+export async function stillSelected(
+  s: Pick<Selected, 'pid' | 'start'> & { comm?: unknown; cmd?: unknown },
+): Promise<ProcInfo | null> {
+  const p = await sameProcess(s.pid, s.start);
+  if (!p) return null;
+  if (typeof s.comm === 'string' && p.comm !== s.comm) return null;
+  if (typeof s.cmd === 'string' && cmdlineDigest(p.cmdline) !== s.cmd) return null;
+  return p;
+}
+
 // ---------------------------------------------------------------- selection
 
 /** One selected process, as undo records store it. */
@@ -474,7 +500,18 @@ export interface Selected {
   comm: string;
   /** State at selection (a process already stopped by someone else is not resumed by us). */
   state: string;
+  /** cmdlineDigest() at selection: checked with the start time before any signal (absent in older records). */
+  cmd?: string;
 }
+
+/** What an undo record keeps of a selected process (selectedFrom reads it back). */
+export const recordOf = (p: Selected): UndoRecord => ({
+  pid: p.pid,
+  start: p.start,
+  comm: p.comm,
+  state: p.state,
+  ...(p.cmd === undefined ? {} : { cmd: p.cmd }),
+});
 
 export interface Selection {
   selected: Selected[];
@@ -566,7 +603,13 @@ export async function selectProcesses(
     random,
   );
   return {
-    selected: picked.map((p) => ({ pid: p.pid, start: p.start, comm: p.comm, state: p.state })),
+    selected: picked.map((p) => ({
+      pid: p.pid,
+      start: p.start,
+      comm: p.comm,
+      state: p.state,
+      cmd: cmdlineDigest(p.cmdline),
+    })),
     candidates: matched.length,
     matched,
     reason,
@@ -701,9 +744,9 @@ export function ownProcesses<T extends Pick<Selected, 'pid' | 'start'>>(
   return all.filter((s) => mine.has(s.pid));
 }
 
-/** Sends `signal` to `s` only if it is still the same process; false when it is gone. */
+/** Sends `signal` to `s` only if it is still the same process (stillSelected); false when it is gone. */
 export async function signalSame(s: Selected, signal: NodeJS.Signals): Promise<boolean> {
-  if (!(await sameProcess(s.pid, s.start))) return false;
+  if (!(await stillSelected(s))) return false;
   try {
     process.kill(s.pid, signal);
     return true;

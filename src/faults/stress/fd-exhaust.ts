@@ -43,8 +43,8 @@ import {
   procKey,
   resolveSelection,
   SelectorFields,
-  sameProcess,
   selectionFor,
+  stillSelected,
 } from '../process/select.js';
 import type { FaultKind, UndoRecord } from '../types.js';
 import {
@@ -94,6 +94,8 @@ interface Limited {
   pid: number;
   start: string;
   comm: string;
+  /** cmdlineDigest() at selection (absent in older records). */
+  cmd?: string;
   old: NofileLimits;
   set: NofileLimits;
 }
@@ -232,6 +234,7 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
         pid: s.pid,
         start: s.start,
         comm: s.comm,
+        ...(s.cmd === undefined ? {} : { cmd: s.cmd }),
         old,
         set: loweredLimits(old, limit, lowerHard),
       });
@@ -249,7 +252,12 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
       'stress-fd-exhaust',
       {
         mode: 'guard',
-        restore: limited.map((p) => ({ pid: p.pid, start: p.start, argv: prlimitArgs(p.pid, p.old) })),
+        restore: limited.map((p) => ({
+          pid: p.pid,
+          start: p.start,
+          ...(p.cmd === undefined ? {} : { cmd: p.cmd }),
+          argv: prlimitArgs(p.pid, p.old),
+        })),
         deadline: deadlineFor(ctx?.ttlMs),
         parent: process.pid,
       },
@@ -273,7 +281,7 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
     }
     const lowered: number[] = [];
     for (const p of limited) {
-      if (!(await sameProcess(p.pid, p.start))) continue;
+      if (!(await stillSelected(p))) continue;
       await prlimit(prlimitArgs(p.pid, p.set));
       here.add(procKey(p));
       lowered.push(p.pid);
@@ -290,7 +298,7 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
   async revert(record) {
     const failed: string[] = [];
     for (const p of ownLowered(record)) {
-      if (!(await sameProcess(p.pid, p.start))) continue;
+      if (!(await stillSelected(p))) continue;
       await prlimit(prlimitArgs(p.pid, p.old)).catch((err: Error) => failed.push(err.message));
     }
     // The guard stays while a restore failed: it tries again at the deadline or when the runner dies.
@@ -299,7 +307,7 @@ export const stressFdExhaustKind: FaultKind<typeof FdExhaustArgsSchema> = {
   },
   async verify(record) {
     for (const p of ownLowered(record)) {
-      if (!(await sameProcess(p.pid, p.start))) continue;
+      if (!(await stillSelected(p))) continue;
       const now = await readLimits(p.pid);
       if (now && (now.soft !== p.old.soft || now.hard !== p.old.hard)) return false;
     }

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FaultlineError } from '../../core/errors.js';
 import { processStartTime } from '../ledger.js';
-import { listProcs, sameProcess } from '../process/select.js';
+import { listProcs } from '../process/select.js';
 import type { UndoRecord } from '../types.js';
 import type { WorkerConfig } from './worker.js';
 
@@ -175,19 +175,19 @@ export async function startWorker(
   }
 }
 
-/** Live processes that are this record's worker: by pid and start time, and by tag. */
+/**
+ * Live processes that are this record's worker: those with its tag argument in
+ * their command line. The recorded pid and start time alone prove nothing (a
+ * reused pid, a planted record): a record without a tag names no worker.
+ */
 export async function workerPids(record: UndoRecord): Promise<number[]> {
-  const found = new Set<number>();
-  if (typeof record.pid === 'number' && typeof record.start === 'string') {
-    if (await sameProcess(record.pid, record.start)) found.add(record.pid);
+  if (typeof record.tag !== 'string' || record.tag === '') return [];
+  const token = `${TAG_ARG}${record.tag}`;
+  const found: number[] = [];
+  for (const p of await listProcs()) {
+    if (p.state !== 'Z' && p.state !== 'X' && p.cmdline.split(' ').includes(token)) found.push(p.pid);
   }
-  if (typeof record.tag === 'string') {
-    const token = `${TAG_ARG}${record.tag}`;
-    for (const p of await listProcs()) {
-      if (p.state !== 'Z' && p.state !== 'X' && p.cmdline.split(' ').includes(token)) found.add(p.pid);
-    }
-  }
-  return [...found];
+  return found;
 }
 
 /** SIGKILLs the record's worker (its whole process group) and waits until it is gone. */

@@ -16,13 +16,15 @@
  * `error <message>` and exits 1.
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 
 export interface RestoreLimit {
   pid: number;
   start: string;
+  /** The process's command-line digest at selection (select.ts cmdlineDigest); absent in older records. */
+  cmd?: string;
   argv: string[];
 }
 
@@ -170,9 +172,17 @@ function startGuard(restore: RestoreLimit[]): void {
   cleanups.push(() => {
     for (const r of restore) {
       try {
-        // Only the same process: its pid may have been reused since.
+        // Only the same process: its pid may have been reused since (start time, then command line).
         const stat = readFileSync(`/proc/${r.pid}/stat`, 'utf8');
         if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] !== r.start) continue;
+        if (r.cmd !== undefined) {
+          // select.ts cmdlineDigest, repeated: the worker imports nothing of Faultline's.
+          const cmdline = readFileSync(`/proc/${r.pid}/cmdline`, 'utf8')
+            .replace(/\0+$/, '')
+            .split('\0')
+            .join(' ');
+          if (createHash('sha256').update(cmdline).digest('hex').slice(0, 16) !== r.cmd) continue;
+        }
         execFileSync('prlimit', r.argv, { stdio: 'ignore' });
       } catch {
         // Gone, or prlimit failed: the next one still gets its limits back.
