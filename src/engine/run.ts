@@ -46,6 +46,7 @@ import { executeActivity, interruptedRun, pause, reasonOf } from './activity.js'
 import type { ActivityContext, LogLevel } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
+import { breachReason, interruptCause, maxDurationReason } from './interruption.js';
 import { type RunInterrupts, watchInterrupts } from './interrupts.js';
 import { type ActivityRun, isoNow, type Journal, type SteadyState } from './journal.js';
 import {
@@ -151,10 +152,6 @@ class AbortRun extends Error {
     super(message);
   }
 }
-
-/** What a run's max duration aborts its interrupts with: how the run tells that interrupt from a halt. */
-const maxDurationReason = (ms: number): string => `the experiment exceeded its max duration (${ms / 1000} s)`;
-const breachReason = (probe: string): string => `safeguard '${probe}' triggered the end of the experiment`;
 
 /**
  * Runs an experiment and returns its journal. Never throws for what happens
@@ -537,22 +534,13 @@ class ExperimentRun {
     return { phase: 'experiment', kind: 'aborted', by: 'error', reason };
   }
 
-  /**
-   * Who interrupted the run. An InterruptExecution that does not carry the
-   * run controller's reason was raised by a control or an activity; otherwise
-   * the reason says who aborted the controller: the caller's signal (its
-   * reason is passed on as is), a safeguard or the max duration (reasons this
-   * file makes), else the halt flag, the one other source interrupts.ts has.
-   */
   #interruptCause(err: InterruptExecution): InterruptCause {
-    const { signal } = this.#interrupt;
-    if (!signal.aborted || err.message !== reasonOf(signal)) return 'experiment';
-    const reason: unknown = signal.reason;
-    if (this.options.signal?.aborted && reason === this.options.signal.reason) return 'signal';
-    if (this.#breach && reason === breachReason(this.#breach.name)) return 'safeguard';
-    if (this.#maxDurationMs !== undefined && reason === maxDurationReason(this.#maxDurationMs))
-      return 'max-duration';
-    return 'halt';
+    return interruptCause(err, {
+      controller: this.#interrupt.signal,
+      caller: this.options.signal,
+      breached: this.#breach?.name,
+      maxDurationMs: this.#maxDurationMs,
+    });
   }
 
   /** Watches the safeguards; a breach interrupts the run and starts reverting every fault at once. */

@@ -7,7 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { InterruptExecution } from '../../src/core/errors.js';
 import type { RollbackStrategy } from '../../src/core/schema.js';
+import { reasonOf } from '../../src/engine/activity.js';
+import { breachReason, interruptCause, maxDurationReason } from '../../src/engine/interruption.js';
 import type { ActivityRun, Journal, RunStatus, SteadyState } from '../../src/engine/journal.js';
 import { decideOutcome, decideStatus, type PhaseOutcome, rollbacksPlay } from '../../src/engine/outcome.js';
 import type { VerdictKind } from '../../src/engine/verdict.js';
@@ -587,3 +590,33 @@ for (const [mirrors, strategy, outcomes, plays] of rollbackRows) {
     assert.equal(rollbacksPlay(strategy, outcomes), plays);
   });
 }
+
+test('interruptCause: who aborted the run controller, or a control/activity that raised on its own', () => {
+  /** The run's controller aborted with `reason` (as interrupts.ts does), and the interrupt the engine then sees. */
+  const abortedWith = (reason: unknown) => {
+    const controller = new AbortController();
+    controller.abort(reason);
+    return { controller: controller.signal, err: new InterruptExecution(reasonOf(controller.signal)) };
+  };
+  const idle = new AbortController().signal;
+  assert.equal(
+    interruptCause(new InterruptExecution("control 'stopper' interrupted the run"), { controller: idle }),
+    'experiment',
+  );
+
+  for (const why of ['interrupted by SIGINT', undefined]) {
+    const caller = new AbortController();
+    caller.abort(why);
+    const { controller, err } = abortedWith(caller.signal.reason);
+    assert.equal(interruptCause(err, { controller, caller: caller.signal }), 'signal', String(why));
+  }
+  const breach = abortedWith(breachReason('no-alarm'));
+  assert.equal(interruptCause(breach.err, { ...breach, breached: 'no-alarm' }), 'safeguard');
+  const max = abortedWith(maxDurationReason(300));
+  assert.equal(max.err.message, 'the experiment exceeded its max duration (0.3 s)');
+  assert.equal(interruptCause(max.err, { ...max, maxDurationMs: 300 }), 'max-duration');
+  const halt = abortedWith('halted by `faultline halt`: e2e');
+  assert.equal(interruptCause(halt.err, { ...halt, maxDurationMs: 300, breached: 'other' }), 'halt');
+  // A control that raises its own interrupt after the halt: the control's, as its message is the reason.
+  assert.equal(interruptCause(new InterruptExecution('stopped by the test control'), halt), 'experiment');
+});
