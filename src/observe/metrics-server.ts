@@ -1,11 +1,13 @@
 /**
  * Serves run metrics for Prometheus to scrape (`faultline run --metrics-port`).
  * Loopback by default; any other address needs a token, which every scrape
- * then sends (Prometheus: `authorization: {credentials: <token>}`).
+ * then sends (Prometheus: `authorization: {credentials: <token>}`). Web pages
+ * from other sites are refused (src/core/access.ts browserGuard): the metrics
+ * name experiments and targets.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isLoopbackHost, tokenCheck } from '../core/access.js';
+import { browserGuard, isLoopbackHost, tokenCheck } from '../core/access.js';
 import { FaultlineError } from '../core/errors.js';
 
 export interface MetricsServerOptions {
@@ -15,6 +17,8 @@ export interface MetricsServerOptions {
   host?: string;
   /** Required when `host` is not loopback. */
   token?: string;
+  /** Names scrapers may send in `Host` besides localhost, IP addresses and `host` (see browserGuard). */
+  allowedHosts?: readonly string[];
   /** Renders the exposition at scrape time. */
   render(): string;
 }
@@ -42,8 +46,14 @@ export async function startMetricsServer(options: MetricsServerOptions): Promise
     );
   }
   const authorized = tokenCheck(token);
+  const refuseBrowser = browserGuard({ boundHost: host, token, allowedHosts: options.allowedHosts });
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
+    const refusal = refuseBrowser(req);
+    if (refusal) {
+      json(res, 403, refusal.message);
+      return;
+    }
     if (!authorized(req)) {
       json(res, 401, 'missing or invalid token: send Authorization: Bearer <token>', {
         'www-authenticate': 'Bearer',

@@ -666,7 +666,7 @@ describe('hostile requests', () => {
     const big = Buffer.alloc(2 * 1024 * 1024 + 1, 0x20);
     assertJsonError(await call('POST', '/proxies', big), 413, /larger than 1048576 bytes/);
     const chunked = await rawExchange(fragile.port, [
-      'POST /proxies HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
+      'POST /proxies HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n',
       ...Array.from({ length: 20 }, () => `4000\r\n${' '.repeat(0x4000)}\r\n`),
       '0\r\n\r\n',
     ]);
@@ -681,8 +681,8 @@ describe('hostile requests', () => {
       '\x00\x01\x02\x03\xff\xfe\r\n\r\n',
       'GET /version HTTP/9.9\r\n\r\n',
       'GET /version HTTP/1.1\r\nBad Header\r\n\r\n',
-      'POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n',
-      'POST /proxies HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+      'POST /proxies HTTP/1.1\r\nHost: localhost\r\nContent-Length: abc\r\n\r\n',
+      'POST /proxies HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
     ]) {
       const r = await rawExchange(api.port, [junk]);
       assert.match(r.data, /^HTTP\/1\.1 400 /, JSON.stringify(junk));
@@ -699,7 +699,7 @@ describe('hostile requests', () => {
   test('slowloris: partial headers get 408 and the connection closes, while others are served', async () => {
     const slow = rawExchange(
       fragile.port,
-      ['GET /version HTTP/1.1\r\nHost: x\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n'],
+      ['GET /version HTTP/1.1\r\nHost: localhost\r\n', 'X-A: 1\r\n', 'X-B: 2\r\n'],
       {
         gapMs: 100,
         waitMs: 5000,
@@ -717,7 +717,7 @@ describe('hostile requests', () => {
   test('a body that never finishes gets 408 JSON', async () => {
     const r = await rawExchange(
       fragile.port,
-      ['POST /proxies HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"name":'],
+      ['POST /proxies HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{"name":'],
       { waitMs: 5000 },
     );
     assert.match(r.data, /^HTTP\/1\.1 408 /);
@@ -860,7 +860,7 @@ test('close() ends keep-alive connections and frees the port', async () => {
   const temp = await startControlServer({ control: manager, port: 0 });
   const socket = connect(temp.port, '127.0.0.1');
   await new Promise<void>((r) => socket.on('connect', () => r()));
-  socket.write('GET /version HTTP/1.1\r\nHost: x\r\n\r\n');
+  socket.write('GET /version HTTP/1.1\r\nHost: localhost\r\n\r\n');
   await new Promise((r) => socket.once('data', r));
   const closed = new Promise((r) => socket.on('close', r));
   await temp.close();

@@ -16,9 +16,9 @@
  * await manager.close();
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { isLoopbackHost, tokenCheck } from '../../core/access.js';
+import { browserGuard, isLoopbackHost, tokenCheck } from '../../core/access.js';
 import { FaultlineError } from '../../core/errors.js';
 import { createSdkControlApi } from '../../sdk-control/api.js';
 import type { SdkControlStore } from '../../sdk-control/store.js';
@@ -48,6 +48,11 @@ export interface ControlServerOptions {
   port?: number;
   /** When set, every request must send `Authorization: Bearer <token>` or `X-Faultline-Token: <token>`. */
   token?: string;
+  /**
+   * Names clients may send in `Host` besides localhost, IP addresses and `host` (`.example.com`: that name
+   * and its subdomains). Without a token `Host` is always checked (DNS rebinding); with one, only when given.
+   */
+  allowedHosts?: readonly string[];
   /** Largest accepted request body (default 1 MiB); larger ones get 413. */
   maxBodyBytes?: number;
   /** The request line and headers must arrive within this (default 10 s). */
@@ -56,7 +61,10 @@ export interface ControlServerOptions {
   bodyTimeoutMs?: number;
   /** A handler slower than this answers 503 (default 25 s, Toxiproxy's TimeoutHandler). */
   handlerTimeoutMs?: number;
-  /** Connections beyond this are dropped on accept (default 1024). */
+  /**
+   * Open connections kept (default 1024). A new connection is always accepted; over the budget, one still
+   * waiting for its request headers is closed instead (see guardConnections), or the newcomer if none can go.
+   */
   maxConnections?: number;
   /** Observes requests and unexpected errors (the CLI's access log). Never sees headers or bodies. */
   onEvent?: (event: ControlServerEvent) => void;
@@ -323,26 +331,37 @@ function usage(message: string): FaultlineError {
 /** The client went away mid-body: nothing to answer. */
 class RequestAborted extends Error {}
 
-/** Reads a request body up to `limit` bytes; rejects with a Reply for 413/408. */
+/** A request that ends in an answer other than its handler's (413, 408): the reply travels as an Error. */
+class HttpReplyError extends Error {
+  constructor(readonly reply: Reply) {
+    super(`HTTP ${reply.status}`);
+  }
+}
+
+/** Reads a request body up to `limit` bytes; rejects with an HttpReplyError for 413/408. */
 function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
-      reject(jsonError(413, `request body larger than ${limit} bytes`));
+      reject(new HttpReplyError(jsonError(413, `request body larger than ${limit} bytes`)));
       return;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     const timer = setTimeout(() => {
       cleanup();
-      reject(jsonError(408, `request body not received within ${timeoutMs} ms`, { Connection: 'close' }));
+      reject(
+        new HttpReplyError(
+          jsonError(408, `request body not received within ${timeoutMs} ms`, { Connection: 'close' }),
+        ),
+      );
     }, timeoutMs);
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
         cleanup();
         chunks.length = 0;
-        reject(jsonError(413, `request body larger than ${limit} bytes`));
+        reject(new HttpReplyError(jsonError(413, `request body larger than ${limit} bytes`)));
         return;
       }
       chunks.push(chunk);
@@ -370,8 +389,119 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
   });
 }
 
-function isReply(value: unknown): value is Reply {
-  return typeof value === 'object' && value !== null && 'status' in value && !(value instanceof Error);
+/**
+ * Keeps the API answering complete requests while slow clients (slowloris) fill
+ * the connection table. Node's `maxConnections` drops the newcomer once the
+ * table is full: 1,100 slow connections that reconnected when dropped let 2 of
+ * 81 health probes through in 45 s. Here a newcomer is always accepted, and
+ * when that puts the table over budget a connection still waiting for its
+ * request headers (a slow one, or an idle keep-alive one) is closed: the oldest
+ * of the client (remote address) holding the most such connections, so a flood
+ * from one address does not cost others theirs. Connections accepted in the
+ * last two event-loop turns are spared: their first bytes may not have been
+ * read yet (one turn accepts every pending connection before reading any), and
+ * a complete request is usually in those bytes. If nothing can be closed, the
+ * newcomer is. While over half the budget waits for headers, a client holding
+ * more than an eighth of the budget in such connections gets a fifth of the
+ * headers timeout (at least 1 s) for each, so the flood frees its slots sooner
+ * while one slow request from elsewhere keeps its full time.
+ */
+function guardConnections(server: Server, maxConnections: number, headersTimeoutMs: number): () => void {
+  interface Conn {
+    client: string;
+    /** The turn it was accepted in. */
+    turn: number;
+    /** When it started waiting for request headers (accept, or the end of its last response). */
+    since: number;
+    /** Requests whose headers are in and whose response is not finished. */
+    active: number;
+  }
+  const conns = new Map<Socket, Conn>();
+  // Insertion order is waiting order: a connection re-enters at the end when its response ends.
+  const waiting = new Set<Socket>();
+  const waitingByClient = new Map<string, Set<Socket>>();
+  let turn = 0;
+  let lastAcceptTurn = -1;
+  let ticking = false;
+  const tick = () => {
+    turn++;
+    ticking = lastAcceptTurn >= turn - 2;
+    if (ticking) setImmediate(tick);
+  };
+
+  const startWaiting = (socket: Socket, conn: Conn) => {
+    conn.since = performance.now();
+    waiting.add(socket);
+    const own = waitingByClient.get(conn.client) ?? new Set<Socket>();
+    waitingByClient.set(conn.client, own);
+    own.add(socket);
+  };
+  const stopWaiting = (socket: Socket, conn: Conn) => {
+    waiting.delete(socket);
+    const own = waitingByClient.get(conn.client);
+    own?.delete(socket);
+    if (own?.size === 0) waitingByClient.delete(conn.client);
+  };
+  const oldestEvictable = (sockets: Iterable<Socket>): Socket | undefined => {
+    for (const s of sockets) if (turn - conns.get(s)!.turn >= 2) return s;
+    return undefined;
+  };
+  const evict = (socket: Socket) => {
+    const conn = conns.get(socket);
+    if (conn) stopWaiting(socket, conn);
+    conns.delete(socket);
+    socket.destroy();
+  };
+
+  server.on('connection', (socket: Socket) => {
+    const conn: Conn = { client: socket.remoteAddress ?? '', turn, since: 0, active: 0 };
+    conns.set(socket, conn);
+    startWaiting(socket, conn);
+    socket.once('close', () => {
+      if (conns.get(socket) === conn) {
+        stopWaiting(socket, conn);
+        conns.delete(socket);
+      }
+    });
+    lastAcceptTurn = turn;
+    if (!ticking) {
+      ticking = true;
+      setImmediate(tick);
+    }
+    if (conns.size <= maxConnections) return;
+    let hog: Set<Socket> | undefined;
+    for (const own of waitingByClient.values()) if (!hog || own.size > hog.size) hog = own;
+    const victim = (hog && oldestEvictable(hog)) ?? (hog?.has(socket) ? undefined : oldestEvictable(waiting));
+    evict(victim ?? socket);
+  });
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const conn = conns.get(socket);
+    if (!conn) return;
+    if (conn.active++ === 0) stopWaiting(socket, conn);
+    res.once('close', () => {
+      if (--conn.active === 0 && conns.get(socket) === conn && !socket.destroyed) startWaiting(socket, conn);
+    });
+  });
+
+  const pressureTimeoutMs = Math.min(headersTimeoutMs, Math.max(1000, headersTimeoutMs / 5));
+  const manyPerClient = Math.max(1, Math.floor(maxConnections / 8));
+  const sweep = setInterval(
+    () => {
+      if (waiting.size <= maxConnections / 2) return;
+      const cutoff = performance.now() - pressureTimeoutMs;
+      const expired: Socket[] = [];
+      for (const s of waiting) {
+        const conn = conns.get(s)!;
+        if (conn.since > cutoff) break;
+        if (waitingByClient.get(conn.client)!.size > manyPerClient) expired.push(s);
+      }
+      for (const s of expired) evict(s);
+    },
+    Math.min(1000, pressureTimeoutMs),
+  );
+  sweep.unref();
+  return () => clearInterval(sweep);
 }
 
 /**
@@ -401,6 +531,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     );
   }
   const authorized = tokenCheck(token);
+  const refuseBrowser = browserGuard({ boundHost: host, token, allowedHosts: options.allowedHosts });
 
   const emit = (event: ControlServerEvent) => {
     try {
@@ -462,7 +593,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     try {
       reply = await route(req, method, url);
     } catch (err) {
-      if (isReply(err)) reply = err;
+      if (err instanceof HttpReplyError) reply = err.reply;
       else if (err instanceof ProxyApiError) reply = apiError(err.status, err.message);
       else if (err instanceof RequestAborted || req.destroyed) {
         res.destroy();
@@ -480,6 +611,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const route = async (req: IncomingMessage, method: string, url: string): Promise<Reply> => {
     const ua = req.headers['user-agent'];
     if (typeof ua === 'string' && ua.startsWith('Mozilla/')) return apiError(403, 'User agent not allowed');
+    // Before the token: a page that found the token still may not use it from another origin.
+    const refusal = refuseBrowser(req);
+    if (refusal) return jsonError(403, refusal.message);
     if (!authorized(req)) {
       return jsonError(401, 'missing or invalid token: send Authorization: Bearer <token>', {
         'WWW-Authenticate': 'Bearer realm="faultline-proxy"',
@@ -533,7 +667,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
       });
     },
   );
-  server.maxConnections = maxConnections;
+  const stopGuard = guardConnections(server, maxConnections, headersTimeoutMs);
   // Idle sockets (connected, never sending) go after a minute, like Toxiproxy's IdleTimeout.
   server.setTimeout(60_000);
 
@@ -606,6 +740,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     close(graceMs = 2000) {
       closing ??= new Promise<void>((resolve) => {
         sdkApi.close();
+        stopGuard();
         server.close(() => resolve());
         server.closeIdleConnections();
         const force = setTimeout(() => server.closeAllConnections(), graceMs);
