@@ -21,6 +21,7 @@ import { runExperiment } from '../../src/engine/run.js';
 import { FaultSession, Ledger, listActiveFaults, recoverOrphans } from '../../src/faults/index.js';
 import { processKillKind, processKillRandomKind, processPauseKind } from '../../src/faults/process/index.js';
 import {
+  cmdlineDigest,
   parseNofile,
   readProc,
   resolveSelection,
@@ -206,8 +207,9 @@ describe('pause', () => {
     await sleep(100); // a tick already in the pipe may still arrive
     assert.equal(await t.ticksDuring(300), 0, 'a paused process does not tick');
     const stored = JSON.parse(await readFile(join(home, 'ledger', `${h.id}.json`), 'utf8'));
+    const proc = await readProc(t.pid);
     assert.deepEqual(stored.record.processes, [
-      { pid: t.pid, start: (await readProc(t.pid))?.start, comm: tag, state: 'S' },
+      { pid: t.pid, start: proc?.start, comm: tag, state: 'S', cmd: cmdlineDigest(proc!.cmdline) },
     ]);
     assert.equal(stored.irreversible, undefined);
 
