@@ -1,5 +1,10 @@
 /**
- * Faultline's library API.
+ * `faultline`: the library's public surface, and the only one (the fault proxy
+ * is `faultline/proxy`, the load generator `faultline/load`, the in-process
+ * SDK `faultline/sdk`). Every name is chosen here rather than re-exported
+ * wholesale, so a module's helpers, zod schemas and mutable registries stay
+ * internal and test/unit/exports-snapshot.test.ts makes each addition a
+ * deliberate change. docs/library.md documents what is here.
  *
  * @example
  * import { loadExperimentSource, assertValidExperiment, runExperiment, exitCodeFor } from 'faultline';
@@ -8,19 +13,58 @@
  * const journal = await runExperiment(experiment, { baseDir: loaded.baseDir, onEvent: (e) => {} });
  * process.exitCode = exitCodeFor(journal);
  */
+import type { ControlFactory } from './engine/controls.js';
+import { nativeControls } from './engine/controls.js';
 
+// Faults from code: a session ledgers, bounds and reverts them as a run does.
 export { exposedFaults } from './activities/faults.js';
-export * from './core/errors.js';
-export * from './core/schema.js';
-export { builtinActivities, registerBuiltin } from './engine/builtins.js';
+
+// Errors: one class, stable codes (docs/errors.md).
+export {
+  ActivityFailed,
+  ERROR_CODES,
+  type ErrorCode,
+  FaultlineError,
+  formatIssue,
+  InterruptExecution,
+  type Issue,
+  isFaultlineError,
+} from './core/errors.js';
+// The experiment format: types only (validateExperiment and experimentJsonSchema are the schema's public face).
+export type {
+  Activity,
+  ActivityOrRef,
+  ActivityRef,
+  BuiltinProvider,
+  Configuration,
+  Control,
+  DryMode,
+  Experiment,
+  HttpProvider,
+  Hypothesis,
+  HypothesisStrategy,
+  LoadDeclaration,
+  NodeProvider,
+  ProbeTolerance,
+  ProcessProvider,
+  Provider,
+  ProxyDeclaration,
+  PythonProvider,
+  RollbackStrategy,
+  Secrets,
+  Tolerance,
+} from './core/schema.js';
+// Extending: built-in activities, fault kinds, native controls. (A provider type is not an extension point:
+// the experiment format lists the five types, so validation would refuse a sixth.)
+export { registerBuiltin } from './engine/builtins.js';
 export type { ActivityContext, BuiltinActivity, ProviderRunner } from './engine/context.js';
-export type { ControlHooks, HookContext } from './engine/controls.js';
-export { nativeControls } from './engine/controls.js';
+export type { ControlFactory, ControlHooks, HookContext } from './engine/controls.js';
+// Running them: the run, its events, its journal and its verdict.
 export type { Phase, RunEvent, RunEventListener } from './engine/events.js';
 export type { ActivityRun, FaultRecord, Journal, RunStatus, SteadyState } from './engine/journal.js';
-export { exitCodeFor, type RunOptions, resolveStrategies, runExperiment } from './engine/run.js';
-export { checkTolerance, validateTolerance } from './engine/tolerances/index.js';
+export { exitCodeFor, type RunOptions, runExperiment } from './engine/run.js';
 export { decideVerdict, type Verdict, type VerdictKind } from './engine/verdict.js';
+// Loading and validating experiments.
 export {
   assertValidExperiment,
   defineExperiment,
@@ -29,49 +73,56 @@ export {
   loadExperimentSource,
   loadVarFiles,
   mergeOverrides,
+  type Overrides,
   parseVarOption,
+  type ValidateOptions,
+  type ValidationResult,
+  type VarOption,
   validateExperiment,
 } from './experiment/index.js';
 export { faultlineHome } from './faults/home.js';
-export { Ledger } from './faults/ledger.js';
-export { haltAll, haltState, listActiveFaults, recoverOrphans, releaseHalt } from './faults/recovery.js';
+// FaultSession needs a ledger to write its undo records to before any fault acts (docs/library.md).
+export { Ledger, type LedgerOptions } from './faults/ledger.js';
+export {
+  type ActiveFault,
+  type FaultStatus,
+  faultStatus,
+  type HaltOptions,
+  type HaltReport,
+  haltAll,
+  haltState,
+  listActiveFaults,
+  type RecoverOptions,
+  type RecoveryReport,
+  recoverOrphans,
+  releaseHalt,
+} from './faults/recovery.js';
 export { registerFaultKind } from './faults/registry.js';
-export { type FaultHandle, FaultSession } from './faults/session.js';
+export {
+  type FaultEvent,
+  type FaultHandle,
+  FaultSession,
+  type FaultSessionOptions,
+  type InjectOptions,
+} from './faults/session.js';
 export type { FaultExposure, FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './faults/types.js';
-export { startMetricsServer } from './observe/metrics-server.js';
-export { Notifier, notificationBody, type Webhook } from './observe/notify.js';
-export { attachTracer, RunTracer, traceExporterFromEnv } from './observe/otel.js';
+export type { BlastRadius, BlastRadiusPolicy, TargetSelector } from './safety/blast-radius.js';
+
+/**
+ * Implements a Chaos Toolkit python control natively: a control whose
+ * `provider.module` is `pythonModule` runs `factory(arguments)`'s hooks.
+ */
+export function registerNativeControl(pythonModule: string, factory: ControlFactory): void {
+  nativeControls.register(pythonModule, factory);
+}
+
+// Observing runs: Prometheus metrics and OpenTelemetry traces (docs/observability.md).
+export {
+  type MetricsServer,
+  type MetricsServerOptions,
+  startMetricsServer,
+} from './observe/metrics-server.js';
+export { attachTracer, RunTracer, type RunTracerOptions, type Tracing } from './observe/otel.js';
 export { RunMetrics } from './observe/run-metrics.js';
-export { providers } from './providers/index.js';
-export {
-  type ControlServer,
-  type ControlServerEvent,
-  type ControlServerOptions,
-  startControlServer,
-  TOXIPROXY_COMPAT_VERSION,
-} from './proxy/api/server.js';
-export {
-  type AddToxicInput,
-  type CreateProxyInput,
-  ProxyClient,
-  ProxyClientError,
-  type ProxyClientOptions,
-  type UpdateProxyInput,
-  type UpdateToxicInput,
-} from './proxy/client.js';
-export { loadProxyConfig } from './proxy/config.js';
-export { ProxyManager, type ProxyManagerOptions } from './proxy/manager.js';
-export {
-  ProxyApiError,
-  type ProxyControl,
-  type ProxyView,
-  type ToxicView,
-} from './proxy/model.js';
-export {
-  type BlastRadius,
-  type BlastRadiusPolicy,
-  BlastRadiusSchema,
-  checkBlastRadius,
-  type TargetSelector,
-} from './safety/blast-radius.js';
+
 export { VERSION } from './version.js';
