@@ -22,7 +22,6 @@ import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import {
   checkHomeTrusted,
@@ -159,40 +158,76 @@ export const FORGOTTEN_LOG = 'forgotten.log';
  */
 const heldClaims = new Set<string>();
 
-const EntrySchema = z.looseObject({
-  id: z.string().regex(ID_RE),
-  kind: z.string().min(1),
-  runId: z.string(),
-  target: z.string(),
-  args: z.json(),
-  record: z.record(z.string(), z.json()),
-  state: z.enum(['pending', 'active', 'failed', 'reverting']),
-  createdAt: z.string(),
-  ttlMs: z.number().nonnegative(),
-  expiresAt: z.string(),
-  ownerPid: z.number().int(),
-  ownerStart: z.string().nullable(),
-  host: z.string(),
-  lastError: z.string().optional(),
-  revertAttempts: z.number().int().nonnegative().optional(),
-  firstFailedAt: z.string().optional(),
-});
+/**
+ * Checks of one field: null when the value fits, else what was expected. The ledger checks
+ * its files by hand rather than with zod: every process that reads it (`faultline halt`, the
+ * watchdog a run spawns with its first fault) would otherwise load zod first, about 150 ms of
+ * CPU taken from the halt and from the run while it reverts (docs/benchmarks.md).
+ */
+type FieldCheck = (value: unknown) => string | null;
 
-const RunSchema = z.looseObject({
-  runId: z.string(),
-  pid: z.number().int(),
-  start: z.string().nullable(),
-  host: z.string(),
-  startedAt: z.string(),
-  heartbeat: z.string(),
-});
+const isString: FieldCheck = (v) => (typeof v === 'string' ? null : 'expected a string');
+const isInt: FieldCheck = (v) => (Number.isInteger(v) ? null : 'expected an integer');
+const isCount: FieldCheck = (v) =>
+  Number.isInteger(v) && (v as number) >= 0 ? null : 'expected a whole number, at least 0';
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const optional =
+  (check: FieldCheck): FieldCheck =>
+  (v) =>
+    v === undefined ? null : check(v);
+const nullable =
+  (check: FieldCheck): FieldCheck =>
+  (v) =>
+    v === null ? null : check(v);
 
-const HaltSchema = z.looseObject({
-  since: z.string(),
-  pid: z.number().int(),
-  host: z.string(),
-  reason: z.string().optional(),
-});
+/** The first field of `value` that does not fit, as `field: expected ...` (unknown fields are kept). */
+function misfit(value: unknown, fields: Record<string, FieldCheck>): string | null {
+  if (!isObject(value)) return 'expected an object';
+  for (const [key, check] of Object.entries(fields)) {
+    const why = check(value[key]);
+    if (why) return `${key}: ${why}${value[key] === undefined ? ', found none' : ''}`;
+  }
+  return null;
+}
+
+const STATES: ReadonlySet<unknown> = new Set(['pending', 'active', 'failed', 'reverting']);
+
+const ENTRY_FIELDS: Record<string, FieldCheck> = {
+  id: (v) => (typeof v === 'string' && ID_RE.test(v) ? null : `expected a fault id matching ${ID_RE}`),
+  kind: (v) => (typeof v === 'string' && v.length > 0 ? null : 'expected a non-empty string'),
+  runId: isString,
+  target: isString,
+  // Any JSON value (the file was JSON), but present.
+  args: (v) => (v === undefined ? 'expected a JSON value' : null),
+  record: (v) => (isObject(v) ? null : 'expected an object'),
+  state: (v) => (STATES.has(v) ? null : `expected one of ${[...STATES].join(', ')}`),
+  createdAt: isString,
+  ttlMs: (v) => (typeof v === 'number' && v >= 0 ? null : 'expected a number, at least 0'),
+  expiresAt: isString,
+  ownerPid: isInt,
+  ownerStart: nullable(isString),
+  host: isString,
+  lastError: optional(isString),
+  revertAttempts: optional(isCount),
+  firstFailedAt: optional(isString),
+};
+
+const RUN_FIELDS: Record<string, FieldCheck> = {
+  runId: isString,
+  pid: isInt,
+  start: nullable(isString),
+  host: isString,
+  startedAt: isString,
+  heartbeat: isString,
+};
+
+const HALT_FIELDS: Record<string, FieldCheck> = {
+  since: isString,
+  pid: isInt,
+  host: isString,
+  reason: optional(isString),
+};
 
 /** A new, time-ordered, file-name-safe fault id. */
 export function newFaultId(): string {
@@ -357,13 +392,12 @@ function stored(entry: LedgerEntry): Omit<LedgerEntry, 'claimedBy'> {
 }
 
 function parseEntry(text: string, file: string, id: string): LedgerEntry {
-  const parsed = EntrySchema.safeParse(JSON.parse(text));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new Error(`${issue?.path.join('.') || 'entry'}: ${issue?.message ?? 'invalid'}`);
-  }
-  if (parsed.data.id !== id) throw new Error(`id '${parsed.data.id}' does not match the file name ${file}`);
-  return parsed.data as LedgerEntry;
+  const entry: unknown = JSON.parse(text);
+  const why = misfit(entry, ENTRY_FIELDS);
+  if (why) throw new Error(why);
+  const parsed = entry as LedgerEntry;
+  if (parsed.id !== id) throw new Error(`id '${parsed.id}' does not match the file name ${file}`);
+  return parsed;
 }
 
 /** Index just past the string that opens at `i` (a quote), or -1 when it never closes. */
@@ -929,8 +963,8 @@ export class Ledger {
   async #readRun(file: string): Promise<RunInfo | null> {
     try {
       // An untrusted run file is ignored: halt would signal the pid it names.
-      const parsed = RunSchema.safeParse(JSON.parse((await readTrusted(file)) ?? ''));
-      return parsed.success ? (parsed.data as RunInfo) : null;
+      const run: unknown = JSON.parse((await readTrusted(file)) ?? '');
+      return misfit(run, RUN_FIELDS) ? null : (run as RunInfo);
     } catch {
       return null;
     }
@@ -976,8 +1010,8 @@ export class Ledger {
       };
     }
     try {
-      const parsed = HaltSchema.safeParse(JSON.parse(text));
-      if (parsed.success) return parsed.data as HaltState;
+      const halt: unknown = JSON.parse(text);
+      if (!misfit(halt, HALT_FIELDS)) return halt as HaltState;
     } catch {
       // fall through
     }
