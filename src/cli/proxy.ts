@@ -120,6 +120,8 @@ interface ServeOptions {
   port: number;
   config?: string;
   token?: string;
+  allowPublicListen?: boolean;
+  allowUpstream?: string[];
 }
 
 /** Runs the proxy and its API until SIGINT or SIGTERM; closes every connection on the way out. */
@@ -132,6 +134,15 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
         'pass --token or set FAULTLINE_PROXY_TOKEN',
     );
   }
+  const { parseCidr } = await import('../proxy/listen.js');
+  const allowUpstream = opts.allowUpstream ?? [];
+  for (const cidr of allowUpstream) {
+    if (parseCidr(cidr) === null) {
+      throw usage(
+        `--allow-upstream: expected an IP address or CIDR such as 169.254.169.254/32, got '${cidr}'`,
+      );
+    }
+  }
   // The config is read and checked before anything listens: a bad file is exit 2, nothing started.
   let config: Awaited<ReturnType<typeof import('../proxy/config.js').loadProxyConfig>> | undefined;
   if (opts.config) {
@@ -142,12 +153,20 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
 
   const { ProxyManager } = await import('../proxy/manager.js');
   const { ProxyApiError } = await import('../proxy/model.js');
+  const { AddressRefused } = await import('../proxy/proxy.js');
   // A proxy whose listen names no host ("", ":8080") binds every interface in Toxiproxy. While the API is
   // loopback-only, such proxies stay on loopback too: nothing becomes reachable from the network by omission.
   const loopback = isLoopbackHost(opts.host) ? opts.host.replace(/^\[(.*)\]$/, '$1') : undefined;
-  const manager = new ProxyManager(
-    loopback ? { host: loopback === 'localhost' ? '127.0.0.1' : loopback } : {},
-  );
+  // Without a token, whoever reaches the API (any local user, a DNS-rebinding page) would otherwise
+  // choose what this host exposes to the network; with one, the API's clients are authenticated.
+  const allowPublicListen = opts.allowPublicListen === true || token !== undefined;
+  const manager = new ProxyManager({
+    ...(loopback ? { host: loopback === 'localhost' ? '127.0.0.1' : loopback } : {}),
+    allowPublicListen,
+    allowUpstream,
+  });
+  // Known before it binds unless the port is 0: config proxies to the API are refused too.
+  if (opts.port !== 0) manager.addControlAddress(opts.host, opts.port);
   let api: Awaited<ReturnType<typeof startControlServer>> | undefined;
   let registered: import('../proxy/registry.js').RegisteredServer | undefined;
   const stop = waitForSignal();
@@ -157,6 +176,17 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
         const proxies = await manager.populate(config.proxies);
         for (const p of proxies) out.info(`proxy ${describeProxy(p)}`);
       } catch (err) {
+        if (err instanceof AddressRefused && err.index !== undefined) {
+          const path = `[${err.index}].${err.field}`;
+          throw new FaultlineError(
+            'FAULTLINE_ERR_CONFIG',
+            `proxy config ${opts.config}: ${path}: ${err.reason}`,
+            {
+              cause: err,
+              issues: [{ path, message: err.reason }],
+            },
+          );
+        }
         const reason = err instanceof ProxyApiError ? err.message : (err as Error).message;
         throw new FaultlineError('FAULTLINE_ERR_CONFIG', `proxy config ${opts.config}: ${reason}`, {
           cause: err,
@@ -174,6 +204,7 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
         else out.error(`proxy API: ${e.error.message}`);
       },
     });
+    manager.addControlAddress(api.host, api.port);
     // `faultline status` lists this server's toxics and `faultline halt` reverts them.
     const [{ registerProxyServer }, { faultlineHome }] = await Promise.all([
       import('../proxy/registry.js'),
@@ -196,6 +227,11 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
       );
       return undefined;
     });
+    if (!allowPublicListen) {
+      out.info(
+        'proxies listen on loopback only (the API has no token; --allow-public-listen to change that)',
+      );
+    }
     out.summary(
       `faultline proxy: API listening on ${api.url} (Toxiproxy 2.x compatible${token ? ', token required' : ''})`,
     );
@@ -435,6 +471,16 @@ export function registerProxyCommands(program: Command, out: () => Output): void
     .option(
       '--token <token>',
       'require this token on every API request; prefer the env FAULTLINE_PROXY_TOKEN: a command-line argument is visible to every local user',
+    )
+    .option(
+      '--allow-public-listen',
+      'let proxies listen beyond loopback although the API has no token (any local user can then expose ports)',
+    )
+    .option(
+      '--allow-upstream <cidr>',
+      'let proxies forward to this link-local range (169.254.0.0/16, fe80::/10, fd00:ec2::254 are refused: cloud metadata); repeatable',
+      collect,
+      [],
     )
     .action(async (opts: ServeOptions) => {
       done(await proxyServeCommand(opts, out()));

@@ -5,6 +5,11 @@
  * separate server. Contributes configuration:
  *   faultline_proxy_url      the control API's URL
  *   <name>_PORT, <name>_LISTEN   where each proxy listens (as chaostoxi's create_proxy does)
+ *
+ * The API has no token, so the server keeps ProxyManager's default address
+ * policy (listen.ts): proxies on loopback only, no link-local upstreams, none
+ * to the API itself. A declaration it refuses fails the run before anything
+ * runs, exit 2, naming `proxies[i].listen` or `proxies[i].upstream`.
  */
 import { FaultlineError } from '../core/errors.js';
 import type { ProxyDeclaration } from '../core/schema.js';
@@ -31,6 +36,7 @@ export const inProcessProxies: RunResource = {
         })),
       );
       server = await startControlServer({ control: manager, host: '127.0.0.1', port: 0 });
+      manager.addControlAddress(server.host, server.port);
       const configuration: Record<string, unknown> = { faultline_proxy_url: server.url };
       for (const p of created) {
         configuration[`${p.name}_LISTEN`] = p.listen;
@@ -62,6 +68,13 @@ export const inProcessProxies: RunResource = {
     } catch (err) {
       await server?.close();
       await manager.close();
+      const { AddressRefused } = await import('./proxy.js');
+      if (err instanceof AddressRefused && err.index !== undefined) {
+        const path = `proxies[${err.index}].${err.field}`;
+        throw new FaultlineError('FAULTLINE_ERR_VALIDATION', `${path}: ${err.reason}`, {
+          issues: [{ path, message: err.reason }],
+        });
+      }
       throw new FaultlineError(
         'FAULTLINE_ERR_PROXY',
         `proxies: cannot start the in-process proxies: ${(err as Error).message}`,

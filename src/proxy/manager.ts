@@ -15,10 +15,18 @@
  * // ... connect to db.listen ...
  * await manager.close();
  */
+import { isIP } from 'node:net';
 import { setLongTimeout } from '../core/timers.js';
 import { BusyPoller } from './busy-poll.js';
 import { ToxicEntry } from './entry.js';
-import { AddressError, parseResolved, resolveListen, sameListen } from './listen.js';
+import {
+  AddressError,
+  AddressPolicy,
+  parseResolved,
+  parseUpstream,
+  resolveListen,
+  sameListen,
+} from './listen.js';
 import { renderMetrics } from './metrics.js';
 import {
   ProxyApiError,
@@ -28,9 +36,13 @@ import {
   type ToxicInput,
   type ToxicView,
 } from './model.js';
-import { ProxyServer } from './proxy.js';
+import { AddressRefused, ProxyServer } from './proxy.js';
 import { type Direction, goTypes, type ToxicKind } from './toxic.js';
 import { toxicKinds } from './toxics/index.js';
+import { resolveAll } from './upstream-lookup.js';
+
+/** How long a create waits for an upstream name to resolve before leaving the check to the dial. */
+const CREATE_LOOKUP_TIMEOUT_MS = 2000;
 
 /** What a Faultline proxy server has injected: its toxics and the proxies its API disabled. */
 export interface ProxyFaults {
@@ -49,8 +61,22 @@ export interface HaltedFault {
 }
 
 export interface ProxyManagerOptions {
-  /** Interface bound when a proxy's `listen` names none (`""`, `":8080"`). Default: all interfaces, as Toxiproxy. */
+  /**
+   * Interface bound when a proxy's `listen` names none (`""`, `":8080"`). Default: all interfaces, as
+   * Toxiproxy, with `allowPublicListen`; 127.0.0.1 without it.
+   */
   host?: string;
+  /**
+   * Let proxies listen beyond loopback (default false). A control API without a token can be driven
+   * by any local user or a DNS-rebinding web page: without this, nothing they create is reachable
+   * from other machines. Set it when the API requires a token (`faultline proxy` does).
+   */
+  allowPublicListen?: boolean;
+  /**
+   * Link-local CIDRs proxies may forward to all the same (default none: 169.254.0.0/16, fe80::/10 and
+   * fd00:ec2::254, where cloud metadata services answer, are refused), e.g. `['169.254.169.254/32']`.
+   */
+  allowUpstream?: readonly string[];
   /**
    * Busy-poll window after socket activity, in µs (see busy-poll.ts): lower
    * round-trip latency for CPU while traffic flows. Default 100; 0 turns it off.
@@ -232,12 +258,28 @@ export class ProxyManager implements ProxyControl {
   #halted: ProxyApiError | null = null;
   readonly #listeners = new Set<() => void>();
   readonly limits: Readonly<ProxyLimits>;
+  /** Where proxies may listen and what they may dial (listen.ts). */
+  readonly policy: AddressPolicy;
 
   constructor(options: ProxyManagerOptions = {}) {
     this.limits = { ...PROXY_LIMITS, ...options.limits };
-    this.#host = options.host;
+    this.policy = new AddressPolicy({
+      allowPublicListen: options.allowPublicListen ?? false,
+      allowUpstream: options.allowUpstream ?? [],
+    });
+    // Without a host, `listen: ""` stays on loopback: nothing becomes reachable by omission.
+    this.#host = options.host ?? (this.policy.allowPublicListen ? undefined : '127.0.0.1');
     this.#poller = new BusyPoller(options.busyPollMicros ?? 100);
     this.#userBuffers = options.userBuffers ?? true;
+  }
+
+  /**
+   * Tells the manager where its control API listens, so no proxy forwards to it (which would
+   * republish the API on the proxy's listener, to whoever can reach that). Checked at create and
+   * on every dial, so proxies created before the API was bound are covered too.
+   */
+  addControlAddress(host: string, port: number): void {
+    this.policy.addControlAddress(host, port);
   }
 
   /** Runs mutations one at a time (Toxiproxy holds a lock); reads and toxic changes never wait. */
@@ -315,7 +357,38 @@ export class ProxyManager implements ProxyControl {
       this.#poller,
       this.#host,
       this.#userBuffers,
+      this.policy,
     );
+  }
+
+  /**
+   * The address policy on a proxy's `listen` and `upstream` before anything is created or changed,
+   * disabled proxies included (a refusal at start alone would let `/reset` bind them later).
+   * Names are resolved; one that does not resolve is left to start and dial, which check again.
+   */
+  async #checkAddresses(fields: ProxyFields, index?: number): Promise<void> {
+    const refuse = (field: 'listen' | 'upstream', reason: string) =>
+      new AddressRefused(field, reason, index, index === undefined ? undefined : fields.name);
+    if (fields.listen !== undefined) {
+      let host: string | undefined;
+      try {
+        host = (await resolveListen(fields.listen)).host;
+      } catch (err) {
+        if (!(err instanceof AddressError)) throw err;
+      }
+      if (host === '' && this.#host !== undefined) host = this.#host;
+      const refusal = host === undefined ? null : this.policy.listenRefusal(fields.listen, host);
+      if (refusal !== null) throw refuse('listen', refusal);
+    }
+    const target = fields.upstream === undefined ? null : parseUpstream(fields.upstream);
+    if (target !== null) {
+      const addresses =
+        isIP(target.host) === 0 ? await resolveAll(target.host, CREATE_LOOKUP_TIMEOUT_MS) : [target.host];
+      for (const address of addresses) {
+        const refusal = this.policy.upstreamRefusal(fields.upstream!, address, target.port);
+        if (refusal !== null) throw refuse('upstream', refusal);
+      }
+    }
   }
 
   /** Stops a proxy that is being dropped for good, and its toxics' TTL timers. */
@@ -345,6 +418,7 @@ export class ProxyManager implements ProxyControl {
     return this.#serial(async () => {
       if (this.#proxies.has(fields.name!)) throw new ProxyApiError(409, 'proxy already exists');
       this.#checkProxyCount(1);
+      await this.#checkAddresses({ ...fields, listen: fields.listen ?? '' });
       const proxy = this.#newProxy(fields);
       if (fields.enabled ?? true) await proxy.start();
       this.#proxies.set(proxy.name, proxy);
@@ -358,6 +432,7 @@ export class ProxyManager implements ProxyControl {
       const proxy = this.#find(name);
       const fields = proxyFields(patch);
       this.#checkFields({ listen: fields.listen, upstream: fields.upstream });
+      await this.#checkAddresses({ listen: fields.listen, upstream: fields.upstream });
       const listen = fields.listen ?? proxy.listen;
       const upstream = fields.upstream ?? proxy.upstream;
       const enabled = fields.enabled ?? proxy.enabled;
@@ -411,6 +486,10 @@ export class ProxyManager implements ProxyControl {
       return Promise.reject(err);
     }
     return this.#serial(async () => {
+      // Every item before any is created, as the other checks: a refused item creates nothing.
+      for (const [i, fields] of inputs.entries()) {
+        await this.#checkAddresses({ ...fields, listen: fields.listen ?? '' }, i);
+      }
       const done: ProxyView[] = [];
       for (const fields of inputs) {
         try {

@@ -10,6 +10,7 @@ import type { ToxicEntry } from './entry.js';
 import type { ByteCounters } from './link.js';
 import {
   AddressError,
+  AddressPolicy,
   bindErrorMessage,
   formatAddress,
   type ListenTarget,
@@ -19,6 +20,23 @@ import {
 import { ProxyApiError, type ProxyView } from './model.js';
 import type { Direction } from './toxic.js';
 import { UpstreamLookup } from './upstream-lookup.js';
+
+/**
+ * A listen or upstream the address policy refuses (403, Toxiproxy's error
+ * shape): `field` names the input; in a populate, `index` (0-based) and the
+ * proxy's name, which the message then starts with.
+ */
+export class AddressRefused extends ProxyApiError {
+  constructor(
+    readonly field: 'listen' | 'upstream',
+    /** Why, without the proxy's name. */
+    readonly reason: string,
+    readonly index?: number,
+    name?: string,
+  ) {
+    super(403, name === undefined ? reason : `proxy ${name}: ${reason}`);
+  }
+}
 
 export class ProxyServer {
   enabled = false;
@@ -34,7 +52,7 @@ export class ProxyServer {
   #upstream: string;
   #target: { host: string; port: number } | null | undefined;
   /** Cached resolution of a named upstream (see upstream-lookup.ts); reset when the upstream changes. */
-  upstreamLookup = new UpstreamLookup();
+  upstreamLookup = this.#newLookup();
 
   constructor(
     readonly name: string,
@@ -46,6 +64,8 @@ export class ProxyServer {
     private readonly defaultHost?: string,
     /** Read into the links' own buffers (fast path, see link.ts); false: ordinary socket reads. */
     readonly userBuffers = true,
+    /** Where it may listen and what it may dial; checked on every start and every dial. */
+    readonly policy = new AddressPolicy(),
   ) {
     this.#upstream = upstream;
   }
@@ -57,7 +77,17 @@ export class ProxyServer {
   set upstream(value: string) {
     this.#upstream = value;
     this.#target = undefined;
-    this.upstreamLookup = new UpstreamLookup();
+    this.upstreamLookup = this.#newLookup();
+  }
+
+  #newLookup(): UpstreamLookup {
+    return new UpstreamLookup((address) => this.dialRefusal(address));
+  }
+
+  /** Why a connection may not dial `address` (an IP the upstream is or resolved to), or null. */
+  dialRefusal(address: string): string | null {
+    const target = this.upstreamTarget();
+    return target === null ? null : this.policy.upstreamRefusal(this.#upstream, address, target.port);
   }
 
   /** Where connections are dialled; null when `upstream` is not a dialable "host:port". */
@@ -93,6 +123,9 @@ export class ProxyServer {
       throw err;
     }
     if (target.host === '' && this.defaultHost !== undefined) target = { ...target, host: this.defaultHost };
+    // Checked here, on the address about to be bound: a name may resolve elsewhere than when it was created.
+    const refusal = this.policy.listenRefusal(this.listen, target.host);
+    if (refusal !== null) throw new AddressRefused('listen', refusal);
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true });
     try {
       await new Promise<void>((resolve, reject) => {
