@@ -4,6 +4,7 @@
  * `faultline halt` can raise the halt flag before it loads anything else.
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { lstat, mkdir, open, rename, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -54,11 +55,102 @@ export async function writeAtomic(file: string, data: string): Promise<void> {
 /** The halt flag's file name under `$FAULTLINE_HOME`; running experiments watch for it. */
 export const HALT_FILE = 'halt';
 
-/** Raises the halt flag (the ledger's HaltState shape). */
-export async function writeHaltFile(
-  home: string,
-  state: { since: string; pid: number; host: string; reason?: string },
-): Promise<void> {
+/** The halt flag's content (the ledger's HaltState). */
+export interface HaltFlag {
+  since: string;
+  pid: number;
+  host: string;
+  reason?: string;
+}
+
+/** A halt flag is a few hundred bytes: a larger file is not read. */
+const MAX_HALT_BYTES = 64 * 1024;
+
+/** What readTrustedFile found: the text, why the file was not read, or null when there is none. */
+export type TrustedRead = { text: string } | { refused: string } | null;
+
+/**
+ * Reads `file` only if it is a regular file of at most `maxBytes` that this user
+ * (or root) owns and no one else can write (distrust()), checked on the open
+ * descriptor: no symbolic link is followed (O_NOFOLLOW), a FIFO or device never
+ * blocks the reader (O_NONBLOCK), and nothing can be swapped in between the
+ * check and the read. Null when it does not exist.
+ */
+export async function readTrustedFile(file: string, maxBytes: number): Promise<TrustedRead> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') return { refused: `${file} is a symbolic link` };
+    throw err;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { refused: `${file} is not a regular file` };
+    const why = distrust(file, st);
+    if (why) return { refused: why };
+    if (st.size > maxBytes) return { refused: `${file} is larger than ${maxBytes} bytes` };
+    const buf = Buffer.alloc(maxBytes + 1);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    if (bytesRead > maxBytes) return { refused: `${file} is larger than ${maxBytes} bytes` };
+    return { text: buf.toString('utf8', 0, bytesRead) };
+  } finally {
+    await fh.close();
+  }
+}
+
+const unreadableHalt = (reason: string): HaltFlag => ({
+  since: new Date(0).toISOString(),
+  pid: 0,
+  host: '',
+  reason,
+});
+
+/**
+ * The halt in force under `home`, or null. A halt file that is there but cannot
+ * be read, or that another user could have written (readTrustedFile), still
+ * counts as a halt (stopping is the safe side), but nothing in it is believed:
+ * its reason says why it was not read.
+ */
+export async function readHaltFile(home: string): Promise<HaltFlag | null> {
+  const file = join(home, HALT_FILE);
+  let read: TrustedRead;
+  try {
+    read = await readTrustedFile(file, MAX_HALT_BYTES);
+  } catch (err) {
+    return unreadableHalt(`unreadable halt file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (read === null) return null;
+  if ('refused' in read) return unreadableHalt(`untrusted halt file, not read: ${read.refused}`);
+  try {
+    const f = JSON.parse(read.text) as Partial<Record<keyof HaltFlag, unknown>>;
+    if (
+      typeof f.since === 'string' &&
+      Number.isInteger(f.pid) &&
+      typeof f.host === 'string' &&
+      (f.reason === undefined || typeof f.reason === 'string')
+    ) {
+      return {
+        since: f.since,
+        pid: f.pid as number,
+        host: f.host,
+        ...(f.reason ? { reason: f.reason } : {}),
+      };
+    }
+  } catch {
+    // Not JSON: still a halt.
+  }
+  return unreadableHalt('unreadable halt file');
+}
+
+/**
+ * Raises the halt flag (the ledger's HaltState shape). Written even in a home
+ * another user could write: the emergency stop is never held back, and the
+ * temp file (O_EXCL) and rename never follow a link; readers check it anyway.
+ */
+export async function writeHaltFile(home: string, state: HaltFlag): Promise<void> {
   await ensureDir(home);
   await writeAtomic(join(home, HALT_FILE), `${JSON.stringify(state, null, 2)}\n`);
 }

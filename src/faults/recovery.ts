@@ -5,6 +5,7 @@
  */
 import { forEachByKeyLimit } from '../core/concurrency.js';
 import type { Registry } from '../core/registry.js';
+import { readHaltFile } from './home.js';
 import {
   type CorruptEntry,
   type FaultState,
@@ -666,7 +667,10 @@ export async function releaseHalt({ home }: HomeOptions): Promise<boolean> {
   return new Ledger({ home }).removeHalt();
 }
 
-/** The halt in force (`{ since, reason, pid, host }`), or null. */
+/**
+ * The halt in force (`{ since, reason, pid, host }`), or null: what runs poll. Read with
+ * home.ts's trust check (no link followed, no FIFO waited on, another user's file not believed).
+ */
 export async function haltState({ home }: HomeOptions): Promise<HaltState | null> {
-  return new Ledger({ home }).readHalt();
+  return readHaltFile(home);
 }

@@ -13,12 +13,27 @@
  * (the flag's pid and host) and what it reverted. `haltAll` waits a bounded
  * time for every live server's acknowledgement and counts what they reverted.
  * No token is needed and none is written: the file holds no secret.
+ *
+ * The directory and its files get the ledger's trust check (faults/home.ts):
+ * a home or `proxies/` another user could write is refused (nothing written
+ * there, nothing read from it), a record file is read only if it is a regular
+ * file (no link followed) of this user or root that no one else can write, and
+ * one that is not is neither believed nor removed. The halt flag is read the
+ * same way (readHaltFile).
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ensureDir, HALT_FILE, writeAtomic } from '../faults/home.js';
+import {
+  checkHomeTrusted,
+  ensureDir,
+  HALT_FILE,
+  type HaltFlag,
+  readHaltFile,
+  readTrustedFile,
+  writeAtomic,
+} from '../faults/home.js';
 import { isProcessAlive, processStartTime } from '../faults/ledger.js';
 import type { HaltReport, RevertOutcome } from '../faults/recovery.js';
 import type { HaltedFault, ProxyFaults, ProxyManager } from './manager.js';
@@ -46,33 +61,8 @@ export interface ProxyServerRecord extends ProxyFaults {
   file?: string;
 }
 
-interface HaltFlag {
-  since: string;
-  pid: number;
-  host: string;
-  reason?: string;
-}
-
-async function readFlag(home: string): Promise<HaltFlag | null> {
-  let text: string;
-  try {
-    text = await readFile(join(home, HALT_FILE), 'utf8');
-  } catch {
-    return null;
-  }
-  try {
-    const f = JSON.parse(text) as Partial<HaltFlag>;
-    return {
-      since: String(f.since ?? ''),
-      pid: Number(f.pid) || 0,
-      host: String(f.host ?? ''),
-      ...(f.reason ? { reason: String(f.reason) } : {}),
-    };
-  } catch {
-    // A flag that cannot be read is still a halt.
-    return { since: '', pid: 0, host: '' };
-  }
-}
+/** A registry file is a few KiB (a server's toxics): a larger one is not read. */
+const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 
 let sequence = 0;
 
@@ -97,7 +87,10 @@ export async function registerProxyServer(opts: {
 }): Promise<RegisteredServer> {
   const { home, manager } = opts;
   const dir = join(home, PROXIES_DIR);
+  // Checked before anything is created in it, and again once `proxies/` exists.
+  await checkHomeTrusted(home, [dir]);
   await ensureDir(dir);
+  await checkHomeTrusted(home, [dir]);
   const file = join(dir, `${process.pid}-${++sequence}.json`);
   const base = {
     pid: process.pid,
@@ -138,7 +131,7 @@ export async function registerProxyServer(opts: {
   const check = (): Promise<void> => {
     checking = checking.then(async () => {
       if (closed) return;
-      const flag = await readFlag(home);
+      const flag = await readHaltFile(home);
       const key = flag ? JSON.stringify(flag) : null;
       if (key === lastFlag) return;
       lastFlag = key;
@@ -194,9 +187,13 @@ export async function registerProxyServer(opts: {
   };
 }
 
-/** Every registered server whose process still runs; files of dead servers are removed. */
+/**
+ * Every registered server whose process still runs; files of dead servers are removed.
+ * Throws (naming the path and the fix) when the home or `proxies/` is not trusted.
+ */
 export async function listProxyServers(home: string): Promise<ProxyServerRecord[]> {
   const dir = join(home, PROXIES_DIR);
+  await checkHomeTrusted(home, [dir]);
   let names: string[];
   try {
     names = (await readdir(dir)).filter((n) => n.endsWith('.json') && !n.startsWith('.'));
@@ -210,7 +207,11 @@ export async function listProxyServers(home: string): Promise<ProxyServerRecord[
       const file = join(dir, name);
       let record: ProxyServerRecord;
       try {
-        record = JSON.parse(await readFile(file, 'utf8')) as ProxyServerRecord;
+        const read = await readTrustedFile(file, MAX_RECORD_BYTES);
+        // Not a server's own file (another user's, a link): neither believed nor removed.
+        if (read === null || 'refused' in read) return;
+        record = JSON.parse(read.text) as ProxyServerRecord;
+        if (!Number.isInteger(record.pid) || typeof record.api !== 'string') return;
       } catch {
         return; // removed meanwhile, or being replaced (writes are atomic: never half-written)
       }
