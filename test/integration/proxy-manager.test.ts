@@ -162,7 +162,7 @@ describe('listen resolution', { timeout: 30_000 }, () => {
   });
 
   test('"" listens on all interfaces, shown as [::]:<port>', async () => {
-    const m = manager();
+    const m = manager({ allowPublicListen: true });
     const p = await m.create({ name: 'any', listen: '', upstream: 'localhost:1' });
     assert.match(p.listen, /^(\[::\]|0\.0\.0\.0):[1-9]\d*$/);
     assert.equal(await tryConnect(portOf(p.listen)), 'connected');
