@@ -89,6 +89,63 @@ interface Prepared {
 const TIMEOUT = Symbol('timeout');
 const STOPPED = Symbol('stopped');
 
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  readonly resolve: (value: T) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/**
+ * A generator's lifecycle, one state at a time (cockatiel's InnerState):
+ *
+ *   idle --start()--> running --stop(), the duration's end, the signal--> stopping --drained--> stopped
+ *   idle --stop(), or start() with the signal already aborted-----------------------------> stopped
+ *
+ * `result` is the one summary start() and stop() both resolve with. What only the
+ * running schedule needs (batching, the cap's pass) lives in its state, so nothing
+ * of it can be read, or left set, once the schedule has ended.
+ */
+type State =
+  | { readonly kind: 'idle' }
+  | {
+      readonly kind: 'running';
+      readonly result: Deferred<LoadSummary>;
+      /** Requests due closer together than a spin: sent in batches (see #batchWait). */
+      readonly batching: boolean;
+      /** The least time between wake-ups when batching (BATCH_MS, less with a tight cap). */
+      readonly batchMs: number;
+      /** The cap was reached while requests were overdue and the event loop has been given its one pass. */
+      capPass: boolean;
+    }
+  | {
+      readonly kind: 'stopping';
+      readonly result: Deferred<LoadSummary>;
+      /** ms from the start to the end of the schedule (what the summary's duration reports). */
+      readonly scheduleEnd: number;
+      /** Called when nothing is in flight or queued any more. */
+      readonly drained: () => void;
+    }
+  | {
+      readonly kind: 'stopped';
+      readonly result: Deferred<LoadSummary>;
+      readonly scheduleEnd: number;
+      /** false when stopped before it started: its clock stays at 0. */
+      readonly ran: boolean;
+    };
+type Running = Extract<State, { kind: 'running' }>;
+/** `idle`, `running`, `stopping` (the schedule has ended, requests in flight drain) or `stopped`. */
+export type LoadState = State['kind'];
+
 class InFlight implements Dispatcher.DispatchHandlers, Http1Handler {
   status = 0;
   abortFn: ((err: Error) => void) | undefined;
@@ -151,27 +208,17 @@ export class LoadGenerator {
   readonly #jitter = new LatencyHistogram(3);
   readonly #errors: Record<string, number> = {};
   readonly #run: LoadRunOptions;
+  #state: State = { kind: 'idle' };
+  /** When the schedule started (performance clock): every time below is ms from here. */
   #start = 0;
   #next = 0;
   #sent = 0;
-  #scheduleEnd = 0;
   #reported = 0;
-  #scheduling = false;
-  #started = false;
-  /** The cap was reached while requests were overdue and the event loop has been given its one pass. */
-  #capPass = false;
-  /** Requests due closer together than a spin: sent in batches (see #batchWait). */
-  #batching = false;
-  /** The least time between wake-ups when batching (BATCH_MS, less with a tight cap). */
-  #batchMs = BATCH_MS;
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
   #sweep: NodeJS.Timeout | undefined;
   #waker: Waker | undefined;
   #second: NodeJS.Timeout | undefined;
-  #drained: (() => void) | undefined;
-  #done: Promise<LoadSummary> | undefined;
-  #stopping: Promise<LoadSummary> | undefined;
   #onAbort = () => void this.stop({ abort: true });
 
   /** Validates the options (throws FAULTLINE_ERR_VALIDATION naming each field). Call start() to send. */
@@ -221,36 +268,40 @@ export class LoadGenerator {
     let sum = 0;
     this.#cumulative = this.options.requests.map((r) => (sum += r.weight));
     this.#totalWeight = sum;
-    this.series = new LoadSeries(() => (this.#started ? performance.now() - this.#start : 0));
+    this.series = new LoadSeries(() => {
+      const s = this.#state;
+      return s.kind === 'idle' || (s.kind === 'stopped' && !s.ran) ? 0 : performance.now() - this.#start;
+    });
+  }
+
+  /** Where the generator is in its lifecycle (see State). */
+  get state(): LoadState {
+    return this.#state.kind;
   }
 
   /** Starts sending; resolves with the summary when the duration has elapsed (or stop()). */
   start(): Promise<LoadSummary> {
-    if (this.#done) return this.#done;
-    this.#done = new Promise<LoadSummary>((resolve) => {
-      this.#finished = resolve;
-    });
+    if (this.#state.kind !== 'idle') return this.#state.result.promise;
     const { signal } = this.#run;
-    if (signal?.aborted) {
-      void this.stop({ abort: true });
-      return this.#done;
-    }
+    if (signal?.aborted) return this.#stopUnstarted();
     signal?.addEventListener('abort', this.#onAbort, { once: true });
     // Only a rate with requests due less than 2 ms apart waits below timer precision.
     if (!this.#run.spin && this.#interval < 2.5) this.#waker = new Waker(this.#tick);
-    this.#batching = this.#waker !== undefined && this.#interval < SPIN_MS;
-    this.#batchMs = Math.min(BATCH_MS, this.options.concurrency * BATCH_CAP_SHARE * this.#interval);
+    const result = deferred<LoadSummary>();
+    this.#state = {
+      kind: 'running',
+      result,
+      batching: this.#waker !== undefined && this.#interval < SPIN_MS,
+      batchMs: Math.min(BATCH_MS, this.options.concurrency * BATCH_CAP_SHARE * this.#interval),
+      capPass: false,
+    };
     this.#start = performance.now();
-    this.#started = true;
-    this.#scheduling = true;
     const sweepMs = Math.max(2, Math.min(20, this.options.timeoutMs / 10));
     this.#sweep = setInterval(() => this.#sweepTimeouts(), sweepMs);
     this.#second = setInterval(() => this.#tickSeconds(), 100);
     this.#tick();
-    return this.#done;
+    return result.promise;
   }
-
-  #finished: ((s: LoadSummary) => void) | undefined;
 
   /** Requests currently awaiting a response. */
   get inFlight(): number {
@@ -267,28 +318,56 @@ export class LoadGenerator {
    * and are counted; with it they are cancelled and not counted.
    */
   stop(opts: { abort?: boolean } = {}): Promise<LoadSummary> {
-    if (!this.#done) {
-      this.#done = Promise.resolve(this.#finish());
-      return this.#done;
+    const s = this.#state;
+    switch (s.kind) {
+      case 'idle':
+        return this.#stopUnstarted();
+      case 'running':
+        return this.#endSchedule(s, 0, opts.abort === true);
+      case 'stopping':
+        if (opts.abort) this.#cancelAll();
+        return s.result.promise;
+      case 'stopped':
+        return s.result.promise;
     }
-    if (this.#stopping) {
-      if (opts.abort) this.#cancelAll();
-      return this.#stopping;
-    }
-    this.#endSchedule();
-    if (opts.abort) this.#cancelAll();
-    this.#stopping = this.#drain().then(() => this.#finish());
-    void this.#stopping.then((s) => this.#finished?.(s));
-    return this.#stopping;
   }
 
-  #endSchedule(atLeast = 0): void {
-    if (!this.#scheduling) return;
-    this.#scheduling = false;
-    this.#scheduleEnd = Math.max(this.#started ? performance.now() - this.#start : 0, atLeast);
+  /** idle -> stopped: nothing was sent; the pools made for the templates are closed. */
+  #stopUnstarted(): Promise<LoadSummary> {
+    const result = deferred<LoadSummary>();
+    this.#state = { kind: 'stopped', result, scheduleEnd: 0, ran: false };
+    this.#finish().then(result.resolve, result.reject);
+    return result.promise;
+  }
+
+  /**
+   * running -> stopping: no request is sent any more; those in flight finish (or,
+   * with `abort`, are cancelled and not counted); once none is left -> stopped.
+   * `atLeast`: the schedule's end when its duration ran out (it spans [0, duration)).
+   */
+  #endSchedule(run: Running, atLeast: number, abort: boolean): Promise<LoadSummary> {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#immediate) clearImmediate(this.#immediate);
     this.#waker?.cancel();
+    const { result } = run;
+    const scheduleEnd = Math.max(performance.now() - this.#start, atLeast);
+    const drained = deferred<void>();
+    this.#state = { kind: 'stopping', result, scheduleEnd, drained: () => drained.resolve() };
+    if (abort) this.#cancelAll();
+    else this.#drainedIfIdle();
+    drained.promise
+      .then(() => this.#finish())
+      .then((summary) => {
+        this.#state = { kind: 'stopped', result, scheduleEnd, ran: true };
+        result.resolve(summary);
+      }, result.reject);
+    return result.promise;
+  }
+
+  /** Tells a stopping generator that nothing is in flight or queued any more. */
+  #drainedIfIdle(): void {
+    const s = this.#state;
+    if (s.kind === 'stopping' && this.#inFlight.size === 0 && this.#queueLength === 0) s.drained();
   }
 
   #cancelAll(): void {
@@ -300,18 +379,10 @@ export class LoadGenerator {
     this.#inFlight.clear();
     this.#queued = [];
     this.#queueHead = 0;
-    this.#drained?.();
-  }
-
-  #drain(): Promise<void> {
-    if (this.#inFlight.size === 0 && this.#queueLength === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.#drained = resolve;
-    });
+    this.#drainedIfIdle();
   }
 
   async #finish(): Promise<LoadSummary> {
-    this.#endSchedule();
     for (const t of [this.#sweep, this.#second]) if (t) clearInterval(t);
     this.#waker?.close();
     this.#run.signal?.removeEventListener('abort', this.#onAbort);
@@ -326,7 +397,8 @@ export class LoadGenerator {
   #tick = (): void => {
     this.#timer = undefined;
     this.#immediate = undefined;
-    if (!this.#scheduling) return;
+    const run = this.#state;
+    if (run.kind !== 'running') return;
     const { durationMs } = this.options;
     const interval = this.#interval;
     let now = performance.now() - this.#start;
@@ -334,20 +406,19 @@ export class LoadGenerator {
       const due = this.#next * interval;
       if (durationMs !== undefined && due >= durationMs) {
         // The schedule spans [0, duration): its last request is due one interval before the end.
-        this.#endSchedule(durationMs);
-        void this.stop();
+        void this.#endSchedule(run, durationMs, false);
         return;
       }
       if (due > now) break;
       if (
         this.#inFlight.size >= this.options.concurrency &&
-        !this.#capPass &&
+        !run.capPass &&
         this.options.overflow === 'drop'
       ) {
         // At the cap: one pass of the event loop first, which reads the responses that have
         // already arrived (finished before this send time) and frees their slots. Only
         // responses already there are counted; what is still at the cap after it is dropped.
-        this.#capPass = true;
+        run.capPass = true;
         this.#immediate = setImmediate(this.#tick);
         return;
       }
@@ -355,7 +426,7 @@ export class LoadGenerator {
       this.#next++;
       now = performance.now() - this.#start;
     }
-    this.#capPass = false;
+    run.capPass = false;
     const wait = this.#next * interval - now;
     // Timers fire ~1 ms late at best: sleep on one only when the next request is far off;
     // closer, sleep on the waker thread (microsecond timeouts); spin only for the last moment,
@@ -363,7 +434,7 @@ export class LoadGenerator {
     if (wait > 2) this.#timer = setTimeout(this.#tick, wait - 1.5);
     else if (wait > SPIN_MS && this.#waker?.ready)
       this.#waker.wakeAt(this.#start + this.#next * interval - WAKE_EARLY_MS);
-    else if (this.#batching && this.#waker?.ready) this.#batchWait(now);
+    else if (run.batching && this.#waker?.ready) this.#batchWait(run, now);
     else this.#immediate = setImmediate(this.#tick);
   };
 
@@ -383,13 +454,13 @@ export class LoadGenerator {
    * less than a spin apart: a slowed or stalled target (a latency fault) is waited for
    * asleep (at 10k req/s against 200 ms answers: 16% of a core instead of 21%).
    */
-  #batchWait(now: number): void {
+  #batchWait(run: Running, now: number): void {
     if (this.#inFlight.size >= this.options.concurrency && now - this.#lastSettled < SPIN_MS) {
       this.#immediate = setImmediate(this.#tick);
       return;
     }
     const waker = this.#waker as Waker;
-    waker.wakeAt(this.#start + Math.max(this.#next * this.#interval, now + this.#batchMs));
+    waker.wakeAt(this.#start + Math.max(this.#next * this.#interval, now + run.batchMs));
   }
 
   #fire(due: number, now: number): void {
@@ -462,7 +533,7 @@ export class LoadGenerator {
     this.#lastSettled = t;
     this.series.record(outcome, t - r.due, t);
     if (this.#queueLength > 0) this.#sendQueued();
-    if (this.#inFlight.size === 0 && this.#queueLength === 0) this.#drained?.();
+    this.#drainedIfIdle();
   }
 
   #sweepTimeouts(): void {
@@ -487,7 +558,9 @@ export class LoadGenerator {
   }
 
   summary(): LoadSummary {
-    const elapsed = this.#scheduling ? performance.now() - this.#start : this.#scheduleEnd;
+    const s = this.#state;
+    const elapsed =
+      s.kind === 'running' ? performance.now() - this.#start : s.kind === 'idle' ? 0 : s.scheduleEnd;
     const seconds = Math.max(elapsed, 1) / 1000;
     const totals = this.series.totals;
     const latency = this.series.latency;
