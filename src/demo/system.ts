@@ -209,6 +209,8 @@ export async function startDemoSystem(options: DemoSystemOptions = {}): Promise<
     closers.push(() => manager.close());
     const api = await startControlServer({ control: manager, host: '127.0.0.1', port: 0 });
     closers.push(() => api.close());
+    // The demo's API has no token: no proxy may republish it (docs/security.md).
+    manager.addControlAddress(api.host, api.port);
     const proxy = await manager.create({ name: PROXY_NAME, listen: '127.0.0.1:0', upstream: datastore });
 
     const { server, agent } = orderApiServer(proxy.listen, opts);
