@@ -4,8 +4,7 @@
  * client).
  *
  * Lifecycle, as in Toxiproxy: accept, then dial the upstream (immediately, or
- * after a `slow_open` delay); a dial failure closes the client (it sees EOF),
- * and so does an upstream address the address policy refuses (listen.ts).
+ * after a `slow_open` delay); a dial failure closes the client (it sees EOF).
  *
  * Unlike Toxiproxy, half-close is proxied faithfully: both sockets are
  * `allowHalfOpen`, a FIN from one side is forwarded as a FIN to the other once
@@ -85,14 +84,14 @@ export class Connection implements LinkOwner {
     for (const entry of this.owner.toxics.downstream) down.attach(entry);
 
     let refuse = false;
-    let delay = 0;
+    const delays: { ms: number; signal: AbortSignal | undefined }[] = [];
     if (up.head !== null || down.head !== null) {
       const gate: ConnectGate = {
         reset: () => {
           refuse = true;
         },
-        delay: (ms) => {
-          delay += Math.max(0, ms);
+        delay: (ms, signal) => {
+          if (ms > 0 && !signal?.aborted) delays.push({ ms, signal });
         },
       };
       for (const stage of [...up.stages, ...down.stages]) {
@@ -120,14 +119,26 @@ export class Connection implements LinkOwner {
       resetSocket(client);
       return;
     }
-    if (delay > 0) {
+    if (delays.length > 0) {
       up.block();
-      this.#dialTimer = realClock.setTimeout(() => {
+      const started = realClock.now();
+      // Re-planned when a delaying toxic is removed: the connection waits only for those still there.
+      const plan = () => {
+        if (this.#dialTimer !== null) realClock.clearTimeout(this.#dialTimer);
         this.#dialTimer = null;
         if (this.#state !== State.Open) return;
+        let left = started - realClock.now();
+        for (const d of delays) if (!d.signal?.aborted) left += d.ms;
+        if (left > 0) {
+          this.#dialTimer = realClock.setTimeout(plan, left);
+          return;
+        }
+        for (const d of delays) d.signal?.removeEventListener('abort', plan);
         this.#dial();
         up.unblock();
-      }, delay);
+      };
+      for (const d of delays) d.signal?.addEventListener('abort', plan, { once: true });
+      plan();
     } else {
       this.#dial();
     }
@@ -142,15 +153,9 @@ export class Connection implements LinkOwner {
       client.destroy();
       return;
     }
-    // A named upstream is resolved from the proxy's cache, not by a lookup per connection; the cache
-    // checks each address it hands out against the address policy, and a literal is checked here.
-    const named = isIP(target.host) === 0 ? this.owner.upstreamLookup : null;
-    if (named === null && this.owner.dialRefusal(target.host) !== null) {
-      this.#state = State.Closing;
-      client.destroy();
-      return;
-    }
     const userBuffers = this.owner.userBuffers;
+    // A named upstream is resolved from the proxy's cache, not by a lookup per connection.
+    const named = isIP(target.host) === 0 ? this.owner.upstreamLookup : null;
     const upstream = connect({
       host: target.host,
       port: target.port,

@@ -120,8 +120,11 @@ export interface ConnectHook {
 export interface ConnectGate {
   /** Resets the client connection (RST) without dialling the upstream. */
   reset(): void;
-  /** Delays the upstream dial (and so all data) by `ms`; delays from several toxics add up. */
-  delay(ms: number): void;
+  /**
+   * Delays the upstream dial (and so all data) by `ms`; delays from several toxics add up.
+   * When `signal` aborts (the toxic was removed), that toxic's share ends at once.
+   */
+  delay(ms: number, signal?: AbortSignal): void;
 }
 
 /** Capability: writes back towards the peer that sends this link's stream. */
