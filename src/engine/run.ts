@@ -26,7 +26,6 @@ import type {
   RollbackStrategy,
 } from '../core/schema.js';
 import { isRef } from '../core/schema.js';
-import { secondsToMs, sleep } from '../core/timers.js';
 import { resolveConfiguration, resolveSecrets } from '../experiment/configuration.js';
 import { mergeVars, substitute, type Vars } from '../experiment/substitute.js';
 import { faultlineHome } from '../faults/home.js';
@@ -42,7 +41,7 @@ import {
   startSafeguards,
 } from '../safety/safeguards.js';
 import { VERSION } from '../version.js';
-import { executeActivity, interruptedRun, pause, reasonOf } from './activity.js';
+import { executeActivity, interruptedRun, reasonOf } from './activity.js';
 import type { ActivityContext, LogLevel } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
@@ -56,11 +55,12 @@ import {
   type PhaseOutcome,
   rollbacksPlay,
 } from './outcome.js';
+import { duringLoop, hypothesisAfter, hypothesisBefore, type SteadyStateRun } from './phases/steady-state.js';
 import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
 import { redactEvent, redactSecrets } from './redact.js';
 import { runResources, type StartedResource } from './resources.js';
 import { checkTolerance } from './tolerances/index.js';
-import { type DuringTolerance, decideVerdict, type FailFastRecord, missesTolerated } from './verdict.js';
+import { type DuringTolerance, decideVerdict, type FailFastRecord } from './verdict.js';
 
 export interface RunOptions {
   /** Directory relative module paths resolve against (the experiment file's). Default: cwd. */
@@ -413,8 +413,11 @@ class ExperimentRun {
       guards = this.#startSafeguards();
       await guards.ready;
       if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
-      if (this.#hasHypothesis && BEFORE_STRATEGIES.has(this.#strategies.hypothesis))
-        outcomes.push(...(await this.#hypothesisBefore()));
+      if (this.#hasHypothesis && BEFORE_STRATEGIES.has(this.#strategies.hypothesis)) {
+        const warmup = experiment.runtime?.hypothesis?.warmup;
+        const warmupMs = warmup === undefined ? undefined : (parseDuration(warmup) ?? 0);
+        outcomes.push(...(await hypothesisBefore(this.#steadyState(), warmupMs)));
+      }
       if (outcomes.length === 0) {
         const method = await this.#method();
         outcomes.push(...method.outcomes);
@@ -425,7 +428,7 @@ class ExperimentRun {
           decideStatus(outcomes).status !== 'aborted' &&
           !interrupt.signal.aborted
         )
-          outcomes.push(...(await this.#hypothesisAfter()));
+          outcomes.push(...(await hypothesisAfter(this.#steadyState())));
       }
       if (interrupt.signal.aborted) throw new InterruptExecution(reasonOf(interrupt.signal));
     } catch (err) {
@@ -436,41 +439,6 @@ class ExperimentRun {
     if (this.#breach) outcomes.push({ phase: 'safeguards', kind: 'breached', probe: this.#breach.name });
     await this.#breachRevert;
     return outcomes;
-  }
-
-  /** The hypothesis before, with its warm-up; an outcome when it is not met (the method then does not run). */
-  async #hypothesisBefore(): Promise<PhaseOutcome[]> {
-    const started = Date.now();
-    let before = await this.#runHypothesis('before-hypothesis');
-    const warmup = this.experiment.runtime?.hypothesis?.warmup;
-    const warmupMs = warmup === undefined ? undefined : (parseDuration(warmup) ?? 0);
-    if (warmupMs !== undefined) before = await this.#warmUp(before, warmupMs, started);
-    this.#journal.steady_states.before = before;
-    if (before.steady_state_met) return [];
-    const afterWarmup = warmupMs === undefined ? '' : ` (warm-up of ${warmupMs / 1000} s)`;
-    return [
-      {
-        phase: 'before-hypothesis',
-        kind: 'not-met',
-        raised: probeRaised(before),
-        reason: `the steady state was not met before the method${afterWarmup}`,
-      },
-    ];
-  }
-
-  /** The hypothesis after; an outcome when it is not met. Throws interrupts. */
-  async #hypothesisAfter(): Promise<PhaseOutcome[]> {
-    const after = await this.#runHypothesis('after-hypothesis');
-    this.#journal.steady_states.after = after;
-    if (after.steady_state_met) return [];
-    return [
-      {
-        phase: 'after-hypothesis',
-        kind: 'deviated',
-        raised: probeRaised(after),
-        reason: 'the steady state deviated after the method',
-      },
-    ];
   }
 
   /**
@@ -485,7 +453,12 @@ class ExperimentRun {
     const stopDuring = new AbortController();
     const during =
       this.#hasHypothesis && DURING_STRATEGIES.has(this.#strategies.hypothesis)
-        ? this.#duringLoop(stopDuring.signal)
+        ? duringLoop(this.#steadyState(), {
+            stop: stopDuring.signal,
+            failFast: this.options.failFast ?? this.experiment.runtime?.hypothesis?.fail_fast ?? false,
+            tolerance: this.#tolerance,
+            fireFailFast: (state, check) => this.#fireFailFast(state, check),
+          })
         : undefined;
     let methodErr: unknown;
     try {
@@ -743,6 +716,18 @@ class ExperimentRun {
     return controlsFor(this.#controls.global, this.#controls.top, []);
   }
 
+  /** The run as the steady-state phases see it. */
+  #steadyState(): SteadyStateRun {
+    const { experiment, options } = this;
+    return {
+      check: (phase) => this.#runHypothesis(phase),
+      interrupt: this.#interrupt.signal,
+      journal: this.#journal,
+      log: this.#log,
+      frequency: options.hypothesisFrequency ?? experiment.runtime?.hypothesis?.frequency ?? 1,
+    };
+  }
+
   #refreshVars(): void {
     this.#vars = mergeVars(this.#configuration, this.#secrets);
   }
@@ -864,33 +849,6 @@ class ExperimentRun {
     return state;
   }
 
-  /** The "during" loop: runs the hypothesis, then waits `frequency` seconds, until stopped or fail-fast fires. */
-  async #duringLoop(stop: AbortSignal): Promise<PhaseOutcome[]> {
-    const { experiment, options } = this;
-    const frequency = options.hypothesisFrequency ?? experiment.runtime?.hypothesis?.frequency ?? 1;
-    const failFast = options.failFast ?? experiment.runtime?.hypothesis?.fail_fast ?? false;
-    const interrupt = this.#interrupt;
-    const during = this.#journal.steady_states.during;
-    let misses = 0;
-    while (!stop.aborted && !interrupt.signal.aborted) {
-      const state = await this.#runHypothesis('during-hypothesis');
-      during.push(state);
-      if (!state.steady_state_met) {
-        misses += 1;
-        this.#log('warn', 'the steady state deviated during the method');
-        // Fail-fast fires once the misses so far are more than the verdict tolerates.
-        if (failFast && !stop.aborted && !missesTolerated(misses, during.length, this.#tolerance))
-          return [this.#fireFailFast(state, during.length)];
-      }
-      try {
-        await sleep(secondsToMs(frequency), AbortSignal.any([stop, interrupt.signal]));
-      } catch {
-        return [];
-      }
-    }
-    return [];
-  }
-
   /**
    * Fail-fast: stops the method now (the current activity and its pauses
    * included) and reverts every fault at once, as a safeguard's breach does.
@@ -908,41 +866,6 @@ class ExperimentRun {
       record.reverted_at = isoNow();
     });
     return { phase: 'during-hypothesis', kind: 'fail-fast', reason };
-  }
-
-  /**
-   * The warm-up (`runtime.hypothesis.warmup`): checks the steady state again,
-   * every hypothesis frequency, until it holds or the deadline passes; returns
-   * the last check. An interrupt cuts the wait short.
-   */
-  async #warmUp(first: SteadyState, deadlineMs: number, started: number): Promise<SteadyState> {
-    const intervalMs =
-      (this.options.hypothesisFrequency ?? this.experiment.runtime?.hypothesis?.frequency ?? 1) * 1000;
-    let state = first;
-    let checks = 1;
-    while (!state.steady_state_met) {
-      const left = deadlineMs - (Date.now() - started);
-      if (left <= 0) break;
-      const wait = Math.min(intervalMs, left);
-      const probe = state.probes.at(-1)?.activity.name;
-      this.#log(
-        'info',
-        `warm-up: the steady state is not met yet${probe ? ` (probe '${probe}')` : ''}; checking again in ${(wait / 1000).toFixed(1)} s (${(left / 1000).toFixed(1)} s of the warm-up left)`,
-      );
-      await pause(wait / 1000, this.#interrupt.signal);
-      state = await this.#runHypothesis('before-hypothesis');
-      checks += 1;
-    }
-    const metAfter = state.steady_state_met ? (Date.now() - started) / 1000 : null;
-    this.#journal.faultline.warmup = { deadline: deadlineMs / 1000, checks, met_after: metAfter };
-    if (metAfter === null)
-      this.#log(
-        'warn',
-        `warm-up: the steady state did not hold within ${deadlineMs / 1000} s (${checks} checks)`,
-      );
-    else if (checks > 1)
-      this.#log('info', `warm-up: the steady state holds after ${metAfter.toFixed(1)} s (${checks} checks)`);
-    return state;
   }
 
   /**
@@ -993,8 +916,6 @@ class ExperimentRun {
     if (failure) throw failure;
   }
 }
-
-const probeRaised = (s: SteadyState): boolean => s.probes.some((p) => p.status === 'failed');
 
 /** Every full activity of the experiment (method, hypothesis probes, rollbacks), refs excluded. */
 function allActivities(experiment: Experiment): Activity[] {
