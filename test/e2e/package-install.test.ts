@@ -96,7 +96,11 @@ before(
     if (install.code !== 0) {
       const ping = await run('npm', ['ping', '--fetch-timeout=15000', '--fetch-retries=0'], project);
       if (ping.code !== 0) {
-        skipReason = `the npm registry is unreachable (npm ping: ${ping.stderr.trim().split('\n').pop()}), so the tarball's dependencies cannot be installed`;
+        const why =
+          /FetchError: (.*)/.exec(ping.stderr)?.[1] ??
+          /npm error code (.*)/.exec(ping.stderr)?.[1] ??
+          `exit ${ping.code}`;
+        skipReason = `the npm registry is unreachable (npm ping: ${why.trim()}), so the tarball's dependencies cannot be installed`;
         process.stdout.write(`# package-install: skipped: ${skipReason}\n`);
         return;
       }
@@ -295,7 +299,7 @@ for (const resolution of ['node16', 'bundler'] as const) {
       imports.some((i) => i.where.startsWith('README.md')),
       'README.md has an import line to check',
     );
-    for (const spec of SUBPATHS.slice(0, 2)) {
+    for (const spec of SUBPATHS) {
       assert.ok(
         imports.some((i) => i.statement.endsWith(`'${spec}';`)),
         `the docs import from ${spec}`,
@@ -310,10 +314,11 @@ for (const resolution of ['node16', 'bundler'] as const) {
           moduleResolution: resolution === 'node16' ? 'Node16' : 'Bundler',
           strict: true,
           verbatimModuleSyntax: true,
-          // A Node project has @types/node; the package's declarations are checked too.
+          // A Node project has @types/node. The package's declarations (and zod's, undici's) are
+          // checked once, in the node16 project: the check is most of tsc's time.
           typeRoots: [join(ROOT, 'node_modules/@types')],
           types: ['node'],
-          skipLibCheck: false,
+          skipLibCheck: resolution === 'bundler',
           outDir: 'out',
           rootDir: 'src',
         },
