@@ -1,8 +1,9 @@
 /**
- * A run's outcome, decided in one place. Each phase of engine/run.ts returns
- * what went wrong in it, if anything, as a PhaseOutcome; decideStatus() turns
- * those into Chaos Toolkit's `status`, `deviated` and Faultline's reason
- * (docs/compatibility.md), and decideOutcome() adds the verdict and exit code
+ * A run's outcome, decided in one place. Each phase of a run (engine/run.ts,
+ * engine/phases/) returns what went wrong in it, if anything, as a
+ * PhaseOutcome; decideStatus() turns those into Chaos Toolkit's `status`,
+ * `deviated` and Faultline's reason (docs/compatibility.md), and
+ * decideOutcome() adds the verdict and exit code
  * (engine/verdict.ts, which judges the journal so that reports of saved
  * journals agree). Both are pure: the engine asks them between phases for
  * what depends on the outcome so far (the hypothesis after, the rollbacks,
