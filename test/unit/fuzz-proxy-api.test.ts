@@ -17,7 +17,7 @@ import { type ControlServer, startControlServer } from '../../src/proxy/api/serv
 import { ProxyManager } from '../../src/proxy/manager.js';
 import { toxicKinds } from '../../src/proxy/toxics/index.js';
 import { SdkControlStore } from '../../src/sdk-control/store.js';
-import { http, type RawResponse } from '../helpers/http-raw.js';
+import { http, prng, type RawResponse } from '../helpers/http-raw.js';
 import { client, portOf, roundTrip, startEcho, type Upstream } from '../helpers/proxy-net.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_206);
@@ -27,18 +27,6 @@ const BUDGET_MS = 10_000;
 const CONCURRENCY = 4;
 const LIMITS = { proxies: 12, toxicsPerProxy: 6, nameLength: 40, addressLength: 200 };
 const MAX_BODY = 32 * 1024;
-
-/** mulberry32: small, seedable, good enough to pick cases. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = prng(SEED);
 const int = (n: number) => Math.floor(random() * n);
