@@ -9,6 +9,8 @@ const attributes = z.object({
  * Faultline: a slow connection open. The client's connection is accepted but
  * the upstream is dialled `delay` ms later, and no data flows either way until
  * then (client bytes wait in the kernel). Live connections are not affected.
+ * Removing the toxic (a DELETE, /reset, a halt) ends the wait of connections
+ * still held by it at once: they dial then.
  */
 export const slowOpen = defineToxic({
   type: 'slow_open',
@@ -16,9 +18,13 @@ export const slowOpen = defineToxic({
   summary: 'delays the upstream dial (and all data) of new connections by delay ms',
   attributes,
   create(initial, link) {
+    // Aborted when the toxic leaves this link (flush: removed or rolled off; dispose: connection gone).
+    const released = new AbortController();
     return {
       write: (chunk, at) => link.push(chunk, at),
-      onConnect: (gate: ConnectGate) => gate.delay(initial.delay),
+      onConnect: (gate: ConnectGate) => gate.delay(initial.delay, released.signal),
+      flush: () => released.abort(),
+      dispose: () => released.abort(),
     };
   },
 });
