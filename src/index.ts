@@ -18,7 +18,7 @@ import { nativeControls } from './engine/controls.js';
 
 // Faults from code: a session ledgers, bounds and reverts them as a run does.
 export { exposedFaults } from './activities/faults.js';
-
+export type { BlastRadius, BlastRadiusPolicy, TargetSelector } from './core/blast-radius.js';
 // Errors: one class, stable codes (docs/errors.md).
 export {
   ActivityFailed,
@@ -30,6 +30,8 @@ export {
   type Issue,
   isFaultlineError,
 } from './core/errors.js';
+export type { FaultExposure, FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './core/fault.js';
+export type { ActivityRun, FaultRecord, Journal, RunStatus, SteadyState } from './core/journal.js';
 // The experiment format: types only (validateExperiment and experimentJsonSchema are the schema's public face).
 export type {
   Activity,
@@ -54,6 +56,7 @@ export type {
   Secrets,
   Tolerance,
 } from './core/schema.js';
+export { decideVerdict, type Verdict, type VerdictKind } from './core/verdict.js';
 // Extending: built-in activities, fault kinds, native controls. (A provider type is not an extension point:
 // the experiment format lists the five types, so validation would refuse a sixth.)
 export { registerBuiltin } from './engine/builtins.js';
@@ -61,9 +64,7 @@ export type { ActivityContext, BuiltinActivity, ProviderRunner } from './engine/
 export type { ControlFactory, ControlHooks, HookContext } from './engine/controls.js';
 // Running them: the run, its events, its journal and its verdict.
 export type { Phase, RunEvent, RunEventListener } from './engine/events.js';
-export type { ActivityRun, FaultRecord, Journal, RunStatus, SteadyState } from './engine/journal.js';
 export { exitCodeFor, type RunOptions, runExperiment } from './engine/run.js';
-export { decideVerdict, type Verdict, type VerdictKind } from './engine/verdict.js';
 // Loading and validating experiments.
 export {
   assertValidExperiment,
@@ -105,8 +106,6 @@ export {
   type FaultSessionOptions,
   type InjectOptions,
 } from './faults/session.js';
-export type { FaultExposure, FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './faults/types.js';
-export type { BlastRadius, BlastRadiusPolicy, TargetSelector } from './safety/blast-radius.js';
 
 /**
  * Implements a Chaos Toolkit python control natively: a control whose

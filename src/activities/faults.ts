@@ -13,10 +13,10 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { ActivityFailed } from '../core/errors.js';
+import type { FaultKind, ResolvedTargets } from '../core/fault.js';
 import type { BuiltinActivity } from '../engine/context.js';
 import { faultKinds } from '../faults/index.js';
 import { selectionJson, selectionOf } from '../faults/process/select.js';
-import type { FaultKind, ResolvedTargets } from '../faults/types.js';
 
 /** Seconds an exposed fault lives when the experiment gives no duration. */
 export const DEFAULT_FAULT_DURATION_S = 600;

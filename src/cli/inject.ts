@@ -9,16 +9,16 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { exposedFaults, observeResolution } from '../activities/faults.js';
+import { checkBlastRadius, describeTarget } from '../core/blast-radius.js';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
+import type { FaultKind, FaultTarget, ResolvedTargets } from '../core/fault.js';
 import { watchInterrupts } from '../engine/interrupts.js';
 import { loadSettings, settingsBlastRadius } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
 import { formatCandidates, type Selection, selectionJson, selectionOf } from '../faults/process/select.js';
 import { FaultSession, MAX_FAULT_TTL_MS } from '../faults/session.js';
-import type { FaultKind, FaultTarget, ResolvedTargets } from '../faults/types.js';
-import { checkBlastRadius, describeTarget } from '../safety/blast-radius.js';
 import type { Output } from './output.js';
 
 export interface InjectFlags {

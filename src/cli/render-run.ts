@@ -7,9 +7,9 @@
  * escapes whole lines as well.
  */
 import { escapeControlChars } from '../core/control-chars.js';
+import type { ActivityRun, Journal } from '../core/journal.js';
 import type { Activity } from '../core/schema.js';
 import { type Phase, type RunEvent, STEADY_STATE_PHASES } from '../engine/events.js';
-import type { ActivityRun, Journal } from '../engine/journal.js';
 import { hypothesisRows, loadOf, recoveryOf, recoveryText, verdictOf } from '../report/model.js';
 import type { Output } from './output.js';
 

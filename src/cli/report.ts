@@ -6,8 +6,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
+import type { Journal } from '../core/journal.js';
 import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
-import type { Journal } from '../engine/journal.js';
 import { formatForPath, parseJournal, renderReport, reporters } from '../report/index.js';
 import type { Output } from './output.js';
 

@@ -1,12 +1,14 @@
 /** `faultline run`: load, validate, run, write the journal, exit with the run's verdict. */
 import { resolve } from 'node:path';
 import { FaultlineError, formatIssue } from '../core/errors.js';
+import type { Journal } from '../core/journal.js';
+import { checkPolicies } from '../core/policy.js';
 import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
 import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
 import type { RunEvent } from '../engine/events.js';
-import type { Journal } from '../engine/journal.js';
 import { exitCodeFor, runExperiment } from '../engine/run.js';
+import { isSafeguardControl, type Safeguard } from '../engine/safeguards.js';
 import {
   assertValidExperiment,
   loadExperimentSource,
@@ -16,8 +18,6 @@ import {
 } from '../experiment/index.js';
 import { loadSettings, settingsBlastRadius, settingsControls } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
-import { checkPolicies } from '../safety/policy.js';
-import { isSafeguardControl, type Safeguard } from '../safety/safeguards.js';
 import { startRunObservers } from './observers.js';
 import type { Output } from './output.js';
 import { askYes } from './prompt.js';

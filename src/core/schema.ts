@@ -5,7 +5,7 @@
  * are kept and ignored, as Chaos Toolkit does, so existing files run unchanged.
  */
 import { z } from 'zod';
-import { BlastRadiusSchema } from '../safety/blast-radius.js';
+import { BlastRadiusSchema } from './blast-radius.js';
 import { parseDuration } from './duration.js';
 
 const nonEmpty = (what: string) =>

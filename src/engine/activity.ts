@@ -4,12 +4,12 @@
  * after pause after `end`), as in Chaos Toolkit.
  */
 import { InterruptExecution } from '../core/errors.js';
+import { type ActivityRun, isoNow } from '../core/journal.js';
 import type { Activity, DryMode, Provider } from '../core/schema.js';
 import { secondsToMs, sleep } from '../core/timers.js';
 import { substitute, type Vars } from '../experiment/substitute.js';
 import { providers } from '../providers/index.js';
 import type { ActivityContext } from './context.js';
-import { type ActivityRun, isoNow } from './journal.js';
 
 /** Sleeps (any finite length: 1e308 s waits until interrupted), or rejects with InterruptExecution when the signal aborts. */
 export async function pause(seconds: number, signal: AbortSignal): Promise<void> {

@@ -4,9 +4,9 @@
  */
 import type { z } from 'zod';
 import type { Issue } from '../core/errors.js';
+import type { FaultKind } from '../core/fault.js';
 import type { Configuration, Provider, Secrets } from '../core/schema.js';
 import type { FaultSession } from '../faults/session.js';
-import type { FaultKind } from '../faults/types.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

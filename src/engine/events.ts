@@ -2,9 +2,10 @@
  * Typed events the engine emits while it runs. Library code never prints:
  * the CLI's renderers (live view, plain lines, JSON logs) consume these.
  */
+
+import type { ActivityRun, FaultRecord, Journal, SteadyState } from '../core/journal.js';
 import type { Activity, DryMode } from '../core/schema.js';
 import type { LogLevel } from './context.js';
-import type { ActivityRun, FaultRecord, Journal, SteadyState } from './journal.js';
 
 export type Phase =
   | 'before-hypothesis'

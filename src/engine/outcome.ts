@@ -9,9 +9,10 @@
  * what depends on the outcome so far (the hypothesis after, the rollbacks,
  * recovery) and once at the end for the journal.
  */
+
+import type { Journal, RunStatus } from '../core/journal.js';
 import type { RollbackStrategy } from '../core/schema.js';
-import type { Journal, RunStatus } from './journal.js';
-import { decideVerdict, type Verdict } from './verdict.js';
+import { decideVerdict, type Verdict } from '../core/verdict.js';
 
 /** What interrupted a run. */
 export type InterruptCause =

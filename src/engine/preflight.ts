@@ -12,12 +12,13 @@
  * is checked on its own here; what the run holds at once is checked again by
  * the fault session at each injection.
  */
+
+import { type BlastRadiusPolicy, checkBlastRadius } from '../core/blast-radius.js';
 import { FaultlineError, type Issue } from '../core/errors.js';
+import type { FaultKind, ResolvedTargets } from '../core/fault.js';
 import type { Activity, ActivityOrRef, Experiment } from '../core/schema.js';
 import { isRef } from '../core/schema.js';
 import { substitute, type Vars } from '../experiment/substitute.js';
-import type { FaultKind, ResolvedTargets } from '../faults/types.js';
-import { type BlastRadiusPolicy, checkBlastRadius } from '../safety/blast-radius.js';
 import { findBuiltin } from './builtins.js';
 import type { LogLevel } from './context.js';
 

@@ -14,8 +14,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname, platform, release } from 'node:os';
+import type { BlastRadiusPolicy } from '../core/blast-radius.js';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError, InterruptExecution } from '../core/errors.js';
+import { type ActivityRun, isoNow, type Journal, type SteadyState } from '../core/journal.js';
 import type {
   Activity,
   ActivityOrRef,
@@ -26,20 +28,13 @@ import type {
   RollbackStrategy,
 } from '../core/schema.js';
 import { isRef } from '../core/schema.js';
+import { type DuringTolerance, decideVerdict, type FailFastRecord } from '../core/verdict.js';
 import { resolveConfiguration, resolveSecrets } from '../experiment/configuration.js';
 import { mergeVars, substitute, type Vars } from '../experiment/substitute.js';
 import { faultlineHome } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
 import { haltState } from '../faults/recovery.js';
 import { FaultSession } from '../faults/session.js';
-import type { BlastRadiusPolicy } from '../safety/blast-radius.js';
-import { measureRecovery } from '../safety/recovery-time.js';
-import {
-  collectSafeguards,
-  type Safeguard,
-  type SafeguardBreach,
-  startSafeguards,
-} from '../safety/safeguards.js';
 import { VERSION } from '../version.js';
 import { executeActivity, interruptedRun, reasonOf } from './activity.js';
 import type { ActivityContext, LogLevel } from './context.js';
@@ -47,7 +42,6 @@ import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControl
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
 import { breachReason, interruptCause, maxDurationReason } from './interruption.js';
 import { type RunInterrupts, watchInterrupts } from './interrupts.js';
-import { type ActivityRun, isoNow, type Journal, type SteadyState } from './journal.js';
 import {
   decideOutcome,
   decideStatus,
@@ -57,10 +51,11 @@ import {
 } from './outcome.js';
 import { duringLoop, hypothesisAfter, hypothesisBefore, type SteadyStateRun } from './phases/steady-state.js';
 import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
+import { measureRecovery } from './recovery-time.js';
 import { redactEvent, redactSecrets } from './redact.js';
 import { runResources, type StartedResource } from './resources.js';
+import { collectSafeguards, type Safeguard, type SafeguardBreach, startSafeguards } from './safeguards.js';
 import { checkTolerance } from './tolerances/index.js';
-import { type DuringTolerance, decideVerdict, type FailFastRecord } from './verdict.js';
 
 export interface RunOptions {
   /** Directory relative module paths resolve against (the experiment file's). Default: cwd. */

@@ -8,11 +8,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { type BlastRadiusPolicy, BlastRadiusSchema } from '../core/blast-radius.js';
 import { FaultlineError } from '../core/errors.js';
+import { PolicySettingsSchema } from '../core/policy.js';
 import { type Control, ControlSchema, SafeguardSchema } from '../core/schema.js';
-import { WebhookSchema } from '../observe/notify.js';
-import { type BlastRadiusPolicy, BlastRadiusSchema } from '../safety/blast-radius.js';
-import { PolicySettingsSchema } from '../safety/policy.js';
+import { WebhookSchema } from '../core/webhook.js';
 
 export const SettingsSchema = PolicySettingsSchema.extend({
   controls: z.record(z.string(), ControlSchema.omit({ name: true })).optional(),

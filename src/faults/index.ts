@@ -19,6 +19,7 @@ for (const group of [networkKinds, processKinds, stressKinds, postgresKinds, red
   for (const kind of group) registerFaultKind(kind);
 }
 
+export type * from '../core/fault.js';
 export * from './home.js';
 export * from './ledger.js';
 export * from './marker.js';
@@ -26,4 +27,3 @@ export * from './proxy.js';
 export * from './recovery.js';
 export * from './registry.js';
 export * from './session.js';
-export type * from './types.js';

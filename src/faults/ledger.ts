@@ -23,6 +23,7 @@ import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultlineError } from '../core/errors.js';
+import type { Json, UndoRecord } from '../core/fault.js';
 import {
   checkHomeTrusted,
   distrust,
@@ -32,7 +33,6 @@ import {
   writeAtomic,
   writeHaltFile,
 } from './home.js';
-import type { Json, UndoRecord } from './types.js';
 
 /**
  * `pending`: written before the fault acts; `active`: it took effect; `failed`: its

@@ -8,7 +8,7 @@ import { lstat, open, unlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
-import type { FaultKind, UndoRecord } from './types.js';
+import type { FaultKind, UndoRecord } from '../core/fault.js';
 
 export const MarkerArgsSchema = z.strictObject({
   path: z

@@ -18,11 +18,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { FaultKind, ResolvedTargets, UndoRecord } from '../core/fault.js';
 import { ProxyClient, ProxyClientError } from '../proxy/client.js';
 import { toxicKinds } from '../proxy/toxics/index.js';
 import { faultlineHome } from './home.js';
 import { Ledger } from './ledger.js';
-import type { FaultKind, ResolvedTargets, UndoRecord } from './types.js';
 
 const ToxicSpec = z.object({
   name: z.string().min(1).optional(),

@@ -4,6 +4,7 @@
  * faults left by a runner that died (kill -9, power loss, OOM).
  */
 import { forEachByKeyLimit } from '../core/concurrency.js';
+import type { FaultKind, UndoRecord } from '../core/fault.js';
 import type { Registry } from '../core/registry.js';
 import { readHaltFile } from './home.js';
 import {
@@ -17,7 +18,6 @@ import {
   selfIdentity,
 } from './ledger.js';
 import { loadFaultKindsFor } from './registry.js';
-import type { FaultKind, UndoRecord } from './types.js';
 
 export interface ActiveFault {
   id: string;

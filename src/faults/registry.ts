@@ -1,6 +1,7 @@
 /** The fault-kind registry: recovery finds how to revert a ledger entry by its `kind` name. */
+
+import type { FaultKind } from '../core/fault.js';
 import { Registry } from '../core/registry.js';
-import type { FaultKind } from './types.js';
 
 export const faultKinds = new Registry<FaultKind>('fault kind');
 

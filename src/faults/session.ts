@@ -4,10 +4,11 @@
  * every kind; the engine calls revertAll() when the run ends, on every path.
  */
 import type { z } from 'zod';
+import { type BlastRadiusPolicy, checkBlastRadius } from '../core/blast-radius.js';
 import { forEachByKeyLimit } from '../core/concurrency.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
-import { type FaultRecord, isoNow } from '../engine/journal.js';
-import { type BlastRadiusPolicy, checkBlastRadius } from '../safety/blast-radius.js';
+import type { FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from '../core/fault.js';
+import { type FaultRecord, isoNow } from '../core/journal.js';
 import {
   CLAIM_WAIT_MS,
   type Ledger,
@@ -18,7 +19,6 @@ import {
 } from './ledger.js';
 import { REVERT_CONCURRENCY, revertAndVerify } from './recovery.js';
 import { loadFaultKinds } from './registry.js';
-import type { FaultKind, FaultTarget, ResolvedTargets, UndoRecord } from './types.js';
 import { spawnWatchdog, watchdogEnabled } from './watchdog.js';
 
 /** TTL when the caller gives none: no fault lives forever. */

@@ -9,32 +9,11 @@
  * Webhook URLs are secrets (a Slack webhook URL is its own credential): they
  * are never printed; messages name the host only.
  */
-import { z } from 'zod';
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../core/journal.js';
+import type { NotifyEvent, Webhook } from '../core/webhook.js';
 import { outcomeOf, verdictFor } from './run-metrics.js';
 
-export const NOTIFY_EVENTS = [
-  'started',
-  'completed',
-  'deviated',
-  'failed',
-  'aborted',
-  'interrupted',
-  'refused',
-] as const;
-export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
-
-export const WebhookSchema = z.strictObject({
-  url: z
-    .string({ error: 'expected an http(s) URL' })
-    .refine((u) => /^https?:\/\/[^\s]+$/i.test(u) && URL.canParse(u), 'expected an http(s) URL'),
-  events: z
-    .array(z.enum(NOTIFY_EVENTS, { error: `expected events among ${NOTIFY_EVENTS.join(', ')}` }))
-    .optional()
-    .describe('which events to send (default: all)'),
-  headers: z.record(z.string(), z.string()).optional().describe('extra request headers (an auth token, say)'),
-});
-export type Webhook = z.output<typeof WebhookSchema>;
+export { NOTIFY_EVENTS, type NotifyEvent, type Webhook, WebhookSchema } from '../core/webhook.js';
 
 export interface RunFacts {
   journalPath?: string;

@@ -19,10 +19,10 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { hostname } from 'node:os';
 import { gzipSync } from 'node:zlib';
+import type { ActivityRun, FaultRecord, Journal } from '../core/journal.js';
 import type { Activity } from '../core/schema.js';
 import { setLongTimeout } from '../core/timers.js';
 import type { Phase, RunEvent, RunEventListener } from '../engine/events.js';
-import type { ActivityRun, FaultRecord, Journal } from '../engine/journal.js';
 import { VERSION } from '../version.js';
 import {
   type Attributes,

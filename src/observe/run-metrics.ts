@@ -4,11 +4,12 @@
  * one `faultline run --metrics-port`). Names are `faultline_*`; the Grafana
  * dashboard in docs/grafana-dashboard.json reads them.
  */
+
+import { targetKey } from '../core/blast-radius.js';
+import type { FaultRecord, Journal } from '../core/journal.js';
+import { Exposition, Histogram, labels } from '../core/prom-text.js';
+import { decideVerdict, type Verdict, type VerdictKind } from '../core/verdict.js';
 import type { RunEvent } from '../engine/events.js';
-import type { FaultRecord, Journal } from '../engine/journal.js';
-import { decideVerdict, type Verdict, type VerdictKind } from '../engine/verdict.js';
-import { targetKey } from '../safety/blast-radius.js';
-import { Exposition, Histogram, labels } from './prom-text.js';
 
 export type Outcome = Exclude<VerdictKind, 'passed'> | 'completed';
 

@@ -3,7 +3,7 @@
  * numbers bumped on the hot path; everything here happens at scrape time.
  * Byte counters keep Toxiproxy's names and labels, so its dashboards work.
  */
-import { Exposition, labels } from '../observe/prom-text.js';
+import { Exposition, labels } from '../core/prom-text.js';
 import type { ProxyServer } from './proxy.js';
 
 /** Renders every proxy's metrics (proxies in name order). */

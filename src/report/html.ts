@@ -7,7 +7,7 @@
  * and environment. Several journals add trends (pass rate, recovery time).
  * Every journal string is escaped: a probe named `<script>` is text.
  */
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../core/journal.js';
 import { activityLane, runsChart, timeChart } from './charts.js';
 import { escapeHtml as h } from './escape.js';
 import {

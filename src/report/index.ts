@@ -4,8 +4,9 @@
  * @example
  *   const html = renderReport('html', [journal]);
  */
+
+import type { Journal } from '../core/journal.js';
 import { Registry } from '../core/registry.js';
-import type { Journal } from '../engine/journal.js';
 import { htmlReporter } from './html.js';
 import { jsonReporter } from './json.js';
 import { junitReporter } from './junit.js';

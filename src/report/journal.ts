@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { Issue } from '../core/errors.js';
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../core/journal.js';
 
 const ActivityRunSchema = z.looseObject({
   activity: z.looseObject({ name: z.string(), type: z.string().optional() }),

@@ -8,7 +8,7 @@
  * is written (no <skipped>, no attributes on <testsuites>), so any consumer
  * reads it.
  */
-import type { ActivityRun, Journal } from '../engine/journal.js';
+import type { ActivityRun, Journal } from '../core/journal.js';
 import { escapeXml as attr, escapeXmlText as text } from './escape.js';
 import {
   duringText,

@@ -3,7 +3,7 @@
  * flavour). The verdict first, then the hypothesis table, faults, safeguard,
  * recovery and load; several journals add a trend table on top.
  */
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../core/journal.js';
 import { escapeMarkdown as md } from './escape.js';
 import {
   duringText,

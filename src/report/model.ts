@@ -5,12 +5,12 @@
  * nothing read from the environment.
  */
 import { z } from 'zod';
-import type { ActivityRun, Journal, SteadyState } from '../engine/journal.js';
-import { decideVerdict, type Verdict as EngineVerdict, type VerdictKind } from '../engine/verdict.js';
+import type { ActivityRun, Journal, SteadyState } from '../core/journal.js';
+import { decideVerdict, type Verdict as EngineVerdict, type VerdictKind } from '../core/verdict.js';
 
 // ------------------------------------------------------------------ verdict
 
-export type { VerdictKind } from '../engine/verdict.js';
+export type { VerdictKind } from '../core/verdict.js';
 
 /** The engine's verdict, plus `exitCode` (camelCase) for the reporters that read it so. */
 export type Verdict = EngineVerdict & { exitCode: 0 | 1 | 2 };

@@ -1,5 +1,5 @@
 /** The reporter contract: one module per format, one line in the registry (index.ts). */
-import type { Journal } from '../engine/journal.js';
+import type { Journal } from '../core/journal.js';
 
 export interface ReportOptions {
   /** A title for a report over several runs (default: derived from the experiments). */

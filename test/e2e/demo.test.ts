@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Journal } from '../../src/engine/journal.js';
+import type { Journal } from '../../src/core/journal.js';
 import { runCli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 

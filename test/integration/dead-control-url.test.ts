@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { afterEach, beforeEach, test } from 'node:test';
 import { z } from 'zod';
+import type { FaultKind } from '../../src/core/fault.js';
 import { Registry } from '../../src/core/registry.js';
 import {
   AUTO_RETRY_ATTEMPTS,
@@ -17,7 +18,6 @@ import {
   recoverOrphans,
   releaseHalt,
 } from '../../src/faults/index.js';
-import type { FaultKind } from '../../src/faults/types.js';
 import { assertNothingLeftBehind } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
 import { deadOwnerEntry } from '../helpers/ledger-entries.js';

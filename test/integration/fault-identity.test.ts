@@ -13,11 +13,11 @@ import { readFile } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultlineError } from '../../src/core/errors.js';
+import type { UndoRecord } from '../../src/core/fault.js';
 import { Ledger, newFaultId } from '../../src/faults/ledger.js';
 import { processKillKind } from '../../src/faults/process/kill.js';
 import { cmdlineDigest, parseNofile, readProc, sameProcess } from '../../src/faults/process/select.js';
 import { recoverOrphans } from '../../src/faults/recovery.js';
-import type { UndoRecord } from '../../src/faults/types.js';
 import { tempHome } from '../helpers/home.js';
 import { deadOwnerEntry } from '../helpers/ledger-entries.js';
 

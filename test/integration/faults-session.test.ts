@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { z } from 'zod';
 import type { FaultlineError } from '../../src/core/errors.js';
+import type { FaultKind } from '../../src/core/fault.js';
+import type { FaultRecord } from '../../src/core/journal.js';
 import { Registry } from '../../src/core/registry.js';
-import type { FaultRecord } from '../../src/engine/journal.js';
 import {
   type FaultEvent,
   FaultSession,
@@ -20,7 +21,6 @@ import {
   releaseHalt,
 } from '../../src/faults/index.js';
 import { identityOf } from '../../src/faults/marker.js';
-import type { FaultKind } from '../../src/faults/types.js';
 import { assertNothingLeftBehind, ledgerFiles } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
 

@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FaultlineError } from '../../src/core/errors.js';
+import type { UndoRecord } from '../../src/core/fault.js';
 import { FaultSession, Ledger, recoverOrphans } from '../../src/faults/index.js';
 import { listProcs, parseNofile, readProc } from '../../src/faults/process/select.js';
 import {
@@ -22,7 +23,6 @@ import {
   stressMemoryKind,
 } from '../../src/faults/stress/index.js';
 import { type StressContext, workerGone } from '../../src/faults/stress/spawn.js';
-import type { UndoRecord } from '../../src/faults/types.js';
 import { assertNothingLeftBehind, type Fixture, repoRoot, spawnFixture } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
 

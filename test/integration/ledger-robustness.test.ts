@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { FaultlineError } from '../../src/core/errors.js';
+import type { FaultKind, UndoRecord } from '../../src/core/fault.js';
 import { Registry } from '../../src/core/registry.js';
 import { CLAIM_WAIT_MS, Ledger, type LedgerEntry, newFaultId } from '../../src/faults/ledger.js';
 import { markerKind } from '../../src/faults/marker.js';
@@ -26,7 +27,6 @@ import {
   releaseHalt,
 } from '../../src/faults/recovery.js';
 import { FaultSession } from '../../src/faults/session.js';
-import type { FaultKind, UndoRecord } from '../../src/faults/types.js';
 import { assertNothingLeftBehind, ledgerFiles } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
 import { deadOwnerEntry, deadPid } from '../helpers/ledger-entries.js';

@@ -1,5 +1,5 @@
 /**
- * Recovery time read from the traffic (safety/recovery-time.ts): a real
+ * Recovery time read from the traffic (engine/recovery-time.ts): a real
  * node:http service that keeps failing for a known 1.5 s after the fault is
  * reverted, load at 100 req/s, and a hypothesis whose probe looks at the last
  * 5 s. The MTTR must be about 1.5 s (the service), not 5 s (the probe's
@@ -11,11 +11,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Experiment } from '../../src/core/schema.js';
+import { decideVerdict } from '../../src/core/verdict.js';
 import type { RunEvent } from '../../src/engine/events.js';
+import { type RecoveryRecord, recoveredFromSlots } from '../../src/engine/recovery-time.js';
 import { runExperiment } from '../../src/engine/run.js';
-import { decideVerdict } from '../../src/engine/verdict.js';
 import type { WindowMetrics } from '../../src/load/series.js';
-import { type RecoveryRecord, recoveredFromSlots } from '../../src/safety/recovery-time.js';
 import { tempHomeSuite } from '../helpers/home.js';
 import { startServer } from '../helpers/server.js';
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
-import type { Journal } from '../../src/engine/journal.js';
+import type { Journal } from '../../src/core/journal.js';
 import { parseJournal, renderReport } from '../../src/report/index.js';
 
 const CHROMIUM = '/usr/bin/chromium';

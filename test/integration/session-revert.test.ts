@@ -11,8 +11,8 @@ import { rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
 import { z } from 'zod';
+import type { FaultKind } from '../../src/core/fault.js';
 import { type FaultEvent, FaultSession, Ledger } from '../../src/faults/index.js';
-import type { FaultKind } from '../../src/faults/types.js';
 import { assertNothingLeftBehind, ledgerFiles } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
 

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FaultlineError } from '../../src/core/errors.js';
-import type { FaultTarget } from '../../src/faults/types.js';
 import {
   type BlastRadiusPolicy,
   BlastRadiusSchema,
   checkBlastRadius,
   selectorMatches,
-} from '../../src/safety/blast-radius.js';
+} from '../../src/core/blast-radius.js';
+import { FaultlineError } from '../../src/core/errors.js';
+import type { FaultTarget } from '../../src/core/fault.js';
 
 const proc = (pid: number, name = 'worker'): FaultTarget => ({
   type: 'process',

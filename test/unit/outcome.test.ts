@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InterruptExecution } from '../../src/core/errors.js';
+import type { ActivityRun, Journal, RunStatus, SteadyState } from '../../src/core/journal.js';
 import type { RollbackStrategy } from '../../src/core/schema.js';
+import type { VerdictKind } from '../../src/core/verdict.js';
 import { reasonOf } from '../../src/engine/activity.js';
 import { breachReason, interruptCause, maxDurationReason } from '../../src/engine/interruption.js';
-import type { ActivityRun, Journal, RunStatus, SteadyState } from '../../src/engine/journal.js';
 import { decideOutcome, decideStatus, type PhaseOutcome, rollbacksPlay } from '../../src/engine/outcome.js';
-import type { VerdictKind } from '../../src/engine/verdict.js';
 
 const provider = { type: 'process' as const, path: 'true' };
 const activityRun = (type: 'probe' | 'action', name: string, error?: string): ActivityRun => ({

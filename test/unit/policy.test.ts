@@ -6,7 +6,7 @@ import {
   matchingWindow,
   PolicySettingsSchema,
   TimeWindowSchema,
-} from '../../src/safety/policy.js';
+} from '../../src/core/policy.js';
 
 const w = (x: Record<string, unknown>) => TimeWindowSchema.parse(x);
 // 2026-11-25 is a Wednesday.

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ActivityRun } from '../../src/core/journal.js';
 import type { Activity } from '../../src/core/schema.js';
 import type { RunEvent } from '../../src/engine/events.js';
-import type { ActivityRun } from '../../src/engine/journal.js';
 import { redactEvent } from '../../src/engine/redact.js';
 
 const SECRET = 'p@ss word/+1';

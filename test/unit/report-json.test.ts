@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { Journal } from '../../src/engine/journal.js';
+import type { Journal } from '../../src/core/journal.js';
 import { parseJournal, renderReport } from '../../src/report/index.js';
 
 const load = (name: string): Journal => {

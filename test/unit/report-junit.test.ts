@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Journal } from '../../src/engine/journal.js';
+import type { Journal } from '../../src/core/journal.js';
 import { parseJournal, renderReport } from '../../src/report/index.js';
 
 const XSD = fileURLToPath(new URL('../fixtures/report/junit.xsd', import.meta.url));

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { Journal } from '../../src/engine/journal.js';
+import type { Journal } from '../../src/core/journal.js';
 import { exitCodeFor } from '../../src/engine/run.js';
 import { formatForPath, parseJournal, renderReport } from '../../src/report/index.js';
 import {
@@ -79,7 +79,7 @@ test('verdictOf agrees with the exit code of `faultline run`', () => {
   }
   assert.equal(verdictOf(load('quickstart.json')).kind, 'passed');
   assert.equal(verdictOf(load('safeguard-trip.json')).kind, 'interrupted');
-  // Misses during the method count in the verdict (issue #12 item 1); engine/verdict.ts's table tests the rule.
+  // Misses during the method count in the verdict (issue #12 item 1); core/verdict.ts's table tests the rule.
   const during = verdictOf(load('during-deviation.json'));
   assert.equal(during.kind, 'deviated');
   assert.match(

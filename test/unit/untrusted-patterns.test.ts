@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { SteadyState } from '../../src/engine/journal.js';
+import { globMatch } from '../../src/core/blast-radius.js';
+import type { SteadyState } from '../../src/core/journal.js';
+import { measureRecovery } from '../../src/engine/recovery-time.js';
 import { processKillKind } from '../../src/faults/process/index.js';
 import { matches } from '../../src/faults/process/select.js';
-import { globMatch } from '../../src/safety/blast-radius.js';
-import { measureRecovery } from '../../src/safety/recovery-time.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -85,7 +85,7 @@ describe('blast-radius globs', () => {
 
   test('a hostile glob (30 stars) against a long value answers, where the RegExp it became never did', () => {
     const out = inChild(`
-      import { globMatch } from './src/safety/blast-radius.ts';
+      import { globMatch } from './src/core/blast-radius.ts';
       console.log(String(globMatch('*a'.repeat(30) + '*b', 'a'.repeat(20000))));
     `);
     assert.equal(out, 'false');

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { ActivityRun, Journal, SteadyState } from '../../src/core/journal.js';
 import type { Activity } from '../../src/core/schema.js';
-import type { ActivityRun, Journal, SteadyState } from '../../src/engine/journal.js';
-import { decideVerdict, missesTolerated, type VerdictKind } from '../../src/engine/verdict.js';
+import { decideVerdict, missesTolerated, type VerdictKind } from '../../src/core/verdict.js';
 import { validateExperiment } from '../../src/experiment/validate.js';
 
 const probe: Activity = { type: 'probe', name: 'p99', provider: { type: 'node', module: 'm', func: 'f' } };

@@ -4,12 +4,13 @@
  * checks in the journal and returns what went wrong as PhaseOutcomes
  * (engine/outcome.ts decides what they make of the run).
  */
+
+import type { Journal, SteadyState } from '../../core/journal.js';
 import { secondsToMs, sleep } from '../../core/timers.js';
+import { type DuringTolerance, missesTolerated } from '../../core/verdict.js';
 import { pause } from '../activity.js';
 import type { LogLevel } from '../context.js';
-import type { Journal, SteadyState } from '../journal.js';
 import type { PhaseOutcome } from '../outcome.js';
-import { type DuringTolerance, missesTolerated } from '../verdict.js';
 
 /** What the steady-state phases need from the run. */
 export interface SteadyStateRun {

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind, UndoRecord } from '../types.js';
+import type { FaultKind, UndoRecord } from '../../core/fault.js';
 import { type Direction, parseRate, RATE_RE, type Rule, tbfParams } from './commands.js';
 import { injectQdisc, planQdisc, readQdiscRecord, revertQdisc, verifyQdisc } from './qdisc.js';
 import {

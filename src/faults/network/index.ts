@@ -1,5 +1,5 @@
 /** The network fault kinds, one file each; faults/index.ts registers them. */
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { bandwidthKind } from './bandwidth.js';
 import { corruptKind } from './corrupt.js';
 import { dnsKind } from './dns.js';

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind, UndoRecord } from '../types.js';
+import type { FaultKind, UndoRecord } from '../../core/fault.js';
 import { netemParams } from './commands.js';
 import { planNetem } from './netem.js';
 import { injectQdisc, readQdiscRecord, revertQdisc, verifyQdisc } from './qdisc.js';

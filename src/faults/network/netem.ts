@@ -5,7 +5,7 @@
  * latency toxic, decided by a probe run once per process (exec.ts).
  */
 import { z } from 'zod';
-import type { FaultKind, UndoRecord } from '../types.js';
+import type { FaultKind, UndoRecord } from '../../core/fault.js';
 import { type NetemSpec, netemParams } from './commands.js';
 import { netemSupported, netemUnsupported, requireRootAndTools } from './exec.js';
 import {

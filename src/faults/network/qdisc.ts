@@ -5,7 +5,7 @@
  * still has our handle and kind, which puts the default back.
  */
 import { FaultlineError } from '../../core/errors.js';
-import type { UndoRecord } from '../types.js';
+import type { UndoRecord } from '../../core/fault.js';
 import { inNamespace, qdiscHandle, TAG_RE, tcAddRootArgs, tcDelRootArgs, tcShowArgs } from './commands.js';
 import { namespaceGone, requireRootAndTools, requireScope, run, runOk } from './exec.js';
 import { newTag } from './rules.js';

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind, UndoRecord } from '../types.js';
+import type { FaultKind, UndoRecord } from '../../core/fault.js';
 import {
   type Direction,
   inNamespace,

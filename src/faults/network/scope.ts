@@ -7,7 +7,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultTarget, ResolvedTargets } from '../types.js';
+import type { FaultTarget, ResolvedTargets } from '../../core/fault.js';
 
 /** `ip netns` names: a file under /run/netns, so no slash, no leading dot. */
 export const NAMESPACE_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;

@@ -16,8 +16,8 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import type { FaultTarget, UndoRecord } from '../../core/fault.js';
 import { abortError, untilAborted } from '../abort.js';
-import type { FaultTarget, UndoRecord } from '../types.js';
 
 /** Passwords taken out of `url` arguments, by the URL without them (this process only). */
 const urlPasswords = new Map<string, string>();

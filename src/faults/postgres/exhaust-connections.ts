@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import {
   connectPg,
   connFromRecord,

@@ -1,5 +1,5 @@
 /** The postgres fault kinds, one file each; faults/index.ts registers them. */
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { exhaustConnectionsKind } from './exhaust-connections.js';
 import { lockTableKind } from './lock-table.js';
 import { slowQueriesKind } from './slow-queries.js';

@@ -9,7 +9,7 @@
  * (idle_in_transaction_session_timeout against a heartbeat) while holding.
  */
 import { z } from 'zod';
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import {
   connectPg,
   connFromRecord,

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { z } from 'zod';
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import {
   connectPg,
   connFromRecord,

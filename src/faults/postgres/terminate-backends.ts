@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind, FaultTarget, ResolvedTargets } from '../types.js';
+import type { FaultKind, FaultTarget, ResolvedTargets } from '../../core/fault.js';
 import {
   connFromRecord,
   connRecord,

@@ -1,5 +1,5 @@
 /** The process fault kinds, one file each; faults/index.ts registers them. */
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { processKillKind } from './kill.js';
 import { processKillRandomKind } from './kill-random.js';
 import { processPauseKind } from './pause.js';

@@ -4,7 +4,7 @@
  * SIGTERM). Irreversible, like `kill`.
  */
 import { z } from 'zod';
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { killRecord, signalAll } from './kill.js';
 import {
   checkSelection,

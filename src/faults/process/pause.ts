@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind, UndoRecord } from '../types.js';
+import type { FaultKind, UndoRecord } from '../../core/fault.js';
 import {
   AmountFields,
   actedHere,

@@ -17,8 +17,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import type { FaultTarget, ResolvedTargets, UndoRecord } from '../../core/fault.js';
 import { SafeRegexError, safeRegexCache } from '../../core/safe-regex.js';
-import type { FaultTarget, ResolvedTargets, UndoRecord } from '../types.js';
 
 /** Linux truncates comm to 15 bytes (TASK_COMM_LEN 16). */
 export const COMM_MAX = 15;

@@ -20,7 +20,7 @@
  * refused up front, and its failed injection reverts nothing.
  */
 import { z } from 'zod';
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import {
   clientsNamed,
   connFromRecord,

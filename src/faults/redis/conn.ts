@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import type { FaultTarget, UndoRecord } from '../../core/fault.js';
 import { abortError, untilAborted } from '../abort.js';
-import type { FaultTarget, UndoRecord } from '../types.js';
 import { RespClient, RespError } from './resp.js';
 
 export const RedisConnectionArgs = {

@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import {
   clientsNamed,
   connectRedis,

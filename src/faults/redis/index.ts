@@ -1,5 +1,5 @@
 /** The redis fault kinds, one file each; faults/index.ts registers them. */
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { clientPauseKind } from './client-pause.js';
 import { redisExhaustConnectionsKind } from './exhaust-connections.js';
 import { slowCommandsKind } from './slow-commands.js';

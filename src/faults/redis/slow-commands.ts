@@ -13,8 +13,8 @@
  */
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import type { FaultKind } from '../../core/fault.js';
 import { untilAborted } from '../abort.js';
-import type { FaultKind } from '../types.js';
 import {
   clientsNamed,
   connFromRecord,

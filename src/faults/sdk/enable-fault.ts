@@ -15,9 +15,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { FaultKind, FaultTarget, UndoRecord } from '../../core/fault.js';
 import { MAX_SDK_DELAY_MS, SDK_FAULT_TYPES, SdkMatchSchema, SERVICE_NAME_RE } from '../../sdk/rules.js';
 import { defaultSdkControlUrl, SdkControlClient, SdkControlError } from '../../sdk-control/client.js';
-import type { FaultKind, FaultTarget, UndoRecord } from '../types.js';
 
 /**
  * The rule's server-side lease: the rule is dropped this long after the last

@@ -1,5 +1,5 @@
 /** The sdk fault kinds (faults the in-process SDK applies, driven through its control endpoint); faults/index.ts registers them. */
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { sdkEnableFaultKind } from './enable-fault.js';
 
 export { SDK_LEASE_MS, sdkEnableFaultKind } from './enable-fault.js';

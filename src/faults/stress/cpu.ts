@@ -5,7 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { deadlineFor, newTag, type StressContext, startWorker, stopWorker, workerGone } from './spawn.js';
 
 export const CpuArgsSchema = z.strictObject({

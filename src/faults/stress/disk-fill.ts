@@ -11,8 +11,8 @@ import { lstat, stat, statfs, unlink } from 'node:fs/promises';
 import { basename, isAbsolute, join, normalize, resolve } from 'node:path';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import type { FaultKind, UndoRecord } from '../../core/fault.js';
 import { identityFromStat, sameIdentity } from '../marker.js';
-import type { FaultKind, UndoRecord } from '../types.js';
 import { deadlineFor, newTag, type StressContext, startWorker, stopWorker, workerGone } from './spawn.js';
 
 export const FILL_PREFIX = '.faultline-fill-';

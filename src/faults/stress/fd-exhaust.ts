@@ -30,6 +30,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
+import type { FaultKind, UndoRecord } from '../../core/fault.js';
 import {
   AmountFields,
   actedHere,
@@ -46,7 +47,6 @@ import {
   selectionFor,
   stillSelected,
 } from '../process/select.js';
-import type { FaultKind, UndoRecord } from '../types.js';
 import {
   deadlineFor,
   newTag,

@@ -1,5 +1,5 @@
 /** The stress fault kinds, one file each; faults/index.ts registers them. */
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { stressCpuKind } from './cpu.js';
 import { stressDiskFillKind } from './disk-fill.js';
 import { stressFdExhaustKind } from './fd-exhaust.js';

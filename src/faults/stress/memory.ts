@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
-import type { FaultKind } from '../types.js';
+import type { FaultKind } from '../../core/fault.js';
 import { deadlineFor, newTag, type StressContext, startWorker, stopWorker, workerGone } from './spawn.js';
 
 /** The share of MemAvailable a memory fault may take: the rest keeps the host (and Faultline) alive. */

@@ -12,9 +12,9 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FaultlineError } from '../../core/errors.js';
+import type { UndoRecord } from '../../core/fault.js';
 import { processStartTime } from '../ledger.js';
 import { listProcs } from '../process/select.js';
-import type { UndoRecord } from '../types.js';
 import type { WorkerConfig } from './worker.js';
 
 /**

@@ -6,7 +6,7 @@
  * Both decisions are recorded in the journal (`faultline.policy`).
  */
 import { z } from 'zod';
-import { FaultlineError } from '../core/errors.js';
+import { FaultlineError } from './errors.js';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24 h)');

@@ -17,10 +17,10 @@
  * flight), the record says `skipped` and why, instead of a false "did not recover".
  */
 import { parseDuration } from '../core/duration.js';
+import type { FaultRecord, SteadyState } from '../core/journal.js';
+import { isoNow } from '../core/journal.js';
 import type { Configuration, Experiment } from '../core/schema.js';
 import { sleepUntilAborted } from '../core/timers.js';
-import type { FaultRecord, SteadyState } from '../engine/journal.js';
-import { isoNow } from '../engine/journal.js';
 import { trafficOf } from '../load/resource.js';
 import { SLOT_MS, type WindowMetrics } from '../load/series.js';
 

@@ -5,50 +5,24 @@
  * the exit code of `faultline run`, the report banner, JUnit, metrics and
  * webhooks. Pure, and it imports only types, so reports stay light.
  */
-import type { ActivityRun, Journal, SteadyState } from './journal.js';
+import type {
+  ActivityRun,
+  DuringTolerance,
+  DuringVerdict,
+  FailFastRecord,
+  Journal,
+  SteadyState,
+  Verdict,
+  VerdictKind,
+} from './journal.js';
 
-export type VerdictKind = 'passed' | 'deviated' | 'failed' | 'aborted' | 'interrupted' | 'refused';
-
-/** How many "during" misses a run may have and still pass (`runtime.hypothesis.max_misses` / `max_miss_ratio`). */
-export interface DuringTolerance {
-  /** Misses tolerated whatever the number of checks (default 0). */
-  max_misses: number;
-  /** Misses tolerated as a share of the checks, 0..1 (default 0: no ratio). */
-  max_miss_ratio: number;
-}
-
-export interface DuringVerdict {
-  checks: number;
-  misses: number;
-  max_misses?: number;
-  max_miss_ratio?: number;
-  tolerated: boolean;
-}
-
-export interface Verdict {
-  kind: VerdictKind;
-  /** PASSED, DEVIATED, ... */
-  label: string;
-  /** What `faultline run` exits with for this journal. */
-  exit_code: 0 | 1 | 2;
-  /** Why it is not a pass, most telling first. */
-  reasons: string[];
-  /** Worth a look but not failing the run (misses within the tolerance). */
-  warnings: string[];
-  /** The checks made during the method, when the strategy makes them. */
-  during?: DuringVerdict;
-}
-
-/** When fail-fast stopped the method (`journal.faultline.fail_fast`). */
-export interface FailFastRecord {
-  reason: string;
-  /** When the deviation that fired it was seen. */
-  fired_at: string;
-  /** Which "during" check (1-based) fired it. */
-  check: number;
-  /** When every fault of the run was reverted after it fired. */
-  reverted_at?: string;
-}
+export type {
+  DuringTolerance,
+  DuringVerdict,
+  FailFastRecord,
+  Verdict,
+  VerdictKind,
+} from './journal.js';
 
 const DURING_STRATEGIES: ReadonlySet<string> = new Set(['during-method-only', 'continuously']);
 

@@ -14,8 +14,8 @@
  * allowedNamespaces, blockedNamespaces}`) is accepted as written.
  */
 import { z } from 'zod';
-import { FaultlineError } from '../core/errors.js';
-import type { FaultTarget, ResolvedTargets } from '../faults/types.js';
+import { FaultlineError } from './errors.js';
+import type { FaultTarget, ResolvedTargets } from './fault.js';
 
 const glob = z
   .string({ error: 'expected a string (`*` matches anything)' })
