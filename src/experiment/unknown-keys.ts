@@ -20,37 +20,49 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Edit distance (insertions, deletions, substitutions, adjacent swaps), for suggestions. */
+/**
+ * Edit distance (insertions, deletions, substitutions, adjacent swaps), for suggestions.
+ * Three rows at a time, not the whole matrix: a key can be megabytes long (an array per
+ * character of it kept `validate` collecting garbage for minutes).
+ */
 export function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
-  for (let j = 1; j <= b.length; j++) (d[0] as number[])[j] = j;
+  let before = new Array<number>(b.length + 1).fill(0);
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  let row = new Array<number>(b.length + 1).fill(0);
   for (let i = 1; i <= a.length; i++) {
-    const row = d[i] as number[];
-    const prev = d[i - 1] as number[];
+    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       let v = Math.min((prev[j] as number) + 1, (row[j - 1] as number) + 1, (prev[j - 1] as number) + cost);
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        v = Math.min(v, ((d[i - 2] as number[])[j - 2] as number) + 1);
+        v = Math.min(v, (before[j - 2] as number) + 1);
       row[j] = v;
     }
+    [before, prev, row] = [prev, row, before];
   }
-  return (d[a.length] as number[])[b.length] as number;
+  return prev[b.length] as number;
 }
 
 /** The known key closest to `key`, if it is close enough to be a typo (or differs only in case or - vs _). */
 export function closest(key: string, known: readonly string[]): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/[-_]/g, '');
+  const allowed = Math.max(1, Math.floor(key.length / 3));
+  const normKey = norm(key);
+  const lowerKey = key.toLowerCase();
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   for (const k of known) {
-    const dist = norm(k) === norm(key) ? 0 : distance(key.toLowerCase(), k.toLowerCase());
+    if (norm(k) === normKey) return k;
+    // The distance is at least the difference in length: a candidate that cannot be close
+    // enough, or closer than the best so far, is not measured.
+    const atLeast = Math.abs(key.length - k.length);
+    if (atLeast > allowed || atLeast >= bestDistance) continue;
+    const dist = distance(lowerKey, k.toLowerCase());
     if (dist < bestDistance) {
       best = k;
       bestDistance = dist;
     }
   }
-  const allowed = Math.max(1, Math.floor(key.length / 3));
   return bestDistance <= allowed ? best : undefined;
 }
 

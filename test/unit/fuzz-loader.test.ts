@@ -4,11 +4,13 @@
  * message: never another exception, never a hang.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { FaultlineError } from '../../src/core/errors.js';
 import { assertValidExperiment, loadExperimentSource } from '../../src/experiment/index.js';
@@ -361,9 +363,31 @@ test('the base document is valid (so every failure below comes from the mutation
   await assertValidExperiment(await loadExperimentSource(path), { env: {} });
 });
 
-// The timeout is generous because the run's length is the machine's: about 75 s on a quiet
-// 2-core machine, over 120 s with both cores loaded (stress-ng --cpu 2). Time is not what
-// this test checks; that every case ends in a FaultlineError is.
+test('a key megabytes long is refused in bounded memory (its typo suggestion measured nothing that long)', async () => {
+  // The edit distance to each known key once built a matrix row per character of the key:
+  // 5 MB of key exhausted a 128 MB heap (and took minutes on a larger one).
+  const path = join(dir, 'big-key.json');
+  await writeFile(path, JSON.stringify({ ['k'.repeat(5 * 1024 * 1024)]: 1, title: 't' }));
+  const experiment = fileURLToPath(new URL('../../src/experiment/index.ts', import.meta.url));
+  const script = `
+    const { assertValidExperiment, loadExperimentSource } = await import(${JSON.stringify(experiment)});
+    try {
+      await assertValidExperiment(await loadExperimentSource(${JSON.stringify(path)}), { env: {} });
+      console.log('valid');
+    } catch (err) {
+      console.log(err.constructor.name, err.exitCode);
+    }`;
+  const out = execFileSync(
+    process.execPath,
+    ['--import', 'tsx', '--max-old-space-size=128', '--input-type=module', '-e', script],
+    { encoding: 'utf8' },
+  );
+  assert.equal(out.trim(), 'FaultlineError 2');
+});
+
+// Time is not what this test checks (the run's length is the machine's; about 28 s with others'
+// load on a 2-core machine, most of it writing and parsing the large cases); the timeout is only
+// a backstop against a hang.
 test('every malformed document ends in a FaultlineError with exit status 2', {
   timeout: 600_000,
 }, async () => {
