@@ -5,10 +5,11 @@
 import type { z } from 'zod';
 import type { Issue } from '../core/errors.js';
 import type { FaultKind } from '../core/fault.js';
+import type { LogLevel } from '../core/resource.js';
 import type { Configuration, Provider, Secrets } from '../core/schema.js';
 import type { FaultSession } from '../faults/session.js';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type { LogLevel };
 
 export interface ActivityContext {
   configuration: Configuration;

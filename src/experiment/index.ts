@@ -18,8 +18,8 @@ export {
 export { defineExperiment } from './define.js';
 export { EXPERIMENT_SCHEMA_ID, experimentJsonSchema } from './json-schema.js';
 export { type LoadedSource, type LoadOptions, loadExperimentSource, SUPPORTED_EXTENSIONS } from './load.js';
-export { MAX_NESTING_DEPTH, MAX_SOURCE_BYTES } from './parse.js';
-export { type DocPath, formatPath, type Position } from './positions.js';
+export { MAX_NESTING_DEPTH, MAX_SOURCE_BYTES } from '../core/parse.js';
+export { type DocPath, formatPath, type Position } from '../core/positions.js';
 export { mergeVars, substitute, substituteString, type Vars } from './substitute.js';
 export {
   assertValidExperiment,

@@ -3,13 +3,17 @@
  * does: the extension (or the reply's Content-Type) picks the parser. Faultline
  * also loads TypeScript/JavaScript modules whose default export is the experiment.
  */
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Agent, type Dispatcher, request } from 'undici';
 import { FaultlineError } from '../core/errors.js';
-import { decodeText, MAX_SOURCE_BYTES, parseText, shapeProblem, type TextFormat } from './parse.js';
-import type { DocPath, Position } from './positions.js';
+import { decodeText, MAX_SOURCE_BYTES, parseText, shapeProblem, type TextFormat } from '../core/parse.js';
+import { readSourceFile, tooLarge } from '../core/read-source.js';
+
+export { readSourceFile };
+
+import type { DocPath, Position } from '../core/positions.js';
 
 export interface LoadedSource {
   /** The document as parsed; not yet validated. */
@@ -53,60 +57,6 @@ export async function loadExperimentSource(source: string, opts: LoadOptions = {
   const loaded = /^https?:\/\//i.test(source) ? await loadUrl(source, opts) : await loadPath(source);
   guardTopLevel(loaded);
   return loaded;
-}
-
-/** Exposed for var files, which follow the same extension rules for JSON/YAML. */
-export async function readSourceFile(path: string, what = 'Path'): Promise<string> {
-  let info: Awaited<ReturnType<typeof stat>>;
-  try {
-    info = await stat(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new FaultlineError('FAULTLINE_ERR_LOAD', `${what} "${path}" does not exist`, { cause: err });
-    }
-    throw new FaultlineError('FAULTLINE_ERR_LOAD', `Cannot read "${path}": ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  if (!info.isFile()) throw new FaultlineError('FAULTLINE_ERR_LOAD', `"${path}" is not a file`);
-  if (info.size > MAX_SOURCE_BYTES) throw tooLarge(path, info.size);
-  let bytes: Buffer;
-  try {
-    bytes = await readAtMost(path, MAX_SOURCE_BYTES + 1);
-  } catch (err) {
-    throw new FaultlineError('FAULTLINE_ERR_LOAD', `Cannot read "${path}": ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  if (bytes.byteLength > MAX_SOURCE_BYTES) throw tooLarge(path, bytes.byteLength);
-  return decodeText(bytes, path);
-}
-
-/** Reads no more than `max` bytes: a file that grows after stat() cannot make the read unbounded. */
-async function readAtMost(path: string, max: number): Promise<Buffer> {
-  const handle = await open(path, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    while (total < max) {
-      const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, max - total));
-      const { bytesRead } = await handle.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(buf.subarray(0, bytesRead));
-      total += bytesRead;
-    }
-    return Buffer.concat(chunks);
-  } finally {
-    await handle.close();
-  }
-}
-
-function tooLarge(source: string, size: number): FaultlineError {
-  const mb = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MB`;
-  return new FaultlineError(
-    'FAULTLINE_ERR_LOAD',
-    `"${source}" is ${mb(size)}; experiment files are limited to ${mb(MAX_SOURCE_BYTES)}`,
-  );
 }
 
 async function loadPath(path: string): Promise<LoadedSource> {

@@ -22,7 +22,7 @@ import { validateTolerance } from '../engine/tolerances/index.js';
 import { providers } from '../providers/index.js';
 import { isDynamicProbe, isEnvDefinition, resolveConfigurationEnv } from './configuration.js';
 import type { LoadedSource } from './load.js';
-import { type DocPath, formatPath, type PositionOf } from './positions.js';
+import { type DocPath, formatPath, type PositionOf } from '../core/positions.js';
 import { unknownKeys } from './unknown-keys.js';
 
 export interface ValidateOptions {

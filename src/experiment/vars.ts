@@ -7,7 +7,7 @@ import { FaultlineError } from '../core/errors.js';
 import type { Configuration, Secrets } from '../core/schema.js';
 import { ConversionError, convertValue, normaliseValueType } from './configuration.js';
 import { readSourceFile } from './load.js';
-import { parseText } from './parse.js';
+import { parseText } from '../core/parse.js';
 
 export interface VarOption {
   key: string;

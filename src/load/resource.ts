@@ -11,8 +11,8 @@
  * trafficOf() tells recovery measurement whether there is still traffic to judge.
  */
 import { FaultlineError, type Issue } from '../core/errors.js';
+import type { RunResource } from '../core/resource.js';
 import type { Configuration, LoadDeclaration } from '../core/schema.js';
-import type { RunResource } from '../engine/resources.js';
 import type { LoadGenerator, LoadSummary } from './generator.js';
 import { LoadOptionsSchema, loadOptionIssues, parseDuration } from './schema.js';
 import type { LoadSeries } from './series.js';

@@ -13,8 +13,8 @@
  */
 import { extname } from 'node:path';
 import { FaultlineError, type Issue } from '../core/errors.js';
-import { readSourceFile } from '../experiment/load.js';
-import { parseText } from '../experiment/parse.js';
+import { parseText } from '../core/parse.js';
+import { readSourceFile } from '../core/read-source.js';
 import { decodePopulate } from './api/decode.js';
 import { foldName, fromPlain } from './api/gojson.js';
 import type { ProxyInput } from './model.js';

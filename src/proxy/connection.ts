@@ -13,9 +13,26 @@
  * passed on as an RST to the other; other socket errors close the other side.
  */
 import { connect, isIP, Socket } from 'node:net';
+import type { BusyPoller } from './busy-poll.js';
+import type { ToxicEntry } from './entry.js';
 import { type ByteCounters, Link, type LinkOwner } from './link.js';
-import type { ProxyServer } from './proxy.js';
-import { type ConnectGate, hasConnectHook, realClock } from './toxic.js';
+import { type ConnectGate, type Direction, hasConnectHook, realClock } from './toxic.js';
+import type { UpstreamLookup } from './upstream-lookup.js';
+
+/**
+ * What a connection needs of the proxy that accepted it (ProxyServer is the
+ * one implementation); declared here so connection.ts does not import proxy.ts,
+ * which imports it.
+ */
+export interface ConnectionOwner {
+  readonly name: string;
+  readonly poller: BusyPoller;
+  readonly toxics: Record<Direction, ToxicEntry[]>;
+  readonly userBuffers: boolean;
+  readonly upstreamLookup: UpstreamLookup;
+  upstreamTarget(): { host: string; port: number } | null;
+  connectionClosed(conn: Connection): void;
+}
 
 /** How long a graceful close (toxic `close()`) waits for pending writes before destroying the sockets. */
 const CLOSE_GRACE_MS = 5000;
@@ -50,7 +67,7 @@ export class Connection implements LinkOwner {
   #graceTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    readonly owner: ProxyServer,
+    readonly owner: ConnectionOwner,
     bytes: { upstream: ByteCounters; downstream: ByteCounters },
   ) {
     this.up = new Link(this, 'upstream', bytes.upstream, owner.poller);

@@ -12,8 +12,8 @@
  * runs, exit 2, naming `proxies[i].listen` or `proxies[i].upstream`.
  */
 import { FaultlineError } from '../core/errors.js';
+import type { RunResource } from '../core/resource.js';
 import type { ProxyDeclaration } from '../core/schema.js';
-import type { RunResource } from '../engine/resources.js';
 
 export const inProcessProxies: RunResource = {
   key: 'proxies',

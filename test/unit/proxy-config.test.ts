@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FaultlineError } from '../../src/core/errors.js';
-import { maxFlowDepth } from '../../src/experiment/parse.js';
+import { maxFlowDepth } from '../../src/core/parse.js';
 import { checkProxyConfig, loadProxyConfig } from '../../src/proxy/config.js';
 import { prng } from '../helpers/http-raw.js';
 

@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { LineCounter, parseDocument } from 'yaml';
-import { FaultlineError } from '../core/errors.js';
+import { FaultlineError } from './errors.js';
 import {
   jsonPositions,
   offsetToPosition,
