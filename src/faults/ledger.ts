@@ -29,6 +29,7 @@ import {
   distrust,
   ensureDir,
   HALT_FILE,
+  readHaltFile,
   syncDir,
   writeAtomic,
   writeHaltFile,
@@ -220,13 +221,6 @@ const RUN_FIELDS: Record<string, FieldCheck> = {
   host: isString,
   startedAt: isString,
   heartbeat: isString,
-};
-
-const HALT_FIELDS: Record<string, FieldCheck> = {
-  since: isString,
-  pid: isInt,
-  host: isString,
-  reason: optional(isString),
 };
 
 /** A new, time-ordered, file-name-safe fault id. */
@@ -995,27 +989,13 @@ export class Ledger {
 
   // ---------------------------------------------------------------- halt
 
-  /** The halt in force, or null. An unreadable halt file still counts as a halt. */
-  async readHalt(): Promise<HaltState | null> {
-    let text: string;
-    try {
-      text = await readFile(this.haltFile, 'utf8');
-    } catch (err) {
-      if (errno(err) === 'ENOENT') return null;
-      return {
-        since: new Date(0).toISOString(),
-        pid: 0,
-        host: '',
-        reason: `unreadable halt file: ${errno(err)}`,
-      };
-    }
-    try {
-      const halt: unknown = JSON.parse(text);
-      if (!misfit(halt, HALT_FIELDS)) return halt as HaltState;
-    } catch {
-      // fall through
-    }
-    return { since: new Date(0).toISOString(), pid: 0, host: '', reason: 'unreadable halt file' };
+  /**
+   * The halt in force, or null. A halt file that cannot be read, or that another user could
+   * have written, still counts as a halt, with nothing in it believed (home.ts readHaltFile:
+   * no link followed, a FIFO never waited on).
+   */
+  readHalt(): Promise<HaltState | null> {
+    return readHaltFile(this.home);
   }
 
   async writeHalt(state: HaltState): Promise<void> {

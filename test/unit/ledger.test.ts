@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -350,6 +350,20 @@ describe('halt file', () => {
     assert.match((await ledger.readHalt())?.reason ?? '', /unreadable/);
     assert.equal(await ledger.removeHalt(), true);
     assert.equal(await ledger.removeHalt(), false);
+    await assertNothingLeftBehind(home);
+  });
+
+  test('a FIFO or a symbolic link named halt is a halt whose content is not read (never waited on)', async () => {
+    const mkfifo = spawnSync('mkfifo', [ledger.haltFile]);
+    assert.equal(mkfifo.status, 0, String(mkfifo.stderr));
+    assert.match((await ledger.readHalt())?.reason ?? '', /untrusted halt file, not read: .* not a regular file/);
+    await ledger.removeHalt();
+    const target = join(home, 'elsewhere.json');
+    await writeFile(target, JSON.stringify({ since: 'x', pid: 1, host: 'h', reason: 'planted' }));
+    await symlink(target, ledger.haltFile);
+    assert.match((await ledger.readHalt())?.reason ?? '', /untrusted halt file, not read: .*symbolic link/);
+    await ledger.removeHalt();
+    await unlink(target);
     await assertNothingLeftBehind(home);
   });
 });
