@@ -1,4 +1,7 @@
 /** Loading, configuration, validation and the JSON Schema of experiments. */
+
+export { MAX_NESTING_DEPTH, MAX_SOURCE_BYTES } from '../core/parse.js';
+export { type DocPath, formatPath, type Position } from '../core/positions.js';
 export {
   type ConfigWarning,
   ConversionError,
@@ -18,8 +21,6 @@ export {
 export { defineExperiment } from './define.js';
 export { EXPERIMENT_SCHEMA_ID, experimentJsonSchema } from './json-schema.js';
 export { type LoadedSource, type LoadOptions, loadExperimentSource, SUPPORTED_EXTENSIONS } from './load.js';
-export { MAX_NESTING_DEPTH, MAX_SOURCE_BYTES } from '../core/parse.js';
-export { type DocPath, formatPath, type Position } from '../core/positions.js';
 export { mergeVars, substitute, substituteString, type Vars } from './substitute.js';
 export {
   assertValidExperiment,

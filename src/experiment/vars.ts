@@ -4,10 +4,10 @@
  */
 import { extname } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
+import { parseText } from '../core/parse.js';
 import type { Configuration, Secrets } from '../core/schema.js';
 import { ConversionError, convertValue, normaliseValueType } from './configuration.js';
 import { readSourceFile } from './load.js';
-import { parseText } from '../core/parse.js';
 
 export interface VarOption {
   key: string;

@@ -334,8 +334,13 @@ test("the guide's experiment runs end to end and passes, with the CI command's r
   // The guide's thresholds are the story it tells (p99 under 1 s, 2 s timeouts); this test checks the
   // run's mechanics (faults injected, verified, reverted; the CI command's reports), which must not
   // depend on how loaded the machine is, so only the latency bounds are widened here.
-  const body = b!.body.replace('range: [0, 1000]', 'range: [0, 30000]').replace('timeout: 2s', 'timeout: 30s');
-  assert.ok(body.includes('[0, 30000]') && body.includes('timeout: 30s'), 'the guide has the bounds widened here');
+  const body = b!.body
+    .replace('range: [0, 1000]', 'range: [0, 30000]')
+    .replace('timeout: 2s', 'timeout: 30s');
+  assert.ok(
+    body.includes('[0, 30000]') && body.includes('timeout: 30s'),
+    'the guide has the bounds widened here',
+  );
   await writeFile(join(dir, 'experiment.yaml'), body);
   // The worker the experiment pauses: a process whose name (comm) is checkout-worker.
   const workerBin = join(dir, 'checkout-worker');

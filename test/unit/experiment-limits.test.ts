@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FaultlineError } from '../../src/core/errors.js';
-import { loadExperimentSource, validateExperiment } from '../../src/experiment/index.js';
 import { MAX_EXPANDED_CHARS, MAX_EXPANDED_NODES, MAX_YAML_ALIASES } from '../../src/core/parse.js';
+import { loadExperimentSource, validateExperiment } from '../../src/experiment/index.js';
 
 let dir: string;
 before(async () => {
