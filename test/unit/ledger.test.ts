@@ -356,7 +356,10 @@ describe('halt file', () => {
   test('a FIFO or a symbolic link named halt is a halt whose content is not read (never waited on)', async () => {
     const mkfifo = spawnSync('mkfifo', [ledger.haltFile]);
     assert.equal(mkfifo.status, 0, String(mkfifo.stderr));
-    assert.match((await ledger.readHalt())?.reason ?? '', /untrusted halt file, not read: .* not a regular file/);
+    assert.match(
+      (await ledger.readHalt())?.reason ?? '',
+      /untrusted halt file, not read: .* not a regular file/,
+    );
     await ledger.removeHalt();
     const target = join(home, 'elsewhere.json');
     await writeFile(target, JSON.stringify({ since: 'x', pid: 1, host: 'h', reason: 'planted' }));
