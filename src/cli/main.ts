@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
 import { DRY_MODES, HYPOTHESIS_STRATEGIES, ROLLBACK_STRATEGIES } from '../core/schema.js';
 import { faultlineHome } from '../faults/home.js';
-import { recoverOrphans } from '../faults/recovery.js';
+import { recoverOrphans } from '../lib/faults.js';
 import { VERSION } from '../version.js';
 import { errorLines } from './error-lines.js';
 import { createOutput, type Output } from './output.js';
@@ -97,6 +97,12 @@ function buildProgram(out: () => Output): Command {
       'address for --metrics-port (default 127.0.0.1; others need FAULTLINE_METRICS_TOKEN)',
     )
     .option(
+      '--metrics-allowed-host <name>',
+      'a name scrapers use to reach --metrics-port besides localhost and IP addresses (.example.com: that name and its subdomains); needed without a token when they connect by another name. Requests whose Host is not allowed get 403 (DNS-rebinding protection). Repeatable; env FAULTLINE_METRICS_ALLOWED_HOSTS (comma-separated)',
+      collect,
+      [],
+    )
+    .option(
       '--metrics-linger <d>',
       'keep serving the final metrics this long after the run (for the last scrape)',
     )
@@ -164,7 +170,7 @@ function buildProgram(out: () => Output): Command {
     .action(async () => {
       const { experimentJsonSchema } = await import('../experiment/json-schema.js');
       const { builtinActivities } = await import('../engine/builtins.js');
-      await import('../providers/index.js'); // registers the built-in activities
+      await (await import('../compose.js')).loadBuiltinActivities();
       const activities = builtinActivities.entries().map(([, a]) => a);
       process.stdout.write(`${JSON.stringify(experimentJsonSchema({ activities }), null, 2)}\n`);
     });

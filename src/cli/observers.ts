@@ -7,18 +7,21 @@
  */
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
+import type { Journal } from '../core/journal.js';
 import type { RunEvent } from '../engine/events.js';
-import type { Journal } from '../engine/journal.js';
 import { type MetricsServer, startMetricsServer } from '../observe/metrics-server.js';
 import { Notifier, type RunFacts, type Webhook, WebhookSchema } from '../observe/notify.js';
 import { attachTracer } from '../observe/otel.js';
 import { RunMetrics } from '../observe/run-metrics.js';
 import type { Output } from './output.js';
+import { allowedHostsOption } from './proxy.js';
 
 export interface ObserverFlags {
   metricsPort?: string;
   metricsHost?: string;
   metricsLinger?: string;
+  /** `--metrics-allowed-host` (repeatable): names scrapers may send in `Host`. */
+  metricsAllowedHost?: string[];
   notify?: string[];
 }
 
@@ -72,17 +75,28 @@ export async function startRunObservers(
   const metrics = new RunMetrics();
   let server: MetricsServer | undefined;
   if (flags.metricsPort !== undefined) {
+    const allowedHosts = allowedHostsOption(
+      '--metrics-allowed-host',
+      flags.metricsAllowedHost,
+      'FAULTLINE_METRICS_ALLOWED_HOSTS',
+      env,
+    );
     server = await startMetricsServer({
       port: parsePort(flags.metricsPort),
       host: flags.metricsHost,
       token: env.FAULTLINE_METRICS_TOKEN,
+      ...(allowedHosts.length > 0 ? { allowedHosts } : {}),
       render: () => metrics.render(),
     });
     out.info(`metrics: ${server.url}`);
-  } else if (flags.metricsHost !== undefined || flags.metricsLinger !== undefined) {
+  } else if (
+    flags.metricsHost !== undefined ||
+    flags.metricsLinger !== undefined ||
+    (flags.metricsAllowedHost ?? []).length > 0
+  ) {
     throw new FaultlineError(
       'FAULTLINE_ERR_USAGE',
-      '--metrics-host/--metrics-linger: expected --metrics-port too',
+      '--metrics-host/--metrics-linger/--metrics-allowed-host: expected --metrics-port too',
     );
   }
   return {

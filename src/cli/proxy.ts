@@ -51,6 +51,34 @@ function parseTtl(value: string): number {
   return Number(value);
 }
 
+// A DNS name (letters, digits, `-`, `_` as in container names), optionally `.name` for the name and its
+// subdomains and a trailing dot; browserGuard compares names without ports.
+const ALLOWED_HOST = /^\.?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i;
+
+/**
+ * The names a server answers to besides localhost and IP addresses (browserGuard's `allowedHosts`):
+ * `flag`'s values when any are given, else the comma-separated list in the environment variable
+ * `envName` (as a flag overrides FAULTLINE_PROXY_TOKEN). Shared by `proxy` and the run's metrics server.
+ */
+export function allowedHostsOption(
+  flag: string,
+  given: readonly string[] | undefined,
+  envName: string,
+  env: NodeJS.ProcessEnv,
+): string[] {
+  const fromFlag = given !== undefined && given.length > 0;
+  const source = fromFlag ? flag : envName;
+  const names = fromFlag ? [...given] : (env[envName] ?? '').split(',').filter((n) => n.trim() !== '');
+  for (const name of names) {
+    if (!ALLOWED_HOST.test(name.trim())) {
+      throw usage(
+        `${source}: expected a host name such as proxy.internal, or .example.com for that name and its subdomains (no port, no scheme, no *), got '${name}'`,
+      );
+    }
+  }
+  return names.map((n) => n.trim());
+}
+
 /** `key=value` pairs: numbers and booleans are sent as such, anything else as a string. */
 export function parseAttributes(pairs: string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -122,6 +150,7 @@ interface ServeOptions {
   token?: string;
   allowPublicListen?: boolean;
   allowUpstream?: string[];
+  allowedHost?: string[];
 }
 
 /** Runs the proxy and its API until SIGINT or SIGTERM; closes every connection on the way out. */
@@ -143,6 +172,12 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
       );
     }
   }
+  const allowedHosts = allowedHostsOption(
+    '--allowed-host',
+    opts.allowedHost,
+    'FAULTLINE_PROXY_ALLOWED_HOSTS',
+    process.env,
+  );
   // The config is read and checked before anything listens: a bad file is exit 2, nothing started.
   let config: Awaited<ReturnType<typeof import('../proxy/config.js').loadProxyConfig>> | undefined;
   if (opts.config) {
@@ -198,6 +233,7 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
       host: opts.host,
       port: opts.port,
       ...(token ? { token } : {}),
+      ...(allowedHosts.length > 0 ? { allowedHosts } : {}),
       onEvent: (e) => {
         if (e.type === 'request')
           out.debug(`${e.method} ${e.path} ${e.status} ${e.durationMs}ms`, { requestId: e.requestId });
@@ -232,6 +268,8 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
         'proxies listen on loopback only (the API has no token; --allow-public-listen to change that)',
       );
     }
+    if (allowedHosts.length > 0)
+      out.info(`the API also answers to Host ${allowedHosts.join(', ')} (--allowed-host)`);
     out.summary(
       `faultline proxy: API listening on ${api.url} (Toxiproxy 2.x compatible${token ? ', token required' : ''})`,
     );
@@ -479,6 +517,12 @@ export function registerProxyCommands(program: Command, out: () => Output): void
     .option(
       '--allow-upstream <cidr>',
       'let proxies forward to this link-local range (169.254.0.0/16, fe80::/10, fd00:ec2::254 are refused: cloud metadata); repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '--allowed-host <name>',
+      'a name clients use to reach the API besides localhost and IP addresses (.example.com: that name and its subdomains); needed without a token when clients connect by another name, e.g. an /etc/hosts alias. Requests whose Host is not allowed get 403 (DNS-rebinding protection); with a token, given names are checked too. Repeatable; env FAULTLINE_PROXY_ALLOWED_HOSTS (comma-separated)',
       collect,
       [],
     )
