@@ -15,8 +15,9 @@ let faults;
 try {
   [discover, faults] = await Promise.all([
     import('../dist/cli/discover.js'),
-    import('../dist/activities/faults.js'),
+    import('../dist/faults/index.js'),
   ]);
+  await (await import('../dist/compose.js')).loadBuiltinActivities();
 } catch (err) {
   process.stderr.write(`gen-catalog: cannot load dist/ (run \`npm run build\` first): ${err.message}\n`);
   process.exit(2);

@@ -17,7 +17,6 @@ import type { ControlFactory } from './engine/controls.js';
 import { nativeControls } from './engine/controls.js';
 
 // Faults from code: a session ledgers, bounds and reverts them as a run does.
-export { exposedFaults } from './activities/faults.js';
 export type { BlastRadius, BlastRadiusPolicy, TargetSelector } from './core/blast-radius.js';
 // Errors: one class, stable codes (docs/errors.md).
 export {
@@ -64,10 +63,9 @@ export type { ActivityContext, BuiltinActivity, ProviderRunner } from './engine/
 export type { ControlFactory, ControlHooks, HookContext } from './engine/controls.js';
 // Running them: the run, its events, its journal and its verdict.
 export type { Phase, RunEvent, RunEventListener } from './engine/events.js';
-export { exitCodeFor, type RunOptions, runExperiment } from './engine/run.js';
+export { exitCodeFor, type RunOptions } from './engine/run.js';
 // Loading and validating experiments.
 export {
-  assertValidExperiment,
   defineExperiment,
   experimentJsonSchema,
   type LoadedSource,
@@ -79,33 +77,32 @@ export {
   type ValidateOptions,
   type ValidationResult,
   type VarOption,
-  validateExperiment,
 } from './experiment/index.js';
 export { faultlineHome } from './faults/home.js';
+export { exposedFaults } from './faults/index.js';
 // FaultSession needs a ledger to write its undo records to before any fault acts (docs/library.md).
 export { Ledger, type LedgerOptions } from './faults/ledger.js';
 export {
   type ActiveFault,
   type FaultStatus,
   faultStatus,
-  type HaltOptions,
   type HaltReport,
-  haltAll,
   haltState,
   listActiveFaults,
-  type RecoverOptions,
   type RecoveryReport,
-  recoverOrphans,
   releaseHalt,
 } from './faults/recovery.js';
-export { registerFaultKind } from './faults/registry.js';
+export type { FaultEvent, FaultHandle, InjectOptions } from './faults/session.js';
 export {
-  type FaultEvent,
-  type FaultHandle,
-  FaultSession,
-  type FaultSessionOptions,
-  type InjectOptions,
-} from './faults/session.js';
+  type HaltOptions,
+  haltAll,
+  type RecoverOptions,
+  recoverOrphans,
+  registerFaultKind,
+} from './lib/faults.js';
+export { runExperiment } from './lib/run.js';
+export { FaultSession, type FaultSessionOptions } from './lib/session.js';
+export { assertValidExperiment, validateExperiment } from './lib/validate.js';
 
 /**
  * Implements a Chaos Toolkit python control natively: a control whose

@@ -15,7 +15,6 @@ import { parseDuration } from '../core/duration.js';
 import { ActivityFailed } from '../core/errors.js';
 import type { FaultKind, ResolvedTargets } from '../core/fault.js';
 import type { BuiltinActivity } from '../engine/context.js';
-import { faultKinds } from '../faults/index.js';
 import { selectionJson, selectionOf } from '../faults/process/select.js';
 
 /** Seconds an exposed fault lives when the experiment gives no duration. */
@@ -36,10 +35,10 @@ export const FaultDurationSchema = z
 /** The experiment module of an exposed kind. */
 export const faultModule = (group: string) => `faultline.${group}`;
 
-/** The exposed kinds, by `group.name` (what `faultline inject` takes). */
-export function exposedFaults(): Map<string, FaultKind> {
+/** The exposed kinds among `kinds`, by `group.name` (what `faultline inject` takes). */
+export function exposedAmong(kinds: Iterable<FaultKind>): Map<string, FaultKind> {
   const found = new Map<string, FaultKind>();
-  for (const [, kind] of faultKinds.entries()) {
+  for (const kind of kinds) {
     if (kind.expose) found.set(`${kind.expose.group}.${kind.expose.name}`, kind);
   }
   return found;
@@ -149,6 +148,7 @@ const active: BuiltinActivity<typeof ActiveArgs> = {
   },
 };
 
-export function faultActivities(): BuiltinActivity[] {
-  return [...[...exposedFaults().values()].map(faultAction), revert, active];
+/** The action of every exposed kind among `kinds`, and the revert/active activities. */
+export function faultActivities(kinds: Iterable<FaultKind>): BuiltinActivity[] {
+  return [...[...exposedAmong(kinds).values()].map(faultAction), revert, active];
 }

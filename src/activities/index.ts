@@ -1,11 +1,10 @@
 /**
- * The single place built-in activities (and run resources) are registered: a
- * new module adds one import and one entry in `modules`.
+ * Every built-in activity module, in one list: a new module adds one import
+ * and one entry. The composition root (src/compose.ts) registers them when a
+ * run or a validation first needs a `faultline` or `python` provider.
  */
-import { registerBuiltin } from '../engine/builtins.js';
-import { runResources } from '../engine/resources.js';
-import { loadResource } from '../load/resource.js';
-import { inProcessProxies } from '../proxy/in-process.js';
+import type { FaultKind } from '../core/fault.js';
+import type { BuiltinActivity } from '../engine/context.js';
 import { chaostoxiActivities } from './chaostoxi.js';
 import { faultActivities } from './faults.js';
 import { loadActivities } from './load.js';
@@ -14,17 +13,15 @@ import { prometheusActivities } from './prometheus.js';
 import { proxyActivities } from './proxy.js';
 import { sdkActivities } from './sdk.js';
 
-const modules = [
-  markerActivities,
-  proxyActivities,
-  chaostoxiActivities,
-  prometheusActivities,
-  loadActivities,
-  sdkActivities,
-  faultActivities(),
-];
-
-for (const activities of modules) for (const activity of activities) registerBuiltin(activity);
-
-runResources.register(inProcessProxies.key, inProcessProxies);
-runResources.register(loadResource.key, loadResource);
+/** The built-in activities, the fault actions derived from `kinds` among them. */
+export function builtinActivityList(kinds: Iterable<FaultKind>): BuiltinActivity[] {
+  return [
+    markerActivities,
+    proxyActivities,
+    chaostoxiActivities,
+    prometheusActivities,
+    loadActivities,
+    sdkActivities,
+    faultActivities(kinds),
+  ].flat();
+}

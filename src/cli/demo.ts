@@ -20,9 +20,10 @@ import type { Journal } from '../core/journal.js';
 import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
 import type { Experiment } from '../core/schema.js';
 import { startDemoSystem } from '../demo/system.js';
-import { runExperiment } from '../engine/run.js';
-import { assertValidExperiment, loadExperimentSource } from '../experiment/index.js';
+import { loadExperimentSource } from '../experiment/index.js';
 import { faultlineHome } from '../faults/home.js';
+import { runExperiment } from '../lib/run.js';
+import { assertValidExperiment } from '../lib/validate.js';
 import { renderReport } from '../report/index.js';
 import {
   duringState,

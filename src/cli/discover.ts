@@ -1,8 +1,9 @@
 /** `faultline discover`: every built-in activity with its arguments, from the same schemas validation uses. */
 import { z } from 'zod';
+import { loadBuiltinActivities } from '../compose.js';
 import { FaultlineError } from '../core/errors.js';
 import { builtinActivities } from '../engine/builtins.js';
-import { providers } from '../providers/index.js';
+import { PROVIDER_LOADERS } from '../providers/index.js';
 import type { Output } from './output.js';
 
 export interface DiscoveredArgument {
@@ -30,6 +31,7 @@ function typeName(schema: Record<string, unknown>): string {
   return 'any';
 }
 
+/** The registered built-in activities (loadBuiltinActivities() registers Faultline's own). */
 export function discoverActivities(): DiscoveredActivity[] {
   return builtinActivities
     .entries()
@@ -79,12 +81,14 @@ export async function discoverCommand(
   opts: { json?: boolean },
   _out: Output,
 ): Promise<number> {
+  await loadBuiltinActivities();
   const activities = filterActivities(discoverActivities(), filter);
+  const providers = Object.keys(PROVIDER_LOADERS);
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify({ providers: providers.names(), activities }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ providers, activities }, null, 2)}\n`);
     return 0;
   }
-  const lines: string[] = [`providers: ${providers.names().join(', ')}`, ''];
+  const lines: string[] = [`providers: ${providers.join(', ')}`, ''];
   for (const a of activities) {
     lines.push(`${a.type.padEnd(6)} ${a.module} ${a.func}`);
     lines.push(`       ${a.doc}`);

@@ -9,13 +9,12 @@ import { FORGOTTEN_LOG, Ledger } from '../faults/ledger.js';
 import {
   type CorruptOutcome,
   faultStatus,
-  haltAll,
   hasFaultsInPlace,
   type RecoveryReport,
   type RevertOutcome,
-  recoverOrphans,
   releaseHalt,
 } from '../faults/recovery.js';
+import { haltAll, recoverOrphans } from '../lib/faults.js';
 import { type Output, printJsonDocument, printText } from './output.js';
 
 function age(ms: number): string {

@@ -12,7 +12,7 @@ import { Document, isMap, isSeq, type Node } from 'yaml';
 import { FaultlineError } from '../core/errors.js';
 import { writeFileSafely } from '../core/safe-write.js';
 import type { Experiment } from '../core/schema.js';
-import { validateExperiment } from '../experiment/validate.js';
+import { validateExperiment } from '../lib/validate.js';
 import type { Output } from './output.js';
 
 export interface InitFlags {

@@ -8,17 +8,20 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { exposedFaults, observeResolution } from '../activities/faults.js';
+import { observeResolution } from '../activities/faults.js';
 import { checkBlastRadius, describeTarget } from '../core/blast-radius.js';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultKind, FaultTarget, ResolvedTargets } from '../core/fault.js';
 import { watchInterrupts } from '../engine/interrupts.js';
 import { loadSettings, settingsBlastRadius } from '../experiment/settings.js';
+import { localHaltSource } from '../faults/halt-source.js';
 import { faultlineHome } from '../faults/home.js';
+import { exposedFaults } from '../faults/index.js';
 import { Ledger } from '../faults/ledger.js';
 import { formatCandidates, type Selection, selectionJson, selectionOf } from '../faults/process/select.js';
-import { FaultSession, MAX_FAULT_TTL_MS } from '../faults/session.js';
+import { MAX_FAULT_TTL_MS } from '../faults/session.js';
+import { FaultSession } from '../lib/session.js';
 import type { Output } from './output.js';
 
 export interface InjectFlags {
@@ -250,7 +253,7 @@ export async function injectCommand(
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const interrupts = await watchInterrupts({
-    home,
+    halt: localHaltSource(home),
     signal: signals.signal,
     ...(kind.irreversible || flags.untilHalt
       ? {}

@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
 import { DRY_MODES, HYPOTHESIS_STRATEGIES, ROLLBACK_STRATEGIES } from '../core/schema.js';
 import { faultlineHome } from '../faults/home.js';
-import { recoverOrphans } from '../faults/recovery.js';
+import { recoverOrphans } from '../lib/faults.js';
 import { VERSION } from '../version.js';
 import { errorLines } from './error-lines.js';
 import { createOutput, type Output } from './output.js';
@@ -170,7 +170,7 @@ function buildProgram(out: () => Output): Command {
     .action(async () => {
       const { experimentJsonSchema } = await import('../experiment/json-schema.js');
       const { builtinActivities } = await import('../engine/builtins.js');
-      await import('../providers/index.js'); // registers the built-in activities
+      await (await import('../compose.js')).loadBuiltinActivities();
       const activities = builtinActivities.entries().map(([, a]) => a);
       process.stdout.write(`${JSON.stringify(experimentJsonSchema({ activities }), null, 2)}\n`);
     });

@@ -7,17 +7,13 @@ import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
 import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
 import type { RunEvent } from '../engine/events.js';
-import { exitCodeFor, runExperiment } from '../engine/run.js';
+import { exitCodeFor } from '../engine/run.js';
 import { isSafeguardControl, type Safeguard } from '../engine/safeguards.js';
-import {
-  assertValidExperiment,
-  loadExperimentSource,
-  loadVarFiles,
-  mergeOverrides,
-  parseVarOption,
-} from '../experiment/index.js';
+import { loadExperimentSource, loadVarFiles, mergeOverrides, parseVarOption } from '../experiment/index.js';
 import { loadSettings, settingsBlastRadius, settingsControls } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
+import { runExperiment } from '../lib/run.js';
+import { assertValidExperiment } from '../lib/validate.js';
 import { startRunObservers } from './observers.js';
 import type { Output } from './output.js';
 import { askYes } from './prompt.js';

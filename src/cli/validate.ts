@@ -1,7 +1,8 @@
 /** `faultline validate FILE...`: every problem of every file, each with its path and position. */
 import { FaultlineError, formatIssue } from '../core/errors.js';
-import { loadExperimentSource, validateExperiment } from '../experiment/index.js';
+import { loadExperimentSource } from '../experiment/index.js';
 import { isCodeSource } from '../experiment/load.js';
+import { validateExperiment } from '../lib/validate.js';
 import { errorLines } from './error-lines.js';
 import type { Output } from './output.js';
 

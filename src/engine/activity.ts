@@ -8,8 +8,7 @@ import { type ActivityRun, isoNow } from '../core/journal.js';
 import type { Activity, DryMode, Provider } from '../core/schema.js';
 import { secondsToMs, sleep } from '../core/timers.js';
 import { substitute, type Vars } from '../experiment/substitute.js';
-import { providers } from '../providers/index.js';
-import type { ActivityContext } from './context.js';
+import type { ActivityContext, ProviderLookup } from './context.js';
 
 /** Sleeps (any finite length: 1e308 s waits until interrupted), or rejects with InterruptExecution when the signal aborts. */
 export async function pause(seconds: number, signal: AbortSignal): Promise<void> {
@@ -56,6 +55,8 @@ function pauseSeconds(value: unknown, vars: Vars): number {
 
 export interface ExecuteOptions {
   ctx: ActivityContext;
+  /** The run's providers (received by the engine, never imported). */
+  providers: ProviderLookup;
   vars: Vars;
   dry: DryMode | null;
   /** Called with the final record before the "after" pause (the live view shows it at once). */
@@ -93,7 +94,7 @@ export async function executeActivity(activity: Activity, opts: ExecuteOptions):
   if (!skip) {
     try {
       if (ctx.signal.aborted) throw new InterruptExecution(reasonOf(ctx.signal));
-      const runner = providers.get(activity.provider.type);
+      const runner = opts.providers.get(activity.provider.type);
       if (!runner) throw new Error(`unknown provider type '${activity.provider.type}'`);
       run.output = (await runner.run(substituteProvider(activity.provider, vars), ctx)) ?? null;
     } catch (err) {

@@ -72,3 +72,8 @@ export interface BuiltinActivity<S extends z.ZodType = z.ZodType> {
 export function builtinKey(module: string, func: string): string {
   return `${module}:${func}`;
 }
+
+/** Where the engine and validation find a provider by its type (the composition root builds it). */
+export interface ProviderLookup {
+  get(type: string): ProviderRunner<any> | undefined;
+}

@@ -4,10 +4,23 @@
  * and polled in case the filesystem drops watch events), and the run's max
  * duration. Controls and safeguards abort the same controller.
  */
-import { type FSWatcher, watch } from 'node:fs';
 import { setLongTimeout } from '../core/timers.js';
-import { ensureDir, HALT_FILE } from '../faults/home.js';
-import { haltState } from '../faults/recovery.js';
+
+/**
+ * Where the engine learns of a halt. The engine does not read the halt switch
+ * itself: the library supplies the local halt file (faults/halt-source.ts), a
+ * fleet agent its own.
+ */
+export interface HaltSource {
+  /** The halt in force, or null. */
+  state(): Promise<{ since: string; reason?: string } | null>;
+  /**
+   * Calls `onChange` when the halt may have changed (a file watch); returns a
+   * stop function. Optional: the engine polls state() anyway, in case a watch
+   * drops events.
+   */
+  watch?(onChange: () => void): Promise<() => void>;
+}
 
 export interface RunInterrupts {
   /** Aborted when the run must stop; its reason says why. */
@@ -17,7 +30,7 @@ export interface RunInterrupts {
 }
 
 export async function watchInterrupts(opts: {
-  home: string;
+  halt: HaltSource;
   signal?: AbortSignal;
   haltPollMs?: number;
   maxDurationMs?: number;
@@ -31,7 +44,7 @@ export async function watchInterrupts(opts: {
   signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   const checkHalt = () => {
-    haltState({ home: opts.home }).then(
+    opts.halt.state().then(
       (h) =>
         h &&
         !controller.signal.aborted &&
@@ -41,15 +54,7 @@ export async function watchInterrupts(opts: {
   };
   const haltTimer = setInterval(checkHalt, opts.haltPollMs ?? 100);
   haltTimer.unref();
-  let haltWatch: FSWatcher | undefined;
-  try {
-    await ensureDir(opts.home);
-    haltWatch = watch(opts.home, (_event, file) => file === HALT_FILE && checkHalt());
-    haltWatch.on('error', () => {});
-    haltWatch.unref();
-  } catch {
-    // Polling alone still finds the halt.
-  }
+  const stopWatch = await opts.halt.watch?.(checkHalt).catch(() => undefined);
 
   const max = opts.maxDurationMs;
   const maxTimer =
@@ -69,7 +74,7 @@ export async function watchInterrupts(opts: {
     stop() {
       clearInterval(haltTimer);
       maxTimer?.clear();
-      haltWatch?.close();
+      stopWatch?.();
       signal?.removeEventListener('abort', onOuterAbort);
     },
   };

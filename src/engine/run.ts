@@ -33,15 +33,15 @@ import { resolveConfiguration, resolveSecrets } from '../experiment/configuratio
 import { mergeVars, substitute, type Vars } from '../experiment/substitute.js';
 import { faultlineHome } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
-import { haltState } from '../faults/recovery.js';
+import type { FaultKindSource } from '../faults/registry.js';
 import { FaultSession } from '../faults/session.js';
 import { VERSION } from '../version.js';
 import { executeActivity, interruptedRun, reasonOf } from './activity.js';
-import type { ActivityContext, LogLevel } from './context.js';
+import type { ActivityContext, LogLevel, ProviderLookup } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
 import { breachReason, interruptCause, maxDurationReason } from './interruption.js';
-import { type RunInterrupts, watchInterrupts } from './interrupts.js';
+import { type HaltSource, type RunInterrupts, watchInterrupts } from './interrupts.js';
 import {
   decideOutcome,
   decideStatus,
@@ -53,9 +53,28 @@ import { duringLoop, hypothesisAfter, hypothesisBefore, type SteadyStateRun } fr
 import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
 import { measureRecovery } from './recovery-time.js';
 import { redactEvent, redactSecrets } from './redact.js';
-import { runResources, type StartedResource } from './resources.js';
+import type { RunResource, StartedResource } from './resources.js';
 import { collectSafeguards, type Safeguard, type SafeguardBreach, startSafeguards } from './safeguards.js';
 import { checkTolerance } from './tolerances/index.js';
+
+/**
+ * What the engine runs with but never imports: the composition root
+ * (src/compose.ts) builds it, the library entry points (src/lib/) supply it.
+ */
+export interface RunRegistries {
+  providers: ProviderLookup;
+  /** Run resources by the experiment key each reads (proxies, load). */
+  resources: Iterable<readonly [string, RunResource]>;
+  /** Where the run's fault session finds a kind given by name. */
+  faultKinds: FaultKindSource;
+  /** Whether a halt is in force, and a watch on it (the local halt file, or a fleet's). */
+  halt: HaltSource;
+}
+
+/** The engine's options: a run's options and the registries it runs with. */
+export interface EngineRunOptions extends RunOptions {
+  registries: RunRegistries;
+}
 
 export interface RunOptions {
   /** Directory relative module paths resolve against (the experiment file's). Default: cwd. */
@@ -157,7 +176,7 @@ class AbortRun extends Error {
  * const journal = await runExperiment(experiment, { onEvent: (e) => console.log(e.type) });
  * process.exitCode = exitCodeFor(journal);
  */
-export async function runExperiment(experiment: Experiment, options: RunOptions = {}): Promise<Journal> {
+export async function runExperiment(experiment: Experiment, options: EngineRunOptions): Promise<Journal> {
   const run = await ExperimentRun.open(experiment, options);
   return run.execute();
 }
@@ -209,7 +228,7 @@ class ExperimentRun {
 
   private constructor(
     readonly experiment: Experiment,
-    readonly options: RunOptions,
+    readonly options: EngineRunOptions,
     interrupts: RunInterrupts,
     home: string,
     maxDurationMs: number | undefined,
@@ -232,6 +251,7 @@ class ExperimentRun {
     this.#faults = new FaultSession({
       runId: this.#runId,
       ledger: new Ledger({ home }),
+      kinds: options.registries.faultKinds,
       onEvent: (e) => this.#emit({ type: 'fault', action: e.action, fault: e.record }),
       blastRadius,
     });
@@ -264,9 +284,10 @@ class ExperimentRun {
   }
 
   /** A run ready to execute, or a FaultlineError: nothing has been injected either way. */
-  static async open(experiment: Experiment, options: RunOptions): Promise<ExperimentRun> {
+  static async open(experiment: Experiment, options: EngineRunOptions): Promise<ExperimentRun> {
     const home = options.home ?? faultlineHome(options.env ?? process.env);
-    const halted = await haltState({ home });
+    const { halt } = options.registries;
+    const halted = await halt.state();
     if (halted) {
       throw new FaultlineError(
         'FAULTLINE_ERR_HALTED',
@@ -277,7 +298,7 @@ class ExperimentRun {
     const rtMax = experiment.runtime?.max_duration;
     const maxDurationMs = options.maxDurationMs ?? (rtMax === undefined ? undefined : parseDuration(rtMax));
     const interrupts = await watchInterrupts({
-      home,
+      halt,
       signal: options.signal,
       haltPollMs: options.haltPollMs,
       maxDurationMs,
@@ -308,11 +329,12 @@ class ExperimentRun {
     this.#configuration = await resolveConfiguration(experiment.configuration, {
       env,
       overrides: options.configuration,
-      runProbe: async (_name, probe) => dynamicValue(probe as Activity, this.#ctxFor(this.#interrupt.signal)),
+      runProbe: async (_name, probe) =>
+        dynamicValue(probe as Activity, this.#ctxFor(this.#interrupt.signal), options.registries.providers),
       onWarning: (m: string) => this.#log('warn', m),
     });
     this.#secrets = await resolveSecrets(experiment.secrets, { env, overrides: options.secrets });
-    for (const [key, resource] of runResources.entries()) {
+    for (const [key, resource] of options.registries.resources) {
       const declaration = (experiment as Record<string, unknown>)[key];
       if (declaration === undefined) continue;
       const started = await resource.start(
@@ -515,7 +537,12 @@ class ExperimentRun {
   #startSafeguards(): ReturnType<typeof startSafeguards> {
     return startSafeguards(this.#safeguards, {
       check: async (probe, signal) => {
-        const run = await executeActivity(probe, { ctx: this.#ctxFor(signal), vars: this.#vars, dry: null });
+        const run = await executeActivity(probe, {
+          ctx: this.#ctxFor(signal),
+          providers: this.options.registries.providers,
+          vars: this.#vars,
+          dry: null,
+        });
         return { ...(await this.#judge(probe, run, signal)), output: run.output };
       },
       onBreach: (probe, result) => {
@@ -777,6 +804,7 @@ class ExperimentRun {
     try {
       run = await executeActivity(a, {
         ctx: this.#ctxFor(signal),
+        providers: this.options.registries.providers,
         vars: this.#vars,
         dry: this.#dry,
         onRecorded,
@@ -814,7 +842,12 @@ class ExperimentRun {
         },
       },
       runProbe: async (p) => {
-        const r = await executeActivity(p, { ctx: this.#ctxFor(signal), vars: this.#vars, dry: null });
+        const r = await executeActivity(p, {
+          ctx: this.#ctxFor(signal),
+          providers: this.options.registries.providers,
+          vars: this.#vars,
+          dry: null,
+        });
         if (r.status === 'failed') throw new Error(r.exception?.at(-1)?.trim() ?? 'probe failed');
         return r.output;
       },
@@ -939,8 +972,12 @@ export function resolveRef(experiment: Experiment, item: ActivityOrRef): Activit
 }
 
 /** Runs a dynamic-configuration probe: process -> stdout stripped (exit 0 only), http -> body, others -> the value. */
-async function dynamicValue(probe: Activity, ctx: ActivityContext): Promise<unknown> {
-  const run = await executeActivity(probe, { ctx, vars: {}, dry: null });
+async function dynamicValue(
+  probe: Activity,
+  ctx: ActivityContext,
+  providers: ProviderLookup,
+): Promise<unknown> {
+  const run = await executeActivity(probe, { ctx, providers, vars: {}, dry: null });
   if (run.status === 'failed') throw new Error(run.exception?.at(-1)?.trim() ?? 'probe failed');
   const out = run.output as Record<string, unknown> | null;
   if (probe.provider.type === 'process') {

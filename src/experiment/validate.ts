@@ -7,6 +7,7 @@
  */
 import type { z } from 'zod';
 import { FaultlineError, type Issue } from '../core/errors.js';
+import { type DocPath, formatPath, type PositionOf } from '../core/positions.js';
 import {
   ActivityRefSchema,
   EnvValueSchema,
@@ -18,12 +19,33 @@ import {
   type Tolerance,
   ToleranceSchema,
 } from '../core/schema.js';
-import { validateTolerance } from '../engine/tolerances/index.js';
-import { providers } from '../providers/index.js';
 import { isDynamicProbe, isEnvDefinition, resolveConfigurationEnv } from './configuration.js';
 import type { LoadedSource } from './load.js';
-import { type DocPath, formatPath, type PositionOf } from '../core/positions.js';
 import { unknownKeys } from './unknown-keys.js';
+
+/**
+ * The checks validation runs but does not import: each provider's own check()
+ * and each tolerance kind's. The composition root (src/compose.ts) builds
+ * them; src/lib/validate.ts supplies them to callers that pass none.
+ */
+export interface ValidationRegistries {
+  providers: {
+    get(type: string):
+      | {
+          check?(
+            provider: never,
+            ctx: { baseDir: string; importModules: boolean; note(issue: Issue): void },
+          ): Issue[] | Promise<Issue[]>;
+        }
+      | undefined;
+  };
+  validateTolerance(tolerance: Tolerance): Issue[];
+}
+
+/** Validation's options with the registries it checks with. */
+export interface CheckedValidateOptions extends ValidateOptions {
+  registries: ValidationRegistries;
+}
 
 export interface ValidateOptions {
   /** Where relative paths resolve for provider checks; default: the source's directory, else cwd. */
@@ -69,7 +91,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function isLoadedSource(v: unknown): v is LoadedSource {
+export function isLoadedSource(v: unknown): v is LoadedSource {
   return isObject(v) && 'raw' in v && typeof v.positionOf === 'function' && typeof v.source === 'string';
 }
 
@@ -82,7 +104,7 @@ function isLoadedSource(v: unknown): v is LoadedSource {
  */
 export async function validateExperiment(
   loaded: LoadedSource | unknown,
-  opts: ValidateOptions = {},
+  opts: CheckedValidateOptions,
 ): Promise<ValidationResult> {
   const src = isLoadedSource(loaded) ? loaded : undefined;
   const raw = src ? src.raw : loaded;
@@ -115,6 +137,7 @@ export async function validateExperiment(
       importModules: opts.importModules ?? false,
       note: (path, message) => noted.push({ path, message }),
       checked: new Map(),
+      registries: opts.registries,
     });
   }
   return {
@@ -134,7 +157,7 @@ export async function validateExperiment(
  */
 export async function assertValidExperiment(
   loaded: LoadedSource | unknown,
-  opts: ValidateOptions = {},
+  opts: CheckedValidateOptions,
 ): Promise<ValidationResult> {
   const result = await validateExperiment(loaded, opts);
   if (result.issues.length > 0) {
@@ -447,6 +470,7 @@ interface SemanticContext {
   note: Add;
   /** Provider checks already made, by provider (see checkProvider). */
   checked: Map<string, Promise<CheckOutcome>>;
+  registries: ValidationRegistries;
 }
 
 /** `a.b[0]["c.d"]` → ['a', 'b', 0, 'c.d'] (paths returned by provider and tolerance checks). */
@@ -536,7 +560,7 @@ async function checkHypothesisTolerance(
   if (!parsed.success) return; // the schema already reported it
   let issues: Issue[] = [];
   try {
-    issues = validateTolerance(parsed.data as Tolerance);
+    issues = ctx.registries.validateTolerance(parsed.data as Tolerance);
   } catch (err) {
     issues = [{ path: '', message: `tolerance check failed: ${(err as Error)?.message ?? String(err)}` }];
   }
@@ -554,7 +578,7 @@ interface CheckOutcome {
 
 async function checkProvider(provider: unknown, path: Path, add: Add, ctx: SemanticContext): Promise<void> {
   if (!isObject(provider) || typeof provider.type !== 'string') return;
-  const runner = providers.get(provider.type);
+  const runner = ctx.registries.providers.get(provider.type);
   if (!runner?.check) return;
   const parsed = ProviderSchema.safeParse(provider);
   if (!parsed.success) return;
@@ -564,7 +588,10 @@ async function checkProvider(provider: unknown, path: Path, add: Add, ctx: Seman
   const key = JSON.stringify(parsed.data);
   let outcome = ctx.checked.get(key);
   if (!outcome) {
-    const check = runner.check.bind(runner);
+    const check = runner.check.bind(runner) as (
+      provider: unknown,
+      ctx: { baseDir: string; importModules: boolean; note(issue: Issue): void },
+    ) => Issue[] | Promise<Issue[]>;
     outcome = (async (): Promise<CheckOutcome> => {
       const notes: Issue[] = [];
       try {

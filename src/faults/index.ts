@@ -1,25 +1,38 @@
 /**
- * Faults: the contract, the ledger, sessions and recovery, and the one place
- * built-in fault kinds are registered (one line each).
+ * Faults as a library: the contract, the ledger, sessions and recovery, with
+ * the composition root's catalog of built-in kinds and halt participants
+ * supplied to callers that pass none (src/lib/faults.ts). The machinery itself
+ * (session.ts, recovery.ts) receives them through its options and imports no kind.
  */
+import { exposedAmong } from '../activities/faults.js';
+import { faultKinds } from '../compose.js';
+import type { FaultKind } from '../core/fault.js';
 import { markerKind } from './marker.js';
 import { networkKinds } from './network/index.js';
 import { postgresKinds } from './postgres/index.js';
 import { processKinds } from './process/index.js';
 import { proxyDownKind, proxyToxicKind } from './proxy.js';
 import { redisKinds } from './redis/index.js';
-import { registerFaultKind } from './registry.js';
 import { sdkKinds } from './sdk/index.js';
 import { stressKinds } from './stress/index.js';
 
-registerFaultKind(markerKind);
-registerFaultKind(proxyToxicKind);
-registerFaultKind(proxyDownKind);
+// This entry point answers at once what exists (exposedFaults(), the catalog a
+// test or bench reads), so it loads every group; recovery, halts and runs go
+// through the catalog's lazy loaders instead.
+for (const kind of [markerKind, proxyToxicKind, proxyDownKind]) faultKinds.register(kind);
 for (const group of [networkKinds, processKinds, stressKinds, postgresKinds, redisKinds, sdkKinds]) {
-  for (const kind of group) registerFaultKind(kind);
+  for (const kind of group) faultKinds.register(kind);
 }
 
-export type * from '../core/fault.js';
+export * from '../core/fault.js';
+export {
+  type HaltOptions,
+  haltAll,
+  type RecoverOptions,
+  recoverOrphans,
+  registerFaultKind,
+} from '../lib/faults.js';
+export { FaultSession, type FaultSessionOptions } from '../lib/session.js';
 export * from './home.js';
 export * from './ledger.js';
 export * from './marker.js';
@@ -27,3 +40,11 @@ export * from './proxy.js';
 export * from './recovery.js';
 export * from './registry.js';
 export * from './session.js';
+
+/** The built-in (and registered) kinds, where recovery and sessions look them up by name. */
+export { faultKinds };
+
+/** The exposed built-in (and registered) kinds, by `group.name` (what `faultline inject` takes). */
+export function exposedFaults(): Map<string, FaultKind> {
+  return exposedAmong(faultKinds.registry.entries().map(([, kind]) => kind));
+}

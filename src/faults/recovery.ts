@@ -17,7 +17,7 @@ import {
   type LedgerEntry,
   selfIdentity,
 } from './ledger.js';
-import { loadFaultKindsFor } from './registry.js';
+import { type FaultKindSource, kindsFor } from './registry.js';
 
 export interface ActiveFault {
   id: string;
@@ -137,8 +137,8 @@ export interface RecoverOptions extends HomeOptions {
    * and corrupt entries whose owner cannot be read.
    */
   includeExpired?: boolean;
-  /** Where kinds are looked up; default the global registry with the built-ins. */
-  kinds?: Registry<FaultKind>;
+  /** Where kinds are looked up (the composition root's catalog loads only the groups named). */
+  kinds: FaultKindSource;
   /**
    * The automatic check of every command: entries whose revert has failed too often or
    * for too long (AUTO_RETRY_ATTEMPTS, AUTO_RETRY_WINDOW_MS) are reported in `notRetried`,
@@ -149,9 +149,28 @@ export interface RecoverOptions extends HomeOptions {
   revertTimeoutMs?: number;
 }
 
+/**
+ * Something besides the ledger that holds faults and must stop on a halt (the
+ * running proxy servers, whose CLI- and API-added toxics are not ledgered).
+ * Given by the caller, so recovery imports none of them.
+ */
+export interface HaltParticipant {
+  /** How a failure of this participant is reported (`id`, `kind`, and `label: <error>`). */
+  id: string;
+  kind: string;
+  label: string;
+  halt(
+    home: string,
+    halt: { pid: number; host: string; flagRaised: boolean },
+    report: Pick<HaltReport, 'reverted' | 'failed'>,
+  ): Promise<void>;
+}
+
 export interface HaltOptions extends HomeOptions {
   reason?: string;
-  kinds?: Registry<FaultKind>;
+  kinds: FaultKindSource;
+  /** Told after the ledger's faults are reverted, in order; each bounds its own wait. */
+  participants?: readonly HaltParticipant[];
   /** Bound on each revert and its verify; default REVERT_TIMEOUT_MS. */
   revertTimeoutMs?: number;
 }
@@ -481,12 +500,10 @@ export async function recoverOrphans({
   const { entries, corrupt } = listing;
   if (entries.length > 0 || corrupt.length > 0) {
     const me = await selfIdentity();
-    const registry =
-      kinds ??
-      (await loadFaultKindsFor([
-        ...entries.map((e) => e.kind),
-        ...corrupt.flatMap((c) => (c.salvaged.kind ? [c.salvaged.kind] : [])),
-      ]));
+    const registry = await kindsFor(kinds, [
+      ...entries.map((e) => e.kind),
+      ...corrupt.flatMap((c) => (c.salvaged.kind ? [c.salvaged.kind] : [])),
+    ]);
     const now = Date.now();
     const jobs: Job[] = [];
     for (const e of entries) {
@@ -594,6 +611,7 @@ export async function haltAll({
   home,
   reason,
   kinds,
+  participants = [],
   revertTimeoutMs = REVERT_TIMEOUT_MS,
 }: HaltOptions): Promise<HaltReport> {
   const ledger = new Ledger({ home });
@@ -614,12 +632,10 @@ export async function haltAll({
     const fresh = listing.entries.filter((e) => !seen.has(e.id));
     const corrupt = listing.corrupt.filter((c) => !seen.has(c.id));
     if (fresh.length === 0 && corrupt.length === 0) break;
-    const registry =
-      kinds ??
-      (await loadFaultKindsFor([
-        ...fresh.map((e) => e.kind),
-        ...corrupt.flatMap((c) => (c.salvaged.kind ? [c.salvaged.kind] : [])),
-      ]));
+    const registry = await kindsFor(kinds, [
+      ...fresh.map((e) => e.kind),
+      ...corrupt.flatMap((c) => (c.salvaged.kind ? [c.salvaged.kind] : [])),
+    ]);
     const jobs: Job[] = [];
     for (const e of fresh) {
       seen.add(e.id);
@@ -651,13 +667,14 @@ export async function haltAll({
     }
     await runJobs(jobs);
   }
-  // Running proxy servers revert their own toxics on the flag (those added by CLI or API are not
-  // ledgered); wait for them, bounded, and count what they reverted (src/proxy/registry.ts).
-  const { haltProxyServers } = await import('../proxy/registry.js');
-  const servers = { id: 'proxy-servers', kind: 'proxy-server', runId: '-', target: home };
-  await haltProxyServers(home, { pid: me.pid, host: me.host, flagRaised: flag.raised }, report).catch((err) =>
-    report.failed.push(outcome(servers, 'halt', false, `proxy servers: ${message(err)}`)),
-  );
+  // Participants (running proxy servers) revert their own faults on the flag; wait for each,
+  // bounded by itself, and count what they reverted.
+  for (const p of participants) {
+    const who = { id: p.id, kind: p.kind, runId: '-', target: home };
+    await p
+      .halt(home, { pid: me.pid, host: me.host, flagRaised: flag.raised }, report)
+      .catch((err) => report.failed.push(outcome(who, 'halt', false, `${p.label}: ${message(err)}`)));
+  }
   report.removedRuns = await removeDeadRuns(ledger);
   return report;
 }

@@ -18,7 +18,7 @@ import {
   selfIdentity,
 } from './ledger.js';
 import { REVERT_CONCURRENCY, revertAndVerify } from './recovery.js';
-import { loadFaultKinds } from './registry.js';
+import { FaultKindCatalog, type FaultKindSource, kindsFor } from './registry.js';
 import { spawnWatchdog, watchdogEnabled } from './watchdog.js';
 
 /** TTL when the caller gives none: no fault lives forever. */
@@ -58,6 +58,8 @@ export interface InjectOptions {
 export interface FaultSessionOptions {
   runId: string;
   ledger: Ledger;
+  /** Where a kind given by name is found (the composition root's catalog). */
+  kinds: FaultKindSource;
   onEvent?: (event: FaultEvent) => void;
   /** Checked against every fault's targets before it is planned (each policy must hold). */
   blastRadius?: readonly BlastRadiusPolicy[];
@@ -117,6 +119,7 @@ export class FaultSession {
   readonly #blastRadius: readonly BlastRadiusPolicy[];
   readonly #watchdog: boolean;
   readonly #claimWaitMs: number;
+  readonly #kinds: FaultKindSource;
   readonly #faults: Tracked[] = [];
   /** Targets of faults that passed the blast-radius check and are not yet tracked. */
   readonly #reserved = new Set<FaultTarget[]>();
@@ -128,7 +131,8 @@ export class FaultSession {
   #revertAll: Promise<FaultRecord[]> | undefined;
 
   /** Cheap: touches no disk until the first inject. */
-  constructor({ runId, ledger, onEvent, blastRadius, watchdog, claimWaitMs }: FaultSessionOptions) {
+  constructor({ runId, ledger, kinds, onEvent, blastRadius, watchdog, claimWaitMs }: FaultSessionOptions) {
+    this.#kinds = kinds;
     this.runId = runId;
     this.#claimWaitMs = claimWaitMs ?? CLAIM_WAIT_MS;
     this.#watchdog = watchdog ?? watchdogEnabled();
@@ -200,7 +204,7 @@ export class FaultSession {
     opts: InjectOptions,
     cancel: AbortSignal,
   ): Promise<FaultHandle> {
-    const kind = typeof kindOrName === 'string' ? await resolveKind(kindOrName) : kindOrName;
+    const kind = typeof kindOrName === 'string' ? await resolveKind(this.#kinds, kindOrName) : kindOrName;
     const parsed = kind.args.safeParse(args);
     if (!parsed.success) {
       const issues = zodIssues(parsed.error);
@@ -604,8 +608,10 @@ export class FaultSession {
   }
 }
 
-async function resolveKind(name: string): Promise<FaultKind> {
-  const kinds = await loadFaultKinds();
+async function resolveKind(source: FaultKindSource, name: string): Promise<FaultKind> {
+  let kinds = await kindsFor(source, [name]);
+  // An unknown name is refused listing every kind, so load them all for the message.
+  if (!kinds.has(name) && source instanceof FaultKindCatalog) kinds = await source.loadAll();
   const kind = kinds.get(name);
   if (!kind) {
     throw new FaultlineError(

@@ -8,6 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive, Ledger, type LedgerEntry } from './ledger.js';
 import { recoverOrphans } from './recovery.js';
+import type { FaultKindSource } from './registry.js';
 
 /**
  * How long the watchdog lets the runner (or a user) revert first: the lease of
@@ -47,7 +48,8 @@ async function entriesOf(ledger: Ledger, c: WatchdogConfig): Promise<LedgerEntry
  * nothing left: the runner unregistered it (its session reverted everything),
  * or the runner is dead and its faults are reverted (or it gave up on them).
  */
-export async function watchRun(c: WatchdogConfig): Promise<void> {
+/** Watches one run; `kinds` is where recovery finds how to revert what the run left. */
+export async function watchRun(c: WatchdogConfig, kinds: FaultKindSource): Promise<void> {
   const ledger = new Ledger({ home: c.home });
   let deadSince: number | undefined;
   let nextTry = 0;
@@ -61,7 +63,7 @@ export async function watchRun(c: WatchdogConfig): Promise<void> {
       const registered = run?.pid === c.pid;
       if (!alive) {
         // Nothing of it left in place: recovery also forgets the dead run's file.
-        if (registered) await recoverOrphans({ home: c.home }).catch(() => undefined);
+        if (registered) await recoverOrphans({ home: c.home, kinds }).catch(() => undefined);
         return;
       }
       // Unregistered once all was reverted: the session spawns a new watchdog with its next fault.
@@ -70,7 +72,7 @@ export async function watchRun(c: WatchdogConfig): Promise<void> {
       const dead = deadSince !== undefined && now - deadSince >= c.graceMs;
       const expired = mine.some((e) => Date.parse(e.expiresAt) + c.graceMs <= now);
       if (dead || expired) {
-        await recoverOrphans({ home: c.home, includeExpired: expired }).catch(() => undefined);
+        await recoverOrphans({ home: c.home, kinds, includeExpired: expired }).catch(() => undefined);
         nextTry = Date.now() + WATCHDOG_RETRY_MS;
       }
     }

@@ -5,10 +5,11 @@
  */
 // Recovery loads only the kinds the ledger names, when it needs them, and watchdog-loop.ts no more
 // than the ledger and recovery: the watchdog starts small beside the run (and a halt).
+import { faultKinds } from '../compose.js';
 import { type WatchdogConfig, watchRun } from './watchdog-loop.js';
 
 const config = JSON.parse(process.argv[2] ?? '{}') as WatchdogConfig;
 // A hangup of the runner's terminal must not end the watchdog: that is when it is needed.
 process.on('SIGHUP', () => undefined);
-await watchRun(config).catch(() => undefined);
+await watchRun(config, faultKinds).catch(() => undefined);
 process.exit(0);

@@ -15,7 +15,7 @@
  * FAULTLINE_WATCHDOG=0 disables it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { entryBeside } from './stress/spawn.js';
+import { entryBeside } from './child-entry.js';
 import { WATCHDOG_GRACE_MS, WATCHDOG_POLL_MS, type WatchdogConfig } from './watchdog-loop.js';
 
 /** False when FAULTLINE_WATCHDOG is `0`, `false`, `off` or `no`. */

@@ -18,10 +18,10 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
-import { exposedFaults } from '../../src/activities/faults.js';
 import { parseKeyValues } from '../../src/cli/inject.js';
 import { SettingsSchema } from '../../src/experiment/settings.js';
-import { validateExperiment } from '../../src/experiment/validate.js';
+import { exposedFaults } from '../../src/faults/index.js';
+import { validateExperiment } from '../../src/lib/validate.js';
 import { runCli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 

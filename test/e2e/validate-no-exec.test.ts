@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, test } from 'node:test';
-import { validateExperiment } from '../../src/experiment/validate.js';
+import { validateExperiment } from '../../src/lib/validate.js';
 import { cliSuite, runCli } from '../helpers/cli.js';
 
 const e2e = cliSuite('faultline-validate-noexec-');

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Experiment } from '../../src/core/schema.js';
-import { runExperiment } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { tempHome } from '../helpers/home.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/engine/', import.meta.url));

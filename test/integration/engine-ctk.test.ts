@@ -11,7 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Experiment } from '../../src/core/schema.js';
 import type { RunEvent } from '../../src/engine/events.js';
-import { exitCodeFor, type RunOptions, runExperiment } from '../../src/engine/run.js';
+import { exitCodeFor, type RunOptions } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { tempHome } from '../helpers/home.js';
 import { statusServer, type TestServer } from '../helpers/server.js';
 

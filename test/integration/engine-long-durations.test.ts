@@ -12,7 +12,7 @@ import { parseDuration } from '../../src/core/duration.js';
 import type { Experiment } from '../../src/core/schema.js';
 import { MAX_TIMER_MS, secondsToMs, setLongTimeout, sleep } from '../../src/core/timers.js';
 import type { RunEvent } from '../../src/engine/events.js';
-import { runExperiment } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { tempHomeSuite } from '../helpers/home.js';
 import { startServer } from '../helpers/server.js';
 

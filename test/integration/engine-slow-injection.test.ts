@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Experiment } from '../../src/core/schema.js';
-import { runExperiment } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { tempHome } from '../helpers/home.js';
 import { eventually } from '../helpers/live-faults.js';
 

@@ -17,7 +17,7 @@ import type { UndoRecord } from '../../src/core/fault.js';
 import { Ledger, newFaultId } from '../../src/faults/ledger.js';
 import { processKillKind } from '../../src/faults/process/kill.js';
 import { cmdlineDigest, parseNofile, readProc, sameProcess } from '../../src/faults/process/select.js';
-import { recoverOrphans } from '../../src/faults/recovery.js';
+import { recoverOrphans } from '../../src/lib/faults.js';
 import { tempHome } from '../helpers/home.js';
 import { deadOwnerEntry } from '../helpers/ledger-entries.js';
 

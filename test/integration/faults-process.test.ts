@@ -11,14 +11,18 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { exposedFaults } from '../../src/activities/faults.js';
-import '../../src/activities/index.js';
 import { errorLines } from '../../src/cli/error-lines.js';
+import { loadBuiltinActivities } from '../../src/compose.js';
 import type { FaultlineError } from '../../src/core/errors.js';
 import type { Experiment } from '../../src/core/schema.js';
 import { findBuiltin } from '../../src/engine/builtins.js';
-import { runExperiment } from '../../src/engine/run.js';
-import { FaultSession, Ledger, listActiveFaults, recoverOrphans } from '../../src/faults/index.js';
+import {
+  exposedFaults,
+  FaultSession,
+  Ledger,
+  listActiveFaults,
+  recoverOrphans,
+} from '../../src/faults/index.js';
 import { processKillKind, processKillRandomKind, processPauseKind } from '../../src/faults/process/index.js';
 import {
   cmdlineDigest,
@@ -29,9 +33,12 @@ import {
   selectionOf,
 } from '../../src/faults/process/select.js';
 import { stressFdExhaustKind } from '../../src/faults/stress/fd-exhaust.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { activityContext } from '../helpers/activity-context.js';
 import { assertNothingLeftBehind, type Fixture, repoRoot, spawnFixture } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
+
+await loadBuiltinActivities();
 
 const TICKER = join(repoRoot, 'test', 'fixtures', 'process', 'ticker.mjs');
 const RUNNER = join(repoRoot, 'test', 'fixtures', 'process', 'runner.ts');

@@ -19,14 +19,9 @@ import { Registry } from '../../src/core/registry.js';
 import { CLAIM_WAIT_MS, Ledger, type LedgerEntry, newFaultId } from '../../src/faults/ledger.js';
 import { markerKind } from '../../src/faults/marker.js';
 import { slowQueriesKind } from '../../src/faults/postgres/slow-queries.js';
-import {
-  faultStatus,
-  haltAll,
-  hasFaultsInPlace,
-  recoverOrphans,
-  releaseHalt,
-} from '../../src/faults/recovery.js';
-import { FaultSession } from '../../src/faults/session.js';
+import { faultStatus, hasFaultsInPlace, releaseHalt } from '../../src/faults/recovery.js';
+import { haltAll, recoverOrphans } from '../../src/lib/faults.js';
+import { FaultSession } from '../../src/lib/session.js';
 import { assertNothingLeftBehind, ledgerFiles } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
 import { deadOwnerEntry, deadPid } from '../helpers/ledger-entries.js';

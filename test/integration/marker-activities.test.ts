@@ -2,13 +2,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, test } from 'node:test';
-import '../../src/activities/index.js';
+import { loadBuiltinActivities } from '../../src/compose.js';
 import { ActivityFailed } from '../../src/core/errors.js';
 import { findBuiltin } from '../../src/engine/builtins.js';
 import type { ActivityContext } from '../../src/engine/context.js';
 import { FaultSession, Ledger, listActiveFaults } from '../../src/faults/index.js';
 import { assertNothingLeftBehind } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
+
+await loadBuiltinActivities();
 
 let home: string;
 let cleanup: () => Promise<void>;

@@ -10,10 +10,10 @@ import { createServer, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import '../../src/activities/index.js';
+import { loadBuiltinActivities } from '../../src/compose.js';
 import { FaultlineError } from '../../src/core/errors.js';
 import type { Experiment } from '../../src/core/schema.js';
-import { runExperiment } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { startMetricsServer } from '../../src/observe/metrics-server.js';
 import { Notifier } from '../../src/observe/notify.js';
 import { RunMetrics } from '../../src/observe/run-metrics.js';
@@ -22,6 +22,8 @@ import { ROOT } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { PROMETHEUS_SKIP, startPrometheus } from '../helpers/prometheus.js';
 import { startServer, type TestServer } from '../helpers/server.js';
+
+await loadBuiltinActivities();
 
 const PROMTOOL = spawnSync('promtool', ['--version']).error
   ? 'promtool (Debian package prometheus) is not installed; .ci/run installs it'

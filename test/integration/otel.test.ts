@@ -10,10 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import '../../src/activities/index.js';
+import { loadBuiltinActivities } from '../../src/compose.js';
 import type { Experiment } from '../../src/core/schema.js';
 import type { RunEvent } from '../../src/engine/events.js';
-import { exitCodeFor, runExperiment } from '../../src/engine/run.js';
+import { exitCodeFor } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { attachTracer, traceExporterFromEnv } from '../../src/observe/otel.js';
 import { tempHome } from '../helpers/home.js';
 import {
@@ -23,6 +24,8 @@ import {
   type Value,
 } from '../helpers/protobuf.js';
 import { statusServer, type TestServer } from '../helpers/server.js';
+
+await loadBuiltinActivities();
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/engine/', import.meta.url));
 

@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, test } from 'node:test';
-import '../../src/activities/index.js';
+import { loadBuiltinActivities } from '../../src/compose.js';
 import type { Experiment } from '../../src/core/schema.js';
 import { findBuiltin } from '../../src/engine/builtins.js';
-import { exitCodeFor, runExperiment } from '../../src/engine/run.js';
+import { exitCodeFor } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { PrometheusClient, PrometheusError, toNumber } from '../../src/prometheus/client.js';
 import { runBuiltin } from '../../src/providers/builtin.js';
 import { activityContext } from '../helpers/activity-context.js';
@@ -22,6 +23,8 @@ import {
   type RunningPrometheus,
   startPrometheus,
 } from '../helpers/prometheus.js';
+
+await loadBuiltinActivities();
 
 const SKIP = PROMETHEUS_SKIP;
 const gauge = { value: 42 };

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z } from 'zod';
+import { providerRegistry } from '../../src/compose.js';
 import { ActivityFailed, FaultlineError } from '../../src/core/errors.js';
 import { registerBuiltin } from '../../src/engine/builtins.js';
 import { builtinProvider } from '../../src/providers/builtin.js';
-import { providers } from '../../src/providers/index.js';
+
 import { pythonProvider } from '../../src/providers/python.js';
 import { activityContext } from '../helpers/activity-context.js';
+
+const providers = await providerRegistry();
 
 // A native implementation of a Chaos Toolkit python function, and a Faultline built-in.
 registerBuiltin({

@@ -14,7 +14,7 @@ import type { Experiment } from '../../src/core/schema.js';
 import { decideVerdict } from '../../src/core/verdict.js';
 import type { RunEvent } from '../../src/engine/events.js';
 import { type RecoveryRecord, recoveredFromSlots } from '../../src/engine/recovery-time.js';
-import { runExperiment } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import type { WindowMetrics } from '../../src/load/series.js';
 import { tempHomeSuite } from '../helpers/home.js';
 import { startServer } from '../helpers/server.js';

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Experiment } from '../../src/core/schema.js';
-import { exitCodeFor, runExperiment } from '../../src/engine/run.js';
+import { exitCodeFor } from '../../src/engine/run.js';
+import { runExperiment } from '../../src/lib/run.js';
 import { tempHome } from '../helpers/home.js';
 import { startServer } from '../helpers/server.js';
 

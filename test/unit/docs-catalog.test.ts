@@ -15,12 +15,14 @@ import {
   MODULES,
   renderCatalog,
 } from '../../scripts/catalog-render.mjs';
-import { exposedFaults } from '../../src/activities/faults.js';
 import { discoverActivities } from '../../src/cli/discover.js';
 import { parseKeyValues } from '../../src/cli/inject.js';
-import { validateExperiment } from '../../src/experiment/validate.js';
+import { loadBuiltinActivities } from '../../src/compose.js';
+import { exposedFaults } from '../../src/faults/index.js';
+import { validateExperiment } from '../../src/lib/validate.js';
 
 const CATALOG = new URL('../../docs/catalog.md', import.meta.url);
+await loadBuiltinActivities();
 const activities = discoverActivities();
 const exposed = [...exposedFaults().keys()];
 

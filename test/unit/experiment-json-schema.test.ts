@@ -4,9 +4,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
+import { loadBuiltinActivities } from '../../src/compose.js';
 import { builtinActivities } from '../../src/engine/builtins.js';
 import { EXPERIMENT_SCHEMA_ID, experimentJsonSchema } from '../../src/experiment/index.js';
-import '../../src/providers/index.js';
+
+await loadBuiltinActivities();
 
 type Schema = Record<string, any>;
 

@@ -11,7 +11,8 @@ import { delimiter, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { FaultlineError } from '../../src/core/errors.js';
 import { MAX_EXPANDED_CHARS, MAX_EXPANDED_NODES, MAX_YAML_ALIASES } from '../../src/core/parse.js';
-import { loadExperimentSource, validateExperiment } from '../../src/experiment/index.js';
+import { loadExperimentSource } from '../../src/experiment/index.js';
+import { validateExperiment } from '../../src/lib/validate.js';
 
 let dir: string;
 before(async () => {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FaultlineError } from '../../src/core/errors.js';
-import { loadExperimentSource, MAX_SOURCE_BYTES, validateExperiment } from '../../src/experiment/index.js';
+import { loadExperimentSource, MAX_SOURCE_BYTES } from '../../src/experiment/index.js';
+import { validateExperiment } from '../../src/lib/validate.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'experiment');

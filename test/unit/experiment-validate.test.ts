@@ -4,15 +4,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { providerRegistry } from '../../src/compose.js';
 import { FaultlineError, type Issue } from '../../src/core/errors.js';
 import type { ProviderRunner } from '../../src/engine/context.js';
-import {
-  assertValidExperiment,
-  loadExperimentSource,
-  MAX_ISSUES,
-  validateExperiment,
-} from '../../src/experiment/index.js';
-import { providers } from '../../src/providers/index.js';
+import { loadExperimentSource, MAX_ISSUES } from '../../src/experiment/index.js';
+import { assertValidExperiment, validateExperiment } from '../../src/lib/validate.js';
+
+const providers = await providerRegistry();
 
 const fixture = (name: string) => join(import.meta.dirname, '..', 'fixtures', 'experiment', name);
 

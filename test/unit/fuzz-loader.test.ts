@@ -13,7 +13,8 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { FaultlineError } from '../../src/core/errors.js';
-import { assertValidExperiment, loadExperimentSource } from '../../src/experiment/index.js';
+import { loadExperimentSource } from '../../src/experiment/index.js';
+import { assertValidExperiment } from '../../src/lib/validate.js';
 
 /** mulberry32: small, fast, seedable. */
 function prng(seed: number) {

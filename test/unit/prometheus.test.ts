@@ -1,7 +1,7 @@
 /** The Prometheus client's pure parts: times, durations, result conversions. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import '../../src/activities/index.js';
+import { loadBuiltinActivities } from '../../src/compose.js';
 import { findBuiltin } from '../../src/engine/builtins.js';
 import {
   formatPromTime,
@@ -13,6 +13,8 @@ import {
   toVector,
 } from '../../src/prometheus/client.js';
 import { parseDurationSeconds, parseTime } from '../../src/prometheus/time.js';
+
+await loadBuiltinActivities();
 
 const now = new Date('2026-01-02T03:04:05.000Z');
 const ago = (s: number) => new Date(now.getTime() - s * 1000);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { providerRegistry } from '../../src/compose.js';
 import { InterruptExecution } from '../../src/core/errors.js';
 import type { Activity, Tolerance } from '../../src/core/schema.js';
 import {
@@ -9,8 +10,10 @@ import {
   type ToleranceContext,
   validateTolerance,
 } from '../../src/engine/tolerances/index.js';
-import { providers } from '../../src/providers/index.js';
+
 import { activityContext } from '../helpers/activity-context.js';
+
+const providers = await providerRegistry();
 
 const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'providers');
 

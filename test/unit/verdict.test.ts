@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import type { ActivityRun, Journal, SteadyState } from '../../src/core/journal.js';
 import type { Activity } from '../../src/core/schema.js';
 import { decideVerdict, missesTolerated, type VerdictKind } from '../../src/core/verdict.js';
-import { validateExperiment } from '../../src/experiment/validate.js';
+import { validateExperiment } from '../../src/lib/validate.js';
 
 const probe: Activity = { type: 'probe', name: 'p99', provider: { type: 'node', module: 'm', func: 'f' } };
 const state = (met: boolean): SteadyState => ({

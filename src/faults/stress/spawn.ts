@@ -7,13 +7,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { FaultlineError } from '../../core/errors.js';
 import type { UndoRecord } from '../../core/fault.js';
+import { entryBeside, type WorkerEntry } from '../child-entry.js';
 import { processStartTime } from '../ledger.js';
+
+export type { WorkerEntry };
+
 import { listProcs } from '../process/select.js';
 import type { WorkerConfig } from './worker.js';
 
@@ -44,13 +45,6 @@ export function deadlineFor(ttlMs: number | undefined, now = Date.now()): number
   return now + Math.min(ttlMs ?? FALLBACK_TTL_MS, FALLBACK_TTL_MS) + DEADLINE_GRACE_MS;
 }
 
-export interface WorkerEntry {
-  /** worker.js (built) or worker.ts (source). */
-  script: string;
-  /** A loader for `--import` when the script is TypeScript (tsx). */
-  loader?: string;
-}
-
 /** `node [--import <loader>] <script> <config JSON> faultline-stress=<tag>`, minus `node`. */
 export function workerArgv(entry: WorkerEntry, config: WorkerConfig, tag: string): string[] {
   return [
@@ -59,16 +53,6 @@ export function workerArgv(entry: WorkerEntry, config: WorkerConfig, tag: string
     JSON.stringify(config),
     `${TAG_ARG}${tag}`,
   ];
-}
-
-/** `<base>.js` beside the module at `moduleUrl` (dist/), else `<base>.ts` under tsx (running from src/). */
-export function entryBeside(moduleUrl: string, base: string): WorkerEntry {
-  const here = dirname(fileURLToPath(moduleUrl));
-  const js = join(here, `${base}.js`);
-  if (existsSync(js)) return { script: js };
-  const ts = join(here, `${base}.ts`);
-  if (existsSync(ts)) return { script: ts, loader: import.meta.resolve('tsx') };
-  throw new FaultlineError('FAULTLINE_ERR_INTERNAL', `${base} is missing beside ${here}`);
 }
 
 /** The stress worker's entry (worker.js or worker.ts beside this module). */
