@@ -4,7 +4,8 @@
  * client).
  *
  * Lifecycle, as in Toxiproxy: accept, then dial the upstream (immediately, or
- * after a `slow_open` delay); a dial failure closes the client (it sees EOF).
+ * after a `slow_open` delay); a dial failure closes the client (it sees EOF),
+ * and so does an upstream address the address policy refuses (listen.ts).
  *
  * Unlike Toxiproxy, half-close is proxied faithfully: both sockets are
  * `allowHalfOpen`, a FIN from one side is forwarded as a FIN to the other once
@@ -31,6 +32,8 @@ export interface ConnectionOwner {
   readonly userBuffers: boolean;
   readonly upstreamLookup: UpstreamLookup;
   upstreamTarget(): { host: string; port: number } | null;
+  /** Why the address policy refuses dialling this address (listen.ts), or null. */
+  dialRefusal(address: string): string | null;
   connectionClosed(conn: Connection): void;
 }
 
@@ -170,9 +173,15 @@ export class Connection implements LinkOwner {
       client.destroy();
       return;
     }
-    const userBuffers = this.owner.userBuffers;
-    // A named upstream is resolved from the proxy's cache, not by a lookup per connection.
+    // A named upstream is resolved from the proxy's cache, not by a lookup per connection; the cache
+    // checks each address it hands out against the address policy, and a literal is checked here.
     const named = isIP(target.host) === 0 ? this.owner.upstreamLookup : null;
+    if (named === null && this.owner.dialRefusal(target.host) !== null) {
+      this.#state = State.Closing;
+      client.destroy();
+      return;
+    }
+    const userBuffers = this.owner.userBuffers;
     const upstream = connect({
       host: target.host,
       port: target.port,
