@@ -20,8 +20,11 @@ const files = (only.length ? only : find('test')).sort();
 // assert what `recover` reports, and a watchdog reverting first would race them; each test
 // runner would also pay one more process start. test/integration/watchdog.test.ts turns it on.
 const env = { ...process.env, FAULTLINE_WATCHDOG: process.env.FAULTLINE_WATCHDOG ?? '0' };
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
-  stdio: 'inherit',
-  env,
-});
+// A test that hangs fails after 10 minutes instead of holding CI until its own limit (the slowest
+// test, the package install, takes about 5 minutes with both cores loaded).
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
+  { stdio: 'inherit', env },
+);
 process.exit(r.status ?? 1);
