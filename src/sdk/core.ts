@@ -196,7 +196,8 @@ export function newRuleId(prefix = 'sdk'): string {
  * control server; beyond 2^31-1 ms a Node timer would fire after 1 ms).
  */
 export function delayFor(rule: SdkFaultRule): number {
-  const cap = (ms: number) => (Number.isFinite(ms) ? Math.min(MAX_SDK_DELAY_MS, Math.max(0, ms)) : 0);
+  // A sum past Number.MAX_VALUE (1e308 + jitter) is Infinity: the longest delay, not none.
+  const cap = (ms: number) => (Number.isNaN(ms) ? 0 : Math.min(MAX_SDK_DELAY_MS, Math.max(0, ms)));
   if (rule.type === 'timeout') return cap(rule.latency_ms ?? DEFAULT_TIMEOUT_HANG_MS);
   const base = rule.latency_ms ?? 0;
   const jitter = rule.jitter_ms ?? 0;
