@@ -5,6 +5,7 @@
  * attributes, addresses) is the ProxyControl's business.
  */
 import { ProxyApiError, type ProxyInput, type ToxicInput } from '../model.js';
+import { toxicKinds } from '../toxics/index.js';
 import {
   decodeStruct,
   type GoJson,
@@ -47,20 +48,13 @@ const TOXIC_CREATE: GoStruct = {
   },
 };
 
-/** Go type names of the toxic structs, for update error messages. */
-const TOXIC_GO_TYPES: Record<string, string> = {
-  latency: 'LatencyToxic',
-  bandwidth: 'BandwidthToxic',
-  slow_close: 'SlowCloseToxic',
-  timeout: 'TimeoutToxic',
-  reset_peer: 'ResetToxic',
-  slicer: 'SlicerToxic',
-  limit_data: 'LimitDataToxic',
-  noop: 'NoopToxic',
-};
-
+/**
+ * The Go struct a toxic's attributes decode into, for update error messages:
+ * the kind's own `goName` (toxics/index.ts is the one list). A type no kind
+ * has (a ProxyControl of another's) gets Toxiproxy's naming convention.
+ */
 function toxicGoType(type: string): string {
-  const known = TOXIC_GO_TYPES[type];
+  const known = toxicKinds.get(type)?.goName;
   if (known) return `toxics.${known}`;
   const pascal = type
     .split(/[_-]/)

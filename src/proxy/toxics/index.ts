@@ -1,6 +1,7 @@
 /**
- * The toxic types, by name. Adding one: a file in this folder exporting a
- * `ToxicKind` (see ../toxic.ts), and one `register` line here.
+ * The toxic types. Adding one: a file in this folder exporting a `ToxicKind`
+ * (see ../toxic.ts) and its line in TOXIC_KINDS; the registry, the API's Go
+ * type names (api/decode.ts) and the manager's checks all read the kind.
  */
 import { Registry } from '../../core/registry.js';
 import type { ToxicKind } from '../toxic.js';
@@ -19,22 +20,26 @@ import { slowClose } from './slow-close.js';
 import { slowOpen } from './slow-open.js';
 import { timeout } from './timeout.js';
 
-export const toxicKinds = new Registry<ToxicKind<any>>('toxic type');
-const register = (kind: ToxicKind<any>) => toxicKinds.register(kind.type, kind);
+/** Every toxic type, in the order docs and `--help` list them: the one list, the registry below derives from it. */
+export const TOXIC_KINDS: readonly ToxicKind<any>[] = [
+  // Toxiproxy's toxics.
+  latency,
+  bandwidth,
+  slowClose,
+  timeout,
+  resetPeer,
+  slicer,
+  limitData,
+  noop,
+  // Faultline's.
+  resetConnect,
+  slowOpen,
+  packetLoss,
+  limitTime,
+  httpAbort,
+  httpDelay,
+];
 
-// Toxiproxy's toxics.
-register(latency);
-register(bandwidth);
-register(slowClose);
-register(timeout);
-register(resetPeer);
-register(slicer);
-register(limitData);
-register(noop);
-// Faultline's.
-register(resetConnect);
-register(slowOpen);
-register(packetLoss);
-register(limitTime);
-register(httpAbort);
-register(httpDelay);
+/** The toxic types by the `type` clients send (the API, the manager and the fault kinds look them up here). */
+export const toxicKinds = new Registry<ToxicKind<any>>('toxic type');
+for (const kind of TOXIC_KINDS) toxicKinds.register(kind.type, kind);
