@@ -6,15 +6,8 @@
 import { FaultlineError } from '../core/errors.js';
 import { faultlineHome } from '../faults/home.js';
 import { FORGOTTEN_LOG, Ledger } from '../faults/ledger.js';
-import {
-  type CorruptOutcome,
-  faultStatus,
-  hasFaultsInPlace,
-  type RecoveryReport,
-  type RevertOutcome,
-  releaseHalt,
-} from '../faults/recovery.js';
-import { haltAll, recoverOrphans } from '../lib/faults.js';
+import type { CorruptOutcome, RecoveryReport, RevertOutcome } from '../faults/recovery.js';
+import { faultStatus, halt, recover, releaseHalt } from '../lib/status.js';
 import { type Output, printJsonDocument, printText } from './output.js';
 
 function age(ms: number): string {
@@ -36,15 +29,14 @@ function read(c: { salvaged: { kind?: string; target?: string } }): string {
 
 export async function statusCommand(opts: { json?: boolean }, out: Output): Promise<number> {
   const home = faultlineHome();
-  const { faults, corrupt, halt, forgotten } = await faultStatus({ home });
-  // Faults on running proxy servers, ledgered or not (added with `faultline proxy toxic add`, any client).
-  const registry = await import('../proxy/registry.js');
-  const proxyServers = await registry.listProxyServers(home);
+  // With the faults on running proxy servers, ledgered or not (`faultline proxy toxic add`, any client).
+  const { faults, corrupt, halt, forgotten, proxyServers } = await faultStatus({ home });
   if (opts.json) {
     printJsonDocument({ halt, faults, corrupt, forgotten, proxy_servers: proxyServers });
     return 0;
   }
-  const proxyLines = registry.describeProxyServers(proxyServers);
+  const { describeProxyServers } = await import('../proxy/registry.js');
+  const proxyLines = describeProxyServers(proxyServers);
   // Proxy and toxic names come from any API client: printed with control characters escaped.
   if (proxyLines.length) printText(`${proxyLines.join('\n')}\n`);
   if (halt) out.summary(`HALT in force since ${halt.since}${halt.reason ? `: ${halt.reason}` : ''}`);
@@ -150,7 +142,7 @@ export async function haltCommand(
     else out.summary('no halt was in force: nothing to release');
     return 0;
   }
-  const report = await haltAll({ home, reason: opts.reason });
+  const report = await halt({ home, reason: opts.reason });
   reportLines(report, out);
   if (!report.flag.raised) {
     for (const r of report.signalled) {
@@ -165,16 +157,16 @@ export async function haltCommand(
   out.summary(
     `HALT: ${report.reverted.length} fault(s) reverted; new runs are refused until \`faultline halt --release\``,
   );
-  return hasFaultsInPlace(report) ? 1 : 0;
+  return report.faultsInPlace ? 1 : 0;
 }
 
 export async function recoverCommand(out: Output): Promise<number> {
-  const report = await recoverOrphans({ home: faultlineHome(), includeExpired: true });
+  const report = await recover({ home: faultlineHome() });
   reportLines(report, out);
   const nothing =
     report.reverted.length + report.failed.length + report.notApplied.length + report.corrupt.length === 0;
   if (nothing && !report.ledgerError) out.summary('nothing to recover');
-  return hasFaultsInPlace(report) ? 1 : 0;
+  return report.faultsInPlace ? 1 : 0;
 }
 
 /** The one entry `idOrPrefix` names; exit 2 (naming it) when it names none or several. */

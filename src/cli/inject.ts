@@ -6,22 +6,15 @@
  * `--dry-run` shows what it would act on (for process faults, every matching
  * process and which ones were chosen, and why) without injecting anything.
  */
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { observeResolution } from '../activities/faults.js';
-import { checkBlastRadius, describeTarget } from '../core/blast-radius.js';
+import { describeTarget } from '../core/blast-radius.js';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
-import type { FaultKind, FaultTarget, ResolvedTargets } from '../core/fault.js';
-import { watchInterrupts } from '../engine/interrupts.js';
-import { loadSettings, settingsBlastRadius } from '../experiment/settings.js';
-import { localHaltSource } from '../faults/halt-source.js';
-import { faultlineHome } from '../faults/home.js';
+import type { FaultTarget } from '../core/fault.js';
 import { exposedFaults } from '../faults/index.js';
-import { Ledger } from '../faults/ledger.js';
-import { formatCandidates, type Selection, selectionJson, selectionOf } from '../faults/process/select.js';
+import { formatCandidates, type Selection, selectionJson } from '../faults/process/select.js';
 import { MAX_FAULT_TTL_MS } from '../faults/session.js';
-import { FaultSession } from '../lib/session.js';
+import { type FaultDoc, type InjectEvent, injectFault, listFaults, planFault } from '../lib/inject.js';
 import type { Output } from './output.js';
 
 export interface InjectFlags {
@@ -85,22 +78,16 @@ export function parseKeyValues(pairs: readonly string[], schema: z.ZodType): Rec
   return out;
 }
 
-function describeFault(name: string, kind: FaultKind): string {
-  const json = z.toJSONSchema(kind.args, { io: 'input', unrepresentable: 'any' }) as JsonSchema & {
-    required?: string[];
-  };
-  const required = new Set(json.required ?? []);
-  const lines = [`${name}${kind.irreversible ? ' (irreversible)' : ''}`, `    ${kind.expose?.doc ?? ''}`];
-  for (const [key, s] of Object.entries(json.properties ?? {})) {
-    const d = (s as { description?: string }).description;
-    lines.push(`      ${key}${required.has(key) ? '' : '?'}${d ? `  ${d}` : ''}`);
+function describeFault(f: FaultDoc): string {
+  const lines = [`${f.name}${f.irreversible ? ' (irreversible)' : ''}`, `    ${f.doc}`];
+  for (const a of f.args) {
+    lines.push(`      ${a.name}${a.required ? '' : '?'}${a.description ? `  ${a.description}` : ''}`);
   }
   return lines.join('\n');
 }
 
-function listFaults(): number {
-  const faults = [...exposedFaults().entries()].sort(([a], [b]) => a.localeCompare(b));
-  const text = faults.map(([name, kind]) => describeFault(name, kind)).join('\n\n');
+function printFaults(): number {
+  const text = listFaults().map(describeFault).join('\n\n');
   process.stdout.write(`faults (faultline inject <fault> key=value ... --duration 30s):\n\n${text}\n`);
   return 0;
 }
@@ -128,38 +115,16 @@ function selectionLines(sel: Selection | undefined): string[] {
   ];
 }
 
-/** `--dry-run`: validate, resolve the targets, check the blast radius; print what would be acted on. */
-async function dryRun(
-  name: string,
-  kind: FaultKind,
-  args: Record<string, unknown>,
-  flags: InjectFlags,
-): Promise<number> {
-  const parsed = kind.args.safeParse(args);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-    const first = issues[0]!;
-    throw new FaultlineError(
-      'FAULTLINE_ERR_VALIDATION',
-      `${name}: ${first.path ? `${first.path}: ` : ''}${first.message}`,
-      {
-        issues,
-      },
-    );
-  }
-  const target = kind.target(parsed.data);
-  const resolved: ResolvedTargets = kind.resolveTargets
-    ? await kind.resolveTargets(parsed.data)
-    : { targets: [{ type: kind.kind, name: target }] };
-  const policies = settingsBlastRadius(await loadSettings(flags.settings, faultlineHome()));
-  checkBlastRadius(policies, `${kind.kind} ${target}`, resolved);
-  const sel = selectionOf(resolved);
+/** `--dry-run`: the library's plan (validated, targets resolved, blast radius checked), printed. */
+async function dryRun(name: string, args: Record<string, unknown>, flags: InjectFlags): Promise<number> {
+  const plan = await planFault(name, args, settingsOption(flags));
+  const sel = plan.selection;
   if (flags.json) {
     const report = {
       fault: name,
       dry_run: true,
-      target,
-      targets: resolved.targets,
+      target: plan.target,
+      targets: plan.targets,
       ...(sel
         ? { selection: sel.reason, candidates: selectionJson(sel, Number.POSITIVE_INFINITY).candidates }
         : {}),
@@ -168,13 +133,45 @@ async function dryRun(
     return 0;
   }
   const lines = [
-    `${name} (dry run: nothing injected): ${target}`,
+    `${name} (dry run: nothing injected): ${plan.target}`,
     ...selectionLines(sel),
-    `would act on ${describeWhere(resolved.targets) || target}`,
-    policies.length ? "blast radius: within the settings file's policy" : 'blast radius: no policy set',
+    `would act on ${describeWhere(plan.targets) || plan.target}`,
+    plan.blastRadius.length
+      ? "blast radius: within the settings file's policy"
+      : 'blast radius: no policy set',
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+const settingsOption = (flags: InjectFlags) =>
+  flags.settings === undefined ? {} : { settingsPath: flags.settings };
+
+/** `--duration` / `--until-halt` checked with their flag names, into the library's options. */
+function durationOption(flags: InjectFlags): { durationMs: number } | { untilHalt: true } {
+  if (flags.untilHalt) {
+    if (flags.duration !== undefined) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        '--until-halt: expected either --duration or --until-halt, not both',
+      );
+    }
+    return { untilHalt: true };
+  }
+  if (flags.duration === undefined) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      "--duration: required (such as '30s' or '5m'); every fault is time-bounded unless you say --until-halt",
+    );
+  }
+  const ms = parseDuration(flags.duration);
+  if (ms === undefined || ms > MAX_FAULT_TTL_MS) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `--duration: expected a duration such as '30s', '500ms', '5m', got '${flags.duration}'`,
+    );
+  }
+  return { durationMs: ms };
 }
 
 export async function injectCommand(
@@ -183,7 +180,7 @@ export async function injectCommand(
   flags: InjectFlags,
   out: Output,
 ): Promise<number> {
-  if (fault === undefined) return listFaults();
+  if (fault === undefined) return printFaults();
   const faults = exposedFaults();
   const kind = faults.get(fault);
   if (!kind) {
@@ -209,112 +206,63 @@ export async function injectCommand(
     args = { ...(parsed as Record<string, unknown>), ...args };
   }
 
-  if (flags.dryRun) return dryRun(fault, kind, args, flags);
+  if (flags.dryRun) return dryRun(fault, args, flags);
+  // An irreversible fault lasts no time: its duration flags are not asked for.
+  const lasting = kind.irreversible ? {} : durationOption(flags);
 
-  let ttlMs: number;
-  if (kind.irreversible) {
-    ttlMs = 60_000; // nothing lasts: the ledger entry only spans the injection
-  } else if (flags.untilHalt) {
-    if (flags.duration !== undefined) {
-      throw new FaultlineError(
-        'FAULTLINE_ERR_USAGE',
-        '--until-halt: expected either --duration or --until-halt, not both',
-      );
-    }
-    ttlMs = MAX_FAULT_TTL_MS;
-  } else {
-    if (flags.duration === undefined) {
-      throw new FaultlineError(
-        'FAULTLINE_ERR_USAGE',
-        "--duration: required (such as '30s' or '5m'); every fault is time-bounded unless you say --until-halt",
-      );
-    }
-    const ms = parseDuration(flags.duration);
-    if (ms === undefined || ms > MAX_FAULT_TTL_MS) {
-      throw new FaultlineError(
-        'FAULTLINE_ERR_USAGE',
-        `--duration: expected a duration such as '30s', '500ms', '5m', got '${flags.duration}'`,
-      );
-    }
-    ttlMs = ms;
-  }
-
-  const home = faultlineHome();
-  const settings = await loadSettings(flags.settings, home);
-  const session = new FaultSession({
-    runId: randomUUID(),
-    ledger: new Ledger({ home }),
-    blastRadius: settingsBlastRadius(settings),
-  });
-
-  // Ctrl-C, SIGTERM and `faultline halt` all end the wait; so does the duration.
+  // Ctrl-C and SIGTERM end the wait (the library watches `faultline halt` and the duration).
   const signals = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => signals.abort(`interrupted by ${sig}`);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const interrupts = await watchInterrupts({
-    halt: localHaltSource(home),
-    signal: signals.signal,
-    ...(kind.irreversible || flags.untilHalt
-      ? {}
-      : { maxDurationMs: ttlMs, maxDurationReason: 'its duration elapsed' }),
-  });
+  const onEvent = (e: InjectEvent) => {
+    if (e.type !== 'injected') return;
+    if (!flags.json) for (const line of selectionLines(e.selection)) out.summary(`${fault}: ${line}`);
+    if (e.irreversible) return;
+    out.summary(
+      `${fault}: injected ${what(e.target, describeWhere(e.targets))} (fault ${e.id.slice(0, 8)}); ` +
+        `${e.untilHalt ? 'until `faultline halt`' : `for ${e.ttlMs / 1000} s`}; Ctrl-C reverts it now`,
+    );
+  };
   try {
-    const started = Date.now();
-    // Sees the targets the session resolves, so the user is told what was chosen and why.
-    const observed = observeResolution(kind);
-    const handle = await session.inject(observed.kind, args, { ttlMs, signal: interrupts.controller.signal });
-    const record = session.records().find((r) => r.id === handle.id);
-    const where = describeWhere(record?.targets ?? []);
-    const sel = selectionOf(observed.resolved());
+    const r = await injectFault(fault, args, {
+      ...lasting,
+      ...settingsOption(flags),
+      signal: signals.signal,
+      onEvent,
+    });
     const injected = {
       fault: fault,
-      id: handle.id,
-      target: handle.target,
-      targets: record?.targets ?? [],
-      ...(sel ? { selection: sel.reason } : {}),
+      id: r.id,
+      target: r.target,
+      targets: r.targets,
+      ...(r.selection ? { selection: r.selection.reason } : {}),
     };
-    if (!flags.json) for (const line of selectionLines(sel)) out.summary(`${fault}: ${line}`);
-    if (kind.irreversible) {
-      await session.revertAll();
+    if (r.irreversible) {
       if (flags.json) process.stdout.write(`${JSON.stringify({ ...injected, irreversible: true })}\n`);
-      else out.summary(`${fault}: done ${what(handle.target, where)} (irreversible: nothing to revert)`);
+      else
+        out.summary(
+          `${fault}: done ${what(r.target, describeWhere(r.targets))} (irreversible: nothing to revert)`,
+        );
       return 0;
     }
-    out.summary(
-      `${fault}: injected ${what(handle.target, where)} (fault ${handle.id.slice(0, 8)}); ` +
-        `${flags.untilHalt ? 'until `faultline halt`' : `for ${ttlMs / 1000} s`}; Ctrl-C reverts it now`,
-    );
-    if (!interrupts.controller.signal.aborted) {
-      // The interrupt timers are unref'd (they must not keep a finished run alive): hold the loop open.
-      const keepAlive = setInterval(() => {}, 60_000);
-      await new Promise((done) =>
-        interrupts.controller.signal.addEventListener('abort', done, { once: true }),
-      );
-      clearInterval(keepAlive);
-    }
-    const [reverted] = await session.revertAll();
-    const why = String(interrupts.controller.signal.reason ?? '');
-    const elapsed = (Date.now() - started) / 1000;
     if (flags.json) {
       process.stdout.write(
-        `${JSON.stringify({ ...injected, ...reverted, seconds: elapsed, ended_by: why })}\n`,
+        `${JSON.stringify({ ...injected, ...r.record, seconds: r.seconds, ended_by: r.reason })}\n`,
       );
     }
-    if (!reverted?.verified) {
+    if (!r.revert.verified) {
       out.error(
-        `${fault}: could NOT verify the revert of ${handle.target}: ${reverted?.error ?? 'unknown'}; see \`faultline status\``,
+        `${fault}: could NOT verify the revert of ${r.target}: ${r.revert.error ?? 'unknown'}; see \`faultline status\``,
       );
       return 1;
     }
     if (!flags.json) {
-      out.summary(`${fault}: reverted and verified after ${elapsed.toFixed(1)} s (${why})`);
+      out.summary(`${fault}: reverted and verified after ${r.seconds.toFixed(1)} s (${r.reason})`);
     }
     return 0;
   } finally {
-    interrupts.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await session.revertAll();
   }
 }
