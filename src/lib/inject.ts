@@ -15,22 +15,14 @@ import type { FaultRecord } from '../core/journal.js';
 import { watchInterrupts } from '../engine/interrupts.js';
 import { loadSettings, settingsBlastRadius } from '../experiment/settings.js';
 import { localHaltSource } from '../faults/halt-source.js';
-import { faultlineHome } from '../faults/home.js';
 import { exposedFaults } from '../faults/index.js';
 import { Ledger } from '../faults/ledger.js';
 import { type Selection, selectionOf } from '../faults/process/select.js';
 import { type FaultEvent, MAX_FAULT_TTL_MS } from '../faults/session.js';
 import { FaultSession } from './session.js';
+import { type FaultlineHomeOptions, homeOf } from './status.js';
 
-/** Where the settings file and the ledger are: as the CLI finds them unless given. */
-export interface FaultHomeOptions {
-  /** `$FAULTLINE_HOME` (ledger, halt flag, default settings file); default from `env`. */
-  home?: string;
-  /** Where FAULTLINE_HOME is read when `home` is not given; default process.env. */
-  env?: NodeJS.ProcessEnv;
-}
-
-export interface PlanFaultOptions extends FaultHomeOptions {
+export interface PlanFaultOptions extends FaultlineHomeOptions {
   /** The settings file whose blast radius applies; default `<home>/settings.yaml` (if it exists). */
   settingsPath?: string;
 }
@@ -173,8 +165,6 @@ function exposedFault(name: string): FaultKind {
   }
   return kind;
 }
-
-const homeOf = (o: FaultHomeOptions) => o.home ?? faultlineHome(o.env ?? process.env);
 
 async function blastRadiusOf(o: PlanFaultOptions, home: string): Promise<BlastRadiusPolicy[]> {
   return settingsBlastRadius(await loadSettings(o.settingsPath, home));

@@ -10,15 +10,16 @@ import * as recovery from '../faults/recovery.js';
 import type { ProxyServerRecord } from '../proxy/registry.js';
 import { haltAll, recoverOrphans } from './faults.js';
 
-/** Where the ledger and the halt flag are: `$FAULTLINE_HOME` as the CLI finds it unless given. */
-export interface StatusHomeOptions {
+/** Where the ledger, the halt flag and the settings file are: `$FAULTLINE_HOME` as the CLI finds it unless given. */
+export interface FaultlineHomeOptions {
   /** `$FAULTLINE_HOME`; default from `env`. */
   home?: string;
   /** Where FAULTLINE_HOME is read when `home` is not given; default process.env. */
   env?: NodeJS.ProcessEnv;
 }
 
-const homeOf = (o: StatusHomeOptions) => o.home ?? faultlineHome(o.env ?? process.env);
+/** The home the options name, else FAULTLINE_HOME from their `env` (default process.env), else ~/.faultline. */
+export const homeOf = (o: FaultlineHomeOptions): string => o.home ?? faultlineHome(o.env ?? process.env);
 
 /** What `faultline status` shows. */
 export interface StatusReport extends recovery.FaultStatus {
@@ -34,7 +35,7 @@ export interface StatusReport extends recovery.FaultStatus {
  * const { faults, halt } = await faultStatus();
  * if (halt) console.log(`halted since ${halt.since}`);
  */
-export async function faultStatus(options: StatusHomeOptions = {}): Promise<StatusReport> {
+export async function faultStatus(options: FaultlineHomeOptions = {}): Promise<StatusReport> {
   const home = homeOf(options);
   const status = await recovery.faultStatus({ home });
   // Loaded here, not at the top: the halt path imports this module and counts every ms.
@@ -56,7 +57,7 @@ export interface HaltResult extends recovery.HaltReport {
  * const report = await halt({ reason: 'pager went off' });
  * if (!report.flag.raised || report.faultsInPlace) console.error('halt incomplete', report.failed);
  */
-export async function halt(options: StatusHomeOptions & { reason?: string } = {}): Promise<HaltResult> {
+export async function halt(options: FaultlineHomeOptions & { reason?: string } = {}): Promise<HaltResult> {
   const report = await haltAll({
     home: homeOf(options),
     ...(options.reason === undefined ? {} : { reason: options.reason }),
@@ -65,7 +66,7 @@ export async function halt(options: StatusHomeOptions & { reason?: string } = {}
 }
 
 /** Lifts the halt; false when none was in force. */
-export function releaseHalt(options: StatusHomeOptions = {}): Promise<boolean> {
+export function releaseHalt(options: FaultlineHomeOptions = {}): Promise<boolean> {
   return recovery.releaseHalt({ home: homeOf(options) });
 }
 
@@ -82,7 +83,7 @@ export interface RecoverResult extends recovery.RecoveryReport {
  * const report = await recover();
  * for (const r of report.reverted) console.log('reverted', r.kind, r.target);
  */
-export async function recover(options: StatusHomeOptions = {}): Promise<RecoverResult> {
+export async function recover(options: FaultlineHomeOptions = {}): Promise<RecoverResult> {
   const report = await recoverOrphans({ home: homeOf(options), includeExpired: true });
   return { ...report, faultsInPlace: recovery.hasFaultsInPlace(report) };
 }
