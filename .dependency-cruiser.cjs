@@ -23,8 +23,9 @@ const SERVICES = '^src/(?:proxy|sdk-control)/';
 const ENGINE = '^src/engine/';
 // What plugs into the engine and the machinery: providers, built-in activities, fault kinds, observers
 // (metrics, webhooks, traces) and reporters. Each imports the interfaces below it, never a sibling's
-// registry by side effect.
-const KINDS = '^src/faults/(?:marker[.]ts$|proxy[.]ts$|(?:network|process|stress|postgres|redis|sdk)/)';
+// registry by side effect. Every folder of faults/ is a fault group (faults/groups.ts lists them), so a new
+// group needs no line here.
+const KINDS = '^src/faults/(?:marker[.]ts$|proxy[.]ts$|groups[.]ts$|[^/]+/)';
 const PLUGINS = `^src/(?:providers|activities|observe|report)/|${KINDS}`;
 // The composition root and the library entry points: the only modules that know every variant and
 // supply the registries (faults/index.ts is the faults library, kept at its published path).

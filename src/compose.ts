@@ -12,29 +12,17 @@ import { registerBuiltin } from './engine/builtins.js';
 import type { ProviderRunner } from './engine/context.js';
 import type { RunRegistries } from './engine/run.js';
 import type { ValidationRegistries } from './experiment/validate.js';
+import { FAULT_GROUPS } from './faults/groups.js';
 import { localHaltSource } from './faults/halt-source.js';
 import type { HaltParticipant } from './faults/recovery.js';
 import { FaultKindCatalog } from './faults/registry.js';
 import { PROVIDER_LOADERS } from './providers/index.js';
 
 /**
- * Every built-in fault kind, by the group its name starts with
- * (`network-loss` -> network); marker and the proxy faults have no group.
+ * Every built-in fault kind, loaded by group as names ask for them
+ * (faults/groups.ts is the list: `network-loss` -> network).
  */
-export const faultKinds = new FaultKindCatalog(
-  {
-    network: async () => (await import('./faults/network/index.js')).networkKinds,
-    process: async () => (await import('./faults/process/index.js')).processKinds,
-    stress: async () => (await import('./faults/stress/index.js')).stressKinds,
-    postgres: async () => (await import('./faults/postgres/index.js')).postgresKinds,
-    redis: async () => (await import('./faults/redis/index.js')).redisKinds,
-    sdk: async () => (await import('./faults/sdk/index.js')).sdkKinds,
-  },
-  async () => {
-    const [marker, proxy] = await Promise.all([import('./faults/marker.js'), import('./faults/proxy.js')]);
-    return [marker.markerKind, proxy.proxyToxicKind, proxy.proxyDownKind];
-  },
-);
+export const faultKinds = new FaultKindCatalog(FAULT_GROUPS);
 
 /**
  * What a halt tells besides the ledger: running proxy servers revert their

@@ -1,29 +1,38 @@
 /**
  * Fault kinds by name: recovery finds how to revert a ledger entry by its
- * `kind`. The catalog knows the kinds only through the loaders it is given
- * (the composition root, src/compose.ts, lists the built-in groups), so the
- * machinery imports no fault kind and a halt loads only what its ledger holds.
+ * `kind`. The catalog knows the kinds only through the groups it is given
+ * (the composition root, src/compose.ts, passes faults/groups.ts's list), so
+ * the machinery imports no fault kind and a halt loads only what its ledger holds.
  */
 import type { FaultKind } from '../core/fault.js';
 import { Registry } from '../core/registry.js';
 
 export type KindLoader = () => Promise<readonly FaultKind[]>;
 
+/** A group of kinds and how to load them (faults/groups.ts lists the built-in ones). */
+export interface FaultGroup {
+  /**
+   * The group a kind's name starts with (`network-loss` -> network); undefined for kinds
+   * whose names name no group (marker-file, proxy-toxic), loaded for any name no group claims.
+   */
+  readonly group: string | undefined;
+  readonly load: KindLoader;
+}
+
 /** What recovery and sessions look kinds up in: a catalog, or a plain registry (tests). */
 export type FaultKindSource = FaultKindCatalog | Registry<FaultKind>;
 
 export class FaultKindCatalog {
   readonly registry = new Registry<FaultKind>('fault kind');
-  readonly #groups: Readonly<Record<string, KindLoader>>;
-  readonly #others: KindLoader;
+  readonly #groups = new Map<string, KindLoader>();
+  readonly #others: KindLoader[] = [];
 
-  /**
-   * @param groups loaders by the group a kind's name starts with (`network-loss` -> network)
-   * @param others the loader for kinds whose name names no group (marker, proxy)
-   */
-  constructor(groups: Readonly<Record<string, KindLoader>>, others: KindLoader) {
-    this.#groups = groups;
-    this.#others = others;
+  /** @param groups every group, by the group its kinds' names start with (faults/groups.ts) */
+  constructor(groups: readonly FaultGroup[]) {
+    for (const { group, load } of groups) {
+      if (group === undefined) this.#others.push(load);
+      else this.#groups.set(group, load);
+    }
   }
 
   /** Registering the same object again is a no-op (a loader and a caller may both reach a kind). */
@@ -40,7 +49,9 @@ export class FaultKindCatalog {
   async loadFor(names: Iterable<string>): Promise<Registry<FaultKind>> {
     const loaders = new Set<KindLoader>();
     for (const name of names) {
-      if (!this.registry.has(name)) loaders.add(this.#groups[name.split('-')[0] ?? ''] ?? this.#others);
+      if (this.registry.has(name)) continue;
+      const group = this.#groups.get(name.split('-')[0] ?? '');
+      for (const load of group ? [group] : this.#others) loaders.add(load);
     }
     await this.#load(loaders);
     return this.registry;
@@ -48,7 +59,7 @@ export class FaultKindCatalog {
 
   /** The registry with every group loaded. */
   async loadAll(): Promise<Registry<FaultKind>> {
-    await this.#load(new Set([...Object.values(this.#groups), this.#others]));
+    await this.#load(new Set([...this.#groups.values(), ...this.#others]));
     return this.registry;
   }
 
