@@ -76,17 +76,30 @@ export const BuiltinProviderSchema = z.looseObject({
   arguments: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
 });
 
-export const ProviderSchema = z.discriminatedUnion(
-  'type',
-  [
-    HttpProviderSchema,
-    ProcessProviderSchema,
-    NodeProviderSchema,
-    PythonProviderSchema,
-    BuiltinProviderSchema,
-  ],
-  { error: 'expected a provider type of http, process, node, python or faultline' },
-);
+/**
+ * Every provider type, one line each: the union (discriminated by `type`), its
+ * message, the provider types (`ProviderType`) and, through them, the lazy
+ * loaders in providers/index.ts (which must name every type here) derive from it.
+ */
+export const PROVIDER_SCHEMAS = [
+  HttpProviderSchema,
+  ProcessProviderSchema,
+  NodeProviderSchema,
+  PythonProviderSchema,
+  BuiltinProviderSchema,
+] as const;
+
+/** The provider types, in the list's order. */
+export const PROVIDER_TYPES = PROVIDER_SCHEMAS.map((s) => s.shape.type.value);
+
+/** `a, b or c`: how messages list alternatives. */
+export function orList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
+export const ProviderSchema = z.discriminatedUnion('type', PROVIDER_SCHEMAS, {
+  error: `expected a provider type of ${orList(PROVIDER_TYPES)}`,
+});
 
 // ---------------------------------------------------------------- controls
 
@@ -148,19 +161,75 @@ const BaselineToleranceSchema = z.looseObject({
   target: z.string().optional(),
 });
 
-export const ObjectToleranceSchema = z.union([
-  RangeToleranceSchema,
-  RegexToleranceSchema,
-  JsonPathToleranceSchema,
-  ProbeToleranceSchema,
-  BaselineToleranceSchema,
-]);
+/**
+ * Every tolerance kind, in Chaos Toolkit's dispatch order: the value kinds by
+ * their JSON type (booleans before integers), the object kinds by `type`. One
+ * line each: the union, its message and validation's list of object types
+ * derive from it; engine/tolerances/index.ts gives each kind its evaluation
+ * (and must name every kind here).
+ */
+export const TOLERANCE_SCHEMAS = {
+  boolean: { noun: 'a boolean', schema: z.boolean() },
+  integer: { noun: 'an integer', schema: z.int() },
+  string: { noun: 'a string', schema: z.string() },
+  list: { noun: 'a list', schema: z.array(z.unknown()) },
+  range: { schema: RangeToleranceSchema },
+  regex: { schema: RegexToleranceSchema },
+  jsonpath: { schema: JsonPathToleranceSchema },
+  probe: { schema: ProbeToleranceSchema },
+  baseline: { schema: BaselineToleranceSchema },
+} as const satisfies Record<string, { noun?: string; schema: z.ZodType }>;
+
+export type ToleranceKindName = keyof typeof TOLERANCE_SCHEMAS;
+type ValueToleranceName = {
+  [K in ToleranceKindName]: (typeof TOLERANCE_SCHEMAS)[K] extends { noun: string } ? K : never;
+}[ToleranceKindName];
+type ObjectToleranceName = Exclude<ToleranceKindName, ValueToleranceName>;
+
+const toleranceEntries = Object.entries(TOLERANCE_SCHEMAS) as [
+  ToleranceKindName,
+  { noun?: string; schema: z.ZodType },
+][];
+
+/** The `type` of every object tolerance (`range`, `regex`, ...), in the list's order. */
+export const OBJECT_TOLERANCE_TYPES = toleranceEntries
+  .filter(([, k]) => k.noun === undefined)
+  .map(([name]) => name) as ObjectToleranceName[];
+
+/** "a boolean, ..., a list, or an object of type range, ... or baseline": every kind, for messages. */
+export const TOLERANCE_KINDS_TEXT = `${toleranceEntries
+  .flatMap(([, k]) => (k.noun === undefined ? [] : [k.noun]))
+  .join(', ')}, or an object of type ${orList(OBJECT_TOLERANCE_TYPES)}`;
+
+type ObjectSchemas = {
+  [K in ObjectToleranceName]: (typeof TOLERANCE_SCHEMAS)[K]['schema'];
+}[ObjectToleranceName];
+
+// A plain union (not discriminated by `type`): the probe branch is lazy, and the JSON Schema keeps its shape.
+export const ObjectToleranceSchema = z.union(
+  OBJECT_TOLERANCE_TYPES.map((t) => TOLERANCE_SCHEMAS[t].schema) as unknown as readonly [
+    ObjectSchemas,
+    ...ObjectSchemas[],
+  ],
+);
+
+type ValueSchemas = {
+  [K in ValueToleranceName]: (typeof TOLERANCE_SCHEMAS)[K]['schema'];
+}[ValueToleranceName];
 
 export const ToleranceSchema = z
-  .union([z.boolean(), z.int(), z.string(), z.array(z.unknown()), ObjectToleranceSchema], {
-    error:
-      'expected a boolean, an integer, a string, a list, or an object of type range, regex, jsonpath or probe',
-  })
+  .union(
+    [
+      ...(toleranceEntries
+        .filter(([, k]) => k.noun !== undefined)
+        .map(([, k]) => k.schema) as ValueSchemas[]),
+      ObjectToleranceSchema,
+    ] as unknown as readonly [
+      ValueSchemas | typeof ObjectToleranceSchema,
+      ...(ValueSchemas | typeof ObjectToleranceSchema)[],
+    ],
+    { error: `expected ${TOLERANCE_KINDS_TEXT}` },
+  )
   .describe('what the probe output must be for the steady state to hold');
 
 // ---------------------------------------------------------------- activities
@@ -384,6 +453,7 @@ export type NodeProvider = z.infer<typeof NodeProviderSchema>;
 export type PythonProvider = z.infer<typeof PythonProviderSchema>;
 export type BuiltinProvider = z.infer<typeof BuiltinProviderSchema>;
 export type Provider = z.infer<typeof ProviderSchema>;
+export type ProviderType = Provider['type'];
 export type Control = z.infer<typeof ControlSchema>;
 export type Tolerance = z.infer<typeof ToleranceSchema>;
 export type ActivityRef = z.infer<typeof ActivityRefSchema>;

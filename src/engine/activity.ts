@@ -8,7 +8,7 @@ import { type ActivityRun, isoNow } from '../core/journal.js';
 import type { Activity, DryMode, Provider } from '../core/schema.js';
 import { secondsToMs, sleep } from '../core/timers.js';
 import { substitute, type Vars } from '../experiment/substitute.js';
-import type { ActivityContext, ProviderLookup } from './context.js';
+import type { ActivityContext, ProviderLookup, ProviderRunner } from './context.js';
 
 /** Sleeps (any finite length: 1e308 s waits until interrupted), or rejects with InterruptExecution when the signal aborts. */
 export async function pause(seconds: number, signal: AbortSignal): Promise<void> {
@@ -26,15 +26,21 @@ export function reasonOf(signal: AbortSignal): string {
   return typeof r === 'string' ? r : 'the run was interrupted';
 }
 
-/** Which fields of a provider are substituted, per Chaos Toolkit (never path, module, func, method, verify_tls). */
-export function substituteProvider(provider: Provider, vars: Vars): Provider {
+/**
+ * A provider with configuration and secrets substituted: `arguments` when there is
+ * anything to substitute, and the fields its runner names (`substituted`: http's url,
+ * headers, timeout). Never path, module, func, method or verify_tls, per Chaos Toolkit.
+ */
+export function substituteProvider(
+  provider: Provider,
+  vars: Vars,
+  runner?: Pick<ProviderRunner<any>, 'substituted'>,
+): Provider {
   const hasVars = Object.keys(vars).length > 0;
   const p = { ...provider } as Record<string, unknown>;
   if (hasVars && p.arguments !== undefined) p.arguments = substitute(p.arguments, vars);
-  if (provider.type === 'http') {
-    p.url = substitute(p.url, vars);
-    if (p.headers !== undefined) p.headers = substitute(p.headers, vars);
-    if (p.timeout !== undefined) p.timeout = substitute(p.timeout, vars);
+  for (const field of runner?.substituted ?? []) {
+    if (p[field] !== undefined) p[field] = substitute(p[field], vars);
   }
   return p as Provider;
 }
@@ -96,7 +102,7 @@ export async function executeActivity(activity: Activity, opts: ExecuteOptions):
       if (ctx.signal.aborted) throw new InterruptExecution(reasonOf(ctx.signal));
       const runner = opts.providers.get(activity.provider.type);
       if (!runner) throw new Error(`unknown provider type '${activity.provider.type}'`);
-      run.output = (await runner.run(substituteProvider(activity.provider, vars), ctx)) ?? null;
+      run.output = (await runner.run(substituteProvider(activity.provider, vars, runner), ctx)) ?? null;
     } catch (err) {
       run.status = 'failed';
       run.output = null;

@@ -36,9 +36,24 @@ export interface CheckContext {
   note?(issue: Issue): void;
 }
 
-/** One provider type (`http`, `process`, ...). Registered in providers/index.ts. */
+/**
+ * One provider type (`http`, `process`, ...): its schema is a line in
+ * core/schema.ts's PROVIDER_SCHEMAS, its loader a line in providers/index.ts.
+ * What the engine does differently by provider type is an optional hook here,
+ * with a generic default in the engine when a provider leaves it out.
+ */
 export interface ProviderRunner<P extends Provider = Provider> {
   readonly type: P['type'];
+  /**
+   * Fields substituted with configuration and secrets besides `arguments`
+   * (default none: `path`, `module`, `func` are never substituted, as in Chaos Toolkit).
+   */
+  readonly substituted?: readonly Exclude<keyof P & string, 'type' | 'arguments'>[];
+  /**
+   * The value a dynamic-configuration probe gives (`configuration: {x: {type: probe, ...}}`),
+   * from its output; may throw to fail it. Default: the output as it is.
+   */
+  dynamicValue?(output: unknown): unknown;
   /** Runs the provider; a thrown error fails the activity. The output goes to the journal. */
   run(provider: P, ctx: ActivityContext): Promise<unknown>;
   /**

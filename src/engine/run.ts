@@ -55,7 +55,7 @@ import { measureRecovery } from './recovery-time.js';
 import { redactEvent, redactSecrets } from './redact.js';
 import type { RunResource, StartedResource } from './resources.js';
 import { collectSafeguards, type Safeguard, type SafeguardBreach, startSafeguards } from './safeguards.js';
-import { checkTolerance } from './tolerances/index.js';
+import { checkTolerance, ToleranceMemory } from './tolerances/index.js';
 
 /**
  * What the engine runs with but never imports: the composition root
@@ -223,8 +223,10 @@ class ExperimentRun {
   readonly #failFast = new AbortController();
   /** The revert fail-fast started when it fired, awaited before the hypothesis after. */
   #failFastRevert: Promise<unknown> | undefined;
-  /** Baseline values by probe name, captured the first time a baseline tolerance is checked. */
-  readonly #baselines = new Map<string, number>();
+  /** What remembering tolerance kinds (baseline) keep per probe, journalled as they change. */
+  readonly #toleranceMemory = new ToleranceMemory((field, values) => {
+    this.#journal.faultline[field] = values;
+  });
 
   private constructor(
     readonly experiment: Experiment,
@@ -834,13 +836,7 @@ class ExperimentRun {
       return { met: true };
     return checkTolerance(probe.tolerance, run.output, {
       vars: this.#vars,
-      baseline: {
-        get: () => this.#baselines.get(probe.name),
-        set: (v) => {
-          this.#baselines.set(probe.name, v);
-          this.#journal.faultline.baselines = Object.fromEntries(this.#baselines);
-        },
-      },
+      memory: this.#toleranceMemory.forProbe(probe.name),
       runProbe: async (p) => {
         const r = await executeActivity(p, {
           ctx: this.#ctxFor(signal),
@@ -971,7 +967,7 @@ export function resolveRef(experiment: Experiment, item: ActivityOrRef): Activit
   return found as Activity;
 }
 
-/** Runs a dynamic-configuration probe: process -> stdout stripped (exit 0 only), http -> body, others -> the value. */
+/** Runs a dynamic-configuration probe: the value is its provider's `dynamicValue` of the output, else the output. */
 async function dynamicValue(
   probe: Activity,
   ctx: ActivityContext,
@@ -979,11 +975,6 @@ async function dynamicValue(
 ): Promise<unknown> {
   const run = await executeActivity(probe, { ctx, providers, vars: {}, dry: null });
   if (run.status === 'failed') throw new Error(run.exception?.at(-1)?.trim() ?? 'probe failed');
-  const out = run.output as Record<string, unknown> | null;
-  if (probe.provider.type === 'process') {
-    if (out?.status !== 0) throw new Error(`process exited with ${String(out?.status)}`);
-    return String(out.stdout ?? '').trim();
-  }
-  if (probe.provider.type === 'http') return out?.body;
-  return run.output;
+  const hook = providers.get(probe.provider.type)?.dynamicValue;
+  return hook ? hook(run.output) : run.output;
 }

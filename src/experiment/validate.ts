@@ -14,6 +14,7 @@ import {
   type Experiment,
   ExperimentSchema,
   FullActivitySchema,
+  OBJECT_TOLERANCE_TYPES,
   ObjectToleranceSchema,
   ProviderSchema,
   type Tolerance,
@@ -383,8 +384,6 @@ function isActivityPath(path: Path): boolean {
   );
 }
 
-const TOLERANCE_TYPES = ['range', 'regex', 'jsonpath', 'probe'];
-
 function toleranceBranch(type: unknown): z.ZodType | undefined {
   for (const option of ObjectToleranceSchema.options) {
     const def = (option as unknown as { _zod: { def: { type: string; getter?: () => z.ZodType } } })._zod.def;
@@ -423,7 +422,7 @@ function convertUnion(
   if (path[path.length - 1] === 'tolerance' && isObject(value)) {
     const type = value.type;
     const branch = toleranceBranch(type);
-    const kinds = TOLERANCE_TYPES.join(', ');
+    const kinds = OBJECT_TOLERANCE_TYPES.join(', ');
     if (branch) {
       if (reparse(branch, path, root, add)) return;
     } else {

@@ -221,6 +221,10 @@ function withoutHeaders(headers: Record<string, string>, names: string[]): Recor
 
 export const httpProvider: ProviderRunner<HttpProvider> = {
   type: 'http',
+  // As Chaos Toolkit: the URL, headers and timeout take `${name}` values too (never method or verify_tls).
+  substituted: ['url', 'headers', 'timeout'],
+  // A dynamic configuration value read over http is the response body.
+  dynamicValue: (output) => (output as Partial<HttpOutput> | null)?.body,
 
   async run(provider, ctx) {
     const { signal } = ctx;

@@ -113,6 +113,12 @@ function killGroup(pid: number | undefined): void {
 
 export const processProvider: ProviderRunner<ProcessProvider> = {
   type: 'process',
+  // A dynamic configuration value read from a process is its stdout, stripped, and only on exit 0.
+  dynamicValue(output) {
+    const out = output as Partial<ProcessOutput> | null;
+    if (out?.status !== 0) throw new Error(`process exited with ${String(out?.status)}`);
+    return String(out.stdout ?? '').trim();
+  },
 
   async run(provider, ctx) {
     const { signal } = ctx;

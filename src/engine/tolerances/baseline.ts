@@ -4,10 +4,12 @@
  * (normally in the steady-state check before the method): "p99 at most 1.5x
  * the baseline" is `max_ratio: 1.5`, "success ratio at least 0.9x" is
  * `min_ratio: 0.9`, "within 10% of the steady state" is `within: 0.1`. The
- * first check captures the baseline and is met.
+ * first check captures the baseline and is met. The baseline is the kind's
+ * memory: the engine keeps one per probe for the run and journals them as
+ * `faultline.baselines`.
  */
 import type { Issue } from '../../core/errors.js';
-import { describe, MET, notMet, selectTarget, type ToleranceKind } from './kind.js';
+import { describe, MET, notMet, type ProbeMemory, selectTarget, type ToleranceKind } from './kind.js';
 import { toDecimal } from './range.js';
 
 interface BaselineTolerance {
@@ -21,17 +23,19 @@ interface BaselineTolerance {
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 export const baselineTolerance: ToleranceKind<BaselineTolerance> = {
+  remembers: { journal: 'baselines' },
   check(tolerance, output, ctx) {
     const value = selectTarget(output, tolerance.target);
     const v = toDecimal(value);
     if (typeof v !== 'number' || Number.isNaN(v)) {
       return notMet(typeof v === 'number' ? `${describe(value)} is not a number` : v.error);
     }
-    if (!ctx.baseline)
+    const memory = ctx.memory as ProbeMemory<number> | undefined;
+    if (!memory)
       return notMet('a baseline tolerance is only checked in a steady-state hypothesis or a safeguard');
-    const base = ctx.baseline.get();
+    const base = memory.get();
     if (base === undefined) {
-      ctx.baseline.set(v);
+      memory.set(v);
       return MET;
     }
     const maxRatio = num(tolerance.max_ratio);

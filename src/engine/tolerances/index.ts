@@ -1,7 +1,10 @@
 /**
  * Tolerance evaluation, exactly as Chaos Toolkit dispatches it: by the JSON
  * type of the tolerance, booleans before integers, objects by their `type`.
- * One file per kind, one registration line each.
+ * One file per kind, one line each in TOLERANCE_KINDS (its schema is its line
+ * in core/schema.ts's TOLERANCE_SCHEMAS; TypeScript holds the two lists to the
+ * same names). Kinds that remember a value per probe get a generic memory
+ * (ToleranceMemory), so the engine knows no kind by name.
  *
  * Where Chaos Toolkit would crash (a regex on an object, a range on null,
  * incomparable bounds), the tolerance is simply not met, with a reason.
@@ -14,7 +17,7 @@
 import { InterruptExecution, type Issue } from '../../core/errors.js';
 import { isDict } from '../../core/python.js';
 import { Registry } from '../../core/registry.js';
-import type { Tolerance } from '../../core/schema.js';
+import { TOLERANCE_KINDS_TEXT, type Tolerance, type ToleranceKindName } from '../../core/schema.js';
 import { baselineTolerance } from './baseline.js';
 import { booleanTolerance } from './boolean.js';
 import { integerTolerance } from './integer.js';
@@ -23,6 +26,7 @@ import {
   describe,
   type KindContext,
   notMet,
+  type ProbeMemory,
   type ToleranceContext,
   type ToleranceKind,
   type ToleranceResult,
@@ -35,16 +39,52 @@ import { compareString, stringTolerance } from './string.js';
 
 export type { ToleranceContext, ToleranceKind, ToleranceResult } from './kind.js';
 
+/** Every tolerance kind, by the name core/schema.ts's TOLERANCE_SCHEMAS gives it: one line each. */
+export const TOLERANCE_KINDS: { readonly [K in ToleranceKindName]: ToleranceKind } = {
+  boolean: booleanTolerance,
+  integer: integerTolerance,
+  string: stringTolerance,
+  list: listTolerance,
+  range: rangeTolerance,
+  regex: regexTolerance,
+  jsonpath: jsonpathTolerance,
+  probe: probeTolerance,
+  baseline: baselineTolerance,
+};
+
 export const toleranceKinds = new Registry<ToleranceKind>('tolerance kind');
-toleranceKinds.register('boolean', booleanTolerance);
-toleranceKinds.register('integer', integerTolerance);
-toleranceKinds.register('string', stringTolerance);
-toleranceKinds.register('list', listTolerance);
-toleranceKinds.register('range', rangeTolerance);
-toleranceKinds.register('regex', regexTolerance);
-toleranceKinds.register('jsonpath', jsonpathTolerance);
-toleranceKinds.register('probe', probeTolerance);
-toleranceKinds.register('baseline', baselineTolerance);
+for (const [name, kind] of Object.entries(TOLERANCE_KINDS)) toleranceKinds.register(name, kind);
+
+/**
+ * What the kinds that remember (`remembers`) keep during one run, by kind and
+ * probe name. `onChange` receives the kind's journal field and every probe's
+ * value each time one is set (the engine writes them to `journal.faultline`).
+ */
+export class ToleranceMemory {
+  readonly #values = new Map<string, Map<string, unknown>>();
+  constructor(private readonly onChange?: (field: string, values: Record<string, unknown>) => void) {}
+
+  /** The memory a check of `probe` is given (ToleranceContext.memory). */
+  forProbe(probe: string): (kind: string) => ProbeMemory | undefined {
+    return (kind) => {
+      const remembers = toleranceKinds.get(kind)?.remembers;
+      if (!remembers) return undefined;
+      let values = this.#values.get(kind);
+      if (!values) {
+        values = new Map();
+        this.#values.set(kind, values);
+      }
+      const own = values;
+      return {
+        get: () => own.get(probe),
+        set: (value) => {
+          own.set(probe, value);
+          this.onChange?.(remembers.journal, Object.fromEntries(own));
+        },
+      };
+    };
+  }
+}
 
 /** The registry key for a tolerance: its JSON type, or `type` for objects. */
 export function toleranceKindOf(tolerance: unknown): string {
@@ -57,14 +97,24 @@ export function toleranceKindOf(tolerance: unknown): string {
   return typeof tolerance;
 }
 
-async function dispatch(tolerance: unknown, output: unknown, ctx: KindContext, substituted: boolean) {
+interface DispatchContext extends KindContext {
+  memoryOf(kind: string): ProbeMemory | undefined;
+}
+
+async function dispatch(
+  tolerance: unknown,
+  output: unknown,
+  ctx: DispatchContext,
+  substituted: boolean,
+): Promise<ToleranceResult> {
   // A string produced by substitution is compared as it is, never substituted twice.
   if (substituted && typeof tolerance === 'string') return compareString(tolerance, output);
   const name = toleranceKindOf(tolerance);
   const kind = toleranceKinds.get(name);
   // Floats and null are not tolerances for Chaos Toolkit (it returns "not met" for them).
   if (!kind) return notMet(`tolerance ${describe(tolerance)} is not supported (${name})`);
-  return kind.check(tolerance, output, ctx);
+  const memory = kind.remembers ? ctx.memoryOf(name) : undefined;
+  return kind.check(tolerance, output, memory ? { ...ctx, memory } : ctx);
 }
 
 /**
@@ -78,10 +128,11 @@ export async function checkTolerance(
   output: unknown,
   ctx: ToleranceContext,
 ): Promise<ToleranceResult> {
-  const kctx: KindContext = {
+  const direct = ctx.baseline;
+  const kctx: DispatchContext = {
     vars: ctx.vars,
     runProbe: (probe) => ctx.runProbe(probe),
-    ...(ctx.baseline ? { baseline: ctx.baseline } : {}),
+    memoryOf: (kind) => ctx.memory?.(kind) ?? direct,
     recheck: (t, o) => dispatch(t, o, kctx, true),
   };
   try {
@@ -102,7 +153,7 @@ export function validateTolerance(tolerance: Tolerance): Issue[] {
     return [
       {
         path: '',
-        message: `a tolerance must be a boolean, an integer, a string, a list, or an object of type range, regex, jsonpath or probe; got ${describe(tolerance)}`,
+        message: `a tolerance must be ${TOLERANCE_KINDS_TEXT}; got ${describe(tolerance)}`,
       },
     ];
   }

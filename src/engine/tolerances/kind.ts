@@ -14,18 +14,41 @@ export interface ToleranceContext {
   vars: Vars;
   /** Runs a probe used as a tolerance (its arguments already include `value`). */
   runProbe(probe: Activity): Promise<unknown>;
-  /** The probe's baseline slot (baseline tolerances); absent outside steady-state checks. */
-  baseline?: { get(): number | undefined; set(value: number): void };
+  /**
+   * The probe's memory for a kind that remembers a value across checks (`remembers`),
+   * by kind name; absent outside steady-state checks and safeguards. The engine passes
+   * ToleranceMemory's.
+   */
+  memory?(kind: string): ProbeMemory | undefined;
+  /** One probe's slot given directly (a caller checking a single probe): the memory of the kind that remembers. */
+  baseline?: ProbeMemory<number>;
+}
+
+/** A value a kind keeps for one probe, across the checks of a run. */
+export interface ProbeMemory<V = unknown> {
+  get(): V | undefined;
+  set(value: V): void;
 }
 
 /** What a kind sees: the caller's context plus re-dispatch of a substituted value. */
-export interface KindContext extends ToleranceContext {
+export interface KindContext extends Omit<ToleranceContext, 'memory' | 'baseline'> {
   /** Checks a value that substitution produced, without substituting it again. */
   recheck(tolerance: unknown, output: unknown): Promise<ToleranceResult>;
+  /** This kind's memory for the probe being checked (kinds with `remembers`); absent outside a run's checks. */
+  memory?: ProbeMemory<any>;
 }
 
-/** One tolerance kind (`boolean`, `list`, `regex`, ...), registered in ./index.ts. */
+/**
+ * One tolerance kind (`boolean`, `list`, `regex`, ...), one line in ./index.ts's
+ * TOLERANCE_KINDS; its schema is its line in core/schema.ts's TOLERANCE_SCHEMAS.
+ */
 export interface ToleranceKind<T = any> {
+  /**
+   * The kind keeps one value per probe for the whole run (the baseline kind: the
+   * first value checked). The engine gives `ctx.memory` and records every probe's
+   * value in the journal under `faultline.<journal>`.
+   */
+  readonly remembers?: { journal: string };
   check(tolerance: T, output: unknown, ctx: KindContext): ToleranceResult | Promise<ToleranceResult>;
   /** Checks beyond the schema; issue paths are relative to the tolerance (`pattern`). */
   validate?(tolerance: T): Issue[];
