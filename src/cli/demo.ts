@@ -17,11 +17,12 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FaultlineError } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
-import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
+import { checkOutputPath } from '../core/safe-write.js';
 import type { Experiment } from '../core/schema.js';
 import { startDemoSystem } from '../demo/system.js';
 import { loadExperimentSource } from '../experiment/index.js';
 import { faultlineHome } from '../faults/home.js';
+import { writeJournalFile, writeReportFile } from '../lib/output-files.js';
 import { runExperiment } from '../lib/run.js';
 import { assertValidExperiment } from '../lib/validate.js';
 import { renderReport } from '../report/index.js';
@@ -172,10 +173,8 @@ export async function demoCommand(flags: DemoFlags, out: Output): Promise<number
   const reportPath = resolve(outDir, 'report.html');
   let written = true;
   try {
-    await writeFileSafely(journalPath, `${JSON.stringify(journal, null, 2)}\n`, { field: '--out' });
-    await writeFileSafely(reportPath, renderReport('html', [journal], { title: 'Faultline demo' }), {
-      field: '--out',
-    });
+    await writeJournalFile(journalPath, journal, '--out');
+    await writeReportFile(reportPath, renderReport('html', [journal], { title: 'Faultline demo' }), '--out');
   } catch (err) {
     written = false;
     out.error(

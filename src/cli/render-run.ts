@@ -78,6 +78,11 @@ export class RunRenderer {
     this.#statusShown = true;
   }
 
+  /** A line from around the run (validation warnings, the metrics URL, a webhook that failed), under the status line. */
+  notice = (level: 'info' | 'warn', message: string): void => {
+    this.#line(level, message);
+  };
+
   handle = (event: RunEvent): void => {
     const { out } = this;
     switch (event.type) {

@@ -1,25 +1,23 @@
 /**
  * `faultline report JOURNAL... [--format F] [-o FILE]`: reports from run
- * journals; and the `--report FORMAT=PATH` option of `faultline run`, whose
- * specs are checked before the run starts and written after the journal.
+ * journals; and the parsing of `faultline run --report FORMAT=PATH`, whose
+ * specs the library (lib/output-files.ts) checks before the run and writes
+ * after the journal.
  */
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
-import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
+import { type ReportSpec, writeReportFile } from '../lib/output-files.js';
 import { formatForPath, parseJournal, renderReport, reporters } from '../report/index.js';
 import type { Output } from './output.js';
+
+export type { ReportSpec };
 
 export interface ReportFlags {
   format?: string;
   output?: string;
   title?: string;
-}
-
-export interface ReportSpec {
-  format: string;
-  path: string;
 }
 
 const formats = () => reporters.names().join(', ');
@@ -90,17 +88,6 @@ export async function readJournal(path: string): Promise<Journal> {
   return parsed.journal;
 }
 
-async function writeReport(path: string, text: string, field: string): Promise<void> {
-  const abs = resolve(path);
-  await mkdir(dirname(abs), { recursive: true });
-  await writeFileSafely(abs, text, { field });
-}
-
-/** Before a run: every --report path Faultline would refuse to write is refused now (its directory may come later). */
-export async function checkReportPaths(specs: readonly ReportSpec[]): Promise<void> {
-  for (const s of specs) await checkOutputPath(s.path, `--report ${s.format}`, { missingDirOk: true });
-}
-
 export async function reportCommand(files: string[], flags: ReportFlags, out: Output): Promise<number> {
   const format = resolveFormat(flags);
   const journals: Journal[] = [];
@@ -111,7 +98,7 @@ export async function reportCommand(files: string[], flags: ReportFlags, out: Ou
     return 0;
   }
   try {
-    await writeReport(flags.output, text, '-o');
+    await writeReportFile(flags.output, text, '-o');
   } catch (err) {
     if (err instanceof FaultlineError) throw err;
     throw new FaultlineError(
@@ -121,27 +108,4 @@ export async function reportCommand(files: string[], flags: ReportFlags, out: Ou
   }
   out.summary(`${format} report of ${journals.length} journal(s): ${resolve(flags.output)}`);
   return 0;
-}
-
-/** After `faultline run` wrote its journal: each --report; returns false if one could not be written. */
-export async function writeRunReports(
-  specs: readonly ReportSpec[],
-  journal: Journal,
-  out: Output,
-): Promise<boolean> {
-  let ok = true;
-  for (const s of specs) {
-    try {
-      await writeReport(s.path, renderReport(s.format, [journal]), `--report ${s.format}`);
-      out.summary(`  ${s.format} report: ${resolve(s.path)}`);
-    } catch (err) {
-      ok = false;
-      out.error(
-        err instanceof FaultlineError
-          ? err.message
-          : `--report ${s.format}: cannot write ${resolve(s.path)}: ${(err as Error).message}`,
-      );
-    }
-  }
-  return ok;
 }

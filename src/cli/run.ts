@@ -1,24 +1,22 @@
-/** `faultline run`: load, validate, run, write the journal, exit with the run's verdict. */
-import { resolve } from 'node:path';
-import { FaultlineError, formatIssue } from '../core/errors.js';
-import type { Journal } from '../core/journal.js';
-import { checkPolicies } from '../core/policy.js';
-import { checkOutputPath, writeFileSafely } from '../core/safe-write.js';
-import type { DryMode, Experiment, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
-import { callLoadingHook, loadControls } from '../engine/controls.js';
-import type { RunEvent } from '../engine/events.js';
-import { exitCodeFor } from '../engine/run.js';
-import { isSafeguardControl, type Safeguard } from '../engine/safeguards.js';
-import { loadExperimentSource, loadVarFiles, mergeOverrides, parseVarOption } from '../experiment/index.js';
-import { loadSettings, settingsBlastRadius, settingsControls } from '../experiment/settings.js';
-import { faultlineHome } from '../faults/home.js';
-import { runExperiment } from '../lib/run.js';
-import { assertValidExperiment } from '../lib/validate.js';
-import { startRunObservers } from './observers.js';
+/**
+ * `faultline run`: flags to runFromSource's options (lib/run-source.ts), its
+ * events to the terminal, and the exit code it returns. Everything else (the
+ * settings file, policies, observers, the journal, reports) is the library's,
+ * so a library caller gets the same run. The signals are the CLI's own: a
+ * library caller passes its own AbortSignal.
+ */
+import { parseDuration } from '../core/duration.js';
+import { FaultlineError } from '../core/errors.js';
+import type { DryMode, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
+import { parseVarOption } from '../experiment/vars.js';
+import type { MetricsOptions } from '../lib/observers.js';
+import { runFromSource } from '../lib/run-source.js';
+import { WebhookSchema } from '../observe/notify.js';
 import type { Output } from './output.js';
 import { askYes } from './prompt.js';
+import { allowedHostsOption } from './proxy.js';
 import { RunRenderer } from './render-run.js';
-import { checkReportPaths, parseReportSpecs, writeRunReports } from './report.js';
+import { parseReportSpecs } from './report.js';
 
 export interface RunFlags {
   journalPath: string;
@@ -45,6 +43,8 @@ export interface RunFlags {
   metricsPort?: string;
   metricsHost?: string;
   metricsLinger?: string;
+  /** `--metrics-allowed-host` (repeatable): names scrapers may send in `Host`. */
+  metricsAllowedHost?: string[];
   notify?: string[];
 }
 
@@ -52,9 +52,10 @@ export interface RunFlags {
  * Ctrl-C / SIGTERM: the first interrupts the run (status `interrupted`), the
  * second stops the rollbacks; faults are reverted either way.
  */
-export function trapSignals(): { interrupt: AbortController; rollbacks: AbortController; release(): void } {
-  const interrupt = new AbortController();
-  const rollbacks = new AbortController();
+export function trapSignals(
+  interrupt = new AbortController(),
+  rollbacks = new AbortController(),
+): { interrupt: AbortController; rollbacks: AbortController; release(): void } {
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count += 1;
@@ -73,112 +74,129 @@ export function trapSignals(): { interrupt: AbortController; rollbacks: AbortCon
   };
 }
 
-export async function runCommand(source: string, flags: RunFlags, out: Output): Promise<number> {
-  // A bad --report spec is a usage error before anything runs.
-  const reportSpecs = parseReportSpecs(flags.report ?? []);
-  // So is an output path Faultline would refuse to write (a symbolic link): refused before any fault is injected.
-  await checkOutputPath(flags.journalPath, '--journal-path');
-  await checkReportPaths(reportSpecs);
-  const env = { ...process.env };
-  const home = faultlineHome(env);
-  const settings = await loadSettings(flags.settings, home);
-  const globalControls = settingsControls(settings);
+const usage = (message: string) => new FaultlineError('FAULTLINE_ERR_USAGE', message);
 
-  const fileOverrides = await loadVarFiles(flags.varFile, env);
-  const overrides = mergeOverrides(
-    fileOverrides,
-    flags.var.map((v) => parseVarOption(v)),
-  );
+function parsePort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n > 65535)
+    throw usage(`--metrics-port: expected a port number 0-65535, got '${value}'`);
+  return n;
+}
 
-  const loadedGlobal = await loadControls(
-    globalControls.filter((c) => !isSafeguardControl(c)),
-    process.cwd(),
-  );
-  await callLoadingHook(loadedGlobal, 'beforeLoadingExperiment', { source });
-  const loaded = await loadExperimentSource(source, { verifyTls: flags.verifyTls, env });
-  let experiment: Experiment;
-  if (flags.validation) {
-    // The run executes the experiment's code anyway: import node modules now to find a missing export early.
-    const valid = await assertValidExperiment(loaded, {
-      baseDir: loaded.baseDir,
-      env,
-      overrides,
-      importModules: true,
-    });
-    experiment = valid.experiment;
-    for (const w of valid.warnings) out.warn(`warning: ${formatIssue(w, source)}`);
-  } else {
-    experiment = loaded.raw as Experiment;
+/** `--metrics-*` flags as the library's metrics options (the library reads FAULTLINE_METRICS_TOKEN from the run's env). */
+function metricsOptions(flags: RunFlags, env: NodeJS.ProcessEnv): MetricsOptions | undefined {
+  let lingerMs: number | undefined;
+  if (flags.metricsLinger !== undefined) {
+    lingerMs = parseDuration(flags.metricsLinger);
+    if (lingerMs === undefined)
+      throw usage(`--metrics-linger: expected a duration such as '30s', got '${flags.metricsLinger}'`);
   }
-  await callLoadingHook(loadedGlobal, 'afterLoadingExperiment', { source, experiment });
+  if (flags.metricsPort === undefined) {
+    if (
+      flags.metricsHost !== undefined ||
+      flags.metricsLinger !== undefined ||
+      (flags.metricsAllowedHost ?? []).length > 0
+    )
+      throw usage('--metrics-host/--metrics-linger/--metrics-allowed-host: expected --metrics-port too');
+    return undefined;
+  }
+  const allowedHosts = allowedHostsOption(
+    '--metrics-allowed-host',
+    flags.metricsAllowedHost,
+    'FAULTLINE_METRICS_ALLOWED_HOSTS',
+    env,
+  );
+  return {
+    port: parsePort(flags.metricsPort),
+    ...(flags.metricsHost !== undefined ? { host: flags.metricsHost } : {}),
+    ...(lingerMs !== undefined ? { lingerMs } : {}),
+    ...(allowedHosts.length > 0 ? { allowedHosts } : {}),
+  };
+}
 
-  const policy = await checkPolicies(experiment.tags, settings, {
-    yes: flags.yes,
-    confirm: process.stdin.isTTY && process.stderr.isTTY ? askYes : undefined,
+/** `--notify URL` (repeatable) as webhooks. */
+function notifyWebhooks(urls: readonly string[]) {
+  return urls.map((url) => {
+    const parsed = WebhookSchema.safeParse({ url });
+    if (!parsed.success) throw usage(`--notify: expected an http(s) URL, got '${url}'`);
+    return parsed.data;
   });
+}
+
+export async function runCommand(source: string, flags: RunFlags, out: Output): Promise<number> {
+  const env = { ...process.env };
+  // Bad flags are usage errors before anything runs.
+  const reports = parseReportSpecs(flags.report ?? []);
+  const webhooks = notifyWebhooks(flags.notify ?? []);
+  const metrics = metricsOptions(flags, env);
+  const configuration = Object.fromEntries(
+    flags.var.map((spec) => {
+      const v = parseVarOption(spec);
+      return [v.key, v.value];
+    }),
+  );
   const renderer = new RunRenderer(out);
-  const observers = await startRunObservers(flags, settings.notifications ?? [], env, out);
-  const onEvent = (event: RunEvent) => {
-    renderer.handle(event);
-    observers.onEvent(event);
+  // Ctrl-C is the run's only while the engine runs it: before (a prompt, a slow fetch) and after (the
+  // metrics linger) it ends the process as usual.
+  const interrupt = new AbortController();
+  const rollbacks = new AbortController();
+  let signals: ReturnType<typeof trapSignals> | undefined;
+  const release = () => {
+    signals?.release();
+    signals = undefined;
   };
   try {
-    const signals = trapSignals();
-    let journal: Journal;
-    try {
-      journal = await runExperiment(experiment, {
-        baseDir: loaded.baseDir,
-        env,
-        home,
-        dry: flags.dry ?? null,
-        hypothesisStrategy: flags.hypothesisStrategy,
-        rollbackStrategy: flags.rollbackStrategy,
-        hypothesisFrequency: flags.hypothesisFrequency,
-        failFast: flags.failFast,
-        maxMisses: flags.maxMisses,
-        maxMissRatio: flags.maxMissRatio,
-        maxDurationMs: flags.maxDuration,
-        policy,
-        blastRadius: settingsBlastRadius(settings),
-        safeguards: (settings.safeguards ?? []) as Safeguard[],
-        configuration: overrides.configuration,
-        secrets: overrides.secrets,
-        controls: globalControls,
-        signal: signals.interrupt.signal,
-        rollbackSignal: signals.rollbacks.signal,
-        onEvent,
-      });
-    } finally {
-      signals.release();
-    }
-    const journalPath = resolve(flags.journalPath);
-    let written = true;
-    let refused = false;
-    try {
-      await writeFileSafely(journalPath, `${JSON.stringify(journal, null, 2)}\n`, {
-        field: '--journal-path',
-      });
-    } catch (err) {
-      written = false;
-      // A path made unsafe during the run (a link planted) is refused as up front: exit 2, its message names it.
-      refused = err instanceof FaultlineError;
-      out.error(
-        refused
-          ? (err as Error).message
-          : `--journal-path: cannot write ${journalPath}: ${(err as Error).message}`,
-      );
-    }
-    let code = written ? exitCodeFor(journal) : refused ? 2 : 1;
-    renderer.summary(journal, written ? journalPath : undefined, code);
-    // Reports are rendered from the journal as written; one that cannot be written fails the run like the journal.
-    if (reportSpecs.length > 0 && !(await writeRunReports(reportSpecs, journal, out)) && code === 0) code = 1;
-    await observers.finish(journal, {
-      exitCode: code,
-      ...(written ? { journalPath } : {}),
-      reports: reportSpecs.map((r) => resolve(r.path)),
+    const result = await runFromSource(source, {
+      settings: flags.settings,
+      vars: { configuration },
+      varFiles: flags.varFile,
+      validation: flags.validation,
+      verifyTls: flags.verifyTls,
+      dry: flags.dry,
+      hypothesisStrategy: flags.hypothesisStrategy,
+      rollbackStrategy: flags.rollbackStrategy,
+      hypothesisFrequency: flags.hypothesisFrequency,
+      failFast: flags.failFast,
+      maxMisses: flags.maxMisses,
+      maxMissRatio: flags.maxMissRatio,
+      maxDurationMs: flags.maxDuration,
+      yes: flags.yes,
+      confirm: process.stdin.isTTY && process.stderr.isTTY ? askYes : undefined,
+      metrics,
+      webhooks,
+      journalPath: flags.journalPath,
+      reports,
+      env,
+      signal: interrupt.signal,
+      rollbackSignal: rollbacks.signal,
+      fieldNames: { journalPath: '--journal-path', reports: '--report' },
+      onEvent: (event) => {
+        switch (event.type) {
+          case 'run-approved':
+            signals = trapSignals(interrupt, rollbacks);
+            break;
+          case 'notice':
+            renderer.notice(event.level, event.message);
+            break;
+          case 'journal':
+            if (event.error !== undefined) out.error(event.error);
+            renderer.summary(event.journal, event.path, event.exitCode);
+            break;
+          case 'report':
+            if (event.error !== undefined) out.error(event.error);
+            else out.summary(`  ${event.format} report: ${event.path}`);
+            break;
+          case 'run-end':
+            release();
+            renderer.handle(event);
+            break;
+          default:
+            renderer.handle(event);
+        }
+      },
     });
-    return code;
+    return result.exitCode;
   } finally {
-    await observers.close();
+    release();
   }
 }

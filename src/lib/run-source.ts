@@ -1,0 +1,303 @@
+/**
+ * runFromSource: the run `faultline run` makes, as one library call. Around
+ * the engine it does what a safe run needs and the CLI used to do itself:
+ * the settings file (global controls, safeguards, blast radius, policies,
+ * notifications), var overrides and var files, the loading hooks of global
+ * controls, validation, the production-approval and time-window policies,
+ * the observers (metrics, webhooks, traces), the journal, the reports and the
+ * exit code. It never prints, never reads process.argv and never exits: what
+ * a terminal would show arrives as events, and the CLI (cli/run.ts) only maps
+ * flags to these options and renders the events. A library caller without a
+ * settings path gets $FAULTLINE_HOME/settings.yaml, as the CLI does, so the
+ * organisation's blast radius, safeguards and policies hold for it too.
+ */
+import { resolve } from 'node:path';
+import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
+import type { Journal } from '../core/journal.js';
+import { checkPolicies, type PolicyDecision } from '../core/policy.js';
+import { checkOutputPath } from '../core/safe-write.js';
+import type { Experiment } from '../core/schema.js';
+import { callLoadingHook, loadControls } from '../engine/controls.js';
+import type { RunEvent } from '../engine/events.js';
+import { exitCodeFor, type RunOptions } from '../engine/run.js';
+import { isSafeguardControl, type Safeguard } from '../engine/safeguards.js';
+import { type LoadedSource, loadExperimentSource } from '../experiment/load.js';
+import {
+  loadSettings,
+  type Settings,
+  SettingsSchema,
+  settingsBlastRadius,
+  settingsControls,
+} from '../experiment/settings.js';
+import { loadVarFiles, mergeOverrides, type Overrides } from '../experiment/vars.js';
+import { faultlineHome } from '../faults/home.js';
+import type { Webhook } from '../observe/notify.js';
+import { type MetricsOptions, startRunObservers } from './observers.js';
+import { checkReportSpecs, type ReportSpec, writeJournalFile, writeRunReports } from './output-files.js';
+import { runExperiment } from './run.js';
+import { assertValidExperiment } from './validate.js';
+
+/** What runFromSource tells besides the engine's events, in the order a terminal would show it. */
+export type RunSourceEvent =
+  | RunEvent
+  /** A line for the user: validation warnings, the metrics URL, a webhook or trace export that failed. */
+  | { type: 'notice'; level: 'info' | 'warn'; message: string }
+  /** The policies allowed the run and the observers are listening: the engine starts it now. */
+  | { type: 'run-approved'; policy: PolicyDecision }
+  /** The run is over and its journal written (`path`) or not (`error`); `exitCode` before the reports. */
+  | { type: 'journal'; journal: Journal; exitCode: number; path?: string; error?: string }
+  /** One report written (`path`) or not (`error`). */
+  | { type: 'report'; format: string; path: string; error?: string };
+
+/** The engine's run options a caller chooses (the rest come from the settings and the source). */
+export type EngineRunOptions = Pick<
+  RunOptions,
+  | 'dry'
+  | 'hypothesisStrategy'
+  | 'rollbackStrategy'
+  | 'hypothesisFrequency'
+  | 'failFast'
+  | 'maxMisses'
+  | 'maxMissRatio'
+  | 'maxDurationMs'
+  | 'runId'
+  | 'haltPollMs'
+>;
+
+export interface RunFromSourceOptions extends EngineRunOptions {
+  /**
+   * The settings file's path, or its content as an object. Default: $FAULTLINE_HOME/settings.yaml
+   * when it exists (none: no global controls, safeguards or policies).
+   */
+  settings?: string | Record<string, unknown>;
+  /** Configuration and secrets overriding the experiment's (they win over `varFiles`). */
+  vars?: Partial<Overrides>;
+  /** JSON/YAML `{configuration, secrets}` files, or KEY=VALUE env files set into the run's `env`; later files win. */
+  varFiles?: readonly string[];
+  /** false skips validation (default true). */
+  validation?: boolean;
+  /** false fetches an http(s) source without checking its certificate (default true). */
+  verifyTls?: boolean;
+  /** Approves an experiment tagged for production without asking. */
+  yes?: boolean;
+  /** Asked for an experiment tagged for production; without it (and without `yes`) the run is refused. */
+  confirm?: (question: string) => Promise<boolean>;
+  /** Serve the run's metrics for Prometheus. */
+  metrics?: MetricsOptions;
+  /** Webhooks told when the run starts and ends, besides the settings file's `notifications`. */
+  webhooks?: readonly Webhook[];
+  /** Where to write the journal (checked before the run, written after it); none: not written. */
+  journalPath?: string;
+  /** Reports rendered from the journal after it is written. */
+  reports?: readonly ReportSpec[];
+  /** Directory an object source's relative module paths resolve against; default `cwd`. */
+  baseDir?: string;
+  /** Aborting it interrupts the run (status `interrupted`); faults are reverted. */
+  signal?: AbortSignal;
+  /** Aborting it stops the rollbacks too. */
+  rollbackSignal?: AbortSignal;
+  onEvent?: (event: RunSourceEvent) => void;
+  /** The environment the run sees (copied; env var files add to the copy). Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Relative paths (source, var files, journal, reports, global controls) resolve here. Default process.cwd(). */
+  cwd?: string;
+  /** $FAULTLINE_HOME (ledger, halt switch, default settings). Default: from `env`. */
+  home?: string;
+  /** How error messages name the options (the CLI gives its flags: `--journal-path`, `--report`). */
+  fieldNames?: { journalPath?: string; reports?: string };
+}
+
+export interface RunFromSourceResult {
+  journal: Journal;
+  /** 0 passed, 1 otherwise, 2 refused; 2 (refused path) or 1 when the journal could not be written; 1 when a report could not. */
+  exitCode: number;
+  /** The journal's absolute path, when it was written. */
+  journalPath?: string;
+  /** Absolute paths of the reports written. */
+  reports: string[];
+  /** Validation's warnings (the run went ahead). */
+  warnings: Issue[];
+  /** The policies' decisions (approval, time window), as recorded in the journal. */
+  policy: PolicyDecision;
+}
+
+/** The label an object source goes by in loading hooks and messages. */
+const OBJECT_SOURCE = '<object>';
+
+async function settingsFrom(
+  given: RunFromSourceOptions['settings'],
+  home: string,
+  at: (path: string) => string,
+): Promise<Settings> {
+  if (typeof given === 'string' || given === undefined)
+    return loadSettings(given === undefined ? undefined : at(given), home);
+  const parsed = SettingsSchema.safeParse(given);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FaultlineError(
+      'FAULTLINE_ERR_VALIDATION',
+      `settings: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return parsed.data;
+}
+
+function objectSource(raw: unknown, baseDir: string): LoadedSource {
+  return { raw, source: OBJECT_SOURCE, baseDir, format: 'module', positionOf: () => undefined };
+}
+
+/**
+ * Runs an experiment from a path, an http(s) URL or an object, with
+ * everything `faultline run` applies around it, and resolves with its
+ * journal and exit code. Throws a FaultlineError (its `exitCode` is the CLI's)
+ * when the run is refused before it starts: an invalid option or experiment,
+ * a policy, a blast radius, a halt.
+ *
+ * @example
+ * const { exitCode, journal } = await runFromSource('experiments/latency.yaml', {
+ *   journalPath: 'journal.json',
+ *   reports: [{ format: 'html', path: 'report.html' }],
+ *   confirm: async (question) => askOperator(question),
+ *   signal: AbortSignal.timeout(600_000),
+ *   onEvent: (e) => e.type === 'notice' && log(e.message),
+ * });
+ */
+export async function runFromSource(
+  source: string | Experiment,
+  options: RunFromSourceOptions = {},
+): Promise<RunFromSourceResult> {
+  const cwd = options.cwd ?? process.cwd();
+  // Relative to cwd; a path as the caller wrote it when no cwd was given, so messages name it as given.
+  const at = (p: string) => (options.cwd === undefined || /^https?:\/\//i.test(p) ? p : resolve(cwd, p));
+  const journalField = options.fieldNames?.journalPath ?? 'journalPath';
+  const reportsField = options.fieldNames?.reports ?? 'reports';
+  const emit = (event: RunSourceEvent) => options.onEvent?.(event);
+  const notice = (level: 'info' | 'warn', message: string) => emit({ type: 'notice', level, message });
+
+  const reports = (options.reports ?? []).map((r) => ({ format: r.format, path: resolve(cwd, r.path) }));
+  const journalPath = options.journalPath === undefined ? undefined : resolve(cwd, options.journalPath);
+  // An output path Faultline would refuse to write (a symbolic link) is refused before any fault is injected.
+  if (journalPath !== undefined) await checkOutputPath(journalPath, journalField);
+  await checkReportSpecs(reports, reportsField);
+
+  const env = { ...(options.env ?? process.env) };
+  const home = options.home ?? faultlineHome(env);
+  const settings = await settingsFrom(options.settings, home, at);
+  const globalControls = settingsControls(settings);
+
+  const fileOverrides = await loadVarFiles((options.varFiles ?? []).map(at), env);
+  const merged = mergeOverrides(fileOverrides, options.vars?.configuration ?? {});
+  const overrides: Overrides = {
+    configuration: merged.configuration,
+    secrets: { ...merged.secrets, ...(options.vars?.secrets ?? {}) },
+  };
+
+  const loadedGlobal = await loadControls(
+    globalControls.filter((c) => !isSafeguardControl(c)),
+    cwd,
+  );
+  const label = typeof source === 'string' ? source : OBJECT_SOURCE;
+  await callLoadingHook(loadedGlobal, 'beforeLoadingExperiment', { source: label });
+  const loaded =
+    typeof source === 'string'
+      ? await loadExperimentSource(at(source), { verifyTls: options.verifyTls ?? true, env })
+      : objectSource(source, options.baseDir ?? cwd);
+  let experiment: Experiment;
+  let warnings: Issue[] = [];
+  if (options.validation ?? true) {
+    // The run executes the experiment's code anyway: import node modules now to find a missing export early.
+    const valid = await assertValidExperiment(loaded, {
+      baseDir: loaded.baseDir,
+      env,
+      overrides,
+      importModules: true,
+    });
+    experiment = valid.experiment as Experiment;
+    warnings = [...valid.warnings];
+    for (const w of warnings) notice('warn', `warning: ${formatIssue(w, label)}`);
+  } else {
+    experiment = loaded.raw as Experiment;
+  }
+  await callLoadingHook(loadedGlobal, 'afterLoadingExperiment', { source: label, experiment });
+
+  const policy = await checkPolicies(experiment.tags, settings, {
+    yes: options.yes,
+    confirm: options.confirm,
+  });
+  const observers = await startRunObservers({
+    metrics: options.metrics,
+    webhooks: [...(settings.notifications ?? []), ...(options.webhooks ?? [])],
+    env,
+    onNotice: notice,
+  });
+  try {
+    emit({ type: 'run-approved', policy });
+    const journal = await runExperiment(experiment, {
+      baseDir: loaded.baseDir,
+      env,
+      home,
+      dry: options.dry ?? null,
+      hypothesisStrategy: options.hypothesisStrategy,
+      rollbackStrategy: options.rollbackStrategy,
+      hypothesisFrequency: options.hypothesisFrequency,
+      failFast: options.failFast,
+      maxMisses: options.maxMisses,
+      maxMissRatio: options.maxMissRatio,
+      maxDurationMs: options.maxDurationMs,
+      runId: options.runId,
+      haltPollMs: options.haltPollMs,
+      policy,
+      blastRadius: settingsBlastRadius(settings),
+      safeguards: (settings.safeguards ?? []) as Safeguard[],
+      configuration: overrides.configuration,
+      secrets: overrides.secrets,
+      controls: globalControls,
+      signal: options.signal,
+      rollbackSignal: options.rollbackSignal,
+      onEvent: (event) => {
+        emit(event);
+        observers.onEvent(event);
+      },
+    });
+    let exitCode: number = exitCodeFor(journal);
+    let written: string | undefined;
+    if (journalPath !== undefined) {
+      try {
+        written = await writeJournalFile(journalPath, journal, journalField);
+      } catch (err) {
+        // A path made unsafe during the run (a link planted) is refused as up front: exit 2, its message names it.
+        const refused = err instanceof FaultlineError;
+        exitCode = refused ? 2 : 1;
+        emit({
+          type: 'journal',
+          journal,
+          exitCode,
+          error: refused
+            ? (err as Error).message
+            : `${journalField}: cannot write ${journalPath}: ${(err as Error).message}`,
+        });
+      }
+    }
+    if (written !== undefined || journalPath === undefined)
+      emit({ type: 'journal', journal, exitCode, ...(written ? { path: written } : {}) });
+    // Reports are rendered from the journal as written; one that cannot be written fails the run like the journal.
+    const outcomes = await writeRunReports(reports, journal, reportsField);
+    for (const o of outcomes) emit({ type: 'report', ...o });
+    if (outcomes.some((o) => o.error !== undefined) && exitCode === 0) exitCode = 1;
+    await observers.finish(journal, {
+      exitCode,
+      ...(written ? { journalPath: written } : {}),
+      reports: reports.map((r) => r.path),
+    });
+    return {
+      journal,
+      exitCode,
+      ...(written ? { journalPath: written } : {}),
+      reports: outcomes.filter((o) => o.error === undefined).map((o) => o.path),
+      warnings,
+      policy,
+    };
+  } finally {
+    await observers.close();
+  }
+}
