@@ -92,6 +92,13 @@ export const PROVIDER_SCHEMAS = [
 /** The provider types, in the list's order. */
 export const PROVIDER_TYPES = PROVIDER_SCHEMAS.map((s) => s.shape.type.value);
 
+/**
+ * Provider types whose `module` + `func` name a built-in activity (python: the
+ * native implementations of Chaos Toolkit modules): the JSON Schema points them
+ * at the built-ins' argument rules, and loading them loads the built-ins.
+ */
+export const BUILTIN_PROVIDER_TYPES: readonly (typeof PROVIDER_TYPES)[number][] = ['faultline', 'python'];
+
 /** `a, b or c`: how messages list alternatives. */
 export function orList(items: readonly string[]): string {
   return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;

@@ -8,6 +8,7 @@ import type { FaultKind } from '../core/fault.js';
 import type { LogLevel } from '../core/resource.js';
 import type { Configuration, Provider, Secrets } from '../core/schema.js';
 import type { FaultSession } from '../faults/session.js';
+import type { ControlProviderHooks } from './controls.js';
 
 export type { LogLevel };
 
@@ -42,7 +43,7 @@ export interface CheckContext {
  * What the engine does differently by provider type is an optional hook here,
  * with a generic default in the engine when a provider leaves it out.
  */
-export interface ProviderRunner<P extends Provider = Provider> {
+export interface ProviderRunner<P extends Provider = Provider> extends ControlProviderHooks {
   readonly type: P['type'];
   /**
    * Fields substituted with configuration and secrets besides `arguments`
@@ -54,6 +55,11 @@ export interface ProviderRunner<P extends Provider = Provider> {
    * from its output; may throw to fail it. Default: the output as it is.
    */
   dynamicValue?(output: unknown): unknown;
+  /**
+   * The fault kind an activity of this provider injects, so that the preflight
+   * resolves its targets (and checks the blast radius) before the run. Default: none.
+   */
+  faultKind?(provider: P): FaultKind | undefined;
   /** Runs the provider; a thrown error fails the activity. The output goes to the journal. */
   run(provider: P, ctx: ActivityContext): Promise<unknown>;
   /**

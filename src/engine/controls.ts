@@ -13,8 +13,9 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FaultlineError, InterruptExecution } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
+// Not from ./context.js, which imports this module's types (a cycle even type-only).
+import type { LogLevel } from '../core/resource.js';
 import type { Activity, Configuration, Control, Experiment, Hypothesis, Secrets } from '../core/schema.js';
-import type { LogLevel } from './context.js';
 
 export interface HookContext<C, S = undefined> {
   /** What the hook is about: the experiment, the hypothesis, the activity. Hooks may change it in place. */
@@ -52,9 +53,60 @@ export type HookName = Exclude<
   'configure' | 'cleanup' | 'beforeLoadingExperiment' | 'afterLoadingExperiment'
 >;
 
-/** Native implementations of Chaos Toolkit python controls (e.g. chaosaddons safeguards, added later). */
+/** Native implementations of Chaos Toolkit python controls (registerNativeControl). */
 export type ControlFactory = (args: Record<string, unknown>) => ControlHooks;
 export const nativeControls = new Registry<ControlFactory>('native control');
+
+/** Chaos Toolkit's safeguards control, by its python module: run as safeguards, not loaded. */
+export const SAFEGUARDS_CONTROL = 'chaosaddons.controls.safeguards';
+
+/** A python control: its native implementation, or a refusal naming the module (Faultline runs no Python). */
+export function nativeControl(provider: ControlProvider, control: string): ControlHooks {
+  const factory = nativeControls.get(provider.module);
+  if (!factory) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_VALIDATION',
+      `control '${control}': Python module '${provider.module}' is not available: Faultline runs no Python; write the control as a Node module (provider type node)`,
+    );
+  }
+  return factory((provider.arguments ?? {}) as Record<string, unknown>);
+}
+
+/** The python provider's control hooks (providers/python.ts). */
+export const pythonControlHooks: Required<ControlProviderHooks> = {
+  loadControl: nativeControl,
+  isSafeguardControl: (provider) => provider.module === SAFEGUARDS_CONTROL,
+};
+
+/**
+ * Transitional: the lookup `loadControls` and `isSafeguardControl` use when a caller
+ * gives no providers. src/cli/run.ts and src/lib/run-source.ts load the settings'
+ * controls before the run's registries exist; with this they keep their behaviour.
+ * Delete it once they pass `await providerRegistry(providerTypesIn(controls))`.
+ */
+export const CONTROLS_WITHOUT_PROVIDERS: ControlProviderLookup = {
+  get: (type) => (type === 'python' ? pythonControlHooks : undefined),
+};
+
+/** A control's provider: `{type: node | python, module, arguments?}`. */
+export type ControlProvider = NonNullable<Control['provider']>;
+
+/**
+ * What a provider type does for controls (optional members of ProviderRunner).
+ * Without `loadControl` the engine imports `module` as a Node module (the node
+ * provider's way); without `isSafeguardControl` no control of the type is one.
+ */
+export interface ControlProviderHooks {
+  /** Loads a control declared with this provider type; a thrown error refuses the run. */
+  loadControl?(provider: ControlProvider, control: string): ControlHooks | Promise<ControlHooks>;
+  /** Whether the control is one the engine runs as safeguards (its `arguments.probes`) rather than loads. */
+  isSafeguardControl?(provider: ControlProvider): boolean;
+}
+
+/** Where controls find their provider type's hooks: the run's providers (ProviderLookup). */
+export interface ControlProviderLookup {
+  get(type: string): ControlProviderHooks | undefined;
+}
 
 export interface LoadedControl {
   name: string;
@@ -78,22 +130,23 @@ async function importModule(spec: string, baseDir: string): Promise<Record<strin
   return (await import(url)) as Record<string, unknown>;
 }
 
-/** Loads one declared control (not a `ref`). */
-export async function loadControl(decl: Control, baseDir: string): Promise<LoadedControl> {
+/**
+ * Loads one declared control (not a `ref`): by its provider type's `loadControl`
+ * when the run's providers have one (python: the native controls), else as a Node module.
+ */
+export async function loadControl(
+  decl: Control,
+  baseDir: string,
+  providers?: ControlProviderLookup,
+): Promise<LoadedControl> {
   const provider = decl.provider;
   if (!provider)
     throw new FaultlineError('FAULTLINE_ERR_VALIDATION', `control '${decl.name}' must have a provider`);
   const args = (provider.arguments ?? {}) as Record<string, unknown>;
   let hooks: ControlHooks;
-  if (provider.type === 'python') {
-    const factory = nativeControls.get(provider.module);
-    if (!factory) {
-      throw new FaultlineError(
-        'FAULTLINE_ERR_VALIDATION',
-        `control '${decl.name}': Python module '${provider.module}' is not available: Faultline runs no Python; write the control as a Node module (provider type node)`,
-      );
-    }
-    hooks = factory(args);
+  const runner = (providers ?? CONTROLS_WITHOUT_PROVIDERS).get(provider.type);
+  if (runner?.loadControl) {
+    hooks = await runner.loadControl(provider, decl.name);
   } else {
     let mod: Record<string, unknown>;
     try {
@@ -177,6 +230,8 @@ export async function loadControls(
   decls: readonly Control[] | undefined,
   baseDir: string,
   topLevel: readonly LoadedControl[] = [],
+  /** The run's providers, whose control hooks load python controls (transitional default: CONTROLS_WITHOUT_PROVIDERS). */
+  providers?: ControlProviderLookup,
 ): Promise<LoadedControl[]> {
   const out: LoadedControl[] = [];
   for (const decl of decls ?? []) {
@@ -189,7 +244,7 @@ export async function loadControls(
         );
       out.push(found);
     } else {
-      out.push(await loadControl(decl, baseDir));
+      out.push(await loadControl(decl, baseDir, providers));
     }
   }
   return out;

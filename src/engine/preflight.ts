@@ -19,8 +19,7 @@ import type { FaultKind, ResolvedTargets } from '../core/fault.js';
 import type { Activity, ActivityOrRef, Experiment } from '../core/schema.js';
 import { isRef } from '../core/schema.js';
 import { substitute, type Vars } from '../experiment/substitute.js';
-import { findBuiltin } from './builtins.js';
-import type { LogLevel } from './context.js';
+import type { LogLevel, ProviderLookup } from './context.js';
 
 /** A resolution slower than this (an unreachable database, say) is left to the injection. */
 export const PREFLIGHT_RESOLVE_TIMEOUT_MS = 5_000;
@@ -57,13 +56,20 @@ export function unsubstituted(value: unknown, out: Set<string> = new Set()): Set
   return out;
 }
 
-/** The fault actions (not refs) with where they sit: `method[2]`, `rollbacks[0]`. */
-function faultActions(experiment: Experiment): { a: Activity; at: string; kind: FaultKind }[] {
+/**
+ * The fault actions (not refs) with where they sit: `method[2]`, `rollbacks[0]`.
+ * Which fault an activity injects is its provider's to say (`faultKind`: the
+ * faultline provider's built-in fault actions).
+ */
+function faultActions(
+  experiment: Experiment,
+  providers: ProviderLookup,
+): { a: Activity; at: string; kind: FaultKind }[] {
   const out: { a: Activity; at: string; kind: FaultKind }[] = [];
   const walk = (list: readonly ActivityOrRef[] | undefined, where: string) =>
     (list ?? []).forEach((a, i) => {
-      if (isRef(a) || a.provider.type !== 'faultline') return;
-      const kind = findBuiltin(a.provider.module, a.provider.func)?.fault;
+      if (isRef(a)) return;
+      const kind = providers.get(a.provider.type)?.faultKind?.(a.provider);
       if (kind) out.push({ a, at: `${where}[${i}]`, kind });
     });
   walk(experiment.method, 'method');
@@ -112,9 +118,10 @@ export async function preflightBlastRadius(
   policies: readonly BlastRadiusPolicy[],
   vars: Vars,
   log: (level: LogLevel, message: string) => void,
+  providers: ProviderLookup,
   timeoutMs = PREFLIGHT_RESOLVE_TIMEOUT_MS,
 ): Promise<void> {
-  for (const { a, at, kind } of faultActions(experiment)) {
+  for (const { a, at, kind } of faultActions(experiment, providers)) {
     const { duration: _duration, ...raw } = (substitute(a.provider.arguments ?? {}, vars) ?? {}) as Record<
       string,
       unknown

@@ -354,21 +354,30 @@ class ExperimentRun {
     this.#journal.experiment.title = String(substitute(experiment.title, this.#vars));
 
     // Before anything is injected: every fault action whose targets can be known now.
-    await preflightBlastRadius(experiment, this.#blastRadius, this.#vars, this.#log);
-    const fromGlobal = collectSafeguards(options.safeguards, options.controls);
-    const fromExperiment = collectSafeguards(experiment.safeguards, experiment.controls);
+    await preflightBlastRadius(
+      experiment,
+      this.#blastRadius,
+      this.#vars,
+      this.#log,
+      options.registries.providers,
+    );
+    // Controls find their provider type's hooks (python: native controls, the safeguards control) here.
+    const { providers } = options.registries;
+    const fromGlobal = collectSafeguards(options.safeguards, options.controls, providers);
+    const fromExperiment = collectSafeguards(experiment.safeguards, experiment.controls, providers);
     this.#safeguards = [...fromGlobal.safeguards, ...fromExperiment.safeguards];
-    const global = await loadControls(fromGlobal.controls, this.#baseDir);
-    const top = await loadControls(fromExperiment.controls, this.#baseDir);
+    const global = await loadControls(fromGlobal.controls, this.#baseDir, [], providers);
+    const top = await loadControls(fromExperiment.controls, this.#baseDir, [], providers);
     const hypothesis = await loadControls(
       experiment['steady-state-hypothesis']?.controls,
       this.#baseDir,
       top,
+      providers,
     );
     this.#controls = { global, top, hypothesis };
     for (const a of allActivities(experiment)) {
       if (a.controls?.length)
-        this.#activityControls.set(a, await loadControls(a.controls, this.#baseDir, top));
+        this.#activityControls.set(a, await loadControls(a.controls, this.#baseDir, top, providers));
     }
     this.#controlEnv = {
       experiment,

@@ -14,8 +14,9 @@ import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import { type Activity, type Control, SafeguardSchema } from '../core/schema.js';
 import { secondsToMs, sleepUntilAborted } from '../core/timers.js';
+import { CONTROLS_WITHOUT_PROVIDERS, type ControlProviderLookup } from './controls.js';
 
-export const SAFEGUARDS_CONTROL = 'chaosaddons.controls.safeguards';
+export { SAFEGUARDS_CONTROL } from './controls.js';
 
 export interface Safeguard extends Activity {
   frequency?: number;
@@ -37,9 +38,15 @@ export interface SafeguardBreach {
   reverted_at?: string;
 }
 
-/** Chaos Toolkit's safeguards control, which Faultline runs as safeguards rather than as a control. */
-export function isSafeguardControl(c: Control): boolean {
-  return c.provider?.type === 'python' && c.provider.module === SAFEGUARDS_CONTROL;
+/**
+ * A control Faultline runs as safeguards rather than as a control (Chaos Toolkit's
+ * safeguards control): as its provider type's `isSafeguardControl` says.
+ */
+export function isSafeguardControl(c: Control, providers?: ControlProviderLookup): boolean {
+  const provider = c.provider;
+  if (provider === undefined) return false;
+  const runner = (providers ?? CONTROLS_WITHOUT_PROVIDERS).get(provider.type);
+  return runner?.isSafeguardControl?.(provider) === true;
 }
 
 /**
@@ -50,11 +57,12 @@ export function isSafeguardControl(c: Control): boolean {
 export function collectSafeguards(
   declared: readonly unknown[] | undefined,
   controls: readonly Control[] | undefined,
+  providers?: ControlProviderLookup,
 ): { safeguards: Safeguard[]; controls: Control[] } {
   const safeguards = [...(declared ?? [])] as Safeguard[];
   const rest: Control[] = [];
   for (const c of controls ?? []) {
-    if (isSafeguardControl(c)) {
+    if (isSafeguardControl(c, providers)) {
       const probes = z.array(SafeguardSchema).min(1).safeParse(c.provider?.arguments?.probes);
       if (!probes.success) {
         const issue = probes.error.issues[0]!;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import {
   ActivityRefSchema,
   ActivitySchema,
+  BUILTIN_PROVIDER_TYPES,
   ControlSchema,
   ExperimentSchema,
   FullActivitySchema,
@@ -38,9 +39,6 @@ export interface ActivityArguments {
   /** The zod object schema its `arguments` are validated with. */
   arguments: z.ZodType;
 }
-
-/** Provider types whose `module` + `func` name a built-in activity (python: the native modules). */
-const BUILTIN_PROVIDER_TYPES = ['faultline', 'python'];
 
 /** A `${name}` string: checked once substituted, at run time, so accepted wherever a value goes. */
 const PLACEHOLDER = {
@@ -106,7 +104,7 @@ function addBuiltinArguments(schema: Meta, activities: Iterable<ActivityArgument
   const branches = (provider.oneOf ?? provider.anyOf) as Meta[];
   for (const branch of branches) {
     const type = ((branch.properties as Record<string, Meta> | undefined)?.type as Meta | undefined)?.const;
-    if (typeof type === 'string' && BUILTIN_PROVIDER_TYPES.includes(type))
+    if (typeof type === 'string' && (BUILTIN_PROVIDER_TYPES as readonly string[]).includes(type))
       branch.allOf = [{ $ref: '#/$defs/BuiltinArguments' }];
   }
   defs.BuiltinArguments = builtinArguments(activities);

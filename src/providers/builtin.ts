@@ -110,4 +110,7 @@ export const builtinProvider: ProviderRunner<BuiltinProvider> = {
     if ('issue' in found) return [found.issue];
     return checkArguments(found.activity, provider.arguments ?? {});
   },
+
+  // A built-in fault action names its fault kind: the preflight resolves its targets before the run.
+  faultKind: (provider) => findBuiltin(provider.module, provider.func)?.fault,
 };

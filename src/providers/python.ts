@@ -4,10 +4,14 @@
  * (a built-in activity registered under the Python names). Arguments are
  * validated by the native implementation's schema. As in Chaos Toolkit, the
  * activity sees only the secret scopes its provider lists in `secrets`.
+ * Python controls likewise: a native control registered under the module
+ * (registerNativeControl), or Chaos Toolkit's safeguards control, which the
+ * engine runs as safeguards.
  */
 import { ActivityFailed } from '../core/errors.js';
 import type { PythonProvider, Secrets } from '../core/schema.js';
 import type { ProviderRunner } from '../engine/context.js';
+import { pythonControlHooks } from '../engine/controls.js';
 import { checkArguments, lookupBuiltin, runBuiltin } from './builtin.js';
 
 export const notNative = (module: string) =>
@@ -39,4 +43,7 @@ export const pythonProvider: ProviderRunner<PythonProvider> = {
     if ('issue' in found) return [found.issue];
     return checkArguments(found.activity, provider.arguments ?? {});
   },
+
+  // Python controls: native implementations, and the safeguards control run as safeguards.
+  ...pythonControlHooks,
 };
