@@ -16,8 +16,9 @@ const MACHINERY =
 // checks (lib/validate.ts), so it does not import the engine or the providers.
 const EXPERIMENT = '^src/experiment/';
 // Long-lived services the engine and the CLI drive: the fault proxy and the SDK control plane. The proxy
-// API takes extra route mounts through its options, so the two do not know each other.
-const SERVICES = '^src/(?:proxy|sdk-control)/';
+// API takes extra route mounts through its options, so the two do not know each other (rule below);
+// faultline/proxy's entry point (proxy/index.ts) is where the package composes them.
+const SERVICES = '^src/(?:proxy/(?!index[.]ts$)|sdk-control/)';
 // The run loop. It receives its providers, run resources, fault kinds and halt source through its
 // options (RunRegistries), so what a run does not use is not loaded.
 const ENGINE = '^src/engine/';
@@ -28,8 +29,9 @@ const ENGINE = '^src/engine/';
 const KINDS = '^src/faults/(?:marker[.]ts$|proxy[.]ts$|groups[.]ts$|[^/]+/)';
 const PLUGINS = `^src/(?:providers|activities|observe|report)/|${KINDS}`;
 // The composition root and the library entry points: the only modules that know every variant and
-// supply the registries (faults/index.ts is the faults library, kept at its published path).
-const ROOT = '^src/(?:compose[.]ts$|lib/)|^src/faults/index[.]ts$';
+// supply the registries (faults/index.ts is the faults library and proxy/index.ts faultline/proxy, kept
+// at their published paths).
+const ROOT = '^src/(?:compose[.]ts$|lib/)|^src/(?:faults|proxy)/index[.]ts$';
 // The top: the CLI, the demo, the package's main entry and the watchdog's process entry. Nothing imports them.
 const TOP = '^src/(?:cli/|demo/|index[.]ts$)|^src/faults/watchdog-main[.]ts$';
 
@@ -54,6 +56,15 @@ module.exports = {
       from: { path: '^src/', pathNot: any(...LAYERS) },
       to: { path: '^src/' },
     },
+    // The proxy serves the SDK control plane only as a mount its composer passes (ControlMount), and the
+    // SDK control plane does not reach into the proxy either.
+    {
+      name: 'proxy-not-sdk-control',
+      severity: 'error',
+      from: { path: '^src/proxy/', pathNot: '^src/proxy/index[.]ts$' },
+      to: { path: '^src/sdk-control/' },
+    },
+    { name: 'sdk-control-not-proxy', severity: 'error', from: { path: '^src/sdk-control/' }, to: { path: '^src/proxy/' } },
     layer('core', CORE, [CORE]),
     layer('base', BASE, [CORE, BASE]),
     layer('machinery', MACHINERY, [CORE, BASE, MACHINERY]),

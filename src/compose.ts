@@ -112,7 +112,14 @@ function lazyResource(key: string, load: () => Promise<RunResource>): readonly [
 
 /** The run resources, by the experiment key each reads. */
 export const runResources: readonly (readonly [string, RunResource])[] = [
-  lazyResource('proxies', async () => (await import('./proxy/in-process.js')).inProcessProxies),
+  // A run's proxies serve the SDK control plane too: sdk.enable_fault reaches it at faultline_proxy_url.
+  lazyResource('proxies', async () => {
+    const [{ proxiesResource }, { sdkControlMount }] = await Promise.all([
+      import('./proxy/in-process.js'),
+      import('./sdk-control/api.js'),
+    ]);
+    return proxiesResource([sdkControlMount()]);
+  }),
   lazyResource('load', async () => (await import('./load/resource.js')).loadResource),
 ];
 

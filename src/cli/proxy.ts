@@ -156,7 +156,10 @@ interface ServeOptions {
 /** Runs the proxy and its API until SIGINT or SIGTERM; closes every connection on the way out. */
 export async function proxyServeCommand(opts: ServeOptions, out: Output): Promise<number> {
   const token = opts.token ?? (process.env.FAULTLINE_PROXY_TOKEN || undefined);
-  const { isLoopbackHost, startControlServer } = await import('../proxy/api/server.js');
+  const [{ isLoopbackHost, startControlServer }, { sdkControlMount }] = await Promise.all([
+    import('../proxy/api/server.js'),
+    import('../sdk-control/api.js'),
+  ]);
   if (!isLoopbackHost(opts.host) && !token) {
     throw usage(
       `refusing to serve the proxy API on ${opts.host}, which other machines can reach, without a token: ` +
@@ -234,6 +237,8 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
       port: opts.port,
       ...(token ? { token } : {}),
       ...(allowedHosts.length > 0 ? { allowedHosts } : {}),
+      // SDK fault control under /faultline/sdk/v1 (docs/sdk.md), behind the same guards.
+      mounts: [sdkControlMount()],
       onEvent: (e) => {
         if (e.type === 'request')
           out.debug(`${e.method} ${e.path} ${e.status} ${e.durationMs}ms`, { requestId: e.requestId });

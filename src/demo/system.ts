@@ -19,6 +19,7 @@ import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startControlServer } from '../proxy/api/server.js';
 import { ProxyManager } from '../proxy/manager.js';
+import { sdkControlMount } from '../sdk-control/api.js';
 
 export interface DemoSystemOptions {
   /**
@@ -207,7 +208,13 @@ export async function startDemoSystem(options: DemoSystemOptions = {}): Promise<
 
     const manager = new ProxyManager();
     closers.push(() => manager.close());
-    const api = await startControlServer({ control: manager, host: '127.0.0.1', port: 0 });
+    // With the SDK control plane, as `faultline proxy` serves it.
+    const api = await startControlServer({
+      control: manager,
+      host: '127.0.0.1',
+      port: 0,
+      mounts: [sdkControlMount()],
+    });
     closers.push(() => api.close());
     // The demo's API has no token: no proxy may republish it (docs/security.md).
     manager.addControlAddress(api.host, api.port);

@@ -1,7 +1,9 @@
 /**
  * The SDK control endpoint, mounted on the proxy server's control API
- * (src/proxy/api/server.ts), so `faultline proxy` and a run's in-process
- * proxies both serve it, behind the same token guard and body limits:
+ * (src/proxy/api/server.ts) by whoever starts one (sdkControlMount: the CLI's
+ * `faultline proxy`, a run's in-process proxies, `faultline/proxy`'s
+ * startControlServer), behind the same guards, token and body limits. The
+ * proxy takes it as a generic mount, so neither side imports the other:
  *
  *   GET    /faultline/sdk/v1/services                          {services: [...], halted}
  *   GET    /faultline/sdk/v1/services/:service/faults          the SdkControlDocument
@@ -22,6 +24,9 @@ import { MAX_SDK_DELAY_MS, SdkFaultRuleSchema, SERVICE_NAME_RE } from '../sdk/ru
 import { MAX_SDK_TTL_MS, SdkControlStore, SdkControlStoreError } from './store.js';
 
 export const SDK_API_PREFIX = '/faultline/sdk/v1';
+
+/** Paths the SDK control API answers (404 JSON for unknown ones below /faultline/sdk/). */
+export const SDK_MOUNT_PREFIX = '/faultline/sdk/';
 
 /** Rule ids as they appear in URLs: the fault kind's `fl-<8 hex>`, or an operator's own. */
 export const SDK_RULE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
@@ -323,12 +328,32 @@ export function createSdkControlApi(
 
   return {
     store: s,
-    matches: (url) => url.startsWith('/faultline/sdk/'),
+    matches: (url) => url.startsWith(SDK_MOUNT_PREFIX),
     hasBody: (method) => method === 'PUT' || method === 'POST' || method === 'PATCH',
     handle,
     close() {
       closing.abort();
       if (own) s.close();
     },
+  };
+}
+
+/**
+ * The SDK control API as a mount of the proxy's control API (its `mounts`
+ * option; the shape is the proxy's ControlMount). Each server started with it
+ * serves `store`, or a new in-memory store of its own that it closes with it.
+ * Long polls answer 5 s before the server's handler timeout (20 s by default).
+ *
+ * @example
+ * const api = await startControlServer({ control: manager, port: 0, mounts: [sdkControlMount()] });
+ */
+export function sdkControlMount(store?: SdkControlStore): {
+  readonly prefix: string;
+  start(server: { readonly handlerTimeoutMs: number }): SdkControlApi;
+} {
+  return {
+    prefix: SDK_MOUNT_PREFIX,
+    start: ({ handlerTimeoutMs }) =>
+      createSdkControlApi(store, { maxWaitMs: Math.max(0, handlerTimeoutMs - 5000) }),
   };
 }

@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { startMetricsServer } from '../../src/observe/metrics-server.js';
 import { type ControlServer, startControlServer } from '../../src/proxy/api/server.js';
 import { ProxyManager } from '../../src/proxy/manager.js';
+import { sdkControlMount } from '../../src/sdk-control/api.js';
 import { http, type RawResponse, rawExchange } from '../helpers/http-raw.js';
 
 let manager: ProxyManager;
@@ -41,7 +42,7 @@ async function proxyNames(): Promise<string[]> {
 
 before(async () => {
   manager = new ProxyManager();
-  api = await startControlServer({ control: manager, port: 0 });
+  api = await startControlServer({ control: manager, port: 0, mounts: [sdkControlMount()] });
 });
 
 after(async () => {

@@ -20,6 +20,7 @@ import { SDK_LEASE_MS, sdkEnableFaultKind } from '../../src/faults/sdk/index.js'
 import { type ControlServer, startControlServer } from '../../src/proxy/api/server.js';
 import { ProxyManager } from '../../src/proxy/manager.js';
 import { SdkControlDocumentSchema, SdkFaultRuleSchema } from '../../src/sdk/rules.js';
+import { sdkControlMount } from '../../src/sdk-control/api.js';
 import { SdkControlClient } from '../../src/sdk-control/client.js';
 import { readControlFile, writeControlFile } from '../../src/sdk-control/file.js';
 import { SdkControlStore } from '../../src/sdk-control/store.js';
@@ -157,7 +158,7 @@ describe('the control endpoint', () => {
 
   before(async () => {
     manager = new ProxyManager();
-    api = await startControlServer({ control: manager, port: 0 });
+    api = await startControlServer({ control: manager, port: 0, mounts: [sdkControlMount()] });
     client = new SdkControlClient({ url: api.url });
   });
   after(async () => {
@@ -480,7 +481,7 @@ describe('the control endpoint', () => {
   test('a store passed to the server is the one served; its limits answer 409', async () => {
     const store = new SdkControlStore({ maxRulesPerService: 2, maxServices: 2 });
     const m = new ProxyManager();
-    const s = await startControlServer({ control: m, port: 0, sdk: store });
+    const s = await startControlServer({ control: m, port: 0, mounts: [sdkControlMount(store)] });
     try {
       const c = new SdkControlClient({ url: s.url });
       store.put('direct', 'r0', rule, 60_000);
@@ -504,7 +505,12 @@ describe('the control endpoint', () => {
   });
 
   test('a token guards the SDK routes like the rest of the API', async () => {
-    const guarded = await startControlServer({ control: manager, port: 0, token: 's3cret' });
+    const guarded = await startControlServer({
+      control: manager,
+      port: 0,
+      token: 's3cret',
+      mounts: [sdkControlMount()],
+    });
     try {
       const r = await http(guarded.url, 'GET', `${P}/services/checkout/faults`);
       assert.equal(r.status, 401);
@@ -528,7 +534,7 @@ describe('the control endpoint', () => {
 
   test('closing the server answers pending long polls at once', async () => {
     const m = new ProxyManager();
-    const s = await startControlServer({ control: m, port: 0 });
+    const s = await startControlServer({ control: m, port: 0, mounts: [sdkControlMount()] });
     const c = new SdkControlClient({ url: s.url });
     const { version } = await c.document('x');
     const polling = c.document('x', { waitVersion: version, timeoutMs: 15_000 });
@@ -543,7 +549,9 @@ describe('the control endpoint', () => {
 
 describe('in-process proxies of a run', () => {
   test('serve the SDK endpoint too', async () => {
-    const { inProcessProxies } = await import('../../src/proxy/in-process.js');
+    // What a run starts: the composition root's resource, with the SDK control plane mounted.
+    const { runResources } = await import('../../src/compose.js');
+    const inProcessProxies = new Map(runResources).get('proxies')!;
     const started = await inProcessProxies.start([{ name: 'api', upstream: '127.0.0.1:9' }], {
       log: () => {},
     } as never);
@@ -594,7 +602,7 @@ describe('the sdk.enable_fault kind', () => {
   beforeEach(async () => {
     home = await tempHome();
     manager = new ProxyManager();
-    api = await startControlServer({ control: manager, port: 0 });
+    api = await startControlServer({ control: manager, port: 0, mounts: [sdkControlMount()] });
     client = new SdkControlClient({ url: api.url });
     fixtures = [];
   });
@@ -700,7 +708,7 @@ describe('the sdk.enable_fault kind', () => {
   test('an unreachable control server fails the inject and leaves nothing behind', async () => {
     const faults = session('sdk-unreachable');
     const dead = new ProxyManager();
-    const gone = await startControlServer({ control: dead, port: 0 });
+    const gone = await startControlServer({ control: dead, port: 0, mounts: [sdkControlMount()] });
     const url = gone.url;
     await gone.close();
     await dead.close();
@@ -713,7 +721,12 @@ describe('the sdk.enable_fault kind', () => {
   });
 
   test('the token comes from FAULTLINE_PROXY_TOKEN and is never stored', async () => {
-    const guarded = await startControlServer({ control: manager, port: 0, token: 'tok-123' });
+    const guarded = await startControlServer({
+      control: manager,
+      port: 0,
+      token: 'tok-123',
+      mounts: [sdkControlMount()],
+    });
     const previous = process.env.FAULTLINE_PROXY_TOKEN;
     process.env.FAULTLINE_PROXY_TOKEN = 'tok-123';
     try {

@@ -15,6 +15,7 @@ import { ProxyManager } from '../../src/proxy/manager.js';
 import { delayFor, FaultRegistry } from '../../src/sdk/core.js';
 import { MAX_SDK_DELAY_MS, type SdkControlDocument, type SdkFaultRule } from '../../src/sdk/rules.js';
 import { Subscription } from '../../src/sdk/subscribe.js';
+import { sdkControlMount } from '../../src/sdk-control/api.js';
 import { SdkControlClient } from '../../src/sdk-control/client.js';
 import { repoRoot } from '../helpers/faults.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -77,7 +78,11 @@ function subscribe(url: string, opts: Partial<ConstructorParameters<typeof Subsc
 test('a control server restarted on the same port: the SDK drops the rules the new server does not serve (item 16)', async () => {
   const manager = new ProxyManager();
   cleanups.push(() => manager.close());
-  let api: ControlServer = await startControlServer({ control: manager, port: 0 });
+  let api: ControlServer = await startControlServer({
+    control: manager,
+    port: 0,
+    mounts: [sdkControlMount()],
+  });
   const port = Number(new URL(api.url).port);
   await new SdkControlClient({ url: api.url }).put('checkout', 'drill-1', {
     type: 'exception',
@@ -95,7 +100,7 @@ test('a control server restarted on the same port: the SDK drops the rules the n
   assert.ok(before.epoch, 'the server sends its epoch');
 
   await api.close();
-  api = await startControlServer({ control: manager, port });
+  api = await startControlServer({ control: manager, port, mounts: [sdkControlMount()] });
   cleanups.push(() => api.close());
   await until(() => sub.version !== before.version, 'the SDK applied a document of the new server');
   assert.notEqual(sub.epoch, before.epoch);
@@ -265,7 +270,7 @@ test('a latency of 3e9 ms is capped at 10 minutes instead of overflowing to 1 ms
 test('the control API refuses a latency beyond 10 minutes, naming the field', async () => {
   const manager = new ProxyManager();
   cleanups.push(() => manager.close());
-  const api = await startControlServer({ control: manager, port: 0 });
+  const api = await startControlServer({ control: manager, port: 0, mounts: [sdkControlMount()] });
   cleanups.push(() => api.close());
   await assert.rejects(
     new SdkControlClient({ url: api.url }).put('checkout', 'slow', {

@@ -10,6 +10,7 @@ import { type ControlServer, startControlServer } from '../../src/proxy/api/serv
 import { ProxyManager } from '../../src/proxy/manager.js';
 import { FaultRegistry } from '../../src/sdk/core.js';
 import { Subscription } from '../../src/sdk/subscribe.js';
+import { sdkControlMount } from '../../src/sdk-control/api.js';
 import { DEFAULT_MAX_SDK_RULE_BYTES, SdkControlStore } from '../../src/sdk-control/store.js';
 import { http } from '../helpers/http-raw.js';
 
@@ -22,7 +23,7 @@ describe('per-rule size cap', () => {
   let api: ControlServer;
   before(async () => {
     manager = new ProxyManager();
-    api = await startControlServer({ control: manager, port: 0 });
+    api = await startControlServer({ control: manager, port: 0, mounts: [sdkControlMount()] });
   });
   after(async () => {
     await api.close();

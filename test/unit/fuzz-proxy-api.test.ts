@@ -16,6 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import { type ControlServer, startControlServer } from '../../src/proxy/api/server.js';
 import { ProxyManager } from '../../src/proxy/manager.js';
 import { toxicKinds } from '../../src/proxy/toxics/index.js';
+import { sdkControlMount } from '../../src/sdk-control/api.js';
 import { SdkControlStore } from '../../src/sdk-control/store.js';
 import { http, prng, type RawResponse } from '../helpers/http-raw.js';
 import { client, portOf, roundTrip, startEcho, type Upstream } from '../helpers/proxy-net.js';
@@ -273,7 +274,12 @@ describe('fuzzing the proxy control API', { timeout: 120_000 }, () => {
     upstream = await startEcho();
     manager = new ProxyManager({ limits: LIMITS });
     store = new SdkControlStore();
-    api = await startControlServer({ control: manager, port: 0, maxBodyBytes: MAX_BODY, sdk: store });
+    api = await startControlServer({
+      control: manager,
+      port: 0,
+      maxBodyBytes: MAX_BODY,
+      mounts: [sdkControlMount(store)],
+    });
   });
   after(async () => {
     await api.close();

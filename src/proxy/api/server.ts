@@ -7,6 +7,8 @@
  * input of any kind gets a 4xx JSON error, a handler that takes too long gets a
  * 503 instead of holding the connection, and the API refuses to listen beyond
  * loopback unless a token is configured (then every request must carry it).
+ * Other services' routes (the SDK control plane) come as `mounts` from whoever
+ * starts the server, behind the same guards and limits.
  *
  * @example
  * const manager = new ProxyManager();
@@ -20,8 +22,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { browserGuard, isLoopbackHost, tokenCheck } from '../../core/access.js';
 import { FaultlineError } from '../../core/errors.js';
-import { createSdkControlApi } from '../../sdk-control/api.js';
-import type { SdkControlStore } from '../../sdk-control/store.js';
 import { VERSION } from '../../version.js';
 import { ProxyApiError, type ProxyControl, type ProxyView } from '../model.js';
 import {
@@ -68,8 +68,41 @@ export interface ControlServerOptions {
   maxConnections?: number;
   /** Observes requests and unexpected errors (the CLI's access log). Never sees headers or bodies. */
   onEvent?: (event: ControlServerEvent) => void;
-  /** The SDK control store served under /faultline/sdk/v1 (src/sdk-control); default: a new in-memory one. */
-  sdk?: SdkControlStore;
+  /**
+   * Other services' routes served by this API under their path prefix, behind the same guards (user agent,
+   * browser and Host checks, token, connection budget) and body limits: the composition passes the SDK
+   * control plane (src/sdk-control/api.ts, sdkControlMount) this way, so the proxy does not know it.
+   */
+  mounts?: readonly ControlMount[];
+}
+
+/** What a handler answers (a mount's answers have the same shape). */
+export interface ControlReply {
+  status: number;
+  body?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Routes of another service under a path prefix of the control API. The server
+ * checks the request (guards, token) and reads the body (size and time limits)
+ * before handing it over; the mount answers everything under its prefix.
+ */
+export interface ControlMount {
+  /** Paths that start with this are the mount's, e.g. `/faultline/sdk/`. */
+  readonly prefix: string;
+  /** Called once per server start with the server's limits (a long poll must answer within the handler timeout). */
+  start(server: { readonly handlerTimeoutMs: number }): MountedRoutes;
+}
+
+/** A mount as one server runs it. */
+export interface MountedRoutes {
+  /** Whether a request with this method has a body to read first. */
+  hasBody(method: string): boolean;
+  handle(req: IncomingMessage, method: string, url: string, body: Uint8Array): Promise<ControlReply>;
+  /** The server is closing: answer whatever waits now and release what the mount holds. */
+  close?(): void;
 }
 
 export type ControlServerEvent =
@@ -125,12 +158,7 @@ function requestId(): string {
 
 // --- replies ----------------------------------------------------------------------------------
 
-interface Reply {
-  status: number;
-  body?: string;
-  contentType?: string;
-  headers?: Record<string, string>;
-}
+type Reply = ControlReply;
 
 const JSON_TYPE = 'application/json';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
@@ -541,8 +569,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
     }
   };
   const routes = buildRoutes(control);
-  // SDK fault control (src/sdk-control/api.ts): its own routes under /faultline/sdk/, same guards and limits.
-  const sdkApi = createSdkControlApi(options.sdk, { maxWaitMs: Math.max(0, handlerTimeoutMs - 5000) });
+  // Other services' routes (the SDK control plane, when the composition passes it): same guards and limits.
+  const mounts = (options.mounts ?? []).map((m) => ({
+    prefix: m.prefix,
+    routes: m.start({ handlerTimeoutMs }),
+  }));
   /** Responses being produced, per socket: a timeout on the socket must not write a second response. */
   const inFlight = new Map<Socket, ServerResponse>();
   /** Sockets answered before their request body was in (403, 404, 413...): a later timeout just closes them. */
@@ -619,9 +650,10 @@ export async function startControlServer(options: ControlServerOptions): Promise
         'WWW-Authenticate': 'Bearer realm="faultline-proxy"',
       });
     }
-    if (sdkApi.matches(url)) {
-      const body = sdkApi.hasBody(method) ? await readBody(req, maxBodyBytes, bodyTimeoutMs) : EMPTY;
-      return sdkApi.handle(req, method, url, body);
+    const mount = mounts.find((m) => url.startsWith(m.prefix))?.routes;
+    if (mount) {
+      const body = mount.hasBody(method) ? await readBody(req, maxBodyBytes, bodyTimeoutMs) : EMPTY;
+      return mount.handle(req, method, url, body);
     }
     const segments = splitPath(url);
     const found = segments && matchRoute(routes, segments);
@@ -739,7 +771,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     port: address.port,
     close(graceMs = 2000) {
       closing ??= new Promise<void>((resolve) => {
-        sdkApi.close();
+        for (const m of mounts) m.routes.close?.();
         stopGuard();
         server.close(() => resolve());
         server.closeIdleConnections();
