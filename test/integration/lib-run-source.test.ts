@@ -135,6 +135,25 @@ describe('runFromSource', () => {
     assert.equal(cli.code, result.exitCode, cli.stderr);
   });
 
+  test('relative paths (source, var file, journal, report) resolve against `cwd`', async () => {
+    await file('relative.json', experiment());
+    await file('relative-vars.yaml', 'configuration:\n  greeting: hello\n');
+    const r = await captured(() =>
+      runFromSource('relative.json', {
+        env: env(),
+        cwd: work,
+        varFiles: ['relative-vars.yaml'],
+        journalPath: 'relative-journal.json',
+        reports: [{ format: 'markdown', path: 'relative.md' }],
+      }),
+    );
+    assert.equal(r.error, undefined, String(r.error));
+    assert.deepEqual(r.written, []);
+    assert.equal(r.value?.journalPath, join(work, 'relative-journal.json'));
+    assert.deepEqual(r.value?.reports, [join(work, 'relative.md')]);
+    assert.ok(existsSync(join(work, 'relative.md')));
+  });
+
   test('a deviating run: the same exit code (1) from the library and the CLI', async () => {
     const source = await file(
       'deviate.json',
