@@ -7,7 +7,8 @@
 // Rounds are interleaved (every command once per round, in turn) so that drift on a shared machine
 // hits both tools alike; the figure is the median over the rounds.
 // usage: node bench/ctk-compare.mjs [rounds=10] [actions=200]   (build first: npm run build)
-//   env FAULTLINE_CHECKOUT=<dir>: measure the build in another checkout (a prototype) instead of this one.
+//   env FAULTLINE_CHECKOUTS=<dir>[,<dir>...]: measure the builds in these checkouts (before and after
+//   a change, say) instead of this one, each interleaved with the others and with Chaos Toolkit.
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,9 +20,9 @@ const actions = Number(process.argv[3] ?? 200);
 // Beyond this share of Chaos Toolkit's time, Faultline misses issue #14's target.
 const TARGET_RATIO = 0.6;
 
-const bin = process.env.FAULTLINE_CHECKOUT
-  ? join(process.env.FAULTLINE_CHECKOUT, 'bin/faultline.js')
-  : fileURLToPath(new URL('../bin/faultline.js', import.meta.url));
+const checkouts = process.env.FAULTLINE_CHECKOUTS
+  ? process.env.FAULTLINE_CHECKOUTS.split(',').filter(Boolean)
+  : [fileURLToPath(new URL('..', import.meta.url))];
 const work = mkdtempSync(join(tmpdir(), 'faultline-ctk-'));
 
 function experiment(title, n) {
@@ -55,27 +56,37 @@ function onPath(name) {
 const chaosCmd = process.env.CHAOS_CMD ? process.env.CHAOS_CMD.split(' ').filter(Boolean) : undefined;
 const chaos = chaosCmd ?? (onPath('chaos') ? [onPath('chaos')] : undefined);
 
+// Each tool: how to run `--version`, `validate <file>` and `run <file>` writing its journal there.
+const tools = checkouts.map((dir, i) => {
+  const bin = join(dir, 'bin/faultline.js');
+  return {
+    name: checkouts.length > 1 ? `Faultline ${i + 1}` : 'Faultline',
+    where: bin,
+    argv: (...args) => [process.execPath, bin, ...args],
+  };
+});
+if (chaos) {
+  tools.push({
+    name: 'Chaos Toolkit',
+    where: chaos.join(' '),
+    ctk: true,
+    // It checks PyPI for a newer version unless told not to, and logs to ./chaostoolkit.log.
+    argv: (...args) => [...chaos, '--no-version-check', '--log-file', join(work, 'ctk.log'), ...args],
+  });
+}
+const ctkIndex = tools.findIndex((t) => t.ctk);
+
 // A home of its own: leftovers of other work on this machine are not this benchmark's to revert.
 const env = { ...process.env, FAULTLINE_HOME: join(work, 'home') };
-const fl = (...args) => [process.execPath, bin, ...args];
-// Chaos Toolkit checks PyPI for a newer version unless told not to, and logs to ./chaostoolkit.log.
-const ctk = (...args) => [...chaos, '--no-version-check', '--log-file', join(work, 'ctk.log'), ...args];
-
-const journal = (name) => join(work, `${name}.journal.json`);
+const journal = (tool, name) => join(work, `${tool}-${name}.journal.json`);
 const cases = [
-  { what: '--version', fl: fl('--version'), ctk: chaos && ctk('--version') },
-  { what: 'validate one', fl: fl('validate', one), ctk: chaos && ctk('validate', one) },
-  {
-    what: 'run one',
-    fl: fl('run', '--journal-path', journal('fl-one'), one),
-    ctk: chaos && ctk('run', '--journal-path', journal('ctk-one'), one),
-    journals: ['fl-one', 'ctk-one'],
-  },
+  { what: '--version', argv: (t) => t.argv('--version') },
+  { what: 'validate one', argv: (t) => t.argv('validate', one) },
+  { what: 'run one', argv: (t, i) => t.argv('run', '--journal-path', journal(i, 'one'), one), n: 1 },
   {
     what: `run many (${actions})`,
-    fl: fl('run', '--journal-path', journal('fl-many'), many),
-    ctk: chaos && ctk('run', '--journal-path', journal('ctk-many'), many),
-    journals: ['fl-many', 'ctk-many'],
+    argv: (t, i) => t.argv('run', '--journal-path', journal(i, 'many'), many),
+    n: actions,
   },
 ];
 
@@ -88,85 +99,74 @@ function time(argv) {
 }
 
 // A run that failed quietly would look fast: check that each journal says every action ran.
-function checkJournal(name, expected) {
-  const j = JSON.parse(readFileSync(journal(name), 'utf8'));
+function checkJournal(path, expected) {
+  const j = JSON.parse(readFileSync(path, 'utf8'));
   const ran = (j.run ?? []).length;
   if (j.status !== 'completed' || ran !== expected) {
-    throw new Error(`${name}: journal status ${j.status}, ${ran} activities run, expected ${expected}`);
+    throw new Error(`${path}: journal status ${j.status}, ${ran} activities run, expected ${expected}`);
   }
 }
 
-const times = new Map(cases.map((c) => [c.what, { fl: [], ctk: [] }]));
-// One round not counted: it warms the page cache for both tools (Python's .pyc files included).
+// times[case][tool] = [ms per round]
+const times = cases.map(() => tools.map(() => []));
+// One round not counted: it warms the page cache for every tool (Python's .pyc files included).
 for (let round = -1; round < rounds; round++) {
-  for (const c of cases) {
-    const a = time(c.fl);
-    const b = c.ctk ? time(c.ctk) : undefined;
-    if (round >= 0) {
-      times.get(c.what).fl.push(a);
-      if (b !== undefined) times.get(c.what).ctk.push(b);
-    }
-  }
+  cases.forEach((c, ci) => {
+    tools.forEach((t, ti) => {
+      const ms = time(c.argv(t, ti));
+      if (round >= 0) times[ci][ti].push(ms);
+    });
+  });
 }
-for (const [name, n] of [
-  ['fl-one', 1],
-  ['fl-many', actions],
-  ...(chaos
-    ? [
-        ['ctk-one', 1],
-        ['ctk-many', actions],
-      ]
-    : []),
-]) {
-  checkJournal(name, n);
-}
+tools.forEach((_, ti) => {
+  checkJournal(journal(ti, 'one'), 1);
+  checkJournal(journal(ti, 'many'), actions);
+});
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
-const ms = (x) => `${x.toFixed(0)} ms`;
+const med = times.map((row) => row.map(median));
+const flTools = tools.map((t, i) => ({ t, i })).filter(({ t }) => !t.ctk);
+const fmt = (x) => `${x.toFixed(0)} ms`;
+
 console.log(`${rounds} interleaved rounds (median), ${actions}-action experiment; node ${process.version}`);
-console.log(`Faultline: ${bin}`);
-console.log(`Chaos Toolkit: ${chaos ? chaos.join(' ') : 'not found (set CHAOS_CMD or put chaos on PATH)'}`);
+for (const t of tools) console.log(`${t.name}: ${t.where}`);
+if (!chaos) console.log('Chaos Toolkit: not found (set CHAOS_CMD or put chaos on PATH)');
 console.log('');
-console.log('| command | Faultline | Chaos Toolkit | Faultline / CTK |');
-console.log('|---|---|---|---|');
-const results = [];
-for (const c of cases) {
-  const t = times.get(c.what);
-  const a = median(t.fl);
-  const b = t.ctk.length ? median(t.ctk) : undefined;
-  const ratio = b === undefined ? undefined : a / b;
-  results.push({ what: c.what, a, b, ratio });
-  console.log(
-    `| ${c.what} | ${ms(a)} | ${b === undefined ? '-' : ms(b)} | ${ratio === undefined ? '-' : `${ratio.toFixed(2)}x`} |`,
-  );
-}
-const perActivity = (key) => {
-  const oneRun = results.find((r) => r.what === 'run one')[key];
-  const manyRun = results.find((r) => r.what.startsWith('run many'))[key];
-  return oneRun === undefined ? undefined : (manyRun - oneRun) / (actions - 1);
-};
-const flPer = perActivity('a');
-const ctkPer = perActivity('b');
+const ratioCols = ctkIndex < 0 ? [] : flTools.map(({ t }) => `${t.name} / CTK`);
+console.log(`| command | ${[...tools.map((t) => t.name), ...ratioCols].join(' | ')} |`);
+console.log(`|---|${[...tools, ...ratioCols].map(() => '---').join('|')}|`);
+cases.forEach((c, ci) => {
+  const cells = med[ci].map(fmt);
+  if (ctkIndex >= 0)
+    for (const { i } of flTools) cells.push(`${(med[ci][i] / med[ci][ctkIndex]).toFixed(2)}x`);
+  console.log(`| ${c.what} | ${cells.join(' | ')} |`);
+});
+// What one more process activity costs: the 200-action run less the one-action run, per action.
+const per = tools.map((_, ti) => (med[3][ti] - med[2][ti]) / (actions - 1));
 console.log('');
 console.log(
-  `per process activity (run many - run one) / ${actions - 1}: Faultline ${flPer.toFixed(2)} ms` +
-    (ctkPer === undefined ? '' : `, Chaos Toolkit ${ctkPer.toFixed(2)} ms`),
+  `per process activity, (run many - run one) / ${actions - 1}: ` +
+    tools.map((t, ti) => `${t.name} ${per[ti].toFixed(2)} ms`).join(', '),
 );
 if (!chaos) console.log('Chaos Toolkit not found: only the Faultline half was measured.');
-for (const r of results) {
-  const key = r.what
-    .replace(/ \(.*\)$/, '')
-    .replace(/[^a-z]+/g, '_')
-    .replace(/^_+/, '');
-  console.log(
-    `RESULT ${key}_faultline_ms=${r.a.toFixed(0)}` +
-      (r.ratio === undefined
-        ? ''
-        : ` ctk_ms=${r.b.toFixed(0)} ratio=${r.ratio.toFixed(2)} target<=${TARGET_RATIO}`),
-  );
+for (const { t, i } of flTools) {
+  const tag = flTools.length > 1 ? `${t.name.replace(' ', '')}_` : '';
+  cases.forEach((c, ci) => {
+    const key = c.what
+      .replace(/ \(.*\)$/, '')
+      .replace(/[^a-z]+/g, '_')
+      .replace(/^_+/, '');
+    const ratio = ctkIndex < 0 ? undefined : med[ci][i] / med[ci][ctkIndex];
+    console.log(
+      `RESULT ${tag}${key}_faultline_ms=${med[ci][i].toFixed(0)}` +
+        (ratio === undefined
+          ? ''
+          : ` ctk_ms=${med[ci][ctkIndex].toFixed(0)} ratio=${ratio.toFixed(2)} target<=${TARGET_RATIO}`),
+    );
+  });
 }
 rmSync(work, { recursive: true, force: true });
