@@ -85,12 +85,10 @@ export { Ledger, type LedgerOptions } from './faults/ledger.js';
 export {
   type ActiveFault,
   type FaultStatus,
-  faultStatus,
   type HaltReport,
   haltState,
   listActiveFaults,
   type RecoveryReport,
-  releaseHalt,
 } from './faults/recovery.js';
 export type { FaultEvent, FaultHandle, InjectOptions } from './faults/session.js';
 export {
@@ -100,8 +98,42 @@ export {
   recoverOrphans,
   registerFaultKind,
 } from './lib/faults.js';
+// One fault for a duration, and what `faultline status`, `halt` and `recover` do, as calls.
+export {
+  type FaultArgumentDoc,
+  type FaultDoc,
+  type FaultPlan,
+  type InjectEndedBy,
+  type InjectEvent,
+  type InjectFaultOptions,
+  type InjectFaultResult,
+  injectFault,
+  listFaults,
+  type PlanFaultOptions,
+  planFault,
+} from './lib/inject.js';
+export type { MetricsOptions } from './lib/observers.js';
+export type { ReportSpec } from './lib/output-files.js';
 export { runExperiment } from './lib/run.js';
+// What `faultline run` does, as a call: settings, vars, approval, observers, journal, reports, exit code.
+export {
+  type EngineRunOptions,
+  type RunFromSourceOptions,
+  type RunFromSourceResult,
+  type RunSourceEvent,
+  runFromSource,
+} from './lib/run-source.js';
 export { FaultSession, type FaultSessionOptions } from './lib/session.js';
+export {
+  type FaultlineHomeOptions,
+  faultStatus,
+  type HaltResult,
+  halt,
+  type RecoverResult,
+  recover,
+  releaseHalt,
+  type StatusReport,
+} from './lib/status.js';
 export { assertValidExperiment, validateExperiment } from './lib/validate.js';
 
 /**
