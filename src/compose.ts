@@ -6,6 +6,7 @@
  * validation or a halt loads only what it uses. Only the library entry points
  * (src/lib/, faults/index.ts), the CLI and the watchdog's entry import it.
  */
+import { runsBuiltins } from './core/builtin-providers.js';
 import { Registry } from './core/registry.js';
 import type { RunResource } from './core/resource.js';
 import { registerBuiltin } from './engine/builtins.js';
@@ -73,13 +74,13 @@ export function providerTypesIn(...values: unknown[]): Set<string> {
 
 /**
  * The provider registry with (at least) the types named loaded (default all).
- * `faultline` and `python` bring the built-in activities, which they dispatch to.
+ * The types that run built-in activities (core/builtin-providers.ts) bring them.
  */
 export async function providerRegistry(
   types: Iterable<string> = Object.keys(PROVIDER_LOADERS),
 ): Promise<Registry<ProviderRunner<any>>> {
   const wanted = [...new Set(types)].filter((t) => PROVIDER_LOADERS[t] !== undefined && !providers.has(t));
-  if (wanted.some((t) => t === 'faultline' || t === 'python')) await loadBuiltinActivities();
+  if (wanted.some(runsBuiltins)) await loadBuiltinActivities();
   const loaded = await Promise.all(wanted.map(async (t) => [t, await PROVIDER_LOADERS[t]!()] as const));
   for (const [type, runner] of loaded) if (!providers.has(type)) providers.register(type, runner);
   return providers;

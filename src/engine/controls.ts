@@ -53,40 +53,12 @@ export type HookName = Exclude<
   'configure' | 'cleanup' | 'beforeLoadingExperiment' | 'afterLoadingExperiment'
 >;
 
-/** Native implementations of Chaos Toolkit python controls (registerNativeControl). */
+/**
+ * Native implementations of Chaos Toolkit python controls (registerNativeControl),
+ * by python module: the python provider's loadControl looks them up.
+ */
 export type ControlFactory = (args: Record<string, unknown>) => ControlHooks;
 export const nativeControls = new Registry<ControlFactory>('native control');
-
-/** Chaos Toolkit's safeguards control, by its python module: run as safeguards, not loaded. */
-export const SAFEGUARDS_CONTROL = 'chaosaddons.controls.safeguards';
-
-/** A python control: its native implementation, or a refusal naming the module (Faultline runs no Python). */
-export function nativeControl(provider: ControlProvider, control: string): ControlHooks {
-  const factory = nativeControls.get(provider.module);
-  if (!factory) {
-    throw new FaultlineError(
-      'FAULTLINE_ERR_VALIDATION',
-      `control '${control}': Python module '${provider.module}' is not available: Faultline runs no Python; write the control as a Node module (provider type node)`,
-    );
-  }
-  return factory((provider.arguments ?? {}) as Record<string, unknown>);
-}
-
-/** The python provider's control hooks (providers/python.ts). */
-export const pythonControlHooks: Required<ControlProviderHooks> = {
-  loadControl: nativeControl,
-  isSafeguardControl: (provider) => provider.module === SAFEGUARDS_CONTROL,
-};
-
-/**
- * Transitional: the lookup `loadControls` and `isSafeguardControl` use when a caller
- * gives no providers. src/cli/run.ts and src/lib/run-source.ts load the settings'
- * controls before the run's registries exist; with this they keep their behaviour.
- * Delete it once they pass `await providerRegistry(providerTypesIn(controls))`.
- */
-export const CONTROLS_WITHOUT_PROVIDERS: ControlProviderLookup = {
-  get: (type) => (type === 'python' ? pythonControlHooks : undefined),
-};
 
 /** A control's provider: `{type: node | python, module, arguments?}`. */
 export type ControlProvider = NonNullable<Control['provider']>;
@@ -137,14 +109,14 @@ async function importModule(spec: string, baseDir: string): Promise<Record<strin
 export async function loadControl(
   decl: Control,
   baseDir: string,
-  providers?: ControlProviderLookup,
+  providers: ControlProviderLookup,
 ): Promise<LoadedControl> {
   const provider = decl.provider;
   if (!provider)
     throw new FaultlineError('FAULTLINE_ERR_VALIDATION', `control '${decl.name}' must have a provider`);
   const args = (provider.arguments ?? {}) as Record<string, unknown>;
   let hooks: ControlHooks;
-  const runner = (providers ?? CONTROLS_WITHOUT_PROVIDERS).get(provider.type);
+  const runner = providers.get(provider.type);
   if (runner?.loadControl) {
     hooks = await runner.loadControl(provider, decl.name);
   } else {
@@ -230,8 +202,8 @@ export async function loadControls(
   decls: readonly Control[] | undefined,
   baseDir: string,
   topLevel: readonly LoadedControl[] = [],
-  /** The run's providers, whose control hooks load python controls (transitional default: CONTROLS_WITHOUT_PROVIDERS). */
-  providers?: ControlProviderLookup,
+  /** The run's providers (with every type `decls` names): their control hooks load python controls. */
+  providers: ControlProviderLookup,
 ): Promise<LoadedControl[]> {
   const out: LoadedControl[] = [];
   for (const decl of decls ?? []) {

@@ -14,9 +14,7 @@ import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import { type Activity, type Control, SafeguardSchema } from '../core/schema.js';
 import { secondsToMs, sleepUntilAborted } from '../core/timers.js';
-import { CONTROLS_WITHOUT_PROVIDERS, type ControlProviderLookup } from './controls.js';
-
-export { SAFEGUARDS_CONTROL } from './controls.js';
+import type { ControlProviderLookup } from './controls.js';
 
 export interface Safeguard extends Activity {
   frequency?: number;
@@ -42,11 +40,10 @@ export interface SafeguardBreach {
  * A control Faultline runs as safeguards rather than as a control (Chaos Toolkit's
  * safeguards control): as its provider type's `isSafeguardControl` says.
  */
-export function isSafeguardControl(c: Control, providers?: ControlProviderLookup): boolean {
+export function isSafeguardControl(c: Control, providers: ControlProviderLookup): boolean {
   const provider = c.provider;
   if (provider === undefined) return false;
-  const runner = (providers ?? CONTROLS_WITHOUT_PROVIDERS).get(provider.type);
-  return runner?.isSafeguardControl?.(provider) === true;
+  return providers.get(provider.type)?.isSafeguardControl?.(provider) === true;
 }
 
 /**
@@ -57,7 +54,8 @@ export function isSafeguardControl(c: Control, providers?: ControlProviderLookup
 export function collectSafeguards(
   declared: readonly unknown[] | undefined,
   controls: readonly Control[] | undefined,
-  providers?: ControlProviderLookup,
+  /** The run's providers (with every type `controls` names), which say which control is a safeguards control. */
+  providers: ControlProviderLookup,
 ): { safeguards: Safeguard[]; controls: Control[] } {
   const safeguards = [...(declared ?? [])] as Safeguard[];
   const rest: Control[] = [];

@@ -4,10 +4,10 @@
  * (`faultline schema > experiment.schema.json`).
  */
 import { z } from 'zod';
+import { runsBuiltins } from '../core/builtin-providers.js';
 import {
   ActivityRefSchema,
   ActivitySchema,
-  BUILTIN_PROVIDER_TYPES,
   ControlSchema,
   ExperimentSchema,
   FullActivitySchema,
@@ -104,8 +104,7 @@ function addBuiltinArguments(schema: Meta, activities: Iterable<ActivityArgument
   const branches = (provider.oneOf ?? provider.anyOf) as Meta[];
   for (const branch of branches) {
     const type = ((branch.properties as Record<string, Meta> | undefined)?.type as Meta | undefined)?.const;
-    if (typeof type === 'string' && (BUILTIN_PROVIDER_TYPES as readonly string[]).includes(type))
-      branch.allOf = [{ $ref: '#/$defs/BuiltinArguments' }];
+    if (typeof type === 'string' && runsBuiltins(type)) branch.allOf = [{ $ref: '#/$defs/BuiltinArguments' }];
   }
   defs.BuiltinArguments = builtinArguments(activities);
   defs.Placeholder = PLACEHOLDER;

@@ -12,6 +12,7 @@
  * organisation's blast radius, safeguards and policies hold for it too.
  */
 import { resolve } from 'node:path';
+import { providerRegistry, providerTypesIn } from '../compose.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
 import { checkPolicies, type PolicyDecision } from '../core/policy.js';
@@ -192,9 +193,13 @@ export async function runFromSource(
     secrets: { ...merged.secrets, ...(options.vars?.secrets ?? {}) },
   };
 
+  // Their provider types' hooks say which is the safeguards control and load python (native) ones.
+  const controlProviders = await providerRegistry(providerTypesIn(globalControls));
   const loadedGlobal = await loadControls(
-    globalControls.filter((c) => !isSafeguardControl(c)),
+    globalControls.filter((c) => !isSafeguardControl(c, controlProviders)),
     cwd,
+    [],
+    controlProviders,
   );
   const label = typeof source === 'string' ? source : OBJECT_SOURCE;
   await callLoadingHook(loadedGlobal, 'beforeLoadingExperiment', { source: label });
