@@ -27,8 +27,19 @@ export interface ExampleActivity {
 }
 
 export const REGENERATE: string;
-export const MODULES: Record<string, { title: string; doc?: string; about: string }>;
-export const MODULE_ORDER: string[];
+export interface ModuleDoc {
+  title: string;
+  doc?: string;
+  about: string;
+}
+/** A fault group as src/faults/groups.ts lists it (only these fields are read). */
+export interface CatalogFaultGroup {
+  readonly group: string | undefined;
+  readonly catalog?: Readonly<ModuleDoc>;
+}
+export const MODULES: Record<string, ModuleDoc & { before?: string }>;
+export function moduleDocs(groups?: readonly CatalogFaultGroup[]): Record<string, Readonly<ModuleDoc>>;
+export function moduleOrder(groups?: readonly CatalogFaultGroup[]): string[];
 export const EXAMPLE_DURATION: number;
 export function providerType(module: string): 'faultline' | 'python';
 export function injectName(activity: CatalogActivity, exposed: readonly string[]): string | undefined;
@@ -38,7 +49,7 @@ export function injectCommand(activity: CatalogActivity, exposed: readonly strin
 export function anchorOf(module: string, func?: string): string;
 export function renderCatalog(
   activities: readonly CatalogActivity[],
-  options?: { exposed?: Iterable<string> },
+  options?: { exposed?: Iterable<string>; groups?: readonly CatalogFaultGroup[] },
 ): string;
 export function catalogSections(markdown: string): Map<string, string>;
 export function diffSections(expected: string, actual: string): string[];

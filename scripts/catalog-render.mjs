@@ -9,62 +9,36 @@ import YAML from 'yaml';
 export const REGENERATE = 'npm run build && node scripts/gen-catalog.mjs';
 
 /**
- * Hand-written prose per module: a title, the detailed doc (optional), and one line. A
- * module missing here still gets its section (with a generic line), so a new
- * module never breaks the catalog; the test asks for an entry.
+ * Hand-written prose per module that is not a fault group: a title, the
+ * detailed doc (optional), and one line. A fault group's prose is its
+ * `catalog` entry in src/faults/groups.ts, which the caller passes
+ * (`groups`), so a new group needs no line here. A module with no prose still
+ * gets its section (with a generic line), so a new module never breaks the
+ * catalog; the test asks for prose. Sections come in the groups' order, then
+ * these in this order, except that one with `before` goes just before that module.
  */
 export const MODULES = {
-  'faultline.network': {
-    title: 'Network faults',
-    doc: 'faults-network.md',
-    about:
-      'Linux host network faults (nftables, tc): partition, loss, bandwidth, DNS failure and, where the kernel has netem, latency, duplication, corruption. They need root (CAP_NET_ADMIN); without it, use the proxy toxics.',
-  },
-  'faultline.process': {
-    title: 'Process faults',
-    doc: 'faults-host.md',
-    about:
-      'Kill (irreversible) or pause processes of this host, selected by exactly one of `pid`, `pidfile`, `name` or `pattern`, then `count` or `percentage` of the matches (default: one).',
-  },
-  'faultline.stress': {
-    title: 'Resource stress',
-    doc: 'faults-host.md#resource-stress-a-worker-faultline-owns',
-    about:
-      'CPU, memory and disk pressure from a worker process Faultline owns (killed on revert), and file-descriptor exhaustion by lowering a process limit (restored on revert).',
-  },
-  'faultline.postgres': {
-    title: 'PostgreSQL faults',
-    doc: 'faults-dependencies.md#postgresql',
-    about:
-      'Slow queries, connection exhaustion, lock contention and terminated backends. Connection arguments default to the libpq environment (`PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`); the password comes from `FAULTLINE_PG_PASSWORD`, `PGPASSWORD` or `~/.pgpass`.',
-  },
-  'faultline.redis': {
-    title: 'Redis faults',
-    doc: 'faults-dependencies.md#redis',
-    about:
-      '`CLIENT PAUSE`, connection exhaustion and slow commands. The password comes from `FAULTLINE_REDIS_PASSWORD` or `REDISCLI_AUTH`, never from an argument.',
-  },
+  // The marker, the run's faults and the proxy come after the host and dependency groups and
+  // before the SDK's faults, where the catalog has always had them.
   'faultline.marker': {
+    before: 'faultline.sdk',
     title: 'Marker file',
     doc: 'faults.md#the-marker-file-fault',
     about:
       'The simplest fault: a flag file, removed when its duration elapses or the run ends. Useful to degrade a service that reads the flag (the quickstart does) and to try the fault contract.',
   },
   'faultline.faults': {
+    before: 'faultline.sdk',
     title: "The run's faults",
     doc: 'faults.md',
     about: 'Revert faults before their duration elapses, and count the active ones.',
   },
   'faultline.proxy': {
+    before: 'faultline.sdk',
     title: 'Fault proxy',
     doc: 'proxy.md#in-experiments',
     about:
       "Manage a Faultline or Toxiproxy server: proxies, and toxics as faults (removed after their `duration` or when the run ends). The API is `api_url`, else the run's in-process `proxies:`, else `toxiproxy_host`/`toxiproxy_port`, else `FAULTLINE_PROXY_URL`, else `http://127.0.0.1:8474`.",
-  },
-  'faultline.sdk': {
-    title: 'SDK faults',
-    about:
-      "Faults a service's in-process Faultline SDK applies to its own matching calls (latency, HTTP errors, exceptions, resets, timeouts), set through the SDK control endpoint and removed when the fault ends.",
   },
   'faultline.load': {
     title: 'Load metrics',
@@ -102,8 +76,30 @@ export const MODULES = {
   },
 };
 
-/** The order of the modules in the catalog; modules not listed follow, alphabetically. */
-export const MODULE_ORDER = Object.keys(MODULES);
+/**
+ * Every module's prose, by module: the fault groups' (`faultline.<group>`, from
+ * src/faults/groups.ts's entries) and MODULES'.
+ *
+ * @param groups FAULT_GROUPS (only `group` and `catalog` are read)
+ */
+export function moduleDocs(groups = []) {
+  const docs = {};
+  for (const { group, catalog } of groups) {
+    if (group !== undefined && catalog) docs[`faultline.${group}`] = catalog;
+  }
+  return { ...docs, ...MODULES };
+}
+
+/** The order of the modules in the catalog (see MODULES); modules not in it follow, alphabetically. */
+export function moduleOrder(groups = []) {
+  const order = groups.flatMap(({ group }) => (group === undefined ? [] : [`faultline.${group}`]));
+  for (const [module, { before }] of Object.entries(MODULES)) {
+    const at = before === undefined ? -1 : order.indexOf(before);
+    if (at === -1) order.push(module);
+    else order.splice(at, 0, module);
+  }
+  return order;
+}
 
 /**
  * Values for required arguments, by `module.func.argument`, `argument:type`
@@ -301,10 +297,10 @@ function code(value) {
   return `\`${typeof value === 'string' ? value : JSON.stringify(value)}\``;
 }
 
-function sortModules(modules) {
+function sortModules(modules, order) {
   const rank = (m) => {
-    const i = MODULE_ORDER.indexOf(m);
-    return i === -1 ? MODULE_ORDER.length : i;
+    const i = order.indexOf(m);
+    return i === -1 ? order.length : i;
   };
   return [...modules].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
@@ -351,9 +347,11 @@ function renderActivity(activity, exposed) {
  * The whole of docs/catalog.md.
  *
  * @param activities what discoverActivities() returns
- * @param options.exposed the `group.name` of every exposed fault (exposedFaults().keys())
+ * @param options.exposed the `group.name` of every exposed fault ((await exposedFaults()).keys())
+ * @param options.groups the fault groups (src/faults/groups.ts's FAULT_GROUPS), for their prose and order
  */
-export function renderCatalog(activities, { exposed = [] } = {}) {
+export function renderCatalog(activities, { exposed = [], groups = [] } = {}) {
+  const docs = moduleDocs(groups);
   const exposedNames = [...exposed].sort();
   const byModule = new Map();
   for (const a of activities) {
@@ -361,7 +359,7 @@ export function renderCatalog(activities, { exposed = [] } = {}) {
     byModule.get(a.module).push(a);
   }
   for (const list of byModule.values()) list.sort((a, b) => a.func.localeCompare(b.func));
-  const modules = sortModules(byModule.keys());
+  const modules = sortModules(byModule.keys(), moduleOrder(groups));
 
   const out = [];
   out.push('# Built-in activity catalog');
@@ -393,7 +391,7 @@ export function renderCatalog(activities, { exposed = [] } = {}) {
         .filter((a) => a.type === kind)
         .map((a) => `[\`${a.func}\`](#${anchorOf(m, a.func)})`)
         .join(', ');
-    const info = MODULES[m];
+    const info = docs[m];
     out.push(
       `| [\`${m}\`](#${anchorOf(m)}) | \`${providerType(m)}\` | ${names('action')} | ${names('probe')} | ${
         info?.doc ? `[${info.doc.split('#')[0]}](${info.doc})` : ''
@@ -402,7 +400,7 @@ export function renderCatalog(activities, { exposed = [] } = {}) {
   }
   out.push('');
   for (const m of modules) {
-    const info = MODULES[m];
+    const info = docs[m];
     out.push(`## <a id="${anchorOf(m)}"></a>\`${m}\`${info ? `: ${info.title}` : ''}`);
     out.push('');
     out.push(

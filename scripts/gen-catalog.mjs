@@ -12,17 +12,22 @@ import { diffSections, renderCatalog } from './catalog-render.mjs';
 const target = fileURLToPath(new URL('../docs/catalog.md', import.meta.url));
 let discover;
 let faults;
+let groups;
 try {
-  [discover, faults] = await Promise.all([
+  [discover, faults, groups] = await Promise.all([
     import('../dist/cli/discover.js'),
     import('../dist/faults/index.js'),
+    import('../dist/faults/groups.js'),
   ]);
   await (await import('../dist/compose.js')).loadBuiltinActivities();
 } catch (err) {
   process.stderr.write(`gen-catalog: cannot load dist/ (run \`npm run build\` first): ${err.message}\n`);
   process.exit(2);
 }
-const text = renderCatalog(discover.discoverActivities(), { exposed: [...faults.exposedFaults().keys()] });
+const text = renderCatalog(discover.discoverActivities(), {
+  exposed: [...(await faults.exposedFaults()).keys()],
+  groups: groups.FAULT_GROUPS,
+});
 
 if (process.argv.includes('--check')) {
   let current = '';

@@ -86,8 +86,8 @@ function describeFault(f: FaultDoc): string {
   return lines.join('\n');
 }
 
-function printFaults(): number {
-  const text = listFaults().map(describeFault).join('\n\n');
+async function printFaults(): Promise<number> {
+  const text = (await listFaults()).map(describeFault).join('\n\n');
   process.stdout.write(`faults (faultline inject <fault> key=value ... --duration 30s):\n\n${text}\n`);
   return 0;
 }
@@ -181,7 +181,7 @@ export async function injectCommand(
   out: Output,
 ): Promise<number> {
   if (fault === undefined) return printFaults();
-  const faults = exposedFaults();
+  const faults = await exposedFaults();
   const kind = faults.get(fault);
   if (!kind) {
     throw new FaultlineError(

@@ -7,34 +7,11 @@
 import { exposedAmong } from '../activities/faults.js';
 import { faultKinds } from '../compose.js';
 import type { FaultKind } from '../core/fault.js';
-import type { FaultGroupName } from './groups.js';
-import { markerKind } from './marker.js';
-import { networkKinds } from './network/index.js';
-import { postgresKinds } from './postgres/index.js';
-import { processKinds } from './process/index.js';
-import { proxyDownKind, proxyToxicKind } from './proxy.js';
-import { redisKinds } from './redis/index.js';
-import { sdkKinds } from './sdk/index.js';
-import { stressKinds } from './stress/index.js';
 
-// This entry point answers at once what exists (exposedFaults(), the catalog a
-// test or bench reads), so it loads every group of faults/groups.ts, by static
-// imports: awaiting the catalog's loaders here would be a top-level await, and
-// Node's require() of the package refuses a module graph with one. The type
-// names every group of the list, so tsc refuses a group added there and not here.
-// (The kinds without a group first: the registry's order, which listings follow, stays what it was.)
-const everyGroup: Record<Exclude<FaultGroupName, undefined>, readonly FaultKind[]> & {
-  ungrouped: readonly FaultKind[];
-} = {
-  ungrouped: [markerKind, proxyToxicKind, proxyDownKind],
-  network: networkKinds,
-  process: processKinds,
-  stress: stressKinds,
-  postgres: postgresKinds,
-  redis: redisKinds,
-  sdk: sdkKinds,
-};
-for (const group of Object.values(everyGroup)) for (const kind of group) faultKinds.register(kind);
+// No fault group is imported here: the catalog loads them from faults/groups.ts,
+// the one list, when asked (exposedFaults() asks for all). Loading them at
+// import would need a second list of static imports (a top-level await is
+// refused by require() of the package).
 
 export * from '../core/fault.js';
 export {
@@ -56,7 +33,13 @@ export * from './session.js';
 /** The built-in (and registered) kinds, where recovery and sessions look them up by name. */
 export { faultKinds };
 
-/** The exposed built-in (and registered) kinds, by `group.name` (what `faultline inject` takes). */
-export function exposedFaults(): Map<string, FaultKind> {
-  return exposedAmong(faultKinds.registry.entries().map(([, kind]) => kind));
+/**
+ * The exposed built-in (and registered) kinds, by `group.name` (what `faultline inject` takes),
+ * every group loaded; in faults/groups.ts's order, then the registered kinds'.
+ *
+ * @example
+ * const pause = (await exposedFaults()).get('process.pause');
+ */
+export async function exposedFaults(): Promise<Map<string, FaultKind>> {
+  return exposedAmong(await faultKinds.all());
 }

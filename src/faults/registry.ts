@@ -17,6 +17,19 @@ export interface FaultGroup {
    */
   readonly group: string | undefined;
   readonly load: KindLoader;
+  /**
+   * The group's section of docs/catalog.md (module `faultline.<group>`), beside its loader so a
+   * new group needs no entry elsewhere: a title, the detailed doc (optional), and a paragraph.
+   */
+  readonly catalog?: FaultGroupCatalog;
+}
+
+/** What docs/catalog.md says of a fault group (scripts/catalog-render.mjs renders it). */
+export interface FaultGroupCatalog {
+  readonly title: string;
+  /** The doc (under docs/, with an optional #anchor) the section links to. */
+  readonly doc?: string;
+  readonly about: string;
 }
 
 /** What recovery and sessions look kinds up in: a catalog, or a plain registry (tests). */
@@ -26,10 +39,14 @@ export class FaultKindCatalog {
   readonly registry = new Registry<FaultKind>('fault kind');
   readonly #groups = new Map<string, KindLoader>();
   readonly #others: KindLoader[] = [];
+  /** Every loader in the list's order, and what each loaded: all() answers in that order. */
+  readonly #loaders: KindLoader[] = [];
+  readonly #loaded = new Map<KindLoader, readonly FaultKind[]>();
 
   /** @param groups every group, by the group its kinds' names start with (faults/groups.ts) */
   constructor(groups: readonly FaultGroup[]) {
     for (const { group, load } of groups) {
+      this.#loaders.push(load);
       if (group === undefined) this.#others.push(load);
       else this.#groups.set(group, load);
     }
@@ -57,14 +74,29 @@ export class FaultKindCatalog {
     return this.registry;
   }
 
-  /** The registry with every group loaded. */
+  /** The registry with every group loaded (registered in the list's order when none was yet). */
   async loadAll(): Promise<Registry<FaultKind>> {
-    await this.#load(new Set([...this.#groups.values(), ...this.#others]));
+    await this.#load(new Set(this.#loaders));
     return this.registry;
   }
 
+  /**
+   * Every kind, every group loaded: the groups' kinds in the list's order, then those
+   * registered beside them in their order. The registry's own order depends on which
+   * names were asked for first; this one does not, so listings built on it stay put.
+   */
+  async all(): Promise<FaultKind[]> {
+    await this.loadAll();
+    const listed = this.#loaders.flatMap((load) => this.#loaded.get(load) ?? []);
+    const seen = new Set(listed);
+    return [...listed, ...this.registry.entries().flatMap(([, kind]) => (seen.has(kind) ? [] : [kind]))];
+  }
+
   async #load(loaders: Set<KindLoader>): Promise<void> {
-    for (const kinds of await Promise.all([...loaders].map((load) => load()))) {
+    const wanted = [...loaders].filter((load) => !this.#loaded.has(load));
+    const results = await Promise.all(wanted.map((load) => load()));
+    for (const [i, kinds] of results.entries()) {
+      this.#loaded.set(wanted[i]!, kinds);
       for (const kind of kinds) this.register(kind);
     }
   }

@@ -131,10 +131,10 @@ type JsonSchema = {
  * Every exposed fault with its arguments, by name.
  *
  * @example
- * for (const f of listFaults()) console.log(f.name, f.args.map((a) => a.name));
+ * for (const f of await listFaults()) console.log(f.name, f.args.map((a) => a.name));
  */
-export function listFaults(): FaultDoc[] {
-  return [...exposedFaults().entries()]
+export async function listFaults(): Promise<FaultDoc[]> {
+  return [...(await exposedFaults()).entries()]
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, kind]) => {
       const json = z.toJSONSchema(kind.args, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
@@ -154,8 +154,8 @@ export function listFaults(): FaultDoc[] {
 }
 
 /** The exposed fault `name` names; FAULTLINE_ERR_USAGE naming the option otherwise. */
-function exposedFault(name: string): FaultKind {
-  const faults = exposedFaults();
+async function exposedFault(name: string): Promise<FaultKind> {
+  const faults = await exposedFaults();
   const kind = faults.get(name);
   if (!kind) {
     throw new FaultlineError(
@@ -184,7 +184,7 @@ export async function planFault(
   args: Record<string, unknown>,
   options: PlanFaultOptions = {},
 ): Promise<FaultPlan> {
-  const kind = exposedFault(name);
+  const kind = await exposedFault(name);
   const parsed = kind.args.safeParse(args);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
@@ -263,7 +263,7 @@ export async function injectFault(
   args: Record<string, unknown>,
   options: InjectFaultOptions = {},
 ): Promise<InjectFaultResult> {
-  const kind = exposedFault(name);
+  const kind = await exposedFault(name);
   const ttlMs = ttlOf(kind, options);
   const untilHalt = !kind.irreversible && options.untilHalt === true;
   const emit = options.onEvent ?? (() => {});

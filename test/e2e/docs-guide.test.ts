@@ -195,7 +195,7 @@ test('every faultline command in the guide uses real commands, options and fault
   const lines = commandLines();
   assert.ok(lines.length >= 15, `found ${lines.length} command lines`);
   const helps = new Map<string, string>();
-  const faults = exposedFaults();
+  const faults = await exposedFaults();
   for (const { line, block } of lines) {
     const w = words(line);
     const command = w[0]!;

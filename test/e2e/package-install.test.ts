@@ -145,7 +145,7 @@ const { experiment: valid } = await main.assertValidExperiment(experiment, { bas
 const events = [];
 const journal = await main.runExperiment(valid, { baseDir: process.cwd(), onEvent: (e) => events.push(e.type) });
 out.run = { status: journal.status, exit: main.exitCodeFor(journal), verdict: main.decideVerdict(journal).kind, ended: events.includes('run-end') };
-out.faults = main.exposedFaults().has('network.loss');
+out.faults = (await main.exposedFaults()).has('network.loss');
 try {
   await main.loadExperimentSource('does-not-exist.yaml');
 } catch (e) {

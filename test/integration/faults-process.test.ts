@@ -425,8 +425,8 @@ describe('pause', () => {
   });
 });
 
-test('the process faults are exposed as faultline.process actions and `faultline inject process.*`', () => {
-  const names = [...exposedFaults().keys()];
+test('the process faults are exposed as faultline.process actions and `faultline inject process.*`', async () => {
+  const names = [...(await exposedFaults()).keys()];
   for (const n of ['process.kill', 'process.kill_random', 'process.pause']) assert.ok(names.includes(n), n);
 });
 

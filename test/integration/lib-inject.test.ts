@@ -44,8 +44,8 @@ async function rejectsWith(p: Promise<unknown>, code: string, message: RegExp): 
 const types = (events: InjectEvent[]) => events.filter((e) => e.type !== 'fault').map((e) => e.type);
 
 describe('injectFault', () => {
-  test('lists the exposed faults with their arguments, as `faultline inject` does', () => {
-    const marker = listFaults().find((f) => f.name === 'marker.create');
+  test('lists the exposed faults with their arguments, as `faultline inject` does', async () => {
+    const marker = (await listFaults()).find((f) => f.name === 'marker.create');
     assert.ok(marker);
     assert.equal(marker.kind, 'marker-file');
     assert.equal(marker.irreversible, false);

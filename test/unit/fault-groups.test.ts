@@ -1,21 +1,20 @@
 /**
  * faults/groups.ts is the one list of fault groups: the composition root's lazy
- * catalog and faults/index.ts's eager registration both come from it. These
- * check that the two hold the same kinds and that every kind's name leads the
+ * catalog and exposedFaults() both load from it. These check that every kind of
+ * every group is found and exposed, and that every kind's name leads the
  * catalog to the group that has it (a halt loads that group and no other).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FAULT_GROUPS } from '../../src/faults/groups.js';
-import { faultKinds } from '../../src/faults/index.js';
+import { exposedFaults } from '../../src/faults/index.js';
 import { FaultKindCatalog } from '../../src/faults/registry.js';
 
-const eager = faultKinds.registry
-  .entries()
-  .map(([name]) => name)
-  .sort();
+// Every kind of every group, straight from the list's loaders.
+const everyKind = (await Promise.all(FAULT_GROUPS.map((g) => g.load()))).flat();
+const eager = everyKind.map((k) => k.kind).sort();
 
-test('the lazy catalog loads the same kinds as the eager entry point', async () => {
+test('the lazy catalog loads every kind of every group, and exposedFaults() has every exposed one', async () => {
   const lazy = await new FaultKindCatalog(FAULT_GROUPS).loadAll();
   assert.deepEqual(
     lazy
@@ -25,6 +24,22 @@ test('the lazy catalog loads the same kinds as the eager entry point', async () 
     eager,
   );
   assert.ok(eager.includes('network-loss') && eager.includes('marker-file'), eager.join(', '));
+  const exposed = await exposedFaults();
+  const wanted = everyKind.flatMap((k) => (k.expose ? [`${k.expose.group}.${k.expose.name}`] : []));
+  assert.ok(wanted.includes('network.loss') && wanted.includes('process.pause'), wanted.join(', '));
+  for (const kind of everyKind) {
+    if (kind.expose) assert.equal(exposed.get(`${kind.expose.group}.${kind.expose.name}`), kind, kind.kind);
+  }
+});
+
+test("all() answers in the list's order whatever was asked for first", async () => {
+  const listed = everyKind.map((k) => k.kind);
+  const catalog = new FaultKindCatalog(FAULT_GROUPS);
+  await catalog.loadFor(['sdk-enable-fault', 'redis-client-pause']);
+  assert.deepEqual(
+    (await catalog.all()).map((k) => k.kind),
+    listed,
+  );
 });
 
 test("every kind's name loads the group that has it, and only that group when it names one", async () => {

@@ -1,4 +1,4 @@
-/** The network fault kinds, one file each; faults/index.ts registers them. */
+/** The network fault kinds, one file each; faults/groups.ts loads them as the catalog asks. */
 import type { FaultKind } from '../../core/fault.js';
 import { bandwidthKind } from './bandwidth.js';
 import { corruptKind } from './corrupt.js';

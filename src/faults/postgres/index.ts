@@ -1,4 +1,4 @@
-/** The postgres fault kinds, one file each; faults/index.ts registers them. */
+/** The postgres fault kinds, one file each; faults/groups.ts loads them as the catalog asks. */
 import type { FaultKind } from '../../core/fault.js';
 import { exhaustConnectionsKind } from './exhaust-connections.js';
 import { lockTableKind } from './lock-table.js';

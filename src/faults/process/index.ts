@@ -1,4 +1,4 @@
-/** The process fault kinds, one file each; faults/index.ts registers them. */
+/** The process fault kinds, one file each; faults/groups.ts loads them as the catalog asks. */
 import type { FaultKind } from '../../core/fault.js';
 import { processKillKind } from './kill.js';
 import { processKillRandomKind } from './kill-random.js';

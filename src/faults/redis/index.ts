@@ -1,4 +1,4 @@
-/** The redis fault kinds, one file each; faults/index.ts registers them. */
+/** The redis fault kinds, one file each; faults/groups.ts loads them as the catalog asks. */
 import type { FaultKind } from '../../core/fault.js';
 import { clientPauseKind } from './client-pause.js';
 import { redisExhaustConnectionsKind } from './exhaust-connections.js';

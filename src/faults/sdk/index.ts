@@ -1,4 +1,4 @@
-/** The sdk fault kinds (faults the in-process SDK applies, driven through its control endpoint); faults/index.ts registers them. */
+/** The sdk fault kinds (faults the in-process SDK applies, driven through its control endpoint); faults/groups.ts loads them as the catalog asks. */
 import type { FaultKind } from '../../core/fault.js';
 import { sdkEnableFaultKind } from './enable-fault.js';
 

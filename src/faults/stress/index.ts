@@ -1,4 +1,4 @@
-/** The stress fault kinds, one file each; faults/index.ts registers them. */
+/** The stress fault kinds, one file each; faults/groups.ts loads them as the catalog asks. */
 import type { FaultKind } from '../../core/fault.js';
 import { stressCpuKind } from './cpu.js';
 import { stressDiskFillKind } from './disk-fill.js';
