@@ -37,6 +37,8 @@ function windowProbe(
   func: string,
   doc: string,
   pick: (m: WindowMetrics) => number,
+  /** Whether recovery time may judge 100 ms slots by it (not throughput: it means little over 100 ms). */
+  perSlot: boolean,
 ): BuiltinActivity<typeof WindowArgs> {
   return {
     module: MODULE,
@@ -47,6 +49,7 @@ function windowProbe(
     async run(args, ctx) {
       return pick(metrics(ctx, args.window));
     },
+    ...(perSlot ? { windowMetric: () => pick } : {}),
   };
 }
 
@@ -71,6 +74,11 @@ const latency: BuiltinActivity<typeof LatencyArgs> = {
     const m = metrics(ctx, args.window);
     return args.percentile === 'max' ? m.max : m[`p${args.percentile}`];
   },
+  // The raw argument (a slot is judged before any validation): an unknown percentile reads p99.
+  windowMetric(args) {
+    const pc = args.percentile ?? 99;
+    return (m) => (pc === 'max' ? m.max : (m[`p${pc}` as 'p99'] ?? m.p99));
+  },
 };
 
 export const loadActivities = [
@@ -79,16 +87,19 @@ export const loadActivities = [
     'success_ratio',
     'Share of completed requests answered 2xx/3xx over the last `window` seconds (0 when none completed).',
     (m) => m.success_ratio,
+    true,
   ),
   windowProbe(
     'error_rate',
     'Share of completed requests that failed (4xx, 5xx, timeout, connection error) over the last `window` seconds.',
     (m) => m.error_rate,
+    true,
   ),
   windowProbe(
     'throughput',
     'Completed requests per second over the last `window` seconds.',
     (m) => m.throughput,
+    false,
   ),
   latency,
 ] as BuiltinActivity[];

@@ -8,6 +8,7 @@ import type { FaultKind } from '../core/fault.js';
 import type { LogLevel } from '../core/resource.js';
 import type { Configuration, Provider, Secrets } from '../core/schema.js';
 import type { FaultSession } from '../faults/session.js';
+import type { WindowMetrics } from '../load/series.js';
 import type { ControlProviderHooks } from './controls.js';
 
 export type { LogLevel };
@@ -56,10 +57,13 @@ export interface ProviderRunner<P extends Provider = Provider> extends ControlPr
    */
   dynamicValue?(output: unknown): unknown;
   /**
-   * The fault kind an activity of this provider injects, so that the preflight
-   * resolves its targets (and checks the blast radius) before the run. Default: none.
+   * The built-in activity an activity of this provider runs (faultline: its
+   * `module` and `func`), for what the engine reads off the activity itself:
+   * the fault kind it injects (`fault`: the preflight resolves its targets and
+   * checks the blast radius before the run) and the number it reads from the
+   * traffic (`windowMetric`: recovery time). Default: none.
    */
-  faultKind?(provider: P): FaultKind | undefined;
+  builtinOf?(provider: P): BuiltinActivity | undefined;
   /** Runs the provider; a thrown error fails the activity. The output goes to the journal. */
   run(provider: P, ctx: ActivityContext): Promise<unknown>;
   /**
@@ -88,6 +92,13 @@ export interface BuiltinActivity<S extends z.ZodType = z.ZodType> {
    * blast radius before the run starts.
    */
   fault?: FaultKind;
+  /**
+   * A probe over the run's `load:` traffic: the number it reads from one window
+   * of metrics, for its (raw, unvalidated) arguments; undefined when that number
+   * means little over one 100 ms slot. Recovery time judges the traffic's slots
+   * with it and the probe's tolerance (engine/recovery-time.ts).
+   */
+  windowMetric?(args: Record<string, unknown>): ((m: WindowMetrics) => number) | undefined;
 }
 
 export function builtinKey(module: string, func: string): string {

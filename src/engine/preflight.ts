@@ -58,8 +58,8 @@ export function unsubstituted(value: unknown, out: Set<string> = new Set()): Set
 
 /**
  * The fault actions (not refs) with where they sit: `method[2]`, `rollbacks[0]`.
- * Which fault an activity injects is its provider's to say (`faultKind`: the
- * faultline provider's built-in fault actions).
+ * Which fault an activity injects is its built-in activity's `fault`, found
+ * through its provider (`builtinOf`: the faultline provider's fault actions).
  */
 function faultActions(
   experiment: Experiment,
@@ -69,7 +69,7 @@ function faultActions(
   const walk = (list: readonly ActivityOrRef[] | undefined, where: string) =>
     (list ?? []).forEach((a, i) => {
       if (isRef(a)) return;
-      const kind = providers.get(a.provider.type)?.faultKind?.(a.provider);
+      const kind = providers.get(a.provider.type)?.builtinOf?.(a.provider)?.fault;
       if (kind) out.push({ a, at: `${where}[${i}]`, kind });
     });
   walk(experiment.method, 'method');

@@ -19,10 +19,12 @@
 import { parseDuration } from '../core/duration.js';
 import type { FaultRecord, SteadyState } from '../core/journal.js';
 import { isoNow } from '../core/journal.js';
-import type { Configuration, Experiment } from '../core/schema.js';
+import type { Configuration, Experiment, Provider } from '../core/schema.js';
 import { sleepUntilAborted } from '../core/timers.js';
 import { trafficOf } from '../load/resource.js';
 import { SLOT_MS, type WindowMetrics } from '../load/series.js';
+import { findBuiltin } from './builtins.js';
+import type { ProviderRunner } from './context.js';
 
 export interface RecoverySettings {
   deadline: number | string;
@@ -49,7 +51,7 @@ export interface RecoveryRecord {
   skipped?: string;
 }
 
-/** One hypothesis probe over the load, as a test of a 100 ms slot. */
+/** One hypothesis probe over the traffic, as a test of a 100 ms slot. */
 type SlotJudge = (m: WindowMetrics) => boolean;
 
 /** What measureRecovery reads the traffic from: the run's load, and the hypothesis's load probes as slot tests. */
@@ -74,27 +76,34 @@ function inRange(value: number, tolerance: unknown): boolean | undefined {
   return undefined;
 }
 
-/** The hypothesis's `faultline.load` probes with a number range as tests of one slot; the others are left to the checks. */
-function slotJudges(experiment: Experiment): SlotJudge[] {
+/** What recovery asks the run's providers: the built-in activity a probe runs. */
+export interface RecoveryProviders {
+  get(type: string): Pick<ProviderRunner<any>, 'builtinOf'> | undefined;
+}
+
+/**
+ * Transitional: the lookup recovery uses when its caller gives no providers, as
+ * engine/run.ts's #recover does not yet (the faultline provider's `builtinOf`).
+ * Delete it once run.ts passes `providers: this.options.registries.providers`.
+ */
+const BUILTIN_ACTIVITIES_ONLY: RecoveryProviders = {
+  get: (type) => (type === 'faultline' ? { builtinOf: (p) => findBuiltin(p.module, p.func) } : undefined),
+};
+
+/**
+ * The hypothesis's probes whose built-in activity reads a number from the
+ * traffic (`windowMetric`: faultline.load's success_ratio, error_rate, latency),
+ * with a number or a number range as tolerance, as tests of one slot; the
+ * others are left to the checks.
+ */
+export function slotJudges(experiment: Experiment, providers: RecoveryProviders): SlotJudge[] {
   const judges: SlotJudge[] = [];
   for (const item of experiment['steady-state-hypothesis']?.probes ?? []) {
-    const p = item as {
-      tolerance?: unknown;
-      provider?: { type?: string; module?: string; func?: string; arguments?: Record<string, unknown> };
-    };
+    const p = item as { tolerance?: unknown; provider?: Provider };
     const prov = p.provider;
-    if (prov?.type !== 'faultline' || prov.module !== 'faultline.load') continue;
-    const pick: ((m: WindowMetrics) => number) | undefined =
-      prov.func === 'success_ratio'
-        ? (m) => m.success_ratio
-        : prov.func === 'error_rate'
-          ? (m) => m.error_rate
-          : prov.func === 'latency'
-            ? (m) => {
-                const pc = prov.arguments?.percentile ?? 99;
-                return pc === 'max' ? m.max : (m[`p${pc}` as 'p99'] ?? m.p99);
-              }
-            : undefined; // throughput and metrics mean little over 100 ms
+    if (typeof prov?.type !== 'string') continue;
+    const activity = providers.get(prov.type)?.builtinOf?.(prov);
+    const pick = activity?.windowMetric?.((prov.arguments ?? {}) as Record<string, unknown>);
     if (!pick || inRange(0, p.tolerance) === undefined) continue;
     judges.push((m) => inRange(pick(m), p.tolerance) === true);
   }
@@ -105,10 +114,12 @@ function slotJudges(experiment: Experiment): SlotJudge[] {
 export function recoveryTraffic(
   experiment: Experiment,
   configuration: Configuration,
+  /** The run's providers, whose `builtinOf` finds each probe's activity. */
+  providers: RecoveryProviders = BUILTIN_ACTIVITIES_ONLY,
 ): RecoveryTraffic | undefined {
   const traffic = trafficOf(configuration);
   if (!traffic) return undefined;
-  const judges = slotJudges(experiment);
+  const judges = slotJudges(experiment, providers);
   if (judges.length === 0) return undefined;
   const { series } = traffic;
   return {
@@ -142,12 +153,14 @@ export async function measureRecovery(
   check: (signal: AbortSignal) => Promise<SteadyState>,
   signal: AbortSignal,
   /** The traffic to read recovery from, or the run it is found in (recoveryTraffic()). */
-  source?: RecoveryTraffic | { experiment: Experiment; configuration: Configuration },
+  source?:
+    | RecoveryTraffic
+    | { experiment: Experiment; configuration: Configuration; providers?: RecoveryProviders },
 ): Promise<RecoveryRecord> {
   const traffic =
     source && 'judges' in source
       ? source
-      : source && recoveryTraffic(source.experiment, source.configuration);
+      : source && recoveryTraffic(source.experiment, source.configuration, source.providers);
   const deadlineMs = parseDuration(settings.deadline) ?? 0;
   const intervalMs = parseDuration(settings.interval ?? 1) ?? 1000;
   const last = Math.max(0, ...faults.map((f) => (f.reverted_at ? parseIso(f.reverted_at) : 0)));

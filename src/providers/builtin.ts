@@ -111,6 +111,6 @@ export const builtinProvider: ProviderRunner<BuiltinProvider> = {
     return checkArguments(found.activity, provider.arguments ?? {});
   },
 
-  // A built-in fault action names its fault kind: the preflight resolves its targets before the run.
-  faultKind: (provider) => findBuiltin(provider.module, provider.func)?.fault,
+  // What the engine reads off the activity: a fault action's kind (the preflight), a load probe's window metric (recovery time).
+  builtinOf: (provider) => findBuiltin(provider.module, provider.func),
 };
