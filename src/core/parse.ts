@@ -4,7 +4,7 @@
  * message and issue carry the line and column.
  */
 import { isUtf8 } from 'node:buffer';
-import { LineCounter, parseDocument } from 'yaml';
+import type { parseDocument } from 'yaml';
 import { FaultlineError } from './errors.js';
 import {
   jsonPositions,
@@ -13,6 +13,7 @@ import {
   type PositionOf,
   positionsFromDocument,
 } from './positions.js';
+import { yaml } from './yaml.js';
 
 /** Sources larger than this are refused before parsing. */
 export const MAX_SOURCE_BYTES = 10 * 1024 * 1024;
@@ -245,6 +246,7 @@ export function findJsonError(text: string): { offset: number; reason: string } 
  * strings so the experiment remains plain JSON data.
  */
 function parseYaml(text: string, source: string): ParsedText {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   let doc: ReturnType<typeof parseDocument>;
   try {

@@ -3,18 +3,8 @@
  * `['method', 2, 'provider', 'url']` resolves to where that value is written,
  * or to its nearest existing ancestor when the value is missing.
  */
-import {
-  type Document,
-  isAlias,
-  isMap,
-  isNode,
-  isPair,
-  isScalar,
-  isSeq,
-  type LineCounter,
-  type Pair,
-  type YAMLMap,
-} from 'yaml';
+import type { Document, LineCounter, Pair, YAMLMap } from 'yaml';
+import { yaml } from './yaml.js';
 
 export type DocPath = readonly (string | number)[];
 
@@ -61,6 +51,8 @@ export function offsetToPosition(text: string, offset: number): Position {
 
 /** Builds `positionOf` over a yaml Document (JSON parses as YAML too) and its LineCounter. */
 export function positionsFromDocument(doc: Document, lineCounter: LineCounter): PositionOf {
+  // A yaml Document exists only once yaml is loaded: requiring it here keeps it out of JSON runs.
+  const { isAlias, isMap, isNode, isPair, isScalar, isSeq } = yaml();
   const at = (offset: number): Position => {
     const p = lineCounter.linePos(offset);
     return { line: p.line, column: p.col };

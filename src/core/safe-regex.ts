@@ -18,7 +18,15 @@
  *   leading (?imsx) flags     (?x) drops whitespace and # comments
  *   (?i:...) (?s:...)         kept (RE2 has scoped flags too)
  */
-import { RE2JS } from 're2js';
+import { createRequire } from 'node:module';
+
+// Loaded on the first pattern compiled: most runs have none, and need not pay for loading it at
+// startup (issue #14 item 3).
+let re2: typeof import('re2js') | undefined;
+const re2js = () => {
+  re2 ??= createRequire(import.meta.url)('re2js') as typeof import('re2js');
+  return re2.RE2JS;
+};
 
 /** Longer patterns are refused: compiling is linear in the pattern, but memory is not free. */
 export const MAX_PATTERN_LENGTH = 4096;
@@ -66,6 +74,7 @@ export function compileSafeRegex(pattern: string, opts: SafeRegexOptions): SafeR
   const max = opts.maxLength ?? MAX_PATTERN_LENGTH;
   if (pattern.length > max) fail(`is too long: ${pattern.length} characters (the limit is ${max})`);
   let source = pattern;
+  const RE2JS = re2js();
   let flags = opts.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0;
   try {
     if (opts.syntax === 'python') {
@@ -249,6 +258,7 @@ function translatePython(pattern: string): { source: string; flags: number } {
     i++;
   }
   if (inClass) throw new Refused('has an unterminated character set');
+  const RE2JS = re2js();
   let re2Flags = 0;
   if (flags.has('i')) re2Flags |= RE2JS.CASE_INSENSITIVE;
   if (flags.has('s')) re2Flags |= RE2JS.DOTALL;

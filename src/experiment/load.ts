@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Agent, type Dispatcher, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { FaultlineError } from '../core/errors.js';
 import { decodeText, MAX_SOURCE_BYTES, parseText, shapeProblem, type TextFormat } from '../core/parse.js';
 import { readSourceFile, tooLarge } from '../core/read-source.js';
@@ -146,6 +146,9 @@ async function loadUrl(url: string, opts: LoadOptions): Promise<LoadedSource> {
   const headers: Record<string, string> = { accept: 'application/json, application/x-yaml' };
   if (token) headers.authorization = `Bearer ${token}`;
   const timeout = opts.timeoutMs ?? 30_000;
+  // undici only when a URL is loaded: a local file need not pay for loading it at startup
+  // (issue #14 item 3).
+  const { Agent, request } = await import('undici');
   const agent = opts.verifyTls === false ? new Agent({ connect: { rejectUnauthorized: false } }) : undefined;
   let res: Dispatcher.ResponseData;
   try {

@@ -6,13 +6,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { z } from 'zod';
 import { type BlastRadiusPolicy, BlastRadiusSchema } from '../core/blast-radius.js';
 import { FaultlineError } from '../core/errors.js';
 import { PolicySettingsSchema } from '../core/policy.js';
 import { type Control, ControlSchema, SafeguardSchema } from '../core/schema.js';
 import { WebhookSchema } from '../core/webhook.js';
+import { yaml } from '../core/yaml.js';
 
 export const SettingsSchema = PolicySettingsSchema.extend({
   controls: z.record(z.string(), ControlSchema.omit({ name: true })).optional(),
@@ -41,7 +41,7 @@ export async function loadSettings(path: string | undefined, home: string): Prom
   }
   let raw: unknown;
   try {
-    raw = parse(text) ?? {};
+    raw = yaml().parse(text) ?? {};
   } catch (err) {
     throw new FaultlineError(
       'FAULTLINE_ERR_PARSE',

@@ -3,7 +3,16 @@
  * read back in milliseconds. Values above the trackable maximum are clamped
  * to it (and still counted) rather than thrown away.
  */
-import { build, type Histogram } from 'hdr-histogram-js';
+import { createRequire } from 'node:module';
+import type { Histogram } from 'hdr-histogram-js';
+
+// Loaded on the first histogram: a run without load traffic does not pay for loading it (its WASM
+// and formatters) at startup (issue #14 item 3).
+let hdr: typeof import('hdr-histogram-js') | undefined;
+function build(...args: Parameters<typeof import('hdr-histogram-js').build>): Histogram {
+  hdr ??= createRequire(import.meta.url)('hdr-histogram-js') as typeof import('hdr-histogram-js');
+  return hdr.build(...args);
+}
 
 /** Latency percentiles in milliseconds. */
 export interface LatencySummary {
