@@ -1,7 +1,8 @@
 /**
  * Every built-in activity module, in one list: a new module adds one import
  * and one entry. The composition root (src/compose.ts) registers them when a
- * run or a validation first needs a `faultline` or `python` provider.
+ * run or a validation first needs a provider type that runs them
+ * (core/builtin-providers.ts: `faultline`, `python`).
  */
 import type { FaultKind } from '../core/fault.js';
 import type { BuiltinActivity } from '../engine/context.js';
