@@ -92,12 +92,8 @@ export const PROVIDER_SCHEMAS = [
 /** The provider types, in the list's order. */
 export const PROVIDER_TYPES = PROVIDER_SCHEMAS.map((s) => s.shape.type.value);
 
-/**
- * Provider types whose `module` + `func` name a built-in activity (python: the
- * native implementations of Chaos Toolkit modules): the JSON Schema points them
- * at the built-ins' argument rules, and loading them loads the built-ins.
- */
-export const BUILTIN_PROVIDER_TYPES: readonly (typeof PROVIDER_TYPES)[number][] = ['faultline', 'python'];
+// Provider types whose module + func name a built-in activity: one zod-free list (the halt path reads it).
+export { BUILTIN_PROVIDER_TYPES } from './builtin-providers.js';
 
 /** `a, b or c`: how messages list alternatives. */
 export function orList(items: readonly string[]): string {

@@ -23,7 +23,6 @@ import type { Configuration, Experiment, Provider } from '../core/schema.js';
 import { sleepUntilAborted } from '../core/timers.js';
 import { trafficOf } from '../load/resource.js';
 import { SLOT_MS, type WindowMetrics } from '../load/series.js';
-import { findBuiltin } from './builtins.js';
 import type { ProviderRunner } from './context.js';
 
 export interface RecoverySettings {
@@ -82,15 +81,6 @@ export interface RecoveryProviders {
 }
 
 /**
- * Transitional: the lookup recovery uses when its caller gives no providers, as
- * engine/run.ts's #recover does not yet (the faultline provider's `builtinOf`).
- * Delete it once run.ts passes `providers: this.options.registries.providers`.
- */
-const BUILTIN_ACTIVITIES_ONLY: RecoveryProviders = {
-  get: (type) => (type === 'faultline' ? { builtinOf: (p) => findBuiltin(p.module, p.func) } : undefined),
-};
-
-/**
  * The hypothesis's probes whose built-in activity reads a number from the
  * traffic (`windowMetric`: faultline.load's success_ratio, error_rate, latency),
  * with a number or a number range as tolerance, as tests of one slot; the
@@ -115,7 +105,7 @@ export function recoveryTraffic(
   experiment: Experiment,
   configuration: Configuration,
   /** The run's providers, whose `builtinOf` finds each probe's activity. */
-  providers: RecoveryProviders = BUILTIN_ACTIVITIES_ONLY,
+  providers: RecoveryProviders,
 ): RecoveryTraffic | undefined {
   const traffic = trafficOf(configuration);
   if (!traffic) return undefined;
@@ -155,7 +145,7 @@ export async function measureRecovery(
   /** The traffic to read recovery from, or the run it is found in (recoveryTraffic()). */
   source?:
     | RecoveryTraffic
-    | { experiment: Experiment; configuration: Configuration; providers?: RecoveryProviders },
+    | { experiment: Experiment; configuration: Configuration; providers: RecoveryProviders },
 ): Promise<RecoveryRecord> {
   const traffic =
     source && 'judges' in source

@@ -673,7 +673,11 @@ class ExperimentRun {
       journal.faultline.faults,
       (signal) => this.#runHypothesis('recovery', signal),
       this.options.rollbackSignal ?? new AbortController().signal,
-      { experiment: this.experiment, configuration: this.#configuration },
+      {
+        experiment: this.experiment,
+        configuration: this.#configuration,
+        providers: this.options.registries.providers,
+      },
     );
     journal.faultline.recovery = record;
     if (record.skipped) {
