@@ -2,7 +2,8 @@
  * Helpers for the fault suites that run against a live server (PostgreSQL,
  * Redis): a fresh FAULTLINE_HOME and FaultSession per test, polling, and a
  * runner in another process that owns faults. Kept apart from faults.ts because
- * it loads src/faults/index.js, which registers every built-in fault kind.
+ * it loads src/faults/index.js (the catalog of built-in kinds, loaded by group
+ * as faults are named).
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
