@@ -162,12 +162,28 @@ function pickExport(ns: Record<string, unknown>, func: string): NodeActivity | u
   return undefined;
 }
 
+/**
+ * Modules already imported, by URL. Node caches an imported module for the
+ * life of the process whatever happens to its file afterwards, so checking the
+ * file again before each activity (a stat per call: most of the engine's
+ * per-activity cost, bench/engine-overhead.mjs) would guard nothing.
+ */
+const imported = new Map<string, Record<string, unknown>>();
+
+async function importChecked(url: string, module: string): Promise<Record<string, unknown>> {
+  const known = imported.get(url);
+  if (known) return known;
+  await checkModuleFile(url, module);
+  const ns = await importModule(url);
+  imported.set(url, ns);
+  return ns;
+}
+
 /** Loads the function a node provider names; throws with a message fit for an Issue. */
 export async function loadNodeActivity(provider: NodeProvider, baseDir: string): Promise<NodeActivity> {
   const func = provider.func ?? 'default';
   const url = resolveNodeModule(provider.module, baseDir);
-  await checkModuleFile(url, provider.module);
-  const ns = await importModule(url);
+  const ns = await importChecked(url, provider.module);
   const fn = pickExport(ns, func);
   if (!fn) throw new MissingExport(`module '${provider.module}' does not export a function '${func}'`);
   return fn;
