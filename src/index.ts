@@ -105,6 +105,7 @@ export {
   type FaultPlan,
   type InjectEndedBy,
   type InjectEvent,
+  type InjectedFault,
   type InjectFaultOptions,
   type InjectFaultResult,
   injectFault,

@@ -42,22 +42,26 @@ export interface InjectFaultOptions extends PlanFaultOptions {
 /** What ended a fault: its duration, the caller's signal, a halt, or nothing to wait for. */
 export type InjectEndedBy = 'duration' | 'signal' | 'halt' | 'irreversible';
 
+/** What was injected, as the `injected` event and the result both say it. */
+export interface InjectedFault {
+  /** `group.name`, as `faultline inject` takes it. */
+  fault: string;
+  id: string;
+  target: string;
+  /** What it acts on, as checked against the blast radius. */
+  targets: FaultTarget[];
+  /** For process faults: every process that matched, those chosen and why. */
+  selection?: Selection;
+  irreversible: boolean;
+}
+
 export type InjectEvent =
-  | {
+  | (InjectedFault & {
       type: 'injected';
-      /** `group.name`, as `faultline inject` takes it. */
-      fault: string;
-      id: string;
-      target: string;
-      /** What it acts on, as checked against the blast radius. */
-      targets: FaultTarget[];
-      /** For process faults: every process that matched, those chosen and why. */
-      selection?: Selection;
-      irreversible: boolean;
       /** How long it lasts (its TTL in the ledger). */
       ttlMs: number;
       untilHalt: boolean;
-    }
+    })
   | {
       type: 'reverted';
       fault: string;
@@ -71,13 +75,7 @@ export type InjectEvent =
   /** The session's own fault events (its TTL expiring first, a revert that failed). */
   | { type: 'fault'; event: FaultEvent };
 
-export interface InjectFaultResult {
-  fault: string;
-  id: string;
-  target: string;
-  targets: FaultTarget[];
-  selection?: Selection;
-  irreversible: boolean;
+export interface InjectFaultResult extends InjectedFault {
   /** The fault as the journal records it, after its revert. */
   record: FaultRecord;
   /** Whether the revert was verified; when not, `faultline status` (faultStatus()) shows the fault. */

@@ -36,6 +36,7 @@ const EXPECTED: Record<string, string[]> = {
     'type PlanFaultOptions',
     'type InjectFaultResult',
     'type InjectEvent',
+    'type InjectedFault',
     'type InjectEndedBy',
     'type FaultPlan',
     'type FaultDoc',
