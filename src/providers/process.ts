@@ -12,10 +12,6 @@
  * process is never blocked on a full pipe) but dropped, and a marker says so.
  * The child runs in its own process group so that a timeout or an abort also
  * ends what a shell started; its stdin is /dev/null.
- * Commands are started by the spawn helper (spawn-helper.ts: a small
- * long-lived Perl process that forks each one, 0.3 ms against 8-15 ms for a
- * fork of Node) when /usr/bin/perl is there and FAULTLINE_SPAWN_HELPER is not
- * 0; otherwise by child_process.spawn. The child is the same either way.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
@@ -26,7 +22,6 @@ import { isDict, pyStr } from '../core/python.js';
 import type { ProcessProvider } from '../core/schema.js';
 import { type LongTimeout, secondsToMs, setLongTimeout } from '../core/timers.js';
 import type { ProviderRunner } from '../engine/context.js';
-import { type SpawnHelper, spawnHelper } from './spawn-helper.js';
 import { abortedError, BoundedOutput, maxOutputBytes } from './util.js';
 
 export interface ProcessOutput {
@@ -116,93 +111,6 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
-/** What a started command reports; after error, lost or close nothing more is called. */
-interface LaunchHandlers {
-  stdout(chunk: Buffer): void;
-  stderr(chunk: Buffer): void;
-  /** It could not start (spawn's 'error'). */
-  error(err: Error): void;
-  /** The spawn helper died while it ran. */
-  lost(err: ActivityFailed): void;
-  /** It exited and both pipes reached EOF: the exit code, or -<signal number> as Python reports it. */
-  close(status: number): void;
-}
-
-/** A started command: kill() ends its process group and stops reading its output. */
-type Launch = (handlers: LaunchHandlers) => { kill(): void };
-
-/** Python reports a process killed by a signal as -<signal number>. */
-function exitStatus(code: number | null, signal: number | null): number {
-  return code ?? -(signal ?? 0);
-}
-
-/** child_process.spawn: a fork of the whole Node process. */
-function spawnLaunch(cmd: string, argv: string[]): Launch {
-  return (h) => {
-    const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', h.stdout);
-    child.stderr.on('data', h.stderr);
-    child.on('error', h.error);
-    child.on('close', (code, sig) => h.close(exitStatus(code, sig ? (osConstants.signals[sig] ?? 0) : null)));
-    return {
-      kill() {
-        killGroup(child.pid);
-        child.stdout.destroy();
-        child.stderr.destroy();
-      },
-    };
-  };
-}
-
-/**
- * The spawn helper (spawn-helper.ts): the same child, forked by a small
- * long-lived process. Undefined when the helper cannot take this command
- * (process.cwd() fails, a NUL byte): spawn then runs it as before.
- */
-function helperLaunch(helper: SpawnHelper, cmd: string, argv: string[]): Launch | undefined {
-  let cwd: string;
-  try {
-    cwd = process.cwd();
-  } catch {
-    return undefined;
-  }
-  return (h) => {
-    let pid: number | undefined;
-    let killed = false;
-    const job = helper.spawn(
-      { file: cmd, argv, env: process.env, cwd },
-      {
-        started(p) {
-          pid = p;
-          // Killed before the helper said which pid: kill it now.
-          if (killed) {
-            killGroup(p);
-            job?.forget();
-          }
-        },
-        error: h.error,
-        stdout: h.stdout,
-        stderr: h.stderr,
-        exit: (code, signal) => h.close(exitStatus(code, signal)),
-        lost(e) {
-          // Nobody reads its output any more: end it as a timeout would.
-          killGroup(pid);
-          h.lost(e);
-        },
-      },
-    );
-    if (!job) return spawnLaunch(cmd, argv)(h);
-    return {
-      kill() {
-        killed = true;
-        if (pid === undefined) return;
-        killGroup(pid);
-        job.forget();
-      },
-    };
-  };
-}
-
 export const processProvider: ProviderRunner<ProcessProvider> = {
   type: 'process',
   // A dynamic configuration value read from a process is its stdout, stripped, and only on exit 0.
@@ -219,13 +127,14 @@ export const processProvider: ProviderRunner<ProcessProvider> = {
     if (!file) throw new ActivityFailed(`path '${provider.path}' cannot be found`);
     const { file: cmd, argv } = buildCommand(file, provider.arguments);
     const limit = maxOutputBytes();
-    const helper = await spawnHelper();
-    if (signal.aborted) throw abortedError(signal, 'process activity');
-    const launch = (helper && helperLaunch(helper, cmd, argv)) ?? spawnLaunch(cmd, argv);
 
     return new Promise<ProcessOutput>((resolve, reject) => {
+      const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
       const out = new BoundedOutput(limit);
       const err = new BoundedOutput(limit);
+      child.stdout.on('data', (b: Buffer) => out.push(b));
+      child.stderr.on('data', (b: Buffer) => err.push(b));
+
       let settled = false;
       let timer: LongTimeout | undefined;
       const finish = (fn: () => void) => {
@@ -235,40 +144,12 @@ export const processProvider: ProviderRunner<ProcessProvider> = {
         signal.removeEventListener('abort', onAbort);
         fn();
       };
-      const child = launch({
-        stdout: (b) => out.push(b),
-        stderr: (b) => err.push(b),
-        error: (e) =>
-          finish(() =>
-            reject(new ActivityFailed(`cannot run '${provider.path}': ${e.message}`, { cause: e })),
-          ),
-        lost: (e) => finish(() => reject(e)),
-        close: (status) => {
-          for (const [name, stream] of [
-            ['stdout', out],
-            ['stderr', err],
-          ] as const) {
-            if (stream.dropped > 0) {
-              ctx.log(
-                'warn',
-                `process '${provider.path}': ${name} truncated to ${limit} bytes (${stream.dropped} bytes dropped)`,
-              );
-            }
-          }
-          finish(() =>
-            resolve({
-              status,
-              stdout: out.text(),
-              stderr: err.text(),
-            }),
-          );
-        },
-      });
-
       // On timeout or abort, do not wait for the pipes: a process that left
       // the group could hold them open forever.
       const stop = (error: Error) => {
-        child.kill();
+        killGroup(child.pid);
+        child.stdout.destroy();
+        child.stderr.destroy();
         finish(() => reject(error));
       };
       const onAbort = () => stop(abortedError(signal, 'process activity'));
@@ -279,6 +160,32 @@ export const processProvider: ProviderRunner<ProcessProvider> = {
           secondsToMs(provider.timeout),
         );
       }
+
+      child.on('error', (e) =>
+        finish(() => reject(new ActivityFailed(`cannot run '${provider.path}': ${e.message}`, { cause: e }))),
+      );
+      child.on('close', (code, sig) => {
+        // Python reports a process killed by a signal as -<signal number>.
+        const status = code ?? -(sig ? (osConstants.signals[sig] ?? 0) : 0);
+        for (const [name, stream] of [
+          ['stdout', out],
+          ['stderr', err],
+        ] as const) {
+          if (stream.dropped > 0) {
+            ctx.log(
+              'warn',
+              `process '${provider.path}': ${name} truncated to ${limit} bytes (${stream.dropped} bytes dropped)`,
+            );
+          }
+        }
+        finish(() =>
+          resolve({
+            status,
+            stdout: out.text(),
+            stderr: err.text(),
+          }),
+        );
+      });
     });
   },
 
