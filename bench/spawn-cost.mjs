@@ -6,7 +6,7 @@
 // the variants are interleaved over the rounds and the figure is the median.
 //  - node spawn: child_process.spawn('true') with piped output, as the provider does;
 //  - node spawn +200 MB: the same with 200 MB more touched memory (the fork cost grows with it);
-//  - sh helper: one long-lived /bin/sh forks each command for the Node parent (output to files,
+//  - sh helper: one long-lived /bin/sh forks and execs /usr/bin/true for the Node parent (output to files,
 //    exit status back on its stdout): what a small spawn helper would cost;
 //  - python subprocess: subprocess.run(['true'], capture_output=True), when python3 is on PATH.
 // usage: node bench/spawn-cost.mjs [rounds=4] [spawns=200]
@@ -57,7 +57,8 @@ const run = (cmd) => new Promise((resolve) => {
 });
 const t = performance.now();
 for (let i = 0; i < ${spawns}; i++) {
-  if ((await run('true')) !== '0') throw new Error('true failed');
+  // /usr/bin/true, not the shell's builtin: the helper must fork and exec as a real command does.
+  if ((await run('/usr/bin/true')) !== '0') throw new Error('true failed');
   readFileSync(dir + '/o');
   readFileSync(dir + '/e');
 }
