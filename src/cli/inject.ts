@@ -11,10 +11,16 @@ import { describeTarget } from '../core/blast-radius.js';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultTarget } from '../core/fault.js';
-import { exposedFaults } from '../faults/index.js';
 import { formatCandidates, type Selection, selectionJson } from '../faults/process/select.js';
 import { MAX_FAULT_TTL_MS } from '../faults/session.js';
-import { type FaultDoc, type InjectEvent, injectFault, listFaults, planFault } from '../lib/inject.js';
+import {
+  exposedFault,
+  type FaultDoc,
+  type InjectEvent,
+  injectFault,
+  listFaults,
+  planFault,
+} from '../lib/inject.js';
 import type { Output } from './output.js';
 
 export interface InjectFlags {
@@ -181,14 +187,7 @@ export async function injectCommand(
   out: Output,
 ): Promise<number> {
   if (fault === undefined) return printFaults();
-  const faults = await exposedFaults();
-  const kind = faults.get(fault);
-  if (!kind) {
-    throw new FaultlineError(
-      'FAULTLINE_ERR_USAGE',
-      `<fault>: unknown fault '${fault}' (expected one of: ${[...faults.keys()].sort().join(', ')}; \`faultline inject\` lists them with their arguments)`,
-    );
-  }
+  const kind = await exposedFault(fault, '<fault>', '`faultline inject`');
   let args = parseKeyValues(pairs, kind.args);
   if (flags.args !== undefined) {
     let parsed: unknown;

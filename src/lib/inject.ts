@@ -151,14 +151,22 @@ export async function listFaults(): Promise<FaultDoc[]> {
     });
 }
 
-/** The exposed fault `name` names; FAULTLINE_ERR_USAGE naming the option otherwise. */
-async function exposedFault(name: string): Promise<FaultKind> {
+/**
+ * The exposed fault `name` names; FAULTLINE_ERR_USAGE naming the argument
+ * (`field`) and where the list is (`listedBy`) otherwise. The CLI passes its
+ * own words (`<fault>`, `faultline inject`).
+ */
+export async function exposedFault(
+  name: string,
+  field = 'fault',
+  listedBy = 'listFaults()',
+): Promise<FaultKind> {
   const faults = await exposedFaults();
   const kind = faults.get(name);
   if (!kind) {
     throw new FaultlineError(
       'FAULTLINE_ERR_USAGE',
-      `fault: unknown fault '${name}' (expected one of: ${[...faults.keys()].sort().join(', ')}; listFaults() lists them with their arguments)`,
+      `${field}: unknown fault '${name}' (expected one of: ${[...faults.keys()].sort().join(', ')}; ${listedBy} lists them with their arguments)`,
     );
   }
   return kind;
