@@ -109,26 +109,33 @@ describe('run metrics', () => {
       assert.equal(sample(during, 'faultline_faults_active'), 1);
       assert.equal(sample(during, 'faultline_blast_radius_targets'), 1);
 
-      // A second run stopped by a safeguard.
-      await runExperiment(
-        experiment('guarded', join(home.home, 'f2'), {
-          safeguards: [
-            {
-              type: 'probe',
-              name: 'no-flag',
-              frequency: 0.1,
-              tolerance: false,
-              provider: {
-                type: 'faultline',
-                module: 'faultline.marker',
-                func: 'exists',
-                arguments: { path: join(home.home, 'f2') },
-              },
+      // A second run stopped by a safeguard. It trips on a file an action after the fault creates, so the
+      // fault is in place (and counted) first however slow the machine: watching the fault's own file
+      // could trip while its injection was still being recorded, and the run would revert it uncounted.
+      const guarded = experiment('guarded', join(home.home, 'f2'), {
+        safeguards: [
+          {
+            type: 'probe',
+            name: 'no-flag',
+            frequency: 0.1,
+            tolerance: false,
+            provider: {
+              type: 'faultline',
+              module: 'faultline.marker',
+              func: 'exists',
+              arguments: { path: join(home.home, 'trip') },
             },
-          ],
-        } as Partial<Experiment>),
-        { home: home.home, onEvent: metrics.listener },
-      );
+          },
+        ],
+      } as Partial<Experiment>);
+      guarded.method.push({
+        type: 'action',
+        name: 'trip',
+        provider: { type: 'process', path: 'touch', arguments: [join(home.home, 'trip')] },
+        // Ended by the safeguard's interruption, not waited out.
+        pauses: { after: 60 },
+      });
+      await runExperiment(guarded, { home: home.home, onEvent: metrics.listener });
 
       const res = await fetch(server.url);
       assert.equal(res.status, 200);
