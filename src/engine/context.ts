@@ -36,6 +36,10 @@ export interface CheckContext {
   importModules?: boolean;
   /** What was not checked and why (a module not imported); neither an issue nor a warning. */
   note?(issue: Issue): void;
+  /** The activity's name, for messages that name it as Chaos Toolkit's do. */
+  activity?: string;
+  /** The environment the run will have (which Python, PYTHONPATH); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /**
