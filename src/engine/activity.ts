@@ -71,6 +71,9 @@ export interface ExecuteOptions {
 
 /** Formats an error the way the journal stores it: a list of lines, the last one naming the failure. */
 export function exceptionLines(err: unknown): string[] {
+  // A provider that ran foreign code (a Python traceback) hands its own lines in the journal's shape.
+  const own = (err as { exceptionLines?: unknown })?.exceptionLines;
+  if (Array.isArray(own) && own.length > 0 && own.every((l) => typeof l === 'string')) return own;
   const e = err as Error;
   const name = e?.name && e.name !== 'Error' ? e.name : 'ActivityFailed';
   return [`faultline.${name}: ${e?.message ?? String(err)}\n`];
@@ -88,6 +91,9 @@ export async function executeActivity(activity: Activity, opts: ExecuteOptions):
     await pause(pauseSeconds(pauses.before, vars), ctx.signal);
   }
   const started = Date.now();
+  // The duration from the monotonic clock, to the microsecond: Chaos Toolkit records a float even for
+  // an instant, failed or dry-run activity, and a whole-millisecond difference would often be 0.
+  const clock = performance.now();
   const run: ActivityRun = {
     activity,
     output: null,
@@ -116,7 +122,7 @@ export async function executeActivity(activity: Activity, opts: ExecuteOptions):
   }
   const ended = Date.now();
   run.end = isoNow(new Date(ended));
-  run.duration = (ended - started) / 1000;
+  run.duration = (performance.now() - clock) / 1000;
   if (interrupted) throw Object.assign(interrupted, { run });
   opts.onRecorded?.(run);
   if (pauses?.after !== undefined && !skip && dry !== 'pause') {

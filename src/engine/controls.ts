@@ -16,6 +16,7 @@ import { Registry } from '../core/registry.js';
 // Not from ./context.js, which imports this module's types (a cycle even type-only).
 import type { LogLevel } from '../core/resource.js';
 import type { Activity, Configuration, Control, Experiment, Hypothesis, Secrets } from '../core/schema.js';
+import type { RunScope } from './run-scope.js';
 
 export interface HookContext<C, S = undefined> {
   /** What the hook is about: the experiment, the hypothesis, the activity. Hooks may change it in place. */
@@ -70,7 +71,11 @@ export type ControlProvider = NonNullable<Control['provider']>;
  */
 export interface ControlProviderHooks {
   /** Loads a control declared with this provider type; a thrown error refuses the run. */
-  loadControl?(provider: ControlProvider, control: string): ControlHooks | Promise<ControlHooks>;
+  loadControl?(
+    provider: ControlProvider,
+    control: string,
+    scope: RunScope,
+  ): ControlHooks | Promise<ControlHooks>;
   /** Whether the control is one the engine runs as safeguards (its `arguments.probes`) rather than loads. */
   isSafeguardControl?(provider: ControlProvider): boolean;
 }
@@ -110,6 +115,7 @@ export async function loadControl(
   decl: Control,
   baseDir: string,
   providers: ControlProviderLookup,
+  scope: RunScope,
 ): Promise<LoadedControl> {
   const provider = decl.provider;
   if (!provider)
@@ -118,7 +124,7 @@ export async function loadControl(
   let hooks: ControlHooks;
   const runner = providers.get(provider.type);
   if (runner?.loadControl) {
-    hooks = await runner.loadControl(provider, decl.name);
+    hooks = await runner.loadControl(provider, decl.name, scope);
   } else {
     let mod: Record<string, unknown>;
     try {
@@ -204,6 +210,8 @@ export async function loadControls(
   topLevel: readonly LoadedControl[] = [],
   /** The run's providers (with every type `decls` names): their control hooks load python controls. */
   providers: ControlProviderLookup,
+  /** The run's scope: a python control's hooks run in the run's Python worker. */
+  scope: RunScope,
 ): Promise<LoadedControl[]> {
   const out: LoadedControl[] = [];
   for (const decl of decls ?? []) {
@@ -216,7 +224,7 @@ export async function loadControls(
         );
       out.push(found);
     } else {
-      out.push(await loadControl(decl, baseDir, providers));
+      out.push(await loadControl(decl, baseDir, providers, scope));
     }
   }
   return out;

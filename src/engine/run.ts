@@ -54,6 +54,7 @@ import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
 import { measureRecovery } from './recovery-time.js';
 import { redactEvent, redactSecrets } from './redact.js';
 import type { RunResource, StartedResource } from './resources.js';
+import { RunScopeImpl } from './run-scope.js';
 import { collectSafeguards, type Safeguard, type SafeguardBreach, startSafeguards } from './safeguards.js';
 import { checkTolerance, ToleranceMemory } from './tolerances/index.js';
 
@@ -116,6 +117,13 @@ export interface RunOptions {
   blastRadius?: readonly BlastRadiusPolicy[];
   /** Safeguards from outside the experiment (the settings file), checked with the experiment's own. */
   safeguards?: readonly Safeguard[];
+  /** Options for one provider type, by type (`{python: {native: false}}`): each provider reads its own. */
+  providerOptions?: Readonly<Record<string, unknown>>;
+  /**
+   * The run's scope when the caller opened it first (global python controls'
+   * loading hooks run before the engine); the run closes it when it ends.
+   */
+  scope?: RunScopeImpl;
 }
 
 interface Strategies {
@@ -201,7 +209,10 @@ class ExperimentRun {
   readonly #faults: FaultSession;
   readonly #journal: Journal;
   readonly #started = Date.now();
+  /** The monotonic clock at the start: the journal's duration to the microsecond, a float as Chaos Toolkit's. */
+  readonly #clock = performance.now();
   readonly #resources: { key: string; started: StartedResource }[] = [];
+  readonly #scope: RunScopeImpl;
   #configuration: Record<string, unknown> = {};
   #secrets: Record<string, Record<string, unknown>> = {};
   // Controls may change configuration and secrets in place (as in Chaos Toolkit), so the
@@ -242,6 +253,11 @@ class ExperimentRun {
     this.#emit = (event) => listener(redactEvent(event, this.#secrets, seen));
     this.#baseDir = options.baseDir ?? process.cwd();
     this.#runId = options.runId ?? randomUUID();
+    this.#scope =
+      options.scope ??
+      new RunScopeImpl(this.#runId, options.env ?? process.env, options.providerOptions, (level, message) =>
+        this.#log(level, message),
+      );
     this.#strategies = resolveStrategies(experiment, options);
     this.#tolerance = resolveDuringTolerance(experiment, options);
     this.#dry = options.dry ?? null;
@@ -312,6 +328,7 @@ class ExperimentRun {
     } catch (err) {
       interrupts.stop();
       await run.#stopResources();
+      await run.#scope.close();
       throw err;
     }
     return run;
@@ -366,18 +383,20 @@ class ExperimentRun {
     const fromGlobal = collectSafeguards(options.safeguards, options.controls, providers);
     const fromExperiment = collectSafeguards(experiment.safeguards, experiment.controls, providers);
     this.#safeguards = [...fromGlobal.safeguards, ...fromExperiment.safeguards];
-    const global = await loadControls(fromGlobal.controls, this.#baseDir, [], providers);
-    const top = await loadControls(fromExperiment.controls, this.#baseDir, [], providers);
+    const scope = this.#scope;
+    const global = await loadControls(fromGlobal.controls, this.#baseDir, [], providers, scope);
+    const top = await loadControls(fromExperiment.controls, this.#baseDir, [], providers, scope);
     const hypothesis = await loadControls(
       experiment['steady-state-hypothesis']?.controls,
       this.#baseDir,
       top,
       providers,
+      scope,
     );
     this.#controls = { global, top, hypothesis };
     for (const a of allActivities(experiment)) {
       if (a.controls?.length)
-        this.#activityControls.set(a, await loadControls(a.controls, this.#baseDir, top, providers));
+        this.#activityControls.set(a, await loadControls(a.controls, this.#baseDir, top, providers, scope));
     }
     this.#controlEnv = {
       experiment,
@@ -424,6 +443,8 @@ class ExperimentRun {
     outcomes.push(...(await this.#recover(outcomes)));
     // Resources (in-process proxies, load) stop only after every fault in them is reverted.
     Object.assign(this.#journal.faultline, await this.#stopResources());
+    // The run's Python worker goes last: rollbacks and controls may still have used it.
+    Object.assign(this.#journal.faultline, await this.#scope.close());
     return this.#finish(outcomes);
   }
 
@@ -701,7 +722,7 @@ class ExperimentRun {
     const journal = this.#journal;
     const ended = Date.now();
     journal.end = isoNow(new Date(ended));
-    journal.duration = (ended - this.#started) / 1000;
+    journal.duration = (performance.now() - this.#clock) / 1000;
     // What the afterExperiment hook sees.
     const closed = decideStatus(outcomes);
     journal.status = closed.status;
@@ -777,6 +798,7 @@ class ExperimentRun {
       baseDir: this.#baseDir,
       runId: this.#runId,
       faults: this.#faults,
+      scope: this.#scope,
       log: this.#log,
     };
   }

@@ -11,6 +11,7 @@
  * settings path gets $FAULTLINE_HOME/settings.yaml, as the CLI does, so the
  * organisation's blast radius, safeguards and policies hold for it too.
  */
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { providerRegistry, providerTypesIn } from '../compose.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
@@ -21,6 +22,7 @@ import type { Experiment } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
 import type { RunEvent } from '../engine/events.js';
 import { exitCodeFor, type RunOptions } from '../engine/run.js';
+import { RunScopeImpl } from '../engine/run-scope.js';
 import { isSafeguardControl, type Safeguard } from '../engine/safeguards.js';
 import { type LoadedSource, loadExperimentSource } from '../experiment/load.js';
 import {
@@ -63,6 +65,7 @@ export type EngineRunOptions = Pick<
   | 'maxDurationMs'
   | 'runId'
   | 'haltPollMs'
+  | 'providerOptions'
 >;
 
 export interface RunFromSourceOptions extends EngineRunOptions {
@@ -193,116 +196,130 @@ export async function runFromSource(
     secrets: { ...merged.secrets, ...(options.vars?.secrets ?? {}) },
   };
 
-  // Their provider types' hooks say which is the safeguards control and load python (native) ones.
-  const controlProviders = await providerRegistry(providerTypesIn(globalControls));
-  const loadedGlobal = await loadControls(
-    globalControls.filter((c) => !isSafeguardControl(c, controlProviders)),
-    cwd,
-    [],
-    controlProviders,
+  // The run's scope opens here: a global python control's loading hooks run in the run's Python
+  // worker before the engine starts. The engine closes it when the run ends; the finally below
+  // closes it when the run never starts.
+  const runId = options.runId ?? randomUUID();
+  const scope = new RunScopeImpl(runId, env, options.providerOptions, (level, message) =>
+    notice(level === 'warn' || level === 'error' ? 'warn' : 'info', message),
   );
-  const label = typeof source === 'string' ? source : OBJECT_SOURCE;
-  await callLoadingHook(loadedGlobal, 'beforeLoadingExperiment', { source: label });
-  const loaded =
-    typeof source === 'string'
-      ? await loadExperimentSource(at(source), { verifyTls: options.verifyTls ?? true, env })
-      : objectSource(source, options.baseDir ?? cwd);
-  let experiment: Experiment;
-  let warnings: Issue[] = [];
-  if (options.validation ?? true) {
-    // The run executes the experiment's code anyway: import node modules now to find a missing export early.
-    const valid = await assertValidExperiment(loaded, {
-      baseDir: loaded.baseDir,
-      env,
-      overrides,
-      importModules: true,
-    });
-    experiment = valid.experiment as Experiment;
-    warnings = [...valid.warnings];
-    for (const w of warnings) notice('warn', `warning: ${formatIssue(w, label)}`);
-  } else {
-    experiment = loaded.raw as Experiment;
-  }
-  await callLoadingHook(loadedGlobal, 'afterLoadingExperiment', { source: label, experiment });
-
-  const policy = await checkPolicies(experiment.tags, settings, {
-    yes: options.yes,
-    confirm: options.confirm,
-  });
-  const observers = await startRunObservers({
-    metrics: options.metrics,
-    webhooks: [...(settings.notifications ?? []), ...(options.webhooks ?? [])],
-    env,
-    onNotice: notice,
-  });
   try {
-    emit({ type: 'run-approved', policy });
-    const journal = await runExperiment(experiment, {
-      baseDir: loaded.baseDir,
-      env,
-      home,
-      dry: options.dry ?? null,
-      hypothesisStrategy: options.hypothesisStrategy,
-      rollbackStrategy: options.rollbackStrategy,
-      hypothesisFrequency: options.hypothesisFrequency,
-      failFast: options.failFast,
-      maxMisses: options.maxMisses,
-      maxMissRatio: options.maxMissRatio,
-      maxDurationMs: options.maxDurationMs,
-      runId: options.runId,
-      haltPollMs: options.haltPollMs,
-      policy,
-      blastRadius: settingsBlastRadius(settings),
-      safeguards: (settings.safeguards ?? []) as Safeguard[],
-      configuration: overrides.configuration,
-      secrets: overrides.secrets,
-      controls: globalControls,
-      signal: options.signal,
-      rollbackSignal: options.rollbackSignal,
-      onEvent: (event) => {
-        emit(event);
-        observers.onEvent(event);
-      },
-    });
-    let exitCode: number = exitCodeFor(journal);
-    let written: string | undefined;
-    if (journalPath !== undefined) {
-      try {
-        written = await writeJournalFile(journalPath, journal, journalField);
-      } catch (err) {
-        // A path made unsafe during the run (a link planted) is refused as up front: exit 2, its message names it.
-        const refused = err instanceof FaultlineError;
-        exitCode = refused ? 2 : 1;
-        emit({
-          type: 'journal',
-          journal,
-          exitCode,
-          error: refused
-            ? (err as Error).message
-            : `${journalField}: cannot write ${journalPath}: ${(err as Error).message}`,
-        });
-      }
+    // Their provider types' hooks say which is the safeguards control and load python (native) ones.
+    const controlProviders = await providerRegistry(providerTypesIn(globalControls));
+    const loadedGlobal = await loadControls(
+      globalControls.filter((c) => !isSafeguardControl(c, controlProviders)),
+      cwd,
+      [],
+      controlProviders,
+      scope,
+    );
+    const label = typeof source === 'string' ? source : OBJECT_SOURCE;
+    await callLoadingHook(loadedGlobal, 'beforeLoadingExperiment', { source: label });
+    const loaded =
+      typeof source === 'string'
+        ? await loadExperimentSource(at(source), { verifyTls: options.verifyTls ?? true, env })
+        : objectSource(source, options.baseDir ?? cwd);
+    let experiment: Experiment;
+    let warnings: Issue[] = [];
+    if (options.validation ?? true) {
+      // The run executes the experiment's code anyway: import node modules now to find a missing export early.
+      const valid = await assertValidExperiment(loaded, {
+        baseDir: loaded.baseDir,
+        env,
+        overrides,
+        importModules: true,
+      });
+      experiment = valid.experiment as Experiment;
+      warnings = [...valid.warnings];
+      for (const w of warnings) notice('warn', `warning: ${formatIssue(w, label)}`);
+    } else {
+      experiment = loaded.raw as Experiment;
     }
-    if (written !== undefined || journalPath === undefined)
-      emit({ type: 'journal', journal, exitCode, ...(written ? { path: written } : {}) });
-    // Reports are rendered from the journal as written; one that cannot be written fails the run like the journal.
-    const outcomes = await writeRunReports(reports, journal, reportsField);
-    for (const o of outcomes) emit({ type: 'report', ...o });
-    if (outcomes.some((o) => o.error !== undefined) && exitCode === 0) exitCode = 1;
-    await observers.finish(journal, {
-      exitCode,
-      ...(written ? { journalPath: written } : {}),
-      reports: reports.map((r) => r.path),
+    await callLoadingHook(loadedGlobal, 'afterLoadingExperiment', { source: label, experiment });
+
+    const policy = await checkPolicies(experiment.tags, settings, {
+      yes: options.yes,
+      confirm: options.confirm,
     });
-    return {
-      journal,
-      exitCode,
-      ...(written ? { journalPath: written } : {}),
-      reports: outcomes.filter((o) => o.error === undefined).map((o) => o.path),
-      warnings,
-      policy,
-    };
+    const observers = await startRunObservers({
+      metrics: options.metrics,
+      webhooks: [...(settings.notifications ?? []), ...(options.webhooks ?? [])],
+      env,
+      onNotice: notice,
+    });
+    try {
+      emit({ type: 'run-approved', policy });
+      const journal = await runExperiment(experiment, {
+        baseDir: loaded.baseDir,
+        env,
+        home,
+        dry: options.dry ?? null,
+        hypothesisStrategy: options.hypothesisStrategy,
+        rollbackStrategy: options.rollbackStrategy,
+        hypothesisFrequency: options.hypothesisFrequency,
+        failFast: options.failFast,
+        maxMisses: options.maxMisses,
+        maxMissRatio: options.maxMissRatio,
+        maxDurationMs: options.maxDurationMs,
+        runId,
+        scope,
+        providerOptions: options.providerOptions,
+        haltPollMs: options.haltPollMs,
+        policy,
+        blastRadius: settingsBlastRadius(settings),
+        safeguards: (settings.safeguards ?? []) as Safeguard[],
+        configuration: overrides.configuration,
+        secrets: overrides.secrets,
+        controls: globalControls,
+        signal: options.signal,
+        rollbackSignal: options.rollbackSignal,
+        onEvent: (event) => {
+          emit(event);
+          observers.onEvent(event);
+        },
+      });
+      let exitCode: number = exitCodeFor(journal);
+      let written: string | undefined;
+      if (journalPath !== undefined) {
+        try {
+          written = await writeJournalFile(journalPath, journal, journalField);
+        } catch (err) {
+          // A path made unsafe during the run (a link planted) is refused as up front: exit 2, its message names it.
+          const refused = err instanceof FaultlineError;
+          exitCode = refused ? 2 : 1;
+          emit({
+            type: 'journal',
+            journal,
+            exitCode,
+            error: refused
+              ? (err as Error).message
+              : `${journalField}: cannot write ${journalPath}: ${(err as Error).message}`,
+          });
+        }
+      }
+      if (written !== undefined || journalPath === undefined)
+        emit({ type: 'journal', journal, exitCode, ...(written ? { path: written } : {}) });
+      // Reports are rendered from the journal as written; one that cannot be written fails the run like the journal.
+      const outcomes = await writeRunReports(reports, journal, reportsField);
+      for (const o of outcomes) emit({ type: 'report', ...o });
+      if (outcomes.some((o) => o.error !== undefined) && exitCode === 0) exitCode = 1;
+      await observers.finish(journal, {
+        exitCode,
+        ...(written ? { journalPath: written } : {}),
+        reports: reports.map((r) => r.path),
+      });
+      return {
+        journal,
+        exitCode,
+        ...(written ? { journalPath: written } : {}),
+        reports: outcomes.filter((o) => o.error === undefined).map((o) => o.path),
+        warnings,
+        policy,
+      };
+    } finally {
+      await observers.close();
+    }
   } finally {
-    await observers.close();
+    await scope.close();
   }
 }

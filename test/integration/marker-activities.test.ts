@@ -6,6 +6,7 @@ import { loadBuiltinActivities } from '../../src/compose.js';
 import { ActivityFailed } from '../../src/core/errors.js';
 import { findBuiltin } from '../../src/engine/builtins.js';
 import type { ActivityContext } from '../../src/engine/context.js';
+import { RunScopeImpl } from '../../src/engine/run-scope.js';
 import { FaultSession, Ledger, listActiveFaults } from '../../src/faults/index.js';
 import { assertNothingLeftBehind } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
@@ -28,6 +29,7 @@ function context(faults: FaultSession): ActivityContext {
     secrets: {},
     signal: new AbortController().signal,
     baseDir: home,
+    scope: new RunScopeImpl('marker-run', process.env, undefined, () => {}),
     runId: faults.runId,
     faults,
     log: () => {},
