@@ -10,6 +10,9 @@ import type { Configuration, Provider, Secrets } from '../core/schema.js';
 import type { FaultSession } from '../faults/session.js';
 import type { WindowMetrics } from '../load/series.js';
 import type { ControlProviderHooks } from './controls.js';
+import type { RunScope } from './run-scope.js';
+
+export type { RunScope, ScopedValue } from './run-scope.js';
 
 export type { LogLevel };
 
@@ -23,6 +26,8 @@ export interface ActivityContext {
   runId: string;
   /** Inject faults through the ledger; the engine reverts them when the run ends. */
   faults: FaultSession;
+  /** What lives as long as the run (a provider's per-run process), closed when it ends. */
+  scope: RunScope;
   log(level: LogLevel, message: string): void;
 }
 
