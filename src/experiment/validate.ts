@@ -5,11 +5,12 @@
  * Toolkit, which stops at the first problem, every issue is reported, each
  * with its path and, for files, its line and column.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { FaultlineError, type Issue } from '../core/errors.js';
 import { type DocPath, formatPath, type PositionOf } from '../core/positions.js';
 import {
   ActivityRefSchema,
+  ControlProviderSchema,
   EnvValueSchema,
   type Experiment,
   ExperimentSchema,
@@ -17,6 +18,7 @@ import {
   OBJECT_TOLERANCE_TYPES,
   ObjectToleranceSchema,
   ProviderSchema,
+  SafeguardSchema,
   type Tolerance,
   ToleranceSchema,
 } from '../core/schema.js';
@@ -31,16 +33,38 @@ import { unknownKeys } from './unknown-keys.js';
  */
 export interface ValidationRegistries {
   providers: {
-    get(type: string):
-      | {
-          check?(
-            provider: never,
-            ctx: { baseDir: string; importModules: boolean; note(issue: Issue): void },
-          ): Issue[] | Promise<Issue[]>;
-        }
-      | undefined;
+    get(type: string): ProviderChecks | undefined;
   };
   validateTolerance(tolerance: Tolerance): Issue[];
+}
+
+/** What validation gives a provider check (engine/context.ts's CheckContext has the same shape). */
+export interface ProviderCheckContext {
+  baseDir: string;
+  importModules: boolean;
+  note(issue: Issue): void;
+  /** The activity's name (Chaos Toolkit's messages name it). */
+  activity?: string;
+  /** The environment the run will have (which Python, PYTHONPATH). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** The validation hooks of one provider type (all optional members of its ProviderRunner). */
+export interface ProviderChecks {
+  /** Checks the schema cannot make; issue paths relative to the provider. */
+  check?(provider: never, ctx: ProviderCheckContext): Issue[] | Promise<Issue[]>;
+  /**
+   * check()'s messages name the activity (ctx.activity): it is called once per
+   * activity instead of once per identical provider.
+   */
+  checkPerActivity?: boolean;
+  /**
+   * Checks a control declared with this provider type; what it returns are
+   * WARNINGS (Chaos Toolkit runs on without a control it cannot load).
+   */
+  checkControl?(provider: never, control: string, ctx: ProviderCheckContext): Issue[] | Promise<Issue[]>;
+  /** Whether the control is one run as safeguards (its `arguments.probes` are then checked as activities). */
+  isSafeguardControl?(provider: never): boolean;
 }
 
 /** Validation's options with the registries it checks with. */
@@ -137,7 +161,9 @@ export async function validateExperiment(
       overrides: opts.overrides,
       importModules: opts.importModules ?? false,
       note: (path, message) => noted.push({ path, message }),
+      warn: (path, message) => warned.push({ path, message }),
       checked: new Map(),
+      pending: [],
       registries: opts.registries,
     });
   }
@@ -467,8 +493,15 @@ interface SemanticContext {
   overrides?: ValidateOptions['overrides'];
   importModules: boolean;
   note: Add;
+  warn: Add;
   /** Provider checks already made, by provider (see checkProvider). */
   checked: Map<string, Promise<CheckOutcome>>;
+  /**
+   * Provider checks under way. They are started together and awaited at the
+   * end, so that a provider that batches its checks (python: one inspector
+   * process for the whole experiment) sees them all in one turn.
+   */
+  pending: Promise<void>[];
   registries: ValidationRegistries;
 }
 
@@ -534,23 +567,115 @@ async function semanticChecks(raw: Record<string, unknown>, add: Add, ctx: Seman
         }
         continue;
       }
-      if (inHypothesis) await checkHypothesisTolerance(activity.tolerance, [...path, 'tolerance'], add, ctx);
-      await checkProvider(activity.provider, [...path, 'provider'], add, ctx);
+      const name = nameOf(activity);
+      if (inHypothesis) checkHypothesisTolerance(activity.tolerance, [...path, 'tolerance'], add, ctx, name);
+      checkProvider(activity.provider, [...path, 'provider'], add, ctx, name);
       collectControls([...path, 'controls'], activity.controls);
     }
   }
 
+  asList(raw.safeguards).forEach((probe, i) => {
+    checkSafeguard(probe, ['safeguards', i], add, ctx);
+  });
   checkControls(controls, add);
-  await checkConfiguration(raw.configuration, add, ctx);
+  checkControlProviders(controls, add, ctx);
+  checkConfiguration(raw.configuration, add, ctx);
   checkSecrets(raw.secrets, add, ctx);
+  // Settled one by one: a check that fails must not leave the others unreported.
+  for (let i = 0; i < ctx.pending.length; i++) await ctx.pending[i];
 }
 
-async function checkHypothesisTolerance(
+const nameOf = (a: Record<string, unknown>): string | undefined =>
+  typeof a.name === 'string' ? a.name : undefined;
+
+/** A safeguard (of `safeguards:` or a safeguards control): its tolerance and provider, as a hypothesis probe's. */
+function checkSafeguard(probe: unknown, path: Path, add: Add, ctx: SemanticContext): void {
+  if (!isObject(probe) || isRefOnly(probe)) return;
+  if (probe.tolerance !== undefined)
+    checkHypothesisTolerance(probe.tolerance, [...path, 'tolerance'], add, ctx, nameOf(probe));
+  checkProvider(probe.provider, [...path, 'provider'], add, ctx, nameOf(probe));
+}
+
+const SafeguardProbesSchema = z.array(SafeguardSchema).min(1, {
+  error: 'a safeguards control needs at least one probe with a tolerance',
+});
+
+/**
+ * Controls with a provider: a safeguards control's `arguments.probes` are
+ * activities, checked as any other; other controls go to their provider
+ * type's checkControl, whose findings are warnings.
+ */
+function checkControlProviders(controls: [Path, unknown][], add: Add, ctx: SemanticContext): void {
+  for (const [path, c] of controls) {
+    if (!isObject(c) || c.ref !== undefined || !isObject(c.provider)) continue;
+    const parsed = ControlProviderSchema.safeParse(c.provider);
+    if (!parsed.success) continue; // the schema reported it
+    const runner = ctx.registries.providers.get(parsed.data.type);
+    const providerPath: Path = [...path, 'provider'];
+    if (runner?.isSafeguardControl?.(parsed.data as never)) {
+      const probesPath: Path = [...providerPath, 'arguments', 'probes'];
+      const probes = parsed.data.arguments?.probes;
+      const r = SafeguardProbesSchema.safeParse(probes);
+      if (probes === undefined) {
+        add(probesPath, 'required (a safeguards control needs at least one probe with a tolerance)');
+      } else if (!r.success) {
+        // Converted against `{probes}`, then placed under the control's provider.
+        for (const issue of r.error.issues)
+          convertIssue(issue, ['probes'], { probes }, (p, m) => add([...probesPath, ...p.slice(1)], m));
+      }
+      asList(probes).forEach((probe, i) => {
+        checkSafeguard(probe, [...probesPath, i], add, ctx);
+      });
+      continue;
+    }
+    if (!runner?.checkControl) continue;
+    const name = typeof c.name === 'string' ? c.name : '';
+    const checkControl = runner.checkControl.bind(runner) as (
+      provider: unknown,
+      control: string,
+      ctx: ProviderCheckContext,
+    ) => Issue[] | Promise<Issue[]>;
+    ctx.pending.push(
+      (async () => {
+        try {
+          const warnings = await checkControl(
+            parsed.data,
+            name,
+            providerContext(ctx, undefined, () => undefined),
+          );
+          for (const w of warnings ?? []) ctx.warn([...providerPath, ...parsePathString(w.path)], w.message);
+        } catch (err) {
+          ctx.warn(
+            providerPath,
+            `the ${parsed.data.type} control check failed: ${(err as Error)?.message ?? String(err)}`,
+          );
+        }
+      })(),
+    );
+  }
+}
+
+function providerContext(
+  ctx: SemanticContext,
+  activity: string | undefined,
+  note: (issue: Issue) => void,
+): ProviderCheckContext {
+  return {
+    baseDir: ctx.baseDir,
+    importModules: ctx.importModules,
+    note,
+    env: ctx.env,
+    ...(activity !== undefined ? { activity } : {}),
+  };
+}
+
+function checkHypothesisTolerance(
   tolerance: unknown,
   path: Path,
   add: Add,
   ctx: SemanticContext,
-): Promise<void> {
+  activity: string | undefined,
+): void {
   if (tolerance === undefined) {
     add(path, 'hypothesis probe must have a tolerance entry');
     return;
@@ -565,7 +690,7 @@ async function checkHypothesisTolerance(
   }
   for (const issue of issues) add([...path, ...parsePathString(issue.path)], issue.message);
   if (isObject(tolerance) && tolerance.type === 'probe')
-    await checkProvider(tolerance.provider, [...path, 'provider'], add, ctx);
+    checkProvider(tolerance.provider, [...path, 'provider'], add, ctx, nameOf(tolerance) ?? activity);
 }
 
 /** What one provider check reported, kept so an identical provider is checked once per validation. */
@@ -575,7 +700,14 @@ interface CheckOutcome {
   failure?: string;
 }
 
-async function checkProvider(provider: unknown, path: Path, add: Add, ctx: SemanticContext): Promise<void> {
+/** Starts a provider's check (awaited with the others, see SemanticContext.pending). */
+function checkProvider(
+  provider: unknown,
+  path: Path,
+  add: Add,
+  ctx: SemanticContext,
+  activity: string | undefined,
+): void {
   if (!isObject(provider) || typeof provider.type !== 'string') return;
   const runner = ctx.registries.providers.get(provider.type);
   if (!runner?.check) return;
@@ -583,22 +715,22 @@ async function checkProvider(provider: unknown, path: Path, add: Add, ctx: Seman
   if (!parsed.success) return;
   // Checks depend only on the provider and the context, which is the same for
   // the whole validation; a process check searches PATH, so 60,000 activities
-  // running the same command took 14 s checked one by one.
-  const key = JSON.stringify(parsed.data);
+  // running the same command took 14 s checked one by one. A check whose
+  // messages name the activity is made per activity.
+  const key = JSON.stringify(runner.checkPerActivity ? [parsed.data, activity ?? null] : parsed.data);
   let outcome = ctx.checked.get(key);
   if (!outcome) {
     const check = runner.check.bind(runner) as (
       provider: unknown,
-      ctx: { baseDir: string; importModules: boolean; note(issue: Issue): void },
+      ctx: ProviderCheckContext,
     ) => Issue[] | Promise<Issue[]>;
     outcome = (async (): Promise<CheckOutcome> => {
       const notes: Issue[] = [];
       try {
-        const issues = await check(parsed.data, {
-          baseDir: ctx.baseDir,
-          importModules: ctx.importModules,
-          note: (issue) => notes.push(issue),
-        });
+        const issues = await check(
+          parsed.data,
+          providerContext(ctx, activity, (issue) => notes.push(issue)),
+        );
         return { issues: issues ?? [], notes };
       } catch (err) {
         return { issues: [], notes, failure: (err as Error)?.message ?? String(err) };
@@ -606,10 +738,15 @@ async function checkProvider(provider: unknown, path: Path, add: Add, ctx: Seman
     })();
     ctx.checked.set(key, outcome);
   }
-  const { issues, notes, failure } = await outcome;
-  for (const issue of notes) ctx.note([...path, ...parsePathString(issue.path)], issue.message);
-  for (const issue of issues) add([...path, ...parsePathString(issue.path)], issue.message);
-  if (failure !== undefined) add(path, `the ${provider.type} provider check failed: ${failure}`);
+  const settled = outcome;
+  ctx.pending.push(
+    (async () => {
+      const { issues, notes, failure } = await settled;
+      for (const issue of notes) ctx.note([...path, ...parsePathString(issue.path)], issue.message);
+      for (const issue of issues) add([...path, ...parsePathString(issue.path)], issue.message);
+      if (failure !== undefined) add(path, `the ${provider.type} provider check failed: ${failure}`);
+    })(),
+  );
 }
 
 function checkControls(controls: [Path, unknown][], add: Add): void {
@@ -638,7 +775,7 @@ function checkControls(controls: [Path, unknown][], add: Add): void {
   }
 }
 
-async function checkConfiguration(configuration: unknown, add: Add, ctx: SemanticContext): Promise<void> {
+function checkConfiguration(configuration: unknown, add: Add, ctx: SemanticContext): void {
   if (!isObject(configuration)) return;
   const probeSchema = toleranceBranch('probe');
   for (const [key, value] of Object.entries(configuration)) {
@@ -658,7 +795,7 @@ async function checkConfiguration(configuration: unknown, add: Add, ctx: Semanti
       }
     } else if (isDynamicProbe(value) && probeSchema) {
       if (!reparse(probeSchema, path, { configuration }, add))
-        await checkProvider(value.provider, [...path, 'provider'], add, ctx);
+        checkProvider(value.provider, [...path, 'provider'], add, ctx, nameOf(value) ?? key);
     }
   }
 }
