@@ -330,14 +330,15 @@ def _returned(names, kwargs, optional):
     return out
 
 
-def _finish(rid, reply):
-    """Sends a reply, or says why it cannot be sent (too deep, too long)."""
+def _finish(rid, build):
+    """Sends the reply build() makes, or says why it cannot be sent (too deep, too long)."""
     try:
-        data = _dumps(reply) + b"\n"
+        data = _dumps(build()) + b"\n"
     except Unsendable as x:
-        data = _dumps({"id": rid, "ok": False, "error": _faultline_error("UnsendableValue", str(x))})
+        data = _dumps({"id": rid, "ok": False, "error": _faultline_error("UnsendableValue", str(x))}) + b"\n"
     except Exception as x:
-        data = _dumps({"id": rid, "ok": False, "error": _faultline_error("UnsendableValue", _summary(x))})
+        error = _faultline_error("UnsendableValue", _summary(x))
+        data = _dumps({"id": rid, "ok": False, "error": error}) + b"\n"
     if len(data) - 1 > MAX_LINE_BYTES:
         message = "the reply is %d bytes, over the limit of %d bytes a line (maxLineBytes)" % (
             len(data) - 1,
@@ -363,14 +364,13 @@ def _call(req):
         except BaseException as x:
             if not missing_ok:
                 raise
-            return _finish(
-                rid, {"id": rid, "ok": True, "missing": "module", "message": _summary(x)}
-            )
+            message = _summary(x)
+            return _finish(rid, lambda: {"id": rid, "ok": True, "missing": "module", "message": message})
         func = getattr(module, func_name, _MISSING)
         if func is _MISSING:
             message = "'%s' does not expose a function called '%s'" % (module_name, func_name)
             if missing_ok:
-                return _finish(rid, {"id": rid, "ok": True, "missing": "function", "message": message})
+                return _finish(rid, lambda: {"id": rid, "ok": True, "missing": "function", "message": message})
             raise AttributeError(message)
         if not callable(func):
             raise TypeError("'%s.%s' is not callable" % (module_name, func_name))
@@ -389,11 +389,11 @@ def _call(req):
             try:
                 reply["returned"] = _returned(returning, kwargs, optional)
             except Exception:
-                pass
-        return _finish(rid, reply)
+                pass  # the error matters more than the objects it left behind
+        return _finish(rid, lambda: reply)
     _finish(
         rid,
-        {
+        lambda: {
             "id": rid,
             "ok": True,
             "value": encode(value),

@@ -88,9 +88,19 @@ export class CodecError extends Error {
     readonly path: string,
     readonly reason: string,
   ) {
-    super(`${path}: ${reason}`);
+    super(`${shortPath(path)}: ${reason}`);
     this.name = 'CodecError';
   }
+}
+
+/** A path 200 levels deep is thousands of characters: its ends say enough (cut between segments). */
+function shortPath(path: string): string {
+  if (path.length <= 160) return path;
+  const head = path.slice(0, 100);
+  const tail = path.slice(-60);
+  const cutHead = Math.max(head.lastIndexOf('['), head.lastIndexOf('.'));
+  const cutTail = tail.search(/[[.]/);
+  return `${head.slice(0, cutHead > 0 ? cutHead : 100)}…${cutTail >= 0 ? tail.slice(cutTail) : tail}`;
 }
 
 function pathOf(parent: string, key: string | number): string {

@@ -386,8 +386,11 @@ class WorkerProcess {
     try {
       msg = JSON.parse(text);
     } catch {
-      this.#fail(`the Python worker wrote a line that is not a protocol message: ${preview(buf)}`);
-      return;
+      msg = undefined;
+      if (this.#ready) {
+        this.#fail(`the Python worker wrote a line that is not a protocol message: ${preview(buf)}`);
+        return;
+      }
     }
     if (!this.#ready) {
       this.#onReady(msg, buf);
