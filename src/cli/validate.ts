@@ -31,7 +31,7 @@ async function validateOne(
       importModules,
     });
     for (const n of notes) lines.push(['info', `${file}: note: ${formatIssue(n, file)}`]);
-    // Warnings (unknown keys) never change the exit code: Chaos Toolkit runs such files.
+    // Warnings (unknown keys, a python control not found) never change the exit code: Chaos Toolkit runs such files.
     for (const w of warnings) lines.push(['warn', `${file}: warning: ${formatIssue(w, file)}`]);
     if (issues.length === 0) {
       lines.push(['info', `${file}: experiment syntax and semantic look valid`]);
@@ -58,7 +58,9 @@ export async function validateCommand(
   let worst = 0;
   const importModules = opts.importModules === true;
   if (importModules)
-    out.warn('warning: --import-modules runs the code of the modules and .ts/.js experiments');
+    out.warn(
+      'warning: --import-modules runs the code of the modules (node and Python) and .ts/.js experiments',
+    );
   // Files are read and checked a few at a time (each waits on the disk more than it computes), and
   // reported in the order given, as one at a time would report them (bench/validate.mjs).
   const reports: ({ code: number; lines: Line[] } | undefined)[] = files.map(() => undefined);
