@@ -417,6 +417,41 @@ def _thread_main(req):
             pass
 
 
+# Each call runs in a thread of its own: a safeguard's probe must run while a
+# long action runs, and the main thread must keep reading (to see EOF). A
+# thread that finished a call waits for the next one instead of exiting:
+# starting a thread costs more than the rest of a no-op call.
+_MAX_IDLE_THREADS = 8
+_pool_lock = threading.Lock()
+_idle = 0
+_tasks = None
+
+
+def _submit(req):
+    global _idle, _tasks
+    with _pool_lock:
+        if _idle > 0:
+            _idle -= 1
+            _tasks.put(req)
+            return
+    threading.Thread(target=_pool_thread, args=(req,), daemon=True).start()
+
+
+def _pool_thread(req):
+    global _idle, _tasks
+    while True:
+        _thread_main(req)
+        with _pool_lock:
+            if _idle >= _MAX_IDLE_THREADS:
+                return
+            if _tasks is None:
+                import queue
+
+                _tasks = queue.SimpleQueue()
+            _idle += 1
+        req = _tasks.get()
+
+
 # ---------------------------------------------------------------- requests
 
 
@@ -468,9 +503,7 @@ def _handle(line):
     problem = _check(req)
     if problem:
         return _protocol_error(rid, problem)
-    # Each call in its own thread: a safeguard's probe must run while a long
-    # action runs, and this thread must keep reading (to see EOF).
-    threading.Thread(target=_thread_main, args=(req,), name="call-%d" % rid, daemon=True).start()
+    _submit(req)
 
 
 def _discard_rest(stream):
