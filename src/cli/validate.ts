@@ -3,6 +3,8 @@ import { forEachLimit } from '../core/concurrency.js';
 import { FaultlineError, formatIssue } from '../core/errors.js';
 import { loadExperimentSource } from '../experiment/index.js';
 import { isCodeSource } from '../experiment/load.js';
+import { loadSettings } from '../experiment/settings.js';
+import { faultlineHome } from '../faults/home.js';
 import { validateExperiment } from '../lib/validate.js';
 import { errorLines } from './error-lines.js';
 import type { Output } from './output.js';
@@ -14,6 +16,7 @@ async function validateOne(
   file: string,
   importModules: boolean,
   verifyTls: boolean,
+  settingsControls: Record<string, unknown> | undefined,
 ): Promise<{ code: number; lines: Line[] }> {
   const lines: Line[] = [];
   // Validation executes nothing unless told: a .ts/.js experiment is code.
@@ -29,6 +32,7 @@ async function validateOne(
     const { issues, warnings, notes } = await validateExperiment(loaded, {
       baseDir: loaded.baseDir,
       importModules,
+      settingsControls,
     });
     for (const n of notes) lines.push(['info', `${file}: note: ${formatIssue(n, file)}`]);
     // Warnings (unknown keys, a python control not found) never change the exit code: Chaos Toolkit runs such files.
@@ -52,11 +56,22 @@ async function validateOne(
 
 export async function validateCommand(
   files: string[],
-  opts: { verifyTls: boolean; importModules?: boolean },
+  /** `settings`: a settings file whose controls are checked with each experiment (only when given). */
+  opts: { verifyTls: boolean; importModules?: boolean; settings?: string },
   out: Output,
 ): Promise<number> {
   let worst = 0;
   const importModules = opts.importModules === true;
+  let settingsControls: Record<string, unknown> | undefined;
+  if (opts.settings !== undefined) {
+    try {
+      settingsControls = (await loadSettings(opts.settings, faultlineHome())).controls;
+    } catch (err) {
+      if (!(err instanceof FaultlineError)) throw err;
+      for (const line of errorLines(err, opts.settings)) out.error(line);
+      return err.exitCode;
+    }
+  }
   if (importModules)
     out.warn(
       'warning: --import-modules runs the code of the modules (node and Python) and .ts/.js experiments',
@@ -69,7 +84,7 @@ export async function validateCommand(
     files.map((file, i) => [file, i] as const),
     8,
     async ([file, i]) => {
-      reports[i] = await validateOne(file, importModules, opts.verifyTls);
+      reports[i] = await validateOne(file, importModules, opts.verifyTls, settingsControls);
       // Each report is printed once every file before it has been.
       for (let r = reports[printed]; r !== undefined; r = reports[printed]) {
         worst = Math.max(worst, r.code);

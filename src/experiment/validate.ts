@@ -90,6 +90,12 @@ export interface ValidateOptions {
    * validation executes nothing; importing runs the module's top-level code.
    */
   importModules?: boolean;
+  /**
+   * A settings file's controls (`--settings`), by name: checked with the
+   * experiment's (a python module not found is a warning; a safeguards
+   * control's probes are activities), reported at `settings.controls.NAME`.
+   */
+  settingsControls?: Readonly<Record<string, unknown>>;
 }
 
 export interface ValidationResult {
@@ -154,7 +160,7 @@ export async function validateExperiment(
     const parsed = ExperimentSchema.safeParse(raw);
     if (parsed.success) experiment = parsed.data;
     else for (const issue of parsed.error.issues) convertIssue(issue, [], raw, add);
-    await semanticChecks(raw, add, {
+    await semanticChecks(raw, add, opts.settingsControls, {
       baseDir: opts.baseDir ?? src?.baseDir ?? process.cwd(),
       env: opts.env ?? process.env,
       checkEnv: opts.checkEnv ?? true,
@@ -523,7 +529,12 @@ function asList(v: unknown): unknown[] {
 
 const isRefOnly = (a: Record<string, unknown>) => Object.hasOwn(a, 'ref') && !Object.hasOwn(a, 'type');
 
-async function semanticChecks(raw: Record<string, unknown>, add: Add, ctx: SemanticContext): Promise<void> {
+async function semanticChecks(
+  raw: Record<string, unknown>,
+  add: Add,
+  settingsControls: Readonly<Record<string, unknown>> | undefined,
+  ctx: SemanticContext,
+): Promise<void> {
   const hypothesis = isObject(raw['steady-state-hypothesis']) ? raw['steady-state-hypothesis'] : undefined;
   const probes = asList(hypothesis?.probes);
   const sections: [Path, unknown[]][] = [
@@ -578,7 +589,11 @@ async function semanticChecks(raw: Record<string, unknown>, add: Add, ctx: Seman
     checkSafeguard(probe, ['safeguards', i], add, ctx);
   });
   checkControls(controls, add);
-  checkControlProviders(controls, add, ctx);
+  const fromSettings = Object.entries(settingsControls ?? {}).map(([name, c]): [Path, unknown] => [
+    ['settings', 'controls', name],
+    isObject(c) ? { ...c, name } : c,
+  ]);
+  checkControlProviders([...controls, ...fromSettings], add, ctx);
   checkConfiguration(raw.configuration, add, ctx);
   checkSecrets(raw.secrets, add, ctx);
   // Settled one by one: a check that fails must not leave the others unreported.

@@ -18,7 +18,9 @@ async function withRegistries(
   loaded: unknown,
   opts: LibValidateOptions,
 ): Promise<checks.CheckedValidateOptions> {
-  return { ...opts, registries: opts.registries ?? (await validationRegistries(rawOf(loaded))) };
+  // The settings file's controls name provider types too (a python control in settings only).
+  const named = opts.settingsControls ? [rawOf(loaded), opts.settingsControls] : rawOf(loaded);
+  return { ...opts, registries: opts.registries ?? (await validationRegistries(named)) };
 }
 
 /** Every issue of an experiment (schema, references, providers' own checks), with its path and position. */

@@ -408,6 +408,41 @@ describe('python in a whole validation', { skip: python ? false : 'no python3 on
   });
 });
 
+describe('python controls of a settings file', {
+  skip: python ? false : 'no python3 on this machine',
+}, () => {
+  test('checked with the experiment: a missing module is a warning, a safeguard probe an activity', async () => {
+    const result = await validateExperiment(
+      { title: 't', description: 'd', method: [] },
+      {
+        registries,
+        env,
+        settingsControls: {
+          audit: { provider: { type: 'python', module: 'fl_gone_settings_control' } },
+          guard: {
+            provider: {
+              type: 'python',
+              module: 'chaosaddons.controls.safeguards',
+              arguments: { probes: [{ ...probe('org-guard', 'fl_gone_org_probe', 'f'), tolerance: true }] },
+            },
+          },
+        },
+      },
+    );
+    assert.deepEqual(messages(result.issues), [
+      [
+        'settings.controls.guard.provider.arguments.probes[0].provider.module',
+        "could not find Python module 'fl_gone_org_probe' in activity 'org-guard'",
+      ],
+    ]);
+    assert.deepEqual(
+      result.warnings.map((w) => w.path),
+      ['settings.controls.audit.provider.module'],
+    );
+    assert.match(result.warnings[0]!.message, /in control 'audit'\. .*carry on running nonetheless/);
+  });
+});
+
 describe('the inspector reads its request defensively', {
   skip: python ? false : 'no python3 on this machine',
 }, () => {
