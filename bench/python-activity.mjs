@@ -4,6 +4,7 @@
 // function called in a plain Python loop and with one Python process per call.
 // Usage (build first: npm run build):
 //   node bench/python-activity.mjs [calls=2000] [starts=10] [processes=50]
+// FAULTLINE_PYTHON picks the interpreter, as for a run.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -65,11 +66,20 @@ try {
   const worker = new PythonWorker({ python, cwd: dir, env });
   await sequential(worker, noop, 200); // warm-up: imports, JIT
   await sequential(worker, probe, 200);
-  const perNoop = await sequential(worker, noop, calls);
-  const perProbe = await sequential(worker, probe, calls);
-  const t = now();
-  await Promise.all(Array.from({ length: calls }, () => worker.call(noop)));
-  const perConcurrent = (now() - t) / calls;
+  // Three rounds, interleaved, medians: a loaded machine moves single figures around.
+  const noops = [];
+  const probes = [];
+  const concurrent = [];
+  for (let round = 0; round < 3; round++) {
+    noops.push(await sequential(worker, noop, calls));
+    probes.push(await sequential(worker, probe, calls));
+    const t = now();
+    await Promise.all(Array.from({ length: calls }, () => worker.call(noop)));
+    concurrent.push((now() - t) / calls);
+  }
+  const perNoop = median(noops);
+  const perProbe = median(probes);
+  const perConcurrent = median(concurrent);
   await worker.stop();
 
   // The same function in a plain Python loop (the floor: a call in-process).
@@ -118,9 +128,9 @@ print((time.perf_counter() - t) * 1000 / ${calls})`,
   row('worker start-up, spawn to first reply (median)', resolved.time, `${starts} starts, ${python.command}`);
   if (direct !== resolved) row('the same, with the executable itself', direct.time, executable);
   row('`python -c pass` (median)', median(pythonStart), 'the interpreter alone');
-  row('worker, no-op call, sequential', perNoop, `${calls} calls`);
-  row('worker, probe with kwargs + configuration/secrets', perProbe, `${calls} calls`);
-  row('worker, no-op calls all in flight', perConcurrent, `${calls} calls, per call`);
+  row('worker, no-op call, sequential', perNoop, `${calls} calls, median of 3 rounds`);
+  row('worker, probe with kwargs + configuration/secrets', perProbe, `${calls} calls, median of 3 rounds`);
+  row('worker, no-op calls all in flight', perConcurrent, `${calls} at once, per call, median of 3`);
   row('plain Python loop, same function', perLoop, `${calls} calls`);
   row('one `python -c` process per call', perProcess, `${processes} processes`);
   console.log(
