@@ -128,11 +128,17 @@ interface Batch {
 
 const open = new Map<string, Batch>();
 
-/** The environment variables that change what the inspector finds, for telling batches apart. */
-const FINDING_VARS = ['PYTHONPATH', 'PYTHONHOME', 'PYTHONNOUSERSITE', 'PYTHONUSERBASE', 'PYTHONSAFEPATH'];
+/** Batches are per environment object: imported modules may read any variable, not only PYTHONPATH. */
+const envIds = new WeakMap<NodeJS.ProcessEnv, number>();
+let nextEnvId = 0;
 
 function batchKey(python: PythonInterpreter, env: NodeJS.ProcessEnv, importModules: boolean): string {
-  return JSON.stringify([python.command, importModules, FINDING_VARS.map((k) => env[k] ?? null)]);
+  let id = envIds.get(env);
+  if (id === undefined) {
+    id = nextEnvId++;
+    envIds.set(env, id);
+  }
+  return JSON.stringify([python.command, importModules, id]);
 }
 
 async function flush(batch: Batch): Promise<void> {
