@@ -99,9 +99,15 @@ def _watch_parent():
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except Exception:
         return
-    # The runner may have died before prctl took effect.
-    if PARENT_PID and os.getppid() != PARENT_PID:
-        _die()
+    # The runner may have died before prctl took effect. (Whether it is still
+    # alive, not whether it is the parent: a wrapper script may stand between.)
+    if PARENT_PID:
+        try:
+            os.kill(PARENT_PID, 0)
+        except ProcessLookupError:
+            _die()
+        except OSError:
+            pass
 
 
 def _send_bytes(data):

@@ -101,6 +101,8 @@ export class PythonCallAborted extends ActivityFailed {
 const STDERR_LINE_BYTES = 4096;
 /** stderr lines forwarded a second at most; the rest are counted, and the count logged. */
 const STDERR_LINES_PER_SECOND = 200;
+/** Lines on stdout before the ready line that are tolerated (an interpreter's start-up printing). */
+const MAX_NOISE_LINES = 100;
 /** stderr lines kept for error messages (a failed start, a worker that died). */
 const STDERR_TAIL_LINES = 12;
 
@@ -167,15 +169,16 @@ class StderrSink {
   constructor(private readonly log: PythonWorkerOptions['log']) {
     this.splitter = new LineSplitter(
       STDERR_LINE_BYTES,
-      (line) => this.#line(line.toString('utf8')),
+      (line) => this.line(line.toString('utf8')),
       (head) => {
-        this.#line(`${head.toString('utf8')} [faultline: line truncated at ${STDERR_LINE_BYTES} bytes]`);
+        this.line(`${head.toString('utf8')} [faultline: line truncated at ${STDERR_LINE_BYTES} bytes]`);
         return true;
       },
     );
   }
 
-  #line(text: string): void {
+  /** One line of output: kept in the tail, forwarded unless over the rate. */
+  line(text: string): void {
     this.tail.push(text);
     if (this.tail.length > STDERR_TAIL_LINES) this.tail.shift();
     if (!this.log) return;
@@ -190,18 +193,27 @@ class StderrSink {
       return;
     }
     this.#inWindow++;
-    this.log('info', `python: ${text}`);
+    this.#emit('info', `python: ${text}`);
   }
 
   end(): void {
     const rest = this.splitter.rest();
-    if (rest) this.#line(rest.toString('utf8'));
+    if (rest) this.line(rest.toString('utf8'));
     this.flushDropped();
+  }
+
+  /** A throwing log callback must not become an uncaught exception in a stream handler. */
+  #emit(level: 'info' | 'warn', message: string): void {
+    try {
+      this.log?.(level, message);
+    } catch {
+      // the caller's logger failed: the line is lost, the worker is not
+    }
   }
 
   flushDropped(): void {
     if (this.#dropped && this.log) {
-      this.log(
+      this.#emit(
         'warn',
         `python: ${this.#dropped} lines of stderr not shown (more than ${STDERR_LINES_PER_SECOND} a second)`,
       );
@@ -238,6 +250,7 @@ class WorkerProcess {
   #stopped = false;
   #exit?: { code: number | null; signal: NodeJS.Signals | null };
   #finished = false;
+  #noise = 0;
   #resolveExited!: () => void;
   #startTimer?: NodeJS.Timeout;
   #closeGuard?: NodeJS.Timeout;
@@ -405,6 +418,20 @@ class WorkerProcess {
   }
 
   #onReady(msg: unknown, buf: Buffer): void {
+    if (!(msg !== null && typeof msg === 'object' && 'ready' in msg)) {
+      // Output before the worker ran (a sitecustomize or .pth file printing):
+      // shown as the worker's stderr is, since the worker did not write it.
+      if (++this.#noise > MAX_NOISE_LINES) {
+        this.#fail(
+          `the Python worker (${this.#interpreter()}) wrote more than ${MAX_NOISE_LINES} lines to stdout before its ready line, the last ${preview(buf)}`,
+        );
+        return;
+      }
+      this.#stderr.line(
+        `(stdout before the worker started) ${buf.subarray(0, STDERR_LINE_BYTES).toString('utf8')}`,
+      );
+      return;
+    }
     const ready = readySchema.safeParse(msg);
     if (!ready.success) {
       this.#fail(

@@ -313,7 +313,12 @@ describe('python worker fuzz', { skip }, () => {
   const fake = `${FIXTURES}flw_fake_worker.py`;
   const cases: [string, RegExp | 'gone', Partial<PythonWorkerOptions>?][] = [
     ['no-ready', /exited with code 3 before it was ready; its stderr ended with:\nfake: cannot start/],
-    ['bad-ready', /wrote "hello, I am not a worker" instead of its ready line/],
+    ['bad-ready', /wrote "\{\\"ready\\": \\"yes\\"\}" instead of its ready line/],
+    [
+      'noise-then-exit',
+      /exited with code 0 before it was ready; its stderr ended with:\n\(stdout before the worker started\) hello, I am not a worker/,
+    ],
+    ['endless-noise', /wrote more than 100 lines to stdout before its ready line, the last "noise"/],
     ['wrong-protocol', /speaks protocol 99, this Faultline 1/],
     ['silent', /did not say it was ready within/, { startTimeoutMs: 300 }],
     ['garbage', /wrote a line that is not a protocol message: "not json at all"/],
@@ -364,6 +369,20 @@ describe('python worker fuzz', { skip }, () => {
       assert.ok(!running(pid));
     });
   }
+
+  test('output on stdout before the worker starts (a printing sitecustomize) is logged, not fatal', async () => {
+    const logs: string[] = [];
+    const worker = makeWorker(
+      { workerScript: fake, log: (level, message) => logs.push(`${level} ${message}`) },
+      { FLW_FAKE_MODE: 'noisy-start' },
+    );
+    assert.deepEqual(await worker.call(call('echo', { value: 'fine' })), { value: 'fine', returned: {} });
+    assert.ok(
+      logs.includes('info python: (stdout before the worker started) sitecustomize says hello'),
+      String(logs),
+    );
+    await worker.stop();
+  });
 
   test('a reply written a byte at a time is joined', async () => {
     const worker = makeWorker({ workerScript: fake }, { FLW_FAKE_MODE: 'split' });
