@@ -23,11 +23,12 @@ const SERVICES = '^src/(?:proxy/(?!index[.]ts$)|sdk-control/)';
 // options (RunRegistries), so what a run does not use is not loaded.
 const ENGINE = '^src/engine/';
 // What plugs into the engine and the machinery: providers, built-in activities, fault kinds, observers
-// (metrics, webhooks, traces) and reporters. Each imports the interfaces below it, never a sibling's
+// (metrics, webhooks, traces), reporters, and the Python bridge (worker, inspector, controls) the python
+// provider runs Chaos Toolkit's Python through. Each imports the interfaces below it, never a sibling's
 // registry by side effect. Every folder of faults/ is a fault group (faults/groups.ts lists them), so a new
 // group needs no line here.
 const KINDS = '^src/faults/(?:marker[.]ts$|proxy[.]ts$|groups[.]ts$|[^/]+/)';
-const PLUGINS = `^src/(?:providers|activities|observe|report)/|${KINDS}`;
+const PLUGINS = `^src/(?:providers|activities|observe|report|python)/|${KINDS}`;
 // The composition root and the library entry points: the only modules that know every variant and
 // supply the registries (faults/index.ts is the faults library and proxy/index.ts faultline/proxy, kept
 // at their published paths).

@@ -45,6 +45,10 @@ function buildProgram(out: () => Output): Command {
     .addOption(new Option('--dry <mode>', 'do not execute some activities').choices([...DRY_MODES]))
     .option('--no-validation', 'skip validation before running')
     .option('--no-verify-tls', 'do not verify TLS certificates when fetching the experiment')
+    .option(
+      '--no-native',
+      'run Python activities and controls Faultline implements natively (chaostoxi, chaosprometheus, chaosaddons) in Python instead',
+    )
     .addOption(
       new Option('--hypothesis-strategy <strategy>', 'when to check the steady state').choices(
         HYPOTHESIS_STRATEGIES.filter((s) => s !== 'skip'),
@@ -157,7 +161,11 @@ function buildProgram(out: () => Output): Command {
     .option('--no-verify-tls', 'do not verify TLS certificates when fetching')
     .option(
       '--import-modules',
-      'also import node provider modules and .ts/.js experiments to check them: this RUNS their code',
+      'also import node and Python provider modules and .ts/.js experiments to check them: this RUNS their code',
+    )
+    .option(
+      '--settings <path>',
+      "also check a settings file's controls (their Python modules, safeguard probes)",
     )
     .action(async (files: string[], opts) => {
       const { validateCommand } = await import('./validate.js');
@@ -192,8 +200,17 @@ function buildProgram(out: () => Output): Command {
 
   program
     .command('discover')
-    .description('list every built-in activity with its arguments')
-    .argument('[filter]', 'only activities whose module.func contains it (e.g. network, stress.cpu)')
+    .description(
+      "list every built-in activity with its arguments, and an installed Python extension's (as `chaos discover`)",
+    )
+    .argument(
+      '[filter]',
+      'only built-in activities whose module.func contains it (e.g. network, stress.cpu); otherwise a Python package to list (e.g. chaosk8s)',
+    )
+    .option(
+      '--package <name>',
+      'list this installed Python extension package next to the built-ins (imports it)',
+    )
     .option('--json', 'print JSON instead of a table')
     .action(async (filter: string | undefined, opts) => {
       const { discoverCommand } = await import('./discover.js');

@@ -22,6 +22,8 @@ export interface RunFlags {
   journalPath: string;
   dry?: DryMode;
   validation: boolean;
+  /** `--no-native`: natively implemented Python modules run in Python too. */
+  native: boolean;
   verifyTls: boolean;
   hypothesisStrategy?: HypothesisStrategy;
   rollbackStrategy?: RollbackStrategy;
@@ -152,6 +154,7 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
       varFiles: flags.varFile,
       validation: flags.validation,
       verifyTls: flags.verifyTls,
+      ...(flags.native === false ? { providerOptions: { python: { native: false } } } : {}),
       dry: flags.dry,
       hypothesisStrategy: flags.hypothesisStrategy,
       rollbackStrategy: flags.rollbackStrategy,

@@ -66,6 +66,8 @@ export const PythonProviderSchema = z.looseObject({
   func: nonEmpty('a Python activity must have a function name'),
   arguments: z.record(z.string(), z.unknown(), { error: 'expected an object' }).optional(),
   secrets: z.array(z.string()).optional(),
+  // Not in Chaos Toolkit: a Python call that runs longer is interrupted (its worker stopped and restarted).
+  timeout: z.number().positive({ error: 'expected a positive number of seconds' }).optional(),
 });
 
 /** Faultline's built-in activities (listed by `faultline discover`). */

@@ -3,6 +3,7 @@
  * built-in activities implement to plug into the engine.
  */
 import type { z } from 'zod';
+import type { CheckContext } from '../core/check.js';
 import type { Issue } from '../core/errors.js';
 import type { FaultKind } from '../core/fault.js';
 import type { LogLevel } from '../core/resource.js';
@@ -31,21 +32,7 @@ export interface ActivityContext {
   log(level: LogLevel, message: string): void;
 }
 
-/** What validation can know about where an experiment lives. */
-export interface CheckContext {
-  baseDir: string;
-  /**
-   * Import code (node modules) to check it, e.g. that an export exists. Off by
-   * default: validation must execute nothing (`faultline validate --import-modules` turns it on).
-   */
-  importModules?: boolean;
-  /** What was not checked and why (a module not imported); neither an issue nor a warning. */
-  note?(issue: Issue): void;
-  /** The activity's name, for messages that name it as Chaos Toolkit's do. */
-  activity?: string;
-  /** The environment the run will have (which Python, PYTHONPATH); default process.env. */
-  env?: NodeJS.ProcessEnv;
-}
+export type { CheckContext } from '../core/check.js';
 
 /**
  * One provider type (`http`, `process`, ...): its schema is a line in
@@ -80,6 +67,11 @@ export interface ProviderRunner<P extends Provider = Provider> extends ControlPr
    * Issue paths are relative to the provider (`path`, `module`, `arguments.url`).
    */
   check?(provider: P, ctx: CheckContext): Issue[] | Promise<Issue[]>;
+  /**
+   * Check each activity's provider on its own even when two are identical
+   * (default: checked once), because the messages name the activity.
+   */
+  readonly checkPerActivity?: boolean;
 }
 
 /**

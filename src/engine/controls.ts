@@ -11,7 +11,8 @@
 import { createRequire } from 'node:module';
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FaultlineError, InterruptExecution } from '../core/errors.js';
+import type { CheckContext } from '../core/check.js';
+import { FaultlineError, InterruptExecution, type Issue } from '../core/errors.js';
 import { Registry } from '../core/registry.js';
 // Not from ./context.js, which imports this module's types (a cycle even type-only).
 import type { LogLevel } from '../core/resource.js';
@@ -78,6 +79,8 @@ export interface ControlProviderHooks {
   ): ControlHooks | Promise<ControlHooks>;
   /** Whether the control is one the engine runs as safeguards (its `arguments.probes`) rather than loads. */
   isSafeguardControl?(provider: ControlProvider): boolean;
+  /** What validation can tell about a control of this type without loading it: warnings, not errors. */
+  checkControl?(provider: ControlProvider, control: string, ctx: CheckContext): Issue[] | Promise<Issue[]>;
 }
 
 /** Where controls find their provider type's hooks: the run's providers (ProviderLookup). */

@@ -34,7 +34,23 @@ function maskString(s: string, values: string[]): string {
   return out;
 }
 
+/**
+ * The journal's JSON form of what JSON cannot hold (a Python activity's bytes
+ * or big integers; Chaos Toolkit fails to write such a journal): bytes as the
+ * text they hold when it is valid UTF-8, else `{"$bytes": base64}`; a bigint
+ * as its decimal digits (JSON.stringify refuses bigints).
+ */
+function journalValue(value: Uint8Array | bigint): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(value);
+  } catch {
+    return { $bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64') };
+  }
+}
+
 function walk(value: unknown, values: string[]): unknown {
+  if (value instanceof Uint8Array || typeof value === 'bigint') value = journalValue(value);
   if (typeof value === 'string') return values.length ? maskString(value, values) : value;
   if (Array.isArray(value)) return value.map((v) => walk(v, values));
   if (value && typeof value === 'object') {

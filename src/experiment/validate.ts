@@ -809,7 +809,10 @@ function checkConfiguration(configuration: unknown, add: Add, ctx: SemanticConte
         add(missing ? [...path, 'key'] : path, (err as Error).message);
       }
     } else if (isDynamicProbe(value) && probeSchema) {
-      if (!reparse(probeSchema, path, { configuration }, add))
+      // Chaos Toolkit runs a dynamic-configuration probe without a `name`; the run names it by its key.
+      const named =
+        typeof value.name === 'string' ? configuration : { ...configuration, [key]: { ...value, name: key } };
+      if (!reparse(probeSchema, path, { configuration: named }, add))
         checkProvider(value.provider, [...path, 'provider'], add, ctx, nameOf(value) ?? key);
     }
   }

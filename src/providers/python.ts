@@ -1,36 +1,45 @@
 /**
- * The `python` provider. Faultline runs no Python: a python activity runs only
- * when Faultline has a native implementation of that module and function
- * (a built-in activity registered under the Python names). Arguments are
- * validated by the native implementation's schema. As in Chaos Toolkit, the
- * activity sees only the secret scopes its provider lists in `secrets`.
- * Python controls likewise: a native control registered under the module
- * (registerNativeControl), or Chaos Toolkit's safeguards control, which the
- * engine runs as safeguards. These rules are the python provider's hooks: the
- * engine names no python module.
+ * The `python` provider: Chaos Toolkit's Python activities and controls.
+ * Modules Faultline implements natively (chaostoxi, chaosprometheus,
+ * chaosaddons' safeguards: registered as built-in activities and native
+ * controls under their Python names) run natively first, so their faults are
+ * ledgered and reverted by Faultline; everything else, and everything when the
+ * run's `providerOptions.python.native` is false, runs in the user's Python
+ * through the run's worker (src/python/). As in Chaos Toolkit, an activity
+ * sees only the secret scopes its provider lists in `secrets`, and receives
+ * `configuration`/`secrets` only when its signature declares them.
  */
-import { ActivityFailed, FaultlineError } from '../core/errors.js';
+import { z } from 'zod';
+import { ActivityFailed } from '../core/errors.js';
 import type { PythonProvider, Secrets } from '../core/schema.js';
-import type { ProviderRunner } from '../engine/context.js';
-import { type ControlHooks, type ControlProvider, nativeControls } from '../engine/controls.js';
+import { secondsToMs } from '../core/timers.js';
+import type { ProviderRunner, RunScope } from '../engine/context.js';
+import { nativeControls } from '../engine/controls.js';
+import { pythonControl } from '../python/controls.js';
+import { checkPythonActivity, checkPythonControl } from '../python/inspect.js';
+import { runPython } from '../python/run-python.js';
 import { checkArguments, lookupBuiltin, runBuiltin } from './builtin.js';
 
-export const notNative = (module: string) =>
-  `Python module '${module}' is not available: Faultline runs no Python; use a \`node\` provider (module, func, arguments) or a built-in activity (see \`faultline discover\`)`;
+export const notNative = (module: string) => `Python module '${module}' has no native implementation`;
 
 /** Chaos Toolkit's safeguards control, by its python module: run as safeguards, not loaded. */
 export const SAFEGUARDS_CONTROL = 'chaosaddons.controls.safeguards';
 
-/** A python control: its native implementation, or a refusal naming the module (Faultline runs no Python). */
-export function nativeControl(provider: ControlProvider, control: string): ControlHooks {
-  const factory = nativeControls.get(provider.module);
-  if (!factory) {
-    throw new FaultlineError(
-      'FAULTLINE_ERR_VALIDATION',
-      `control '${control}': Python module '${provider.module}' is not available: Faultline runs no Python; write the control as a Node module (provider type node)`,
-    );
-  }
-  return factory((provider.arguments ?? {}) as Record<string, unknown>);
+/** `providerOptions.python`: what a caller (`faultline run --no-native`) chooses. */
+export const PythonOptionsSchema = z.object({
+  /** Run natively implemented modules natively (default true); false sends them to Python too. */
+  native: z.boolean({ error: 'providerOptions.python.native: expected true or false' }).optional(),
+});
+
+function nativeFirst(scope: RunScope): boolean {
+  return PythonOptionsSchema.parse(scope.options('python') ?? {}).native !== false;
+}
+
+/** The union of the secret scopes a provider lists: Chaos Toolkit hands a Python function one flat mapping. */
+function listedSecrets(secrets: Secrets, scopes: readonly string[] | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const scope of scopes ?? []) Object.assign(out, secrets[scope] ?? {});
+  return out;
 }
 
 function listedScopes(secrets: Secrets, scopes: readonly string[] | undefined): Secrets {
@@ -45,22 +54,65 @@ function listedScopes(secrets: Secrets, scopes: readonly string[] | undefined): 
 export const pythonProvider: ProviderRunner<PythonProvider> = {
   type: 'python',
 
-  run(provider, ctx) {
-    const found = lookupBuiltin(provider, notNative);
-    if ('issue' in found) return Promise.reject(new ActivityFailed(found.issue.message));
-    return runBuiltin(found.activity, provider.arguments, {
-      ...ctx,
-      secrets: listedScopes(ctx.secrets, provider.secrets),
-    });
+  async run(provider, ctx) {
+    if (nativeFirst(ctx.scope)) {
+      const found = lookupBuiltin(provider, notNative);
+      if ('activity' in found) {
+        return runBuiltin(found.activity, provider.arguments, {
+          ...ctx,
+          secrets: listedScopes(ctx.secrets, provider.secrets),
+        });
+      }
+    }
+    const python = runPython(ctx.scope, `Python activity ${provider.module}.${provider.func}`);
+    const timeout =
+      provider.timeout === undefined ? undefined : AbortSignal.timeout(secondsToMs(provider.timeout));
+    const signal = timeout ? AbortSignal.any([ctx.signal, timeout]) : ctx.signal;
+    try {
+      const result = await python.call(
+        {
+          module: provider.module,
+          func: provider.func,
+          kwargs: provider.arguments ?? {},
+          optional: {
+            configuration: ctx.configuration,
+            ...(provider.secrets ? { secrets: listedSecrets(ctx.secrets, provider.secrets) } : {}),
+          },
+        },
+        signal,
+      );
+      if (result.missing) throw new ActivityFailed(result.message);
+      return result.value;
+    } catch (err) {
+      if (timeout?.aborted && !ctx.signal.aborted) {
+        throw new ActivityFailed(
+          `${provider.module}.${provider.func} ran longer than its timeout of ${provider.timeout} s: its Python worker was stopped`,
+        );
+      }
+      throw err;
+    }
   },
 
-  check(provider) {
+  // Chaos Toolkit's messages name the activity: identical providers in two activities are checked apart.
+  checkPerActivity: true,
+  async check(provider, ctx) {
     const found = lookupBuiltin(provider, notNative);
-    if ('issue' in found) return [found.issue];
-    return checkArguments(found.activity, provider.arguments ?? {});
+    if ('activity' in found) return checkArguments(found.activity, provider.arguments ?? {});
+    const issues = await checkPythonActivity(provider, ctx);
+    // A native module without that function, and no Python package to run it: say what the native one has.
+    if (found.issue.path === 'func' && issues.some((i) => i.path === 'module'))
+      return [found.issue, ...issues.filter((i) => i.path !== 'module')];
+    return issues;
   },
 
-  // Python controls: native implementations, and the safeguards control run as safeguards.
-  loadControl: nativeControl,
+  // Native controls first (as for activities); any other python control runs in the run's worker.
+  async loadControl(provider, control, scope) {
+    const factory = nativeFirst(scope) ? nativeControls.get(provider.module) : undefined;
+    if (factory) return factory((provider.arguments ?? {}) as Record<string, unknown>);
+    return pythonControl(provider, control, scope);
+  },
   isSafeguardControl: (provider) => provider.module === SAFEGUARDS_CONTROL,
+  // A control module that cannot be found is a warning (the run carries on without it, as Chaos Toolkit's does).
+  checkControl: (provider, control, ctx) =>
+    nativeControls.get(provider.module) ? [] : checkPythonControl(provider, control, ctx),
 };

@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { providerRegistry } from '../../src/compose.js';
 import { ActivityFailed, FaultlineError } from '../../src/core/errors.js';
 import { registerBuiltin } from '../../src/engine/builtins.js';
+import type { RunScopeImpl } from '../../src/engine/run-scope.js';
 import { builtinProvider } from '../../src/providers/builtin.js';
-
 import { pythonProvider } from '../../src/providers/python.js';
+import { resolvePython } from '../../src/python/interpreter.js';
 import { activityContext } from '../helpers/activity-context.js';
 
 const providers = await providerRegistry();
@@ -76,16 +77,27 @@ test('python: a native implementation runs with arguments parsed by its schema',
   );
 });
 
-test('python: a module Faultline does not implement fails with guidance', async () => {
+test('python: a module Faultline does not implement goes to Python, which says it cannot find it', {
+  skip: resolvePython() ? false : 'no python3 on this machine',
+}, async () => {
   const p = { type: 'python' as const, module: 'chaosk8s.pod.actions', func: 'terminate_pods' };
-  const expected =
-    "Python module 'chaosk8s.pod.actions' is not available: Faultline runs no Python; use a `node` provider (module, func, arguments) or a built-in activity (see `faultline discover`)";
-  assert.deepEqual(await pythonProvider.check!(p, { baseDir: '.' }), [{ path: 'module', message: expected }]);
-  await assert.rejects(pythonProvider.run(p, activityContext()), (err: unknown) => {
-    assert.ok(err instanceof ActivityFailed);
-    assert.equal(err.message, expected);
-    return true;
-  });
+  const issues = await pythonProvider.check!(p, { baseDir: '.', activity: 'kill-pods' });
+  assert.deepEqual(issues, [
+    {
+      path: 'module',
+      message: "could not find Python module 'chaosk8s.pod.actions' in activity 'kill-pods'",
+    },
+  ]);
+  const ctx = activityContext();
+  try {
+    await assert.rejects(pythonProvider.run(p, ctx), (err: unknown) => {
+      assert.ok(err instanceof ActivityFailed);
+      assert.match(err.message, /ModuleNotFoundError: No module named 'chaosk8s'/);
+      return true;
+    });
+  } finally {
+    await (ctx.scope as RunScopeImpl).close();
+  }
 });
 
 test('python: a known module with an unknown function is reported at `func`', async () => {

@@ -347,7 +347,8 @@ describe('validation: controls', () => {
         }),
       ),
       controls: [
-        { name: 'top', provider: { type: 'python', module: 'chaosaddons.controls.safeguards' } },
+        // A safeguards control with no probes is refused now that its probes are checked: a node control here.
+        { name: 'top', provider: { type: 'node', module: './c.js' } },
         { name: 'bare' },
         { name: 'bad-scope', provider: { type: 'node', module: './c.js' }, scope: 'post' },
       ],
