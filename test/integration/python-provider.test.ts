@@ -9,8 +9,9 @@
  * gone when the run ends.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -322,6 +323,69 @@ describe('python activities', { skip: python ? false : 'no python3 on this machi
     }
     assert.equal(journal.rollbacks[0]?.status, 'succeeded');
     assert.equal((journal.faultline.python as { workers: number }).workers, 2);
+  });
+
+  test('a dynamic-configuration probe (without a name) and a settings-file control with loading hooks', async () => {
+    const log = join(work, 'settings-controls.jsonl');
+    const { journal } = await run(
+      {
+        title: 'python configuration',
+        description: 'as written',
+        configuration: { replicas: { type: 'probe', provider: py('count', { n: 4 }) } },
+        method: [{ type: 'probe', name: 'echo', provider: py('without_extras', { value: '${replicas}' }) }],
+      },
+      {
+        settings: {
+          controls: {
+            recorder: { provider: { type: 'python', module: 'fl_ext_controls', arguments: { log } } },
+          },
+        },
+      },
+    );
+    assert.equal(journal.run[0]?.output, 4, 'the probe filled the configuration value');
+    const hooks = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).hook as string);
+    assert.ok(hooks.includes('before_loading') && hooks.includes('after_loading'), hooks.join(', '));
+    assert.equal(journal.experiment.description, 'changed while loading');
+  });
+
+  test('a module found through a virtual environment (VIRTUAL_ENV, no PYTHONPATH)', async (t) => {
+    const venv = join(work, 'venv');
+    const made = spawnSync(python!.command, ['-m', 'venv', '--without-pip', venv], { encoding: 'utf8' });
+    if (made.status !== 0) {
+      t.skip(
+        `python3 -m venv failed here (${made.stderr.trim().split('\n').at(-1)}); Debian needs python3-venv`,
+      );
+      return;
+    }
+    const site = spawnSync(
+      join(venv, 'bin', 'python'),
+      ['-c', 'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
+      {
+        encoding: 'utf8',
+      },
+    ).stdout.trim();
+    await writeFile(join(site, 'fl_venv_only.py'), 'import sys\n\ndef prefix():\n    return sys.prefix\n');
+    const { PYTHONPATH: _, ...rest } = env();
+    const { journal } = await run(
+      {
+        title: 'python venv',
+        description: 'the active virtual environment',
+        method: [
+          {
+            type: 'probe',
+            name: 'prefix',
+            provider: { type: 'python', module: 'fl_venv_only', func: 'prefix' },
+          },
+        ],
+      },
+      { env: { ...rest, VIRTUAL_ENV: venv } },
+    );
+    assert.equal(journal.run[0]?.status, 'succeeded', String(journal.run[0]?.exception));
+    assert.equal(journal.run[0]?.output, venv);
+    assert.equal((journal.faultline.python as { from: string }).from, 'VIRTUAL_ENV');
   });
 
   test('no Python on the host: a clear error naming the activity', async () => {
