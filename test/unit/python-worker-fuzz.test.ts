@@ -7,12 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { ActivityFailed } from '../../src/core/errors.js';
 import { PYTHON_DIR, resolvePython } from '../../src/python/interpreter.js';
 import { decodeValue, encodeValue } from '../../src/python/protocol.js';
 import { PythonWorker, PythonWorkerGone, type PythonWorkerOptions } from '../../src/python/worker.js';
+import { prng } from '../helpers/http-raw.js';
+import { running } from '../helpers/process.js';
 
 const FIXTURES = new URL('../fixtures/python/worker/', import.meta.url).pathname;
 const python = resolvePython();
@@ -38,27 +39,6 @@ const call = (func: string, kwargs: Record<string, unknown> = {}) => ({
   func,
   kwargs,
 });
-
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** A small seeded PRNG (mulberry32): the same cases on every run, and a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = [
   'a',
@@ -135,7 +115,7 @@ function randomValue(r: () => number, depth: number): unknown {
 
 describe('python worker codec (no Python)', () => {
   test('random values survive encode -> JSON -> decode in JavaScript alone', () => {
-    const r = rng(7);
+    const r = prng(7);
     for (let i = 0; i < 2000; i++) {
       const v = randomValue(r, 0);
       const back = decodeValue(JSON.parse(JSON.stringify(encodeValue(v))));
@@ -165,7 +145,7 @@ describe('python worker codec (no Python)', () => {
 describe('python worker fuzz', { skip }, () => {
   test('random values round-trip through the worker unchanged', async () => {
     const worker = makeWorker();
-    const r = rng(42);
+    const r = prng(42);
     for (let batch = 0; batch < 10; batch++) {
       const values = Array.from({ length: 30 }, () => randomValue(r, 0));
       const results = await Promise.all(values.map((value) => worker.call(call('echo', { value }))));
@@ -280,7 +260,7 @@ describe('python worker fuzz', { skip }, () => {
     ];
     for (const [line] of known) child.stdin.write(Buffer.concat([Buffer.from(line), Buffer.from('\n')]));
     child.stdin.write('\n   \n'); // blank lines: no reply
-    const r = rng(3);
+    const r = prng(3);
     for (let i = 0; i < 200; i++) {
       const bytes = Buffer.from(
         Array.from({ length: 1 + Math.floor(r() * 200) }, () => Math.floor(r() * 256)),

@@ -19,6 +19,7 @@ import {
   PythonWorkerGone,
   type PythonWorkerOptions,
 } from '../../src/python/worker.js';
+import { running } from '../helpers/process.js';
 
 const FIXTURES = new URL('../fixtures/python/worker/', import.meta.url).pathname;
 const python = resolvePython();
@@ -50,16 +51,6 @@ const call = (func: string, kwargs: Record<string, unknown> = {}, more: object =
   kwargs,
   ...more,
 });
-
-/** Alive and not a zombie. */
-function running(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Polls until `check` holds; the limit is a hang guard, not an expectation. */
 async function until(check: () => boolean, what: string, limitMs = 30_000): Promise<void> {
