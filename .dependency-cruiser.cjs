@@ -29,10 +29,11 @@ const ENGINE = '^src/engine/';
 // group needs no line here.
 const KINDS = '^src/faults/(?:marker[.]ts$|proxy[.]ts$|groups[.]ts$|[^/]+/)';
 const PLUGINS = `^src/(?:providers|activities|observe|report|python)/|${KINDS}`;
-// The composition root and the library entry points: the only modules that know every variant and
+// The composition root and the library entry points (and the fleet's agent and controller, which inject
+// through them): the only modules that know every variant and
 // supply the registries (faults/index.ts is the faults library and proxy/index.ts faultline/proxy, kept
 // at their published paths).
-const ROOT = '^src/(?:compose[.]ts$|lib/)|^src/(?:faults|proxy)/index[.]ts$';
+const ROOT = '^src/(?:compose[.]ts$|lib/|fleet/)|^src/(?:faults|proxy)/index[.]ts$';
 // The top: the CLI, the demo, the package's main entry and the watchdog's process entry. Nothing imports them.
 const TOP = '^src/(?:cli/|demo/|index[.]ts$)|^src/faults/watchdog-main[.]ts$';
 

@@ -1,0 +1,138 @@
+/**
+ * One connection to the fleet's NATS with what both ends use: JetStream, the
+ * three KV buckets and the events stream, created when missing (the first
+ * agent or controller on a fresh server makes them; later ones open them).
+ * Authentication is the client's own (user/password, token, credentials
+ * file, TLS); nothing here listens.
+ */
+import { readFile } from 'node:fs/promises';
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { FaultlineError } from '../core/errors.js';
+import {
+  AGENTS_BUCKET,
+  CONTROL_BUCKET,
+  EVENTS_STREAM,
+  EVENTS_SUBJECT_PREFIX,
+  LEASES_BUCKET,
+} from './protocol.js';
+
+export interface FleetConnectOptions {
+  /** One URL or a comma-separated list (`nats://host:4222`). */
+  servers: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** A NATS credentials file (JWT + nkey seed). */
+  credsFile?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** The client's name on the server's monitoring pages. */
+  name?: string;
+  /** How long the first connection may take (ms, default 5000). */
+  timeoutMs?: number;
+  /** Keep reconnecting forever (agents) rather than giving up (default true). */
+  reconnect?: boolean;
+}
+
+export interface FleetConnection {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  agents: KV;
+  leases: KV;
+  control: KV;
+  close(): Promise<void>;
+}
+
+/** The stored agent records outlive a dead agent this long, so `faultline fleet` can show it as lost. */
+const AGENTS_MAX_AGE_MS = 24 * 3_600_000;
+/** Leases a controller never deleted (it died) are judged by the agents long before this. */
+const LEASES_MAX_AGE_MS = 24 * 3_600_000;
+const EVENTS_MAX_AGE_MS = 7 * 24 * 3_600_000;
+
+export async function connectFleet(options: FleetConnectOptions): Promise<FleetConnection> {
+  const servers = options.servers
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (servers.length === 0) throw new FaultlineError('FAULTLINE_ERR_USAGE', '--nats: expected a NATS URL');
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      name: options.name,
+      user: options.user,
+      pass: options.pass,
+      token: options.token,
+      timeout: options.timeoutMs ?? 5_000,
+      reconnect: options.reconnect ?? true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      ...(options.credsFile
+        ? { authenticator: credsAuthenticator(new Uint8Array(await readFile(options.credsFile))) }
+        : {}),
+      ...(options.tls ? { tls: await tlsOptions(options.tls) } : {}),
+    });
+  } catch (err) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_FLEET',
+      `cannot connect to NATS at ${servers.join(', ')}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const kvm = new Kvm(js);
+    const [agents, leases, control] = await Promise.all([
+      kvm.create(AGENTS_BUCKET, { history: 1, ttl: AGENTS_MAX_AGE_MS }),
+      kvm.create(LEASES_BUCKET, { history: 1, ttl: LEASES_MAX_AGE_MS }),
+      kvm.create(CONTROL_BUCKET, { history: 5 }),
+    ]);
+    await ensureEventsStream(jsm);
+    return {
+      nc,
+      js,
+      jsm,
+      agents,
+      leases,
+      control,
+      close: async () => {
+        await nc.drain().catch(() => nc.close());
+      },
+    };
+  } catch (err) {
+    await nc.close();
+    throw new FaultlineError(
+      'FAULTLINE_ERR_FLEET',
+      `NATS at ${servers.join(', ')} has no usable JetStream (start nats-server with -js): ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+async function ensureEventsStream(jsm: JetStreamManager): Promise<void> {
+  try {
+    await jsm.streams.info(EVENTS_STREAM);
+  } catch {
+    try {
+      await jsm.streams.add({
+        name: EVENTS_STREAM,
+        subjects: [`${EVENTS_SUBJECT_PREFIX}.>`],
+        max_age: EVENTS_MAX_AGE_MS * 1_000_000,
+      });
+    } catch (err) {
+      // Another agent created it first.
+      if (!/already in use|exists/i.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function tlsOptions(tls: NonNullable<FleetConnectOptions['tls']>) {
+  return {
+    ...(tls.caFile ? { ca: await readFile(tls.caFile, 'utf8') } : {}),
+    ...(tls.certFile ? { cert: await readFile(tls.certFile, 'utf8') } : {}),
+    ...(tls.keyFile ? { key: await readFile(tls.keyFile, 'utf8') } : {}),
+  };
+}

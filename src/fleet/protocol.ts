@@ -1,0 +1,129 @@
+/**
+ * The fleet's wire contract over NATS with JetStream: bucket, stream and
+ * subject names, and the zod schemas of every record and message (the single
+ * source of their types). Agents and controllers import only this to talk.
+ *
+ * Works on nats-server 2.9 and later: leases need no per-message TTL (2.11);
+ * an agent judges a lease by when it last SAW it renewed (its own monotonic
+ * clock), so clock skew between hosts does not matter, and a lost connection
+ * looks exactly like a controller that stopped renewing.
+ *
+ * - KV `faultline_agents`: key = agent name, value = AgentRecord, put at
+ *   every heartbeat. Bucket max_age drops agents that stopped long ago.
+ * - KV `faultline_leases`: key = `<agent>.<faultId>`, value = Lease, put by
+ *   the controller at inject and at every renewal, deleted at revert. The
+ *   agent reverts when it has not seen a put for `ttlMs`, or sees a delete.
+ * - KV `faultline_control`: key `halt` = FleetHalt while the fleet is halted.
+ * - Subject `faultline.agent.<name>.cmd`: request/reply AgentCommand ->
+ *   AgentReply (core NATS: a command to an agent that is not there fails fast).
+ * - Stream `FAULTLINE_EVENTS` on `faultline.events.<agent>`: FleetEvent, one
+ *   per fault event (injected, reverted, verified, failed) and agent start/stop.
+ */
+import { z } from 'zod';
+
+export const AGENTS_BUCKET = 'faultline_agents';
+export const LEASES_BUCKET = 'faultline_leases';
+export const CONTROL_BUCKET = 'faultline_control';
+export const HALT_KEY = 'halt';
+export const EVENTS_STREAM = 'FAULTLINE_EVENTS';
+export const EVENTS_SUBJECT_PREFIX = 'faultline.events';
+
+export const DEFAULT_HEARTBEAT_MS = 1_000;
+/** About three heartbeats, as Steadybit rolls back after three missed ones. */
+export const DEFAULT_LEASE_MS = 3_000;
+
+/** Agent names and labels become subjects and KV keys: letters, digits, `-`, `_` only. */
+export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+export const AgentNameSchema = z.string().regex(NAME_PATTERN, {
+  error: 'expected 1-64 letters, digits, - or _ (an agent name becomes a NATS subject)',
+});
+
+export const commandSubject = (agent: string) => `faultline.agent.${agent}.cmd`;
+export const eventsSubject = (agent: string) => `${EVENTS_SUBJECT_PREFIX}.${agent}`;
+export const leaseKey = (agent: string, faultId: string) => `${agent}.${faultId}`;
+
+export const LabelsSchema = z.record(z.string().min(1).max(63), z.string().max(63));
+
+export const AgentRecordSchema = z.object({
+  name: AgentNameSchema,
+  labels: LabelsSchema,
+  version: z.string(),
+  host: z.object({ hostname: z.string(), platform: z.string(), arch: z.string(), pid: z.number().int() }),
+  /** The fault kinds it accepts (its --allow, else every kind its host offers). */
+  kinds: z.array(z.string()),
+  startedAt: z.string(),
+  /** Its own clock: shown to people, never used to judge health across hosts. */
+  heartbeatAt: z.string(),
+  heartbeatMs: z.number().int().positive(),
+  /** Fault ids active on it now. */
+  faults: z.array(z.string()),
+  halted: z.boolean(),
+});
+export type AgentRecord = z.infer<typeof AgentRecordSchema>;
+
+export const LeaseSchema = z.object({
+  controller: z.string(),
+  faultId: z.string(),
+  ttlMs: z.number().int().positive(),
+  /** Increases at every renewal: a renewal is seen as a new KV revision anyway. */
+  renewals: z.number().int().min(0),
+});
+export type Lease = z.infer<typeof LeaseSchema>;
+
+export const FleetHaltSchema = z.object({ since: z.string(), reason: z.string().optional(), by: z.string() });
+export type FleetHalt = z.infer<typeof FleetHaltSchema>;
+
+/**
+ * Commands. `id` is the fault's id chosen by the controller: the idempotency
+ * key (a duplicated or late inject of an id the agent has seen is answered
+ * with what happened the first time, never applied twice).
+ */
+export const InjectCommandSchema = z.object({
+  op: z.literal('inject'),
+  id: z.string().uuid(),
+  controller: z.string(),
+  kind: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+  /** The fault's own TTL on the agent (reverted then even with a live lease). */
+  ttlMs: z.number().int().positive(),
+  leaseMs: z.number().int().positive(),
+});
+export const RevertCommandSchema = z.object({ op: z.literal('revert'), id: z.string().uuid() });
+export const StatusCommandSchema = z.object({ op: z.literal('status') });
+export const AgentCommandSchema = z.discriminatedUnion('op', [
+  InjectCommandSchema,
+  RevertCommandSchema,
+  StatusCommandSchema,
+]);
+export type AgentCommand = z.infer<typeof AgentCommandSchema>;
+
+/** What happened to one fault on one agent: what the journal records per target. */
+export const FleetFaultSchema = z.object({
+  id: z.string(),
+  agent: z.string(),
+  kind: z.string(),
+  target: z.string().optional(),
+  state: z.enum(['active', 'reverted', 'failed', 'refused']),
+  injectedAt: z.string().optional(),
+  revertedAt: z.string().optional(),
+  verified: z.boolean().optional(),
+  /** Why it was refused, failed, or reverted by the agent itself (lease expired, halt, ttl). */
+  reason: z.string().optional(),
+  error: z.string().optional(),
+});
+export type FleetFault = z.infer<typeof FleetFaultSchema>;
+
+export const AgentReplySchema = z.union([
+  z.object({ ok: z.literal(true), fault: FleetFaultSchema.optional(), agent: AgentRecordSchema.optional() }),
+  z.object({ ok: z.literal(false), code: z.string(), error: z.string() }),
+]);
+export type AgentReply = z.infer<typeof AgentReplySchema>;
+
+export const FleetEventSchema = z.object({
+  agent: z.string(),
+  at: z.string(),
+  type: z.enum(['agent-started', 'agent-stopped', 'injected', 'reverted', 'verified', 'failed', 'refused']),
+  fault: FleetFaultSchema.optional(),
+  message: z.string().optional(),
+});
+export type FleetEvent = z.infer<typeof FleetEventSchema>;
