@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
 import { runInspector } from './inspect.js';
-import { INSTALL_PYTHON, resolvePython } from './interpreter.js';
+import { noPython, resolvePython } from './interpreter.js';
 
 export interface DiscoveredArgument {
   name: string;
@@ -110,7 +110,7 @@ export async function discoverPythonPackage(
   if (!python) {
     throw new FaultlineError(
       'FAULTLINE_ERR_USAGE',
-      `package '${pkg}': discovering a Python package needs Python, and none was found: ${INSTALL_PYTHON}`,
+      `package '${pkg}': discovering a Python package needs Python, and ${noPython(options.env)}`,
     );
   }
   const raw = await runInspector(python, { op: 'discover', package: pkg }, env, options.cwd).catch(

@@ -18,7 +18,7 @@ import { formatPath } from '../core/positions.js';
 import type { PythonProvider } from '../core/schema.js';
 import type { CheckContext } from '../engine/context.js';
 import type { ControlProvider } from '../engine/controls.js';
-import { INSTALL_PYTHON, PYTHON_DIR, type PythonInterpreter, resolvePython } from './interpreter.js';
+import { noPython, PYTHON_DIR, type PythonInterpreter, resolvePython } from './interpreter.js';
 
 /** The inspector script. */
 export const INSPECTOR = join(PYTHON_DIR, 'faultline_inspect.py');
@@ -293,8 +293,8 @@ function uncheckedNote(module: string, func: string, reason: string | undefined,
   }
 }
 
-function noPython(what: string): Issue {
-  return { path: '', message: `${what} needs Python, and none was found: ${INSTALL_PYTHON}` };
+function pythonMissing(what: string, env: NodeJS.ProcessEnv): Issue {
+  return { path: '', message: `${what} needs Python, and ${noPython(env)}` };
 }
 
 /**
@@ -310,7 +310,7 @@ export async function checkPythonActivity(provider: PythonProvider, ctx: CheckCo
   if (!python) {
     const who =
       ctx.activity !== undefined ? `activity '${ctx.activity}'` : `the python activity ${module}.${func}`;
-    return [noPython(`${who} (module '${module}')`)];
+    return [pythonMissing(`${who} (module '${module}')`, env)];
   }
   const result = await inspectPython(python, env, ctx.importModules === true, module, func);
   switch (result.status) {
@@ -366,7 +366,7 @@ export async function checkPythonControl(
   const python = resolvePython(env);
   const carryOn = 'The experiment will carry on running nonetheless.';
   if (!python) {
-    const issue = noPython(`control '${control}' (module '${provider.module}')`);
+    const issue = pythonMissing(`control '${control}' (module '${provider.module}')`, env);
     return [{ ...issue, message: `${issue.message}. ${carryOn}` }];
   }
   const result = await inspectPython(python, env, ctx.importModules === true, provider.module, null);

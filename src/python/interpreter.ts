@@ -59,6 +59,17 @@ export function resolvePython(env: NodeJS.ProcessEnv = process.env): PythonInter
 }
 
 /**
+ * Why no interpreter was found, and what to do, for a message that names what
+ * needs it: `activity 'x' needs Python, and <noPython(env)>`.
+ */
+export function noPython(env: NodeJS.ProcessEnv = process.env): string {
+  const forced = env.FAULTLINE_PYTHON;
+  if (forced)
+    return `FAULTLINE_PYTHON (${forced}) is not an executable file: point it at a Python 3 interpreter`;
+  return `none was found: ${INSTALL_PYTHON}`;
+}
+
+/**
  * The directory of Faultline's own Python files (the worker, the inspector and
  * the chaoslib shim): `python/` at the package root, two levels above both
  * src/python/ and dist/python/.

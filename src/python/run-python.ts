@@ -7,7 +7,7 @@
  */
 import { ActivityFailed } from '../core/errors.js';
 import type { RunScope, ScopedValue } from '../engine/run-scope.js';
-import { INSTALL_PYTHON, type PythonInterpreter, resolvePython } from './interpreter.js';
+import { noPython, type PythonInterpreter, resolvePython } from './interpreter.js';
 import { type PythonCall, type PythonCallResult, PythonWorker } from './worker.js';
 
 /** The journal's words on what Faultline cannot revert. */
@@ -67,8 +67,7 @@ export class RunPython implements ScopedValue {
 export function runPython(scope: RunScope, what: string): RunPython {
   return scope.get('python', () => {
     const interpreter = resolvePython(scope.env);
-    if (!interpreter)
-      throw new ActivityFailed(`${what} needs Python 3 and none was found: ${INSTALL_PYTHON}`);
+    if (!interpreter) throw new ActivityFailed(`${what} needs Python 3, and ${noPython(scope.env)}`);
     return new RunPython(interpreter, scope);
   });
 }

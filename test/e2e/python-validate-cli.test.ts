@@ -138,13 +138,15 @@ describe('faultline validate with Python activities', { skip }, () => {
     );
   });
 
-  test('no Python (FAULTLINE_PYTHON=/nonexistent): exit 2, the activity named and what to install', async () => {
+  test('no Python (none on PATH, no FAULTLINE_PYTHON, no VIRTUAL_ENV): exit 2, the activity named and what to install', async () => {
     const path = await write('nopython.json', {
       title: 't',
       description: 'd',
       method: [probe('needs-python', 'fl_inspect_fixture.probes', 'ping', { url: 'u' })],
     });
-    const r = await runCli(['validate', path], { env: { ...env(), FAULTLINE_PYTHON: '/nonexistent' } });
+    const r = await runCli(['validate', path], {
+      env: { ...env(), PATH: '/nonexistent-bin', FAULTLINE_PYTHON: '', VIRTUAL_ENV: '' },
+    });
     assert.equal(r.code, 2, r.stdout + r.stderr);
     assert.match(
       r.stdout + r.stderr,
@@ -186,7 +188,10 @@ describe('faultline discover PACKAGE', { skip }, () => {
       env: { ...e2e.env, PYTHONPATH: DISCOVER, FAULTLINE_PYTHON: '/nonexistent' },
     });
     assert.equal(none.code, 2, none.stdout + none.stderr);
-    assert.match(none.stderr, /needs Python, and none was found: install Python 3/);
+    assert.match(
+      none.stderr,
+      /needs Python, and FAULTLINE_PYTHON \(\/nonexistent\) is not an executable file/,
+    );
   });
 
   test('a filter that matches built-ins still filters them (no Python involved)', async () => {

@@ -392,15 +392,18 @@ describe('python activities', { skip: python ? false : 'no python3 on this machi
     const { journal } = await run(
       {
         title: 'no python',
-        description: 'FAULTLINE_PYTHON points nowhere',
+        description: 'no python3 on PATH, no FAULTLINE_PYTHON, no VIRTUAL_ENV',
         method: [{ type: 'probe', name: 'p', provider: py('count') }],
       },
-      { validation: false, env: env({ FAULTLINE_PYTHON: join(work, 'no-such-python') }) },
+      {
+        validation: false,
+        env: env({ PATH: join(work, 'empty-bin'), FAULTLINE_PYTHON: '', VIRTUAL_ENV: '' }),
+      },
     );
     assert.equal(journal.run[0]?.status, 'failed');
     assert.match(
       String(journal.run[0]?.exception),
-      /fl_ext_probes\.count needs Python 3 and none was found: install Python 3/,
+      /fl_ext_probes\.count needs Python 3, and none was found: install Python 3/,
     );
   });
 });

@@ -98,7 +98,12 @@ describe('discover a Python package', { skip: python ? false : 'no python3 on th
   });
 
   test('no Python: an error saying what to install (exit 2)', async () => {
-    const err = await refusal('fl_fake_ext', { ...env, FAULTLINE_PYTHON: '/nonexistent/python3' });
+    const err = await refusal('fl_fake_ext', {
+      ...env,
+      PATH: '/nonexistent-bin',
+      FAULTLINE_PYTHON: '',
+      VIRTUAL_ENV: '',
+    });
     assert.equal(err.exitCode, 2);
     assert.match(
       err.message,

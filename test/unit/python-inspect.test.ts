@@ -281,12 +281,20 @@ describe('python activities: the static check', {
   test('no Python: one issue naming the activity and what to install', async () => {
     const { issues } = await check(
       { module: 'fl_inspect_fixture.probes', func: 'ping' },
-      { env: { ...env, FAULTLINE_PYTHON: '/nonexistent/python3' } },
+      { env: { ...env, PATH: '/nonexistent-bin', FAULTLINE_PYTHON: '', VIRTUAL_ENV: '' } },
     );
     assert.equal(issues.length, 1);
     assert.match(
       issues[0]!.message,
       /^activity 'my-activity' \(module 'fl_inspect_fixture.probes'\) needs Python, and none was found: install Python 3/,
+    );
+    const pointed = await check(
+      { module: 'fl_inspect_fixture.probes', func: 'ping' },
+      { env: { ...env, FAULTLINE_PYTHON: '/nonexistent/python3' } },
+    );
+    assert.match(
+      pointed.issues[0]!.message,
+      /needs Python, and FAULTLINE_PYTHON \(\/nonexistent\/python3\) is not an executable file/,
     );
   });
 });
