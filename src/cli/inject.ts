@@ -10,9 +10,12 @@ import { z } from 'zod';
 import { describeTarget } from '../core/blast-radius.js';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
-import type { FaultTarget } from '../core/fault.js';
+import type { FaultKind, FaultTarget } from '../core/fault.js';
 import { formatCandidates, type Selection, selectionJson } from '../faults/process/select.js';
 import { MAX_FAULT_TTL_MS } from '../faults/session.js';
+import type { FleetTargets } from '../fleet/controller.js';
+import { DEFAULT_LEASE_MS } from '../fleet/protocol.js';
+import { MODES, parseSelector, TargetsSchema } from '../fleet/select.js';
 import {
   exposedFault,
   type FaultDoc,
@@ -21,9 +24,15 @@ import {
   listFaults,
   planFault,
 } from '../lib/inject.js';
+import type { NatsFlags } from './nats-options.js';
 import type { Output } from './output.js';
 
-export interface InjectFlags {
+export interface InjectFlags extends NatsFlags {
+  /** A label selector: inject on the fleet's agents it matches instead of locally. */
+  on?: string;
+  mode?: string;
+  value?: string;
+  lease?: string;
   duration?: string;
   untilHalt?: boolean;
   args?: string;
@@ -205,6 +214,15 @@ export async function injectCommand(
     args = { ...(parsed as Record<string, unknown>), ...args };
   }
 
+  if (flags.on !== undefined) return fleetInject(fault, kind, args, flags, out);
+  for (const flag of ['mode', 'value', 'lease'] as const) {
+    if (flags[flag] !== undefined) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        `--${flag}: only with --on <selector> (a fleet inject)`,
+      );
+    }
+  }
   if (flags.dryRun) return dryRun(fault, args, flags);
   // An irreversible fault lasts no time: its duration flags are not asked for.
   const lasting = kind.irreversible ? {} : durationOption(flags);
@@ -264,4 +282,78 @@ export async function injectCommand(
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** `--on`, `--mode`, `--value` checked with their flag names. */
+export function fleetTargets(flags: InjectFlags): FleetTargets {
+  const on = flags.on ?? '';
+  if (on.trim() === '') {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      "--on: expected a label selector such as 'app=payment,zone in (a,b)' (`faultline fleet` lists the agents' labels)",
+    );
+  }
+  const selector = parseSelector(on, '--on');
+  if (flags.mode === undefined) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `--mode: required with --on (one of ${MODES.join(', ')})`,
+    );
+  }
+  const r = TargetsSchema.safeParse({ selector, mode: flags.mode, value: flags.value });
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const flag = issue.path[0] === 'mode' ? '--mode' : '--value';
+    const got = flag === '--mode' ? flags.mode : flags.value;
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `${flag}: ${issue.message}${got === undefined ? '' : `, got '${got}'`}`,
+    );
+  }
+  return r.data;
+}
+
+/** `inject --on`: the fault on the agents the selector and mode pick, held by leases. */
+async function fleetInject(
+  fault: string,
+  kind: FaultKind,
+  args: Record<string, unknown>,
+  flags: InjectFlags,
+  out: Output,
+): Promise<number> {
+  const targets = fleetTargets(flags);
+  const { MIN_LEASE_MS } = await import('../fleet/controller.js');
+  const { durationFlag, fleetInjectCommand } = await import('./fleet.js');
+  const leaseMs =
+    flags.lease === undefined ? DEFAULT_LEASE_MS : durationFlag('--lease', flags.lease, MIN_LEASE_MS);
+  // Checked here too so a typo fails at once (exit 2); each agent checks them again.
+  const checked = kind.args.safeParse(args);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    const where = issue.path.length ? `argument ${issue.path.join('.')}` : 'arguments';
+    throw new FaultlineError('FAULTLINE_ERR_VALIDATION', `${fault}: ${where}: ${issue.message}`);
+  }
+  let durationMs: number | undefined = 0;
+  if (!kind.irreversible && !flags.dryRun) {
+    const lasting = durationOption(flags);
+    durationMs = 'durationMs' in lasting ? lasting.durationMs : undefined;
+  }
+  const ttlMs =
+    durationMs === undefined ? MAX_FAULT_TTL_MS : Math.min(MAX_FAULT_TTL_MS, durationMs + leaseMs);
+  return fleetInjectCommand(
+    {
+      fault,
+      kind: kind.kind,
+      args,
+      targets,
+      leaseMs,
+      durationMs,
+      ttlMs,
+      settings: flags.settings,
+      json: flags.json,
+      dryRun: flags.dryRun,
+      nats: flags,
+    },
+    out,
+  );
 }

@@ -11,6 +11,8 @@ import { faultlineHome } from '../faults/home.js';
 import { recoverOrphans } from '../lib/faults.js';
 import { VERSION } from '../version.js';
 import { errorLines } from './error-lines.js';
+import { registerFleetCommands } from './fleet.js';
+import { withNatsOptions } from './nats-options.js';
 import { createOutput, type Output } from './output.js';
 import { registerProxyCommands } from './proxy.js';
 
@@ -226,15 +228,36 @@ function buildProgram(out: () => Output): Command {
       process.exitCode = await statusCommand(opts, out());
     });
 
-  program
+  const halt = program
     .command('halt')
-    .description('revert every active fault now and refuse new runs until released')
+    .description(
+      'revert every active fault now and refuse new runs until released; with --fleet, on every agent of the fleet',
+    )
     .option('--release', 'allow runs again')
     .option('--reason <text>', 'why (shown to anyone whose run is refused)')
-    .action(async (opts) => {
-      const { haltCommand } = await import('./faults.js');
-      process.exitCode = await haltCommand(opts, out());
-    });
+    .option(
+      '--fleet',
+      "halt the fleet instead of this host: every agent reverts its faults and refuses new ones until `halt --fleet --release`; waits for each agent's verified revert",
+    )
+    .option('--wait <d>', 'with --fleet: how long to wait for the agents to show their revert (default 10s)');
+  withNatsOptions(halt).action(async (opts) => {
+    if (opts.fleet) {
+      const { durationFlag, fleetHaltCommand } = await import('./fleet.js');
+      const waitMs = opts.wait === undefined ? 10_000 : durationFlag('--wait', opts.wait);
+      process.exitCode = await fleetHaltCommand(opts, waitMs, out());
+      return;
+    }
+    for (const flag of ['wait', 'nats', 'natsUser', 'natsCreds', 'natsToken']) {
+      if (opts[flag] !== undefined) {
+        throw new FaultlineError(
+          'FAULTLINE_ERR_USAGE',
+          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: only with --fleet`,
+        );
+      }
+    }
+    const { haltCommand } = await import('./faults.js');
+    process.exitCode = await haltCommand(opts, out());
+  });
 
   program
     .command('recover')
@@ -295,7 +318,7 @@ function buildProgram(out: () => Output): Command {
       process.exitCode = await loadCommand(url, opts, out());
     });
 
-  program
+  const inject = program
     .command('inject')
     .description(
       'inject one fault now (network, process, stress, postgres, redis...) and revert it after --duration, on Ctrl-C or on `faultline halt`; without <fault>, list them',
@@ -309,14 +332,31 @@ function buildProgram(out: () => Output): Command {
     .option('--json', 'print the fault and its revert as JSON on stdout')
     .option(
       '--dry-run',
-      'inject nothing: validate, resolve the targets (for process faults, list every matching process and which would be chosen) and check the blast radius',
+      'inject nothing: validate, resolve the targets (for process faults, list every matching process and which would be chosen; with --on, the agents that would be hit) and check the blast radius',
     )
-    .action(async (fault: string | undefined, args: string[], opts) => {
-      const { injectCommand } = await import('./inject.js');
-      process.exitCode = await injectCommand(fault, args, opts, out());
-    });
+    .option(
+      '--on <selector>',
+      "inject on the fleet's agents this label selector matches (app=web,tier!=db,zone in (a,b),!canary) instead of here",
+    )
+    .option(
+      '--mode <mode>',
+      'with --on: one, all, fixed, fixed-percent or random-max-percent (as Chaos Mesh)',
+    )
+    .option(
+      '--value <n>',
+      'with --on: how many agents (fixed) or what percentage (fixed-percent, random-max-percent)',
+    )
+    .option(
+      '--lease <d>',
+      'with --on: how long an agent keeps the fault without a renewal from here (default 3s)',
+    );
+  withNatsOptions(inject).action(async (fault: string | undefined, args: string[], opts) => {
+    const { injectCommand } = await import('./inject.js');
+    process.exitCode = await injectCommand(fault, args, opts, out());
+  });
 
   registerProxyCommands(program, out);
+  registerFleetCommands(program, out);
 
   return program;
 }
@@ -373,7 +413,17 @@ const LEFTOVER_REVERT_TIMEOUT_MS = 5_000;
  * they work with a ledger they must not change; `ledger show|forget` look at it as it is.
  * `halt` and `recover` revert everything themselves.
  */
-const NO_LEFTOVER_CHECK = new Set(['validate', 'schema', 'discover', 'report', 'status', 'recover', 'halt']);
+const NO_LEFTOVER_CHECK = new Set([
+  'validate',
+  'schema',
+  'discover',
+  'report',
+  'status',
+  'recover',
+  'halt',
+  // Reads the fleet's NATS only; nothing on this host.
+  'fleet',
+]);
 
 /**
  * Reverts faults left by dead runners before any command does its work. Whatever

@@ -161,9 +161,7 @@ function shown(text: string): string {
  */
 export function parseSelector(text: string, field = 'selector'): LabelSelector {
   const fail = (why: string): never => {
-    throw new FaultlineError('FAULTLINE_ERR_USAGE', `${field}: selector ${shown(text)}: ${why}`, {
-      issues: [{ path: field, message: why }],
-    });
+    throw new FaultlineError('FAULTLINE_ERR_USAGE', `${field}: selector ${shown(text)}: ${why}`);
   };
   if (typeof text !== 'string') fail('expected a string');
   if (text.length > MAX_SELECTOR_LENGTH) fail(`longer than ${MAX_SELECTOR_LENGTH} characters`);

@@ -1,0 +1,488 @@
+/**
+ * The fleet's controller side: who is there (`agents()`), who a fault would
+ * hit (`plan()`, blast radius checked before anything is sent), placing a
+ * fault on each target under a lease it renews while it lives (`inject()`),
+ * reverting, and the fleet halt.
+ *
+ * Every fault it places is put as a lease BEFORE the command goes out, so an
+ * agent never holds a fault no lease covers; a command that fails or is not
+ * answered has its lease deleted (and a revert sent, in case the command
+ * arrived after all). A controller that dies stops renewing: each agent
+ * reverts by lease on its own.
+ */
+import { randomUUID } from 'node:crypto';
+import { type BlastRadius, type BlastRadiusPolicy, checkBlastRadius } from '../core/blast-radius.js';
+import { FaultlineError } from '../core/errors.js';
+import type { FaultTarget } from '../core/fault.js';
+import { MAX_FAULT_TTL_MS } from '../faults/session.js';
+import { connectFleet, type FleetConnection, type FleetConnectOptions } from './connect.js';
+import {
+  type AgentCommand,
+  type AgentRecord,
+  AgentRecordSchema,
+  type AgentReply,
+  AgentReplySchema,
+  commandSubject,
+  DEFAULT_LEASE_MS,
+  type FleetFault,
+  type FleetHalt,
+  FleetHaltSchema,
+  HALT_KEY,
+  type Lease,
+  leaseKey,
+} from './protocol.js';
+import { formatSelector, type LabelSelector, type Mode, matchSelector, pickTargets } from './select.js';
+
+/** An agent that missed this many heartbeats (by the server's timestamp on its record) is `lost`. */
+export const LOST_AFTER_HEARTBEATS = 3;
+const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
+/** A lease shorter than this cannot be renewed reliably (every third of it) on a loaded host. */
+export const MIN_LEASE_MS = 300;
+
+export type AgentHealth = 'alive' | 'lost' | 'halted';
+
+export interface FleetAgent extends AgentRecord {
+  /**
+   * `alive`: its record was re-put within LOST_AFTER_HEARTBEATS heartbeats, judged by the
+   * server's timestamp on the KV entry against this controller's clock (indicative: the two
+   * clocks may differ); `halted`: alive and halted by the fleet halt; `lost` otherwise.
+   */
+  health: AgentHealth;
+  /** The server's timestamp of its last record. */
+  seenAt: string;
+  /** How long ago that was, by this controller's clock (may be negative with clock skew). */
+  ageMs: number;
+}
+
+export interface FleetTargets {
+  selector: LabelSelector;
+  mode: Mode;
+  value?: number;
+}
+
+export interface PlanOptions {
+  /** Policies every target set must satisfy (a bare policy is named `blastRadius`). */
+  blastRadius?: BlastRadius | readonly BlastRadiusPolicy[];
+  /** The draw for random modes (tests seed it); default Math.random. */
+  random?: () => number;
+}
+
+export interface FleetPlan {
+  kind: string;
+  selector: string;
+  mode: Mode;
+  value?: number;
+  /** Alive agents the selector matched (lost ones are never candidates). */
+  candidates: FleetAgent[];
+  /** Those the mode picked: the agents the fault would be sent to. */
+  targets: FleetAgent[];
+  /** Targets whose record does not list the kind: they will refuse it. */
+  notOffering: string[];
+  /** The fleet halt in force, if any (inject refuses then). */
+  halt?: FleetHalt;
+}
+
+export interface InjectOptions extends PlanOptions {
+  /** How long an agent keeps the fault without seeing a renewal (default DEFAULT_LEASE_MS). */
+  leaseMs?: number;
+  /** The fault's own time limit on the agent, lease or not (default the longest a fault may last). */
+  ttlMs?: number;
+}
+
+export interface FleetControllerOptions {
+  /** Who holds the leases (shown in them and in the halt key); default `controller-<uuid>`. */
+  id?: string;
+  /** How long a command waits for an agent's reply (default 15 s). */
+  commandTimeoutMs?: number;
+}
+
+export interface FleetHaltReport {
+  halt: FleetHalt;
+  /** Agents that showed halted with no fault left, in time. */
+  reverted: string[];
+  /** Alive agents that did not, in time: their faults still revert by lease. */
+  noAnswer: { name: string; faults: string[]; halted: boolean }[];
+}
+
+interface Held {
+  fault: FleetFault;
+  lease: Lease;
+  timer: NodeJS.Timeout;
+}
+
+const policiesOf = (b: PlanOptions['blastRadius']): BlastRadiusPolicy[] =>
+  b === undefined ? [] : Array.isArray(b) ? [...b] : [{ source: 'blastRadius', policy: b as BlastRadius }];
+
+/** What the blast radius sees of an agent: its name, host and labels. */
+const asTarget = (a: FleetAgent): FaultTarget => ({
+  type: 'agent',
+  name: a.name,
+  host: a.host.hostname,
+  labels: a.labels,
+});
+
+/** Agent refusals (it answered and declined) as opposed to failures of the fault itself. */
+const FAILURE_CODES = new Set([
+  'FAULTLINE_ERR_FAULT',
+  'FAULTLINE_ERR_ACTIVITY',
+  'FAULTLINE_ERR_INTERNAL',
+  'FAULTLINE_ERR_FLEET',
+]);
+
+export class FleetController {
+  readonly id: string;
+  readonly connection: FleetConnection;
+  private readonly commandTimeoutMs: number;
+  private readonly held = new Map<string, Held>();
+  private closed = false;
+
+  private constructor(connection: FleetConnection, options: FleetControllerOptions) {
+    this.connection = connection;
+    this.id = options.id ?? `controller-${randomUUID()}`;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    // A connection closed under us (its process is ending, or a test kills it): stop renewing.
+    void connection.nc.closed().then(() => this.stopRenewals());
+  }
+
+  static async open(
+    connect: FleetConnectOptions,
+    options: FleetControllerOptions = {},
+  ): Promise<FleetController> {
+    const id = options.id ?? `controller-${randomUUID()}`;
+    const connection = await connectFleet({ name: id, ...connect });
+    return new FleetController(connection, { ...options, id });
+  }
+
+  /** Every agent record in the bucket, with its health; sorted by name. */
+  async agents(): Promise<FleetAgent[]> {
+    const kv = this.connection.agents;
+    const names: string[] = [];
+    for await (const k of await kv.keys()) names.push(k);
+    const now = Date.now();
+    const found = await Promise.all(
+      names.map(async (name) => {
+        const e = await kv.get(name);
+        if (e?.operation !== 'PUT') return undefined;
+        let parsed: ReturnType<typeof AgentRecordSchema.safeParse>;
+        try {
+          parsed = AgentRecordSchema.safeParse(e.json());
+        } catch {
+          return undefined;
+        }
+        if (!parsed.success) return undefined;
+        const record = parsed.data;
+        const ageMs = now - e.created.getTime();
+        const lost = ageMs > LOST_AFTER_HEARTBEATS * record.heartbeatMs;
+        const health: AgentHealth = lost ? 'lost' : record.halted ? 'halted' : 'alive';
+        return { ...record, health, seenAt: e.created.toISOString(), ageMs };
+      }),
+    );
+    return found.filter((a): a is FleetAgent => a !== undefined).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The fleet halt in force, if any. */
+  async halted(): Promise<FleetHalt | undefined> {
+    const e = await this.connection.control.get(HALT_KEY);
+    if (e?.operation !== 'PUT') return undefined;
+    const r = FleetHaltSchema.safeParse(safeJson(e));
+    // A halt key someone wrote by hand still halts the agents: report it as such.
+    return r.success
+      ? r.data
+      : { since: e.created.toISOString(), by: 'unknown', reason: 'unreadable halt key' };
+  }
+
+  /**
+   * The agents `kind` would be sent to, checked against the blast radius
+   * (FAULTLINE_ERR_POLICY naming the rule); sends nothing.
+   */
+  async plan(kind: string, _args: Record<string, unknown>, targets: FleetTargets, options: PlanOptions = {}) {
+    const all = await this.agents();
+    const candidates = all.filter((a) => a.health !== 'lost' && matchSelector(a.labels, targets.selector));
+    const picked = pickTargets(candidates, targets, options.random);
+    const selector = formatSelector(targets.selector);
+    checkBlastRadius(
+      policiesOf(options.blastRadius),
+      `${kind} on agents matching '${selector}' (mode ${targets.mode})`,
+      { targets: picked.map(asTarget), candidates: candidates.length },
+    );
+    const halt = await this.halted();
+    const plan: FleetPlan = {
+      kind,
+      selector,
+      mode: targets.mode,
+      ...(targets.value === undefined ? {} : { value: targets.value }),
+      candidates,
+      targets: picked,
+      notOffering: picked.filter((a) => !a.kinds.includes(kind)).map((a) => a.name),
+      ...(halt ? { halt } : {}),
+    };
+    return plan;
+  }
+
+  /**
+   * Places `kind` on every agent the plan picks: per agent, the lease first,
+   * then the command. Resolves with one outcome per target (`active`,
+   * `refused` by the agent, or `failed`); refuses before sending anything
+   * when the blast radius or a fleet halt forbids it, or nothing matches.
+   */
+  async inject(
+    kind: string,
+    args: Record<string, unknown>,
+    targets: FleetTargets,
+    options: InjectOptions = {},
+  ): Promise<FleetFault[]> {
+    if (this.closed) throw new FaultlineError('FAULTLINE_ERR_FLEET', 'the fleet controller is closed');
+    const leaseMs = Math.round(options.leaseMs ?? DEFAULT_LEASE_MS);
+    if (!(leaseMs >= MIN_LEASE_MS)) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        `leaseMs: expected at least ${MIN_LEASE_MS} ms, got ${leaseMs}`,
+      );
+    }
+    const ttlMs = Math.round(options.ttlMs ?? MAX_FAULT_TTL_MS);
+    const plan = await this.plan(kind, args, targets, options);
+    if (plan.halt) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_HALTED',
+        `the fleet is halted (since ${plan.halt.since} by ${plan.halt.by}${plan.halt.reason ? `: ${plan.halt.reason}` : ''}); \`faultline halt --fleet --release\` allows faults again`,
+      );
+    }
+    if (plan.candidates.length === 0) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_FLEET',
+        `no alive agent matches '${plan.selector}' (\`faultline fleet\` lists the agents and their labels)`,
+      );
+    }
+    return Promise.all(plan.targets.map((agent) => this.injectOne(agent.name, kind, args, leaseMs, ttlMs)));
+  }
+
+  private async injectOne(
+    agent: string,
+    kind: string,
+    args: Record<string, unknown>,
+    leaseMs: number,
+    ttlMs: number,
+  ): Promise<FleetFault> {
+    const id = randomUUID();
+    const base: FleetFault = { id, agent, kind, state: 'failed' };
+    const lease: Lease = { controller: this.id, faultId: id, ttlMs: leaseMs, renewals: 0 };
+    const key = leaseKey(agent, id);
+    try {
+      await this.connection.leases.put(key, JSON.stringify(lease));
+    } catch (err) {
+      return { ...base, error: `could not put its lease, so nothing was sent: ${(err as Error).message}` };
+    }
+    const timer = setInterval(() => void this.renew(id), Math.max(100, Math.floor(leaseMs / 3)));
+    timer.unref();
+    this.held.set(id, { fault: { ...base, state: 'active' }, lease, timer });
+
+    const command: AgentCommand = {
+      op: 'inject',
+      id,
+      controller: this.id,
+      kind,
+      arguments: args,
+      ttlMs,
+      leaseMs,
+    };
+    const reply = await this.request(agent, command);
+    if (reply.ok && reply.fault && reply.fault.state === 'active') {
+      const fault = { ...reply.fault, id, agent, kind };
+      const h = this.held.get(id);
+      if (h) h.fault = fault;
+      return fault;
+    }
+    // Not placed: drop the lease (and, when the agent did not answer, ask it to revert in case
+    // the command reached it late; the deleted lease reverts it anyway).
+    this.drop(id);
+    await this.connection.leases.delete(key).catch(() => undefined);
+    if (reply.ok) {
+      return reply.fault
+        ? { ...reply.fault, id, agent, kind }
+        : { ...base, error: 'the agent answered without the fault' };
+    }
+    if (reply.code === 'NO_ANSWER') void this.request(agent, { op: 'revert', id }, 2_000);
+    const refused = reply.code !== 'NO_ANSWER' && !FAILURE_CODES.has(reply.code);
+    return { ...base, state: refused ? 'refused' : 'failed', error: reply.error, reason: reply.code };
+  }
+
+  private async renew(id: string): Promise<void> {
+    const h = this.held.get(id);
+    if (!h || this.connection.nc.isClosed()) return;
+    h.lease = { ...h.lease, renewals: h.lease.renewals + 1 };
+    // A failed renewal (NATS restarting) is retried at the next tick; if they keep failing the
+    // agent reverts by lease, which is the point.
+    await this.connection.leases
+      .put(leaseKey(h.fault.agent, id), JSON.stringify(h.lease))
+      .catch(() => undefined);
+  }
+
+  private drop(id: string): Held | undefined {
+    const h = this.held.get(id);
+    if (h) {
+      clearInterval(h.timer);
+      this.held.delete(id);
+    }
+    return h;
+  }
+
+  private stopRenewals(): void {
+    for (const h of this.held.values()) clearInterval(h.timer);
+  }
+
+  /** The faults this controller holds leases for. */
+  faults(): FleetFault[] {
+    return [...this.held.values()].map((h) => h.fault);
+  }
+
+  /**
+   * Deletes the fault's lease and asks its agent to revert. An agent that does
+   * not answer still reverts by lease (when it sees the delete, or when no
+   * renewal came for the lease's length): the outcome says so, unverified.
+   */
+  async revert(faultId: string): Promise<FleetFault> {
+    const h = this.drop(faultId);
+    if (!h)
+      throw new FaultlineError('FAULTLINE_ERR_USAGE', `faultId: this controller holds no fault ${faultId}`);
+    const { agent } = h.fault;
+    let leaseError: string | undefined;
+    await this.connection.leases.delete(leaseKey(agent, faultId)).catch((err: Error) => {
+      leaseError = err.message;
+    });
+    const reply = await this.request(agent, { op: 'revert', id: faultId });
+    if (reply.ok && reply.fault) return { ...h.fault, ...reply.fault, id: faultId, agent };
+    const byLease = leaseError
+      ? `its lease could not be deleted (${leaseError}) but is no longer renewed: the agent reverts it within ${h.lease.ttlMs} ms of the last renewal`
+      : 'its lease is deleted: the agent reverts it by lease';
+    return {
+      ...h.fault,
+      state: 'reverted',
+      verified: false,
+      reason: `no verified revert from the agent; ${byLease}`,
+      error: reply.ok ? 'the agent answered without the fault' : reply.error,
+    };
+  }
+
+  /** Reverts every fault this controller holds, in parallel. */
+  async revertAll(): Promise<FleetFault[]> {
+    return Promise.all([...this.held.keys()].map((id) => this.revert(id)));
+  }
+
+  /**
+   * Puts the fleet halt key, then waits (at most `timeoutMs`, default 10 s)
+   * until every alive agent's record shows it halted with no fault left.
+   * Leases this controller holds are deleted too (their faults are reverted by the halt).
+   */
+  async haltFleet(reason?: string, options: { timeoutMs?: number } = {}): Promise<FleetHaltReport> {
+    const halt: FleetHalt = { since: new Date().toISOString(), by: this.id, ...(reason ? { reason } : {}) };
+    await this.connection.control.put(HALT_KEY, JSON.stringify(halt));
+    const held = [...this.held.keys()].map((id) => this.drop(id)!);
+    await Promise.all(
+      held.map((h) =>
+        this.connection.leases.delete(leaseKey(h.fault.agent, h.fault.id)).catch(() => undefined),
+      ),
+    );
+    const waiting = new Set((await this.agents()).filter((a) => a.health !== 'lost').map((a) => a.name));
+    const last = new Map<string, AgentRecord>();
+    const reverted: string[] = [];
+    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    // The records are re-put every heartbeat: poll them rather than hold a watch per halt.
+    while (waiting.size > 0 && Date.now() < deadline) {
+      for (const a of await this.agents()) {
+        if (!waiting.has(a.name)) continue;
+        last.set(a.name, a);
+        if (a.halted && a.faults.length === 0) {
+          waiting.delete(a.name);
+          reverted.push(a.name);
+        }
+      }
+      if (waiting.size > 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    return {
+      halt,
+      reverted: reverted.sort(),
+      noAnswer: [...waiting].sort().map((name) => ({
+        name,
+        faults: last.get(name)?.faults ?? [],
+        halted: last.get(name)?.halted ?? false,
+      })),
+    };
+  }
+
+  /** Deletes the fleet halt key; false when none was in force. */
+  async releaseFleet(): Promise<boolean> {
+    const was = await this.halted();
+    await this.connection.control.delete(HALT_KEY);
+    return was !== undefined;
+  }
+
+  /**
+   * Resolves when a fleet halt is put (at once if one is in force), or never
+   * once `signal` aborts. For holders such as `faultline inject --on`.
+   */
+  async whenHalted(signal?: AbortSignal): Promise<FleetHalt | undefined> {
+    const watch = await this.connection.control.watch({ key: HALT_KEY });
+    const stop = () => watch.stop();
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const e of watch) {
+        if (e.operation !== 'PUT') continue;
+        const r = FleetHaltSchema.safeParse(safeJson(e));
+        return r.success ? r.data : { since: e.created.toISOString(), by: 'unknown' };
+      }
+      return undefined;
+    } finally {
+      signal?.removeEventListener('abort', stop);
+      watch.stop();
+    }
+  }
+
+  /**
+   * Reverts what it holds (unless `leave`: then the faults revert by lease,
+   * as if this controller had died) and closes the connection.
+   */
+  async close(options: { leave?: boolean } = {}): Promise<FleetFault[]> {
+    if (this.closed) return [];
+    this.closed = true;
+    let outcomes: FleetFault[] = [];
+    if (options.leave) this.stopRenewals();
+    else if (!this.connection.nc.isClosed()) outcomes = await this.revertAll();
+    for (const id of [...this.held.keys()]) this.drop(id);
+    await this.connection.close().catch(() => undefined);
+    return outcomes;
+  }
+
+  private async request(
+    agent: string,
+    command: AgentCommand,
+    timeout = this.commandTimeoutMs,
+  ): Promise<AgentReply | { ok: false; code: 'NO_ANSWER'; error: string }> {
+    let data: unknown;
+    try {
+      const msg = await this.connection.nc.request(commandSubject(agent), JSON.stringify(command), {
+        timeout,
+      });
+      data = msg.json();
+    } catch (err) {
+      const e = err as Error & { isNoResponders?: () => boolean };
+      const why = e.isNoResponders?.() ? 'no agent listens on its subject' : e.message;
+      return { ok: false, code: 'NO_ANSWER', error: `agent ${agent} did not answer: ${why}` };
+    }
+    const r = AgentReplySchema.safeParse(data);
+    if (!r.success)
+      return {
+        ok: false,
+        code: 'FAULTLINE_ERR_FLEET',
+        error: `agent ${agent} sent a reply that does not match the protocol`,
+      };
+    return r.data;
+  }
+}
+
+function safeJson(e: { json<T>(): T }): unknown {
+  try {
+    return e.json();
+  } catch {
+    return undefined;
+  }
+}
