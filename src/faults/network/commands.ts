@@ -19,6 +19,8 @@
  * both leaves and arrives (placements()): a random verdict applied at two hooks
  * would compound (two 50% rules drop 75%).
  */
+import { isIPv6 } from 'node:net';
+import type { Exemption } from './exempt.js';
 import { cidrFamily, type Family } from './scope.js';
 
 export type Direction = 'ingress' | 'egress';
@@ -48,6 +50,8 @@ export interface RuleSet {
   directions: Direction[];
   interface?: string | undefined;
   rules: Rule[];
+  /** Peers whose traffic each chain accepts before the fault's rules (exempt.ts). */
+  exempt?: readonly Exemption[] | undefined;
 }
 
 export const TAG_RE = /^[0-9a-f]{8}$/;
@@ -155,6 +159,8 @@ function nftVerdicts(m: Match, v: Verdict): string[][] {
     case 'drop':
       return [['drop']];
     case 'loss':
+      // nft refuses `< 10000` (a value outside numgen's 0-9999): 100% is every packet.
+      if (v.percent >= 100) return [['drop']];
       // 1/10000 steps: percentages with two decimals are exact.
       return [['numgen', 'random', 'mod', '10000', '<', String(Math.round(v.percent * 100)), 'drop']];
     case 'police':
@@ -176,10 +182,44 @@ function nftVerdicts(m: Match, v: Verdict): string[][] {
   }
 }
 
+const l4Of = (e: Exemption) =>
+  e.protocol !== undefined ? [e.protocol] : e.port !== undefined ? ['tcp', 'udp'] : [];
+
+/**
+ * The accept rules of one exempt peer, the same in every chain: packets from
+ * it (its address and port as source) and to it (as destination). Both in
+ * every chain, because a peer on this host (NATS on 127.0.0.1) sends its
+ * replies through output, and a peer elsewhere sends them through input.
+ */
+export function nftExemptRules(e: Exemption): string[][] {
+  const fam = isIPv6(e.address) ? 'ip6' : 'ip';
+  const l4 = l4Of(e);
+  const proto =
+    l4.length === 0
+      ? []
+      : l4.length === 1
+        ? ['meta', 'l4proto', l4[0]!]
+        : ['meta', 'l4proto', '{', 'tcp,', 'udp', '}'];
+  return (
+    [
+      ['saddr', 'sport'],
+      ['daddr', 'dport'],
+    ] as const
+  ).map(([addr, port]) => [
+    fam,
+    addr,
+    e.address,
+    ...proto,
+    ...(e.port === undefined ? [] : ['th', port, String(e.port)]),
+    'accept',
+  ]);
+}
+
 /** Number of nft rules nftAddArgs() creates (verify-after-inject counts them). */
 export function nftRuleCount(set: RuleSet): number {
   const perPlacement = set.rules.reduce((n, r) => n + nftVerdicts(r.match, r.verdict).length, 0);
-  return perPlacement * placements(set).length;
+  const exempt = (set.exempt ?? []).reduce((n, e) => n + nftExemptRules(e).length, 0);
+  return perPlacement * placements(set).length + exempt * nftChains(set).length;
 }
 
 /** One `nft` invocation (one transaction: all or nothing) creating the fault's table. */
@@ -189,6 +229,13 @@ export function nftAddArgs(set: RuleSet): string[] {
   for (const hook of nftChains(set)) {
     argv.push(';', 'add', 'chain', 'inet', t, NFT_CHAIN[hook], '{', 'type', 'filter', 'hook', hook);
     argv.push('priority', '-10', ';', 'policy', 'accept', ';', '}');
+  }
+  // Rules are appended in order: the exemptions come first in each chain, so an exempt
+  // packet leaves this table accepted before any of the fault's rules sees it.
+  for (const hook of nftChains(set)) {
+    for (const e of set.exempt ?? []) {
+      for (const r of nftExemptRules(e)) argv.push(';', 'add', 'rule', 'inet', t, NFT_CHAIN[hook], ...r);
+    }
   }
   for (const place of placements(set)) {
     const dev = place.dev.flatMap(nftDev);
@@ -291,11 +338,42 @@ function iptRules(rule: Rule, family: Family): string[][] {
   return out;
 }
 
-/** The iptables commands of one family, in order: chain, its rules, then the jumps (inserted first). */
+/**
+ * The RETURN rules of one exempt peer in a family's chain (none for the other
+ * family): back to the calling chain, past the fault's rules, from and to the
+ * peer (see nftExemptRules for why both in every hook).
+ */
+export function iptExemptRules(e: Exemption, family: Family): string[][] {
+  if ((isIPv6(e.address) ? 6 : 4) !== family) return [];
+  const protos: (string | undefined)[] = l4Of(e);
+  if (protos.length === 0) protos.push(undefined);
+  const out: string[][] = [];
+  for (const [addr, port] of [
+    ['-s', '--sport'],
+    ['-d', '--dport'],
+  ] as const) {
+    for (const p of protos) {
+      out.push([
+        addr,
+        e.address,
+        ...(p === undefined ? [] : ['-p', p]),
+        ...(e.port === undefined ? [] : [port, String(e.port)]),
+        '-j',
+        'RETURN',
+      ]);
+    }
+  }
+  return out;
+}
+
+/** The iptables commands of one family, in order: chain, its exemptions and rules, then the jumps (inserted first). */
 export function iptAddCommands(set: RuleSet, family: Family): string[][] {
   const bin = iptBinary(family);
   const chain = iptChain(set.tag);
   const cmds: string[][] = [[bin, '-w', '-N', chain]];
+  for (const e of set.exempt ?? []) {
+    for (const r of iptExemptRules(e, family)) cmds.push([bin, '-w', '-A', chain, ...r]);
+  }
   for (const rule of set.rules) {
     for (const r of iptRules(rule, family)) cmds.push([bin, '-w', '-A', chain, ...r]);
   }
@@ -307,7 +385,8 @@ export function iptAddCommands(set: RuleSet, family: Family): string[][] {
 
 /** Number of rules iptAddCommands() puts in the chain for `family`. */
 export const iptRuleCount = (set: RuleSet, family: Family) =>
-  set.rules.reduce((n, r) => n + iptRules(r, family).length, 0);
+  set.rules.reduce((n, r) => n + iptRules(r, family).length, 0) +
+  (set.exempt ?? []).reduce((n, e) => n + iptExemptRules(e, family).length, 0);
 
 /** Reverting: the jumps (each until none is left), then the chain: nothing else is touched. */
 export function iptRemoveCommands(
@@ -359,6 +438,133 @@ export const tcDelRootArgs = (dev: string, handle: string) => [
   dev,
   'root',
   'handle',
+  `${handle}:`,
+];
+
+/** The classful root qdiscs that can keep exempt traffic out of a fault's netem/tbf (prio preferred). */
+export type TcRoot = 'prio' | 'htb';
+
+/**
+ * The exempt band's class and the shaped band's: prio's band 0 (strict
+ * priority, a plain fifo) and band 1; htb's classes 1 and 2.
+ */
+export const tcExemptClass = (handle: string) => `${handle}:1`;
+export const tcShapedClass = (handle: string) => `${handle}:2`;
+
+/**
+ * The handle of the netem/tbf qdisc under the shaped class: from the tag's
+ * other 16 bits, never 0, ffff or the root's handle (the tree is ours, so
+ * only the root's handle and the ingress qdisc's ffff: can collide).
+ */
+export function tcChildHandle(tag: string): string {
+  const root = Number.parseInt(qdiscHandle(tag), 16);
+  let child = (Number.parseInt(tag.slice(4, 8), 16) % 0xfffe) + 1;
+  if (child === root) child = (child % 0xfffe) + 1;
+  return child.toString(16);
+}
+
+/** A root qdisc fault whose exempt peers bypass the shaping: the whole tree tcTreeArgs() builds. */
+export interface TcTree {
+  dev: string;
+  handle: string;
+  child: string;
+  root: TcRoot;
+  qdisc: 'netem' | 'tbf';
+  params: string[];
+  exempt: readonly Exemption[];
+}
+
+/**
+ * htb classes that do not shape: a rate no interface reaches, an explicit
+ * quantum (the default one derived from such a rate is refused as too big),
+ * and a burst of 64 KiB so that a GSO packet never waits for tokens.
+ */
+const HTB_OPEN = ['rate', '100gbit', 'burst', '65536', 'quantum', '65536'];
+
+/**
+ * The u32 filters sending an exempt peer's traffic to the exempt class:
+ * packets to it (destination address and port) and from it (source), the
+ * latter for a peer on this host, whose replies leave by the same interface
+ * (lo). `ip dport` / `ip6 dport` read the port right after a header without
+ * options / extension headers, which is what TCP and UDP packets carry.
+ */
+export function tcExemptFilters(dev: string, handle: string, e: Exemption): string[][] {
+  const v6 = isIPv6(e.address);
+  const [proto, pref, key, bits] = v6 ? ['ipv6', '2', 'ip6', '128'] : ['ip', '1', 'ip', '32'];
+  const l4 = l4Of(e);
+  const protos: (string | undefined)[] = l4.length === 1 ? l4 : [undefined];
+  const out: string[][] = [];
+  for (const [addr, port] of [
+    ['dst', 'dport'],
+    ['src', 'sport'],
+  ] as const) {
+    for (const p of protos) {
+      out.push([
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        dev,
+        'parent',
+        `${handle}:`,
+        'protocol',
+        proto,
+        // One preference per protocol: tc refuses two protocols under one preference.
+        'prio',
+        pref,
+        'u32',
+        'match',
+        key,
+        addr,
+        `${e.address}/${bits}`,
+        ...(e.port === undefined ? [] : ['match', key, port, String(e.port), '0xffff']),
+        ...(p === undefined ? [] : ['match', key, 'protocol', p === 'tcp' ? '6' : '17', '0xff']),
+        'flowid',
+        tcExemptClass(handle),
+      ]);
+    }
+  }
+  return out;
+}
+
+/**
+ * The commands of a tc fault with exempt peers, in order: a classful root
+ * (prio whose priomap sends every priority to band 1, or htb defaulting to
+ * class 2), the netem/tbf under the shaped class, then the filters taking
+ * exempt traffic to the unshaped class. Deleting the root removes it all.
+ */
+export function tcTreeArgs(t: TcTree): string[][] {
+  const h = t.handle;
+  const cmds: string[][] = [];
+  if (t.root === 'prio') {
+    cmds.push(tcAddRootArgs(t.dev, h, 'prio', ['bands', '2', 'priomap', ...Array(16).fill('1')]));
+  } else {
+    cmds.push(tcAddRootArgs(t.dev, h, 'htb', ['default', '2']));
+    for (const cls of [tcExemptClass(h), tcShapedClass(h)]) {
+      cmds.push(['tc', 'class', 'add', 'dev', t.dev, 'parent', `${h}:`, 'classid', cls, 'htb', ...HTB_OPEN]);
+    }
+  }
+  cmds.push(
+    ['tc', 'qdisc', 'add', 'dev', t.dev, 'parent', tcShapedClass(h), 'handle', `${t.child}:`, t.qdisc].concat(
+      t.params,
+    ),
+  );
+  for (const e of t.exempt) cmds.push(...tcExemptFilters(t.dev, h, e));
+  return cmds;
+}
+
+/** Number of u32 filters tcTreeArgs() adds (verify-after-inject counts them). */
+export const tcFilterCount = (t: Pick<TcTree, 'dev' | 'handle' | 'exempt'>) =>
+  t.exempt.reduce((n, e) => n + tcExemptFilters(t.dev, t.handle, e).length, 0);
+
+export const tcFilterShowArgs = (dev: string, handle: string) => [
+  'tc',
+  '-j',
+  'filter',
+  'show',
+  'dev',
+  dev,
+  'parent',
   `${handle}:`,
 ];
 

@@ -14,6 +14,7 @@ import {
   netemParams,
   probeLinkAddArgs,
   probeLinkDelArgs,
+  type TcRoot,
   tcAddRootArgs,
 } from './commands.js';
 
@@ -142,30 +143,57 @@ export async function requireScope(kind: string, namespace?: string, iface?: str
   }
 }
 
+/** Whether the kernel takes a root qdisc `kind`, tried on a throwaway ifb device (no real interface is touched). */
+async function probeQdisc(kind: string, params: string[]): Promise<boolean> {
+  const dev = `flprobe${randomBytes(3).toString('hex')}`;
+  const add = await run(probeLinkAddArgs(dev));
+  if (add.code !== 0) {
+    throw new Error(`cannot create a probe device to detect ${kind}: ${add.stderr.trim()}`);
+  }
+  try {
+    const r = await run(tcAddRootArgs(dev, '1', kind, params));
+    return r.code === 0;
+  } finally {
+    await run(probeLinkDelArgs(dev));
+  }
+}
+
 let netem: Promise<boolean> | undefined;
 
-/**
- * Whether the kernel has the netem qdisc. Tried once per process, on a
- * throwaway ifb device (so no real interface is touched), then cached.
- */
+/** Whether the kernel has the netem qdisc. Tried once per process, then cached. */
 export function netemSupported(): Promise<boolean> {
-  netem ??= (async () => {
-    const dev = `flprobe${randomBytes(3).toString('hex')}`;
-    const add = await run(probeLinkAddArgs(dev));
-    if (add.code !== 0) {
-      throw new Error(`cannot create a probe device to detect netem: ${add.stderr.trim()}`);
-    }
-    try {
-      const r = await run(tcAddRootArgs(dev, '1', 'netem', netemParams({ delayMs: 1 })));
-      return r.code === 0;
-    } finally {
-      await run(probeLinkDelArgs(dev));
-    }
-  })().catch((err) => {
+  netem ??= probeQdisc('netem', netemParams({ delayMs: 1 })).catch((err) => {
     netem = undefined;
     throw err;
   });
   return netem;
+}
+
+let tcRoot: Promise<TcRoot | undefined> | undefined;
+
+/**
+ * The classful root qdisc that can carry exempt traffic past a fault's
+ * netem/tbf: prio, else htb (minimal kernels build only some schedulers),
+ * else undefined. Tried once per process, then cached.
+ */
+export function tcRootSupported(): Promise<TcRoot | undefined> {
+  tcRoot ??= (async (): Promise<TcRoot | undefined> => {
+    if (await probeQdisc('prio', ['bands', '2'])) return 'prio';
+    if (await probeQdisc('htb', ['default', '2'])) return 'htb';
+    return undefined;
+  })().catch((err) => {
+    tcRoot = undefined;
+    throw err;
+  });
+  return tcRoot;
+}
+
+export function tcRootUnsupported(kind: string): FaultlineError {
+  return unsupported(
+    `${kind}: this process exempts its control plane from network faults (the fleet agent's NATS and DNS), ` +
+      'which a tc fault does with a prio or htb root qdisc carrying the netem/tbf, and this kernel has neither ' +
+      '(sch_prio, sch_htb); use the nftables kinds (partition, loss, bandwidth with mode police) or the fault proxy',
+  );
 }
 
 export function netemUnsupported(kind: string): FaultlineError {

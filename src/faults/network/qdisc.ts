@@ -3,11 +3,40 @@
  * where the interface has its default root qdisc (handle 0:): a qdisc someone
  * configured is never replaced. Revert deletes the root qdisc only while it
  * still has our handle and kind, which puts the default back.
+ *
+ * With exempt peers (exempt.ts) the root is a prio (or htb) qdisc instead,
+ * whose shaped band carries the netem/tbf and whose other band, reached by
+ * u32 filters on the peers' addresses and ports, shapes nothing. Deleting
+ * that root removes the whole tree.
  */
 import { FaultlineError } from '../../core/errors.js';
 import type { UndoRecord } from '../../core/fault.js';
-import { inNamespace, qdiscHandle, TAG_RE, tcAddRootArgs, tcDelRootArgs, tcShowArgs } from './commands.js';
-import { namespaceGone, requireRootAndTools, requireScope, run, runOk } from './exec.js';
+import {
+  inNamespace,
+  qdiscHandle,
+  TAG_RE,
+  type TcRoot,
+  type TcTree,
+  tcAddRootArgs,
+  tcChildHandle,
+  tcDelRootArgs,
+  tcExemptClass,
+  tcFilterCount,
+  tcFilterShowArgs,
+  tcShapedClass,
+  tcShowArgs,
+  tcTreeArgs,
+} from './commands.js';
+import {
+  namespaceGone,
+  requireRootAndTools,
+  requireScope,
+  run,
+  runOk,
+  tcRootSupported,
+  tcRootUnsupported,
+} from './exec.js';
+import { type Exemption, exemptionsForRecord, readExemptions } from './exempt.js';
 import { newTag } from './rules.js';
 import { INTERFACE_RE, NAMESPACE_RE } from './scope.js';
 
@@ -17,20 +46,30 @@ export interface QdiscRecord {
   interface: string;
   handle: string;
   qdisc: 'tbf' | 'netem';
+  /** With exempt peers only: the classful root, the netem/tbf's handle under it, and the peers. */
+  root?: TcRoot;
+  child?: string;
+  exempt?: Exemption[];
 }
 
 interface Qdisc {
   kind: string;
   handle: string;
+  parent?: string;
   root?: boolean;
 }
 
-async function rootQdisc(ns: string | undefined, dev: string): Promise<Qdisc | 'gone' | undefined> {
+/** Every qdisc of the interface, or 'gone' with the interface or namespace. */
+async function qdiscs(ns: string | undefined, dev: string): Promise<Qdisc[] | 'gone'> {
   const r = await run(inNamespace(ns, tcShowArgs(dev)));
   if (namespaceGone(r) || /Cannot find device/.test(r.stderr)) return 'gone';
   if (r.code !== 0) throw new Error(`tc qdisc show dev ${dev}: ${r.stderr.trim()}`);
-  const list = JSON.parse(r.stdout || '[]') as Qdisc[];
-  return list.find((q) => q.root === true);
+  return JSON.parse(r.stdout || '[]') as Qdisc[];
+}
+
+async function rootQdisc(ns: string | undefined, dev: string): Promise<Qdisc | 'gone' | undefined> {
+  const list = await qdiscs(ns, dev);
+  return list === 'gone' ? 'gone' : list.find((q) => q.root === true);
 }
 
 export async function planQdisc(
@@ -57,12 +96,20 @@ export async function planQdisc(
     });
   }
   const tag = newTag();
+  const exempt = exemptionsForRecord();
+  let tree: Pick<QdiscRecord, 'root' | 'child' | 'exempt'> = {};
+  if (exempt) {
+    const root = await tcRootSupported();
+    if (root === undefined) throw tcRootUnsupported(kind);
+    tree = { root, child: tcChildHandle(tag), exempt };
+  }
   return {
     tag,
     ...(namespace === undefined ? {} : { namespace }),
     interface: dev,
     handle: qdiscHandle(tag),
     qdisc,
+    ...tree,
   };
 }
 
@@ -75,19 +122,68 @@ export function readQdiscRecord(record: UndoRecord): QdiscRecord {
   if (typeof r.interface !== 'string' || !INTERFACE_RE.test(r.interface)) throw bad('interface');
   if (typeof r.handle !== 'string' || !/^[0-9a-f]{1,4}$/.test(r.handle)) throw bad('handle');
   if (r.qdisc !== 'tbf' && r.qdisc !== 'netem') throw bad('qdisc');
-  return r;
+  const tree = [r.root, r.child, r.exempt].filter((v) => v !== undefined).length;
+  if (tree === 0) return r;
+  if (tree !== 3) throw bad('exempt tree');
+  if (r.root !== 'prio' && r.root !== 'htb') throw bad('root');
+  if (typeof r.child !== 'string' || !/^[0-9a-f]{1,4}$/.test(r.child) || r.child === r.handle)
+    throw bad('child');
+  const exempt = readExemptions(r.exempt);
+  if (exempt.length === 0) throw bad('exempt');
+  return { ...r, exempt };
 }
 
-const ours = (q: Qdisc | 'gone' | undefined, rec: QdiscRecord) =>
-  q !== undefined && q !== 'gone' && q.handle === `${rec.handle}:` && q.kind === rec.qdisc;
+/** The root qdisc's kind: the classful root when peers are exempt, else the netem/tbf itself. */
+const rootKind = (rec: QdiscRecord) => rec.root ?? rec.qdisc;
 
-/** Adds the root qdisc, then checks it is the root with our handle and kind (verify-after-inject). */
+const ours = (q: Qdisc | 'gone' | undefined, rec: QdiscRecord) =>
+  q !== undefined && q !== 'gone' && q.handle === `${rec.handle}:` && q.kind === rootKind(rec);
+
+const treeOf = (rec: QdiscRecord, params: string[]): TcTree => ({
+  dev: rec.interface,
+  handle: rec.handle,
+  child: rec.child!,
+  root: rec.root!,
+  qdisc: rec.qdisc,
+  params,
+  exempt: rec.exempt!,
+});
+
+/**
+ * Adds the root qdisc (or the exempt tree), then checks it is there with our
+ * handles and kinds, and every filter (verify-after-inject). A failure midway
+ * leaves at most our root, which the session's revert deletes.
+ */
 export async function injectQdisc(rec: QdiscRecord, params: string[]): Promise<void> {
-  await runOk(inNamespace(rec.namespace, tcAddRootArgs(rec.interface, rec.handle, rec.qdisc, params)));
-  const root = await rootQdisc(rec.namespace, rec.interface);
-  if (!ours(root, rec)) {
+  const ns = rec.namespace;
+  const dev = rec.interface;
+  if (rec.root === undefined) {
+    await runOk(inNamespace(ns, tcAddRootArgs(dev, rec.handle, rec.qdisc, params)));
+    const root = await rootQdisc(ns, dev);
+    if (!ours(root, rec)) {
+      throw new Error(`verify after inject: the root qdisc of ${dev} is not ${rec.qdisc} ${rec.handle}:`);
+    }
+    return;
+  }
+  const tree = treeOf(rec, params);
+  for (const cmd of tcTreeArgs(tree)) await runOk(inNamespace(ns, cmd));
+  const list = await qdiscs(ns, dev);
+  const root = list === 'gone' ? 'gone' : list.find((q) => q.root === true);
+  const child =
+    list !== 'gone' &&
+    list.some(
+      (q) => q.handle === `${rec.child}:` && q.kind === rec.qdisc && q.parent === tcShapedClass(rec.handle),
+    );
+  const listed = await runOk(inNamespace(ns, tcFilterShowArgs(dev, rec.handle)));
+  const filters = (JSON.parse(listed.stdout || '[]') as { options?: { flowid?: string } }[]).filter(
+    (f) => f.options?.flowid === tcExemptClass(rec.handle),
+  ).length;
+  const expected = tcFilterCount(tree);
+  if (!ours(root, rec) || !child || filters !== expected) {
     throw new Error(
-      `verify after inject: the root qdisc of ${rec.interface} is not ${rec.qdisc} ${rec.handle}:`,
+      `verify after inject: ${dev} should have root ${rec.root} ${rec.handle}:, ${rec.qdisc} ${rec.child}: ` +
+        `under ${tcShapedClass(rec.handle)} and ${expected} exempt filter(s); found ${ours(root, rec) ? 'the root' : 'no root'}, ` +
+        `${child ? 'the' : 'no'} ${rec.qdisc}, ${filters} filter(s)`,
     );
   }
 }
@@ -102,7 +198,23 @@ export async function revertQdisc(record: UndoRecord): Promise<void> {
   }
 }
 
+/** True when our root is gone and, for an exempt tree, no qdisc with either of our handles remains. */
 export async function verifyQdisc(record: UndoRecord): Promise<boolean> {
   const rec = readQdiscRecord(record);
-  return !ours(await rootQdisc(rec.namespace, rec.interface), rec);
+  const list = await qdiscs(rec.namespace, rec.interface);
+  if (list === 'gone') return true;
+  if (
+    ours(
+      list.find((q) => q.root === true),
+      rec,
+    )
+  )
+    return false;
+  if (rec.root === undefined) return true;
+  // The filters hang off our root: with no qdisc of ours left, none of them can remain.
+  return !list.some(
+    (q) =>
+      (q.handle === `${rec.handle}:` && q.kind === rec.root) ||
+      (q.handle === `${rec.child}:` && q.kind === rec.qdisc),
+  );
 }

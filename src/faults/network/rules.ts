@@ -33,6 +33,7 @@ import {
   TAG_RE,
 } from './commands.js';
 import { findTool, namespaceGone, requireRootAndTools, requireScope, run, runOk } from './exec.js';
+import { type Exemption, exemptionsForRecord, readExemptions } from './exempt.js';
 import {
   checkScope,
   describeScope,
@@ -51,6 +52,8 @@ export interface RulesRecord {
   interface?: string;
   directions: Direction[];
   families?: (4 | 6)[];
+  /** The process's exempt peers when the fault was planned (absent when none). */
+  exempt?: Exemption[];
 }
 
 export const newTag = () => randomBytes(4).toString('hex');
@@ -79,6 +82,7 @@ export async function planRules(
     throw new FaultlineError('FAULTLINE_ERR_UNSUPPORTED', `${kind}: ${opts.nftablesOnly}`);
   }
   const tag = newTag();
+  const exempt = exemptionsForRecord();
   const families = backend === 'iptables' ? ruleFamilies({ ...set, tag }) : undefined;
   const tools =
     backend === 'nftables' ? ['nft'] : (families ?? [4]).map((f) => (f === 4 ? 'iptables' : 'ip6tables'));
@@ -92,6 +96,7 @@ export async function planRules(
     ...(opts.interface === undefined ? {} : { interface: opts.interface }),
     directions: opts.directions,
     ...(families ? { families } : {}),
+    ...(exempt ? { exempt } : {}),
   };
 }
 
@@ -109,6 +114,7 @@ export function readRulesRecord(record: UndoRecord): RulesRecord {
     throw bad('directions');
   if (r.families !== undefined && !(Array.isArray(r.families) && r.families.every((f) => f === 4 || f === 6)))
     throw bad('families');
+  if (r.exempt !== undefined) return { ...r, exempt: readExemptions(r.exempt) };
   return r;
 }
 
@@ -117,7 +123,13 @@ export async function injectRules(
   rec: RulesRecord,
   rules: Omit<RuleSet, 'tag' | 'directions' | 'interface'>,
 ) {
-  const set: RuleSet = { ...rules, tag: rec.tag, directions: rec.directions, interface: rec.interface };
+  const set: RuleSet = {
+    ...rules,
+    tag: rec.tag,
+    directions: rec.directions,
+    interface: rec.interface,
+    exempt: rec.exempt,
+  };
   const ns = rec.namespace;
   if (rec.backend === 'nftables') {
     await runOk(inNamespace(ns, nftAddArgs(set)));
