@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { FaultlineError } from '../../src/core/errors.js';
+import type { UndoRecord } from '../../src/core/fault.js';
 import {
   iptAddCommands,
   iptExemptRules,
@@ -337,7 +338,7 @@ test('undo records: exemptions are read back validated; a record without them is
   assert.deepEqual(readQdiscRecord(tree), tree);
   assert.throws(() => readQdiscRecord({ ...tree, root: 'cbq' }), /root/);
   assert.throws(() => readQdiscRecord({ ...tree, child: q.handle }), /child/);
-  assert.throws(() => readQdiscRecord({ ...tree, child: undefined }), /exempt tree/);
+  assert.throws(() => readQdiscRecord({ ...tree, child: undefined } as unknown as UndoRecord), /exempt tree/);
   assert.throws(() => readQdiscRecord({ ...tree, exempt: [] }), /exempt/);
   assert.throws(() => readQdiscRecord({ ...tree, exempt: [{ address: 'x' }] }), /exempt/);
   assert.deepEqual(readExemptions([{ ...NATS }, NATS]), [NATS]);

@@ -425,7 +425,12 @@ export const iptListAllArgs = (family: Family) => [iptBinary(family), '-w', '-S'
 
 export const tcShowArgs = (dev: string) => ['tc', '-j', 'qdisc', 'show', 'dev', dev];
 
-export function tcAddRootArgs(dev: string, handle: string, kind: string, params: string[]): string[] {
+export function tcAddRootArgs(
+  dev: string,
+  handle: string,
+  kind: string,
+  params: readonly string[],
+): string[] {
   return ['tc', 'qdisc', 'add', 'dev', dev, 'root', 'handle', `${handle}:`, kind, ...params];
 }
 
@@ -462,6 +467,17 @@ export function tcChildHandle(tag: string): string {
   if (child === root) child = (child % 0xfffe) + 1;
   return child.toString(16);
 }
+
+/**
+ * Two bands, every priority mapped to band 1 (the shaped one). The priomap is
+ * required: prio's default one names band 2, which two bands do not have.
+ */
+export const PRIO_PARAMS: readonly string[] = Object.freeze([
+  'bands',
+  '2',
+  'priomap',
+  ...Array<string>(16).fill('1'),
+]);
 
 /** A root qdisc fault whose exempt peers bypass the shaping: the whole tree tcTreeArgs() builds. */
 export interface TcTree {
@@ -537,7 +553,7 @@ export function tcTreeArgs(t: TcTree): string[][] {
   const h = t.handle;
   const cmds: string[][] = [];
   if (t.root === 'prio') {
-    cmds.push(tcAddRootArgs(t.dev, h, 'prio', ['bands', '2', 'priomap', ...Array(16).fill('1')]));
+    cmds.push(tcAddRootArgs(t.dev, h, 'prio', PRIO_PARAMS));
   } else {
     cmds.push(tcAddRootArgs(t.dev, h, 'htb', ['default', '2']));
     for (const cls of [tcExemptClass(h), tcShapedClass(h)]) {

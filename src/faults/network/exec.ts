@@ -12,6 +12,7 @@ import {
   inNamespace,
   linkShowArgs,
   netemParams,
+  PRIO_PARAMS,
   probeLinkAddArgs,
   probeLinkDelArgs,
   type TcRoot,
@@ -178,7 +179,7 @@ let tcRoot: Promise<TcRoot | undefined> | undefined;
  */
 export function tcRootSupported(): Promise<TcRoot | undefined> {
   tcRoot ??= (async (): Promise<TcRoot | undefined> => {
-    if (await probeQdisc('prio', ['bands', '2'])) return 'prio';
+    if (await probeQdisc('prio', [...PRIO_PARAMS])) return 'prio';
     if (await probeQdisc('htb', ['default', '2'])) return 'htb';
     return undefined;
   })().catch((err) => {
