@@ -33,6 +33,12 @@ export interface FleetConnectOptions {
   timeoutMs?: number;
   /** Keep reconnecting forever (agents) rather than giving up (default true). */
   reconnect?: boolean;
+  /**
+   * Where replies to this client's requests arrive. Default `_INBOX_<user or name>`, so that the
+   * least-privilege configuration (examples/fleet/nats-server.conf) can let each user subscribe to
+   * its own replies only, instead of every client reading `_INBOX.>`.
+   */
+  inboxPrefix?: string;
 }
 
 export interface FleetConnection {
@@ -69,6 +75,7 @@ export async function connectFleet(options: FleetConnectOptions): Promise<FleetC
       reconnect: options.reconnect ?? true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
+      inboxPrefix: options.inboxPrefix ?? inboxFor(options.user ?? options.name),
       ...(options.credsFile
         ? { authenticator: credsAuthenticator(new Uint8Array(await readFile(options.credsFile))) }
         : {}),
@@ -104,12 +111,21 @@ export async function connectFleet(options: FleetConnectOptions): Promise<FleetC
     };
   } catch (err) {
     await nc.close();
-    throw new FaultlineError(
-      'FAULTLINE_ERR_FLEET',
-      `NATS at ${servers.join(', ')} has no usable JetStream (start nats-server with -js): ${(err as Error).message}`,
-      { cause: err },
-    );
+    const text = (err as Error).message;
+    // A restricted user may open the fleet's storage but not create it (docs/fleet-deploy.md).
+    const why = /Permissions Violation.*STREAM\.CREATE/i.test(text)
+      ? `${options.user ?? 'this user'} may not create the fleet's buckets and stream: have the admin user connect once (docs/fleet-deploy.md)`
+      : 'it has no usable JetStream (start nats-server with -js)';
+    throw new FaultlineError('FAULTLINE_ERR_FLEET', `NATS at ${servers.join(', ')}: ${why}: ${text}`, {
+      cause: err,
+    });
   }
+}
+
+/** A reply subject prefix from a user or client name (subject tokens cannot hold `.`, `*`, `>` or spaces). */
+function inboxFor(who: string | undefined): string {
+  const token = (who ?? '').replace(/[^A-Za-z0-9_-]/g, '_');
+  return token ? `_INBOX_${token}` : '_INBOX';
 }
 
 async function ensureEventsStream(jsm: JetStreamManager): Promise<void> {

@@ -310,6 +310,12 @@ describe('fleet permissions: examples/fleet/nats-server.conf', { skip: missing }
       closed.message,
       /permissions violation for subscription to "faultline\.agent\.agent-web-1\.cmd"/i,
     );
+    // Replies are private: another client's inbox (or all of them) cannot be read.
+    for (const subject of ['_INBOX.>', '_INBOX_agent-web-1.>', '_INBOX_faultline-controller.>']) {
+      const spy = web2.nc.subscribe(subject);
+      const refused = await spy.closed;
+      assert.ok(refused instanceof Error, `subscribing to ${subject} is refused`);
+    }
     // allow_responses is per received request: a made-up reply subject is refused.
     web2.nc.publish('_INBOX.made-up', 'forged');
     await until('the forged reply to be refused', () =>
