@@ -1,0 +1,531 @@
+/**
+ * `faultline agent` against a real nats-server of the test's own (JetStream,
+ * temporary store), the controller's side played by the test with the wire
+ * contract alone (lease puts and deletes, the halt key, requests on the
+ * command subject), and the harmless marker-file fault. Waits are on events
+ * and outcomes; the timeouts are only hang guards.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DeliverPolicy } from '@nats-io/jetstream';
+import { type Agent, type AgentOptions, startAgent } from '../../src/fleet/agent.js';
+import { connectFleet, type FleetConnection } from '../../src/fleet/connect.js';
+import {
+  type AgentRecord,
+  AgentRecordSchema,
+  type AgentReply,
+  AgentReplySchema,
+  commandSubject,
+  EVENTS_STREAM,
+  type FleetEvent,
+  FleetEventSchema,
+  HALT_KEY,
+  leaseKey,
+} from '../../src/fleet/protocol.js';
+import { tempHome } from '../helpers/home.js';
+import { natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
+
+const missing = natsServerMissing();
+const GUARD_MS = 30_000;
+/** Long enough never to lapse on a loaded machine while the test means it to live. */
+const LIVE_LEASE_MS = 20_000;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>) {
+  const end = Date.now() + GUARD_MS;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+interface Fixture {
+  nats: TestNats;
+  ctl: FleetConnection;
+  work: string;
+  home: string;
+  events: FleetEvent[];
+  agents: Agent[];
+  children: ChildProcess[];
+  agent(o?: Partial<AgentOptions>): Promise<Agent>;
+  inject(
+    agent: string,
+    args: Record<string, unknown>,
+    o?: { id?: string; kind?: string; leaseMs?: number; ttlMs?: number; lease?: boolean },
+  ): Promise<{ id: string; reply: AgentReply }>;
+  request(agent: string, command: unknown): Promise<AgentReply>;
+  /** Re-puts the lease every leaseMs/3, as a controller does, until the returned stop is called. */
+  renew(agent: string, id: string, leaseMs: number): () => void;
+  record(
+    agent: string,
+  ): Promise<{ record: AgentRecord; revision: number; raw: Record<string, unknown> } | null>;
+  event(pred: (e: FleetEvent) => boolean, what: string): Promise<FleetEvent>;
+  marker(name: string): string;
+  close(): Promise<void>;
+}
+
+async function fixture(): Promise<Fixture> {
+  const nats = await startNats();
+  const h = await tempHome();
+  const work = await mkdtemp(join(tmpdir(), 'faultline-fleet-agent-'));
+  const ctl = await connectFleet({ servers: nats.url, name: 'test-controller' });
+  const events: FleetEvent[] = [];
+  // Read from the stream itself (an ordered consumer), not from the subject: events must be stored.
+  const consumer = await ctl.js.consumers.get(EVENTS_STREAM, { deliver_policy: DeliverPolicy.All });
+  const messages = await consumer.consume();
+  void (async () => {
+    for await (const m of messages) events.push(FleetEventSchema.parse(m.json()));
+  })().catch(() => undefined);
+  const renewals = new Set<NodeJS.Timeout>();
+  let n = 0;
+  const f: Fixture = {
+    nats,
+    ctl,
+    work,
+    home: h.home,
+    events,
+    agents: [],
+    children: [],
+    async agent(o = {}) {
+      const agent = await startAgent({
+        connect: { servers: nats.url },
+        name: `agent-${++n}`,
+        home: h.home,
+        heartbeatMs: 200,
+        labels: { app: 'test' },
+        ...o,
+      });
+      f.agents.push(agent);
+      return agent;
+    },
+    async request(agent, command) {
+      const msg = await ctl.nc.request(commandSubject(agent), JSON.stringify(command), { timeout: GUARD_MS });
+      return AgentReplySchema.parse(msg.json());
+    },
+    async inject(agent, args, o = {}) {
+      const id = o.id ?? randomUUID();
+      const leaseMs = o.leaseMs ?? LIVE_LEASE_MS;
+      if (o.lease !== false) {
+        await ctl.leases.put(
+          leaseKey(agent, id),
+          JSON.stringify({ controller: 'test', faultId: id, ttlMs: leaseMs, renewals: 0 }),
+        );
+      }
+      const reply = await f.request(agent, {
+        op: 'inject',
+        id,
+        controller: 'test',
+        kind: o.kind ?? 'marker.create',
+        arguments: args,
+        ttlMs: o.ttlMs ?? 120_000,
+        leaseMs,
+      });
+      return { id, reply };
+    },
+    renew(agent, id, leaseMs) {
+      let count = 0;
+      const t = setInterval(() => {
+        void ctl.leases
+          .put(
+            leaseKey(agent, id),
+            JSON.stringify({ controller: 'test', faultId: id, ttlMs: leaseMs, renewals: ++count }),
+          )
+          .catch(() => undefined);
+      }, leaseMs / 3);
+      renewals.add(t);
+      return () => {
+        clearInterval(t);
+        renewals.delete(t);
+      };
+    },
+    async record(agent) {
+      const e = await ctl.agents.get(agent);
+      if (e?.operation !== 'PUT') return null;
+      const raw = e.json<Record<string, unknown>>();
+      return { record: AgentRecordSchema.parse(raw), revision: e.revision, raw };
+    },
+    event(pred, what) {
+      return until(`event: ${what}`, () => events.find(pred));
+    },
+    marker: (name) => join(work, name),
+    async close() {
+      for (const t of renewals) clearInterval(t);
+      await Promise.allSettled(f.agents.map((a) => a.stop()));
+      for (const c of f.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      messages.stop();
+      await ctl.close().catch(() => undefined);
+      await nats.close();
+      assert.deepEqual(await h.activeFaults(), [], 'no fault left in the ledger');
+      await h.cleanup();
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+  return f;
+}
+
+/** Runs `body` with a fixture, closed on every path. */
+function withFleet(body: (f: Fixture) => Promise<void>) {
+  return async (t: { skip(reason: string): void }) => {
+    if (missing) {
+      t.skip(missing);
+      return;
+    }
+    const f = await fixture();
+    try {
+      await body(f);
+    } finally {
+      await f.close();
+    }
+  };
+}
+
+const of = (id: string, type: FleetEvent['type']) => (e: FleetEvent) => e.fault?.id === id && e.type === type;
+
+describe('faultline agent', () => {
+  test(
+    'registers its name, labels, kinds and host, and re-puts its record every heartbeat',
+    withFleet(async (f) => {
+      const agent = await f.agent({ labels: { app: 'payments', zone: 'a' } });
+      const first = await until('the record', () => f.record(agent.name));
+      assert.equal(first.record.name, agent.name);
+      assert.deepEqual(first.record.labels, { app: 'payments', zone: 'a' });
+      assert.ok(first.record.kinds.includes('marker.create'));
+      assert.equal(first.record.host.pid, process.pid);
+      assert.equal(first.record.halted, false);
+      assert.deepEqual(first.record.faults, []);
+      await until('a heartbeat', async () => ((await f.record(agent.name))?.revision ?? 0) > first.revision);
+      await f.event((e) => e.agent === agent.name && e.type === 'agent-started', 'agent-started');
+      const status = await f.request(agent.name, { op: 'status' });
+      assert.ok(status.ok && status.agent?.name === agent.name);
+    }),
+  );
+
+  test(
+    'an inject applies the fault, replies with it, reports it on the stream and in the record; deleting the lease reverts it',
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('flag');
+      const { id, reply } = await f.inject(agent.name, { path });
+      assert.ok(reply.ok, JSON.stringify(reply));
+      assert.equal(reply.fault?.state, 'active');
+      assert.equal(reply.fault?.id, id);
+      assert.equal(reply.fault?.kind, 'marker.create');
+      assert.ok(existsSync(path));
+      await f.event(of(id, 'injected'), 'injected');
+      await until('the record to list it', async () =>
+        (await f.record(agent.name))?.record.faults.includes(id),
+      );
+
+      await f.ctl.leases.delete(leaseKey(agent.name, id));
+      const reverted = await f.event(of(id, 'reverted'), 'reverted');
+      assert.match(reverted.fault?.reason ?? '', /lease was deleted/);
+      await f.event(of(id, 'verified'), 'verified');
+      assert.equal(existsSync(path), false);
+      await until(
+        'the record to drop it',
+        async () => (await f.record(agent.name))?.record.faults.length === 0,
+      );
+    }),
+  );
+
+  test(
+    'a lease nobody renews lapses: the fault is reverted and the event says why',
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('lapse');
+      const { id, reply } = await f.inject(agent.name, { path }, { leaseMs: 1_000 });
+      assert.ok(reply.ok);
+      const reverted = await f.event(of(id, 'reverted'), 'reverted');
+      assert.match(
+        reverted.fault?.reason ?? '',
+        /lease lapsed: no renewal seen for 1000 ms \(its controller stopped renewing it\)/,
+      );
+      assert.equal(existsSync(path), false);
+    }),
+  );
+
+  test(
+    'a renewed lease keeps the fault; the fault ttl ends it anyway',
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('ttl');
+      const { id, reply } = await f.inject(agent.name, { path }, { leaseMs: 2_000, ttlMs: 5_000 });
+      assert.ok(reply.ok);
+      const stop = f.renew(agent.name, id, 2_000);
+      try {
+        const reverted = await f.event(of(id, 'reverted'), 'reverted');
+        assert.equal(reverted.fault?.reason, 'its ttl ended');
+        assert.equal(existsSync(path), false);
+      } finally {
+        stop();
+      }
+    }),
+  );
+
+  test(
+    'NATS gone longer than the lease: the fault reverts; when NATS is back the agent registers again and reports it',
+    withFleet(async (f) => {
+      const logs: string[] = [];
+      const agent = await f.agent({ log: (_l, m) => logs.push(m) });
+      const path = f.marker('cut');
+      const { id, reply } = await f.inject(agent.name, { path }, { leaseMs: 1_500 });
+      assert.ok(reply.ok);
+      const stopRenewing = f.renew(agent.name, id, 1_500);
+      await f.nats.stop();
+      try {
+        await until('the marker to be reverted', () => !existsSync(path));
+      } finally {
+        stopRenewing();
+        await f.nats.start();
+      }
+      const before = Date.now();
+      await until('a new heartbeat', async () => {
+        const r = await f.record(agent.name).catch(() => null);
+        return r && Date.parse(r.record.heartbeatAt) > before - 1_000 && r.record.faults.length === 0;
+      });
+      const reverted = await f.event(of(id, 'reverted'), 'reverted (published after the reconnect)');
+      assert.match(reverted.fault?.reason ?? '', /lost its NATS connection/);
+      assert.ok(logs.some((l) => /lost NATS/.test(l)));
+      assert.ok(logs.some((l) => /reconnected to NATS/.test(l)));
+
+      // Its watches work again: a new fault, and a delete of its lease reverts it.
+      const again = f.marker('after');
+      const second = await f.inject(agent.name, { path: again });
+      assert.ok(second.reply.ok, JSON.stringify(second.reply));
+      assert.ok(existsSync(again));
+      await f.ctl.leases.delete(leaseKey(agent.name, second.id));
+      await f.event(of(second.id, 'reverted'), 'reverted after the restart');
+      assert.equal(existsSync(again), false);
+    }),
+  );
+
+  test(
+    'fleet halt: reverts everything, refuses new faults, shows halted; released: accepts faults again',
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('halted');
+      const { id, reply } = await f.inject(agent.name, { path });
+      assert.ok(reply.ok);
+      await f.ctl.control.put(
+        HALT_KEY,
+        JSON.stringify({ since: new Date().toISOString(), by: 'test', reason: 'drill' }),
+      );
+      const reverted = await f.event(of(id, 'reverted'), 'reverted by the halt');
+      assert.match(reverted.fault?.reason ?? '', /fleet halt by test .*: drill/);
+      assert.equal(existsSync(path), false);
+      await until(
+        'the record to say halted',
+        async () => (await f.record(agent.name))?.record.halted === true,
+      );
+
+      const refused = await f.inject(agent.name, { path: f.marker('refused') });
+      assert.equal(refused.reply.ok, false);
+      assert.ok(!refused.reply.ok && refused.reply.code === 'FAULTLINE_ERR_HALTED');
+      assert.equal(existsSync(f.marker('refused')), false);
+
+      await f.ctl.control.delete(HALT_KEY);
+      await until(
+        'the record to say not halted',
+        async () => (await f.record(agent.name))?.record.halted === false,
+      );
+      const accepted = await f.inject(agent.name, { path: f.marker('released') });
+      assert.ok(accepted.reply.ok, JSON.stringify(accepted.reply));
+      assert.ok(existsSync(f.marker('released')));
+    }),
+  );
+
+  test(
+    'a fleet halt set before the agent starts: it starts halted',
+    withFleet(async (f) => {
+      await f.ctl.control.put(HALT_KEY, JSON.stringify({ since: new Date().toISOString(), by: 'test' }));
+      const agent = await f.agent();
+      const first = await until('the record', () => f.record(agent.name));
+      assert.equal(first.record.halted, true);
+      const refused = await f.inject(agent.name, { path: f.marker('early') });
+      assert.ok(!refused.reply.ok && refused.reply.code === 'FAULTLINE_ERR_HALTED');
+    }),
+  );
+
+  test(
+    'a duplicated inject is applied once and answered as the first; a late inject after its revert is never applied',
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('dup');
+      const id = randomUUID();
+      const [a, b] = await Promise.all([
+        f.inject(agent.name, { path }, { id }),
+        f.inject(agent.name, { path }, { id }),
+      ]);
+      assert.ok(a.reply.ok, JSON.stringify(a.reply));
+      assert.deepEqual(b.reply, a.reply);
+      const c = await f.inject(agent.name, { path }, { id });
+      assert.deepEqual(c.reply, a.reply);
+      await f.event(of(id, 'injected'), 'injected');
+
+      const reverted = await f.request(agent.name, { op: 'revert', id });
+      assert.ok(reverted.ok && reverted.fault?.state === 'reverted' && reverted.fault.verified === true);
+      assert.equal(existsSync(path), false);
+      const late = await f.inject(agent.name, { path }, { id });
+      assert.deepEqual(late.reply, a.reply, 'the first outcome, not a second fault');
+      assert.equal(existsSync(path), false);
+      assert.equal(f.events.filter(of(id, 'injected')).length, 1);
+
+      // A revert that arrives before its inject: the inject, arriving late, is not applied.
+      const early = randomUUID();
+      const r = await f.request(agent.name, { op: 'revert', id: early });
+      assert.ok(r.ok && r.fault?.state === 'reverted');
+      const lateInject = await f.inject(agent.name, { path: f.marker('early') }, { id: early });
+      assert.ok(lateInject.reply.ok && lateInject.reply.fault?.state === 'reverted');
+      assert.equal(existsSync(f.marker('early')), false);
+
+      // An inject whose lease the controller already deleted is refused.
+      const gone = randomUUID();
+      await f.ctl.leases.put(
+        leaseKey(agent.name, gone),
+        JSON.stringify({ controller: 'test', faultId: gone, ttlMs: 5000, renewals: 0 }),
+      );
+      await f.ctl.leases.delete(leaseKey(agent.name, gone));
+      await until('the agent to see the delete', async () => {
+        const s = await f.request(agent.name, { op: 'status' });
+        return s.ok;
+      });
+      // The watch delivers the delete asynchronously; the reply is either refused or reverted, never active.
+      const deleted = await f.inject(agent.name, { path: f.marker('gone') }, { id: gone, lease: false });
+      if (deleted.reply.ok) assert.equal(deleted.reply.fault?.state, 'reverted');
+      else assert.match(deleted.reply.error, /^lease: /);
+      assert.equal(existsSync(f.marker('gone')), false);
+    }),
+  );
+
+  test(
+    'a kind outside --allow, an unknown kind, invalid arguments and the agent limit are refused naming the field',
+    withFleet(async (f) => {
+      const agent = await f.agent({ allow: ['marker-file'], maxFaults: 1 });
+      const first = await until('the record', () => f.record(agent.name));
+      assert.deepEqual(first.record.kinds, ['marker.create']);
+
+      const kill = await f.inject(agent.name, { name: 'x' }, { kind: 'process.kill' });
+      assert.ok(!kill.reply.ok);
+      assert.equal(kill.reply.code, 'FAULTLINE_ERR_POLICY');
+      assert.match(
+        kill.reply.error,
+        /^kind: 'process\.kill' is not allowed on agent agent-1 \(its --allow: marker\.create\)/,
+      );
+      await f.event(of(kill.id, 'refused'), 'refused');
+
+      const unknown = await f.inject(agent.name, {}, { kind: 'rm -rf /' });
+      assert.ok(!unknown.reply.ok && unknown.reply.code === 'FAULTLINE_ERR_VALIDATION');
+      assert.match(unknown.reply.error, /^kind: unknown fault kind/);
+
+      const bad = await f.inject(agent.name, { path: 42 });
+      assert.ok(!bad.reply.ok && bad.reply.code === 'FAULTLINE_ERR_VALIDATION');
+      assert.match(bad.reply.error, /^arguments\.path: expected a file path/);
+      const extra = await f.inject(agent.name, { path: f.marker('x'), command: 'touch /tmp/pwned' });
+      assert.ok(!extra.reply.ok && extra.reply.code === 'FAULTLINE_ERR_VALIDATION');
+      assert.match(extra.reply.error, /^arguments: .*command/);
+      assert.equal(existsSync(f.marker('x')), false);
+
+      const notACommand = await f.request(agent.name, { op: 'exec', cmd: 'id' });
+      assert.ok(!notACommand.ok && notACommand.code === 'FAULTLINE_ERR_VALIDATION');
+
+      const one = await f.inject(agent.name, { path: f.marker('one') });
+      assert.ok(one.reply.ok);
+      const two = await f.inject(agent.name, { path: f.marker('two') });
+      assert.ok(!two.reply.ok && two.reply.code === 'FAULTLINE_ERR_POLICY');
+      assert.match(two.reply.error, /--max-faults 1/);
+      assert.equal(existsSync(f.marker('two')), false);
+    }),
+  );
+
+  test(
+    'stop() reverts its faults, says so on the stream and marks its record stopped',
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('stop');
+      const { id, reply } = await f.inject(agent.name, { path });
+      assert.ok(reply.ok);
+      await agent.stop();
+      await agent.done;
+      assert.equal(existsSync(path), false);
+      const reverted = await f.event(of(id, 'reverted'), 'reverted');
+      assert.equal(reverted.fault?.reason, 'the agent is stopping');
+      await f.event((e) => e.agent === agent.name && e.type === 'agent-stopped', 'agent-stopped');
+      const last = await f.record(agent.name);
+      assert.equal(typeof last?.raw.stoppedAt, 'string');
+      assert.deepEqual(last?.record.faults, []);
+    }),
+  );
+
+  test(
+    'an agent killed with SIGKILL holding a fault reverts it at its next start, before it registers',
+    withFleet(async (f) => {
+      const name = 'killed';
+      const path = f.marker('orphan');
+      const first = childAgent(f, name);
+      await first.ready;
+      const { id, reply } = await f.inject(name, { path });
+      assert.ok(reply.ok, JSON.stringify(reply));
+      assert.ok(existsSync(path));
+      const exited = new Promise((r) => first.child.once('exit', r));
+      first.child.kill('SIGKILL');
+      await exited;
+      assert.ok(existsSync(path), 'its watchdog is off: the fault is still in place');
+
+      const second = childAgent(f, name);
+      const pid = second.child.pid!;
+      await until('the new registration', async () => (await f.record(name))?.record.host.pid === pid);
+      assert.equal(existsSync(path), false, 'reverted before it registered');
+      await f.event(
+        (e) => e.agent === name && e.type === 'reverted' && /previous run/.test(e.fault?.reason ?? ''),
+        'reverted at start',
+      );
+      void id;
+      const gone = new Promise((r) => second.child.once('exit', r));
+      second.child.kill('SIGTERM');
+      await gone;
+      assert.equal(second.child.exitCode, 0, second.stderr());
+    }),
+  );
+});
+
+/** An agent in a process of its own, its session's watchdog off (so only the restart can revert). */
+function childAgent(f: Fixture, name: string) {
+  const script = `
+    const { startAgent } = await import(${JSON.stringify(join(ROOT, 'src/fleet/agent.ts'))});
+    const agent = await startAgent({
+      connect: { servers: ${JSON.stringify(f.nats.url)} },
+      name: ${JSON.stringify(name)},
+      home: ${JSON.stringify(f.home)},
+      heartbeatMs: 200,
+      watchdog: false,
+      log: (level, message) => process.stderr.write(level + ' ' + message + '\\n'),
+    });
+    process.stdout.write('ready\\n');
+    process.on('SIGTERM', () => agent.stop().then(() => process.exit(0)));
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  f.children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('ready')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`agent exited (${code}) before it was ready: ${err}`)));
+  });
+  return { child, ready, stderr: () => err };
+}
