@@ -497,6 +497,110 @@ describe('faultline agent', () => {
   );
 });
 
+describe('faultline agent (the command)', () => {
+  test(
+    'bad flags are refused before connecting, naming the flag and the bad value (exit 2)',
+    withFleet(async (f) => {
+      const labels = await runCli(f, ['agent', '--nats', f.nats.url, '--name', 'x', '--labels', 'app=a,oops'])
+        .done;
+      assert.equal(labels.code, 2, labels.stderr);
+      assert.match(labels.stderr, /--labels: expected key=value pairs .*got 'oops'/);
+      const allow = await runCli(f, [
+        'agent',
+        '--nats',
+        f.nats.url,
+        '--name',
+        'x',
+        '--allow',
+        'marker.create,nope',
+      ]).done;
+      assert.equal(allow.code, 2, allow.stderr);
+      assert.match(allow.stderr, /--allow: unknown fault kind 'nope' \(known: .*marker\.create/);
+      const name = await runCli(f, ['agent', '--nats', f.nats.url, '--name', 'a.b']).done;
+      assert.equal(name.code, 2, name.stderr);
+      assert.match(name.stderr, /--name: expected 1-64 letters/);
+      const hb = await runCli(f, ['agent', '--nats', f.nats.url, '--name', 'x', '--heartbeat', 'soon']).done;
+      assert.equal(hb.code, 2, hb.stderr);
+      assert.match(hb.stderr, /--heartbeat: expected a duration/);
+      assert.equal(await f.record('x'), null, 'nothing registered');
+    }),
+  );
+
+  test(
+    'runs until SIGTERM with its flags, then reverts its faults and exits 0',
+    withFleet(async (f) => {
+      const cli = runCli(f, [
+        'agent',
+        '--nats',
+        f.nats.url,
+        '--name',
+        'cli-1',
+        '--labels',
+        'app=cli,zone=b',
+        '--allow',
+        'marker.create',
+        '--heartbeat',
+        '200ms',
+        '--max-faults',
+        '2',
+      ]);
+      await cli.ready(/registered/);
+      const r = await until('the record', () => f.record('cli-1'));
+      assert.deepEqual(r.record.labels, { app: 'cli', zone: 'b' });
+      assert.deepEqual(r.record.kinds, ['marker.create']);
+      assert.equal(r.record.heartbeatMs, 200);
+      const path = f.marker('cli');
+      const { reply } = await f.inject('cli-1', { path });
+      assert.ok(reply.ok, JSON.stringify(reply));
+      assert.ok(existsSync(path));
+      cli.child.kill('SIGTERM');
+      const done = await cli.done;
+      assert.equal(done.code, 0, done.stderr);
+      assert.match(done.stderr, /received SIGTERM/);
+      assert.equal(existsSync(path), false);
+    }),
+  );
+});
+
+/** A tiny program with only `faultline agent` (main.ts gains it separately), as a child process. */
+function runCli(f: Fixture, args: string[]) {
+  const src = (p: string) => JSON.stringify(join(ROOT, p));
+  const script = `
+    const { Command } = await import('commander');
+    const { registerAgentCommands } = await import(${src('src/cli/agent.ts')});
+    const { createOutput } = await import(${src('src/cli/output.ts')});
+    const { FaultlineError } = await import(${src('src/core/errors.ts')});
+    const out = createOutput();
+    const program = new Command().exitOverride();
+    registerAgentCommands(program, () => out);
+    try {
+      await program.parseAsync(process.argv.slice(1), { from: 'user' });
+    } catch (err) {
+      if (err instanceof FaultlineError) { out.error(err.message); process.exitCode = err.exitCode; }
+      else process.exitCode = 2;
+    }
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, FAULTLINE_HOME: f.home, FAULTLINE_WATCHDOG: '0', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  f.children.push(child);
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  child.stdout!.resume();
+  const done = new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const guard = setTimeout(() => reject(new Error(`the agent did not exit: ${err}`)), GUARD_MS);
+    child.once('exit', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stderr: err });
+    });
+  });
+  return { child, done, ready: (re: RegExp) => until(`stderr ${re}`, () => re.test(err)) };
+}
+
 /** An agent in a process of its own, its session's watchdog off (so only the restart can revert). */
 function childAgent(f: Fixture, name: string) {
   const script = `
