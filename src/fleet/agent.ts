@@ -576,7 +576,6 @@ class AgentImpl implements Agent {
         kindName,
       );
     }
-    const since = performance.now();
     let handle: FaultHandle;
     try {
       handle = await this.#session.inject(kind, cmd.arguments, { ttlMs: cmd.ttlMs });
@@ -596,7 +595,15 @@ class AgentImpl implements Agent {
       state: 'active',
       injectedAt: new Date().toISOString(),
     };
-    const held: Held = { id: cmd.id, kind: kindName, fault, handle, leaseMs: cmd.leaseMs, since };
+    // The lease counts from when the fault took effect: a slow injection does not eat into it.
+    const held: Held = {
+      id: cmd.id,
+      kind: kindName,
+      fault,
+      handle,
+      leaseMs: cmd.leaseMs,
+      since: performance.now(),
+    };
     this.#held.set(cmd.id, held);
     this.#byLedgerId.set(handle.id, cmd.id);
     this.#publish({ type: 'injected', fault: { ...fault } });
