@@ -407,6 +407,29 @@ describe('faultline agent', () => {
   );
 
   test(
+    'a controller and the agent racing a revert: one revert, reported once',
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('race');
+      const { id, reply } = await f.inject(agent.name, { path }, { leaseMs: 1_000 });
+      assert.ok(reply.ok);
+      // The revert command, the lease's delete and (soon) its lapse, all at once.
+      const [r] = await Promise.all([
+        f.request(agent.name, { op: 'revert', id }),
+        f.ctl.leases.delete(leaseKey(agent.name, id)),
+      ]);
+      assert.ok(r.ok && r.fault?.state === 'reverted' && r.fault.verified === true, JSON.stringify(r));
+      assert.equal(existsSync(path), false);
+      // Events of one agent are published in order: once a later fault's event is in, so is any second revert.
+      const later = await f.inject(agent.name, { path: f.marker('later') });
+      assert.ok(later.reply.ok);
+      await f.event(of(later.id, 'injected'), 'the later fault');
+      assert.equal(f.events.filter(of(id, 'reverted')).length, 1);
+      assert.equal(f.events.filter(of(id, 'verified')).length, 1);
+    }),
+  );
+
+  test(
     'a kind outside --allow, an unknown kind, invalid arguments and the agent limit are refused naming the field',
     withFleet(async (f) => {
       const agent = await f.agent({ allow: ['marker-file'], maxFaults: 1 });
