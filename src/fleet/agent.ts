@@ -27,6 +27,7 @@ import { recoverOrphans } from '../lib/faults.js';
 import { FaultSession } from '../lib/session.js';
 import { VERSION } from '../version.js';
 import { connectFleet, type FleetConnection, type FleetConnectOptions } from './connect.js';
+import { exemptControlPlane } from './exemptions.js';
 import {
   type AgentCommand,
   AgentCommandSchema,
@@ -171,6 +172,14 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const log = options.log ?? (() => {});
   const kinds = await allowedKinds(options.allow);
   const home = options.home ?? faultlineHome();
+
+  // Before any fault can be planned: this agent's network faults never cut its NATS or its DNS.
+  const servers = options.connect.servers.split(',').filter((x) => x.trim() !== '');
+  const exempt = await exemptControlPlane(servers);
+  log(
+    'info',
+    `network faults exempt ${exempt.map((e) => `${e.address}${e.port ? `:${e.port}` : ''}`).join(', ') || 'nothing (no peer resolved)'}`,
+  );
 
   // A previous life's faults come off before this one tells anyone it exists.
   const recovered = await recoverOrphans({ home });

@@ -58,6 +58,8 @@ export const AgentRecordSchema = z.object({
   /** Fault ids active on it now. */
   faults: z.array(z.string()),
   halted: z.boolean(),
+  /** Set by the agent's last put when it stopped cleanly (its faults reverted): stopped, not lost. */
+  stoppedAt: z.string().optional(),
 });
 export type AgentRecord = z.infer<typeof AgentRecordSchema>;
 
