@@ -83,7 +83,7 @@ export async function fleetCommand(flags: NatsFlags & { json?: boolean }, _out: 
 export interface FleetInjectRequest {
   /** `group.name`, as typed. */
   fault: string;
-  /** The catalog's kind (what agents list and accept). */
+  /** The kind as agents list it (`group.name`). */
   kind: string;
   args: Record<string, unknown>;
   targets: FleetTargets;

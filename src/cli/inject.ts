@@ -343,7 +343,8 @@ async function fleetInject(
   return fleetInjectCommand(
     {
       fault,
-      kind: kind.kind,
+      // Agents list and accept kinds by the name `faultline inject` takes.
+      kind: fault,
       args,
       targets,
       leaseMs,

@@ -39,13 +39,14 @@ const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
 /** A lease shorter than this cannot be renewed reliably (every third of it) on a loaded host. */
 export const MIN_LEASE_MS = 300;
 
-export type AgentHealth = 'alive' | 'lost' | 'halted';
+export type AgentHealth = 'alive' | 'lost' | 'halted' | 'stopped';
 
 export interface FleetAgent extends AgentRecord {
   /**
    * `alive`: its record was re-put within LOST_AFTER_HEARTBEATS heartbeats, judged by the
    * server's timestamp on the KV entry against this controller's clock (indicative: the two
-   * clocks may differ); `halted`: alive and halted by the fleet halt; `lost` otherwise.
+   * clocks may differ); `halted`: alive and halted by the fleet halt; `stopped`: its last
+   * record says it stopped cleanly (its faults reverted); `lost` otherwise.
    */
   health: AgentHealth;
   /** The server's timestamp of its last record. */
@@ -173,7 +174,9 @@ export class FleetController {
         const record = parsed.data;
         const ageMs = now - e.created.getTime();
         const lost = ageMs > LOST_AFTER_HEARTBEATS * record.heartbeatMs;
-        const health: AgentHealth = lost ? 'lost' : record.halted ? 'halted' : 'alive';
+        // An agent's last put on a clean stop carries `stoppedAt` (beyond the record's schema).
+        const stopped = typeof (safeJson(e) as { stoppedAt?: unknown })?.stoppedAt === 'string';
+        const health: AgentHealth = stopped ? 'stopped' : lost ? 'lost' : record.halted ? 'halted' : 'alive';
         return { ...record, health, seenAt: e.created.toISOString(), ageMs };
       }),
     );
@@ -197,7 +200,9 @@ export class FleetController {
    */
   async plan(kind: string, _args: Record<string, unknown>, targets: FleetTargets, options: PlanOptions = {}) {
     const all = await this.agents();
-    const candidates = all.filter((a) => a.health !== 'lost' && matchSelector(a.labels, targets.selector));
+    const candidates = all.filter(
+      (a) => (a.health === 'alive' || a.health === 'halted') && matchSelector(a.labels, targets.selector),
+    );
     const picked = pickTargets(candidates, targets, options.random);
     const selector = formatSelector(targets.selector);
     checkBlastRadius(
@@ -336,7 +341,7 @@ export class FleetController {
   }
 
   /**
-   * Deletes the fault's lease and asks its agent to revert. An agent that does
+   * Asks the fault's agent to revert it, then deletes its lease. An agent that does
    * not answer still reverts by lease (when it sees the delete, or when no
    * renewal came for the lease's length): the outcome says so, unverified.
    */
@@ -345,15 +350,19 @@ export class FleetController {
     if (!h)
       throw new FaultlineError('FAULTLINE_ERR_USAGE', `faultId: this controller holds no fault ${faultId}`);
     const { agent } = h.fault;
+    // The command first, the lease delete after: an agent that saw the delete first would revert
+    // on its own and could answer the command with the fault's first (inject) outcome. Renewals
+    // have stopped already, so an agent that does not answer reverts by lease all the same.
+    const reply = await this.request(agent, { op: 'revert', id: faultId });
     let leaseError: string | undefined;
     await this.connection.leases.delete(leaseKey(agent, faultId)).catch((err: Error) => {
       leaseError = err.message;
     });
-    const reply = await this.request(agent, { op: 'revert', id: faultId });
-    if (reply.ok && reply.fault) return { ...h.fault, ...reply.fault, id: faultId, agent };
+    if (reply.ok && reply.fault)
+      return { ...h.fault, ...reply.fault, id: faultId, agent, kind: h.fault.kind };
     const byLease = leaseError
       ? `its lease could not be deleted (${leaseError}) but is no longer renewed: the agent reverts it within ${h.lease.ttlMs} ms of the last renewal`
-      : 'its lease is deleted: the agent reverts it by lease';
+      : `its lease is deleted and no longer renewed: the agent reverts it by lease (at the delete, or ${h.lease.ttlMs} ms after the last renewal)`;
     return {
       ...h.fault,
       state: 'reverted',
@@ -382,7 +391,9 @@ export class FleetController {
         this.connection.leases.delete(leaseKey(h.fault.agent, h.fault.id)).catch(() => undefined),
       ),
     );
-    const waiting = new Set((await this.agents()).filter((a) => a.health !== 'lost').map((a) => a.name));
+    const waiting = new Set(
+      (await this.agents()).filter((a) => a.health === 'alive' || a.health === 'halted').map((a) => a.name),
+    );
     const last = new Map<string, AgentRecord>();
     const reverted: string[] = [];
     const deadline = Date.now() + (options.timeoutMs ?? 10_000);
