@@ -10,6 +10,7 @@ import { DRY_MODES, HYPOTHESIS_STRATEGIES, ROLLBACK_STRATEGIES } from '../core/s
 import { faultlineHome } from '../faults/home.js';
 import { recoverOrphans } from '../lib/faults.js';
 import { VERSION } from '../version.js';
+import { registerAgentCommands } from './agent.js';
 import { errorLines } from './error-lines.js';
 import { registerFleetCommands } from './fleet.js';
 import { withNatsOptions } from './nats-options.js';
@@ -356,6 +357,7 @@ function buildProgram(out: () => Output): Command {
   });
 
   registerProxyCommands(program, out);
+  registerAgentCommands(program, out);
   registerFleetCommands(program, out);
 
   return program;

@@ -11,6 +11,7 @@
  * reverts by lease on its own.
  */
 import { randomUUID } from 'node:crypto';
+import { DeliverPolicy } from '@nats-io/jetstream';
 import { type BlastRadius, type BlastRadiusPolicy, checkBlastRadius } from '../core/blast-radius.js';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultTarget } from '../core/fault.js';
@@ -24,6 +25,9 @@ import {
   AgentReplySchema,
   commandSubject,
   DEFAULT_LEASE_MS,
+  EVENTS_STREAM,
+  eventsSubject,
+  FleetEventSchema,
   type FleetFault,
   type FleetHalt,
   FleetHaltSchema,
@@ -109,6 +113,8 @@ interface Held {
   fault: FleetFault;
   lease: Lease;
   timer: NodeJS.Timeout;
+  /** When the controller sent it (its own clock): where to look for the fault's events. */
+  sentAt: number;
 }
 
 const policiesOf = (b: PlanOptions['blastRadius']): BlastRadiusPolicy[] =>
@@ -279,7 +285,7 @@ export class FleetController {
     }
     const timer = setInterval(() => void this.renew(id), Math.max(100, Math.floor(leaseMs / 3)));
     timer.unref();
-    this.held.set(id, { fault: { ...base, state: 'active' }, lease, timer });
+    this.held.set(id, { fault: { ...base, state: 'active' }, lease, timer, sentAt: Date.now() });
 
     const command: AgentCommand = {
       op: 'inject',
@@ -358,8 +364,15 @@ export class FleetController {
     await this.connection.leases.delete(leaseKey(agent, faultId)).catch((err: Error) => {
       leaseError = err.message;
     });
-    if (reply.ok && reply.fault)
+    if (reply.ok && reply.fault && reply.fault.state !== 'active') {
       return { ...h.fault, ...reply.fault, id: faultId, agent, kind: h.fault.kind };
+    }
+    if (reply.ok) {
+      // The agent no longer held it (it reverted it on its own: lease, halt, ttl) and answered with
+      // its inject's outcome: how that revert went is on the events stream.
+      const ended = await this.endedOnAgent(agent, faultId, h.sentAt);
+      if (ended) return { ...h.fault, ...ended, id: faultId, agent, kind: h.fault.kind };
+    }
     const byLease = leaseError
       ? `its lease could not be deleted (${leaseError}) but is no longer renewed: the agent reverts it within ${h.lease.ttlMs} ms of the last renewal`
       : `its lease is deleted and no longer renewed: the agent reverts it by lease (at the delete, or ${h.lease.ttlMs} ms after the last renewal)`;
@@ -461,6 +474,30 @@ export class FleetController {
     for (const id of [...this.held.keys()]) this.drop(id);
     await this.connection.close().catch(() => undefined);
     return outcomes;
+  }
+
+  /** The fault's last revert event (`reverted`, `verified` or `failed`) its agent published, if any. */
+  private async endedOnAgent(agent: string, id: string, since: number): Promise<FleetFault | undefined> {
+    let found: FleetFault | undefined;
+    try {
+      const consumer = await this.connection.js.consumers.get(EVENTS_STREAM, {
+        filter_subjects: eventsSubject(agent),
+        deliver_policy: DeliverPolicy.StartTime,
+        // A minute of slack for the server's clock against this one.
+        opt_start_time: new Date(since - 60_000).toISOString(),
+      });
+      for (let i = 0; i < 100_000; i++) {
+        const m = await consumer.next({ expires: 2_000 });
+        if (!m) break;
+        const e = FleetEventSchema.safeParse(safeJson(m));
+        const fault = e.success ? e.data.fault : undefined;
+        if (fault?.id === id && fault.state !== 'active' && fault.state !== 'refused') found = fault;
+        if (m.info.pending === 0) break;
+      }
+    } catch {
+      // No stream, no permission to read it: the outcome says the revert is not verified.
+    }
+    return found;
   }
 
   private async request(

@@ -336,6 +336,26 @@ describe('fleet controller with real agents', { skip: missing || false }, () => 
     assert.deepEqual(markedAgents(), []);
   });
 
+  test('a fault its agent already reverted on its own: revert() reads the verified outcome from the events stream', async () => {
+    const [f] = await ctl.inject(
+      MARKER,
+      args,
+      { selector: parseSelector('zone=c'), mode: 'all' },
+      { leaseMs: LEASE_MS },
+    );
+    assert.equal(f!.state, 'active', JSON.stringify(f));
+    // The lease gone behind the controller's back (as a halt or a lapse would end it on the agent).
+    await ctl.connection.leases.delete(`${f!.agent}.${f!.id}`);
+    await until('the agent reverted it', () => markedAgents().length === 0);
+    await until('its record shows no fault', async () =>
+      (await ctl.agents()).every((a) => a.faults.length === 0),
+    );
+    const r = await ctl.revert(f!.id);
+    assert.equal(r.state, 'reverted', JSON.stringify(r));
+    assert.equal(r.verified, true, JSON.stringify(r));
+    assert.match(r.reason ?? '', /lease/);
+  });
+
   test('close() reverts what the controller holds', async () => {
     const other = await FleetController.open({ servers: nats.url }, { id: 'closing' });
     let outcomes: Awaited<ReturnType<FleetController['close']>>;
