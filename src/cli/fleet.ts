@@ -191,10 +191,11 @@ export async function fleetInjectCommand(req: FleetInjectRequest, out: Output): 
       else out.error(line);
     }
 
-    let endedBy = 'duration';
+    // The first of the duration, a signal and a fleet halt says why it ended.
+    let endedBy: string | undefined;
     if (active.length > 0) {
       const halted = ctl.whenHalted(signals.signal).then((h) => {
-        if (h) endedBy = `fleet halt by ${h.by}${h.reason ? `: ${h.reason}` : ''}`;
+        if (h) endedBy ??= `fleet halt by ${h.by}${h.reason ? `: ${h.reason}` : ''}`;
       });
       const timer =
         req.durationMs === undefined
@@ -204,13 +205,14 @@ export async function fleetInjectCommand(req: FleetInjectRequest, out: Output): 
         signals.signal.addEventListener(
           'abort',
           () => {
-            endedBy = String(signals.signal.reason);
+            endedBy ??= String(signals.signal.reason);
             r();
           },
           { once: true },
         ),
       );
       await Promise.race([halted, aborted, ...(timer ? [timer] : [])]);
+      endedBy ??= 'its duration elapsed';
       if (!signals.signal.aborted) signals.abort('done');
     } else endedBy = 'nothing was injected';
 
