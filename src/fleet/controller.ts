@@ -396,6 +396,7 @@ export class FleetController {
    * Leases this controller holds are deleted too (their faults are reverted by the halt).
    */
   async haltFleet(reason?: string, options: { timeoutMs?: number } = {}): Promise<FleetHaltReport> {
+    if (this.closed) throw new FaultlineError('FAULTLINE_ERR_FLEET', 'the fleet controller is closed');
     const halt: FleetHalt = { since: new Date().toISOString(), by: this.id, ...(reason ? { reason } : {}) };
     await this.connection.control.put(HALT_KEY, JSON.stringify(halt));
     const held = [...this.held.keys()].map((id) => this.drop(id)!);
@@ -409,18 +410,27 @@ export class FleetController {
     );
     const last = new Map<string, AgentRecord>();
     const reverted: string[] = [];
-    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
-    // The records are re-put every heartbeat: poll them rather than hold a watch per halt.
-    while (waiting.size > 0 && Date.now() < deadline) {
-      for (const a of await this.agents()) {
-        if (!waiting.has(a.name)) continue;
-        last.set(a.name, a);
-        if (a.halted && a.faults.length === 0) {
-          waiting.delete(a.name);
-          reverted.push(a.name);
+    if (waiting.size > 0) {
+      // One watch on the records (each agent re-puts its record when it has reverted, and at every
+      // heartbeat) rather than re-reading the whole fleet in a loop.
+      const watch = await this.connection.agents.watch();
+      const timer = setTimeout(() => watch.stop(), options.timeoutMs ?? 10_000);
+      try {
+        for await (const e of watch) {
+          if (e.operation !== 'PUT' || !waiting.has(e.key)) continue;
+          const r = AgentRecordSchema.safeParse(safeJson(e));
+          if (!r.success) continue;
+          last.set(e.key, r.data);
+          if (r.data.halted && r.data.faults.length === 0) {
+            waiting.delete(e.key);
+            reverted.push(e.key);
+            if (waiting.size === 0) break;
+          }
         }
+      } finally {
+        clearTimeout(timer);
+        watch.stop();
       }
-      if (waiting.size > 0) await new Promise((r) => setTimeout(r, 100));
     }
     return {
       halt,
