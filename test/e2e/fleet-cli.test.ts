@@ -53,10 +53,10 @@ describe('faultline fleet, inject --on, halt --fleet (built CLI)', { skip: missi
     ] as const) {
       const dir = await mkdtemp(join(tmpdir(), `faultline-host-${name}-`));
       const hostEnv = { FAULTLINE_HOME: join(dir, 'home') };
-      const agent = startCli(
-        ['agent', ...nats_(), '--name', name, '--labels', labels, '--heartbeat', '500ms'],
-        { cwd: dir, env: hostEnv },
-      );
+      const agent = startCli(['agent', ...nats_(), '--name', name, '--labels', labels, '--heartbeat', '1s'], {
+        cwd: dir,
+        env: hostEnv,
+      });
       hosts.push({ name, dir, env: hostEnv, agent });
     }
     await Promise.all(hosts.map((h) => h.agent.waitFor(/registered/, 60_000)));

@@ -22,8 +22,9 @@ const AGENT_MODULE = fileURLToPath(new URL('../../src/fleet/agent.ts', import.me
 // tsx by URL: the agents run in their own directories, where a bare `tsx` does not resolve.
 const TSX = import.meta.resolve('tsx');
 const MARKER = 'marker.create';
-const HEARTBEAT_MS = 500;
-const LEASE_MS = 1_500;
+// Generous on a loaded machine: an agent is lost after 3 heartbeats without a record.
+const HEARTBEAT_MS = 1_000;
+const LEASE_MS = 3_000;
 const missing = natsServerMissing();
 
 interface TestAgent {
