@@ -357,6 +357,39 @@ describe('fleet controller with real agents', { skip: missing || false }, () => 
     assert.match(r.reason ?? '', /lease/);
   });
 
+  test('fleet halt names an agent that does not answer (paused), which reverts once it runs again', async () => {
+    const frozen = await startTestAgent(nats.url, 'frozen', { role: 'frozen' });
+    agents.push(frozen);
+    try {
+      await until('frozen registered', async () => (await ctl.agents()).some((a) => a.name === 'frozen'));
+      const [f] = await ctl.inject(
+        MARKER,
+        args,
+        { selector: parseSelector('role=frozen'), mode: 'all' },
+        { leaseMs: LEASE_MS },
+      );
+      assert.equal(f!.state, 'active', JSON.stringify(f));
+      frozen.child.kill('SIGSTOP');
+      const report = await ctl.haltFleet('frozen agent', { timeoutMs: 3_000 });
+      assert.deepEqual(
+        report.noAnswer.map((a) => [a.name, a.halted, a.faults]),
+        [['frozen', false, [f!.id]]],
+      );
+      assert.ok(report.reverted.includes('web-a'));
+      assert.equal(existsSync(marker(frozen)), true, 'still in place while the agent is paused');
+      frozen.child.kill('SIGCONT');
+      await until('the paused agent reverted once running', () => !existsSync(marker(frozen)));
+    } finally {
+      frozen.child.kill('SIGCONT');
+      await ctl.releaseFleet();
+      agents = agents.filter((a) => a !== frozen);
+      await stopTestAgent(frozen);
+    }
+    await until('the agents show the release', async () =>
+      (await ctl.agents()).filter((a) => a.name !== 'frozen').every((a) => a.health === 'alive'),
+    );
+  });
+
   test('close() reverts what the controller holds', async () => {
     const other = await FleetController.open({ servers: nats.url }, { id: 'closing' });
     let outcomes: Awaited<ReturnType<FleetController['close']>>;
