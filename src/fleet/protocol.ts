@@ -99,21 +99,9 @@ export const AgentCommandSchema = z.discriminatedUnion('op', [
 ]);
 export type AgentCommand = z.infer<typeof AgentCommandSchema>;
 
-/** What happened to one fault on one agent: what the journal records per target. */
-export const FleetFaultSchema = z.object({
-  id: z.string(),
-  agent: z.string(),
-  kind: z.string(),
-  target: z.string().optional(),
-  state: z.enum(['active', 'reverted', 'failed', 'refused']),
-  injectedAt: z.string().optional(),
-  revertedAt: z.string().optional(),
-  verified: z.boolean().optional(),
-  /** Why it was refused, failed, or reverted by the agent itself (lease expired, halt, ttl). */
-  reason: z.string().optional(),
-  error: z.string().optional(),
-});
-export type FleetFault = z.infer<typeof FleetFaultSchema>;
+export { type FleetFault, FleetFaultSchema } from '../core/fleet.js';
+
+import { FleetFaultSchema } from '../core/fleet.js';
 
 export const AgentReplySchema = z.union([
   z.object({ ok: z.literal(true), fault: FleetFaultSchema.optional(), agent: AgentRecordSchema.optional() }),
