@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { ActivityFailed } from '../core/errors.js';
 import type { FaultKind, ResolvedTargets } from '../core/fault.js';
-import type { BuiltinActivity } from '../engine/context.js';
+import type { ActivityContext, BuiltinActivity } from '../engine/context.js';
 import { selectionJson, selectionOf } from '../faults/process/select.js';
 
 /** Seconds an exposed fault lives when the experiment gives no duration. */
@@ -82,6 +82,7 @@ export function faultAction(kind: FaultKind): BuiltinActivity {
     async run(all, ctx) {
       const { duration, ...rest } = all as { duration?: number | string } & Record<string, unknown>;
       const ttlMs = parseDuration(duration ?? DEFAULT_FAULT_DURATION_S)!;
+      if (ctx.targets) return onFleet(`${expose.group}.${expose.name}`, rest, ttlMs, ctx);
       const observed = observeResolution(kind);
       const handle = await ctx.faults.inject(observed.kind, rest, { ttlMs, signal: ctx.signal });
       const record = ctx.faults.records().find((r) => r.id === handle.id);
@@ -97,6 +98,31 @@ export function faultAction(kind: FaultKind): BuiltinActivity {
       };
     },
   };
+}
+
+/**
+ * The fault on the fleet's agents the activity's `targets:` picks: each agent
+ * holds it under a lease the run renews, and the run's revert phase takes it
+ * off. Fails when no agent took it; the outcome of each is the output.
+ */
+async function onFleet(
+  kind: string,
+  args: Record<string, unknown>,
+  ttlMs: number,
+  ctx: ActivityContext,
+): Promise<unknown> {
+  if (!ctx.fleet) {
+    throw new ActivityFailed(
+      'targets: this run has no fleet to send the fault to (run with --nats URL, or FAULTLINE_NATS_URL)',
+    );
+  }
+  const outcomes = await ctx.fleet.inject(kind, args, ctx.targets!, { ttlMs });
+  const active = outcomes.filter((o) => o.state === 'active');
+  if (active.length === 0) {
+    const why = outcomes.map((o) => `${o.agent}: ${o.state}${o.error ? ` (${o.error})` : ''}`).join('; ');
+    throw new ActivityFailed(`no agent took the fault${why ? `: ${why}` : ''}`);
+  }
+  return { kind, agents: outcomes, duration: ttlMs / 1000 };
 }
 
 const RevertArgs = z.strictObject({

@@ -40,8 +40,7 @@ function buildProgram(out: () => Output): Command {
     .configureOutput({ outputError: (str, write) => write(str) })
     .exitOverride();
 
-  program
-    .command('run')
+  withNatsOptions(program.command('run'))
     .description('run an experiment (JSON, YAML, or a TypeScript/JavaScript module) and write its journal')
     .argument('<source>', 'experiment file path or http(s) URL')
     .option('--journal-path <path>', 'where to write the journal', './journal.json')

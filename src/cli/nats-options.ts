@@ -5,7 +5,7 @@
  * that they do not show in the process list.
  */
 import type { Command } from 'commander';
-import type { FleetConnectOptions } from '../fleet/connect.js';
+import { DEFAULT_NATS_URL, type FleetConnectOptions } from '../fleet/connect.js';
 
 export interface NatsFlags {
   nats?: string;
@@ -45,7 +45,7 @@ export function natsConnectOptions(
       ? { caFile: flags.natsTlsCa, certFile: flags.natsTlsCert, keyFile: flags.natsTlsKey }
       : undefined;
   return {
-    servers: flags.nats ?? env.FAULTLINE_NATS_URL ?? 'nats://127.0.0.1:4222',
+    servers: flags.nats ?? env.FAULTLINE_NATS_URL ?? DEFAULT_NATS_URL,
     name,
     user: flags.natsUser ?? env.NATS_USER,
     pass: flags.natsPassword ?? env.NATS_PASSWORD,

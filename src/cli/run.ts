@@ -5,6 +5,7 @@
  * so a library caller gets the same run. The signals are the CLI's own: a
  * library caller passes its own AbortSignal.
  */
+
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
 import type { DryMode, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
@@ -12,13 +13,14 @@ import { parseVarOption } from '../experiment/vars.js';
 import type { MetricsOptions } from '../lib/observers.js';
 import { runFromSource } from '../lib/run-source.js';
 import { WebhookSchema } from '../observe/notify.js';
+import { type NatsFlags, natsConnectOptions } from './nats-options.js';
 import type { Output } from './output.js';
 import { askYes } from './prompt.js';
 import { allowedHostsOption } from './proxy.js';
 import { RunRenderer } from './render-run.js';
 import { parseReportSpecs } from './report.js';
 
-export interface RunFlags {
+export interface RunFlags extends NatsFlags {
   journalPath: string;
   dry?: DryMode;
   validation: boolean;
@@ -155,6 +157,8 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
       validation: flags.validation,
       verifyTls: flags.verifyTls,
       ...(flags.native === false ? { providerOptions: { python: { native: false } } } : {}),
+      // Used only by fault actions with `targets:` (the fleet); a run without one never connects.
+      fleet: natsConnectOptions(flags, 'faultline-run', env),
       dry: flags.dry,
       hypothesisStrategy: flags.hypothesisStrategy,
       rollbackStrategy: flags.rollbackStrategy,

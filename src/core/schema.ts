@@ -4,9 +4,11 @@
  * that `faultline schema` prints. The format is Chaos Toolkit's: unknown keys
  * are kept and ignored, as Chaos Toolkit does, so existing files run unchanged.
  */
+
 import { z } from 'zod';
 import { BlastRadiusSchema } from './blast-radius.js';
 import { parseDuration } from './duration.js';
+import { TargetsSchema } from './fleet.js';
 
 const nonEmpty = (what: string) =>
   z.string({ error: `${what}: expected a non-empty string` }).min(1, `${what}: expected a non-empty string`);
@@ -257,6 +259,8 @@ export const FullActivitySchema = z.looseObject({
   background: z.boolean({ error: 'activity background must be a boolean' }).optional(),
   controls: z.array(ControlSchema).optional(),
   timeout: z.number({ error: 'activity timeout must be a number' }).optional(),
+  /** Faultline: run this fault action on the fleet's agents the block picks, not on this host (docs/fleet.md). */
+  targets: TargetsSchema.optional(),
 });
 
 export const ActivitySchema = z.union([ActivityRefSchema, FullActivitySchema], {

@@ -108,7 +108,9 @@ export async function executeActivity(activity: Activity, opts: ExecuteOptions):
       if (ctx.signal.aborted) throw new InterruptExecution(reasonOf(ctx.signal));
       const runner = opts.providers.get(activity.provider.type);
       if (!runner) throw new Error(`unknown provider type '${activity.provider.type}'`);
-      run.output = (await runner.run(substituteProvider(activity.provider, vars, runner), ctx)) ?? null;
+      // A `targets:` block sends the activity's fault to the fleet's agents (activities/faults.ts).
+      const actx = activity.targets ? { ...ctx, targets: activity.targets } : ctx;
+      run.output = (await runner.run(substituteProvider(activity.provider, vars, runner), actx)) ?? null;
     } catch (err) {
       run.status = 'failed';
       run.output = null;

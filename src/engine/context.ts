@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { CheckContext } from '../core/check.js';
 import type { Issue } from '../core/errors.js';
 import type { FaultKind } from '../core/fault.js';
+import type { FleetFault, Targets } from '../core/fleet.js';
 import type { LogLevel } from '../core/resource.js';
 import type { Configuration, Provider, Secrets } from '../core/schema.js';
 import type { FaultSession } from '../faults/session.js';
@@ -14,6 +15,23 @@ import type { ControlProviderHooks } from './controls.js';
 import type { RunScope } from './run-scope.js';
 
 export type { RunScope, ScopedValue } from './run-scope.js';
+
+/**
+ * What a run needs of the fleet (lib/run-source.ts adapts a FleetController):
+ * place a fault kind on the agents a `targets:` block picks, holding a lease on
+ * each for as long as the run lives, and take every one off at the revert phase.
+ */
+export interface FleetRunner {
+  /** One outcome per picked agent; throws when nothing can be sent (halt, no agent, blast radius). */
+  inject(
+    kind: string,
+    args: Record<string, unknown>,
+    targets: Targets,
+    options: { ttlMs: number },
+  ): Promise<FleetFault[]>;
+  /** Reverts every fault this run placed; the final outcome of each (verified, or left to its lease). */
+  revertAll(): Promise<FleetFault[]>;
+}
 
 export type { LogLevel };
 
@@ -29,6 +47,10 @@ export interface ActivityContext {
   faults: FaultSession;
   /** What lives as long as the run (a provider's per-run process), closed when it ends. */
   scope: RunScope;
+  /** The activity's `targets:` block: its fault goes to the fleet's agents it picks, not this host. */
+  targets?: Targets;
+  /** The run's fleet, when it has one (a run whose activities have `targets:`). */
+  fleet?: FleetRunner;
   log(level: LogLevel, message: string): void;
 }
 

@@ -69,12 +69,52 @@ function faultActions(
   const walk = (list: readonly ActivityOrRef[] | undefined, where: string) =>
     (list ?? []).forEach((a, i) => {
       if (isRef(a)) return;
+      // A fault aimed at the fleet is checked by the fleet's controller against its agents, not here.
+      if (a.targets) return;
       const kind = providers.get(a.provider.type)?.builtinOf?.(a.provider)?.fault;
       if (kind) out.push({ a, at: `${where}[${i}]`, kind });
     });
   walk(experiment.method, 'method');
   walk(experiment.rollbacks, 'rollbacks');
   return out;
+}
+
+/**
+ * Activities with `targets:` must be fault actions (what an agent can run is a
+ * fault kind, never a command), and the run must have a fleet to send them to:
+ * refused before anything runs, naming the activity.
+ */
+export function checkFleetTargets(
+  experiment: Experiment,
+  providers: ProviderLookup,
+  hasFleet: boolean,
+): void {
+  const issues: Issue[] = [];
+  const walk = (list: readonly ActivityOrRef[] | undefined, where: string) =>
+    (list ?? []).forEach((a, i) => {
+      if (isRef(a) || !a.targets) return;
+      const path = `${where}[${i}].targets`;
+      if (!providers.get(a.provider.type)?.builtinOf?.(a.provider)?.fault) {
+        issues.push({
+          path,
+          message: `'${a.name}' is not a fault action: only a fault (provider type faultline, module faultline.<group>) can run on the fleet's agents`,
+        });
+      } else if (!hasFleet) {
+        issues.push({
+          path,
+          message: `'${a.name}' runs on the fleet, and this run has none: give --nats URL`,
+        });
+      }
+    });
+  walk(experiment.method, 'method');
+  walk(experiment.rollbacks, 'rollbacks');
+  if (issues.length > 0) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_VALIDATION',
+      issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+      { issues },
+    );
+  }
 }
 
 /** The refusal of one action: its name, the argument's full path, the original message. */

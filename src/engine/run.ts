@@ -37,7 +37,7 @@ import type { FaultKindSource } from '../faults/registry.js';
 import { FaultSession } from '../faults/session.js';
 import { VERSION } from '../version.js';
 import { executeActivity, interruptedRun, reasonOf } from './activity.js';
-import type { ActivityContext, LogLevel, ProviderLookup } from './context.js';
+import type { ActivityContext, FleetRunner, LogLevel, ProviderLookup } from './context.js';
 import { type ControlEnv, callHook, controlsFor, type LoadedControl, loadControls } from './controls.js';
 import { type Phase, type RunEventListener, STEADY_STATE_PHASES } from './events.js';
 import { breachReason, interruptCause, maxDurationReason } from './interruption.js';
@@ -50,7 +50,7 @@ import {
   rollbacksPlay,
 } from './outcome.js';
 import { duringLoop, hypothesisAfter, hypothesisBefore, type SteadyStateRun } from './phases/steady-state.js';
-import { blastRadiusPolicies, preflightBlastRadius } from './preflight.js';
+import { blastRadiusPolicies, checkFleetTargets, preflightBlastRadius } from './preflight.js';
 import { measureRecovery } from './recovery-time.js';
 import { redactEvent, redactSecrets } from './redact.js';
 import type { RunResource, StartedResource } from './resources.js';
@@ -117,6 +117,8 @@ export interface RunOptions {
   blastRadius?: readonly BlastRadiusPolicy[];
   /** Safeguards from outside the experiment (the settings file), checked with the experiment's own. */
   safeguards?: readonly Safeguard[];
+  /** The fleet that activities with `targets:` inject on (lib/run-source.ts opens it when they exist). */
+  fleet?: FleetRunner;
   /** Options for one provider type, by type (`{python: {native: false}}`): each provider reads its own. */
   providerOptions?: Readonly<Record<string, unknown>>;
   /**
@@ -370,6 +372,8 @@ class ExperimentRun {
     this.#refreshVars();
     this.#journal.experiment.title = String(substitute(experiment.title, this.#vars));
 
+    // Fleet activities are fault actions, and the run has a fleet to send them to.
+    checkFleetTargets(experiment, options.registries.providers, options.fleet !== undefined);
     // Before anything is injected: every fault action whose targets can be known now.
     await preflightBlastRadius(
       experiment,
@@ -671,6 +675,9 @@ class ExperimentRun {
     await this.#faults.revertAll();
     const { faultline } = this.#journal;
     faultline.faults = this.#faults.records();
+    // The fleet's faults: one outcome per agent (injected, reverted, verified, or left to its lease).
+    const fleet = await this.options.fleet?.revertAll();
+    if (fleet && fleet.length > 0) faultline.fleet = fleet;
     faultline.unreverted = faultline.faults.filter((r) => r.error !== undefined || r.verified === false);
   }
 
@@ -799,6 +806,7 @@ class ExperimentRun {
       runId: this.#runId,
       faults: this.#faults,
       scope: this.#scope,
+      ...(this.options.fleet ? { fleet: this.options.fleet } : {}),
       log: this.#log,
     };
   }

@@ -18,6 +18,9 @@ import {
   LEASES_BUCKET,
 } from './protocol.js';
 
+/** Where the fleet's NATS is when nothing says otherwise (the flags, FAULTLINE_NATS_URL). */
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
 export interface FleetConnectOptions {
   /** One URL or a comma-separated list (`nats://host:4222`). */
   servers: string;

@@ -21,6 +21,7 @@ import { checkOutputPath } from '../core/safe-write.js';
 import type { Experiment } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
 import type { RunEvent } from '../engine/events.js';
+import { blastRadiusPolicies } from '../engine/preflight.js';
 import { exitCodeFor, type RunOptions } from '../engine/run.js';
 import { RunScopeImpl } from '../engine/run-scope.js';
 import { isSafeguardControl, type Safeguard } from '../engine/safeguards.js';
@@ -34,7 +35,9 @@ import {
 } from '../experiment/settings.js';
 import { loadVarFiles, mergeOverrides, type Overrides } from '../experiment/vars.js';
 import { faultlineHome } from '../faults/home.js';
+import { DEFAULT_NATS_URL, type FleetConnectOptions } from '../fleet/connect.js';
 import type { Webhook } from '../observe/notify.js';
+import { type RunFleet, runFleet, usesFleet } from './fleet-run.js';
 import { type MetricsOptions, startRunObservers } from './observers.js';
 import { checkReportSpecs, type ReportSpec, writeJournalFile, writeRunReports } from './output-files.js';
 import { runExperiment } from './run.js';
@@ -107,6 +110,11 @@ export interface RunFromSourceOptions extends EngineRunOptions {
   cwd?: string;
   /** $FAULTLINE_HOME (ledger, halt switch, default settings). Default: from `env`. */
   home?: string;
+  /**
+   * The fleet's NATS (connection and credentials) for fault actions with a `targets:` block;
+   * default FAULTLINE_NATS_URL, else nats://127.0.0.1:4222. Unused by a run without one.
+   */
+  fleet?: FleetConnectOptions;
   /** How error messages name the options (the CLI gives its flags: `--journal-path`, `--report`). */
   fieldNames?: { journalPath?: string; reports?: string };
 }
@@ -200,6 +208,7 @@ export async function runFromSource(
   // worker before the engine starts. The engine closes it when the run ends; the finally below
   // closes it when the run never starts.
   const runId = options.runId ?? randomUUID();
+  let fleet: RunFleet | undefined;
   const scope = new RunScopeImpl(runId, env, options.providerOptions, (level, message) =>
     notice(level === 'warn' || level === 'error' ? 'warn' : 'info', message),
   );
@@ -247,6 +256,13 @@ export async function runFromSource(
       env,
       onNotice: notice,
     });
+    // Fault actions with `targets:` go to the fleet; a run without one never connects to NATS.
+    fleet = usesFleet(experiment)
+      ? runFleet(options.fleet ?? { servers: env.FAULTLINE_NATS_URL ?? DEFAULT_NATS_URL }, {
+          runId,
+          blastRadius: blastRadiusPolicies(experiment, settingsBlastRadius(settings)),
+        })
+      : undefined;
     try {
       emit({ type: 'run-approved', policy });
       const journal = await runExperiment(experiment, {
@@ -264,6 +280,7 @@ export async function runFromSource(
         runId,
         scope,
         providerOptions: options.providerOptions,
+        ...(fleet ? { fleet } : {}),
         haltPollMs: options.haltPollMs,
         policy,
         blastRadius: settingsBlastRadius(settings),
@@ -320,6 +337,7 @@ export async function runFromSource(
       await observers.close();
     }
   } finally {
+    await fleet?.close();
     await scope.close();
   }
 }
