@@ -163,11 +163,12 @@ export class FleetController {
   /** Every agent record in the bucket, with its health; sorted by name. */
   async agents(): Promise<FleetAgent[]> {
     const kv = this.connection.agents;
-    const names: string[] = [];
-    for await (const k of await kv.keys()) names.push(k);
+    // A Set: keys() delivers a key again when its record is re-put while it lists (heartbeats).
+    const names = new Set<string>();
+    for await (const k of await kv.keys()) names.add(k);
     const now = Date.now();
     const found = await Promise.all(
-      names.map(async (name) => {
+      [...names].map(async (name) => {
         const e = await kv.get(name);
         if (e?.operation !== 'PUT') return undefined;
         let parsed: ReturnType<typeof AgentRecordSchema.safeParse>;
@@ -180,8 +181,8 @@ export class FleetController {
         const record = parsed.data;
         const ageMs = now - e.created.getTime();
         const lost = ageMs > LOST_AFTER_HEARTBEATS * record.heartbeatMs;
-        // An agent's last put on a clean stop carries `stoppedAt` (beyond the record's schema).
-        const stopped = typeof (safeJson(e) as { stoppedAt?: unknown })?.stoppedAt === 'string';
+        // An agent's last put on a clean stop carries `stoppedAt`.
+        const stopped = record.stoppedAt !== undefined;
         const health: AgentHealth = stopped ? 'stopped' : lost ? 'lost' : record.halted ? 'halted' : 'alive';
         return { ...record, health, seenAt: e.created.toISOString(), ageMs };
       }),
