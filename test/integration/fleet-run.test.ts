@@ -96,13 +96,13 @@ describe('experiments on the fleet (targets:)', { skip: missing }, () => {
     );
     const [mark, probe] = journal.run;
     assert.equal(mark?.status, 'succeeded');
-    const placed = (mark?.output as { agents: { agent: string; state: string }[] }).agents;
+    const placed = (mark!.output as { agents: { agent: string; state: string }[] }).agents;
     assert.deepEqual(
       placed.map((a) => [a.agent, a.state]),
       [['web-1', 'active']],
       'only the web agent was picked',
     );
-    assert.equal((probe?.output as { status: number }).status, 0, 'the marker existed while the method ran');
+    assert.equal((probe!.output as { status: number }).status, 0, 'the marker existed while the method ran');
     assert.ok(!existsSync(marker), 'the revert phase took it off');
     const fleet = journal.faultline.fleet as { agent: string; state: string; verified?: boolean }[];
     assert.equal(fleet.length, 1);
