@@ -10,9 +10,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { type Cli, runCli, startCli } from '../helpers/cli.js';
 import { natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
+import { until } from '../helpers/until.js';
 
 const missing = natsServerMissing();
 const STACK = /\n\s+at .+:\d+:\d+/;
@@ -22,18 +22,6 @@ interface Host {
   dir: string;
   env: NodeJS.ProcessEnv;
   agent: Cli;
-}
-
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('faultline fleet, inject --on, halt --fleet (built CLI)', { skip: missing || false }, () => {

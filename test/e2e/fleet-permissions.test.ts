@@ -14,7 +14,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -28,11 +27,13 @@ import {
   HALT_KEY,
   leaseKey,
 } from '../../src/fleet/protocol.js';
-import { natsServerMissing } from '../helpers/nats.js';
+import { accepting, freePort, natsServerMissing } from '../helpers/nats.js';
+import { until } from '../helpers/until.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples/fleet');
 const GUARD_MS = 30_000;
+const untilGuard = <T>(what: string, check: () => T | Promise<T>) => until(what, check, GUARD_MS);
 const PASSWORDS = {
   FAULTLINE_ADMIN_PASSWORD: 'admin-secret',
   FAULTLINE_CONTROLLER_PASSWORD: 'controller-secret',
@@ -41,36 +42,6 @@ const PASSWORDS = {
 };
 const missing = natsServerMissing();
 if (missing) console.log(`# fleet permissions: skipped: ${missing}`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const accepting = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = tcpConnect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>) {
-  const end = Date.now() + GUARD_MS;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** nats-server on the example configuration: only the port, host and store differ. */
 interface ConfiguredNats {
@@ -108,7 +79,7 @@ async function startConfigured(): Promise<ConfiguredNats> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    await until('nats-server to listen', async () => {
+    await untilGuard('nats-server to listen', async () => {
       if (child.exitCode !== null) throw new Error(`nats-server exited at start: ${log}`);
       return accepting(port);
     });
@@ -134,7 +105,7 @@ async function refused(nats: ConfiguredNats, user: User, subject: string, attemp
     assert.ok(err.message.includes(subject), `${err.message} names ${subject}`);
     return true;
   });
-  await until(`the server to log ${user}'s violation on ${subject}`, () =>
+  await untilGuard(`the server to log ${user}'s violation on ${subject}`, () =>
     nats.log().includes(`User "${user}", Subject "${subject}"`),
   );
 }
@@ -212,7 +183,7 @@ describe('fleet permissions: examples/fleet/nats-server.conf', { skip: missing }
     await controller.leases.delete(leaseKey('agent-web-1', 'f1'));
     await controller.control.put(HALT_KEY, '{}');
     await controller.control.delete(HALT_KEY);
-    await until('the agent to see its lease come and go and the halt', () =>
+    await untilGuard('the agent to see its lease come and go and the halt', () =>
       ['lease agent-web-1.f1 PUT', 'lease agent-web-1.f1 DEL', 'halt PUT', 'halt DEL'].every((s) =>
         seen.includes(s),
       ),
@@ -220,7 +191,7 @@ describe('fleet permissions: examples/fleet/nats-server.conf', { skip: missing }
     // Another agent's lease never reaches this agent's watch.
     await controller.leases.put(leaseKey('agent-web-2', 'f2'), '{}');
     await controller.leases.put(leaseKey('agent-web-1', 'f3'), '{}');
-    await until('the next own lease', () => seen.includes('lease agent-web-1.f3 PUT'));
+    await untilGuard('the next own lease', () => seen.includes('lease agent-web-1.f3 PUT'));
     assert.ok(!seen.some((s) => s.includes('agent-web-2')), seen.join(', '));
 
     const ack = await agent.js.publish(eventsSubject('agent-web-1'), '{"type":"agent-started"}');
@@ -318,7 +289,7 @@ describe('fleet permissions: examples/fleet/nats-server.conf', { skip: missing }
     }
     // allow_responses is per received request: a made-up reply subject is refused.
     web2.nc.publish('_INBOX.made-up', 'forged');
-    await until('the forged reply to be refused', () =>
+    await untilGuard('the forged reply to be refused', () =>
       nats.log().includes('User "agent-web-2", Subject "_INBOX.made-up"'),
     );
     await web2.close();
@@ -403,7 +374,7 @@ describe('fleet permissions: examples/fleet/nats-server.conf', { skip: missing }
       id: 'perm-test',
     });
     try {
-      await until('both agents alive', async () => {
+      await untilGuard('both agents alive', async () => {
         const alive = (await ctl.agents()).filter((a) => a.health === 'alive').map((a) => a.name);
         return alive.includes('agent-web-1') && alive.includes('agent-web-2');
       });

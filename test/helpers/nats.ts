@@ -16,7 +16,8 @@ export function natsServerMissing(): string | false {
   return r.status === 0 ? false : 'nats-server is not installed (Debian: apt-get install nats-server)';
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port nothing listens on now (on 127.0.0.1). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -27,7 +28,8 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function accepting(port: number): Promise<boolean> {
+/** Whether something accepts connections on 127.0.0.1:port. */
+export async function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = tcpConnect({ host: '127.0.0.1', port }, () => {
       s.destroy();

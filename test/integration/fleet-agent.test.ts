@@ -31,22 +31,14 @@ import {
 } from '../../src/fleet/protocol.js';
 import { tempHome } from '../helpers/home.js';
 import { natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
+import { until } from '../helpers/until.js';
 
 const missing = natsServerMissing();
 const GUARD_MS = 30_000;
+const untilGuard = <T>(what: string, check: () => T | Promise<T>) => until(what, check, GUARD_MS);
 /** Long enough never to lapse on a loaded machine while the test means it to live. */
 const LIVE_LEASE_MS = 20_000;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>) {
-  const end = Date.now() + GUARD_MS;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 interface Fixture {
   nats: TestNats;
@@ -154,7 +146,7 @@ async function fixture(): Promise<Fixture> {
       return { record: AgentRecordSchema.parse(raw), revision: e.revision, raw };
     },
     event(pred, what) {
-      return until(`event: ${what}`, () => events.find(pred));
+      return untilGuard(`event: ${what}`, () => events.find(pred));
     },
     marker: (name) => join(work, name),
     async close() {
@@ -195,14 +187,17 @@ describe('faultline agent', () => {
     'registers its name, labels, kinds and host, and re-puts its record every heartbeat',
     withFleet(async (f) => {
       const agent = await f.agent({ labels: { app: 'payments', zone: 'a' } });
-      const first = await until('the record', () => f.record(agent.name));
+      const first = await untilGuard('the record', () => f.record(agent.name));
       assert.equal(first.record.name, agent.name);
       assert.deepEqual(first.record.labels, { app: 'payments', zone: 'a' });
       assert.ok(first.record.kinds.includes('marker.create'));
       assert.equal(first.record.host.pid, process.pid);
       assert.equal(first.record.halted, false);
       assert.deepEqual(first.record.faults, []);
-      await until('a heartbeat', async () => ((await f.record(agent.name))?.revision ?? 0) > first.revision);
+      await untilGuard(
+        'a heartbeat',
+        async () => ((await f.record(agent.name))?.revision ?? 0) > first.revision,
+      );
       await f.event((e) => e.agent === agent.name && e.type === 'agent-started', 'agent-started');
       const status = await f.request(agent.name, { op: 'status' });
       assert.ok(status.ok && status.agent?.name === agent.name);
@@ -221,7 +216,7 @@ describe('faultline agent', () => {
       assert.equal(reply.fault?.kind, 'marker.create');
       assert.ok(existsSync(path));
       await f.event(of(id, 'injected'), 'injected');
-      await until('the record to list it', async () =>
+      await untilGuard('the record to list it', async () =>
         (await f.record(agent.name))?.record.faults.includes(id),
       );
 
@@ -230,7 +225,7 @@ describe('faultline agent', () => {
       assert.match(reverted.fault?.reason ?? '', /lease was deleted/);
       await f.event(of(id, 'verified'), 'verified');
       assert.equal(existsSync(path), false);
-      await until(
+      await untilGuard(
         'the record to drop it',
         async () => (await f.record(agent.name))?.record.faults.length === 0,
       );
@@ -282,13 +277,13 @@ describe('faultline agent', () => {
       const stopRenewing = f.renew(agent.name, id, 1_500);
       await f.nats.stop();
       try {
-        await until('the marker to be reverted', () => !existsSync(path));
+        await untilGuard('the marker to be reverted', () => !existsSync(path));
       } finally {
         stopRenewing();
         await f.nats.start();
       }
       const before = Date.now();
-      await until('a new heartbeat', async () => {
+      await untilGuard('a new heartbeat', async () => {
         const r = await f.record(agent.name).catch(() => null);
         return r && Date.parse(r.record.heartbeatAt) > before - 1_000 && r.record.faults.length === 0;
       });
@@ -322,7 +317,7 @@ describe('faultline agent', () => {
       const reverted = await f.event(of(id, 'reverted'), 'reverted by the halt');
       assert.match(reverted.fault?.reason ?? '', /fleet halt by test .*: drill/);
       assert.equal(existsSync(path), false);
-      await until(
+      await untilGuard(
         'the record to say halted',
         async () => (await f.record(agent.name))?.record.halted === true,
       );
@@ -333,7 +328,7 @@ describe('faultline agent', () => {
       assert.equal(existsSync(f.marker('refused')), false);
 
       await f.ctl.control.delete(HALT_KEY);
-      await until(
+      await untilGuard(
         'the record to say not halted',
         async () => (await f.record(agent.name))?.record.halted === false,
       );
@@ -348,7 +343,7 @@ describe('faultline agent', () => {
     withFleet(async (f) => {
       await f.ctl.control.put(HALT_KEY, JSON.stringify({ since: new Date().toISOString(), by: 'test' }));
       const agent = await f.agent();
-      const first = await until('the record', () => f.record(agent.name));
+      const first = await untilGuard('the record', () => f.record(agent.name));
       assert.equal(first.record.halted, true);
       const refused = await f.inject(agent.name, { path: f.marker('early') });
       assert.ok(!refused.reply.ok && refused.reply.code === 'FAULTLINE_ERR_HALTED');
@@ -394,7 +389,7 @@ describe('faultline agent', () => {
         JSON.stringify({ controller: 'test', faultId: gone, ttlMs: 5000, renewals: 0 }),
       );
       await f.ctl.leases.delete(leaseKey(agent.name, gone));
-      await until('the agent to see the delete', async () => {
+      await untilGuard('the agent to see the delete', async () => {
         const s = await f.request(agent.name, { op: 'status' });
         return s.ok;
       });
@@ -433,7 +428,7 @@ describe('faultline agent', () => {
     'a kind outside --allow, an unknown kind, invalid arguments and the agent limit are refused naming the field',
     withFleet(async (f) => {
       const agent = await f.agent({ allow: ['marker-file'], maxFaults: 1 });
-      const first = await until('the record', () => f.record(agent.name));
+      const first = await untilGuard('the record', () => f.record(agent.name));
       assert.deepEqual(first.record.kinds, ['marker.create']);
 
       const kill = await f.inject(agent.name, { name: 'x' }, { kind: 'process.kill' });
@@ -505,7 +500,7 @@ describe('faultline agent', () => {
 
       const second = childAgent(f, name);
       const pid = second.child.pid!;
-      await until('the new registration', async () => (await f.record(name))?.record.host.pid === pid);
+      await untilGuard('the new registration', async () => (await f.record(name))?.record.host.pid === pid);
       assert.equal(existsSync(path), false, 'reverted before it registered');
       await f.event(
         (e) => e.agent === name && e.type === 'reverted' && /previous run/.test(e.fault?.reason ?? ''),
@@ -568,7 +563,7 @@ describe('faultline agent (the command)', () => {
         '2',
       ]);
       await cli.ready(/registered/);
-      const r = await until('the record', () => f.record('cli-1'));
+      const r = await untilGuard('the record', () => f.record('cli-1'));
       assert.deepEqual(r.record.labels, { app: 'cli', zone: 'b' });
       assert.deepEqual(r.record.kinds, ['marker.create']);
       assert.equal(r.record.heartbeatMs, 200);

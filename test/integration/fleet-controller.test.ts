@@ -11,12 +11,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { FaultlineError } from '../../src/core/errors.js';
 import { FleetController } from '../../src/fleet/controller.js';
 import { parseSelector, targetCount } from '../../src/fleet/select.js';
 import { natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
+import { until } from '../helpers/until.js';
 
 const AGENT_MODULE = fileURLToPath(new URL('../../src/fleet/agent.ts', import.meta.url));
 // tsx by URL: the agents run in their own directories, where a bare `tsx` does not resolve.
@@ -105,19 +105,6 @@ async function stopTestAgent(a: TestAgent): Promise<void> {
     clearTimeout(t);
   }
   await rm(a.dir, { recursive: true, force: true });
-}
-
-/** Polls `check` until true; a hang guard, never a timing assertion. */
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('fleet controller with real agents', { skip: missing || false }, () => {

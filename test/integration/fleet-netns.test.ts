@@ -22,20 +22,12 @@ import { parseSelector } from '../../src/fleet/select.js';
 import { BIN, ROOT } from '../helpers/cli.js';
 import { natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
 import { networkSkipReason, sh } from '../helpers/netns.js';
+import { until } from '../helpers/until.js';
 
 const GUARD_MS = 60_000;
+const untilGuard = <T>(what: string, check: () => T | Promise<T>) => until(what, check, GUARD_MS);
 const LEASE_MS = 3_000;
 const SBIN = '/usr/local/sbin:/usr/sbin:/sbin';
-
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>) {
-  const end = Date.now() + GUARD_MS;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 function trySh(argv: string[]): string | undefined {
   try {
@@ -226,7 +218,7 @@ test('an agent cut off from NATS in its namespace reverts within its lease; the 
     // Cut host-a off inside its own namespace: its agent sees no renewal any more.
     sh(['ip', '-n', a.ns, 'link', 'set', a.nsIf, 'down']);
     const cutAt = performance.now();
-    await until('host-a to remove its marker', () => !existsSync(a.marker));
+    await untilGuard('host-a to remove its marker', () => !existsSync(a.marker));
     const revertMs = performance.now() - cutAt;
     t.diagnostic(`host-a reverted ${Math.round(revertMs)} ms after the cut (lease ${LEASE_MS} ms)`);
 
@@ -238,12 +230,12 @@ test('an agent cut off from NATS in its namespace reverts within its lease; the 
     // host-a has been unable to put for a while: a newer revision can only come after the link is back.
     const cutRevision = (await record(a))?.revision ?? 0;
     sh(['ip', '-n', a.ns, 'link', 'set', a.nsIf, 'up']);
-    const back = await until('host-a to heartbeat again', async () => {
+    const back = await untilGuard('host-a to heartbeat again', async () => {
       const r = await record(a);
       return r && r.revision > cutRevision ? r : undefined;
     });
     assert.equal(back.record.stoppedAt, undefined);
-    const again = await until('a second heartbeat of host-a', async () => {
+    const again = await untilGuard('a second heartbeat of host-a', async () => {
       const r = await record(a);
       return r && r.revision > back.revision ? r : undefined;
     });
@@ -253,7 +245,7 @@ test('an agent cut off from NATS in its namespace reverts within its lease; the 
 
     const reverted = await ctl.revert(idB);
     assert.ok(['reverted', 'verified'].includes(reverted.state), JSON.stringify(reverted));
-    await until("host-b's marker to go", () => !existsSync(b.marker));
+    await untilGuard("host-b's marker to go", () => !existsSync(b.marker));
 
     // What it still holds for host-a (reverted on the agent by lease already) is let go here.
     await ctl.close();
