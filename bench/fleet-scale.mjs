@@ -255,6 +255,15 @@ async function main() {
       const plan = await ctl.plan('marker.create', {}, targets);
       const planMs = Date.now() - t0;
       const replies = [];
+      // When each lease put is acknowledged: the controller's JetStream share of the latency.
+      const leased = [];
+      const kv = ctl.connection.leases;
+      const put = kv.put;
+      kv.put = async (...a) => {
+        const r = await put.apply(kv, a);
+        leased.push(Date.now() - t0);
+        return r;
+      };
       const results = await Promise.all(
         plan.targets.map(async (a) => {
           const f = await ctl.injectOne(
@@ -269,6 +278,7 @@ async function main() {
           return f;
         }),
       );
+      kv.put = put;
       const active = results.filter((f) => f.state === 'active');
       // The `injected` event is sent before the reply; give IPC a moment to deliver the last ones.
       await sleep(500);
@@ -282,76 +292,87 @@ async function main() {
         planMs,
         applied: stats(applied),
         replied: stats(replies),
+        leased: stats(leased.slice(0, plan.targets.length)),
         totalMs: Date.now() - 500 - t0,
       };
     };
 
-    // 1. fan-out
-    v0 = await varz();
-    out.fanOut = await fanOut('fan-out', leaseMs);
-    v1 = await varz();
-    out.fanOut.msgsPerAgent = (v1.in_msgs - v0.in_msgs + v1.out_msgs - v0.out_msgs) / running;
-    out.fanOut.markers = names.filter((x) => existsSync(join(markers, x))).length;
-    // Held faults: lease renewals (every lease/3) on top of the heartbeats.
-    v0 = await varz();
-    await sleep(5000);
-    v1 = await varz();
-    out.heldMsgsPerAgentSec = (v1.in_msgs - v0.in_msgs + v1.out_msgs - v0.out_msgs) / running / 5;
+    // A phase that fails (the server overloaded) still leaves the ones before it to print.
+    let phase = 'fan-out';
+    try {
+      // 1. fan-out
+      v0 = await varz();
+      out.fanOut = await fanOut('fan-out', leaseMs);
+      v1 = await varz();
+      out.fanOut.msgsPerAgent = (v1.in_msgs - v0.in_msgs + v1.out_msgs - v0.out_msgs) / running;
+      out.fanOut.markers = names.filter((x) => existsSync(join(markers, x))).length;
+      // Held faults: lease renewals (every lease/3) on top of the heartbeats.
+      v0 = await varz();
+      await sleep(5000);
+      v1 = await varz();
+      out.heldMsgsPerAgentSec = (v1.in_msgs - v0.in_msgs + v1.out_msgs - v0.out_msgs) / running / 5;
 
-    // 2. fleet halt
-    const ids = new Map(byName);
-    v0 = await varz();
-    const th = Date.now();
-    const report = await ctl.haltFleet('bench', { timeoutMs: 60_000 });
-    const haltMs = Date.now() - th;
-    await sleep(500);
-    const reverts = [...ids.values()]
-      .map((id) => events.get(id)?.verified - th)
-      .filter((x) => Number.isFinite(x));
-    v1 = await varz();
-    out.halt = {
-      reverted: report.reverted.length,
-      noAnswer: report.noAnswer.length,
-      verifiedRevert: stats(reverts),
-      allRecordsHaltedMs: haltMs,
-      markersLeft: names.filter((x) => existsSync(join(markers, x))).length,
-      msgsPerAgent: (v1.in_msgs - v0.in_msgs + v1.out_msgs - v0.out_msgs) / running,
-    };
-    await ctl.releaseFleet();
-    // Every record shows the release before the next inject (a halted agent refuses).
-    for (let i = 0; ; i++) {
-      const all = await ctl.agents();
-      if (all.filter((a) => a.health === 'alive' && !a.halted).length >= running) break;
-      if (i > 60) throw new Error('agents still halted a minute after the release');
+      // 2. fleet halt
+      phase = 'fleet halt';
+      const ids = new Map(byName);
+      v0 = await varz();
+      const th = Date.now();
+      const report = await ctl.haltFleet('bench', { timeoutMs: 60_000 });
+      const haltMs = Date.now() - th;
       await sleep(500);
-    }
-
-    // 3. controller killed: its connection closed under it, the leases left to lapse.
-    out.killInject = await fanOut('fan-out before kill', leaseMs);
-    const killIds = new Map(byName);
-    // Let renewals run so the kill lands at a random point of the renewal cycle.
-    await sleep(2000 + Math.random() * 1000);
-    const tk = Date.now();
-    await ctl.connection.nc.close();
-    let goneMs;
-    for (;;) {
-      if (names.every((x) => !existsSync(join(markers, x)))) {
-        goneMs = Date.now() - tk;
-        break;
+      const reverts = [...ids.values()]
+        .map((id) => events.get(id)?.verified - th)
+        .filter((x) => Number.isFinite(x));
+      v1 = await varz();
+      out.halt = {
+        reverted: report.reverted.length,
+        noAnswer: report.noAnswer.length,
+        verifiedRevert: stats(reverts),
+        allRecordsHaltedMs: haltMs,
+        markersLeft: names.filter((x) => existsSync(join(markers, x))).length,
+        msgsPerAgent: (v1.in_msgs - v0.in_msgs + v1.out_msgs - v0.out_msgs) / running,
+      };
+      await ctl.releaseFleet();
+      // Every record shows the release before the next inject (a halted agent refuses).
+      for (let i = 0; ; i++) {
+        const all = await ctl.agents();
+        if (all.filter((a) => a.health === 'alive' && !a.halted).length >= running) break;
+        if (i > 60) throw new Error('agents still halted a minute after the release');
+        await sleep(500);
       }
-      if (Date.now() - tk > 60_000) break;
-      await sleep(20);
+
+      // 3. controller killed: its connection closed under it, the leases left to lapse.
+      phase = 'controller killed';
+      out.killInject = await fanOut('fan-out before kill', leaseMs);
+      const killIds = new Map(byName);
+      // Let renewals run so the kill lands at a random point of the renewal cycle.
+      await sleep(2000 + Math.random() * 1000);
+      const tk = Date.now();
+      await ctl.connection.nc.close();
+      let goneMs;
+      for (;;) {
+        if (names.every((x) => !existsSync(join(markers, x)))) {
+          goneMs = Date.now() - tk;
+          break;
+        }
+        if (Date.now() - tk > 60_000) break;
+        await sleep(20);
+      }
+      await sleep(500);
+      const lapses = [...killIds.values()]
+        .map((id) => events.get(id)?.verified - tk)
+        .filter((x) => Number.isFinite(x));
+      out.kill = {
+        verifiedRevert: stats(lapses),
+        allMarkersGoneMs: goneMs ?? 'not within 60 s',
+        target: `lease ${leaseMs} + heartbeat ${heartbeatMs} = ${leaseMs + heartbeatMs} ms`,
+      };
+      ctl = undefined;
+    } catch (err) {
+      out.error = `${phase}: ${err.message}`;
+      // Its connection would keep reconnecting to the server stopped below, and this process alive.
+      await ctl?.connection.nc.close().catch(() => undefined);
     }
-    await sleep(500);
-    const lapses = [...killIds.values()]
-      .map((id) => events.get(id)?.verified - tk)
-      .filter((x) => Number.isFinite(x));
-    out.kill = {
-      verifiedRevert: stats(lapses),
-      allMarkersGoneMs: goneMs ?? 'not within 60 s',
-      target: `lease ${leaseMs} + heartbeat ${heartbeatMs} = ${leaseMs + heartbeatMs} ms`,
-    };
-    ctl = undefined;
     out.agentLogs = logs;
     const vEnd = await varz();
     out.server = { rssMB: Math.round(vEnd.mem / 2 ** 20), slowConsumers: vEnd.slow_consumers };
@@ -379,37 +400,52 @@ async function main() {
 }
 
 function print(o) {
+  // A line whose phase did not run is left out.
+  const line = (f) => {
+    try {
+      console.log(f());
+    } catch {}
+  };
   const row = (name, s) =>
     `${name.padEnd(44)} ${String(s.n).padStart(5)} ${String(s.p50).padStart(7)} ${String(s.p99).padStart(7)} ${String(s.max).padStart(7)}`;
-  console.log(
-    `\n${o.agents} agents over ${o.procs} processes, ${o.cores} cores, lease ${o.leaseMs} ms, heartbeat ${o.heartbeatMs} ms; started in ${o.startSec.toFixed(1)} s (${o.startFailed} failed)`,
+  line(
+    () =>
+      `\n${o.agents} agents over ${o.procs} processes, ${o.cores} cores, lease ${o.leaseMs} ms, heartbeat ${o.heartbeatMs} ms; started in ${o.startSec.toFixed(1)} s (${o.startFailed} failed)`,
   );
-  console.log(`${'ms from the call'.padEnd(44)}     n     p50     p99     max`);
-  console.log(row(`fan-out: applied on the agent (target p99 500)`, o.fanOut.applied));
-  console.log(row('fan-out: reply at the controller', o.fanOut.replied));
-  console.log(row(`halt: verified revert (target p99 1000)`, o.halt.verifiedRevert));
-  console.log(row(`controller killed: reverted by lease`, o.kill.verifiedRevert));
-  console.log(
-    `fan-out: plan() ${o.fanOut.planMs} ms, ${o.fanOut.active}/${o.fanOut.targets} active, not active ${o.fanOut.notActive}, markers ${o.fanOut.markers}, ${o.fanOut.msgsPerAgent.toFixed(1)} NATS msgs (in+out) per agent`,
+  line(() => `${'ms from the call'.padEnd(44)}     n     p50     p99     max`);
+  line(() => row(`fan-out: applied on the agent (target p99 500)`, o.fanOut.applied));
+  line(() => row('fan-out: its lease put acknowledged', o.fanOut.leased));
+  line(() => row('fan-out: reply at the controller', o.fanOut.replied));
+  line(() => row(`halt: verified revert (target p99 1000)`, o.halt.verifiedRevert));
+  line(() => row(`controller killed: reverted by lease`, o.kill.verifiedRevert));
+  line(
+    () =>
+      `fan-out: plan() ${o.fanOut.planMs} ms, ${o.fanOut.active}/${o.fanOut.targets} active, not active ${o.fanOut.notActive}, markers ${o.fanOut.markers}, ${o.fanOut.msgsPerAgent.toFixed(1)} NATS msgs (in+out) per agent`,
   );
-  console.log(
-    `halt: every record halted and empty after ${o.halt.allRecordsHaltedMs} ms; reverted ${o.halt.reverted}, no answer ${o.halt.noAnswer}, markers left ${o.halt.markersLeft}, ${o.halt.msgsPerAgent.toFixed(1)} msgs per agent`,
+  line(
+    () =>
+      `halt: every record halted and empty after ${o.halt.allRecordsHaltedMs} ms; reverted ${o.halt.reverted}, no answer ${o.halt.noAnswer}, markers left ${o.halt.markersLeft}, ${o.halt.msgsPerAgent.toFixed(1)} msgs per agent`,
   );
-  console.log(
-    `controller killed: every marker gone after ${o.kill.allMarkersGoneMs} ms (target ${o.kill.target}); second fan-out applied p99 ${o.killInject.applied.p99} ms, active ${o.killInject.active}/${o.killInject.targets}`,
+  line(
+    () =>
+      `controller killed: every marker gone after ${o.kill.allMarkersGoneMs} ms (target ${o.kill.target}); second fan-out applied p99 ${o.killInject.applied.p99} ms, active ${o.killInject.active}/${o.killInject.targets}`,
   );
   const i = o.idle;
-  console.log(
-    `NATS idle per agent per s: ${i.inMsgsPerAgentSec.toFixed(2)} msgs in, ${i.outMsgsPerAgentSec.toFixed(2)} out, ${Math.round(i.inBytesPerAgentSec)} B in, ${Math.round(i.outBytesPerAgentSec)} B out; holding one fault: ${o.heldMsgsPerAgentSec.toFixed(2)} msgs (in+out)`,
+  line(
+    () =>
+      `NATS idle per agent per s: ${i.inMsgsPerAgentSec.toFixed(2)} msgs in, ${i.outMsgsPerAgentSec.toFixed(2)} out, ${Math.round(i.inBytesPerAgentSec)} B in, ${Math.round(i.outBytesPerAgentSec)} B out; holding one fault: ${o.heldMsgsPerAgentSec.toFixed(2)} msgs (in+out)`,
   );
-  console.log(
-    `nats-server: ${Math.round(i.serverRssMB)} MB RSS idle, ${o.server.rssMB} MB at the end, cpu ${i.serverCpu}% idle, ${i.connections} connections, slow consumers ${o.server.slowConsumers}`,
+  line(
+    () =>
+      `nats-server: ${Math.round(i.serverRssMB)} MB RSS idle, ${o.server.rssMB} MB at the end, cpu ${i.serverCpu}% idle, ${i.connections} connections, slow consumers ${o.server.slowConsumers}`,
   );
-  console.log(
-    `memory: ${o.memory.rssPerAgentKB} KB RSS per agent (child RSS minus its RSS before the agents), ${o.memory.heapPerAgentKB} KB heap per agent (likewise); child RSS ${o.memory.childRssMB.join(', ')} MB`,
+  line(
+    () =>
+      `memory: ${o.memory.rssPerAgentKB} KB RSS per agent (child RSS minus its RSS before the agents), ${o.memory.heapPerAgentKB} KB heap per agent (likewise); child RSS ${o.memory.childRssMB.join(', ')} MB`,
   );
+  if (o.error) console.log(`stopped at ${o.error}`);
   if (o.agentLogs.length)
-    console.log(`agent warnings (first ${o.agentLogs.length}):\n  ${o.agentLogs.join('\n  ')}`);
+    line(() => `agent warnings (first ${o.agentLogs.length}):\n  ${o.agentLogs.join('\n  ')}`);
 }
 
 // Last: main() uses the helpers declared above.
