@@ -13,6 +13,7 @@ import { FaultlineError } from '../core/errors.js';
 import { NAME_PATTERN } from '../fleet/protocol.js';
 import { type NatsFlags, natsConnectOptions, withNatsOptions } from './nats-options.js';
 import type { Output } from './output.js';
+import { waitForSignal } from './wait-signal.js';
 
 interface AgentFlags extends NatsFlags {
   name?: string;
@@ -93,7 +94,10 @@ export async function agentCommand(flags: AgentFlags, out: Output): Promise<numb
     if (allow.length === 0) throw usage('--allow: expected fault kinds separated by commas');
     await allowedKinds(allow, '--allow');
   }
-  const stop = waitForSignal(out);
+  const stop = waitForSignal((signal) =>
+    // A second signal while reverting: the ledger keeps what is left, and the next start reverts it.
+    out.warn(`second ${signal}: exiting now; faults not yet reverted are reverted at the agent's next start`),
+  );
   try {
     const agent = await startAgent({
       connect: natsConnectOptions(flags, `faultline-agent-${name}`),
@@ -119,36 +123,6 @@ export async function agentCommand(flags: AgentFlags, out: Output): Promise<numb
     stop.dispose();
   }
   return 0;
-}
-
-function waitForSignal(out: Output): { promise: Promise<NodeJS.Signals>; dispose(): void } {
-  let resolve!: (s: NodeJS.Signals) => void;
-  const promise = new Promise<NodeJS.Signals>((r) => {
-    resolve = r;
-  });
-  let received = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (received) {
-      // A second signal while reverting: the ledger keeps what is left, and the next start reverts it.
-      out.warn(
-        `second ${signal}: exiting now; faults not yet reverted are reverted at the agent's next start`,
-      );
-      process.exit(1);
-    }
-    received = true;
-    resolve(signal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    promise,
-    dispose() {
-      if (!received) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    },
-  };
 }
 
 export function registerAgentCommands(program: Command, out: () => Output): void {

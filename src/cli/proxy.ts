@@ -12,6 +12,7 @@ import { Option } from 'commander';
 import { FaultlineError } from '../core/errors.js';
 import type { ProxyView, ToxicView } from '../proxy/model.js';
 import { type Output, printJsonDocument, printText } from './output.js';
+import { waitForSignal } from './wait-signal.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8474';
 
@@ -288,34 +289,6 @@ export async function proxyServeCommand(opts: ServeOptions, out: Output): Promis
   }
   out.info('proxy stopped');
   return 0;
-}
-
-function waitForSignal(): { promise: Promise<NodeJS.Signals>; dispose(): void } {
-  let resolve!: (s: NodeJS.Signals) => void;
-  const promise = new Promise<NodeJS.Signals>((r) => {
-    resolve = r;
-  });
-  let received = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (received) {
-      // A second signal while shutting down: stop waiting for connections.
-      process.exit(1);
-    }
-    received = true;
-    resolve(signal);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    promise,
-    dispose() {
-      // Keep the handler for a second signal until the process ends; drop it only if none came.
-      if (!received) {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-      }
-    },
-  };
 }
 
 // --- client subcommands ---------------------------------------------------------------------------
