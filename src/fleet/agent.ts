@@ -129,6 +129,9 @@ function refusal(code: string, error: string): AgentReply {
 interface Held {
   id: string;
   kind: string;
+  controller: string;
+  /** Wall-clock end of its own ttl (shown in the record). */
+  expiresAt: string;
   fault: FleetFault;
   handle: FaultHandle;
   leaseMs: number;
@@ -348,6 +351,15 @@ class AgentImpl implements Agent {
       heartbeatAt: new Date().toISOString(),
       heartbeatMs: this.#o.heartbeatMs,
       faults: [...this.#held.keys()],
+      active: [...this.#held.values()].map((h) => ({
+        id: h.id,
+        kind: h.kind,
+        ...(h.handle.target ? { target: h.handle.target } : {}),
+        controller: h.controller,
+        injectedAt: h.fault.injectedAt ?? this.#startedAt,
+        leaseMs: h.leaseMs,
+        expiresAt: h.expiresAt,
+      })),
       halted: this.#halted,
     };
   }
@@ -608,6 +620,8 @@ class AgentImpl implements Agent {
     const held: Held = {
       id: cmd.id,
       kind: kindName,
+      controller: cmd.controller,
+      expiresAt: new Date(Date.now() + cmd.ttlMs).toISOString(),
       fault,
       handle,
       leaseMs: cmd.leaseMs,

@@ -44,6 +44,21 @@ export const leaseKey = (agent: string, faultId: string) => `${agent}.${faultId}
 
 export const LabelsSchema = z.record(z.string().min(1).max(63), z.string().max(63));
 
+/** A fault an agent holds now, as its record shows it (`faultline status --fleet`). */
+export const ActiveFaultSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  target: z.string().optional(),
+  /** Who placed it (the lease holder). */
+  controller: z.string(),
+  /** The agent's clock. */
+  injectedAt: z.string(),
+  leaseMs: z.number().int().positive(),
+  /** When its own ttl reverts it even under a live lease (the agent's clock). */
+  expiresAt: z.string().optional(),
+});
+export type ActiveFault = z.infer<typeof ActiveFaultSchema>;
+
 export const AgentRecordSchema = z.object({
   name: AgentNameSchema,
   labels: LabelsSchema,
@@ -57,6 +72,8 @@ export const AgentRecordSchema = z.object({
   heartbeatMs: z.number().int().positive(),
   /** Fault ids active on it now. */
   faults: z.array(z.string()),
+  /** The same faults with what they are (absent from agents before it was added). */
+  active: z.array(ActiveFaultSchema).optional(),
   halted: z.boolean(),
   /** Set by the agent's last put when it stopped cleanly (its faults reverted): stopped, not lost. */
   stoppedAt: z.string().optional(),
