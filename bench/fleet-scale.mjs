@@ -10,11 +10,9 @@
 //   3. controller killed (its NATS connection closed, leases left): -> each agent's revert by
 //      lease, and -> every marker file gone, against lease + one heartbeat;
 //   4. RSS per agent (child RSS with agents minus before) and NATS traffic (the server's /varz).
-// The marker kind takes one path, resolved against the process's cwd, and a fleet inject sends
-// the same arguments to every agent, so agents sharing a process would all claim one file.
-// The fan-out therefore sends each agent its own absolute path through the controller's
-// per-agent step (injectOne, the very step inject() runs for every target after plan()),
-// after one plan() over the whole fleet, timed as part of the fan-out.
+// The marker kind takes one path, and agents sharing a process would all claim one file: the
+// fan-out is the controller's public inject() (plan, blast radius, then every target at once)
+// with arguments made per agent (each its own absolute path).
 import { fork, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -252,8 +250,6 @@ async function main() {
     const targets = { selector: {}, mode: 'all' };
     const fanOut = async (label, lease) => {
       const t0 = Date.now();
-      const plan = await ctl.plan('marker.create', {}, targets);
-      const planMs = Date.now() - t0;
       const replies = [];
       // When each lease put is acknowledged: the controller's JetStream share of the latency.
       const leased = [];
@@ -264,20 +260,29 @@ async function main() {
         leased.push(Date.now() - t0);
         return r;
       };
-      const results = await Promise.all(
-        plan.targets.map(async (a) => {
-          const f = await ctl.injectOne(
-            a.name,
-            'marker.create',
-            { path: join(markers, a.name) },
-            lease,
-            600_000,
-          );
-          replies.push(Date.now() - t0);
-          byName.set(a.name, f.id);
-          return f;
-        }),
-      );
+      // How long plan() (listing the fleet, the blast radius) took inside inject().
+      let planMs = NaN;
+      const plan = ctl.plan;
+      ctl.plan = async (...a) => {
+        const r = await plan.apply(ctl, a);
+        planMs = Date.now() - t0;
+        return r;
+      };
+      // When each agent's reply reached the controller.
+      const request = ctl.request;
+      ctl.request = async (...a) => {
+        const r = await request.apply(ctl, a);
+        if (a[1].op === 'inject') replies.push(Date.now() - t0);
+        return r;
+      };
+      // Each agent its own marker path: agents sharing a process would race for one file.
+      const results = await ctl.inject('marker.create', (a) => ({ path: join(markers, a.name) }), targets, {
+        leaseMs: lease,
+        ttlMs: 600_000,
+      });
+      ctl.request = request;
+      ctl.plan = plan;
+      for (const f of results) byName.set(f.agent, f.id);
       kv.put = put;
       const active = results.filter((f) => f.state === 'active');
       // The `injected` event is sent before the reply; give IPC a moment to deliver the last ones.
@@ -286,13 +291,13 @@ async function main() {
       const bad = results.filter((f) => f.state !== 'active');
       return {
         label,
-        targets: plan.targets.length,
+        targets: results.length,
         active: active.length,
         notActive: bad.length ? `${bad.length} (${bad[0].state}: ${bad[0].error})` : 0,
         planMs,
         applied: stats(applied),
         replied: stats(replies),
-        leased: stats(leased.slice(0, plan.targets.length)),
+        leased: stats(leased.slice(0, results.length)),
         totalMs: Date.now() - 500 - t0,
       };
     };
@@ -420,7 +425,7 @@ function print(o) {
   line(() => row(`controller killed: reverted by lease`, o.kill.verifiedRevert));
   line(
     () =>
-      `fan-out: plan() ${o.fanOut.planMs} ms, ${o.fanOut.active}/${o.fanOut.targets} active, not active ${o.fanOut.notActive}, markers ${o.fanOut.markers}, ${o.fanOut.msgsPerAgent.toFixed(1)} NATS msgs (in+out) per agent`,
+      `fan-out: plan() inside inject() ${o.fanOut.planMs} ms, ${o.fanOut.active}/${o.fanOut.targets} active, not active ${o.fanOut.notActive}, markers ${o.fanOut.markers}, ${o.fanOut.msgsPerAgent.toFixed(1)} NATS msgs (in+out) per agent`,
   );
   line(
     () =>

@@ -177,18 +177,23 @@ export function distrust(path: string, st: { uid: number; mode: number }): strin
 /**
  * Refuses a Faultline home another user could write into, and its `subdirs` (those that exist):
  * throws an Error naming the path and the fix. A missing home is fine (it is created 0700).
+ * Resolves true when the home and every subdir exist (and are trusted).
  */
-export async function checkHomeTrusted(home: string, subdirs: readonly string[] = []): Promise<void> {
+export async function checkHomeTrusted(home: string, subdirs: readonly string[] = []): Promise<boolean> {
   const checks: [string, typeof stat][] = [
     [home, stat],
     ...subdirs.map((d): [string, typeof stat] => [d, lstat]),
   ];
+  let all = true;
   for (const [path, how] of checks) {
     let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await how(path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        all = false;
+        continue;
+      }
       throw err;
     }
     if (path !== home && !st.isDirectory()) {
@@ -203,6 +208,7 @@ export async function checkHomeTrusted(home: string, subdirs: readonly string[] 
       );
     }
   }
+  return all;
 }
 
 function fixFor(path: string, st: { uid: number }): string {

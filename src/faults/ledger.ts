@@ -21,6 +21,7 @@ import { constants } from 'node:fs';
 import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FaultlineError } from '../core/errors.js';
 import type { Json, UndoRecord } from '../core/fault.js';
@@ -131,6 +132,7 @@ export interface RunInfo {
   start: string | null;
   host: string;
   startedAt: string;
+  /** When it was registered (kept for readers of older files; liveness is pid and start time). */
   heartbeat: string;
 }
 
@@ -496,11 +498,16 @@ export interface LedgerOptions {
  * const ledger = new Ledger({ home: faultlineHome() });
  * const { entries, corrupt } = await ledger.list();
  */
+/** How long a trust check that found the home and its directories in place holds (see #checkTrust). */
+export const TRUST_RECHECK_MS = 1_000;
+
 export class Ledger {
   readonly home: string;
   readonly dir: string;
   readonly runsDir: string;
   readonly haltFile: string;
+  /** performance.now() of the last trust check that found everything in place (see #checkTrust). */
+  #trustedAt = Number.NEGATIVE_INFINITY;
 
   constructor({ home }: LedgerOptions) {
     this.home = home;
@@ -519,8 +526,13 @@ export class Ledger {
 
   /** Refuses a home, ledger or runs directory another user could write (UntrustedLedgerError). */
   async #checkTrust(): Promise<void> {
+    // An inject checks trust four times: a long-lived agent applying many faults spent a fifth of
+    // its filesystem calls on it. Once the home and both directories exist and are trusted, only
+    // this user or root can change that, so it is checked again after TRUST_RECHECK_MS, not at
+    // every call; a failed check is never remembered.
+    if (performance.now() - this.#trustedAt < TRUST_RECHECK_MS) return;
     try {
-      await checkHomeTrusted(this.home, [this.dir, this.runsDir]);
+      if (await checkHomeTrusted(this.home, [this.dir, this.runsDir])) this.#trustedAt = performance.now();
     } catch (err) {
       if (err instanceof Error && err.message.startsWith('untrusted'))
         throw new UntrustedLedgerError(err.message);
@@ -551,8 +563,13 @@ export class Ledger {
     checkId(entry.id);
     await this.#checkTrust();
     try {
-      await ensureDir(this.dir);
-      await writeAtomic(this.#entryPath(entry.id), `${JSON.stringify(stored(entry), null, 2)}\n`);
+      const text = `${JSON.stringify(stored(entry), null, 2)}\n`;
+      // The directory is there but for the first write: created only when the write finds it missing.
+      await writeAtomic(this.#entryPath(entry.id), text).catch(async (err) => {
+        if (errno(err) !== 'ENOENT') throw err;
+        await ensureDir(this.dir);
+        await writeAtomic(this.#entryPath(entry.id), text);
+      });
     } catch (err) {
       throw ledgerError(`cannot write fault ${entry.id} to the ledger`, err);
     }
@@ -923,12 +940,6 @@ export class Ledger {
     };
     await this.#writeRun(info);
     return info;
-  }
-
-  /** Refreshes the run's heartbeat (informational: liveness is decided by pid and start time). */
-  async heartbeat(runId: string): Promise<void> {
-    const info = await this.getRun(runId);
-    if (info) await this.#writeRun({ ...info, heartbeat: new Date().toISOString() });
   }
 
   async #writeRun(info: RunInfo): Promise<void> {

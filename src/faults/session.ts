@@ -371,7 +371,6 @@ export class FaultSession {
 
     t.status = 'active';
     this.#emit('fault-injected', t);
-    await this.ledger.heartbeat(this.runId).catch(() => undefined);
     // The TTL counts from the ledger write: expiresAt is what recovery sees.
     t.timer = setTimeout(() => this.#expire(t), Math.max(0, created + ttlMs - Date.now()));
     t.timer.unref();

@@ -252,7 +252,8 @@ class AgentImpl implements Agent {
   #leaseTick: NodeJS.Timeout | undefined;
   #sub: Subscription | undefined;
   #watchers: { stop(): void }[] = [];
-  #putting = false;
+  #putting: Promise<void> | undefined;
+  #putAgain: Promise<void> | undefined;
   #putFailing = false;
   #outbox: { subject: string; data: string; msgID: string }[] = [];
   #flushing: Promise<void> | undefined;
@@ -364,9 +365,28 @@ class AgentImpl implements Agent {
     };
   }
 
-  async #putRecord(extra: Record<string, unknown> = {}): Promise<void> {
-    if (this.#putting && Object.keys(extra).length === 0) return;
-    this.#putting = true;
+  /**
+   * Puts the record now, or, when a put is in flight, once more right after it: a change is never
+   * dropped for a put that carried the state before it (the controller's halt waits on the record
+   * that shows no fault left), and a burst of changes costs at most two puts.
+   */
+  #putRecord(extra: Record<string, unknown> = {}): Promise<void> {
+    if (Object.keys(extra).length > 0) return this.#putOnce(extra);
+    if (this.#putting) {
+      this.#putAgain ??= this.#putting.then(() => {
+        this.#putAgain = undefined;
+        return this.#putRecord();
+      });
+      return this.#putAgain;
+    }
+    const p = this.#putOnce({}).finally(() => {
+      if (this.#putting === p) this.#putting = undefined;
+    });
+    this.#putting = p;
+    return p;
+  }
+
+  async #putOnce(extra: Record<string, unknown>): Promise<void> {
     try {
       await this.#conn.agents.put(this.name, JSON.stringify({ ...this.record(), ...extra }));
       if (this.#putFailing) this.#log('info', 'heartbeat: the agents bucket accepts puts again');
@@ -374,8 +394,6 @@ class AgentImpl implements Agent {
     } catch (err) {
       if (!this.#putFailing) this.#log('warn', `heartbeat: cannot put the agent record: ${message(err)}`);
       this.#putFailing = true;
-    } finally {
-      this.#putting = false;
     }
   }
 

@@ -4,8 +4,9 @@
  * fault on each target under a lease it renews while it lives (`inject()`),
  * reverting, and the fleet halt.
  *
- * Every fault it places is put as a lease BEFORE the command goes out, so an
- * agent never holds a fault no lease covers; a command that fails or is not
+ * Every fault it places has a lease, put as the command goes out; an agent
+ * counts the lease from when the fault took effect, so a fault whose lease put
+ * fails or comes late still reverts by lease. A command that fails or is not
  * answered has its lease deleted (and a revert sent, in case the command
  * arrived after all). A controller that dies stops renewing: each agent
  * reverts by lease on its own.
@@ -58,6 +59,9 @@ export interface FleetAgent extends AgentRecord {
   /** How long ago that was, by this controller's clock (may be negative with clock skew). */
   ageMs: number;
 }
+
+/** A fault's arguments: the same for every target, or made per agent. */
+export type FaultArgs = Record<string, unknown> | ((agent: FleetAgent) => Record<string, unknown>);
 
 export interface FleetTargets {
   selector: LabelSelector;
@@ -205,7 +209,7 @@ export class FleetController {
    * The agents `kind` would be sent to, checked against the blast radius
    * (FAULTLINE_ERR_POLICY naming the rule); sends nothing.
    */
-  async plan(kind: string, _args: Record<string, unknown>, targets: FleetTargets, options: PlanOptions = {}) {
+  async plan(kind: string, _args: FaultArgs, targets: FleetTargets, options: PlanOptions = {}) {
     const all = await this.agents();
     const candidates = all.filter(
       (a) => (a.health === 'alive' || a.health === 'halted') && matchSelector(a.labels, targets.selector),
@@ -232,14 +236,15 @@ export class FleetController {
   }
 
   /**
-   * Places `kind` on every agent the plan picks: per agent, the lease first,
-   * then the command. Resolves with one outcome per target (`active`,
-   * `refused` by the agent, or `failed`); refuses before sending anything
-   * when the blast radius or a fleet halt forbids it, or nothing matches.
+   * Places `kind` on every agent the plan picks: per agent, its lease and the
+   * command. Resolves with one outcome per target (`active`, `refused` by the
+   * agent, or `failed`); refuses before sending anything when the blast radius
+   * or a fleet halt forbids it, or nothing matches. `args` may be a function of
+   * the agent, for arguments that differ per host (a path, an interface name).
    */
   async inject(
     kind: string,
-    args: Record<string, unknown>,
+    args: FaultArgs,
     targets: FleetTargets,
     options: InjectOptions = {},
   ): Promise<FleetFault[]> {
@@ -265,7 +270,11 @@ export class FleetController {
         `no alive agent matches '${plan.selector}' (\`faultline fleet\` lists the agents and their labels)`,
       );
     }
-    return Promise.all(plan.targets.map((agent) => this.injectOne(agent.name, kind, args, leaseMs, ttlMs)));
+    return Promise.all(
+      plan.targets.map((agent) =>
+        this.injectOne(agent.name, kind, typeof args === 'function' ? args(agent) : args, leaseMs, ttlMs),
+      ),
+    );
   }
 
   private async injectOne(
@@ -279,11 +288,17 @@ export class FleetController {
     const base: FleetFault = { id, agent, kind, state: 'failed' };
     const lease: Lease = { controller: this.id, faultId: id, ttlMs: leaseMs, renewals: 0 };
     const key = leaseKey(agent, id);
-    try {
-      await this.connection.leases.put(key, JSON.stringify(lease));
-    } catch (err) {
-      return { ...base, error: `could not put its lease, so nothing was sent: ${(err as Error).message}` };
-    }
+    // The lease put and the command go out together: waiting for the put's acknowledgement first
+    // doubled the fan-out's time. It is just as safe: the agent counts the lease from when the
+    // fault took effect and reverts when it sees no put for leaseMs, so a put that fails or comes
+    // late makes the fault revert by lease, exactly as a controller that died would.
+    let putError: string | undefined;
+    const put = this.connection.leases.put(key, JSON.stringify(lease)).then(
+      () => undefined,
+      (err: Error) => {
+        putError = err.message;
+      },
+    );
     const timer = setInterval(() => void this.renew(id), Math.max(100, Math.floor(leaseMs / 3)));
     timer.unref();
     this.held.set(id, { fault: { ...base, state: 'active' }, lease, timer, sentAt: Date.now() });
@@ -297,7 +312,21 @@ export class FleetController {
       ttlMs,
       leaseMs,
     };
-    const reply = await this.request(agent, command);
+    const [reply] = await Promise.all([this.request(agent, command), put]);
+    if (putError !== undefined && reply.ok && reply.fault?.state === 'active') {
+      // Placed, but without a lease the agent sees: take it back now rather than leave it to lapse.
+      this.drop(id);
+      const r = await this.request(agent, { op: 'revert', id }, 5_000);
+      return {
+        ...base,
+        ...(r.ok && r.fault ? r.fault : {}),
+        id,
+        agent,
+        kind,
+        state: r.ok && r.fault?.verified ? 'reverted' : 'failed',
+        error: `its lease could not be put (${putError}): reverted at once${r.ok ? '' : `, and the agent did not answer the revert (it reverts by lease within ${leaseMs} ms)`}`,
+      };
+    }
     if (reply.ok && reply.fault && reply.fault.state === 'active') {
       const fault = { ...reply.fault, id, agent, kind };
       const h = this.held.get(id);

@@ -202,6 +202,38 @@ describe('fleet controller with real agents', { skip: missing || false }, () => 
     });
   }
 
+  test('arguments made per agent reach each agent; its record shows what it holds and for whom', async () => {
+    const own = (name: string) => join(byName(name).dir, `own-${name}`);
+    const placed = await ctl.inject(
+      MARKER,
+      (a) => ({ path: own(a.name) }),
+      { selector: web, mode: 'all' },
+      {
+        leaseMs: LEASE_MS,
+      },
+    );
+    assert.equal(placed.length, 3, JSON.stringify(placed));
+    for (const f of placed) {
+      assert.equal(f.state, 'active', JSON.stringify(f));
+      assert.ok(existsSync(own(f.agent)), `${f.agent} has its own marker`);
+    }
+    await until('each record lists its fault with kind, target and holder', async () => {
+      const list = await ctl.agents();
+      return placed.every((f) => {
+        const held = list.find((a) => a.name === f.agent)?.active ?? [];
+        return held.some(
+          (h) =>
+            h.id === f.id && h.kind === MARKER && h.controller === 'test-controller' && h.target === f.target,
+        );
+      });
+    });
+    await ctl.revertAll();
+    for (const f of placed) assert.equal(existsSync(own(f.agent)), false);
+    await until('the records hold nothing again', async () =>
+      (await ctl.agents()).every((a) => (a.active ?? []).length === 0),
+    );
+  });
+
   test('blast radius refusals come before anything is sent', async () => {
     const refusals: [string, object, object][] = [
       ['max_targets', { max_targets: 2 }, { mode: 'all' }],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
@@ -18,6 +18,7 @@ import {
 } from '../../src/faults/ledger.js';
 import { assertNothingLeftBehind, ledgerFiles } from '../helpers/faults.js';
 import { tempHome } from '../helpers/home.js';
+import { until } from '../helpers/until.js';
 
 const deadPid = () => spawnSync(process.execPath, ['-e', '']).pid!;
 const hasProc = existsSync('/proc/self/stat');
@@ -124,6 +125,42 @@ describe('atomic writes', () => {
       ledger.write(await entry('a/b')),
       (err: FaultlineError) => err.code === 'FAULTLINE_ERR_LEDGER',
     );
+  });
+});
+
+describe('trust of the home', () => {
+  test('a home made group-writable after a trusted check is refused again once the check is due', async () => {
+    const e = await entry(newFaultId());
+    await ledger.write(e); // creates the ledger directory
+    await ledger.registerRun('run-1'); // and the runs one: everything in place, trusted
+    await ledger.list();
+    await chmod(home, 0o770);
+    try {
+      // Re-checked within TRUST_RECHECK_MS (a hang guard allows far more): never trusted for good.
+      const err = await until('the ledger refuses the group-writable home', async () =>
+        ledger.list().then(
+          () => undefined,
+          (x: Error) => x,
+        ),
+      );
+      assert.match(err.message, /untrusted Faultline home: .* writable by its group/);
+    } finally {
+      await chmod(home, 0o700);
+    }
+    await ledger.remove(e.id);
+    await ledger.unregisterRun('run-1');
+  });
+
+  test('a ledger directory removed under a long-lived ledger is created again at the next write', async () => {
+    const a = await entry(newFaultId());
+    await ledger.write(a);
+    await ledger.remove(a.id);
+    await rm(ledger.dir, { recursive: true });
+    const b = await entry(newFaultId());
+    await ledger.write(b);
+    assert.deepEqual(await ledger.get(b.id), b);
+    assert.equal((await stat(ledger.dir)).mode & 0o777, 0o700);
+    await ledger.remove(b.id);
   });
 });
 
