@@ -21,6 +21,7 @@ interface AgentFlags extends NatsFlags {
   allow?: string;
   heartbeat?: string;
   maxFaults?: string;
+  settings?: string;
 }
 
 const usage = (message: string) => new FaultlineError('FAULTLINE_ERR_USAGE', message);
@@ -94,6 +95,10 @@ export async function agentCommand(flags: AgentFlags, out: Output): Promise<numb
     if (allow.length === 0) throw usage('--allow: expected fault kinds separated by commas');
     await allowedKinds(allow, '--allow');
   }
+  // This host's own limits, from its settings file, as every local command reads it.
+  const { loadSettings, settingsBlastRadius } = await import('../experiment/settings.js');
+  const { faultlineHome } = await import('../faults/home.js');
+  const blastRadius = settingsBlastRadius(await loadSettings(flags.settings, faultlineHome()));
   const stop = waitForSignal((signal) =>
     // A second signal while reverting: the ledger keeps what is left, and the next start reverts it.
     out.warn(`second ${signal}: exiting now; faults not yet reverted are reverted at the agent's next start`),
@@ -106,6 +111,7 @@ export async function agentCommand(flags: AgentFlags, out: Output): Promise<numb
       ...(allow ? { allow } : {}),
       ...(heartbeatMs ? { heartbeatMs } : {}),
       ...(maxFaults ? { maxFaults } : {}),
+      ...(blastRadius.length ? { blastRadius } : {}),
       log: (level, message) => out[level](message),
     });
     const record = agent.record();
@@ -114,7 +120,9 @@ export async function agentCommand(flags: AgentFlags, out: Output): Promise<numb
         Object.entries(labels)
           .map(([k, v]) => `${k}=${v}`)
           .join(',') || 'none'
-      }; ${record.kinds.length} kind(s); heartbeat ${record.heartbeatMs} ms)`,
+      }; ${record.kinds.length} kind(s); heartbeat ${record.heartbeatMs} ms; ${
+        blastRadius.length ? blastRadius.map((p) => p.source).join(' and ') : 'no blast radius of its own'
+      })`,
     );
     const signal = await stop.promise;
     out.info(`received ${signal}: reverting this agent's faults and stopping`);
@@ -141,6 +149,10 @@ export function registerAgentCommands(program: Command, out: () => Output): void
     )
     .option('--heartbeat <duration>', "how often it re-puts its record: '1s', '500ms' (default 1s)")
     .option('--max-faults <n>', 'faults it holds at once; more are refused (default 32)')
+    .option(
+      '--settings <file>',
+      "settings file whose blast_radius limits what this host's faults may touch (default $FAULTLINE_HOME/settings.yaml when present)",
+    )
     .action(async (opts: AgentFlags) => {
       process.exitCode = await agentCommand(opts, out());
     });

@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import type { KvWatchEntry } from '@nats-io/kv';
 import type { Subscription } from '@nats-io/transport-node';
 import type { z } from 'zod';
+import type { BlastRadiusPolicy } from '../core/blast-radius.js';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultKind } from '../core/fault.js';
 import type { LogLevel } from '../core/resource.js';
@@ -65,6 +66,12 @@ export interface AgentOptions {
   heartbeatMs?: number;
   /** Faults it holds at once; an inject beyond it is refused. */
   maxFaults?: number;
+  /**
+   * This host's own limits on what its faults may touch (its settings file's `blast_radius`),
+   * checked by its session against each fault's resolved targets and what it already holds,
+   * after the controller's check of its own policies: a violation is a refusal.
+   */
+  blastRadius?: readonly BlastRadiusPolicy[];
   log?: (level: LogLevel, message: string) => void;
   onEvent?: (event: FleetEvent) => void;
   /** The session's watchdog (reverts the ledger's faults if this process dies); default as FaultSession. */
@@ -226,6 +233,7 @@ interface Resolved {
   home: string;
   conn: FleetConnection;
   watchdog?: boolean;
+  blastRadius?: readonly BlastRadiusPolicy[];
   recovered: { id: string; kind: string; target: string; verified: boolean; error?: string }[];
 }
 
@@ -272,6 +280,7 @@ class AgentImpl implements Agent {
       ledger: new Ledger({ home: o.home }),
       onEvent: (e) => this.#sessionEvent(e),
       ...(o.watchdog === undefined ? {} : { watchdog: o.watchdog }),
+      ...(o.blastRadius?.length ? { blastRadius: [...o.blastRadius] } : {}),
     });
   }
 
@@ -621,6 +630,8 @@ class AgentImpl implements Agent {
     } catch (err) {
       const code = err instanceof FaultlineError ? err.code : 'FAULTLINE_ERR_FAULT';
       const error = message(err);
+      // Its own blast radius said no before anything acted: a refusal, not a failed fault.
+      if (code === 'FAULTLINE_ERR_POLICY') return refuse(code, `agent ${this.name}: ${error}`, kindName);
       const fault: FleetFault = { id: cmd.id, agent: this.name, kind: kindName, state: 'failed', error };
       this.#publish({ type: 'failed', fault, message: error });
       this.#log('warn', `cannot inject ${kindName} (${cmd.id}): ${error}`);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -339,6 +339,40 @@ describe('faultline agent', () => {
   );
 
   test(
+    "the agent's own blast radius refuses what its host forbids, and counts what it already holds",
+    withFleet(async (f) => {
+      const agent = await f.agent({
+        blastRadius: [
+          {
+            source: "the host's settings file's blast_radius",
+            policy: { max_targets: 1, block: [{ name: '*/protected-*' }] },
+          },
+        ],
+      });
+      const blocked = await f.inject(agent.name, { path: f.marker('protected-db') });
+      assert.ok(!blocked.reply.ok, JSON.stringify(blocked.reply));
+      assert.equal(blocked.reply.code, 'FAULTLINE_ERR_POLICY');
+      assert.match(blocked.reply.error, /the host's settings file's blast_radius/);
+      assert.equal(existsSync(f.marker('protected-db')), false);
+      const refusedEvent = await f.event(
+        (e) => e.type === 'refused' && e.fault?.id === blocked.id,
+        'the refusal on the stream',
+      );
+      assert.equal(refusedEvent.fault?.state, 'refused');
+
+      const first = await f.inject(agent.name, { path: f.marker('allowed-1') });
+      assert.ok(first.reply.ok, JSON.stringify(first.reply));
+      const second = await f.inject(agent.name, { path: f.marker('allowed-2') });
+      assert.ok(
+        !second.reply.ok && second.reply.code === 'FAULTLINE_ERR_POLICY',
+        JSON.stringify(second.reply),
+      );
+      assert.equal(existsSync(f.marker('allowed-2')), false);
+      assert.deepEqual(agent.record().faults, [first.id]);
+    }),
+  );
+
+  test(
     'a fleet halt set before the agent starts: it starts halted',
     withFleet(async (f) => {
       await f.ctl.control.put(HALT_KEY, JSON.stringify({ since: new Date().toISOString(), by: 'test' }));
@@ -540,13 +574,27 @@ describe('faultline agent (the command)', () => {
       const hb = await runCli(f, ['agent', '--nats', f.nats.url, '--name', 'x', '--heartbeat', 'soon']).done;
       assert.equal(hb.code, 2, hb.stderr);
       assert.match(hb.stderr, /--heartbeat: expected a duration/);
+      const settings = await runCli(f, [
+        'agent',
+        '--nats',
+        f.nats.url,
+        '--name',
+        'x',
+        '--settings',
+        join(f.work, 'no-such-settings.yaml'),
+      ]).done;
+      assert.equal(settings.code, 2, settings.stderr);
+      assert.match(settings.stderr, /--settings: cannot read .*no-such-settings\.yaml/);
+      assert.doesNotMatch(settings.stderr, /\n\s+at /, 'no stack trace');
       assert.equal(await f.record('x'), null, 'nothing registered');
     }),
   );
 
   test(
-    'runs until SIGTERM with its flags, then reverts its faults and exits 0',
+    'runs until SIGTERM with its flags (its settings file limiting it), then reverts its faults and exits 0',
     withFleet(async (f) => {
+      const settingsFile = join(f.work, 'settings.yaml');
+      await writeFile(settingsFile, "blast_radius:\n  block: [{name: '*/forbidden'}]\n");
       const cli = runCli(f, [
         'agent',
         '--nats',
@@ -561,8 +609,10 @@ describe('faultline agent (the command)', () => {
         '200ms',
         '--max-faults',
         '2',
+        '--settings',
+        settingsFile,
       ]);
-      await cli.ready(/registered/);
+      await cli.ready(/registered .*the settings file's blast_radius/);
       const r = await untilGuard('the record', () => f.record('cli-1'));
       assert.deepEqual(r.record.labels, { app: 'cli', zone: 'b' });
       assert.deepEqual(r.record.kinds, ['marker.create']);
@@ -571,6 +621,12 @@ describe('faultline agent (the command)', () => {
       const { reply } = await f.inject('cli-1', { path });
       assert.ok(reply.ok, JSON.stringify(reply));
       assert.ok(existsSync(path));
+      const forbidden = await f.inject('cli-1', { path: f.marker('forbidden') });
+      assert.ok(
+        !forbidden.reply.ok && forbidden.reply.code === 'FAULTLINE_ERR_POLICY',
+        JSON.stringify(forbidden.reply),
+      );
+      assert.equal(existsSync(f.marker('forbidden')), false);
       cli.child.kill('SIGTERM');
       const done = await cli.done;
       assert.equal(done.code, 0, done.stderr);
