@@ -64,6 +64,8 @@ export interface LedgerEntry {
   /** /proc start time of the owner (detects PID reuse); null where /proc is missing. */
   ownerStart: string | null;
   host: string;
+  /** The caller's own id for the fault (a fleet agent's: the controller's fault id), reported by recovery. */
+  ref?: string;
   /** The fault cannot be undone (a process kill): reverting it is a no-op. */
   irreversible?: boolean;
   /** Why the last revert attempt failed. */
@@ -211,6 +213,7 @@ const ENTRY_FIELDS: Record<string, FieldCheck> = {
   ownerPid: isInt,
   ownerStart: nullable(isString),
   host: isString,
+  ref: optional(isString),
   lastError: optional(isString),
   revertAttempts: optional(isCount),
   firstFailedAt: optional(isString),

@@ -43,6 +43,8 @@ export interface ActiveFault {
 
 export interface RevertOutcome {
   id: string;
+  /** The caller's own id for the fault, when its entry has one (LedgerEntry.ref). */
+  ref?: string;
   kind: string;
   runId: string;
   target: string;
@@ -240,13 +242,14 @@ export async function faultStatus({ home }: HomeOptions): Promise<FaultStatus> {
 }
 
 function outcome(
-  e: Pick<LedgerEntry, 'id' | 'kind' | 'runId' | 'target'>,
+  e: Pick<LedgerEntry, 'id' | 'kind' | 'runId' | 'target' | 'ref'>,
   reason: RevertOutcome['reason'],
   verified: boolean,
   error?: string,
 ): RevertOutcome {
   return {
     id: e.id,
+    ...(e.ref === undefined ? {} : { ref: e.ref }),
     kind: e.kind,
     runId: e.runId,
     target: e.target,

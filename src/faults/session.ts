@@ -52,6 +52,8 @@ export interface FaultHandle {
 export interface InjectOptions {
   /** Reverted when this elapses; default DEFAULT_FAULT_TTL_MS. */
   ttlMs?: number;
+  /** The caller's own id for the fault, kept in its ledger entry (recovery reports it). */
+  ref?: string;
   signal?: AbortSignal;
 }
 
@@ -283,6 +285,7 @@ export class FaultSession {
       args: redactSecrets(args),
       record,
       ...(kind.irreversible ? { irreversible: true } : {}),
+      ...(opts.ref === undefined ? {} : { ref: opts.ref }),
       state: 'pending',
       createdAt: new Date(created).toISOString(),
       ttlMs,

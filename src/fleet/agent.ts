@@ -234,7 +234,7 @@ interface Resolved {
   conn: FleetConnection;
   watchdog?: boolean;
   blastRadius?: readonly BlastRadiusPolicy[];
-  recovered: { id: string; kind: string; target: string; verified: boolean; error?: string }[];
+  recovered: { id: string; ref?: string; kind: string; target: string; verified: boolean; error?: string }[];
 }
 
 class AgentImpl implements Agent {
@@ -298,6 +298,24 @@ class AgentImpl implements Agent {
       const halt = await this.#conn.control.get(HALT_KEY);
       this.#halted = halt !== null && halt.operation === 'PUT';
       await this.#startWatchers();
+      // What the previous life held, under the controller's id where the ledger kept it: its journal
+      // matches the event, and a revert command for it hears how the start-up revert went.
+      const recovered = this.#o.recovered.map(
+        (r): FleetFault => ({
+          id: r.ref ?? r.id,
+          agent: this.name,
+          kind: r.kind,
+          target: r.target,
+          state: r.verified ? 'reverted' : 'failed',
+          revertedAt: new Date().toISOString(),
+          verified: r.verified,
+          reason: 'left in the ledger by a previous run of this agent: reverted at its start',
+          ...(r.error ? { error: r.error } : {}),
+        }),
+      );
+      recovered.forEach((fault, i) => {
+        if (this.#o.recovered[i]?.ref) this.#remember(fault.id, Promise.resolve({ ok: true, fault }));
+      });
       this.#sub = this.#conn.nc.subscribe(commandSubject(this.name), {
         callback: (err, msg) => {
           if (err) return;
@@ -311,22 +329,8 @@ class AgentImpl implements Agent {
       });
       await this.#putRecord();
       this.#publish({ type: 'agent-started', message: this.#startMessage() });
-      for (const r of this.#o.recovered) {
-        this.#publish({
-          type: r.verified ? 'reverted' : 'failed',
-          fault: {
-            id: r.id,
-            agent: this.name,
-            kind: r.kind,
-            target: r.target,
-            state: r.verified ? 'reverted' : 'failed',
-            revertedAt: new Date().toISOString(),
-            verified: r.verified,
-            reason: 'left in the ledger by a previous run of this agent: reverted at its start',
-            ...(r.error ? { error: r.error } : {}),
-          },
-        });
-      }
+      for (const fault of recovered)
+        this.#publish({ type: fault.state === 'reverted' ? 'reverted' : 'failed', fault });
     } catch (err) {
       await this.#conn.close().catch(() => undefined);
       throw err instanceof FaultlineError
@@ -626,7 +630,7 @@ class AgentImpl implements Agent {
     }
     let handle: FaultHandle;
     try {
-      handle = await this.#session.inject(kind, cmd.arguments, { ttlMs: cmd.ttlMs });
+      handle = await this.#session.inject(kind, cmd.arguments, { ttlMs: cmd.ttlMs, ref: cmd.id });
     } catch (err) {
       const code = err instanceof FaultlineError ? err.code : 'FAULTLINE_ERR_FAULT';
       const error = message(err);
@@ -685,6 +689,9 @@ class AgentImpl implements Agent {
       };
       this.#held.delete(h.id);
       this.#byLedgerId.delete(h.handle.id);
+      // A revert command that comes after the agent reverted on its own (lease, halt, ttl) is
+      // answered with how that went, not with the inject's outcome.
+      this.#remember(h.id, Promise.resolve({ ok: true, fault: { ...h.fault } }));
       if (verified) {
         this.#log('info', `reverted ${h.kind} ${h.handle.target} (${h.id}): ${reason}`);
         this.#publish({ type: 'reverted', fault: { ...h.fault }, message: reason });

@@ -398,8 +398,8 @@ export class FleetController {
       return { ...h.fault, ...reply.fault, id: faultId, agent, kind: h.fault.kind };
     }
     if (reply.ok) {
-      // The agent no longer held it (it reverted it on its own: lease, halt, ttl) and answered with
-      // its inject's outcome: how that revert went is on the events stream.
+      // The agent answered without the revert's outcome (it reverted the fault on its own so long
+      // ago that it forgot it, or it is older than this controller): the events stream has it.
       const ended = await this.endedOnAgent(agent, faultId, h.sentAt);
       if (ended) return { ...h.fault, ...ended, id: faultId, agent, kind: h.fault.kind };
     }

@@ -385,7 +385,7 @@ describe('faultline agent', () => {
   );
 
   test(
-    'a duplicated inject is applied once and answered as the first; a late inject after its revert is never applied',
+    'a duplicated inject is applied once and answered as the first; a late inject after its revert is answered with the revert, never applied',
     withFleet(async (f) => {
       const agent = await f.agent();
       const path = f.marker('dup');
@@ -404,7 +404,9 @@ describe('faultline agent', () => {
       assert.ok(reverted.ok && reverted.fault?.state === 'reverted' && reverted.fault.verified === true);
       assert.equal(existsSync(path), false);
       const late = await f.inject(agent.name, { path }, { id });
-      assert.deepEqual(late.reply, a.reply, 'the first outcome, not a second fault');
+      assert.deepEqual(late.reply, reverted, 'how it ended, not a second fault');
+      // So does a second revert.
+      assert.deepEqual(await f.request(agent.name, { op: 'revert', id }), reverted);
       assert.equal(existsSync(path), false);
       assert.equal(f.events.filter(of(id, 'injected')).length, 1);
 
@@ -536,11 +538,15 @@ describe('faultline agent', () => {
       const pid = second.child.pid!;
       await untilGuard('the new registration', async () => (await f.record(name))?.record.host.pid === pid);
       assert.equal(existsSync(path), false, 'reverted before it registered');
+      // Under the controller's own id for the fault, so the controller's journal can match it.
       await f.event(
-        (e) => e.agent === name && e.type === 'reverted' && /previous run/.test(e.fault?.reason ?? ''),
-        'reverted at start',
+        (e) =>
+          e.agent === name &&
+          e.type === 'reverted' &&
+          e.fault?.id === id &&
+          /previous run/.test(e.fault?.reason ?? ''),
+        'reverted at start, under the controller id',
       );
-      void id;
       const gone = new Promise((r) => second.child.once('exit', r));
       second.child.kill('SIGTERM');
       await gone;
