@@ -12,6 +12,7 @@
  * reverts by lease on its own.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { type BlastRadius, type BlastRadiusPolicy, checkBlastRadius } from '../core/blast-radius.js';
 import { FaultlineError } from '../core/errors.js';
@@ -43,6 +44,8 @@ export const LOST_AFTER_HEARTBEATS = 3;
 const DEFAULT_COMMAND_TIMEOUT_MS = 15_000;
 /** A lease shorter than this cannot be renewed reliably (every third of it) on a loaded host. */
 export const MIN_LEASE_MS = 300;
+/** How long haltFleet keeps retrying the halt key's put, at least. */
+export const HALT_PUT_PATIENCE_MS = 30_000;
 
 export type AgentHealth = 'alive' | 'lost' | 'halted' | 'stopped';
 
@@ -428,7 +431,7 @@ export class FleetController {
   async haltFleet(reason?: string, options: { timeoutMs?: number } = {}): Promise<FleetHaltReport> {
     if (this.closed) throw new FaultlineError('FAULTLINE_ERR_FLEET', 'the fleet controller is closed');
     const halt: FleetHalt = { since: new Date().toISOString(), by: this.id, ...(reason ? { reason } : {}) };
-    await this.connection.control.put(HALT_KEY, JSON.stringify(halt));
+    await this.putHalt(halt, Math.max(options.timeoutMs ?? 10_000, HALT_PUT_PATIENCE_MS));
     const held = [...this.held.keys()].map((id) => this.drop(id)!);
     await Promise.all(
       held.map((h) =>
@@ -471,6 +474,31 @@ export class FleetController {
         halted: last.get(name)?.halted ?? false,
       })),
     };
+  }
+
+  /**
+   * Puts the halt key, retrying until `patienceMs`: a halt is most needed when JetStream is
+   * saturated (a heavily loaded 1,000-agent fleet timed out a single put), and the put is
+   * idempotent. A refusal by the server's permissions is final.
+   */
+  private async putHalt(halt: FleetHalt, patienceMs: number): Promise<void> {
+    const deadline = performance.now() + patienceMs;
+    for (let attempt = 1, wait = 100; ; attempt++, wait = Math.min(wait * 2, 1_000)) {
+      try {
+        await this.connection.control.put(HALT_KEY, JSON.stringify(halt));
+        return;
+      } catch (err) {
+        const text = (err as Error).message;
+        if (/permission/i.test(text) || performance.now() + wait > deadline) {
+          throw new FaultlineError(
+            'FAULTLINE_ERR_FLEET',
+            `cannot put the fleet halt key (${attempt} attempt${attempt === 1 ? '' : 's'}): ${text}; the fleet is NOT halted (faults stay until their controllers revert them or stop renewing their leases)`,
+            { cause: err },
+          );
+        }
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   /** Deletes the fleet halt key; false when none was in force. */

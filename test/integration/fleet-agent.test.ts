@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { DeliverPolicy } from '@nats-io/jetstream';
 import { type Agent, type AgentOptions, startAgent } from '../../src/fleet/agent.js';
 import { connectFleet, type FleetConnection } from '../../src/fleet/connect.js';
+import { FleetController } from '../../src/fleet/controller.js';
 import {
   type AgentRecord,
   AgentRecordSchema,
@@ -262,6 +263,39 @@ describe('faultline agent', () => {
         assert.equal(existsSync(path), false);
       } finally {
         stop();
+      }
+    }),
+  );
+
+  test(
+    'a fleet halt asked while NATS is down gets through once it is back (the halt key put is retried)',
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('halt-retry');
+      const { reply } = await f.inject(agent.name, { path });
+      assert.ok(reply.ok, JSON.stringify(reply));
+      const ctl = await FleetController.open({ servers: f.nats.url }, { id: 'halting-controller' });
+      try {
+        await f.nats.stop();
+        let settled = false;
+        const halting = ctl.haltFleet('drill during an outage', { timeoutMs: 60_000 }).finally(() => {
+          settled = true;
+        });
+        // The first attempts fail while the server is away; nothing is halted yet.
+        await new Promise((r) => setTimeout(r, 1_000));
+        assert.equal(settled, false, 'still retrying while NATS is down');
+        await f.nats.start();
+        const report = await halting;
+        assert.equal(report.halt.by, 'halting-controller');
+        // Its record may look lost after the outage (no heartbeat for a while), so the report need
+        // not wait for it; the agent halts all the same.
+        await untilGuard('the agent to revert and show itself halted', async () => {
+          const r = await f.record(agent.name);
+          return !existsSync(path) && r?.record.halted === true && r.record.faults.length === 0;
+        });
+      } finally {
+        await ctl.releaseFleet().catch(() => undefined);
+        await ctl.close();
       }
     }),
   );
