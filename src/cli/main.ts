@@ -219,14 +219,43 @@ function buildProgram(out: () => Output): Command {
       process.exitCode = await discoverCommand(filter, opts, out());
     });
 
-  program
+  const status = program
     .command('status')
-    .description('list the active faults (owner run, target, age, TTL) and whether a halt is in force')
+    .description(
+      "list the active faults (owner run, target, age, TTL) and whether a halt is in force; with --fleet, the faults on the fleet's agents (holder, lease, ttl) and the fleet halt",
+    )
     .option('--json', 'print JSON')
-    .action(async (opts) => {
-      const { statusCommand } = await import('./faults.js');
-      process.exitCode = await statusCommand(opts, out());
-    });
+    .option(
+      '--fleet',
+      "the faults on the fleet's agents instead of this host's ledger: each fault, its holder and lease; leases no agent's fault accounts for; lost agents holding faults",
+    );
+  withNatsOptions(status).action(async (opts) => {
+    if (opts.fleet) {
+      const { fleetStatusCommand } = await import('./fleet-status.js');
+      process.exitCode = await fleetStatusCommand(opts, out());
+      return;
+    }
+    // A NATS flag without --fleet would be silently ignored: this host's ledger needs no NATS.
+    for (const flag of [
+      'nats',
+      'natsUser',
+      'natsPassword',
+      'natsToken',
+      'natsCreds',
+      'natsTlsCa',
+      'natsTlsCert',
+      'natsTlsKey',
+    ]) {
+      if (opts[flag] !== undefined) {
+        throw new FaultlineError(
+          'FAULTLINE_ERR_USAGE',
+          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: only with --fleet`,
+        );
+      }
+    }
+    const { statusCommand } = await import('./faults.js');
+    process.exitCode = await statusCommand(opts, out());
+  });
 
   const halt = program
     .command('halt')

@@ -1,0 +1,264 @@
+/**
+ * `faultline status --fleet` through the built CLI: two `faultline agent`
+ * processes (each with its own home and working directory: its "host") on a
+ * test nats-server, faults placed by `faultline inject --on` in a child. The
+ * fault shows on the right agent with its kind, target and holder (JSON and
+ * table) and is gone once reverted; a holder killed with SIGKILL leaves its
+ * lease behind as an orphan that nobody renews; an agent paused with SIGSTOP
+ * shows lost while holding its fault; a fleet halt shows. Plain `status` is
+ * unchanged, NATS flags without --fleet exit 2, an unreachable NATS is one line.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FleetStatus } from '../../src/fleet/status.js';
+import { type Cli, runCli, startCli } from '../helpers/cli.js';
+import { freePort, natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
+import { until } from '../helpers/until.js';
+
+const missing = natsServerMissing();
+const STACK = /\n\s+at .+:\d+:\d+/;
+
+interface Host {
+  name: string;
+  dir: string;
+  agent: Cli;
+}
+
+describe('faultline status --fleet (built CLI)', { skip: missing || false }, () => {
+  let nats: TestNats;
+  const hosts: Host[] = [];
+  let controllerDir: string;
+  const env = () => ({ FAULTLINE_HOME: join(controllerDir, 'home') });
+  const nats_ = () => ['--nats', nats.url];
+  const markers = () => hosts.filter((h) => existsSync(join(h.dir, 'fleet-marker'))).map((h) => h.name);
+  const host = (name: string) => hosts.find((h) => h.name === name)!;
+
+  async function status(): Promise<FleetStatus> {
+    const r = await runCli(['status', '--fleet', '--json', ...nats_()], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as FleetStatus;
+  }
+
+  async function table(): Promise<string> {
+    const r = await runCli(['status', '--fleet', ...nats_()], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, STACK);
+    return r.stdout;
+  }
+
+  /** `faultline inject --on zone=<zone>` held in a child until it is signalled. */
+  function holdOn(zone: string, extra: string[] = []): Cli {
+    return startCli(
+      [
+        'inject',
+        'marker.create',
+        'path=fleet-marker',
+        '--on',
+        `zone=${zone}`,
+        '--mode',
+        'all',
+        '--duration',
+        '10m',
+        ...extra,
+        ...nats_(),
+      ],
+      { env: env() },
+    );
+  }
+
+  before(async () => {
+    nats = await startNats();
+    controllerDir = await mkdtemp(join(tmpdir(), 'faultline-status-controller-'));
+    for (const [name, labels] of [
+      ['e2e-st-1', 'role=web,zone=a'],
+      ['e2e-st-2', 'role=web,zone=b'],
+    ] as const) {
+      const dir = await mkdtemp(join(tmpdir(), `faultline-host-${name}-`));
+      const agent = startCli(['agent', ...nats_(), '--name', name, '--labels', labels, '--heartbeat', '1s'], {
+        cwd: dir,
+        env: { FAULTLINE_HOME: join(dir, 'home') },
+      });
+      hosts.push({ name, dir, agent });
+    }
+    await Promise.all(hosts.map((h) => h.agent.waitFor(/registered/, 60_000)));
+  });
+
+  after(async () => {
+    for (const h of hosts) {
+      // A paused agent would never see its SIGTERM.
+      h.agent.child.kill('SIGCONT');
+      if (h.agent.child.exitCode === null && h.agent.child.signalCode === null) h.agent.child.kill('SIGTERM');
+    }
+    const results = await Promise.all(hosts.map((h) => h.agent.done));
+    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `agent ${hosts[i]!.name}: ${r.stderr}`);
+    assert.deepEqual(markers(), [], 'no marker left behind');
+    await Promise.all(hosts.map((h) => rm(h.dir, { recursive: true, force: true })));
+    await rm(controllerDir, { recursive: true, force: true });
+    await nats?.close();
+  });
+
+  test('NATS flags without --fleet exit 2 naming the flag; plain status is this host ledger as before', async () => {
+    for (const [flags, re] of [
+      [['--nats', 'nats://127.0.0.1:4222'], /--nats: only with --fleet/],
+      [['--nats-creds', 'x.creds'], /--nats-creds: only with --fleet/],
+      [['--json', '--nats-tls-key', 'k.pem'], /--nats-tls-key: only with --fleet/],
+    ] as const) {
+      const r = await runCli(['status', ...flags], { env: env() });
+      assert.equal(r.code, 2, `${flags.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.doesNotMatch(r.stderr, STACK);
+      assert.equal(r.stdout, '');
+    }
+    const plain = await runCli(['status', '--json'], { env: env() });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.deepEqual(Object.keys(JSON.parse(plain.stdout)).sort(), [
+      'corrupt',
+      'faults',
+      'forgotten',
+      'halt',
+      'proxy_servers',
+    ]);
+    const text = await runCli(['status'], { env: env() });
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stderr, /no active faults/);
+  });
+
+  test('an unreachable NATS URL: one line naming it, exit 1, no stack', async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const r = await runCli(['status', '--fleet', '--nats', url], { env: env() });
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, new RegExp(`ERROR\\] cannot connect to NATS at ${url.replace(/\./g, '\\.')}`));
+  });
+
+  test('a fault placed by inject --on shows on its agent (JSON and table), and is gone after its revert', async () => {
+    const before = await status();
+    assert.deepEqual([before.halt, before.agents, before.faults], [null, 2, []]);
+
+    const inject = holdOn('a');
+    try {
+      await inject.waitFor(/e2e-st-1: injected/, 60_000);
+      const holder = `faultline-${hostname()}-${inject.child.pid}`;
+      const s = await until('the fault in e2e-st-1 record', async () => {
+        const s = await status();
+        return s.faults.length === 1 && s.faults[0]!.lease ? s : undefined;
+      });
+      const f = s.faults[0]!;
+      assert.equal(f.agent, 'e2e-st-1');
+      assert.equal(f.health, 'alive');
+      assert.equal(f.kind, 'marker.create');
+      assert.equal(f.target, join(host('e2e-st-1').dir, 'fleet-marker'));
+      assert.equal(f.controller, holder);
+      assert.equal(f.lease?.holder, holder);
+      assert.equal(f.leaseMs, 3000);
+      assert.match(f.id, /^[0-9a-f]{8}-[0-9a-f-]{27}$/);
+      assert.ok(f.expiresAt && f.ttlLeftMs !== undefined && f.ttlLeftMs > 0, JSON.stringify(f));
+      assert.deepEqual(f.notes, []);
+      assert.deepEqual(s.orphanLeases, []);
+      assert.deepEqual(s.lostAgents, []);
+
+      const text = await table();
+      assert.match(text, /^fleet: no halt in force$/m);
+      assert.match(
+        text,
+        /^AGENT\s+HEALTH\s+ID\s+KIND\s+TARGET\s+HOLDER\s+AGE\s+LEASE\s+LEASE RENEWED\s+TTL LEFT$/m,
+      );
+      const row = new RegExp(
+        `^e2e-st-1\\s+alive\\s+${f.id.slice(0, 8)}\\s+marker\\.create\\s+\\S+fleet-marker\\s+${holder}\\s+\\S+\\s+3\\.0s\\s+(\\S+ ago|now \\(clock skew\\))\\s+\\S+$`,
+        'm',
+      );
+      assert.match(text, row);
+      assert.doesNotMatch(text, /e2e-st-2/);
+    } finally {
+      inject.child.kill('SIGINT');
+    }
+    const r = await inject.done;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /e2e-st-1: reverted and verified/);
+    const after_ = await until('the fault gone from the status', async () => {
+      const s = await status();
+      return s.faults.length === 0 ? s : undefined;
+    });
+    assert.deepEqual(after_.orphanLeases, [], 'its lease was deleted at the revert');
+    assert.match(await table(), /^no fault on any of the 2 agent\(s\)$/m);
+    assert.deepEqual(markers(), []);
+  });
+
+  test('a holder killed with SIGKILL: its agent reverts by lease, and the lease it left is an orphan nobody renews', async () => {
+    const inject = holdOn('b', ['--lease', '1500ms']);
+    await inject.waitFor(/e2e-st-2: injected/, 60_000);
+    const holder = `faultline-${hostname()}-${inject.child.pid}`;
+    inject.child.kill('SIGKILL');
+    assert.equal((await inject.done).signal, 'SIGKILL');
+    await until('e2e-st-2 reverted by lease', () => markers().length === 0);
+    const s = await until('the fault gone and its lease judged stale', async () => {
+      const s = await status();
+      const o = s.orphanLeases.find((l) => l.agent === 'e2e-st-2');
+      return s.faults.length === 0 && o && /stopped renewing/.test(o.reason) ? s : undefined;
+    });
+    const orphan = s.orphanLeases.find((l) => l.agent === 'e2e-st-2')!;
+    assert.equal(orphan.lease.holder, holder);
+    assert.equal(orphan.lease.ttlMs, 1500);
+    assert.equal(orphan.health, 'alive');
+    assert.match(orphan.reason, /record does not list this fault/);
+    assert.match(
+      await table(),
+      new RegExp(`^orphan lease e2e-st-2\\.${orphan.faultId} \\(held by ${holder}, `, 'm'),
+    );
+  });
+
+  test('an agent paused while it holds a fault shows lost, with what reverts its faults', async () => {
+    const agent = host('e2e-st-1').agent.child;
+    const inject = holdOn('a');
+    try {
+      await inject.waitFor(/e2e-st-1: injected/, 60_000);
+      await until('its record lists the fault', async () => (await status()).faults.length === 1);
+      agent.kill('SIGSTOP');
+      const s = await until('e2e-st-1 lost', async () => {
+        const s = await status();
+        return s.lostAgents.length === 1 ? s : undefined;
+      });
+      assert.deepEqual(
+        s.faults.map((f) => [f.agent, f.health, f.kind]),
+        [['e2e-st-1', 'lost', 'marker.create']],
+      );
+      assert.equal(s.lostAgents[0]!.agent, 'e2e-st-1');
+      assert.deepEqual(s.lostAgents[0]!.faults, [s.faults[0]!.id]);
+      assert.match(s.lostAgents[0]!.note, /lost while holding 1 fault\(s\).*revert on their own/);
+      const text = await table();
+      assert.match(text, /^e2e-st-1\s+lost\s+/m);
+      assert.match(text, /^agent e2e-st-1 \(last seen .*\) lost while holding 1 fault/m);
+    } finally {
+      agent.kill('SIGCONT');
+      inject.child.kill('SIGINT');
+    }
+    const r = await inject.done;
+    assert.equal(r.code, 0, r.stderr);
+    await until('e2e-st-1 alive with no fault', async () => {
+      const s = await status();
+      return s.faults.length === 0 && s.lostAgents.length === 0;
+    });
+    assert.deepEqual(markers(), []);
+  });
+
+  test('a fleet halt shows in JSON and the table; released, it is gone', async () => {
+    const halt = await runCli(['halt', '--fleet', '--reason', 'e2e-status', ...nats_()], { env: env() });
+    assert.equal(halt.code, 0, halt.stderr);
+    try {
+      const s = await status();
+      assert.equal(s.halt?.reason, 'e2e-status');
+      assert.match(s.halt?.by ?? '', /^faultline-/);
+      assert.match(await table(), /^fleet HALTED since \S+ by faultline-\S+: e2e-status /m);
+    } finally {
+      const release = await runCli(['halt', '--fleet', '--release', ...nats_()], { env: env() });
+      assert.equal(release.code, 0, release.stderr);
+    }
+    assert.equal((await status()).halt, null);
+  });
+});
