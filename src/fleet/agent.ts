@@ -44,7 +44,9 @@ import {
   HALT_KEY,
   type InjectCommandSchema,
   LabelsSchema,
+  LeaseRenewalSchema,
   NAME_PATTERN,
+  renewSubject,
 } from './protocol.js';
 
 export const DEFAULT_MAX_FAULTS = 32;
@@ -259,9 +261,12 @@ class AgentImpl implements Agent {
   #heartbeat: NodeJS.Timeout | undefined;
   #leaseTick: NodeJS.Timeout | undefined;
   #sub: Subscription | undefined;
+  #renewSub: Subscription | undefined;
   #watchers: { stop(): void }[] = [];
   #putting: Promise<void> | undefined;
   #putAgain: Promise<void> | undefined;
+  /** The state (#stateKey) the last successful put showed. */
+  #putState: string | undefined;
   #putFailing = false;
   #outbox: { subject: string; data: string; msgID: string }[] = [];
   #flushing: Promise<void> | undefined;
@@ -327,7 +332,12 @@ class AgentImpl implements Agent {
           );
         },
       });
-      await this.#putRecord();
+      this.#renewSub = this.#conn.nc.subscribe(renewSubject(this.name), {
+        callback: (err, msg) => {
+          if (!err) this.#onRenewal(msg.data);
+        },
+      });
+      await this.#putRecord({}, true);
       this.#publish({ type: 'agent-started', message: this.#startMessage() });
       for (const fault of recovered)
         this.#publish({ type: fault.state === 'reverted' ? 'reverted' : 'failed', fault });
@@ -339,7 +349,7 @@ class AgentImpl implements Agent {
             cause: err,
           });
     }
-    this.#heartbeat = setInterval(() => void this.#putRecord(), this.#o.heartbeatMs);
+    this.#heartbeat = setInterval(() => void this.#putRecord({}, true), this.#o.heartbeatMs);
     this.#leaseTick = setInterval(() => this.#checkLeases(), Math.min(250, this.#o.heartbeatMs));
     void this.#watchStatus();
     this.#log(
@@ -373,22 +383,28 @@ class AgentImpl implements Agent {
         injectedAt: h.fault.injectedAt ?? this.#startedAt,
         leaseMs: h.leaseMs,
         expiresAt: h.expiresAt,
+        renewedAgoMs: Math.max(0, Math.round(performance.now() - this.#lastRenewal(h))),
       })),
       halted: this.#halted,
     };
   }
 
   /**
-   * Puts the record now, or, when a put is in flight, once more right after it: a change is never
-   * dropped for a put that carried the state before it (the controller's halt waits on the record
-   * that shows no fault left), and a burst of changes costs at most two puts.
+   * Puts the record: `always` (a heartbeat, a registration), or when the state it shows changed.
+   * A heartbeat while a put is in flight is skipped (that put is the heartbeat).
+   * A change while a put is in flight is put right after it, once, and only if the record that
+   * went out no longer shows the state (the controller's halt waits on the record that shows no
+   * fault left: it must never wait a heartbeat for it); a burst of changes costs at most two puts.
    */
-  #putRecord(extra: Record<string, unknown> = {}): Promise<void> {
+  #putRecord(extra: Record<string, unknown> = {}, always = false): Promise<void> {
     if (Object.keys(extra).length > 0) return this.#putOnce(extra);
+    // A change already shown by the last put needs no other (a halt's reverts each ask for one).
+    if (!always && !this.#putting && this.#stateKey() === this.#putState) return Promise.resolve();
     if (this.#putting) {
+      if (always) return this.#putting;
       this.#putAgain ??= this.#putting.then(() => {
         this.#putAgain = undefined;
-        return this.#putRecord();
+        return this.#stateKey() === this.#putState ? undefined : this.#putRecord();
       });
       return this.#putAgain;
     }
@@ -399,9 +415,16 @@ class AgentImpl implements Agent {
     return p;
   }
 
+  /** What a put must show, the heartbeat's time aside. */
+  #stateKey(): string {
+    return `${this.#halted}|${[...this.#held.keys()].join(',')}`;
+  }
+
   async #putOnce(extra: Record<string, unknown>): Promise<void> {
+    const state = this.#stateKey();
     try {
       await this.#conn.agents.put(this.name, JSON.stringify({ ...this.record(), ...extra }));
+      this.#putState = state;
       if (this.#putFailing) this.#log('info', 'heartbeat: the agents bucket accepts puts again');
       this.#putFailing = false;
     } catch (err) {
@@ -444,6 +467,22 @@ class AgentImpl implements Agent {
     if (held && deleted) void this.#revert(held, 'its lease was deleted (its controller reverted it)');
   }
 
+  /** A holder names the faults it still holds here: each of them is seen renewed now. */
+  #onRenewal(data: Uint8Array): void {
+    const r = LeaseRenewalSchema.safeParse(safeJson(new TextDecoder().decode(data)));
+    if (!r.success) return;
+    const now = performance.now();
+    for (const id of r.data.faults) {
+      // Only the holder renews: another controller naming a fault it does not hold changes nothing.
+      const held = this.#held.get(id);
+      if (held && held.controller !== r.data.controller) continue;
+      const seen = this.#leases.get(id);
+      if (seen?.deleted) continue;
+      if (seen) seen.at = now;
+      else if (held) this.#leases.set(id, { revision: 0, at: now, deleted: false });
+    }
+  }
+
   #onHalt(e: KvWatchEntry): void {
     if (e.operation === 'PUT') {
       const parsed = FleetHaltSchema.safeParse(safeJson(e.string()));
@@ -454,8 +493,9 @@ class AgentImpl implements Agent {
       this.#halted = true;
       if (!was) this.#log('warn', `${why}: reverting every fault and refusing new ones`);
       const all = [...this.#held.values()].map((h) => this.#revert(h, why));
-      void Promise.allSettled(all).then(() => this.#putRecord());
-      if (!was) void this.#putRecord();
+      // With faults to revert, the record that shows them gone (and the halt) is the one to put.
+      if (all.length === 0) void this.#putRecord();
+      else void Promise.allSettled(all).then(() => this.#putRecord());
     } else if (this.#halted) {
       this.#halted = false;
       this.#log('info', 'fleet halt released: accepting faults again');
@@ -477,7 +517,7 @@ class AgentImpl implements Agent {
         this.#log('info', `reconnected to NATS (${s.server}): registering again`);
         // The watches' consumers may not have survived a server restart: start them afresh.
         await this.#restartWatchers();
-        void this.#putRecord();
+        void this.#putRecord({}, true);
         void this.#flush();
       }
     }
@@ -499,13 +539,17 @@ class AgentImpl implements Agent {
     }
   }
 
+  /** Monotonic ms of the last renewal seen (a renewal message or a put of its key), or of its injection. */
+  #lastRenewal(h: Held): number {
+    const seen = this.#leases.get(h.id);
+    return Math.max(h.since, seen && !seen.deleted ? seen.at : 0);
+  }
+
   #checkLeases(): void {
     const now = performance.now();
     for (const h of this.#held.values()) {
       if (h.reverting) continue;
-      const seen = this.#leases.get(h.id);
-      const last = Math.max(h.since, seen && !seen.deleted ? seen.at : 0);
-      if (now - last > h.leaseMs) {
+      if (now - this.#lastRenewal(h) > h.leaseMs) {
         const why = this.#connected
           ? 'its controller stopped renewing it'
           : 'this agent lost its NATS connection';
@@ -664,7 +708,8 @@ class AgentImpl implements Agent {
     this.#byLedgerId.set(handle.id, cmd.id);
     this.#publish({ type: 'injected', fault: { ...fault } });
     this.#log('info', `injected ${kindName} ${handle.target} (${cmd.id}) for ${cmd.controller}`);
-    void this.#putRecord();
+    // The record shows it from the next heartbeat: the reply and the event say so at once, and a
+    // put per inject was a thousand JetStream writes in the middle of a 1,000-agent fan-out.
     // Whatever ended it while it was being injected ends it now.
     const lease = this.#leases.get(cmd.id);
     let why: string | undefined;
@@ -762,6 +807,7 @@ class AgentImpl implements Agent {
     clearInterval(this.#heartbeat);
     clearInterval(this.#leaseTick);
     this.#sub?.unsubscribe();
+    this.#renewSub?.unsubscribe();
     for (const w of this.#watchers) w.stop();
     await Promise.allSettled([...this.#held.values()].map((h) => this.#revert(h, 'the agent is stopping')));
     // Injections in flight when it began are cancelled; whatever else the session holds comes off too.

@@ -4,12 +4,13 @@
  * fault on each target under a lease it renews while it lives (`inject()`),
  * reverting, and the fleet halt.
  *
- * Every fault it places has a lease, put as the command goes out; an agent
- * counts the lease from when the fault took effect, so a fault whose lease put
- * fails or comes late still reverts by lease. A command that fails or is not
- * answered has its lease deleted (and a revert sent, in case the command
- * arrived after all). A controller that dies stops renewing: each agent
- * reverts by lease on its own.
+ * Every fault it places has a lease, put as the command goes out and renewed
+ * by one core message per agent every third of the lease (protocol.ts says
+ * why not by KV puts); an agent counts the lease from when the fault took
+ * effect, so a fault whose lease put fails or comes late still reverts by
+ * lease. A command that fails or is not answered has its lease deleted (and a
+ * revert sent, in case the command arrived after all). A controller that dies
+ * stops renewing: each agent reverts by lease on its own.
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -35,7 +36,9 @@ import {
   FleetHaltSchema,
   HALT_KEY,
   type Lease,
+  type LeaseRenewal,
   leaseKey,
+  renewSubject,
 } from './protocol.js';
 import { formatSelector, type LabelSelector, type Mode, matchSelector, pickTargets } from './select.js';
 
@@ -119,7 +122,6 @@ export interface FleetHaltReport {
 interface Held {
   fault: FleetFault;
   lease: Lease;
-  timer: NodeJS.Timeout;
   /** When the controller sent it (its own clock): where to look for the fault's events. */
   sentAt: number;
 }
@@ -149,6 +151,9 @@ export class FleetController {
   private readonly commandTimeoutMs: number;
   private readonly held = new Map<string, Held>();
   private closed = false;
+  private renewTimer: NodeJS.Timeout | undefined;
+  private renewEvery: number | undefined;
+  private renewalsStopped = false;
 
   private constructor(connection: FleetConnection, options: FleetControllerOptions) {
     this.connection = connection;
@@ -302,9 +307,8 @@ export class FleetController {
         putError = err.message;
       },
     );
-    const timer = setInterval(() => void this.renew(id), Math.max(100, Math.floor(leaseMs / 3)));
-    timer.unref();
-    this.held.set(id, { fault: { ...base, state: 'active' }, lease, timer, sentAt: Date.now() });
+    this.held.set(id, { fault: { ...base, state: 'active' }, lease, sentAt: Date.now() });
+    this.scheduleRenewals();
 
     const command: AgentCommand = {
       op: 'inject',
@@ -350,28 +354,56 @@ export class FleetController {
     return { ...base, state: refused ? 'refused' : 'failed', error: reply.error, reason: reply.code };
   }
 
-  private async renew(id: string): Promise<void> {
-    const h = this.held.get(id);
-    if (!h || this.connection.nc.isClosed()) return;
-    h.lease = { ...h.lease, renewals: h.lease.renewals + 1 };
-    // A failed renewal (NATS restarting) is retried at the next tick; if they keep failing the
-    // agent reverts by lease, which is the point.
-    await this.connection.leases
-      .put(leaseKey(h.fault.agent, id), JSON.stringify(h.lease))
-      .catch(() => undefined);
+  /**
+   * One timer renews every lease this controller holds, every third of the shortest: one core
+   * NATS message per agent naming its faults (LeaseRenewal), not a KV put per fault. A message
+   * lost to a NATS restart is made up by the next tick; if they keep failing the agents revert by
+   * lease, which is the point.
+   */
+  private scheduleRenewals(): void {
+    let shortest = Number.POSITIVE_INFINITY;
+    for (const h of this.held.values()) shortest = Math.min(shortest, h.lease.ttlMs);
+    const every = Number.isFinite(shortest) ? Math.max(100, Math.floor(shortest / 3)) : undefined;
+    if (every === this.renewEvery) return;
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    this.renewEvery = every;
+    if (every === undefined || this.renewalsStopped) return;
+    this.renewTimer = setInterval(() => this.renew(), every);
+    this.renewTimer.unref();
+  }
+
+  private renew(): void {
+    if (this.connection.nc.isClosed()) return;
+    const byAgent = new Map<string, string[]>();
+    for (const [id, h] of this.held) {
+      const ids = byAgent.get(h.fault.agent);
+      if (ids) ids.push(id);
+      else byAgent.set(h.fault.agent, [id]);
+    }
+    for (const [agent, faults] of byAgent) {
+      const renewal: LeaseRenewal = { controller: this.id, faults };
+      try {
+        this.connection.nc.publish(renewSubject(agent), JSON.stringify(renewal));
+      } catch {
+        // Closed or draining: nothing renews any more, and the agents revert by lease.
+      }
+    }
   }
 
   private drop(id: string): Held | undefined {
     const h = this.held.get(id);
     if (h) {
-      clearInterval(h.timer);
       this.held.delete(id);
+      this.scheduleRenewals();
     }
     return h;
   }
 
   private stopRenewals(): void {
-    for (const h of this.held.values()) clearInterval(h.timer);
+    this.renewalsStopped = true;
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
   }
 
   /** The faults this controller holds leases for. */

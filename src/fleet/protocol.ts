@@ -11,8 +11,15 @@
  * - KV `faultline_agents`: key = agent name, value = AgentRecord, put at
  *   every heartbeat. Bucket max_age drops agents that stopped long ago.
  * - KV `faultline_leases`: key = `<agent>.<faultId>`, value = Lease, put by
- *   the controller at inject and at every renewal, deleted at revert. The
- *   agent reverts when it has not seen a put for `ttlMs`, or sees a delete.
+ *   the controller at inject, deleted at revert; the agent watches its own
+ *   keys and reverts a fault whose key it sees deleted.
+ * - Subject `faultline.agent.<name>.renew`: core NATS, LeaseRenewal: every
+ *   lease/3 the controller names the faults it still holds on that agent. The
+ *   agent reverts a fault when it has seen no renewal of it (a renewal message
+ *   naming it, or a put of its key) for its lease. Renewals are core messages,
+ *   not KV puts: on nats-server 2.9 every message stored in the leases stream
+ *   is matched against every agent's watch, so a thousand agents renewing a
+ *   fault each second spent more than a core of the server's CPU on it.
  * - KV `faultline_control`: key `halt` = FleetHalt while the fleet is halted.
  * - Subject `faultline.agent.<name>.cmd`: request/reply AgentCommand ->
  *   AgentReply (core NATS: a command to an agent that is not there fails fast).
@@ -39,6 +46,7 @@ export const AgentNameSchema = z.string().regex(NAME_PATTERN, {
 });
 
 export const commandSubject = (agent: string) => `faultline.agent.${agent}.cmd`;
+export const renewSubject = (agent: string) => `faultline.agent.${agent}.renew`;
 export const eventsSubject = (agent: string) => `${EVENTS_SUBJECT_PREFIX}.${agent}`;
 export const leaseKey = (agent: string, faultId: string) => `${agent}.${faultId}`;
 
@@ -56,6 +64,8 @@ export const ActiveFaultSchema = z.object({
   leaseMs: z.number().int().positive(),
   /** When its own ttl reverts it even under a live lease (the agent's clock). */
   expiresAt: z.string().optional(),
+  /** How long before this record the agent last saw its lease renewed (its own monotonic clock). */
+  renewedAgoMs: z.number().int().min(0).optional(),
 });
 export type ActiveFault = z.infer<typeof ActiveFaultSchema>;
 
@@ -84,10 +94,17 @@ export const LeaseSchema = z.object({
   controller: z.string(),
   faultId: z.string(),
   ttlMs: z.number().int().positive(),
-  /** Increases at every renewal: a renewal is seen as a new KV revision anyway. */
+  /** Puts of this key (renewals go over `renewSubject`, so this stays 0; a re-put counts as a renewal). */
   renewals: z.number().int().min(0),
 });
 export type Lease = z.infer<typeof LeaseSchema>;
+
+/** A holder's renewal of the leases of the faults it holds on one agent (core NATS, every lease/3). */
+export const LeaseRenewalSchema = z.object({
+  controller: z.string(),
+  faults: z.array(z.string()).max(100_000),
+});
+export type LeaseRenewal = z.infer<typeof LeaseRenewalSchema>;
 
 export const FleetHaltSchema = z.object({ since: z.string(), reason: z.string().optional(), by: z.string() });
 export type FleetHalt = z.infer<typeof FleetHaltSchema>;

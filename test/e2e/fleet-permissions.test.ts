@@ -26,6 +26,7 @@ import {
   eventsSubject,
   HALT_KEY,
   leaseKey,
+  renewSubject,
 } from '../../src/fleet/protocol.js';
 import { accepting, freePort, natsServerMissing } from '../helpers/nats.js';
 import { until } from '../helpers/until.js';
@@ -174,7 +175,15 @@ describe('fleet permissions: examples/fleet/nats-server.conf', { skip: missing }
         m.respond(`pong ${m.string()}`);
       },
     });
+    const renewals: string[] = [];
+    const renewSub = agent.nc.subscribe(renewSubject('agent-web-1'), {
+      callback: (_err, m) => renewals.push(m.string()),
+    });
     await agent.nc.flush();
+    // Lease renewals: core messages from the controller to the agent's own subject.
+    controller.nc.publish(renewSubject('agent-web-1'), '{"controller":"c","faults":["f1"]}');
+    await untilGuard('the agent to receive the renewal', () => renewals.length === 1);
+    renewSub.unsubscribe();
 
     // The controller's side of each: its lease, a command, the halt.
     await controller.leases.put(leaseKey('agent-web-1', 'f1'), '{}');
@@ -280,6 +289,14 @@ describe('fleet permissions: examples/fleet/nats-server.conf', { skip: missing }
     assert.match(
       closed.message,
       /permissions violation for subscription to "faultline\.agent\.agent-web-1\.cmd"/i,
+    );
+    // Nor see, nor forge, another agent's lease renewals.
+    const renewSpy = web2.nc.subscribe(renewSubject('agent-web-1'));
+    const spyClosed = await renewSpy.closed;
+    assert.ok(spyClosed instanceof Error, 'subscribing to its renewals is refused');
+    web2.nc.publish(renewSubject('agent-web-1'), '{"controller":"forged","faults":[]}');
+    await untilGuard("the server to log web-2's forged renewal", () =>
+      nats.log().includes('User "agent-web-2", Subject "faultline.agent.agent-web-1.renew"'),
     );
     // Replies are private: another client's inbox (or all of them) cannot be read.
     for (const subject of ['_INBOX.>', '_INBOX_agent-web-1.>', '_INBOX_faultline-controller.>']) {

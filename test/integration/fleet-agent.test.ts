@@ -29,6 +29,7 @@ import {
   FleetEventSchema,
   HALT_KEY,
   leaseKey,
+  renewSubject,
 } from '../../src/fleet/protocol.js';
 import { tempHome } from '../helpers/home.js';
 import { natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
@@ -246,6 +247,51 @@ describe('faultline agent', () => {
         /lease lapsed: no renewal seen for 1000 ms \(its controller stopped renewing it\)/,
       );
       assert.equal(existsSync(path), false);
+    }),
+  );
+
+  test(
+    "renewals over the agent's renew subject keep a fault past its lease; only its holder's count",
+    withFleet(async (f) => {
+      const agent = await f.agent();
+      const path = f.marker('core-renewed');
+      const leaseMs = 3_000;
+      const { id, reply } = await f.inject(agent.name, { path }, { leaseMs });
+      assert.ok(reply.ok, JSON.stringify(reply));
+      const publish = (controller: string) =>
+        f.ctl.nc.publish(renewSubject(agent.name), JSON.stringify({ controller, faults: [id] }));
+      // A tenth of the lease apart: a loaded machine delays them, not by ten times.
+      let sent = 0;
+      const holder = setInterval(() => {
+        publish('test');
+        sent++;
+      }, leaseMs / 10);
+      try {
+        await untilGuard('renewals spanning well over a lease', () => sent >= 15);
+        assert.ok(existsSync(path), 'kept while its holder renews it');
+        assert.equal(f.events.filter(of(id, 'reverted')).length, 0);
+        const seen = await untilGuard('the record to show a recent renewal', async () => {
+          const active = (await f.record(agent.name))?.record.active?.find((a) => a.id === id);
+          return active?.renewedAgoMs !== undefined && active.renewedAgoMs < leaseMs ? active : undefined;
+        });
+        assert.equal(seen.controller, 'test');
+      } finally {
+        clearInterval(holder);
+      }
+      // Someone else naming it keeps nothing alive: it lapses as if nobody renewed it.
+      const intruder = setInterval(() => publish('someone-else'), leaseMs / 10);
+      try {
+        const reverted = await f.event(of(id, 'reverted'), 'reverted once its holder stopped');
+        assert.match(reverted.fault?.reason ?? '', /lease lapsed/);
+        assert.equal(existsSync(path), false);
+      } finally {
+        clearInterval(intruder);
+      }
+      // Garbage on the subject is ignored, and the agent still answers.
+      f.ctl.nc.publish(renewSubject(agent.name), 'not json');
+      f.ctl.nc.publish(renewSubject(agent.name), JSON.stringify({ controller: 1, faults: 'x' }));
+      const status = await f.request(agent.name, { op: 'status' });
+      assert.ok(status.ok);
     }),
   );
 

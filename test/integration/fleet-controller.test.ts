@@ -389,6 +389,10 @@ describe('fleet controller with real agents', { skip: missing || false }, () => 
         { leaseMs: LEASE_MS },
       );
       assert.equal(f!.state, 'active', JSON.stringify(f));
+      // Its record lists the fault from its next heartbeat: the report names it from that record.
+      await until('the record lists the fault', async () =>
+        (await ctl.agents()).some((a) => a.name === 'frozen' && a.faults.includes(f!.id)),
+      );
       frozen.child.kill('SIGSTOP');
       const report = await ctl.haltFleet('frozen agent', { timeoutMs: 3_000 });
       assert.deepEqual(
