@@ -1,9 +1,10 @@
 /**
  * `faultline status --fleet`: the faults on the fleet's agents, their
- * holders and leases, as a table or (`--json`) the library's FleetStatus
- * document. Kinds, targets and controller ids come from the wire (any client
- * allowed to put in the buckets): every cell is shown with its control
- * characters escaped before the columns are measured.
+ * holders, leases and last renewals as the agents saw them, as a table or
+ * (`--json`) the library's FleetStatus document. Kinds, targets and
+ * controller ids come from the wire (any client allowed to put in the
+ * buckets): every cell is shown with its control characters escaped before
+ * the columns are measured.
  */
 import { hostname } from 'node:os';
 import { escapeControlChars } from '../core/control-chars.js';
@@ -20,7 +21,7 @@ function span(ms: number | undefined, past: string): string {
   return `${(ms / 3_600_000).toFixed(1)}h`;
 }
 
-/** How long ago, by this clock against the server's timestamp. */
+/** How long ago, by this clock against the server's timestamp (or an agent's estimate). */
 const ago = (ms: number) => (ms < 0 ? 'now (clock skew)' : `${span(ms, '')} ago`);
 
 const cell = (s: string | undefined) => (s === undefined || s === '' ? '-' : escapeControlChars(s));
@@ -62,7 +63,8 @@ export function fleetStatusLines(status: FleetStatus): string[] {
       cell(f.controller),
       span(f.ageMs, '0s (clock skew)'),
       f.leaseMs === undefined ? '-' : span(f.leaseMs, '-'),
-      f.lease ? ago(f.lease.renewedAgoMs) : 'none: reverting by lease',
+      // A missing key outranks what the agent last saw: the agent reverts it at the delete.
+      !f.lease ? 'none: reverting by lease' : f.renewedAgoMs === undefined ? '-' : ago(f.renewedAgoMs),
       span(f.ttlLeftMs, 'ended'),
     ]);
     lines.push(
@@ -82,7 +84,7 @@ export function fleetStatusLines(status: FleetStatus): string[] {
   for (const o of status.orphanLeases) {
     const holder = o.lease.holder === undefined ? 'an unreadable holder' : cell(o.lease.holder);
     lines.push(
-      `orphan lease ${cell(o.key)} (held by ${holder}, renewed ${ago(o.lease.renewedAgoMs)}): ${cell(o.reason)}`,
+      `orphan lease ${cell(o.key)} (held by ${holder}, put ${ago(o.lease.putAgoMs)}): ${cell(o.reason)}`,
     );
   }
   for (const a of status.lostAgents) {

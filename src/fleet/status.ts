@@ -1,15 +1,19 @@
 /**
  * What is injected across the fleet right now (`faultline status --fleet`):
- * each agent's record says which faults it holds, the leases bucket says which
- * of them a controller still renews. Neither alone tells the whole story: a
- * fault without a lease is on its way out (its agent reverts it by lease), a
- * lease without a fault is a controller renewing something no agent holds,
- * and a lost agent's faults are out of anyone's reach but revert on their own.
+ * each agent's record says which faults it holds and when it last saw each
+ * one's lease renewed; the leases bucket says which of them a controller still
+ * holds (a key is put once at inject and deleted at revert: renewals are core
+ * NATS messages that leave no trace in a bucket, so only the agent can say
+ * whether they still come). Neither alone tells the whole story: a fault
+ * without a lease key is on its way out (its agent reverts it), a key without a
+ * fault is one its controller never deleted, and a lost agent's faults are out
+ * of anyone's reach but revert on their own.
  *
  * The join is pure (joinFleetStatus, unit-tested without NATS); fleetStatus
  * reads the three buckets and calls it. Times are indicative: ages compare
  * this process's clock with the server's timestamps (leases, records) and the
- * agents' own clocks (injectedAt, expiresAt), as `faultline fleet` does.
+ * agents' own clocks (injectedAt, expiresAt, renewedAgoMs), as `faultline
+ * fleet` does.
  */
 import { z } from 'zod';
 import type { FleetConnection } from './connect.js';
@@ -22,16 +26,16 @@ export const AgentHealthSchema = z.enum(HEALTHS);
 const _sameHealths: [AgentHealth] extends [z.infer<typeof AgentHealthSchema>] ? true : never = true;
 void _sameHealths;
 
-/** A lease as the server last stored it. */
+/** A lease key as the server stores it. */
 export const LeaseSeenSchema = z.object({
-  /** The controller renewing it (absent: its value does not match the protocol). */
+  /** The controller that put it (absent: its value does not match the protocol). */
   holder: z.string().optional(),
   ttlMs: z.number().optional(),
   renewals: z.number().optional(),
-  /** The server's timestamp of its last put: the last renewal. */
-  renewedAt: z.string(),
+  /** The server's timestamp of its put: when the fault was placed (renewals do not re-put it). */
+  putAt: z.string(),
   /** How long ago, by this process's clock (indicative; negative with clock skew). */
-  renewedAgoMs: z.number(),
+  putAgoMs: z.number(),
 });
 export type LeaseSeen = z.infer<typeof LeaseSeenSchema>;
 
@@ -53,14 +57,20 @@ export const FleetFaultRowSchema = z.object({
   /** When its own ttl reverts it, lease or not (the agent's clock). */
   expiresAt: z.string().optional(),
   ttlLeftMs: z.number().optional(),
-  /** Absent: no lease, so its agent reverts it (at the delete, or when it judges the lease lapsed). */
+  /**
+   * How long ago its agent last saw its lease renewed: what its record says, plus the record's
+   * age (clamped at 0 against clock skew), i.e. as if no renewal came since the record was put.
+   * Absent when the agent's record does not say (an older agent).
+   */
+  renewedAgoMs: z.number().optional(),
+  /** Absent: no lease key, so its agent reverts it (at the delete, or when it judges the lease lapsed). */
   lease: LeaseSeenSchema.optional(),
   /** What a reader should know about this row, in words (no lease, agent lost, ...). */
   notes: z.array(z.string()),
 });
 export type FleetFaultRow = z.infer<typeof FleetFaultRowSchema>;
 
-/** A lease whose agent does not list its fault. */
+/** A lease key whose agent does not list its fault. */
 export const OrphanLeaseSchema = z.object({
   key: z.string(),
   agent: z.string(),
@@ -103,8 +113,8 @@ export interface LeaseEntry {
   key: string;
   /** Its value, or undefined when it does not match LeaseSchema. */
   lease?: Lease;
-  /** The server's timestamp of its last put. */
-  renewedAt: string;
+  /** The server's timestamp of its put. */
+  putAt: string;
 }
 
 export const NO_LEASE_NOTE = 'no lease: reverting by lease';
@@ -132,9 +142,22 @@ function leaseSeen(entry: LeaseEntry, now: number): LeaseSeen {
     ...(entry.lease
       ? { holder: entry.lease.controller, ttlMs: entry.lease.ttlMs, renewals: entry.lease.renewals }
       : {}),
-    renewedAt: entry.renewedAt,
-    renewedAgoMs: now - (ms(entry.renewedAt) ?? now),
+    putAt: entry.putAt,
+    putAgoMs: now - (ms(entry.putAt) ?? now),
   };
+}
+
+/**
+ * The stale note of a fault whose agent has seen no renewal for longer than its lease. Either
+ * the agent said so itself (its controller stopped renewing: died, partitioned, or left it), or
+ * only the record's age makes it so: then the agent may as well be stalled since its last put.
+ */
+function staleNote(renewedAgoMs: number, ownMs: number, recordAgeMs: number, leaseMs: number): string {
+  const lapsed = 'the agent reverts it once it judges the lease lapsed';
+  if (ownMs > leaseMs) {
+    return `its agent has seen no renewal for ${Math.round(renewedAgoMs)} ms, more than its ${leaseMs} ms lease: its controller stopped renewing it; ${lapsed}`;
+  }
+  return `its agent has seen no renewal for ${Math.round(renewedAgoMs)} ms by its last record (put ${Math.round(recordAgeMs)} ms ago), more than its ${leaseMs} ms lease: its controller stopped renewing it, or the agent is stalled and has not reported since; ${lapsed}`;
 }
 
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -174,13 +197,27 @@ export function joinFleetStatus(input: {
       if (!entry) notes.push(NO_LEASE_NOTE);
       else if (!entry.lease) notes.push("its lease's value does not match the protocol");
       const leaseMs = full?.leaseMs ?? entry?.lease?.ttlMs;
-      if (lease && leaseMs !== undefined && lease.renewedAgoMs > leaseMs) {
-        notes.push(
-          `its lease was last renewed ${Math.round(lease.renewedAgoMs)} ms ago (this clock against the server's), more than its ${leaseMs} ms: its controller has stopped renewing it, and the agent reverts it once it judges the lease lapsed`,
-        );
+      // The agent's own value is exact on its clock; the record's age (server against this
+      // clock) brings it to now. A negative age is clock skew: the agent's value alone is the best guess.
+      const own = full?.renewedAgoMs;
+      const recordAgeMs = Math.max(0, agent.ageMs);
+      const renewedAgoMs = own === undefined ? undefined : own + recordAgeMs;
+      // A lost agent's estimate is only the age of its last record: LOST_AGENT_NOTE says what that means.
+      if (
+        entry &&
+        own !== undefined &&
+        renewedAgoMs !== undefined &&
+        leaseMs !== undefined &&
+        renewedAgoMs > leaseMs &&
+        agent.health !== 'lost'
+      ) {
+        notes.push(staleNote(renewedAgoMs, own, recordAgeMs, leaseMs));
       }
       if (full && lease?.holder !== undefined && lease.holder !== full.controller) {
-        notes.push(`the agent says ${full.controller} placed it, but ${lease.holder} renews its lease`);
+        // The agent accepts renewals only from the controller it holds the fault for.
+        notes.push(
+          `the agent says ${full.controller} placed it, but its lease was put by ${lease.holder}, whose renewals the agent ignores`,
+        );
       }
       if (agent.health === 'lost') notes.push(LOST_AGENT_NOTE);
       const injected = ms(full?.injectedAt);
@@ -198,6 +235,7 @@ export function joinFleetStatus(input: {
         ...(leaseMs !== undefined ? { leaseMs } : {}),
         ...(full?.expiresAt !== undefined ? { expiresAt: full.expiresAt } : {}),
         ...(expires !== undefined ? { ttlLeftMs: expires - now } : {}),
+        ...(renewedAgoMs !== undefined ? { renewedAgoMs } : {}),
         ...(lease ? { lease } : {}),
         notes,
       });
@@ -226,7 +264,7 @@ export function joinFleetStatus(input: {
       faultId,
       ...(record ? { health: record.health } : {}),
       lease,
-      reason: orphanReason(entry, lease, record),
+      reason: orphanReason(entry, record),
     });
   }
 
@@ -246,18 +284,30 @@ export function joinFleetStatus(input: {
   };
 }
 
-function orphanReason(entry: LeaseEntry, lease: LeaseSeen, record: FleetAgent | undefined): string {
+/*
+ * A lease key is put once and never re-put, so its age says nothing about whether its controller
+ * still renews it (renewals go to the agent only): the reason says what the key can mean.
+ */
+const LEFT_BEHIND =
+  'its controller did not delete the key (it died or was partitioned, or still believes it holds the fault); ' +
+  'the bucket drops such keys after a day';
+
+function orphanReason(entry: LeaseEntry, record: FleetAgent | undefined): string {
   if (!entry.key.includes('.')) return 'not a lease key of the form <agent>.<faultId>';
-  const stale =
-    entry.lease && lease.renewedAgoMs > entry.lease.ttlMs
-      ? `; not renewed for ${Math.round(lease.renewedAgoMs)} ms (its ${entry.lease.ttlMs} ms lease): its controller stopped renewing it, and the bucket drops it after a day`
-      : '';
-  if (!record) return `no agent named ${splitKey(entry.key).agent} has a record${stale}`;
-  if (record.health === 'stopped') return `its agent has stopped (it reverted its faults)${stale}`;
-  return `its agent's record does not list this fault: an inject still in flight, or the agent no longer holds it (reverted on its own, or restarted) while its controller still renews the lease${stale}`;
+  if (!record) {
+    return `no agent named ${splitKey(entry.key).agent} has a record (it never registered, or its record is gone), so no agent reports holding the fault; ${LEFT_BEHIND}`;
+  }
+  if (record.health === 'stopped') {
+    return `its agent has stopped (it reverted its faults as it stopped): the agent no longer holds it, and ${LEFT_BEHIND}`;
+  }
+  return (
+    "its agent's record does not list this fault: an inject in flight (an agent lists a fault from its next heartbeat), " +
+    'or the agent no longer holds it (it reverted it on its own: lease lapse, halt, ttl, restart) and ' +
+    LEFT_BEHIND
+  );
 }
 
-/** What fleetStatus reads: a FleetController (its records with their health, the halt key, the leases bucket). */
+/** What fleetStatus reads: a FleetController (its records with their health and age, the halt key, the leases bucket). */
 export interface FleetStatusSource {
   agents(): Promise<FleetAgent[]>;
   halted(): Promise<FleetHalt | undefined>;
@@ -266,7 +316,7 @@ export interface FleetStatusSource {
 
 /** Every lease in the bucket as the server stores it now. */
 export async function readLeases(kv: FleetConnection['leases']): Promise<LeaseEntry[]> {
-  // A Set: keys() delivers a key again when it is re-put while it lists (renewals every lease/3).
+  // A Set: keys() delivers a key again when it is put while it lists (a fault placed meanwhile).
   const keys = new Set<string>();
   for await (const k of await kv.keys()) keys.add(k);
   const found = await Promise.all(
@@ -280,7 +330,7 @@ export async function readLeases(kv: FleetConnection['leases']): Promise<LeaseEn
         value = undefined;
       }
       const r = LeaseSchema.safeParse(value);
-      return { key, ...(r.success ? { lease: r.data } : {}), renewedAt: e.created.toISOString() };
+      return { key, ...(r.success ? { lease: r.data } : {}), putAt: e.created.toISOString() };
     }),
   );
   return found.filter((e): e is LeaseEntry => e !== undefined);
@@ -288,7 +338,8 @@ export async function readLeases(kv: FleetConnection['leases']): Promise<LeaseEn
 
 /**
  * The fleet's faults now: the halt, one row per fault an agent holds (with
- * its lease), leases no agent's fault accounts for, lost agents holding faults.
+ * its lease key and its last renewal as the agent saw it), lease keys no
+ * agent's fault accounts for, lost agents holding faults.
  * Reads only; `source` is a FleetController (`FleetController.open(...)`).
  *
  * @example

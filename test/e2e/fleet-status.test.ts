@@ -3,9 +3,11 @@
  * processes (each with its own home and working directory: its "host") on a
  * test nats-server, faults placed by `faultline inject --on` in a child. The
  * fault shows on the right agent with its kind, target and holder (JSON and
- * table) and is gone once reverted; a holder killed with SIGKILL leaves its
- * lease behind as an orphan that nobody renews; an agent paused with SIGSTOP
- * shows lost while holding its fault; a fleet halt shows. Plain `status` is
+ * table), its last renewal as the agent saw it (younger than the lease key,
+ * which is put once), and is gone once reverted; a holder killed with SIGKILL
+ * leaves its lease key behind as an orphan whose reason says the agent no
+ * longer holds the fault; an agent paused with SIGSTOP shows lost while
+ * holding its fault; a fleet halt shows. Plain `status` is
  * unchanged, NATS flags without --fleet exit 2, an unreachable NATS is one line.
  */
 import assert from 'node:assert/strict';
@@ -14,7 +16,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { FleetStatus } from '../../src/fleet/status.js';
+import { type FleetStatus, LOST_AGENT_NOTE } from '../../src/fleet/status.js';
 import { type Cli, runCli, startCli } from '../helpers/cli.js';
 import { freePort, natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
 import { until } from '../helpers/until.js';
@@ -145,9 +147,18 @@ describe('faultline status --fleet (built CLI)', { skip: missing || false }, () 
     try {
       await inject.waitFor(/e2e-st-1: injected/, 60_000);
       const holder = `faultline-${hostname()}-${inject.child.pid}`;
-      const s = await until('the fault in e2e-st-1 record', async () => {
+      await until('the fault in e2e-st-1 record, with its last renewal', async () => {
         const s = await status();
-        return s.faults.length === 1 && s.faults[0]!.lease ? s : undefined;
+        return s.faults.length === 1 && s.faults[0]!.lease && s.faults[0]!.renewedAgoMs !== undefined;
+      });
+      // The key is put once: once it is older than the lease, only the renewals (core messages,
+      // seen by the agent) can keep the row's last renewal younger than the lease.
+      const s = await until('a lease key older than the lease, renewed since', async () => {
+        const s = await status();
+        const f = s.faults[0];
+        return f?.lease && f.lease.putAgoMs > 3000 && f.renewedAgoMs! <= 3000 && f.notes.length === 0
+          ? s
+          : undefined;
       });
       const f = s.faults[0]!;
       assert.equal(f.agent, 'e2e-st-1');
@@ -157,6 +168,8 @@ describe('faultline status --fleet (built CLI)', { skip: missing || false }, () 
       assert.equal(f.controller, holder);
       assert.equal(f.lease?.holder, holder);
       assert.equal(f.leaseMs, 3000);
+      assert.ok(f.renewedAgoMs! >= 0, JSON.stringify(f));
+      assert.ok(Date.parse(f.lease!.putAt) <= Date.parse(s.at), JSON.stringify(f));
       assert.match(f.id, /^[0-9a-f]{8}-[0-9a-f-]{27}$/);
       assert.ok(f.expiresAt && f.ttlLeftMs !== undefined && f.ttlLeftMs > 0, JSON.stringify(f));
       assert.deepEqual(f.notes, []);
@@ -170,7 +183,7 @@ describe('faultline status --fleet (built CLI)', { skip: missing || false }, () 
         /^AGENT\s+HEALTH\s+ID\s+KIND\s+TARGET\s+HOLDER\s+AGE\s+LEASE\s+LEASE RENEWED\s+TTL LEFT$/m,
       );
       const row = new RegExp(
-        `^e2e-st-1\\s+alive\\s+${f.id.slice(0, 8)}\\s+marker\\.create\\s+\\S+fleet-marker\\s+${holder}\\s+\\S+\\s+3\\.0s\\s+(\\S+ ago|now \\(clock skew\\))\\s+\\S+$`,
+        `^e2e-st-1\\s+alive\\s+${f.id.slice(0, 8)}\\s+marker\\.create\\s+\\S+fleet-marker\\s+${holder}\\s+\\S+\\s+3\\.0s\\s+\\S+ ago\\s+\\S+$`,
         'm',
       );
       assert.match(text, row);
@@ -190,26 +203,31 @@ describe('faultline status --fleet (built CLI)', { skip: missing || false }, () 
     assert.deepEqual(markers(), []);
   });
 
-  test('a holder killed with SIGKILL: its agent reverts by lease, and the lease it left is an orphan nobody renews', async () => {
+  test('a holder killed with SIGKILL: its agent reverts by lease, and the key it left is an orphan the agent no longer holds', async () => {
     const inject = holdOn('b', ['--lease', '1500ms']);
     await inject.waitFor(/e2e-st-2: injected/, 60_000);
     const holder = `faultline-${hostname()}-${inject.child.pid}`;
     inject.child.kill('SIGKILL');
     assert.equal((await inject.done).signal, 'SIGKILL');
     await until('e2e-st-2 reverted by lease', () => markers().length === 0);
-    const s = await until('the fault gone and its lease judged stale', async () => {
+    const s = await until('the fault gone from the record, its lease key left', async () => {
       const s = await status();
       const o = s.orphanLeases.find((l) => l.agent === 'e2e-st-2');
-      return s.faults.length === 0 && o && /stopped renewing/.test(o.reason) ? s : undefined;
+      return s.faults.length === 0 && o ? s : undefined;
     });
     const orphan = s.orphanLeases.find((l) => l.agent === 'e2e-st-2')!;
     assert.equal(orphan.lease.holder, holder);
     assert.equal(orphan.lease.ttlMs, 1500);
     assert.equal(orphan.health, 'alive');
     assert.match(orphan.reason, /record does not list this fault/);
+    assert.match(orphan.reason, /the agent no longer holds it \(it reverted it on its own: lease lapse/);
+    assert.match(orphan.reason, /its controller did not delete the key \(it died/);
     assert.match(
       await table(),
-      new RegExp(`^orphan lease e2e-st-2\\.${orphan.faultId} \\(held by ${holder}, `, 'm'),
+      new RegExp(
+        `^orphan lease e2e-st-2\\.${orphan.faultId} \\(held by ${holder}, put \\S+ ago\\): its agent's record does not list`,
+        'm',
+      ),
     );
   });
 
@@ -228,6 +246,10 @@ describe('faultline status --fleet (built CLI)', { skip: missing || false }, () 
         s.faults.map((f) => [f.agent, f.health, f.kind]),
         [['e2e-st-1', 'lost', 'marker.create']],
       );
+      // Its last renewal is counted from its last record: no fresher word from the agent exists.
+      assert.ok(s.faults[0]!.renewedAgoMs! >= s.lostAgents[0]!.ageMs, JSON.stringify(s));
+      // Whether its controller still renews is unknowable from here: the lost note, not a stale one.
+      assert.deepEqual(s.faults[0]!.notes, [LOST_AGENT_NOTE]);
       assert.equal(s.lostAgents[0]!.agent, 'e2e-st-1');
       assert.deepEqual(s.lostAgents[0]!.faults, [s.faults[0]!.id]);
       assert.match(s.lostAgents[0]!.note, /lost while holding 1 fault\(s\).*revert on their own/);

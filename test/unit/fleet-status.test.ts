@@ -1,8 +1,9 @@
 /**
  * `faultline status --fleet` without NATS: the join of agents' records and
- * leases (rows, missing leases, orphan leases, lost agents, older agents that
- * list ids only, stable order) and the text it prints (control characters
- * from the wire escaped, columns aligned on what is shown).
+ * lease keys (rows, the last renewal each agent saw brought to now, the stale
+ * note, missing leases, orphan leases, lost agents, older agents that list ids
+ * only, stable order) and the text it prints (control characters from the
+ * wire escaped, columns aligned on what is shown).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -50,15 +51,20 @@ function fault(id: string, over: Partial<ActiveFault> = {}): ActiveFault {
     injectedAt: iso(-10_000),
     leaseMs: 3000,
     expiresAt: iso(590_000),
+    renewedAgoMs: 300,
     ...over,
   };
 }
 
-const lease = (agentName: string, id: string, renewedAgo = 400, holder = 'ctl-a'): LeaseEntry => ({
+/** A lease key as the controller puts it: once, when it places the fault (renewals never re-put it). */
+const lease = (agentName: string, id: string, putAgo = 10_000, holder = 'ctl-a'): LeaseEntry => ({
   key: `${agentName}.${id}`,
-  lease: { controller: holder, faultId: id, ttlMs: 3000, renewals: 7 },
-  renewedAt: iso(-renewedAgo),
+  lease: { controller: holder, faultId: id, ttlMs: 3000, renewals: 0 },
+  putAt: iso(-putAgo),
 });
+
+const row = (s: ReturnType<typeof joinFleetStatus>, agentName: string) =>
+  s.faults.find((f) => f.agent === agentName)!;
 
 describe('joinFleetStatus', () => {
   test('a fault with its lease: one row with what the record and the lease say', () => {
@@ -83,7 +89,9 @@ describe('joinFleetStatus', () => {
         leaseMs: 3000,
         expiresAt: iso(590_000),
         ttlLeftMs: 590_000,
-        lease: { holder: 'ctl-a', ttlMs: 3000, renewals: 7, renewedAt: iso(-400), renewedAgoMs: 400 },
+        // The agent's 300 ms, plus its record's 500 ms of age.
+        renewedAgoMs: 800,
+        lease: { holder: 'ctl-a', ttlMs: 3000, renewals: 0, putAt: iso(-10_000), putAgoMs: 10_000 },
         notes: [],
       },
     ]);
@@ -97,25 +105,82 @@ describe('joinFleetStatus', () => {
     assert.deepEqual(s.faults[0]!.notes, [NO_LEASE_NOTE]);
   });
 
-  test('a lease not renewed for longer than itself, and a holder other than the placer, are noted', () => {
+  test("a row's last renewal is the agent's value plus its record's age; past the lease, a stale note says why", () => {
     const s = joinFleetStatus({
-      agents: [agent('web-1', [fault(ID(1))])],
-      leases: [lease('web-1', ID(1), 9_000, 'ctl-b')],
+      agents: [
+        // The agent itself has seen none for longer than the lease: its controller stopped.
+        agent('web-1', [fault(ID(1), { renewedAgoMs: 3400 })]),
+        // Fresh when it reported, but its record is old: the controller stopped, or the agent stalled.
+        agent('web-2', [fault(ID(2), { renewedAgoMs: 800 })], { ageMs: 2500, seenAt: iso(-2500) }),
+        // A record "from the future" (clock skew): the agent's own value, not less.
+        agent('web-3', [fault(ID(3), { renewedAgoMs: 300 })], { ageMs: -2000, seenAt: iso(2000) }),
+        // Renewed a moment ago though its key was put ten minutes ago: not stale.
+        agent('web-4', [fault(ID(4), { renewedAgoMs: 100 })]),
+      ],
+      leases: [
+        lease('web-1', ID(1)),
+        lease('web-2', ID(2)),
+        lease('web-3', ID(3)),
+        lease('web-4', ID(4), 600_000),
+      ],
       now: NOW,
     });
-    const notes = s.faults[0]!.notes.join('\n');
-    assert.match(notes, /last renewed 9000 ms ago .*more than its 3000 ms: its controller has stopped/);
-    assert.match(notes, /the agent says ctl-a placed it, but ctl-b renews its lease/);
+    assert.deepEqual(
+      s.faults.map((f) => [f.agent, f.renewedAgoMs]),
+      [
+        ['web-1', 3900],
+        ['web-2', 3300],
+        ['web-3', 300],
+        ['web-4', 600],
+      ],
+    );
+    assert.deepEqual(row(s, 'web-1').notes, [
+      'its agent has seen no renewal for 3900 ms, more than its 3000 ms lease: its controller stopped renewing it; the agent reverts it once it judges the lease lapsed',
+    ]);
+    assert.deepEqual(row(s, 'web-2').notes, [
+      'its agent has seen no renewal for 3300 ms by its last record (put 2500 ms ago), more than its 3000 ms lease: its controller stopped renewing it, or the agent is stalled and has not reported since; the agent reverts it once it judges the lease lapsed',
+    ]);
+    assert.deepEqual(row(s, 'web-3').notes, []);
+    assert.deepEqual(row(s, 'web-4').notes, [], "the key's put time says nothing about renewals");
+    assert.equal(row(s, 'web-4').lease?.putAgoMs, 600_000);
   });
 
-  test('orphan leases: no record, a record without the fault, a stopped agent, a stale lease, a bad key', () => {
+  test('no stale note without a lease key, for a lost agent, or from an agent that does not say', () => {
+    const s = joinFleetStatus({
+      agents: [
+        agent('web-1', [fault(ID(1), { renewedAgoMs: 9000 })]),
+        agent('db-1', [fault(ID(2), { renewedAgoMs: 100 })], { health: 'lost', ageMs: 60_000 }),
+        agent('web-2', [fault(ID(3), { renewedAgoMs: undefined })]),
+      ],
+      leases: [lease('db-1', ID(2)), lease('web-2', ID(3))],
+      now: NOW,
+    });
+    assert.deepEqual(row(s, 'web-1').notes, [NO_LEASE_NOTE]);
+    assert.equal(row(s, 'db-1').renewedAgoMs, 60_100);
+    assert.deepEqual(row(s, 'db-1').notes, [LOST_AGENT_NOTE]);
+    assert.equal('renewedAgoMs' in row(s, 'web-2'), false);
+    assert.deepEqual(row(s, 'web-2').notes, []);
+  });
+
+  test('a lease put by another controller than the one that placed the fault is noted', () => {
+    const s = joinFleetStatus({
+      agents: [agent('web-1', [fault(ID(1))])],
+      leases: [lease('web-1', ID(1), 10_000, 'ctl-b')],
+      now: NOW,
+    });
+    assert.deepEqual(s.faults[0]!.notes, [
+      'the agent says ctl-a placed it, but its lease was put by ctl-b, whose renewals the agent ignores',
+    ]);
+  });
+
+  test('orphan leases: no record, a record without the fault, a stopped agent, a bad key; never judged by age', () => {
     const s = joinFleetStatus({
       agents: [agent('web-1', []), agent('web-2', [], { health: 'stopped', stoppedAt: iso(-60_000) })],
       leases: [
-        lease('web-1', ID(2)),
+        lease('web-1', ID(2), 400),
         lease('gone', ID(3)),
         lease('web-2', ID(4), 120_000),
-        { key: 'nodot', renewedAt: iso(-100) },
+        { key: 'nodot', putAt: iso(-100) },
       ],
       now: NOW,
     });
@@ -130,16 +195,23 @@ describe('joinFleetStatus', () => {
         ['web-2', ID(4), 'stopped'],
       ],
     );
+    const kept =
+      /its controller did not delete the key \(it died or was partitioned, or still believes it holds the fault\); the bucket drops such keys after a day$/;
+    const inFlight = by.get(`web-1.${ID(2)}`)!;
+    assert.match(inFlight.reason, /record does not list this fault: an inject in flight/);
     assert.match(
-      by.get(`web-1.${ID(2)}`)!.reason,
-      /record does not list this fault: an inject still in flight/,
+      inFlight.reason,
+      /or the agent no longer holds it \(it reverted it on its own: lease lapse, halt, ttl, restart\)/,
     );
-    assert.equal(by.get(`web-1.${ID(2)}`)!.lease.holder, 'ctl-a');
-    assert.match(by.get(`gone.${ID(3)}`)!.reason, /no agent named gone has a record/);
-    assert.match(
-      by.get(`web-2.${ID(4)}`)!.reason,
-      /stopped.*not renewed for 120000 ms .*stopped renewing it/,
-    );
+    assert.match(inFlight.reason, kept);
+    assert.equal(inFlight.lease.holder, 'ctl-a');
+    assert.equal(inFlight.lease.putAgoMs, 400);
+    assert.match(by.get(`gone.${ID(3)}`)!.reason, /^no agent named gone has a record/);
+    assert.match(by.get(`gone.${ID(3)}`)!.reason, kept);
+    assert.match(by.get(`web-2.${ID(4)}`)!.reason, /^its agent has stopped .*no longer holds it/);
+    assert.match(by.get(`web-2.${ID(4)}`)!.reason, kept);
+    // A key put two minutes ago is no more stale than one put now: renewals never re-put it.
+    for (const o of s.orphanLeases) assert.doesNotMatch(o.reason, /renew|stale/, o.key);
     assert.match(by.get('nodot')!.reason, /not a lease key/);
     assert.equal(by.get('nodot')!.lease.holder, undefined);
   });
@@ -209,13 +281,19 @@ describe('joinFleetStatus', () => {
 });
 
 describe('fleetStatusLines', () => {
-  test('the table: a fault with its holder, lease and ttl; the halt; orphan and lost lines', () => {
+  test('the table: a fault with its holder, lease, last renewal and ttl; the halt; notes, orphan and lost lines', () => {
     const s = joinFleetStatus({
       agents: [
         agent('web-1', [fault(ID(1))]),
+        agent('web-2', [fault(ID(2), { renewedAgoMs: undefined }), fault(ID(3), { renewedAgoMs: 3400 })]),
         agent('db-1', [fault(ID(5))], { health: 'lost', ageMs: 120_000 }),
       ],
-      leases: [lease('web-1', ID(1)), lease('web-9', ID(9))],
+      leases: [
+        lease('web-1', ID(1)),
+        lease('web-2', ID(2)),
+        lease('web-2', ID(3)),
+        lease('web-9', ID(9), 400),
+      ],
       halt: { since: iso(-1000), by: 'ops', reason: 'e2e' },
       now: NOW,
     });
@@ -231,12 +309,19 @@ describe('fleetStatusLines', () => {
     );
     assert.match(
       lines[3]!,
-      /^web-1\s+alive\s+00000001\s+marker\.create\s+\/tmp\/m\s+ctl-a\s+10\.0s\s+3\.0s\s+0\.4s ago\s+9m$/,
+      /^web-1\s+alive\s+00000001\s+marker\.create\s+\/tmp\/m\s+ctl-a\s+10\.0s\s+3\.0s\s+0\.8s ago\s+9m$/,
     );
-    const rest = lines.slice(4).join('\n');
+    // An agent whose record does not say when it saw a renewal: '-', not the key's put time.
+    assert.match(lines[4]!, /^web-2\s+alive\s+00000002\s+.*\s+3\.0s\s+-\s+9m$/);
+    assert.match(lines[5]!, /^web-2\s+alive\s+00000003\s+.*\s+3\.0s\s+3\.9s ago\s+9m$/);
+    const rest = lines.slice(6).join('\n');
     assert.match(
       rest,
-      /orphan lease web-9\.\S+ \(held by ctl-a, renewed 0\.4s ago\): no agent named web-9 has a record/,
+      /^web-2 00000003: its agent has seen no renewal for 3900 ms, more than its 3000 ms lease/m,
+    );
+    assert.match(
+      rest,
+      /orphan lease web-9\.\S+ \(held by ctl-a, put 0\.4s ago\): no agent named web-9 has a record/,
     );
     assert.match(rest, /agent db-1 \(last seen 2m ago\) lost while holding 1 fault/);
     // The LEASE RENEWED column and the lost line say these already.
