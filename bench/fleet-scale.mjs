@@ -56,6 +56,9 @@ async function child() {
                 if ((level === 'error' || level === 'warn') && !text.startsWith('fleet halt by'))
                   send({ t: 'log', name, level, text });
               },
+              onCommand: (c) => {
+                if (c.op === 'inject') send({ t: 'ev', name, type: 'received', id: c.id, at: Date.now() });
+              },
               onEvent: (e) => {
                 if (e.fault && ['injected', 'reverted', 'verified', 'failed', 'refused'].includes(e.type)) {
                   send({ t: 'ev', name, type: e.type, id: e.fault.id, at: Date.now() });
@@ -288,6 +291,11 @@ async function main() {
       // The `injected` event is sent before the reply; give IPC a moment to deliver the last ones.
       await sleep(500);
       const applied = active.map((f) => events.get(f.id)?.injected - t0).filter((x) => Number.isFinite(x));
+      // Delivery (the controller, NATS and the agent's event loop) apart from the local work after it.
+      const received = active.map((f) => events.get(f.id)?.received - t0).filter((x) => Number.isFinite(x));
+      const local = active
+        .map((f) => events.get(f.id)?.injected - events.get(f.id)?.received)
+        .filter((x) => Number.isFinite(x));
       const bad = results.filter((f) => f.state !== 'active');
       return {
         label,
@@ -296,6 +304,8 @@ async function main() {
         notActive: bad.length ? `${bad.length} (${bad[0].state}: ${bad[0].error})` : 0,
         planMs,
         applied: stats(applied),
+        received: stats(received),
+        local: stats(local),
         replied: stats(replies),
         leased: stats(leased.slice(0, results.length)),
         totalMs: Date.now() - 500 - t0,
@@ -303,8 +313,26 @@ async function main() {
     };
 
     // A phase that fails (the server overloaded) still leaves the ones before it to print.
-    let phase = 'fan-out';
+    let phase = 'one agent';
     try {
+      // 0. one fault on one agent at a time (the rest idle): what one host sees, lease and command
+      // through inject()'s per-agent step (plan() over 1,000 records is timed in the fan-out).
+      const one = [];
+      for (let i = 0; i < 20; i++) {
+        const t = performance.now();
+        const f = await ctl.injectOne(
+          names[0],
+          'marker.create',
+          { path: join(markers, `one-${i}`) },
+          leaseMs,
+          600_000,
+        );
+        one.push(performance.now() - t);
+        if (f.state !== 'active') throw new Error(`one agent: ${f.state}: ${f.error}`);
+        await ctl.revert(f.id);
+      }
+      out.one = stats(one.map((x) => Math.round(x * 10) / 10));
+      phase = 'fan-out';
       // 1. fan-out
       v0 = await varz();
       out.fanOut = await fanOut('fan-out', leaseMs);
@@ -418,7 +446,10 @@ function print(o) {
       `\n${o.agents} agents over ${o.procs} processes, ${o.cores} cores, lease ${o.leaseMs} ms, heartbeat ${o.heartbeatMs} ms; started in ${o.startSec.toFixed(1)} s (${o.startFailed} failed)`,
   );
   line(() => `${'ms from the call'.padEnd(44)}     n     p50     p99     max`);
+  line(() => row('one agent at a time: inject call -> active reply', o.one));
   line(() => row(`fan-out: applied on the agent (target p99 500)`, o.fanOut.applied));
+  line(() => row('fan-out: command received by the agent', o.fanOut.received));
+  line(() => row('fan-out: received -> applied (local work)', o.fanOut.local));
   line(() => row('fan-out: its lease put acknowledged', o.fanOut.leased));
   line(() => row('fan-out: reply at the controller', o.fanOut.replied));
   line(() => row(`halt: verified revert (target p99 1000)`, o.halt.verifiedRevert));

@@ -76,6 +76,11 @@ export interface AgentOptions {
   blastRadius?: readonly BlastRadiusPolicy[];
   log?: (level: LogLevel, message: string) => void;
   onEvent?: (event: FleetEvent) => void;
+  /**
+   * Called with each valid command as it arrives, before it is handled (tracing; the fleet
+   * benchmark times delivery apart from the local injection with it).
+   */
+  onCommand?: (command: AgentCommand) => void;
   /** The session's watchdog (reverts the ledger's faults if this process dies); default as FaultSession. */
   watchdog?: boolean;
 }
@@ -231,6 +236,7 @@ interface Resolved {
   maxFaults: number;
   log: (level: LogLevel, message: string) => void;
   onEvent?: (event: FleetEvent) => void;
+  onCommand?: (command: AgentCommand) => void;
   kinds: Map<string, FaultKind>;
   home: string;
   conn: FleetConnection;
@@ -571,6 +577,11 @@ class AgentImpl implements Agent {
       return refusal('FAULTLINE_ERR_VALIDATION', `command: ${path ? `${path}: ` : ''}${issue.message}`);
     }
     cmd = parsed.data;
+    try {
+      this.#o.onCommand?.(cmd);
+    } catch {
+      // A listener's bug must not stop the agent.
+    }
     if (cmd.op === 'status') return { ok: true, agent: this.record() };
     const known = this.#outcomes.get(cmd.id);
     if (cmd.op === 'inject') {

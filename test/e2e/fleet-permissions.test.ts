@@ -177,7 +177,9 @@ describe('fleet permissions: examples/fleet/nats-server.conf', { skip: missing }
     });
     const renewals: string[] = [];
     const renewSub = agent.nc.subscribe(renewSubject('agent-web-1'), {
-      callback: (_err, m) => renewals.push(m.string()),
+      callback: (_err, m) => {
+        renewals.push(m.string());
+      },
     });
     await agent.nc.flush();
     // Lease renewals: core messages from the controller to the agent's own subject.
