@@ -59,6 +59,8 @@ const AGENTS_MAX_AGE_MS = 24 * 3_600_000;
 /** Leases a controller never deleted (it died) are judged by the agents long before this. */
 const LEASES_MAX_AGE_MS = 24 * 3_600_000;
 const EVENTS_MAX_AGE_MS = 7 * 24 * 3_600_000;
+/** How long close() lets a drain run before it closes the connection outright. */
+const DRAIN_MS = 5_000;
 
 export async function connectFleet(options: FleetConnectOptions): Promise<FleetConnection> {
   const servers = options.servers
@@ -112,7 +114,15 @@ export async function connectFleet(options: FleetConnectOptions): Promise<FleetC
       leases,
       control,
       close: async () => {
-        await nc.drain().catch(() => nc.close());
+        // Drain lets what is in flight finish; bounded, because a drain that never completes (a
+        // watch's consumer the server no longer answers for) once left `halt --fleet` hanging.
+        let timer: NodeJS.Timeout | undefined;
+        const bounded = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, DRAIN_MS);
+        });
+        await Promise.race([nc.drain().catch(() => undefined), bounded]);
+        clearTimeout(timer);
+        if (!nc.isClosed()) await nc.close().catch(() => undefined);
       },
     };
   } catch (err) {

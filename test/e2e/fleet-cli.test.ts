@@ -5,61 +5,32 @@
  * and killed with SIGKILL: the agents revert by lease), `faultline halt --fleet`.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Cli, runCli, startCli } from '../helpers/cli.js';
-import { natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
+import { runCli, startCli } from '../helpers/cli.js';
+import { type CliFleet, type CliHost, startCliFleet } from '../helpers/cli-fleet.js';
+import { natsServerMissing } from '../helpers/nats.js';
 import { until } from '../helpers/until.js';
 
 const missing = natsServerMissing();
 const STACK = /\n\s+at .+:\d+:\d+/;
 
-interface Host {
-  name: string;
-  dir: string;
-  env: NodeJS.ProcessEnv;
-  agent: Cli;
-}
-
 describe('faultline fleet, inject --on, halt --fleet (built CLI)', { skip: missing || false }, () => {
-  let nats: TestNats;
-  const hosts: Host[] = [];
-  let controllerDir: string;
-  const env = () => ({ FAULTLINE_HOME: join(controllerDir, 'home') });
-  const nats_ = () => ['--nats', nats.url];
-  const markers = () => hosts.filter((h) => existsSync(join(h.dir, 'fleet-marker'))).map((h) => h.name);
+  let fleet: CliFleet;
+  let hosts: CliHost[] = [];
+  const env = () => fleet.env();
+  const nats_ = () => fleet.natsArgs();
+  const markers = () => fleet.marked();
 
   before(async () => {
-    nats = await startNats();
-    controllerDir = await mkdtemp(join(tmpdir(), 'faultline-controller-'));
-    for (const [name, labels] of [
+    fleet = await startCliFleet([
       ['e2e-web-1', 'role=web,zone=a'],
       ['e2e-web-2', 'role=web,zone=b'],
-    ] as const) {
-      const dir = await mkdtemp(join(tmpdir(), `faultline-host-${name}-`));
-      const hostEnv = { FAULTLINE_HOME: join(dir, 'home') };
-      const agent = startCli(['agent', ...nats_(), '--name', name, '--labels', labels, '--heartbeat', '1s'], {
-        cwd: dir,
-        env: hostEnv,
-      });
-      hosts.push({ name, dir, env: hostEnv, agent });
-    }
-    await Promise.all(hosts.map((h) => h.agent.waitFor(/registered/, 60_000)));
+    ]);
+    hosts = fleet.hosts;
   });
 
   after(async () => {
-    for (const h of hosts) {
-      if (h.agent.child.exitCode === null && h.agent.child.signalCode === null) h.agent.child.kill('SIGTERM');
-    }
-    const results = await Promise.all(hosts.map((h) => h.agent.done));
-    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `agent ${hosts[i]!.name}: ${r.stderr}`);
-    assert.deepEqual(markers(), [], 'no marker left behind');
-    await Promise.all(hosts.map((h) => rm(h.dir, { recursive: true, force: true })));
-    await rm(controllerDir, { recursive: true, force: true });
-    await nats?.close();
+    await fleet?.close();
   });
 
   test('faultline fleet lists both agents (--json and the table)', async () => {

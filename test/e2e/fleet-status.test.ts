@@ -11,33 +11,24 @@
  * unchanged, NATS flags without --fleet exit 2, an unreachable NATS is one line.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type FleetStatus, LOST_AGENT_NOTE } from '../../src/fleet/status.js';
 import { type Cli, runCli, startCli } from '../helpers/cli.js';
-import { freePort, natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
+import { type CliFleet, startCliFleet } from '../helpers/cli-fleet.js';
+import { freePort, natsServerMissing } from '../helpers/nats.js';
 import { until } from '../helpers/until.js';
 
 const missing = natsServerMissing();
 const STACK = /\n\s+at .+:\d+:\d+/;
 
-interface Host {
-  name: string;
-  dir: string;
-  agent: Cli;
-}
-
 describe('faultline status --fleet (built CLI)', { skip: missing || false }, () => {
-  let nats: TestNats;
-  const hosts: Host[] = [];
-  let controllerDir: string;
-  const env = () => ({ FAULTLINE_HOME: join(controllerDir, 'home') });
-  const nats_ = () => ['--nats', nats.url];
-  const markers = () => hosts.filter((h) => existsSync(join(h.dir, 'fleet-marker'))).map((h) => h.name);
-  const host = (name: string) => hosts.find((h) => h.name === name)!;
+  let fleet: CliFleet;
+  const env = () => fleet.env();
+  const nats_ = () => fleet.natsArgs();
+  const markers = () => fleet.marked();
+  const host = (name: string) => fleet.host(name);
 
   async function status(): Promise<FleetStatus> {
     const r = await runCli(['status', '--fleet', '--json', ...nats_()], { env: env() });
@@ -73,34 +64,14 @@ describe('faultline status --fleet (built CLI)', { skip: missing || false }, () 
   }
 
   before(async () => {
-    nats = await startNats();
-    controllerDir = await mkdtemp(join(tmpdir(), 'faultline-status-controller-'));
-    for (const [name, labels] of [
+    fleet = await startCliFleet([
       ['e2e-st-1', 'role=web,zone=a'],
       ['e2e-st-2', 'role=web,zone=b'],
-    ] as const) {
-      const dir = await mkdtemp(join(tmpdir(), `faultline-host-${name}-`));
-      const agent = startCli(['agent', ...nats_(), '--name', name, '--labels', labels, '--heartbeat', '1s'], {
-        cwd: dir,
-        env: { FAULTLINE_HOME: join(dir, 'home') },
-      });
-      hosts.push({ name, dir, agent });
-    }
-    await Promise.all(hosts.map((h) => h.agent.waitFor(/registered/, 60_000)));
+    ]);
   });
 
   after(async () => {
-    for (const h of hosts) {
-      // A paused agent would never see its SIGTERM.
-      h.agent.child.kill('SIGCONT');
-      if (h.agent.child.exitCode === null && h.agent.child.signalCode === null) h.agent.child.kill('SIGTERM');
-    }
-    const results = await Promise.all(hosts.map((h) => h.agent.done));
-    for (const [i, r] of results.entries()) assert.equal(r.code, 0, `agent ${hosts[i]!.name}: ${r.stderr}`);
-    assert.deepEqual(markers(), [], 'no marker left behind');
-    await Promise.all(hosts.map((h) => rm(h.dir, { recursive: true, force: true })));
-    await rm(controllerDir, { recursive: true, force: true });
-    await nats?.close();
+    await fleet?.close();
   });
 
   test('NATS flags without --fleet exit 2 naming the flag; plain status is this host ledger as before', async () => {
