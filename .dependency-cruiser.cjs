@@ -34,10 +34,12 @@ const PLUGINS = `^src/(?:providers|activities|observe|report|python)/|${KINDS}`;
 // supply the registries (faults/index.ts is the faults library and proxy/index.ts faultline/proxy, kept
 // at their published paths).
 const ROOT = '^src/(?:compose[.]ts$|lib/|fleet/)|^src/(?:faults|proxy)/index[.]ts$';
+// The control plane (`faultline serve`): its store, API and run queue, over the library entry points.
+const SERVER = '^src/server/';
 // The top: the CLI, the demo, the package's main entry and the watchdog's process entry. Nothing imports them.
 const TOP = '^src/(?:cli/|demo/|index[.]ts$)|^src/faults/watchdog-main[.]ts$';
 
-const LAYERS = [CORE, BASE, MACHINERY, EXPERIMENT, SERVICES, ENGINE, PLUGINS, ROOT, TOP];
+const LAYERS = [CORE, BASE, MACHINERY, EXPERIMENT, SERVICES, ENGINE, PLUGINS, ROOT, SERVER, TOP];
 const any = (...layers) => layers.join('|');
 
 const layer = (name, from, allowed) => ({
@@ -75,6 +77,7 @@ module.exports = {
     layer('engine', ENGINE, [CORE, BASE, MACHINERY, EXPERIMENT, ENGINE]),
     layer('plugins', PLUGINS, [CORE, BASE, MACHINERY, EXPERIMENT, SERVICES, ENGINE, PLUGINS]),
     layer('root', ROOT, [CORE, BASE, MACHINERY, EXPERIMENT, SERVICES, ENGINE, PLUGINS, ROOT]),
+    layer('server', SERVER, [CORE, BASE, MACHINERY, EXPERIMENT, SERVICES, ENGINE, PLUGINS, ROOT, SERVER]),
   ],
   options: {
     tsConfig: { fileName: 'tsconfig.json' },

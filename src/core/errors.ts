@@ -21,6 +21,8 @@ export const ERROR_CODES = {
   FAULTLINE_ERR_LEDGER: 'the fault ledger cannot be read or written',
   FAULTLINE_ERR_PROXY: 'the fault proxy or its control API failed, refused a request or cannot be reached',
   FAULTLINE_ERR_FLEET: 'the fleet cannot be reached (NATS, JetStream) or an agent refused or did not answer',
+  FAULTLINE_ERR_STORE:
+    "the control plane's database cannot be opened, migrated or reached (`faultline serve --database`)",
   FAULTLINE_ERR_INTERNAL: 'an unexpected internal error (a bug: please report it)',
 } as const;
 

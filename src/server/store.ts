@@ -1,0 +1,198 @@
+/**
+ * The control plane's storage contract (`faultline serve`, issue #17): what
+ * the server keeps between runs, as zod schemas (the single source of the
+ * types, the API's validation and its OpenAPI) and one Store interface that
+ * both databases implement through one query layer (Kysely): SQLite in
+ * $FAULTLINE_HOME by default, PostgreSQL for a team (src/server/db/).
+ *
+ * Journals are stored whole (they are what reports and comparisons read);
+ * the columns beside them are what lists filter and sort on. Secrets never
+ * reach the store: experiments are stored as uploaded (their `secrets`
+ * reference the environment or a vault, they do not hold values: the API
+ * refuses inline secret values), and journals are already redacted by the
+ * engine.
+ */
+import { z } from 'zod';
+
+/** Formats `faultline run` reads from a file: the upload says which (its file name's extension). */
+export const EXPERIMENT_FORMATS = ['json', 'yaml'] as const;
+export const ExperimentFormatSchema = z.enum(EXPERIMENT_FORMATS);
+
+/** A name people use in URLs and on the command line. */
+export const ExperimentNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
+  error: 'expected 1-128 letters, digits, ., _ or -, starting with a letter or digit',
+});
+
+/** One stored version of an experiment: every upload under a name is a new version (1, 2, ...). */
+export const ExperimentVersionSchema = z.object({
+  name: ExperimentNameSchema,
+  version: z.number().int().positive(),
+  format: ExperimentFormatSchema,
+  /** The experiment's own title. */
+  title: z.string(),
+  tags: z.array(z.string()),
+  /** The source as uploaded (UTF-8 text). */
+  source: z.string(),
+  /** sha256 of `source`, hex: an upload identical to the latest version makes no new version. */
+  sha256: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+export type ExperimentVersion = z.infer<typeof ExperimentVersionSchema>;
+
+/** An experiment in lists: its latest version's facts. */
+export const ExperimentSummarySchema = ExperimentVersionSchema.omit({ source: true }).extend({
+  versions: z.number().int().positive(),
+});
+export type ExperimentSummary = z.infer<typeof ExperimentSummarySchema>;
+
+export const RUN_STATUSES = ['queued', 'running', 'finished', 'interrupted'] as const;
+export const RunStatusSchema = z.enum(RUN_STATUSES);
+export const VERDICTS = ['passed', 'deviated', 'failed', 'aborted', 'interrupted', 'refused'] as const;
+export const VerdictKindSchema = z.enum(VERDICTS);
+
+/** Where a run came from: started by this server, or pushed from elsewhere (`faultline run --server`). */
+export const RUN_ORIGINS = ['server', 'push'] as const;
+
+export const RunSchema = z.object({
+  id: z.string().uuid(),
+  /** Absent for a pushed run whose experiment is not stored here. */
+  experiment: ExperimentNameSchema.optional(),
+  experimentVersion: z.number().int().positive().optional(),
+  title: z.string(),
+  tags: z.array(z.string()),
+  origin: z.enum(RUN_ORIGINS),
+  status: RunStatusSchema,
+  /** Set once it finished (the journal's verdict). */
+  verdict: VerdictKindSchema.optional(),
+  /** Why it was interrupted, refused or failed, in words. */
+  reason: z.string().optional(),
+  requestedAt: z.string(),
+  startedAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  /** Who asked for it (a user name, a token's name, or `local` on 127.0.0.1 without sign-in). */
+  requestedBy: z.string(),
+  /** The server process that runs it (a queued or running run is claimed by exactly one). */
+  claimedBy: z.string().optional(),
+  /** Seconds, from the journal. */
+  duration: z.number().optional(),
+});
+export type Run = z.infer<typeof RunSchema>;
+
+/** A run with its journal (the engine's JSON journal, stored whole). */
+export const RunWithJournalSchema = RunSchema.extend({ journal: z.unknown().optional() });
+export type RunWithJournal = z.infer<typeof RunWithJournalSchema>;
+
+export const RunFilterSchema = z.object({
+  experiment: ExperimentNameSchema.optional(),
+  status: RunStatusSchema.optional(),
+  verdict: VerdictKindSchema.optional(),
+  /** Runs carrying every one of these tags. */
+  tags: z.array(z.string()).optional(),
+  requestedBy: z.string().optional(),
+  /** requestedAt within [from, to) (ISO 8601). */
+  from: z.string().datetime({ offset: true }).optional(),
+  to: z.string().datetime({ offset: true }).optional(),
+  /** Newest first; at most `limit` (default 50, at most 500), after the `cursor` of a previous page. */
+  limit: z.number().int().min(1).max(500).optional(),
+  cursor: z.string().optional(),
+});
+export type RunFilter = z.infer<typeof RunFilterSchema>;
+
+export const RunPageSchema = z.object({
+  runs: z.array(RunSchema),
+  /** Pass as `cursor` for the next page; absent on the last. */
+  next: z.string().optional(),
+});
+export type RunPage = z.infer<typeof RunPageSchema>;
+
+export const AuditEntrySchema = z.object({
+  id: z.number().int(),
+  at: z.string(),
+  /** Who did it. */
+  actor: z.string(),
+  /** What: `experiment.upload`, `run.start`, `run.abort`, `run.push`, `halt`, ... */
+  action: z.string(),
+  /** What it was done to: an experiment name, a run id. */
+  subject: z.string().optional(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+export type AuditEntry = z.infer<typeof AuditEntrySchema>;
+
+export interface NewExperiment {
+  name: string;
+  format: z.infer<typeof ExperimentFormatSchema>;
+  title: string;
+  tags: readonly string[];
+  source: string;
+  createdBy: string;
+}
+
+export interface NewRun {
+  experiment?: string;
+  experimentVersion?: number;
+  title: string;
+  tags: readonly string[];
+  origin: Run['origin'];
+  requestedBy: string;
+  /** A pushed run arrives finished, with its journal. */
+  finished?: {
+    verdict: Run['verdict'];
+    startedAt: string;
+    finishedAt: string;
+    duration?: number;
+    journal: unknown;
+  };
+}
+
+/** How a run changes: claimed, started, finished (with its journal) or interrupted. */
+export interface RunUpdate {
+  status?: Run['status'];
+  verdict?: Run['verdict'];
+  reason?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  duration?: number;
+  journal?: unknown;
+}
+
+/**
+ * The server's storage. Every method may throw FAULTLINE_ERR_STORE (the database is unreachable or
+ * refused the statement; the message names the database without its password).
+ */
+export interface Store {
+  /** `sqlite` or `postgres`, and where (a path, or the URL with its password removed). */
+  readonly describe: string;
+  /** Applies the migrations not applied yet, in order, each in a transaction; idempotent. */
+  migrate(): Promise<{ applied: string[] }>;
+  /** A cheap round trip: false with the reason while the database is unreachable. */
+  health(): Promise<{ ok: true } | { ok: false; error: string }>;
+  close(): Promise<void>;
+
+  /** A new version under `name` (1 when new); an upload identical to the latest returns it unchanged. */
+  putExperiment(e: NewExperiment): Promise<{ experiment: ExperimentVersion; created: boolean }>;
+  listExperiments(): Promise<ExperimentSummary[]>;
+  /** The latest version, or the one asked for; undefined when there is none. */
+  getExperiment(name: string, version?: number): Promise<ExperimentVersion | undefined>;
+  listExperimentVersions(name: string): Promise<Omit<ExperimentVersion, 'source'>[]>;
+
+  /** A queued run (or, for a push, a finished one with its journal). */
+  createRun(run: NewRun): Promise<Run>;
+  /**
+   * Claims the oldest queued run for `server` (atomically: two servers on one database never claim
+   * the same run) and marks it running; undefined when none is queued.
+   */
+  claimQueuedRun(server: string): Promise<Run | undefined>;
+  updateRun(id: string, update: RunUpdate): Promise<Run | undefined>;
+  getRun(id: string): Promise<RunWithJournal | undefined>;
+  listRuns(filter: RunFilter): Promise<RunPage>;
+  /**
+   * Marks every run `running` (or claimed) by `server` as interrupted with `reason` (a server that
+   * starts again after being killed mid-run); returns them.
+   */
+  interruptRunsOf(server: string, reason: string): Promise<Run[]>;
+
+  /** Appends to the audit log (never updated, never deleted). */
+  audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<AuditEntry>;
+  listAudit(options?: { limit?: number; before?: number }): Promise<AuditEntry[]>;
+}
