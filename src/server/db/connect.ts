@@ -1,0 +1,183 @@
+/**
+ * Opens Kysely on either database; the connection-level differences between them live here (the rest of
+ * the store is one query layer):
+ *
+ * - SQLite (better-sqlite3 12): WAL (readers never block the writer), a 5 s busy timeout (several
+ *   stores or servers on one file wait for the write lock instead of failing), foreign keys on,
+ *   transactions `BEGIN IMMEDIATE` (a transaction that reads then writes takes the write lock at its
+ *   start, so two processes never deadlock on the upgrade, which SQLite answers with SQLITE_BUSY at once).
+ *   A new file is created 0600; the default file's home passes the home's trust rules first.
+ * - PostgreSQL (pg's Pool): json/jsonb come back as text like SQLite's (decoded in rows.ts), int8 as a
+ *   number; an idle connection the server drops is discarded by the pool, not thrown at the process.
+ */
+import { constants as fsc } from 'node:fs';
+import { access, mkdir, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely';
+import pg from 'pg';
+import { FaultlineError } from '../../core/errors.js';
+import { checkHomeTrusted } from '../../faults/home.js';
+import { storeError } from './errors.js';
+import { type DatabaseLocation, describeLocation } from './location.js';
+import type { Database, DbKind } from './tables.js';
+
+export interface Connection {
+  kind: DbKind;
+  db: Kysely<Database>;
+  describe: string;
+  password?: string;
+  /** Where Kysely's migration tables live (PostgreSQL: the connection's own schema). */
+  migrationSchema?: string;
+  /** A check beyond `select 1`, for what a round trip cannot see: the reason it is unhealthy. */
+  check(): Promise<string | undefined>;
+}
+
+const BUSY_TIMEOUT_MS = 5000;
+const PG_CONNECT_TIMEOUT_MS = 5000;
+
+export async function connect(loc: DatabaseLocation): Promise<Connection> {
+  return loc.kind === 'sqlite' ? connectSqlite(loc) : connectPostgres(loc);
+}
+
+async function connectSqlite(loc: Extract<DatabaseLocation, { kind: 'sqlite' }>): Promise<Connection> {
+  const describe = describeLocation(loc);
+  const fail = (why: string) => new FaultlineError('FAULTLINE_ERR_STORE', `cannot open ${describe}: ${why}`);
+  const dir = dirname(loc.path);
+  if (loc.inHome) {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    try {
+      await checkHomeTrusted(dir);
+    } catch (err) {
+      throw fail((err as Error).message);
+    }
+  }
+  const dirStat = await stat(dir).catch(() => undefined);
+  if (!dirStat) throw fail(`the directory ${dir} does not exist; create it, or pass another --database`);
+  if (!dirStat.isDirectory()) throw fail(`${dir} is not a directory; pass another --database`);
+  try {
+    await access(dir, fsc.W_OK);
+  } catch {
+    throw fail(
+      `the directory ${dir} is not writable by this user (SQLite writes its WAL beside the file); pass another --database`,
+    );
+  }
+  const fileStat = await stat(loc.path).catch(() => undefined);
+  if (fileStat && !fileStat.isFile())
+    throw fail(`${loc.path} is not a regular file; pass another --database`);
+  if (!fileStat) {
+    // Created here, 0600, before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
+    const fh = await open(loc.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600).catch((err) => {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+      throw fail(`cannot create the file: ${(err as Error).message}`);
+    });
+    await fh?.close();
+  }
+  let raw: BetterSqlite3.Database;
+  try {
+    raw = new BetterSqlite3(loc.path, { timeout: BUSY_TIMEOUT_MS });
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = NORMAL');
+    raw.pragma('foreign_keys = ON');
+  } catch (err) {
+    throw storeError('opening the database', describe, err);
+  }
+  const opened = await stat(loc.path);
+  return {
+    kind: 'sqlite',
+    db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: raw }) }),
+    describe,
+    async check() {
+      // A round trip on an open SQLite handle succeeds even after its file is deleted or moved away (the
+      // handle keeps the old inode): what was written since would be lost, so that is unhealthy too.
+      const now = await stat(loc.path).catch(() => undefined);
+      if (!now) return `the database file ${loc.path} is gone (moved or deleted); put it back`;
+      if (now.ino !== opened.ino || now.dev !== opened.dev) {
+        return `the database file ${loc.path} was replaced by another file since it was opened; restart the server`;
+      }
+      return undefined;
+    },
+  };
+}
+
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+}
+
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig;
+  constructor(config: SqliteDialectConfig) {
+    super(config);
+    this.#config = config;
+  }
+  override createDriver(): SqliteDriver {
+    return new ImmediateSqliteDriver(this.#config);
+  }
+}
+
+const PG_JSON = 114;
+const PG_JSONB = 3802;
+const PG_INT8 = 20;
+
+/** json/jsonb as text (rows.ts decodes them as it does SQLite's text), int8 (counts, ids) as numbers. */
+const pgTypes: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === PG_JSON || oid === PG_JSONB) return (v: string) => v;
+    if (oid === PG_INT8) return (v: string) => Number(v);
+    return pg.types.getTypeParser(oid, format as 'text');
+  }) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+async function connectPostgres(loc: Extract<DatabaseLocation, { kind: 'postgres' }>): Promise<Connection> {
+  const describe = describeLocation(loc);
+  const pool = new pg.Pool({
+    connectionString: loc.url,
+    types: pgTypes,
+    max: 10,
+    connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+    // Not `faultline-...`: that prefix is what the postgres faults tag their own backends with.
+    application_name: 'faultline serve',
+  });
+  // An idle client whose backend is terminated emits 'error' on the pool; unhandled it would end the
+  // process. The pool drops that client; the next query opens a new connection.
+  pool.on('error', () => undefined);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  let schema: string;
+  try {
+    const res = await db.executeQuery<{ schema: string | null }>(
+      CompiledQuery.raw('select current_schema() as schema'),
+    );
+    const s = res.rows[0]?.schema;
+    if (!s) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_STORE',
+        `cannot use ${describe}: the connection has no schema to create tables in (search_path); set the user's search_path or create its schema`,
+      );
+    }
+    schema = s;
+  } catch (err) {
+    await db.destroy().catch(() => undefined);
+    throw storeError('connecting', describe, err, loc.password);
+  }
+  return {
+    kind: 'postgres',
+    db,
+    describe,
+    ...(loc.password ? { password: loc.password } : {}),
+    migrationSchema: schema,
+    async check() {
+      return undefined;
+    },
+  };
+}

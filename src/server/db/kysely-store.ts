@@ -1,0 +1,430 @@
+/**
+ * The Store on Kysely: one query layer for SQLite and PostgreSQL. The two places the databases differ
+ * in a query are claimQueuedRun (PostgreSQL locks the candidate row FOR UPDATE SKIP LOCKED so racing
+ * servers each take a different run; SQLite runs one writer at a time, so its single UPDATE is already
+ * atomic) and how a unique-key race surfaces (isUniqueViolation). Everything else, connections and DDL
+ * aside (connect.ts, migrations/), is the same statement on both.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
+import { FaultlineError, issuePath } from '../../core/errors.js';
+import {
+  type AuditEntry,
+  type ExperimentSummary,
+  type ExperimentVersion,
+  type NewExperiment,
+  type NewRun,
+  type Run,
+  type RunFilter,
+  RunFilterSchema,
+  type RunPage,
+  type RunUpdate,
+  type RunWithJournal,
+  type Store,
+} from '../store.js';
+import type { Connection } from './connect.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { storeError } from './errors.js';
+import { migrationProvider } from './migrations/index.js';
+import {
+  encodeJson,
+  RUN_COLUMNS,
+  toAuditEntry,
+  toExperimentMeta,
+  toExperimentVersion,
+  toRun,
+  toRunWithJournal,
+} from './rows.js';
+import type { Database, RunsTable } from './tables.js';
+
+const DEFAULT_PAGE = 50;
+const DEFAULT_AUDIT_PAGE = 100;
+const MAX_AUDIT_PAGE = 1000;
+/** Concurrent uploads of one name race for the next version number: the loser retries this often. */
+const VERSION_RETRIES = 5;
+
+const now = () => new Date().toISOString();
+
+export class KyselyStore implements Store {
+  readonly describe: string;
+  readonly #c: Connection;
+  readonly #db: Kysely<Database>;
+  #closed = false;
+
+  constructor(connection: Connection) {
+    this.#c = connection;
+    this.#db = connection.db;
+    this.describe = connection.describe;
+  }
+
+  /** Runs `fn`, turning whatever the database says into one FAULTLINE_ERR_STORE line. */
+  async #run<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_STORE',
+        `${what} failed on ${this.describe}: the store is closed`,
+      );
+    }
+    try {
+      return await fn();
+    } catch (err) {
+      throw storeError(what, this.describe, err, this.#c.password);
+    }
+  }
+
+  async migrate(): Promise<{ applied: string[] }> {
+    return this.#run('migrating the database', async () => {
+      const migrator = new Migrator({
+        db: this.#db,
+        provider: migrationProvider(this.#c.kind),
+        ...(this.#c.migrationSchema ? { migrationTableSchema: this.#c.migrationSchema } : {}),
+      });
+      const { error, results } = await migrator.migrateToLatest();
+      if (error) {
+        const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+        throw storeError(
+          failed ? `migration ${failed}` : 'migrating the database',
+          this.describe,
+          error,
+          this.#c.password,
+        );
+      }
+      return { applied: (results ?? []).map((r) => r.migrationName) };
+    });
+  }
+
+  async health(): Promise<{ ok: true } | { ok: false; error: string }> {
+    try {
+      await this.#run('a health check', async () => {
+        await sql`select 1`.execute(this.#db);
+      });
+      const why = await this.#c.check();
+      return why ? { ok: false, error: `${this.describe}: ${why}` } : { ok: true };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#db.destroy();
+  }
+
+  async putExperiment(e: NewExperiment): Promise<{ experiment: ExperimentVersion; created: boolean }> {
+    const sha256 = createHash('sha256').update(e.source, 'utf8').digest('hex');
+    return this.#run(`storing experiment ${e.name}`, async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.#db.transaction().execute(async (trx) => {
+            const latest = await trx
+              .selectFrom('experiment_versions')
+              .selectAll()
+              .where('name', '=', e.name)
+              .orderBy('version', 'desc')
+              .limit(1)
+              .executeTakeFirst();
+            if (latest && latest.sha256 === sha256) {
+              return { experiment: toExperimentVersion(latest), created: false };
+            }
+            const row = {
+              name: e.name,
+              version: (latest ? Number(latest.version) : 0) + 1,
+              format: e.format,
+              title: e.title,
+              tags: JSON.stringify(e.tags),
+              source: e.source,
+              sha256,
+              created_at: now(),
+              created_by: e.createdBy,
+            };
+            await trx.insertInto('experiment_versions').values(row).execute();
+            return { experiment: toExperimentVersion(row), created: true };
+          });
+        } catch (err) {
+          if (attempt < VERSION_RETRIES && isUniqueViolation(err)) continue;
+          throw err;
+        }
+      }
+    });
+  }
+
+  async listExperiments(): Promise<ExperimentSummary[]> {
+    return this.#run('listing experiments', async () => {
+      const rows = await this.#db
+        .selectFrom('experiment_versions as v')
+        .innerJoin(
+          (eb) =>
+            eb
+              .selectFrom('experiment_versions')
+              .select((eb) => [
+                'name',
+                eb.fn.max<number>('version').as('latest'),
+                eb.fn.countAll<number>().as('versions'),
+              ])
+              .groupBy('name')
+              .as('m'),
+          (join) => join.onRef('m.name', '=', 'v.name').onRef('m.latest', '=', 'v.version'),
+        )
+        .select([
+          'v.name',
+          'v.version',
+          'v.format',
+          'v.title',
+          'v.tags',
+          'v.sha256',
+          'v.created_at',
+          'v.created_by',
+          'm.versions',
+        ])
+        .orderBy('v.name')
+        .execute();
+      return rows.map((r) => ({ ...toExperimentMeta(r), versions: Number(r.versions) }) as ExperimentSummary);
+    });
+  }
+
+  async getExperiment(name: string, version?: number): Promise<ExperimentVersion | undefined> {
+    return this.#run(`reading experiment ${name}`, async () => {
+      const row = await this.#db
+        .selectFrom('experiment_versions')
+        .selectAll()
+        .where('name', '=', name)
+        .$if(version !== undefined, (q) => q.where('version', '=', version as number))
+        .orderBy('version', 'desc')
+        .limit(1)
+        .executeTakeFirst();
+      return row ? toExperimentVersion(row) : undefined;
+    });
+  }
+
+  async listExperimentVersions(name: string): Promise<Omit<ExperimentVersion, 'source'>[]> {
+    return this.#run(`listing the versions of experiment ${name}`, async () => {
+      const rows = await this.#db
+        .selectFrom('experiment_versions')
+        .select(['name', 'version', 'format', 'title', 'tags', 'sha256', 'created_at', 'created_by'])
+        .where('name', '=', name)
+        .orderBy('version', 'asc')
+        .execute();
+      return rows.map((r) => toExperimentMeta(r));
+    });
+  }
+
+  async createRun(run: NewRun): Promise<Run> {
+    return this.#run('creating a run', async () => {
+      const tags = [...new Set(run.tags)];
+      const f = run.finished;
+      const row: RunsTable = {
+        id: randomUUID(),
+        experiment: run.experiment ?? null,
+        experiment_version: run.experimentVersion ?? null,
+        title: run.title,
+        tags: JSON.stringify(tags),
+        origin: run.origin,
+        status: f ? 'finished' : 'queued',
+        verdict: f?.verdict ?? null,
+        reason: null,
+        requested_at: now(),
+        started_at: f?.startedAt ?? null,
+        finished_at: f?.finishedAt ?? null,
+        requested_by: run.requestedBy,
+        claimed_by: null,
+        duration: f?.duration ?? null,
+        journal: f ? encodeJson(f.journal) : null,
+      };
+      await this.#db.transaction().execute(async (trx) => {
+        await trx.insertInto('runs').values(row).execute();
+        await insertTags(trx, row.id, tags);
+      });
+      return toRun(row);
+    });
+  }
+
+  async claimQueuedRun(server: string): Promise<Run | undefined> {
+    return this.#run('claiming a queued run', async () => {
+      const postgres = this.#c.kind === 'postgres';
+      const row = await this.#db
+        .updateTable('runs')
+        .set({ status: 'running', claimed_by: server, started_at: now() })
+        .where('id', '=', (eb) =>
+          eb
+            .selectFrom('runs')
+            .select('id')
+            .where('status', '=', 'queued')
+            .orderBy('requested_at', 'asc')
+            .orderBy('id', 'asc')
+            .limit(1)
+            // The one dialect switch in a query: see the file's comment.
+            .$if(postgres, (q) => q.forUpdate().skipLocked()),
+        )
+        // Under READ COMMITTED a row claimed between the subquery and the update is re-checked here.
+        .where('status', '=', 'queued')
+        .returning(RUN_COLUMNS)
+        .executeTakeFirst();
+      return row ? toRun(row) : undefined;
+    });
+  }
+
+  async updateRun(id: string, update: RunUpdate): Promise<Run | undefined> {
+    return this.#run(`updating run ${id}`, async () => {
+      const set: Partial<RunsTable> = {};
+      if (update.status !== undefined) set.status = update.status;
+      if (update.verdict !== undefined) set.verdict = update.verdict;
+      if (update.reason !== undefined) set.reason = update.reason;
+      if (update.startedAt !== undefined) set.started_at = update.startedAt;
+      if (update.finishedAt !== undefined) set.finished_at = update.finishedAt;
+      if (update.duration !== undefined) set.duration = update.duration;
+      if (update.journal !== undefined) set.journal = encodeJson(update.journal);
+      if (Object.keys(set).length === 0) {
+        const row = await this.#db
+          .selectFrom('runs')
+          .select(RUN_COLUMNS)
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row ? toRun(row) : undefined;
+      }
+      const row = await this.#db
+        .updateTable('runs')
+        .set(set)
+        .where('id', '=', id)
+        .returning(RUN_COLUMNS)
+        .executeTakeFirst();
+      return row ? toRun(row) : undefined;
+    });
+  }
+
+  async getRun(id: string): Promise<RunWithJournal | undefined> {
+    return this.#run(`reading run ${id}`, async () => {
+      const row = await this.#db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toRunWithJournal(row) : undefined;
+    });
+  }
+
+  async listRuns(filter: RunFilter): Promise<RunPage> {
+    const parsed = RunFilterSchema.safeParse(filter);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        `${issue ? `${issuePath(issue.path) || 'filter'}: ${issue.message}` : 'invalid run filter'}`,
+      );
+    }
+    const f = parsed.data;
+    const limit = f.limit ?? DEFAULT_PAGE;
+    const after = f.cursor === undefined ? undefined : decodeCursor(f.cursor);
+    const tags = [...new Set(f.tags ?? [])];
+    return this.#run('listing runs', async () => {
+      const rows = await this.#db
+        .selectFrom('runs')
+        .select(RUN_COLUMNS)
+        .$if(f.experiment !== undefined, (q) => q.where('experiment', '=', f.experiment as string))
+        .$if(f.status !== undefined, (q) => q.where('status', '=', f.status as string))
+        .$if(f.verdict !== undefined, (q) => q.where('verdict', '=', f.verdict as string))
+        .$if(f.requestedBy !== undefined, (q) => q.where('requested_by', '=', f.requestedBy as string))
+        .$if(f.from !== undefined, (q) => q.where('requested_at', '>=', isoUtc(f.from as string)))
+        .$if(f.to !== undefined, (q) => q.where('requested_at', '<', isoUtc(f.to as string)))
+        .$if(tags.length > 0, (q) =>
+          q.where((eb) =>
+            eb.and(
+              tags.map((tag) =>
+                eb.exists(
+                  eb
+                    .selectFrom('run_tags')
+                    .select('run_tags.run_id')
+                    .whereRef('run_tags.run_id', '=', 'runs.id')
+                    .where('run_tags.tag', '=', tag),
+                ),
+              ),
+            ),
+          ),
+        )
+        // Keyset: rows strictly after the cursor in (requested_at desc, id desc). Written as a range on
+        // requested_at plus a tie-break rather than a row-value comparison, which SQLite's planner does
+        // not turn into an index range.
+        .$if(after !== undefined, (q) =>
+          q
+            .where('requested_at', '<=', after?.requestedAt as string)
+            .where((eb) =>
+              eb.or([
+                eb('requested_at', '<', after?.requestedAt as string),
+                eb('id', '<', after?.id as string),
+              ]),
+            ),
+        )
+        .orderBy('requested_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
+      const page = rows.slice(0, limit).map(toRun);
+      const last = page[page.length - 1];
+      return rows.length > limit && last
+        ? { runs: page, next: encodeCursor({ requestedAt: last.requestedAt, id: last.id }) }
+        : { runs: page };
+    });
+  }
+
+  async interruptRunsOf(server: string, reason: string): Promise<Run[]> {
+    return this.#run(`interrupting the runs of ${server}`, async () => {
+      const rows = await this.#db
+        .updateTable('runs')
+        .set({ status: 'interrupted', verdict: 'interrupted', reason, finished_at: now() })
+        .where('claimed_by', '=', server)
+        .where('status', '=', 'running')
+        .returning(RUN_COLUMNS)
+        .execute();
+      return rows
+        .map(toRun)
+        .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.id.localeCompare(b.id));
+    });
+  }
+
+  // The audit log has an insert and a select here and nothing else: no update or delete path exists.
+  async audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<AuditEntry> {
+    return this.#run(`recording ${entry.action} in the audit log`, async () => {
+      const row = await this.#db
+        .insertInto('audit_log')
+        .values({
+          at: now(),
+          actor: entry.actor,
+          action: entry.action,
+          subject: entry.subject ?? null,
+          detail: encodeJson(entry.detail),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toAuditEntry(row);
+    });
+  }
+
+  async listAudit(options: { limit?: number; before?: number } = {}): Promise<AuditEntry[]> {
+    const limit = Math.min(Math.max(Math.trunc(options.limit ?? DEFAULT_AUDIT_PAGE), 1), MAX_AUDIT_PAGE);
+    return this.#run('listing the audit log', async () => {
+      const rows = await this.#db
+        .selectFrom('audit_log')
+        .selectAll()
+        .$if(options.before !== undefined, (q) => q.where('id', '<', options.before as number))
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(toAuditEntry);
+    });
+  }
+}
+
+async function insertTags(trx: Transaction<Database>, runId: string, tags: readonly string[]): Promise<void> {
+  if (tags.length === 0) return;
+  await trx
+    .insertInto('run_tags')
+    .values(tags.map((tag) => ({ run_id: runId, tag })))
+    .execute();
+}
+
+/** A filter's instant as stored: ISO 8601 in UTC, so text comparison is time comparison. */
+function isoUtc(text: string): string {
+  return new Date(text).toISOString();
+}
+
+/** PostgreSQL's 23505, SQLite's SQLITE_CONSTRAINT_PRIMARYKEY / _UNIQUE. */
+function isUniqueViolation(err: unknown): boolean {
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}

@@ -1,0 +1,78 @@
+/**
+ * The first schema: experiment versions, runs (the columns lists filter and sort on, the journal whole),
+ * their tags, and the append-only audit log, with the indexes of listRuns' filters: each is
+ * (filter column, requested_at, id) so a filtered page is an index range read newest first.
+ */
+import { type Kysely, type Migration, sql } from 'kysely';
+import type { DbKind } from '../tables.js';
+
+export function initial(kind: DbKind): Migration {
+  const json = kind === 'postgres' ? 'jsonb' : 'text';
+  return {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('experiment_versions')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('format', 'text', (c) => c.notNull())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('tags', sql.raw(json), (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('sha256', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('experiment_versions_pk', ['name', 'version'])
+        .execute();
+
+      await db.schema
+        .createTable('runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('experiment', 'text')
+        .addColumn('experiment_version', 'integer')
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('tags', sql.raw(json), (c) => c.notNull())
+        .addColumn('origin', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('verdict', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('requested_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('claimed_by', 'text')
+        .addColumn('duration', 'double precision')
+        .addColumn('journal', sql.raw(json))
+        .execute();
+      const byTime = ['requested_at', 'id'];
+      await db.schema.createIndex('runs_requested').on('runs').columns(byTime).execute();
+      for (const col of ['experiment', 'status', 'verdict', 'requested_by']) {
+        await db.schema
+          .createIndex(`runs_${col}`)
+          .on('runs')
+          .columns([col, ...byTime])
+          .execute();
+      }
+      await db.schema.createIndex('runs_claimed').on('runs').columns(['claimed_by', 'status']).execute();
+
+      await db.schema
+        .createTable('run_tags')
+        .addColumn('run_id', 'text', (c) => c.notNull().references('runs.id').onDelete('cascade'))
+        .addColumn('tag', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('run_tags_pk', ['tag', 'run_id'])
+        .execute();
+      await db.schema.createIndex('run_tags_run').on('run_tags').column('run_id').execute();
+
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', kind === 'postgres' ? 'bigint' : 'integer', (c) =>
+          kind === 'postgres' ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('detail', sql.raw(json))
+        .execute();
+    },
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * The tables as Kysely sees them (one shape for both databases). JSON columns (`tags`, `journal`,
+ * `detail`) are text in and text out on both: jsonb on PostgreSQL, text on SQLite, and the PostgreSQL
+ * pool returns json/jsonb unparsed (connect.ts), so decoding happens in one place (rows.ts).
+ * Timestamps are ISO 8601 UTC text (`Date#toISOString`), whose text order is time order.
+ */
+import type { Generated } from 'kysely';
+
+export type DbKind = 'sqlite' | 'postgres';
+
+export interface ExperimentVersionsTable {
+  name: string;
+  version: number;
+  format: string;
+  title: string;
+  tags: string;
+  source: string;
+  sha256: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface RunsTable {
+  id: string;
+  experiment: string | null;
+  experiment_version: number | null;
+  title: string;
+  tags: string;
+  origin: string;
+  status: string;
+  verdict: string | null;
+  reason: string | null;
+  requested_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  requested_by: string;
+  claimed_by: string | null;
+  duration: number | null;
+  journal: string | null;
+}
+
+/** One row per (run, tag): what a tag filter joins on, indexed by tag on both databases. */
+export interface RunTagsTable {
+  run_id: string;
+  tag: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: string;
+  actor: string;
+  action: string;
+  subject: string | null;
+  detail: string | null;
+}
+
+export interface Database {
+  experiment_versions: ExperimentVersionsTable;
+  runs: RunsTable;
+  run_tags: RunTagsTable;
+  audit_log: AuditLogTable;
+}
