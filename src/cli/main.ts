@@ -124,9 +124,40 @@ function buildProgram(out: () => Output): Command {
       collect,
       [],
     )
+    .option(
+      '--server <url>',
+      "after the run, push its journal to a `faultline serve` control plane's history (a failed push only warns)",
+    )
     .action(async (source: string, opts) => {
       const { runCommand } = await import('./run.js');
       process.exitCode = await runCommand(source, opts, out());
+    });
+
+  program
+    .command('serve')
+    .description(
+      'start the control plane: a JSON API (OpenAPI at /api/openapi.json) that stores experiments and runs, and runs them; loopback only (no sign-in yet)',
+    )
+    .option('--host <address>', 'loopback address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', '7474')
+    .option(
+      '--database <url>',
+      'a SQLite file path or postgres://user@host/db (default: $FAULTLINE_HOME/faultline.db)',
+    )
+    .action(async (opts) => {
+      const { serveCommand } = await import('./serve.js');
+      process.exitCode = await serveCommand(opts, out());
+    });
+
+  program
+    .command('push')
+    .description("store journals of runs made elsewhere in a `faultline serve` control plane's history")
+    .argument('<journals...>', 'journal files written by `faultline run`')
+    .requiredOption('--server <url>', 'the control plane, e.g. http://127.0.0.1:7474')
+    .option('--tag <tag>', 'a tag for the pushed runs (repeatable)', collect, [])
+    .action(async (journals: string[], opts) => {
+      const { pushCommand } = await import('./push.js');
+      process.exitCode = await pushCommand(journals, opts, out());
     });
 
   program

@@ -13,10 +13,12 @@ import { parseVarOption } from '../experiment/vars.js';
 import type { MetricsOptions } from '../lib/observers.js';
 import { runFromSource } from '../lib/run-source.js';
 import { WebhookSchema } from '../observe/notify.js';
+import { ServerClient } from '../server/client.js';
 import { type NatsFlags, natsConnectOptions } from './nats-options.js';
 import type { Output } from './output.js';
 import { askYes } from './prompt.js';
 import { allowedHostsOption } from './proxy.js';
+import { pushOne } from './push.js';
 import { RunRenderer } from './render-run.js';
 import { parseReportSpecs } from './report.js';
 
@@ -50,6 +52,8 @@ export interface RunFlags extends NatsFlags {
   /** `--metrics-allowed-host` (repeatable): names scrapers may send in `Host`. */
   metricsAllowedHost?: string[];
   notify?: string[];
+  /** `--server URL`: the journal is pushed to this control plane after the run. */
+  server?: string;
 }
 
 /**
@@ -139,6 +143,8 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
       return [v.key, v.value];
     }),
   );
+  // A bad URL is a usage error before anything runs; a push that fails after the run only warns.
+  const server = flags.server === undefined ? undefined : new ServerClient(flags.server, '--server');
   const renderer = new RunRenderer(out);
   // Ctrl-C is the run's only while the engine runs it: before (a prompt, a slow fetch) and after (the
   // metrics linger) it ends the process as usual.
@@ -202,6 +208,11 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
         }
       },
     });
+    if (server) {
+      const pushed = await pushOne(server, result.journal);
+      if (pushed.ok) out.summary(`  ${pushed.line}`);
+      else out.warn(`warning: --server: the journal was not pushed: ${pushed.line}`);
+    }
     return result.exitCode;
   } finally {
     release();

@@ -1,0 +1,98 @@
+/**
+ * The HTTP API's request and error shapes, beside the stored shapes of
+ * store.ts: the server validates every request with these and the OpenAPI
+ * document is generated from them, so the two cannot disagree. Request bodies
+ * are strict objects: an unknown field is a 400 naming it, never ignored.
+ */
+import { z } from 'zod';
+import { ExperimentFormatSchema, ExperimentNameSchema, RunStatusSchema, VerdictKindSchema } from './store.js';
+
+/** One problem with a request or an uploaded experiment: where (a dotted path, a line and column) and what. */
+export const IssueSchema = z.object({
+  path: z.string(),
+  message: z.string(),
+  line: z.number().int().optional(),
+  column: z.number().int().optional(),
+});
+
+/** Every 4xx and 5xx answer. `code` is stable (`bad_request`, `not_found`, `invalid_experiment`, ...). */
+export const ErrorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    issues: z.array(IssueSchema).optional(),
+  }),
+});
+export type ApiError = z.infer<typeof ErrorSchema>;
+
+/** The largest experiment source the API takes (the CLI's file limit is 10 MiB; an upload is text in JSON). */
+export const MAX_SOURCE_CHARS = 4 * 1024 * 1024;
+
+export const UploadExperimentSchema = z.strictObject({
+  name: ExperimentNameSchema,
+  format: ExperimentFormatSchema,
+  source: z.string().min(1, 'expected the experiment source (JSON or YAML text)').max(MAX_SOURCE_CHARS),
+});
+
+export const ExperimentParamsSchema = z.strictObject({ name: ExperimentNameSchema });
+
+export const ExperimentQuerySchema = z.strictObject({
+  version: z
+    .string()
+    .regex(/^[1-9][0-9]{0,8}$/, { error: 'expected a version number (1, 2, ...)' })
+    .optional(),
+});
+
+const TagSchema = z.string().min(1).max(128);
+
+export const StartRunSchema = z.strictObject({
+  experiment: ExperimentNameSchema,
+  version: z.number().int().positive().optional(),
+  tags: z.array(TagSchema).max(64).optional(),
+});
+
+export const RunParamsSchema = z.strictObject({
+  id: z.string().uuid({ error: 'expected a run id (a UUID)' }),
+});
+
+/** GET /api/runs: RunFilterSchema's fields as query parameters (tags comma-separated, limit as text). */
+export const RunQuerySchema = z.strictObject({
+  experiment: ExperimentNameSchema.optional(),
+  status: RunStatusSchema.optional(),
+  verdict: VerdictKindSchema.optional(),
+  tags: z.string().max(8192).optional(),
+  requestedBy: z.string().max(256).optional(),
+  from: z.string().datetime({ offset: true }).optional(),
+  to: z.string().datetime({ offset: true }).optional(),
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, { error: 'expected a number 1-500' })
+    .optional(),
+  cursor: z.string().max(1024).optional(),
+});
+
+/** A journal run elsewhere (`faultline run --server`, `faultline push`), stored as a finished run. */
+export const ImportRunSchema = z.strictObject({
+  journal: z.record(z.string(), z.unknown()),
+  /** The stored experiment it ran, when the pusher knows it. */
+  experiment: ExperimentNameSchema.optional(),
+  tags: z.array(TagSchema).max(64).optional(),
+});
+
+export const AuditQuerySchema = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^[0-9]{1,3}$/, { error: 'expected a number 1-500' })
+    .optional(),
+  before: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, { error: 'expected an audit entry id' })
+    .optional(),
+});
+
+export const HealthSchema = z.object({
+  ok: z.boolean(),
+  database: z.string(),
+  server: z.string(),
+  error: z.string().optional(),
+});

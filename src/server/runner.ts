@@ -1,0 +1,166 @@
+/**
+ * The server's run loop: claims queued runs one at a time (the store makes a
+ * claim atomic, so two servers on one database never run the same run) and
+ * runs each through runFromSource, the call `faultline run` makes, so a run
+ * started from the API gets the same settings file, blast radius, safeguards
+ * and policies. The stored source is written to a per-run work directory with
+ * its format's extension, so validation reports lines and columns as for a
+ * file. One run at a time: faults of two runs on one host would confound each
+ * other's steady state.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FaultlineError } from '../core/errors.js';
+import type { Journal } from '../core/journal.js';
+import { decideVerdict } from '../core/verdict.js';
+import { runFromSource } from '../lib/run-source.js';
+import type { Run, Store } from './store.js';
+
+export interface RunnerOptions {
+  store: Store;
+  serverId: string;
+  home: string;
+  /** The environment runs see (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** How often the loop looks for queued runs when nobody told it of one (another server's API, a missed wake). */
+  pollMs?: number;
+  /** Something the operator should know (a run that could not be recorded). */
+  onProblem?: (message: string) => void;
+}
+
+/** What a journal says about how the run went, as the store records it. */
+export function finishedUpdate(journal: Journal) {
+  const verdict = decideVerdict(journal);
+  return {
+    // Interrupted (an abort, a signal, a safeguard) is a status of its own in lists, as a server killed mid-run is.
+    status: verdict.kind === 'interrupted' ? ('interrupted' as const) : ('finished' as const),
+    verdict: verdict.kind,
+    ...(verdict.reasons.length > 0 ? { reason: verdict.reasons.join('; ') } : {}),
+    startedAt: journal.start,
+    finishedAt: journal.end,
+    duration: journal.duration,
+    journal,
+  };
+}
+
+export class Runner {
+  private readonly opts: RunnerOptions;
+  private readonly running = new Map<string, AbortController>();
+  private stopped = false;
+  private wakeUp: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(opts: RunnerOptions) {
+    this.opts = opts;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** A run was queued: look now rather than at the next poll. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  /** Whether this server is running `id` now. */
+  isRunning(id: string): boolean {
+    return this.running.has(id);
+  }
+
+  /** Interrupts a run this server is running; false when it is not running here. Its faults are reverted. */
+  abort(id: string, reason: string): boolean {
+    const controller = this.running.get(id);
+    if (!controller) return false;
+    controller.abort(reason);
+    return true;
+  }
+
+  /** Stops claiming runs, interrupts the one running (its faults are reverted) and waits until it is recorded. */
+  async stop(reason: string): Promise<void> {
+    this.stopped = true;
+    for (const controller of this.running.values()) controller.abort(reason);
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const pollMs = this.opts.pollMs ?? 1000;
+    while (!this.stopped) {
+      let claimed: Run | undefined;
+      try {
+        claimed = await this.opts.store.claimQueuedRun(this.opts.serverId);
+      } catch (err) {
+        // The database is away: health reports it; the loop tries again at the next poll.
+        this.opts.onProblem?.(`cannot claim queued runs: ${(err as Error).message}`);
+      }
+      if (claimed) {
+        await this.execute(claimed);
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, pollMs);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  private async record(id: string, update: Parameters<Store['updateRun']>[1]): Promise<void> {
+    try {
+      await this.opts.store.updateRun(id, update);
+    } catch (err) {
+      this.opts.onProblem?.(`cannot record the end of run ${id}: ${(err as Error).message}`);
+    }
+  }
+
+  private async execute(run: Run): Promise<void> {
+    const { store } = this.opts;
+    const controller = new AbortController();
+    this.running.set(run.id, controller);
+    let workDir: string | undefined;
+    try {
+      const experiment =
+        run.experiment === undefined
+          ? undefined
+          : await store.getExperiment(run.experiment, run.experimentVersion);
+      if (!experiment) {
+        await this.record(run.id, {
+          status: 'finished',
+          verdict: 'refused',
+          reason: `experiment ${run.experiment ?? '(none)'} version ${run.experimentVersion ?? 'latest'} is not stored`,
+          finishedAt: new Date().toISOString(),
+        });
+        return;
+      }
+      await store.updateRun(run.id, { startedAt: new Date().toISOString() });
+      workDir = await mkdtemp(join(tmpdir(), 'faultline-serve-run-'));
+      const file = join(workDir, `experiment.${experiment.format}`);
+      await writeFile(file, experiment.source, { mode: 0o600 });
+      const result = await runFromSource(file, {
+        cwd: workDir,
+        home: this.opts.home,
+        env: this.opts.env ?? process.env,
+        runId: run.id,
+        signal: controller.signal,
+      });
+      await this.record(run.id, finishedUpdate(result.journal));
+    } catch (err) {
+      // Refused before it started (validation, a policy, the blast radius, a halt): no journal.
+      const refused = err instanceof FaultlineError;
+      await this.record(run.id, {
+        status: 'finished',
+        verdict: refused ? 'refused' : 'failed',
+        reason: refused ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`,
+        finishedAt: new Date().toISOString(),
+      });
+    } finally {
+      this.running.delete(run.id);
+      if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
+    }
+  }
+}

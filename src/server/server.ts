@@ -1,0 +1,156 @@
+/**
+ * `faultline serve` as a library call: recover what a previous life of this
+ * server left (runs it was running are marked interrupted, faults of runners
+ * that died are reverted from the ledger), start the run loop and listen.
+ * The server's id is kept in $FAULTLINE_HOME per database, so the same server
+ * restarted on the same database finds the runs it had claimed.
+ *
+ * It listens on loopback only: there is no sign-in yet (users, roles,
+ * sessions and CSRF are the next increment), so anything else is refused.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { FaultlineError } from '../core/errors.js';
+import { ensureDir, writeAtomic } from '../faults/home.js';
+import type { RecoveryReport } from '../faults/recovery.js';
+import { recoverOrphans } from '../lib/faults.js';
+import { createApp } from './app.js';
+import { Runner } from './runner.js';
+import type { Run, Store } from './store.js';
+
+/** The default port: unassigned by IANA, free of the usual developer tools (7474 is Neo4j's HTTP: pick --port when both run). */
+export const DEFAULT_PORT = 7474;
+export const DEFAULT_HOST = '127.0.0.1';
+
+export interface ServeOptions {
+  store: Store;
+  /** $FAULTLINE_HOME: the ledger, the halt flag, settings.yaml, and this server's id. */
+  home: string;
+  /** Default 127.0.0.1; only loopback addresses are accepted. */
+  host?: string;
+  /** Default 7474; 0 picks a free one (`url` says which). */
+  port?: number;
+  env?: NodeJS.ProcessEnv;
+  /** How often the run loop looks for runs queued by another server on the same database. */
+  pollMs?: number;
+  onProblem?: (message: string) => void;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  serverId: string;
+  /** Runs this server had claimed when it stopped last (killed mid-run), now marked interrupted. */
+  interrupted: Run[];
+  /** The ledger's faults of runners that died, reverted at start. */
+  recovery: RecoveryReport;
+  /** Stops claiming runs, interrupts the one running (its faults are reverted) and stops listening. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|::1|\[::1\])$/i;
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.test(host);
+}
+
+/** Refuses a non-loopback address, naming `field` (the CLI's `--host`). */
+export function assertLoopback(host: string, field = 'host'): void {
+  if (!isLoopback(host))
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `${field} ${host}: the server has no sign-in yet; it listens on loopback only (127.0.0.1, ::1 or localhost)`,
+    );
+}
+
+/** This server's id on this database: made once, kept in the home. */
+export async function serverIdFor(home: string, database: string): Promise<string> {
+  const dir = join(home, 'server');
+  const file = join(dir, `${createHash('sha256').update(database).digest('hex').slice(0, 16)}.id`);
+  try {
+    const id = (await readFile(file, 'utf8')).trim();
+    if (/^[A-Za-z0-9-]{8,64}$/.test(id)) return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = `server-${randomUUID()}`;
+  await ensureDir(dir);
+  await writeAtomic(file, `${id}\n`);
+  return id;
+}
+
+/** How long start-up recovery waits for one leftover's revert before reporting it. */
+const RECOVERY_REVERT_TIMEOUT_MS = 5_000;
+
+export const INTERRUPTED_AT_RESTART =
+  'the server stopped while the run was running (killed or crashed); it was marked interrupted and its faults reverted when the server started again';
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const host = opts.host ?? DEFAULT_HOST;
+  assertLoopback(host);
+  const port = opts.port ?? DEFAULT_PORT;
+  const { store, home } = opts;
+  const serverId = await serverIdFor(home, store.describe);
+
+  // Faults first, then the runs' records: a run is recorded interrupted once its faults are gone.
+  const recovery = await recoverOrphans({ home, bounded: true, revertTimeoutMs: RECOVERY_REVERT_TIMEOUT_MS });
+  const interrupted = await store.interruptRunsOf(serverId, INTERRUPTED_AT_RESTART);
+
+  const runner = new Runner({
+    store,
+    serverId,
+    home,
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+  });
+  const app = createApp({
+    store,
+    runner,
+    serverId,
+    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+  });
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new FaultlineError(
+          'FAULTLINE_ERR_USAGE',
+          err.code === 'EADDRINUSE'
+            ? `port ${port}: already in use on ${host} (pick another with --port)`
+            : `cannot listen on ${host}:${port}: ${err.message}`,
+        ),
+      ),
+    );
+  });
+  // A client that opens a connection and never finishes its request must not hold a socket forever.
+  if ('headersTimeout' in server) {
+    server.headersTimeout = 30_000;
+    server.requestTimeout = 120_000;
+  }
+  runner.start();
+  const actual = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${urlHost}:${actual}`,
+    port: actual,
+    serverId,
+    interrupted,
+    recovery,
+    close() {
+      closing ??= (async () => {
+        await runner.stop('the server is shutting down');
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          if ('closeAllConnections' in server) server.closeAllConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}

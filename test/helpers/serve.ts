@@ -1,0 +1,101 @@
+/**
+ * A real control plane for tests: a SQLite store in a temp dir (or the real
+ * PostgreSQL, when asked), a temp FAULTLINE_HOME, the server on port 0, and
+ * JSON helpers over fetch. Everything is removed by `close()`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../../src/server/db/index.js';
+import { type RunningServer, startServer } from '../../src/server/server.js';
+import type { Store } from '../../src/server/store.js';
+import { tempHome } from './home.js';
+
+export interface TestServer {
+  server: RunningServer;
+  store: Store;
+  home: Awaited<ReturnType<typeof tempHome>>;
+  dir: string;
+  url: string;
+  /** fetch + JSON: the status and the parsed body (undefined when not JSON). */
+  api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; text: string }>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(): Promise<TestServer> {
+  const home = await tempHome();
+  const dir = await mkdtemp(join(tmpdir(), 'faultline-serve-test-'));
+  const store = await openStore({ home: home.home, database: join(dir, 'faultline.db') });
+  let server: RunningServer;
+  try {
+    server = await startServer({ store, home: home.home, port: 0, pollMs: 200 });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const url = server.url;
+  return {
+    server,
+    store,
+    home,
+    dir,
+    url,
+    async api(method, path, body) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        ...(body === undefined
+          ? {}
+          : {
+              headers: { 'content-type': 'application/json' },
+              body: typeof body === 'string' ? body : JSON.stringify(body),
+            }),
+      });
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, body: parsed, text };
+    },
+    async close() {
+      try {
+        await server.close();
+      } finally {
+        await store.close().catch(() => {});
+        await rm(dir, { recursive: true, force: true });
+        await home.cleanup();
+      }
+    },
+  };
+}
+
+/** A small real experiment: a marker-file fault at `marker`, a process probe before and after, a pause of `pause` s. */
+export function markerExperiment(
+  marker: string,
+  opts: { title?: string; pause?: number; tags?: string[] } = {},
+) {
+  return [
+    `title: ${JSON.stringify(opts.title ?? 'marker under the control plane')}`,
+    `description: a marker-file fault and a process probe`,
+    `tags: ${JSON.stringify(opts.tags ?? ['server-test'])}`,
+    'steady-state-hypothesis:',
+    '  title: node runs',
+    '  probes:',
+    '    - type: probe',
+    '      name: node-exits-zero',
+    '      tolerance: 0',
+    `      provider: { type: process, path: ${JSON.stringify(process.execPath)}, arguments: ["-e", "0"] }`,
+    'method:',
+    '  - type: action',
+    '    name: create-marker',
+    '    provider:',
+    '      type: faultline',
+    '      module: faultline.marker',
+    '      func: create',
+    `      arguments: { path: ${JSON.stringify(marker)}, duration: 600 }`,
+    `    pauses: { after: ${opts.pause ?? 0} }`,
+    '',
+  ].join('\n');
+}
