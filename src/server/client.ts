@@ -36,7 +36,8 @@ export class ServerClient {
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const url = new URL(`${this.base.pathname}${path}`, this.base);
+    // A server behind a path prefix keeps it; `//api` would be read as a host.
+    const url = `${this.base.origin}${this.base.pathname.replace(/\/+$/, '')}${path}`;
     let res: Response;
     try {
       res = await fetch(url, {
