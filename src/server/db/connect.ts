@@ -39,6 +39,8 @@ export interface Connection {
   migrationSchema?: string;
   /** A check beyond `select 1`, for what a round trip cannot see: the reason it is unhealthy. */
   check(): Promise<string | undefined>;
+  /** Runs one store operation; on SQLite, one at a time per database file in this process (see sqliteLocks). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -91,6 +93,7 @@ async function connectSqlite(loc: Extract<DatabaseLocation, { kind: 'sqlite' }>)
     throw storeError('opening the database', describe, err);
   }
   const opened = await stat(loc.path);
+  const lockKey = `${opened.dev}:${opened.ino}`;
   return {
     kind: 'sqlite',
     db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: raw }) }),
@@ -105,7 +108,31 @@ async function connectSqlite(loc: Extract<DatabaseLocation, { kind: 'sqlite' }>)
       }
       return undefined;
     },
+    exclusive: (fn) => inProcessLock(lockKey, fn),
   };
+}
+
+/**
+ * better-sqlite3 is synchronous: while one store of this process holds a write transaction open across
+ * an await, another store on the same file would wait for the lock inside a synchronous call (the busy
+ * timeout), blocking the event loop the first one needs to finish: a deadlock until the timeout. So the
+ * stores of one process on one file take turns here; other processes wait in SQLite's busy handler.
+ */
+const sqliteLocks = new Map<string, Promise<unknown>>();
+
+async function inProcessLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  const previous = sqliteLocks.get(key) ?? Promise.resolve();
+  const mine = previous.then(fn, fn);
+  const settled = mine.then(
+    () => undefined,
+    () => undefined,
+  );
+  sqliteLocks.set(key, settled);
+  try {
+    return await mine;
+  } finally {
+    if (sqliteLocks.get(key) === settled) sqliteLocks.delete(key);
+  }
 }
 
 class ImmediateSqliteDriver extends SqliteDriver {
@@ -152,6 +179,10 @@ async function connectPostgres(loc: Extract<DatabaseLocation, { kind: 'postgres'
   // An idle client whose backend is terminated emits 'error' on the pool; unhandled it would end the
   // process. The pool drops that client; the next query opens a new connection.
   pool.on('error', () => undefined);
+  // A checked-out client whose backend ends between its query failing and its release has no pool
+  // listener yet: without its own, that late 'error' is an uncaught exception. The pool still discards
+  // it at release (it is no longer queryable).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   let schema: string;
   try {
@@ -179,5 +210,6 @@ async function connectPostgres(loc: Extract<DatabaseLocation, { kind: 'postgres'
     async check() {
       return undefined;
     },
+    exclusive: (fn) => fn(),
   };
 }

@@ -5,7 +5,7 @@
  * atomic) and how a unique-key race surfaces (isUniqueViolation). Everything else, connections and DDL
  * aside (connect.ts, migrations/), is the same statement on both.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import { FaultlineError, issuePath } from '../../core/errors.js';
 import {
@@ -25,6 +25,7 @@ import {
 import type { Connection } from './connect.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { storeError } from './errors.js';
+import { newRunKey } from './ids.js';
 import { migrationProvider } from './migrations/index.js';
 import {
   encodeJson,
@@ -41,7 +42,7 @@ const DEFAULT_PAGE = 50;
 const DEFAULT_AUDIT_PAGE = 100;
 const MAX_AUDIT_PAGE = 1000;
 /** Concurrent uploads of one name race for the next version number: the loser retries this often. */
-const VERSION_RETRIES = 5;
+const VERSION_RETRIES = 16;
 
 const now = () => new Date().toISOString();
 
@@ -66,7 +67,7 @@ export class KyselyStore implements Store {
       );
     }
     try {
-      return await fn();
+      return await this.#c.exclusive(fn);
     } catch (err) {
       throw storeError(what, this.describe, err, this.#c.password);
     }
@@ -213,8 +214,9 @@ export class KyselyStore implements Store {
     return this.#run('creating a run', async () => {
       const tags = [...new Set(run.tags)];
       const f = run.finished;
+      const key = newRunKey();
       const row: RunsTable = {
-        id: randomUUID(),
+        id: key.id,
         experiment: run.experiment ?? null,
         experiment_version: run.experimentVersion ?? null,
         title: run.title,
@@ -223,7 +225,7 @@ export class KyselyStore implements Store {
         status: f ? 'finished' : 'queued',
         verdict: f?.verdict ?? null,
         reason: null,
-        requested_at: now(),
+        requested_at: key.requestedAt,
         started_at: f?.startedAt ?? null,
         finished_at: f?.finishedAt ?? null,
         requested_by: run.requestedBy,
