@@ -22,10 +22,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(): Promise<TestServer> {
+/** `database`: a postgres:// URL; default a SQLite file in a temp dir. */
+export async function startTestServer(opts: { database?: string } = {}): Promise<TestServer> {
   const home = await tempHome();
   const dir = await mkdtemp(join(tmpdir(), 'faultline-serve-test-'));
-  const store = await openStore({ home: home.home, database: join(dir, 'faultline.db') });
+  const store = await openStore({ home: home.home, database: opts.database ?? join(dir, 'faultline.db') });
   let server: RunningServer;
   try {
     server = await startServer({ store, home: home.home, port: 0, pollMs: 200 });
