@@ -43,11 +43,6 @@ export function parseDatabase(database: string | undefined, home: string): Datab
         `--database: ${redactUrl(database)} is not a valid URL; expected postgres://user[:password]@host[:port]/database`,
       );
     }
-    if (!url.hostname && !url.searchParams.get('host')) {
-      throw usage(
-        `--database: ${redactUrl(database)} names no host; expected postgres://user[:password]@host[:port]/database`,
-      );
-    }
     const password = url.password
       ? decodeURIComponent(url.password)
       : (url.searchParams.get('password') ?? undefined);
