@@ -8,8 +8,7 @@
  * file. One run at a time: faults of two runs on one host would confound each
  * other's steady state.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
@@ -42,6 +41,19 @@ export function finishedUpdate(journal: Journal) {
     duration: journal.duration,
     journal,
   };
+}
+
+/**
+ * Where this server's runs keep their files while they run: in the home, one folder per server, so
+ * what a killed server left is found and removed when it starts again (removeWorkDirs).
+ */
+export function workRoot(home: string, serverId: string): string {
+  return join(home, 'server', 'work', serverId);
+}
+
+/** Removes the work folders a previous life of this server left (it was killed mid-run). */
+export async function removeWorkDirs(home: string, serverId: string): Promise<void> {
+  await rm(workRoot(home, serverId), { recursive: true, force: true });
 }
 
 export class Runner {
@@ -138,7 +150,8 @@ export class Runner {
         return;
       }
       await store.updateRun(run.id, { startedAt: new Date().toISOString() });
-      workDir = await mkdtemp(join(tmpdir(), 'faultline-serve-run-'));
+      workDir = join(workRoot(this.opts.home, this.opts.serverId), run.id);
+      await mkdir(workDir, { recursive: true, mode: 0o700 });
       const file = join(workDir, `experiment.${experiment.format}`);
       await writeFile(file, experiment.source, { mode: 0o600 });
       const result = await runFromSource(file, {

@@ -18,7 +18,7 @@ import { ensureDir, writeAtomic } from '../faults/home.js';
 import type { RecoveryReport } from '../faults/recovery.js';
 import { recoverOrphans } from '../lib/faults.js';
 import { createApp } from './app.js';
-import { Runner } from './runner.js';
+import { Runner, removeWorkDirs } from './runner.js';
 import type { Run, Store } from './store.js';
 
 /** The default port: unassigned by IANA, free of the usual developer tools (7474 is Neo4j's HTTP: pick --port when both run). */
@@ -98,6 +98,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // Faults first, then the runs' records: a run is recorded interrupted once its faults are gone.
   const recovery = await recoverOrphans({ home, bounded: true, revertTimeoutMs: RECOVERY_REVERT_TIMEOUT_MS });
   const interrupted = await store.interruptRunsOf(serverId, INTERRUPTED_AT_RESTART);
+  await removeWorkDirs(home, serverId);
 
   const runner = new Runner({
     store,

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type Cli, cliSuite, runCli, startCli } from '../helpers/cli.js';
@@ -159,6 +159,14 @@ describe('faultline serve (built CLI)', () => {
       assert.equal(run.body.status, 'interrupted');
       assert.match(run.body.reason, /the server stopped while the run was running/);
       assert.match(second.cli.stderr(), new RegExp(`run ${queued.body.id} .* marked interrupted`));
+      const workDirs = join(String(suite.env.FAULTLINE_HOME), 'server', 'work');
+      assert.deepEqual(
+        existsSync(workDirs)
+          ? (await readdir(workDirs, { recursive: true })).filter((f) => f.endsWith('.yaml'))
+          : [],
+        [],
+        'the work folder of the killed run was removed at restart',
+      );
       const health = await api(second.url, 'GET', '/api/health');
       assert.equal(health.body.ok, true);
     } finally {
