@@ -444,7 +444,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       const run = await store.getRun(id);
       if (!run) throw new ApiError(404, 'not_found', `no run ${id}`);
       const reason = `aborted by ${ACTOR} through the API`;
-      if (runner.abort(id, reason)) {
+      if (runner.abort(id, reason, run.status === 'running' && run.claimedBy === opts.serverId)) {
         await audit(c, 'run.abort', id);
         const { journal: _journal, ...summary } = run;
         return c.json(summary, 202);

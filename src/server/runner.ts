@@ -59,6 +59,12 @@ export async function removeWorkDirs(home: string, serverId: string): Promise<vo
 export class Runner {
   private readonly opts: RunnerOptions;
   private readonly running = new Map<string, AbortController>();
+  /** Aborts asked for between a run's claim and its start. */
+  private readonly pendingAborts = new Map<string, string>();
+  /** Runs this server has ended (an abort arriving after the end must not linger). */
+  private readonly finished = new Set<string>();
+  /** The last problem reported by the loop: a database that is away is reported once, not every poll. */
+  private lastProblem: string | undefined;
   private stopped = false;
   private wakeUp: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -81,11 +87,19 @@ export class Runner {
     return this.running.has(id);
   }
 
-  /** Interrupts a run this server is running; false when it is not running here. Its faults are reverted. */
-  abort(id: string, reason: string): boolean {
+  /**
+   * Interrupts a run this server is running; false when it is not running here. Its faults are
+   * reverted. `claimedHere`: the store says this server claimed it, so it may be between its claim
+   * and its start: it is interrupted as it starts.
+   */
+  abort(id: string, reason: string, claimedHere = false): boolean {
     const controller = this.running.get(id);
-    if (!controller) return false;
-    controller.abort(reason);
+    if (controller) {
+      controller.abort(reason);
+      return true;
+    }
+    if (!claimedHere || this.finished.has(id)) return false;
+    this.pendingAborts.set(id, reason);
     return true;
   }
 
@@ -103,9 +117,12 @@ export class Runner {
       let claimed: Run | undefined;
       try {
         claimed = await this.opts.store.claimQueuedRun(this.opts.serverId);
+        this.lastProblem = undefined;
       } catch (err) {
         // The database is away: health reports it; the loop tries again at the next poll.
-        this.opts.onProblem?.(`cannot claim queued runs: ${(err as Error).message}`);
+        const problem = `cannot claim queued runs: ${(err as Error).message}`;
+        if (problem !== this.lastProblem) this.opts.onProblem?.(problem);
+        this.lastProblem = problem;
       }
       if (claimed) {
         await this.execute(claimed);
@@ -134,6 +151,11 @@ export class Runner {
     const { store } = this.opts;
     const controller = new AbortController();
     this.running.set(run.id, controller);
+    const pending = this.pendingAborts.get(run.id);
+    if (pending !== undefined) {
+      this.pendingAborts.delete(run.id);
+      controller.abort(pending);
+    }
     let workDir: string | undefined;
     try {
       const experiment =
@@ -173,6 +195,10 @@ export class Runner {
       });
     } finally {
       this.running.delete(run.id);
+      this.finished.add(run.id);
+      // Only a late abort's race needs it: the last few hundred are plenty.
+      if (this.finished.size > 512) this.finished.delete(this.finished.values().next().value as string);
+      this.pendingAborts.delete(run.id);
       if (workDir) await rm(workDir, { recursive: true, force: true }).catch(() => {});
     }
   }
