@@ -65,6 +65,21 @@ describe('faultline serve (built CLI)', () => {
     assert.match(bad.stderr, /--port: expected a port number/);
   });
 
+  test('a database it cannot reach stops the start with one line, without the password', async () => {
+    const port = await closedPort();
+    const r = await runCli(
+      ['serve', '--port', '0', '--database', `postgres://app:hunter2@127.0.0.1:${port}/test`],
+      {
+        env: suite.env,
+      },
+    );
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+    assert.doesNotMatch(r.stderr, /\bat .+\.js:\d+/);
+    assert.doesNotMatch(r.stderr, /listening on/);
+  });
+
   test('run --server and push land runs in the history; a failed push only warns', async () => {
     const { cli, url } = await serve();
     try {
