@@ -422,6 +422,12 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         );
       const parsed = parseJournal(run.journal);
       if (!parsed.ok) throw new ApiError(404, 'no_journal', `run ${id}: its stored journal cannot be read`);
+      // The report is self-contained (inline styles and SVG, no script): a pushed journal is someone
+      // else's text, so the page may load nothing and runs sandboxed (an opaque origin the API refuses).
+      c.header(
+        'Content-Security-Policy',
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
+      );
       return c.html(renderReport('html', [parsed.journal]), 200);
     },
   );

@@ -271,6 +271,13 @@ test('a forged Host (DNS rebinding) or a foreign Origin is refused with 403', as
   });
   assert.equal(foreign.status, 403);
   assertClientError(foreign, 'foreign origin');
+  // A sandboxed page (the HTML report is served sandboxed) sends Origin: null.
+  const opaque = await http(t.url, 'POST', '/api/runs', JSON.stringify({ experiment: 'target' }), {
+    ...host(),
+    origin: 'null',
+    'content-type': 'application/json',
+  });
+  assert.equal(opaque.status, 403);
   const runs = await t.api('GET', '/api/runs?experiment=target');
   assert.deepEqual(runs.body.runs, [], 'no run was queued by a foreign page');
 });

@@ -142,6 +142,7 @@ describe('faultline serve API', () => {
     const report = await fetch(`${t.url}/api/runs/${queued.body.id}/report`);
     assert.equal(report.status, 200);
     assert.match(report.headers.get('content-type') ?? '', /text\/html/);
+    assert.match(report.headers.get('content-security-policy') ?? '', /default-src 'none'.*sandbox/);
     const html = await report.text();
     assert.match(html, /<html/i);
     assert.match(html, /run me/);
