@@ -89,6 +89,11 @@ async function connectSqlite(loc: Extract<DatabaseLocation, { kind: 'sqlite' }>)
     raw.pragma('journal_mode = WAL');
     raw.pragma('synchronous = NORMAL');
     raw.pragma('foreign_keys = ON');
+    // Planner statistics, as SQLite recommends for long-lived connections: without them it cannot tell
+    // a rare tag from an experiment's few aborted runs and may read the wrong index for a filter pair.
+    // Bounded work (analysis_limit), and only for tables whose size changed a lot since the last time.
+    raw.pragma('analysis_limit = 1000');
+    raw.pragma('optimize = 0x10002');
   } catch (err) {
     throw storeError('opening the database', describe, err);
   }

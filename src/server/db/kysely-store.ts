@@ -235,7 +235,7 @@ export class KyselyStore implements Store {
       };
       await this.#db.transaction().execute(async (trx) => {
         await trx.insertInto('runs').values(row).execute();
-        await insertTags(trx, row.id, tags);
+        await insertTags(trx, row, tags);
       });
       return toRun(row);
     });
@@ -314,20 +314,25 @@ export class KyselyStore implements Store {
     const limit = f.limit ?? DEFAULT_PAGE;
     const after = f.cursor === undefined ? undefined : decodeCursor(f.cursor);
     const tags = [...new Set(f.tags ?? [])];
+    // With a tag, the page is read from that tag's index range (run_tags carries requested_at) and
+    // joined to the runs; without one, from the runs' own. Either way the order and the keyset are the
+    // same pair of values, under these two names.
+    const [firstTag, ...otherTags] = tags;
+    const key =
+      firstTag === undefined
+        ? { at: sql.ref<string>('runs.requested_at'), id: sql.ref<string>('runs.id') }
+        : { at: sql.ref<string>('t.requested_at'), id: sql.ref<string>('t.run_id') };
     return this.#run('listing runs', async () => {
       const rows = await this.#db
         .selectFrom('runs')
-        .select(RUN_COLUMNS)
-        .$if(f.experiment !== undefined, (q) => q.where('experiment', '=', f.experiment as string))
-        .$if(f.status !== undefined, (q) => q.where('status', '=', f.status as string))
-        .$if(f.verdict !== undefined, (q) => q.where('verdict', '=', f.verdict as string))
-        .$if(f.requestedBy !== undefined, (q) => q.where('requested_by', '=', f.requestedBy as string))
-        .$if(f.from !== undefined, (q) => q.where('requested_at', '>=', isoUtc(f.from as string)))
-        .$if(f.to !== undefined, (q) => q.where('requested_at', '<', isoUtc(f.to as string)))
-        .$if(tags.length > 0, (q) =>
+        .select(RUN_COLUMNS.map((c) => `runs.${c}` as const))
+        .$if(firstTag !== undefined, (q) =>
+          q.innerJoin('run_tags as t', 't.run_id', 'runs.id').where('t.tag', '=', firstTag as string),
+        )
+        .$if(otherTags.length > 0, (q) =>
           q.where((eb) =>
             eb.and(
-              tags.map((tag) =>
+              otherTags.map((tag) =>
                 eb.exists(
                   eb
                     .selectFrom('run_tags')
@@ -339,21 +344,24 @@ export class KyselyStore implements Store {
             ),
           ),
         )
+        .$if(f.experiment !== undefined, (q) => q.where('runs.experiment', '=', f.experiment as string))
+        .$if(f.status !== undefined, (q) => q.where('runs.status', '=', f.status as string))
+        .$if(f.verdict !== undefined, (q) => q.where('runs.verdict', '=', f.verdict as string))
+        .$if(f.requestedBy !== undefined, (q) => q.where('runs.requested_by', '=', f.requestedBy as string))
+        .$if(f.from !== undefined, (q) => q.where(key.at, '>=', isoUtc(f.from as string)))
+        .$if(f.to !== undefined, (q) => q.where(key.at, '<', isoUtc(f.to as string)))
         // Keyset: rows strictly after the cursor in (requested_at desc, id desc). Written as a range on
         // requested_at plus a tie-break rather than a row-value comparison, which SQLite's planner does
         // not turn into an index range.
         .$if(after !== undefined, (q) =>
           q
-            .where('requested_at', '<=', after?.requestedAt as string)
+            .where(key.at, '<=', after?.requestedAt as string)
             .where((eb) =>
-              eb.or([
-                eb('requested_at', '<', after?.requestedAt as string),
-                eb('id', '<', after?.id as string),
-              ]),
+              eb.or([eb(key.at, '<', after?.requestedAt as string), eb(key.id, '<', after?.id as string)]),
             ),
         )
-        .orderBy('requested_at', 'desc')
-        .orderBy('id', 'desc')
+        .orderBy(key.at, 'desc')
+        .orderBy(key.id, 'desc')
         .limit(limit + 1)
         .execute();
       const page = rows.slice(0, limit).map(toRun);
@@ -412,11 +420,15 @@ export class KyselyStore implements Store {
   }
 }
 
-async function insertTags(trx: Transaction<Database>, runId: string, tags: readonly string[]): Promise<void> {
+async function insertTags(
+  trx: Transaction<Database>,
+  run: RunsTable,
+  tags: readonly string[],
+): Promise<void> {
   if (tags.length === 0) return;
   await trx
     .insertInto('run_tags')
-    .values(tags.map((tag) => ({ run_id: runId, tag })))
+    .values(tags.map((tag) => ({ run_id: run.id, tag, requested_at: run.requested_at })))
     .execute();
 }
 

@@ -43,6 +43,8 @@ export interface RunsTable {
 export interface RunTagsTable {
   run_id: string;
   tag: string;
+  /** The run's, copied: see migrations/0001-initial.ts. */
+  requested_at: string;
 }
 
 export interface AuditLogTable {

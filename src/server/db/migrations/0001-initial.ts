@@ -1,7 +1,7 @@
 /**
  * The first schema: experiment versions, runs (the columns lists filter and sort on, the journal whole),
  * their tags, and the append-only audit log, with the indexes of listRuns' filters: each is
- * (filter column, requested_at, id) so a filtered page is an index range read newest first.
+ * (filter column(s), requested_at, id) so a filtered page is an index range read newest first.
  */
 import { type Kysely, type Migration, sql } from 'kysely';
 import type { DbKind } from '../tables.js';
@@ -52,15 +52,28 @@ export function initial(kind: DbKind): Migration {
           .columns([col, ...byTime])
           .execute();
       }
+      // Experiment and verdict together is the dashboard's most common pair (an experiment's failures).
+      await db.schema
+        .createIndex('runs_experiment_verdict')
+        .on('runs')
+        .columns(['experiment', 'verdict', ...byTime])
+        .execute();
       await db.schema.createIndex('runs_claimed').on('runs').columns(['claimed_by', 'status']).execute();
 
+      // requested_at is copied here so a tag filter reads one index range newest first (tag, then time)
+      // and joins each hit to its run, instead of probing the tag for every run in time order.
       await db.schema
         .createTable('run_tags')
         .addColumn('run_id', 'text', (c) => c.notNull().references('runs.id').onDelete('cascade'))
         .addColumn('tag', 'text', (c) => c.notNull())
-        .addPrimaryKeyConstraint('run_tags_pk', ['tag', 'run_id'])
+        .addColumn('requested_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('run_tags_pk', ['run_id', 'tag'])
         .execute();
-      await db.schema.createIndex('run_tags_run').on('run_tags').column('run_id').execute();
+      await db.schema
+        .createIndex('run_tags_by_time')
+        .on('run_tags')
+        .columns(['tag', 'requested_at', 'run_id'])
+        .execute();
 
       await db.schema
         .createTable('audit_log')
