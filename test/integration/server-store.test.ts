@@ -6,11 +6,14 @@
  * PostgreSQL half skips, saying why, when that server cannot be reached.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { FaultlineError } from '../../src/core/errors.js';
 import { openStore } from '../../src/server/db/index.js';
@@ -18,11 +21,16 @@ import type { Run, RunFilter, Store } from '../../src/server/store.js';
 import { until } from '../helpers/until.js';
 
 const PASSWORD = 's3cret';
+const execFileP = promisify(execFile);
 const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 
 interface Backend {
   /** A URL or path for openStore; every call opens another store on the same database. */
   database: string;
+  /** Another, empty database of the same kind (removed by cleanup). */
+  fresh(): Promise<string>;
+  /** Runs SQL on `database` directly, not through the store. */
+  exec(text: string): Promise<void>;
   /** Makes the database unusable for the store, and back. */
   disappear(): Promise<void>;
   comeBack(): Promise<void>;
@@ -57,10 +65,20 @@ async function pgAdmin(text: string): Promise<void> {
 async function sqliteBackend(): Promise<Backend & { dir: string; file: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'faultline-store-'));
   const file = join(dir, 'faultline.db');
+  let n = 0;
   return {
     dir,
     file,
     database: `sqlite://${file}`,
+    fresh: async () => `sqlite://${join(dir, `fresh-${++n}.db`)}`,
+    async exec(text) {
+      const db = new BetterSqlite3(file);
+      try {
+        db.exec(text);
+      } finally {
+        db.close();
+      }
+    },
     // An open SQLite handle keeps working on a moved file: the store must notice the file is gone.
     disappear: () => rename(file, `${file}.moved`),
     comeBack: () => rename(`${file}.moved`, file),
@@ -72,7 +90,10 @@ async function postgresBackend(): Promise<Backend & { role: string }> {
   const role = `faultline_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const cleanup = async () => {
     await pgAdmin(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
-    await pgAdmin(`drop schema if exists ${role} cascade`);
+    // Drops every schema the role made (its own and fresh() ones), then the role.
+    await pgAdmin(
+      `do $$ begin if exists (select from pg_roles where rolname = '${role}') then execute 'drop owned by ${role} cascade'; end if; end $$`,
+    );
     await pgAdmin(`drop role if exists ${role}`);
   };
   try {
@@ -84,10 +105,27 @@ async function postgresBackend(): Promise<Backend & { role: string }> {
     await cleanup().catch(() => undefined);
     throw err;
   }
+  const database = `postgres://${role}:${PASSWORD}@127.0.0.1:5432/test`;
+  let n = 0;
   return {
     role,
     // trust auth ignores the password; it is here so the tests can check it never shows.
-    database: `postgres://${role}:${PASSWORD}@127.0.0.1:5432/test`,
+    database,
+    async fresh() {
+      const schema = `${role}_f${++n}`;
+      await pgAdmin(`create schema ${schema} authorization ${role}`);
+      return `${database}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+    },
+    async exec(text) {
+      const c = new pg.Client({ connectionString: database, connectionTimeoutMillis: 5000 });
+      c.on('error', () => undefined);
+      await c.connect();
+      try {
+        await c.query(text);
+      } finally {
+        await c.end();
+      }
+    },
     async disappear() {
       await pgAdmin(`alter role ${role} nologin`);
       await pgAdmin(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
@@ -154,6 +192,29 @@ function storeSuite(name: string, make: () => Promise<Backend>, skip?: string): 
       assert.deepEqual(await again.migrate(), { applied: [] });
       assert.ok(!again.describe.includes(PASSWORD), again.describe);
       assert.deepEqual(await again.health(), { ok: true });
+    });
+
+    test('two servers starting at once on a new database: one applies the migrations, all open it', async () => {
+      const database = await backend.fresh();
+      const script = `
+        const { openStore } = await import(${JSON.stringify(new URL('../../src/server/db/index.ts', import.meta.url).href)});
+        const s = await openStore({ database: process.env.DB, home: '/nonexistent-home-unused' });
+        const again = await s.migrate();
+        process.stdout.write(JSON.stringify({ health: await s.health(), again }));
+        await s.close();`;
+      const children = Array.from({ length: 3 }, () =>
+        execFileP(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+          env: { ...process.env, DB: database },
+          timeout: 120_000,
+        }),
+      );
+      const outs = (await Promise.all(children)).map((r) => JSON.parse(r.stdout));
+      for (const o of outs) assert.deepEqual(o, { health: { ok: true }, again: { applied: [] } });
+      const s = await openStore({ database, home: '/nonexistent-home-unused' });
+      opened.push(s);
+      assert.deepEqual(await s.migrate(), { applied: [] });
+      await s.createRun({ title: 'x', tags: ['a'], origin: 'server', requestedBy: 'me' });
+      assert.equal((await s.listRuns({ tags: ['a'] })).runs.length, 1);
     });
 
     test('experiments: versions, an identical upload makes no new version, concurrent uploads', async () => {
@@ -458,6 +519,13 @@ function storeSuite(name: string, make: () => Promise<Backend>, skip?: string): 
       const older = await store.listAudit({ limit: 3, before: newest[1]?.id as number });
       assert.deepEqual(older, entries.slice(-5, -2).reverse());
       assert.deepEqual((await store.listAudit()).slice(0, 6), [...entries].reverse());
+      // The database refuses to rewrite history, whoever asks.
+      await assert.rejects(
+        backend.exec(`update audit_log set actor = 'mallory' where id = ${first.id}`),
+        /append-only/,
+      );
+      await assert.rejects(backend.exec(`delete from audit_log where id = ${first.id}`), /append-only/);
+      assert.deepEqual((await store.listAudit({ limit: 1000 })).at(-1)?.actor, 'ana');
     });
 
     test('a database that disappears: health false, errors name it without the password, then back', async () => {

@@ -5,7 +5,8 @@
  * - SQLite (better-sqlite3 12): WAL (readers never block the writer), a 5 s busy timeout (several
  *   stores or servers on one file wait for the write lock instead of failing), foreign keys on,
  *   transactions `BEGIN IMMEDIATE` (a transaction that reads then writes takes the write lock at its
- *   start, so two processes never deadlock on the upgrade, which SQLite answers with SQLITE_BUSY at once).
+ *   start, so two processes never deadlock on the upgrade, which SQLite answers with SQLITE_BUSY at once),
+ *   migrations included (TransactionalDdlSqliteAdapter).
  *   A new file is created 0600; the default file's home passes the home's trust rules first.
  * - PostgreSQL (pg's Pool): json/jsonb come back as text like SQLite's (decoded in rows.ts), int8 as a
  *   number; an idle connection the server drops is discarded by the pool, not thrown at the process.
@@ -19,6 +20,7 @@ import {
   type DatabaseConnection,
   Kysely,
   PostgresDialect,
+  SqliteAdapter,
   SqliteDialect,
   type SqliteDialectConfig,
   SqliteDriver,
@@ -154,6 +156,21 @@ class ImmediateSqliteDialect extends SqliteDialect {
   }
   override createDriver(): SqliteDriver {
     return new ImmediateSqliteDriver(this.#config);
+  }
+  override createAdapter(): SqliteAdapter {
+    return new TransactionalDdlSqliteAdapter();
+  }
+}
+
+/**
+ * SQLite's DDL is transactional, but Kysely's adapter says otherwise, so its Migrator would apply
+ * migrations with no transaction and no lock: a crash mid-migration would leave half a schema, and two
+ * servers starting on a new file at once would both create the tables. Said true, each run of the
+ * Migrator is one BEGIN IMMEDIATE transaction: the second server waits, then finds nothing to apply.
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
   }
 }
 

@@ -86,6 +86,19 @@ export function initial(kind: DbKind): Migration {
         .addColumn('subject', 'text')
         .addColumn('detail', sql.raw(json))
         .execute();
+      // Append-only held by the database too, not only by the store having no such statement: an
+      // UPDATE or DELETE of an audit entry, from anything, fails.
+      if (kind === 'postgres') {
+        await sql`create function audit_log_append_only() returns trigger language plpgsql as $$
+          begin raise exception 'the audit log is append-only'; end $$`.execute(db);
+        await sql`create trigger audit_log_append_only before update or delete or truncate on audit_log
+          for each statement execute function audit_log_append_only()`.execute(db);
+      } else {
+        for (const op of ['update', 'delete']) {
+          await sql`create trigger ${sql.raw(`audit_log_no_${op}`)} before ${sql.raw(op)} on audit_log
+            begin select raise(abort, 'the audit log is append-only'); end`.execute(db);
+        }
+      }
     },
   };
 }
