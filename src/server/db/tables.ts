@@ -1,7 +1,7 @@
 /**
  * The tables as Kysely sees them (one shape for both databases). JSON columns (`tags`, `journal`,
- * `detail`) are text in and text out on both: jsonb on PostgreSQL, text on SQLite, and the PostgreSQL
- * pool returns json/jsonb unparsed (connect.ts), so decoding happens in one place (rows.ts).
+ * `detail`) are text in and text out on both: json on PostgreSQL, text on SQLite, and the PostgreSQL
+ * pool returns json unparsed (connect.ts), so decoding happens in one place (rows.ts).
  * Timestamps are ISO 8601 UTC text (`Date#toISOString`), whose text order is time order.
  */
 import type { Generated } from 'kysely';

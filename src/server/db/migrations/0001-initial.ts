@@ -7,7 +7,9 @@ import { type Kysely, type Migration, sql } from 'kysely';
 import type { DbKind } from '../tables.js';
 
 export function initial(kind: DbKind): Migration {
-  const json = kind === 'postgres' ? 'jsonb' : 'text';
+  // PostgreSQL's json (checked, kept as written), not jsonb: jsonb reorders keys and refuses "\u0000",
+  // which a process's output in a journal may hold; nothing queries inside these documents.
+  const json = kind === 'postgres' ? 'json' : 'text';
   return {
     async up(db: Kysely<unknown>) {
       await db.schema

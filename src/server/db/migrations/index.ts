@@ -2,7 +2,7 @@
  * The registry of migrations, in order: one file per migration, one line here. Names are never
  * renamed or reordered once released (the `kysely_migration` table records them by name, and Kysely's
  * Migrator refuses a database holding a name this list lacks). Each migration is made for its database
- * kind, which is where their DDL differs (jsonb or text, identity or autoincrement).
+ * kind, which is where their DDL differs (json or text, identity or autoincrement).
  */
 import type { Migration, MigrationProvider } from 'kysely';
 import type { DbKind } from '../tables.js';
