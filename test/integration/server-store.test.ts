@@ -630,6 +630,17 @@ describe('server store: opening', () => {
     assert.equal((await stat(home)).mode & 0o777, 0o700);
     await store.createRun({ title: 'x', tags: [], origin: 'server', requestedBy: 'me' });
     assert.equal((await stat(join(home, 'faultline.db-wal'))).mode & 0o777, 0o600);
+    // The same file made writable by others is refused at the next open.
+    const { chmod } = await import('node:fs/promises');
+    await chmod(join(home, 'faultline.db'), 0o666);
+    await assert.rejects(openStore({ home }), (err: FaultlineError) => {
+      assert.equal(err.code, 'FAULTLINE_ERR_STORE');
+      assert.match(
+        err.message,
+        /untrusted Faultline home: .*faultline\.db is writable by its group and every user/,
+      );
+      return true;
+    });
   });
 
   test('SQLite: a home another user could write is refused', async (t) => {

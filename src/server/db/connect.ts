@@ -27,7 +27,7 @@ import {
 } from 'kysely';
 import pg from 'pg';
 import { FaultlineError } from '../../core/errors.js';
-import { checkHomeTrusted } from '../../faults/home.js';
+import { checkHomeTrusted, distrust } from '../../faults/home.js';
 import { storeError } from './errors.js';
 import { type DatabaseLocation, describeLocation } from './location.js';
 import type { Database, DbKind } from './tables.js';
@@ -77,6 +77,14 @@ async function connectSqlite(loc: Extract<DatabaseLocation, { kind: 'sqlite' }>)
   const fileStat = await stat(loc.path).catch(() => undefined);
   if (fileStat && !fileStat.isFile())
     throw fail(`${loc.path} is not a regular file; pass another --database`);
+  // The home's rule for the file in it: runs queued in a database another user can write would run
+  // with this user's rights.
+  const distrusted = loc.inHome && fileStat ? distrust(loc.path, fileStat) : null;
+  if (distrusted) {
+    throw fail(
+      `untrusted Faultline home: ${distrusted}; fix: chmod 600 ${loc.path} after checking it, or set FAULTLINE_HOME to a directory of your own`,
+    );
+  }
   if (!fileStat) {
     // Created here, 0600, before SQLite opens it: SQLite gives its -wal and -shm files the same mode.
     const fh = await open(loc.path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600).catch((err) => {
