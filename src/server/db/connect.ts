@@ -57,8 +57,8 @@ async function connectSqlite(loc: Extract<DatabaseLocation, { kind: 'sqlite' }>)
   const fail = (why: string) => new FaultlineError('FAULTLINE_ERR_STORE', `cannot open ${describe}: ${why}`);
   const dir = dirname(loc.path);
   if (loc.inHome) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
     try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
       await checkHomeTrusted(dir);
     } catch (err) {
       throw fail((err as Error).message);
@@ -93,11 +93,13 @@ async function connectSqlite(loc: Extract<DatabaseLocation, { kind: 'sqlite' }>)
     });
     await fh?.close();
   }
-  let raw: BetterSqlite3.Database;
+  let raw: BetterSqlite3.Database | undefined;
   try {
     raw = new BetterSqlite3(loc.path, { timeout: BUSY_TIMEOUT_MS });
     raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = NORMAL');
+    // FULL: a commit is on disk when it returns, so a finished run's journal survives a power loss too
+    // (NORMAL would only survive a crash of this process). The store writes a few rows per run.
+    raw.pragma('synchronous = FULL');
     raw.pragma('foreign_keys = ON');
     // Planner statistics, as SQLite recommends for long-lived connections: without them it cannot tell
     // a rare tag from an experiment's few aborted runs and may read the wrong index for a filter pair.
@@ -105,6 +107,7 @@ async function connectSqlite(loc: Extract<DatabaseLocation, { kind: 'sqlite' }>)
     raw.pragma('analysis_limit = 1000');
     raw.pragma('optimize = 0x10002');
   } catch (err) {
+    raw?.close();
     throw storeError('opening the database', describe, err);
   }
   const opened = await stat(loc.path);
