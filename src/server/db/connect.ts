@@ -47,6 +47,7 @@ export interface Connection {
 
 const BUSY_TIMEOUT_MS = 5000;
 const PG_CONNECT_TIMEOUT_MS = 5000;
+const PG_STATEMENT_TIMEOUT_MS = 30_000;
 
 export async function connect(loc: DatabaseLocation): Promise<Connection> {
   return loc.kind === 'sqlite' ? connectSqlite(loc) : connectPostgres(loc);
@@ -205,6 +206,9 @@ async function connectPostgres(loc: Extract<DatabaseLocation, { kind: 'postgres'
     types: pgTypes,
     max: 10,
     connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS,
+    // A statement stuck behind a lock (a table locked by hand, or by a postgres fault aimed at this
+    // database) fails as FAULTLINE_ERR_STORE instead of hanging the request that made it.
+    statement_timeout: PG_STATEMENT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     // Not `faultline-...`: that prefix is what the postgres faults tag their own backends with.
     application_name: 'faultline serve',

@@ -109,7 +109,8 @@ export class KyselyStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#db.destroy();
+    // After the operation in progress (SQLite's handle would otherwise close under its transaction).
+    await this.#c.exclusive(() => this.#db.destroy());
   }
 
   async putExperiment(e: NewExperiment): Promise<{ experiment: ExperimentVersion; created: boolean }> {
