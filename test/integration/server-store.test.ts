@@ -6,7 +6,7 @@
  * PostgreSQL half skips, saying why, when that server cannot be reached.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -693,16 +693,22 @@ describe('server store: opening', () => {
     });
   });
 
-  test('SQLite: a directory this user cannot write', {
-    skip: process.getuid?.() === 0 ? 'root writes anywhere' : false,
-  }, async (t) => {
+  // Root writes through permissions, but not into an immutable directory (chattr +i): the same refusal.
+  const asRoot = process.getuid?.() === 0;
+  const noChattr =
+    asRoot && spawnSync('chattr', ['--help']).error ? 'chattr is missing (Debian: e2fsprogs)' : false;
+  test('SQLite: a directory this user cannot write', { skip: noChattr }, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'faultline-store-'));
     const { chmod } = await import('node:fs/promises');
     t.after(async () => {
+      if (asRoot) spawnSync('chattr', ['-i', dir]);
       await chmod(dir, 0o700);
       await rm(dir, { recursive: true, force: true });
     });
-    await chmod(dir, 0o500);
+    if (asRoot) {
+      const r = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
+      if (r.status !== 0) return t.skip(`chattr +i is not supported here: ${r.stderr.trim()}`);
+    } else await chmod(dir, 0o500);
     await assert.rejects(
       openStore({ home: dir, database: join(dir, 'f.db') }),
       /is not writable by this user/,
