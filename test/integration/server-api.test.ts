@@ -7,13 +7,12 @@
  * the OpenAPI document and health (a closed database: 503, runs refused).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
+import { pgScratchRole, pgSkipReason } from '../helpers/pg.js';
 import { markerExperiment, startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
@@ -273,43 +272,17 @@ describe('faultline serve on a database that went away', () => {
   });
 });
 
-const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
-
-async function pgAdmin(text: string): Promise<void> {
-  const c = new pg.Client({ ...PG, connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
-
-async function pgSkipReason(): Promise<string | undefined> {
-  try {
-    await pgAdmin('select 1');
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL at 127.0.0.1:5432 (database test) is not reachable: ${(err as Error).message}`;
-  }
-}
-
 describe('faultline serve on PostgreSQL', async () => {
   const skip = await pgSkipReason();
   if (skip) console.log(`# skipping: ${skip}`);
-  // A role and a schema of the test's own, so the database can "go away" for this server alone.
-  const role = `faultline_api_${process.pid}_${randomBytes(4).toString('hex')}`;
-
   test('a run, an import and filters; the database goes away (503, runs refused) and comes back', {
     skip,
   }, async () => {
-    await pgAdmin(`create role ${role} login`);
+    // A role and a schema of the test's own, so the database can "go away" for this server alone.
+    const scratch = await pgScratchRole('faultline_api');
     let t: TestServer | undefined;
     try {
-      await pgAdmin(`create schema ${role} authorization ${role}`);
-      await pgAdmin(`alter role ${role} set search_path = ${role}`);
-      t = await startTestServer({ database: `postgres://${role}@127.0.0.1:5432/test` });
+      t = await startTestServer({ database: scratch.url() });
       const marker = join(t.dir, 'pg.marker');
       const up = await t.api('POST', '/api/experiments', {
         name: 'pg-run',
@@ -341,8 +314,7 @@ describe('faultline serve on PostgreSQL', async () => {
       );
       assert.equal((await t.api('GET', `/api/runs/${queued.body.id}/report`)).status, 200);
 
-      await pgAdmin(`alter role ${role} nologin`);
-      await pgAdmin(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
+      await scratch.disappear();
       await until(
         'health to report the database gone',
         async () => (await server.api('GET', '/api/health')).status === 503,
@@ -350,7 +322,7 @@ describe('faultline serve on PostgreSQL', async () => {
       const refused = await t.api('POST', '/api/runs', { experiment: 'pg-run' });
       assert.equal(refused.status, 503, refused.text);
       assert.equal(refused.body.error.code, 'unhealthy');
-      await pgAdmin(`alter role ${role} login`);
+      await scratch.comeBack();
       await until('health to recover', async () => (await server.api('GET', '/api/health')).status === 200);
       const again = await t.api('GET', `/api/runs/${queued.body.id}`);
       assert.equal(again.body.verdict, 'passed', 'the finished run is still there');
@@ -365,11 +337,7 @@ describe('faultline serve on PostgreSQL', async () => {
       );
     } finally {
       await t?.close();
-      await pgAdmin(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`).catch(
-        () => {},
-      );
-      await pgAdmin(`drop schema if exists ${role} cascade`).catch(() => {});
-      await pgAdmin(`drop role if exists ${role}`).catch(() => {});
+      await scratch.drop().catch(() => {});
     }
   });
 });

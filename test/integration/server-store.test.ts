@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,15 +14,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
-import pg from 'pg';
 import { FaultlineError } from '../../src/core/errors.js';
 import { openStore } from '../../src/server/db/index.js';
 import type { Run, RunFilter, Store } from '../../src/server/store.js';
+import { pgExec, pgScratchRole, pgSkipReason } from '../helpers/pg.js';
 import { until } from '../helpers/until.js';
 
 const PASSWORD = 's3cret';
 const execFileP = promisify(execFile);
-const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' };
 
 interface Backend {
   /** A URL or path for openStore; every call opens another store on the same database. */
@@ -36,31 +34,6 @@ interface Backend {
   disappear(): Promise<void>;
   comeBack(): Promise<void>;
   cleanup(): Promise<void>;
-}
-
-async function pgProbe(): Promise<string | undefined> {
-  const c = new pg.Client({ ...PG, connectionTimeoutMillis: 3000 });
-  c.on('error', () => undefined);
-  try {
-    await c.connect();
-    await c.query('select 1');
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL at 127.0.0.1:5432 (database test) is not reachable: ${(err as Error).message}`;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-async function pgAdmin(text: string): Promise<void> {
-  const c = new pg.Client({ ...PG, connectionTimeoutMillis: 5000 });
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
 }
 
 async function sqliteBackend(): Promise<Backend & { dir: string; file: string }> {
@@ -88,51 +61,23 @@ async function sqliteBackend(): Promise<Backend & { dir: string; file: string }>
 }
 
 async function postgresBackend(): Promise<Backend & { role: string }> {
-  const role = `faultline_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const cleanup = async () => {
-    await pgAdmin(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
-    // Drops every schema the role made (its own and fresh() ones), then the role.
-    await pgAdmin(
-      `do $$ begin if exists (select from pg_roles where rolname = '${role}') then execute 'drop owned by ${role} cascade'; end if; end $$`,
-    );
-    await pgAdmin(`drop role if exists ${role}`);
-  };
-  try {
-    await pgAdmin(`create role ${role} login`);
-    await pgAdmin(`create schema ${role} authorization ${role}`);
-    // The role's own schema first: the store creates its tables (and Kysely's) there and nowhere else.
-    await pgAdmin(`alter role ${role} set search_path = ${role}`);
-  } catch (err) {
-    await cleanup().catch(() => undefined);
-    throw err;
-  }
-  const database = `postgres://${role}:${PASSWORD}@127.0.0.1:5432/test`;
+  const scratch = await pgScratchRole('faultline_test');
+  const { role } = scratch;
+  // trust auth ignores the password; it is here so the tests can check it never shows.
+  const database = scratch.url(PASSWORD);
   let n = 0;
   return {
     role,
-    // trust auth ignores the password; it is here so the tests can check it never shows.
     database,
     async fresh() {
       const schema = `${role}_f${++n}`;
-      await pgAdmin(`create schema ${schema} authorization ${role}`);
+      await pgExec(`create schema ${schema} authorization ${role}`);
       return `${database}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
     },
-    async exec(text) {
-      const c = new pg.Client({ connectionString: database, connectionTimeoutMillis: 5000 });
-      c.on('error', () => undefined);
-      await c.connect();
-      try {
-        await c.query(text);
-      } finally {
-        await c.end();
-      }
-    },
-    async disappear() {
-      await pgAdmin(`alter role ${role} nologin`);
-      await pgAdmin(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
-    },
-    comeBack: () => pgAdmin(`alter role ${role} login`),
-    cleanup,
+    exec: (text) => pgExec(text, database),
+    disappear: scratch.disappear,
+    comeBack: scratch.comeBack,
+    cleanup: scratch.drop,
   };
 }
 
@@ -613,7 +558,7 @@ describe('server store', () => {
   storeSuite('sqlite', sqliteBackend);
 });
 
-const pgSkip = await pgProbe();
+const pgSkip = await pgSkipReason();
 if (pgSkip) console.log(`# skipping the PostgreSQL store tests: ${pgSkip}`);
 describe('server store', () => {
   storeSuite('postgres', postgresBackend, pgSkip);
