@@ -2,18 +2,33 @@
  * `faultline serve`: opens the store, starts the control plane (server/server.ts)
  * and prints its URL; Ctrl-C or SIGTERM stops it after the run it is running
  * has been interrupted and its faults reverted (a second signal exits at once).
+ *
+ * `faultline serve user|token ...` work on the store directly (not through a
+ * running server), so the first admin can be made before the server starts,
+ * by someone who can open its database. Passwords come from a prompt that
+ * does not echo, or from stdin (`--password-stdin`): never from a flag, which
+ * other users could read in the process list and which stays in shell history.
  */
+import { readFile } from 'node:fs/promises';
+import { type Command, Option } from 'commander';
 import { FaultlineError } from '../core/errors.js';
 import { faultlineHome } from '../faults/home.js';
+import { LOCAL_ACTOR } from '../server/auth/access.js';
+import { ROLES, type Role } from '../server/auth/roles.js';
+import { PasswordSchema } from '../server/auth/schemas.js';
+import { hashPassword, newToken, secretHash } from '../server/auth/secrets.js';
 import { openStore } from '../server/db/index.js';
-import { assertLoopback, DEFAULT_HOST, DEFAULT_PORT, startServer } from '../server/server.js';
-import type { Output } from './output.js';
+import { checkHost, DEFAULT_HOST, DEFAULT_PORT, startServer } from '../server/server.js';
+import { type Store, TokenNameSchema, UserNameSchema } from '../server/store.js';
+import { type Output, printText } from './output.js';
 import { waitForSignal } from './wait-signal.js';
 
 export interface ServeFlags {
   host?: string;
   port?: string;
   database?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 function parsePort(value: string): number {
@@ -22,10 +37,30 @@ function parsePort(value: string): number {
   return Number(value);
 }
 
+async function readTls(flags: ServeFlags): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (flags.tlsCert === undefined && flags.tlsKey === undefined) return undefined;
+  if (flags.tlsCert === undefined || flags.tlsKey === undefined)
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `${flags.tlsCert === undefined ? '--tls-cert' : '--tls-key'}: expected with ${flags.tlsCert === undefined ? '--tls-key' : '--tls-cert'} (a PEM certificate chain and its key)`,
+    );
+  const read = async (flag: string, path: string) => {
+    try {
+      return await readFile(path);
+    } catch (err) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        `${flag} ${path}: cannot read it: ${(err as Error).message}`,
+      );
+    }
+  };
+  return { cert: await read('--tls-cert', flags.tlsCert), key: await read('--tls-key', flags.tlsKey) };
+}
+
 export async function serveCommand(flags: ServeFlags, out: Output): Promise<number> {
   const host = flags.host ?? DEFAULT_HOST;
-  assertLoopback(host, '--host');
   const port = flags.port === undefined ? DEFAULT_PORT : parsePort(flags.port);
+  const tls = await readTls(flags);
   const home = faultlineHome();
   const store = await openStore({
     home,
@@ -33,11 +68,13 @@ export async function serveCommand(flags: ServeFlags, out: Output): Promise<numb
   });
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
+    await checkHost(host, store, '--host');
     server = await startServer({
       store,
       home,
       host,
       port,
+      ...(tls ? { tls } : {}),
       onProblem: (message) => out.warn(message),
     });
     for (const run of server.interrupted)
@@ -47,6 +84,10 @@ export async function serveCommand(flags: ServeFlags, out: Output): Promise<numb
       out.warn(`could not revert a leftover fault: ${r.kind} on ${r.target}: ${r.error ?? 'unknown error'}`);
     out.summary(`faultline serve: listening on ${server.url} (database: ${store.describe})`);
     out.info(`API: ${server.url}/api, OpenAPI document: ${server.url}/api/openapi.json`);
+    if (!(await store.hasUsers()) && !tls && host === DEFAULT_HOST)
+      out.info(
+        'no users: requests from this machine are the anonymous admin `local`; `faultline serve user add NAME --role admin` makes sign-in required',
+      );
     const signals = waitForSignal((sig) =>
       out.warn(`${sig} again: exiting now; a running run's faults are reverted by \`faultline recover\``),
     );
@@ -59,4 +100,295 @@ export async function serveCommand(flags: ServeFlags, out: Output): Promise<numb
     await server?.close();
     await store.close();
   }
+}
+
+// ------------------------------------------------------------------ users and tokens
+
+export interface StoreFlags {
+  database?: string;
+}
+
+async function withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore({
+    home: faultlineHome(),
+    ...(flags.database !== undefined ? { database: flags.database } : {}),
+  });
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function parseName(schema: typeof UserNameSchema | typeof TokenNameSchema, value: string): string {
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `NAME '${value}': ${r.error.issues[0]?.message ?? 'invalid'}`,
+    );
+  return r.data;
+}
+
+/** Reads a line from the terminal without echoing it (raw mode: each key arrives as typed). */
+function askHidden(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  stdin.setRawMode(true);
+  stdin.setEncoding('utf8');
+  stdin.resume();
+  return new Promise((resolve, reject) => {
+    let chars: string[] = [];
+    const finish = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') {
+          finish();
+          resolve(chars.join(''));
+          return;
+        }
+        if (ch === '\u0003' || ch === '\u0004') {
+          finish();
+          reject(new FaultlineError('FAULTLINE_ERR_USAGE', 'password: cancelled, no user was added'));
+          return;
+        }
+        if (ch === '\u007f' || ch === '\b') chars = chars.slice(0, -1);
+        else if (ch === '\u0015') chars = [];
+        else if (ch >= ' ') chars.push(ch);
+      }
+    };
+    stdin.on('data', onData);
+  });
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readPassword(name: string, passwordStdin: boolean): Promise<string> {
+  let password: string;
+  let source: string;
+  if (passwordStdin) {
+    // One trailing line end is the end of `echo`, not part of the password.
+    password = (await readStdin()).replace(/\r?\n$/, '');
+    source = '--password-stdin';
+  } else if (process.stdin.isTTY) {
+    password = await askHidden(`password for ${name}: `);
+    const again = await askHidden('the same password again: ');
+    if (again !== password)
+      throw new FaultlineError('FAULTLINE_ERR_USAGE', 'password: the two entries differ; no user was added');
+    source = 'password';
+  } else {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      'password: stdin is not a terminal to ask on; pass the password on stdin with --password-stdin',
+    );
+  }
+  const checked = PasswordSchema.safeParse(password);
+  if (!checked.success)
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `${source}: ${checked.error.issues[0]?.message ?? 'invalid'}`,
+    );
+  return password;
+}
+
+export async function userAddCommand(
+  nameArg: string,
+  flags: StoreFlags & { role: Role; passwordStdin?: boolean },
+  out: Output,
+): Promise<number> {
+  const name = parseName(UserNameSchema, nameArg);
+  const password = await readPassword(name, flags.passwordStdin ?? false);
+  const passwordHash = await hashPassword(password);
+  return withStore(flags, async (store) => {
+    const user = await store.createUser({ name, role: flags.role, passwordHash });
+    if (!user)
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        `NAME '${name}': a user with that name exists in ${store.describe}`,
+      );
+    await store.audit({
+      actor: LOCAL_ACTOR,
+      action: 'user.create',
+      subject: name,
+      detail: { role: user.role, via: 'cli' },
+    });
+    out.summary(`user ${name} added (${user.role}) in ${store.describe}`);
+    return 0;
+  });
+}
+
+export async function userListCommand(flags: StoreFlags & { json?: boolean }, _out: Output): Promise<number> {
+  return withStore(flags, async (store) => {
+    const users = await store.listUsers();
+    if (flags.json) {
+      printText(`${JSON.stringify(users, null, 2)}\n`);
+      return 0;
+    }
+    const rows = [
+      ['NAME', 'ROLE', 'CREATED', 'STATE'],
+      ...users.map((u) => [u.name, u.role, u.createdAt, u.disabled ? 'disabled' : 'enabled']),
+    ];
+    printText(table(rows));
+    return 0;
+  });
+}
+
+export async function tokenAddCommand(
+  nameArg: string,
+  flags: StoreFlags & { role: Role; owner?: string },
+  out: Output,
+): Promise<number> {
+  const name = parseName(TokenNameSchema, nameArg);
+  return withStore(flags, async (store) => {
+    let owner = LOCAL_ACTOR;
+    if (flags.owner !== undefined) {
+      const found = await store.getUserCredentials(flags.owner);
+      if (!found)
+        throw new FaultlineError(
+          'FAULTLINE_ERR_USAGE',
+          `--owner ${flags.owner}: no such user in ${store.describe}`,
+        );
+      owner = found.user.name;
+    }
+    const secret = newToken();
+    const token = await store.createToken({ name, owner, role: flags.role, tokenHash: secretHash(secret) });
+    if (!token)
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        `NAME '${name}': a token with that name exists in ${store.describe}`,
+      );
+    await store.audit({
+      actor: LOCAL_ACTOR,
+      action: 'token.create',
+      subject: name,
+      detail: { role: token.role, owner, via: 'cli' },
+    });
+    // The token alone on stdout (for `TOKEN=$(faultline serve token add ...)`); the note on stderr.
+    printText(`${secret}\n`);
+    out.summary(
+      `token ${name} (${token.role}, owner ${owner}) added in ${store.describe}: it is shown this once; send it as Authorization: Bearer <token>`,
+    );
+    return 0;
+  });
+}
+
+export async function tokenListCommand(
+  flags: StoreFlags & { json?: boolean },
+  _out: Output,
+): Promise<number> {
+  return withStore(flags, async (store) => {
+    const tokens = await store.listTokens();
+    if (flags.json) {
+      printText(`${JSON.stringify(tokens, null, 2)}\n`);
+      return 0;
+    }
+    printText(
+      table([
+        ['NAME', 'ROLE', 'OWNER', 'CREATED'],
+        ...tokens.map((t) => [t.name, t.role, t.owner, t.createdAt]),
+      ]),
+    );
+    return 0;
+  });
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map(
+      (r) =>
+        `${r
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd()}\n`,
+    )
+    .join('');
+}
+
+const DATABASE_HELP = 'a SQLite file path or postgres://user@host/db (default: $FAULTLINE_HOME/faultline.db)';
+
+/**
+ * `faultline serve` and its `user` and `token` commands, for main.ts. The `--database` of
+ * `serve user ...` may be given before or after the subcommand (commander gives it to `serve`
+ * when it comes first), so the subcommands read it from their ancestors too.
+ */
+export function registerServeCommands(program: Command, out: () => Output): void {
+  const serve = program
+    .command('serve')
+    .description(
+      'start the control plane: a JSON API (OpenAPI at /api/openapi.json) that stores experiments and runs, and runs them; sign-in with users and API tokens (`serve user`, `serve token`)',
+    )
+    .option(
+      '--host <address>',
+      'address to listen on (beyond loopback only once an admin user exists)',
+      '127.0.0.1',
+    )
+    .option('--port <port>', 'port to listen on (0: any free port)', '7474')
+    .option('--database <url>', DATABASE_HELP)
+    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key)')
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .action(async (opts) => {
+      process.exitCode = await serveCommand(opts, out());
+    });
+  const role = () =>
+    new Option('--role <role>', 'what it may do (viewer < operator < approver < admin)')
+      .choices([...ROLES])
+      .makeOptionMandatory();
+  const database = (cmd: Command) => cmd.optsWithGlobals<{ database?: string }>().database;
+
+  const user = serve.command('user').description("the control plane's users (on its database directly)");
+  user
+    .command('add')
+    .description(
+      'add a user; the password is asked for on the terminal, or read from stdin with --password-stdin',
+    )
+    .argument('<name>', 'the name to sign in with')
+    .addOption(role())
+    .option('--password-stdin', 'read the password from stdin (one line) instead of asking')
+    .option('--database <url>', DATABASE_HELP)
+    .action(async (name: string, opts, cmd: Command) => {
+      process.exitCode = await userAddCommand(name, { ...opts, database: database(cmd) }, out());
+    });
+  user
+    .command('list')
+    .description('list the users (names, roles, never passwords)')
+    .option('--json', 'as JSON')
+    .option('--database <url>', DATABASE_HELP)
+    .action(async (opts, cmd: Command) => {
+      process.exitCode = await userListCommand({ ...opts, database: database(cmd) }, out());
+    });
+
+  const token = serve
+    .command('token')
+    .description("the control plane's API tokens (on its database directly)");
+  token
+    .command('add')
+    .description('add an API token (for CI): printed once on stdout, only its hash is stored')
+    .argument('<name>', 'a name for it (audit entries say token:NAME)')
+    .addOption(role())
+    .option(
+      '--owner <user>',
+      "the user it acts for (never above that user's role; gone with the user); default local",
+    )
+    .option('--database <url>', DATABASE_HELP)
+    .action(async (name: string, opts, cmd: Command) => {
+      process.exitCode = await tokenAddCommand(name, { ...opts, database: database(cmd) }, out());
+    });
+  token
+    .command('list')
+    .description('list the API tokens (names, roles, owners, never the tokens)')
+    .option('--json', 'as JSON')
+    .option('--database <url>', DATABASE_HELP)
+    .action(async (opts, cmd: Command) => {
+      process.exitCode = await tokenListCommand({ ...opts, database: database(cmd) }, out());
+    });
 }

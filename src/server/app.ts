@@ -6,10 +6,13 @@
  * nothing the server did not mean to say (a stack, a driver's message with a
  * password) reaches a response.
  *
- * There is no sign-in yet, so the API refuses what a browser could be tricked
- * into sending: a Host that is not loopback (DNS rebinding) and an Origin that
- * is not loopback (a page on another site); bodies must be JSON (a form post
- * is refused, so no CSRF without a preflight the server never allows).
+ * Every route names the action it takes (auth/roles.ts) and is refused with
+ * 401/403 unless the caller's role allows it (auth/access.ts: sessions,
+ * tokens, and the anonymous `local` while the server is on loopback with no
+ * users). The API also refuses what a browser could be tricked into sending:
+ * on loopback, a Host that is not loopback (DNS rebinding); an Origin of
+ * another site; bodies that are not JSON (a form post); and a change made
+ * with a session cookie without the session's CSRF token.
  */
 import { tmpdir } from 'node:os';
 import { createRoute, OpenAPIHono } from '@hono/zod-openapi';
@@ -18,10 +21,11 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
-import { FaultlineError, type Issue, issuePath } from '../core/errors.js';
+import { FaultlineError, issuePath } from '../core/errors.js';
 import { decideVerdict } from '../core/verdict.js';
 import { parseJournal, renderReport } from '../report/index.js';
 import { VERSION } from '../version.js';
+import { ApiError, errorBody } from './api-error.js';
 import {
   AuditQuerySchema,
   ErrorSchema,
@@ -34,6 +38,9 @@ import {
   StartRunSchema,
   UploadExperimentSchema,
 } from './api-schemas.js';
+import { Access, type AuthEnv, need, principalOf } from './auth/access.js';
+import { SignInLimiter } from './auth/rate-limit.js';
+import { registerAuthRoutes } from './auth/routes.js';
 import { checkExperimentSource } from './experiments.js';
 import type { Runner } from './runner.js';
 import {
@@ -51,8 +58,8 @@ import {
 /** Requests larger than this are refused with 413 before they are read whole. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
 
-/** Who did it, until there are users (the next increment): the server answers loopback only. */
-const ACTOR = 'local';
+/** Failed sign-ins allowed per user name, and per client address, within SIGN_IN_WINDOW_MS. */
+export const SIGN_IN_LIMITS = { perUser: 5, perAddress: 20, windowMs: 15 * 60 * 1000 } as const;
 
 export interface AppOptions {
   store: Store;
@@ -60,21 +67,17 @@ export interface AppOptions {
   serverId: string;
   /** Something the operator should see in the server's output (an unexpected error, never sent to a client). */
   onProblem?: (message: string) => void;
-}
-
-class ApiError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: string,
-    message: string,
-    readonly issues?: Issue[],
-  ) {
-    super(message);
-  }
-}
-
-function errorBody(code: string, message: string, issues?: readonly Issue[]) {
-  return { error: { code, message, ...(issues && issues.length > 0 ? { issues: [...issues] } : {}) } };
+  /**
+   * The server listens beyond loopback: every route but health and sign-in needs a session or a token,
+   * and any Host is answered (the DNS-rebinding check is for the anonymous loopback case).
+   */
+  exposed?: boolean;
+  /** The server speaks TLS itself: session cookies are Secure. */
+  tls?: boolean;
+  /** How long a sign-in lasts (default 12 h). */
+  sessionTtlMs?: number;
+  /** Failed sign-ins allowed before a name or an address must wait (default SIGN_IN_LIMITS). */
+  signInLimits?: { perUser: number; perAddress: number; windowMs: number };
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -95,11 +98,17 @@ const jsonBody = <T extends z.ZodType>(schema: T) => ({
 
 const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
 
-/** Whether an Origin header names a page served from this machine (or no page: a non-browser client). */
-function loopbackOrigin(origin: string): boolean {
+/**
+ * Whether an Origin header names a page this server may take requests from: a page of this server
+ * (the Host asked for, or the host a proxy in front says it was asked for), or on loopback any page
+ * served from this machine.
+ */
+function allowedOrigin(origin: string, hosts: readonly string[], exposed: boolean): boolean {
   try {
     const u = new URL(origin);
-    return (u.protocol === 'http:' || u.protocol === 'https:') && LOOPBACK_HOST.test(u.host);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return false;
+    const host = u.host.toLowerCase();
+    return hosts.some((h) => h.toLowerCase() === host) || (!exposed && LOOPBACK_HOST.test(u.host));
   } catch {
     return false;
   }
@@ -109,9 +118,12 @@ function loopbackOrigin(origin: string): boolean {
  * The API as a Hono app (the server listens with @hono/node-server; tests can also call
  * `app.request()`).
  */
-export function createApp(opts: AppOptions): OpenAPIHono {
+export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
   const { store, runner } = opts;
-  const app = new OpenAPIHono({
+  const exposed = opts.exposed ?? false;
+  const access = new Access({ store, exposed });
+  const limiter = new SignInLimiter(opts.signInLimits ?? SIGN_IN_LIMITS);
+  const app = new OpenAPIHono<AuthEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
       const issues = result.error.issues.map((i) => ({
@@ -132,19 +144,23 @@ export function createApp(opts: AppOptions): OpenAPIHono {
 
   app.use('*', async (c, next) => {
     const host = c.req.header('host') ?? '';
-    if (!LOOPBACK_HOST.test(host))
+    // On loopback the anonymous `local` may be answered, so a page on another site that rebinds its
+    // name to 127.0.0.1 must not be; beyond loopback every request needs credentials anyway.
+    if (!exposed && !LOOPBACK_HOST.test(host))
       throw new ApiError(
         403,
         'forbidden_host',
-        'the server answers requests to localhost or a loopback address only (it has no sign-in yet)',
+        'the server answers requests to localhost or a loopback address only (it listens on loopback)',
       );
     const origin = c.req.header('origin');
-    if (origin !== undefined && !loopbackOrigin(origin))
+    const forwarded = c.req.header('x-forwarded-host')?.split(',')[0]?.trim();
+    if (origin !== undefined && !allowedOrigin(origin, forwarded ? [host, forwarded] : [host], exposed))
       throw new ApiError(403, 'forbidden_origin', 'requests from pages of other sites are refused');
     await next();
     c.header('X-Content-Type-Options', 'nosniff');
     c.header('Cache-Control', 'no-store');
   });
+  app.use('/api/*', access.middleware());
   app.use(
     '/api/*',
     bodyLimit({
@@ -153,10 +169,11 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     }),
   );
 
+  // The actor is who the request authenticated as; a failed sign-in has none (`anonymous`).
   const audit = (c: Context, action: string, subject?: string, detail?: Record<string, unknown>) =>
     store
       .audit({
-        actor: ACTOR,
+        actor: (c.get('principal') as { actor: string } | undefined)?.actor ?? 'anonymous',
         action,
         ...(subject !== undefined ? { subject } : {}),
         ...(detail ? { detail } : {}),
@@ -168,6 +185,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'post',
+      middleware: [need('experiment.upload')] as const,
       path: '/api/experiments',
       summary: 'Upload an experiment: a new version, or the latest when identical',
       request: jsonBody(UploadExperimentSchema),
@@ -198,7 +216,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         title: checked.experiment.title,
         tags: checked.experiment.tags,
         source: body.source,
-        createdBy: ACTOR,
+        createdBy: principalOf(c).actor,
       });
       await audit(c, 'experiment.upload', body.name, { version: experiment.version, created });
       return c.json(experiment, created ? 201 : 200);
@@ -208,6 +226,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'get',
+      middleware: [need('read')] as const,
       path: '/api/experiments',
       summary: 'Every experiment, with its latest version',
       responses: { 200: json(z.array(ExperimentSummarySchema), 'The experiments'), ...errors },
@@ -218,6 +237,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'get',
+      middleware: [need('read')] as const,
       path: '/api/experiments/{name}',
       summary: 'An experiment: its latest version, or `?version=N`',
       request: { params: ExperimentParamsSchema, query: ExperimentQuerySchema },
@@ -240,6 +260,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'get',
+      middleware: [need('read')] as const,
       path: '/api/experiments/{name}/versions',
       summary: "An experiment's versions, without their sources",
       request: { params: ExperimentParamsSchema },
@@ -271,6 +292,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'post',
+      middleware: [need('run.start')] as const,
       path: '/api/runs',
       summary: 'Queue a run of a stored experiment (its latest version unless `version`)',
       request: jsonBody(StartRunSchema),
@@ -292,7 +314,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         title: experiment.title,
         tags: [...new Set([...experiment.tags, ...(body.tags ?? [])])],
         origin: 'server',
-        requestedBy: ACTOR,
+        requestedBy: principalOf(c).actor,
       });
       await audit(c, 'run.start', run.id, { experiment: experiment.name, version: experiment.version });
       runner.wake();
@@ -303,6 +325,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'get',
+      middleware: [need('read')] as const,
       path: '/api/runs',
       summary: 'Runs, newest first, filtered (tags comma-separated: runs carrying every one)',
       request: { query: RunQuerySchema },
@@ -336,6 +359,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'post',
+      middleware: [need('run.push')] as const,
       path: '/api/runs/import',
       summary: 'Store a run made elsewhere (`faultline run --server`, `faultline push`) from its journal',
       request: jsonBody(ImportRunSchema),
@@ -365,7 +389,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
         title: journal.experiment.title,
         tags: [...new Set([...journalTags, ...(body.tags ?? [])])],
         origin: 'push',
-        requestedBy: ACTOR,
+        requestedBy: principalOf(c).actor,
         finished: {
           verdict: verdict.kind,
           startedAt: journal.start,
@@ -383,6 +407,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'get',
+      middleware: [need('read')] as const,
       path: '/api/runs/{id}',
       summary: 'A run with its journal',
       request: { params: RunParamsSchema },
@@ -399,6 +424,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'get',
+      middleware: [need('read')] as const,
       path: '/api/runs/{id}/report',
       summary: "A run's HTML report, rendered from its stored journal",
       request: { params: RunParamsSchema },
@@ -435,6 +461,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'post',
+      middleware: [need('run.abort')] as const,
       path: '/api/runs/{id}/abort',
       summary: 'Interrupt a run (its faults are reverted) or cancel a queued one',
       request: { params: RunParamsSchema },
@@ -449,7 +476,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
       const { id } = c.req.valid('param');
       const run = await store.getRun(id);
       if (!run) throw new ApiError(404, 'not_found', `no run ${id}`);
-      const reason = `aborted by ${ACTOR} through the API`;
+      const reason = `aborted by ${principalOf(c).actor} through the API`;
       if (runner.abort(id, reason, run.status === 'running' && run.claimedBy === opts.serverId)) {
         await audit(c, 'run.abort', id);
         const { journal: _journal, ...summary } = run;
@@ -509,6 +536,7 @@ export function createApp(opts: AppOptions): OpenAPIHono {
   app.openapi(
     createRoute({
       method: 'get',
+      middleware: [need('read')] as const,
       path: '/api/audit',
       summary: 'The audit log, newest first (`before`: entries older than that id)',
       request: { query: AuditQuerySchema },
@@ -531,20 +559,34 @@ export function createApp(opts: AppOptions): OpenAPIHono {
     },
   );
 
+  registerAuthRoutes(app, {
+    store,
+    access,
+    limiter,
+    ...(opts.sessionTtlMs !== undefined ? { sessionTtlMs: opts.sessionTtlMs } : {}),
+    ...(opts.tls ? { tls: true } : {}),
+    audit,
+  });
+
+  // The document is read like everything else (a viewer may), through a route of its own.
+  app.use('/api/openapi.json', need('read'));
   app.doc('/api/openapi.json', {
     openapi: '3.0.3',
     info: {
       title: 'Faultline control plane',
       version: VERSION,
       description:
-        'The API of `faultline serve`. No sign-in yet: the server listens on loopback only. Errors: `{ error: { code, message, issues? } }`.',
+        'The API of `faultline serve`. Sign in with POST /api/session (a cookie, and a CSRF token for changes) or send an API token (`Authorization: Bearer <token>`); on loopback with no users, requests are the anonymous admin `local`. Errors: `{ error: { code, message, issues? } }`.',
     },
   });
 
   app.notFound((c) => c.json(errorBody('not_found', `no route ${c.req.method} ${c.req.path}`), 404));
 
   app.onError((err, c) => {
-    if (err instanceof ApiError) return c.json(errorBody(err.code, err.message, err.issues), err.status);
+    if (err instanceof ApiError) {
+      for (const [name, value] of Object.entries(err.headers ?? {})) c.header(name, value);
+      return c.json(errorBody(err.code, err.message, err.issues), err.status);
+    }
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
       const code =

@@ -5,11 +5,14 @@
  * The server's id is kept in $FAULTLINE_HOME per database, so the same server
  * restarted on the same database finds the runs it had claimed.
  *
- * It listens on loopback only: there is no sign-in yet (users, roles,
- * sessions and CSRF are the next increment), so anything else is refused.
+ * On loopback it answers without sign-in while no user exists (a laptop
+ * needs nothing); beyond loopback every request needs a session or a token
+ * (auth/), so listening there is refused until an admin user exists to sign
+ * in with. TLS is for a proxy in front, or `tls` (a certificate and key).
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { serve } from '@hono/node-server';
@@ -29,8 +32,14 @@ export interface ServeOptions {
   store: Store;
   /** $FAULTLINE_HOME: the ledger, the halt flag, settings.yaml, and this server's id. */
   home: string;
-  /** Default 127.0.0.1; only loopback addresses are accepted. */
+  /** Default 127.0.0.1; beyond loopback only once the store has an admin user (checkHost). */
   host?: string;
+  /** Speak HTTPS with this certificate chain and key (PEM); session cookies are then Secure. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** How long a sign-in lasts (default 12 h). */
+  sessionTtlMs?: number;
+  /** Failed sign-ins allowed per name and per address (default SIGN_IN_LIMITS in app.ts). */
+  signInLimits?: { perUser: number; perAddress: number; windowMs: number };
   /** Default 7474; 0 picks a free one (`url` says which). */
   port?: number;
   env?: NodeJS.ProcessEnv;
@@ -57,13 +66,17 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.test(host);
 }
 
-/** Refuses a non-loopback address, naming `field` (the CLI's `--host`). */
-export function assertLoopback(host: string, field = 'host'): void {
-  if (!isLoopback(host))
-    throw new FaultlineError(
-      'FAULTLINE_ERR_USAGE',
-      `${field} ${host}: the server has no sign-in yet; it listens on loopback only (127.0.0.1, ::1 or localhost)`,
-    );
+/**
+ * Refuses an address beyond loopback while `store` has no enabled admin (nobody could sign in to a
+ * server that requires sign-in), naming `field` (the CLI's `--host`) and how to create one.
+ */
+export async function checkHost(host: string, store: Store, field = 'host'): Promise<void> {
+  if (isLoopback(host)) return;
+  if ((await store.countAdmins()) > 0) return;
+  throw new FaultlineError(
+    'FAULTLINE_ERR_USAGE',
+    `${field} ${host}: beyond loopback every request needs sign-in, and ${store.describe} has no admin user yet; create one first with \`faultline serve user add NAME --role admin\` (same --database), or listen on 127.0.0.1`,
+  );
 }
 
 /** This server's id on this database: made once, kept in the home. */
@@ -90,9 +103,9 @@ export const INTERRUPTED_AT_RESTART =
 
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = opts.host ?? DEFAULT_HOST;
-  assertLoopback(host);
   const port = opts.port ?? DEFAULT_PORT;
   const { store, home } = opts;
+  await checkHost(host, store);
   const serverId = await serverIdFor(home, store.describe);
 
   // Faults first, then the runs' records: a run is recorded interrupted once its faults are gone.
@@ -112,11 +125,25 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     store,
     runner,
     serverId,
+    exposed: !isLoopback(host),
+    ...(opts.tls ? { tls: true } : {}),
+    ...(opts.sessionTtlMs !== undefined ? { sessionTtlMs: opts.sessionTtlMs } : {}),
+    ...(opts.signInLimits ? { signInLimits: opts.signInLimits } : {}),
     ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
   });
 
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(s));
+    const s = serve(
+      {
+        fetch: app.fetch,
+        hostname: host,
+        port,
+        ...(opts.tls
+          ? { createServer: createHttpsServer, serverOptions: { cert: opts.tls.cert, key: opts.tls.key } }
+          : {}),
+      },
+      () => resolve(s),
+    );
     s.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         new FaultlineError(
@@ -138,7 +165,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${urlHost}:${actual}`,
+    url: `${opts.tls ? 'https' : 'http'}://${urlHost}:${actual}`,
     port: actual,
     serverId,
     interrupted,

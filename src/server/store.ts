@@ -13,6 +13,7 @@
  * engine.
  */
 import { z } from 'zod';
+import { RoleSchema } from './auth/roles.js';
 
 /** Formats `faultline run` reads from a file: the upload says which (its file name's extension). */
 export const EXPERIMENT_FORMATS = ['json', 'yaml'] as const;
@@ -156,6 +157,66 @@ export interface RunUpdate {
   journal?: unknown;
 }
 
+// ---------------------------------------------------------------- people and access
+
+/** A name people sign in with: not `local` (the anonymous actor) and no `:` (`token:NAME` is a token). */
+export const UserNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/, {
+    error: 'expected 1-64 letters, digits, ., _, @ or -, starting with a letter or digit',
+  })
+  .refine((n) => n.toLowerCase() !== 'local', { error: '`local` is the name of the anonymous actor' });
+
+/** A user as everyone may see it: never its password hash. */
+export const UserSchema = z.object({
+  name: UserNameSchema,
+  role: RoleSchema,
+  createdAt: z.string(),
+  /** A disabled user cannot sign in, and its sessions and tokens stop working. */
+  disabled: z.boolean(),
+});
+export type User = z.infer<typeof UserSchema>;
+
+export const TokenNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+  error: 'expected 1-64 letters, digits, ., _ or -, starting with a letter or digit',
+});
+
+/** An API token as listed: its name, owner and role, never the token or its hash. */
+export const ApiTokenSchema = z.object({
+  name: TokenNameSchema,
+  /** The user who made it, or `local` (made on the server's host with `faultline serve token add`). */
+  owner: z.string(),
+  role: RoleSchema,
+  createdAt: z.string(),
+});
+export type ApiToken = z.infer<typeof ApiTokenSchema>;
+
+export interface NewUser {
+  name: string;
+  role: User['role'];
+  /** hashPassword()'s encoding (auth/secrets.ts): the store never sees a password. */
+  passwordHash: string;
+}
+
+export interface NewApiToken {
+  name: string;
+  owner: string;
+  role: ApiToken['role'];
+  /** sha256 of the token (auth/secrets.ts secretHash): the token itself is shown once, never stored. */
+  tokenHash: string;
+}
+
+export interface NewSession {
+  /** sha256 of the session id (the cookie's value), which is never stored. */
+  idHash: string;
+  user: string;
+  csrfToken: string;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export type Session = NewSession;
+
 /**
  * The server's storage. Every method may throw FAULTLINE_ERR_STORE (the database is unreachable or
  * refused the statement; the message names the database without its password).
@@ -195,4 +256,32 @@ export interface Store {
   /** Appends to the audit log (never updated, never deleted). */
   audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<AuditEntry>;
   listAudit(options?: { limit?: number; before?: number }): Promise<AuditEntry[]>;
+
+  // ------------------------------------------------------------ people and access (auth/)
+
+  /** A new user; undefined when the name is taken. */
+  createUser(user: NewUser): Promise<User | undefined>;
+  listUsers(): Promise<User[]>;
+  /** A user with its password hash, to check a sign-in; undefined when there is none. */
+  getUserCredentials(name: string): Promise<{ user: User; passwordHash: string } | undefined>;
+  /** Removes the user with its sessions and the tokens it owns; false when there was none. */
+  deleteUser(name: string): Promise<boolean>;
+  /** Whether any user exists (the server then requires sign-in even on loopback). */
+  hasUsers(): Promise<boolean>;
+  /** How many enabled admins exist (one is needed to listen beyond loopback; the last is kept). */
+  countAdmins(): Promise<number>;
+
+  /** A new token; undefined when the name is taken. */
+  createToken(token: NewApiToken): Promise<ApiToken | undefined>;
+  listTokens(): Promise<ApiToken[]>;
+  /** The token whose hash this is, undefined when none. */
+  findToken(tokenHash: string): Promise<ApiToken | undefined>;
+  deleteToken(name: string): Promise<boolean>;
+
+  createSession(session: NewSession): Promise<void>;
+  /** The live session with this id hash and its user (expired ones are not found). */
+  findSession(idHash: string, now: string): Promise<{ session: Session; user: User } | undefined>;
+  deleteSession(idHash: string): Promise<void>;
+  /** Removes sessions that expired before `now`; how many. */
+  deleteExpiredSessions(now: string): Promise<number>;
 }

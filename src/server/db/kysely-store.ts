@@ -8,19 +8,26 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
 import { FaultlineError, issuePath } from '../../core/errors.js';
+import type { Role } from '../auth/roles.js';
 import {
+  type ApiToken,
   type AuditEntry,
   type ExperimentSummary,
   type ExperimentVersion,
+  type NewApiToken,
   type NewExperiment,
   type NewRun,
+  type NewSession,
+  type NewUser,
   type Run,
   type RunFilter,
   RunFilterSchema,
   type RunPage,
   type RunUpdate,
   type RunWithJournal,
+  type Session,
   type Store,
+  type User,
 } from '../store.js';
 import type { Connection } from './connect.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -46,15 +53,47 @@ const VERSION_RETRIES = 16;
 
 const now = () => new Date().toISOString();
 
+/** The tables of migrations/0002-auth.ts, as Kysely sees them (beside tables.ts's, through withTables). */
+type AuthTables = {
+  users: { name: string; password_hash: string; role: string; created_at: string; disabled: number };
+  api_tokens: { name: string; owner: string; role: string; token_hash: string; created_at: string };
+  sessions: {
+    id_hash: string;
+    user_name: string;
+    csrf_token: string;
+    created_at: string;
+    expires_at: string;
+  };
+};
+
+const toUser = (r: { name: string; role: string; created_at: string; disabled: number }): User => ({
+  name: r.name,
+  role: r.role as Role,
+  createdAt: r.created_at,
+  disabled: Number(r.disabled) !== 0,
+});
+
+const toToken = (r: { name: string; owner: string; role: string; created_at: string }): ApiToken => ({
+  name: r.name,
+  owner: r.owner,
+  role: r.role as Role,
+  createdAt: r.created_at,
+});
+
+const USER_COLUMNS = ['name', 'role', 'created_at', 'disabled'] as const;
+const TOKEN_COLUMNS = ['name', 'owner', 'role', 'created_at'] as const;
+
 export class KyselyStore implements Store {
   readonly describe: string;
   readonly #c: Connection;
   readonly #db: Kysely<Database>;
+  readonly #auth: Kysely<Database & AuthTables>;
   #closed = false;
 
   constructor(connection: Connection) {
     this.#c = connection;
     this.#db = connection.db;
+    this.#auth = connection.db.withTables<AuthTables>();
     this.describe = connection.describe;
   }
 
@@ -417,6 +456,182 @@ export class KyselyStore implements Store {
         .limit(limit)
         .execute();
       return rows.map(toAuditEntry);
+    });
+  }
+
+  // ------------------------------------------------------------ people and access
+  // Secrets arrive hashed (auth/secrets.ts); what leaves here never carries a hash, except
+  // getUserCredentials's, which the sign-in check alone reads.
+
+  async createUser(user: NewUser): Promise<User | undefined> {
+    return this.#run(`creating user ${user.name}`, async () => {
+      const row = {
+        name: user.name,
+        password_hash: user.passwordHash,
+        role: user.role,
+        created_at: now(),
+        disabled: 0,
+      };
+      try {
+        await this.#auth.insertInto('users').values(row).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) return undefined;
+        throw err;
+      }
+      return toUser(row);
+    });
+  }
+
+  async listUsers(): Promise<User[]> {
+    return this.#run('listing users', async () => {
+      const rows = await this.#auth.selectFrom('users').select(USER_COLUMNS).orderBy('name').execute();
+      return rows.map(toUser);
+    });
+  }
+
+  async getUserCredentials(name: string): Promise<{ user: User; passwordHash: string } | undefined> {
+    return this.#run('reading a user', async () => {
+      const row = await this.#auth
+        .selectFrom('users')
+        .selectAll()
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return row ? { user: toUser(row), passwordHash: row.password_hash } : undefined;
+    });
+  }
+
+  async deleteUser(name: string): Promise<boolean> {
+    return this.#run(`deleting user ${name}`, async () =>
+      this.#auth.transaction().execute(async (trx) => {
+        await trx.deleteFrom('sessions').where('user_name', '=', name).execute();
+        await trx.deleteFrom('api_tokens').where('owner', '=', name).execute();
+        const r = await trx.deleteFrom('users').where('name', '=', name).executeTakeFirst();
+        return Number(r.numDeletedRows) > 0;
+      }),
+    );
+  }
+
+  async hasUsers(): Promise<boolean> {
+    return this.#run('counting users', async () => {
+      const row = await this.#auth.selectFrom('users').select('name').limit(1).executeTakeFirst();
+      return row !== undefined;
+    });
+  }
+
+  async countAdmins(): Promise<number> {
+    return this.#run('counting admins', async () => {
+      const row = await this.#auth
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('role', '=', 'admin')
+        .where('disabled', '=', 0)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    });
+  }
+
+  async createToken(token: NewApiToken): Promise<ApiToken | undefined> {
+    return this.#run(`creating token ${token.name}`, async () => {
+      const row = {
+        name: token.name,
+        owner: token.owner,
+        role: token.role,
+        token_hash: token.tokenHash,
+        created_at: now(),
+      };
+      try {
+        await this.#auth.insertInto('api_tokens').values(row).execute();
+      } catch (err) {
+        if (isUniqueViolation(err)) return undefined;
+        throw err;
+      }
+      return toToken(row);
+    });
+  }
+
+  async listTokens(): Promise<ApiToken[]> {
+    return this.#run('listing tokens', async () => {
+      const rows = await this.#auth.selectFrom('api_tokens').select(TOKEN_COLUMNS).orderBy('name').execute();
+      return rows.map(toToken);
+    });
+  }
+
+  async findToken(tokenHash: string): Promise<ApiToken | undefined> {
+    return this.#run('checking a token', async () => {
+      const row = await this.#auth
+        .selectFrom('api_tokens')
+        .select(TOKEN_COLUMNS)
+        .where('token_hash', '=', tokenHash)
+        .executeTakeFirst();
+      return row ? toToken(row) : undefined;
+    });
+  }
+
+  async deleteToken(name: string): Promise<boolean> {
+    return this.#run(`deleting token ${name}`, async () => {
+      const r = await this.#auth.deleteFrom('api_tokens').where('name', '=', name).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  async createSession(session: NewSession): Promise<void> {
+    return this.#run('creating a session', async () => {
+      await this.#auth
+        .insertInto('sessions')
+        .values({
+          id_hash: session.idHash,
+          user_name: session.user,
+          csrf_token: session.csrfToken,
+          created_at: session.createdAt,
+          expires_at: session.expiresAt,
+        })
+        .execute();
+    });
+  }
+
+  async findSession(idHash: string, at: string): Promise<{ session: Session; user: User } | undefined> {
+    return this.#run('checking a session', async () => {
+      const row = await this.#auth
+        .selectFrom('sessions as s')
+        .innerJoin('users as u', 'u.name', 's.user_name')
+        .select([
+          's.id_hash',
+          's.user_name',
+          's.csrf_token',
+          's.created_at as s_created_at',
+          's.expires_at',
+          'u.name',
+          'u.role',
+          'u.created_at',
+          'u.disabled',
+        ])
+        .where('s.id_hash', '=', idHash)
+        .where('s.expires_at', '>', at)
+        .executeTakeFirst();
+      if (!row) return undefined;
+      return {
+        session: {
+          idHash: row.id_hash,
+          user: row.user_name,
+          csrfToken: row.csrf_token,
+          createdAt: row.s_created_at,
+          expiresAt: row.expires_at,
+        },
+        user: toUser(row),
+      };
+    });
+  }
+
+  async deleteSession(idHash: string): Promise<void> {
+    return this.#run('ending a session', async () => {
+      await this.#auth.deleteFrom('sessions').where('id_hash', '=', idHash).execute();
+    });
+  }
+
+  async deleteExpiredSessions(at: string): Promise<number> {
+    return this.#run('removing expired sessions', async () => {
+      const r = await this.#auth.deleteFrom('sessions').where('expires_at', '<=', at).executeTakeFirst();
+      return Number(r.numDeletedRows);
     });
   }
 }

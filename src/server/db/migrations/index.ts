@@ -7,8 +7,12 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import type { DbKind } from '../tables.js';
 import { initial } from './0001-initial.js';
+import { auth } from './0002-auth.js';
 
-const MIGRATIONS: readonly [name: string, make: (kind: DbKind) => Migration][] = [['0001-initial', initial]];
+const MIGRATIONS: readonly [name: string, make: (kind: DbKind) => Migration][] = [
+  ['0001-initial', initial],
+  ['0002-auth', auth],
+];
 
 export function migrationProvider(kind: DbKind): MigrationProvider {
   return {
