@@ -32,8 +32,10 @@ function staleOutput() {
   const walk = (dir) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.js')) {
+      // The dashboard's bundle is built from dashboard/ (not src/) and its build clears the folder itself.
+      if (entry.isDirectory()) {
+        if (path !== join(ROOT, 'dist', 'dashboard')) walk(path);
+      } else if (entry.name.endsWith('.js')) {
         const source = join(ROOT, 'src', relative(join(ROOT, 'dist'), path)).replace(/\.js$/, '.ts');
         if (!existsSync(source)) stale.push(relative(ROOT, path));
       }
