@@ -8,6 +8,9 @@
  * by someone who can open its database. Passwords come from a prompt that
  * does not echo, or from stdin (`--password-stdin`): never from a flag, which
  * other users could read in the process list and which stays in shell history.
+ *
+ * The store and the server are imported when a command runs, not when main.ts registers these
+ * commands: every other command would otherwise load both databases' drivers at start.
  */
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
@@ -17,8 +20,7 @@ import { LOCAL_ACTOR } from '../server/auth/access.js';
 import { ROLES, type Role } from '../server/auth/roles.js';
 import { PasswordSchema } from '../server/auth/schemas.js';
 import { hashPassword, newToken, secretHash } from '../server/auth/secrets.js';
-import { openStore } from '../server/db/index.js';
-import { checkHost, DEFAULT_HOST, DEFAULT_PORT, startServer } from '../server/server.js';
+import type { RunningServer } from '../server/server.js';
 import { type Store, TokenNameSchema, UserNameSchema } from '../server/store.js';
 import { type Output, printText } from './output.js';
 import { waitForSignal } from './wait-signal.js';
@@ -58,6 +60,8 @@ async function readTls(flags: ServeFlags): Promise<{ cert: Buffer; key: Buffer }
 }
 
 export async function serveCommand(flags: ServeFlags, out: Output): Promise<number> {
+  const { openStore } = await import('../server/db/index.js');
+  const { checkHost, DEFAULT_HOST, DEFAULT_PORT, startServer } = await import('../server/server.js');
   const host = flags.host ?? DEFAULT_HOST;
   const port = flags.port === undefined ? DEFAULT_PORT : parsePort(flags.port);
   const tls = await readTls(flags);
@@ -66,7 +70,7 @@ export async function serveCommand(flags: ServeFlags, out: Output): Promise<numb
     home,
     ...(flags.database !== undefined ? { database: flags.database } : {}),
   });
-  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let server: RunningServer | undefined;
   try {
     await checkHost(host, store, '--host');
     server = await startServer({
@@ -109,6 +113,7 @@ export interface StoreFlags {
 }
 
 async function withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { openStore } = await import('../server/db/index.js');
   const store = await openStore({
     home: faultlineHome(),
     ...(flags.database !== undefined ? { database: flags.database } : {}),

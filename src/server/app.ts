@@ -38,7 +38,7 @@ import {
   StartRunSchema,
   UploadExperimentSchema,
 } from './api-schemas.js';
-import { Access, type AuthEnv, need, principalOf } from './auth/access.js';
+import { Access, type AuthEnv, need, principalOf, SESSION_COOKIE } from './auth/access.js';
 import { SignInLimiter } from './auth/rate-limit.js';
 import { registerAuthRoutes } from './auth/routes.js';
 import { checkExperimentSource } from './experiments.js';
@@ -510,6 +510,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       method: 'get',
       path: '/api/health',
       summary: "The server's and its database's health",
+      security: [],
       responses: {
         200: json(HealthSchema, 'Healthy'),
         503: json(
@@ -570,7 +571,14 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
 
   // The document is read like everything else (a viewer may), through a route of its own.
   app.use('/api/openapi.json', need('read'));
+  app.openAPIRegistry.registerComponent('securitySchemes', 'token', { type: 'http', scheme: 'bearer' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'session', {
+    type: 'apiKey',
+    in: 'cookie',
+    name: SESSION_COOKIE,
+  });
   app.doc('/api/openapi.json', {
+    security: [{ token: [] }, { session: [] }],
     openapi: '3.0.3',
     info: {
       title: 'Faultline control plane',

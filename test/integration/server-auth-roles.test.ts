@@ -9,10 +9,11 @@
  * with no credentials nothing but health and sign-in answers.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { isFaultlineError } from '../../src/core/errors.js';
 import { allows, PERMISSIONS, type Permission, ROLES, type Role } from '../../src/server/auth/roles.js';
 import { hashPassword } from '../../src/server/auth/secrets.js';
@@ -142,6 +143,15 @@ describe('roles on every route', () => {
     for (const op of documented) assert.ok(covered.has(op), `${op} has no row in the role table test`);
     for (const action of Object.keys(PERMISSIONS))
       assert.ok(ROLES.includes(PERMISSIONS[action as Permission]));
+  });
+
+  test("docs/server.md's roles table is roles.ts's, both ways", async () => {
+    const doc = await readFile(fileURLToPath(new URL('../../docs/server.md', import.meta.url)), 'utf8');
+    const section = doc.slice(doc.indexOf('### Roles'), doc.indexOf('### Signing in'));
+    const documented = Object.fromEntries(
+      [...section.matchAll(/^\| `([a-z.]+)` \| ([a-z]+) \|/gm)].map((m) => [m[1], m[2]]),
+    );
+    assert.deepEqual(documented, { ...PERMISSIONS });
   });
 
   for (const row of ROUTES) {

@@ -91,6 +91,7 @@ export function registerAuthRoutes(app: OpenAPIHono<AuthEnv>, o: AuthRoutesOptio
       method: 'post',
       path: '/api/session',
       summary: 'Sign in: sets the session cookie and answers the CSRF token for changes',
+      security: [],
       request: jsonBody(SignInSchema),
       responses: {
         200: json(SessionInfoSchema, 'Signed in'),
