@@ -264,6 +264,14 @@ export interface Store {
   listUsers(): Promise<User[]>;
   /** A user with its password hash, to check a sign-in; undefined when there is none. */
   getUserCredentials(name: string): Promise<{ user: User; passwordHash: string } | undefined>;
+  /**
+   * Changes a user's role, state or password hash; a new password or disabling ends its sessions.
+   * Undefined when there is no such user.
+   */
+  updateUser(
+    name: string,
+    change: { role?: User['role']; disabled?: boolean; passwordHash?: string },
+  ): Promise<User | undefined>;
   /** Removes the user with its sessions and the tokens it owns; false when there was none. */
   deleteUser(name: string): Promise<boolean>;
   /** Whether any user exists (the server then requires sign-in even on loopback). */

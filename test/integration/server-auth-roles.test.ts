@@ -99,6 +99,13 @@ const ROUTES: Row[] = [
     body: (role) => ({ name: `made-by-${role}`, password: 'a-long-enough-password', role: 'viewer' }),
   },
   { method: 'DELETE', path: '/api/users/absent', route: '/api/users/{name}', action: 'users.manage' },
+  {
+    method: 'PATCH',
+    path: '/api/users/absent',
+    route: '/api/users/{name}',
+    action: 'users.manage',
+    body: () => ({ disabled: true }),
+  },
   { method: 'GET', path: '/api/tokens', route: '/api/tokens', action: 'tokens.manage' },
   {
     method: 'POST',

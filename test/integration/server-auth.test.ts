@@ -249,6 +249,54 @@ function suite(kind: 'sqlite' | 'postgres') {
     assert.equal((await admin.call('DELETE', '/api/users/nina')).status, 404);
   });
 
+  test('a user disabled, demoted or given a new password: sessions end, the last admin is kept', async () => {
+    const admin = await t.signIn('alice', ADMIN_PASSWORD);
+    keep(admin);
+    const pw = 'patched-user-pass-1';
+    const pw2 = 'patched-user-pass-2';
+    secrets.passwords.push(pw, pw2);
+    assert.equal(
+      (await admin.call('POST', '/api/users', { name: 'pat', password: pw, role: 'operator' })).status,
+      201,
+    );
+    const pat = await t.signIn('pat', pw);
+    keep(pat);
+    const token = await admin.call('POST', '/api/tokens', { name: 'pat-made', role: 'admin' });
+    secrets.tokens.push(token.json.secret);
+
+    const demoted = await admin.call('PATCH', '/api/users/pat', { role: 'viewer' });
+    assert.equal(demoted.status, 200, demoted.body);
+    assert.equal(demoted.json.role, 'viewer');
+    const who = await pat.call('GET', '/api/session');
+    assert.equal(who.json.role, 'viewer', 'a role change applies to the live session');
+    assert.equal((await pat.call('POST', '/api/runs', { experiment: 'absent' })).status, 403);
+
+    assert.equal((await admin.call('PATCH', '/api/users/pat', { password: pw2 })).status, 200);
+    assert.equal((await pat.call('GET', '/api/experiments')).status, 401, 'a new password ends the sessions');
+    const old = await t.anonymous.call('POST', '/api/session', { name: 'pat', password: pw });
+    assert.equal(old.status, 401);
+    const fresh = await t.signIn('pat', pw2);
+    keep(fresh);
+
+    assert.equal((await admin.call('PATCH', '/api/users/pat', { disabled: true })).status, 200);
+    assert.equal((await fresh.call('GET', '/api/experiments')).status, 401, 'disabling ends the sessions');
+    const disabled = await t.anonymous.call('POST', '/api/session', { name: 'pat', password: pw2 });
+    assert.equal(disabled.status, 401);
+    assert.equal(disabled.json.error.code, 'sign_in_failed', 'the same answer as a wrong password');
+    assert.equal((await admin.call('PATCH', '/api/users/pat', { disabled: false })).status, 200);
+    keep(await t.signIn('pat', pw2));
+
+    for (const change of [{ role: 'operator' }, { disabled: true }]) {
+      const r = await admin.call('PATCH', '/api/users/alice', change);
+      assert.equal(r.status, 409, `${JSON.stringify(change)}: ${r.body}`);
+      assert.equal(r.json.error.code, 'last_admin');
+    }
+    const empty = await admin.call('PATCH', '/api/users/pat', {});
+    assert.equal(empty.status, 400);
+    assert.equal((await admin.call('PATCH', '/api/users/ghost', { role: 'viewer' })).status, 404);
+    assert.equal((await admin.call('DELETE', '/api/users/pat')).status, 200);
+  });
+
   test('sign-out ends the session (with CSRF), clears the cookie; the old cookie is refused', async () => {
     const s = await t.signIn('olga', OPERATOR_PASSWORD);
     keep(s);
@@ -283,6 +331,11 @@ function suite(kind: 'sqlite' | 'postgres') {
     assert.ok(has('alice', 'user.create', 'nina'));
     assert.ok(has('alice', 'user.delete', 'nina'));
     assert.ok(has('alice', 'user.delete', 'vera'));
+    assert.ok(has('alice', 'user.update', 'pat'));
+    const passwordChange = entries.find(
+      (e) => e.action === 'user.update' && JSON.stringify(e).includes('changed'),
+    );
+    assert.ok(passwordChange, 'a password change is audited as changed, without it');
   });
 
   test('a wrong password and an unknown name get the same answer', async () => {
@@ -325,7 +378,8 @@ function suite(kind: 'sqlite' | 'postgres') {
     never(secrets.sessions, [...t.seen, ...logs], 'session id');
     never(secrets.csrf, logs, 'CSRF token');
     // A token appears in its one answer and nowhere else.
-    assert.equal(t.seen.filter((s) => s.includes('"secret":"flt_')).length, 1);
+    for (const token of secrets.tokens.filter((x) => t.seen.some((s) => s.includes(x))))
+      assert.equal(t.seen.filter((s) => s.includes(token)).length, 1, 'a token is answered once');
 
     // In the database: hashes of passwords, tokens and session ids, never them.
     let dump: string;

@@ -27,6 +27,7 @@ import {
   SignInSchema,
   SignOutSchema,
   TokenParamsSchema,
+  UpdateUserSchema,
   UserParamsSchema,
   UserSchema,
 } from './schemas.js';
@@ -243,6 +244,47 @@ export function registerAuthRoutes(app: OpenAPIHono<AuthEnv>, o: AuthRoutesOptio
       if (!user) throw new ApiError(409, 'exists', `a user named ${body.name} exists`);
       await o.audit(c, 'user.create', user.name, { role: user.role });
       return c.json(user, 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/api/users/{name}',
+      summary: "Change a user's role, disable or enable it, or set its password (ends its sessions)",
+      middleware: [need('users.manage')] as const,
+      request: { params: UserParamsSchema, ...jsonBody(UpdateUserSchema) },
+      responses: {
+        200: json(UserSchema, 'Changed'),
+        404: json(ErrorSchema, 'No such user'),
+        409: json(ErrorSchema, 'It would leave no enabled admin'),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { name } = c.req.valid('param');
+      const body = c.req.valid('json');
+      const found = await store.getUserCredentials(name);
+      if (!found) throw new ApiError(404, 'not_found', `no user ${name}`);
+      const demoted = (body.role !== undefined && body.role !== 'admin') || body.disabled === true;
+      if (found.user.role === 'admin' && !found.user.disabled && demoted && (await store.countAdmins()) <= 1)
+        throw new ApiError(
+          409,
+          'last_admin',
+          `${name} is the last enabled admin: make another admin first (nobody could manage users otherwise)`,
+        );
+      const user = await store.updateUser(name, {
+        ...(body.role !== undefined ? { role: body.role } : {}),
+        ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
+        ...(body.password !== undefined ? { passwordHash: await hashPassword(body.password) } : {}),
+      });
+      if (!user) throw new ApiError(404, 'not_found', `no user ${name}`);
+      await o.audit(c, 'user.update', name, {
+        ...(body.role !== undefined ? { role: body.role } : {}),
+        ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
+        ...(body.password !== undefined ? { password: 'changed' } : {}),
+      });
+      return c.json(user, 200);
     },
   );
 

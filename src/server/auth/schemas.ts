@@ -40,6 +40,16 @@ export const NewUserSchema = z.strictObject({
   role: RoleSchema,
 });
 
+export const UpdateUserSchema = z
+  .strictObject({
+    role: RoleSchema.optional(),
+    disabled: z.boolean().optional(),
+    password: PasswordSchema.optional(),
+  })
+  .refine((b) => b.role !== undefined || b.disabled !== undefined || b.password !== undefined, {
+    error: 'expected at least one of role, disabled, password',
+  });
+
 export const UserParamsSchema = z.strictObject({ name: UserNameSchema });
 
 export const NewTokenSchema = z.strictObject({ name: TokenNameSchema, role: RoleSchema });

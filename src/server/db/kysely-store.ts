@@ -500,6 +500,33 @@ export class KyselyStore implements Store {
     });
   }
 
+  async updateUser(
+    name: string,
+    change: { role?: Role; disabled?: boolean; passwordHash?: string },
+  ): Promise<User | undefined> {
+    return this.#run(`updating user ${name}`, async () =>
+      this.#auth.transaction().execute(async (trx) => {
+        const set: { role?: string; disabled?: number; password_hash?: string } = {};
+        if (change.role !== undefined) set.role = change.role;
+        if (change.disabled !== undefined) set.disabled = change.disabled ? 1 : 0;
+        if (change.passwordHash !== undefined) set.password_hash = change.passwordHash;
+        const row =
+          Object.keys(set).length === 0
+            ? await trx.selectFrom('users').select(USER_COLUMNS).where('name', '=', name).executeTakeFirst()
+            : await trx
+                .updateTable('users')
+                .set(set)
+                .where('name', '=', name)
+                .returning(USER_COLUMNS)
+                .executeTakeFirst();
+        // Whoever held the old password, or a disabled user's browser, is signed out.
+        if (row && (change.passwordHash !== undefined || change.disabled === true))
+          await trx.deleteFrom('sessions').where('user_name', '=', name).execute();
+        return row ? toUser(row) : undefined;
+      }),
+    );
+  }
+
   async deleteUser(name: string): Promise<boolean> {
     return this.#run(`deleting user ${name}`, async () =>
       this.#auth.transaction().execute(async (trx) => {
