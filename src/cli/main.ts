@@ -16,6 +16,7 @@ import { registerFleetCommands } from './fleet.js';
 import { withNatsOptions } from './nats-options.js';
 import { createOutput, type Output } from './output.js';
 import { registerProxyCommands } from './proxy.js';
+import { registerServeCommands } from './serve-commands.js';
 
 export interface GlobalOptions {
   verbose?: boolean;
@@ -133,21 +134,7 @@ function buildProgram(out: () => Output): Command {
       process.exitCode = await runCommand(source, opts, out());
     });
 
-  program
-    .command('serve')
-    .description(
-      'start the control plane: a JSON API (OpenAPI at /api/openapi.json) that stores experiments and runs, and runs them; loopback only (no sign-in yet)',
-    )
-    .option('--host <address>', 'loopback address to listen on', '127.0.0.1')
-    .option('--port <port>', 'port to listen on (0: any free port)', '7474')
-    .option(
-      '--database <url>',
-      'a SQLite file path or postgres://user@host/db (default: $FAULTLINE_HOME/faultline.db)',
-    )
-    .action(async (opts) => {
-      const { serveCommand } = await import('./serve.js');
-      process.exitCode = await serveCommand(opts, out());
-    });
+  registerServeCommands(program, out);
 
   program
     .command('push')

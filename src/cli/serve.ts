@@ -13,7 +13,6 @@
  * commands: every other command would otherwise load both databases' drivers at start.
  */
 import { readFile } from 'node:fs/promises';
-import { type Command, Option } from 'commander';
 import { FaultlineError } from '../core/errors.js';
 import { faultlineHome } from '../faults/home.js';
 import { LOCAL_ACTOR } from '../server/auth/access.js';
@@ -125,6 +124,15 @@ async function withStore<T>(flags: StoreFlags, fn: (store: Store) => Promise<T>)
   }
 }
 
+/** `--role`, checked here rather than at registration (main.ts registers without loading the roles). */
+function parseRole(value: string): Role {
+  if ((ROLES as readonly string[]).includes(value)) return value as Role;
+  throw new FaultlineError(
+    'FAULTLINE_ERR_USAGE',
+    `--role: expected one of ${ROLES.join(', ')}, got '${value}'`,
+  );
+}
+
 function parseName(schema: typeof UserNameSchema | typeof TokenNameSchema, value: string): string {
   const r = schema.safeParse(value);
   if (!r.success)
@@ -207,14 +215,15 @@ async function readPassword(name: string, passwordStdin: boolean): Promise<strin
 
 export async function userAddCommand(
   nameArg: string,
-  flags: StoreFlags & { role: Role; passwordStdin?: boolean },
+  flags: StoreFlags & { role: string; passwordStdin?: boolean },
   out: Output,
 ): Promise<number> {
   const name = parseName(UserNameSchema, nameArg);
+  const role = parseRole(flags.role);
   const password = await readPassword(name, flags.passwordStdin ?? false);
   const passwordHash = await hashPassword(password);
   return withStore(flags, async (store) => {
-    const user = await store.createUser({ name, role: flags.role, passwordHash });
+    const user = await store.createUser({ name, role, passwordHash });
     if (!user)
       throw new FaultlineError(
         'FAULTLINE_ERR_USAGE',
@@ -249,10 +258,11 @@ export async function userListCommand(flags: StoreFlags & { json?: boolean }, _o
 
 export async function tokenAddCommand(
   nameArg: string,
-  flags: StoreFlags & { role: Role; owner?: string },
+  flags: StoreFlags & { role: string; owner?: string },
   out: Output,
 ): Promise<number> {
   const name = parseName(TokenNameSchema, nameArg);
+  const role = parseRole(flags.role);
   return withStore(flags, async (store) => {
     let owner = LOCAL_ACTOR;
     if (flags.owner !== undefined) {
@@ -265,7 +275,7 @@ export async function tokenAddCommand(
       owner = found.user.name;
     }
     const secret = newToken();
-    const token = await store.createToken({ name, owner, role: flags.role, tokenHash: secretHash(secret) });
+    const token = await store.createToken({ name, owner, role, tokenHash: secretHash(secret) });
     if (!token)
       throw new FaultlineError(
         'FAULTLINE_ERR_USAGE',
@@ -317,83 +327,4 @@ function table(rows: string[][]): string {
           .trimEnd()}\n`,
     )
     .join('');
-}
-
-const DATABASE_HELP = 'a SQLite file path or postgres://user@host/db (default: $FAULTLINE_HOME/faultline.db)';
-
-/**
- * `faultline serve` and its `user` and `token` commands, for main.ts. The `--database` of
- * `serve user ...` may be given before or after the subcommand (commander gives it to `serve`
- * when it comes first), so the subcommands read it from their ancestors too.
- */
-export function registerServeCommands(program: Command, out: () => Output): void {
-  const serve = program
-    .command('serve')
-    .description(
-      'start the control plane: a JSON API (OpenAPI at /api/openapi.json) that stores experiments and runs, and runs them; sign-in with users and API tokens (`serve user`, `serve token`)',
-    )
-    .option(
-      '--host <address>',
-      'address to listen on (beyond loopback only once an admin user exists)',
-      '127.0.0.1',
-    )
-    .option('--port <port>', 'port to listen on (0: any free port)', '7474')
-    .option('--database <url>', DATABASE_HELP)
-    .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key)')
-    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
-    .action(async (opts) => {
-      process.exitCode = await serveCommand(opts, out());
-    });
-  const role = () =>
-    new Option('--role <role>', 'what it may do (viewer < operator < approver < admin)')
-      .choices([...ROLES])
-      .makeOptionMandatory();
-  const database = (cmd: Command) => cmd.optsWithGlobals<{ database?: string }>().database;
-
-  const user = serve.command('user').description("the control plane's users (on its database directly)");
-  user
-    .command('add')
-    .description(
-      'add a user; the password is asked for on the terminal, or read from stdin with --password-stdin',
-    )
-    .argument('<name>', 'the name to sign in with')
-    .addOption(role())
-    .option('--password-stdin', 'read the password from stdin (one line) instead of asking')
-    .option('--database <url>', DATABASE_HELP)
-    .action(async (name: string, opts, cmd: Command) => {
-      process.exitCode = await userAddCommand(name, { ...opts, database: database(cmd) }, out());
-    });
-  user
-    .command('list')
-    .description('list the users (names, roles, never passwords)')
-    .option('--json', 'as JSON')
-    .option('--database <url>', DATABASE_HELP)
-    .action(async (opts, cmd: Command) => {
-      process.exitCode = await userListCommand({ ...opts, database: database(cmd) }, out());
-    });
-
-  const token = serve
-    .command('token')
-    .description("the control plane's API tokens (on its database directly)");
-  token
-    .command('add')
-    .description('add an API token (for CI): printed once on stdout, only its hash is stored')
-    .argument('<name>', 'a name for it (audit entries say token:NAME)')
-    .addOption(role())
-    .option(
-      '--owner <user>',
-      "the user it acts for (never above that user's role; gone with the user); default local",
-    )
-    .option('--database <url>', DATABASE_HELP)
-    .action(async (name: string, opts, cmd: Command) => {
-      process.exitCode = await tokenAddCommand(name, { ...opts, database: database(cmd) }, out());
-    });
-  token
-    .command('list')
-    .description('list the API tokens (names, roles, owners, never the tokens)')
-    .option('--json', 'as JSON')
-    .option('--database <url>', DATABASE_HELP)
-    .action(async (opts, cmd: Command) => {
-      process.exitCode = await tokenListCommand({ ...opts, database: database(cmd) }, out());
-    });
 }

@@ -41,6 +41,7 @@ import {
 import { Access, type AuthEnv, need, principalOf, SESSION_COOKIE } from './auth/access.js';
 import { SignInLimiter } from './auth/rate-limit.js';
 import { registerAuthRoutes } from './auth/routes.js';
+import { mountDashboard } from './dashboard.js';
 import { checkExperimentSource } from './experiments.js';
 import type { Runner } from './runner.js';
 import {
@@ -158,7 +159,8 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       throw new ApiError(403, 'forbidden_origin', 'requests from pages of other sites are refused');
     await next();
     c.header('X-Content-Type-Options', 'nosniff');
-    c.header('Cache-Control', 'no-store');
+    // The dashboard's files say how long they keep (hashed assets for a year, its page never).
+    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
   });
   app.use('/api/*', access.middleware());
   app.use(
@@ -624,5 +626,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
     return c.json(errorBody('internal', 'internal error (the server log has the details)'), 500);
   });
 
+  // The dashboard's page and assets (public files: what they show comes from the API, which signs in).
+  mountDashboard(app);
   return app;
 }

@@ -31,8 +31,15 @@ export function serverBase(url: string, field = 'server'): URL {
 
 export class ServerClient {
   readonly base: URL;
-  constructor(url: string, field = 'server') {
+  readonly #token: string | undefined;
+  /**
+   * `token` (default $FAULTLINE_TOKEN): an API token (`faultline serve token add`), sent as
+   * `Authorization: Bearer`, for a server that has users. From the environment rather than a
+   * flag, so that it never shows in a process list or a CI log.
+   */
+  constructor(url: string, field = 'server', token = process.env.FAULTLINE_TOKEN) {
     this.base = serverBase(url, field);
+    this.#token = token?.trim() || undefined;
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -42,7 +49,10 @@ export class ServerClient {
     try {
       res = await fetch(url, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.#token ? { authorization: `Bearer ${this.#token}` } : {}),
+        },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });

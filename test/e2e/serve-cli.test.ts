@@ -55,10 +55,10 @@ async function stop(cli: Cli): Promise<number | null> {
 }
 
 describe('faultline serve (built CLI)', () => {
-  test('a non-loopback --host is refused with exit 2 and says why', async () => {
+  test('a non-loopback --host without an admin user is refused with exit 2 and says why', async () => {
     const r = await runCli(['serve', '--host', '0.0.0.0', '--port', '0'], { env: suite.env });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--host 0\.0\.0\.0: the server has no sign-in yet; it listens on loopback only/);
+    assert.match(r.stderr, /--host 0\.0\.0\.0: .*no admin user yet/);
     assert.doesNotMatch(r.stderr, /\bat .+\.js:\d+/);
     const bad = await runCli(['serve', '--port', 'http'], { env: suite.env });
     assert.equal(bad.code, 2);

@@ -5,12 +5,14 @@
  * without secrets, refused when the name is taken, the password short or no
  * way to read it; a token printed once on stdout and usable as a bearer
  * token; `serve --host 0.0.0.0` refused (exit 2, saying how) until an admin
- * exists, then listening, reached on 127.0.0.1, answering only with sign-in.
+ * exists, then listening, reached on 127.0.0.1, answering only with sign-in;
+ * `push` refused without $FAULTLINE_TOKEN and accepted with it.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { BIN, type Cli, cliSuite, runCli, startCli } from '../helpers/cli.js';
 
 const suite = cliSuite('faultline-serve-users-');
@@ -267,6 +269,21 @@ describe('faultline serve user / token (built CLI)', () => {
     assert.ok(has('local', 'token.create', 'ci'));
     assert.ok(has('alice', 'session.sign_in', 'alice'));
     assert.ok(has('alice', 'token.create', 'from-api'));
+    // `push` (and `run --server`) send $FAULTLINE_TOKEN as a bearer token; without it they are refused.
+    const journal = fileURLToPath(new URL('../fixtures/report/quickstart.json', import.meta.url));
+    const refused = await runCli(['push', journal, '--server', url], { env: suite.env });
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /answered 401/);
+    const pushed = await runCli(['push', journal, '--server', url], {
+      env: { ...suite.env, FAULTLINE_TOKEN: token },
+    });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.match(pushed.stderr, /pushed to .*\(passed\)/);
+    assert.ok(!pushed.stderr.includes(token), 'the token is not printed');
+    const runs = (await (await fetch(`${url}/api/runs`, { headers: { cookie } })).json()) as {
+      runs: { requestedBy: string; origin: string }[];
+    };
+    assert.ok(runs.runs.some((r) => r.origin === 'push' && r.requestedBy === 'token:ci'));
     assert.equal(await stop(server), 0);
     const out = server.stderr() + server.stdout();
     for (const secret of [
