@@ -3,7 +3,13 @@
  * the server's own (src/server/store.ts, type-only), so a change there fails the dashboard's type check
  * instead of a page at run time. Every failure becomes an ApiFailure carrying the server's error code,
  * message and issues (an upload's line and column), or a plain sentence when the server is unreachable.
+ *
+ * Who is asking lives here too (`session`): the CSRF token of a signed-in session is kept in memory only
+ * (the cookie is HttpOnly, and a reload asks `GET /api/session` for the token again) and goes with every
+ * change; a 401 from any call means the page must sign in, whatever page made the call.
  */
+import type { z } from 'zod';
+import type { SessionInfoSchema } from '../../src/server/auth/schemas.js';
 import type {
   AuditEntry,
   ExperimentSummary,
@@ -14,6 +20,7 @@ import type {
 
 export type { AuditEntry, ExperimentSummary, ExperimentVersion, Run, RunPage };
 export type RunWithJournal = Run & { journal?: unknown };
+export type SessionInfo = z.infer<typeof SessionInfoSchema>;
 
 export interface Issue {
   path: string;
@@ -33,12 +40,17 @@ export class ApiFailure extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+const SAFE = new Set(['GET', 'HEAD']);
+
+async function call<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (csrfToken !== undefined && !SAFE.has(method)) headers['x-csrf-token'] = csrfToken;
   let res: Response;
   try {
     res = await fetch(path, {
       method,
-      headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
+      headers,
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch {
@@ -54,15 +66,87 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   if (!res.ok) {
     const error = (parsed as { error?: { code?: string; message?: string; issues?: Issue[] } } | undefined)
       ?.error;
-    throw new ApiFailure(
+    const failure = new ApiFailure(
       res.status,
       error?.code ?? 'http_error',
       error?.message ?? `the server answered ${res.status} ${res.statusText}`,
       error?.issues ?? [],
     );
+    // A wrong password is the sign-in form's own answer; any other 401 means nobody is signed in.
+    if (res.status === 401 && !(method === 'POST' && path === SESSION)) signedOut();
+    // Signing in from another tab replaced the session this page knew: fetch its token, try once more.
+    if (res.status === 403 && failure.code === 'csrf' && !retried) {
+      await session.check();
+      if (who.state === 'signed-in') return call<T>(method, path, body, true);
+    }
+    throw failure;
   }
   return parsed as T;
 }
+
+// ------------------------------------------------------------------ who is asking
+
+const SESSION = '/api/session';
+
+/** Where the page stands: asking the server, unable to ask, needing a sign-in, or someone. */
+export type Who =
+  | { state: 'checking' }
+  | { state: 'failed'; error: ApiFailure }
+  /** `ended`: this page had a session and it is gone (signed out elsewhere, expired, user changed). */
+  | { state: 'signed-out'; ended: boolean }
+  | { state: 'signed-in'; info: Omit<SessionInfo, 'csrfToken'> };
+
+let who: Who = { state: 'checking' };
+let csrfToken: string | undefined;
+const listeners = new Set<(w: Who) => void>();
+
+function set(next: Who): void {
+  who = next;
+  for (const l of listeners) l(next);
+}
+
+function signedIn({ csrfToken: token, ...info }: SessionInfo): void {
+  csrfToken = token;
+  set({ state: 'signed-in', info });
+}
+
+function signedOut(ended?: boolean): void {
+  csrfToken = undefined;
+  if (who.state === 'signed-out') return;
+  set({
+    state: 'signed-out',
+    ended: ended ?? (who.state === 'signed-in' && who.info.kind === 'session'),
+  });
+}
+
+export const session = {
+  current: (): Who => who,
+  /** Calls `listener` on every change; returns the way to stop. */
+  subscribe(listener: (w: Who) => void): () => void {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  },
+  /** Asks the server who this page is (`local` on loopback without users, or the session's user). */
+  async check(): Promise<void> {
+    try {
+      signedIn(await call<SessionInfo>('GET', SESSION));
+    } catch (err) {
+      if (who.state === 'signed-out') return;
+      set({
+        state: 'failed',
+        error: err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String(err)),
+      });
+    }
+  },
+  /** Throws the server's answer (a wrong password, too many attempts) for the form to show. */
+  async signIn(name: string, password: string): Promise<void> {
+    signedIn(await call<SessionInfo>('POST', SESSION, { name, password }));
+  },
+  async signOut(): Promise<void> {
+    await call<unknown>('DELETE', SESSION);
+    signedOut(false);
+  },
+};
 
 export interface RunFilters {
   experiment?: string;

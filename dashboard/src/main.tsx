@@ -1,16 +1,19 @@
 /**
  * The dashboard of `faultline serve`: a Preact application bundled into the package (scripts/build-
  * dashboard.mjs) and served by the server itself (src/server/dashboard.ts), so it works without any
- * network beyond the server. Pages: the runs' history, one run, the experiments, the audit log.
+ * network beyond the server. Pages: the runs' history, one run, the experiments, the audit log; and
+ * signing in, whenever the API says nobody is (on loopback without users it never does: that is `local`).
  */
 import { render } from 'preact';
-import { api } from './api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiFailure, api, session, type Who } from './api.js';
 import { AuditPage } from './pages/audit.js';
 import { ExperimentPage, ExperimentsPage } from './pages/experiments.js';
 import { RunPage } from './pages/run.js';
 import { RunsPage } from './pages/runs.js';
+import { SignInPage } from './pages/sign-in.js';
 import { type Route, useRoute } from './route.js';
-import { useLoad } from './ui.js';
+import { Failure, Loading, useLoad, useWho } from './ui.js';
 import './styles.css';
 
 const SECTIONS = [
@@ -48,8 +51,56 @@ function Health() {
   );
 }
 
+/** Who is signed in, and the way out when it is a session (`local` and tokens have none). */
+function Identity({ who }: { who: Extract<Who, { state: 'signed-in' }> }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const { actor, role, kind } = who.info;
+  const signOut = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await session.signOut();
+    } catch (err) {
+      // A 401 already shows the sign-in page; anything else leaves the session as it was.
+      setError(err instanceof ApiFailure ? err.message : String(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="identity">
+      <p class="who">
+        <span class="visually-hidden">{kind === 'local' ? 'Acting as ' : 'Signed in as '}</span>
+        <strong>{actor}</strong>{' '}
+        <span class="role">{kind === 'local' ? 'no sign-in on loopback' : role}</span>
+      </p>
+      {kind === 'session' && (
+        <button type="button" class="secondary" onClick={signOut} disabled={busy}>
+          {busy ? 'Signing out…' : 'Sign out'}
+        </button>
+      )}
+      {error && (
+        <p class="sign-out-error" role="alert">
+          Not signed out: {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function Main({ who, route }: { who: Who; route: Route }) {
+  if (who.state === 'checking') return <Loading what="who you are" />;
+  if (who.state === 'failed') return <Failure error={who.error} onRetry={() => void session.check()} />;
+  if (who.state === 'signed-out') return <SignInPage ended={who.ended} />;
+  return <Page route={route} />;
+}
+
 function App() {
   const route = useRoute();
+  const who = useWho();
+  useEffect(() => {
+    void session.check();
+  }, []);
   const section = route.parts[0] ?? 'runs';
   return (
     <>
@@ -60,17 +111,20 @@ function App() {
         <a class="brand" href="#/runs">
           Faultline
         </a>
-        <nav aria-label="Sections">
-          {SECTIONS.map((s) => (
-            <a key={s.id} href={`#/${s.id}`} aria-current={section === s.id ? 'page' : undefined}>
-              {s.label}
-            </a>
-          ))}
-        </nav>
+        {who.state === 'signed-in' && (
+          <nav aria-label="Sections">
+            {SECTIONS.map((s) => (
+              <a key={s.id} href={`#/${s.id}`} aria-current={section === s.id ? 'page' : undefined}>
+                {s.label}
+              </a>
+            ))}
+          </nav>
+        )}
         <Health />
+        {who.state === 'signed-in' && <Identity who={who} />}
       </header>
       <main id="main" tabIndex={-1}>
-        <Page route={route} />
+        <Main who={who} route={route} />
       </main>
     </>
   );

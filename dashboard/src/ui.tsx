@@ -5,7 +5,7 @@
  */
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiFailure, type Issue } from './api.js';
+import { ApiFailure, type Issue, session, type Who } from './api.js';
 
 export type Loaded<T> =
   | { state: 'loading'; data?: undefined; error?: undefined }
@@ -147,4 +147,16 @@ export function useFocusOnMount<T extends HTMLElement>(key: string) {
     ref.current?.focus({ preventScroll: true });
   }, [key]);
   return ref;
+}
+
+/** Who the page is, re-rendering on sign-in, sign-out and a session that ends. */
+export function useWho(): Who {
+  const [who, setWho] = useState(session.current);
+  useEffect(() => {
+    const stop = session.subscribe(setWho);
+    // A change between the first render and this effect would otherwise be missed.
+    setWho(session.current());
+    return stop;
+  }, []);
+  return who;
 }

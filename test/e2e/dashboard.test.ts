@@ -4,8 +4,9 @@
  * fault and probe. Through the UI: a bad experiment refused with its line and column, a good one uploaded,
  * a run started from the keyboard, its page going from running to finished with its verdict and its
  * probes against their tolerances, the report opened, the run found in the list with filters, an abort
- * confirmed in its dialog; no page scrolls sideways at phone width, and no page logs an error (a CSP
- * violation would). Screenshots go to test-artifacts/dashboard/.
+ * confirmed in its dialog; no page scrolls sideways at phone width; once a user exists, signing in (a
+ * wrong password refused, the right one back to the page, a run started with the CSRF token, signing
+ * out); and no page logs an error (a CSP violation would). Screenshots go to test-artifacts/dashboard/.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -19,6 +20,7 @@ import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { BrowserContext, Page } from 'playwright-core';
 import { createApp } from '../../src/server/app.js';
+import { hashPassword } from '../../src/server/auth/secrets.js';
 import { DASHBOARD_CSP, DASHBOARD_DIR, mountDashboard } from '../../src/server/dashboard.js';
 import { openStore } from '../../src/server/db/index.js';
 import { Runner } from '../../src/server/runner.js';
@@ -87,7 +89,6 @@ describe('the dashboard in Chromium', { skip }, () => {
     const serverId = 'server-dashboard-test';
     runner = new Runner({ store, serverId, home: home.home, pollMs: 200 });
     const app = createApp({ store, runner, serverId });
-    mountDashboard(app);
     server = await new Promise<ReturnType<typeof serve>>((resolve) => {
       const s = serve({ fetch: app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(s));
     });
@@ -156,13 +157,16 @@ describe('the dashboard in Chromium', { skip }, () => {
       assert.equal(res.status, 404, path);
       await res.arrayBuffer();
     }
-    // The cache headers as mountDashboard sets them (createApp's own middleware may mark every answer
-    // no-store on top: that is the app's choice, checked here without it).
-    const bare = new Hono();
-    mountDashboard(bare);
-    const cached = await bare.request(script);
+    // The cache headers the server sends: hashed assets for a year, the page never stale, the API no-store.
+    const cached = await fetch(`${url}${script}`);
+    await cached.arrayBuffer();
     assert.equal(cached.headers.get('cache-control'), 'public, max-age=31536000, immutable');
-    assert.equal((await bare.request('/')).headers.get('cache-control'), 'no-cache');
+    const page = await fetch(`${url}/`);
+    await page.arrayBuffer();
+    assert.equal(page.headers.get('cache-control'), 'no-cache');
+    const api = await fetch(`${url}/api/health`);
+    await api.arrayBuffer();
+    assert.equal(api.headers.get('cache-control'), 'no-store');
     const unbuilt = new Hono();
     mountDashboard(unbuilt, { dir: join(dir, 'no-build') });
     const missing = await unbuilt.request('/');
@@ -389,6 +393,101 @@ describe('the dashboard in Chromium', { skip }, () => {
       assert.ok(scroll <= width, `${hash}: ${scroll} px wide in a ${width} px window: ${wide.join('; ')}`);
       await shot(page, `${name}-phone`);
     }
+    await page.close();
+  });
+
+  // Last but one: from the first user on, the server never answers without a sign-in again, so the
+  // cases above (and the api() helper) could not run after this one.
+  test('once a user exists: sign in, a wrong password refused, a run started, sign out', async () => {
+    const page = await newPage();
+    const header = page.locator('header.top');
+    const identity = header.locator('.identity');
+    await page.goto(`${url}/#/runs`);
+    await page.locator('table.runs').waitFor();
+    // No user yet: the anonymous admin, with nothing to sign out of.
+    await identity.getByText('local', { exact: true }).waitFor();
+    assert.equal(await header.getByRole('button', { name: 'Sign out' }).count(), 0);
+
+    const USER = 'dana';
+    const PASSWORD = 'a long enough passphrase';
+    const user = await store.createUser({
+      name: USER,
+      role: 'operator',
+      passwordHash: await hashPassword(PASSWORD),
+    });
+    assert.equal(user?.name, USER);
+
+    await page.reload();
+    const heading = page.getByRole('heading', { name: 'Sign in', level: 1 });
+    await heading.waitFor();
+    const name = page.getByLabel('Name');
+    const password = page.getByLabel('Password');
+    await until('the name field has the focus', () =>
+      name.evaluate((el) => el === (globalThis as any).document.activeElement),
+    );
+    assert.equal(await header.getByRole('navigation').count(), 0, 'no sections to go to before signing in');
+    await shot(page, 'sign-in');
+
+    await name.fill(USER);
+    await password.fill('not the password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.getByText('Not signed in.').waitFor();
+    assert.match(await alert.innerText(), /the name or the password is wrong/);
+    assert.equal(await password.inputValue(), '', 'the wrong password is cleared');
+    assert.ok(
+      await password.evaluate((el) => el === (globalThis as any).document.activeElement),
+      'the password field has the focus to try again',
+    );
+    await shot(page, 'sign-in-wrong');
+
+    await password.fill(PASSWORD);
+    await password.press('Enter');
+    // Back on the page the URL named, as the user.
+    await page.locator('table.runs').waitFor();
+    assert.match(page.url(), /#\/runs$/);
+    await identity.getByText(USER, { exact: true }).waitFor();
+    assert.match(await identity.innerText(), /dana\s+operator/);
+    await header.getByRole('button', { name: 'Sign out' }).waitFor();
+    await shot(page, 'signed-in');
+
+    // Changes made with the session carry its CSRF token (without it the server answers 403 csrf):
+    // first the token the sign-in answered (the hash changes, the page stays loaded)...
+    const startRun = async () => {
+      await page.evaluate((h) => {
+        (globalThis as any).location.hash = h;
+      }, `#/experiments/${NAME}`);
+      await page.getByRole('button', { name: 'Start a run of the latest version' }).click();
+      await page.waitForURL(/#\/runs\/[0-9a-f-]{36}$/);
+      const id = /#\/runs\/([0-9a-f-]{36})$/.exec(page.url())?.[1] ?? '';
+      await page.locator('dt:text-is("Status") + dd').getByText('finished').waitFor({ timeout: 120_000 });
+      const run = await store.getRun(id);
+      assert.equal(run?.requestedBy, USER, 'the run was started by the signed-in user');
+      assert.equal(run?.verdict, 'passed', run?.reason);
+    };
+    await startRun();
+    // ...then after a sign-in behind the page's back (another tab would do it) replaced the cookie: the
+    // page's token is stale, so it asks GET /api/session for the new one and tries once more.
+    const again = await page.evaluate(
+      async ([n, p]) =>
+        (
+          await fetch('/api/session', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: n, password: p }),
+          })
+        ).status,
+      [USER, PASSWORD] as const,
+    );
+    assert.equal(again, 200);
+    await startRun();
+
+    await header.getByRole('button', { name: 'Sign out' }).click();
+    await heading.waitFor();
+    assert.equal(await identity.count(), 0, 'nobody is shown as signed in');
+    // Signed out on the server too: the browser's cookie no longer works.
+    const status = await page.evaluate(async () => (await fetch('/api/session')).status);
+    assert.equal(status, 401);
     await page.close();
   });
 
