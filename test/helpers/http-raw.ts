@@ -159,3 +159,34 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((r) => server.close(() => r()));
   return port;
 }
+
+/**
+ * A random JSON-ish value for fuzzing an API: nulls, booleans, huge and fractional numbers (and
+ * Infinity, which JSON.stringify turns into null), random UTF-16, long strings, arrays, and objects
+ * whose keys come from `keys` (the fields the route reads) plus `__proto__`, `constructor` and `x`.
+ */
+export function randomJson(rand: () => number, keys: readonly string[], depth = 0): unknown {
+  switch (Math.floor(rand() * (depth > 3 ? 5 : 8))) {
+    case 0:
+      return null;
+    case 1:
+      return rand() < 0.5;
+    case 2:
+      return Math.floor(rand() * 2 ** 40) * (rand() < 0.5 ? -1 : 1);
+    case 3:
+      return rand() < 0.3 ? 'x'.repeat(Math.floor(rand() * 3000)) : rand() < 0.5 ? 1.5e308 * 10 : rand();
+    case 4:
+      return String.fromCharCode(
+        ...Array.from({ length: Math.floor(rand() * 20) }, () => Math.floor(rand() * 0xffff)),
+      );
+    case 5:
+      return Array.from({ length: Math.floor(rand() * 5) }, () => randomJson(rand, keys, depth + 1));
+    default: {
+      const all = [...keys, '__proto__', 'constructor', 'x'];
+      const o: Record<string, unknown> = {};
+      for (let i = Math.floor(rand() * 5); i > 0; i--)
+        o[all[Math.floor(rand() * all.length)] as string] = randomJson(rand, keys, depth + 1);
+      return o;
+    }
+  }
+}
