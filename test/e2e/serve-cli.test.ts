@@ -8,10 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { type Cli, cliSuite, runCli, startCli } from '../helpers/cli.js';
+import { ledgerFiles } from '../helpers/faults.js';
 import { closedPort } from '../helpers/http-raw.js';
 import { markerExperiment } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
@@ -163,6 +164,17 @@ describe('faultline serve (built CLI)', () => {
       'the run to be running',
       async () => (await api(first.url, 'GET', `/api/runs/${queued.body.id}`)).body.status === 'running',
     );
+    // Killed once the fault is recorded active (with the marker's identity): killed between creating
+    // the file and recording it, recovery rightly leaves a file it cannot prove is its own.
+    const home = String(suite.env.FAULTLINE_HOME);
+    await until('the fault to be recorded active in the ledger', async () => {
+      for (const f of await ledgerFiles(home)) {
+        // An entry moves while it is updated (claimed, rewritten): a read that misses it is a miss.
+        const text = await readFile(join(home, 'ledger', f), 'utf8').catch(() => '{}');
+        if ((JSON.parse(text) as { state?: string }).state === 'active') return true;
+      }
+      return false;
+    });
     first.cli.child.kill('SIGKILL');
     await first.cli.done;
     servers.delete(first.cli);
