@@ -1,4 +1,5 @@
 /** Low-level HTTP for API tests: exact headers and bytes (no fetch defaults), raw sockets for hostile input. */
+import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -189,4 +190,22 @@ export function randomJson(rand: () => number, keys: readonly string[], depth = 
       return o;
     }
   }
+}
+
+/** What every refusal of the server's API must be: a 4xx, JSON `{error: {code, message}}`, no stack. */
+export function assertClientError(r: RawResponse, what: string): void {
+  assert.ok(
+    r.status >= 400 && r.status < 500,
+    `${what}: expected a 4xx, got ${r.status}: ${r.body.slice(0, 300)}`,
+  );
+  let parsed: { error?: { code?: unknown; message?: unknown } } = {};
+  try {
+    parsed = JSON.parse(r.body);
+  } catch {
+    assert.fail(`${what}: not JSON: ${r.body.slice(0, 200)}`);
+  }
+  assert.equal(typeof parsed.error?.code, 'string', `${what}: ${r.body.slice(0, 200)}`);
+  assert.equal(typeof parsed.error?.message, 'string', what);
+  assert.match(String(r.headers['content-type']), /application\/json/, what);
+  assert.ok(!/\bat .+\.(?:ts|js):\d+/.test(r.body), `${what}: a stack trace in ${r.body.slice(0, 300)}`);
 }

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
-import { http, prng, type RawResponse, randomJson } from '../helpers/http-raw.js';
+import { assertClientError, http, prng, type RawResponse, randomJson } from '../helpers/http-raw.js';
 import { markerExperiment, startTestServer, type TestServer } from '../helpers/serve.js';
 
 let t: TestServer;
@@ -30,23 +30,6 @@ after(async () => {
 });
 
 const host = () => ({ host: `127.0.0.1:${port}` });
-
-function assertClientError(r: RawResponse, what: string): void {
-  assert.ok(
-    r.status >= 400 && r.status < 500,
-    `${what}: expected a 4xx, got ${r.status}: ${r.body.slice(0, 300)}`,
-  );
-  let parsed: any;
-  try {
-    parsed = JSON.parse(r.body);
-  } catch {
-    assert.fail(`${what}: not JSON: ${r.body.slice(0, 200)}`);
-  }
-  assert.equal(typeof parsed.error?.code, 'string', `${what}: ${r.body.slice(0, 200)}`);
-  assert.equal(typeof parsed.error?.message, 'string', what);
-  assert.match(String(r.headers['content-type']), /application\/json/, what);
-  assert.ok(!/\bat .+\.(?:ts|js):\d+/.test(r.body), `${what}: a stack trace in ${r.body.slice(0, 300)}`);
-}
 
 const POST_ROUTES = [
   '/api/experiments',

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { http, prng, type RawResponse, randomJson } from '../helpers/http-raw.js';
+import { assertClientError, http, prng, randomJson } from '../helpers/http-raw.js';
 import { type AuthServer, startAuthServer } from '../helpers/serve-auth.js';
 
 let t: AuthServer;
@@ -25,22 +25,6 @@ before(async () => {
 after(async () => {
   await t?.close();
 });
-
-function assertClientError(r: RawResponse, what: string): void {
-  assert.ok(
-    r.status >= 400 && r.status < 500,
-    `${what}: expected a 4xx, got ${r.status}: ${r.body.slice(0, 300)}`,
-  );
-  let parsed: any;
-  try {
-    parsed = JSON.parse(r.body);
-  } catch {
-    assert.fail(`${what}: not JSON: ${r.body.slice(0, 200)}`);
-  }
-  assert.equal(typeof parsed.error?.code, 'string', what);
-  assert.equal(typeof parsed.error?.message, 'string', what);
-  assert.ok(!/\bat .+\.(?:ts|js):\d+/.test(r.body), `${what}: a stack trace`);
-}
 
 /** The fields the routes read: random bodies use them as keys. */
 const AUTH_FIELDS = ['name', 'password', 'role', 'owner', 'secret', 'disabled'];
