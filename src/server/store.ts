@@ -80,6 +80,18 @@ export const RunSchema = z.object({
 });
 export type Run = z.infer<typeof RunSchema>;
 
+/**
+ * The emergency stop, kept in the database so every server on it honours it: while one is raised no
+ * server claims a queued run, and each server interrupts its runs and reverts its host's faults (halt.ts).
+ */
+export const HaltRecordSchema = z.object({
+  since: z.string(),
+  /** Who raised it (a user, a token, `local`). */
+  by: z.string(),
+  reason: z.string(),
+});
+export type HaltRecord = z.infer<typeof HaltRecordSchema>;
+
 /** A run with its journal (the engine's JSON journal, stored whole). */
 export const RunWithJournalSchema = RunSchema.extend({ journal: z.unknown().optional() });
 export type RunWithJournal = z.infer<typeof RunWithJournalSchema>;
@@ -252,6 +264,13 @@ export interface Store {
    * starts again after being killed mid-run); returns them.
    */
   interruptRunsOf(server: string, reason: string): Promise<Run[]>;
+
+  /** Raises the emergency stop; when one is already raised it is returned unchanged (`created` false). */
+  raiseHalt(halt: { by: string; reason: string }): Promise<{ halt: HaltRecord; created: boolean }>;
+  /** The emergency stop in force, if any. */
+  getHalt(): Promise<HaltRecord | undefined>;
+  /** Lifts the emergency stop; false when none was raised. */
+  releaseHalt(): Promise<boolean>;
 
   /** Appends to the audit log (never updated, never deleted). */
   audit(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<AuditEntry>;

@@ -14,6 +14,7 @@ import {
   type AuditEntry,
   type ExperimentSummary,
   type ExperimentVersion,
+  type HaltRecord,
   type NewApiToken,
   type NewExperiment,
   type NewRun,
@@ -424,6 +425,42 @@ export class KyselyStore implements Store {
       return rows
         .map(toRun)
         .sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.id.localeCompare(b.id));
+    });
+  }
+
+  // ------------------------------------------------------------ the emergency stop
+
+  async raiseHalt(halt: { by: string; reason: string }): Promise<{ halt: HaltRecord; created: boolean }> {
+    return this.#run('raising the emergency stop', async () => {
+      const row = { id: 1, since: now(), by: halt.by, reason: halt.reason };
+      // One row at most: a second raise (another server, a double click) keeps the first.
+      const inserted = await this.#db
+        .insertInto('halt')
+        .values(row)
+        .onConflict((oc) => oc.column('id').doNothing())
+        .returning(['since', 'by', 'reason'])
+        .executeTakeFirst();
+      if (inserted) return { halt: inserted, created: true };
+      const existing = await this.#db
+        .selectFrom('halt')
+        .select(['since', 'by', 'reason'])
+        .where('id', '=', 1)
+        .executeTakeFirst();
+      // Released between the two statements: raise it again.
+      return existing ? { halt: existing, created: false } : this.raiseHalt(halt);
+    });
+  }
+
+  async getHalt(): Promise<HaltRecord | undefined> {
+    return this.#run('reading the emergency stop', () =>
+      this.#db.selectFrom('halt').select(['since', 'by', 'reason']).where('id', '=', 1).executeTakeFirst(),
+    );
+  }
+
+  async releaseHalt(): Promise<boolean> {
+    return this.#run('releasing the emergency stop', async () => {
+      const result = await this.#db.deleteFrom('halt').where('id', '=', 1).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
     });
   }
 

@@ -56,9 +56,18 @@ export interface AuditLogTable {
   detail: string | null;
 }
 
+/** The emergency stop: no row, or one row with id 1. */
+export interface HaltTable {
+  id: number;
+  since: string;
+  by: string;
+  reason: string;
+}
+
 export interface Database {
   experiment_versions: ExperimentVersionsTable;
   runs: RunsTable;
   run_tags: RunTagsTable;
   audit_log: AuditLogTable;
+  halt: HaltTable;
 }

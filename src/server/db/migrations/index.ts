@@ -8,10 +8,12 @@ import type { Migration, MigrationProvider } from 'kysely';
 import type { DbKind } from '../tables.js';
 import { initial } from './0001-initial.js';
 import { auth } from './0002-auth.js';
+import { halt } from './0003-halt.js';
 
 const MIGRATIONS: readonly [name: string, make: (kind: DbKind) => Migration][] = [
   ['0001-initial', initial],
   ['0002-auth', auth],
+  ['0003-halt', halt],
 ];
 
 export function migrationProvider(kind: DbKind): MigrationProvider {
