@@ -23,6 +23,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from 'zod';
 import { FaultlineError, issuePath } from '../core/errors.js';
 import { decideVerdict } from '../core/verdict.js';
+import { faultlineHome } from '../faults/home.js';
+import type { FleetConnectOptions } from '../fleet/connect.js';
 import { parseJournal, renderReport } from '../report/index.js';
 import { VERSION } from '../version.js';
 import { ApiError, errorBody } from './api-error.js';
@@ -43,6 +45,9 @@ import { SignInLimiter } from './auth/rate-limit.js';
 import { registerAuthRoutes } from './auth/routes.js';
 import { mountDashboard } from './dashboard.js';
 import { checkExperimentSource } from './experiments.js';
+import { registerHaltRoutes } from './halt-routes.js';
+import { registerLiveRoutes } from './live-routes.js';
+import type { RouteDeps } from './route-deps.js';
 import type { Runner } from './runner.js';
 import {
   AuditEntrySchema,
@@ -55,6 +60,7 @@ import {
   RunWithJournalSchema,
   type Store,
 } from './store.js';
+import { registerTrendRoutes } from './trend-routes.js';
 
 /** Requests larger than this are refused with 413 before they are read whole. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -79,6 +85,10 @@ export interface AppOptions {
   sessionTtlMs?: number;
   /** Failed sign-ins allowed before a name or an address must wait (default SIGN_IN_LIMITS). */
   signInLimits?: { perUser: number; perAddress: number; windowMs: number };
+  /** $FAULTLINE_HOME (the emergency stop reverts this host's ledger); default from the environment. */
+  home?: string;
+  /** The fleet's NATS, when the server drives one: the emergency stop halts it too. */
+  fleet?: FleetConnectOptions;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -561,6 +571,18 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       );
     },
   );
+
+  const deps: RouteDeps = {
+    store,
+    runner,
+    access,
+    serverId: opts.serverId,
+    home: opts.home ?? faultlineHome(),
+    ...(opts.fleet ? { fleet: opts.fleet } : {}),
+    audit,
+    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+  };
+  for (const group of [registerLiveRoutes, registerHaltRoutes, registerTrendRoutes]) group(app, deps);
 
   registerAuthRoutes(app, {
     store,

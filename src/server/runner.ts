@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
 import { decideVerdict } from '../core/verdict.js';
+import type { FleetConnectOptions } from '../fleet/connect.js';
 import { runFromSource } from '../lib/run-source.js';
 import type { Run, Store } from './store.js';
 
@@ -24,6 +25,13 @@ export interface RunnerOptions {
   env?: NodeJS.ProcessEnv;
   /** How often the loop looks for queued runs when nobody told it of one (another server's API, a missed wake). */
   pollMs?: number;
+  /** The fleet's NATS for runs whose faults name `targets:` (`serve --nats`); default as runFromSource's. */
+  fleet?: FleetConnectOptions;
+  /**
+   * Asked before each claim: false leaves queued runs queued (the emergency stop is raised). A claim
+   * after a halt raised elsewhere but before this server saw it is still stopped by the halt itself.
+   */
+  mayClaim?: () => Promise<boolean>;
   /** Something the operator should know (a run that could not be recorded). */
   onProblem?: (message: string) => void;
 }
@@ -82,6 +90,11 @@ export class Runner {
     this.wakeUp?.();
   }
 
+  /** The runs this server is running now. */
+  runningIds(): string[] {
+    return [...this.running.keys()];
+  }
+
   /** Whether this server is running `id` now. */
   isRunning(id: string): boolean {
     return this.running.has(id);
@@ -116,7 +129,8 @@ export class Runner {
     while (!this.stopped) {
       let claimed: Run | undefined;
       try {
-        claimed = await this.opts.store.claimQueuedRun(this.opts.serverId);
+        if ((await this.opts.mayClaim?.()) !== false)
+          claimed = await this.opts.store.claimQueuedRun(this.opts.serverId);
         this.lastProblem = undefined;
       } catch (err) {
         // The database is away: health reports it; the loop tries again at the next poll.
@@ -182,6 +196,7 @@ export class Runner {
         env: this.opts.env ?? process.env,
         runId: run.id,
         signal: controller.signal,
+        ...(this.opts.fleet ? { fleet: this.opts.fleet } : {}),
       });
       await this.record(run.id, finishedUpdate(result.journal));
     } catch (err) {

@@ -19,6 +19,7 @@ import { serve } from '@hono/node-server';
 import { FaultlineError } from '../core/errors.js';
 import { ensureDir, writeAtomic } from '../faults/home.js';
 import type { RecoveryReport } from '../faults/recovery.js';
+import type { FleetConnectOptions } from '../fleet/connect.js';
 import { recoverOrphans } from '../lib/faults.js';
 import { createApp } from './app.js';
 import { Runner, removeWorkDirs } from './runner.js';
@@ -43,6 +44,8 @@ export interface ServeOptions {
   /** Default 7474; 0 picks a free one (`url` says which). */
   port?: number;
   env?: NodeJS.ProcessEnv;
+  /** The fleet's NATS (`serve --nats`): runs may place faults on agents, and the emergency stop halts them. */
+  fleet?: FleetConnectOptions;
   /** How often the run loop looks for runs queued by another server on the same database. */
   pollMs?: number;
   onProblem?: (message: string) => void;
@@ -119,6 +122,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     home,
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
+    ...(opts.fleet ? { fleet: opts.fleet } : {}),
+    // While the emergency stop is raised (by any server on this database) queued runs stay queued.
+    mayClaim: async () => (await store.getHalt()) === undefined,
     ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
   });
   const app = createApp({
@@ -126,6 +132,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     runner,
     serverId,
     exposed: !isLoopback(host),
+    home,
+    ...(opts.fleet ? { fleet: opts.fleet } : {}),
     ...(opts.tls ? { tls: true } : {}),
     ...(opts.sessionTtlMs !== undefined ? { sessionTtlMs: opts.sessionTtlMs } : {}),
     ...(opts.signInLimits ? { signInLimits: opts.signInLimits } : {}),
