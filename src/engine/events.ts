@@ -38,6 +38,13 @@ export type RunEvent =
   | { type: 'hypothesis-end'; phase: Phase; state: SteadyState }
   | { type: 'fault'; action: 'injected' | 'reverted' | 'revert-failed' | 'expired'; fault: FaultRecord }
   | { type: 'log'; level: LogLevel; message: string }
+  /**
+   * The last second of the experiment's `load:` traffic, once a second while it runs (live views):
+   * completed requests per second, the share that failed (0 when none completed), latency ms.
+   */
+  | { type: 'load'; requests: number; throughput: number; error_rate: number; p50: number; p99: number }
+  /** One check of a safeguard (every check, not only a breach): its output against its tolerance. */
+  | { type: 'safeguard'; name: string; met: boolean; output: unknown; tolerance?: unknown; reason?: string }
   | { type: 'run-end'; journal: Journal };
 
 export type RunEventListener = (event: RunEvent) => void;

@@ -35,6 +35,7 @@ import { faultlineHome } from '../faults/home.js';
 import { Ledger } from '../faults/ledger.js';
 import type { FaultKindSource } from '../faults/registry.js';
 import { FaultSession } from '../faults/session.js';
+import { trafficOf } from '../load/resource.js';
 import { VERSION } from '../version.js';
 import { executeActivity, interruptedRun, reasonOf } from './activity.js';
 import type { ActivityContext, FleetRunner, LogLevel, ProviderLookup } from './context.js';
@@ -436,20 +437,50 @@ class ExperimentRun {
       strategies: this.#strategies,
       dry: this.#dry,
     });
-    // Every phase runs whatever happened before it; what went wrong in each is an outcome,
-    // and the status, reason and verdict come from all of them (engine/outcome.ts).
-    const outcomes = await this.#main();
-    // Faults first, whatever stopped the run: a Ctrl-C must not leave them in place while rollbacks run.
-    await this.#revertFaults();
-    outcomes.push(...(await this.#rollbacks(outcomes)));
-    // Anything a rollback injected (rare) goes too; a no-op otherwise.
-    await this.#revertFaults();
-    outcomes.push(...(await this.#recover(outcomes)));
+    const stopLoadEvents = this.#startLoadEvents();
+    let outcomes: PhaseOutcome[];
+    try {
+      // Every phase runs whatever happened before it; what went wrong in each is an outcome,
+      // and the status, reason and verdict come from all of them (engine/outcome.ts).
+      outcomes = await this.#main();
+      // Faults first, whatever stopped the run: a Ctrl-C must not leave them in place while rollbacks run.
+      await this.#revertFaults();
+      outcomes.push(...(await this.#rollbacks(outcomes)));
+      // Anything a rollback injected (rare) goes too; a no-op otherwise.
+      await this.#revertFaults();
+      outcomes.push(...(await this.#recover(outcomes)));
+    } finally {
+      stopLoadEvents();
+    }
     // Resources (in-process proxies, load) stop only after every fault in them is reverted.
     Object.assign(this.#journal.faultline, await this.#stopResources());
     // The run's Python worker goes last: rollbacks and controls may still have used it.
     Object.assign(this.#journal.faultline, await this.#scope.close());
     return this.#finish(outcomes);
+  }
+
+  /**
+   * Once a second while the run's `load:` sends, its last second as a `load` event (live views);
+   * returns what stops it. Nothing runs when the run has no listener or no load.
+   */
+  #startLoadEvents(): () => void {
+    const traffic = this.options.onEvent ? trafficOf(this.#configuration) : undefined;
+    if (!traffic) return () => {};
+    const timer = setInterval(() => {
+      const m = traffic.series.window(1000);
+      this.#emit({
+        type: 'load',
+        requests: m.requests,
+        throughput: m.throughput,
+        // The window calls a second without outcomes all errors (probes must not pass on silence); a chart shows none.
+        error_rate: m.requests === 0 ? 0 : m.error_rate,
+        p50: m.p50,
+        p99: m.p99,
+      });
+    }, 1000);
+    // The run's own work keeps the process alive; a chart's tick must not.
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   // ---------------------------------------------------------------- the phases
@@ -581,6 +612,15 @@ class ExperimentRun {
         });
         return { ...(await this.#judge(probe, run, signal)), output: run.output };
       },
+      onCheck: (probe, result) =>
+        this.#emit({
+          type: 'safeguard',
+          name: probe.name,
+          met: result.met,
+          output: result.output,
+          ...(probe.tolerance !== undefined ? { tolerance: probe.tolerance } : {}),
+          ...(result.reason ? { reason: result.reason } : {}),
+        }),
       onBreach: (probe, result) => {
         if (this.#breach || this.#interrupt.signal.aborted) return;
         const b: SafeguardBreach = {

@@ -78,6 +78,8 @@ export function collectSafeguards(
 export interface SafeguardOptions {
   check(probe: Safeguard, signal: AbortSignal): Promise<SafeguardCheck>;
   onBreach(probe: Safeguard, result: SafeguardCheck): void;
+  /** Every check's result, met or not (live views show a safeguard's value as it is checked). */
+  onCheck?(probe: Safeguard, result: SafeguardCheck): void;
 }
 
 /**
@@ -92,12 +94,16 @@ export function startSafeguards(
   const { signal } = stopper;
   const run = async (probe: Safeguard) => {
     if (signal.aborted) return;
+    let result: SafeguardCheck;
     try {
-      const result = await opts.check(probe, signal);
-      if (!result.met && !signal.aborted) opts.onBreach(probe, result);
+      result = await opts.check(probe, signal);
     } catch (err) {
-      if (!signal.aborted) opts.onBreach(probe, { met: false, output: null, reason: (err as Error).message });
+      result = { met: false, output: null, reason: (err as Error).message };
     }
+    // A check cut short by the run's end says nothing about the system.
+    if (signal.aborted) return;
+    opts.onCheck?.(probe, result);
+    if (!result.met) opts.onBreach(probe, result);
   };
   const loop = async (probe: Safeguard, seconds: number) => {
     while (!signal.aborted) {

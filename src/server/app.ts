@@ -329,7 +329,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
         requestedBy: principalOf(c).actor,
       });
       await audit(c, 'run.start', run.id, { experiment: experiment.name, version: experiment.version });
-      runner.wake();
+      runner.notifyQueued(run);
       return c.json(run, 202);
     },
   );

@@ -15,6 +15,7 @@ import type { Journal } from '../core/journal.js';
 import { decideVerdict } from '../core/verdict.js';
 import type { FleetConnectOptions } from '../fleet/connect.js';
 import { runFromSource } from '../lib/run-source.js';
+import { LiveHub, type LiveHubOptions } from './live.js';
 import type { Run, Store } from './store.js';
 
 export interface RunnerOptions {
@@ -34,6 +35,8 @@ export interface RunnerOptions {
   mayClaim?: () => Promise<boolean>;
   /** Something the operator should know (a run that could not be recorded). */
   onProblem?: (message: string) => void;
+  /** The live view's bounds and clock (tests, benchmarks); defaults as LiveHub's. */
+  live?: LiveHubOptions;
 }
 
 /** What a journal says about how the run went, as the store records it. */
@@ -65,6 +68,8 @@ export async function removeWorkDirs(home: string, serverId: string): Promise<vo
 }
 
 export class Runner {
+  /** The live view of this server's runs and the server-wide stream (`/api/runs/{id}/live`, `/api/live`). */
+  readonly live: LiveHub;
   private readonly opts: RunnerOptions;
   private readonly running = new Map<string, AbortController>();
   /** Aborts asked for between a run's claim and its start. */
@@ -79,6 +84,7 @@ export class Runner {
 
   constructor(opts: RunnerOptions) {
     this.opts = opts;
+    this.live = new LiveHub(opts.live);
   }
 
   start(): void {
@@ -88,6 +94,12 @@ export class Runner {
   /** A run was queued: look now rather than at the next poll. */
   wake(): void {
     this.wakeUp?.();
+  }
+
+  /** A run was queued through this server: `/api/live` viewers see it, and the loop looks now. */
+  notifyQueued(run: Run): void {
+    this.live.broadcast({ type: 'run', run });
+    this.wake();
   }
 
   /** The runs this server is running now. */
@@ -122,6 +134,8 @@ export class Runner {
     for (const controller of this.running.values()) controller.abort(reason);
     this.wakeUp?.();
     await this.loop;
+    // Viewers' streams end, so closing the HTTP server does not wait for them.
+    this.live.close();
   }
 
   private async run(): Promise<void> {
@@ -153,12 +167,19 @@ export class Runner {
     }
   }
 
-  private async record(id: string, update: Parameters<Store['updateRun']>[1]): Promise<void> {
+  /** Records the end of `run` and tells its viewers, with the verdict as stored. */
+  private async record(run: Run, update: Parameters<Store['updateRun']>[1]): Promise<void> {
+    let stored: Run | undefined;
     try {
-      await this.opts.store.updateRun(id, update);
+      stored = await this.opts.store.updateRun(run.id, update);
     } catch (err) {
-      this.opts.onProblem?.(`cannot record the end of run ${id}: ${(err as Error).message}`);
+      this.opts.onProblem?.(`cannot record the end of run ${run.id}: ${(err as Error).message}`);
     }
+    // Not recorded (the database is away): viewers still learn how it ended, from the update itself.
+    const { journal: _journal, ...fields } = update as typeof update & { journal?: unknown };
+    const ended = stored ?? ({ ...run, ...fields } as Run);
+    this.live.end(ended);
+    this.live.broadcast({ type: 'run', run: ended });
   }
 
   private async execute(run: Run): Promise<void> {
@@ -177,7 +198,7 @@ export class Runner {
           ? undefined
           : await store.getExperiment(run.experiment, run.experimentVersion);
       if (!experiment) {
-        await this.record(run.id, {
+        await this.record(run, {
           status: 'finished',
           verdict: 'refused',
           reason: `experiment ${run.experiment ?? '(none)'} version ${run.experimentVersion ?? 'latest'} is not stored`,
@@ -185,7 +206,9 @@ export class Runner {
         });
         return;
       }
-      await store.updateRun(run.id, { startedAt: new Date().toISOString() });
+      const started = await store.updateRun(run.id, { startedAt: new Date().toISOString() });
+      this.live.begin(run.id, run.title);
+      this.live.broadcast({ type: 'run', run: started ?? run });
       workDir = join(workRoot(this.opts.home, this.opts.serverId), run.id);
       await mkdir(workDir, { recursive: true, mode: 0o700 });
       const file = join(workDir, `experiment.${experiment.format}`);
@@ -196,13 +219,14 @@ export class Runner {
         env: this.opts.env ?? process.env,
         runId: run.id,
         signal: controller.signal,
+        onEvent: this.live.listener(run.id),
         ...(this.opts.fleet ? { fleet: this.opts.fleet } : {}),
       });
-      await this.record(run.id, finishedUpdate(result.journal));
+      await this.record(run, finishedUpdate(result.journal));
     } catch (err) {
       // Refused before it started (validation, a policy, the blast radius, a halt): no journal.
       const refused = err instanceof FaultlineError;
-      await this.record(run.id, {
+      await this.record(run, {
         status: 'finished',
         verdict: refused ? 'refused' : 'failed',
         reason: refused ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`,

@@ -1,0 +1,466 @@
+/**
+ * The live view's hub (issue #17): what a browser watching a run is sent, as it happens. The Runner
+ * feeds it every event of the runs it runs (runFromSource's `onEvent`); the hub keeps, per run, the
+ * LiveState so far (live-state.ts's reducer, the one the browser applies), the last envelopes (so a
+ * viewer that reconnects with Last-Event-ID gets only what it missed) and the viewers. It also carries
+ * the server-wide stream (`run` and `halt` events, `broadcast`).
+ *
+ * A viewer must never slow a run: every send is a synchronous enqueue on the viewer's own stream, never
+ * awaited, and a viewer whose unsent bytes pass a bound (it stopped reading, or reads slower than the
+ * run speaks) is dropped; its browser reconnects and starts again from a snapshot. Each frame is
+ * serialised once, however many viewers get it.
+ */
+import type { RunSourceEvent } from '../lib/run-source.js';
+import {
+  applyLiveEvent,
+  initialLiveState,
+  LIVE_OUTPUT_CHARS,
+  type LiveEnvelope,
+  type LiveEvent,
+  type LiveState,
+} from './live-state.js';
+import type { Run } from './store.js';
+
+/**
+ * The emergency stop as `/api/live` sends it: halt.ts's HaltState, spelled out here because halt.ts
+ * drives the Runner, which owns this hub (an import back would be a cycle).
+ */
+export interface LiveHaltState {
+  halted: boolean;
+  since?: string | undefined;
+  by?: string | undefined;
+  reason?: string | undefined;
+}
+
+/** What `/api/live` sends: a run of this server queued, started or ended; the emergency stop raised or released. */
+export type ServerEvent = { type: 'run'; run: Run } | { type: 'halt'; halt: LiveHaltState };
+
+export interface LiveHubOptions {
+  /** Envelopes kept per run for Last-Event-ID resume (older ones: a fresh snapshot instead). Default 2000. */
+  ring?: number;
+  /** How long an ended run's state is kept, so a viewer arriving late still gets the end. Default 60 s. */
+  keepEndedMs?: number;
+  /** Unsent bytes a viewer may hold before it is dropped. Default 1 MiB. */
+  maxBufferedBytes?: number;
+  /** A comment line this often keeps proxies from closing a quiet stream. Default 15 s. */
+  heartbeatMs?: number;
+  /** The clock envelopes are stamped with (ms since the epoch). */
+  now?: () => number;
+}
+
+const encoder = new TextEncoder();
+
+/** One SSE frame. `data` is JSON: it never holds a raw newline, so one `data:` line is enough. */
+export function sseFrame(event: string, data: unknown, id?: number): string {
+  return `event: ${event}\n${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`;
+}
+
+/** A value as the live view shows it: JSON text, at most LIVE_OUTPUT_CHARS (an output can be megabytes). */
+export function liveText(value: unknown): string {
+  let text: string;
+  try {
+    text =
+      typeof value === 'string'
+        ? JSON.stringify(value.length > LIVE_OUTPUT_CHARS ? value.slice(0, LIVE_OUTPUT_CHARS) : value)
+        : (JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value));
+  } catch {
+    // Circular or otherwise unserialisable (a Python object's repr is already text): say what it is.
+    text = String(value);
+  }
+  return text.length > LIVE_OUTPUT_CHARS ? `${text.slice(0, LIVE_OUTPUT_CHARS - 1)}…` : text;
+}
+
+function cutLine(message: string): string {
+  return message.length > LIVE_OUTPUT_CHARS ? `${message.slice(0, LIVE_OUTPUT_CHARS - 1)}…` : message;
+}
+
+/**
+ * A run's event as the browser gets it, or undefined for what the live view does not show (the
+ * journal written, reports, the engine's own run-end: the Runner sends the stored verdict instead).
+ * Events arrive redacted by the engine (engine/redact.ts masks secret values and credential query
+ * parameters in every string), so nothing here can hold more than the journal does; outputs are cut.
+ */
+export function toLiveEvent(e: RunSourceEvent, now: () => number = Date.now): LiveEvent | undefined {
+  switch (e.type) {
+    case 'run-start':
+      return { type: 'run-start', title: e.title };
+    case 'phase':
+      return { type: 'phase', phase: e.phase };
+    case 'activity-start':
+      return {
+        type: 'activity-start',
+        phase: e.phase,
+        name: e.activity.name,
+        activity: e.activity.type,
+        background: e.background,
+      };
+    case 'activity-end': {
+      const { run } = e;
+      const error = run.exception?.at(-1)?.trim() ?? e.reason;
+      return {
+        type: 'activity-end',
+        phase: e.phase,
+        name: run.activity.name,
+        status: run.status,
+        ...(run.output !== undefined ? { output: liveText(run.output) } : {}),
+        ...(run.tolerance_met !== undefined
+          ? { tolerance: run.activity.tolerance, toleranceMet: run.tolerance_met }
+          : {}),
+        ...(error ? { error: cutLine(error) } : {}),
+      };
+    }
+    case 'hypothesis-end':
+      return { type: 'hypothesis-end', phase: e.phase, met: e.state.steady_state_met };
+    case 'fault': {
+      const f = e.fault;
+      return {
+        type: 'fault',
+        action: e.action,
+        fault: {
+          id: f.id,
+          kind: f.kind,
+          target: f.target,
+          injectedAt: f.injected_at,
+          ...(f.reverted_at !== undefined ? { revertedAt: f.reverted_at } : {}),
+          ...(f.error !== undefined ? { error: cutLine(f.error) } : {}),
+        },
+      };
+    }
+    case 'load':
+      return {
+        type: 'load',
+        sample: { at: now(), throughput: e.throughput, errorRate: e.error_rate, p50: e.p50, p99: e.p99 },
+      };
+    case 'safeguard':
+      return {
+        type: 'safeguard',
+        name: e.name,
+        met: e.met,
+        ...(e.output !== undefined ? { value: liveText(e.output) } : {}),
+        ...(e.tolerance !== undefined ? { tolerance: e.tolerance } : {}),
+        ...(e.reason !== undefined ? { reason: cutLine(e.reason) } : {}),
+      };
+    case 'log':
+      return { type: 'log', level: e.level, message: cutLine(e.message) };
+    case 'notice':
+      return { type: 'log', level: e.level, message: cutLine(e.message) };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * One browser's stream. Sends enqueue on a ReadableStream the HTTP server reads from as fast as the
+ * socket drains (@hono/node-server waits for `drain`), so what the viewer has not taken yet is the
+ * stream's queue: its size is the bound checked.
+ */
+export class Viewer {
+  readonly stream: ReadableStream<Uint8Array>;
+  #controller!: ReadableStreamDefaultController<Uint8Array>;
+  #closed = false;
+  readonly #max: number;
+  readonly #onGone: (viewer: Viewer) => void;
+  /** Why it was dropped, when it was (tests and the log). */
+  dropped: string | undefined;
+
+  constructor(maxBufferedBytes: number, onGone: (viewer: Viewer) => void) {
+    this.#max = maxBufferedBytes;
+    this.#onGone = onGone;
+    this.stream = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.#controller = controller;
+        },
+        // The client went away (node-server cancels the reader when the response closes).
+        cancel: () => this.#gone(),
+      },
+      // High-water mark 0: desiredSize is minus the bytes queued, i.e. what the viewer has not taken.
+      new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
+    );
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes sent but not yet taken by the connection. */
+  get buffered(): number {
+    return this.#closed ? 0 : -(this.#controller.desiredSize ?? 0);
+  }
+
+  /** Queues `bytes`; false (and the viewer is closed) when it is gone or too far behind. */
+  send(bytes: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.buffered + bytes.byteLength > this.#max) {
+      this.dropped = `more than ${this.#max} bytes unsent: the viewer is not reading`;
+      // An error, not a close: the connection is cut at once instead of flushing what it would not read.
+      this.#closed = true;
+      try {
+        this.#controller.error(new Error(this.dropped));
+      } catch {
+        // Already errored or closed.
+      }
+      this.#onGone(this);
+      return false;
+    }
+    this.#controller.enqueue(bytes);
+    return true;
+  }
+
+  /** Ends the stream after what is queued. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#controller.close();
+    } catch {
+      // Already cancelled by the client.
+    }
+    this.#onGone(this);
+  }
+
+  #gone(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onGone(this);
+  }
+}
+
+interface Channel {
+  runId: string;
+  state: LiveState;
+  /** The last envelopes, oldest first. */
+  ring: LiveEnvelope[];
+  viewers: Set<Viewer>;
+  ended?: Run;
+  expiry?: NodeJS.Timeout;
+}
+
+/** A viewer of a run this server has not begun yet (queued, or claimed and not started). */
+interface Waiting {
+  viewer: Viewer;
+  /** Asked at each heartbeat: the run ended without starting here, or another server runs it. */
+  recheck: () => Promise<'wait' | 'gone' | Run>;
+}
+
+export class LiveHub {
+  readonly #ringSize: number;
+  readonly #keepEndedMs: number;
+  readonly #maxBuffered: number;
+  readonly #heartbeatMs: number;
+  readonly #now: () => number;
+  readonly #channels = new Map<string, Channel>();
+  readonly #waiting = new Map<string, Set<Waiting>>();
+  readonly #server = new Set<Viewer>();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(opts: LiveHubOptions = {}) {
+    this.#ringSize = opts.ring ?? 2000;
+    this.#keepEndedMs = opts.keepEndedMs ?? 60_000;
+    this.#maxBuffered = opts.maxBufferedBytes ?? 1024 * 1024;
+    this.#heartbeatMs = opts.heartbeatMs ?? 15_000;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  /** A new viewer stream (give `viewer.stream` to the response, then attach it). */
+  viewer(): Viewer {
+    return new Viewer(this.#maxBuffered, (v) => this.#forget(v));
+  }
+
+  /** The live state of a run this server runs, or ran a short while ago. */
+  state(runId: string): LiveState | undefined {
+    return this.#channels.get(runId)?.state;
+  }
+
+  /** How many viewers are attached (runs and the server-wide stream). */
+  get viewers(): number {
+    let n = this.#server.size;
+    for (const c of this.#channels.values()) n += c.viewers.size;
+    for (const w of this.#waiting.values()) n += w.size;
+    return n;
+  }
+
+  // ------------------------------------------------------------ the Runner's side
+
+  /** The run starts here: its state begins, and viewers waiting for it start getting its events. */
+  begin(runId: string, title: string): void {
+    if (this.#closed) return;
+    const old = this.#channels.get(runId);
+    if (old?.expiry) clearTimeout(old.expiry);
+    const channel: Channel = { runId, state: initialLiveState(runId, title), ring: [], viewers: new Set() };
+    this.#channels.set(runId, channel);
+    const waiting = this.#waiting.get(runId);
+    this.#waiting.delete(runId);
+    // They were sent a seq-0 snapshot of the queued run: the events from 1 on apply to it.
+    for (const w of waiting ?? []) if (!w.viewer.closed) channel.viewers.add(w.viewer);
+  }
+
+  /** runFromSource's `onEvent` for a run begun with begin(). */
+  listener(runId: string): (event: RunSourceEvent) => void {
+    return (event) => {
+      const live = toLiveEvent(event, this.#now);
+      if (live) this.publish(runId, live);
+    };
+  }
+
+  /** Applies `event` to the run's state and sends it to its viewers; undefined when the run is not here. */
+  publish(runId: string, event: LiveEvent): LiveEnvelope | undefined {
+    const channel = this.#channels.get(runId);
+    if (!channel || channel.ended) return undefined;
+    const envelope: LiveEnvelope = { seq: channel.state.seq + 1, at: this.#now(), event };
+    channel.state = applyLiveEvent(channel.state, envelope);
+    channel.ring.push(envelope);
+    if (channel.ring.length > this.#ringSize) channel.ring.splice(0, channel.ring.length - this.#ringSize);
+    if (channel.viewers.size > 0) {
+      const bytes = encoder.encode(sseFrame('live', envelope, envelope.seq));
+      for (const v of channel.viewers) v.send(bytes);
+    }
+    return envelope;
+  }
+
+  /**
+   * The run ended and `run` is what the store recorded: a `run-end` event with its verdict, then
+   * `end` (the stored summary) to every viewer, whose streams close. The state is kept a short while.
+   */
+  end(run: Run): void {
+    if (this.#closed) return;
+    if (!this.#channels.has(run.id)) this.begin(run.id, run.title);
+    const channel = this.#channels.get(run.id) as Channel;
+    this.publish(run.id, {
+      type: 'run-end',
+      status: run.status,
+      ...(run.verdict !== undefined ? { verdict: run.verdict } : {}),
+      ...(run.reason !== undefined ? { reason: run.reason } : {}),
+    });
+    channel.ended = run;
+    const end = encoder.encode(sseFrame('end', run));
+    for (const v of [...channel.viewers]) {
+      v.send(end);
+      v.close();
+    }
+    channel.expiry = setTimeout(() => {
+      if (this.#channels.get(run.id) === channel) this.#channels.delete(run.id);
+    }, this.#keepEndedMs);
+    channel.expiry.unref();
+  }
+
+  /** Sends `event` to every `/api/live` viewer. */
+  broadcast(event: ServerEvent): void {
+    if (this.#server.size === 0) return;
+    const bytes = encoder.encode(sseFrame(event.type, event.type === 'run' ? event.run : event.halt));
+    for (const v of this.#server) v.send(bytes);
+  }
+
+  // ------------------------------------------------------------ the routes' side
+
+  /**
+   * Attaches a viewer to a run the hub has (running, or ended a short while ago). With `lastEventId`
+   * still in the ring it gets only what came after; otherwise a snapshot. An ended run's viewer then
+   * gets `end` and its stream closes. False when the hub does not have the run.
+   */
+  attach(runId: string, viewer: Viewer, lastEventId?: number): boolean {
+    const channel = this.#channels.get(runId);
+    if (!channel) return false;
+    const { state, ring } = channel;
+    const oldest = ring[0]?.seq ?? state.seq + 1;
+    // Resumable when nothing after lastEventId fell out of the ring (and it is not from the future).
+    if (lastEventId !== undefined && lastEventId <= state.seq && lastEventId >= oldest - 1) {
+      for (const e of ring) if (e.seq > lastEventId) viewer.send(encoder.encode(sseFrame('live', e, e.seq)));
+    } else {
+      viewer.send(encoder.encode(sseFrame('snapshot', state, state.seq)));
+    }
+    if (channel.ended) {
+      viewer.send(encoder.encode(sseFrame('end', channel.ended)));
+      viewer.close();
+      return true;
+    }
+    if (!viewer.closed) {
+      channel.viewers.add(viewer);
+      this.#beat();
+    }
+    return true;
+  }
+
+  /**
+   * A viewer of a run queued (or claimed) but not begun here: it gets `snapshot` now and the run's
+   * events once it begins. At each heartbeat `recheck` says whether it ended meanwhile (a Run: `end`
+   * is sent) or is gone elsewhere (the stream closes; the reconnect is answered by the route).
+   */
+  wait(run: Run, viewer: Viewer, recheck: Waiting['recheck']): void {
+    if (this.attach(run.id, viewer)) return;
+    const state: LiveState = { ...initialLiveState(run.id, run.title), status: run.status };
+    viewer.send(encoder.encode(sseFrame('snapshot', state, 0)));
+    if (viewer.closed) return;
+    const set = this.#waiting.get(run.id) ?? new Set<Waiting>();
+    this.#waiting.set(run.id, set);
+    set.add({ viewer, recheck });
+    this.#beat();
+  }
+
+  /** A viewer of the server-wide stream; `first` is sent before anything else (the emergency stop's state). */
+  attachServer(viewer: Viewer, first: ServerEvent): void {
+    viewer.send(encoder.encode(sseFrame(first.type, first.type === 'run' ? first.run : first.halt)));
+    if (viewer.closed) return;
+    this.#server.add(viewer);
+    this.#beat();
+  }
+
+  /** Ends every stream (the server is closing): nothing holds a connection open. */
+  close(): void {
+    this.#closed = true;
+    if (this.#heartbeat) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    for (const v of [...this.#server]) v.close();
+    for (const c of this.#channels.values()) {
+      if (c.expiry) clearTimeout(c.expiry);
+      for (const v of [...c.viewers]) v.close();
+    }
+    for (const set of this.#waiting.values()) for (const w of [...set]) w.viewer.close();
+    this.#channels.clear();
+    this.#waiting.clear();
+  }
+
+  // ------------------------------------------------------------ inside
+
+  #forget(viewer: Viewer): void {
+    this.#server.delete(viewer);
+    for (const c of this.#channels.values()) c.viewers.delete(viewer);
+    for (const [id, set] of this.#waiting) {
+      for (const w of set) if (w.viewer === viewer) set.delete(w);
+      if (set.size === 0) this.#waiting.delete(id);
+    }
+    if (this.viewers === 0 && this.#heartbeat) {
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
+    }
+  }
+
+  /** One timer for every viewer, running only while there are viewers. */
+  #beat(): void {
+    if (this.#heartbeat || this.#closed) return;
+    const ping = encoder.encode(': ping\n\n');
+    this.#heartbeat = setInterval(() => {
+      for (const v of this.#server) v.send(ping);
+      for (const c of this.#channels.values()) for (const v of c.viewers) v.send(ping);
+      for (const [id, set] of this.#waiting) {
+        for (const w of set) {
+          w.viewer.send(ping);
+          void w
+            .recheck()
+            .then((outcome) => this.#settleWaiting(id, w, outcome))
+            .catch(() => {
+              // The database is away: keep waiting; the next heartbeat asks again.
+            });
+        }
+      }
+    }, this.#heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  #settleWaiting(runId: string, w: Waiting, outcome: 'wait' | 'gone' | Run): void {
+    if (outcome === 'wait' || w.viewer.closed || !this.#waiting.get(runId)?.has(w)) return;
+    if (outcome !== 'gone') w.viewer.send(encoder.encode(sseFrame('end', outcome)));
+    w.viewer.close();
+  }
+}
