@@ -4,6 +4,7 @@
  * CLI's start pays nothing for them.
  */
 import { type Command, Option } from 'commander';
+import { withNatsOptions } from './nats-options.js';
 import type { Output } from './output.js';
 
 const DATABASE_HELP = 'a SQLite file path or postgres://user@host/db (default: $FAULTLINE_HOME/faultline.db)';
@@ -27,10 +28,12 @@ export function registerServeCommands(program: Command, out: () => Output): void
     .option('--port <port>', 'port to listen on (0: any free port)', '7474')
     .option('--database <url>', DATABASE_HELP)
     .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key)')
-    .option('--tls-key <file>', 'the PEM private key of --tls-cert')
-    .action(async (opts) => {
-      process.exitCode = await (await run()).serveCommand(opts, out());
-    });
+    .option('--tls-key <file>', 'the PEM private key of --tls-cert');
+  // With --nats, runs place their `targets:` faults on the fleet's agents and the emergency stop halts
+  // the fleet; without it the server never connects to NATS (the other --nats-* flags need it).
+  withNatsOptions(serve).action(async (opts) => {
+    process.exitCode = await (await run()).serveCommand(opts, out());
+  });
   // Checked by the command (serve.ts), so that registering loads none of the server's modules.
   const role = () =>
     new Option('--role <role>', 'what it may do: viewer, operator, approver or admin').makeOptionMandatory();

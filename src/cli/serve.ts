@@ -2,6 +2,8 @@
  * `faultline serve`: opens the store, starts the control plane (server/server.ts)
  * and prints its URL; Ctrl-C or SIGTERM stops it after the run it is running
  * has been interrupted and its faults reverted (a second signal exits at once).
+ * With `--nats` (and the other NATS flags of the fleet commands) its runs place
+ * `targets:` faults on the fleet's agents and its emergency stop halts them.
  *
  * `faultline serve user|token ...` work on the store directly (not through a
  * running server), so the first admin can be made before the server starts,
@@ -13,18 +15,21 @@
  * commands: every other command would otherwise load both databases' drivers at start.
  */
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { FaultlineError } from '../core/errors.js';
 import { faultlineHome } from '../faults/home.js';
+import type { FleetConnectOptions } from '../fleet/connect.js';
 import { LOCAL_ACTOR } from '../server/auth/access.js';
 import { ROLES, type Role } from '../server/auth/roles.js';
 import { PasswordSchema } from '../server/auth/schemas.js';
 import { hashPassword, newToken, secretHash } from '../server/auth/secrets.js';
 import type { RunningServer } from '../server/server.js';
 import { type Store, TokenNameSchema, UserNameSchema } from '../server/store.js';
+import { type NatsFlags, natsConnectOptions } from './nats-options.js';
 import { type Output, printText } from './output.js';
 import { waitForSignal } from './wait-signal.js';
 
-export interface ServeFlags {
+export interface ServeFlags extends NatsFlags {
   host?: string;
   port?: string;
   database?: string;
@@ -58,12 +63,60 @@ async function readTls(flags: ServeFlags): Promise<{ cert: Buffer; key: Buffer }
   return { cert: await read('--tls-cert', flags.tlsCert), key: await read('--tls-key', flags.tlsKey) };
 }
 
+const NATS_DETAIL_FLAGS = [
+  'natsUser',
+  'natsPassword',
+  'natsToken',
+  'natsCreds',
+  'natsTlsCa',
+  'natsTlsCert',
+  'natsTlsKey',
+] as const;
+
+const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/**
+ * The fleet's NATS from `--nats` and its companions, or undefined: without `--nats` the server never
+ * connects to NATS ($FAULTLINE_NATS_URL alone does not make a server a fleet controller).
+ */
+export function serveFleet(
+  flags: NatsFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): FleetConnectOptions | undefined {
+  if (flags.nats === undefined) {
+    const stray = NATS_DETAIL_FLAGS.find((k) => flags[k] !== undefined);
+    if (stray)
+      throw new FaultlineError(
+        'FAULTLINE_ERR_USAGE',
+        `${flagName(stray)}: only with --nats (the fleet's NATS URL, e.g. --nats nats://127.0.0.1:4222)`,
+      );
+    return undefined;
+  }
+  const urls = flags.nats
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  if (urls.length === 0)
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `--nats: expected one or more NATS URLs (nats://host:4222, comma-separated), got '${flags.nats}'`,
+    );
+  const bad = urls.find((u) => !/^(?:(?:nats|tls|ws|wss):\/\/)?[^\s/]+(?::\d{1,5})?\/?$/i.test(u));
+  if (bad)
+    throw new FaultlineError(
+      'FAULTLINE_ERR_USAGE',
+      `--nats: '${bad.replace(/\/\/[^/@\s]+@/, '//***@')}' is not a NATS URL (expected nats://host:4222)`,
+    );
+  return natsConnectOptions(flags, `faultline-serve-${hostname()}-${process.pid}`, env);
+}
+
 export async function serveCommand(flags: ServeFlags, out: Output): Promise<number> {
   const { openStore } = await import('../server/db/index.js');
   const { checkHost, DEFAULT_HOST, DEFAULT_PORT, startServer } = await import('../server/server.js');
   const host = flags.host ?? DEFAULT_HOST;
   const port = flags.port === undefined ? DEFAULT_PORT : parsePort(flags.port);
   const tls = await readTls(flags);
+  const fleet = serveFleet(flags);
   const home = faultlineHome();
   const store = await openStore({
     home,
@@ -78,6 +131,7 @@ export async function serveCommand(flags: ServeFlags, out: Output): Promise<numb
       host,
       port,
       ...(tls ? { tls } : {}),
+      ...(fleet ? { fleet } : {}),
       onProblem: (message) => out.warn(message),
     });
     for (const run of server.interrupted)
@@ -87,6 +141,18 @@ export async function serveCommand(flags: ServeFlags, out: Output): Promise<numb
       out.warn(`could not revert a leftover fault: ${r.kind} on ${r.target}: ${r.error ?? 'unknown error'}`);
     out.summary(`faultline serve: listening on ${server.url} (database: ${store.describe})`);
     out.info(`API: ${server.url}/api, OpenAPI document: ${server.url}/api/openapi.json`);
+    if (fleet) {
+      // Said at start rather than at the first run or halt that needs the fleet; the server runs either way.
+      const problem = await fleetProblem(fleet);
+      if (problem)
+        out.warn(
+          `--nats: ${problem}; runs with \`targets:\` fail and the emergency stop cannot halt the fleet until it answers`,
+        );
+      else
+        out.info(
+          'fleet: connected to NATS; runs place `targets:` faults on agents, the emergency stop halts them',
+        );
+    }
     if (!(await store.hasUsers()) && !tls && host === DEFAULT_HOST)
       out.info(
         'no users: requests from this machine are the anonymous admin `local`; `faultline serve user add NAME --role admin` makes sign-in required',
@@ -102,6 +168,18 @@ export async function serveCommand(flags: ServeFlags, out: Output): Promise<numb
   } finally {
     await server?.close();
     await store.close();
+  }
+}
+
+/** Why the fleet's NATS cannot be used now, or undefined when a controller can open on it. */
+async function fleetProblem(fleet: FleetConnectOptions): Promise<string | undefined> {
+  const { FleetController } = await import('../fleet/controller.js');
+  try {
+    const ctl = await FleetController.open({ ...fleet, reconnect: false });
+    await ctl.close({ leave: true });
+    return undefined;
+  } catch (err) {
+    return ((err as Error)?.message ?? String(err)).replace(/\/\/[^/@\s]+@/g, '//***@');
   }
 }
 

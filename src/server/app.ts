@@ -45,6 +45,7 @@ import { SignInLimiter } from './auth/rate-limit.js';
 import { registerAuthRoutes } from './auth/routes.js';
 import { mountDashboard } from './dashboard.js';
 import { checkExperimentSource } from './experiments.js';
+import { refuseWhileHalted } from './halt.js';
 import { registerHaltRoutes } from './halt-routes.js';
 import { registerLiveRoutes } from './live-routes.js';
 import type { RouteDeps } from './route-deps.js';
@@ -308,11 +309,16 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       path: '/api/runs',
       summary: 'Queue a run of a stored experiment (its latest version unless `version`)',
       request: jsonBody(StartRunSchema),
-      responses: { 202: json(RunSchema, 'Queued'), ...errors },
+      responses: {
+        202: json(RunSchema, 'Queued'),
+        409: json(ErrorSchema, 'The emergency stop is raised (`halted`): who raised it and why'),
+        ...errors,
+      },
     }),
     async (c) => {
       const body = c.req.valid('json');
       await requireHealthy();
+      await refuseWhileHalted(store);
       const experiment = await store.getExperiment(body.experiment, body.version);
       if (!experiment)
         throw new ApiError(

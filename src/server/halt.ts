@@ -2,9 +2,18 @@
  * The control plane's emergency stop (issue #17): one request halts
  * everything Faultline has injected, every run on every server on this
  * database and every fleet agent. The shapes are the API's (and the
- * dashboard's, type-only).
+ * dashboard's, type-only); below them, what a server does on a halt (its runs,
+ * its host's ledger and halt flag, the fleet) and the watcher that makes every
+ * server on the database follow the halt row within its poll.
  */
 import { z } from 'zod';
+import { FaultlineError } from '../core/errors.js';
+import { haltState, releaseHalt as releaseHostHalt } from '../faults/recovery.js';
+import type { FleetConnectOptions } from '../fleet/connect.js';
+import type { FleetController } from '../fleet/controller.js';
+import { haltAll } from '../lib/faults.js';
+import { ApiError } from './api-error.js';
+import type { HaltRecord, Store } from './store.js';
 
 export const HaltStateSchema = z.object({
   halted: z.boolean(),
@@ -33,3 +42,304 @@ export const HaltResultSchema = HaltStateSchema.extend({
     .optional(),
 });
 export type HaltResult = z.infer<typeof HaltResultSchema>;
+
+// ---------------------------------------------------------------- what a server does on a halt
+
+/**
+ * Where each server keeps the record that it applied a halt on its host: the host's own halt flag,
+ * whose reason ends with this tag. The flag is what `faultline run` on the host obeys, so applied
+ * and enforced are one fact, and it survives a restart: a server that finds its tag on the flag
+ * while the database holds no halt lifts it (the halt was released while it was down).
+ */
+const tagOf = (serverId: string, since: string) => ` [faultline serve ${serverId}, halt of ${since}]`;
+/** Raised while the database could not record the halt: never lifted by the watcher, only by DELETE. */
+const UNRECORDED = 'unrecorded';
+
+export function haltReasonText(halt: { by: string; reason: string }): string {
+  return `emergency stop by ${halt.by}: ${halt.reason}`;
+}
+
+/** The 409 POST /api/runs answers while the emergency stop is raised. */
+export function haltedError(halt: HaltRecord): ApiError {
+  return new ApiError(
+    409,
+    'halted',
+    `the emergency stop is raised (${haltReasonText(halt)}, since ${halt.since}): no run starts until an approver releases it (DELETE /api/halt)`,
+  );
+}
+
+/** For POST /api/runs: refuses while the database holds a halt (any server on it may have raised it). */
+export async function refuseWhileHalted(store: Pick<Store, 'getHalt'>): Promise<void> {
+  const halt = await store.getHalt();
+  if (halt) throw haltedError(halt);
+}
+
+export function haltStateOf(halt: HaltRecord | undefined): HaltState {
+  return halt ? { halted: true, since: halt.since, by: halt.by, reason: halt.reason } : { halted: false };
+}
+
+/** What a halt needs of the run loop (runner.ts's Runner; structural, as runner.ts imports this file's shapes). */
+export interface HaltableRunner {
+  runningIds(): string[];
+  abort(id: string, reason: string): boolean;
+  /** The server-wide stream (`/api/live`): told when the halt is raised or released. */
+  live?: { broadcast(event: { type: 'halt'; halt: HaltState }): void };
+}
+
+export interface LocalHaltDeps {
+  runner: HaltableRunner;
+  /** $FAULTLINE_HOME: the ledger reverted and the flag raised. */
+  home: string;
+  serverId: string;
+}
+
+export interface LocalHaltOutcome {
+  runsInterrupted: string[];
+  reverted: number;
+  failed: HaltResult['failed'];
+}
+
+/**
+ * One host's ledger is worked on by one halt or release at a time: the route and the watcher of one
+ * server may both act on the same halt, and the second then finds the first's flag and does nothing.
+ */
+const hostQueues = new Map<string, Promise<unknown>>();
+function onHost<T>(home: string, work: () => Promise<T>): Promise<T> {
+  const next = (hostQueues.get(home) ?? Promise.resolve()).then(work, work);
+  const settled = next.catch(() => undefined);
+  hostQueues.set(home, settled);
+  void settled.then(() => {
+    if (hostQueues.get(home) === settled) hostQueues.delete(home);
+  });
+  return next;
+}
+
+/** Interrupts every run this server is running, with the halt's who and why as the reason. */
+function interruptRuns(deps: LocalHaltDeps, halt: { by: string; reason: string }): string[] {
+  const reason = haltReasonText(halt);
+  return deps.runner.runningIds().filter((id) => deps.runner.abort(id, reason));
+}
+
+/** Whether this host's flag already carries this server's record of `halt`. */
+async function appliedHere(deps: LocalHaltDeps, halt: HaltRecord): Promise<boolean> {
+  const flag = await haltState({ home: deps.home }).catch(() => null);
+  return flag?.reason?.endsWith(tagOf(deps.serverId, halt.since)) ?? false;
+}
+
+/**
+ * What a halt does on this server and its host: its runs interrupted (their faults reverted with
+ * them), every fault in the host's ledger reverted (the CLI's and other runners' too) and the host's
+ * halt flag raised, so `faultline run` and `inject` on this host are refused as after `faultline halt`.
+ * `recorded: false`: the database could not keep the halt; the flag then stays until DELETE /api/halt
+ * or `faultline halt --release`, whatever the database says later.
+ */
+export function applyHaltHere(
+  deps: LocalHaltDeps,
+  halt: HaltRecord,
+  opts: { recorded?: boolean; force?: boolean } = {},
+): Promise<LocalHaltOutcome & { applied: boolean }> {
+  return onHost(deps.home, async () => {
+    const runsInterrupted = interruptRuns(deps, halt);
+    if (!opts.force && opts.recorded !== false && (await appliedHere(deps, halt)))
+      return { runsInterrupted, reverted: 0, failed: [], applied: false };
+    const tag = tagOf(deps.serverId, opts.recorded === false ? UNRECORDED : halt.since);
+    const report = await haltAll({ home: deps.home, reason: `${haltReasonText(halt)}${tag}` });
+    const failed: HaltResult['failed'] = [
+      ...report.failed.map((f) => ({
+        id: f.id,
+        kind: f.kind,
+        error: `${f.target}: ${f.error ?? 'not reverted'}`,
+      })),
+      ...report.notRetried.map((f) => ({
+        id: f.id,
+        kind: f.kind,
+        error: `${f.target}: not retried after ${f.attempts} failed reverts${f.lastError ? ` (${f.lastError})` : ''}`,
+      })),
+      ...report.corrupt
+        .filter((c) => c.handled === 'unrevertable' || c.handled === 'left')
+        .map((c) => ({
+          id: c.id,
+          kind: c.salvaged.kind ?? 'unknown',
+          error: c.note ?? 'a corrupt ledger entry',
+        })),
+      ...(report.ledgerError ? [{ id: 'ledger', kind: 'ledger', error: report.ledgerError }] : []),
+      ...(report.flag.raised
+        ? []
+        : [
+            {
+              id: 'halt-flag',
+              kind: 'halt',
+              error: `${report.flag.error}: \`faultline run\` on this host is NOT refused`,
+            },
+          ]),
+    ];
+    return { runsInterrupted, reverted: report.reverted.length, failed, applied: true };
+  });
+}
+
+/**
+ * Lifts this host's halt flag when this server raised it: `any` also lifts one raised while the
+ * database could not record the halt (DELETE /api/halt does; the watcher does not). A flag raised
+ * by `faultline halt` on the host is left alone. True when a flag was lifted.
+ */
+export function releaseHaltHere(
+  deps: Pick<LocalHaltDeps, 'home' | 'serverId'>,
+  any = false,
+): Promise<boolean> {
+  return onHost(deps.home, async () => {
+    const flag = await haltState({ home: deps.home });
+    const reason = flag?.reason ?? '';
+    const mine = ` [faultline serve ${deps.serverId}, halt of `;
+    const at = reason.lastIndexOf(mine);
+    if (at < 0 || !reason.endsWith(']')) return false;
+    if (!any && reason.slice(at + mine.length, -1) === UNRECORDED) return false;
+    return releaseHostHalt({ home: deps.home });
+  });
+}
+
+/** `user:pass@` in a NATS URL never reaches a response or the audit log. */
+const redact = (text: string) => text.replace(/\/\/[^/@\s]+@/g, '//***@');
+
+/**
+ * Halts the fleet: every agent reverts its faults and refuses new ones until released. Waits for
+ * the agents' verified reverts at most `timeoutMs`; those that did not show one are `unconfirmed`
+ * (their faults still revert when their leases run out). Never throws: an unreachable NATS is `error`.
+ */
+export async function haltFleetNow(
+  fleet: FleetConnectOptions,
+  id: string,
+  reason: string,
+  timeoutMs = FLEET_CONFIRM_MS,
+): Promise<NonNullable<HaltResult['fleet']>> {
+  let ctl: FleetController | undefined;
+  try {
+    const { FleetController } = await import('../fleet/controller.js');
+    ctl = await FleetController.open({ ...fleet, name: id }, { id });
+    const report = await ctl.haltFleet(reason, { timeoutMs });
+    return { verified: report.reverted, unconfirmed: report.noAnswer.map((a) => a.name) };
+  } catch (err) {
+    return {
+      verified: [],
+      unconfirmed: [],
+      error: `the fleet was NOT halted: ${redact((err as Error)?.message ?? String(err))}`,
+    };
+  } finally {
+    await ctl?.close({ leave: true }).catch(() => undefined);
+  }
+}
+
+/** Lifts the fleet's halt; throws (FAULTLINE_ERR_FLEET) when NATS cannot be reached. */
+export async function releaseFleetNow(fleet: FleetConnectOptions, id: string): Promise<boolean> {
+  const { FleetController } = await import('../fleet/controller.js');
+  let ctl: FleetController | undefined;
+  try {
+    ctl = await FleetController.open({ ...fleet, name: id }, { id });
+    return await ctl.releaseFleet();
+  } catch (err) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_FLEET',
+      `the fleet's halt was NOT released: ${redact((err as Error)?.message ?? String(err))}`,
+    );
+  } finally {
+    await ctl?.close({ leave: true }).catch(() => undefined);
+  }
+}
+
+/** How long POST /api/halt waits for the fleet's agents to show their faults reverted. */
+export const FLEET_CONFIRM_MS = 10_000;
+
+/** Tells this server's `/api/live` subscribers that the halt changed. */
+export function announceHalt(runner: HaltableRunner, halt: HaltState): void {
+  runner.live?.broadcast({ type: 'halt', halt });
+}
+
+// ---------------------------------------------------------------- the watcher
+
+export interface HaltWatcherOptions extends LocalHaltDeps {
+  store: Pick<Store, 'getHalt'>;
+  /** How often the database is read (default 1 s). */
+  pollMs?: number;
+  /** A database that is away, a revert that failed: said once, not at every poll. */
+  onProblem?: (message: string) => void;
+}
+
+/**
+ * Follows the database's halt on this server: a halt raised by another server (or by this one's
+ * API) is applied here within one poll (runs interrupted, the host's ledger reverted, the host
+ * flag raised), and lifted from the host when released. While a halt is in force it also
+ * interrupts any run that started anyway (claimed in the instant before the halt was raised).
+ */
+export class HaltWatcher {
+  private readonly opts: HaltWatcherOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
+  private stopped = false;
+  private lastProblem: string | undefined;
+
+  constructor(opts: HaltWatcherOptions) {
+    this.opts = opts;
+  }
+
+  /** Applies a halt already raised (before the run loop claims anything), then polls. */
+  async start(): Promise<void> {
+    await this.check();
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.checking;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.check().finally(() => this.schedule());
+    }, this.opts.pollMs ?? 1000);
+  }
+
+  private problem(message: string | undefined): void {
+    if (message !== undefined && message !== this.lastProblem) this.opts.onProblem?.(message);
+    this.lastProblem = message;
+  }
+
+  /** One look at the database and what follows from it; never throws. */
+  check(): Promise<void> {
+    this.checking ??= this.look().finally(() => {
+      this.checking = undefined;
+    });
+    return this.checking;
+  }
+
+  private async look(): Promise<void> {
+    let halt: HaltRecord | undefined;
+    try {
+      halt = await this.opts.store.getHalt();
+    } catch (err) {
+      // The database is away: health says so; the halt in force locally (if any) stays in force.
+      this.problem(
+        `cannot read the emergency stop from the database: ${(err as Error)?.message ?? String(err)}`,
+      );
+      return;
+    }
+    try {
+      if (halt) {
+        const done = await applyHaltHere(this.opts, halt);
+        if (done.applied) {
+          announceHalt(this.opts.runner, haltStateOf(halt));
+          if (done.failed.length > 0)
+            this.problem(
+              `emergency stop: ${done.failed.length} fault(s) on this host could not be reverted: ${done.failed.map((f) => `${f.kind} ${f.id}: ${f.error}`).join('; ')}`,
+            );
+          else this.problem(undefined);
+        } else this.problem(undefined);
+      } else {
+        if (await releaseHaltHere(this.opts)) announceHalt(this.opts.runner, { halted: false });
+        this.problem(undefined);
+      }
+    } catch (err) {
+      this.problem(`emergency stop: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
+}

@@ -22,6 +22,7 @@ import type { RecoveryReport } from '../faults/recovery.js';
 import type { FleetConnectOptions } from '../fleet/connect.js';
 import { recoverOrphans } from '../lib/faults.js';
 import { createApp } from './app.js';
+import { HaltWatcher } from './halt.js';
 import { Runner, removeWorkDirs } from './runner.js';
 import type { Run, Store } from './store.js';
 
@@ -48,6 +49,8 @@ export interface ServeOptions {
   fleet?: FleetConnectOptions;
   /** How often the run loop looks for runs queued by another server on the same database. */
   pollMs?: number;
+  /** How often the emergency stop is read from the database (a halt raised through another server; default 1 s). */
+  haltPollMs?: number;
   onProblem?: (message: string) => void;
 }
 
@@ -127,6 +130,17 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     mayClaim: async () => (await store.getHalt()) === undefined,
     ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
   });
+  // A halt already raised on the database is applied here before the run loop claims anything and
+  // before the API answers; from then on every halt raised or released through any server is followed.
+  const watcher = new HaltWatcher({
+    store,
+    runner,
+    home,
+    serverId,
+    ...(opts.haltPollMs !== undefined ? { pollMs: opts.haltPollMs } : {}),
+    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+  });
+  await watcher.start();
   const app = createApp({
     store,
     runner,
@@ -140,7 +154,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
   });
 
-  const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+  const listening = new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const s = serve(
       {
         fetch: app.fetch,
@@ -163,6 +177,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       ),
     );
   });
+  const server = await listening.catch(async (err) => {
+    await watcher.stop();
+    throw err;
+  });
   // A client that opens a connection and never finishes its request must not hold a socket forever.
   if ('headersTimeout' in server) {
     server.headersTimeout = 30_000;
@@ -180,6 +198,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     recovery,
     close() {
       closing ??= (async () => {
+        await watcher.stop();
         await runner.stop('the server is shutting down');
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
