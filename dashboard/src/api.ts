@@ -9,7 +9,10 @@
  * change; a 401 from any call means the page must sign in, whatever page made the call.
  */
 import type { z } from 'zod';
+import type { PERMISSIONS, Permission, ROLES, Role } from '../../src/server/auth/roles.js';
 import type { SessionInfoSchema } from '../../src/server/auth/schemas.js';
+import type { HaltResult, HaltState } from '../../src/server/halt.js';
+import type { LiveEnvelope, LiveState } from '../../src/server/live-state.js';
 import type {
   AuditEntry,
   ExperimentSummary,
@@ -17,8 +20,22 @@ import type {
   Run,
   RunPage,
 } from '../../src/server/store.js';
+import type { Comparison, Trends } from '../../src/server/trends.js';
 
-export type { AuditEntry, ExperimentSummary, ExperimentVersion, Run, RunPage };
+export type {
+  AuditEntry,
+  Comparison,
+  ExperimentSummary,
+  ExperimentVersion,
+  HaltResult,
+  HaltState,
+  LiveEnvelope,
+  LiveState,
+  Role,
+  Run,
+  RunPage,
+  Trends,
+};
 export type RunWithJournal = Run & { journal?: unknown };
 export type SessionInfo = z.infer<typeof SessionInfoSchema>;
 
@@ -148,6 +165,31 @@ export const session = {
   },
 };
 
+// The server's role table, restated as values: roles.ts builds zod schemas beside it, and zod in the
+// bundle would triple its size. The types are the server's own, so a change there fails the type check.
+const ORDER: typeof ROLES = ['viewer', 'operator', 'approver', 'admin'];
+const LEAST: typeof PERMISSIONS = {
+  read: 'viewer',
+  'experiment.upload': 'operator',
+  'run.start': 'operator',
+  'run.abort': 'operator',
+  'run.push': 'operator',
+  halt: 'operator',
+  'halt.release': 'approver',
+  'run.approve': 'approver',
+  'users.manage': 'admin',
+  'tokens.manage': 'admin',
+};
+
+/**
+ * Whether whoever the page is may take `action`: what the page offers (the server refuses anyway).
+ * Nobody signed in may do nothing.
+ */
+export function can(w: Who, action: Permission): boolean {
+  if (w.state !== 'signed-in') return false;
+  return ORDER.indexOf(w.info.role as Role) >= ORDER.indexOf(LEAST[action]);
+}
+
 export interface RunFilters {
   experiment?: string;
   status?: string;
@@ -155,6 +197,15 @@ export interface RunFilters {
   tags?: string;
   from?: string;
   to?: string;
+  /** Runs whose faults touched a target matching this text. */
+  target?: string;
+}
+
+export interface TrendQuery {
+  experiment?: string;
+  from?: string;
+  to?: string;
+  bucket?: 'hour' | 'day' | 'week';
 }
 
 const query = (params: Record<string, string | undefined>) => {
@@ -188,5 +239,11 @@ export const api = {
   abort: (id: string) => call<Run>('POST', `/api/runs/${encodeURIComponent(id)}/abort`),
   audit: (before?: number, limit = 50) =>
     call<AuditEntry[]>('GET', `/api/audit${query({ before: before?.toString(), limit: String(limit) })}`),
+  halt: () => call<HaltState>('GET', '/api/halt'),
+  raiseHalt: (reason: string) => call<HaltResult>('POST', '/api/halt', { reason }),
+  releaseHalt: () => call<HaltState>('DELETE', '/api/halt'),
+  trends: (q: TrendQuery) => call<Trends>('GET', `/api/trends${query({ ...q })}`),
+  compare: (a: string, b: string) => call<Comparison>('GET', `/api/runs/compare${query({ a, b })}`),
+  liveUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/live`,
   reportUrl: (id: string) => `/api/runs/${encodeURIComponent(id)}/report`,
 };

@@ -1,17 +1,22 @@
 /**
  * The dashboard of `faultline serve`: a Preact application bundled into the package (scripts/build-
  * dashboard.mjs) and served by the server itself (src/server/dashboard.ts), so it works without any
- * network beyond the server. Pages: the runs' history, one run, the experiments, the audit log; and
- * signing in, whenever the API says nobody is (on loopback without users it never does: that is `local`).
+ * network beyond the server. Pages: the runs' history, one run (live while it runs), the experiments,
+ * trends, a comparison of two runs, the audit log; and signing in, whenever the API says nobody is (on
+ * loopback without users it never does: that is `local`). The header carries the emergency stop, and a
+ * banner under it says when the stop is raised.
  */
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, session, type Who } from './api.js';
+import { EmergencyStop, HaltBanner } from './halt.js';
 import { AuditPage } from './pages/audit.js';
+import { ComparePage } from './pages/compare.js';
 import { ExperimentPage, ExperimentsPage } from './pages/experiments.js';
 import { RunPage } from './pages/run.js';
 import { RunsPage } from './pages/runs.js';
 import { SignInPage } from './pages/sign-in.js';
+import { TrendsPage } from './pages/trends.js';
 import { type Route, useRoute } from './route.js';
 import { Failure, Loading, useLoad, useWho } from './ui.js';
 import './styles.css';
@@ -19,6 +24,7 @@ import './styles.css';
 const SECTIONS = [
   { id: 'runs', label: 'Runs' },
   { id: 'experiments', label: 'Experiments' },
+  { id: 'trends', label: 'Trends' },
   { id: 'audit', label: 'Audit log' },
 ] as const;
 
@@ -28,6 +34,8 @@ function Page({ route }: { route: Route }) {
   if (section === 'runs') return <RunsPage query={route.query} />;
   if (section === 'experiments' && id) return <ExperimentPage name={id} />;
   if (section === 'experiments') return <ExperimentsPage />;
+  if (section === 'trends') return <TrendsPage query={route.query} />;
+  if (section === 'compare') return <ComparePage query={route.query} />;
   if (section === 'audit') return <AuditPage query={route.query} />;
   return (
     <section>
@@ -121,8 +129,10 @@ function App() {
           </nav>
         )}
         <Health />
+        {who.state === 'signed-in' && <EmergencyStop who={who} />}
         {who.state === 'signed-in' && <Identity who={who} />}
       </header>
+      {who.state === 'signed-in' && <HaltBanner who={who} />}
       <main id="main" tabIndex={-1}>
         <Main who={who} route={route} />
       </main>

@@ -1,12 +1,15 @@
 /**
  * The experiments: the list with a Start button each, an upload (a JSON or YAML file under a name; the
  * server validates it as `faultline validate` does and every issue is shown with its line and column),
- * and one experiment's versions and source.
+ * and one experiment's versions and source. Start and Upload are offered to whoever may use them (an
+ * operator or above; a viewer sees neither, and the server would refuse them anyway); Start is disabled,
+ * saying why, while the emergency stop is raised.
  */
 import { useState } from 'preact/hooks';
-import { ApiFailure, api, type ExperimentVersion } from '../api.js';
+import { ApiFailure, api, can, type ExperimentVersion } from '../api.js';
+import { useStartBlocked } from '../halt.js';
 import { href, navigate } from '../route.js';
-import { Empty, Failure, Issues, Loading, Time, useFocusOnMount, useLoad } from '../ui.js';
+import { Empty, Failure, Issues, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -28,10 +31,13 @@ function formatFromFile(file: string): 'json' | 'yaml' | undefined {
 const failure = (err: unknown) =>
   err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
 
-/** Starts a run of `name` and opens its page. */
+/** Starts a run of `name` and opens its page; nothing for a viewer. */
 function StartButton({ name, version, label }: { name: string; version?: number; label?: string }) {
+  const who = useWho();
+  const blocked = useStartBlocked();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiFailure | undefined>();
+  if (!can(who, 'run.start')) return null;
   const start = async () => {
     setBusy(true);
     setError(undefined);
@@ -48,7 +54,8 @@ function StartButton({ name, version, label }: { name: string; version?: number;
       <button
         type="button"
         onClick={start}
-        disabled={busy}
+        disabled={busy || blocked !== undefined}
+        title={blocked ? `No run starts: ${blocked}` : undefined}
         // A bare “Start” in a list needs its row's name; a labelled one says enough.
         aria-label={label ? undefined : `Start a run of ${name}`}
       >
@@ -179,6 +186,7 @@ function Upload({ onUploaded }: { onUploaded: () => void }) {
 
 export function ExperimentsPage() {
   const heading = useFocusOnMount<HTMLHeadingElement>('experiments');
+  const who = useWho();
   const experiments = useLoad('experiments', api.experiments);
   return (
     <section>
@@ -189,7 +197,10 @@ export function ExperimentsPage() {
       {experiments.state === 'failed' && <Failure error={experiments.error} onRetry={experiments.reload} />}
       {experiments.data && experiments.data.length === 0 && (
         <Empty>
-          <p>No experiment stored yet: upload one below.</p>
+          <p>
+            No experiment stored yet
+            {can(who, 'experiment.upload') ? ': upload one below.' : ' (an operator uploads them).'}
+          </p>
         </Empty>
       )}
       {experiments.data && experiments.data.length > 0 && (
@@ -227,7 +238,7 @@ export function ExperimentsPage() {
           </tbody>
         </table>
       )}
-      <Upload onUploaded={experiments.reload} />
+      {can(who, 'experiment.upload') && <Upload onUploaded={experiments.reload} />}
     </section>
   );
 }

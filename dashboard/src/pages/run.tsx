@@ -1,13 +1,18 @@
 /**
- * One run: its status, verdict and reason, timings and tags, and what its journal says happened (each
- * probe of the steady state against its tolerance, the method's actions, the rollbacks, the faults and
- * whether they were reverted). Polled every second while it is queued or running; an Abort asks once.
- * The journal is someone else's text when it was pushed: it is shown as text, never as markup.
+ * One run: its status, verdict and reason, timings and tags. While it is queued or running the server
+ * streams it (live.tsx: phase, probes against tolerances, faults and their ages, safeguards, the load's
+ * charts, the log); once it has ended, what its journal says happened (each probe of the steady state
+ * against its tolerance, the method's actions, the rollbacks, the faults and whether they were reverted).
+ * When the stream cannot be had (the run is on another server, a proxy in the way) the page reads the run
+ * every second instead. An Abort asks once. The journal is someone else's text when it was pushed: it is
+ * shown as text, never as markup.
  */
-import { useRef, useState } from 'preact/hooks';
-import { ApiFailure, api, type RunWithJournal } from '../api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiFailure, api, can, type LiveState, type RunWithJournal } from '../api.js';
+import { type RunStream, useLiveRun } from '../live.js';
 import { href } from '../route.js';
-import { Badge, Failure, Loading, seconds, Time, useFocusOnMount, useLoad } from '../ui.js';
+import { Badge, Failure, Loading, seconds, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
+import { LiveView, LoadCharts, StreamStatus } from './live.js';
 import { Tags } from './runs.js';
 
 interface ActivityRecord {
@@ -70,25 +75,53 @@ function brief(v: unknown, max = 300): string {
 
 export function RunPage({ id }: { id: string }) {
   const heading = useFocusOnMount<HTMLHeadingElement>(`run-${id}`);
-  const run = useLoad(`run-${id}`, () => api.run(id), { ms: 1_000, while: live });
+  const streaming = useRef(false);
+  // Polled only while live and not streamed: the stream says everything a poll would, sooner.
+  const run = useLoad(`run-${id}`, () => api.run(id), {
+    ms: 1_000,
+    while: (r) => live(r) && !streaming.current,
+  });
+  const { live: state, stream } = useLiveRun(id, Boolean(run.data && live(run.data)), run.data?.status);
+  streaming.current =
+    stream.state === 'open' || stream.state === 'reconnecting' || stream.state === 'connecting';
+  const reload = run.reload;
+  useEffect(() => {
+    // The run ended (its journal is stored now), or the stream was refused: read the run again.
+    if (stream.state === 'ended' || stream.state === 'unavailable') reload();
+  }, [stream.state, reload]);
   return (
     <section>
       <p class="crumbs">
         <a href="#/runs">Runs</a> /
       </p>
       <h1 ref={heading} tabIndex={-1}>
-        {run.data ? run.data.title || 'Run' : 'Run'}
+        {run.data ? run.data.title || state?.title || 'Run' : 'Run'}
       </h1>
       {run.state === 'loading' && <Loading what="the run" />}
       {run.state === 'failed' && <Failure error={run.error} onRetry={run.reload} />}
-      {run.data && <RunView run={run.data} onChange={run.reload} />}
+      {run.data && <RunView run={run.data} live={state} stream={stream} onChange={run.reload} />}
     </section>
   );
 }
 
-function RunView({ run, onChange }: { run: RunWithJournal; onChange: () => void }) {
+function RunView({
+  run,
+  live: state,
+  stream,
+  onChange,
+}: {
+  run: RunWithJournal;
+  live: LiveState | undefined;
+  stream: RunStream;
+  onChange: () => void;
+}) {
+  const who = useWho();
   const journal = journalOf(run);
   const fl = journal?.faultline;
+  // The stream knows first: a run-end event comes before the stored run says so.
+  const running = live(run) && !(state && state.status !== 'running' && state.status !== 'queued');
+  const status = live(run) && state ? state.status : run.status;
+  const verdict = run.verdict ?? (state?.verdict as RunWithJournal['verdict']);
   return (
     <>
       <div class="run-head">
@@ -96,14 +129,19 @@ function RunView({ run, onChange }: { run: RunWithJournal; onChange: () => void 
           <div>
             <dt>Status</dt>
             <dd>
-              <Badge kind="status" value={run.status} />
-              {live(run) && <span class="live"> (updating every second)</span>}
+              <Badge kind="status" value={status} />
+              {live(run) && (
+                <>
+                  {' '}
+                  <StreamStatus stream={stream} />
+                </>
+              )}
             </dd>
           </div>
           <div>
             <dt>Verdict</dt>
             <dd>
-              <Badge kind="verdict" value={run.verdict} />
+              <Badge kind="verdict" value={verdict} />
             </dd>
           </div>
           <div>
@@ -159,7 +197,12 @@ function RunView({ run, onChange }: { run: RunWithJournal; onChange: () => void 
               HTML report
             </a>
           )}
-          {live(run) && <AbortButton run={run} onDone={onChange} />}
+          {run.experiment && !running && (
+            <a class="button secondary" href={href(['compare'], { a: run.id })}>
+              Compare with…
+            </a>
+          )}
+          {running && can(who, 'run.abort') && <AbortButton run={run} onDone={onChange} />}
         </div>
       </div>
       {(Boolean(run.reason) || list(fl?.verdict?.reasons).length > 0) && (
@@ -173,14 +216,30 @@ function RunView({ run, onChange }: { run: RunWithJournal; onChange: () => void 
             ))}
         </div>
       )}
-      {!journal && (
+      {state && running && <LiveView live={state} />}
+      {running && !state && (
+        <p class="state empty">
+          {stream.state === 'unavailable'
+            ? 'The journal appears when the run ends (updating every second).'
+            : run.status === 'queued'
+              ? 'Queued: the live view starts with the run.'
+              : 'Connecting to the live view…'}
+        </p>
+      )}
+      {!running && !journal && (
         <p class="state empty">
           {live(run)
-            ? 'The journal appears when the run ends.'
+            ? 'The run has ended: its journal is on its way.'
             : 'This run has no journal (it ended before it started).'}
         </p>
       )}
-      {journal && <JournalView journal={journal} />}
+      {!running && state && state.load.length > 0 && (
+        <>
+          <h2>Load</h2>
+          <LoadCharts live={state} />
+        </>
+      )}
+      {!running && journal && <JournalView journal={journal} />}
     </>
   );
 }

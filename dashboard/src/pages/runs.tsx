@@ -1,16 +1,18 @@
 /**
- * The runs' history: filters (experiment, status, verdict, tags, a date range) kept in the URL so a view
- * can be shared, and pages read with the API's cursor. The cursors of the pages before are kept here, the
- * API only knows the way forward.
+ * The runs' history: filters (experiment, status, verdict, tags, a target the faults touched, a date
+ * range) kept in the URL so a view can be shared, and pages read with the API's cursor. The cursors of
+ * the pages before are kept here, the API only knows the way forward. A run of this server that is queued,
+ * starts or ends (the server-wide stream) reloads the page shown; polling is only the fallback.
  */
-import { useState } from 'preact/hooks';
-import { api, type RunFilters } from '../api.js';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, type Run, type RunFilters } from '../api.js';
+import { useHalt, useRunEvents } from '../live.js';
 import { href, navigate } from '../route.js';
 import { Badge, Empty, Failure, Loading, seconds, Time, useFocusOnMount, useLoad } from '../ui.js';
 
 const STATUSES = ['queued', 'running', 'finished', 'interrupted'];
 const VERDICTS = ['passed', 'deviated', 'failed', 'aborted', 'interrupted', 'refused'];
-const FIELDS = ['experiment', 'status', 'verdict', 'tags', 'from', 'to'] as const;
+const FIELDS = ['experiment', 'status', 'verdict', 'tags', 'target', 'from', 'to'] as const;
 const PAGE = 25;
 
 /** A day picked in the form (the browser's local day) as the API's instant: `to` includes that whole day. */
@@ -29,6 +31,7 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
     status: query.get('status') ?? undefined,
     verdict: query.get('verdict') ?? undefined,
     tags: query.get('tags') ?? undefined,
+    target: query.get('target') ?? undefined,
     from: dayToInstant(query.get('from'), false),
     to: dayToInstant(query.get('to'), true),
   };
@@ -43,11 +46,29 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
   const setCursors = (f: (c: (string | undefined)[]) => (string | undefined)[]) =>
     setPaging({ key: filterKey, cursors: f(cursors) });
   const cursor = cursors[cursors.length - 1];
+  const { connection } = useHalt();
+  const streamed = useRef(false);
+  streamed.current = connection === 'open';
   const page = useLoad(`${filterKey}|${cursor ?? ''}`, () => api.runs(filters, cursor, PAGE), {
     ms: 5_000,
-    // Keeps the list current while something on it is still going on.
-    while: (p) => p.runs.some((r) => r.status === 'queued' || r.status === 'running'),
+    // Without the stream, keeps the list current while something on it is still going on.
+    while: (p) => !streamed.current && p.runs.some((r) => r.status === 'queued' || r.status === 'running'),
   });
+  const { reload } = page;
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const onRun = useCallback(
+    (_run: Run) => {
+      // Several runs changing at once make one reload.
+      if (pending.current) return;
+      pending.current = setTimeout(() => {
+        pending.current = undefined;
+        reload();
+      }, 250);
+    },
+    [reload],
+  );
+  useRunEvents(onRun);
+  useEffect(() => () => clearTimeout(pending.current), []);
   const experiments = useLoad('experiments', api.experiments);
   const filtered = FIELDS.some((f) => query.get(f));
 
@@ -112,7 +133,16 @@ export function RunsPage({ query }: { query: URLSearchParams }) {
                 <td data-label="Requested">
                   <Time at={r.requestedAt} />
                 </td>
-                <td data-label="Duration">{seconds(r.duration)}</td>
+                <td data-label="Duration">
+                  {seconds(r.duration)}
+                  {r.experiment && (r.status === 'finished' || r.status === 'interrupted') && (
+                    <div class="sub">
+                      <a href={href(['compare'], { a: r.id })}>
+                        Compare<span class="visually-hidden"> {r.title || r.id} with another run</span>
+                      </a>
+                    </div>
+                  )}
+                </td>
               </tr>
             ))}
           </tbody>
@@ -225,6 +255,10 @@ function FilterForm({
       <label>
         Tags (all of)
         <input type="text" placeholder="e.g. nightly, ci" autoComplete="off" {...bind('tags')} />
+      </label>
+      <label>
+        Target
+        <input type="text" placeholder="e.g. db-1, :5432" autoComplete="off" {...bind('target')} />
       </label>
       <label>
         From
