@@ -398,6 +398,13 @@ export class LiveHub {
     this.#beat();
   }
 
+  /** A viewer of a run that ended before this hub kept its events: `state` (built from the store) and `end`. */
+  ended(viewer: Viewer, state: LiveState, run: Run): void {
+    viewer.send(encoder.encode(sseFrame('snapshot', state, state.seq)));
+    viewer.send(encoder.encode(sseFrame('end', run)));
+    viewer.close();
+  }
+
   /** A viewer of the server-wide stream; `first` is sent before anything else (the emergency stop's state). */
   attachServer(viewer: Viewer, first: ServerEvent): void {
     viewer.send(encoder.encode(sseFrame(first.type, first.type === 'run' ? first.run : first.halt)));
