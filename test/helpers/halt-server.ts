@@ -44,10 +44,13 @@ export interface HaltServer {
   close(): Promise<void>;
 }
 
+/** `home`: a FAULTLINE_HOME kept by the test (a server restarted on the same host); default a temp one. */
 export async function startHaltServer(
-  opts: { database?: string } & Partial<Pick<ServeOptions, 'fleet' | 'haltPollMs' | 'pollMs'>> = {},
+  opts: { database?: string; home?: string } & Partial<
+    Pick<ServeOptions, 'fleet' | 'haltPollMs' | 'pollMs'>
+  > = {},
 ): Promise<HaltServer> {
-  const home = await tempHome();
+  const home = opts.home ? { home: opts.home, cleanup: async () => {} } : await tempHome();
   const dir = await mkdtemp(join(tmpdir(), 'faultline-halt-test-'));
   const store = await openStore({ home: home.home, database: opts.database ?? join(dir, 'faultline.db') });
   const problems: string[] = [];
