@@ -62,6 +62,8 @@ export const RunQuerySchema = z.strictObject({
   verdict: VerdictKindSchema.optional(),
   tags: z.string().max(8192).optional(),
   requestedBy: z.string().max(256).optional(),
+  /** Runs whose faults touched this target (one of its labels, exactly: store.ts RunFilterSchema). */
+  target: z.string().min(1).max(512).optional(),
   from: z.string().datetime({ offset: true }).optional(),
   to: z.string().datetime({ offset: true }).optional(),
   limit: z
@@ -69,6 +71,21 @@ export const RunQuerySchema = z.strictObject({
     .regex(/^[0-9]{1,3}$/, { error: 'expected a number 1-500' })
     .optional(),
   cursor: z.string().max(1024).optional(),
+});
+
+/** GET /api/trends: one experiment's or all, over [from, to) (default the last 30 days), by hour, day or week. */
+export const TrendsQuerySchema = z.strictObject({
+  /** An experiment's name, or a pushed run's title. */
+  experiment: z.string().min(1).max(256).optional(),
+  from: z.string().datetime({ offset: true, error: 'expected an ISO 8601 date and time' }).optional(),
+  to: z.string().datetime({ offset: true, error: 'expected an ISO 8601 date and time' }).optional(),
+  bucket: z.enum(['hour', 'day', 'week'], { error: 'expected hour, day or week' }).optional(),
+});
+
+/** GET /api/runs/compare: two runs of one experiment. */
+export const CompareQuerySchema = z.strictObject({
+  a: z.string({ error: 'expected the id of the first run' }).uuid({ error: 'expected a run id (a UUID)' }),
+  b: z.string({ error: 'expected the id of the second run' }).uuid({ error: 'expected a run id (a UUID)' }),
 });
 
 /** A journal run elsewhere (`faultline run --server`, `faultline push`), stored as a finished run. */

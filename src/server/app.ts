@@ -193,6 +193,20 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       })
       .then(() => c);
 
+  const deps: RouteDeps = {
+    store,
+    runner,
+    access,
+    serverId: opts.serverId,
+    home: opts.home ?? faultlineHome(),
+    ...(opts.fleet ? { fleet: opts.fleet } : {}),
+    audit,
+    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+  };
+  // Before app.ts's own routes: Hono tries routes in the order they are added, and a group's
+  // /api/runs/compare must not be taken for /api/runs/{id}.
+  for (const group of [registerLiveRoutes, registerHaltRoutes, registerTrendRoutes]) group(app, deps);
+
   // ---------------------------------------------------------------- experiments
 
   app.openapi(
@@ -577,18 +591,6 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       );
     },
   );
-
-  const deps: RouteDeps = {
-    store,
-    runner,
-    access,
-    serverId: opts.serverId,
-    home: opts.home ?? faultlineHome(),
-    ...(opts.fleet ? { fleet: opts.fleet } : {}),
-    audit,
-    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
-  };
-  for (const group of [registerLiveRoutes, registerHaltRoutes, registerTrendRoutes]) group(app, deps);
 
   registerAuthRoutes(app, {
     store,

@@ -77,6 +77,17 @@ export const RunSchema = z.object({
   claimedBy: z.string().optional(),
   /** Seconds, from the journal. */
   duration: z.number().optional(),
+  // What the journal says (db/facts.ts), present once a journal is stored: history's columns.
+  /** Fault records in the journal. */
+  faults: z.number().int().nonnegative().optional(),
+  /** Distinct targets those faults touched (the blast radius). */
+  targets: z.number().int().nonnegative().optional(),
+  /** Time to recover after the faults were reverted, when the run measured it and recovered. */
+  recoveryMs: z.number().nonnegative().optional(),
+  /** A safeguard stopped the run. */
+  safeguardBreached: z.boolean().optional(),
+  /** Faults left behind: their revert failed or could not be verified. */
+  unreverted: z.number().int().nonnegative().optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 
@@ -103,6 +114,11 @@ export const RunFilterSchema = z.object({
   /** Runs carrying every one of these tags. */
   tags: z.array(z.string()).optional(),
   requestedBy: z.string().optional(),
+  /**
+   * Runs with a fault that touched this target, exactly as one of its labels (db/facts.ts targetLabels):
+   * the fault's target, `kind:target`, a FaultTarget's name, `type:name`, host, `host:port`, `key=value`.
+   */
+  target: z.string().min(1).max(512).optional(),
   /** requestedAt within [from, to) (ISO 8601). */
   from: z.string().datetime({ offset: true }).optional(),
   to: z.string().datetime({ offset: true }).optional(),
@@ -118,6 +134,53 @@ export const RunPageSchema = z.object({
   next: z.string().optional(),
 });
 export type RunPage = z.infer<typeof RunPageSchema>;
+
+/**
+ * What trends.ts asks the store: the finished runs requested within [from, to) (one experiment's, or
+ * every one's), counted per bucket of `bucketSeconds` from `origin` and per experiment.
+ */
+export interface TrendQuery {
+  from: string;
+  to: string;
+  /** A bucket's start, at or before `from` (ISO 8601 UTC, whole seconds). */
+  origin: string;
+  bucketSeconds: number;
+  /** An experiment's name, or a pushed run's title when no stored experiment is named. */
+  experiment?: string;
+}
+
+/** Additive counts over a set of runs (runs refused before they started are in `verdicts` only). */
+export interface TrendCounts {
+  /** Runs with a verdict other than `refused`. */
+  runs: number;
+  passed: number;
+  verdicts: Record<(typeof VERDICTS)[number], number>;
+  /** Of `runs`, those that stored a journal (the blast radius is averaged over these). */
+  withFacts: number;
+  faults: number;
+  targets: number;
+  maxTargets: number;
+  /** Runs that left at least one fault unreverted. */
+  leftFaults: number;
+  safeguardBreaches: number;
+}
+
+/** Recovery over a set of runs: median and p90 interpolated between ranks (as PostgreSQL's percentile_cont). */
+export interface RecoveryFigures {
+  samples: number;
+  median: number;
+  p90: number;
+}
+
+export interface TrendAggregates {
+  /** One row per (bucket index, experiment) with runs; bucket i starts at origin + i x bucketSeconds. */
+  cells: { bucket: number; experiment: string; counts: TrendCounts }[];
+  recovery: {
+    overall?: RecoveryFigures;
+    buckets: Map<number, RecoveryFigures>;
+    experiments: Map<string, RecoveryFigures>;
+  };
+}
 
 export const AuditEntrySchema = z.object({
   id: z.number().int(),
@@ -259,6 +322,10 @@ export interface Store {
   updateRun(id: string, update: RunUpdate): Promise<Run | undefined>;
   getRun(id: string): Promise<RunWithJournal | undefined>;
   listRuns(filter: RunFilter): Promise<RunPage>;
+  /** The counts and recovery figures of the runs in a window, for trends.ts (done in SQL, not per run). */
+  trendAggregates(query: TrendQuery): Promise<TrendAggregates>;
+  /** Runs waiting and running now, on every server of this database. */
+  countActiveRuns(): Promise<{ queued: number; running: number }>;
   /**
    * Marks every run `running` (or claimed) by `server` as interrupted with `reason` (a server that
    * starts again after being killed mid-run); returns them.

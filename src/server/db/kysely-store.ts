@@ -28,15 +28,21 @@ import {
   type RunWithJournal,
   type Session,
   type Store,
+  type TrendAggregates,
+  type TrendCounts,
+  type TrendQuery,
   type User,
+  VERDICTS,
 } from '../store.js';
 import type { Connection } from './connect.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { storeError } from './errors.js';
+import { runFacts } from './facts.js';
 import { newRunKey } from './ids.js';
 import { migrationProvider } from './migrations/index.js';
 import {
   encodeJson,
+  factColumns,
   RUN_COLUMNS,
   toAuditEntry,
   toExperimentMeta,
@@ -255,6 +261,7 @@ export class KyselyStore implements Store {
     return this.#run('creating a run', async () => {
       const tags = [...new Set(run.tags)];
       const f = run.finished;
+      const facts = f ? runFacts(f.journal) : undefined;
       const key = newRunKey();
       const row: RunsTable = {
         id: key.id,
@@ -273,10 +280,12 @@ export class KyselyStore implements Store {
         claimed_by: null,
         duration: f?.duration ?? null,
         journal: f ? encodeJson(f.journal) : null,
+        ...factColumns(facts),
       };
       await this.#db.transaction().execute(async (trx) => {
         await trx.insertInto('runs').values(row).execute();
         await insertTags(trx, row, tags);
+        await insertTargets(trx, row, facts?.targetLabels ?? []);
       });
       return toRun(row);
     });
@@ -316,7 +325,11 @@ export class KyselyStore implements Store {
       if (update.startedAt !== undefined) set.started_at = update.startedAt;
       if (update.finishedAt !== undefined) set.finished_at = update.finishedAt;
       if (update.duration !== undefined) set.duration = update.duration;
-      if (update.journal !== undefined) set.journal = encodeJson(update.journal);
+      const facts = update.journal === undefined ? undefined : runFacts(update.journal);
+      if (update.journal !== undefined) {
+        set.journal = encodeJson(update.journal);
+        Object.assign(set, factColumns(facts));
+      }
       if (Object.keys(set).length === 0) {
         const row = await this.#db
           .selectFrom('runs')
@@ -325,13 +338,28 @@ export class KyselyStore implements Store {
           .executeTakeFirst();
         return row ? toRun(row) : undefined;
       }
-      const row = await this.#db
-        .updateTable('runs')
-        .set(set)
-        .where('id', '=', id)
-        .returning(RUN_COLUMNS)
-        .executeTakeFirst();
-      return row ? toRun(row) : undefined;
+      if (update.journal === undefined) {
+        const row = await this.#db
+          .updateTable('runs')
+          .set(set)
+          .where('id', '=', id)
+          .returning(RUN_COLUMNS)
+          .executeTakeFirst();
+        return row ? toRun(row) : undefined;
+      }
+      // A journal brings its target labels: the run's columns and its run_targets change together.
+      return this.#db.transaction().execute(async (trx) => {
+        const row = await trx
+          .updateTable('runs')
+          .set(set)
+          .where('id', '=', id)
+          .returning(RUN_COLUMNS)
+          .executeTakeFirst();
+        if (!row) return undefined;
+        await trx.deleteFrom('run_targets').where('run_id', '=', id).execute();
+        await insertTargets(trx, row, facts?.targetLabels ?? []);
+        return toRun(row);
+      });
     });
   }
 
@@ -355,25 +383,30 @@ export class KyselyStore implements Store {
     const limit = f.limit ?? DEFAULT_PAGE;
     const after = f.cursor === undefined ? undefined : decodeCursor(f.cursor);
     const tags = [...new Set(f.tags ?? [])];
-    // With a tag, the page is read from that tag's index range (run_tags carries requested_at) and
-    // joined to the runs; without one, from the runs' own. Either way the order and the keyset are the
-    // same pair of values, under these two names.
-    const [firstTag, ...otherTags] = tags;
+    // With a target or a tag, the page is read from that label's index range (run_targets and run_tags
+    // carry requested_at) and joined to the runs; without one, from the runs' own. Either way the order
+    // and the keyset are the same pair of values, under these two names. A target drives when given (it
+    // names few runs, a tag many); the other labels are then checked per run.
+    const target = f.target;
+    const [firstTag, ...otherTags] = target === undefined ? tags : [undefined, ...tags];
     const key =
-      firstTag === undefined
+      firstTag === undefined && target === undefined
         ? { at: sql.ref<string>('runs.requested_at'), id: sql.ref<string>('runs.id') }
         : { at: sql.ref<string>('t.requested_at'), id: sql.ref<string>('t.run_id') };
     return this.#run('listing runs', async () => {
       const rows = await this.#db
         .selectFrom('runs')
         .select(RUN_COLUMNS.map((c) => `runs.${c}` as const))
+        .$if(target !== undefined, (q) =>
+          q.innerJoin('run_targets as t', 't.run_id', 'runs.id').where('t.target', '=', target as string),
+        )
         .$if(firstTag !== undefined, (q) =>
           q.innerJoin('run_tags as t', 't.run_id', 'runs.id').where('t.tag', '=', firstTag as string),
         )
         .$if(otherTags.length > 0, (q) =>
           q.where((eb) =>
             eb.and(
-              otherTags.map((tag) =>
+              (otherTags as string[]).map((tag) =>
                 eb.exists(
                   eb
                     .selectFrom('run_tags')
@@ -410,6 +443,67 @@ export class KyselyStore implements Store {
       return rows.length > limit && last
         ? { runs: page, next: encodeCursor({ requestedAt: last.requestedAt, id: last.id }) }
         : { runs: page };
+    });
+  }
+
+  async trendAggregates(q: TrendQuery): Promise<TrendAggregates> {
+    const origin = Math.floor(Date.parse(q.origin) / 1000);
+    const size = Math.trunc(q.bucketSeconds);
+    // A run's bucket from its text timestamp: the third place the dialects differ (their date functions).
+    const bucket =
+      this.#c.kind === 'postgres'
+        ? sql<number>`(cast(floor(extract(epoch from cast(requested_at as timestamptz))) as bigint) - ${origin}) / ${size}`
+        : sql<number>`(cast(strftime('%s', requested_at) as integer) - ${origin}) / ${size}`;
+    const experiment = sql<string>`coalesce(experiment, title)`;
+    // Every condition is on runs_trends' columns (0004-run-facts.ts): one index range, no journal read.
+    const window = sql`requested_at >= ${isoUtc(q.from)} and requested_at < ${isoUtc(q.to)}
+      and verdict is not null${q.experiment === undefined ? sql`` : sql` and ${experiment} = ${q.experiment}`}`;
+    const counted = sql`verdict <> 'refused'`;
+    const verdictSums = sql.join(
+      VERDICTS.map((v) => sql`sum(case when verdict = ${v} then 1 else 0 end) as ${sql.ref(`v_${v}`)}`),
+    );
+    return this.#run('computing trends', async () => {
+      const cells = await sql<Record<string, unknown>>`
+        select ${bucket} as b, ${experiment} as e, ${verdictSums},
+          sum(case when ${counted} and faults is not null then 1 else 0 end) as with_facts,
+          sum(case when ${counted} then faults else 0 end) as faults,
+          sum(case when ${counted} then targets else 0 end) as targets,
+          max(case when ${counted} then targets end) as max_targets,
+          sum(case when ${counted} and unreverted > 0 then 1 else 0 end) as left_faults,
+          sum(case when ${counted} and safeguard_breached = 1 then 1 else 0 end) as breaches
+        from runs where ${window}
+        -- By position: PostgreSQL would not see the select's expression, parameters renumbered, as the same.
+        group by 1, 2`.execute(this.#db);
+      // Median and p90 interpolated between the two ranks around each (as percentile_cont): only those
+      // ranks leave the database, whatever the number of runs. Positions are 0-based; the integer
+      // divisions are floor and ceil of 0.5 (n-1) and 0.9 (n-1) on both databases.
+      const ranks = (scope: string, key: string, over: string) =>
+        sql.raw(`select '${scope}' as scope, k, v, i, n from (
+            select cast(${key} as text) as k, v, row_number() over (${over} order by v) - 1 as i,
+              count(*) over (${over}) as n
+            from r) x
+          where i in ((n - 1) / 2, n / 2, (9 * (n - 1)) / 10, (9 * (n - 1) + 9) / 10)`);
+      const recovery = await sql<{ scope: string; k: string; v: number; i: number; n: number }>`
+        with r as (
+          select ${bucket} as b, ${experiment} as e, recovery_ms as v
+          from runs where ${window} and ${counted} and recovery_ms is not null)
+        ${ranks('all', "''", '')}
+        union all ${ranks('bucket', 'b', 'partition by b')}
+        union all ${ranks('experiment', 'e', 'partition by e')}`.execute(this.#db);
+      return { cells: cells.rows.map(toCell), recovery: recoveryFigures(recovery.rows) };
+    });
+  }
+
+  async countActiveRuns(): Promise<{ queued: number; running: number }> {
+    return this.#run('counting active runs', async () => {
+      const rows = await this.#db
+        .selectFrom('runs')
+        .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+        .where('status', 'in', ['queued', 'running'])
+        .groupBy('status')
+        .execute();
+      const n = (status: string) => Number(rows.find((r) => r.status === status)?.n ?? 0);
+      return { queued: n('queued'), running: n('running') };
     });
   }
 
@@ -700,6 +794,24 @@ export class KyselyStore implements Store {
   }
 }
 
+async function insertTargets(
+  trx: Transaction<Database>,
+  run: Pick<RunsTable, 'id' | 'requested_at'>,
+  labels: readonly string[],
+): Promise<void> {
+  // Batches keep each statement under SQLite's and PostgreSQL's limits on parameters.
+  for (let i = 0; i < labels.length; i += 500) {
+    await trx
+      .insertInto('run_targets')
+      .values(
+        labels
+          .slice(i, i + 500)
+          .map((target) => ({ run_id: run.id, target, requested_at: run.requested_at })),
+      )
+      .execute();
+  }
+}
+
 async function insertTags(
   trx: Transaction<Database>,
   run: RunsTable,
@@ -710,6 +822,56 @@ async function insertTags(
     .insertInto('run_tags')
     .values(tags.map((tag) => ({ run_id: run.id, tag, requested_at: run.requested_at })))
     .execute();
+}
+
+function toCell(r: Record<string, unknown>): TrendAggregates['cells'][number] {
+  const n = (k: string) => Number(r[k] ?? 0);
+  const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, n(`v_${v}`)])) as TrendCounts['verdicts'];
+  return {
+    bucket: n('b'),
+    experiment: String(r.e),
+    counts: {
+      runs: VERDICTS.reduce((sum, v) => (v === 'refused' ? sum : sum + verdicts[v]), 0),
+      passed: verdicts.passed,
+      verdicts,
+      withFacts: n('with_facts'),
+      faults: n('faults'),
+      targets: n('targets'),
+      maxTargets: n('max_targets'),
+      leftFaults: n('left_faults'),
+      safeguardBreaches: n('breaches'),
+    },
+  };
+}
+
+/** The rank rows of trendAggregates' recovery query to median and p90 per group. */
+function recoveryFigures(
+  rows: readonly { scope: string; k: string; v: number; i: number; n: number }[],
+): TrendAggregates['recovery'] {
+  const groups = new Map<string, { n: number; at: Map<number, number> }>();
+  for (const r of rows) {
+    const id = `${r.scope}\u0000${r.k}`;
+    const g = groups.get(id) ?? { n: Number(r.n), at: new Map<number, number>() };
+    g.at.set(Number(r.i), Number(r.v));
+    groups.set(id, g);
+  }
+  const out: TrendAggregates['recovery'] = { buckets: new Map(), experiments: new Map() };
+  for (const [id, g] of groups) {
+    const [scope, key] = id.split('\u0000') as [string, string];
+    // Position p (n-1) as a whole part and tenths, in integers, so 0.9 x 10 is never 8.999...
+    const at = (tenths: number) => {
+      const whole = Math.floor((tenths * (g.n - 1)) / 10);
+      const frac = ((tenths * (g.n - 1)) % 10) / 10;
+      const lo = g.at.get(whole) as number;
+      const hi = g.at.get(Math.min(whole + 1, g.n - 1)) as number;
+      return frac === 0 ? lo : lo + (hi - lo) * frac;
+    };
+    const figures = { samples: g.n, median: at(5), p90: at(9) };
+    if (scope === 'all') out.overall = figures;
+    else if (scope === 'bucket') out.buckets.set(Number(key), figures);
+    else out.experiments.set(key, figures);
+  }
+  return out;
 }
 
 /** A filter's instant as stored: ISO 8601 in UTC, so text comparison is time comparison. */

@@ -3,6 +3,7 @@
  * decoded here and only here (both databases hand it over as text: see connect.ts).
  */
 import type { AuditEntry, ExperimentVersion, Run, RunWithJournal } from '../store.js';
+import type { RunFacts } from './facts.js';
 import type { ExperimentVersionsTable, RunsTable } from './tables.js';
 
 export function decodeJson(text: string | null): unknown {
@@ -33,6 +34,24 @@ export function toRun(r: RunRow): Run {
     requestedBy: r.requested_by,
     ...(r.claimed_by !== null ? { claimedBy: r.claimed_by } : {}),
     ...(r.duration !== null ? { duration: Number(r.duration) } : {}),
+    ...(r.faults !== null ? { faults: Number(r.faults) } : {}),
+    ...(r.targets !== null ? { targets: Number(r.targets) } : {}),
+    ...(r.recovery_ms !== null ? { recoveryMs: Number(r.recovery_ms) } : {}),
+    ...(r.safeguard_breached !== null ? { safeguardBreached: Number(r.safeguard_breached) !== 0 } : {}),
+    ...(r.unreverted !== null ? { unreverted: Number(r.unreverted) } : {}),
+  };
+}
+
+/** A journal's facts as the run's columns: all NULL when there is no journal. */
+export function factColumns(
+  facts: RunFacts | undefined,
+): Pick<RunsTable, 'faults' | 'targets' | 'recovery_ms' | 'safeguard_breached' | 'unreverted'> {
+  return {
+    faults: facts?.faults ?? null,
+    targets: facts?.targets ?? null,
+    recovery_ms: facts?.recoveryMs ?? null,
+    safeguard_breached: facts ? (facts.safeguardBreached ? 1 : 0) : null,
+    unreverted: facts?.unreverted ?? null,
   };
 }
 
@@ -96,4 +115,9 @@ export const RUN_COLUMNS = [
   'requested_by',
   'claimed_by',
   'duration',
+  'faults',
+  'targets',
+  'recovery_ms',
+  'safeguard_breached',
+  'unreverted',
 ] as const satisfies readonly (keyof RunsTable)[];

@@ -37,6 +37,13 @@ export interface RunsTable {
   claimed_by: string | null;
   duration: number | null;
   journal: string | null;
+  // migrations/0004-run-facts.ts: facts.ts's figures, NULL until a journal is stored.
+  faults: number | null;
+  targets: number | null;
+  recovery_ms: number | null;
+  /** 0/1 on both databases. */
+  safeguard_breached: number | null;
+  unreverted: number | null;
 }
 
 /** One row per (run, tag): what a tag filter joins on, indexed by tag on both databases. */
@@ -44,6 +51,13 @@ export interface RunTagsTable {
   run_id: string;
   tag: string;
   /** The run's, copied: see migrations/0001-initial.ts. */
+  requested_at: string;
+}
+
+/** One row per (run, target label) its faults touched: what the `target` filter joins on, like run_tags. */
+export interface RunTargetsTable {
+  run_id: string;
+  target: string;
   requested_at: string;
 }
 
@@ -68,6 +82,7 @@ export interface Database {
   experiment_versions: ExperimentVersionsTable;
   runs: RunsTable;
   run_tags: RunTagsTable;
+  run_targets: RunTargetsTable;
   audit_log: AuditLogTable;
   halt: HaltTable;
 }

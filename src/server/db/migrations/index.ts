@@ -9,11 +9,13 @@ import type { DbKind } from '../tables.js';
 import { initial } from './0001-initial.js';
 import { auth } from './0002-auth.js';
 import { halt } from './0003-halt.js';
+import { runFacts0004 } from './0004-run-facts.js';
 
 const MIGRATIONS: readonly [name: string, make: (kind: DbKind) => Migration][] = [
   ['0001-initial', initial],
   ['0002-auth', auth],
   ['0003-halt', halt],
+  ['0004-run-facts', runFacts0004],
 ];
 
 export function migrationProvider(kind: DbKind): MigrationProvider {
