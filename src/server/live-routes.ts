@@ -5,7 +5,9 @@
  * gets: a run here (resumed from Last-Event-ID when it can be), a run that ended (a snapshot and its
  * end at once), a run queued (a snapshot, then its events once it starts here), or an error in JSON.
  */
+import type { ServerResponse } from 'node:http';
 import { createRoute } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
 import { ErrorSchema, RunParamsSchema } from './api-schemas.js';
@@ -32,6 +34,15 @@ const LiveHeadersSchema = z.object({
     .regex(/^\d{1,15}$/, { error: 'expected the id of an event this stream sent (a whole number)' })
     .optional(),
 });
+
+/**
+ * What drops a viewer that fell too far behind: its socket destroyed (@hono/node-server gives the
+ * response as `c.env.outgoing`), so the queue it was not reading is freed at once.
+ */
+function cutter(c: Context): (() => void) | undefined {
+  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+  return outgoing ? () => outgoing.destroy() : undefined;
+}
 
 function sse(viewer: Viewer): Response {
   return new Response(viewer.stream, {
@@ -75,7 +86,7 @@ export const registerLiveRoutes: RouteGroup = (app, deps) => {
       const { id } = c.req.valid('param');
       const header = c.req.valid('header')['last-event-id'];
       const lastEventId = header === undefined ? undefined : Number(header);
-      const viewer = hub.viewer();
+      const viewer = hub.viewer(cutter(c));
       // Running here, or ended here a short while ago: the hub has it all.
       if (hub.attach(id, viewer, lastEventId)) return sse(viewer);
       const stored = await store.getRun(id);
@@ -122,9 +133,9 @@ export const registerLiveRoutes: RouteGroup = (app, deps) => {
         503: json(ErrorSchema, 'The database is unreachable'),
       },
     }),
-    async () => {
+    async (c) => {
       const halt = await store.getHalt();
-      const viewer = hub.viewer();
+      const viewer = hub.viewer(cutter(c));
       hub.attachServer(viewer, {
         type: 'halt',
         halt: halt

@@ -163,9 +163,13 @@ export class Viewer {
   /** Why it was dropped, when it was (tests and the log). */
   dropped: string | undefined;
 
-  constructor(maxBufferedBytes: number, onGone: (viewer: Viewer) => void) {
+  readonly #cut: (() => void) | undefined;
+
+  /** `cut`: ends the connection at once (the route destroys its socket); without it the stream errors. */
+  constructor(maxBufferedBytes: number, onGone: (viewer: Viewer) => void, cut?: () => void) {
     this.#max = maxBufferedBytes;
     this.#onGone = onGone;
+    this.#cut = cut;
     this.stream = new ReadableStream<Uint8Array>(
       {
         start: (controller) => {
@@ -193,14 +197,18 @@ export class Viewer {
     if (this.#closed) return false;
     if (this.buffered + bytes.byteLength > this.#max) {
       this.dropped = `more than ${this.#max} bytes unsent: the viewer is not reading`;
-      // An error, not a close: the connection is cut at once instead of flushing what it would not read.
+      // Cut, not closed: a close would wait to flush what the viewer is not reading. The socket's end
+      // cancels the stream, which frees its queue.
       this.#closed = true;
-      try {
-        this.#controller.error(new Error(this.dropped));
-      } catch {
-        // Already errored or closed.
-      }
       this.#onGone(this);
+      if (this.#cut) this.#cut();
+      else {
+        try {
+          this.#controller.error(new Error(this.dropped));
+        } catch {
+          // Already errored or closed.
+        }
+      }
       return false;
     }
     this.#controller.enqueue(bytes);
@@ -263,9 +271,12 @@ export class LiveHub {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** A new viewer stream (give `viewer.stream` to the response, then attach it). */
-  viewer(): Viewer {
-    return new Viewer(this.#maxBuffered, (v) => this.#forget(v));
+  /**
+   * A new viewer stream (give `viewer.stream` to the response, then attach it). `cut` ends its
+   * connection at once when it falls too far behind (Node: destroy the response).
+   */
+  viewer(cut?: () => void): Viewer {
+    return new Viewer(this.#maxBuffered, (v) => this.#forget(v), cut);
   }
 
   /** The live state of a run this server runs, or ran a short while ago. */
