@@ -13,8 +13,8 @@ export const RoleSchema = z.enum(ROLES);
 export type Role = z.infer<typeof RoleSchema>;
 
 /**
- * Each action and the least role allowed it. `halt`, `halt.release` and `run.approve` have no route
- * yet (the emergency stop and approvals come later); they are here so the table is whole.
+ * Each action and the least role allowed it. `run.approve` has no route yet (approvals come with
+ * issue #18); it is here so the table is whole.
  */
 export const PERMISSIONS = {
   /** Experiments, runs, journals, reports, the audit log, the OpenAPI document, `GET /api/session`. */
