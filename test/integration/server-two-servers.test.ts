@@ -163,6 +163,25 @@ describe('two servers on one PostgreSQL', async () => {
     const again = (await readFile(log, 'utf8')).split('\n').filter((l) => l === 'quick-1');
     assert.equal(again.length, 2, 'the queued run ran once after the release (quick-1 twice in all)');
 
+    // ------------------------------------------------ the database goes away and comes back
+    await scratch.disappear();
+    const watcherProblems = () =>
+      runner.problems.filter((p) => p.startsWith('cannot read the emergency stop from the database'));
+    await until('the watcher to report the database away', () => watcherProblems().length > 0);
+    // Several more polls (200 ms) while it is away: said once, and the server still answers.
+    await sleep(1_500);
+    assert.equal(watcherProblems().length, 1, runner.problems.join('\n'));
+    assert.equal((await fetch(`${runner.url}/api/health`)).status, 503);
+    await scratch.comeBack();
+    await until('the server to be healthy again', async () => (await fetch(`${runner.url}/api/health`)).ok);
+    const raisedAgain = await raiserOps('POST', '/api/halt', { reason: 'after the outage' });
+    assert.equal(raisedAgain.status, 200, raisedAgain.text);
+    await until('the watcher to follow again', async () =>
+      /after the outage/.test((await haltState({ home: runner.home }))?.reason ?? ''),
+    );
+    assert.equal((await approverA('DELETE', '/api/halt')).status, 200);
+    await until('the flag lifted again', async () => (await haltState({ home: runner.home })) === null);
+
     // The third server's host, started again: the release happened while it was down.
     const c2 = await start(c.home);
     assert.equal(await haltState({ home: c2.home }), null, 'a flag of a released halt is lifted at start');
