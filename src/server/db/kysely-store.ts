@@ -453,7 +453,8 @@ export class KyselyStore implements Store {
     const bucket =
       this.#c.kind === 'postgres'
         ? sql<number>`(cast(floor(extract(epoch from cast(requested_at as timestamptz))) as bigint) - ${origin}) / ${size}`
-        : sql<number>`(cast(strftime('%s', requested_at) as integer) - ${origin}) / ${size}`;
+        : // better-sqlite3 binds numbers as REAL: cast, or the division is not an integer one.
+          sql<number>`(cast(strftime('%s', requested_at) as integer) - cast(${origin} as integer)) / cast(${size} as integer)`;
     const experiment = sql<string>`coalesce(experiment, title)`;
     // Every condition is on runs_trends' columns (0004-run-facts.ts): one index range, no journal read.
     const window = sql`requested_at >= ${isoUtc(q.from)} and requested_at < ${isoUtc(q.to)}
