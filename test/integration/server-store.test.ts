@@ -14,10 +14,14 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
+import { type Kysely, Migrator } from 'kysely';
 import { FaultlineError } from '../../src/core/errors.js';
-import { openStore } from '../../src/server/db/index.js';
+import { connect } from '../../src/server/db/connect.js';
+import { openStore, parseDatabase } from '../../src/server/db/index.js';
+import { migrationProvider } from '../../src/server/db/migrations/index.js';
 import type { Run, RunFilter, Store } from '../../src/server/store.js';
 import { pgExec, pgScratchRole, pgSkipReason } from '../helpers/pg.js';
+import { RECOVERED, SAFEGUARD_TRIP } from '../helpers/trend-journals.js';
 import { until } from '../helpers/until.js';
 
 const PASSWORD = 's3cret';
@@ -161,6 +165,89 @@ function storeSuite(name: string, make: () => Promise<Backend>, skip?: string): 
       assert.deepEqual(await s.migrate(), { applied: [] });
       await s.createRun({ title: 'x', tags: ['a'], origin: 'server', requestedBy: 'me' });
       assert.equal((await s.listRuns({ tags: ['a'] })).runs.length, 1);
+    });
+
+    test('migration 0004 fills the facts and target labels of runs stored before it', async () => {
+      const database = await backend.fresh();
+      // The database as the release before 0004 left it, with finished runs in it.
+      const c = await connect(parseDatabase(database, '/nonexistent-home-unused'));
+      try {
+        const migrator = new Migrator({
+          db: c.db,
+          provider: migrationProvider(c.kind),
+          ...(c.migrationSchema ? { migrationTableSchema: c.migrationSchema } : {}),
+        });
+        const { error } = await migrator.migrateTo('0003-halt');
+        assert.equal(error, undefined);
+        const row = (id: string, journal: unknown) => ({
+          id,
+          experiment: 'old',
+          experiment_version: 1,
+          title: 'old',
+          tags: '[]',
+          origin: 'push',
+          status: 'finished',
+          verdict: 'passed',
+          reason: null,
+          requested_at: `2026-01-01T00:00:0${id.slice(-1)}.000Z`,
+          started_at: null,
+          finished_at: null,
+          requested_by: 'ci',
+          claimed_by: null,
+          duration: null,
+          journal: journal === undefined ? null : JSON.stringify(journal),
+        });
+        const old = [
+          row('00000000-0000-4000-8000-000000000001', RECOVERED),
+          row('00000000-0000-4000-8000-000000000002', SAFEGUARD_TRIP),
+          row('00000000-0000-4000-8000-000000000003', undefined),
+          row('00000000-0000-4000-8000-000000000004', { status: 'completed' }),
+        ];
+        // Straight into the table as 0001 made it: the Database type already has 0004's columns.
+        await (c.db as unknown as Kysely<any>).insertInto('runs').values(old).execute();
+      } finally {
+        await c.db.destroy();
+      }
+      const s = await openStore({ database, home: '/nonexistent-home-unused' });
+      opened.push(s);
+      assert.deepEqual((await s.migrate()).applied, []);
+      const facts = async (id: string) => {
+        const { faults, targets, recoveryMs, safeguardBreached, unreverted } = (await s.getRun(id)) as Run;
+        return { faults, targets, recoveryMs, safeguardBreached, unreverted };
+      };
+      assert.deepEqual(await facts('00000000-0000-4000-8000-000000000001'), {
+        faults: 1,
+        targets: 1,
+        recoveryMs: 1018,
+        safeguardBreached: false,
+        unreverted: 0,
+      });
+      assert.deepEqual(await facts('00000000-0000-4000-8000-000000000002'), {
+        faults: 1,
+        targets: 1,
+        recoveryMs: 1012,
+        safeguardBreached: true,
+        unreverted: 0,
+      });
+      assert.deepEqual(await facts('00000000-0000-4000-8000-000000000003'), {
+        faults: undefined,
+        targets: undefined,
+        recoveryMs: undefined,
+        safeguardBreached: undefined,
+        unreverted: undefined,
+      });
+      assert.equal((await facts('00000000-0000-4000-8000-000000000004')).faults, 0);
+      assert.deepEqual(
+        (await s.listRuns({ target: 'file:/tmp/rich/degraded' })).runs.map((r) => r.id),
+        ['00000000-0000-4000-8000-000000000002', '00000000-0000-4000-8000-000000000001'],
+      );
+      // A journal stored later replaces the labels of the run.
+      await s.updateRun('00000000-0000-4000-8000-000000000001', { journal: { status: 'completed' } });
+      assert.deepEqual(
+        (await s.listRuns({ target: '/tmp/rich/degraded' })).runs.map((r) => r.id),
+        ['00000000-0000-4000-8000-000000000002'],
+      );
+      assert.equal((await s.getRun('00000000-0000-4000-8000-000000000001'))?.recoveryMs, undefined);
     });
 
     test('experiments: versions, an identical upload makes no new version, concurrent uploads', async () => {
