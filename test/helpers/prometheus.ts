@@ -39,8 +39,14 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-/** Starts Prometheus scraping `targets` (`host:port`, path /metrics) every second. */
-export async function startPrometheus(targets: string[]): Promise<RunningPrometheus> {
+/**
+ * Starts Prometheus scraping `targets` (`host:port`, path /metrics) every second; `bearer`: the token it
+ * sends (`authorization` in its scrape config), for targets that need one.
+ */
+export async function startPrometheus(
+  targets: string[],
+  opts: { bearer?: string } = {},
+): Promise<RunningPrometheus> {
   const dir = await mkdtemp(join(tmpdir(), 'faultline-prometheus-'));
   const config = join(dir, 'prometheus.yml');
   await writeFile(
@@ -53,6 +59,9 @@ export async function startPrometheus(targets: string[]): Promise<RunningPrometh
       '  - job_name: faultline-test',
       '    static_configs:',
       `      - targets: [${targets.map((t) => `'${t}'`).join(', ')}]`,
+      ...(opts.bearer
+        ? ['    authorization:', '      type: Bearer', `      credentials: '${opts.bearer}'`]
+        : []),
       '',
     ].join('\n'),
   );
