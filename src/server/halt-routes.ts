@@ -115,7 +115,7 @@ export const registerHaltRoutes: RouteGroup = (app, deps) => {
             }
           : {}),
       });
-      if (created) announceHalt(runner, haltStateOf(halt));
+      announceHalt(runner, haltStateOf(halt));
       return c.json(result, 200);
     },
   );
@@ -136,7 +136,7 @@ export const registerHaltRoutes: RouteGroup = (app, deps) => {
       const was = await store.getHalt();
       const released = await store.releaseHalt();
       // Also one raised here while the database could not record it.
-      const hostReleased = await releaseHaltHere(local, true);
+      const hostReleased = await releaseHaltHere(local, { any: true });
       let fleetReleased: boolean | undefined;
       let fleetError: string | undefined;
       if (deps.fleet) {

@@ -102,10 +102,25 @@ export interface LocalHaltOutcome {
 /**
  * One host's ledger is worked on by one halt or release at a time: the route and the watcher of one
  * server may both act on the same halt, and the second then finds the first's flag and does nothing.
+ * Each piece of work done counts a generation, so the watcher can tell that the route acted while it
+ * was reading the database, and drop what it read (a halt just released, or none just before one
+ * was raised) instead of undoing the route's work.
  */
 const hostQueues = new Map<string, Promise<unknown>>();
-function onHost<T>(home: string, work: () => Promise<T>): Promise<T> {
-  const next = (hostQueues.get(home) ?? Promise.resolve()).then(work, work);
+const generations = new Map<string, number>();
+
+/** How many halts and releases this process has done on the host of `home`. */
+export function hostGeneration(home: string): number {
+  return generations.get(home) ?? 0;
+}
+
+/** Runs `work` after the host's earlier work; undefined (without running it) when `unchangedSince` is stale. */
+function onHost<T>(home: string, work: () => Promise<T>, unchangedSince?: number): Promise<T | undefined> {
+  const next = (hostQueues.get(home) ?? Promise.resolve()).then(async () => {
+    if (unchangedSince !== undefined && hostGeneration(home) !== unchangedSince) return undefined;
+    generations.set(home, hostGeneration(home) + 1);
+    return work();
+  });
   const settled = next.catch(() => undefined);
   hostQueues.set(home, settled);
   void settled.then(() => {
@@ -131,70 +146,83 @@ async function appliedHere(deps: LocalHaltDeps, halt: HaltRecord): Promise<boole
  * them), every fault in the host's ledger reverted (the CLI's and other runners' too) and the host's
  * halt flag raised, so `faultline run` and `inject` on this host are refused as after `faultline halt`.
  * `recorded: false`: the database could not keep the halt; the flag then stays until DELETE /api/halt
- * or `faultline halt --release`, whatever the database says later.
+ * or `faultline halt --release`, whatever the database says later. `unchangedSince` (the watcher's):
+ * the hostGeneration it read before the database; when a halt or release was done here since, this
+ * one is dropped (what it read may be stale) and the next poll reads again.
  */
-export function applyHaltHere(
+export async function applyHaltHere(
   deps: LocalHaltDeps,
   halt: HaltRecord,
-  opts: { recorded?: boolean; force?: boolean } = {},
+  opts: { recorded?: boolean; force?: boolean; unchangedSince?: number } = {},
 ): Promise<LocalHaltOutcome & { applied: boolean }> {
-  return onHost(deps.home, async () => {
-    const runsInterrupted = interruptRuns(deps, halt);
-    if (!opts.force && opts.recorded !== false && (await appliedHere(deps, halt)))
-      return { runsInterrupted, reverted: 0, failed: [], applied: false };
-    const tag = tagOf(deps.serverId, opts.recorded === false ? UNRECORDED : halt.since);
-    const report = await haltAll({ home: deps.home, reason: `${haltReasonText(halt)}${tag}` });
-    const failed: HaltResult['failed'] = [
-      ...report.failed.map((f) => ({
-        id: f.id,
-        kind: f.kind,
-        error: `${f.target}: ${f.error ?? 'not reverted'}`,
-      })),
-      ...report.notRetried.map((f) => ({
-        id: f.id,
-        kind: f.kind,
-        error: `${f.target}: not retried after ${f.attempts} failed reverts${f.lastError ? ` (${f.lastError})` : ''}`,
-      })),
-      ...report.corrupt
-        .filter((c) => c.handled === 'unrevertable' || c.handled === 'left')
-        .map((c) => ({
-          id: c.id,
-          kind: c.salvaged.kind ?? 'unknown',
-          error: c.note ?? 'a corrupt ledger entry',
+  const done = await onHost(
+    deps.home,
+    async () => {
+      const runsInterrupted = interruptRuns(deps, halt);
+      if (!opts.force && opts.recorded !== false && (await appliedHere(deps, halt)))
+        return { runsInterrupted, reverted: 0, failed: [], applied: false };
+      const tag = tagOf(deps.serverId, opts.recorded === false ? UNRECORDED : halt.since);
+      const report = await haltAll({ home: deps.home, reason: `${haltReasonText(halt)}${tag}` });
+      const failed: HaltResult['failed'] = [
+        ...report.failed.map((f) => ({
+          id: f.id,
+          kind: f.kind,
+          error: `${f.target}: ${f.error ?? 'not reverted'}`,
         })),
-      ...(report.ledgerError ? [{ id: 'ledger', kind: 'ledger', error: report.ledgerError }] : []),
-      ...(report.flag.raised
-        ? []
-        : [
-            {
-              id: 'halt-flag',
-              kind: 'halt',
-              error: `${report.flag.error}: \`faultline run\` on this host is NOT refused`,
-            },
-          ]),
-    ];
-    return { runsInterrupted, reverted: report.reverted.length, failed, applied: true };
-  });
+        ...report.notRetried.map((f) => ({
+          id: f.id,
+          kind: f.kind,
+          error: `${f.target}: not retried after ${f.attempts} failed reverts${f.lastError ? ` (${f.lastError})` : ''}`,
+        })),
+        ...report.corrupt
+          .filter((c) => c.handled === 'unrevertable' || c.handled === 'left')
+          .map((c) => ({
+            id: c.id,
+            kind: c.salvaged.kind ?? 'unknown',
+            error: c.note ?? 'a corrupt ledger entry',
+          })),
+        ...(report.ledgerError ? [{ id: 'ledger', kind: 'ledger', error: report.ledgerError }] : []),
+        ...(report.flag.raised
+          ? []
+          : [
+              {
+                id: 'halt-flag',
+                kind: 'halt',
+                error: `${report.flag.error}: \`faultline run\` on this host is NOT refused`,
+              },
+            ]),
+      ];
+      return { runsInterrupted, reverted: report.reverted.length, failed, applied: true };
+    },
+    opts.unchangedSince,
+  );
+  return done ?? { runsInterrupted: [], reverted: 0, failed: [], applied: false };
 }
 
 /**
  * Lifts this host's halt flag when this server raised it: `any` also lifts one raised while the
  * database could not record the halt (DELETE /api/halt does; the watcher does not). A flag raised
- * by `faultline halt` on the host is left alone. True when a flag was lifted.
+ * by `faultline halt` on the host is left alone. True when a flag was lifted. `unchangedSince`: as
+ * for applyHaltHere.
  */
-export function releaseHaltHere(
+export async function releaseHaltHere(
   deps: Pick<LocalHaltDeps, 'home' | 'serverId'>,
-  any = false,
+  opts: { any?: boolean; unchangedSince?: number } = {},
 ): Promise<boolean> {
-  return onHost(deps.home, async () => {
-    const flag = await haltState({ home: deps.home });
-    const reason = flag?.reason ?? '';
-    const mine = ` [faultline serve ${deps.serverId}, halt of `;
-    const at = reason.lastIndexOf(mine);
-    if (at < 0 || !reason.endsWith(']')) return false;
-    if (!any && reason.slice(at + mine.length, -1) === UNRECORDED) return false;
-    return releaseHostHalt({ home: deps.home });
-  });
+  const done = await onHost(
+    deps.home,
+    async () => {
+      const flag = await haltState({ home: deps.home });
+      const reason = flag?.reason ?? '';
+      const mine = ` [faultline serve ${deps.serverId}, halt of `;
+      const at = reason.lastIndexOf(mine);
+      if (at < 0 || !reason.endsWith(']')) return false;
+      if (!opts.any && reason.slice(at + mine.length, -1) === UNRECORDED) return false;
+      return releaseHostHalt({ home: deps.home });
+    },
+    opts.unchangedSince,
+  );
+  return done ?? false;
 }
 
 /** `user:pass@` in a NATS URL never reaches a response or the audit log. */
@@ -248,8 +276,18 @@ export async function releaseFleetNow(fleet: FleetConnectOptions, id: string): P
 /** How long POST /api/halt waits for the fleet's agents to show their faults reverted. */
 export const FLEET_CONFIRM_MS = 10_000;
 
-/** Tells this server's `/api/live` subscribers that the halt changed. */
+/**
+ * What each server last told its `/api/live` subscribers: the route and the watcher may both see
+ * one change (the watcher can read the database between the route's write and its local work), and
+ * subscribers should hear of it once.
+ */
+const announced = new WeakMap<HaltableRunner, string>();
+
+/** Tells this server's `/api/live` subscribers that the halt changed (once per change). */
 export function announceHalt(runner: HaltableRunner, halt: HaltState): void {
+  const key = JSON.stringify([halt.halted, halt.since, halt.by, halt.reason]);
+  if (announced.get(runner) === key) return;
+  announced.set(runner, key);
   runner.live?.broadcast({ type: 'halt', halt });
 }
 
@@ -313,6 +351,8 @@ export class HaltWatcher {
   }
 
   private async look(): Promise<void> {
+    // Read before the database: if the route halts or releases meanwhile, what is read is dropped.
+    const generation = hostGeneration(this.opts.home);
     let halt: HaltRecord | undefined;
     try {
       halt = await this.opts.store.getHalt();
@@ -325,7 +365,7 @@ export class HaltWatcher {
     }
     try {
       if (halt) {
-        const done = await applyHaltHere(this.opts, halt);
+        const done = await applyHaltHere(this.opts, halt, { unchangedSince: generation });
         if (done.applied) {
           announceHalt(this.opts.runner, haltStateOf(halt));
           if (done.failed.length > 0)
@@ -335,7 +375,8 @@ export class HaltWatcher {
           else this.problem(undefined);
         } else this.problem(undefined);
       } else {
-        if (await releaseHaltHere(this.opts)) announceHalt(this.opts.runner, { halted: false });
+        if (await releaseHaltHere(this.opts, { unchangedSince: generation }))
+          announceHalt(this.opts.runner, { halted: false });
         this.problem(undefined);
       }
     } catch (err) {

@@ -126,3 +126,43 @@ export function runEnded(store: Store, id: string, timeoutMs = 120_000) {
     timeoutMs,
   );
 }
+
+export interface LiveEvents {
+  /** Every `event:`/`data:` pair received so far, data parsed. */
+  events: { event: string; data: any }[];
+  close(): void;
+}
+
+/** Subscribes to a server's `/api/live` (server-sent events) and keeps what arrives until `close()`. */
+export async function liveEvents(url: string, authorization?: string): Promise<LiveEvents> {
+  const controller = new AbortController();
+  const res = await fetch(`${url}/api/live`, {
+    signal: controller.signal,
+    ...(authorization ? { headers: { authorization } } : {}),
+  });
+  if (res.status !== 200 || !res.body) throw new Error(`GET /api/live: ${res.status} ${await res.text()}`);
+  const events: LiveEvents['events'] = [];
+  const decoder = new TextDecoder();
+  let buffer = '';
+  void (async () => {
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = /^event: (.*)$/m.exec(frame)?.[1];
+          const data = frame
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
+          if (event) events.push({ event, data: JSON.parse(data) });
+        }
+      }
+    } catch {
+      // Aborted by close(), or the server went away: the events so far stay.
+    }
+  })();
+  return { events, close: () => controller.abort() };
+}

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { haltState } from '../../src/faults/recovery.js';
 import { RaiseHaltSchema } from '../../src/server/halt.js';
-import { type Call, type HaltServer, runEnded, startHaltServer } from '../helpers/halt-server.js';
+import { type Call, type HaltServer, liveEvents, runEnded, startHaltServer } from '../helpers/halt-server.js';
 import { assertClientError, http, prng, randomJson } from '../helpers/http-raw.js';
 import { markerExperiment } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
@@ -64,6 +64,7 @@ describe('the emergency stop (POST/DELETE /api/halt)', () => {
     assert.equal(refused.body.error.code, 'forbidden');
     assert.equal((await viewer('GET', '/api/halt')).body.halted, false, 'a refused POST raised nothing');
 
+    const live = await liveEvents(t.url, viewer.authorization);
     const halted = await operator('POST', '/api/halt', { reason: 'the payments database is on fire' });
     assert.equal(halted.status, 200, halted.text);
     assert.equal(halted.body.halted, true);
@@ -72,6 +73,16 @@ describe('the emergency stop (POST/DELETE /api/halt)', () => {
     assert.deepEqual(halted.body.runsInterrupted, [held.body.id]);
     assert.deepEqual(halted.body.failed, []);
     assert.equal(halted.body.fleet, undefined, 'no fleet without --nats');
+
+    const told = await until('the halt on /api/live', () =>
+      live.events.find((e) => e.event === 'halt' && e.data.halted),
+    );
+    assert.deepEqual(told.data, {
+      halted: true,
+      since: halted.body.since,
+      by: 'token:ops',
+      reason: 'the payments database is on fire',
+    });
 
     const run = await runEnded(t.store, held.body.id);
     assert.equal(run.status, 'interrupted');
@@ -126,6 +137,17 @@ describe('the emergency stop (POST/DELETE /api/halt)', () => {
     assert.deepEqual(released.body, { halted: false });
     assert.equal(await haltState({ home: t.home }), null, "the host's flag is lifted");
     assert.deepEqual((await viewer('GET', '/api/halt')).body, { halted: false });
+    await until('the release on /api/live', () =>
+      live.events.some((e, i) => i > 0 && e.event === 'halt' && !e.data.halted),
+    );
+    const haltEvents = live.events.filter((e) => e.event === 'halt');
+    live.close();
+    // First the state on connect, then the raise and the release: the watcher, finding this
+    // server's own flag, does not tell them again (nor does the second POST, which raised nothing new).
+    assert.deepEqual(
+      haltEvents.map((e) => e.data.halted),
+      [false, true, false],
+    );
 
     const ran = await runEnded(t.store, waiting.body.id);
     assert.equal(ran.status, 'finished', ran.reason);

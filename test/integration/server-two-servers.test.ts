@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { haltState } from '../../src/faults/recovery.js';
-import { type HaltServer, runEnded, startHaltServer } from '../helpers/halt-server.js';
+import { type HaltServer, liveEvents, runEnded, startHaltServer } from '../helpers/halt-server.js';
 import { pgScratchRole, pgSkipReason, type ScratchRole } from '../helpers/pg.js';
 import { markerExperiment } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
@@ -45,7 +45,9 @@ describe('two servers on one PostgreSQL', async () => {
   let dir: string | undefined;
   /** Homes a server was given (restarted on the same host): removed here, not by the server's close. */
   const homes: string[] = [];
+  const closers: (() => void)[] = [];
   after(async () => {
+    for (const close of closers) close();
     // A halt left raised would only matter to this scratch schema, but the hosts' flags and faults go too.
     for (const s of servers.reverse()) await s.close().catch(() => undefined);
     await scratch?.drop().catch(() => undefined);
@@ -112,6 +114,11 @@ describe('two servers on one PostgreSQL', async () => {
     const raiserOps = raiser === a ? opsA : opsB;
     await until('the fault in the running server’s ledger', async () => (await runner.faults()).length === 1);
 
+    // The running server's /api/live viewers learn of the halt from its watcher.
+    const live = await liveEvents(runner.url, (runner === a ? opsA : opsB).authorization);
+    closers.push(() => live.close());
+    await until('the first halt event', () => live.events.length > 0);
+    assert.deepEqual(live.events[0], { event: 'halt', data: { halted: false } });
     const halted = await raiserOps('POST', '/api/halt', { reason: 'stop everything, both servers' });
     assert.equal(halted.status, 200, halted.text);
     assert.deepEqual(halted.body.runsInterrupted, [], 'the asked server was running nothing');
@@ -122,6 +129,11 @@ describe('two servers on one PostgreSQL', async () => {
     assert.deepEqual(await runner.faults(), []);
     const flag = await until('the other host’s halt flag', () => haltState({ home: runner.home }));
     assert.match(flag.reason ?? '', /stop everything, both servers/);
+    const told = await until('a halt event on the other server', () =>
+      live.events.find((e) => e.event === 'halt' && e.data.halted),
+    );
+    assert.equal(told.data.reason, 'stop everything, both servers');
+    assert.equal(told.data.since, halted.body.since);
 
     // ------------------------------------------------ neither server claims while halted
     const refused = await opsB('POST', '/api/runs', { experiment: 'quick-0' });
@@ -158,6 +170,10 @@ describe('two servers on one PostgreSQL', async () => {
       async () => (await haltState({ home: runner.home })) === null,
     );
     assert.equal(await haltState({ home: raiser.home }), null);
+    await until('a release event on the other server', () =>
+      live.events.some((e, i) => i > 0 && e.event === 'halt' && !e.data.halted),
+    );
+    live.close();
     const after = await runEnded(a.store, sneaked.id);
     assert.equal(after.verdict, 'passed', after.reason);
     const again = (await readFile(log, 'utf8')).split('\n').filter((l) => l === 'quick-1');
