@@ -149,13 +149,16 @@ test('a viewer that stops reading is dropped once its unsent bytes pass the boun
   hub.close();
 });
 
-test('a dropped viewer with a cut (a socket) is cut instead, once', () => {
+test('a dropped viewer with a cut (a socket) is cut instead, once', async () => {
   const hub = new LiveHub({ maxBufferedBytes: 1000 });
   hub.begin(RUN, 'a run');
   let cuts = 0;
   const v = hub.viewer(() => cuts++);
   hub.attach(RUN, v);
   for (let i = 0; i < 50; i++) hub.publish(RUN, { type: 'log', level: 'info', message: 'x'.repeat(100) });
+  await until('the viewer cut', () => cuts > 0, 10_000);
+  hub.publish(RUN, { type: 'log', level: 'info', message: 'more' });
+  await sleep(20);
   assert.equal(cuts, 1);
   assert.ok(v.closed);
   assert.equal(hub.viewers, 0);
@@ -241,6 +244,30 @@ test('a waiting viewer moves to the run when it begins, and the heartbeat settle
     ['snapshot', 'end'],
   );
   hub.close();
+});
+
+test('frames are batched more as viewers grow, never past maxFlushMs, and always before a newcomer or the end', async () => {
+  const hub = new LiveHub({ maxFlushMs: 30 });
+  hub.begin(RUN, 'a run');
+  const viewers = Array.from({ length: 400 }, () => hub.viewer());
+  for (const v of viewers) hub.attach(RUN, v);
+  const reads = viewers.map((v) => frames(v));
+  hub.publish(RUN, { type: 'phase', phase: 'method' });
+  hub.publish(RUN, { type: 'phase', phase: 'revert' });
+  // A newcomer gets the pending frames' effect in its snapshot, and the others get them now.
+  const late = hub.viewer();
+  hub.attach(RUN, late);
+  hub.end(run());
+  const got = await Promise.all(reads);
+  for (const g of got)
+    assert.deepEqual(
+      g.map((f) => `${f.event}:${f.id ?? ''}`),
+      ['snapshot:0', 'live:1', 'live:2', 'live:3', 'end:'],
+    );
+  assert.deepEqual(
+    (await frames(late)).map((f) => `${f.event}:${f.id ?? ''}`),
+    ['snapshot:2', 'live:3', 'end:'],
+  );
 });
 
 test('broadcast reaches every server-wide viewer after its first event; close ends every stream', async () => {
