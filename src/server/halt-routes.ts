@@ -14,6 +14,7 @@ import { need, principalOf } from './auth/access.js';
 import {
   announceHalt,
   applyHaltHere,
+  FLEET_HALT_PREFIX,
   HaltResultSchema,
   HaltStateSchema,
   haltFleetNow,
@@ -40,7 +41,7 @@ export const registerHaltRoutes: RouteGroup = (app, deps) => {
   const { store, runner } = deps;
   const local = { runner, home: deps.home, serverId: deps.serverId };
   // Who stops or releases the fleet, as its halt key and `faultline fleet` show it.
-  const fleetId = `faultline-serve-${deps.serverId}`;
+  const fleetId = `${FLEET_HALT_PREFIX}${deps.serverId}`;
 
   app.openapi(
     createRoute({
@@ -138,10 +139,13 @@ export const registerHaltRoutes: RouteGroup = (app, deps) => {
       // Also one raised here while the database could not record it.
       const hostReleased = await releaseHaltHere(local, { any: true });
       let fleetReleased: boolean | undefined;
+      let fleetLeft: string | undefined;
       let fleetError: string | undefined;
       if (deps.fleet) {
         try {
-          fleetReleased = await releaseFleetNow(deps.fleet, fleetId);
+          const r = await releaseFleetNow(deps.fleet, fleetId);
+          fleetReleased = r.released;
+          fleetLeft = r.left;
         } catch (err) {
           fleetError = (err as Error).message;
         }
@@ -152,6 +156,9 @@ export const registerHaltRoutes: RouteGroup = (app, deps) => {
           database: released,
           host: hostReleased,
           ...(deps.fleet ? { fleet: fleetReleased ?? false } : {}),
+          ...(fleetLeft !== undefined
+            ? { fleetLeft: `the fleet's halt ${fleetLeft} stays (not the control plane's)` }
+            : {}),
           ...(fleetError !== undefined ? { fleetError } : {}),
         });
       if (released || hostReleased) announceHalt(runner, { halted: false });

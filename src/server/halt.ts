@@ -231,7 +231,9 @@ const redact = (text: string) => text.replace(/\/\/[^/@\s]+@/g, '//***@');
 /**
  * Halts the fleet: every agent reverts its faults and refuses new ones until released. Waits for
  * the agents' verified reverts at most `timeoutMs`; those that did not show one are `unconfirmed`
- * (their faults still revert when their leases run out). Never throws: an unreachable NATS is `error`.
+ * (their faults still revert when their leases run out). A fleet halted already by `faultline halt
+ * --fleet` keeps that halt (only what the agents show is reported). Never throws: an unreachable
+ * NATS is `error`.
  */
 export async function haltFleetNow(
   fleet: FleetConnectOptions,
@@ -243,6 +245,17 @@ export async function haltFleetNow(
   try {
     const { FleetController } = await import('../fleet/controller.js');
     ctl = await FleetController.open({ ...fleet, name: id }, { id });
+    const existing = await ctl.halted();
+    if (existing && !existing.by.startsWith(FLEET_HALT_PREFIX)) {
+      // Halted already by someone else (`faultline halt --fleet`): their key stays, so that lifting
+      // the control plane's halt never lifts theirs; the agents reverted when it was put.
+      const agents = (await ctl.agents()).filter((a) => a.health === 'alive' || a.health === 'halted');
+      const done = (a: (typeof agents)[number]) => a.health === 'halted' && a.faults.length === 0;
+      return {
+        verified: agents.filter(done).map((a) => a.name),
+        unconfirmed: agents.filter((a) => !done(a)).map((a) => a.name),
+      };
+    }
     const report = await ctl.haltFleet(reason, { timeoutMs });
     return { verified: report.reverted, unconfirmed: report.noAnswer.map((a) => a.name) };
   } catch (err) {
@@ -256,13 +269,27 @@ export async function haltFleetNow(
   }
 }
 
-/** Lifts the fleet's halt; throws (FAULTLINE_ERR_FLEET) when NATS cannot be reached. */
-export async function releaseFleetNow(fleet: FleetConnectOptions, id: string): Promise<boolean> {
+/** Who the fleet's halt key names when a control plane put it (`haltFleetNow`'s controller id). */
+export const FLEET_HALT_PREFIX = 'faultline-serve-';
+
+/**
+ * Lifts the fleet's halt when a control plane put it; one put by `faultline halt --fleet` is left for
+ * `faultline halt --fleet --release` (`left` says whose it is). Throws (FAULTLINE_ERR_FLEET) when
+ * NATS cannot be reached.
+ */
+export async function releaseFleetNow(
+  fleet: FleetConnectOptions,
+  id: string,
+): Promise<{ released: boolean; left?: string }> {
   const { FleetController } = await import('../fleet/controller.js');
   let ctl: FleetController | undefined;
   try {
     ctl = await FleetController.open({ ...fleet, name: id }, { id });
-    return await ctl.releaseFleet();
+    const halt = await ctl.halted();
+    if (!halt) return { released: false };
+    if (!halt.by.startsWith(FLEET_HALT_PREFIX))
+      return { released: false, left: `raised by ${halt.by} since ${halt.since}` };
+    return { released: await ctl.releaseFleet() };
   } catch (err) {
     throw new FaultlineError(
       'FAULTLINE_ERR_FLEET',

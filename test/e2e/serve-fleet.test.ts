@@ -147,4 +147,30 @@ describe('serve --nats: runs on the fleet, the emergency stop halts it', { skip:
     assert.deepEqual(entry?.detail.fleet, { verified: 1, unconfirmed: [] });
     assert.equal(audit.body.find((e: { action: string }) => e.action === 'halt.release')?.detail.fleet, true);
   });
+
+  test('a fleet halted by `faultline halt --fleet` stays halted when the API releases its own', async () => {
+    const cliHalt = await runCli(['halt', '--fleet', '--reason', 'on-call stop', ...fleet.natsArgs()], {
+      env: fleet.env(),
+    });
+    assert.equal(cliHalt.code, 0, cliHalt.stderr);
+    const raised = await api(url, 'POST', '/api/halt', { reason: 'the dashboard too' });
+    assert.equal(raised.status, 200, raised.text);
+    assert.deepEqual(raised.body.fleet, { verified: ['serve-web-1'], unconfirmed: [] }, raised.text);
+    const released = await api(url, 'DELETE', '/api/halt');
+    assert.equal(released.status, 200, released.text);
+    const entry = (await api(url, 'GET', '/api/audit?limit=5')).body.find(
+      (e: { action: string }) => e.action === 'halt.release',
+    );
+    assert.match(entry?.detail.fleetLeft ?? '', /raised by faultline-\S+ since .* stays/);
+    assert.equal((await agentRecord())?.health, 'halted', "the on-call's fleet halt stays");
+    const cliRelease = await runCli(['halt', '--fleet', '--release', ...fleet.natsArgs()], {
+      env: fleet.env(),
+    });
+    assert.equal(cliRelease.code, 0, cliRelease.stderr);
+    await until(
+      'the agent to accept faults again',
+      async () => (await agentRecord())?.health === 'alive',
+      60_000,
+    );
+  });
 });
