@@ -137,7 +137,8 @@ export const registerHaltRoutes: RouteGroup = (app, deps) => {
       const was = await store.getHalt();
       const released = await store.releaseHalt();
       // Also one raised here while the database could not record it.
-      const hostReleased = await releaseHaltHere(local, { any: true });
+      const host = await releaseHaltHere(local, { any: true });
+      const hostReleased = host === 'released';
       let fleetReleased: boolean | undefined;
       let fleetLeft: string | undefined;
       let fleetError: string | undefined;
@@ -155,6 +156,12 @@ export const registerHaltRoutes: RouteGroup = (app, deps) => {
           ...(was ? { halt: { since: was.since, by: was.by, reason: was.reason } } : {}),
           database: released,
           host: hostReleased,
+          ...(host === 'foreign'
+            ? {
+                hostLeft:
+                  "this host's halt flag was raised by `faultline halt`, not the control plane: it stays",
+              }
+            : {}),
           ...(deps.fleet ? { fleet: fleetReleased ?? false } : {}),
           ...(fleetLeft !== undefined
             ? { fleetLeft: `the fleet's halt ${fleetLeft} stays (not the control plane's)` }

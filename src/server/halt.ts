@@ -135,94 +135,118 @@ function interruptRuns(deps: LocalHaltDeps, halt: { by: string; reason: string }
   return deps.runner.runningIds().filter((id) => deps.runner.abort(id, reason));
 }
 
-/** Whether this host's flag already carries this server's record of `halt`. */
-async function appliedHere(deps: LocalHaltDeps, halt: HaltRecord): Promise<boolean> {
-  const flag = await haltState({ home: deps.home }).catch(() => null);
-  return flag?.reason?.endsWith(tagOf(deps.serverId, halt.since)) ?? false;
+/**
+ * Whose the host's halt flag is: none; this server's, for the halt raised at `since` (or
+ * `unrecorded`); or someone else's (`faultline halt` typed on the host), which a server never lifts.
+ */
+async function hostFlag(
+  deps: Pick<LocalHaltDeps, 'home' | 'serverId'>,
+): Promise<{ kind: 'none' } | { kind: 'mine'; since: string } | { kind: 'foreign'; reason?: string }> {
+  const flag = await haltState({ home: deps.home });
+  if (!flag) return { kind: 'none' };
+  const reason = flag.reason ?? '';
+  const mine = ` [faultline serve ${deps.serverId}, halt of `;
+  const at = reason.lastIndexOf(mine);
+  if (at < 0 || !reason.endsWith(']'))
+    return { kind: 'foreign', ...(flag.reason !== undefined ? { reason: flag.reason } : {}) };
+  return { kind: 'mine', since: reason.slice(at + mine.length, -1) };
+}
+
+function failures(report: Awaited<ReturnType<typeof haltAll>>): HaltResult['failed'] {
+  return [
+    ...report.failed.map((f) => ({
+      id: f.id,
+      kind: f.kind,
+      error: `${f.target}: ${f.error ?? 'not reverted'}`,
+    })),
+    ...report.notRetried.map((f) => ({
+      id: f.id,
+      kind: f.kind,
+      error: `${f.target}: not retried after ${f.attempts} failed reverts${f.lastError ? ` (${f.lastError})` : ''}`,
+    })),
+    ...report.corrupt
+      .filter((c) => c.handled === 'unrevertable' || c.handled === 'left')
+      .map((c) => ({
+        id: c.id,
+        kind: c.salvaged.kind ?? 'unknown',
+        error: c.note ?? 'a corrupt ledger entry',
+      })),
+    ...(report.ledgerError ? [{ id: 'ledger', kind: 'ledger', error: report.ledgerError }] : []),
+    ...(report.flag.raised
+      ? []
+      : [
+          {
+            id: 'halt-flag',
+            kind: 'halt',
+            error: `${report.flag.error}: \`faultline run\` on this host is NOT refused`,
+          },
+        ]),
+  ];
 }
 
 /**
  * What a halt does on this server and its host: its runs interrupted (their faults reverted with
  * them), every fault in the host's ledger reverted (the CLI's and other runners' too) and the host's
  * halt flag raised, so `faultline run` and `inject` on this host are refused as after `faultline halt`.
- * `recorded: false`: the database could not keep the halt; the flag then stays until DELETE /api/halt
- * or `faultline halt --release`, whatever the database says later. `unchangedSince` (the watcher's):
- * the hostGeneration it read before the database; when a halt or release was done here since, this
- * one is dropped (what it read may be stale) and the next poll reads again.
+ *
+ * `outcome`: `applied` (the ledger was reverted and the flag raised now); `already` (the host's flag
+ * is this halt's, or a `faultline halt` typed on the host, which is kept as it is: only the runs were
+ * interrupted); `stale` (nothing done: see `unchangedSince`). `force` (the API's request) reverts the
+ * ledger whatever the flag says, keeping a typed halt's flag and text. `recorded: false`: the database
+ * could not keep the halt; the flag then stays until DELETE /api/halt or `faultline halt --release`,
+ * whatever the database says later. `unchangedSince` (the watcher's): the hostGeneration it read
+ * before the database; when a halt or release was done here since, what it read may be stale and
+ * nothing is done (the next poll reads again).
  */
 export async function applyHaltHere(
   deps: LocalHaltDeps,
   halt: HaltRecord,
   opts: { recorded?: boolean; force?: boolean; unchangedSince?: number } = {},
-): Promise<LocalHaltOutcome & { applied: boolean }> {
+): Promise<LocalHaltOutcome & { outcome: 'applied' | 'already' | 'stale' }> {
   const done = await onHost(
     deps.home,
     async () => {
       const runsInterrupted = interruptRuns(deps, halt);
-      if (!opts.force && opts.recorded !== false && (await appliedHere(deps, halt)))
-        return { runsInterrupted, reverted: 0, failed: [], applied: false };
-      const tag = tagOf(deps.serverId, opts.recorded === false ? UNRECORDED : halt.since);
-      const report = await haltAll({ home: deps.home, reason: `${haltReasonText(halt)}${tag}` });
-      const failed: HaltResult['failed'] = [
-        ...report.failed.map((f) => ({
-          id: f.id,
-          kind: f.kind,
-          error: `${f.target}: ${f.error ?? 'not reverted'}`,
-        })),
-        ...report.notRetried.map((f) => ({
-          id: f.id,
-          kind: f.kind,
-          error: `${f.target}: not retried after ${f.attempts} failed reverts${f.lastError ? ` (${f.lastError})` : ''}`,
-        })),
-        ...report.corrupt
-          .filter((c) => c.handled === 'unrevertable' || c.handled === 'left')
-          .map((c) => ({
-            id: c.id,
-            kind: c.salvaged.kind ?? 'unknown',
-            error: c.note ?? 'a corrupt ledger entry',
-          })),
-        ...(report.ledgerError ? [{ id: 'ledger', kind: 'ledger', error: report.ledgerError }] : []),
-        ...(report.flag.raised
-          ? []
-          : [
-              {
-                id: 'halt-flag',
-                kind: 'halt',
-                error: `${report.flag.error}: \`faultline run\` on this host is NOT refused`,
-              },
-            ]),
-      ];
-      return { runsInterrupted, reverted: report.reverted.length, failed, applied: true };
+      const flag = await hostFlag(deps).catch(() => ({ kind: 'none' }) as const);
+      const since = opts.recorded === false ? UNRECORDED : halt.since;
+      const ours = flag.kind === 'mine' && flag.since === since;
+      if (!opts.force && (ours || flag.kind === 'foreign'))
+        return { runsInterrupted, reverted: 0, failed: [], outcome: 'already' as const };
+      const reason =
+        flag.kind === 'foreign' ? flag.reason : `${haltReasonText(halt)}${tagOf(deps.serverId, since)}`;
+      const report = await haltAll({ home: deps.home, ...(reason !== undefined ? { reason } : {}) });
+      return {
+        runsInterrupted,
+        reverted: report.reverted.length,
+        failed: failures(report),
+        outcome: 'applied' as const,
+      };
     },
     opts.unchangedSince,
   );
-  return done ?? { runsInterrupted: [], reverted: 0, failed: [], applied: false };
+  return done ?? { runsInterrupted: [], reverted: 0, failed: [], outcome: 'stale' };
 }
 
 /**
  * Lifts this host's halt flag when this server raised it: `any` also lifts one raised while the
  * database could not record the halt (DELETE /api/halt does; the watcher does not). A flag raised
- * by `faultline halt` on the host is left alone. True when a flag was lifted. `unchangedSince`: as
- * for applyHaltHere.
+ * by `faultline halt` on the host is left alone. `unchangedSince`: as for applyHaltHere.
  */
 export async function releaseHaltHere(
   deps: Pick<LocalHaltDeps, 'home' | 'serverId'>,
   opts: { any?: boolean; unchangedSince?: number } = {},
-): Promise<boolean> {
+): Promise<'released' | 'none' | 'foreign' | 'stale'> {
   const done = await onHost(
     deps.home,
     async () => {
-      const flag = await haltState({ home: deps.home });
-      const reason = flag?.reason ?? '';
-      const mine = ` [faultline serve ${deps.serverId}, halt of `;
-      const at = reason.lastIndexOf(mine);
-      if (at < 0 || !reason.endsWith(']')) return false;
-      if (!opts.any && reason.slice(at + mine.length, -1) === UNRECORDED) return false;
-      return releaseHostHalt({ home: deps.home });
+      const flag = await hostFlag(deps);
+      if (flag.kind !== 'mine') return flag.kind;
+      if (!opts.any && flag.since === UNRECORDED) return 'foreign' as const;
+      return (await releaseHostHalt({ home: deps.home })) ? ('released' as const) : ('none' as const);
     },
     opts.unchangedSince,
   );
-  return done ?? false;
+  return done ?? 'stale';
 }
 
 /** `user:pass@` in a NATS URL never reaches a response or the audit log. */
@@ -393,17 +417,16 @@ export class HaltWatcher {
     try {
       if (halt) {
         const done = await applyHaltHere(this.opts, halt, { unchangedSince: generation });
-        if (done.applied) {
-          announceHalt(this.opts.runner, haltStateOf(halt));
-          if (done.failed.length > 0)
-            this.problem(
-              `emergency stop: ${done.failed.length} fault(s) on this host could not be reverted: ${done.failed.map((f) => `${f.kind} ${f.id}: ${f.error}`).join('; ')}`,
-            );
-          else this.problem(undefined);
-        } else this.problem(undefined);
+        if (done.outcome === 'stale') return;
+        announceHalt(this.opts.runner, haltStateOf(halt));
+        this.problem(
+          done.failed.length > 0
+            ? `emergency stop: ${done.failed.length} fault(s) on this host could not be reverted: ${done.failed.map((f) => `${f.kind} ${f.id}: ${f.error}`).join('; ')}`
+            : undefined,
+        );
       } else {
-        if (await releaseHaltHere(this.opts, { unchangedSince: generation }))
-          announceHalt(this.opts.runner, { halted: false });
+        if ((await releaseHaltHere(this.opts, { unchangedSince: generation })) === 'stale') return;
+        announceHalt(this.opts.runner, { halted: false });
         this.problem(undefined);
       }
     } catch (err) {

@@ -12,7 +12,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { haltState } from '../../src/faults/recovery.js';
+import { haltState, releaseHalt as releaseHostHalt } from '../../src/faults/recovery.js';
+import { haltAll } from '../../src/lib/faults.js';
 import { RaiseHaltSchema } from '../../src/server/halt.js';
 import { type Call, type HaltServer, liveEvents, runEnded, startHaltServer } from '../helpers/halt-server.js';
 import { assertClientError, http, prng, randomJson } from '../helpers/http-raw.js';
@@ -168,6 +169,28 @@ describe('the emergency stop (POST/DELETE /api/halt)', () => {
     );
     assert.equal(actions.filter((a: string) => a === 'halt').length, 2);
     assert.deepEqual(await t.faults(), []);
+  });
+
+  test("a `faultline halt` typed on the host stays when the API's halt is released", async () => {
+    const typed = await haltAll({ home: t.home, reason: 'typed on the host' });
+    assert.equal(typed.flag.raised, true);
+    const raised = await operator('POST', '/api/halt', { reason: 'and through the API' });
+    assert.equal(raised.status, 200, raised.text);
+    assert.equal((await haltState({ home: t.home }))?.reason, 'typed on the host', 'its text is kept');
+    const released = await approver('DELETE', '/api/halt');
+    assert.equal(released.status, 200, released.text);
+    assert.equal((await haltState({ home: t.home }))?.reason, 'typed on the host', 'and it stays');
+    const entry = (await viewer('GET', '/api/audit?limit=5')).body.find(
+      (e: { action: string }) => e.action === 'halt.release',
+    );
+    assert.match(entry?.detail.hostLeft ?? '', /raised by `faultline halt`/);
+    // The database's halt is gone: runs are accepted, and refused on this host by its own flag.
+    const queued = await operator('POST', '/api/runs', { experiment: 'waiting' });
+    assert.equal(queued.status, 202, queued.text);
+    const run = await runEnded(t.store, queued.body.id);
+    assert.equal(run.verdict, 'refused');
+    assert.match(run.reason ?? '', /typed on the host/);
+    assert.equal(await releaseHostHalt({ home: t.home }), true);
   });
 
   test('hostile bodies on POST /api/halt: 4xx JSON errors naming the field, never a 5xx', async () => {
