@@ -40,6 +40,12 @@ export interface ChartProps {
   xFormat?: 'time' | 'date';
 }
 
+/** The legend shows the latest values while the pointer is elsewhere, rather than dashes. */
+function showLatest(u: uPlot): void {
+  const n = u.data[0]?.length ?? 0;
+  if (n > 0 && (u.cursor.idx === null || u.cursor.idx === undefined)) u.setLegend({ idx: n - 1 });
+}
+
 function fmt(v: number | null | undefined, unit: string): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return '—';
   const abs = Math.abs(v);
@@ -101,7 +107,12 @@ export function Chart({
           stroke: s.color,
           width: 2,
           ...(s.dash ? { dash: s.dash } : {}),
-          ...(s.bars && bars ? { paths: bars, fill: `${s.color}99`, points: { show: false } } : {}),
+          ...(s.bars && bars
+            ? { paths: bars, fill: `${s.color}99`, points: { show: false } }
+            : // A bucket between empty ones is a lone point: drawn as a dot, or it would not show at all.
+              dateOnly
+              ? { points: { show: true, size: 7, fill: s.color } }
+              : {}),
           value: (_u: uPlot, v: number | null) => fmt(v, unit),
           spanGaps: false,
         })),
@@ -111,6 +122,7 @@ export function Chart({
     };
     const u = new uPlot(opts, data as uPlot.AlignedData, el);
     plot.current = u;
+    showLatest(u);
     const resize = new ResizeObserver(() => {
       const w = Math.max(240, el.clientWidth);
       if (w !== u.width) u.setSize({ width: w, height });
@@ -125,7 +137,10 @@ export function Chart({
   }, [shape]);
 
   useEffect(() => {
-    plot.current?.setData(data as uPlot.AlignedData);
+    const u = plot.current;
+    if (!u) return;
+    u.setData(data as uPlot.AlignedData);
+    showLatest(u);
   }, [data]);
 
   return (

@@ -245,7 +245,8 @@ describe('the dashboard in Chromium', { skip }, () => {
 
     const status = page.locator('dt:text-is("Status") + dd');
     await status.getByText('running').waitFor({ timeout: 120_000 });
-    await page.getByText('updating every second').waitFor();
+    // The live view's connection state shows beside the status while the run is live.
+    await page.locator('dt:text-is("Status") + dd .stream').waitFor();
     await shot(page, 'run-running');
     await status.getByText('finished').waitFor({ timeout: 120_000 });
     await page.locator('dt:text-is("Verdict") + dd').getByText('passed').waitFor();

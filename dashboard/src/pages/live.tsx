@@ -32,6 +32,18 @@ function json(v: unknown, max = 160): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
+/** Checked every second during the method, a hypothesis ends many times: one count per phase. */
+function hypothesisCounts(list: LiveState['hypotheses']) {
+  const by = new Map<string, { phase: string; met: number; missed: number }>();
+  for (const h of list) {
+    const c = by.get(h.phase) ?? { phase: h.phase, met: 0, missed: 0 };
+    if (h.met) c.met++;
+    else c.missed++;
+    by.set(h.phase, c);
+  }
+  return [...by.values()];
+}
+
 function age(fromIso: string, now: number): string {
   const t = Date.parse(fromIso);
   return Number.isNaN(t) ? '—' : seconds(Math.max(0, (now - t) / 1000));
@@ -83,9 +95,12 @@ export function LiveView({ live }: { live: LiveState }) {
           {live.hypotheses.length > 0 && (
             <p class="hypotheses">
               Steady state:{' '}
-              {live.hypotheses.map((h, n) => (
-                <span key={n} class={`pill ${h.met ? 'good-bg' : 'bad-bg'}`}>
-                  {phaseName(h.phase)} {h.met ? 'met' : 'missed'}
+              {hypothesisCounts(live.hypotheses).map((h) => (
+                <span key={h.phase} class={`pill ${h.missed === 0 ? 'good-bg' : 'bad-bg'}`}>
+                  {phaseName(h.phase)}:{' '}
+                  {h.missed === 0
+                    ? `met${h.met > 1 ? ` ${h.met} times` : ''}`
+                    : `missed ${h.missed} of ${h.met + h.missed}`}
                 </span>
               ))}
             </p>

@@ -258,7 +258,7 @@ function FilterForm({
       </label>
       <label>
         Target
-        <input type="text" placeholder="e.g. db-1, :5432" autoComplete="off" {...bind('target')} />
+        <input type="text" placeholder="e.g. db-1:5432" autoComplete="off" {...bind('target')} />
       </label>
       <label>
         From
