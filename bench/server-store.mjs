@@ -4,7 +4,9 @@
 // SQLite file and into the PostgreSQL at 127.0.0.1:5432 (database `test`, a schema of its own, dropped
 // at the end), then times Store.listRuns, one call at a time, per query kind: the first page with no
 // filter, experiment + verdict, one tag, two tags that rarely meet, a date range, and a page deep in the
-// cursor chain. Prints p50/p99/max per kind and database.
+// cursor chain, a target (one host) alone and with a tag. Then the trends (GET /api/trends' work:
+// Store.trendAggregates + buildTrends) over 30 days by day, one experiment, 90 days by week and 7 days
+// by hour, and the /metrics text uncached. Prints p50/p99/max per kind and database.
 // Usage: node bench/server-store.mjs [runs=100000] [calls=300]   (PostgreSQL skipped when unreachable)
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +17,8 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { openStore } = await import('../src/server/db/index.ts');
+const { buildTrends, trendQuery } = await import('../src/server/trends.ts');
+const { renderMetrics } = await import('../src/server/trend-routes.ts');
 const { default: pg } = await import('pg');
 const { default: BetterSqlite3 } = await import('better-sqlite3');
 
@@ -23,6 +27,8 @@ const CALLS = Number(process.argv[3] ?? 300);
 const EXPERIMENTS = Array.from({ length: 50 }, (_, i) => `experiment-${String(i).padStart(2, '0')}`);
 const TAGS = Array.from({ length: 20 }, (_, i) => `tag${i}`);
 const USERS = Array.from({ length: 10 }, (_, i) => `user${i}`);
+const HOSTS = Array.from({ length: 200 }, (_, i) => `web-${String(i).padStart(3, '0')}`);
+const SERVICES = ['nginx', 'api', 'worker', 'postgres', 'redis'];
 const DAYS = 90;
 const BATCH = 1000;
 
@@ -58,7 +64,25 @@ function* history() {
     ];
     const experiment = pick(EXPERIMENTS);
     const duration = 30 + rand() * 300;
+    // What db/facts.ts would find in the journal: 1-3 faults on 1-3 (host, service) targets, a
+    // recovery measured by 60% of runs, a few safeguard stops and faults left behind.
+    const faults = 1 + Math.floor(rand() * 3);
+    const touched = [...new Set(Array.from({ length: faults }, () => `${pick(HOSTS)}|${pick(SERVICES)}`))];
+    const labels = [
+      ...new Set(
+        touched.flatMap((t) => {
+          const [host, svc] = t.split('|');
+          return [svc, `process-stop:${svc}`, `process:${svc}`, host, `app=${svc}`];
+        }),
+      ),
+    ];
     yield {
+      labels,
+      faults,
+      targets: touched.length,
+      recovery_ms: rand() < 0.6 ? Math.round(500 + rand() * 60_000) : null,
+      safeguard_breached: rand() < 0.03 ? 1 : 0,
+      unreverted: rand() < 0.01 ? 1 : 0,
       id: uuidv7(ms, i & 0xfff),
       experiment,
       experiment_version: 1 + Math.floor(rand() * 5),
@@ -112,20 +136,28 @@ function runRow(r) {
     r.claimed_by,
     r.duration,
     r.journal,
+    r.faults,
+    r.targets,
+    r.recovery_ms,
+    r.safeguard_breached,
+    r.unreverted,
   ];
 }
 const RUN_COLS =
-  'id, experiment, experiment_version, title, tags, origin, status, verdict, reason, requested_at, started_at, finished_at, requested_by, claimed_by, duration, journal';
+  'id, experiment, experiment_version, title, tags, origin, status, verdict, reason, requested_at, started_at, finished_at, requested_by, claimed_by, duration, journal, faults, targets, recovery_ms, safeguard_breached, unreverted';
+const RUN_PARAMS = 21;
 
 function insertSqlite(file) {
   const db = new BetterSqlite3(file);
   db.pragma('journal_mode = WAL');
-  const run = db.prepare(`insert into runs (${RUN_COLS}) values (${Array(16).fill('?').join(', ')})`);
+  const run = db.prepare(`insert into runs (${RUN_COLS}) values (${Array(RUN_PARAMS).fill('?').join(', ')})`);
   const tag = db.prepare('insert into run_tags (run_id, tag, requested_at) values (?, ?, ?)');
+  const target = db.prepare('insert into run_targets (run_id, target, requested_at) values (?, ?, ?)');
   const batch = db.transaction((rows) => {
     for (const r of rows) {
       run.run(...runRow(r));
       for (const t of r.tags) tag.run(r.id, t, r.requested_at);
+      for (const l of r.labels) target.run(r.id, l, r.requested_at);
     }
   });
   let rows = [];
@@ -156,9 +188,14 @@ async function insertPostgres(client) {
       'insert into run_tags (run_id, tag, requested_at) select * from unnest($1::text[], $2::text[], $3::text[])',
       [tagRows.map(([id]) => id), tagRows.map(([, t]) => t), tagRows.map(([, , at]) => at)],
     );
+    const targetRows = rows.flatMap((r) => r.labels.map((l) => [r.id, l, r.requested_at]));
+    await client.query(
+      'insert into run_targets (run_id, target, requested_at) select * from unnest($1::text[], $2::text[], $3::text[])',
+      [targetRows.map(([id]) => id), targetRows.map(([, t]) => t), targetRows.map(([, , at]) => at)],
+    );
     await client.query('commit');
   };
-  // 16 parameters a row: 1,000 rows stays under PostgreSQL's 65,535 parameters a statement.
+  // 21 parameters a row: 1,000 rows stays under PostgreSQL's 65,535 parameters a statement.
   let rows = [];
   for (const r of history()) {
     rows.push(r);
@@ -218,6 +255,8 @@ async function measure(label, store) {
       }),
     ],
     ['page 1,000 deep (cursor)', () => ({ limit: 50, cursor })],
+    ['target (one host)', (i) => ({ target: HOSTS[i % 200], limit: 50 })],
+    ['target + tag', (i) => ({ target: HOSTS[i % 200], tags: [TAGS[i % 20]], limit: 50 })],
   ];
   const results = [];
   for (const [name, f] of kinds) results.push(await timeKind(store, name, f));
@@ -232,6 +271,69 @@ async function measure(label, store) {
   );
   const worst = Math.max(...results.map((r) => r.p99));
   console.log(`RESULT ${label}_list_p99_ms=${worst.toFixed(1)} target<50`);
+
+  // Trends: what GET /api/trends does (the store's aggregates, then the buckets, means and scores).
+  const trendKinds = [
+    [
+      'last 30 days by day (the default)',
+      () => ({ from: new Date(now - 30 * 86_400_000), to: new Date(now), bucket: 'day' }),
+    ],
+    [
+      'one experiment, 30 days by day',
+      (i) => ({
+        from: new Date(now - 30 * 86_400_000),
+        to: new Date(now),
+        bucket: 'day',
+        experiment: EXPERIMENTS[i % 50],
+      }),
+    ],
+    ['90 days by week', () => ({ from: new Date(now - 90 * 86_400_000), to: new Date(now), bucket: 'week' })],
+    ['7 days by hour', () => ({ from: new Date(now - 7 * 86_400_000), to: new Date(now), bucket: 'hour' })],
+  ];
+  const trendCalls = Math.max(20, Math.floor(CALLS / 5));
+  const trendResults = [];
+  for (const [name, wFor] of trendKinds) {
+    const xs = [];
+    let runs = 0;
+    for (let i = 0; i < 3; i++) buildTrends(wFor(i), await store.trendAggregates(trendQuery(wFor(i))));
+    for (let i = 0; i < trendCalls; i++) {
+      const w = wFor(i);
+      const t0 = performance.now();
+      const trends = buildTrends(w, await store.trendAggregates(trendQuery(w)));
+      xs.push(performance.now() - t0);
+      runs += trends.overall.runs;
+    }
+    trendResults.push({
+      name,
+      p50: pct(xs, 50),
+      p99: pct(xs, 99),
+      max: Math.max(...xs),
+      runs: runs / trendCalls,
+    });
+  }
+  {
+    const xs = [];
+    for (let i = 0; i < trendCalls; i++) {
+      const t0 = performance.now();
+      await renderMetrics(store, 0);
+      xs.push(performance.now() - t0);
+    }
+    trendResults.push({
+      name: '/metrics text, uncached',
+      p50: pct(xs, 50),
+      p99: pct(xs, 99),
+      max: Math.max(...xs),
+      runs: NaN,
+    });
+  }
+  console.log(`${label}: trends, ${trendCalls} calls per kind, one at a time`);
+  for (const r of trendResults) {
+    console.log(
+      `  ${r.name.padEnd(36)} p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  max ${r.max.toFixed(1).padStart(6)} ms${Number.isNaN(r.runs) ? '' : `  (${r.runs.toFixed(0)} runs counted)`}`,
+    );
+  }
+  const worstTrend = Math.max(...trendResults.map((r) => r.p99));
+  console.log(`RESULT ${label}_trends_p99_ms=${worstTrend.toFixed(1)}`);
 }
 
 async function benchSqlite() {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runFacts, targetLabels } from '../../src/server/db/facts.js';
+import { percentiles } from '../../src/server/db/kysely-store.js';
 import type { RunWithJournal, TrendAggregates, TrendCounts } from '../../src/server/store.js';
 import {
   bucketCount,
@@ -155,6 +156,19 @@ describe('resilience score', () => {
     assert.deepEqual(s.recoveryMs, { median: 12_000, p90: 30_000, samples: 6 });
     assert.equal(s.resilienceScore, 62.3);
     assert.equal(trendStats(counts({}), undefined).successRate, null);
+  });
+});
+
+describe('recovery percentiles', () => {
+  test('median and p90 interpolated between ranks, as percentile_cont', () => {
+    assert.deepEqual(percentiles([1000, 2000, 3000, 10_000]), { samples: 4, median: 2500, p90: 7900 });
+    assert.deepEqual(percentiles([5]), { samples: 1, median: 5, p90: 5 });
+    // 11 values: both ranks exact (positions 5 and 9), no floating-point drift from 0.9 x 10.
+    assert.deepEqual(percentiles(Array.from({ length: 11 }, (_, i) => i + 1)), {
+      samples: 11,
+      median: 6,
+      p90: 10,
+    });
   });
 });
 

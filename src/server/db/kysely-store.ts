@@ -20,6 +20,7 @@ import {
   type NewRun,
   type NewSession,
   type NewUser,
+  type RecoveryFigures,
   type Run,
   type RunFilter,
   RunFilterSchema,
@@ -460,38 +461,23 @@ export class KyselyStore implements Store {
     const window = sql`requested_at >= ${isoUtc(q.from)} and requested_at < ${isoUtc(q.to)}
       and verdict is not null${q.experiment === undefined ? sql`` : sql` and ${experiment} = ${q.experiment}`}`;
     const counted = sql`verdict <> 'refused'`;
-    const verdictSums = sql.join(
-      VERDICTS.map((v) => sql`sum(case when verdict = ${v} then 1 else 0 end) as ${sql.ref(`v_${v}`)}`),
-    );
     return this.#run('computing trends', async () => {
-      const cells = await sql<Record<string, unknown>>`
-        select ${bucket} as b, ${experiment} as e, ${verdictSums},
-          sum(case when ${counted} and faults is not null then 1 else 0 end) as with_facts,
-          sum(case when ${counted} then faults else 0 end) as faults,
-          sum(case when ${counted} then targets else 0 end) as targets,
-          max(case when ${counted} then targets end) as max_targets,
-          sum(case when ${counted} and unreverted > 0 then 1 else 0 end) as left_faults,
-          sum(case when ${counted} and safeguard_breached = 1 then 1 else 0 end) as breaches
+      // Grouped by verdict too, with plain aggregates: a CASE per verdict and per figure cost more per row
+      // than the few more groups (toCells adds the verdicts up and leaves refused runs out).
+      const cells = await sql<CellRow>`
+        select ${bucket} as b, ${experiment} as e, verdict, count(*) as n, count(faults) as with_facts,
+          sum(faults) as faults, sum(targets) as targets, max(targets) as max_targets,
+          sum(case when unreverted > 0 then 1 else 0 end) as left_faults, sum(safeguard_breached) as breaches
         from runs where ${window}
         -- By position: PostgreSQL would not see the select's expression, parameters renumbered, as the same.
-        group by 1, 2`.execute(this.#db);
-      // Median and p90 interpolated between the two ranks around each (as percentile_cont): only those
-      // ranks leave the database, whatever the number of runs. Positions are 0-based; the integer
-      // divisions are floor and ceil of 0.5 (n-1) and 0.9 (n-1) on both databases.
-      const ranks = (scope: string, key: string, over: string) =>
-        sql.raw(`select '${scope}' as scope, k, v, i, n from (
-            select cast(${key} as text) as k, v, row_number() over (${over} order by v) - 1 as i,
-              count(*) over (${over}) as n
-            from r) x
-          where i in ((n - 1) / 2, n / 2, (9 * (n - 1)) / 10, (9 * (n - 1) + 9) / 10)`);
-      const recovery = await sql<{ scope: string; k: string; v: number; i: number; n: number }>`
-        with r as (
-          select ${bucket} as b, ${experiment} as e, recovery_ms as v
-          from runs where ${window} and ${counted} and recovery_ms is not null)
-        ${ranks('all', "''", '')}
-        union all ${ranks('bucket', 'b', 'partition by b')}
-        union all ${ranks('experiment', 'e', 'partition by e')}`.execute(this.#db);
-      return { cells: cells.rows.map(toCell), recovery: recoveryFigures(recovery.rows) };
+        group by 1, 2, 3`.execute(this.#db);
+      // The recoveries themselves, in order: one sort in the database, and each group's values arrive
+      // sorted too (cheaper than a window function per grouping, which sorts once for each).
+      const recovery = await sql<{ b: number; e: string; v: number }>`
+        select ${bucket} as b, ${experiment} as e, recovery_ms as v
+        from runs where ${window} and ${counted} and recovery_ms is not null
+        order by recovery_ms`.execute(this.#db);
+      return { cells: toCells(cells.rows), recovery: recoveryFigures(recovery.rows) };
     });
   }
 
@@ -825,54 +811,96 @@ async function insertTags(
     .execute();
 }
 
-function toCell(r: Record<string, unknown>): TrendAggregates['cells'][number] {
-  const n = (k: string) => Number(r[k] ?? 0);
-  const verdicts = Object.fromEntries(VERDICTS.map((v) => [v, n(`v_${v}`)])) as TrendCounts['verdicts'];
-  return {
-    bucket: n('b'),
-    experiment: String(r.e),
-    counts: {
-      runs: VERDICTS.reduce((sum, v) => (v === 'refused' ? sum : sum + verdicts[v]), 0),
-      passed: verdicts.passed,
-      verdicts,
-      withFacts: n('with_facts'),
-      faults: n('faults'),
-      targets: n('targets'),
-      maxTargets: n('max_targets'),
-      leftFaults: n('left_faults'),
-      safeguardBreaches: n('breaches'),
-    },
-  };
+interface CellRow {
+  b: number;
+  e: string;
+  verdict: string;
+  n: number;
+  with_facts: number;
+  faults: number | null;
+  targets: number | null;
+  max_targets: number | null;
+  left_faults: number | null;
+  breaches: number | null;
 }
 
-/** The rank rows of trendAggregates' recovery query to median and p90 per group. */
-function recoveryFigures(
-  rows: readonly { scope: string; k: string; v: number; i: number; n: number }[],
-): TrendAggregates['recovery'] {
-  const groups = new Map<string, { n: number; at: Map<number, number> }>();
+/** trendAggregates' rows, one per (bucket, experiment, verdict), to one cell per (bucket, experiment). */
+function toCells(rows: readonly CellRow[]): TrendAggregates['cells'] {
+  const cells = new Map<string, TrendAggregates['cells'][number]>();
   for (const r of rows) {
-    const id = `${r.scope}\u0000${r.k}`;
-    const g = groups.get(id) ?? { n: Number(r.n), at: new Map<number, number>() };
-    g.at.set(Number(r.i), Number(r.v));
-    groups.set(id, g);
+    const bucket = Number(r.b);
+    const id = `${bucket}\u0000${r.e}`;
+    let cell = cells.get(id);
+    if (!cell) {
+      cell = {
+        bucket,
+        experiment: String(r.e),
+        counts: {
+          runs: 0,
+          passed: 0,
+          verdicts: Object.fromEntries(VERDICTS.map((v) => [v, 0])) as TrendCounts['verdicts'],
+          withFacts: 0,
+          faults: 0,
+          targets: 0,
+          maxTargets: 0,
+          leftFaults: 0,
+          safeguardBreaches: 0,
+        },
+      };
+      cells.set(id, cell);
+    }
+    const c = cell.counts;
+    const verdict = r.verdict as (typeof VERDICTS)[number];
+    if (!(verdict in c.verdicts)) continue;
+    c.verdicts[verdict] += Number(r.n);
+    // A run refused before it started is a verdict to count, not a run to judge.
+    if (verdict === 'refused') continue;
+    c.runs += Number(r.n);
+    if (verdict === 'passed') c.passed += Number(r.n);
+    c.withFacts += Number(r.with_facts);
+    c.faults += Number(r.faults ?? 0);
+    c.targets += Number(r.targets ?? 0);
+    c.maxTargets = Math.max(c.maxTargets, Number(r.max_targets ?? 0));
+    c.leftFaults += Number(r.left_faults ?? 0);
+    c.safeguardBreaches += Number(r.breaches ?? 0);
   }
-  const out: TrendAggregates['recovery'] = { buckets: new Map(), experiments: new Map() };
-  for (const [id, g] of groups) {
-    const [scope, key] = id.split('\u0000') as [string, string];
-    // Position p (n-1) as a whole part and tenths, in integers, so 0.9 x 10 is never 8.999...
-    const at = (tenths: number) => {
-      const whole = Math.floor((tenths * (g.n - 1)) / 10);
-      const frac = ((tenths * (g.n - 1)) % 10) / 10;
-      const lo = g.at.get(whole) as number;
-      const hi = g.at.get(Math.min(whole + 1, g.n - 1)) as number;
-      return frac === 0 ? lo : lo + (hi - lo) * frac;
-    };
-    const figures = { samples: g.n, median: at(5), p90: at(9) };
-    if (scope === 'all') out.overall = figures;
-    else if (scope === 'bucket') out.buckets.set(Number(key), figures);
-    else out.experiments.set(key, figures);
+  return [...cells.values()];
+}
+
+/** Median and p90, interpolated between the ranks around each (as PostgreSQL's percentile_cont), of sorted values. */
+export function percentiles(sorted: readonly number[]): RecoveryFigures {
+  const n = sorted.length;
+  // Position p (n-1) as a whole part and tenths, in integers, so 0.9 x 10 is never 8.999...
+  const at = (tenths: number) => {
+    const whole = Math.floor((tenths * (n - 1)) / 10);
+    const frac = ((tenths * (n - 1)) % 10) / 10;
+    const lo = sorted[whole] as number;
+    return frac === 0 ? lo : lo + ((sorted[whole + 1] as number) - lo) * frac;
+  };
+  return { samples: n, median: at(5), p90: at(9) };
+}
+
+/** trendAggregates' recoveries (sorted) to median and p90 overall, per bucket and per experiment. */
+function recoveryFigures(rows: readonly { b: number; e: string; v: number }[]): TrendAggregates['recovery'] {
+  const all: number[] = [];
+  const buckets = new Map<number, number[]>();
+  const experiments = new Map<string, number[]>();
+  for (const r of rows) {
+    const v = Number(r.v);
+    all.push(v);
+    const b = Number(r.b);
+    const inBucket = buckets.get(b) ?? [];
+    inBucket.push(v);
+    buckets.set(b, inBucket);
+    const inExperiment = experiments.get(r.e) ?? [];
+    inExperiment.push(v);
+    experiments.set(r.e, inExperiment);
   }
-  return out;
+  return {
+    ...(all.length > 0 ? { overall: percentiles(all) } : {}),
+    buckets: new Map([...buckets].map(([k, vs]) => [k, percentiles(vs)])),
+    experiments: new Map([...experiments].map(([k, vs]) => [k, percentiles(vs)])),
+  };
 }
 
 /** A filter's instant as stored: ISO 8601 in UTC, so text comparison is time comparison. */
