@@ -87,6 +87,13 @@ const ROUTES: Row[] = [
   { method: 'GET', path: `/api/runs/${NO_RUN}`, route: '/api/runs/{id}', action: 'read' },
   { method: 'GET', path: `/api/runs/${NO_RUN}/report`, route: '/api/runs/{id}/report', action: 'read' },
   { method: 'POST', path: `/api/runs/${NO_RUN}/abort`, route: '/api/runs/{id}/abort', action: 'run.abort' },
+  {
+    method: 'GET',
+    path: `/api/runs/compare?a=${NO_RUN}&b=${NO_RUN}`,
+    route: '/api/runs/compare',
+    action: 'read',
+  },
+  { method: 'GET', path: '/api/trends', route: '/api/trends', action: 'read' },
   { method: 'GET', path: '/api/audit', route: '/api/audit', action: 'read' },
   { method: 'GET', path: '/api/session', route: '/api/session', action: 'read' },
   { method: 'DELETE', path: '/api/session', route: '/api/session', action: 'read' },
