@@ -40,10 +40,27 @@ export interface ChartProps {
   xFormat?: 'time' | 'date';
 }
 
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+const DAY = 86_400;
+const DATE_STEPS = [
+  3600,
+  3 * 3600,
+  6 * 3600,
+  12 * 3600,
+  DAY,
+  2 * DAY,
+  7 * DAY,
+  14 * DAY,
+  30 * DAY,
+  91 * DAY,
+  365 * DAY,
+];
+
 /** The legend shows the latest values while the pointer is elsewhere, rather than dashes. */
 function showLatest(u: uPlot): void {
   const n = u.data[0]?.length ?? 0;
-  if (n > 0 && (u.cursor.idx === null || u.cursor.idx === undefined)) u.setLegend({ idx: n - 1 });
+  const away = u.cursor.left === undefined || u.cursor.left < 0;
+  if (n > 0 && away) u.setLegend({ idx: n - 1 });
 }
 
 function fmt(v: number | null | undefined, unit: string): string {
@@ -82,7 +99,13 @@ export function Chart({
         y: { range: (_u, _min, max) => [0, yMax ?? (max > 0 ? max * 1.1 : 1)] },
       },
       axes: [
-        { stroke: '#57606a', grid: { stroke: '#eaeef2' } },
+        // Whole seconds (live) or whole hours and days (trends): never ticks at half seconds.
+        {
+          stroke: '#57606a',
+          grid: { stroke: '#eaeef2' },
+          space: 60,
+          incrs: dateOnly ? DATE_STEPS : TIME_STEPS,
+        },
         {
           stroke: '#57606a',
           grid: { stroke: '#eaeef2' },
@@ -118,11 +141,12 @@ export function Chart({
         })),
       ],
       legend: { live: true },
+      // After each draw: uPlot empties the legend when the pointer is not over the plot.
+      hooks: { ready: [showLatest], draw: [showLatest], setCursor: [showLatest] },
       cursor: { drag: { x: false, y: false } },
     };
     const u = new uPlot(opts, data as uPlot.AlignedData, el);
     plot.current = u;
-    showLatest(u);
     const resize = new ResizeObserver(() => {
       const w = Math.max(240, el.clientWidth);
       if (w !== u.width) u.setSize({ width: w, height });
@@ -140,7 +164,6 @@ export function Chart({
     const u = plot.current;
     if (!u) return;
     u.setData(data as uPlot.AlignedData);
-    showLatest(u);
   }, [data]);
 
   return (

@@ -208,10 +208,10 @@ describe('the live dashboard in Chromium', { skip: chromiumMissing }, () => {
 
     // The load's charts get points (each chart's summary counts the seconds it draws).
     await until(
-      'three seconds of load charted',
+      'five seconds of load charted',
       async () => {
         const text = (await page.locator('figure.chart figcaption').first().textContent()) ?? '';
-        return Number(/^(\d+) seconds/.exec(text)?.[1] ?? 0) >= 3;
+        return Number(/^(\d+) seconds/.exec(text)?.[1] ?? 0) >= 5;
       },
       60_000,
     );

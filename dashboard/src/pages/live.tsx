@@ -32,6 +32,27 @@ function json(v: unknown, max = 160): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
 
+/**
+ * Each probe's latest result per phase, with how many of its checks met the tolerance so far: a probe
+ * checked every second would otherwise fill the page.
+ */
+function latestProbes(activities: LiveState['activities']) {
+  const by = new Map<string, LiveState['activities'][number] & { met: number; checks: number }>();
+  for (const a of activities) {
+    if (a.tolerance === undefined && a.toleranceMet === undefined) continue;
+    const key = `${a.phase}\u0000${a.name}`;
+    const prev = by.get(key);
+    const done = a.status !== 'running';
+    by.delete(key);
+    by.set(key, {
+      ...a,
+      met: (prev?.met ?? 0) + (done && a.toleranceMet ? 1 : 0),
+      checks: (prev?.checks ?? 0) + (done ? 1 : 0),
+    });
+  }
+  return [...by.values()];
+}
+
 /** Checked every second during the method, a hypothesis ends many times: one count per phase. */
 function hypothesisCounts(list: LiveState['hypotheses']) {
   const by = new Map<string, { phase: string; met: number; missed: number }>();
@@ -68,8 +89,11 @@ export function StreamStatus({ stream }: { stream: RunStream }) {
 
 export function LiveView({ live }: { live: LiveState }) {
   const now = useNow();
-  const probes = live.activities.filter((a) => a.tolerance !== undefined || a.toleranceMet !== undefined);
-  const actions = live.activities.filter((a) => a.tolerance === undefined && a.toleranceMet === undefined);
+  const probes = latestProbes(live.activities);
+  // What ran without a tolerance: the method's actions and probes (a check under way shows under Now).
+  const actions = live.activities.filter(
+    (a) => a.status !== 'running' && a.tolerance === undefined && a.toleranceMet === undefined,
+  );
   return (
     <div class="live-view">
       <div class="live-grid">
@@ -205,6 +229,12 @@ export function LiveView({ live }: { live: LiveState }) {
                       ) : (
                         <span class="pill bad-bg">missed</span>
                       )}
+                      {p.checks > 1 && (
+                        <span class="sub">
+                          {' '}
+                          {p.met} of {p.checks} checks met
+                        </span>
+                      )}
                     </td>
                   </tr>
                 ))}
@@ -213,7 +243,7 @@ export function LiveView({ live }: { live: LiveState }) {
         )}
         {actions.length > 0 && (
           <p class="sub">
-            Actions so far:{' '}
+            Other activities so far:{' '}
             {actions
               .slice(-8)
               .map((a) => `${a.name} (${a.status})`)

@@ -198,17 +198,27 @@ function TrendsView({ trends, experiment }: { trends: Trends; experiment: string
           data={data.score}
           summary={`a score of ${num(o.resilienceScore, 0)} out of 100 over the range`}
         />
-        <Chart
-          title={`Recovery time ${per}`}
-          unit="s"
-          xFormat="date"
-          series={[
-            { label: 'median', color: COLORS[1] },
-            { label: 'p90', color: COLORS[3], dash: [6, 3] },
-          ]}
-          data={data.recovery}
-          summary={`median ${ms(o.recoveryMs?.median)}, p90 ${ms(o.recoveryMs?.p90)}`}
-        />
+        {o.recoveryMs ? (
+          <Chart
+            title={`Recovery time ${per}`}
+            unit="s"
+            xFormat="date"
+            series={[
+              { label: 'median', color: COLORS[1] },
+              { label: 'p90', color: COLORS[3], dash: [6, 3] },
+            ]}
+            data={data.recovery}
+            summary={`median ${ms(o.recoveryMs?.median)}, p90 ${ms(o.recoveryMs?.p90)}`}
+          />
+        ) : (
+          <div class="chart-none">
+            <h3>Recovery time {per}</h3>
+            <p class="muted">
+              No run in this range measured its recovery (an experiment measures it with{' '}
+              <code>runtime.recovery</code>).
+            </p>
+          </div>
+        )}
         <Chart
           title={`Blast radius ${per}`}
           unit="a run"
