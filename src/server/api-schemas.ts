@@ -45,6 +45,13 @@ export const ExperimentQuerySchema = z.strictObject({
 
 const TagSchema = z.string().min(1).max(128);
 
+/** Free text a query compares with stored text: PostgreSQL refuses a NUL in text (a 503, not the caller's 400). */
+const queryText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\u0000]*$/, { error: 'expected text without NUL characters' });
+
 export const StartRunSchema = z.strictObject({
   experiment: ExperimentNameSchema,
   version: z.number().int().positive().optional(),
@@ -60,10 +67,10 @@ export const RunQuerySchema = z.strictObject({
   experiment: ExperimentNameSchema.optional(),
   status: RunStatusSchema.optional(),
   verdict: VerdictKindSchema.optional(),
-  tags: z.string().max(8192).optional(),
-  requestedBy: z.string().max(256).optional(),
+  tags: queryText(8192).optional(),
+  requestedBy: queryText(256).optional(),
   /** Runs whose faults touched this target (one of its labels, exactly: store.ts RunFilterSchema). */
-  target: z.string().min(1).max(512).optional(),
+  target: queryText(512).min(1).optional(),
   from: z.string().datetime({ offset: true }).optional(),
   to: z.string().datetime({ offset: true }).optional(),
   limit: z
@@ -76,7 +83,7 @@ export const RunQuerySchema = z.strictObject({
 /** GET /api/trends: one experiment's or all, over [from, to) (default the last 30 days), by hour, day or week. */
 export const TrendsQuerySchema = z.strictObject({
   /** An experiment's name, or a pushed run's title. */
-  experiment: z.string().min(1).max(256).optional(),
+  experiment: queryText(256).min(1).optional(),
   from: z.string().datetime({ offset: true, error: 'expected an ISO 8601 date and time' }).optional(),
   to: z.string().datetime({ offset: true, error: 'expected an ISO 8601 date and time' }).optional(),
   bucket: z.enum(['hour', 'day', 'week'], { error: 'expected hour, day or week' }).optional(),

@@ -280,6 +280,35 @@ function suite(name: string, make: () => Promise<Db>, skip?: string) {
       }
     });
 
+    test('hostile queries get a 4xx JSON error (or an answer), never a 5xx', async () => {
+      const queries = [
+        '/api/trends?experiment=%00',
+        `/api/trends?experiment=${'x'.repeat(300)}`,
+        "/api/trends?experiment=' or 1=1 --",
+        '/api/trends?from=9999-99-99T00:00:00Z',
+        '/api/trends?bucket=day&bucket=hour',
+        '/api/trends?from=0001-01-01T00:00:00Z&bucket=week',
+        '/api/runs/compare?a=&b=',
+        '/api/runs/compare?a=x&a=y&b=z',
+        `/api/runs/compare?a=${'0'.repeat(5000)}`,
+        '/api/runs?target=%00',
+        "/api/runs?target=' or ''='",
+        `/api/runs?target=${'t'.repeat(600)}`,
+        '/api/runs?target=a&target=b',
+        '/api/runs?requestedBy=%00',
+        '/api/runs?tags=a%00b',
+      ];
+      // A pushed fault whose target holds a NUL: stored (the journal keeps it), just not a label.
+      const nul = await push(journalWith({ faults: [{ kind: 'marker-file', target: '/tmp/a\u0000b' }] }));
+      assert.equal((await t.api('GET', `/api/runs/${nul.id}`)).body.faults, 1);
+      for (const q of queries) {
+        const r = await t.api('GET', q);
+        assert.ok(r.status < 500, `${q.slice(0, 80)}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.ok(r.body !== undefined, `${q.slice(0, 80)}: JSON`);
+        if (r.status >= 400) assert.equal(typeof r.body.error.message, 'string');
+      }
+    });
+
     test('compare: 400 naming a or b, 404 naming the run, 409 for two experiments, and the answer', async () => {
       const a = await push(journalWith({ mttr: 1 }), { experiment: 'compared' });
       const b = await push(journalWith({ mttr: null }), { experiment: 'compared' });

@@ -93,6 +93,11 @@ describe('run facts', () => {
       [],
       'labels too long to filter on are not kept',
     );
+    assert.deepEqual(
+      targetLabels({ kind: 'x', target: 'a\u0000b' }),
+      [],
+      'nor labels PostgreSQL cannot store',
+    );
   });
 
   test('a Chaos Toolkit journal has no faults; no journal, no facts; junk is read as far as it goes', () => {

@@ -58,7 +58,8 @@ export function targetLabels(fault: Record<string, unknown>): string[] {
     if (isRecord(t.labels))
       for (const [k, v] of Object.entries(t.labels)) if (typeof v === 'string') out.push(`${k}=${v}`);
   }
-  return out.filter((l) => l !== '' && l.length <= MAX_TARGET_LABEL);
+  // PostgreSQL's text holds no NUL: such a label (a hostile push) could not be stored, nor asked for.
+  return out.filter((l) => l !== '' && l.length <= MAX_TARGET_LABEL && !l.includes('\u0000'));
 }
 
 /** The facts of a stored journal; undefined when there is no journal (a run refused or killed before it wrote one). */
