@@ -319,9 +319,16 @@ describe('the live dashboard in Chromium', { skip: chromiumMissing }, () => {
       source: liveExperiment(targetUrl, marker(), 2),
     });
     assert.equal(up.status, 201, JSON.stringify(up.body));
+    // A Runs page already open hears of the new run over /api/live: it polls only while a run it shows
+    // is going on, and none is.
+    const list = await page.context().newPage();
+    await list.goto(`${srv.url}/#/runs`);
+    await list.locator(`a[href="#/runs/${interruptedRun}"]`).waitFor();
     const started = await api('POST', '/api/runs', { experiment: NAME });
     assert.equal(started.status, 202, JSON.stringify(started.body));
     passedRun = started.body.id;
+    await list.locator(`a[href="#/runs/${passedRun}"]`).waitFor({ timeout: 30_000 });
+    await list.close();
     await page.goto(`${srv.url}/#/runs/${passedRun}`);
     await page.locator('dt:text-is("Verdict") + dd').getByText('passed').waitFor({ timeout: 120_000 });
 
