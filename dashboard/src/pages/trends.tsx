@@ -20,6 +20,8 @@ const RANGES: { id: string; label: string; days: number; bucket: Bucket }[] = [
 ];
 const BUCKETS: Bucket[] = ['hour', 'day', 'week'];
 const DEFAULT_RANGE = '30d';
+/** An experiment name as the store keeps them (store.ts ExperimentNameSchema). */
+const STORED_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 const percent = (v: number | null | undefined) =>
   v === null || v === undefined ? '—' : `${(v * 100).toFixed(v === 1 || v === 0 ? 0 : 1)} %`;
@@ -258,10 +260,19 @@ function TrendsView({ trends, experiment }: { trends: Trends; experiment: string
           {trends.experiments.map((e) => (
             <tr key={e.experiment} aria-current={e.experiment === experiment ? 'true' : undefined}>
               <td data-label="Experiment">
-                <a href={href(['trends'], { experiment: e.experiment })}>{e.experiment}</a>
-                <div class="sub">
-                  <a href={href(['runs'], { experiment: e.experiment })}>its runs</a>
-                </div>
+                {STORED_NAME.test(e.experiment) ? (
+                  <>
+                    <a href={href(['trends'], { experiment: e.experiment })}>{e.experiment}</a>
+                    <div class="sub">
+                      <a href={href(['runs'], { experiment: e.experiment })}>its runs</a>
+                    </div>
+                  </>
+                ) : (
+                  // Pushed runs of an experiment not stored here go by their title: nothing to filter on.
+                  <>
+                    {e.experiment} <span class="sub">(pushed)</span>
+                  </>
+                )}
               </td>
               <td data-label="Runs">
                 {e.runs} ({e.passed} passed)
