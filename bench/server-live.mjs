@@ -7,7 +7,12 @@
 // on a run with `load:`: the run's own figures with and without them, side by side (the load's achieved
 // throughput and latency p99 as the run measured them, the server's event-loop delay p99), as ratios;
 // (c) the server's RSS at idle and under the 500 viewers. The load's target is a separate process.
-// Usage: node bench/server-live.mjs [seconds=20] [viewers=500] [rate=400]
+// The viewers' cost has two parts, measured apart: connecting (500 requests at once) and the steady
+// fan-out. So (b) is two runs with viewers: `during` (they connect 3 s into the run: the phases before,
+// while and after they connect, each with its event-loop delay p99 and the worst and median of the
+// load's per-second p99s) and `before` (they connect while the run is queued behind another run, which is
+// then aborted: the whole run is steady fan-out).
+// Usage: node bench/server-live.mjs [seconds=20] [viewers=500] [rate=400] [--no-browser] [--only=during|before]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -21,6 +26,7 @@ const SELF = fileURLToPath(import.meta.url);
 // ---------------------------------------------------------------- the viewers' process
 if (process.argv[2] === '--viewers') {
   const [base, id, n] = [process.argv[3], process.argv[4], Number(process.argv[5])];
+  const t0 = Date.now();
   let open = 0;
   let ended = 0;
   let events = 0;
@@ -29,7 +35,7 @@ if (process.argv[2] === '--viewers') {
     const req = request(`${base}/api/runs/${id}/live`, { agent: false }, (res) => {
       if (res.statusCode !== 200) failed++;
       open++;
-      if (open === n) process.send?.({ connected: open });
+      if (open === n) process.send?.({ connected: open, ms: Date.now() - t0 });
       res.setEncoding('utf8');
       res.on('data', (chunk) => {
         for (let j = chunk.indexOf('event: live'); j >= 0; j = chunk.indexOf('event: live', j + 1)) events++;
@@ -59,9 +65,13 @@ async function main() {
   const { startServer } = await import('../src/server/server.ts');
   const { chromium } = await import('playwright-core');
 
-  const SECONDS = Number(process.argv[2] ?? 20);
-  const VIEWERS = Number(process.argv[3] ?? 500);
-  const RATE = Number(process.argv[4] ?? 400);
+  const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+  const SECONDS = Number(positional[0] ?? 20);
+  const VIEWERS = Number(positional[1] ?? 500);
+  const RATE = Number(positional[2] ?? 400);
+  const BROWSER = !flags.includes('--no-browser');
+  const only = flags.find((f) => f.startsWith('--only='))?.slice('--only='.length);
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-live-'));
   const home = join(dir, 'home');
 
@@ -118,6 +128,28 @@ async function main() {
     }),
   });
 
+  await api('POST', '/api/experiments', {
+    name: 'bench-blocker',
+    format: 'json',
+    source: JSON.stringify({
+      title: 'holds the run loop',
+      description: 'waits until aborted',
+      method: [
+        {
+          type: 'action',
+          name: 'wait',
+          provider: {
+            type: 'faultline',
+            module: 'faultline.marker',
+            func: 'create',
+            arguments: { path: join(dir, 'blocker'), duration: 600 },
+          },
+          pauses: { after: 600 },
+        },
+      ],
+    }),
+  });
+
   const waitEnded = async (id) => {
     for (;;) {
       const r = await api('GET', `/api/runs/${id}`);
@@ -125,75 +157,167 @@ async function main() {
       await new Promise((res) => setTimeout(res, 200));
     }
   };
+  const waitStarted = async (id) => {
+    for (;;) {
+      const r = await api('GET', `/api/runs/${id}`);
+      if (r.status !== 'queued') return r;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  };
+  /** The load's seconds as the live view kept them (an ended run's snapshot, kept 60 s). */
+  const loadSeconds = async (id) => {
+    const text = await (await fetch(`${server.url}/api/runs/${id}/live`)).text();
+    const m = /event: snapshot\nid: \d+\ndata: (.*)\n/.exec(text);
+    return m ? JSON.parse(m[1]).load : [];
+  };
+  const sorted = (xs) => xs.slice().sort((x, y) => x - y);
+  const pctOf = (xs, p) => {
+    const s = sorted(xs);
+    return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+  };
 
-  /** One run; what the run measured and what the server's process went through meanwhile. */
-  const measuredRun = async (during) => {
-    const run = await api('POST', '/api/runs', { experiment: 'bench-live' });
-    const extra = await during?.(run.id);
-    const loop = monitorEventLoopDelay({ resolution: 10 });
-    loop.enable();
+  /**
+   * Event-loop delay per phase of a run: `mark(name)` ends the phase under way and starts `name`.
+   * Each phase has its own histogram and its wall-clock span (to pick the load's seconds in it).
+   */
+  const phases = () => {
+    const list = [];
+    let current;
+    const mark = (name) => {
+      if (current) {
+        current.loop.disable();
+        current.to = Date.now();
+      }
+      if (name === undefined) return;
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
+      current = { name, loop, from: Date.now(), to: undefined };
+      list.push(current);
+    };
+    return { list, mark };
+  };
+
+  /** One run; what the run measured and what the server's process went through meanwhile, per phase. */
+  const measuredRun = async ({ before, during } = {}) => {
+    const ph = phases();
     let rssMax = 0;
     const sampler = setInterval(() => (rssMax = Math.max(rssMax, process.memoryUsage().rss)), 200);
+    let extra;
+    // Held queued behind a run that waits (one run at a time) while the viewers connect; its abort lets it start.
+    const blocker = before ? await api('POST', '/api/runs', { experiment: 'bench-blocker' }) : undefined;
+    if (blocker) await waitStarted(blocker.id);
+    const run = await api('POST', '/api/runs', { experiment: 'bench-live' });
+    if (before) {
+      ph.mark('connect (queued)');
+      extra = await before(run.id);
+      ph.mark(undefined);
+      await api('POST', `/api/runs/${blocker.id}/abort`, {});
+      await waitEnded(blocker.id);
+    }
+    await waitStarted(run.id);
+    ph.mark(before ? 'steady' : 'run');
+    if (during) extra = await during(run.id, ph.mark);
     const ended = await waitEnded(run.id);
-    loop.disable();
+    ph.mark(undefined);
     clearInterval(sampler);
     const load = ended.journal.faultline.load;
+    const seconds = await loadSeconds(run.id);
     return {
       id: run.id,
       verdict: ended.verdict,
       throughput: load.throughput,
       p99: load.latency.p99,
-      loopP99: loop.percentile(99) / 1e6,
+      phases: ph.list.map((p) => {
+        // A second belongs to the phase it ended in.
+        const s = seconds.filter((x) => x.at > p.from && x.at <= p.to + 500).map((x) => x.p99);
+        return {
+          name: p.name,
+          ms: p.to - p.from,
+          loopP99: p.loop.percentile(99) / 1e6,
+          loopMax: p.loop.max / 1e6,
+          loadP99Max: s.length ? Math.max(...s) : Number.NaN,
+          loadP99Median: pctOf(s, 50),
+          seconds: s.length,
+        };
+      }),
       rssMax,
+      connectedMs: extra?.connected?.ms,
       extra: await extra?.done,
     };
   };
 
-  // ------------------------------------------------------------ (a) event to browser
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-  });
-  const page = await browser.newPage();
-  await page.goto(`${server.url}/api/health`);
-  const a = await measuredRun(async (id) => {
-    await page.evaluate((url) => {
-      globalThis.latencies = [];
-      globalThis.liveDone = new Promise((resolve) => {
-        const es = new EventSource(url);
-        es.addEventListener('live', (m) => globalThis.latencies.push(Date.now() - JSON.parse(m.data).at));
-        es.addEventListener('end', () => {
-          es.close();
-          resolve();
-        });
-      });
-    }, `/api/runs/${id}/live`);
-    return { done: page.evaluate(() => globalThis.liveDone.then(() => globalThis.latencies)) };
-  });
-  const lat = a.extra.slice().sort((x, y) => x - y);
-  const pct = (p) => lat[Math.min(lat.length - 1, Math.floor((p / 100) * lat.length))];
-  await browser.close();
-
-  // ------------------------------------------------------------ (b), (c) with and without 500 viewers
-  await new Promise((r) => setTimeout(r, 2000));
-  global.gc?.();
-  const idleRss = process.memoryUsage().rss;
-  const without = await measuredRun();
-  const withViewers = await measuredRun(async (id) => {
+  const spawnViewers = async (id) => {
     const child = spawn(process.execPath, [SELF, '--viewers', server.url, id, String(VIEWERS)], {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    const messages = [];
     const done = new Promise((resolve) =>
       child.on('message', (m) => {
-        messages.push(m);
         if (m.ended !== undefined) resolve(m);
       }),
     );
-    await new Promise((resolve) => child.once('message', resolve));
-    return { done };
-  });
+    const connected = await new Promise((resolve) => child.once('message', resolve));
+    return { done, connected };
+  };
+
+  // ------------------------------------------------------------ (a) event to browser
+  let lat = [];
+  let a;
+  if (BROWSER) {
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+    });
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/api/health`);
+    a = await measuredRun({
+      during: async (id) => {
+        await page.evaluate((url) => {
+          globalThis.latencies = [];
+          globalThis.liveDone = new Promise((resolve) => {
+            const es = new EventSource(url);
+            es.addEventListener('live', (m) => globalThis.latencies.push(Date.now() - JSON.parse(m.data).at));
+            es.addEventListener('end', () => {
+              es.close();
+              resolve();
+            });
+          });
+        }, `/api/runs/${id}/live`);
+        return { done: page.evaluate(() => globalThis.liveDone.then(() => globalThis.latencies)) };
+      },
+    });
+    lat = sorted(a.extra);
+    await browser.close();
+  }
+
+  // ------------------------------------------------------------ (b), (c) with and without viewers
+  await new Promise((r) => setTimeout(r, 2000));
+  global.gc?.();
+  const idleRss = process.memoryUsage().rss;
+  console.error('bench: without');
+  const without = await measuredRun();
+  console.error('bench: without done');
+  const withDuring =
+    only === 'before'
+      ? undefined
+      : await measuredRun({
+          during: async (id, mark) => {
+            await new Promise((r) => setTimeout(r, 3000));
+            mark('connect');
+            const v = await spawnViewers(id);
+            mark('steady');
+            return v;
+          },
+        });
+  const withBefore =
+    only === 'during'
+      ? undefined
+      : await measuredRun({
+          before: async (id) => {
+            const v = await spawnViewers(id);
+            return v;
+          },
+        });
 
   await server.close();
   await store.close();
@@ -201,21 +325,39 @@ async function main() {
   rmSync(dir, { recursive: true, force: true });
 
   const mb = (b) => `${(b / 1024 / 1024).toFixed(0)} MB`;
-  const ratio = (x, y) => (x / y).toFixed(3);
+  const ratio = (x, y) => (x / y).toFixed(2);
+  const f1 = (x) => (Number.isNaN(x) ? '-' : x.toFixed(1));
+  if (a)
+    console.log(
+      `(a) engine event -> Chromium EventSource: ${lat.length} events, p50 ${pctOf(lat, 50)} ms, p99 ${pctOf(lat, 99)} ms, max ${lat.at(-1)} ms (run ${a.verdict})`,
+    );
+  console.log(`(b) run of ${SECONDS} s, load ${RATE} req/s, 5 safeguards at 10/s, ${VIEWERS} viewers:`);
+  const line = (label, r) => {
+    console.log(
+      `    ${label}: throughput ${r.throughput} req/s, latency p99 ${r.p99} ms (run ${r.verdict})${
+        r.extra
+          ? `; viewers: ${r.extra.ended} ended, ${r.extra.failed} failed, ${r.extra.events} events received`
+          : ''
+      }`,
+    );
+    for (const p of r.phases)
+      console.log(
+        `      ${p.name.padEnd(17)} ${String((p.ms / 1000).toFixed(1)).padStart(5)} s: event-loop delay p99 ${f1(p.loopP99)} ms (max ${f1(p.loopMax)}), load p99 per second: worst ${f1(p.loadP99Max)} ms, median ${f1(p.loadP99Median)} ms (${p.seconds} s)`,
+      );
+    if (r.extra) console.log(`      all ${VIEWERS} connected in ${r.connectedMs} ms`);
+  };
+  line('without viewers      ', without);
+  for (const [label, r] of [
+    ['viewers during the run', withDuring],
+    ['viewers before it     ', withBefore],
+  ]) {
+    if (!r) continue;
+    line(label, r);
+    console.log(
+      `      ratios with/without: throughput ${ratio(r.throughput, without.throughput)}, latency p99 ${ratio(r.p99, without.p99)}, event-loop delay p99 (steady) ${ratio(r.phases.at(-1).loopP99, without.phases[0].loopP99)}`,
+    );
+  }
   console.log(
-    `(a) engine event -> Chromium EventSource: ${lat.length} events, p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${lat.at(-1)} ms (run ${a.verdict})`,
-  );
-  console.log(`(b) run of ${SECONDS} s, load ${RATE} req/s, 5 safeguards at 10/s:`);
-  console.log(
-    `    without viewers:   throughput ${without.throughput} req/s, latency p99 ${without.p99} ms, server event-loop delay p99 ${without.loopP99.toFixed(1)} ms (run ${without.verdict})`,
-  );
-  console.log(
-    `    with ${VIEWERS} viewers: throughput ${withViewers.throughput} req/s, latency p99 ${withViewers.p99} ms, server event-loop delay p99 ${withViewers.loopP99.toFixed(1)} ms (run ${withViewers.verdict}; viewers: ${withViewers.extra.ended} ended, ${withViewers.extra.failed} failed, ${withViewers.extra.events} events received)`,
-  );
-  console.log(
-    `    ratios with/without: throughput ${ratio(withViewers.throughput, without.throughput)}, latency p99 ${ratio(withViewers.p99, without.p99)}, event-loop delay p99 ${ratio(withViewers.loopP99, without.loopP99)}`,
-  );
-  console.log(
-    `(c) server RSS: idle ${mb(idleRss)}, peak during the run without viewers ${mb(without.rssMax)}, with ${VIEWERS} viewers ${mb(withViewers.rssMax)}`,
+    `(c) server RSS: idle ${mb(idleRss)}, peak during the run without viewers ${mb(without.rssMax)}, with ${VIEWERS} viewers ${mb(Math.max(withDuring?.rssMax ?? 0, withBefore?.rssMax ?? 0))}`,
   );
 }

@@ -6,13 +6,14 @@
  * end at once), a run queued (a snapshot, then its events once it starts here), or an error in JSON.
  */
 import type { ServerResponse } from 'node:http';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
 import { ErrorSchema, RunParamsSchema } from './api-schemas.js';
 import { need } from './auth/access.js';
-import type { Viewer } from './live.js';
+import { type LiveHub, type LiveSink, SSE_HEADERS } from './live.js';
 import { initialLiveState, type LiveState } from './live-state.js';
 import type { RouteGroup } from './route-deps.js';
 import type { Run } from './store.js';
@@ -36,24 +37,24 @@ const LiveHeadersSchema = z.object({
 });
 
 /**
- * What drops a viewer that fell too far behind: its socket destroyed (@hono/node-server gives the
- * response as `c.env.outgoing`), so the queue it was not reading is freed at once.
+ * A viewer for this request: written straight to Node's response when there is one (@hono/node-server
+ * gives it as `c.env.outgoing`), else a web stream returned as the body (app.request() in tests).
  */
-function cutter(c: Context): (() => void) | undefined {
+function viewerFor(hub: LiveHub, c: Context): { viewer: LiveSink; answer: () => Response } {
   const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  return outgoing ? () => outgoing.destroy() : undefined;
-}
-
-function sse(viewer: Viewer): Response {
-  return new Response(viewer.stream, {
-    status: 200,
-    headers: {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-store',
-      // A proxy in front (nginx) must pass events on as they come, not buffer the response.
-      'X-Accel-Buffering': 'no',
-    },
-  });
+  if (outgoing) {
+    const viewer = hub.responseViewer(outgoing);
+    return {
+      viewer,
+      answer: () => {
+        viewer.open();
+        // The response is written already: node-server sends nothing more for it.
+        return RESPONSE_ALREADY_SENT;
+      },
+    };
+  }
+  const viewer = hub.viewer();
+  return { viewer, answer: () => new Response(viewer.stream, { status: 200, headers: { ...SSE_HEADERS } }) };
 }
 
 function summaryOf(run: Run & { journal?: unknown }): Run {
@@ -86,9 +87,9 @@ export const registerLiveRoutes: RouteGroup = (app, deps) => {
       const { id } = c.req.valid('param');
       const header = c.req.valid('header')['last-event-id'];
       const lastEventId = header === undefined ? undefined : Number(header);
-      const viewer = hub.viewer(cutter(c));
+      const { viewer, answer } = viewerFor(hub, c);
       // Running here, or ended here a short while ago: the hub has it all.
-      if (hub.attach(id, viewer, lastEventId)) return sse(viewer);
+      if (hub.attach(id, viewer, lastEventId)) return answer();
       const stored = await store.getRun(id);
       if (!stored) throw new ApiError(404, 'not_found', `no run ${id}`);
       const run = summaryOf(stored);
@@ -106,7 +107,7 @@ export const registerLiveRoutes: RouteGroup = (app, deps) => {
           if (now.status === 'running') return now.claimedBy === serverId ? 'wait' : 'gone';
           return summaryOf(now);
         });
-        return sse(viewer);
+        return answer();
       }
       // Ended before this server kept its events (another server's, a pushed one, or long ago).
       const state: LiveState = {
@@ -116,7 +117,7 @@ export const registerLiveRoutes: RouteGroup = (app, deps) => {
         ...(run.reason !== undefined ? { reason: run.reason } : {}),
       };
       hub.ended(viewer, state, run);
-      return sse(viewer);
+      return answer();
     },
   );
 
@@ -135,14 +136,14 @@ export const registerLiveRoutes: RouteGroup = (app, deps) => {
     }),
     async (c) => {
       const halt = await store.getHalt();
-      const viewer = hub.viewer(cutter(c));
+      const { viewer, answer } = viewerFor(hub, c);
       hub.attachServer(viewer, {
         type: 'halt',
         halt: halt
           ? { halted: true, since: halt.since, by: halt.by, reason: halt.reason }
           : { halted: false },
       });
-      return sse(viewer);
+      return answer();
     },
   );
 };

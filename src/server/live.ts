@@ -53,6 +53,9 @@ export interface LiveHubOptions {
 
 const encoder = new TextEncoder();
 
+/** Viewers written to per turn of the event loop when a batch goes out (see #writeSlice). */
+const WRITE_SLICE = 50;
+
 /** One SSE frame. `data` is JSON: it never holds a raw newline, so one `data:` line is enough. */
 export function sseFrame(event: string, data: unknown, id?: number): string {
   return `event: ${event}\n${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`;
@@ -152,24 +155,126 @@ export function toLiveEvent(e: RunSourceEvent, now: () => number = Date.now): Li
   }
 }
 
+/** What the hub sends to: one browser's connection, however it is written. */
+export interface LiveSink {
+  readonly closed: boolean;
+  /** Why it was dropped, when it was. */
+  readonly dropped: string | undefined;
+  /** Bytes sent but not yet taken by the connection. */
+  readonly buffered: number;
+  /** Queues `bytes`; false (and the sink is closed) when it is gone or too far behind. */
+  send(bytes: Uint8Array): boolean;
+  /** Ends the stream after what is queued. */
+  close(): void;
+}
+
+/** The response headers of every live stream. */
+export const SSE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  // A proxy in front (nginx) must pass events on as they come, not buffer the response.
+  'X-Accel-Buffering': 'no',
+};
+
+/** The part of Node's ServerResponse a ResponseViewer writes to. */
+export interface NodeResponse {
+  readonly writableLength: number;
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(): unknown;
+  destroy(): unknown;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+/**
+ * One browser's connection written straight to Node's response: a send is one `write` on the socket
+ * (what the socket has not taken yet is Node's buffer, `writableLength`, the bound checked). A web
+ * stream in between costs a read request, a promise and a microtask per frame per viewer: with 500
+ * viewers that is most of a fan-out's cost, paid on the run's own event loop.
+ */
+export class ResponseViewer implements LiveSink {
+  readonly #res: NodeResponse;
+  readonly #max: number;
+  readonly #onGone: (viewer: LiveSink) => void;
+  #closed = false;
+  dropped: string | undefined;
+
+  constructor(res: NodeResponse, maxBufferedBytes: number, onGone: (viewer: LiveSink) => void) {
+    this.#res = res;
+    this.#max = maxBufferedBytes;
+    this.#onGone = onGone;
+    // The browser went away (or the socket was destroyed): forget it.
+    res.once('close', () => this.#gone());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get buffered(): number {
+    return this.#closed ? 0 : this.#res.writableLength;
+  }
+
+  /** Sends the status and headers, once (the route does it before answering). */
+  open(): void {
+    if (!this.#res.headersSent && !this.#res.destroyed) this.#res.writeHead(200, { ...SSE_HEADERS });
+  }
+
+  send(bytes: Uint8Array): boolean {
+    if (this.#closed) return false;
+    if (this.#res.destroyed) {
+      this.#gone();
+      return false;
+    }
+    if (this.buffered + bytes.byteLength > this.#max) {
+      this.dropped = `more than ${this.#max} bytes unsent: the viewer is not reading`;
+      this.#closed = true;
+      this.#onGone(this);
+      // Destroyed, not ended: an end would wait to flush what the viewer is not reading.
+      this.#res.destroy();
+      return false;
+    }
+    this.open();
+    this.#res.write(bytes);
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.open();
+    this.#res.end();
+    this.#onGone(this);
+  }
+
+  #gone(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onGone(this);
+  }
+}
+
 /**
  * One browser's stream. Sends enqueue on a ReadableStream the HTTP server reads from as fast as the
  * socket drains (@hono/node-server waits for `drain`), so what the viewer has not taken yet is the
  * stream's queue: its size is the bound checked.
  */
-export class Viewer {
+export class Viewer implements LiveSink {
   readonly stream: ReadableStream<Uint8Array>;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #closed = false;
   readonly #max: number;
-  readonly #onGone: (viewer: Viewer) => void;
+  readonly #onGone: (viewer: LiveSink) => void;
   /** Why it was dropped, when it was (tests and the log). */
   dropped: string | undefined;
 
   readonly #cut: (() => void) | undefined;
 
   /** `cut`: ends the connection at once (the route destroys its socket); without it the stream errors. */
-  constructor(maxBufferedBytes: number, onGone: (viewer: Viewer) => void, cut?: () => void) {
+  constructor(maxBufferedBytes: number, onGone: (viewer: LiveSink) => void, cut?: () => void) {
     this.#max = maxBufferedBytes;
     this.#onGone = onGone;
     this.#cut = cut;
@@ -243,16 +348,22 @@ interface Channel {
   /** Frames not yet sent: written together (see #flushDelay). */
   pending: Uint8Array[];
   flush?: NodeJS.Timeout | undefined;
+  /** A batch being written to the viewers a slice at a time (see #write). */
+  writing?: { bytes: Uint8Array; to: LiveSink[]; next: number; timer: NodeJS.Immediate } | undefined;
+  /** The state's snapshot frame, encoded once per seq however many viewers arrive. */
+  snapshot?: { seq: number; bytes: Uint8Array } | undefined;
   /** The last envelopes, oldest first. */
   ring: LiveEnvelope[];
-  viewers: Set<Viewer>;
+  viewers: Set<LiveSink>;
   ended?: Run;
+  /** The `end` frame, encoded once. */
+  endFrame?: Uint8Array;
   expiry?: NodeJS.Timeout;
 }
 
 /** A viewer of a run this server has not begun yet (queued, or claimed and not started). */
 interface Waiting {
-  viewer: Viewer;
+  viewer: LiveSink;
   /** Asked at each heartbeat: the run ended without starting here, or another server runs it. */
   recheck: () => Promise<'wait' | 'gone' | Run>;
 }
@@ -266,7 +377,7 @@ export class LiveHub {
   readonly #now: () => number;
   readonly #channels = new Map<string, Channel>();
   readonly #waiting = new Map<string, Set<Waiting>>();
-  readonly #server = new Set<Viewer>();
+  readonly #server = new Set<LiveSink>();
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -285,6 +396,11 @@ export class LiveHub {
    */
   viewer(cut?: () => void): Viewer {
     return new Viewer(this.#maxBuffered, (v) => this.#forget(v), cut);
+  }
+
+  /** A viewer written straight to Node's response (the routes' way; `open()` it before answering). */
+  responseViewer(res: NodeResponse): ResponseViewer {
+    return new ResponseViewer(res, this.#maxBuffered, (v) => this.#forget(v));
   }
 
   /** The live state of a run this server runs, or ran a short while ago. */
@@ -357,10 +473,47 @@ export class LiveHub {
   #flush(channel: Channel): void {
     if (channel.flush) clearTimeout(channel.flush);
     channel.flush = undefined;
+    // Frames to a viewer stay in order: what an earlier batch has not written yet goes first.
+    this.#finishWriting(channel);
     if (channel.pending.length === 0) return;
     const bytes = channel.pending.length === 1 ? channel.pending[0]! : Buffer.concat(channel.pending);
     channel.pending = [];
-    for (const v of channel.viewers) v.send(bytes);
+    const to = [...channel.viewers];
+    if (to.length <= WRITE_SLICE) {
+      for (const v of to) v.send(bytes);
+      return;
+    }
+    channel.writing = { bytes, to, next: 0, timer: setImmediate(() => this.#writeSlice(channel)) };
+  }
+
+  /**
+   * A batch goes out WRITE_SLICE viewers at a time, the event loop turning between slices: 500 socket
+   * writes in one go hold the loop (the run's timers, its load's sockets) for tens of milliseconds.
+   */
+  #writeSlice(channel: Channel): void {
+    const w = channel.writing;
+    if (!w) return;
+    const stop = Math.min(w.to.length, w.next + WRITE_SLICE);
+    for (; w.next < stop; w.next++) (w.to[w.next] as LiveSink).send(w.bytes);
+    if (w.next < w.to.length) w.timer = setImmediate(() => this.#writeSlice(channel));
+    else channel.writing = undefined;
+  }
+
+  /** Writes the rest of a batch at once (before anything else is sent on the channel). */
+  #finishWriting(channel: Channel): void {
+    const w = channel.writing;
+    if (!w) return;
+    clearImmediate(w.timer);
+    channel.writing = undefined;
+    for (let i = w.next; i < w.to.length; i++) (w.to[i] as LiveSink).send(w.bytes);
+  }
+
+  /** The snapshot frame of the channel's state now, encoded once per seq. */
+  #snapshot(channel: Channel): Uint8Array {
+    const { state } = channel;
+    if (channel.snapshot?.seq !== state.seq)
+      channel.snapshot = { seq: state.seq, bytes: encoder.encode(sseFrame('snapshot', state, state.seq)) };
+    return channel.snapshot.bytes;
   }
 
   /**
@@ -379,7 +532,9 @@ export class LiveHub {
     });
     channel.ended = run;
     this.#flush(channel);
+    this.#finishWriting(channel);
     const end = encoder.encode(sseFrame('end', run));
+    channel.endFrame = end;
     for (const v of [...channel.viewers]) {
       v.send(end);
       v.close();
@@ -404,7 +559,7 @@ export class LiveHub {
    * still in the ring it gets only what came after; otherwise a snapshot. An ended run's viewer then
    * gets `end` and its stream closes. False when the hub does not have the run.
    */
-  attach(runId: string, viewer: Viewer, lastEventId?: number): boolean {
+  attach(runId: string, viewer: LiveSink, lastEventId?: number): boolean {
     const channel = this.#channels.get(runId);
     if (!channel) return false;
     // What is pending goes to those who have not got it; the newcomer's snapshot already holds it.
@@ -415,10 +570,11 @@ export class LiveHub {
     if (lastEventId !== undefined && lastEventId <= state.seq && lastEventId >= oldest - 1) {
       for (const e of ring) if (e.seq > lastEventId) viewer.send(encoder.encode(sseFrame('live', e, e.seq)));
     } else {
-      viewer.send(encoder.encode(sseFrame('snapshot', state, state.seq)));
+      viewer.send(this.#snapshot(channel));
     }
     if (channel.ended) {
-      viewer.send(encoder.encode(sseFrame('end', channel.ended)));
+      channel.endFrame ??= encoder.encode(sseFrame('end', channel.ended));
+      viewer.send(channel.endFrame);
       viewer.close();
       return true;
     }
@@ -434,7 +590,7 @@ export class LiveHub {
    * events once it begins. At each heartbeat `recheck` says whether it ended meanwhile (a Run: `end`
    * is sent) or is gone elsewhere (the stream closes; the reconnect is answered by the route).
    */
-  wait(run: Run, viewer: Viewer, recheck: Waiting['recheck']): void {
+  wait(run: Run, viewer: LiveSink, recheck: Waiting['recheck']): void {
     if (this.attach(run.id, viewer)) return;
     const state: LiveState = { ...initialLiveState(run.id, run.title), status: run.status };
     viewer.send(encoder.encode(sseFrame('snapshot', state, 0)));
@@ -446,14 +602,14 @@ export class LiveHub {
   }
 
   /** A viewer of a run that ended before this hub kept its events: `state` (built from the store) and `end`. */
-  ended(viewer: Viewer, state: LiveState, run: Run): void {
+  ended(viewer: LiveSink, state: LiveState, run: Run): void {
     viewer.send(encoder.encode(sseFrame('snapshot', state, state.seq)));
     viewer.send(encoder.encode(sseFrame('end', run)));
     viewer.close();
   }
 
   /** A viewer of the server-wide stream; `first` is sent before anything else (the emergency stop's state). */
-  attachServer(viewer: Viewer, first: ServerEvent): void {
+  attachServer(viewer: LiveSink, first: ServerEvent): void {
     viewer.send(encoder.encode(sseFrame(first.type, first.type === 'run' ? first.run : first.halt)));
     if (viewer.closed) return;
     this.#server.add(viewer);
@@ -469,6 +625,7 @@ export class LiveHub {
     for (const c of this.#channels.values()) {
       if (c.expiry) clearTimeout(c.expiry);
       this.#flush(c);
+      this.#finishWriting(c);
       for (const v of [...c.viewers]) v.close();
     }
     for (const set of this.#waiting.values()) for (const w of [...set]) w.viewer.close();
@@ -478,7 +635,7 @@ export class LiveHub {
 
   // ------------------------------------------------------------ inside
 
-  #forget(viewer: Viewer): void {
+  #forget(viewer: LiveSink): void {
     this.#server.delete(viewer);
     for (const c of this.#channels.values()) c.viewers.delete(viewer);
     for (const [id, set] of this.#waiting) {
