@@ -11,17 +11,17 @@
  * Start, Upload or Emergency stop, and the API refuses both to them. The new pages fit a phone's width,
  * and no page logs an error or asks anything of another origin.
  *
- * Screenshots go to a temp dir printed at the start; with FAULTLINE_SCREENSHOTS=docs/images the ones the
+ * Screenshots go to test-artifacts/dashboard-live/; with FAULTLINE_SCREENSHOTS=docs/images the ones the
  * docs show (dashboard-live, -halt, -trends, -compare) are written there too.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { hashPassword } from '../../src/server/auth/secrets.js';
 import { DASHBOARD_DIR } from '../../src/server/dashboard.js';
@@ -138,7 +138,9 @@ describe('the live dashboard in Chromium', { skip: chromiumMissing }, () => {
       existsSync(join(DASHBOARD_DIR, 'index.html')),
       `${DASHBOARD_DIR}index.html is missing: run \`npm run build\` first`,
     );
-    shots = await mkdtemp(join(tmpdir(), 'faultline-dashboard-live-shots-'));
+    // Kept as the test's artifacts, beside dashboard.test.ts's (git-ignored), not left in /tmp.
+    shots = fileURLToPath(new URL('../../test-artifacts/dashboard-live/', import.meta.url));
+    await mkdir(shots, { recursive: true });
     console.log(`# screenshots: ${shots}`);
     if (process.env.FAULTLINE_SCREENSHOTS)
       await mkdir(resolve(process.env.FAULTLINE_SCREENSHOTS), { recursive: true });
