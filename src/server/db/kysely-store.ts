@@ -460,24 +460,20 @@ export class KyselyStore implements Store {
     // Every condition is on runs_trends' columns (0004-run-facts.ts): one index range, no journal read.
     const window = sql`requested_at >= ${isoUtc(q.from)} and requested_at < ${isoUtc(q.to)}
       and verdict is not null${q.experiment === undefined ? sql`` : sql` and ${experiment} = ${q.experiment}`}`;
-    const counted = sql`verdict <> 'refused'`;
     return this.#run('computing trends', async () => {
-      // Grouped by verdict too, with plain aggregates: a CASE per verdict and per figure cost more per row
-      // than the few more groups (toCells adds the verdicts up and leaves refused runs out).
-      const cells = await sql<CellRow>`
+      // One read of the window: grouped by verdict too, with plain aggregates (a CASE per verdict and
+      // per figure cost more per row than the few more groups), and each group's recovery times as
+      // text (string_agg, on both databases), so the percentiles need no second read and no row per
+      // run leaves the database. toCells adds the verdicts up and leaves refused runs out.
+      const rows = await sql<CellRow>`
         select ${bucket} as b, ${experiment} as e, verdict, count(*) as n, count(faults) as with_facts,
           sum(faults) as faults, sum(targets) as targets, max(targets) as max_targets,
-          sum(case when unreverted > 0 then 1 else 0 end) as left_faults, sum(safeguard_breached) as breaches
+          sum(case when unreverted > 0 then 1 else 0 end) as left_faults, sum(safeguard_breached) as breaches,
+          string_agg(cast(recovery_ms as text), ',') as recoveries
         from runs where ${window}
         -- By position: PostgreSQL would not see the select's expression, parameters renumbered, as the same.
         group by 1, 2, 3`.execute(this.#db);
-      // The recoveries themselves, in order: one sort in the database, and each group's values arrive
-      // sorted too (cheaper than a window function per grouping, which sorts once for each).
-      const recovery = await sql<{ b: number; e: string; v: number }>`
-        select ${bucket} as b, ${experiment} as e, recovery_ms as v
-        from runs where ${window} and ${counted} and recovery_ms is not null
-        order by recovery_ms`.execute(this.#db);
-      return { cells: toCells(cells.rows), recovery: recoveryFigures(recovery.rows) };
+      return { cells: toCells(rows.rows), recovery: recoveryFigures(rows.rows) };
     });
   }
 
@@ -822,6 +818,8 @@ interface CellRow {
   max_targets: number | null;
   left_faults: number | null;
   breaches: number | null;
+  /** The group's recovery times in ms, comma-separated; null when none measured it. */
+  recoveries: string | null;
 }
 
 /** trendAggregates' rows, one per (bucket, experiment, verdict), to one cell per (bucket, experiment). */
@@ -880,26 +878,29 @@ export function percentiles(sorted: readonly number[]): RecoveryFigures {
   return { samples: n, median: at(5), p90: at(9) };
 }
 
-/** trendAggregates' recoveries (sorted) to median and p90 overall, per bucket and per experiment. */
-function recoveryFigures(rows: readonly { b: number; e: string; v: number }[]): TrendAggregates['recovery'] {
+/** trendAggregates' recovery times, per group as text, to median and p90 overall, per bucket and per experiment. */
+function recoveryFigures(rows: readonly CellRow[]): TrendAggregates['recovery'] {
   const all: number[] = [];
   const buckets = new Map<number, number[]>();
   const experiments = new Map<string, number[]>();
+  // Loops, not push(...vs): one group may hold more values than a call takes arguments.
+  const into = <K>(map: Map<K, number[]>, key: K, vs: readonly number[]) => {
+    const list = map.get(key) ?? [];
+    map.set(key, list);
+    for (const v of vs) list.push(v);
+  };
   for (const r of rows) {
-    const v = Number(r.v);
-    all.push(v);
-    const b = Number(r.b);
-    const inBucket = buckets.get(b) ?? [];
-    inBucket.push(v);
-    buckets.set(b, inBucket);
-    const inExperiment = experiments.get(r.e) ?? [];
-    inExperiment.push(v);
-    experiments.set(r.e, inExperiment);
+    if (r.verdict === 'refused' || r.recoveries === null || r.recoveries === '') continue;
+    const vs = r.recoveries.split(',').map(Number);
+    for (const v of vs) all.push(v);
+    into(buckets, Number(r.b), vs);
+    into(experiments, String(r.e), vs);
   }
+  const figures = (vs: number[]) => percentiles(vs.sort((a, b) => a - b));
   return {
-    ...(all.length > 0 ? { overall: percentiles(all) } : {}),
-    buckets: new Map([...buckets].map(([k, vs]) => [k, percentiles(vs)])),
-    experiments: new Map([...experiments].map(([k, vs]) => [k, percentiles(vs)])),
+    ...(all.length > 0 ? { overall: figures(all) } : {}),
+    buckets: new Map([...buckets].map(([k, vs]) => [k, figures(vs)])),
+    experiments: new Map([...experiments].map(([k, vs]) => [k, figures(vs)])),
   };
 }
 
