@@ -1,9 +1,10 @@
 /**
- * The Store on Kysely: one query layer for SQLite and PostgreSQL. The two places the databases differ
+ * The Store on Kysely: one query layer for SQLite and PostgreSQL. The three places the databases differ
  * in a query are claimQueuedRun (PostgreSQL locks the candidate row FOR UPDATE SKIP LOCKED so racing
  * servers each take a different run; SQLite runs one writer at a time, so its single UPDATE is already
- * atomic) and how a unique-key race surfaces (isUniqueViolation). Everything else, connections and DDL
- * aside (connect.ts, migrations/), is the same statement on both.
+ * atomic), how a unique-key race surfaces (isUniqueViolation), and trendAggregates' bucket of a
+ * timestamp (their date functions). Everything else, connections and DDL aside (connect.ts,
+ * migrations/), is the same statement on both.
  */
 import { createHash } from 'node:crypto';
 import { type Kysely, Migrator, sql, type Transaction } from 'kysely';
@@ -450,7 +451,7 @@ export class KyselyStore implements Store {
   async trendAggregates(q: TrendQuery): Promise<TrendAggregates> {
     const origin = Math.floor(Date.parse(q.origin) / 1000);
     const size = Math.trunc(q.bucketSeconds);
-    // A run's bucket from its text timestamp: the third place the dialects differ (their date functions).
+    // A run's bucket from its text timestamp: where the dialects differ (their date functions).
     const bucket =
       this.#c.kind === 'postgres'
         ? sql<number>`(cast(floor(extract(epoch from cast(requested_at as timestamptz))) as bigint) - ${origin}) / ${size}`

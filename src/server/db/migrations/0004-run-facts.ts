@@ -3,7 +3,8 @@
  * targets they touched, its recovery and its safeguards, as columns beside the journal (facts.ts), and
  * one row per (run, target label) in run_targets for the `target` filter, shaped like run_tags (the run's
  * time copied, so a filtered page is one index range newest first). Runs already stored get their facts
- * here, read from their journals in batches.
+ * here, read from their journals in batches (with facts.ts as it is then: a later change to what the
+ * facts are needs a migration of its own to compute them again).
  *
  * runs_trends covers everything the trends read (kysely-store.ts trendAggregates), time
  * first: a window of runs is one index range read without touching the rows, whose journals are large.
