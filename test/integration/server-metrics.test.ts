@@ -6,11 +6,13 @@
  * its bearer while the same URL without one is refused.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { METRICS_CACHE_MS } from '../../src/server/trend-routes.js';
+import { openStore } from '../../src/server/db/index.js';
+import { METRICS_CACHE_MS, renderMetrics } from '../../src/server/trend-routes.js';
 import { PROMETHEUS_SKIP, type RunningPrometheus, startPrometheus } from '../helpers/prometheus.js';
 import { startTestServer, type TestServer } from '../helpers/serve.js';
 import { startAuthServer } from '../helpers/serve-auth.js';
@@ -148,6 +150,28 @@ describe('server /metrics', { skip: PROMETHEUS_SKIP }, () => {
       assert.equal(r.status, 'success', `${title}: ${expr}: ${r.error}`);
       assert.ok((r.data?.result.length ?? 0) > 0, `${title}: ${expr} returns series`);
     }
+  });
+});
+
+describe('server /metrics without its database', () => {
+  test('database_up 0 and nothing the database would have said; back to 1 when it returns', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'faultline-metrics-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'faultline.db');
+    const store = await openStore({ home: dir, database: file });
+    t.after(() => store.close());
+    assert.match(await renderMetrics(store, 0), /^faultline_server_database_up 1$/m);
+    // The store notices a database file that went away (connect.ts check): a scrape says so.
+    await rename(file, `${file}.away`);
+    try {
+      const down = await renderMetrics(store, 1);
+      assert.match(down, /^faultline_server_database_up 0$/m);
+      assert.match(down, /^faultline_server_runs_running_here 1$/m);
+      assert.doesNotMatch(down, /faultline_server_(halted|success_ratio|runs) /);
+    } finally {
+      await rename(`${file}.away`, file);
+    }
+    assert.match(await renderMetrics(store, 0), /^faultline_server_database_up 1$/m);
   });
 });
 
