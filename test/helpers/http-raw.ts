@@ -9,7 +9,11 @@ export interface RawResponse {
   body: string;
 }
 
-/** One HTTP request with exactly the given headers (User-Agent defaults to a non-browser one). */
+/**
+ * One HTTP request with exactly the given headers (User-Agent defaults to a non-browser one). An event
+ * stream (server-sent events) never ends on its own: its body is what arrived with the first chunk, and
+ * the connection is then closed.
+ */
 export function http(
   base: string,
   method: string,
@@ -34,7 +38,17 @@ export function http(
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        const stream = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          if (!stream) return;
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+          });
+          req.destroy();
+        });
         res.on('end', () =>
           resolve({
             status: res.statusCode ?? 0,

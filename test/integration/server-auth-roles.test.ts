@@ -94,6 +94,19 @@ const ROUTES: Row[] = [
     action: 'read',
   },
   { method: 'GET', path: '/api/trends', route: '/api/trends', action: 'read' },
+  { method: 'GET', path: `/api/runs/${NO_RUN}/live`, route: '/api/runs/{id}/live', action: 'read' },
+  // An event stream: answered with its first event (the emergency stop's state), then closed.
+  { method: 'GET', path: '/api/live', route: '/api/live', action: 'read' },
+  { method: 'GET', path: '/api/halt', route: '/api/halt', action: 'read' },
+  // Raising and releasing run last among the rows' calls (each role raises, then releases in turn).
+  {
+    method: 'POST',
+    path: '/api/halt',
+    route: '/api/halt',
+    action: 'halt',
+    body: (role) => ({ reason: `raised by ${role} in the role table` }),
+  },
+  { method: 'DELETE', path: '/api/halt', route: '/api/halt', action: 'halt.release' },
   { method: 'GET', path: '/api/audit', route: '/api/audit', action: 'read' },
   { method: 'GET', path: '/api/session', route: '/api/session', action: 'read' },
   { method: 'DELETE', path: '/api/session', route: '/api/session', action: 'read' },
