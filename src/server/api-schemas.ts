@@ -43,14 +43,14 @@ export const ExperimentQuerySchema = z.strictObject({
     .optional(),
 });
 
-const TagSchema = z.string().min(1).max(128);
-
 /** Free text a query compares with stored text: PostgreSQL refuses a NUL in text (a 503, not the caller's 400). */
 const queryText = (max: number) =>
   z
     .string()
     .max(max)
     .regex(/^[^\u0000]*$/, { error: 'expected text without NUL characters' });
+
+const TagSchema = queryText(128).min(1);
 
 export const StartRunSchema = z.strictObject({
   experiment: ExperimentNameSchema,

@@ -108,6 +108,17 @@ const jsonBody = <T extends z.ZodType>(schema: T) => ({
   body: { content: { 'application/json': { schema } }, required: true },
 });
 
+/**
+ * Refuses text a run's columns cannot hold: PostgreSQL's text refuses NUL, which would be the database's
+ * 503 for what is the caller's mistake (SQLite would take it: both refuse it, so both agree).
+ */
+function storable(field: string, value: string): void {
+  if (value.includes('\u0000'))
+    throw new ApiError(400, 'bad_request', `${field}: expected text without NUL characters`, [
+      { path: field, message: 'expected text without NUL characters' },
+    ]);
+}
+
 const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
 
 /**
@@ -237,6 +248,8 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
           checked.issues,
         );
       }
+      storable('source: title', checked.experiment.title);
+      checked.experiment.tags.forEach((t, i) => storable(`source: tags[${i}]`, t));
       const { experiment, created } = await store.putExperiment({
         name: body.name,
         format: body.format,
@@ -416,6 +429,8 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       const journalTags = Array.isArray(journal.experiment.tags)
         ? journal.experiment.tags.filter((t): t is string => typeof t === 'string')
         : [];
+      storable('journal.experiment.title', journal.experiment.title);
+      journalTags.forEach((t, i) => storable(`journal.experiment.tags[${i}]`, t));
       const run = await store.createRun({
         ...(body.experiment !== undefined ? { experiment: body.experiment } : {}),
         title: journal.experiment.title,

@@ -307,6 +307,17 @@ describe('faultline serve on PostgreSQL', async () => {
       const journal = JSON.parse(await readFile(REPORT_FIXTURE, 'utf8'));
       const imported = await t.api('POST', '/api/runs/import', { journal, tags: ['pg'] });
       assert.equal(imported.status, 201);
+      // PostgreSQL's text holds no NUL: the caller's 400 naming the field, not the database's 503.
+      const nulTitle = structuredClone(journal);
+      nulTitle.experiment.title = 'a\u0000b';
+      for (const [body, field] of [
+        [{ journal: nulTitle }, 'journal.experiment.title'],
+        [{ journal, tags: ['x\u0000'] }, 'tags[0]'],
+      ] as const) {
+        const r = await t.api('POST', '/api/runs/import', body);
+        assert.equal(r.status, 400, r.text);
+        assert.equal(r.body.error.issues[0].path, field, r.text);
+      }
       const list = await t.api('GET', '/api/runs?tags=pg');
       assert.deepEqual(
         list.body.runs.map((r: { id: string }) => r.id).sort(),
