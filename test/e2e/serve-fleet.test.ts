@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Cli, cliSuite, runCli, startCli } from '../helpers/cli.js';
 import { type CliFleet, startCliFleet } from '../helpers/cli-fleet.js';
 import { natsServerMissing } from '../helpers/nats.js';
@@ -21,12 +22,19 @@ const missing = natsServerMissing();
 if (missing) console.log(`# skipping the fleet part: ${missing}`);
 const STACK = /\bat .+\.js:\d+/;
 
+/** The server under test, whose output a failed call shows. */
+let server: Cli | undefined;
+
 async function api(url: string, method: string, path: string, body?: unknown) {
   const res = await fetch(`${url}${path}`, {
     method,
+    // A hang guard, never a timing assertion: a request the server never answers fails with its log.
+    signal: AbortSignal.timeout(180_000),
     ...(body === undefined
       ? {}
       : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  }).catch((err: Error) => {
+    throw new Error(`${method} ${path}: ${err.message}; the server said:\n${server?.stderr() ?? ''}`);
   });
   const text = await res.text();
   return { status: res.status, text, body: JSON.parse(text) as any };
@@ -51,7 +59,6 @@ describe('serve --nats: flags', () => {
 
 describe('serve --nats: runs on the fleet, the emergency stop halts it', { skip: missing || false }, () => {
   let fleet: CliFleet;
-  let server: Cli | undefined;
   let url = '';
   before(async () => {
     fleet = await startCliFleet([['serve-web-1', 'role=web']]);
@@ -64,14 +71,22 @@ describe('serve --nats: runs on the fleet, the emergency stop halts it', { skip:
     await server.waitFor(/fleet: connected to NATS/, 60_000);
   });
   after(async () => {
-    if (server && server.child.exitCode === null && server.child.signalCode === null) {
-      // Lift whatever halt the test left, then stop the server as Ctrl-C does.
-      if (url) await api(url, 'DELETE', '/api/halt').catch(() => undefined);
-      server.child.kill('SIGTERM');
-      const r = await server.done;
-      assert.equal(r.code, 0, r.stderr);
+    try {
+      if (server && server.child.exitCode === null && server.child.signalCode === null) {
+        // Lift whatever halt the test left, then stop the server as Ctrl-C does.
+        if (url) await api(url, 'DELETE', '/api/halt').catch(() => undefined);
+        server.child.kill('SIGTERM');
+        const stopped = await Promise.race([server.done, sleep(120_000).then(() => undefined)]);
+        if (!stopped) {
+          server.child.kill('SIGKILL');
+          await server.done;
+          assert.fail(`serve did not stop within 120 s of SIGTERM:\n${server.stderr()}`);
+        }
+        assert.equal(stopped.code, 0, stopped.stderr);
+      }
+    } finally {
+      await fleet?.close();
     }
-    await fleet?.close();
   });
 
   const agentRecord = async () => {
