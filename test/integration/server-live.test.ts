@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -338,6 +338,84 @@ describe('the live view (server-sent events)', () => {
     assert.equal(c.frames[0]?.data.status, 'finished');
     assert.equal(c.frames[0]?.data.verdict, 'passed');
     assert.equal(c.frames[1]?.data.id, pushed.body.id);
+  });
+
+  test("a run runs in a worker thread of the server's process, with the server's environment, and is watched from there", async () => {
+    // The run's thread keeps its timers and sockets off the server's event loop; it is still the
+    // server's process (the ledger and the home are its), and the server's environment is the run's.
+    const probe = join(t.dir, 'thread-probe.mjs');
+    writeFileSync(
+      probe,
+      "import { isMainThread } from 'node:worker_threads';\nexport function where({ value }) { return { isMainThread, pid: process.pid, value }; }\n",
+    );
+    process.env.FAULTLINE_LIVE_THREAD_TEST = 'from-the-server-env';
+    try {
+      const up = await t.api('POST', '/api/experiments', {
+        name: 'threaded',
+        format: 'json',
+        source: JSON.stringify({
+          title: 'where does it run',
+          description: 'a node probe says which thread and process it is in',
+          configuration: { value: { type: 'env', key: 'FAULTLINE_LIVE_THREAD_TEST' } },
+          method: [
+            {
+              type: 'probe',
+              name: 'where',
+              provider: { type: 'node', module: probe, func: 'where', arguments: { value: '${value}' } },
+            },
+          ],
+        }),
+      });
+      assert.equal(up.status, 201, up.text);
+      const queued = await t.api('POST', '/api/runs', { experiment: 'threaded' });
+      assert.equal(queued.status, 202, queued.text);
+      const c = track(await openLive(t.url, `/api/runs/${queued.body.id}/live`));
+      await c.ended;
+      const ran = await waitEnded(queued.body.id);
+      assert.equal(ran.verdict, 'passed', JSON.stringify(ran));
+      const output = ran.journal.run[0]?.output;
+      assert.deepEqual(output, { isMainThread: false, pid: process.pid, value: 'from-the-server-env' });
+      // Its events crossed to the server's thread: the viewer saw the probe end with that output.
+      const ended = liveEvents(c.frames).find((e) => e.type === 'activity-end' && e.name === 'where');
+      assert.ok(ended?.type === 'activity-end');
+      assert.deepEqual(JSON.parse(ended.output ?? 'null'), output);
+      assert.equal(c.frames.at(-1)?.event, 'end');
+    } finally {
+      delete process.env.FAULTLINE_LIVE_THREAD_TEST;
+    }
+  });
+
+  test('a run refused at its start comes back from its thread as refused, with the reason', async () => {
+    // Uploads are validated, so a refusal at run time comes from what the run reads as it starts: the
+    // home's settings file, invalid here for the length of this test (runs are one at a time).
+    const settings = join(t.home.home, 'settings.yaml');
+    writeFileSync(settings, 'safeguards: not-a-list\n');
+    try {
+      const up = await t.api('POST', '/api/experiments', {
+        name: 'refused-in-thread',
+        format: 'json',
+        source: JSON.stringify({
+          title: 'refused by the settings',
+          description: 'never starts',
+          method: [
+            {
+              type: 'probe',
+              name: 'echo',
+              provider: { type: 'process', path: process.execPath, arguments: ['-e', ''] },
+            },
+          ],
+        }),
+      });
+      assert.equal(up.status, 201, up.text);
+      const queued = await t.api('POST', '/api/runs', { experiment: 'refused-in-thread' });
+      assert.equal(queued.status, 202, queued.text);
+      const ran = await waitEnded(queued.body.id);
+      assert.equal(ran.verdict, 'refused', JSON.stringify(ran));
+      assert.match(ran.reason ?? '', /safeguards/);
+      assert.doesNotMatch(ran.reason ?? '', /internal error/);
+    } finally {
+      rmSync(settings, { force: true });
+    }
   });
 
   test('no such run: 404 JSON; malformed ids and Last-Event-ID headers: 4xx JSON, and the server goes on', async () => {

@@ -5,11 +5,13 @@
  * projection of engine events (outputs cut, nothing added).
  */
 import assert from 'node:assert/strict';
+import { createServer, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActivityRun } from '../../src/core/journal.js';
 import type { Activity } from '../../src/core/schema.js';
-import { LiveHub, liveText, toLiveEvent, type Viewer } from '../../src/server/live.js';
+import { LiveHub, liveText, type ResponseViewer, toLiveEvent, type Viewer } from '../../src/server/live.js';
 import { applyLiveEvent, LIVE_OUTPUT_CHARS, type LiveState } from '../../src/server/live-state.js';
 import type { Run } from '../../src/server/store.js';
 import { until } from '../helpers/until.js';
@@ -268,6 +270,98 @@ test('frames are batched more as viewers grow, never past maxFlushMs, and always
     (await frames(late)).map((f) => `${f.event}:${f.id ?? ''}`),
     ['snapshot:2', 'live:3', 'end:'],
   );
+});
+
+test('a batch to many viewers goes out a slice per event-loop turn; what follows it waits, so each viewer keeps the order', async () => {
+  const hub = new LiveHub({ maxFlushMs: 60_000 });
+  hub.begin(RUN, 'a run');
+  const viewers = Array.from({ length: 300 }, () => hub.viewer());
+  for (const v of viewers) hub.attach(RUN, v);
+  hub.publish(RUN, { type: 'phase', phase: 'method' });
+  const before = viewers.map((v) => v.buffered);
+  // A newcomer makes the pending batch go out now: not in one go, the loop turns between slices.
+  hub.attach(RUN, hub.viewer());
+  assert.deepEqual(
+    viewers.map((v) => v.buffered),
+    before,
+    'nothing written before the loop turns',
+  );
+  await new Promise((r) => setImmediate(r));
+  const written = viewers.filter((v, i) => v.buffered > (before[i] as number)).length;
+  assert.ok(
+    written > 0 && written < viewers.length,
+    `${written} of ${viewers.length} written after one turn`,
+  );
+  // The end comes while the batch is half written: the rest goes first, then the end, for every viewer.
+  hub.publish(RUN, { type: 'phase', phase: 'revert' });
+  hub.end(run());
+  const got = await Promise.all(viewers.map((v) => frames(v)));
+  for (const g of got)
+    assert.deepEqual(
+      g.map((f) => `${f.event}:${f.id ?? ''}`),
+      ['snapshot:0', 'live:1', 'live:2', 'live:3', 'end:'],
+    );
+});
+
+test('a viewer written straight to a Node response (real sockets): one that stops reading is cut at the bound, one that reads gets everything', async () => {
+  const hub = new LiveHub({ maxBufferedBytes: 256 * 1024, maxFlushMs: 0 });
+  hub.begin(RUN, 'a run');
+  const attached: ResponseViewer[] = [];
+  const responses: ServerResponse[] = [];
+  const server = createServer((_req, res) => {
+    responses.push(res);
+    const v = hub.responseViewer(res);
+    v.open();
+    hub.attach(RUN, v);
+    attached.push(v);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const open = (read: boolean) =>
+    new Promise<{ text: () => string; closed: Promise<void>; destroy: () => void }>((resolve, reject) => {
+      const req = request(url, { agent: false }, (res) => {
+        let text = '';
+        const closed = new Promise<void>((done) => res.on('close', () => done()));
+        if (read) res.on('data', (d: Buffer) => (text += d.toString()));
+        else res.pause();
+        resolve({ text: () => text, closed, destroy: () => req.destroy() });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const stuck = await open(false);
+  const reader = await open(true);
+  try {
+    assert.equal(attached.length, 2);
+    const big = 'x'.repeat(1500);
+    // Far more than the bound and the sockets' buffers: the stuck one must be cut, the run goes on.
+    for (let i = 0; i < 20_000 && !attached[0]?.closed; i++) {
+      hub.publish(RUN, { type: 'log', level: 'info', message: big });
+      // Turns of the loop, so the reading viewer keeps up while the stuck one piles up.
+      if (i % 20 === 0) await sleep(1);
+    }
+    await until('the stuck viewer cut', () => attached[0]?.dropped !== undefined);
+    // Its socket is destroyed on the server's side (the client, not reading, cannot see it yet).
+    assert.equal(responses[0]?.destroyed, true);
+    assert.equal(responses[0]?.socket?.destroyed ?? true, true);
+    assert.match(attached[0]?.dropped ?? '', /not reading/);
+    assert.equal(attached[1]?.dropped, undefined, 'the reading viewer kept up');
+    hub.end(run());
+    await reader.closed;
+    const seqs = [...reader.text().matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i),
+      'the snapshot (0), then every envelope once, in order',
+    );
+    assert.ok(reader.text().endsWith(`event: end\ndata: ${JSON.stringify(run())}\n\n`));
+    assert.match(reader.text(), /^event: snapshot\n/);
+  } finally {
+    stuck.destroy();
+    reader.destroy();
+    hub.close();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });
 
 test('broadcast reaches every server-wide viewer after its first event; close ends every stream', async () => {
