@@ -294,9 +294,7 @@ async function main() {
   await new Promise((r) => setTimeout(r, 2000));
   global.gc?.();
   const idleRss = process.memoryUsage().rss;
-  console.error('bench: without');
   const without = await measuredRun();
-  console.error('bench: without done');
   const withDuring =
     only === 'before'
       ? undefined
