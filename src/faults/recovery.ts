@@ -149,6 +149,12 @@ export interface RecoverOptions extends HomeOptions {
   bounded?: boolean;
   /** Bound on each revert and its verify; default REVERT_TIMEOUT_MS. */
   revertTimeoutMs?: number;
+  /**
+   * Runs known to be over although their owner process lives: their entries are reverted too. A
+   * server's run executes in a thread of the server's process, so a thread that died mid-run leaves
+   * entries whose owner is alive and would never count as orphans.
+   */
+  endedRuns?: readonly string[];
 }
 
 /**
@@ -490,6 +496,7 @@ export async function recoverOrphans({
   kinds,
   bounded = false,
   revertTimeoutMs = REVERT_TIMEOUT_MS,
+  endedRuns = [],
 }: RecoverOptions): Promise<RecoveryReport> {
   const ledger = new Ledger({ home });
   const report = emptyReport();
@@ -516,12 +523,14 @@ export async function recoverOrphans({
       const alive = await ledger.isOwnerAlive(e);
       if (alive === null) continue; // another host's fault: only that host can tell whether its owner lives
       const expired = includeExpired && Date.parse(e.expiresAt) <= now;
-      if (alive && !expired) continue;
+      const ended = endedRuns.includes(e.runId);
+      if (alive && !expired && !ended) continue;
       if (bounded && givenUp(e, now)) {
         report.notRetried.push(notRetried(e));
         continue;
       }
-      const reason = alive ? 'expired' : 'dead-owner';
+      // A run that ended with its entries in place lost the part of its owner that held them.
+      const reason = alive && !ended ? 'expired' : 'dead-owner';
       jobs.push({
         id: e.id,
         target: e.target,

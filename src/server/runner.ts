@@ -15,6 +15,7 @@ import { FaultlineError } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
 import { decideVerdict } from '../core/verdict.js';
 import type { FleetConnectOptions } from '../fleet/connect.js';
+import { recoverOrphans } from '../lib/faults.js';
 import { LiveHub, type LiveHubOptions } from './live.js';
 import { runInThread } from './run-thread.js';
 import type { Run, Store } from './store.js';
@@ -183,6 +184,19 @@ export class Runner {
     this.live.broadcast({ type: 'run', run: ended });
   }
 
+  /** Reverts the ledger entries a run left; says what was done, in words, for the run's reason. */
+  private async revertLeftovers(runId: string): Promise<string> {
+    try {
+      const report = await recoverOrphans({ home: this.opts.home, endedRuns: [runId], bounded: false });
+      const done = [...report.reverted, ...report.failed].filter((r) => r.runId === runId);
+      if (done.length === 0) return '';
+      const failed = done.filter((r) => r.error !== undefined);
+      return `; its ${done.length} fault(s) left in the ledger were reverted${failed.length > 0 ? `, ${failed.length} failed: ${failed.map((f) => `${f.kind} ${f.target}: ${f.error}`).join('; ')} (run \`faultline recover\`)` : ''}`;
+    } catch (err) {
+      return `; its faults could not be reverted: ${(err as Error).message} (run \`faultline recover\`)`;
+    }
+  }
+
   private async execute(run: Run): Promise<void> {
     const { store } = this.opts;
     const controller = new AbortController();
@@ -230,10 +244,14 @@ export class Runner {
     } catch (err) {
       // Refused before it started (validation, a policy, the blast radius, a halt): no journal.
       const refused = err instanceof FaultlineError;
+      // Otherwise the run's thread died mid-run (it reverts its own faults on every path it
+      // survives): what its ledger entries still hold is reverted here, since the process that owns
+      // them lives on and no recovery would ever count them as orphans.
+      const left = refused ? '' : await this.revertLeftovers(run.id);
       await this.record(run, {
         status: 'finished',
         verdict: refused ? 'refused' : 'failed',
-        reason: refused ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}`,
+        reason: refused ? err.message : `internal error: ${(err as Error)?.message ?? String(err)}${left}`,
         finishedAt: new Date().toISOString(),
       });
     } finally {

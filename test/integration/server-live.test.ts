@@ -14,6 +14,7 @@ import { createServer, type IncomingMessage, request, type Server } from 'node:h
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { faultStatus } from '../../src/faults/recovery.js';
 import { applyLiveEvent, type LiveEnvelope, type LiveState } from '../../src/server/live-state.js';
 import { assertClientError, http, prng } from '../helpers/http-raw.js';
 import { startTestServer, type TestServer } from '../helpers/serve.js';
@@ -416,6 +417,45 @@ describe('the live view (server-sent events)', () => {
     } finally {
       rmSync(settings, { force: true });
     }
+  });
+
+  test('a run whose thread dies mid-run: its faults are reverted by the server, and the run says so', async () => {
+    // process.exit() in a worker thread ends the thread alone: the server's process, which owns the
+    // run's ledger entries, lives on, so no orphan recovery would ever take them.
+    const marker = join(t.dir, 'thread-death.marker');
+    const module = join(t.dir, 'exit-thread.mjs');
+    writeFileSync(module, 'export function exitNow() { process.exit(7); }\n');
+    const up = await t.api('POST', '/api/experiments', {
+      name: 'thread-death',
+      format: 'json',
+      source: JSON.stringify({
+        title: 'the run thread exits while a fault is held',
+        description: 'a marker fault, then an action that ends the thread',
+        method: [
+          {
+            type: 'action',
+            name: 'create-marker',
+            provider: {
+              type: 'faultline',
+              module: 'faultline.marker',
+              func: 'create',
+              arguments: { path: marker, duration: 600 },
+            },
+          },
+          { type: 'action', name: 'exit-thread', provider: { type: 'node', module, func: 'exitNow' } },
+        ],
+      }),
+    });
+    assert.equal(up.status, 201, up.text);
+    const queued = await t.api('POST', '/api/runs', { experiment: 'thread-death' });
+    assert.equal(queued.status, 202, queued.text);
+    const ran = await waitEnded(queued.body.id);
+    assert.equal(ran.verdict, 'failed', JSON.stringify(ran));
+    assert.match(ran.reason ?? '', /thread exited/);
+    assert.match(ran.reason ?? '', /1 fault\(s\) left in the ledger were reverted/);
+    assert.equal(existsSync(marker), false, 'the marker fault was reverted');
+    const status = await faultStatus({ home: t.home.home });
+    assert.deepEqual(status.faults, [], 'the ledger is empty');
   });
 
   test('no such run: 404 JSON; malformed ids and Last-Event-ID headers: 4xx JSON, and the server goes on', async () => {
