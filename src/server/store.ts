@@ -165,6 +165,21 @@ export interface TrendCounts {
   safeguardBreaches: number;
 }
 
+/** Counts of no runs: what a bucket, an experiment or the whole window starts from. */
+export function emptyTrendCounts(): TrendCounts {
+  return {
+    runs: 0,
+    passed: 0,
+    verdicts: Object.fromEntries(VERDICTS.map((v) => [v, 0])) as TrendCounts['verdicts'],
+    withFacts: 0,
+    faults: 0,
+    targets: 0,
+    maxTargets: 0,
+    leftFaults: 0,
+    safeguardBreaches: 0,
+  };
+}
+
 /** Recovery over a set of runs: median and p90 interpolated between ranks (as PostgreSQL's percentile_cont). */
 export interface RecoveryFigures {
   samples: number;

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import {
+  emptyTrendCounts,
   type RecoveryFigures,
   type Run,
   RunSchema,
@@ -132,18 +133,6 @@ export function resilienceScore(input: {
 
 const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
-const emptyCounts = (): TrendCounts => ({
-  runs: 0,
-  passed: 0,
-  verdicts: Object.fromEntries(VERDICTS.map((v) => [v, 0])) as TrendCounts['verdicts'],
-  withFacts: 0,
-  faults: 0,
-  targets: 0,
-  maxTargets: 0,
-  leftFaults: 0,
-  safeguardBreaches: 0,
-});
-
 function addCounts(into: TrendCounts, c: TrendCounts): void {
   into.runs += c.runs;
   into.passed += c.passed;
@@ -225,11 +214,11 @@ export function bucketCount(w: TrendWindow): number {
 
 /** Overall and per experiment (by name), whatever the buckets: what /metrics exports. */
 export function summarizeTrends(agg: TrendAggregates): Pick<Trends, 'overall' | 'experiments'> {
-  const overall = emptyCounts();
+  const overall = emptyTrendCounts();
   const experiments = new Map<string, TrendCounts>();
   for (const cell of agg.cells) {
     addCounts(overall, cell.counts);
-    const e = experiments.get(cell.experiment) ?? emptyCounts();
+    const e = experiments.get(cell.experiment) ?? emptyTrendCounts();
     addCounts(e, cell.counts);
     experiments.set(cell.experiment, e);
   }
@@ -245,7 +234,7 @@ export function summarizeTrends(agg: TrendAggregates): Pick<Trends, 'overall' | 
 export function buildTrends(w: TrendWindow, agg: TrendAggregates): Trends {
   const origin = bucketStart(w.from, w.bucket).getTime();
   const size = BUCKET_SECONDS[w.bucket] * 1000;
-  const buckets = Array.from({ length: bucketCount(w) }, emptyCounts);
+  const buckets = Array.from({ length: bucketCount(w) }, emptyTrendCounts);
   for (const cell of agg.cells) {
     const b = buckets[cell.bucket];
     if (b) addCounts(b, cell.counts);

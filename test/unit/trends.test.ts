@@ -7,7 +7,12 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runFacts, targetLabels } from '../../src/server/db/facts.js';
 import { percentiles } from '../../src/server/db/kysely-store.js';
-import type { RunWithJournal, TrendAggregates, TrendCounts } from '../../src/server/store.js';
+import {
+  emptyTrendCounts,
+  type RunWithJournal,
+  type TrendAggregates,
+  type TrendCounts,
+} from '../../src/server/store.js';
 import {
   bucketCount,
   bucketStart,
@@ -19,18 +24,7 @@ import {
 } from '../../src/server/trends.js';
 import { journalWith, RECOVERED, SAFEGUARD_TRIP } from '../helpers/trend-journals.js';
 
-const counts = (c: Partial<TrendCounts>): TrendCounts => ({
-  runs: 0,
-  passed: 0,
-  verdicts: { passed: 0, deviated: 0, failed: 0, aborted: 0, interrupted: 0, refused: 0 },
-  withFacts: 0,
-  faults: 0,
-  targets: 0,
-  maxTargets: 0,
-  leftFaults: 0,
-  safeguardBreaches: 0,
-  ...c,
-});
+const counts = (c: Partial<TrendCounts>): TrendCounts => ({ ...emptyTrendCounts(), ...c });
 
 describe('run facts', () => {
   test("a real run's journal: one marker-file fault, its target, recovery 1.018 s", () => {

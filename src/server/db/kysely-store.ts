@@ -15,6 +15,7 @@ import {
   type AuditEntry,
   type ExperimentSummary,
   type ExperimentVersion,
+  emptyTrendCounts,
   type HaltRecord,
   type NewApiToken,
   type NewExperiment,
@@ -31,10 +32,9 @@ import {
   type Session,
   type Store,
   type TrendAggregates,
-  type TrendCounts,
   type TrendQuery,
   type User,
-  VERDICTS,
+  type VERDICTS,
 } from '../store.js';
 import type { Connection } from './connect.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -834,17 +834,7 @@ function toCells(rows: readonly CellRow[]): TrendAggregates['cells'] {
       cell = {
         bucket,
         experiment: String(r.e),
-        counts: {
-          runs: 0,
-          passed: 0,
-          verdicts: Object.fromEntries(VERDICTS.map((v) => [v, 0])) as TrendCounts['verdicts'],
-          withFacts: 0,
-          faults: 0,
-          targets: 0,
-          maxTargets: 0,
-          leftFaults: 0,
-          safeguardBreaches: 0,
-        },
+        counts: emptyTrendCounts(),
       };
       cells.set(id, cell);
     }
