@@ -9,7 +9,7 @@
  * change; a 401 from any call means the page must sign in, whatever page made the call.
  */
 import type { z } from 'zod';
-import type { PERMISSIONS, Permission, ROLES, Role } from '../../src/server/auth/roles.js';
+import { allows, type Permission, type Role } from '../../src/server/auth/roles.js';
 import type { SessionInfoSchema } from '../../src/server/auth/schemas.js';
 import type { HaltResult, HaltState } from '../../src/server/halt.js';
 import type { LiveEnvelope, LiveState } from '../../src/server/live-state.js';
@@ -165,29 +165,13 @@ export const session = {
   },
 };
 
-// The server's role table, restated as values: roles.ts builds zod schemas beside it, and zod in the
-// bundle would triple its size. The types are the server's own, so a change there fails the type check.
-const ORDER: typeof ROLES = ['viewer', 'operator', 'approver', 'admin'];
-const LEAST: typeof PERMISSIONS = {
-  read: 'viewer',
-  'experiment.upload': 'operator',
-  'run.start': 'operator',
-  'run.abort': 'operator',
-  'run.push': 'operator',
-  halt: 'operator',
-  'halt.release': 'approver',
-  'run.approve': 'approver',
-  'users.manage': 'admin',
-  'tokens.manage': 'admin',
-};
-
 /**
  * Whether whoever the page is may take `action`: what the page offers (the server refuses anyway).
  * Nobody signed in may do nothing.
  */
 export function can(w: Who, action: Permission): boolean {
   if (w.state !== 'signed-in') return false;
-  return ORDER.indexOf(w.info.role as Role) >= ORDER.indexOf(LEAST[action]);
+  return allows(w.info.role as Role, action);
 }
 
 export interface RunFilters {

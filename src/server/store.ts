@@ -13,7 +13,7 @@
  * engine.
  */
 import { z } from 'zod';
-import { RoleSchema } from './auth/roles.js';
+import { ROLES } from './auth/roles.js';
 
 /** Formats `faultline run` reads from a file: the upload says which (its file name's extension). */
 export const EXPERIMENT_FORMATS = ['json', 'yaml'] as const;
@@ -248,6 +248,8 @@ export interface RunUpdate {
 }
 
 // ---------------------------------------------------------------- people and access
+
+export const RoleSchema = z.enum(ROLES);
 
 /** A name people sign in with: not `local` (the anonymous actor) and no `:` (`token:NAME` is a token). */
 export const UserNameSchema = z

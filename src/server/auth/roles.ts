@@ -3,14 +3,13 @@
  * (each has the rights of the ones before it) and, per action, the least role
  * that may take it. Every route names one of these actions (app.ts,
  * auth/routes.ts); docs/server.md shows this table and a test holds the two
- * together.
+ * together. Free of zod (the role's schema is store.ts's RoleSchema), so the dashboard's bundle
+ * imports this very table rather than a copy.
  */
-import { z } from 'zod';
 
 /** Least to most: a role has every right of the roles before it. */
 export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
-export const RoleSchema = z.enum(ROLES);
-export type Role = z.infer<typeof RoleSchema>;
+export type Role = (typeof ROLES)[number];
 
 /**
  * Each action and the least role allowed it. `run.approve` has no route yet (approvals come with

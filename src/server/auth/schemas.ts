@@ -5,8 +5,7 @@
  * one secret ever answered is a new token, once, in `CreatedTokenSchema`.
  */
 import { z } from 'zod';
-import { ApiTokenSchema, TokenNameSchema, UserNameSchema, UserSchema } from '../store.js';
-import { RoleSchema } from './roles.js';
+import { ApiTokenSchema, RoleSchema, TokenNameSchema, UserNameSchema, UserSchema } from '../store.js';
 
 export const MIN_PASSWORD = 8;
 export const MAX_PASSWORD = 1024;
