@@ -249,7 +249,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
         );
       }
       storable('source: title', checked.experiment.title);
-      checked.experiment.tags.forEach((t, i) => storable(`source: tags[${i}]`, t));
+      for (const [i, t] of checked.experiment.tags.entries()) storable(`source: tags[${i}]`, t);
       const { experiment, created } = await store.putExperiment({
         name: body.name,
         format: body.format,
@@ -430,7 +430,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
         ? journal.experiment.tags.filter((t): t is string => typeof t === 'string')
         : [];
       storable('journal.experiment.title', journal.experiment.title);
-      journalTags.forEach((t, i) => storable(`journal.experiment.tags[${i}]`, t));
+      for (const [i, t] of journalTags.entries()) storable(`journal.experiment.tags[${i}]`, t);
       const run = await store.createRun({
         ...(body.experiment !== undefined ? { experiment: body.experiment } : {}),
         title: journal.experiment.title,
