@@ -74,6 +74,9 @@ async function main() {
   const only = flags.find((f) => f.startsWith('--only='))?.slice('--only='.length);
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-live-'));
   const home = join(dir, 'home');
+  // A bench that fails or is interrupted half-way leaves nothing behind either.
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
   // The load's target, in a process of its own.
   const target = spawn(
@@ -84,6 +87,7 @@ async function main() {
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  process.on('exit', () => target.kill());
   const targetPort = await new Promise((resolve) =>
     target.stdout.once('data', (d) => resolve(Number(String(d)))),
   );
