@@ -16,7 +16,6 @@ import { openStore } from '../../src/server/db/index.js';
 import { type RunningServer, type ServeOptions, startServer } from '../../src/server/server.js';
 import type { Store } from '../../src/server/store.js';
 import { tempHome } from './home.js';
-import { until } from './until.js';
 
 export interface JsonReply {
   status: number;
@@ -113,18 +112,6 @@ export async function startHaltServer(
     },
     close: cleanup,
   };
-}
-
-/** Waits until run `id` has ended (finished or interrupted) and returns it with its journal. */
-export function runEnded(store: Store, id: string, timeoutMs = 120_000) {
-  return until(
-    `run ${id} to end`,
-    async () => {
-      const run = await store.getRun(id);
-      return run && (run.status === 'finished' || run.status === 'interrupted') ? run : undefined;
-    },
-    timeoutMs,
-  );
 }
 
 export interface LiveEvents {

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/server/db/index.js';
 import { type RunningServer, startServer } from '../../src/server/server.js';
-import type { Store } from '../../src/server/store.js';
+import type { RunWithJournal, Store } from '../../src/server/store.js';
 import { tempHome } from './home.js';
+import { until } from './until.js';
 
 export interface TestServer {
   server: RunningServer;
@@ -70,6 +71,22 @@ export async function startTestServer(opts: { database?: string } = {}): Promise
       }
     },
   };
+}
+
+/** Waits until run `id` has ended (finished or interrupted) and returns it with its journal. */
+export function runEnded(
+  store: Store,
+  id: string,
+  timeoutMs = 120_000,
+): Promise<RunWithJournal & { journal?: any }> {
+  return until(
+    `run ${id} to end`,
+    async () => {
+      const run = await store.getRun(id);
+      return run && (run.status === 'finished' || run.status === 'interrupted') ? run : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** A small real experiment: a marker-file fault at `marker`, a process probe before and after, a pause of `pause` s. */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { pgScratchRole, pgSkipReason } from '../helpers/pg.js';
-import { markerExperiment, startTestServer, type TestServer } from '../helpers/serve.js';
+import { markerExperiment, runEnded, startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
 const REPORT_FIXTURE = fileURLToPath(new URL('../fixtures/report/quickstart.json', import.meta.url));
@@ -26,16 +26,6 @@ describe('faultline serve API', () => {
   after(async () => {
     await t?.close();
   });
-
-  const waitEnded = (id: string) =>
-    until(
-      `run ${id} to end`,
-      async () => {
-        const r = await t.api('GET', `/api/runs/${id}`);
-        return r.body.status === 'finished' || r.body.status === 'interrupted' ? r.body : undefined;
-      },
-      120_000,
-    );
 
   test('uploads versions: new (201), identical (200), changed (201); lists and reads them', async () => {
     const marker = join(t.dir, 'versions.marker');
@@ -126,7 +116,7 @@ describe('faultline serve API', () => {
     assert.equal(queued.body.experimentVersion, 1);
     assert.deepEqual([...queued.body.tags].sort(), ['ci', 'server-test']);
 
-    const run = await waitEnded(queued.body.id);
+    const run = await runEnded(t.store, queued.body.id);
     assert.equal(run.status, 'finished', JSON.stringify(run));
     assert.equal(run.verdict, 'passed', run.reason);
     assert.equal(run.journal.status, 'completed');
@@ -204,7 +194,7 @@ describe('faultline serve API', () => {
     assert.equal(running.body.status, 'running');
     const aborted = await t.api('POST', `/api/runs/${id}/abort`);
     assert.equal(aborted.status, 202, aborted.text);
-    const run = await waitEnded(id);
+    const run = await runEnded(t.store, id);
     assert.equal(run.status, 'interrupted');
     assert.equal(run.verdict, 'interrupted');
     assert.equal(run.journal.status, 'interrupted');

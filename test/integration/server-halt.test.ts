@@ -15,9 +15,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { haltState, releaseHalt as releaseHostHalt } from '../../src/faults/recovery.js';
 import { haltAll } from '../../src/lib/faults.js';
 import { RaiseHaltSchema } from '../../src/server/halt.js';
-import { type Call, type HaltServer, liveEvents, runEnded, startHaltServer } from '../helpers/halt-server.js';
+import { type Call, type HaltServer, liveEvents, startHaltServer } from '../helpers/halt-server.js';
 import { assertClientError, http, prng, randomJson } from '../helpers/http-raw.js';
-import { markerExperiment } from '../helpers/serve.js';
+import { markerExperiment, runEnded } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
 describe('the emergency stop (POST/DELETE /api/halt)', () => {

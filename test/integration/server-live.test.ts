@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { faultStatus } from '../../src/faults/recovery.js';
 import { applyLiveEvent, type LiveEnvelope, type LiveState } from '../../src/server/live-state.js';
 import { assertClientError, http, prng } from '../helpers/http-raw.js';
-import { startTestServer, type TestServer } from '../helpers/serve.js';
+import { runEnded, startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
 interface Frame {
@@ -190,16 +190,6 @@ describe('the live view (server-sent events)', () => {
       ],
     });
 
-  const waitEnded = (id: string) =>
-    until(
-      `run ${id} to end`,
-      async () => {
-        const r = await t.api('GET', `/api/runs/${id}`);
-        return r.body.status === 'finished' || r.body.status === 'interrupted' ? r.body : undefined;
-      },
-      120_000,
-    );
-
   test('a run watched from its queueing: every kind of event, in order, to its end; the secret never', async () => {
     const marker = join(t.dir, 'live.marker');
     const up = await t.api('POST', '/api/experiments', {
@@ -226,7 +216,7 @@ describe('the live view (server-sent events)', () => {
 
     await until('the marker fault to be active', () => existsSync(marker), 60_000);
     await watched.ended;
-    const ran = await waitEnded(runId);
+    const ran = await runEnded(t.store, runId);
     assert.equal(ran.verdict, 'passed', JSON.stringify(ran));
 
     const { frames } = watched;
@@ -372,7 +362,7 @@ describe('the live view (server-sent events)', () => {
       assert.equal(queued.status, 202, queued.text);
       const c = track(await openLive(t.url, `/api/runs/${queued.body.id}/live`));
       await c.ended;
-      const ran = await waitEnded(queued.body.id);
+      const ran = await runEnded(t.store, queued.body.id);
       assert.equal(ran.verdict, 'passed', JSON.stringify(ran));
       const output = ran.journal.run[0]?.output;
       assert.deepEqual(output, { isMainThread: false, pid: process.pid, value: 'from-the-server-env' });
@@ -410,7 +400,7 @@ describe('the live view (server-sent events)', () => {
       assert.equal(up.status, 201, up.text);
       const queued = await t.api('POST', '/api/runs', { experiment: 'refused-in-thread' });
       assert.equal(queued.status, 202, queued.text);
-      const ran = await waitEnded(queued.body.id);
+      const ran = await runEnded(t.store, queued.body.id);
       assert.equal(ran.verdict, 'refused', JSON.stringify(ran));
       assert.match(ran.reason ?? '', /safeguards/);
       assert.doesNotMatch(ran.reason ?? '', /internal error/);
@@ -449,7 +439,7 @@ describe('the live view (server-sent events)', () => {
     assert.equal(up.status, 201, up.text);
     const queued = await t.api('POST', '/api/runs', { experiment: 'thread-death' });
     assert.equal(queued.status, 202, queued.text);
-    const ran = await waitEnded(queued.body.id);
+    const ran = await runEnded(t.store, queued.body.id);
     assert.equal(ran.verdict, 'failed', JSON.stringify(ran));
     assert.match(ran.reason ?? '', /thread exited/);
     assert.match(ran.reason ?? '', /1 fault\(s\) left in the ledger were reverted/);

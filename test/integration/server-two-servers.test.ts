@@ -16,9 +16,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { haltState } from '../../src/faults/recovery.js';
-import { type HaltServer, liveEvents, runEnded, startHaltServer } from '../helpers/halt-server.js';
+import { type HaltServer, liveEvents, startHaltServer } from '../helpers/halt-server.js';
 import { pgScratchRole, pgSkipReason, type ScratchRole } from '../helpers/pg.js';
-import { markerExperiment } from '../helpers/serve.js';
+import { markerExperiment, runEnded } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
 /** An experiment whose one action appends `name` to `log`: one line per execution. */
