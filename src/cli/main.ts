@@ -13,7 +13,7 @@ import { VERSION } from '../version.js';
 import { registerAgentCommands } from './agent.js';
 import { errorLines } from './error-lines.js';
 import { registerFleetCommands } from './fleet.js';
-import { withNatsOptions } from './nats-options.js';
+import { NATS_DETAIL_FLAGS, natsFlagName, withNatsOptions } from './nats-options.js';
 import { createOutput, type Output } from './output.js';
 import { registerProxyCommands } from './proxy.js';
 import { registerServeCommands } from './serve-commands.js';
@@ -254,22 +254,9 @@ function buildProgram(out: () => Output): Command {
       return;
     }
     // A NATS flag without --fleet would be silently ignored: this host's ledger needs no NATS.
-    for (const flag of [
-      'nats',
-      'natsUser',
-      'natsPassword',
-      'natsToken',
-      'natsCreds',
-      'natsTlsCa',
-      'natsTlsCert',
-      'natsTlsKey',
-    ]) {
-      if (opts[flag] !== undefined) {
-        throw new FaultlineError(
-          'FAULTLINE_ERR_USAGE',
-          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: only with --fleet`,
-        );
-      }
+    for (const flag of ['nats', ...NATS_DETAIL_FLAGS]) {
+      if (opts[flag] !== undefined)
+        throw new FaultlineError('FAULTLINE_ERR_USAGE', `${natsFlagName(flag)}: only with --fleet`);
     }
     const { statusCommand } = await import('./faults.js');
     process.exitCode = await statusCommand(opts, out());
@@ -294,13 +281,10 @@ function buildProgram(out: () => Output): Command {
       process.exitCode = await fleetHaltCommand(opts, waitMs, out());
       return;
     }
-    for (const flag of ['wait', 'nats', 'natsUser', 'natsCreds', 'natsToken']) {
-      if (opts[flag] !== undefined) {
-        throw new FaultlineError(
-          'FAULTLINE_ERR_USAGE',
-          `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: only with --fleet`,
-        );
-      }
+    // Every NATS flag, not a few: one left out (a password, a TLS file) would be silently ignored.
+    for (const flag of ['wait', 'nats', ...NATS_DETAIL_FLAGS]) {
+      if (opts[flag] !== undefined)
+        throw new FaultlineError('FAULTLINE_ERR_USAGE', `${natsFlagName(flag)}: only with --fleet`);
     }
     const { haltCommand } = await import('./faults.js');
     process.exitCode = await haltCommand(opts, out());

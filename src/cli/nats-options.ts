@@ -18,6 +18,22 @@ export interface NatsFlags {
   natsTlsKey?: string;
 }
 
+/** The flags beside `--nats` (its credentials and TLS), as commander names them. */
+export const NATS_DETAIL_FLAGS = [
+  'natsUser',
+  'natsPassword',
+  'natsToken',
+  'natsCreds',
+  'natsTlsCa',
+  'natsTlsCert',
+  'natsTlsKey',
+] as const satisfies readonly (keyof NatsFlags)[];
+
+/** A flag as the user types it: `natsTlsCa` is `--nats-tls-ca`. */
+export function natsFlagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
 /** Adds the NATS flags to a command. */
 export function withNatsOptions(command: Command): Command {
   return command

@@ -25,7 +25,7 @@ import { PasswordSchema } from '../server/auth/schemas.js';
 import { hashPassword, newToken, secretHash } from '../server/auth/secrets.js';
 import type { RunningServer } from '../server/server.js';
 import { type Store, TokenNameSchema, UserNameSchema } from '../server/store.js';
-import { type NatsFlags, natsConnectOptions } from './nats-options.js';
+import { NATS_DETAIL_FLAGS, type NatsFlags, natsConnectOptions, natsFlagName } from './nats-options.js';
 import { type Output, printText } from './output.js';
 import { waitForSignal } from './wait-signal.js';
 
@@ -63,18 +63,6 @@ async function readTls(flags: ServeFlags): Promise<{ cert: Buffer; key: Buffer }
   return { cert: await read('--tls-cert', flags.tlsCert), key: await read('--tls-key', flags.tlsKey) };
 }
 
-const NATS_DETAIL_FLAGS = [
-  'natsUser',
-  'natsPassword',
-  'natsToken',
-  'natsCreds',
-  'natsTlsCa',
-  'natsTlsCert',
-  'natsTlsKey',
-] as const;
-
-const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-
 /**
  * The fleet's NATS from `--nats` and its companions, or undefined: without `--nats` the server never
  * connects to NATS ($FAULTLINE_NATS_URL alone does not make a server a fleet controller).
@@ -88,7 +76,7 @@ export function serveFleet(
     if (stray)
       throw new FaultlineError(
         'FAULTLINE_ERR_USAGE',
-        `${flagName(stray)}: only with --nats (the fleet's NATS URL, e.g. --nats nats://127.0.0.1:4222)`,
+        `${natsFlagName(stray)}: only with --nats (the fleet's NATS URL, e.g. --nats nats://127.0.0.1:4222)`,
       );
     return undefined;
   }
