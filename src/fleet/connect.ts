@@ -54,6 +54,19 @@ export interface FleetConnection {
   close(): Promise<void>;
 }
 
+/**
+ * The keys of a bucket that hold a message now (a delete marker too: read each with `get` and keep
+ * the `PUT`s), from its stream's subject counts. Requests with timeouts, no consumer: `kv.keys()`
+ * builds a push consumer whose end of listing (the pending-0 message, or an idle heartbeat that a
+ * bucket re-put every second never leaves room for) can be missed, and a missed one never ends:
+ * it left `halt --fleet` and the server's emergency stop waiting forever, rarely, under load.
+ */
+export async function bucketKeys(jsm: JetStreamManager, bucket: string): Promise<string[]> {
+  const prefix = `$KV.${bucket}.`;
+  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `${prefix}>` });
+  return Object.keys(info.state.subjects ?? {}).map((subject) => subject.slice(prefix.length));
+}
+
 /** The stored agent records outlive a dead agent this long, so `faultline fleet` can show it as lost. */
 const AGENTS_MAX_AGE_MS = 24 * 3_600_000;
 /** Leases a controller never deleted (it died) are judged by the agents long before this. */

@@ -19,8 +19,9 @@ import { type BlastRadius, type BlastRadiusPolicy, checkBlastRadius } from '../c
 import { FaultlineError } from '../core/errors.js';
 import type { FaultTarget } from '../core/fault.js';
 import { MAX_FAULT_TTL_MS } from '../faults/session.js';
-import { connectFleet, type FleetConnection, type FleetConnectOptions } from './connect.js';
+import { bucketKeys, connectFleet, type FleetConnection, type FleetConnectOptions } from './connect.js';
 import {
+  AGENTS_BUCKET,
   type AgentCommand,
   type AgentRecord,
   AgentRecordSchema,
@@ -175,12 +176,10 @@ export class FleetController {
   /** Every agent record in the bucket, with its health; sorted by name. */
   async agents(): Promise<FleetAgent[]> {
     const kv = this.connection.agents;
-    // A Set: keys() delivers a key again when its record is re-put while it lists (heartbeats).
-    const names = new Set<string>();
-    for await (const k of await kv.keys()) names.add(k);
+    const names = await bucketKeys(this.connection.jsm, AGENTS_BUCKET);
     const now = Date.now();
     const found = await Promise.all(
-      [...names].map(async (name) => {
+      names.map(async (name) => {
         const e = await kv.get(name);
         if (e?.operation !== 'PUT') return undefined;
         let parsed: ReturnType<typeof AgentRecordSchema.safeParse>;

@@ -16,9 +16,9 @@
  * fleet` does.
  */
 import { z } from 'zod';
-import type { FleetConnection } from './connect.js';
+import { bucketKeys, type FleetConnection } from './connect.js';
 import type { AgentHealth, FleetAgent } from './controller.js';
-import { type FleetHalt, FleetHaltSchema, type Lease, LeaseSchema } from './protocol.js';
+import { type FleetHalt, FleetHaltSchema, LEASES_BUCKET, type Lease, LeaseSchema } from './protocol.js';
 
 const HEALTHS = ['alive', 'halted', 'lost', 'stopped'] as const satisfies readonly AgentHealth[];
 export const AgentHealthSchema = z.enum(HEALTHS);
@@ -311,16 +311,15 @@ function orphanReason(entry: LeaseEntry, record: FleetAgent | undefined): string
 export interface FleetStatusSource {
   agents(): Promise<FleetAgent[]>;
   halted(): Promise<FleetHalt | undefined>;
-  readonly connection: Pick<FleetConnection, 'leases'>;
+  readonly connection: Pick<FleetConnection, 'leases' | 'jsm'>;
 }
 
 /** Every lease in the bucket as the server stores it now. */
-export async function readLeases(kv: FleetConnection['leases']): Promise<LeaseEntry[]> {
-  // A Set: keys() delivers a key again when it is put while it lists (a fault placed meanwhile).
-  const keys = new Set<string>();
-  for await (const k of await kv.keys()) keys.add(k);
+export async function readLeases(connection: Pick<FleetConnection, 'leases' | 'jsm'>): Promise<LeaseEntry[]> {
+  const kv = connection.leases;
+  const keys = await bucketKeys(connection.jsm, LEASES_BUCKET);
   const found = await Promise.all(
-    [...keys].map(async (key): Promise<LeaseEntry | undefined> => {
+    keys.map(async (key): Promise<LeaseEntry | undefined> => {
       const e = await kv.get(key);
       if (e?.operation !== 'PUT') return undefined;
       let value: unknown;
@@ -352,7 +351,7 @@ export async function fleetStatus(
 ): Promise<FleetStatus> {
   const [agents, leases, halt] = await Promise.all([
     source.agents(),
-    readLeases(source.connection.leases),
+    readLeases(source.connection),
     source.halted(),
   ]);
   return joinFleetStatus({ agents, leases, ...(halt ? { halt } : {}), now: (options.now ?? Date.now)() });
