@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { runCli, startCli } from '../helpers/cli.js';
+import { CLI_HANG_MS, runCli, startCli } from '../helpers/cli.js';
 import { type CliFleet, type CliHost, startCliFleet } from '../helpers/cli-fleet.js';
 import { natsServerMissing } from '../helpers/nats.js';
 import { until } from '../helpers/until.js';
@@ -168,7 +168,7 @@ describe('faultline fleet, inject --on, halt --fleet (built CLI)', { skip: missi
         '--until-halt',
         ...nats_(),
       ],
-      { env: env() },
+      { env: env(), hangMs: CLI_HANG_MS },
     );
     await inject.waitFor(/e2e-web-1: injected/, 60_000);
     await inject.waitFor(/e2e-web-2: injected/, 60_000);
