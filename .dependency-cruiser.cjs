@@ -5,9 +5,10 @@
 // Pure shapes and helpers (zod schemas, the journal, the fault contract, errors, timers, the parser):
 // everything above shares them, so they may depend on nothing of ours.
 const CORE = '^src/core/';
-// Self-contained libraries with their own public entry points (faultline/sdk, faultline/load) and the
-// Prometheus client: usable without the engine, so they may not reach it.
-const BASE = '^src/(?:sdk|prometheus|load)/|^src/version[.]ts$';
+// Self-contained libraries with their own public entry points (faultline/sdk, faultline/load), the
+// Prometheus client, and the calendar arithmetic of schedules, Chaos Monkey mode and blackout windows
+// (schedule/): usable without the engine, so they may not reach it.
+const BASE = '^src/(?:sdk|prometheus|load|schedule)/|^src/version[.]ts$';
 // The fault machinery: ledger, sessions, recovery, halt, watchdog. It is given the fault kinds and the
 // halt participants (compose.ts), so it never names a kind, the proxy or the engine.
 const MACHINERY =
@@ -33,7 +34,8 @@ const PLUGINS = `^src/(?:providers|activities|observe|report|python)/|${KINDS}`;
 // through them): the only modules that know every variant and
 // supply the registries (faults/index.ts is the faults library and proxy/index.ts faultline/proxy, kept
 // at their published paths).
-const ROOT = '^src/(?:compose[.]ts$|lib/|fleet/)|^src/(?:faults|proxy)/index[.]ts$';
+// Game days (gameday/) run experiments through lib/ and render reports, so they sit here too.
+const ROOT = '^src/(?:compose[.]ts$|lib/|fleet/|gameday/)|^src/(?:faults|proxy)/index[.]ts$';
 // The control plane (`faultline serve`): its store, API and run queue, over the library entry points.
 const SERVER = '^src/server/';
 // The top: the CLI, the demo, the package's main entry and the watchdog's process entry. Nothing imports them.

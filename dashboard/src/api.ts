@@ -59,7 +59,11 @@ export class ApiFailure extends Error {
 
 const SAFE = new Set(['GET', 'HEAD']);
 
-async function call<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
+/**
+ * One API call with the session's CSRF token; rejects with ApiFailure (the server's code, message and
+ * issues). Pages with calls of their own (schedules, approvals, game days) use it as `request`.
+ */
+export async function call<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (csrfToken !== undefined && !SAFE.has(method)) headers['x-csrf-token'] = csrfToken;

@@ -10,11 +10,15 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, session, type Who } from './api.js';
 import { EmergencyStop, HaltBanner } from './halt.js';
+import { ApprovalsPage } from './pages/approvals.js';
 import { AuditPage } from './pages/audit.js';
+import { BlackoutsPage } from './pages/blackouts.js';
 import { ComparePage } from './pages/compare.js';
 import { ExperimentPage, ExperimentsPage } from './pages/experiments.js';
+import { GameDaysPage } from './pages/gamedays.js';
 import { RunPage } from './pages/run.js';
 import { RunsPage } from './pages/runs.js';
+import { SchedulesPage } from './pages/schedules.js';
 import { SignInPage } from './pages/sign-in.js';
 import { TrendsPage } from './pages/trends.js';
 import { type Route, useRoute } from './route.js';
@@ -25,6 +29,10 @@ const SECTIONS = [
   { id: 'runs', label: 'Runs' },
   { id: 'experiments', label: 'Experiments' },
   { id: 'trends', label: 'Trends' },
+  { id: 'schedules', label: 'Schedules' },
+  { id: 'approvals', label: 'Approvals' },
+  { id: 'gamedays', label: 'Game days' },
+  { id: 'blackouts', label: 'Blackouts' },
   { id: 'audit', label: 'Audit log' },
 ] as const;
 
@@ -37,6 +45,10 @@ function Page({ route }: { route: Route }) {
   if (section === 'trends') return <TrendsPage query={route.query} />;
   if (section === 'compare') return <ComparePage query={route.query} />;
   if (section === 'audit') return <AuditPage query={route.query} />;
+  if (section === 'schedules') return <SchedulesPage id={id} />;
+  if (section === 'approvals') return <ApprovalsPage query={route.query} />;
+  if (section === 'gamedays') return <GameDaysPage id={id} />;
+  if (section === 'blackouts') return <BlackoutsPage />;
   return (
     <section>
       <h1>Not found</h1>

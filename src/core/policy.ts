@@ -66,9 +66,40 @@ export function matchingWindow(now: Date, windows: readonly TimeWindow[]): TimeW
   });
 }
 
+/**
+ * An approval granted on the control plane (`faultline serve`, issue #18): a user with the approver
+ * role, not the experiment's author, approved this version of the experiment. The server checks it is
+ * valid when it queues the run; the run records it in its journal.
+ */
+export interface GrantedApproval {
+  id: string;
+  experiment: string;
+  version: number;
+  requestedBy: string;
+  requestedAt: string;
+  approvedBy: string;
+  approvedAt: string;
+  expiresAt: string;
+  /** Standing: for every run (a schedule's) until it expires; otherwise for one run. */
+  standing: boolean;
+  comment?: string;
+}
+
 export interface PolicyDecision {
   production: boolean;
-  approval?: { by: 'terminal' | '--yes'; at: string };
+  /**
+   * How a production run was approved. `local`: on this machine, by whoever ran the command (a `yes` on
+   * the terminal, or `--yes`), named by the operating system's user; `server`: an approval granted on the
+   * control plane (`grant`).
+   */
+  approval?: {
+    by: 'terminal' | '--yes' | 'approval';
+    kind: 'local' | 'server';
+    at: string;
+    /** The operating system's user, for a local approval. */
+    user?: string;
+    grant?: GrantedApproval;
+  };
   time_window?: { allowed: true; window: TimeWindow | 'any' };
 }
 
@@ -81,7 +112,15 @@ export const describeWindow = (w: TimeWindow) => `${w.days.join(',')} ${w.start}
 export async function checkPolicies(
   tags: readonly string[] | undefined,
   settings: PolicySettings,
-  opts: { yes?: boolean; now?: Date; confirm?: (question: string) => Promise<boolean> },
+  opts: {
+    yes?: boolean;
+    now?: Date;
+    confirm?: (question: string) => Promise<boolean>;
+    /** Granted on the control plane for this run (the server checked it); it approves without asking. */
+    approval?: GrantedApproval;
+    /** Who is running this, for a local approval (the CLI: the operating system's user). */
+    localUser?: string;
+  },
 ): Promise<PolicyDecision> {
   const now = opts.now ?? new Date();
   const decision: PolicyDecision = { production: false };
@@ -98,12 +137,15 @@ export async function checkPolicies(
   const prodTag = (tags ?? []).find((t) => settings.production_tags.includes(t));
   if (prodTag) {
     decision.production = true;
-    if (opts.yes) decision.approval = { by: '--yes', at: now.toISOString() };
+    const user = opts.localUser === undefined ? {} : { user: opts.localUser };
+    if (opts.approval)
+      decision.approval = { by: 'approval', kind: 'server', at: now.toISOString(), grant: opts.approval };
+    else if (opts.yes) decision.approval = { by: '--yes', kind: 'local', at: now.toISOString(), ...user };
     else if (
       opts.confirm &&
       (await opts.confirm(`This experiment is tagged '${prodTag}'. Run it? Type yes to continue: `))
     ) {
-      decision.approval = { by: 'terminal', at: new Date().toISOString() };
+      decision.approval = { by: 'terminal', kind: 'local', at: new Date().toISOString(), ...user };
     } else {
       throw new FaultlineError(
         'FAULTLINE_ERR_POLICY',

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 
-export const NOTIFY_EVENTS = [
+/** A run's own events, which the engine sends (observe/notify.ts). */
+export const RUN_NOTIFY_EVENTS = [
   'started',
   'completed',
   'deviated',
@@ -13,7 +14,29 @@ export const NOTIFY_EVENTS = [
   'interrupted',
   'refused',
 ] as const;
-export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+export type NotifyEvent = (typeof RUN_NOTIFY_EVENTS)[number];
+
+/**
+ * The control plane's events (`faultline serve`, server/notify.ts): a schedule fired or was skipped,
+ * an approval was requested, granted, rejected or expired, a blackout opened or stopped a run, a game
+ * day started or ended. A run's deviation or a safeguard's stop is the run's own event (`deviated`,
+ * `interrupted` with the safeguard's reason).
+ */
+export const SERVER_NOTIFY_EVENTS = [
+  'schedule.fired',
+  'schedule.skipped',
+  'approval.requested',
+  'approval.granted',
+  'approval.rejected',
+  'approval.expired',
+  'blackout.opened',
+  'blackout.stopped',
+  'gameday.started',
+  'gameday.ended',
+] as const;
+
+/** Every event a webhook may ask for. */
+export const NOTIFY_EVENTS = [...RUN_NOTIFY_EVENTS, ...SERVER_NOTIFY_EVENTS] as const;
 
 export const WebhookSchema = z.strictObject({
   url: z

@@ -12,11 +12,12 @@
  * organisation's blast radius, safeguards and policies hold for it too.
  */
 import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { providerRegistry, providerTypesIn } from '../compose.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
-import { checkPolicies, type PolicyDecision } from '../core/policy.js';
+import { checkPolicies, type GrantedApproval, type PolicyDecision } from '../core/policy.js';
 import { checkOutputPath } from '../core/safe-write.js';
 import type { Experiment } from '../core/schema.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
@@ -89,6 +90,11 @@ export interface RunFromSourceOptions extends EngineRunOptions {
   yes?: boolean;
   /** Asked for an experiment tagged for production; without it (and without `yes`) the run is refused. */
   confirm?: (question: string) => Promise<boolean>;
+  /**
+   * An approval the control plane granted for this run (`faultline serve` checked it is valid for this
+   * experiment's version): a production run goes ahead, and its journal records the approval.
+   */
+  approval?: GrantedApproval;
   /** Serve the run's metrics for Prometheus. */
   metrics?: MetricsOptions;
   /** Webhooks told when the run starts and ends, besides the settings file's `notifications`. */
@@ -131,6 +137,15 @@ export interface RunFromSourceResult {
   warnings: Issue[];
   /** The policies' decisions (approval, time window), as recorded in the journal. */
   policy: PolicyDecision;
+}
+
+/** Who approves a production run locally: the operating system's user (none where it cannot be read). */
+function localUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The label an object source goes by in loading hooks and messages. */
@@ -249,6 +264,8 @@ export async function runFromSource(
     const policy = await checkPolicies(experiment.tags, settings, {
       yes: options.yes,
       confirm: options.confirm,
+      ...(options.approval ? { approval: options.approval } : {}),
+      localUser: localUser(),
     });
     const observers = await startRunObservers({
       metrics: options.metrics,

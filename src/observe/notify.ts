@@ -123,30 +123,42 @@ export class Notifier {
     }
   }
 
-  async #post(hook: Webhook, body: Record<string, unknown>): Promise<void> {
-    // One retry: a webhook receiver restarting should not lose the outcome of a run.
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      try {
-        const res = await fetch(hook.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...(hook.headers ?? {}) },
-          body: JSON.stringify(body),
-          signal: AbortSignal.timeout(TIMEOUT_MS),
-        });
-        await res.arrayBuffer().catch(() => undefined);
-        if (res.ok) return;
-        if (res.status < 500 || attempt === 2) {
-          this.#warn(`notification to ${hostOf(hook.url)} was refused: HTTP ${res.status}`);
-          return;
-        }
-      } catch (err) {
-        if (attempt === 2) {
-          const why =
-            (err as Error).name === 'TimeoutError'
-              ? `no answer within ${TIMEOUT_MS / 1000} s`
-              : (err as Error).message;
-          this.#warn(`could not notify ${hostOf(hook.url)}: ${why}`);
-        }
+  #post(hook: Webhook, body: Record<string, unknown>): Promise<void> {
+    return postWebhook(hook, body, this.#warn);
+  }
+}
+
+/**
+ * POSTs `body` to one webhook: best-effort, one retry (a receiver restarting should not lose the
+ * outcome of a run), 5 s each; what went wrong goes to `warn`, naming the host only (the URL is a
+ * credential). Never throws. The control plane's notifier (server/notify.ts) sends through it too.
+ */
+export async function postWebhook(
+  hook: Webhook,
+  body: Record<string, unknown>,
+  warn: (message: string) => void,
+): Promise<void> {
+  for (let attempt = 1; attempt <= 2; attempt++) {
+    try {
+      const res = await fetch(hook.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(hook.headers ?? {}) },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      if (res.ok) return;
+      if (res.status < 500 || attempt === 2) {
+        warn(`notification to ${hostOf(hook.url)} was refused: HTTP ${res.status}`);
+        return;
+      }
+    } catch (err) {
+      if (attempt === 2) {
+        const why =
+          (err as Error).name === 'TimeoutError'
+            ? `no answer within ${TIMEOUT_MS / 1000} s`
+            : (err as Error).message;
+        warn(`could not notify ${hostOf(hook.url)}: ${why}`);
       }
     }
   }

@@ -40,16 +40,22 @@ import {
   StartRunSchema,
   UploadExperimentSchema,
 } from './api-schemas.js';
+import { registerApprovalRoutes } from './approvals/routes.js';
 import { Access, type AuthEnv, need, principalOf, SESSION_COOKIE } from './auth/access.js';
 import { SignInLimiter } from './auth/rate-limit.js';
 import { registerAuthRoutes } from './auth/routes.js';
+import { refuseDuringBlackout } from './blackouts/refuse.js';
+import { registerBlackoutRoutes } from './blackouts/routes.js';
 import { mountDashboard } from './dashboard.js';
 import { checkExperimentSource } from './experiments.js';
+import { registerGameDayRoutes } from './gamedays/routes.js';
 import { refuseWhileHalted } from './halt.js';
 import { registerHaltRoutes } from './halt-routes.js';
 import { registerLiveRoutes } from './live-routes.js';
 import type { RouteDeps } from './route-deps.js';
 import type { Runner } from './runner.js';
+import { registerScheduleRoutes } from './schedules/routes.js';
+import type { BlackoutGate, Notify } from './services.js';
 import {
   AuditEntrySchema,
   ExperimentSummarySchema,
@@ -90,6 +96,14 @@ export interface AppOptions {
   home?: string;
   /** The fleet's NATS, when the server drives one: the emergency stop halts it too. */
   fleet?: FleetConnectOptions;
+  /** Notifications to the settings file's webhooks (default: none sent). */
+  notify?: Notify;
+  /** Whether a blackout is in force (default: never). */
+  blackout?: BlackoutGate;
+  /** Wakes the scheduler after a schedule changed. */
+  wakeScheduler?: () => void;
+  /** Registers work to finish when the server closes. */
+  onClose?: (fn: () => Promise<void>) => void;
 }
 
 const json = <T extends z.ZodType>(schema: T, description: string) => ({
@@ -213,10 +227,23 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
     ...(opts.fleet ? { fleet: opts.fleet } : {}),
     audit,
     ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+    notify: opts.notify ?? (() => {}),
+    blackout: opts.blackout ?? { current: async () => undefined },
+    wakeScheduler: opts.wakeScheduler ?? (() => {}),
+    onClose: opts.onClose ?? (() => {}),
   };
   // Before app.ts's own routes: Hono tries routes in the order they are added, and a group's
   // /api/runs/compare must not be taken for /api/runs/{id}.
-  for (const group of [registerLiveRoutes, registerHaltRoutes, registerTrendRoutes]) group(app, deps);
+  for (const group of [
+    registerLiveRoutes,
+    registerHaltRoutes,
+    registerTrendRoutes,
+    registerScheduleRoutes,
+    registerBlackoutRoutes,
+    registerApprovalRoutes,
+    registerGameDayRoutes,
+  ])
+    group(app, deps);
 
   // ---------------------------------------------------------------- experiments
 
@@ -338,7 +365,10 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       request: jsonBody(StartRunSchema),
       responses: {
         202: json(RunSchema, 'Queued'),
-        409: json(ErrorSchema, 'The emergency stop is raised (`halted`): who raised it and why'),
+        409: json(
+          ErrorSchema,
+          'The emergency stop is raised (`halted`: who raised it and why), or a blackout is in force (`blackout`)',
+        ),
         ...errors,
       },
     }),
@@ -346,6 +376,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       const body = c.req.valid('json');
       await requireHealthy();
       await refuseWhileHalted(store);
+      await refuseDuringBlackout(deps.blackout);
       const experiment = await store.getExperiment(body.experiment, body.version);
       if (!experiment)
         throw new ApiError(

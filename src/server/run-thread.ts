@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type ErrorCode, FaultlineError } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
+import type { GrantedApproval } from '../core/policy.js';
 import { entryBeside } from '../faults/child-entry.js';
 import type { FleetConnectOptions } from '../fleet/connect.js';
 import type { LiveEvent } from './live-state.js';
@@ -21,6 +22,10 @@ export interface RunWorkerData {
   env: Record<string, string | undefined>;
   runId: string;
   fleet?: FleetConnectOptions | undefined;
+  /** The approval the server checked when it queued this production run (journal: faultline.policy). */
+  approval?: GrantedApproval | undefined;
+  /** Configuration given over the experiment's own (a Chaos Monkey schedule's picked targets). */
+  configuration?: Record<string, unknown> | undefined;
 }
 
 /** What a run's thread posts back. */

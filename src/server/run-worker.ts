@@ -35,6 +35,8 @@ try {
       if (live) post({ type: 'event', event: live });
     },
     ...(data.fleet ? { fleet: data.fleet } : {}),
+    ...(data.approval ? { approval: data.approval } : {}),
+    ...(data.configuration ? { vars: { configuration: data.configuration } } : {}),
   });
   post({ type: 'done', journal: result.journal });
 } catch (err) {

@@ -221,6 +221,17 @@ export class Runner {
         });
         return;
       }
+      // A production run was queued with an approval the API checked: the run records it (journal).
+      const approval = run.approval === undefined ? undefined : await store.approvals.grant(run.approval);
+      if (run.approval !== undefined && !approval) {
+        await this.record(run, {
+          status: 'finished',
+          verdict: 'refused',
+          reason: `approval ${run.approval} that allowed this run is no longer approved`,
+          finishedAt: new Date().toISOString(),
+        });
+        return;
+      }
       const started = await store.updateRun(run.id, { startedAt: new Date().toISOString() });
       this.live.begin(run.id, run.title);
       this.live.broadcast({ type: 'run', run: started ?? run });
@@ -239,6 +250,8 @@ export class Runner {
         signal: controller.signal,
         onEvent: (event) => this.live.publish(run.id, event),
         fleet: this.opts.fleet,
+        approval,
+        configuration: run.configuration,
       });
       await this.record(run, finishedUpdate(journal));
     } catch (err) {

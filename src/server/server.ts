@@ -22,8 +22,11 @@ import type { RecoveryReport } from '../faults/recovery.js';
 import type { FleetConnectOptions } from '../fleet/connect.js';
 import { recoverOrphans } from '../lib/faults.js';
 import { createApp } from './app.js';
+import { BlackoutWatcher } from './blackouts/watcher.js';
 import { HaltWatcher } from './halt.js';
+import { ServerNotifier } from './notify.js';
 import { Runner, removeWorkDirs } from './runner.js';
+import { Scheduler } from './schedules/scheduler.js';
 import type { Run, Store } from './store.js';
 
 /** The default port: unassigned by IANA, free of the usual developer tools (7474 is Neo4j's HTTP: pick --port when both run). */
@@ -51,6 +54,10 @@ export interface ServeOptions {
   pollMs?: number;
   /** How often the emergency stop is read from the database (a halt raised through another server; default 1 s). */
   haltPollMs?: number;
+  /** How often schedules changed through another server are read again (default 2 s). */
+  schedulePollMs?: number;
+  /** How often blackout windows are looked at (default 1 s). */
+  blackoutPollMs?: number;
   onProblem?: (message: string) => void;
 }
 
@@ -119,6 +126,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const interrupted = await store.interruptRunsOf(serverId, INTERRUPTED_AT_RESTART);
   await removeWorkDirs(home, serverId);
 
+  const problem = opts.onProblem ? { onProblem: opts.onProblem } : {};
+  const notifier = new ServerNotifier({ home, ...problem });
+  // Built before the runner it stops, asked by the runner before each claim (the closure reads it then).
+  let blackouts: BlackoutWatcher | undefined;
   const runner = new Runner({
     store,
     serverId,
@@ -126,10 +137,31 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}),
     ...(opts.fleet ? { fleet: opts.fleet } : {}),
-    // While the emergency stop is raised (by any server on this database) queued runs stay queued.
-    mayClaim: async () => (await store.getHalt()) === undefined,
-    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+    // While the emergency stop is raised (by any server on this database), or a blackout is in force,
+    // queued runs stay queued.
+    mayClaim: async () => (await store.getHalt()) === undefined && (await blackouts?.current()) === undefined,
+    ...problem,
   });
+  blackouts = new BlackoutWatcher({
+    store,
+    runner,
+    home,
+    serverId,
+    notify: notifier.notify,
+    ...(opts.blackoutPollMs !== undefined ? { pollMs: opts.blackoutPollMs } : {}),
+    ...problem,
+  });
+  const scheduler = new Scheduler({
+    store,
+    runner,
+    serverId,
+    home,
+    blackout: blackouts,
+    notify: notifier.notify,
+    ...(opts.schedulePollMs !== undefined ? { pollMs: opts.schedulePollMs } : {}),
+    ...problem,
+  });
+  const closers: (() => Promise<void>)[] = [];
   // A halt already raised on the database is applied here before the run loop claims anything and
   // before the API answers; from then on every halt raised or released through any server is followed.
   const watcher = new HaltWatcher({
@@ -141,6 +173,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
   });
   await watcher.start();
+  // A blackout already open is in force before the run loop claims anything.
+  await blackouts.start();
   const app = createApp({
     store,
     runner,
@@ -151,7 +185,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ...(opts.tls ? { tls: true } : {}),
     ...(opts.sessionTtlMs !== undefined ? { sessionTtlMs: opts.sessionTtlMs } : {}),
     ...(opts.signInLimits ? { signInLimits: opts.signInLimits } : {}),
-    ...(opts.onProblem ? { onProblem: opts.onProblem } : {}),
+    ...problem,
+    notify: notifier.notify,
+    blackout: blackouts,
+    wakeScheduler: () => scheduler.wake(),
+    onClose: (fn) => closers.push(fn),
   });
 
   const listening = new Promise<ReturnType<typeof serve>>((resolve, reject) => {
@@ -178,6 +216,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     );
   });
   const server = await listening.catch(async (err) => {
+    await blackouts.stop();
     await watcher.stop();
     throw err;
   });
@@ -187,6 +226,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     server.requestTimeout = 120_000;
   }
   runner.start();
+  scheduler.start();
   const actual = (server.address() as AddressInfo).port;
   const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   let closing: Promise<void> | undefined;
@@ -198,8 +238,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     recovery,
     close() {
       closing ??= (async () => {
+        await scheduler.stop();
+        // Game days in progress are stopped (their runs interrupted, faults reverted) before the runner.
+        for (const close of closers) await close().catch((err: Error) => opts.onProblem?.(err.message));
+        await blackouts.stop();
         await watcher.stop();
         await runner.stop('the server is shutting down');
+        await notifier.flush();
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           if ('closeAllConnections' in server) server.closeAllConnections();

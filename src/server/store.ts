@@ -13,16 +13,18 @@
  * engine.
  */
 import { z } from 'zod';
+import type { ApprovalStore } from './approvals/model.js';
 import { ROLES } from './auth/roles.js';
+import type { BlackoutStore } from './blackouts/model.js';
+import type { GameDayStore } from './gamedays/model.js';
+import { ExperimentNameSchema } from './names.js';
+import type { ScheduleStore } from './schedules/model.js';
 
 /** Formats `faultline run` reads from a file: the upload says which (its file name's extension). */
 export const EXPERIMENT_FORMATS = ['json', 'yaml'] as const;
 export const ExperimentFormatSchema = z.enum(EXPERIMENT_FORMATS);
 
-/** A name people use in URLs and on the command line. */
-export const ExperimentNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
-  error: 'expected 1-128 letters, digits, ., _ or -, starting with a letter or digit',
-});
+export { ExperimentNameSchema };
 
 /** One stored version of an experiment: every upload under a name is a new version (1, 2, ...). */
 export const ExperimentVersionSchema = z.object({
@@ -52,8 +54,11 @@ export const RunStatusSchema = z.enum(RUN_STATUSES);
 export const VERDICTS = ['passed', 'deviated', 'failed', 'aborted', 'interrupted', 'refused'] as const;
 export const VerdictKindSchema = z.enum(VERDICTS);
 
-/** Where a run came from: started by this server, or pushed from elsewhere (`faultline run --server`). */
-export const RUN_ORIGINS = ['server', 'push'] as const;
+/**
+ * Where a run came from: started through this server's API, pushed from elsewhere (`faultline run
+ * --server`), fired by a schedule, or started by a game day's step.
+ */
+export const RUN_ORIGINS = ['server', 'push', 'schedule', 'gameday'] as const;
 
 export const RunSchema = z.object({
   id: z.string().uuid(),
@@ -88,6 +93,15 @@ export const RunSchema = z.object({
   safeguardBreached: z.boolean().optional(),
   /** Faults left behind: their revert failed or could not be verified. */
   unreverted: z.number().int().nonnegative().optional(),
+  // What started it (migrations/0005-run-links.ts).
+  /** The schedule that fired it. */
+  schedule: z.string().optional(),
+  /** The approval that allowed it (an experiment tagged for production). */
+  approval: z.string().optional(),
+  /** The game day whose step started it. */
+  gameday: z.string().optional(),
+  /** Configuration given over the experiment's own (a Chaos Monkey schedule's targets). */
+  configuration: z.record(z.string(), z.unknown()).optional(),
 });
 export type Run = z.infer<typeof RunSchema>;
 
@@ -226,6 +240,10 @@ export interface NewRun {
   tags: readonly string[];
   origin: Run['origin'];
   requestedBy: string;
+  schedule?: string;
+  approval?: string;
+  gameday?: string;
+  configuration?: Record<string, unknown>;
   /** A pushed run arrives finished, with its journal. */
   finished?: {
     verdict: Run['verdict'];
@@ -316,6 +334,14 @@ export type Session = NewSession;
 export interface Store {
   /** `sqlite` or `postgres`, and where (a path, or the URL with its password removed). */
   readonly describe: string;
+  /** Schedules and their firings (schedules/, issue #18). */
+  readonly schedules: ScheduleStore;
+  /** Approvals of experiments tagged for production, and experiments' lifecycle states (approvals/). */
+  readonly approvals: ApprovalStore;
+  /** Named windows during which nothing starts (blackouts/). */
+  readonly blackouts: BlackoutStore;
+  /** Game days: their plans, sessions, timelines and follow-up actions (gamedays/). */
+  readonly gamedays: GameDayStore;
   /** Applies the migrations not applied yet, in order, each in a transaction; idempotent. */
   migrate(): Promise<{ applied: string[] }>;
   /** A cheap round trip: false with the reason while the database is unreachable. */

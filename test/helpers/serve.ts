@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore } from '../../src/server/db/index.js';
-import { type RunningServer, startServer } from '../../src/server/server.js';
+import { type RunningServer, type ServeOptions, startServer } from '../../src/server/server.js';
 import type { RunWithJournal, Store } from '../../src/server/store.js';
 import { tempHome } from './home.js';
 import { until } from './until.js';
@@ -23,14 +23,19 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** `database`: a postgres:// URL; default a SQLite file in a temp dir. */
-export async function startTestServer(opts: { database?: string } = {}): Promise<TestServer> {
+/**
+ * `database`: a postgres:// URL; default a SQLite file in a temp dir. `serve`: more of startServer's
+ * options (poll intervals, env);
+ */
+export async function startTestServer(
+  opts: { database?: string; serve?: Partial<Omit<ServeOptions, 'store' | 'home'>> } = {},
+): Promise<TestServer> {
   const home = await tempHome();
   const dir = await mkdtemp(join(tmpdir(), 'faultline-serve-test-'));
   const store = await openStore({ home: home.home, database: opts.database ?? join(dir, 'faultline.db') });
   let server: RunningServer;
   try {
-    server = await startServer({ store, home: home.home, port: 0, pollMs: 200 });
+    server = await startServer({ store, home: home.home, port: 0, pollMs: 200, ...opts.serve });
   } catch (err) {
     await store.close();
     throw err;

@@ -36,10 +36,14 @@ import {
   type User,
   type VERDICTS,
 } from '../store.js';
+import { KyselyApprovalStore } from './approval-store.js';
+import { KyselyBlackoutStore } from './blackout-store.js';
 import type { Connection } from './connect.js';
+import type { StoreContext } from './context.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { storeError } from './errors.js';
 import { runFacts } from './facts.js';
+import { KyselyGameDayStore } from './gameday-store.js';
 import { newRunKey } from './ids.js';
 import { migrationProvider } from './migrations/index.js';
 import {
@@ -52,6 +56,7 @@ import {
   toRun,
   toRunWithJournal,
 } from './rows.js';
+import { KyselyScheduleStore } from './schedule-store.js';
 import type { Database, RunsTable } from './tables.js';
 
 const DEFAULT_PAGE = 50;
@@ -94,6 +99,10 @@ const TOKEN_COLUMNS = ['name', 'owner', 'role', 'created_at'] as const;
 
 export class KyselyStore implements Store {
   readonly describe: string;
+  readonly schedules: KyselyScheduleStore;
+  readonly approvals: KyselyApprovalStore;
+  readonly blackouts: KyselyBlackoutStore;
+  readonly gamedays: KyselyGameDayStore;
   readonly #c: Connection;
   readonly #db: Kysely<Database>;
   readonly #auth: Kysely<Database & AuthTables>;
@@ -104,6 +113,18 @@ export class KyselyStore implements Store {
     this.#db = connection.db;
     this.#auth = connection.db.withTables<AuthTables>();
     this.describe = connection.describe;
+    const ctx: StoreContext = {
+      describe: connection.describe,
+      kind: connection.kind,
+      db: connection.db,
+      run: (what, fn) => this.#run(what, fn),
+      insertRun,
+      isUniqueViolation,
+    };
+    this.schedules = new KyselyScheduleStore(ctx);
+    this.approvals = new KyselyApprovalStore(ctx);
+    this.blackouts = new KyselyBlackoutStore(ctx);
+    this.gamedays = new KyselyGameDayStore(ctx);
   }
 
   /** Runs `fn`, turning whatever the database says into one FAULTLINE_ERR_STORE line. */
@@ -260,37 +281,7 @@ export class KyselyStore implements Store {
   }
 
   async createRun(run: NewRun): Promise<Run> {
-    return this.#run('creating a run', async () => {
-      const tags = [...new Set(run.tags)];
-      const f = run.finished;
-      const facts = f ? runFacts(f.journal) : undefined;
-      const key = newRunKey();
-      const row: RunsTable = {
-        id: key.id,
-        experiment: run.experiment ?? null,
-        experiment_version: run.experimentVersion ?? null,
-        title: run.title,
-        tags: JSON.stringify(tags),
-        origin: run.origin,
-        status: f ? 'finished' : 'queued',
-        verdict: f?.verdict ?? null,
-        reason: null,
-        requested_at: key.requestedAt,
-        started_at: f?.startedAt ?? null,
-        finished_at: f?.finishedAt ?? null,
-        requested_by: run.requestedBy,
-        claimed_by: null,
-        duration: f?.duration ?? null,
-        journal: f ? encodeJson(f.journal) : null,
-        ...factColumns(facts),
-      };
-      await this.#db.transaction().execute(async (trx) => {
-        await trx.insertInto('runs').values(row).execute();
-        await insertTags(trx, row, tags);
-        await insertTargets(trx, row, facts?.targetLabels ?? []);
-      });
-      return toRun(row);
-    });
+    return this.#run('creating a run', () => this.#db.transaction().execute((trx) => insertRun(trx, run)));
   }
 
   async claimQueuedRun(server: string): Promise<Run | undefined> {
@@ -776,6 +767,44 @@ export class KyselyStore implements Store {
       return Number(r.numDeletedRows);
     });
   }
+}
+
+/**
+ * Inserts a run with its tags and targets inside `trx`: createRun's work, exported so a store of its own
+ * (a schedule's firing, db/schedule-store.ts) creates the run in the same transaction as its own rows.
+ */
+export async function insertRun(trx: Transaction<Database>, run: NewRun): Promise<Run> {
+  const tags = [...new Set(run.tags)];
+  const f = run.finished;
+  const facts = f ? runFacts(f.journal) : undefined;
+  const key = newRunKey();
+  const row: RunsTable = {
+    id: key.id,
+    experiment: run.experiment ?? null,
+    experiment_version: run.experimentVersion ?? null,
+    title: run.title,
+    tags: JSON.stringify(tags),
+    origin: run.origin,
+    status: f ? 'finished' : 'queued',
+    verdict: f?.verdict ?? null,
+    reason: null,
+    requested_at: key.requestedAt,
+    started_at: f?.startedAt ?? null,
+    finished_at: f?.finishedAt ?? null,
+    requested_by: run.requestedBy,
+    claimed_by: null,
+    duration: f?.duration ?? null,
+    journal: f ? encodeJson(f.journal) : null,
+    ...factColumns(facts),
+    schedule_id: run.schedule ?? null,
+    approval_id: run.approval ?? null,
+    gameday_id: run.gameday ?? null,
+    configuration: encodeJson(run.configuration),
+  };
+  await trx.insertInto('runs').values(row).execute();
+  await insertTags(trx, row, tags);
+  await insertTargets(trx, row, facts?.targetLabels ?? []);
+  return toRun(row);
 }
 
 async function insertTargets(

@@ -39,6 +39,12 @@ export function toRun(r: RunRow): Run {
     ...(r.recovery_ms !== null ? { recoveryMs: Number(r.recovery_ms) } : {}),
     ...(r.safeguard_breached !== null ? { safeguardBreached: Number(r.safeguard_breached) !== 0 } : {}),
     ...(r.unreverted !== null ? { unreverted: Number(r.unreverted) } : {}),
+    ...(r.schedule_id !== null ? { schedule: r.schedule_id } : {}),
+    ...(r.approval_id !== null ? { approval: r.approval_id } : {}),
+    ...(r.gameday_id !== null ? { gameday: r.gameday_id } : {}),
+    ...(r.configuration !== null
+      ? { configuration: decodeJson(r.configuration) as Record<string, unknown> }
+      : {}),
   };
 }
 
@@ -120,4 +126,8 @@ export const RUN_COLUMNS = [
   'recovery_ms',
   'safeguard_breached',
   'unreverted',
+  'schedule_id',
+  'approval_id',
+  'gameday_id',
+  'configuration',
 ] as const satisfies readonly (keyof RunsTable)[];

@@ -44,6 +44,11 @@ export interface RunsTable {
   /** 0/1 on both databases. */
   safeguard_breached: number | null;
   unreverted: number | null;
+  // migrations/0005-run-links.ts: what started the run and what it is given (JSON text).
+  schedule_id: string | null;
+  approval_id: string | null;
+  gameday_id: string | null;
+  configuration: string | null;
 }
 
 /** One row per (run, tag): what a tag filter joins on, indexed by tag on both databases. */
