@@ -11,10 +11,7 @@
 export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
-/**
- * Each action and the least role allowed it. `run.approve` has no route yet (approvals come with
- * issue #18); it is here so the table is whole.
- */
+/** Each action and the least role allowed it. */
 export const PERMISSIONS = {
   /** Experiments, runs, journals, reports, the audit log, the OpenAPI document, `GET /api/session`. */
   read: 'viewer',
@@ -26,8 +23,21 @@ export const PERMISSIONS = {
   halt: 'operator',
   /** Lifting a halt lets runs inject again: a decision, not an operation. */
   'halt.release': 'approver',
-  /** Runs an approval policy holds (an experiment tagged for production). */
+  /** Asking for an approval of an experiment's version (one tagged for production needs one to run). */
+  'approval.request': 'operator',
+  /**
+   * Approving or rejecting a request: an experiment tagged for production runs only with one; an
+   * approver still may not approve what they wrote or asked for.
+   */
   'run.approve': 'approver',
+  /** Schedules: creating, changing, pausing, resuming, deleting (scheduled runs start unattended). */
+  'schedule.manage': 'operator',
+  /** Blackout windows: opening one stops running experiments, removing one lets runs start again. */
+  'blackout.manage': 'approver',
+  /** Running a game day: starting, confirming steps, notes, stopping it. */
+  'gameday.run': 'operator',
+  /** Game-day plans and their follow-up actions (uploading, editing, closing). */
+  'gameday.manage': 'operator',
   'users.manage': 'admin',
   'tokens.manage': 'admin',
 } as const satisfies Record<string, Role>;
