@@ -1,35 +1,100 @@
 /**
- * SCAFFOLD (issue #18, being written by the schedule-arithmetic work): the calendar arithmetic of
- * schedules. These signatures are the contract the server's scheduler codes against.
+ * The calendar arithmetic of schedules (issue #18): when a schedule fires, cron or Chaos Monkey mode, and
+ * which targets a firing picks. Pure functions of their arguments (no clock, no I/O), so every server
+ * computes the same firings, the scheduler can ask about any instant, and the tests pass dates.
+ * These signatures are the contract the server's scheduler (src/server/schedules/) codes against.
  */
 import { z } from 'zod';
+import { cronProblem, nextCronTime } from './cron.js';
+import { DURATION_EXPECTED, durationMs, parseDuration } from './duration.js';
+import { nextMonkeyRun, WEEKDAYS } from './monkey.js';
+import { pickTargets, seededRandom } from './random.js';
+import { isTimeZone } from './zone.js';
 
-/** A cron schedule: 5 or 6 fields, `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`, or `@every 10m`. */
+export { parseDuration, pickTargets, WEEKDAYS };
+
+const TimeZoneSchema = z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Paris');
+const DurationSchema = z.string().refine((t) => durationMs(t) !== undefined, DURATION_EXPECTED);
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24 h)');
+const isoDay = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
+  .refine(
+    (d) => new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
+    'expected a date YYYY-MM-DD that exists',
+  );
+const workDays = z
+  .number()
+  .min(1, 'expected a number of working days, 1 or more')
+  .max(1000, 'expected a number of working days, at most 1000');
+
+/**
+ * A cron schedule: 5 or 6 fields (seconds first), `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`, or
+ * `@every 10m` (a fixed interval in real time from the schedule's creation).
+ * @example { cron: '0 9 * * MON-FRI', timezone: 'Europe/Paris', jitter: '5m' }
+ */
 export const CronTimingSchema = z.strictObject({
-  cron: z.string(),
-  timezone: z.string().default('UTC'),
+  cron: z.string().superRefine((expr, ctx) => {
+    const problem = cronProblem(expr);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: expr });
+  }),
+  timezone: TimeZoneSchema.default('UTC'),
   /** Up to this long after each due time, the same for every server (jitterMs): `30s`, `5m`. */
-  jitter: z.string().optional(),
+  jitter: DurationSchema.optional(),
 });
 export type CronTiming = z.output<typeof CronTimingSchema>;
 
-/** Chaos Monkey mode: runs at random times within working hours and days (monkey.ts). */
+/**
+ * Chaos Monkey mode: runs at random times within working hours and days (monkey.ts). Netflix's spelling
+ * `meanTimeBetweenKillsInWorkDays` is accepted and read as `meanTimeBetweenRunsInWorkDays`.
+ * @example { monkey: { timezone: 'Europe/Paris', meanTimeBetweenRunsInWorkDays: 2, probability: 0.1 } }
+ */
 export const MonkeyTimingSchema = z.strictObject({
-  monkey: z.strictObject({
-    timezone: z.string().default('UTC'),
-    workingHours: z.strictObject({ start: z.string().default('09:00'), end: z.string().default('17:00') }).default({
-      start: '09:00',
-      end: '17:00',
-    }),
-    workingDays: z.array(z.string()).default(['mon', 'tue', 'wed', 'thu', 'fri']),
-    meanTimeBetweenRunsInWorkDays: z.number().default(2),
-    probability: z.number().default(1),
-    holidays: z.array(z.string()).optional(),
-  }),
+  monkey: z
+    .strictObject({
+      timezone: TimeZoneSchema.default('UTC'),
+      workingHours: z
+        .strictObject({ start: hhmm.default('09:00'), end: hhmm.default('17:00') })
+        .refine((w) => w.start < w.end, {
+          message: 'expected an end after start (working hours within one day)',
+          path: ['end'],
+        })
+        .default({ start: '09:00', end: '17:00' }),
+      workingDays: z
+        .array(z.enum(WEEKDAYS, { error: `expected days among ${WEEKDAYS.join(', ')}` }))
+        .min(1, 'expected at least one working day')
+        .default(['mon', 'tue', 'wed', 'thu', 'fri']),
+      /** μ: the coin of each working day plans a run with p = 1/μ. */
+      meanTimeBetweenRunsInWorkDays: workDays.optional(),
+      /** Netflix's name for the same number. */
+      meanTimeBetweenKillsInWorkDays: workDays.optional(),
+      /** The chance a planned run goes ahead (a lost roll is recorded as skipped). */
+      probability: z
+        .number()
+        .gt(0, 'expected a probability above 0 and at most 1')
+        .lte(1, 'expected a probability above 0 and at most 1')
+        .default(1),
+      holidays: z.array(isoDay).optional(),
+    })
+    .refine(
+      (m) => m.meanTimeBetweenRunsInWorkDays === undefined || m.meanTimeBetweenKillsInWorkDays === undefined,
+      {
+        message:
+          'expected one of meanTimeBetweenRunsInWorkDays and its alias meanTimeBetweenKillsInWorkDays, not both',
+        path: ['meanTimeBetweenKillsInWorkDays'],
+      },
+    )
+    .transform(({ meanTimeBetweenKillsInWorkDays: kills, meanTimeBetweenRunsInWorkDays: runs, ...rest }) => ({
+      ...rest,
+      meanTimeBetweenRunsInWorkDays: runs ?? kills ?? 2,
+    })),
 });
 export type MonkeyTiming = z.output<typeof MonkeyTimingSchema>;
 
 export type Timing = CronTiming | MonkeyTiming;
+
+/** Either timing, told apart by its keys (`cron` or `monkey`). */
+export const TimingSchema = z.union([CronTimingSchema, MonkeyTimingSchema]);
 
 /** One firing: `due` is the schedule's time (the firing's identity), `at` is when it starts (with jitter). */
 export interface Fire {
@@ -40,32 +105,48 @@ export interface Fire {
 }
 
 /**
+ * The jitter of the firing due at `due`: [0, jitter) drawn from (key, due), so every server starts the
+ * same firing at the same instant and two firings of one schedule are spread independently.
+ */
+export function jitterMs(jitter: string | undefined, key: string, due: Date): number {
+  if (jitter === undefined) return 0;
+  return Math.floor(
+    seededRandom(`jitter\u0000${key}\u0000${due.toISOString()}`)() * parseDuration(jitter, 'jitter'),
+  );
+}
+
+/**
  * The first firing strictly after `after`. `key` (the schedule's id) seeds the jitter and the monkey's
  * dice, so every server computes the same times; `anchor` is where `@every` counts from (the schedule's
  * creation). Undefined when it never fires again.
+ * @example nextFire({ cron: '@daily', timezone: 'Europe/Paris' }, 's1', new Date('2026-06-01T12:00:00Z'))
+ *   // { due: 2026-06-01T22:00:00.000Z, at: the same }
  */
-export function nextFire(_t: Timing, _key: string, _after: Date, _anchor?: Date): Fire | undefined {
-  throw new Error('scaffold');
+export function nextFire(t: Timing, key: string, after: Date, anchor?: Date): Fire | undefined {
+  if ('monkey' in t) {
+    const run = nextMonkeyRun(t.monkey, key, after);
+    return run && { due: run.due, at: run.due, ...(run.skipped ? { skipped: run.skipped } : {}) };
+  }
+  const due = nextCronTime(t.cron, t.timezone, after, anchor);
+  return due && { due, at: new Date(due.getTime() + jitterMs(t.jitter, key, due)) };
 }
 
 /** Firings with `due` in (from, to], oldest first, at most `limit`: what fell due while the server was down. */
 export function firesBetween(
-  _t: Timing,
-  _key: string,
-  _from: Date,
-  _to: Date,
-  _limit: number,
-  _anchor?: Date,
+  t: Timing,
+  key: string,
+  from: Date,
+  to: Date,
+  limit: number,
+  anchor?: Date,
 ): Fire[] {
-  throw new Error('scaffold');
-}
-
-/** `count` of `candidates` picked at random, seeded by `seed` (the firing), without repeats. */
-export function pickTargets<T>(_candidates: readonly T[], _count: number, _seed: string): T[] {
-  throw new Error('scaffold');
-}
-
-/** Milliseconds of a duration: `90s`, `10m`, `1h30m`, `2d`; throws FAULTLINE_ERR_VALIDATION naming `field`. */
-export function parseDuration(_text: string, _field: string): number {
-  throw new Error('scaffold');
+  const fires: Fire[] = [];
+  let after = from;
+  while (fires.length < limit) {
+    const fire = nextFire(t, key, after, anchor);
+    if (!fire || fire.due.getTime() > to.getTime()) break;
+    fires.push(fire);
+    after = fire.due;
+  }
+  return fires;
 }
