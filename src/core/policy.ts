@@ -9,23 +9,29 @@ import { z } from 'zod';
 import { FaultlineError } from './errors.js';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24 h)');
+export const HhMmSchema = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24 h)');
+export const DaysSchema = z
+  .array(z.enum(DAYS, { error: `expected days among ${DAYS.join(', ')}` }))
+  .default([...DAYS]);
+
+/** An IANA time zone name this Node knows (its Intl data), `UTC` by default. */
+export const TimeZoneSchema = z
+  .string()
+  .default('UTC')
+  .refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected an IANA time zone such as Europe/Paris');
 
 export const TimeWindowSchema = z.strictObject({
-  days: z.array(z.enum(DAYS, { error: `expected days among ${DAYS.join(', ')}` })).default([...DAYS]),
-  start: hhmm,
-  end: hhmm,
-  timezone: z
-    .string()
-    .default('UTC')
-    .refine((tz) => {
-      try {
-        new Intl.DateTimeFormat('en-US', { timeZone: tz });
-        return true;
-      } catch {
-        return false;
-      }
-    }, 'expected an IANA time zone such as Europe/Paris'),
+  days: DaysSchema,
+  start: HhMmSchema,
+  end: HhMmSchema,
+  timezone: TimeZoneSchema,
 });
 export type TimeWindow = z.output<typeof TimeWindowSchema>;
 
@@ -37,31 +43,62 @@ export const PolicySettingsSchema = z.looseObject({
 });
 export type PolicySettings = z.output<typeof PolicySettingsSchema>;
 
-/** Day of week and minutes since midnight of `now` in `timezone`. */
-function localTime(now: Date, timezone: string): { day: (typeof DAYS)[number]; minutes: number } {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: timezone,
-    weekday: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(now);
+export const WEEKDAYS = DAYS;
+export type Weekday = (typeof DAYS)[number];
+
+/** Wall-clock fields of an instant in a zone: what every window is written in. */
+export interface LocalTime {
+  year: number;
+  month: number;
+  day: number;
+  weekday: Weekday;
+  /** Minutes since local midnight. */
+  minutes: number;
+}
+
+// Building a formatter is the costly part of reading local time (a blackout watcher reads it many times
+// a second while looking ahead), so one per zone is kept.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+/**
+ * Local date, day of week and minutes since midnight of `now` in `timezone` (an IANA zone): the one
+ * reading of local time that the time windows and the blackout windows (schedule/blackout.ts) share.
+ */
+export function localTime(now: Date | number, timezone: string): LocalTime {
+  let f = formatters.get(timezone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      weekday: 'short',
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    });
+    formatters.set(timezone, f);
+  }
+  const parts = f.formatToParts(now);
   const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '';
   return {
-    day: get('weekday').toLowerCase().slice(0, 3) as (typeof DAYS)[number],
+    year: Number(get('year')),
+    month: Number(get('month')),
+    day: Number(get('day')),
+    weekday: get('weekday').toLowerCase().slice(0, 3) as Weekday,
     minutes: Number(get('hour')) * 60 + Number(get('minute')),
   };
 }
 
-const toMinutes = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3));
+export const toMinutes = (t: string) => Number(t.slice(0, 2)) * 60 + Number(t.slice(3));
 
 /** The window `now` falls in, or undefined. A window whose end is before its start spans midnight. */
 export function matchingWindow(now: Date, windows: readonly TimeWindow[]): TimeWindow | undefined {
   return windows.find((w) => {
-    const { day, minutes } = localTime(now, w.timezone);
+    const { weekday, minutes } = localTime(now, w.timezone);
     const start = toMinutes(w.start);
     const end = toMinutes(w.end);
-    if (!w.days.includes(day)) return false;
+    if (!w.days.includes(weekday)) return false;
     return start <= end ? minutes >= start && minutes < end : minutes >= start || minutes < end;
   });
 }

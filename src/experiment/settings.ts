@@ -1,7 +1,10 @@
 /**
  * The settings file (`--settings`, default `$FAULTLINE_HOME/settings.yaml`):
  * global controls, shaped as Chaos Toolkit's `controls: {name: {provider}}`,
- * run policies (`production_tags`, `time_windows`; see safety/policy.ts),
+ * run policies (`production_tags`, `time_windows`; see core/policy.ts),
+ * blackout windows (`blackouts`: named periods during which no run starts and
+ * runs in progress are stopped; see schedule/blackout.ts, which also reads
+ * `time_windows` as the blackout "outside these windows"),
  * organisation-wide `safeguards` and `blast_radius`.
  */
 import { readFile } from 'node:fs/promises';
@@ -13,6 +16,7 @@ import { PolicySettingsSchema } from '../core/policy.js';
 import { type Control, ControlSchema, SafeguardSchema } from '../core/schema.js';
 import { WebhookSchema } from '../core/webhook.js';
 import { yaml } from '../core/yaml.js';
+import { BlackoutWindowSchema } from '../schedule/blackout.js';
 
 export const SettingsSchema = PolicySettingsSchema.extend({
   controls: z.record(z.string(), ControlSchema.omit({ name: true })).optional(),
@@ -23,6 +27,13 @@ export const SettingsSchema = PolicySettingsSchema.extend({
   blastRadius: BlastRadiusSchema.optional(),
   /** Webhooks told when any run starts and ends (Slack-compatible JSON). */
   notifications: z.array(WebhookSchema).optional(),
+  /** Named blackout windows: nothing starts during one, and a run in progress is stopped when one opens. */
+  blackouts: z
+    .array(BlackoutWindowSchema)
+    .optional()
+    .refine((list) => new Set(list?.map((w) => w.name)).size === (list?.length ?? 0), {
+      error: 'expected each blackout window to have its own name',
+    }),
 });
 export type Settings = z.output<typeof SettingsSchema>;
 

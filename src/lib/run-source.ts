@@ -3,7 +3,9 @@
  * the engine it does what a safe run needs and the CLI used to do itself:
  * the settings file (global controls, safeguards, blast radius, policies,
  * notifications), var overrides and var files, the loading hooks of global
- * controls, validation, the production-approval and time-window policies,
+ * controls, validation, the production-approval policy, the blackout windows
+ * (the settings file's `blackouts` and `time_windows`: refused at the start,
+ * interrupted when one opens during the run),
  * the observers (metrics, webhooks, traces), the journal, the reports and the
  * exit code. It never prints, never reads process.argv and never exits: what
  * a terminal would show arrives as events, and the CLI (cli/run.ts) only maps
@@ -20,6 +22,7 @@ import type { Journal } from '../core/journal.js';
 import { checkPolicies, type GrantedApproval, type PolicyDecision } from '../core/policy.js';
 import { checkOutputPath } from '../core/safe-write.js';
 import type { Experiment } from '../core/schema.js';
+import { type LongTimeout, setLongTimeout } from '../core/timers.js';
 import { callLoadingHook, loadControls } from '../engine/controls.js';
 import type { RunEvent } from '../engine/events.js';
 import { blastRadiusPolicies } from '../engine/preflight.js';
@@ -38,6 +41,14 @@ import { loadVarFiles, mergeOverrides, type Overrides } from '../experiment/vars
 import { faultlineHome } from '../faults/home.js';
 import { DEFAULT_NATS_URL, type FleetConnectOptions } from '../fleet/connect.js';
 import type { Webhook } from '../observe/notify.js';
+import {
+  type BlackoutRule,
+  blackoutAt,
+  blackoutRefusal,
+  blackoutStopReason,
+  nextChange,
+  settingsBlackouts,
+} from '../schedule/blackout.js';
 import { type RunFleet, runFleet, usesFleet } from './fleet-run.js';
 import { type MetricsOptions, startRunObservers } from './observers.js';
 import { checkReportSpecs, type ReportSpec, writeJournalFile, writeRunReports } from './output-files.js';
@@ -146,6 +157,43 @@ function localUser(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The longest a run's blackout watch sleeps before reading the clock again (it may have been set). */
+const BLACKOUT_RECHECK_MS = 60_000;
+
+/**
+ * Interrupts a run when a blackout opens (or its allowed time window closes): sleeps until the next
+ * instant the answer can change, then aborts `controller` with a reason naming the window, as a
+ * safeguard's breach does; the engine's interrupt path reverts the faults. Returns a stop function.
+ */
+function watchBlackouts(
+  rules: readonly BlackoutRule[],
+  controller: AbortController,
+  onOpen: (reason: string) => void,
+): () => void {
+  if (rules.length === 0) return () => {};
+  let timer: LongTimeout | undefined;
+  let stopped = false;
+  const check = () => {
+    if (stopped || controller.signal.aborted) return;
+    const now = new Date();
+    const inForce = blackoutAt(now, rules);
+    if (inForce) {
+      const reason = blackoutStopReason(inForce);
+      onOpen(reason);
+      controller.abort(reason);
+      return;
+    }
+    const next = nextChange(now, rules);
+    const wait = next === undefined ? BLACKOUT_RECHECK_MS : next.getTime() - now.getTime();
+    timer = setLongTimeout(check, Math.min(Math.max(wait, 0), BLACKOUT_RECHECK_MS));
+  };
+  check();
+  return () => {
+    stopped = true;
+    timer?.clear();
+  };
 }
 
 /** The label an object source goes by in loading hooks and messages. */
@@ -261,6 +309,11 @@ export async function runFromSource(
     }
     await callLoadingHook(loadedGlobal, 'afterLoadingExperiment', { source: label, experiment });
 
+    // One decision for the settings file's blackouts and its allowed time windows (schedule/blackout.ts).
+    const blackouts = settingsBlackouts(settings);
+    const startAt = new Date();
+    const inForce = blackoutAt(startAt, blackouts);
+    if (inForce) throw blackoutRefusal(inForce, startAt);
     const policy = await checkPolicies(experiment.tags, settings, {
       yes: options.yes,
       confirm: options.confirm,
@@ -280,8 +333,15 @@ export async function runFromSource(
           blastRadius: blastRadiusPolicies(experiment, settingsBlastRadius(settings)),
         })
       : undefined;
+    // The run's own signal: the caller's, and a blackout opening during the run.
+    const interrupt = new AbortController();
+    const onCallerAbort = () => interrupt.abort(options.signal?.reason);
+    if (options.signal?.aborted) onCallerAbort();
+    options.signal?.addEventListener('abort', onCallerAbort, { once: true });
+    let stopWatch = () => {};
     try {
       emit({ type: 'run-approved', policy });
+      stopWatch = watchBlackouts(blackouts, interrupt, (reason) => notice('warn', reason));
       const journal = await runExperiment(experiment, {
         baseDir: loaded.baseDir,
         env,
@@ -305,13 +365,14 @@ export async function runFromSource(
         configuration: overrides.configuration,
         secrets: overrides.secrets,
         controls: globalControls,
-        signal: options.signal,
+        signal: interrupt.signal,
         rollbackSignal: options.rollbackSignal,
         onEvent: (event) => {
           emit(event);
           observers.onEvent(event);
         },
       });
+      stopWatch();
       let exitCode: number = exitCodeFor(journal);
       let written: string | undefined;
       if (journalPath !== undefined) {
@@ -351,6 +412,8 @@ export async function runFromSource(
         policy,
       };
     } finally {
+      stopWatch();
+      options.signal?.removeEventListener('abort', onCallerAbort);
       await observers.close();
     }
   } finally {
