@@ -35,10 +35,10 @@ const MINUTE_MS = 60_000;
 /** How far ahead the next change and a window's end are looked for (a window open longer is "until further notice"). */
 export const HORIZON_DAYS = 400;
 
-/** `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`, local time in the window's zone. */
+/** `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (seconds optional), local time in the window's zone. */
 const LocalDateTimeSchema = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}(T([01]\d|2[0-3]):[0-5]\d)?$/, {
+  .regex(/^\d{4}-\d{2}-\d{2}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?$/, {
     error: 'expected YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time in the window\u2019s timezone)',
   })
   .refine((s) => {
@@ -158,7 +158,7 @@ export function instantsOf(localMs: number, zone: string): number[] {
 function localKey(s: string, end: 'from' | 'to'): number {
   const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
   const base = Date.UTC(y, m - 1, d);
-  if (s.length > 10) return base + toMinutes(s.slice(11)) * MINUTE_MS;
+  if (s.length > 10) return base + toMinutes(s.slice(11, 16)) * MINUTE_MS + Number(s.slice(17) || 0) * 1000;
   return end === 'to' ? base + DAY_MS : base;
 }
 
