@@ -140,13 +140,8 @@ export async function validateExperiment(
   const src = isLoadedSource(loaded) ? loaded : undefined;
   const raw = src ? src.raw : loaded;
   const positionOf: PositionOf = src ? (p) => src.positionOf(p) : () => undefined;
-  const collected: RawIssue[] = [];
-  let overflow = 0;
-  // Past a generous cap only count: a hostile file can produce millions of issues.
-  const add = (path: Path, message: string) => {
-    if (collected.length < MAX_ISSUES * 4) collected.push({ path, message });
-    else overflow++;
-  };
+  const issues = collectIssues();
+  const { collected, add } = issues;
 
   let experiment = raw as Experiment;
   const warned: RawIssue[] = [];
@@ -175,7 +170,7 @@ export async function validateExperiment(
   }
   return {
     experiment,
-    issues: finalise(collected, overflow, positionOf, raw),
+    issues: finalise(collected, issues.overflow(), positionOf, raw),
     warnings: finalise(warned, 0, positionOf, raw),
     notes: finalise(noted, 0, positionOf, raw),
   };
@@ -206,6 +201,37 @@ export async function assertValidExperiment(
 export function summarise(issues: readonly Issue[], source?: string): string {
   const n = issues.length;
   return `${source ?? 'The experiment'} is not a valid experiment (${n} issue${n === 1 ? '' : 's'})`;
+}
+
+/**
+ * Every issue of a zod parse of `raw` (plus `extra` issues found by the caller's own checks), worded as
+ * experiment issues are, positioned through `positionOf`, in document order, at most MAX_ISSUES: for
+ * other documents validated with a zod schema (game-day plans, src/gameday/plan.ts).
+ */
+export function documentIssues(
+  raw: unknown,
+  positionOf: PositionOf,
+  error: z.ZodError | undefined,
+  extra: readonly { path: (string | number)[]; message: string }[] = [],
+): Issue[] {
+  const { collected, add, overflow } = collectIssues();
+  if (error) for (const issue of error.issues) convertIssue(issue, [], raw, add);
+  for (const e of extra) add([...e.path], e.message);
+  return finalise(collected, overflow(), positionOf, raw);
+}
+
+/** Where issues gather: past a generous cap only counted, since a hostile file can produce millions. */
+function collectIssues() {
+  const collected: RawIssue[] = [];
+  let overflow = 0;
+  return {
+    collected,
+    add: (path: Path, message: string) => {
+      if (collected.length < MAX_ISSUES * 4) collected.push({ path, message });
+      else overflow++;
+    },
+    overflow: () => overflow,
+  };
 }
 
 function finalise(collected: RawIssue[], overflow: number, positionOf: PositionOf, root: unknown): Issue[] {

@@ -31,7 +31,8 @@ import {
 } from './model.js';
 import type { Reporter } from './types.js';
 
-const CSS = `
+/** The run report's stylesheet, inline in the page; the game-day report (gameday/report.ts) shares it. */
+export const REPORT_CSS = `
 :root{--fg:#1b1f24;--muted:#5b6570;--bg:#fff;--card:#f6f8fa;--line:#d0d7de;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--info:#0969da;--fault:rgba(207,34,46,.13)}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:var(--bg)}
 main{max-width:1000px;margin:0 auto;padding:24px}h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:20px 0 6px}
@@ -368,7 +369,7 @@ export const htmlReporter: Reporter = {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>${h(title)} · Faultline report</title>
-<style>${CSS}</style>
+<style>${REPORT_CSS}</style>
 </head>
 <body>
 <main>
