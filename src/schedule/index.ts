@@ -15,14 +15,17 @@ export { parseDuration, pickTargets, WEEKDAYS };
 
 const TimeZoneSchema = z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Paris');
 const DurationSchema = z.string().refine((t) => durationMs(t) !== undefined, DURATION_EXPECTED);
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (24 h)');
+const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
+const hhmm = z.string().regex(HHMM, 'expected HH:MM (24 h)');
+// zod runs a refinement even after the regex failed, so the date check must cope with any string.
+const exists = (d: string) => {
+  const t = Date.parse(`${d}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().startsWith(d);
+};
 const isoDay = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
-  .refine(
-    (d) => new Date(`${d}T00:00:00Z`).toISOString().startsWith(d),
-    'expected a date YYYY-MM-DD that exists',
-  );
+  .refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || exists(d), 'expected a date YYYY-MM-DD that exists');
 const workDays = z
   .number()
   .min(1, 'expected a number of working days, 1 or more')
@@ -55,7 +58,7 @@ export const MonkeyTimingSchema = z.strictObject({
       timezone: TimeZoneSchema.default('UTC'),
       workingHours: z
         .strictObject({ start: hhmm.default('09:00'), end: hhmm.default('17:00') })
-        .refine((w) => w.start < w.end, {
+        .refine((w) => !HHMM.test(w.start) || !HHMM.test(w.end) || w.start < w.end, {
           message: 'expected an end after start (working hours within one day)',
           path: ['end'],
         })
