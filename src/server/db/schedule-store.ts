@@ -1,7 +1,482 @@
-/** SCAFFOLD (issue #18, being written): the ScheduleStore on Kysely. */
-import type { ScheduleStore } from '../schedules/model.js';
+/**
+ * The ScheduleStore on Kysely (one set of statements for SQLite and PostgreSQL). A firing is claimed by
+ * inserting its (schedule_id, due) row first in the transaction that also applies the concurrency
+ * policy, queues the run (ctx.insertRun), advances the schedule's cursor and trims its history: the
+ * server that loses the race gets a unique violation and the whole transaction, run included, is
+ * undone. Every change to a schedule moves the one-row revision the servers poll.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import {
+  type ActiveRun,
+  concurrencyDecision,
+  type Firing,
+  type FiringRequest,
+  type FiringResult,
+  type Schedule,
+  type ScheduleSpec,
+  ScheduleSpecSchema,
+  type ScheduleStore,
+} from '../schedules/model.js';
 import type { StoreContext } from './context.js';
+import { decodeJson } from './rows.js';
+import type { Database } from './tables.js';
+
+interface SchedulesTable {
+  id: string;
+  name: string;
+  spec: string;
+  paused: number;
+  revision: number | string;
+  cursor: string;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+interface FiringsTable {
+  schedule_id: string;
+  due: string;
+  at: string;
+  fired_at: string;
+  server: string;
+  outcome: string;
+  reason: string | null;
+  run_id: string | null;
+}
+
+/** The tables of migrations/0006-schedules.ts, beside tables.ts's. */
+type ScheduleTables = {
+  schedules: SchedulesTable;
+  schedule_firings: FiringsTable;
+  schedule_revision: { id: number; revision: number | string };
+  schedule_aborts: { run_id: string; server: string; reason: string; at: string };
+};
+type Db = Database & ScheduleTables;
+
+const DEFAULT_FIRINGS_PAGE = 100;
+const MAX_FIRINGS_PAGE = 1000;
+/** ids per `in (...)` list: under both databases' limits on parameters. */
+const ID_BATCH = 500;
+
+function toSchedule(r: SchedulesTable): Schedule {
+  // The spec was validated when stored; parsing again fills defaults a later version may add.
+  const {
+    name: _name,
+    paused: _paused,
+    ...spec
+  } = ScheduleSpecSchema.parse({
+    ...(decodeJson(r.spec) as object),
+    name: r.name,
+  });
+  return {
+    name: r.name,
+    ...spec,
+    paused: Number(r.paused) !== 0,
+    id: r.id,
+    revision: Number(r.revision),
+    cursor: r.cursor,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    updatedAt: r.updated_at,
+    updatedBy: r.updated_by,
+  };
+}
+
+function toFiring(r: FiringsTable): Firing {
+  return {
+    schedule: r.schedule_id,
+    due: r.due,
+    at: r.at,
+    firedAt: r.fired_at,
+    server: r.server,
+    outcome: r.outcome as Firing['outcome'],
+    ...(r.reason !== null ? { reason: r.reason } : {}),
+    ...(r.run_id !== null ? { run: r.run_id } : {}),
+  };
+}
+
+/** The spec as stored: everything but the name and the paused state, which are columns. */
+function specText(spec: ScheduleSpec): string {
+  const { name: _name, paused: _paused, ...rest } = spec;
+  return JSON.stringify(rest);
+}
+
+async function bump(trx: Transaction<Db>): Promise<number> {
+  const row = await trx
+    .updateTable('schedule_revision')
+    .set((eb) => ({ revision: eb('revision', '+', 1) }))
+    .where('id', '=', 1)
+    .returning('revision')
+    .executeTakeFirstOrThrow();
+  return Number(row.revision);
+}
 
 export class KyselyScheduleStore implements ScheduleStore {
-  constructor(readonly ctx: StoreContext) {}
+  readonly #db: Kysely<Db>;
+
+  constructor(readonly ctx: StoreContext) {
+    this.#db = ctx.db.withTables<ScheduleTables>();
+  }
+
+  async create(spec: ScheduleSpec, by: string, now = new Date()): Promise<Schedule | undefined> {
+    return this.ctx.run(`creating schedule ${spec.name}`, async () => {
+      try {
+        return await this.#db.transaction().execute(async (trx) => {
+          const at = now.toISOString();
+          const row: SchedulesTable = {
+            id: randomUUID(),
+            name: spec.name,
+            spec: specText(spec),
+            paused: spec.paused ? 1 : 0,
+            revision: await bump(trx),
+            cursor: at,
+            created_at: at,
+            created_by: by,
+            updated_at: at,
+            updated_by: by,
+          };
+          await trx.insertInto('schedules').values(row).execute();
+          return toSchedule(row);
+        });
+      } catch (err) {
+        if (this.ctx.isUniqueViolation(err)) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  async list(): Promise<Schedule[]> {
+    return this.ctx.run('listing schedules', async () => {
+      const rows = await this.#db.selectFrom('schedules').selectAll().orderBy('name').execute();
+      return rows.map(toSchedule);
+    });
+  }
+
+  async get(name: string): Promise<Schedule | undefined> {
+    return this.ctx.run(`reading schedule ${name}`, async () => {
+      const row = await this.#db
+        .selectFrom('schedules')
+        .selectAll()
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return row ? toSchedule(row) : undefined;
+    });
+  }
+
+  async getByIds(ids: readonly string[]): Promise<Schedule[]> {
+    if (ids.length === 0) return [];
+    return this.ctx.run('reading schedules', async () => {
+      const out: Schedule[] = [];
+      for (let i = 0; i < ids.length; i += ID_BATCH) {
+        const rows = await this.#db
+          .selectFrom('schedules')
+          .selectAll()
+          .where('id', 'in', ids.slice(i, i + ID_BATCH))
+          .execute();
+        for (const r of rows) out.push(toSchedule(r));
+      }
+      return out;
+    });
+  }
+
+  /** Changes a schedule's columns in a transaction that moves the revision; the cursor moves to `now`. */
+  async #change(
+    what: string,
+    name: string,
+    set: Partial<Pick<SchedulesTable, 'spec' | 'paused'>>,
+    by: string,
+    now: Date,
+  ): Promise<Schedule | undefined> {
+    return this.ctx.run(what, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const at = now.toISOString();
+        const row = await trx
+          .updateTable('schedules')
+          // The cursor moves to now: what fell due while paused, or under the old timing, is not caught up.
+          .set({ ...set, revision: await bump(trx), cursor: at, updated_at: at, updated_by: by })
+          .where('name', '=', name)
+          .returningAll()
+          .executeTakeFirst();
+        return row ? toSchedule(row) : undefined;
+      }),
+    );
+  }
+
+  update(name: string, spec: ScheduleSpec, by: string, now = new Date()): Promise<Schedule | undefined> {
+    return this.#change(
+      `changing schedule ${name}`,
+      name,
+      { spec: specText(spec), paused: spec.paused ? 1 : 0 },
+      by,
+      now,
+    );
+  }
+
+  async setPaused(
+    name: string,
+    paused: boolean,
+    by: string,
+    now = new Date(),
+  ): Promise<Schedule | undefined> {
+    return this.#change(
+      `${paused ? 'pausing' : 'resuming'} schedule ${name}`,
+      name,
+      { paused: paused ? 1 : 0 },
+      by,
+      now,
+    );
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return this.ctx.run(`deleting schedule ${name}`, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const r = await trx.deleteFrom('schedules').where('name', '=', name).executeTakeFirst();
+        if (Number(r.numDeletedRows) === 0) return false;
+        await bump(trx);
+        return true;
+      }),
+    );
+  }
+
+  async revision(): Promise<number> {
+    return this.ctx.run('reading the schedules revision', async () => {
+      const row = await this.#db
+        .selectFrom('schedule_revision')
+        .select('revision')
+        .where('id', '=', 1)
+        .executeTakeFirst();
+      return Number(row?.revision ?? 0);
+    });
+  }
+
+  async revisions(): Promise<{ id: string; revision: number }[]> {
+    return this.ctx.run('listing schedule revisions', async () => {
+      const rows = await this.#db.selectFrom('schedules').select(['id', 'revision']).execute();
+      return rows.map((r) => ({ id: r.id, revision: Number(r.revision) }));
+    });
+  }
+
+  async recordFiring(req: FiringRequest): Promise<FiringResult> {
+    const { schedule: s } = req;
+    return this.ctx.run(`firing schedule ${s.name}`, async () => {
+      try {
+        return await this.#db.transaction().execute(async (trx) => {
+          const row: FiringsTable = {
+            schedule_id: s.id,
+            due: req.fire.due.toISOString(),
+            at: req.fire.at.toISOString(),
+            fired_at: req.firedAt.toISOString(),
+            server: req.server,
+            outcome: req.outcome,
+            reason: req.reason ?? null,
+            run_id: null,
+          };
+          // The claim first: a server that lost the race stops here, before any other work.
+          await trx.insertInto('schedule_firings').values(row).execute();
+          let run: Awaited<ReturnType<StoreContext['insertRun']>> | undefined;
+          let replaced: ActiveRun[] = [];
+          if (req.outcome === 'fired' && req.run) {
+            const active = await activeRuns(trx, s.id, req.sameBatch ?? []);
+            const decision = concurrencyDecision(s.concurrencyPolicy, active);
+            if (!decision.fire) {
+              row.outcome = 'skipped';
+              row.reason = decision.reason;
+            } else {
+              replaced = decision.replace;
+              await this.#replace(trx, s, replaced, req.firedAt);
+              run = await this.ctx.insertRun(trx as unknown as Transaction<Database>, {
+                experiment: req.run.experiment,
+                experimentVersion: req.run.experimentVersion,
+                title: req.run.title,
+                tags: req.run.tags,
+                origin: 'schedule',
+                requestedBy: `schedule:${s.name}`,
+                schedule: s.id,
+                ...(req.run.approval !== undefined ? { approval: req.run.approval } : {}),
+                ...(req.run.configuration !== undefined ? { configuration: req.run.configuration } : {}),
+              });
+              row.run_id = run.id;
+            }
+            await trx
+              .updateTable('schedule_firings')
+              .set({ outcome: row.outcome, reason: row.reason, run_id: row.run_id })
+              .where('schedule_id', '=', s.id)
+              .where('due', '=', row.due)
+              .execute();
+          }
+          await advance(trx, s, row.due);
+          return { taken: false as const, firing: toFiring(row), ...(run ? { run } : {}), replaced };
+        });
+      } catch (err) {
+        if (this.ctx.isUniqueViolation(err)) return { taken: true as const };
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * The `replace` policy: a queued run is cancelled here; a running one is aborted by the server
+   * running it (the scheduler does it when that is this one; another server reads schedule_aborts).
+   */
+  async #replace(trx: Transaction<Db>, s: Schedule, runs: readonly ActiveRun[], at: Date): Promise<void> {
+    const reason = `replaced by a newer run of schedule ${s.name} (concurrency policy replace)`;
+    for (const r of runs) {
+      const cancelled = await trx
+        .updateTable('runs')
+        .set({ status: 'interrupted', verdict: 'interrupted', reason, finished_at: at.toISOString() })
+        .where('id', '=', r.id)
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      if (Number(cancelled.numUpdatedRows) > 0) {
+        r.status = 'queued';
+        continue;
+      }
+      // Claimed since it was read: it runs (or is about to) on the server that claimed it.
+      const claimed = await trx
+        .selectFrom('runs')
+        .select(['claimed_by', 'status'])
+        .where('id', '=', r.id)
+        .executeTakeFirst();
+      if (claimed?.status !== 'running' || !claimed.claimed_by) continue;
+      r.status = 'running';
+      r.claimedBy = claimed.claimed_by;
+      await trx
+        .insertInto('schedule_aborts')
+        .values({ run_id: r.id, server: claimed.claimed_by, reason, at: at.toISOString() })
+        .onConflict((oc) => oc.column('run_id').doNothing())
+        .execute();
+    }
+  }
+
+  async recordMissed(
+    s: Schedule,
+    missed: readonly { fire: { due: Date; at: Date }; reason: string }[],
+    server: string,
+    firedAt: Date,
+  ): Promise<number> {
+    if (missed.length === 0) return 0;
+    return this.ctx.run(`recording missed firings of schedule ${s.name}`, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const rows: FiringsTable[] = missed.map((m) => ({
+          schedule_id: s.id,
+          due: m.fire.due.toISOString(),
+          at: m.fire.at.toISOString(),
+          fired_at: firedAt.toISOString(),
+          server,
+          outcome: 'missed',
+          reason: m.reason,
+          run_id: null,
+        }));
+        let n = 0;
+        for (let i = 0; i < rows.length; i += 100) {
+          // RETURNING counts the rows inserted on both databases (those another server recorded are not).
+          const inserted = await trx
+            .insertInto('schedule_firings')
+            .values(rows.slice(i, i + 100))
+            .onConflict((oc) => oc.columns(['schedule_id', 'due']).doNothing())
+            .returning('due')
+            .execute();
+          n += inserted.length;
+        }
+        await advance(trx, s, rows[rows.length - 1]?.due as string);
+        return n;
+      }),
+    );
+  }
+
+  async listFirings(
+    scheduleId: string,
+    options: { limit?: number; before?: string } = {},
+  ): Promise<Firing[]> {
+    const limit = Math.min(Math.max(options.limit ?? DEFAULT_FIRINGS_PAGE, 1), MAX_FIRINGS_PAGE);
+    return this.ctx.run('listing firings', async () => {
+      const rows = await this.#db
+        .selectFrom('schedule_firings')
+        .selectAll()
+        .where('schedule_id', '=', scheduleId)
+        .$if(options.before !== undefined, (q) => q.where('due', '<', options.before as string))
+        .orderBy('due', 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map(toFiring);
+    });
+  }
+
+  async recentFirings(scheduleIds: readonly string[], n: number): Promise<Map<string, Firing[]>> {
+    const out = new Map<string, Firing[]>();
+    if (scheduleIds.length === 0) return out;
+    return this.ctx.run('listing recent firings', async () => {
+      // One indexed range per schedule (the primary key is (schedule_id, due)): a list page holds few.
+      for (const id of scheduleIds) {
+        const rows = await this.#db
+          .selectFrom('schedule_firings')
+          .selectAll()
+          .where('schedule_id', '=', id)
+          .orderBy('due', 'desc')
+          .limit(n)
+          .execute();
+        out.set(id, rows.map(toFiring));
+      }
+      return out;
+    });
+  }
+
+  async takeAbortRequests(server: string): Promise<{ run: string; reason: string }[]> {
+    return this.ctx.run('reading abort requests', async () => {
+      const rows = await this.#db
+        .deleteFrom('schedule_aborts')
+        .where('server', '=', server)
+        .returning(['run_id', 'reason'])
+        .execute();
+      return rows.map((r) => ({ run: r.run_id, reason: r.reason }));
+    });
+  }
+}
+
+/** This schedule's runs still queued or running (what the concurrency policy looks at). */
+async function activeRuns(
+  trx: Transaction<Db>,
+  scheduleId: string,
+  exclude: readonly string[],
+): Promise<ActiveRun[]> {
+  const rows = await trx
+    .selectFrom('runs')
+    .select(['id', 'status', 'claimed_by'])
+    .where('schedule_id', '=', scheduleId)
+    .where('status', 'in', ['queued', 'running'])
+    .$if(exclude.length > 0, (q) => q.where('id', 'not in', exclude))
+    .orderBy('requested_at')
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    status: r.status as ActiveRun['status'],
+    ...(r.claimed_by !== null ? { claimedBy: r.claimed_by } : {}),
+  }));
+}
+
+/** The cursor moves forward to `due` (never back: a slower server's older firing does not move it), and the history is trimmed. */
+async function advance(trx: Transaction<Db>, s: Schedule, due: string): Promise<void> {
+  await trx
+    .updateTable('schedules')
+    .set({ cursor: due })
+    .where('id', '=', s.id)
+    .where('cursor', '<', due)
+    .execute();
+  // Keep the newest historyLimit firings: the oldest kept one's due is the bound.
+  const bound = await trx
+    .selectFrom('schedule_firings')
+    .select('due')
+    .where('schedule_id', '=', s.id)
+    .orderBy('due', 'desc')
+    .offset(s.historyLimit - 1)
+    .limit(1)
+    .executeTakeFirst();
+  if (bound)
+    await trx
+      .deleteFrom('schedule_firings')
+      .where('schedule_id', '=', s.id)
+      .where('due', '<', bound.due)
+      .execute();
 }

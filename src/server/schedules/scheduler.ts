@@ -1,7 +1,25 @@
-/** SCAFFOLD (issue #18, being written): the server's scheduler. */
+/**
+ * The server's scheduler (issue #18): every server on a database ticks every schedule, and each
+ * firing is recorded exactly once because its (schedule, due) row is the claim (db/schedule-store.ts):
+ * a server killed at a fire time leaves the firing to the others, which try it anyway.
+ *
+ * The next fire time of each active schedule is held in a min-heap; the loop sleeps until the earliest
+ * (or the next poll, or a wake from this server's API) and fires what is due. Other servers' changes
+ * are seen by polling one number (the schedules' revision) every `pollMs`, and only the schedules whose
+ * revision moved are read again, so 10,000 idle schedules cost one small query per poll.
+ *
+ * A firing found later than its starting deadline (no server was up, or the database was away) is
+ * missed, and the missed-run policy says which of those still run (model.ts planCatchUp).
+ */
+import { FaultlineError } from '../../core/errors.js';
+import { loadSettings } from '../../experiment/settings.js';
+import { type Fire, firesBetween, nextFire, pickTargets } from '../../schedule/index.js';
+import { ApiError } from '../api-error.js';
+import { approvalForRun } from '../approvals/gate.js';
 import type { Runner } from '../runner.js';
 import type { BlackoutGate, Notify } from '../services.js';
-import type { Store } from '../store.js';
+import type { Run, Store } from '../store.js';
+import { type FiringRequest, MAX_CATCH_UP, planCatchUp, type Schedule } from './model.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -17,9 +35,398 @@ export interface SchedulerOptions {
   onProblem?: (message: string) => void;
 }
 
+/** Firings looked at per round when catching up (what a long outage of a frequent schedule left). */
+const SCAN_BATCH = 1000;
+/** At most this many of them are recorded (the newest): the history keeps fewer anyway. */
+const SCAN_KEEP = 1000;
+const SCAN_ROUNDS = 100;
+/** A schedule whose firing could not be recorded (the database is away) is tried again after this. */
+const RETRY_MS = 1000;
+
+interface Entry {
+  s: Schedule;
+  /** Firings due at or before this are dealt with. */
+  cursor: Date;
+  next?: Fire;
+  /** Changes whenever the entry is rescheduled: heap items of an older generation are stale. */
+  gen: number;
+}
+
+interface HeapItem {
+  at: number;
+  id: string;
+  gen: number;
+}
+
+/** A binary min-heap of fire times, with stale items skipped on pop (cheaper than removing them). */
+class FireHeap {
+  private readonly items: HeapItem[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): HeapItem | undefined {
+    return this.items[0];
+  }
+
+  push(item: HeapItem): void {
+    const a = this.items;
+    a.push(item);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if ((a[p] as HeapItem).at <= item.at) break;
+      a[i] = a[p] as HeapItem;
+      i = p;
+    }
+    a[i] = item;
+  }
+
+  pop(): HeapItem | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || last === undefined) return top;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= a.length) break;
+      const r = l + 1;
+      const c = r < a.length && (a[r] as HeapItem).at < (a[l] as HeapItem).at ? r : l;
+      if ((a[c] as HeapItem).at >= last.at) break;
+      a[i] = a[c] as HeapItem;
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+  }
+}
+
+/** What a firing found when it looked (read once per round of due firings, not once per firing). */
+interface RoundState {
+  halt?: string;
+  blackout?: string;
+  maxTargets?: number | undefined;
+}
+
 export class Scheduler {
+  private readonly entries = new Map<string, Entry>();
+  private readonly heap = new FireHeap();
+  private revision: number | undefined;
+  private stopped = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private nextPoll = 0;
+  private gen = 0;
+  private lastProblem: string | undefined;
+
   constructor(readonly opts: SchedulerOptions) {}
-  start(): void {}
-  wake(): void {}
-  async stop(): Promise<void> {}
+
+  private now(): number {
+    return this.opts.now?.() ?? Date.now();
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** A schedule changed through this server: read the changes now rather than at the next poll. */
+  wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  /** The next fire times this server holds (tests, the benchmark): schedule id to epoch ms. */
+  pending(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, e] of this.entries) if (e.next) out.set(id, e.next.at.getTime());
+    return out;
+  }
+
+  private problem(message: string): void {
+    if (message === this.lastProblem) return;
+    this.lastProblem = message;
+    this.opts.onProblem?.(message);
+  }
+
+  private async run(): Promise<void> {
+    const pollMs = this.opts.pollMs ?? 2000;
+    while (!this.stopped) {
+      if (this.woken || this.now() >= this.nextPoll) {
+        this.woken = false;
+        this.nextPoll = this.now() + pollMs;
+        try {
+          await this.poll();
+          this.lastProblem = undefined;
+        } catch (err) {
+          // The database is away: the next poll tries again; due firings wait (and may become missed).
+          this.problem(`the scheduler cannot read schedules: ${(err as Error).message}`);
+        }
+      }
+      if (this.stopped) break;
+      await this.fireDue();
+      if (this.stopped || this.woken) continue;
+      const top = this.heap.peek();
+      const wait = Math.min(top ? top.at - this.now() : Number.POSITIVE_INFINITY, this.nextPoll - this.now());
+      if (wait <= 0) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  /** Reads the schedules whose revision moved, and the runs other servers asked this one to abort. */
+  private async poll(): Promise<void> {
+    const { store, runner } = this.opts;
+    const revision = await store.schedules.revision();
+    if (revision !== this.revision) {
+      const held = await store.schedules.revisions();
+      const seen = new Set<string>();
+      const changed: string[] = [];
+      for (const { id, revision: r } of held) {
+        seen.add(id);
+        if (this.entries.get(id)?.s.revision !== r) changed.push(id);
+      }
+      for (const id of [...this.entries.keys()]) if (!seen.has(id)) this.entries.delete(id);
+      for (const s of await store.schedules.getByIds(changed)) this.track(s);
+      this.revision = revision;
+    }
+    for (const { run, reason } of await store.schedules.takeAbortRequests(this.opts.serverId))
+      runner.abort(run, reason, true);
+  }
+
+  /** Holds `s` (as stored now) with its next fire time; a paused schedule is not held. */
+  private track(s: Schedule): void {
+    if (s.paused) {
+      this.entries.delete(s.id);
+      return;
+    }
+    const entry: Entry = { s, cursor: new Date(s.cursor), gen: ++this.gen };
+    this.entries.set(s.id, entry);
+    this.reschedule(entry);
+  }
+
+  private reschedule(entry: Entry, retryAt?: number): void {
+    entry.gen = ++this.gen;
+    if (retryAt !== undefined) {
+      this.heap.push({ at: retryAt, id: entry.s.id, gen: entry.gen });
+      return;
+    }
+    try {
+      const next = nextFire(entry.s.timing, entry.s.id, entry.cursor, new Date(entry.s.createdAt));
+      if (next) {
+        entry.next = next;
+        this.heap.push({ at: next.at.getTime(), id: entry.s.id, gen: entry.gen });
+      } else delete entry.next;
+    } catch (err) {
+      delete entry.next;
+      this.problem(`schedule ${entry.s.name}: cannot compute its next fire time: ${(err as Error).message}`);
+    }
+  }
+
+  /** Fires every schedule whose time has come, oldest first. */
+  private async fireDue(): Promise<void> {
+    let round: RoundState | undefined;
+    for (;;) {
+      if (this.stopped) return;
+      const top = this.heap.peek();
+      if (!top || top.at > this.now()) return;
+      this.heap.pop();
+      const entry = this.entries.get(top.id);
+      if (!entry || entry.gen !== top.gen) continue;
+      try {
+        round ??= await this.roundState();
+        await this.process(entry, round);
+      } catch (err) {
+        this.problem(`schedule ${entry.s.name}: cannot record its firing: ${(err as Error).message}`);
+        if (this.entries.get(entry.s.id) === entry) this.reschedule(entry, this.now() + RETRY_MS);
+      }
+    }
+  }
+
+  private async roundState(): Promise<RoundState> {
+    const halt = await this.opts.store.getHalt();
+    const blackout = await this.opts.blackout.current(new Date(this.now()));
+    return {
+      ...(halt
+        ? { halt: `the emergency stop is raised (by ${halt.by} since ${halt.since}: ${halt.reason})` }
+        : {}),
+      ...(blackout ? { blackout: blackout.reason } : {}),
+    };
+  }
+
+  /** Deals with every firing of `entry` due by now: on time, late within its deadline, or missed. */
+  private async process(entry: Entry, round: RoundState): Promise<void> {
+    const { s } = entry;
+    const now = this.now();
+    const anchor = new Date(s.createdAt);
+    let fires: Fire[] = [];
+    let after = entry.cursor;
+    // A long outage of a frequent schedule: look at every firing since the cursor, keep the newest.
+    for (let i = 0; i < SCAN_ROUNDS; i++) {
+      const batch = firesBetween(s.timing, s.id, after, new Date(now), SCAN_BATCH, anchor);
+      fires.push(...batch);
+      if (fires.length > SCAN_KEEP) fires = fires.slice(-SCAN_KEEP);
+      const last = batch[batch.length - 1];
+      if (batch.length < SCAN_BATCH || !last) break;
+      after = last.due;
+    }
+    // A jittered firing whose due time passed but whose start has not waits for its start.
+    fires = fires.filter((f) => f.at.getTime() <= now);
+    const plan = planCatchUp(s, fires, now);
+    const missed = plan.filter((p) => p.outcome === 'missed') as { fire: Fire; reason: string }[];
+    if (missed.length > 0) {
+      const recorded = await this.opts.store.schedules.recordMissed(
+        s,
+        missed,
+        this.opts.serverId,
+        new Date(this.now()),
+      );
+      if (recorded > 0)
+        this.opts.notify('schedule.skipped', `schedule ${s.name}: ${recorded} firing(s) missed`, {
+          schedule: s.name,
+          missed: recorded,
+          reason: missed[missed.length - 1]?.reason,
+        });
+    }
+    const batch: string[] = [];
+    for (const p of plan) {
+      if (p.outcome === 'missed') {
+        entry.cursor = p.fire.due;
+        continue;
+      }
+      if (batch.length > MAX_CATCH_UP) break;
+      const run = await this.fire(s, p.fire, round, p.reason, batch);
+      if (run) batch.push(run);
+      entry.cursor = p.fire.due;
+    }
+    if (this.entries.get(s.id) === entry) this.reschedule(entry);
+  }
+
+  /** One firing: looks at what may stop it, then records it (with its run) unless another server did. */
+  private async fire(
+    s: Schedule,
+    fire: Fire,
+    round: RoundState,
+    caughtUp: string | undefined,
+    sameBatch: readonly string[],
+  ): Promise<string | undefined> {
+    const { store, home } = this.opts;
+    let skip: string | undefined;
+    let run: FiringRequest['run'];
+    if (fire.skipped === 'probability') {
+      const p = 'monkey' in s.timing ? s.timing.monkey.probability : 1;
+      skip = `the day's planned run lost its probability roll (probability ${p})`;
+    } else if (round.halt) skip = round.halt;
+    else if (round.blackout) skip = round.blackout;
+    else {
+      const experiment = await store.getExperiment(s.experiment, s.version);
+      if (!experiment)
+        skip = `experiment ${s.experiment}${s.version === undefined ? '' : ` version ${s.version}`} is not stored`;
+      else {
+        let approval: string | undefined;
+        let configuration: Record<string, unknown> | undefined;
+        try {
+          ({ approval } = await approvalForRun(store, home, experiment, {
+            standing: true,
+            actor: `schedule:${s.name}`,
+            now: new Date(this.now()),
+          }));
+        } catch (err) {
+          // A production experiment without a standing approval: recorded, not run.
+          if (!(err instanceof ApiError && err.status === 409)) throw err;
+          skip = err.message;
+        }
+        if (skip === undefined) {
+          try {
+            configuration = s.targets ? await this.pick(s, fire, round) : undefined;
+          } catch (err) {
+            // Settings that cannot be read refuse the run rather than ignore their blast radius.
+            skip = (err as Error).message;
+          }
+        }
+        if (skip === undefined) {
+          run = {
+            experiment: experiment.name,
+            experimentVersion: experiment.version,
+            title: experiment.title,
+            tags: [...new Set([...experiment.tags, ...s.tags])],
+            ...(approval !== undefined ? { approval } : {}),
+            ...(configuration ? { configuration } : {}),
+          };
+        }
+      }
+    }
+    const reason = skip ?? caughtUp;
+    const result = await store.schedules.recordFiring({
+      schedule: s,
+      fire,
+      firedAt: new Date(this.now()),
+      server: this.opts.serverId,
+      outcome: skip === undefined ? 'fired' : 'skipped',
+      ...(reason !== undefined ? { reason } : {}),
+      ...(run ? { run } : {}),
+      sameBatch,
+    });
+    if (result.taken) return undefined;
+    const { firing } = result;
+    if (result.run) this.opts.runner.notifyQueued(result.run as unknown as Run);
+    for (const r of result.replaced)
+      if (r.status === 'running' && r.claimedBy === this.opts.serverId)
+        this.opts.runner.abort(
+          r.id,
+          `replaced by a newer run of schedule ${s.name} (concurrency policy replace)`,
+          true,
+        );
+    const fired = firing.outcome === 'fired';
+    this.opts.notify(
+      fired ? 'schedule.fired' : 'schedule.skipped',
+      fired
+        ? `schedule ${s.name} fired: run ${firing.run} of ${s.experiment}`
+        : `schedule ${s.name} skipped its firing due ${firing.due}: ${firing.reason ?? ''}`,
+      {
+        schedule: s.name,
+        experiment: s.experiment,
+        due: firing.due,
+        ...(firing.run ? { run: firing.run } : {}),
+        ...(firing.reason ? { reason: firing.reason } : {}),
+      },
+    );
+    return firing.run;
+  }
+
+  /** Chaos Monkey's targets for this firing, seeded by it (every server picks the same), within the blast radius. */
+  private async pick(s: Schedule, fire: Fire, round: RoundState): Promise<Record<string, unknown>> {
+    const t = s.targets;
+    if (!t) return {};
+    if (!('maxTargets' in round)) {
+      try {
+        round.maxTargets = (await loadSettings(undefined, this.opts.home)).blast_radius?.max_targets;
+      } catch (err) {
+        throw new FaultlineError(
+          'FAULTLINE_ERR_CONFIG',
+          `the settings file's blast radius cannot be read: ${(err as Error).message}`,
+        );
+      }
+    }
+    const count = Math.min(t.count, round.maxTargets ?? t.count);
+    return { [t.configurationKey]: pickTargets(t.candidates, count, `${s.id}:${fire.due.toISOString()}`) };
+  }
 }
