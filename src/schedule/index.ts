@@ -37,13 +37,20 @@ const workDays = z
  * @example { cron: '0 9 * * MON-FRI', timezone: 'Europe/Paris', jitter: '5m' }
  */
 export const CronTimingSchema = z.strictObject({
-  cron: z.string().superRefine((expr, ctx) => {
-    const problem = cronProblem(expr);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem, input: expr });
-  }),
-  timezone: TimeZoneSchema.default('UTC'),
+  cron: z
+    .string()
+    .superRefine((expr, ctx) => {
+      const problem = cronProblem(expr);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: expr });
+    })
+    .describe(
+      '5 fields (minute hour day month weekday), 6 with seconds first, @daily and the like, or @every 10m',
+    ),
+  timezone: TimeZoneSchema.default('UTC').describe('the IANA time zone the fields are read in'),
   /** Up to this long after each due time, the same for every server (jitterMs): `30s`, `5m`. */
-  jitter: DurationSchema.optional(),
+  jitter: DurationSchema.optional().describe(
+    'each run starts up to this long after its due time (30s, 5m), the same delay on every server',
+  ),
 });
 export type CronTiming = z.output<typeof CronTimingSchema>;
 
@@ -55,29 +62,36 @@ export type CronTiming = z.output<typeof CronTimingSchema>;
 export const MonkeyTimingSchema = z.strictObject({
   monkey: z
     .strictObject({
-      timezone: TimeZoneSchema.default('UTC'),
+      timezone: TimeZoneSchema.default('UTC').describe('the IANA time zone of the working hours and days'),
       workingHours: z
         .strictObject({ start: hhmm.default('09:00'), end: hhmm.default('17:00') })
         .refine((w) => !HHMM.test(w.start) || !HHMM.test(w.end) || w.start < w.end, {
           message: 'expected an end after start (working hours within one day)',
           path: ['end'],
         })
-        .default({ start: '09:00', end: '17:00' }),
+        .default({ start: '09:00', end: '17:00' })
+        .describe('runs start in [start, end), local time'),
       workingDays: z
         .array(z.enum(WEEKDAYS, { error: `expected days among ${WEEKDAYS.join(', ')}` }))
         .min(1, 'expected at least one working day')
-        .default(['mon', 'tue', 'wed', 'thu', 'fri']),
+        .default(['mon', 'tue', 'wed', 'thu', 'fri'])
+        .describe('the days of the week that are working days'),
       /** μ: the coin of each working day plans a run with p = 1/μ. */
-      meanTimeBetweenRunsInWorkDays: workDays.optional(),
+      meanTimeBetweenRunsInWorkDays: workDays
+        .optional()
+        .describe('μ (default 2): each working day plans a run with probability 1/μ'),
       /** Netflix's name for the same number. */
-      meanTimeBetweenKillsInWorkDays: workDays.optional(),
+      meanTimeBetweenKillsInWorkDays: workDays
+        .optional()
+        .describe("Netflix's name for meanTimeBetweenRunsInWorkDays"),
       /** The chance a planned run goes ahead (a lost roll is recorded as skipped). */
       probability: z
         .number()
         .gt(0, 'expected a probability above 0 and at most 1')
         .lte(1, 'expected a probability above 0 and at most 1')
-        .default(1),
-      holidays: z.array(isoDay).optional(),
+        .default(1)
+        .describe('the chance a planned run goes ahead; one that does not is recorded as skipped'),
+      holidays: z.array(isoDay).optional().describe('dates (YYYY-MM-DD, local) that are not working days'),
     })
     .refine(
       (m) => m.meanTimeBetweenRunsInWorkDays === undefined || m.meanTimeBetweenKillsInWorkDays === undefined,
@@ -95,9 +109,6 @@ export const MonkeyTimingSchema = z.strictObject({
 export type MonkeyTiming = z.output<typeof MonkeyTimingSchema>;
 
 export type Timing = CronTiming | MonkeyTiming;
-
-/** Either timing, told apart by its keys (`cron` or `monkey`). */
-export const TimingSchema = z.union([CronTimingSchema, MonkeyTimingSchema]);
 
 /** One firing: `due` is the schedule's time (the firing's identity), `at` is when it starts (with jitter). */
 export interface Fire {

@@ -55,7 +55,7 @@ export function planMonkeyDay(m: MonkeyPlan, key: string, day: number): MonkeyDa
 export function nextMonkeyRun(m: MonkeyPlan, key: string, after: Date): MonkeyDay['run'] {
   const first = localDay(after.getTime(), m.timezone);
   const enough = Math.ceil(40 * m.meanTimeBetweenRunsInWorkDays);
-  // A calendar bound too, for a plan whose working days are all holidays in the years searched.
+  // A calendar bound too, should a plan without working days get past validation.
   const lastDay = first + 366 * 400;
   let working = 0;
   for (let day = first; working < enough && day < lastDay; day++) {

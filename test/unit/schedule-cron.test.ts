@@ -14,7 +14,6 @@ import {
   firesBetween,
   nextFire,
   parseDuration,
-  TimingSchema,
 } from '../../src/schedule/index.js';
 import { seededRandom } from '../../src/schedule/random.js';
 
@@ -270,7 +269,7 @@ test('validation: every bad field is an issue naming it and what was expected', 
     'jitter: expected a duration such as 30s, 10m, 1h30m',
   ]);
   assert.ok(messages({ cron: '@daily', every: '1h' }).length > 0, 'unknown keys are refused');
-  assert.equal(TimingSchema.safeParse({ nothing: true }).success, false);
+  assert.equal(CronTimingSchema.safeParse({ nothing: true }).success, false);
   // Defaults.
   assert.deepEqual(cron({ cron: '@daily' }), { cron: '@daily', timezone: 'UTC' });
 });
