@@ -17,6 +17,7 @@
  */
 import { z } from 'zod';
 import { FaultlineError } from '../core/errors.js';
+import { ObjectNameSchema } from '../core/names.js';
 import {
   DaysSchema,
   describeWindow,
@@ -70,24 +71,34 @@ export const WeeklySlotSchema = z
 export type WeeklySlot = z.output<typeof WeeklySlotSchema>;
 
 /** A blackout window's name: as an experiment's (it is used in URLs). */
-export const BlackoutNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
-  error: 'expected 1-128 letters, digits, ., _ or -, starting with a letter or digit',
+export const BlackoutNameSchema = ObjectNameSchema;
+
+/** A window's fields before the rule that it has a period (the API's PUT takes them without `name`). */
+export const BlackoutWindowFields = z.strictObject({
+  name: BlackoutNameSchema,
+  timezone: TimeZoneSchema,
+  dates: z.array(DateRangeSchema).max(1000).optional(),
+  weekly: z.array(WeeklySlotSchema).max(100).optional(),
+  /** Why, in words (shown in refusals and in the reason of the runs it stops). */
+  reason: z
+    .string()
+    .trim()
+    .min(1)
+    .max(500)
+    // Stored in a text column, where PostgreSQL refuses NUL.
+    .regex(/^[^\u0000]*$/, { error: 'expected text without NUL characters' })
+    .optional(),
 });
 
+/** A window needs at least one period (a date range or weekly hours). */
+export const hasPeriod = {
+  check: (w: { dates?: readonly unknown[] | undefined; weekly?: readonly unknown[] | undefined }) =>
+    (w.dates?.length ?? 0) + (w.weekly?.length ?? 0) > 0,
+  params: { error: 'expected `dates` or `weekly` (a window needs at least one period)', path: ['dates'] },
+};
+
 /** A named blackout window: in force during any of its date ranges and any of its weekly slots. */
-export const BlackoutWindowSchema = z
-  .strictObject({
-    name: BlackoutNameSchema,
-    timezone: TimeZoneSchema,
-    dates: z.array(DateRangeSchema).max(1000).optional(),
-    weekly: z.array(WeeklySlotSchema).max(100).optional(),
-    /** Why, in words (shown in refusals and in the reason of the runs it stops). */
-    reason: z.string().trim().min(1).max(500).optional(),
-  })
-  .refine((w) => (w.dates?.length ?? 0) + (w.weekly?.length ?? 0) > 0, {
-    error: 'expected `dates` or `weekly` (a window needs at least one period)',
-    path: ['dates'],
-  });
+export const BlackoutWindowSchema = BlackoutWindowFields.refine(hasPeriod.check, hasPeriod.params);
 export type BlackoutWindow = z.output<typeof BlackoutWindowSchema>;
 export type BlackoutWindowInput = z.input<typeof BlackoutWindowSchema>;
 
