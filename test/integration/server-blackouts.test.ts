@@ -156,7 +156,7 @@ test('a blackout opening during a run stops it, reverts its fault, audits, notif
   }
 });
 
-test('a window in the settings file refuses runs; the API cannot take the settings' names', async () => {
+test('a window in the settings file refuses runs; the API cannot take the settings names', async () => {
   const t = await startTestServer({ serve: { blackoutPollMs: 200 } });
   try {
     const up = await t.api('POST', '/api/experiments', {
