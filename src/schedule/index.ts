@@ -5,18 +5,16 @@
  * These signatures are the contract the server's scheduler (src/server/schedules/) codes against.
  */
 import { z } from 'zod';
+import { DaysSchema, HhMmSchema, TimeZoneSchema } from '../core/policy.js';
 import { cronProblem, nextCronTime } from './cron.js';
 import { DURATION_EXPECTED, durationMs, parseDuration } from './duration.js';
-import { nextMonkeyRun, WEEKDAYS } from './monkey.js';
+import { nextMonkeyRun } from './monkey.js';
 import { pickTargets, seededRandom } from './random.js';
-import { isTimeZone } from './zone.js';
 
-export { parseDuration, pickTargets, WEEKDAYS };
+export { parseDuration, pickTargets };
 
-const TimeZoneSchema = z.string().refine(isTimeZone, 'expected an IANA time zone such as Europe/Paris');
 const DurationSchema = z.string().refine((t) => durationMs(t) !== undefined, DURATION_EXPECTED);
-const HHMM = /^([01]\d|2[0-3]):[0-5]\d$/;
-const hhmm = z.string().regex(HHMM, 'expected HH:MM (24 h)');
+const isHhMm = (t: unknown) => HhMmSchema.safeParse(t).success;
 // zod runs a refinement even after the regex failed, so the date check must cope with any string.
 const exists = (d: string) => {
   const t = Date.parse(`${d}T00:00:00Z`);
@@ -46,7 +44,7 @@ export const CronTimingSchema = z.strictObject({
     .describe(
       '5 fields (minute hour day month weekday), 6 with seconds first, @daily and the like, or @every 10m',
     ),
-  timezone: TimeZoneSchema.default('UTC').describe('the IANA time zone the fields are read in'),
+  timezone: TimeZoneSchema.describe('the IANA time zone the fields are read in'),
   /** Up to this long after each due time, the same for every server (jitterMs): `30s`, `5m`. */
   jitter: DurationSchema.optional().describe(
     'each run starts up to this long after its due time (30s, 5m), the same delay on every server',
@@ -62,17 +60,16 @@ export type CronTiming = z.output<typeof CronTimingSchema>;
 export const MonkeyTimingSchema = z.strictObject({
   monkey: z
     .strictObject({
-      timezone: TimeZoneSchema.default('UTC').describe('the IANA time zone of the working hours and days'),
+      timezone: TimeZoneSchema.describe('the IANA time zone of the working hours and days'),
       workingHours: z
-        .strictObject({ start: hhmm.default('09:00'), end: hhmm.default('17:00') })
-        .refine((w) => !HHMM.test(w.start) || !HHMM.test(w.end) || w.start < w.end, {
+        .strictObject({ start: HhMmSchema.default('09:00'), end: HhMmSchema.default('17:00') })
+        .refine((w) => !isHhMm(w.start) || !isHhMm(w.end) || w.start < w.end, {
           message: 'expected an end after start (working hours within one day)',
           path: ['end'],
         })
         .default({ start: '09:00', end: '17:00' })
         .describe('runs start in [start, end), local time'),
-      workingDays: z
-        .array(z.enum(WEEKDAYS, { error: `expected days among ${WEEKDAYS.join(', ')}` }))
+      workingDays: DaysSchema.unwrap()
         .min(1, 'expected at least one working day')
         .default(['mon', 'tue', 'wed', 'thu', 'fri'])
         .describe('the days of the week that are working days'),

@@ -6,10 +6,11 @@
  * working days. The dice of a day are seeded from (schedule key, local date), so every server and every
  * restart plans the same day the same way, and editing μ or probability keeps the drawn times.
  */
+import { localTime, toMinutes, WEEKDAYS } from '../core/policy.js';
+import { instantsOf } from './blackout.js';
 import { seededRandom } from './random.js';
-import { instantOf, isoDate, localDay, weekday } from './zone.js';
 
-export const WEEKDAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+const DAY_MS = 86_400_000;
 
 /** What a day's plan needs (MonkeyTiming's `monkey`, validated). */
 export interface MonkeyPlan {
@@ -29,12 +30,28 @@ export interface MonkeyDay {
   run?: { due: Date; skipped?: 'probability' };
 }
 
-const seconds = (hhmm: string) => Number(hhmm.slice(0, 2)) * 3600 + Number(hhmm.slice(3, 5)) * 60;
+/** The local calendar day of instant `ms` in `timezone`, as days since 1970-01-01. */
+export function localDay(ms: number, timezone: string): number {
+  const l = localTime(ms, timezone);
+  return Date.UTC(l.year, l.month - 1, l.day) / DAY_MS;
+}
+
+/**
+ * The instant the wall clock of `timezone` reads `second` seconds past midnight of `day` (days since
+ * 1970-01-01): a time that happens twice (autumn) is its first pass, one that does not exist (spring) is
+ * where the clocks jump past it (02:30 in the gap is 03:30), as the blackout windows read local times.
+ */
+export function instantOf(day: number, second: number, timezone: string): number {
+  const local = day * DAY_MS + second * 1000;
+  return instantsOf(local, timezone)[0] ?? local;
+}
 
 /** The plan of `day` (days since 1970-01-01, a local date in the plan's zone) for schedule `key`. */
 export function planMonkeyDay(m: MonkeyPlan, key: string, day: number): MonkeyDay {
-  const date = isoDate(day);
-  const working = m.workingDays.includes(WEEKDAYS[weekday(day)] ?? '') && !m.holidays?.includes(date);
+  const date = new Date(day * DAY_MS).toISOString().slice(0, 10);
+  // 1970-01-01 (day 0) was a Thursday.
+  const weekday = WEEKDAYS[(((day + 4) % 7) + 7) % 7] ?? 'sun';
+  const working = m.workingDays.includes(weekday) && !m.holidays?.includes(date);
   if (!working) return { date, working };
   const random = seededRandom(`monkey\u0000${key}\u0000${date}`);
   // Three draws every day, whatever their outcome, so each keeps its meaning when μ or probability change.
@@ -42,8 +59,8 @@ export function planMonkeyDay(m: MonkeyPlan, key: string, day: number): MonkeyDa
   const time = random();
   const goes = random();
   if (coin >= 1 / m.meanTimeBetweenRunsInWorkDays) return { date, working };
-  const start = seconds(m.workingHours.start);
-  const second = start + Math.floor(time * (seconds(m.workingHours.end) - start));
+  const start = toMinutes(m.workingHours.start) * 60;
+  const second = start + Math.floor(time * (toMinutes(m.workingHours.end) * 60 - start));
   const due = new Date(instantOf(day, second, m.timezone));
   return { date, working, run: goes < m.probability ? { due } : { due, skipped: 'probability' } };
 }

@@ -13,9 +13,8 @@ import {
   nextFire,
   pickTargets,
 } from '../../src/schedule/index.js';
-import { planMonkeyDay } from '../../src/schedule/monkey.js';
+import { instantOf, localDay, planMonkeyDay } from '../../src/schedule/monkey.js';
 import { seededRandom } from '../../src/schedule/random.js';
-import { instantOf, localDay } from '../../src/schedule/zone.js';
 
 const monkey = (m: Record<string, unknown> = {}): MonkeyTiming => MonkeyTimingSchema.parse({ monkey: m });
 const at = (iso: string) => new Date(iso);
