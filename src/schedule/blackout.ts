@@ -36,25 +36,31 @@ const MINUTE_MS = 60_000;
 /** How far ahead the next change and a window's end are looked for (a window open longer is "until further notice"). */
 export const HORIZON_DAYS = 400;
 
+const LOCAL_DATE_TIME = /^\d{4}-\d{2}-\d{2}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?$/;
+
+/** Whether `s` is a local date-time as written in `dates`, on a real calendar day. */
+function isLocalDateTime(s: string): boolean {
+  if (!LOCAL_DATE_TIME.test(s)) return false;
+  const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
+  const t = new Date(Date.UTC(y, m - 1, d));
+  return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
+}
+
 /** `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM` (seconds optional), local time in the window's zone. */
 const LocalDateTimeSchema = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?$/, {
+  .regex(LOCAL_DATE_TIME, {
     error: 'expected YYYY-MM-DD or YYYY-MM-DDTHH:MM (local time in the window\u2019s timezone)',
   })
-  .refine((s) => {
-    const [y, m, d] = s.slice(0, 10).split('-').map(Number) as [number, number, number];
-    const t = new Date(Date.UTC(y, m - 1, d));
-    return t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
-  }, 'expected a real calendar date');
+  .refine(isLocalDateTime, 'expected a real calendar date');
 
 /** One-off range. A date-only `from` starts at its midnight; a date-only `to` includes that whole day. */
-export const DateRangeSchema = z
-  .strictObject({ from: LocalDateTimeSchema, to: LocalDateTimeSchema })
-  .refine((r) => localKey(r.from, 'from') < localKey(r.to, 'to'), {
-    error: 'expected `to` after `from`',
-    path: ['to'],
-  });
+export const DateRangeSchema = z.strictObject({ from: LocalDateTimeSchema, to: LocalDateTimeSchema }).refine(
+  // Only between two valid bounds: a bad one has its own issue already.
+  (r) =>
+    !isLocalDateTime(r.from) || !isLocalDateTime(r.to) || localKey(r.from, 'from') < localKey(r.to, 'to'),
+  { error: 'expected `to` after `from`', path: ['to'] },
+);
 export type DateRange = z.output<typeof DateRangeSchema>;
 
 /** Weekly hours: `end` before `start` runs past midnight into the next day; `24:00` is the end of the day. */
