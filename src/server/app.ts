@@ -40,6 +40,9 @@ import {
   StartRunSchema,
   UploadExperimentSchema,
 } from './api-schemas.js';
+import { approvalForRun } from './approvals/gate.js';
+import { lifecyclesOf, withLifecycle } from './approvals/lifecycle.js';
+import { LifecycleSchema } from './approvals/model.js';
 import { registerApprovalRoutes } from './approvals/routes.js';
 import { Access, type AuthEnv, need, principalOf, SESSION_COOKIE } from './auth/access.js';
 import { SignInLimiter } from './auth/rate-limit.js';
@@ -117,6 +120,10 @@ const errors = {
   413: json(ErrorSchema, `The body is larger than ${MAX_BODY_BYTES} bytes`),
   503: json(ErrorSchema, 'The database is unreachable'),
 };
+
+/** An experiment as the API shows it: with its lifecycle state (approvals/model.ts). */
+const withLifecycleSchema = <T extends z.ZodObject>(schema: T) =>
+  schema.extend({ lifecycle: LifecycleSchema });
 
 const jsonBody = <T extends z.ZodType>(schema: T) => ({
   body: { content: { 'application/json': { schema } }, required: true },
@@ -255,8 +262,14 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       summary: 'Upload an experiment: a new version, or the latest when identical',
       request: jsonBody(UploadExperimentSchema),
       responses: {
-        200: json(ExperimentVersionSchema, 'Identical to the latest version: that version'),
-        201: json(ExperimentVersionSchema, 'Stored as a new version'),
+        200: json(
+          withLifecycleSchema(ExperimentVersionSchema),
+          'Identical to the latest version: that version',
+        ),
+        201: json(
+          withLifecycleSchema(ExperimentVersionSchema),
+          'Stored as a new version (a new version needs its own approval when tagged for production)',
+        ),
         422: json(ErrorSchema, 'Not a valid experiment, or it holds inline secret values'),
         ...errors,
       },
@@ -286,7 +299,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
         createdBy: principalOf(c).actor,
       });
       await audit(c, 'experiment.upload', body.name, { version: experiment.version, created });
-      return c.json(experiment, created ? 201 : 200);
+      return c.json(await withLifecycle(store, deps.home, experiment), created ? 201 : 200);
     },
   );
 
@@ -295,10 +308,20 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       method: 'get',
       middleware: [need('read')] as const,
       path: '/api/experiments',
-      summary: 'Every experiment, with its latest version',
-      responses: { 200: json(z.array(ExperimentSummarySchema), 'The experiments'), ...errors },
+      summary: "Every experiment, with its latest version and that version's lifecycle state",
+      responses: {
+        200: json(z.array(withLifecycleSchema(ExperimentSummarySchema)), 'The experiments'),
+        ...errors,
+      },
     }),
-    async (c) => c.json(await store.listExperiments(), 200),
+    async (c) => {
+      const experiments = await store.listExperiments();
+      const states = await lifecyclesOf(store, deps.home, experiments);
+      return c.json(
+        experiments.map((e, i) => ({ ...e, lifecycle: states[i] as z.infer<typeof LifecycleSchema> })),
+        200,
+      );
+    },
   );
 
   app.openapi(
@@ -306,9 +329,12 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       method: 'get',
       middleware: [need('read')] as const,
       path: '/api/experiments/{name}',
-      summary: 'An experiment: its latest version, or `?version=N`',
+      summary: 'An experiment: its latest version, or `?version=N`, with its lifecycle state',
       request: { params: ExperimentParamsSchema, query: ExperimentQuerySchema },
-      responses: { 200: json(ExperimentVersionSchema, 'The version with its source'), ...errors },
+      responses: {
+        200: json(withLifecycleSchema(ExperimentVersionSchema), 'The version with its source'),
+        ...errors,
+      },
     }),
     async (c) => {
       const { name } = c.req.valid('param');
@@ -320,7 +346,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
           'not_found',
           `no experiment ${name}${version === undefined ? '' : ` version ${version}`}`,
         );
-      return c.json(found, 200);
+      return c.json(await withLifecycle(store, deps.home, found), 200);
     },
   );
 
@@ -367,7 +393,7 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
         202: json(RunSchema, 'Queued'),
         409: json(
           ErrorSchema,
-          'The emergency stop is raised (`halted`: who raised it and why), or a blackout is in force (`blackout`)',
+          'The emergency stop is raised (`halted`: who raised it and why), a blackout is in force (`blackout`), or the experiment is tagged for production and no approval of this version is valid (`approval_required`: how to ask for one)',
         ),
         ...errors,
       },
@@ -384,15 +410,27 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
           'not_found',
           `no experiment ${body.experiment}${body.version === undefined ? '' : ` version ${body.version}`}`,
         );
+      const actor = principalOf(c).actor;
+      // Last of the checks: a one-run approval is used up here, so nothing after may refuse the run.
+      const { approval } = await approvalForRun(store, deps.home, experiment, {
+        standing: false,
+        actor,
+        notify: deps.notify,
+      });
       const run = await store.createRun({
         experiment: experiment.name,
         experimentVersion: experiment.version,
         title: experiment.title,
         tags: [...new Set([...experiment.tags, ...(body.tags ?? [])])],
         origin: 'server',
-        requestedBy: principalOf(c).actor,
+        requestedBy: actor,
+        ...(approval !== undefined ? { approval } : {}),
       });
-      await audit(c, 'run.start', run.id, { experiment: experiment.name, version: experiment.version });
+      await audit(c, 'run.start', run.id, {
+        experiment: experiment.name,
+        version: experiment.version,
+        ...(approval !== undefined ? { approval } : {}),
+      });
       runner.notifyQueued(run);
       return c.json(run, 202);
     },

@@ -186,16 +186,29 @@ export function lifecycleOf(
 
 // ---------------------------------------------------------------- who may decide
 
+/** The people behind an approval's author, requester and would-be approver (names as actors are). */
+export interface DecisionParties {
+  /** Who is deciding: their actor, and the user who owns their token when they use one. */
+  approver: readonly string[];
+  /** The version's author, and its token's owner when it was uploaded with a token. */
+  author: readonly string[];
+  /** The requester, likewise. */
+  requester: readonly string[];
+}
+
 /**
- * Why `actor` may not approve or reject `a`, or undefined when they may: the four-eyes rule (the version's
- * author and the requester are refused; a server without users has one actor, `local`, so it cannot
- * approve anything it asked for).
+ * Why the approver may not approve `a`, or undefined when they may: the four-eyes rule. The version's
+ * author and the requester are refused, also through a token they own; a server without users has one
+ * actor, `local`, so it cannot approve anything it asked for.
  */
-export function selfDecision(a: Approval, actor: string): string | undefined {
-  if (actor === a.author)
-    return `${actor} wrote version ${a.version} of ${a.experiment}: an approval must come from another approver`;
-  if (actor === a.requestedBy)
-    return `${actor} asked for this approval of ${a.experiment} version ${a.version}: an approval must come from another approver`;
+export function selfApproval(a: Approval, who: DecisionParties): string | undefined {
+  const me = (names: readonly string[]) => names.find((n) => who.approver.includes(n));
+  const wrote = me(who.author);
+  if (wrote !== undefined)
+    return `${wrote} wrote version ${a.version} of ${a.experiment}: its approval must come from an approver who did not write it and did not ask for it`;
+  const asked = me(who.requester);
+  if (asked !== undefined)
+    return `${asked} asked for this approval of ${a.experiment} version ${a.version}: it must come from an approver who did not write it and did not ask for it`;
   return undefined;
 }
 
