@@ -155,12 +155,12 @@ export const registerScheduleRoutes: RouteGroup = (app, deps) => {
     async (c) => {
       const { name } = c.req.valid('param');
       const body = c.req.valid('json');
+      if (!(await store.schedules.get(name))) throw notFound(name);
       if (body.name !== undefined && body.name !== name)
         throw new ApiError(400, 'bad_request', `name: expected ${name} (a schedule cannot be renamed)`, [
           { path: 'name', message: `expected ${name} (a schedule cannot be renamed)` },
         ]);
       const spec: ScheduleSpec = { ...body, name };
-      if (!(await store.schedules.get(name))) throw notFound(name);
       await requireExperiment(store, spec);
       const updated = await store.schedules.update(name, spec, principalOf(c).actor);
       if (!updated) throw notFound(name);
