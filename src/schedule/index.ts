@@ -15,15 +15,14 @@ export { parseDuration, pickTargets };
 
 const DurationSchema = z.string().refine((t) => durationMs(t) !== undefined, DURATION_EXPECTED);
 const isHhMm = (t: unknown) => HhMmSchema.safeParse(t).success;
-// zod runs a refinement even after the regex failed, so the date check must cope with any string.
-const exists = (d: string) => {
-  const t = Date.parse(`${d}T00:00:00Z`);
-  return !Number.isNaN(t) && new Date(t).toISOString().startsWith(d);
-};
+const YMD = /^\d{4}-\d{2}-\d{2}$/;
+// zod runs a refinement even after the regex failed: only a well-formed date is checked (2026-02-30 is not one).
+const exists = (d: string) =>
+  !YMD.test(d) || new Date(Date.parse(`${d}T00:00:00Z`) || 0).toISOString().startsWith(d);
 const isoDay = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
-  .refine((d) => !/^\d{4}-\d{2}-\d{2}$/.test(d) || exists(d), 'expected a date YYYY-MM-DD that exists');
+  .regex(YMD, 'expected a date YYYY-MM-DD')
+  .refine(exists, 'expected a date YYYY-MM-DD that exists');
 const workDays = z
   .number()
   .min(1, 'expected a number of working days, 1 or more')
