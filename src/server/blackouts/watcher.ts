@@ -53,6 +53,7 @@ export class BlackoutWatcher implements BlackoutGate {
   #settingsRules: BlackoutRule[] = [];
   #storeRules: BlackoutRule[] = [];
   #rules: BlackoutRule[] = [];
+  #rulesKey = '';
   /** The answer at the last computation, valid until `#validUntil` (ms). */
   #state: BlackoutInForce | undefined;
   #validUntil = Number.NEGATIVE_INFINITY;
@@ -145,8 +146,14 @@ export class BlackoutWatcher implements BlackoutGate {
         `blackout windows: ${(err as Error).message} (its last windows stay in force)`,
       );
     }
-    this.#rules = [...this.#settingsRules, ...this.#storeRules];
-    this.#recompute(this.#now(), true);
+    // Unchanged windows keep their answer until its next change (a window that never ends costs a
+    // 400-day look ahead, not worth repeating every poll).
+    const rules = [...this.#settingsRules, ...this.#storeRules];
+    const key = JSON.stringify(rules);
+    const changed = key !== this.#rulesKey;
+    this.#rules = rules;
+    this.#rulesKey = key;
+    this.#recompute(this.#now(), changed);
     await this.#apply(announce);
   }
 
