@@ -13,6 +13,7 @@ import { VERSION } from '../version.js';
 import { registerAgentCommands } from './agent.js';
 import { errorLines } from './error-lines.js';
 import { registerFleetCommands } from './fleet.js';
+import { registerGameDayCommands } from './gameday.js';
 import { NATS_DETAIL_FLAGS, natsFlagName, withNatsOptions } from './nats-options.js';
 import { createOutput, type Output } from './output.js';
 import { registerProxyCommands } from './proxy.js';
@@ -389,6 +390,7 @@ function buildProgram(out: () => Output): Command {
   registerProxyCommands(program, out);
   registerAgentCommands(program, out);
   registerFleetCommands(program, out);
+  registerGameDayCommands(program, out);
 
   return program;
 }

@@ -19,7 +19,7 @@ export function runVerdict(journal: Journal): { kind: string; reason?: string } 
 type Result = Omit<CriterionResult, 'id' | 'description'>;
 
 function percent(r: number): string {
-  return `${formatNumber(Math.round(r * 100_000) / 1000)}%`;
+  return `${formatNumber(Math.round(r * 10_000) / 100)}%`;
 }
 
 /** A dotted path into a value (`status`, `body.items.0`). */

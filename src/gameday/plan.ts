@@ -395,14 +395,13 @@ export function validatePlan(
   return { ok: true, plan: parsed.data };
 }
 
-/**
- * Parses YAML or JSON text (JSON when it starts with `{`), then validates it. Parse errors come back as
- * issues with their line and column, never thrown.
- */
-export function parsePlan(
-  text: string,
-  label: string,
-): { ok: true; plan: GameDayPlan } | { ok: false; issues: Issue[] } {
+/** What parsePlanDocument gives: the plan and where each of its values is written (for later issues). */
+export type ParsedPlanDocument =
+  | { ok: true; plan: GameDayPlan; positionOf: PositionOf }
+  | { ok: false; issues: Issue[] };
+
+/** Like parsePlan, with the document's positions kept for checks made afterwards (experiment files). */
+export function parsePlanDocument(text: string, label: string): ParsedPlanDocument {
   const format: TextFormat = /^\s*\{/.test(text) ? 'json' : 'yaml';
   let value: unknown;
   let positionOf: PositionOf;
@@ -412,5 +411,29 @@ export function parsePlan(
     if (err instanceof FaultlineError) return { ok: false, issues: [...err.issues] };
     throw err;
   }
-  return validatePlan(value, positionOf);
+  const r = validatePlan(value, positionOf);
+  return r.ok ? { ...r, positionOf } : r;
+}
+
+/**
+ * Parses YAML or JSON text (JSON when it starts with `{`), then validates it. Parse errors come back as
+ * issues with their line and column, never thrown.
+ *
+ * @example
+ * const r = parsePlan('name: x\n...', 'gameday.yaml');
+ * if (!r.ok) r.issues.forEach((i) => console.error(formatIssue(i, 'gameday.yaml')));
+ */
+export function parsePlan(
+  text: string,
+  label: string,
+): { ok: true; plan: GameDayPlan } | { ok: false; issues: Issue[] } {
+  const r = parsePlanDocument(text, label);
+  return r.ok ? { ok: true, plan: r.plan } : r;
+}
+
+/** The participants an owner names: the one so named, else everyone in that role (none: an unknown owner). */
+export function participantsFor(plan: GameDayPlan, owner: string | undefined): string[] {
+  if (owner === undefined) return [];
+  const named = plan.participants.filter((p) => p.name === owner);
+  return (named.length > 0 ? named : plan.participants.filter((p) => p.role === owner)).map((p) => p.name);
 }

@@ -15,6 +15,7 @@ import {
   type GameDayPlan,
   type GameDayStep,
   type ManualStep,
+  type SuccessCriterion,
 } from './plan.js';
 
 export { evaluateCriteria } from './criteria.js';
@@ -54,6 +55,18 @@ export interface GameDayExecutor {
   confirm(step: ManualStep, signal: AbortSignal): Promise<Confirmation>;
   /** A decision point: resolves with the option chosen. */
   decide(step: DecisionStep, signal: AbortSignal): Promise<Choice>;
+  /**
+   * Optional: a manual criterion nobody judged yet, asked once the steps (and the rollback plan) are over and
+   * before the game day ends; undefined leaves it to be judged later (judge()). Without it, all are left.
+   */
+  judge?(criterion: SuccessCriterion, signal: AbortSignal): Promise<Judgement | undefined>;
+}
+
+/** A participant's judgement of a manual criterion. */
+export interface Judgement {
+  by: string;
+  met: boolean;
+  note?: string;
 }
 
 export type GameDayStatus =
@@ -286,6 +299,7 @@ export class GameDaySession {
     s.current = undefined;
     s.waitingFor = undefined;
     this.#recompute();
+    await this.#askJudgements();
     for (const c of s.criteria)
       this.#emit({
         type: 'criterion',
@@ -301,6 +315,22 @@ export class GameDaySession {
     s.endedAt = this.#now().toISOString();
     this.#emit({ type: 'gameday.ended', text: reason, data: { status } });
     return this.state();
+  }
+
+  /** Manual criteria not judged yet, put to the executor's judge() when it has one (a stop skips them). */
+  async #askJudgements(): Promise<void> {
+    const ask = this.#executor.judge?.bind(this.#executor);
+    if (!ask) return;
+    for (const c of this.#plan.success_criteria) {
+      if (c.measure.kind !== 'manual' || this.#rollbackStop.signal.aborted) continue;
+      if (this.#state.criteria.find((r) => r.id === c.id)?.verdict !== 'manual') continue;
+      try {
+        const j = await untilAborted(ask(c, this.#rollbackStop.signal), this.#rollbackStop.signal);
+        if (j) this.judge(j.by, c.id, j.met, j.note);
+      } catch {
+        // Nobody could answer (stdin closed, a stop): the criterion stays to be judged.
+      }
+    }
   }
 
   async #rollback(reason: string): Promise<void> {
