@@ -35,6 +35,8 @@ export interface ServerExecutorOptions {
   onProblem?: (message: string) => void;
   /** A step's run ended interrupted while the emergency stop is raised: the game day stops with it. */
   onHalt?: (halt: HaltRecord) => void;
+  /** A step began to wait for a person (the session records no event for that: who is on which step). */
+  onWaiting?: () => void;
 }
 
 const ended = (r: Run) => r.status === 'finished' || r.status === 'interrupted';
@@ -201,6 +203,7 @@ export class ServerExecutor implements GameDayExecutor {
       }
       signal.addEventListener('abort', onAbort, { once: true });
       this.#waiters.set(step.id, waiter);
+      this.#o.onWaiting?.();
     });
   }
 

@@ -292,6 +292,10 @@ export class GameDayService {
       startedBy: by,
       ...(this.#o.onProblem ? { onProblem: this.#o.onProblem } : {}),
       onHalt: (halt) => this.#halted(id, halt),
+      onWaiting: () => {
+        const state = live.session.state();
+        live.queue = live.queue.then(() => this.#saveState(live, state));
+      },
     });
     const live: Live = {
       id,
@@ -340,13 +344,22 @@ export class GameDayService {
       const { seq: _seq, ...event } = e;
       const [stored] = await this.store.appendEvents(live.id, [event]);
       if (stored) this.#o.hub.publish(live.id, 'timeline', stored, stored.seq);
+    } catch (err) {
+      this.#problem(`game day ${live.id}: cannot record ${e.type}: ${problemText(err)}`);
+    }
+    await this.#saveState(live, state);
+  }
+
+  /** The session's state into the store, then to the viewers. */
+  async #saveState(live: Live, state: GameDayState): Promise<void> {
+    try {
       // An end is written by #finish, once the runs have ended.
       const status = isEnded(state.status) ? live.stored : state.status;
       await this.store.update(live.id, { status, snapshot: snapshotOf(state) });
       live.stored = status;
       await this.#publishState(live.id);
     } catch (err) {
-      this.#problem(`game day ${live.id}: cannot record ${e.type}: ${problemText(err)}`);
+      this.#problem(`game day ${live.id}: cannot record its state: ${problemText(err)}`);
     }
   }
 
