@@ -258,11 +258,21 @@ export class KyselyScheduleStore implements ScheduleStore {
     });
   }
 
-  async recordFiring(req: FiringRequest): Promise<FiringResult> {
-    const { schedule: s } = req;
-    return this.ctx.run(`firing schedule ${s.name}`, async () => {
-      try {
-        return await this.#db.transaction().execute(async (trx) => {
+  async recordFirings(reqs: readonly FiringRequest[]): Promise<FiringResult[]> {
+    if (reqs.length === 0) return [];
+    const names = [...new Set(reqs.map((r) => r.schedule.name))];
+    return this.ctx.run(`firing schedule${names.length > 1 ? 's' : ''} ${names.slice(0, 3).join(', ')}`, () =>
+      this.#db.transaction().execute(async (trx) => {
+        const results: FiringResult[] = new Array(reqs.length);
+        /** Per schedule: the newest due dealt with, and the runs this call queued. */
+        const touched = new Map<string, { s: Schedule; due: string; runs: string[] }>();
+        // Claims in one order on every server (schedule id, then due): two servers' batches on
+        // PostgreSQL then wait for each other's rows in the same order and never deadlock.
+        const order = reqs
+          .map((req, i) => ({ req, i, key: `${req.schedule.id}\u0000${req.fire.due.toISOString()}` }))
+          .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+        for (const { req, i } of order) {
+          const { schedule: s } = req;
           const row: FiringsTable = {
             schedule_id: s.id,
             due: req.fire.due.toISOString(),
@@ -273,12 +283,25 @@ export class KyselyScheduleStore implements ScheduleStore {
             reason: req.reason ?? null,
             run_id: null,
           };
-          // The claim first: a server that lost the race stops here, before any other work.
-          await trx.insertInto('schedule_firings').values(row).execute();
+          const t = touched.get(s.id) ?? { s, due: row.due, runs: [] };
+          if (row.due > t.due) t.due = row.due;
+          touched.set(s.id, t);
+          // The claim: nothing is inserted when another server has this (schedule, due); on PostgreSQL a
+          // claim in flight in another transaction is waited for, then this one does nothing.
+          const claimed = await trx
+            .insertInto('schedule_firings')
+            .values(row)
+            .onConflict((oc) => oc.columns(['schedule_id', 'due']).doNothing())
+            .returning('due')
+            .executeTakeFirst();
+          if (!claimed) {
+            results[i] = { taken: true };
+            continue;
+          }
           let run: Awaited<ReturnType<StoreContext['insertRun']>> | undefined;
           let replaced: ActiveRun[] = [];
           if (req.outcome === 'fired' && req.run) {
-            const active = await activeRuns(trx, s.id, req.sameBatch ?? []);
+            const active = await activeRuns(trx, s.id, req.catchUp ? t.runs : []);
             const decision = concurrencyDecision(s.concurrencyPolicy, active);
             if (!decision.fire) {
               row.outcome = 'skipped';
@@ -298,6 +321,7 @@ export class KyselyScheduleStore implements ScheduleStore {
                 ...(req.run.configuration !== undefined ? { configuration: req.run.configuration } : {}),
               });
               row.run_id = run.id;
+              t.runs.push(run.id);
             }
             await trx
               .updateTable('schedule_firings')
@@ -306,14 +330,12 @@ export class KyselyScheduleStore implements ScheduleStore {
               .where('due', '=', row.due)
               .execute();
           }
-          await advance(trx, s, row.due);
-          return { taken: false as const, firing: toFiring(row), ...(run ? { run } : {}), replaced };
-        });
-      } catch (err) {
-        if (this.ctx.isUniqueViolation(err)) return { taken: true as const };
-        throw err;
-      }
-    });
+          results[i] = { taken: false, firing: toFiring(row), ...(run ? { run } : {}), replaced };
+        }
+        for (const { s, due } of touched.values()) await advance(trx, s, due);
+        return results;
+      }),
+    );
   }
 
   /**
@@ -348,42 +370,6 @@ export class KyselyScheduleStore implements ScheduleStore {
         .onConflict((oc) => oc.column('run_id').doNothing())
         .execute();
     }
-  }
-
-  async recordMissed(
-    s: Schedule,
-    missed: readonly { fire: { due: Date; at: Date }; reason: string }[],
-    server: string,
-    firedAt: Date,
-  ): Promise<number> {
-    if (missed.length === 0) return 0;
-    return this.ctx.run(`recording missed firings of schedule ${s.name}`, () =>
-      this.#db.transaction().execute(async (trx) => {
-        const rows: FiringsTable[] = missed.map((m) => ({
-          schedule_id: s.id,
-          due: m.fire.due.toISOString(),
-          at: m.fire.at.toISOString(),
-          fired_at: firedAt.toISOString(),
-          server,
-          outcome: 'missed',
-          reason: m.reason,
-          run_id: null,
-        }));
-        let n = 0;
-        for (let i = 0; i < rows.length; i += 100) {
-          // RETURNING counts the rows inserted on both databases (those another server recorded are not).
-          const inserted = await trx
-            .insertInto('schedule_firings')
-            .values(rows.slice(i, i + 100))
-            .onConflict((oc) => oc.columns(['schedule_id', 'due']).doNothing())
-            .returning('due')
-            .execute();
-          n += inserted.length;
-        }
-        await advance(trx, s, rows[rows.length - 1]?.due as string);
-        return n;
-      }),
-    );
   }
 
   async listFirings(
@@ -464,19 +450,18 @@ async function advance(trx: Transaction<Db>, s: Schedule, due: string): Promise<
     .where('id', '=', s.id)
     .where('cursor', '<', due)
     .execute();
-  // Keep the newest historyLimit firings: the oldest kept one's due is the bound.
-  const bound = await trx
-    .selectFrom('schedule_firings')
-    .select('due')
+  // Keep the newest historyLimit firings: everything older than the oldest kept one goes.
+  await trx
+    .deleteFrom('schedule_firings')
     .where('schedule_id', '=', s.id)
-    .orderBy('due', 'desc')
-    .offset(s.historyLimit - 1)
-    .limit(1)
-    .executeTakeFirst();
-  if (bound)
-    await trx
-      .deleteFrom('schedule_firings')
-      .where('schedule_id', '=', s.id)
-      .where('due', '<', bound.due)
-      .execute();
+    .where('due', '<', (eb) =>
+      eb
+        .selectFrom('schedule_firings')
+        .select('due')
+        .where('schedule_id', '=', s.id)
+        .orderBy('due', 'desc')
+        .limit(1)
+        .offset(s.historyLimit - 1),
+    )
+    .execute();
 }

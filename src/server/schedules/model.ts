@@ -144,8 +144,11 @@ export interface FiringRequest {
     approval?: string;
     configuration?: Record<string, unknown>;
   };
-  /** Runs queued by the same catch-up as this one: the concurrency policy does not count them. */
-  sameBatch?: readonly string[];
+  /**
+   * A missed firing run by the run-all policy: the runs queued for the same schedule by the same call
+   * are not counted by the concurrency policy (they are the catch-up, not a previous run).
+   */
+  catchUp?: boolean;
 }
 
 /** An active run of a schedule, as the concurrency policy sees it. */
@@ -269,18 +272,12 @@ export interface ScheduleStore {
   /** The schedules with these ids. */
   getByIds(ids: readonly string[]): Promise<Schedule[]>;
   /**
-   * Records one firing, exactly once across servers: the (schedule, due) row is the claim, inserted in
-   * the transaction that queues its run (after the concurrency policy), advances the cursor and trims
-   * the history. `taken` when another server recorded it first.
+   * Records firings (of several schedules, oldest first per schedule) in one transaction, each exactly
+   * once across servers: its (schedule, due) row is the claim, inserted before the concurrency policy
+   * is applied and its run queued; a firing another server claimed is `taken`. The schedules' cursors
+   * move forward and their histories are trimmed.
    */
-  recordFiring(req: FiringRequest): Promise<FiringResult>;
-  /** Records firings as missed (those another server recorded are left as they are). */
-  recordMissed(
-    schedule: Schedule,
-    missed: readonly { fire: Fire; reason: string }[],
-    server: string,
-    firedAt: Date,
-  ): Promise<number>;
+  recordFirings(reqs: readonly FiringRequest[]): Promise<FiringResult[]>;
   /** A schedule's firings, newest first. */
   listFirings(scheduleId: string, options?: { limit?: number; before?: string }): Promise<Firing[]>;
   /** The newest `n` firings of each of these schedules. */

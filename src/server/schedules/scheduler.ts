@@ -18,8 +18,8 @@ import { ApiError } from '../api-error.js';
 import { approvalForRun } from '../approvals/gate.js';
 import type { Runner } from '../runner.js';
 import type { BlackoutGate, Notify } from '../services.js';
-import type { Run, Store } from '../store.js';
-import { type FiringRequest, MAX_CATCH_UP, planCatchUp, type Schedule } from './model.js';
+import type { ExperimentVersion, Run, Store } from '../store.js';
+import { type FiringRequest, type FiringResult, planCatchUp, type Schedule } from './model.js';
 
 export interface SchedulerOptions {
   store: Store;
@@ -40,6 +40,8 @@ const SCAN_BATCH = 1000;
 /** At most this many of them are recorded (the newest): the history keeps fewer anyway. */
 const SCAN_KEEP = 1000;
 const SCAN_ROUNDS = 100;
+/** Schedules whose firings are recorded in one transaction. */
+const BATCH = 50;
 /** A schedule whose firing could not be recorded (the database is away) is tried again after this. */
 const RETRY_MS = 1000;
 
@@ -109,6 +111,8 @@ class FireHeap {
 
 /** What a firing found when it looked (read once per round of due firings, not once per firing). */
 interface RoundState {
+  /** Experiments read this round, by name and version (many schedules of one experiment read it once). */
+  experiments: Map<string, ExperimentVersion | undefined>;
   halt?: string;
   blackout?: string;
   maxTargets?: number | undefined;
@@ -241,22 +245,49 @@ export class Scheduler {
     }
   }
 
-  /** Fires every schedule whose time has come, oldest first. */
+  /**
+   * Fires every schedule whose time has come: their firings are prepared (what may stop each, its run),
+   * then recorded a batch of schedules per transaction (a burst of schedules due at one instant costs
+   * a few commits, not one each).
+   */
   private async fireDue(): Promise<void> {
-    let round: RoundState | undefined;
-    for (;;) {
-      if (this.stopped) return;
-      const top = this.heap.peek();
-      if (!top || top.at > this.now()) return;
+    const due: Entry[] = [];
+    const now = this.now();
+    for (let top = this.heap.peek(); top && top.at <= now; top = this.heap.peek()) {
       this.heap.pop();
       const entry = this.entries.get(top.id);
-      if (!entry || entry.gen !== top.gen) continue;
+      if (entry && entry.gen === top.gen) due.push(entry);
+    }
+    if (due.length === 0) return;
+    let round: RoundState;
+    try {
+      round = await this.roundState();
+    } catch (err) {
+      this.problem(`the scheduler cannot read the emergency stop: ${(err as Error).message}`);
+      for (const entry of due) this.reschedule(entry, this.now() + RETRY_MS);
+      return;
+    }
+    for (let i = 0; i < due.length && !this.stopped; i += BATCH) {
+      const batch = due.slice(i, i + BATCH);
+      const planned: { entry: Entry; reqs: FiringRequest[]; last?: Date }[] = [];
       try {
-        round ??= await this.roundState();
-        await this.process(entry, round);
+        for (const entry of batch) planned.push({ entry, ...(await this.prepare(entry, round)) });
+        const reqs = planned.flatMap((p) => p.reqs);
+        // When they are recorded, after the checks: what the firing's lateness is measured by.
+        const firedAt = new Date(this.now());
+        for (const r of reqs) r.firedAt = firedAt;
+        const results = await this.opts.store.schedules.recordFirings(reqs);
+        this.announce(reqs, results);
+        for (const p of planned) {
+          if (p.last) p.entry.cursor = p.last;
+          if (this.entries.get(p.entry.s.id) === p.entry) this.reschedule(p.entry);
+        }
       } catch (err) {
-        this.problem(`schedule ${entry.s.name}: cannot record its firing: ${(err as Error).message}`);
-        if (this.entries.get(entry.s.id) === entry) this.reschedule(entry, this.now() + RETRY_MS);
+        // The database is away (or refused): these schedules are tried again soon, and their firings
+        // become missed once later than their deadline.
+        this.problem(`cannot record schedule firings: ${(err as Error).message}`);
+        for (const entry of batch)
+          if (this.entries.get(entry.s.id) === entry) this.reschedule(entry, this.now() + RETRY_MS);
       }
     }
   }
@@ -265,6 +296,7 @@ export class Scheduler {
     const halt = await this.opts.store.getHalt();
     const blackout = await this.opts.blackout.current(new Date(this.now()));
     return {
+      experiments: new Map(),
       ...(halt
         ? { halt: `the emergency stop is raised (by ${halt.by} since ${halt.since}: ${halt.reason})` }
         : {}),
@@ -272,8 +304,11 @@ export class Scheduler {
     };
   }
 
-  /** Deals with every firing of `entry` due by now: on time, late within its deadline, or missed. */
-  private async process(entry: Entry, round: RoundState): Promise<void> {
+  /**
+   * The firings of `entry` due by now, each with what becomes of it: on time, late within its
+   * deadline, or missed (the missed-run policy says which of those still run). `last`: the newest due.
+   */
+  private async prepare(entry: Entry, round: RoundState): Promise<{ reqs: FiringRequest[]; last?: Date }> {
     const { s } = entry;
     const now = this.now();
     const anchor = new Date(s.createdAt);
@@ -290,126 +325,134 @@ export class Scheduler {
     }
     // A jittered firing whose due time passed but whose start has not waits for its start.
     fires = fires.filter((f) => f.at.getTime() <= now);
-    const plan = planCatchUp(s, fires, now);
-    const missed = plan.filter((p) => p.outcome === 'missed') as { fire: Fire; reason: string }[];
-    if (missed.length > 0) {
-      const recorded = await this.opts.store.schedules.recordMissed(
-        s,
-        missed,
-        this.opts.serverId,
-        new Date(this.now()),
-      );
-      if (recorded > 0)
-        this.opts.notify('schedule.skipped', `schedule ${s.name}: ${recorded} firing(s) missed`, {
-          schedule: s.name,
-          missed: recorded,
-          reason: missed[missed.length - 1]?.reason,
-        });
-    }
-    const batch: string[] = [];
-    for (const p of plan) {
+    const reqs: FiringRequest[] = [];
+    for (const p of planCatchUp(s, fires, now)) {
       if (p.outcome === 'missed') {
-        entry.cursor = p.fire.due;
+        reqs.push(this.request(s, p.fire, { outcome: 'missed', reason: p.reason as string }));
         continue;
       }
-      if (batch.length > MAX_CATCH_UP) break;
-      const run = await this.fire(s, p.fire, round, p.reason, batch);
-      if (run) batch.push(run);
-      entry.cursor = p.fire.due;
+      const { skip, run } = await this.check(s, p.fire, round);
+      const reason = skip ?? p.reason;
+      reqs.push(
+        this.request(s, p.fire, {
+          outcome: skip === undefined ? 'fired' : 'skipped',
+          ...(reason !== undefined ? { reason } : {}),
+          ...(run ? { run } : {}),
+          ...(p.reason !== undefined ? { catchUp: true } : {}),
+        }),
+      );
     }
-    if (this.entries.get(s.id) === entry) this.reschedule(entry);
+    const last = fires[fires.length - 1]?.due;
+    return { reqs, ...(last ? { last } : {}) };
   }
 
-  /** One firing: looks at what may stop it, then records it (with its run) unless another server did. */
-  private async fire(
+  private request(
+    s: Schedule,
+    fire: Fire,
+    what: Pick<FiringRequest, 'outcome' | 'reason' | 'run' | 'catchUp'>,
+  ): FiringRequest {
+    return { schedule: s, fire, firedAt: new Date(this.now()), server: this.opts.serverId, ...what };
+  }
+
+  /** What may stop one firing (the monkey's roll, a halt, a blackout, no experiment, no approval), or its run. */
+  private async check(
     s: Schedule,
     fire: Fire,
     round: RoundState,
-    caughtUp: string | undefined,
-    sameBatch: readonly string[],
-  ): Promise<string | undefined> {
+  ): Promise<{ skip?: string; run?: FiringRequest['run'] }> {
     const { store, home } = this.opts;
-    let skip: string | undefined;
-    let run: FiringRequest['run'];
     if (fire.skipped === 'probability') {
       const p = 'monkey' in s.timing ? s.timing.monkey.probability : 1;
-      skip = `the day's planned run lost its probability roll (probability ${p})`;
-    } else if (round.halt) skip = round.halt;
-    else if (round.blackout) skip = round.blackout;
-    else {
-      const experiment = await store.getExperiment(s.experiment, s.version);
-      if (!experiment)
-        skip = `experiment ${s.experiment}${s.version === undefined ? '' : ` version ${s.version}`} is not stored`;
-      else {
-        let approval: string | undefined;
-        let configuration: Record<string, unknown> | undefined;
-        try {
-          ({ approval } = await approvalForRun(store, home, experiment, {
-            standing: true,
-            actor: `schedule:${s.name}`,
-            now: new Date(this.now()),
-          }));
-        } catch (err) {
-          // A production experiment without a standing approval: recorded, not run.
-          if (!(err instanceof ApiError && err.status === 409)) throw err;
-          skip = err.message;
-        }
-        if (skip === undefined) {
-          try {
-            configuration = s.targets ? await this.pick(s, fire, round) : undefined;
-          } catch (err) {
-            // Settings that cannot be read refuse the run rather than ignore their blast radius.
-            skip = (err as Error).message;
-          }
-        }
-        if (skip === undefined) {
-          run = {
-            experiment: experiment.name,
-            experimentVersion: experiment.version,
-            title: experiment.title,
-            tags: [...new Set([...experiment.tags, ...s.tags])],
-            ...(approval !== undefined ? { approval } : {}),
-            ...(configuration ? { configuration } : {}),
-          };
-        }
-      }
+      return { skip: `the day's planned run lost its probability roll (probability ${p})` };
     }
-    const reason = skip ?? caughtUp;
-    const result = await store.schedules.recordFiring({
-      schedule: s,
-      fire,
-      firedAt: new Date(this.now()),
-      server: this.opts.serverId,
-      outcome: skip === undefined ? 'fired' : 'skipped',
-      ...(reason !== undefined ? { reason } : {}),
-      ...(run ? { run } : {}),
-      sameBatch,
-    });
-    if (result.taken) return undefined;
-    const { firing } = result;
-    if (result.run) this.opts.runner.notifyQueued(result.run as unknown as Run);
-    for (const r of result.replaced)
-      if (r.status === 'running' && r.claimedBy === this.opts.serverId)
-        this.opts.runner.abort(
-          r.id,
-          `replaced by a newer run of schedule ${s.name} (concurrency policy replace)`,
-          true,
-        );
-    const fired = firing.outcome === 'fired';
-    this.opts.notify(
-      fired ? 'schedule.fired' : 'schedule.skipped',
-      fired
-        ? `schedule ${s.name} fired: run ${firing.run} of ${s.experiment}`
-        : `schedule ${s.name} skipped its firing due ${firing.due}: ${firing.reason ?? ''}`,
-      {
+    if (round.halt) return { skip: round.halt };
+    if (round.blackout) return { skip: round.blackout };
+    const key = `${s.experiment}\u0000${s.version ?? ''}`;
+    if (!round.experiments.has(key))
+      round.experiments.set(key, await store.getExperiment(s.experiment, s.version));
+    const experiment = round.experiments.get(key);
+    if (!experiment)
+      return {
+        skip: `experiment ${s.experiment}${s.version === undefined ? '' : ` version ${s.version}`} is not stored`,
+      };
+    let approval: string | undefined;
+    try {
+      ({ approval } = await approvalForRun(store, home, experiment, {
+        standing: true,
+        actor: `schedule:${s.name}`,
+        now: new Date(this.now()),
+        notify: this.opts.notify,
+      }));
+    } catch (err) {
+      // A production experiment without a standing approval (409), or settings that cannot be read
+      // (503): recorded as skipped with the reason, not run.
+      if (!(err instanceof ApiError)) throw err;
+      return { skip: err.message };
+    }
+    let configuration: Record<string, unknown> | undefined;
+    try {
+      configuration = s.targets ? await this.pick(s, fire, round) : undefined;
+    } catch (err) {
+      // Settings that cannot be read refuse the run rather than ignore their blast radius.
+      return { skip: (err as Error).message };
+    }
+    return {
+      run: {
+        experiment: experiment.name,
+        experimentVersion: experiment.version,
+        title: experiment.title,
+        tags: [...new Set([...experiment.tags, ...s.tags])],
+        ...(approval !== undefined ? { approval } : {}),
+        ...(configuration ? { configuration } : {}),
+      },
+    };
+  }
+
+  /** Tells the run loop, the replaced runs' server and the webhooks what the firings did. */
+  private announce(reqs: readonly FiringRequest[], results: readonly FiringResult[]): void {
+    const missed = new Map<Schedule, { n: number; reason?: string }>();
+    for (const [i, result] of results.entries()) {
+      const s = (reqs[i] as FiringRequest).schedule;
+      if (result.taken) continue;
+      const { firing } = result;
+      if (result.run) this.opts.runner.notifyQueued(result.run as unknown as Run);
+      for (const r of result.replaced)
+        if (r.status === 'running' && r.claimedBy === this.opts.serverId)
+          this.opts.runner.abort(
+            r.id,
+            `replaced by a newer run of schedule ${s.name} (concurrency policy replace)`,
+            true,
+          );
+      if (firing.outcome === 'missed') {
+        const m = missed.get(s) ?? { n: 0 };
+        m.n++;
+        if (firing.reason) m.reason = firing.reason;
+        missed.set(s, m);
+        continue;
+      }
+      const fired = firing.outcome === 'fired';
+      this.opts.notify(
+        fired ? 'schedule.fired' : 'schedule.skipped',
+        fired
+          ? `schedule ${s.name} fired: run ${firing.run} of ${s.experiment}`
+          : `schedule ${s.name} skipped its firing due ${firing.due}: ${firing.reason ?? ''}`,
+        {
+          schedule: s.name,
+          experiment: s.experiment,
+          due: firing.due,
+          ...(firing.run ? { run: firing.run } : {}),
+          ...(firing.reason ? { reason: firing.reason } : {}),
+        },
+      );
+    }
+    // Missed firings are told once per schedule (an outage of a frequent schedule is one message).
+    for (const [s, m] of missed)
+      this.opts.notify('schedule.skipped', `schedule ${s.name}: ${m.n} firing(s) missed`, {
         schedule: s.name,
         experiment: s.experiment,
-        due: firing.due,
-        ...(firing.run ? { run: firing.run } : {}),
-        ...(firing.reason ? { reason: firing.reason } : {}),
-      },
-    );
-    return firing.run;
+        missed: m.n,
+        ...(m.reason ? { reason: m.reason } : {}),
+      });
   }
 
   /** Chaos Monkey's targets for this firing, seeded by it (every server picks the same), within the blast radius. */
