@@ -87,7 +87,9 @@ for (const f of firings) outcomes[f.outcome] = (outcomes[f.outcome] ?? 0) + 1;
 const result = {
   bench: 'schedule-precision',
   database: database ? 'postgres' : 'sqlite',
-  mode: SPREAD ? `spread (@every ${PERIOD}s per schedule)` : `burst (*/${PERIOD} s: all ${SCHEDULES} due together)`,
+  mode: SPREAD
+    ? `spread (@every ${PERIOD}s per schedule)`
+    : `burst (*/${PERIOD} s: all ${SCHEDULES} due together)`,
   schedules: SCHEDULES,
   firings: late.length,
   latenessMs: { p50: at(50), p99: at(99), max: late[late.length - 1], min: late[0] },
