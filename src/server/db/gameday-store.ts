@@ -1,8 +1,8 @@
 /**
  * The GameDayStore on Kysely (migrations/0009-gamedays.ts): the same statements on SQLite and
  * PostgreSQL. A timeline event's seq is the next one of its game day, read and written in one
- * transaction; two servers appending at once (a note through one while another runs the game day)
- * collide on the primary key, and the loser reads again.
+ * transaction that holds the game day's row (a note through one server while another runs the game
+ * day wait for each other); the primary key is the backstop, and a collision reads again.
  */
 import type { Kysely } from 'kysely';
 import {
@@ -237,6 +237,10 @@ export class KyselyGameDayStore implements GameDayStore {
       for (let attempt = 1; ; attempt++) {
         try {
           return await this.#db.transaction().execute(async (trx) => {
+            // The game day's row locked first on PostgreSQL: appends to one timeline wait for each
+            // other instead of colliding (SQLite's transactions already take the write lock at BEGIN).
+            if (this.#ctx.kind === 'postgres')
+              await trx.selectFrom('gamedays').select('id').where('id', '=', id).forUpdate().execute();
             const last = await trx
               .selectFrom('gameday_events')
               .select((eb) => eb.fn.max('seq').as('seq'))
