@@ -98,7 +98,10 @@ test('#/blackouts: empty, create (in force at once), a refused form, delete; fit
     // A refused form shows the server's message and the field it names.
     await form.getByLabel('Name').fill('bad name');
     await form.getByRole('button', { name: 'Create' }).click();
-    await page.getByText('Not created.').waitFor();
+    await form
+      .getByRole('alert')
+      .getByText(/^Error 400/)
+      .waitFor();
     await page.locator('.issues code', { hasText: 'name' }).first().waitFor();
 
     const minute = (ms: number) => new Date(ms).toISOString().slice(0, 16);

@@ -8,7 +8,7 @@
 import { useState } from 'preact/hooks';
 import type { BlackoutList, StoredBlackout } from '../../../src/server/blackouts/model.js';
 import { ApiFailure, call, can } from '../api.js';
-import { Empty, Failure, Issues, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
+import { Empty, Failure, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
 import './blackouts.css';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -170,14 +170,7 @@ function CreateWindow({ onCreated }: { onCreated: () => void }) {
           </button>
         </div>
       </div>
-      {error && (
-        <div class="state failure" role="alert">
-          <p>
-            <strong>Not created.</strong> {error.message}
-          </p>
-          <Issues issues={error.issues} />
-        </div>
-      )}
+      {error && <Failure error={error} />}
       {done && (
         <p class="state success" role="status">
           {done}.
