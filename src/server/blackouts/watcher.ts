@@ -81,7 +81,9 @@ export class BlackoutWatcher implements BlackoutGate {
 
   /** Looks now (a window was created, changed or deleted through this server). */
   async refresh(): Promise<void> {
-    clearTimeout(this.#timer);
+    // A look under way may have read the windows before the change: this one starts after it.
+    await this.#looking;
+    if (this.#closed) return;
     await this.#look({ announce: true });
     this.#schedule();
   }
@@ -109,7 +111,9 @@ export class BlackoutWatcher implements BlackoutGate {
     else this.#problems.set(source, message);
   }
 
+  /** Arms the one pending look (replacing any: a refresh and a poll never make two loops). */
   #schedule(): void {
+    clearTimeout(this.#timer);
     if (this.#closed) return;
     const poll = this.opts.pollMs ?? 1000;
     const untilChange = this.#validUntil - this.#now().getTime();
