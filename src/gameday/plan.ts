@@ -335,17 +335,107 @@ export function crossChecks(plan: GameDayPlan): RawIssue[] {
   return out;
 }
 
+/** A value in a message: short, and its type when it is not a scalar. */
+function shown(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return String(v);
+}
+
+function valueAt(root: unknown, path: Path): unknown {
+  let v = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return undefined;
+    v = (v as Record<string | number, unknown>)[seg];
+  }
+  return v;
+}
+
+const EXPECTED: Record<string, string> = {
+  array: 'a list',
+  object: 'an object',
+  string: 'a string',
+  number: 'a number',
+  boolean: 'a boolean',
+  int: 'an integer',
+};
+const kindsOf = (u: { options: readonly z.ZodType[] }) =>
+  u.options.map((o) => String((o as unknown as { shape: { kind: { value: unknown } } }).shape.kind.value));
+const STEP_KINDS = kindsOf(GameDayStepSchema);
+const MEASURE_KINDS = kindsOf(MeasureSchema);
+
+/** zod's own wording ("Invalid input...") is replaced; the schema's messages are kept. */
+const ZOD_DEFAULT = /^(Invalid|Too small|Too big|Unrecognized)/;
+
 // TODO(E1 request 1): replace with experiment/validate.ts documentIssues once exported, for one wording.
-function zodIssues(error: z.ZodError): RawIssue[] {
+function zodIssues(error: z.ZodError, root: unknown): RawIssue[] {
   const out: RawIssue[] = [];
   const walk = (issues: readonly z.core.$ZodIssue[], prefix: Path) => {
     for (const i of issues) {
       const path = [...prefix, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
-      if (i.code === 'invalid_union' && i.errors.length > 0 && (i as { note?: string }).note === undefined) {
-        // The branch with the fewest issues is the one the author meant.
-        const best = [...i.errors].sort((a, b) => a.length - b.length)[0]!;
-        walk(best, path);
-      } else out.push({ path, message: i.message });
+      const value = valueAt(root, path);
+      const own = ZOD_DEFAULT.test(i.message) ? undefined : i.message;
+      switch (i.code) {
+        case 'invalid_union': {
+          if (i.errors.length === 0 || (i as { note?: string }).note === 'No matching discriminator') {
+            const kinds = path.includes('measure') ? MEASURE_KINDS : STEP_KINDS;
+            const expected = `expected one of ${kinds.map((k) => JSON.stringify(k)).join(', ')}`;
+            out.push({
+              path,
+              message: value === undefined ? `required (${expected})` : `${expected}, got ${shown(value)}`,
+            });
+            break;
+          }
+          // The branch with the fewest issues is the one the author meant.
+          walk([...i.errors].sort((a, b) => a.length - b.length)[0]!, path);
+          break;
+        }
+        case 'invalid_type':
+          out.push({
+            path,
+            message:
+              value === undefined
+                ? 'required'
+                : `${own ?? `expected ${EXPECTED[i.expected] ?? i.expected}`}, got ${shown(value)}`,
+          });
+          break;
+        case 'invalid_value':
+          out.push({
+            path,
+            message:
+              value === undefined
+                ? 'required'
+                : `${own ?? `expected one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`}, got ${shown(value)}`,
+          });
+          break;
+        case 'unrecognized_keys':
+          for (const k of i.keys)
+            out.push({ path: [...path, k], message: 'unknown key (not part of the game-day plan format)' });
+          break;
+        case 'too_small':
+        case 'too_big': {
+          const small = i.code === 'too_small';
+          const bound = String(small ? i.minimum : i.maximum);
+          const what = i.origin === 'array' ? ' items' : i.origin === 'string' ? ' characters' : '';
+          out.push({
+            path,
+            message:
+              own ??
+              (i.origin === 'string' && small && bound === '1'
+                ? 'must not be empty'
+                : `expected ${small ? 'at least' : 'at most'} ${bound}${what}${what ? '' : `, got ${shown(value)}`}`),
+          });
+          break;
+        }
+        default:
+          out.push({
+            path,
+            message: own ?? `${i.message}${value === undefined ? '' : `, got ${shown(value)}`}`,
+          });
+      }
     }
   };
   walk(error.issues, []);
@@ -389,7 +479,7 @@ export function validatePlan(
     };
   }
   const parsed = GameDayPlanSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, issues: positioned(zodIssues(parsed.error), positionOf) };
+  if (!parsed.success) return { ok: false, issues: positioned(zodIssues(parsed.error, raw), positionOf) };
   const cross = crossChecks(parsed.data);
   if (cross.length > 0) return { ok: false, issues: positioned(cross, positionOf) };
   return { ok: true, plan: parsed.data };
