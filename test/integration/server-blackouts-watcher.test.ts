@@ -67,12 +67,10 @@ test('current() follows an injected clock from the windows last read, and outliv
     assert.match(problems[0]!, /^blackout windows: cannot read the database's: /);
     now = new Date('2026-12-21T23:00:00Z');
     assert.equal(await watcher.current(), undefined, 'it ends on time');
-    assert.deepEqual(
-      notices,
-      [
-        'blackout.opened: blackout freeze (dates 2026-12-20 to 2026-12-21, Europe/Paris): year end: nothing starts, until 2026-12-21T23:00:00.000Z',
-      ].slice(0, notices.length),
-    );
+    // The opening is announced by the first look that sees it (current() only answers).
+    assert.deepEqual(notices, [
+      'blackout.opened: blackout freeze (dates 2026-12-20 to 2026-12-21, Europe/Paris): year end: nothing starts, until 2026-12-21T23:00:00.000Z',
+    ]);
   } finally {
     await watcher.stop();
     await store.close().catch(() => undefined);
