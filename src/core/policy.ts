@@ -4,6 +4,11 @@
  *    a terminal, or `--yes`);
  *  - runs may be allowed only inside given time windows.
  * Both decisions are recorded in the journal (`faultline.policy`).
+ *
+ * Time windows are also the blackout kind "outside these windows" (schedule/blackout.ts), which reads
+ * local time through `localTime` and the windows through `matchingWindow` here, so both agree by
+ * construction: runFromSource asks the blackout arithmetic first (it covers the settings file's named
+ * `blackouts` too, and watches during the run), and this check then records which window allowed it.
  */
 import { z } from 'zod';
 import { FaultlineError } from './errors.js';
