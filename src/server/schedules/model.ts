@@ -187,16 +187,16 @@ export function concurrencyDecision(
   };
 }
 
-/** The next `n` fire times (ISO 8601) after `now` (none while paused). */
-export function upcoming(s: Schedule, n: number, now: Date): string[] {
+/** The next `n` firings after `now` (none while paused): each one's due time (epoch ms) and start (ISO 8601). */
+export function upcoming(s: Schedule, n: number, now: Date): { due: number; at: string }[] {
   if (s.paused) return [];
-  const out: string[] = [];
+  const out: { due: number; at: string }[] = [];
   const cursor = new Date(s.cursor);
   let after = cursor > now ? cursor : now;
   for (let i = 0; i < n; i++) {
     const f = nextFire(s.timing, s.id, after, new Date(s.createdAt));
     if (!f) break;
-    out.push(f.at.toISOString());
+    out.push({ due: f.due.getTime(), at: f.at.toISOString() });
     after = f.due;
   }
   return out;
