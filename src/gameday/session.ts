@@ -456,25 +456,26 @@ export class GameDaySession {
       case 'experiment': {
         let runId: string | undefined;
         let announced = false;
-        const run = await untilAborted(
-          this.#executor.runExperiment(step, signal, (id) => {
+        // Not raced against the signal as people's answers are: a stopped run still reverts its faults, and
+        // the rollback plan must not start (nor the game day end) before that is done.
+        const run = await this.#executor
+          .runExperiment(step, signal, (id) => {
             runId = id;
             announced = true;
             this.#emit({ type: 'run.started', step: step.id, data: id ? { runId: id } : {} });
-          }),
-          signal,
-        ).catch((err: unknown) => {
-          this.#emit({
-            type: 'run.ended',
-            step: step.id,
-            text: message(err),
-            data: {
-              ...(runId ? { runId } : {}),
-              verdict: announced && signal.aborted ? 'interrupted' : 'refused',
-            },
+          })
+          .catch((err: unknown) => {
+            this.#emit({
+              type: 'run.ended',
+              step: step.id,
+              text: message(err),
+              data: {
+                ...(runId ? { runId } : {}),
+                verdict: announced && signal.aborted ? 'interrupted' : 'refused',
+              },
+            });
+            throw err;
           });
-          throw err;
-        });
         s.runs.push(run);
         const verdict = runVerdict(run.journal);
         this.#emit({
