@@ -368,7 +368,8 @@ function useGameDay(id: string): {
     });
     es.addEventListener('gameday', (e) => {
       const next = JSON.parse((e as MessageEvent<string>).data) as Omit<GameDayView, 'timeline'>;
-      setView((v) => (v ? { ...v, ...next, timeline: v.timeline } : v));
+      // Whole, not merged: a field the new state lacks (no one waited on any more) must go.
+      setView((v) => (v ? { ...next, timeline: v.timeline } : v));
     });
     es.addEventListener('end', (e) => {
       es.close();
@@ -391,7 +392,9 @@ function useGameDay(id: string): {
 
   // A game day started from this page: its stream is asked for again, now that there is something to say.
   const set = (v: GameDayView) => {
-    setView(v);
+    // An answer older than what the stream already brought (its timeline is shorter) is not shown.
+    const last = (g: GameDayView | undefined) => g?.timeline.at(-1)?.seq ?? 0;
+    setView((cur) => (last(v) >= last(cur) ? v : cur));
     if (stream === 'ended' && !ENDED.has(v.status)) {
       setStream('connecting');
       setAttempt((a) => a + 1);
