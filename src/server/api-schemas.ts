@@ -25,6 +25,17 @@ export const ErrorSchema = z.object({
 });
 export type ApiError = z.infer<typeof ErrorSchema>;
 
+/** A route's JSON answer, for createRoute's `responses` (every route group declares its answers with it). */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+/** A route's required JSON body, for createRoute's `request`. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  body: { content: { 'application/json': { schema } }, required: true },
+});
+
 /** The largest experiment source the API takes (the CLI's file limit is 10 MiB; an upload is text in JSON). */
 export const MAX_SOURCE_CHARS = 4 * 1024 * 1024;
 

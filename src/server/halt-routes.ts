@@ -7,9 +7,8 @@
  * stopping must work when things are failing.
  */
 import { createRoute } from '@hono/zod-openapi';
-import type { z } from 'zod';
 import { ApiError } from './api-error.js';
-import { ErrorSchema } from './api-schemas.js';
+import { ErrorSchema, json } from './api-schemas.js';
 import { need, principalOf } from './auth/access.js';
 import {
   announceHalt,
@@ -26,11 +25,6 @@ import {
 } from './halt.js';
 import type { RouteGroup } from './route-deps.js';
 import type { HaltRecord } from './store.js';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 
 const errors = {
   400: json(ErrorSchema, 'The request is malformed: its issues say where'),

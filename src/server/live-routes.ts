@@ -11,17 +11,12 @@ import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
-import { ErrorSchema, RunParamsSchema } from './api-schemas.js';
+import { ErrorSchema, json, RunParamsSchema } from './api-schemas.js';
 import { need } from './auth/access.js';
 import { type LiveHub, type LiveSink, SSE_HEADERS } from './live.js';
 import { initialLiveState, type LiveState } from './live-state.js';
 import type { RouteGroup } from './route-deps.js';
 import type { Run } from './store.js';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 
 const eventStream = (description: string) => ({
   content: { 'text/event-stream': { schema: z.string() } },

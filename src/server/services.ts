@@ -19,6 +19,8 @@ export interface ActiveBlackout {
 export interface BlackoutGate {
   /** The blackout in force at `now` (default: the present), if any. */
   current(now?: Date): Promise<ActiveBlackout | undefined>;
+  /** Looks at the windows again now (a window was created, changed or deleted through this server). */
+  refresh?(): Promise<void>;
 }
 
 /** Events the server sends to the settings file's webhooks (core/webhook.ts lists them with the run's own). */

@@ -7,10 +7,9 @@
  * rendered at most once per METRICS_CACHE_MS however many scrape it.
  */
 import { createRoute } from '@hono/zod-openapi';
-import type { z } from 'zod';
 import { Exposition, labels } from '../core/prom-text.js';
 import { ApiError } from './api-error.js';
-import { CompareQuerySchema, ErrorSchema, TrendsQuerySchema } from './api-schemas.js';
+import { CompareQuerySchema, ErrorSchema, json, TrendsQuerySchema } from './api-schemas.js';
 import { need } from './auth/access.js';
 import type { RouteGroup } from './route-deps.js';
 import { type Store, VERDICTS } from './store.js';
@@ -34,11 +33,6 @@ export const METRICS_WINDOW_DAYS = 30;
 export const METRICS_CACHE_MS = 5000;
 
 const DAY_MS = 86_400_000;
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 
 const badRequest = (path: string, message: string) =>
   new ApiError(400, 'bad_request', `invalid request: ${path}: ${message}`, [{ path, message }]);

@@ -12,7 +12,7 @@ import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { ApiError } from '../api-error.js';
-import { ErrorSchema } from '../api-schemas.js';
+import { ErrorSchema, json, jsonBody } from '../api-schemas.js';
 import type { Store } from '../store.js';
 import { type Access, type AuthEnv, need, principalOf, SESSION_COOKIE } from './access.js';
 import type { SignInLimiter } from './rate-limit.js';
@@ -53,13 +53,6 @@ export interface AuthRoutesOptions {
   audit(c: Context, action: string, subject?: string, detail?: Record<string, unknown>): Promise<unknown>;
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { 'application/json': { schema } }, required: true },
-});
 const errors = {
   400: json(ErrorSchema, 'The request is malformed: its issues say where'),
   401: json(ErrorSchema, 'No session or token, or a wrong one'),

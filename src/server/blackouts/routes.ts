@@ -16,11 +16,10 @@ import {
   TIME_WINDOWS_NAME,
 } from '../../schedule/blackout.js';
 import { ApiError } from '../api-error.js';
-import { ErrorSchema } from '../api-schemas.js';
+import { ErrorSchema, json, jsonBody } from '../api-schemas.js';
 import { need, principalOf } from '../auth/access.js';
 import { ObjectNameSchema } from '../names.js';
 import type { RouteGroup } from '../route-deps.js';
-import type { BlackoutGate } from '../services.js';
 import {
   type BlackoutListing,
   BlackoutListSchema,
@@ -30,25 +29,12 @@ import {
   StoredBlackoutSchema,
 } from './model.js';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-
-const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { 'application/json': { schema } }, required: true },
-});
-
 const errors = {
   400: json(ErrorSchema, 'The request is malformed: its issues say where'),
   503: json(ErrorSchema, 'The database cannot be read'),
 };
 
 const ParamsSchema = z.object({ name: ObjectNameSchema });
-
-/** A gate that can look again at once (blackouts/watcher.ts does): found by its method. */
-const refresh = async (gate: BlackoutGate) =>
-  (gate as BlackoutGate & { refresh?: () => Promise<void> }).refresh?.();
 
 function listing(
   rule: BlackoutRule,
@@ -138,7 +124,7 @@ export const registerBlackoutRoutes: RouteGroup = (app, deps) => {
           `name: a blackout window named ${window.name} exists (change it with PUT /api/blackouts/${window.name})`,
         );
       await deps.audit(c, 'blackout.create', window.name, { window });
-      await refresh(deps.blackout);
+      await deps.blackout.refresh?.();
       return c.json(created, 201);
     },
   );
@@ -165,7 +151,7 @@ export const registerBlackoutRoutes: RouteGroup = (app, deps) => {
         throw new ApiError(404, 'not_found', `no blackout window ${name} in the database`);
       const { createdAt: _c, createdBy: _b, updatedAt: _u, updatedBy: _w, ...before } = was;
       await deps.audit(c, 'blackout.update', name, { before, after: { name, ...fields } });
-      await refresh(deps.blackout);
+      await deps.blackout.refresh?.();
       return c.json(updated, 200);
     },
   );
@@ -189,7 +175,7 @@ export const registerBlackoutRoutes: RouteGroup = (app, deps) => {
       if (!was || !(await store.blackouts.delete(name)))
         throw new ApiError(404, 'not_found', `no blackout window ${name} in the database`);
       await deps.audit(c, 'blackout.delete', name, { window: was });
-      await refresh(deps.blackout);
+      await deps.blackout.refresh?.();
       deps.runner.wake();
       return c.body(null, 204);
     },
