@@ -35,6 +35,8 @@ import {
   ExperimentQuerySchema,
   HealthSchema,
   ImportRunSchema,
+  json,
+  jsonBody,
   RunParamsSchema,
   RunQuerySchema,
   StartRunSchema,
@@ -109,11 +111,6 @@ export interface AppOptions {
   onClose?: (fn: () => Promise<void>) => void;
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-
 const errors = {
   400: json(ErrorSchema, 'The request is malformed: its issues say where'),
   404: json(ErrorSchema, 'No such experiment, version or run'),
@@ -124,10 +121,6 @@ const errors = {
 /** An experiment as the API shows it: with its lifecycle state (approvals/model.ts). */
 const withLifecycleSchema = <T extends z.ZodObject>(schema: T) =>
   schema.extend({ lifecycle: LifecycleSchema });
-
-const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { 'application/json': { schema } }, required: true },
-});
 
 /**
  * Refuses text a run's columns cannot hold: PostgreSQL's text refuses NUL, which would be the database's
