@@ -12,7 +12,7 @@ import { ApiFailure, api, session, type Who } from './api.js';
 import { EmergencyStop, HaltBanner } from './halt.js';
 import { ApprovalsPage } from './pages/approvals.js';
 import { AuditPage } from './pages/audit.js';
-import { BlackoutsPage } from './pages/blackouts.js';
+import { BlackoutBanner, BlackoutsPage } from './pages/blackouts.js';
 import { ComparePage } from './pages/compare.js';
 import { ExperimentPage, ExperimentsPage } from './pages/experiments.js';
 import { GameDaysPage } from './pages/gamedays.js';
@@ -145,6 +145,7 @@ function App() {
         {who.state === 'signed-in' && <Identity who={who} />}
       </header>
       {who.state === 'signed-in' && <HaltBanner who={who} />}
+      {who.state === 'signed-in' && <BlackoutBanner />}
       <main id="main" tabIndex={-1}>
         <Main who={who} route={route} />
       </main>
