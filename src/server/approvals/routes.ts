@@ -47,19 +47,19 @@ const errors = {
 const TOKEN_PREFIX = 'token:';
 
 /**
- * The people an actor stands for: the actor, and for a token (`token:<name>`) the user who owns it, so
- * nobody approves their own work through a token.
+ * The people an actor stands for: for a token (`token:<name>`) the user who owns it (first: messages
+ * name the person) and the token, so nobody approves their own work through a token; else the actor.
  */
 async function peopleOf(store: Store, actor: string): Promise<string[]> {
   if (!actor.startsWith(TOKEN_PREFIX)) return [actor];
   const name = actor.slice(TOKEN_PREFIX.length);
   const owner = (await store.listTokens()).find((t) => t.name === name)?.owner;
-  return owner === undefined || owner === 'local' ? [actor] : [actor, owner];
+  return owner === undefined || owner === 'local' ? [actor] : [owner, actor];
 }
 
 function principalPeople(p: Principal): string[] {
   const owner = p.token?.owner;
-  return owner === undefined || owner === 'local' ? [p.actor] : [p.actor, owner];
+  return owner === undefined || owner === 'local' ? [p.actor] : [owner, p.actor];
 }
 
 const describe = (a: Approval) =>
