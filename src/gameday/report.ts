@@ -65,8 +65,8 @@ export function describeEvent(e: TimelineEvent): string {
       return `rollback plan finished: ${String(d.outcome ?? 'done')}${e.text ? ` (${e.text})` : ''}`;
     case 'criterion':
       return d.source === 'judged'
-        ? `criterion ${String(d.id)} judged ${String(d.verdict)} by ${e.by ?? '?'}${e.text ? `: ${e.text}` : ''}`
-        : `criterion ${String(d.id)}: ${String(d.verdict)}${d.measured ? ` (${String(d.measured)})` : ''}`;
+        ? `criterion ${String(d.id ?? '?')} judged ${String(d.verdict ?? '?')} by ${e.by ?? '?'}${e.text ? `: ${e.text}` : ''}`
+        : `criterion ${String(d.id ?? '?')}: ${String(d.verdict ?? '?')}${d.measured ? ` (${String(d.measured)})` : ''}`;
     case 'gameday.ended':
       return `game day ended: ${String(d.status ?? '')}${e.text ? ` (${e.text})` : ''}`;
   }
@@ -144,9 +144,10 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--card
 .closed{color:var(--muted);text-decoration:line-through}footer{color:var(--muted);font-size:12px;margin-top:32px}
 `;
 
-function htmlTable(head: string[], rows: string[][], cls = ''): string {
+function htmlTable(head: string[], rows: string[][], cls = '', rowClass?: (i: number) => string): string {
   if (rows.length === 0) return '<p class="facts">None.</p>';
-  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((x) => `<th>${h(x)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.join('')}</tr>`).join('')}</tbody></table>`;
+  const tr = (i: number) => (rowClass ? `<tr class="${rowClass(i)}">` : '<tr>');
+  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((x) => `<th>${h(x)}</th>`).join('')}</tr></thead><tbody>${rows.map((r, i) => `${tr(i)}${r.join('')}</tr>`).join('')}</tbody></table>`;
 }
 
 function renderHtml(state: GameDayState, followUps: readonly FollowUp[]): string {
@@ -202,6 +203,8 @@ function renderHtml(state: GameDayState, followUps: readonly FollowUp[]): string
         ];
       }),
       'timeline',
+      // Notes, stops and the rollback stand out in a long timeline.
+      (i) => `ev-${state.timeline[i]?.type.replace('.', '-') ?? ''}`,
     ),
   );
   const notes = state.timeline.filter((e) => e.type === 'note' || (e.type === 'step.confirmed' && e.text));
