@@ -3,13 +3,18 @@
  * server validates it as `faultline validate` does and every issue is shown with its line and column),
  * and one experiment's versions and source. Start and Upload are offered to whoever may use them (an
  * operator or above; a viewer sees neither, and the server would refuse them anyway); Start is disabled,
- * saying why, while the emergency stop is raised.
+ * saying why, while the emergency stop is raised. Each experiment shows its lifecycle state (ready, draft,
+ * in review, approved, rejected, expired: src/server/approvals/model.ts); one tagged for production offers
+ * an operator the request for an approval of its latest version (approvers decide on #/approvals).
  */
 import { useState } from 'preact/hooks';
-import { ApiFailure, api, can, type ExperimentVersion } from '../api.js';
+import type { Approval, Lifecycle } from '../../../src/server/approvals/model.js';
+import { ApiFailure, api, call, can, type ExperimentSummary, type ExperimentVersion } from '../api.js';
 import { useStartBlocked } from '../halt.js';
 import { href, navigate } from '../route.js';
 import { Empty, Failure, Issues, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
+import { lasting } from './approvals.js';
+import './approvals.css';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -30,6 +35,144 @@ function formatFromFile(file: string): 'json' | 'yaml' | undefined {
 
 const failure = (err: unknown) =>
   err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
+
+/** What the lifecycle states mean, in a sentence each. */
+const LIFECYCLE_TEXT: Record<Lifecycle['state'], string> = {
+  ready: 'Not tagged for production: it runs without an approval.',
+  draft: 'Tagged for production: this version needs an approval before it runs. Nobody has asked yet.',
+  'in-review': 'An approval was asked for and waits for an approver.',
+  approved: 'Approved: it may run.',
+  rejected: 'The last request for this version was rejected: ask again, or upload a new version.',
+  expired: 'Its approval ran out (expired, or its one run used it): ask again to run it again.',
+};
+
+export function LifecycleBadge({ lifecycle }: { lifecycle: Lifecycle | undefined }) {
+  if (!lifecycle) return <span class="badge none">—</span>;
+  return (
+    <span class={`badge lifecycle-${lifecycle.state}`} title={LIFECYCLE_TEXT[lifecycle.state]}>
+      {lifecycle.state}
+    </span>
+  );
+}
+
+const EXPIRIES = [
+  ['1h', '1 hour'],
+  ['24h', '24 hours'],
+  ['168h', '7 days'],
+  ['720h', '30 days'],
+] as const;
+
+/** An operator asks for an approval of `version` of `name`: standing or one run, how long, why. */
+function RequestApproval({ name, version, onDone }: { name: string; version: number; onDone: () => void }) {
+  const [standing, setStanding] = useState(false);
+  const [expiresIn, setExpiresIn] = useState<string>('24h');
+  const [comment, setComment] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<ApiFailure | undefined>();
+  const [done, setDone] = useState<Approval | undefined>();
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(undefined);
+    try {
+      const asked = await call<Approval>('POST', `/api/experiments/${encodeURIComponent(name)}/approvals`, {
+        version,
+        standing,
+        expiresIn,
+        ...(comment.trim() === '' ? {} : { comment: comment.trim() }),
+      });
+      setDone(asked);
+      setComment('');
+      onDone();
+    } catch (err) {
+      setError(failure(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="request-approval" onSubmit={submit} aria-labelledby="request-approval-title">
+      <h3 id="request-approval-title">Ask for an approval of version {version}</h3>
+      <div class="fields">
+        <label class="check">
+          <input
+            type="checkbox"
+            checked={standing}
+            onChange={(e) => setStanding((e.currentTarget as HTMLInputElement).checked)}
+          />
+          Standing (every run until it expires: schedules need one)
+        </label>
+        <label>
+          Lasts, once approved
+          <select
+            value={expiresIn}
+            onChange={(e) => setExpiresIn((e.currentTarget as HTMLSelectElement).value)}
+          >
+            {EXPIRIES.map(([v, label]) => (
+              <option key={v} value={v}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label class="grow">
+          Comment for the approver
+          <input
+            type="text"
+            value={comment}
+            maxLength={2000}
+            onInput={(e) => setComment((e.currentTarget as HTMLInputElement).value)}
+            placeholder="what will run, when, who watches"
+          />
+        </label>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Asking…' : 'Ask for approval'}
+        </button>
+      </div>
+      {error && <Failure error={error} />}
+      {done && (
+        <p class="state success" role="status">
+          Asked: {done.standing ? 'a standing approval' : 'an approval for one run'} of version {done.version}
+          , lasting {lasting(done.expiresIn)} once approved. An approver decides on{' '}
+          <a href={href(['approvals'])}>Approvals</a>.
+        </p>
+      )}
+    </form>
+  );
+}
+
+/** Where the experiment stands (its latest version), and the request for an approval when it needs one. */
+function LifecyclePanel({ name }: { name: string }) {
+  const who = useWho();
+  const latest = useLoad(`lifecycle-${name}`, () =>
+    call<ExperimentVersion & { lifecycle: Lifecycle }>('GET', `/api/experiments/${encodeURIComponent(name)}`),
+  );
+  if (latest.state === 'loading') return <Loading what="its lifecycle state" />;
+  if (latest.state === 'failed') return <Failure error={latest.error} onRetry={latest.reload} />;
+  const { lifecycle } = latest.data;
+  return (
+    <section class="lifecycle" aria-labelledby="lifecycle-title">
+      <h2 id="lifecycle-title">
+        Lifecycle of version {lifecycle.version}: <LifecycleBadge lifecycle={lifecycle} />
+      </h2>
+      <p>{LIFECYCLE_TEXT[lifecycle.state]}</p>
+      {lifecycle.approval?.expiresAt && lifecycle.state === 'approved' && (
+        <p>
+          {lifecycle.approval.standing ? 'Standing approval' : 'Approval for one run'}, until{' '}
+          <Time at={lifecycle.approval.expiresAt} />.
+        </p>
+      )}
+      {lifecycle.state === 'in-review' && (
+        <p>
+          <a href={href(['approvals'])}>See the request</a>
+        </p>
+      )}
+      {lifecycle.production && can(who, 'approval.request') && (
+        <RequestApproval name={name} version={lifecycle.version} onDone={latest.reload} />
+      )}
+    </section>
+  );
+}
 
 /** Starts a run of `name` and opens its page; nothing for a viewer. */
 function StartButton({ name, version, label }: { name: string; version?: number; label?: string }) {
@@ -187,7 +330,9 @@ function Upload({ onUploaded }: { onUploaded: () => void }) {
 export function ExperimentsPage() {
   const heading = useFocusOnMount<HTMLHeadingElement>('experiments');
   const who = useWho();
-  const experiments = useLoad('experiments', api.experiments);
+  const experiments = useLoad('experiments', () =>
+    call<(ExperimentSummary & { lifecycle: Lifecycle })[]>('GET', '/api/experiments'),
+  );
   return (
     <section>
       <h1 ref={heading} tabIndex={-1}>
@@ -211,6 +356,7 @@ export function ExperimentsPage() {
               <th scope="col">Name</th>
               <th scope="col">Title</th>
               <th scope="col">Latest</th>
+              <th scope="col">State</th>
               <th scope="col">Uploaded</th>
               <th scope="col">
                 <span class="visually-hidden">Actions</span>
@@ -226,6 +372,9 @@ export function ExperimentsPage() {
                 <td data-label="Title">{e.title}</td>
                 <td data-label="Latest">
                   v{e.version} ({e.format}, {e.versions} version{e.versions === 1 ? '' : 's'})
+                </td>
+                <td data-label="State">
+                  <LifecycleBadge lifecycle={e.lifecycle} />
                 </td>
                 <td data-label="Uploaded">
                   <Time at={e.createdAt} />
@@ -264,6 +413,7 @@ export function ExperimentPage({ name }: { name: string }) {
       {versions.state === 'failed' && <Failure error={versions.error} onRetry={versions.reload} />}
       {sorted.length > 0 && (
         <>
+          <LifecyclePanel key={latest} name={name} />
           <div class="run-actions">
             <StartButton name={name} label="Start a run of the latest version" />
             <a class="button secondary" href={href(['runs'], { experiment: name })}>
