@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -215,6 +215,57 @@ describe('schedules in real time', () => {
     assert.ok(!existsSync(marker), 'the marker fault was reverted');
     const del = await t.api('DELETE', '/api/schedules/forbid');
     assert.equal(del.status, 204);
+  });
+
+  test('targets picked at random within the blast radius go into the run; the emergency stop skips firings', async () => {
+    // The settings file's blast radius caps the picks (3 asked, at most 2 allowed).
+    const settings = join(t.home.home, 'settings.yaml');
+    await writeFile(settings, 'blast_radius:\n  max_targets: 2\n');
+    try {
+      const up = await t.api('POST', '/api/experiments', {
+        name: 'picked',
+        format: 'yaml',
+        source: quickExperiment('picked targets'),
+      });
+      assert.equal(up.status, 201, up.text);
+      const candidates = ['web-1', 'web-2', 'web-3', 'web-4'];
+      const created = await t.api('POST', '/api/schedules', {
+        name: 'monkey-targets',
+        experiment: 'picked',
+        timing: { cron: '@every 1s' },
+        concurrencyPolicy: 'allow',
+        targets: { candidates, count: 3, configurationKey: 'victims' },
+      });
+      assert.equal(created.status, 201, created.text);
+      const fired = await until('a firing with its run', async () =>
+        (await firings(t, 'monkey-targets')).find((f) => f.outcome === 'fired'),
+      );
+      const run = await runEnded(t.store, fired.run as string);
+      assert.equal(run.verdict, 'passed', run.reason);
+      const victims = run.configuration?.victims as string[];
+      assert.equal(victims.length, 2, JSON.stringify(run.configuration));
+      assert.equal(new Set(victims).size, 2);
+      for (const v of victims) assert.ok(candidates.includes(v), v);
+
+      const halt = await t.api('POST', '/api/halt', { reason: 'schedules must wait' });
+      assert.equal(halt.status, 200, halt.text);
+      const skipped = await until('a firing skipped by the emergency stop', async () =>
+        (await firings(t, 'monkey-targets')).find(
+          (f) => f.outcome === 'skipped' && /emergency stop/.test(f.reason ?? ''),
+        ),
+      );
+      assert.match(skipped.reason ?? '', /schedules must wait/);
+      assert.equal(skipped.run, undefined);
+      const released = await t.api('DELETE', '/api/halt');
+      assert.equal(released.status, 200, released.text);
+      assert.equal((await t.api('DELETE', '/api/schedules/monkey-targets')).status, 204);
+      await until('every run to end', async () => {
+        const { queued, running } = await t.store.countActiveRuns();
+        return queued === 0 && running === 0;
+      });
+    } finally {
+      await rm(settings, { force: true });
+    }
   });
 });
 

@@ -128,6 +128,17 @@ export const FiringSchema = z.object({
 });
 export type Firing = z.output<typeof FiringSchema>;
 
+/** A schedule as the API shows it: with its next fire times and newest firings. */
+export const ScheduleViewSchema = ScheduleSchema.extend({
+  /** The next fire times (ISO 8601 UTC; jitter included), none while paused. */
+  nextFires: z.array(z.string()),
+  /** The newest firings (a few: GET /api/schedules/{name}/firings has them all). */
+  recentFirings: z.array(FiringSchema),
+});
+export type ScheduleView = z.output<typeof ScheduleViewSchema>;
+export const ScheduleListSchema = z.object({ schedules: z.array(ScheduleViewSchema) });
+export type ScheduleList = z.output<typeof ScheduleListSchema>;
+
 /** A firing to record: `run` is the run to queue with it (absent for a skipped or missed firing). */
 export interface FiringRequest {
   schedule: Schedule;

@@ -14,10 +14,12 @@ import type { Store } from '../store.js';
 import {
   FiringSchema,
   type Schedule,
+  ScheduleListSchema,
   ScheduleReplaceSchema,
-  ScheduleSchema,
   type ScheduleSpec,
   ScheduleSpecSchema,
+  type ScheduleView,
+  ScheduleViewSchema,
   upcoming,
 } from './model.js';
 
@@ -26,13 +28,6 @@ const NEXT_FIRES = 5;
 /** Firings each schedule of the list carries. */
 const LIST_FIRINGS = 3;
 
-const ScheduleViewSchema = ScheduleSchema.extend({
-  /** The next fire times (ISO 8601 UTC; jitter included), none while paused. */
-  nextFires: z.array(z.string()),
-  /** The newest firings (the list: a few; a schedule's own page: GET …/firings). */
-  recentFirings: z.array(FiringSchema),
-});
-const ScheduleListSchema = z.object({ schedules: z.array(ScheduleViewSchema) });
 const FiringListSchema = z.object({ firings: z.array(FiringSchema) });
 const NameParamsSchema = z.object({ name: ObjectNameSchema });
 const FiringsQuerySchema = z.object({
@@ -92,7 +87,7 @@ export const registerScheduleRoutes: RouteGroup = (app, deps) => {
     }
     return list.map((s) => ({ ...s, nextFires: fires(s, now), recentFirings: recent.get(s.id) ?? [] }));
   };
-  const one = async (s: Schedule) => (await view([s], LIST_FIRINGS))[0] as z.infer<typeof ScheduleViewSchema>;
+  const one = async (s: Schedule) => (await view([s], LIST_FIRINGS))[0] as ScheduleView;
 
   app.openapi(
     createRoute({

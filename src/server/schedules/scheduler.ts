@@ -11,11 +11,10 @@
  * A firing found later than its starting deadline (no server was up, or the database was away) is
  * missed, and the missed-run policy says which of those still run (model.ts planCatchUp).
  */
-import { FaultlineError } from '../../core/errors.js';
-import { loadSettings } from '../../experiment/settings.js';
+import { loadSettings, type Settings, settingsBlastRadius } from '../../experiment/settings.js';
 import { type Fire, firesBetween, nextFire, pickTargets } from '../../schedule/index.js';
 import { ApiError } from '../api-error.js';
-import { approvalForRun } from '../approvals/gate.js';
+import { approvalForRun, productionTag } from '../approvals/gate.js';
 import type { Runner } from '../runner.js';
 import type { BlackoutGate, Notify } from '../services.js';
 import type { ExperimentVersion, Run, Store } from '../store.js';
@@ -115,7 +114,8 @@ interface RoundState {
   experiments: Map<string, ExperimentVersion | undefined>;
   halt?: string;
   blackout?: string;
-  maxTargets?: number | undefined;
+  /** The settings file, read once per round: its production tags and blast radius. */
+  settings: { ok: Settings } | { error: string };
 }
 
 export class Scheduler {
@@ -295,8 +295,15 @@ export class Scheduler {
   private async roundState(): Promise<RoundState> {
     const halt = await this.opts.store.getHalt();
     const blackout = await this.opts.blackout.current(new Date(this.now()));
+    let settings: RoundState['settings'];
+    try {
+      settings = { ok: await loadSettings(undefined, this.opts.home) };
+    } catch (err) {
+      settings = { error: `the server's settings file cannot be read: ${(err as Error).message}` };
+    }
     return {
       experiments: new Map(),
+      settings,
       ...(halt
         ? { halt: `the emergency stop is raised (by ${halt.by} since ${halt.since}: ${halt.reason})` }
         : {}),
@@ -375,27 +382,27 @@ export class Scheduler {
       return {
         skip: `experiment ${s.experiment}${s.version === undefined ? '' : ` version ${s.version}`} is not stored`,
       };
+    // Settings that cannot be read refuse the run rather than ignore its approval or blast radius.
+    if ('error' in round.settings) return { skip: round.settings.error };
+    const settings = round.settings.ok;
     let approval: string | undefined;
-    try {
-      ({ approval } = await approvalForRun(store, home, experiment, {
-        standing: true,
-        actor: `schedule:${s.name}`,
-        now: new Date(this.now()),
-        notify: this.opts.notify,
-      }));
-    } catch (err) {
-      // A production experiment without a standing approval (409), or settings that cannot be read
-      // (503): recorded as skipped with the reason, not run.
-      if (!(err instanceof ApiError)) throw err;
-      return { skip: err.message };
+    // The gate is asked about production experiments only: for the others it would read the settings
+    // file again for every firing of a burst.
+    if (productionTag(experiment, settings) !== undefined) {
+      try {
+        ({ approval } = await approvalForRun(store, home, experiment, {
+          standing: true,
+          actor: `schedule:${s.name}`,
+          now: new Date(this.now()),
+          notify: this.opts.notify,
+        }));
+      } catch (err) {
+        // No standing approval (409), or settings that cannot be read (503): recorded as skipped.
+        if (!(err instanceof ApiError)) throw err;
+        return { skip: err.message };
+      }
     }
-    let configuration: Record<string, unknown> | undefined;
-    try {
-      configuration = s.targets ? await this.pick(s, fire, round) : undefined;
-    } catch (err) {
-      // Settings that cannot be read refuse the run rather than ignore their blast radius.
-      return { skip: (err as Error).message };
-    }
+    const configuration = s.targets ? pick(s, fire, settings) : undefined;
     return {
       run: {
         experiment: experiment.name,
@@ -454,22 +461,17 @@ export class Scheduler {
         ...(m.reason ? { reason: m.reason } : {}),
       });
   }
+}
 
-  /** Chaos Monkey's targets for this firing, seeded by it (every server picks the same), within the blast radius. */
-  private async pick(s: Schedule, fire: Fire, round: RoundState): Promise<Record<string, unknown>> {
-    const t = s.targets;
-    if (!t) return {};
-    if (!('maxTargets' in round)) {
-      try {
-        round.maxTargets = (await loadSettings(undefined, this.opts.home)).blast_radius?.max_targets;
-      } catch (err) {
-        throw new FaultlineError(
-          'FAULTLINE_ERR_CONFIG',
-          `the settings file's blast radius cannot be read: ${(err as Error).message}`,
-        );
-      }
-    }
-    const count = Math.min(t.count, round.maxTargets ?? t.count);
-    return { [t.configurationKey]: pickTargets(t.candidates, count, `${s.id}:${fire.due.toISOString()}`) };
-  }
+/**
+ * The targets of a firing: `count` of the candidates, seeded by the firing (every server picks the
+ * same), capped by the settings file's blast radius (max_targets, the smallest of either spelling).
+ */
+function pick(s: Schedule, fire: Fire, settings: Settings): Record<string, unknown> {
+  const t = s.targets;
+  if (!t) return {};
+  let count = t.count;
+  for (const { policy } of settingsBlastRadius(settings))
+    if (policy.max_targets !== undefined) count = Math.min(count, policy.max_targets);
+  return { [t.configurationKey]: pickTargets(t.candidates, count, `${s.id}:${fire.due.toISOString()}`) };
 }
