@@ -34,7 +34,16 @@ const StepIdSchema = z
     error: `a step id may not be ${DECISION_TARGETS.map((t) => `"${t}"`).join(' or ')} (decision targets)`,
   });
 
-const TextSchema = z.string().trim().min(1);
+// YAML reads an unquoted yes, no, on, off, y or n as a boolean: say so rather than "expected a string, got true".
+const TextSchema = z
+  .string({
+    error: (issue) =>
+      typeof issue.input === 'boolean'
+        ? 'expected text (quote it: YAML reads yes, no, on, off, y and n as true or false)'
+        : undefined,
+  })
+  .trim()
+  .min(1);
 
 /** `30s`, `2m`, `1h`, `500ms` or a number of seconds; kept as written (the plan round-trips unchanged). */
 export const PlanDurationSchema = z

@@ -142,6 +142,16 @@ test('cross-checks: unique ids, owners, decision targets, criteria naming experi
   );
 });
 
+test('an unquoted yes or no (a YAML boolean) where text is expected says to quote it', () => {
+  const found = issues(BASE.replace('{ label: continue }', '{ label: yes }'));
+  assert.deepEqual(
+    found.map((i) => `${i.path}: ${i.message}`),
+    [
+      'steps[3].options[0].label: expected text (quote it: YAML reads yes, no, on, off, y and n as true or false), got true',
+    ],
+  );
+});
+
 test('parse errors are issues with positions, never thrown; top-level shapes', () => {
   const bad = issues('name: [unclosed\n');
   assert.ok(bad[0]?.line, JSON.stringify(bad));
