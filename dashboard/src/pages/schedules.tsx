@@ -6,6 +6,7 @@
  * delete; and a form to create one. The server validates every field and each issue is shown with its
  * field: the form only shapes the body.
  */
+import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import type { Firing, ScheduleList, ScheduleView, Timing } from '../../../src/server/schedules/model.js';
 import { ApiFailure, api, call, can } from '../api.js';
@@ -77,6 +78,16 @@ function FireTime({ at, zone }: { at: string; zone: string }) {
         </span>
       )}
     </span>
+  );
+}
+
+/** One term of a dl.facts, kept together as the grid's cell. */
+function Fact({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    <div>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </div>
   );
 }
 
@@ -156,7 +167,11 @@ function CreateSchedule({ onCreated }: { onCreated: () => void }) {
         </label>
         <label>
           Experiment
-          <select name="experiment" value={experiment} onChange={input(setExperiment)}>
+          <select
+            name="experiment"
+            value={experiment || experiments.data?.[0]?.name || ''}
+            onChange={input(setExperiment)}
+          >
             {(experiments.data ?? []).map((x) => (
               <option key={x.name} value={x.name}>
                 {x.name} (v{x.version})
@@ -381,54 +396,33 @@ function ScheduleDetail({ name }: { name: string }) {
       {s && (
         <>
           <dl class="facts">
-            <dt>State</dt>
-            <dd>
+            <Fact label="State">
               <PausedBadge paused={s.paused} />
-            </dd>
-            <dt>Experiment</dt>
-            <dd>
+            </Fact>
+            <Fact label="Experiment">
               <a href={href(['experiments', s.experiment])}>{s.experiment}</a>{' '}
               {s.version === undefined ? '(its latest version when it fires)' : `version ${s.version}`}
-            </dd>
-            <dt>Timing</dt>
-            <dd>{timingWords(s.timing)}</dd>
-            <dt>While the previous run is active</dt>
-            <dd>{s.concurrencyPolicy}</dd>
-            <dt>Missed firings</dt>
-            <dd>
-              {s.missedRunPolicy}, missed when later than {s.startingDeadline ?? '10 s'} after the due time
-            </dd>
-            <dt>History kept</dt>
-            <dd>the last {s.historyLimit} firings</dd>
-            {s.tags.length > 0 && (
-              <>
-                <dt>Tags added to its runs</dt>
-                <dd>{s.tags.join(', ')}</dd>
-              </>
-            )}
+            </Fact>
+            <Fact label="Timing">{timingWords(s.timing)}</Fact>
+            <Fact label="While the previous run is active">{s.concurrencyPolicy}</Fact>
+            <Fact label="Missed firings">
+              {s.missedRunPolicy}, missed when later than {s.startingDeadline ?? '10s'} after the due time
+            </Fact>
+            <Fact label="History kept">the last {s.historyLimit} firings</Fact>
+            {s.tags.length > 0 && <Fact label="Tags added to its runs">{s.tags.join(', ')}</Fact>}
             {s.targets && (
-              <>
-                <dt>Targets</dt>
-                <dd>
-                  {s.targets.count} of {s.targets.candidates.join(', ')} at random, as{' '}
-                  <code>{s.targets.configurationKey}</code>
-                </dd>
-              </>
+              <Fact label="Targets">
+                {s.targets.count} of {s.targets.candidates.join(', ')} at random, as{' '}
+                <code>{s.targets.configurationKey}</code>
+              </Fact>
             )}
-            {s.description && (
-              <>
-                <dt>Description</dt>
-                <dd>{s.description}</dd>
-              </>
-            )}
-            <dt>Created</dt>
-            <dd>
+            {s.description && <Fact label="Description">{s.description}</Fact>}
+            <Fact label="Created">
               <Time at={s.createdAt} /> by {s.createdBy}
-            </dd>
-            <dt>Changed</dt>
-            <dd>
+            </Fact>
+            <Fact label="Changed">
               <Time at={s.updatedAt} /> by {s.updatedBy}
-            </dd>
+            </Fact>
           </dl>
           {can(who, 'schedule.manage') && <Actions s={s} onChanged={reload} />}
           <h2>Next fire times</h2>
@@ -475,7 +469,7 @@ function ScheduleDetail({ name }: { name: string }) {
                   <Outcome firing={f} />
                 </td>
                 <td data-label="Run or reason">
-                  {f.run && <a href={href(['runs', f.run])}>run {f.run.slice(0, 8)}</a>}
+                  {f.run && <a href={href(['runs', f.run])}>run …{f.run.slice(-12)}</a>}
                   {f.run && f.reason && ': '}
                   {f.reason}
                 </td>
