@@ -129,7 +129,7 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     await ic.getByLabel('Plan (YAML or JSON)').fill(plan('checkout marker'));
     await ic.getByRole('button', { name: 'Create game day' }).click();
     await ic.locator('.state.failure').getByText('name', { exact: false }).first().waitFor();
-    assert.match(await ic.locator('.state.failure ul.issues').innerText(), /line 1/);
+    assert.match((await ic.locator('.state.failure ul.issues').textContent()) ?? '', /line 1/);
     await ic.getByLabel('Plan (YAML or JSON)').fill(plan('checkout-marker'));
     await ic.getByRole('button', { name: 'Create game day' }).click();
     await ic.waitForURL(/#\/gamedays\/[0-9a-f-]{36}$/);
@@ -142,8 +142,8 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     const baseline = step(ic, 'baseline');
     await baseline.and(ic.locator('[aria-current="step"]')).waitFor();
     await baseline.getByRole('button', { name: 'Confirm' }).waitFor();
-    assert.match(await baseline.innerText(), /Owner: technical-lead \(bob\)/);
-    assert.match(await ic.locator('ul.participants li.busy').innerText(), /bob/);
+    assert.match((await baseline.textContent()) ?? '', /Owner: technical-lead \(bob\)/);
+    assert.match((await ic.locator('ul.participants li.busy').textContent()) ?? '', /bob/);
     await ic
       .getByRole('status')
       .filter({ hasText: /^live$/ })
@@ -157,7 +157,10 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     await scribe.getByRole('button', { name: 'Add note' }).click();
     const note = (page: Page, text: string) => page.locator('ol.timeline li.event-note', { hasText: text });
     await note(ic, 'Error budget is fine before we start').waitFor();
-    assert.match(await note(ic, 'Error budget is fine before we start').innerText(), new RegExp(SCRIBE));
+    assert.match(
+      (await note(ic, 'Error budget is fine before we start').textContent()) ?? '',
+      new RegExp(SCRIBE),
+    );
     await shot(ic, 'waiting-confirm');
 
     await baseline.getByLabel('Note (optional)').fill('all green');
@@ -196,7 +199,11 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     await ic.locator('ol.timeline', { hasText: 'stop requested by opal: errors above budget' }).waitFor();
     const criteria = ic.locator('table.criteria');
     await criteria.locator('tr[data-criterion="held"]').waitFor();
-    assert.match(await criteria.locator('tr[data-criterion="comms"]').innerText(), /to be judged/);
+    assert.match((await criteria.locator('tr[data-criterion="comms"]').textContent()) ?? '', /to be judged/);
+    // The retrospective judges the manual criterion on the page.
+    await criteria.getByRole('button', { name: 'Met: Status page updated' }).click();
+    await criteria.locator('tr[data-criterion="comms"]').getByText('judged by opal').waitFor();
+    await criteria.locator('tr[data-criterion="comms"] .pill', { hasText: /^met$/ }).waitFor();
     // The scribe's page followed to the end as well.
     await scribe.locator('.badge.gameday-stopped').waitFor({ timeout: 60_000 });
     await shot(ic, 'stopped');
@@ -207,7 +214,7 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
       ic.getByRole('link', { name: 'Report (HTML)' }).click(),
     ]);
     await report.waitForLoadState();
-    const text = await report.locator('body').innerText();
+    const text = (await report.locator('body').textContent()) ?? '';
     for (const t of [
       'Error budget is fine before we start',
       'Checkout errors climbing',
@@ -232,7 +239,9 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     await followUp.waitFor();
     await shot(ic, 'list');
     await followUp.getByRole('button', { name: /Close/ }).click();
-    await ic.getByText('No open follow-up actions.').waitFor();
+    await followUp.waitFor({ state: 'detached' });
+    // The criterion the interrupted run did not meet stays open, for the incident commander.
+    await ic.locator('li.followup', { hasText: 'Criterion held not met' }).getByText(COMMANDER).waitFor();
     await ic.getByLabel('Show closed ones too').check();
     await ic
       .locator('li.followup.closed', { hasText: 'Write the postmortem' })

@@ -121,6 +121,8 @@ describe('the game days API refuses what it cannot take', () => {
       [`/api/gamedays/${id}/steps/look/decide`, { choice: 3 }, 400, 'choice'],
       [`/api/gamedays/${id}/steps/a.b/confirm`, { ok: true }, 400, 'step'],
       [`/api/gamedays/${id}/stop`, {}, 400, 'reason'],
+      [`/api/gamedays/${id}/criteria/c1`, { met: 'yes' }, 400, 'met'],
+      [`/api/gamedays/${id}/criteria/c.1`, { met: true }, 400, 'criterion'],
       ['/api/gamedays/not-a-uuid/start', {}, 400, 'id'],
       ['/api/followups', { gameday: 'x', text: 'y' }, 400, 'gameday'],
       ['/api/followups', { gameday: id, text: '' }, 400, 'text'],
@@ -164,10 +166,11 @@ describe('the game days API refuses what it cannot take', () => {
       `/api/gamedays/${id}/steps/look/decide`,
       `/api/gamedays/${id}/notes`,
       `/api/gamedays/${id}/stop`,
+      `/api/gamedays/${id}/criteria/c1`,
       '/api/followups',
       `/api/followups/${NIL}/close`,
     ];
-    const fields = ['source', 'plan', 'ok', 'note', 'choice', 'text', 'reason', 'gameday', 'owner'];
+    const fields = ['source', 'plan', 'ok', 'note', 'choice', 'text', 'reason', 'gameday', 'owner', 'met'];
     const rand = prng(18);
     for (let i = 0; i < 280; i++) {
       const path = routes[i % routes.length] as string;

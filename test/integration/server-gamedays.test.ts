@@ -242,6 +242,21 @@ describe('game days on the server', () => {
     assert.equal(confirm.by, 'local');
     assert.equal(confirm.text, 'all green');
 
+    // A manual criterion is judged after the end (the retrospective); measured ones are not judged.
+    const judged = await srv.api('POST', `/api/gamedays/${id}/criteria/comms`, {
+      met: true,
+      note: 'status page updated at 10:02',
+    });
+    assert.equal(judged.status, 200, judged.text);
+    const comms = judged.body.criteria.find((c: any) => c.id === 'comms');
+    assert.equal(comms.verdict, 'met');
+    assert.match(comms.detail, /judged by local: status page updated at 10:02/);
+    assert.equal(judged.body.criteria.find((c: any) => c.id === 'held').verdict, 'met', 'the others stay');
+    const measured = await srv.api('POST', `/api/gamedays/${id}/criteria/held`, { met: false });
+    assert.equal(measured.status, 409, measured.text);
+    assert.equal(measured.body.error.code, 'not_manual');
+    assert.equal((await srv.api('POST', `/api/gamedays/${id}/criteria/nope`, { met: true })).status, 404);
+
     // The live stream carried the timeline as it was recorded, then the end, then closed.
     await stream;
     const seqs = frames.filter((f) => f.event === 'timeline').map((f) => f.data.seq);
@@ -260,6 +275,7 @@ describe('game days on the server', () => {
     assert.match(html.headers.get('content-security-policy') ?? '', /default-src 'none'/);
     const page = await html.text();
     for (const text of [
+      'status page updated at 10:02',
       'error rate flat at 0.1%',
       'briefing done',
       'The hypothesis held',
@@ -313,6 +329,7 @@ describe('game days on the server', () => {
       'gameday.start',
       'gameday.confirm',
       'gameday.decide',
+      'gameday.judge',
       'followup.create',
       'followup.close',
     ])
@@ -377,8 +394,10 @@ describe('game days on the server', () => {
     const stopEvent = done.timeline.find((e: any) => e.type === 'stop.requested');
     assert.equal(stopEvent.by, 'local');
     assert.equal(stopEvent.text, 'checkout errors climbing');
-    // The criterion's run was interrupted before it could say: unknown, never a guess.
-    assert.equal(done.criteria[0].verdict, 'unknown');
+    // The criterion's run was interrupted: not met, and a follow-up for the incident commander says so.
+    assert.equal(done.criteria[0].verdict, 'not-met');
+    assert.equal(done.criteria[0].measured, 'interrupted');
+    assert.ok(done.followUps.some((f: any) => /Criterion held not met/.test(f.text) && f.owner === 'alice'));
     const over = await srv.api('POST', `/api/gamedays/${id}/stop`, { reason: 'again' });
     assert.equal(over.status, 409, over.text);
     assert.equal(over.body.error.code, 'not_running');

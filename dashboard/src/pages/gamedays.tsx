@@ -37,6 +37,8 @@ const gamedays = {
   note: (id: string, text: string) => call<GameDayView>('POST', `/api/gamedays/${enc(id)}/notes`, { text }),
   stop: (id: string, reason: string) =>
     call<GameDayView>('POST', `/api/gamedays/${enc(id)}/stop`, { reason }),
+  judge: (id: string, criterion: string, met: boolean) =>
+    call<GameDayView>('POST', `/api/gamedays/${enc(id)}/criteria/${enc(criterion)}`, { met }),
   followUps: (state: 'open' | 'all', gameday?: string) =>
     call<FollowUp[]>('GET', `/api/followups?state=${state}${gameday ? `&gameday=${enc(gameday)}` : ''}`),
   addFollowUp: (gameday: string, text: string, owner?: string) =>
@@ -483,7 +485,7 @@ function GameDayPage({ id }: { id: string }) {
           <Timeline view={view} />
         </div>
       </div>
-      <Criteria view={view} />
+      <Criteria view={view} who={who} onChange={set} />
       <section class="report-links" aria-labelledby="gameday-report">
         <h2 id="gameday-report">Report</h2>
         <p>
@@ -861,11 +863,42 @@ const VERDICT_CLASS: Record<string, string> = {
   manual: '',
 };
 
-function Criteria({ view }: { view: GameDayView }) {
+/** The plan's criteria judged by people (measure `manual`), by id. */
+function manualCriteria(view: GameDayView): Set<string> {
+  const list = (view.plan.success_criteria ?? []) as { id?: string; measure?: { kind?: string } }[];
+  return new Set(list.filter((c) => c.measure?.kind === 'manual').map((c) => c.id ?? ''));
+}
+
+function Criteria({
+  view,
+  who,
+  onChange,
+}: {
+  view: GameDayView;
+  who: Who;
+  onChange: (v: GameDayView) => void;
+}) {
+  const [busy, setBusy] = useState<string | undefined>();
+  const [error, setError] = useState<ApiFailure | undefined>();
   if (view.criteria.length === 0) return null;
+  const manual = manualCriteria(view);
+  // Judged once the game day runs (here) or after it: the latest judgement is the verdict.
+  const judging = can(who, 'gameday.run') && view.status !== 'pending';
+  const judge = async (criterion: string, met: boolean) => {
+    setBusy(criterion);
+    setError(undefined);
+    try {
+      onChange(await gamedays.judge(view.id, criterion, met));
+    } catch (err) {
+      setError(failure(err));
+    } finally {
+      setBusy(undefined);
+    }
+  };
   return (
     <section aria-labelledby="criteria">
       <h2 id="criteria">Success criteria</h2>
+      {error && <Failure error={error} />}
       <table class="list criteria">
         <thead>
           <tr>
@@ -885,6 +918,26 @@ function Criteria({ view }: { view: GameDayView }) {
                 <span class={`pill ${VERDICT_CLASS[c.verdict] ?? ''}`}>
                   {c.verdict === 'manual' ? 'to be judged' : c.verdict}
                 </span>
+                {judging && manual.has(c.id) && (
+                  <div class="actions judge">
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={busy === c.id}
+                      onClick={() => judge(c.id, true)}
+                    >
+                      Met<span class="visually-hidden">: {c.description}</span>
+                    </button>
+                    <button
+                      type="button"
+                      class="secondary"
+                      disabled={busy === c.id}
+                      onClick={() => judge(c.id, false)}
+                    >
+                      Not met<span class="visually-hidden">: {c.description}</span>
+                    </button>
+                  </div>
+                )}
               </td>
               <td data-label="Measured">
                 {c.measured ?? '—'}

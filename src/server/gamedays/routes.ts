@@ -12,7 +12,7 @@ import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { MAX_NOTE_CHARS } from '../../gameday/session.js';
 import { ApiError } from '../api-error.js';
-import { ErrorSchema, MAX_SOURCE_CHARS } from '../api-schemas.js';
+import { ErrorSchema, json, jsonBody, MAX_SOURCE_CHARS } from '../api-schemas.js';
 import { need, principalOf } from '../auth/access.js';
 import { SSE_HEADERS } from '../live.js';
 import type { RouteGroup } from '../route-deps.js';
@@ -20,15 +20,6 @@ import { GameDayHub } from './hub.js';
 import { FollowUpSchema, GameDayStatusSchema, GameDaySummarySchema, isEnded } from './model.js';
 import { GameDayService } from './service.js';
 import { GameDayViewSchema } from './view.js';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-
-const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { 'application/json': { schema } }, required: true },
-});
 
 const errors = {
   400: json(ErrorSchema, 'The request is malformed: its issues say where'),
@@ -73,6 +64,16 @@ export const StepParamsSchema = z.strictObject({
 export const ConfirmSchema = z.strictObject({
   /** true: done, checked; false: it is not (the step fails, and the rollback plan runs unless the step says continue). */
   ok: z.boolean({ error: 'expected true (confirmed) or false (not)' }),
+  note: typed(MAX_NOTE_CHARS, 'a note').optional(),
+});
+export const CriterionParamsSchema = z.strictObject({
+  id: IdSchema,
+  criterion: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, {
+    error: "expected a success criterion's id (the plan's `id`)",
+  }),
+});
+export const JudgeSchema = z.strictObject({
+  met: z.boolean({ error: 'expected true (met) or false (not met)' }),
   note: typed(MAX_NOTE_CHARS, 'a note').optional(),
 });
 export const DecideSchema = z.strictObject({ choice: typed(500, "an option's label") });
@@ -311,6 +312,36 @@ export const registerGameDayRoutes: RouteGroup = (app, deps) => {
       await service.stop(id, principalOf(c).actor, reason);
       await deps.audit(c, 'gameday.stop', id, { reason });
       return c.json(await service.view(id), 202);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      middleware: [need('gameday.run')] as const,
+      path: '/api/gamedays/{id}/criteria/{criterion}',
+      summary:
+        'Judge a manual success criterion (met or not, with a note), during the game day or after it; the latest judgement is its verdict',
+      request: { params: CriterionParamsSchema, ...jsonBody(JudgeSchema) },
+      responses: {
+        200: json(GameDayViewSchema, 'Judged'),
+        409: json(
+          ErrorSchema,
+          'Measured from the runs (`not_manual`), not started, or running on another server',
+        ),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { id, criterion } = c.req.valid('param');
+      const body = c.req.valid('json');
+      await service.judge(id, criterion, principalOf(c).actor, body.met, body.note);
+      await deps.audit(c, 'gameday.judge', id, {
+        criterion,
+        met: body.met,
+        ...(body.note ? { note: body.note } : {}),
+      });
+      return c.json(await service.view(id), 200);
     },
   );
 

@@ -17,6 +17,7 @@ import { runVerdict } from '../../gameday/criteria.js';
 import { type GameDayPlan, parsePlan, validatePlan } from '../../gameday/plan.js';
 import { type FollowUp as ReportFollowUp, renderGameDayReport } from '../../gameday/report.js';
 import {
+  evaluateCriteria,
   GameDaySession,
   type GameDayState,
   type TIMELINE_EVENT_TYPES as SESSION_EVENT_TYPES,
@@ -219,17 +220,7 @@ export class GameDayService {
       this.store.timeline(id),
       this.store.listFollowUps({ gameday: id, limit: 500 }),
     ]);
-    const runs: StepRun[] = [];
-    for (const r of g.snapshot.runs) {
-      const run = r.runId === undefined ? undefined : await this.#o.store.getRun(r.runId);
-      if (run?.journal)
-        runs.push({
-          step: r.step,
-          runId: r.runId as string,
-          journal: run.journal as Journal,
-          link: `#/runs/${r.runId}`,
-        });
-    }
+    const runs = await this.#stepRuns(g);
     const state: GameDayState = {
       plan: planned.plan,
       status: g.status,
@@ -250,6 +241,74 @@ export class GameDayService {
       ...(f.closedAt !== undefined ? { closedAt: f.closedAt } : {}),
     }));
     return renderGameDayReport(format, state, fu);
+  }
+
+  /** The runs of a game day's steps with their journals, from the store (as the session had them). */
+  async #stepRuns(g: StoredGameDay): Promise<StepRun[]> {
+    const runs: StepRun[] = [];
+    for (const r of g.snapshot.runs) {
+      const run = r.runId === undefined ? undefined : await this.#o.store.getRun(r.runId);
+      if (run?.journal)
+        runs.push({
+          step: r.step,
+          runId: r.runId as string,
+          journal: run.journal as Journal,
+          link: `#/runs/${r.runId}`,
+        });
+    }
+    return runs;
+  }
+
+  /**
+   * A participant's judgement of a manual success criterion, during the game day or after it (the
+   * retrospective): the latest judgement is the verdict.
+   */
+  async judge(id: string, criterion: string, by: string, met: boolean, note?: string): Promise<void> {
+    const live = this.#live.get(id);
+    const g = await this.get(id);
+    const planned = validatePlan(g.plan);
+    const c = planned.ok ? planned.plan.success_criteria.find((x) => x.id === criterion) : undefined;
+    if (!planned.ok || !c)
+      throw new ApiError(404, 'not_found', `game day ${id} has no success criterion ${criterion}`);
+    if (c.measure.kind !== 'manual')
+      throw new ApiError(
+        409,
+        'not_manual',
+        `criterion ${criterion} is measured from the runs (${c.measure.kind}), not judged`,
+      );
+    if (live) {
+      live.session.judge(by, criterion, met, note);
+      await live.queue;
+      return;
+    }
+    if (g.status === 'pending')
+      throw new ApiError(
+        409,
+        'not_running',
+        `game day ${id} has not started: judge its criteria once it runs`,
+      );
+    if (!isEnded(g.status))
+      throw new ApiError(
+        409,
+        'not_here',
+        `game day ${id} runs on another server (${g.server ?? 'unknown'}); judge it there`,
+      );
+    const [stored] = await this.store.appendEvents(id, [
+      {
+        at: new Date().toISOString(),
+        type: 'criterion',
+        by,
+        ...(note ? { text: note } : {}),
+        data: { id: criterion, verdict: met ? 'met' : 'not-met', source: 'judged' },
+      },
+    ]);
+    if (stored) this.#o.hub.publish(id, 'timeline', stored, stored.seq);
+    const criteria = evaluateCriteria(
+      planned.plan,
+      await this.#stepRuns(g),
+      (await this.store.timeline(id)) as SessionEvent[],
+    );
+    await this.store.update(id, { snapshot: { ...g.snapshot, criteria } });
   }
 
   // ---------------------------------------------------------------- running
