@@ -20,6 +20,7 @@ import { approvalForRun, expireApprovals } from '../../src/server/approvals/gate
 import type { Role } from '../../src/server/auth/roles.js';
 import { hashPassword, newToken, secretHash } from '../../src/server/auth/secrets.js';
 import type { ServerEvent } from '../../src/server/services.js';
+import { pgScratchRole, pgSkipReason, type ScratchRole } from '../helpers/pg.js';
 import { markerExperiment, runEnded, startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
@@ -32,11 +33,11 @@ const hooks: { event: string; text: string; faultline: any }[] = [];
 const who: Record<string, As> = {};
 let markers = 0;
 
-/** Calls the API with `token`. */
+/** Calls the API of the server at `url` with `token`. */
 const bearer =
-  (token: string): As =>
+  (url: string, token: string): As =>
   async (method, path, body) => {
-    const res = await fetch(`${t.url}${path}`, {
+    const res = await fetch(`${url}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${token}`,
@@ -54,12 +55,15 @@ const bearer =
     return { status: res.status, body: parsed, text };
   };
 
-/** A user and a token of theirs with their role: the token acts as `token:<name>-t`, owned by them. */
-async function person(name: string, role: Role): Promise<As> {
-  await t.store.createUser({ name, role, passwordHash: await hashPassword(`password-of-${name}`) });
+/**
+ * A user and a token of theirs with their role in `on`'s store: the token acts as `token:<name>-t`, owned
+ * by them. Calls `on`, or with `.at(url)` another server on the same database.
+ */
+async function person(on: TestServer, name: string, role: Role): Promise<As & { at(url: string): As }> {
+  await on.store.createUser({ name, role, passwordHash: await hashPassword(`password-of-${name}`) });
   const secret = newToken();
-  await t.store.createToken({ name: `${name}-t`, owner: name, role, tokenHash: secretHash(secret) });
-  return bearer(secret);
+  await on.store.createToken({ name: `${name}-t`, owner: name, role, tokenHash: secretHash(secret) });
+  return Object.assign(bearer(on.url, secret), { at: (url: string) => bearer(url, secret) });
 }
 
 const marker = () => join(t.dir, `m${++markers}.marker`);
@@ -123,12 +127,12 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  who.alice = await person('alice', 'operator');
-  who.bob = await person('bob', 'operator');
-  who.carol = await person('carol', 'approver');
-  who.dave = await person('dave', 'approver');
-  who.erin = await person('erin', 'approver');
-  who.viewer = await person('vic', 'viewer');
+  who.alice = await person(t, 'alice', 'operator');
+  who.bob = await person(t, 'bob', 'operator');
+  who.carol = await person(t, 'carol', 'approver');
+  who.dave = await person(t, 'dave', 'approver');
+  who.erin = await person(t, 'erin', 'approver');
+  who.viewer = await person(t, 'vic', 'viewer');
 });
 
 after(async () => {
@@ -383,6 +387,83 @@ describe('approvals', () => {
   test('no fault is left behind by the runs approvals allowed', async () => {
     for (let i = 1; i <= markers; i++) assert.equal(existsSync(join(t.dir, `m${i}.marker`)), false);
     assert.deepEqual(await t.home.activeFaults(), []);
+  });
+});
+
+describe('two servers on one PostgreSQL', async () => {
+  const skip = await pgSkipReason();
+  if (skip) console.log(`# skipping: ${skip}`);
+  let scratch: ScratchRole | undefined;
+  const servers: TestServer[] = [];
+  after(async () => {
+    for (const s of servers) await s.close().catch(() => undefined);
+    await scratch?.drop().catch(() => undefined);
+  });
+
+  test('a one-run approval is used once across servers; one decision and one expiry each win', {
+    skip,
+  }, async () => {
+    scratch = await pgScratchRole('faultline_approvals');
+    const a = await startTestServer({ database: scratch.url() });
+    servers.push(a);
+    const b = await startTestServer({ database: scratch.url() });
+    servers.push(b);
+    const carol = await person(a, 'carol', 'approver');
+    const bob = await person(a, 'bob', 'operator');
+    const dave = await person(a, 'dave', 'approver');
+    const erin = await person(a, 'erin', 'approver');
+    const up = await carol('POST', '/api/experiments', {
+      name: 'pg-race',
+      format: 'yaml',
+      source: markerExperiment(join(a.dir, 'pg-race.marker'), { tags: ['production'] }),
+    });
+    assert.equal(up.status, 201, up.text);
+    const asked = await requestApproval(bob.at(b.url), 'pg-race');
+
+    // Two approvers at once, through different servers: one decision stands.
+    const decisions = await Promise.all([
+      dave('POST', `/api/approvals/${asked.id}/approve`, {}),
+      erin.at(b.url)('POST', `/api/approvals/${asked.id}/reject`, {}),
+    ]);
+    assert.deepEqual(
+      decisions.map((d) => d.status).sort(),
+      [200, 409],
+      decisions.map((d) => d.text).join('\n'),
+    );
+    const decided = decisions.find((d) => d.status === 200)!.body;
+    if (decided.state === 'rejected') {
+      // The rejection won the race: ask again and approve, so the race of the starts is still tested.
+      await approve(dave, (await requestApproval(bob, 'pg-race')).id);
+    }
+
+    const starts = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        bob.at(i % 2 === 0 ? a.url : b.url)('POST', '/api/runs', { experiment: 'pg-race' }),
+      ),
+    );
+    const won = starts.filter((r) => r.status === 202);
+    assert.equal(won.length, 1, starts.map((r) => `${r.status} ${r.text}`).join('\n'));
+    for (const r of starts.filter((s) => s.status !== 202))
+      assert.equal(r.body.error.code, 'approval_required');
+    const ended = await runEnded(a.store, won[0]!.body.id);
+    assert.equal(ended.verdict, 'passed', ended.reason);
+    assert.equal(ended.journal.faultline.policy.approval.grant.id, won[0]!.body.approval);
+
+    // A standing approval past its expiry, swept by both servers at once: expired, audited, told once.
+    const standing = await requestApproval(bob, 'pg-race', { standing: true, expiresIn: '1h' });
+    const ok = await approve(dave.at(b.url), standing.id);
+    const later = new Date(Date.parse(ok.expiresAt) + 1);
+    const told: string[] = [];
+    const notify = (event: ServerEvent) => told.push(event);
+    const swept = await Promise.all([
+      expireApprovals(a.store, notify, later),
+      expireApprovals(b.store, notify, later),
+    ]);
+    assert.equal(swept.flat().length, 1);
+    assert.deepEqual(told, ['approval.expired']);
+    const audit = (await a.store.listAudit({ limit: 200 })).filter((e) => e.action === 'approval.expire');
+    assert.equal(audit.length, 1);
+    for (const s of servers) assert.deepEqual(await s.home.activeFaults(), []);
   });
 });
 
