@@ -7,7 +7,8 @@
 // p50/p99/max and the outcomes (fired, or skipped by the default forbid policy while the previous run
 // of the same schedule is still queued, which goes through the same path).
 // `--spread`: each schedule on `@every P s` from its creation instead (due times spread over P).
-// Usage: node bench/schedule-precision.mjs [firings=1000] [schedules=100] [period=5] [--spread] [--database=URL]
+// `--pg`: on the PostgreSQL at 127.0.0.1:5432 (database test, trust), in a scratch role and schema dropped after.
+// Usage: node bench/schedule-precision.mjs [firings=1000] [schedules=100] [period=5] [--spread] [--database=URL] [--pg]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,30 @@ const FIRINGS = Number(positional[0] ?? 1000);
 const SCHEDULES = Number(positional[1] ?? 100);
 const PERIOD = Number(positional[2] ?? 5);
 const SPREAD = flags.includes('--spread');
-const database = flags.find((f) => f.startsWith('--database='))?.slice('--database='.length);
+let database = flags.find((f) => f.startsWith('--database='))?.slice('--database='.length);
+let dropScratch = async () => {};
+if (flags.includes('--pg')) {
+  const { default: pg } = await import('pg');
+  const role = `faultline_bench_${process.pid}`;
+  const exec = async (text) => {
+    const c = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
+    await c.connect();
+    try {
+      await c.query(text);
+    } finally {
+      await c.end();
+    }
+  };
+  await exec(`create role ${role} login`);
+  await exec(`create schema ${role} authorization ${role}`);
+  await exec(`alter role ${role} set search_path = ${role}`);
+  database = `postgres://${role}@127.0.0.1:5432/test`;
+  dropScratch = async () => {
+    await exec(`select pg_terminate_backend(pid) from pg_stat_activity where usename = '${role}'`);
+    await exec(`drop owned by ${role} cascade`);
+    await exec(`drop role ${role}`);
+  };
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-schedule-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
@@ -101,4 +125,5 @@ const result = {
 console.log(JSON.stringify(result, null, 2));
 await server.close();
 await store.close();
+await dropScratch();
 process.exit(0);

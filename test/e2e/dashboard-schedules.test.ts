@@ -88,7 +88,7 @@ describe('the schedules page in Chromium', { skip: chromiumMissing }, () => {
     await page.getByRole('heading', { name: 'Schedules', level: 1 }).waitFor();
     const nightly = page.locator('table.schedules tbody tr', { hasText: 'nightly' });
     await nightly.waitFor();
-    assert.match(await nightly.textContent(), /every day at 02:30 \(Asia\/Tokyo\)/);
+    assert.match((await nightly.textContent()) ?? '', /every day at 02:30 \(Asia\/Tokyo\)/);
     // The browser's zone is UTC here: the schedule's own zone is shown beside each time.
     await nightly
       .getByText(/Asia\/Tokyo\)$/)
@@ -96,14 +96,14 @@ describe('the schedules page in Chromium', { skip: chromiumMissing }, () => {
       .waitFor();
     await nightly.locator('.badge.schedule-active').waitFor();
     const fast = page.locator('table.schedules tbody tr', { hasText: 'every-2s' });
-    assert.match(await fast.textContent(), /every 2 seconds \(UTC\)/);
+    assert.match((await fast.textContent()) ?? '', /every 2 seconds \(UTC\)/);
 
     await page.getByLabel('Name').fill('bad-cron');
     await page.getByLabel('Cron').fill('every tuesday');
     await page.getByRole('button', { name: 'Create' }).click();
     const refused = page.getByRole('alert').filter({ hasText: 'Error 400' });
     await refused.waitFor();
-    assert.match(await refused.textContent(), /timing\.cron/);
+    assert.match((await refused.textContent()) ?? '', /timing\.cron/);
 
     await page.getByLabel('Name').fill('from-form');
     await page.getByLabel('Cron').fill('@every 1h');
@@ -112,7 +112,7 @@ describe('the schedules page in Chromium', { skip: chromiumMissing }, () => {
     await page.getByRole('status').filter({ hasText: 'from-form created' }).waitFor();
     const row = page.locator('table.schedules tbody tr', { hasText: 'from-form' });
     await row.waitFor();
-    assert.match(await row.textContent(), /every 1h \(Europe\/Paris\)/);
+    assert.match((await row.textContent()) ?? '', /every 1h \(Europe\/Paris\)/);
     const stored = await srv.api('GET', '/api/schedules/from-form');
     assert.equal(stored.body.timing.timezone, 'Europe/Paris');
     assert.equal(stored.body.experiment, 'quick');

@@ -185,3 +185,87 @@ describe('schedules on two servers sharing PostgreSQL', async () => {
     }
   });
 });
+
+describe('replace across two servers on PostgreSQL', async () => {
+  const skip = await pgSkipReason();
+  let scratch: ScratchRole | undefined;
+  const servers: TestServer[] = [];
+  after(async () => {
+    for (const s of servers) await s.api('POST', '/api/schedules/replacing/pause').catch(() => undefined);
+    for (const s of servers.reverse()) await s.close().catch(() => undefined);
+    await scratch?.drop().catch(() => undefined);
+  });
+
+  test('a firing recorded by one server stops the previous run where it runs, also on the other server', {
+    skip,
+  }, async () => {
+    scratch = await pgScratchRole('faultline_sched_replace');
+    const a = await startTestServer({ database: scratch.url(), serve: { schedulePollMs: 300 } });
+    servers.push(a);
+    const b = await startTestServer({ database: scratch.url(), serve: { schedulePollMs: 300 } });
+    servers.push(b);
+    const ids = new Set([a.server.serverId, b.server.serverId]);
+    const up = await a.api('POST', '/api/experiments', {
+      name: 'holds-on',
+      format: 'yaml',
+      source: [
+        'title: holds on',
+        'description: an action that lasts until it is stopped',
+        'method:',
+        '  - type: action',
+        '    name: wait',
+        `    provider: { type: process, path: ${JSON.stringify(process.execPath)}, arguments: ["-e", "setTimeout(() => {}, 600000)"], timeout: 900 }`,
+        '',
+      ].join('\n'),
+    });
+    assert.equal(up.status, 201, up.text);
+    const created = await a.api('POST', '/api/schedules', {
+      name: 'replacing',
+      experiment: 'holds-on',
+      timing: { cron: '@every 2s' },
+      concurrencyPolicy: 'replace',
+      historyLimit: 1000,
+    });
+    assert.equal(created.status, 201, created.text);
+    // A run replaced by a firing the other server recorded: that server asked, this one stopped it.
+    const crossed = await until(
+      'a run replaced by a firing recorded on the other server',
+      async () => {
+        const firings = (await a.api('GET', '/api/schedules/replacing/firings?limit=1000')).body
+          .firings as FiringBody[];
+        const byRun = new Map(firings.filter((f) => f.run).map((f) => [f.run as string, f]));
+        const runs = (await a.store.listRuns({ limit: 500 })).runs.filter(
+          (r) => r.schedule === created.body.id,
+        );
+        for (const r of runs) {
+          if (r.status !== 'interrupted' || !/replaced by a newer run/.test(r.reason ?? '')) continue;
+          // The firing after the one that queued r is the one that replaced it.
+          const mine = byRun.get(r.id);
+          const next = firings
+            .filter((f) => f.outcome === 'fired' && mine && f.due > mine.due)
+            .sort((x, y) => x.due.localeCompare(y.due))[0];
+          if (next && r.claimedBy && next.server !== r.claimedBy) return { run: r, by: next };
+        }
+        return undefined;
+      },
+      180_000,
+    );
+    assert.ok(ids.has(crossed.by.server) && ids.has(crossed.run.claimedBy as string));
+    assert.match(crossed.run.reason ?? '', /concurrency policy replace/);
+    for (const s of servers) await s.api('POST', '/api/schedules/replacing/pause');
+    // Everything still running is stopped through the server running it; every run ends.
+    await until(
+      'every run of the schedule to end',
+      async () => {
+        const runs = (await a.store.listRuns({ limit: 500 })).runs.filter(
+          (r) => r.schedule === created.body.id,
+        );
+        for (const r of runs)
+          if (r.status === 'queued' || r.status === 'running')
+            for (const s of servers) await s.api('POST', `/api/runs/${r.id}/abort`);
+        return runs.every((r) => r.status === 'finished' || r.status === 'interrupted');
+      },
+      120_000,
+    );
+  });
+});
