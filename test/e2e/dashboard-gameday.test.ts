@@ -201,7 +201,10 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     await criteria.locator('tr[data-criterion="held"]').waitFor();
     assert.match((await criteria.locator('tr[data-criterion="comms"]').textContent()) ?? '', /to be judged/);
     // The retrospective judges the manual criterion on the page.
-    await criteria.getByRole('button', { name: 'Met: Status page updated' }).click();
+    await criteria
+      .locator('tr[data-criterion="comms"]')
+      .getByRole('button', { name: /^Met\b/ })
+      .click();
     await criteria.locator('tr[data-criterion="comms"]').getByText('judged by opal').waitFor();
     await criteria.locator('tr[data-criterion="comms"] .pill', { hasText: /^met$/ }).waitFor();
     // The scribe's page followed to the end as well.
