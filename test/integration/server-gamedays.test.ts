@@ -3,8 +3,9 @@
  * FAULTLINE_HOME) running real runs of stored experiments that hold a real marker-file fault:
  *
  * - a whole game day through the API: a manual check confirmed, notes, a real run, a decision, the
- *   success criteria measured from the run, the live stream (server-sent events) carrying the
- *   timeline as it happens, the report (HTML and Markdown) with the notes and the verdicts, and the
+ *   success criteria measured from the run (and a manual one judged afterwards), the live stream
+ *   (server-sent events) carrying the timeline as it happens, the settings file's webhooks told of
+ *   the start and the end, the report (HTML and Markdown) with the notes and the verdicts, and the
  *   follow-up actions it leaves, open until closed;
  * - a stop mid-run: the run is interrupted, its fault reverted, the rollback plan runs (a manual step
  *   confirmed, an experiment run) and the timeline records it all;
@@ -14,6 +15,9 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { markerExperiment, runEnded, startTestServer, type TestServer } from '../helpers/serve.js';
@@ -106,7 +110,21 @@ describe('game days on the server', () => {
     return r.body;
   };
 
+  const hooks = { url: '', received: [] as any[], server: undefined as Server | undefined };
+
   before(async () => {
+    hooks.server = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c) => {
+        text += c;
+      });
+      req.on('end', () => {
+        hooks.received.push(JSON.parse(text));
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => hooks.server?.listen(0, '127.0.0.1', r));
+    hooks.url = `http://127.0.0.1:${(hooks.server.address() as AddressInfo).port}`;
     srv = await startTestServer({ serve: { haltPollMs: 200 } });
     for (const [name, pause] of [
       ['quick', 0],
@@ -122,6 +140,7 @@ describe('game days on the server', () => {
   });
   after(async () => {
     await srv?.close();
+    await new Promise<void>((r) => (hooks.server ? hooks.server.close(() => r()) : r()));
   });
 
   test('a game day through the API: confirm, notes, a real run, a decision, criteria, live stream, report, follow-ups', async () => {
@@ -151,6 +170,16 @@ describe('game days on the server', () => {
         ['inject', 'pending', ['bob']],
         ['go-on', 'pending', ['alice']],
       ],
+    );
+    // The settings file's webhooks hear of the start and the end (read at each event: no restart).
+    await writeFile(
+      join(srv.home.home, 'settings.yaml'),
+      [
+        'notifications:',
+        `  - url: ${hooks.url}/hook`,
+        '    events: [gameday.started, gameday.ended]',
+        '',
+      ].join('\n'),
     );
     // A note before the start is the briefing: in the timeline all the same.
     assert.equal((await srv.api('POST', `/api/gamedays/${id}/notes`, { text: 'briefing done' })).status, 201);
@@ -268,6 +297,28 @@ describe('game days on the server', () => {
     assert.ok(frames.some((f) => f.event === 'gameday' && f.data.waitingFor?.step === 'go-on'));
     assert.equal(frames.at(-1)?.event, 'end');
     assert.equal(frames.at(-1)?.data.status, 'finished');
+
+    // Notified: started, then ended with its criteria (Slack-compatible text, the facts under faultline).
+    const told = await until('the webhooks to hear of the end', () =>
+      hooks.received.some((b) => b.faultline?.event === 'gameday.ended') ? hooks.received : undefined,
+    );
+    assert.deepEqual(
+      told.map((b) => [b.faultline.event, b.faultline.gameday]),
+      [
+        ['gameday.started', id],
+        ['gameday.ended', id],
+      ],
+    );
+    assert.match(
+      told[0].text,
+      /Game day \*Checkout survives losing its marker\* \(checkout-marker\) started by local/,
+    );
+    assert.equal(told[1].faultline.status, 'finished');
+    assert.deepEqual(
+      told[1].faultline.criteria.map((c: any) => c.verdict),
+      ['met', 'unknown', 'manual', 'not-met'],
+    );
+    await rm(join(srv.home.home, 'settings.yaml'));
 
     // The report: notes, verdicts, the run.
     const html = await fetch(`${srv.url}/api/gamedays/${id}/report`);
