@@ -7,6 +7,7 @@
  * rollback plan runs. Without a terminal, `--yes` confirms manual steps (recorded as such) and decisions take
  * `--choose` or their first option; `--answers-from-stdin` reads the same lines from a pipe (scripts, tests).
  */
+import { lstat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import type { Command } from 'commander';
@@ -367,8 +368,12 @@ export async function gameDayRunCommand(file: string, flags: GameDayRunFlags, ou
   const { plan } = loaded;
   const choices = parseChoices(flags.choose ?? [], plan);
   for (const r of reports) await checkOutputPath(r.path, `--report ${r.format}`, { missingDirOk: true });
-  if (flags.journalDir !== undefined)
-    await checkOutputPath(flags.journalDir, '--journal-dir', { missingDirOk: true });
+  // Each journal's own path is checked by the run that writes it (runFromSource); the directory must be one.
+  if (flags.journalDir !== undefined) {
+    const info = await lstat(flags.journalDir).catch(() => undefined);
+    if (info && !info.isDirectory())
+      throw usage(`--journal-dir: ${flags.journalDir} exists and is not a directory`);
+  }
 
   const interactive = process.stdin.isTTY === true || flags.answersFromStdin === true;
   const everyStep = [...plan.steps, ...(plan.rollback?.steps ?? [])];

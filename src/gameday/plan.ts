@@ -9,8 +9,10 @@
 import { z } from 'zod';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError, type Issue } from '../core/errors.js';
+import { ObjectNameSchema } from '../core/names.js';
 import { parseText, type TextFormat } from '../core/parse.js';
-import { type DocPath, formatPath, type PositionOf } from '../core/positions.js';
+import type { PositionOf } from '../core/positions.js';
+import { documentIssues } from '../experiment/validate.js';
 
 /** The roles the issue names; a step's owner is a participant's name or one of these. */
 export const PARTICIPANT_ROLES = ['incident-commander', 'technical-lead', 'observer', 'scribe'] as const;
@@ -18,12 +20,6 @@ export type ParticipantRole = (typeof PARTICIPANT_ROLES)[number];
 
 /** Where a decision option may lead besides a step id. */
 export const DECISION_TARGETS = ['rollback', 'end'] as const;
-
-// The control plane's object-name rule (server/names.ts), restated because gameday/ may not import server/:
-// /tmp/h/requests-E1.md asks for it to move to core/ so both share one.
-const NameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
-  error: 'expected 1-128 letters, digits, ., _ or -, starting with a letter or digit',
-});
 
 const StepIdSchema = z
   .string()
@@ -46,11 +42,10 @@ const TextSchema = z
   .min(1);
 
 /** `30s`, `2m`, `1h`, `500ms` or a number of seconds; kept as written (the plan round-trips unchanged). */
+const DURATION_WORDS = "expected a positive duration such as '30s', '2m', '1h' or a number of seconds";
 export const PlanDurationSchema = z
-  .union([z.string(), z.number()])
-  .refine((v) => parseDuration(v) !== undefined, {
-    error: "expected a positive duration such as '30s', '2m', '1h' or a number of seconds",
-  })
+  .union([z.string(), z.number()], { error: DURATION_WORDS })
+  .refine((v) => parseDuration(v) !== undefined, { error: DURATION_WORDS })
   .meta({ description: "A positive duration: '500ms', '30s', '2m', '1h' or a number of seconds." });
 export type PlanDuration = z.output<typeof PlanDurationSchema>;
 
@@ -131,60 +126,67 @@ const DecisionStepSchema = z
   })
   .meta({ description: 'A decision point: the owner picks an option, which may jump, roll back or end.' });
 
-export const GameDayStepSchema = z.discriminatedUnion('kind', [
-  ExperimentStepSchema,
-  ManualStepSchema,
-  WaitStepSchema,
-  DecisionStepSchema,
-]);
+export const GameDayStepSchema = z.discriminatedUnion(
+  'kind',
+  [ExperimentStepSchema, ManualStepSchema, WaitStepSchema, DecisionStepSchema],
+  { error: 'expected a step kind: "experiment", "manual", "wait" or "decision"' },
+);
 
 const stepFields = { step: StepIdSchema.meta({ description: 'The experiment step whose run is measured.' }) };
 
-const MeasureSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('recovery_time'), ...stepFields, max: PlanDurationSchema }).meta({
-    description:
-      "Met when the run recovered (journal faultline.recovery: the experiment needs runtime.recovery) within `max` of the faults' revert.",
-  }),
-  z
-    .strictObject({
-      kind: z.literal('error_rate'),
-      ...stepFields,
-      max: z
-        .number()
-        .min(0)
-        .max(1)
-        .meta({ description: 'The highest share of failed requests, 0..1 (0.01 = 1%).' }),
-    })
-    .meta({ description: "Met when the run's load (faultline.load) failed at most `max` of its requests." }),
-  z
-    .strictObject({
-      kind: z.literal('verdict'),
-      ...stepFields,
-      equals: z.enum(['passed', 'deviated', 'failed', 'aborted', 'interrupted', 'refused']).default('passed'),
-    })
-    .meta({ description: "Met when the run's verdict is `equals` (default passed: the hypothesis held)." }),
-  z
-    .strictObject({
-      kind: z.literal('probe'),
-      ...stepFields,
-      probe: TextSchema.meta({ description: 'The steady-state probe (its name).' }),
-      phase: z.enum(['before', 'after']).default('after'),
-      field: z.string().min(1).optional().meta({
-        description:
-          "A dotted path into the probe's output (an http probe's `status`), default the whole output.",
+const MeasureSchema = z.discriminatedUnion(
+  'kind',
+  [
+    z.strictObject({ kind: z.literal('recovery_time'), ...stepFields, max: PlanDurationSchema }).meta({
+      description:
+        "Met when the run recovered (journal faultline.recovery: the experiment needs runtime.recovery) within `max` of the faults' revert.",
+    }),
+    z
+      .strictObject({
+        kind: z.literal('error_rate'),
+        ...stepFields,
+        max: z
+          .number()
+          .min(0)
+          .max(1)
+          .meta({ description: 'The highest share of failed requests, 0..1 (0.01 = 1%).' }),
+      })
+      .meta({
+        description: "Met when the run's load (faultline.load) failed at most `max` of its requests.",
       }),
-      min: z.number().optional(),
-      max: z.number().optional(),
-      equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
-    })
-    .refine((m) => m.min !== undefined || m.max !== undefined || m.equals !== undefined, {
-      error: 'a probe measure needs min, max or equals',
-    })
-    .meta({ description: "Compares a steady-state probe's value in the run's journal." }),
-  z
-    .strictObject({ kind: z.literal('manual') })
-    .meta({ description: 'Judged by the participants at the end (met or not, with a note).' }),
-]);
+    z
+      .strictObject({
+        kind: z.literal('verdict'),
+        ...stepFields,
+        equals: z
+          .enum(['passed', 'deviated', 'failed', 'aborted', 'interrupted', 'refused'])
+          .default('passed'),
+      })
+      .meta({ description: "Met when the run's verdict is `equals` (default passed: the hypothesis held)." }),
+    z
+      .strictObject({
+        kind: z.literal('probe'),
+        ...stepFields,
+        probe: TextSchema.meta({ description: 'The steady-state probe (its name).' }),
+        phase: z.enum(['before', 'after']).default('after'),
+        field: z.string().min(1).optional().meta({
+          description:
+            "A dotted path into the probe's output (an http probe's `status`), default the whole output.",
+        }),
+        min: z.number().optional(),
+        max: z.number().optional(),
+        equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+      })
+      .refine((m) => m.min !== undefined || m.max !== undefined || m.equals !== undefined, {
+        error: 'a probe measure needs min, max or equals',
+      })
+      .meta({ description: "Compares a steady-state probe's value in the run's journal." }),
+    z
+      .strictObject({ kind: z.literal('manual') })
+      .meta({ description: 'Judged by the participants at the end (met or not, with a note).' }),
+  ],
+  { error: 'expected a measure kind: "recovery_time", "error_rate", "verdict", "probe" or "manual"' },
+);
 
 const CriterionSchema = z.strictObject({
   id: StepIdSchema,
@@ -192,10 +194,10 @@ const CriterionSchema = z.strictObject({
   measure: MeasureSchema,
 });
 
-const FollowUpSchema = z.union([
-  TextSchema,
-  z.strictObject({ text: TextSchema, owner: z.string().min(1).optional() }),
-]);
+const FollowUpSchema = z.union(
+  [TextSchema, z.strictObject({ text: TextSchema, owner: z.string().min(1).optional() })],
+  { error: 'expected a follow-up: its text, or { text, owner }' },
+);
 
 /**
  * A game-day plan.
@@ -206,7 +208,7 @@ const FollowUpSchema = z.union([
  */
 export const GameDayPlanSchema = z
   .strictObject({
-    name: NameSchema.meta({ description: "The game day's name: letters, digits, ., _ or -." }),
+    name: ObjectNameSchema.meta({ description: "The game day's name: letters, digits, ., _ or -." }),
     title: TextSchema,
     objective: TextSchema.meta({ description: 'What the game day is for.' }),
     hypothesis: TextSchema.meta({ description: 'What the team expects to hold.' }),
@@ -344,133 +346,31 @@ export function crossChecks(plan: GameDayPlan): RawIssue[] {
   return out;
 }
 
-/** A value in a message: short, and its type when it is not a scalar. */
-function shown(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  return String(v);
-}
-
-function valueAt(root: unknown, path: Path): unknown {
-  let v = root;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, seg)) return undefined;
-    v = (v as Record<string | number, unknown>)[seg];
+/**
+ * The schema's issues and the cross-checks' as experiments word and position theirs (documentIssues).
+ * Unknown keys are errors here (a plan has no extension points), named at the key itself.
+ */
+function planIssues(
+  raw: unknown,
+  positionOf: PositionOf,
+  error: z.ZodError | undefined,
+  extra: RawIssue[],
+): Issue[] {
+  const unknown: RawIssue[] = [];
+  const rest: z.core.$ZodIssue[] = [];
+  for (const i of error?.issues ?? []) {
+    if (i.code !== 'unrecognized_keys') rest.push(i);
+    else
+      for (const key of i.keys)
+        unknown.push({
+          path: [...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p)), key],
+          message: 'unknown key (not part of the game-day plan format)',
+        });
   }
-  return v;
-}
-
-const EXPECTED: Record<string, string> = {
-  array: 'a list',
-  object: 'an object',
-  string: 'a string',
-  number: 'a number',
-  boolean: 'a boolean',
-  int: 'an integer',
-};
-const kindsOf = (u: { options: readonly z.ZodType[] }) =>
-  u.options.map((o) => String((o as unknown as { shape: { kind: { value: unknown } } }).shape.kind.value));
-const STEP_KINDS = kindsOf(GameDayStepSchema);
-const MEASURE_KINDS = kindsOf(MeasureSchema);
-
-/** zod's own wording ("Invalid input...") is replaced; the schema's messages are kept. */
-const ZOD_DEFAULT = /^(Invalid|Too small|Too big|Unrecognized)/;
-
-// TODO(E1 request 1): replace with experiment/validate.ts documentIssues once exported, for one wording.
-function zodIssues(error: z.ZodError, root: unknown): RawIssue[] {
-  const out: RawIssue[] = [];
-  const walk = (issues: readonly z.core.$ZodIssue[], prefix: Path) => {
-    for (const i of issues) {
-      const path = [...prefix, ...i.path.map((p) => (typeof p === 'symbol' ? String(p) : p))];
-      const value = valueAt(root, path);
-      const own = ZOD_DEFAULT.test(i.message) ? undefined : i.message;
-      switch (i.code) {
-        case 'invalid_union': {
-          if (i.errors.length === 0 || (i as { note?: string }).note === 'No matching discriminator') {
-            const kinds = path.includes('measure') ? MEASURE_KINDS : STEP_KINDS;
-            const expected = `expected one of ${kinds.map((k) => JSON.stringify(k)).join(', ')}`;
-            out.push({
-              path,
-              message: value === undefined ? `required (${expected})` : `${expected}, got ${shown(value)}`,
-            });
-            break;
-          }
-          // The branch with the fewest issues is the one the author meant.
-          walk([...i.errors].sort((a, b) => a.length - b.length)[0]!, path);
-          break;
-        }
-        case 'invalid_type':
-          out.push({
-            path,
-            message:
-              value === undefined
-                ? 'required'
-                : `${own ?? `expected ${EXPECTED[i.expected] ?? i.expected}`}, got ${shown(value)}`,
-          });
-          break;
-        case 'invalid_value':
-          out.push({
-            path,
-            message:
-              value === undefined
-                ? 'required'
-                : `${own ?? `expected one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`}, got ${shown(value)}`,
-          });
-          break;
-        case 'unrecognized_keys':
-          for (const k of i.keys)
-            out.push({ path: [...path, k], message: 'unknown key (not part of the game-day plan format)' });
-          break;
-        case 'too_small':
-        case 'too_big': {
-          const small = i.code === 'too_small';
-          const bound = String(small ? i.minimum : i.maximum);
-          const what = i.origin === 'array' ? ' items' : i.origin === 'string' ? ' characters' : '';
-          out.push({
-            path,
-            message:
-              own ??
-              (i.origin === 'string' && small && bound === '1'
-                ? 'must not be empty'
-                : `expected ${small ? 'at least' : 'at most'} ${bound}${what}${what ? '' : `, got ${shown(value)}`}`),
-          });
-          break;
-        }
-        default:
-          out.push({
-            path,
-            message: own ?? `${i.message}${value === undefined ? '' : `, got ${shown(value)}`}`,
-          });
-      }
-    }
-  };
-  walk(error.issues, []);
-  return out;
-}
-
-function positioned(raw: RawIssue[], positionOf: PositionOf): Issue[] {
-  const seen = new Set<string>();
-  const out: Issue[] = [];
-  for (const r of raw) {
-    const key = `${formatPath(r.path)}\u0000${r.message}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    let pos: ReturnType<PositionOf>;
-    try {
-      pos = positionOf(r.path as DocPath);
-    } catch {
-      pos = undefined;
-    }
-    out.push({
-      path: formatPath(r.path),
-      message: r.message,
-      ...(pos ? { line: pos.line, column: pos.column } : {}),
-    });
-  }
-  return out.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
+  return documentIssues(raw, positionOf, rest.length > 0 ? new z.ZodError(rest) : undefined, [
+    ...unknown,
+    ...extra,
+  ]);
 }
 
 /** Validates an already parsed plan (a server body), issues without positions unless `positionOf` is given. */
@@ -481,16 +381,15 @@ export function validatePlan(
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return {
       ok: false,
-      issues: positioned(
-        [{ path: [], message: 'expected an object (the game-day plan) at the top level' }],
-        positionOf,
-      ),
+      issues: planIssues(raw, positionOf, undefined, [
+        { path: [], message: 'expected an object (the game-day plan) at the top level' },
+      ]),
     };
   }
   const parsed = GameDayPlanSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, issues: positioned(zodIssues(parsed.error, raw), positionOf) };
+  if (!parsed.success) return { ok: false, issues: planIssues(raw, positionOf, parsed.error, []) };
   const cross = crossChecks(parsed.data);
-  if (cross.length > 0) return { ok: false, issues: positioned(cross, positionOf) };
+  if (cross.length > 0) return { ok: false, issues: planIssues(raw, positionOf, undefined, cross) };
   return { ok: true, plan: parsed.data };
 }
 

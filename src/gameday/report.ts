@@ -6,6 +6,7 @@
  * escaping (report/escape.ts): a note written as `<script>` is text.
  */
 import { escapeHtml as h, escapeMarkdown as md } from '../report/escape.js';
+import { REPORT_CSS } from '../report/html.js';
 import { formatSeconds, loadOf, recoveryOf, recoveryText } from '../report/model.js';
 import { runVerdict } from './criteria.js';
 import type { CriterionResult, GameDayState, StepRun, TimelineEvent } from './session.js';
@@ -35,6 +36,13 @@ const VERDICT_MARK: Record<CriterionResult['verdict'], string> = {
   unknown: '❔ unknown',
   manual: '✋ to be judged',
 };
+/** In HTML, marks every font has (as the run report's hypothesis table uses), not emoji. */
+const HTML_MARK: Record<CriterionResult['verdict'], string> = {
+  met: '✓ met',
+  'not-met': '✗ not met',
+  unknown: '? unknown',
+  manual: '… to be judged',
+};
 
 /** One timeline event as a sentence (the CLI prints the same words). */
 export function describeEvent(e: TimelineEvent): string {
@@ -44,7 +52,7 @@ export function describeEvent(e: TimelineEvent): string {
     case 'gameday.started':
       return `game day started${e.text ? `: ${e.text}` : ''}`;
     case 'step.started':
-      return `${step}started (${String(d.kind ?? 'step')})${e.text ? ` ${e.text}` : ''}${e.by ? `, owner ${e.by}` : ''}`;
+      return `${step}started (${String(d.kind ?? 'step')})${e.text ? ` ${e.text}` : ''}${e.by ? `, owner ${e.by}${d.owner && d.owner !== e.by ? ` (${String(d.owner)})` : ''}` : ''}`;
     case 'step.finished':
       return `${step}${String(d.outcome ?? 'finished')}${typeof d.seconds === 'number' ? ` after ${formatSeconds(d.seconds)}` : ''}${e.text ? `: ${e.text}` : ''}`;
     case 'step.confirmed':
@@ -130,18 +138,15 @@ function duration(state: GameDayState): string {
   return formatSeconds((Date.parse(state.endedAt) - Date.parse(state.startedAt)) / 1000);
 }
 
-const CSS = `
-:root{--fg:#1b1f24;--muted:#5b6570;--card:#f6f8fa;--line:#d0d7de;--ok:#1a7f37;--bad:#cf222e;--warn:#9a6700;--info:#0969da}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--fg);background:#fff}
-main{max-width:1000px;margin:0 auto;padding:24px}h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 8px}
-.status{border-radius:8px;padding:14px 20px;margin:8px 0 16px;color:#fff}.status .label{font-size:24px;font-weight:700;letter-spacing:.04em}.status p{margin:4px 0 0}
-.s-finished{background:var(--ok)}.s-failed{background:var(--bad)}.s-stopped{background:var(--warn)}.s-running,.s-pending,.s-stopping,.s-rolling-back{background:var(--info)}
-.facts{color:var(--muted);margin:0 0 8px}dl.plan{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dl.plan dt{color:var(--muted)}dl.plan dd{margin:0;white-space:pre-wrap}
-table{border-collapse:collapse;width:100%;margin:6px 0;font-size:13px}th,td{border:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}th{background:var(--card)}
-td.text{white-space:pre-wrap;word-break:break-word}.met{color:var(--ok);font-weight:600}.not-met{color:var(--bad);font-weight:600}.unknown,.manual{color:var(--warn);font-weight:600}
+// The run report's look (report/html.ts), plus what a game day adds: its status banner (failed is the run
+// report's red), the plan's facts, long text, notes and
+// stops picked out in the timeline, closed follow-ups.
+const CSS = `${REPORT_CSS}
+.v-finished{background:var(--ok)}.v-stopped{background:var(--warn)}.v-pending,.v-running,.v-stopping,.v-rolling-back{background:var(--info)}
+dl.plan{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px}dl.plan dt{color:var(--muted)}dl.plan dd{margin:0;white-space:pre-wrap}
+td.text,p.text{white-space:pre-wrap;word-break:break-word}.not-met{color:var(--bad);font-weight:600}.unknown,.manual{color:var(--warn);font-weight:600}.met{font-weight:600}
 tr.ev-note td{background:#fff8c5}tr.ev-stop-requested td,tr.ev-rollback-started td{background:#ffebe9}
-code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:var(--card);padding:1px 4px;border-radius:4px;word-break:break-all}
-.closed{color:var(--muted);text-decoration:line-through}footer{color:var(--muted);font-size:12px;margin-top:32px}
+.closed{color:var(--muted);text-decoration:line-through}
 `;
 
 function htmlTable(head: string[], rows: string[][], cls = '', rowClass?: (i: number) => string): string {
@@ -155,8 +160,8 @@ function renderHtml(state: GameDayState, followUps: readonly FollowUp[]): string
   const out: string[] = [];
   out.push(`<h1>${h(p.title)}</h1>`);
   out.push(
-    `<div class="status s-${h(state.status)}" data-status="${h(state.status)}"><div class="label">${h(state.status.toUpperCase())}</div>` +
-      `<p>game day <code>${h(p.name)}</code> · started ${h(state.startedAt ?? '-')} · ended ${h(state.endedAt ?? '-')} · ${h(duration(state))}</p>` +
+    `<div class="verdict v-${h(state.status)}" data-status="${h(state.status)}"><div class="label">${h(state.status.toUpperCase())}</div>` +
+      `<p>game day ${h(p.name)} · started ${h(state.startedAt ?? '-')} · ended ${h(state.endedAt ?? '-')} · ${h(duration(state))}</p>` +
       `${(() => {
         const end = state.timeline.findLast((e) => e.type === 'gameday.ended');
         return end?.text ? `<p>${h(end.text)}</p>` : '';
@@ -182,7 +187,7 @@ function renderHtml(state: GameDayState, followUps: readonly FollowUp[]): string
       ['Criterion', 'Verdict', 'Measured', 'Detail'],
       state.criteria.map((c) => [
         `<td><code>${h(c.id)}</code> ${h(c.description)}</td>`,
-        `<td class="${c.verdict}" data-criterion="${h(c.id)}" data-verdict="${c.verdict}">${h(VERDICT_MARK[c.verdict])}</td>`,
+        `<td class="${c.verdict}" data-criterion="${h(c.id)}" data-verdict="${c.verdict}">${h(HTML_MARK[c.verdict])}</td>`,
         `<td>${h(c.measured ?? '-')}</td>`,
         `<td class="text">${h(c.detail ?? '')}</td>`,
       ]),

@@ -15,6 +15,7 @@ import {
   type GameDayPlan,
   type GameDayStep,
   type ManualStep,
+  participantsFor,
   type SuccessCriterion,
 } from './plan.js';
 
@@ -386,12 +387,14 @@ export class GameDaySession {
     const s = this.#state;
     s.current = step.id;
     const startedAt = this.#now().getTime();
+    // Who is on the step: the participants its owner names (a role names everyone in it).
+    const who = participantsFor(this.#plan, step.owner).join(', ') || step.owner;
     this.#emit({
       type: 'step.started',
       step: step.id,
-      ...(step.owner ? { by: step.owner } : {}),
+      ...(who ? { by: who } : {}),
       ...(step.title ? { text: step.title } : {}),
-      data: { kind: step.kind },
+      data: { kind: step.kind, ...(step.owner ? { owner: step.owner } : {}) },
     });
     let result: { outcome: StepOutcome; reason?: string; next?: string; by?: string; choice?: string };
     try {

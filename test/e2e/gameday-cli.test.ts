@@ -123,7 +123,7 @@ test('run: the example game day with --yes: every step announced with its owner,
   };
   // In order: the manual check (auto-confirmed), the experiment with its owner, the wait, the decision.
   const order = [
-    at(/baseline: started \(manual\) Dashboards are green, owner technical-lead/),
+    at(/baseline: started \(manual\) Dashboards are green, owner bob \(technical-lead\)/),
     at(/baseline: confirmed by .* \(--yes\)/),
     at(/lose-a-replica: started \(experiment\) One replica goes down for 3 seconds, owner bob/),
     at(/lose-a-replica: run started \(/),

@@ -147,7 +147,7 @@ test('an unquoted yes or no (a YAML boolean) where text is expected says to quot
   assert.deepEqual(
     found.map((i) => `${i.path}: ${i.message}`),
     [
-      'steps[3].options[0].label: expected text (quote it: YAML reads yes, no, on, off, y and n as true or false), got true',
+      'steps[3].options[0].label: expected text (quote it: YAML reads yes, no, on, off, y and n as true or false), got a boolean (true)',
     ],
   );
 });

@@ -108,8 +108,8 @@ test('HTML: every section, self-contained, hostile text escaped, no script and n
     /<tr class="ev-note"><td><time datetime="2026-12-07T10:00:0\d\.\d{3}Z">10:00:0\d<\/time><\/td><td>\+[\d.]+ m?s<\/td><td>bob<\/td><td class="text">note by bob: note &lt;script&gt;/,
   );
   // Criteria verdicts, from the recorded run and the judgement.
-  assert.match(html, /data-criterion="fast" data-verdict="met">✅ met<\/td><td>1\.02 s<\/td>/);
-  assert.match(html, /data-criterion="errors" data-verdict="not-met">❌ not met<\/td><td>25\.74%<\/td>/);
+  assert.match(html, /data-criterion="fast" data-verdict="met">✓ met<\/td><td>1\.02 s<\/td>/);
+  assert.match(html, /data-criterion="errors" data-verdict="not-met">✗ not met<\/td><td>25\.74%<\/td>/);
   assert.match(html, /data-criterion="comms" data-verdict="not-met"/);
   // The run: its id (not linked: the link was not http(s) or a path), verdict, recovery, error rate.
   assert.match(html, /<td>run-it<\/td><td><code>run-1<\/code><\/td><td class="text">passed<\/td>/);

@@ -138,7 +138,8 @@ test('walks the steps in order, with timestamps, owners, confirmations, decision
   const ats = state.timeline.map((e) => e.at);
   assert.deepEqual([...ats].sort(), ats);
   const started = state.timeline[1]!;
-  assert.equal(started.by, 'technical-lead');
+  assert.equal(started.by, 'bob');
+  assert.equal(started.data?.owner, 'technical-lead');
   assert.equal(started.text, 'Dashboards green');
   assert.deepEqual(
     state.timeline.find((e) => e.type === 'step.confirmed'),
