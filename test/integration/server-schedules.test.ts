@@ -123,6 +123,7 @@ describe('schedules in real time', () => {
       name: 'witness',
       experiment: 'quick',
       timing: { cron: '*/2 * * * * *' },
+      historyLimit: 3,
     });
     assert.equal(witness.status, 201, witness.text);
     await until('the witness to fire twice', async () => (await firings(t, 'witness')).length >= 2, 60_000);
@@ -143,6 +144,23 @@ describe('schedules in real time', () => {
     const between = (await firings(t, 'every-2s')).filter((f) => f.due > pausedAt && f.due <= resumedAt);
     assert.deepEqual(between, []);
 
+    // The witness keeps its last 3 firings' records; its runs all stay in the history.
+    const witnessRuns = await until('the witness to have fired four times', async () => {
+      const runs = (await t.store.listRuns({ limit: 500 })).runs.filter(
+        (r) => r.schedule === witness.body.id,
+      );
+      return runs.length >= 4 ? runs : undefined;
+    });
+    const kept = await firings(t, 'witness');
+    assert.equal(kept.length, 3, JSON.stringify(kept));
+    // The newest three: consecutive due times, and none older than a record that was dropped.
+    for (let i = 1; i < kept.length; i++)
+      assert.equal(
+        Date.parse((kept[i - 1] as FiringBody).due) - Date.parse((kept[i] as FiringBody).due),
+        2000,
+      );
+    const oldestRunDue = witnessRuns.map((r) => r.requestedAt).sort()[0] as string;
+    assert.ok((kept[2] as FiringBody).due > oldestRunDue, 'the oldest firings were the ones dropped');
     for (const name of ['every-2s', 'witness']) {
       const del = await t.api('DELETE', `/api/schedules/${name}`);
       assert.equal(del.status, 204, del.text);

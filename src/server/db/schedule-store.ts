@@ -58,6 +58,8 @@ const DEFAULT_FIRINGS_PAGE = 100;
 const MAX_FIRINGS_PAGE = 1000;
 /** ids per `in (...)` list: under both databases' limits on parameters. */
 const ID_BATCH = 500;
+/** Rows per multi-row statement: 8 parameters each, under both databases' limits. */
+const ROW_BATCH = 100;
 
 function toSchedule(r: SchedulesTable): Schedule {
   // The spec is stored as the schema's output (validated, defaults filled): read as it is, since
@@ -256,52 +258,56 @@ export class KyselyScheduleStore implements ScheduleStore {
     const names = [...new Set(reqs.map((r) => r.schedule.name))];
     return this.ctx.run(`firing schedule${names.length > 1 ? 's' : ''} ${names.slice(0, 3).join(', ')}`, () =>
       this.#db.transaction().execute(async (trx) => {
-        const results: FiringResult[] = new Array(reqs.length);
-        /** Per schedule: the newest due dealt with, and the runs this call queued. */
-        const touched = new Map<string, { s: Schedule; due: string; runs: string[] }>();
         // Claims in one order on every server (schedule id, then due): two servers' batches on
         // PostgreSQL then wait for each other's rows in the same order and never deadlock.
         const order = reqs
-          .map((req, i) => ({ req, i, key: `${req.schedule.id}\u0000${req.fire.due.toISOString()}` }))
-          .sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
-        for (const { req, i } of order) {
-          const { schedule: s } = req;
-          const row: FiringsTable = {
-            schedule_id: s.id,
-            due: req.fire.due.toISOString(),
-            at: req.fire.at.toISOString(),
-            fired_at: req.firedAt.toISOString(),
-            server: req.server,
-            outcome: req.outcome,
-            reason: req.reason ?? null,
-            run_id: null,
-          };
-          const t = touched.get(s.id) ?? { s, due: row.due, runs: [] };
-          if (row.due > t.due) t.due = row.due;
-          touched.set(s.id, t);
-          // The claim: nothing is inserted when another server has this (schedule, due); on PostgreSQL a
-          // claim in flight in another transaction is waited for, then this one does nothing.
-          const claimed = await trx
+          .map((req, i) => ({ req, i, row: firingRow(req) }))
+          .sort((x, y) => compareKeys(x.row, y.row));
+        // The claims, set-based (a burst of schedules is a few statements, not a few per firing):
+        // nothing is inserted where another server has the (schedule, due); on PostgreSQL a claim in
+        // flight in another transaction is waited for, then this one does nothing.
+        const claimed = new Set<string>();
+        for (let i = 0; i < order.length; i += ROW_BATCH) {
+          const rows = await trx
             .insertInto('schedule_firings')
-            .values(row)
+            .values(order.slice(i, i + ROW_BATCH).map((o) => o.row))
             .onConflict((oc) => oc.columns(['schedule_id', 'due']).doNothing())
-            .returning('due')
-            .executeTakeFirst();
-          if (!claimed) {
+            .returning(['schedule_id', 'due'])
+            .execute();
+          for (const r of rows) claimed.add(keyOf(r));
+        }
+        // The schedules' runs still queued or running, for the concurrency policy of those that fire.
+        const firing = order.filter(
+          (o) => claimed.has(keyOf(o.row)) && o.req.outcome === 'fired' && o.req.run,
+        );
+        const active = await activeRuns(trx, [...new Set(firing.map((o) => o.row.schedule_id))]);
+        /** Runs this call queued, per schedule: previous runs for a firing on time, not for a catch-up. */
+        const queued = new Map<string, ActiveRun[]>();
+        const changed: FiringsTable[] = [];
+        const results: FiringResult[] = new Array(reqs.length);
+        for (const { req, i, row } of order) {
+          if (!claimed.has(keyOf(row))) {
             results[i] = { taken: true };
             continue;
           }
+          const s = req.schedule;
           let run: Awaited<ReturnType<StoreContext['insertRun']>> | undefined;
           let replaced: ActiveRun[] = [];
           if (req.outcome === 'fired' && req.run) {
-            const active = await activeRuns(trx, s.id, req.catchUp ? t.runs : []);
-            const decision = concurrencyDecision(s.concurrencyPolicy, active);
+            const mine = queued.get(s.id) ?? [];
+            const previous = [...(active.get(s.id) ?? []), ...(req.catchUp ? [] : mine)];
+            const decision = concurrencyDecision(s.concurrencyPolicy, previous);
             if (!decision.fire) {
               row.outcome = 'skipped';
               row.reason = decision.reason;
             } else {
               replaced = decision.replace;
               await this.#replace(trx, s, replaced, req.firedAt);
+              // Replaced runs are no longer previous runs of the next firing in this call.
+              if (replaced.length > 0) {
+                active.delete(s.id);
+                mine.length = 0;
+              }
               run = await this.ctx.insertRun(trx as unknown as Transaction<Database>, {
                 experiment: req.run.experiment,
                 experimentVersion: req.run.experimentVersion,
@@ -314,18 +320,19 @@ export class KyselyScheduleStore implements ScheduleStore {
                 ...(req.run.configuration !== undefined ? { configuration: req.run.configuration } : {}),
               });
               row.run_id = run.id;
-              t.runs.push(run.id);
+              mine.push({ id: run.id, status: 'queued' });
+              queued.set(s.id, mine);
             }
-            await trx
-              .updateTable('schedule_firings')
-              .set({ outcome: row.outcome, reason: row.reason, run_id: row.run_id })
-              .where('schedule_id', '=', s.id)
-              .where('due', '=', row.due)
-              .execute();
+            changed.push(row);
           }
           results[i] = { taken: false, firing: toFiring(row), ...(run ? { run } : {}), replaced };
         }
-        for (const { s, due } of touched.values()) await advance(trx, s, due);
+        await settle(trx, changed);
+        // Every schedule of the call: its cursor moves to its newest due (a taken one included: it is
+        // dealt with), and its history is trimmed.
+        const newest = new Map<string, { s: Schedule; due: string }>();
+        for (const { req, row } of order) newest.set(req.schedule.id, { s: req.schedule, due: row.due });
+        await advance(trx, [...newest.values()]);
         return results;
       }),
     );
@@ -426,47 +433,91 @@ export class KyselyScheduleStore implements ScheduleStore {
   }
 }
 
-/** This schedule's runs still queued or running (what the concurrency policy looks at). */
-async function activeRuns(
-  trx: Transaction<Db>,
-  scheduleId: string,
-  exclude: readonly string[],
-): Promise<ActiveRun[]> {
-  const rows = await trx
-    .selectFrom('runs')
-    .select(['id', 'status', 'claimed_by'])
-    .where('schedule_id', '=', scheduleId)
-    .where('status', 'in', ['queued', 'running'])
-    .$if(exclude.length > 0, (q) => q.where('id', 'not in', exclude))
-    .orderBy('requested_at')
-    .execute();
-  return rows.map((r) => ({
-    id: r.id,
-    status: r.status as ActiveRun['status'],
-    ...(r.claimed_by !== null ? { claimedBy: r.claimed_by } : {}),
-  }));
+/** A firing's row as first claimed (its outcome settled after the concurrency policy). */
+function firingRow(req: FiringRequest): FiringsTable {
+  return {
+    schedule_id: req.schedule.id,
+    due: req.fire.due.toISOString(),
+    at: req.fire.at.toISOString(),
+    fired_at: req.firedAt.toISOString(),
+    server: req.server,
+    outcome: req.outcome,
+    reason: req.reason ?? null,
+    run_id: null,
+  };
 }
 
-/** The cursor moves forward to `due` (never back: a slower server's older firing does not move it), and the history is trimmed. */
-async function advance(trx: Transaction<Db>, s: Schedule, due: string): Promise<void> {
-  await trx
-    .updateTable('schedules')
-    .set({ cursor: due })
-    .where('id', '=', s.id)
-    .where('cursor', '<', due)
-    .execute();
-  // Keep the newest historyLimit firings: everything older than the oldest kept one goes.
-  await trx
-    .deleteFrom('schedule_firings')
-    .where('schedule_id', '=', s.id)
-    .where('due', '<', (eb) =>
-      eb
-        .selectFrom('schedule_firings')
-        .select('due')
-        .where('schedule_id', '=', s.id)
-        .orderBy('due', 'desc')
-        .limit(1)
-        .offset(s.historyLimit - 1),
-    )
-    .execute();
+const keyOf = (r: { schedule_id: string; due: string }) => `${r.schedule_id}\u0000${r.due}`;
+
+function compareKeys(x: FiringsTable, y: FiringsTable): number {
+  const a = keyOf(x);
+  const b = keyOf(y);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The runs of these schedules still queued or running, oldest first (what the concurrency policy looks at). */
+async function activeRuns(
+  trx: Transaction<Db>,
+  scheduleIds: readonly string[],
+): Promise<Map<string, ActiveRun[]>> {
+  const out = new Map<string, ActiveRun[]>();
+  for (let i = 0; i < scheduleIds.length; i += ID_BATCH) {
+    const rows = await trx
+      .selectFrom('runs')
+      .select(['id', 'status', 'claimed_by', 'schedule_id'])
+      .where('schedule_id', 'in', scheduleIds.slice(i, i + ID_BATCH))
+      .where('status', 'in', ['queued', 'running'])
+      .orderBy('requested_at')
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.schedule_id as string) ?? [];
+      list.push({
+        id: r.id,
+        status: r.status as ActiveRun['status'],
+        ...(r.claimed_by !== null ? { claimedBy: r.claimed_by } : {}),
+      });
+      out.set(r.schedule_id as string, list);
+    }
+  }
+  return out;
+}
+
+/**
+ * The outcome of the firings the concurrency policy decided (skipped, or fired with their run), in one
+ * statement per batch. VALUES columns are column1.. on both databases (SQLite 3.33+ and PostgreSQL
+ * update from a VALUES list).
+ */
+async function settle(trx: Transaction<Db>, rows: readonly FiringsTable[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ROW_BATCH) {
+    const batch = rows.slice(i, i + ROW_BATCH);
+    await sql`update schedule_firings set
+        outcome = v.column3,
+        reason = v.column4,
+        run_id = v.column5
+      from (values ${sql.join(batch.map((r) => sql`(${r.schedule_id}, ${r.due}, ${r.outcome}, ${r.reason}, ${r.run_id})`))}) as v
+      where schedule_firings.schedule_id = v.column1 and schedule_firings.due = v.column2`.execute(trx);
+  }
+}
+
+/**
+ * Each schedule's cursor moves forward to its newest due (never back: a slower server's older firing
+ * does not move it), and its history keeps its newest `historyLimit` firings: one statement each per batch.
+ */
+async function advance(trx: Transaction<Db>, list: readonly { s: Schedule; due: string }[]): Promise<void> {
+  for (let i = 0; i < list.length; i += ROW_BATCH) {
+    const batch = list.slice(i, i + ROW_BATCH);
+    await sql`update schedules set cursor = v.column2
+      from (values ${sql.join(batch.map(({ s, due }) => sql`(${s.id}, ${due})`))}) as v
+      where schedules.id = v.column1 and schedules.cursor < v.column2`.execute(trx);
+    await sql`delete from schedule_firings where (schedule_id, due) in (
+        select schedule_id, due from (
+          select f.schedule_id, f.due,
+            row_number() over (partition by f.schedule_id order by f.due desc) as k,
+            cast(v.column2 as integer) as keep
+          from schedule_firings f
+          join (values ${sql.join(batch.map(({ s }) => sql`(${s.id}, ${String(s.historyLimit)})`))}) as v
+            on f.schedule_id = v.column1
+        ) ranked where k > keep
+      )`.execute(trx);
+  }
 }
