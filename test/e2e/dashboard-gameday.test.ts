@@ -9,12 +9,13 @@
  * open on the list until it is closed there. A second game day is stopped by the header's emergency
  * stop. No page logs an error or asks anything of another origin; the game day's page fits a phone.
  *
- * Screenshots go to test-artifacts/dashboard-gameday/.
+ * Screenshots go to test-artifacts/dashboard-gameday/; with FAULTLINE_SCREENSHOTS=docs/images the one the docs
+ * show (dashboard-gameday) is written there too.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -63,8 +64,13 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
   const problems: string[] = [];
   const marker = () => join(srv.dir, 'gameday.marker');
 
-  const shot = (page: Page, name: string) =>
-    page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+  /** `docs`: with FAULTLINE_SCREENSHOTS=docs/images, the docs' copy of it too. */
+  const shot = async (page: Page, name: string, docs?: string) => {
+    const file = join(shots, `${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    const out = process.env.FAULTLINE_SCREENSHOTS;
+    if (docs && out) await copyFile(file, join(resolve(out), `${docs}.png`));
+  };
 
   const signedIn = async (name: string, viewport?: { width: number; height: number }) => {
     const context = await guardedContext(browser, srv.url, problems, viewport);
@@ -89,6 +95,8 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     shots = fileURLToPath(new URL('../../test-artifacts/dashboard-gameday/', import.meta.url));
     await mkdir(shots, { recursive: true });
     console.log(`# screenshots: ${shots}`);
+    if (process.env.FAULTLINE_SCREENSHOTS)
+      await mkdir(resolve(process.env.FAULTLINE_SCREENSHOTS), { recursive: true });
     srv = await startTestServer();
     for (const name of [COMMANDER, SCRIBE])
       assert.ok(
@@ -209,7 +217,7 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     await criteria.locator('tr[data-criterion="comms"] .pill', { hasText: /^met$/ }).waitFor();
     // The scribe's page followed to the end as well.
     await scribe.locator('.badge.gameday-stopped').waitFor({ timeout: 60_000 });
-    await shot(ic, 'stopped');
+    await shot(ic, 'stopped', 'dashboard-gameday');
 
     // The report: the notes, who wrote them, and the criteria.
     const [report] = await Promise.all([

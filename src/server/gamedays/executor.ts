@@ -156,6 +156,16 @@ export class ServerExecutor implements GameDayExecutor {
         }
         return now;
       }
+      // Queued while the emergency stop is raised: no server claims it until the release, so it is
+      // cancelled (a rollback's run included) rather than left holding the game day.
+      if (now?.status === 'queued' && !aborted) {
+        const halt = await store.getHalt().catch(() => undefined);
+        if (halt) {
+          aborted = true;
+          await abortRun(store, runner, serverId, now, haltReasonText(halt)).catch(() => false);
+          continue;
+        }
+      }
       if (now && signal.aborted && !aborted) {
         aborted = true;
         const reason = `game day ${this.#o.gameday.name} stopped: ${String((signal.reason as Error)?.message ?? signal.reason)}`;

@@ -438,6 +438,8 @@ export class GameDayService {
       const reason = error
         ? `the game day failed: ${problemText(error)}`
         : [...final.timeline].reverse().find((e) => e.type === 'gameday.ended')?.text;
+      // A note recorded from now on keeps this end (#saveState writes what `stored` says for an end).
+      live.stored = status;
       await this.store.update(id, {
         status,
         snapshot: snapshotOf(final),
