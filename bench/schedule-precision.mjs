@@ -91,13 +91,14 @@ for (let i = 0; i < SCHEDULES; i++) {
 }
 const created = Date.now();
 
+// One windowed query for every schedule's firings, every 5 s: the bench's reads must not compete with
+// the scheduler's writes for the database more than a dashboard would.
 const collect = async () => {
-  const all = [];
-  for (const id of ids) all.push(...(await store.schedules.listFirings(id, { limit: 1000 })));
+  const all = [...(await store.schedules.recentFirings(ids, 1000)).values()].flat();
   return all.filter((f) => Date.parse(f.due) > created);
 };
 for (;;) {
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, 5000));
   const n = (await collect()).length;
   if (n >= FIRINGS) break;
 }

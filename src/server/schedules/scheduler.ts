@@ -152,13 +152,6 @@ export class Scheduler {
     await this.loop;
   }
 
-  /** The next fire times this server holds (tests, the benchmark): schedule id to epoch ms. */
-  pending(): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const [id, e] of this.entries) if (e.next) out.set(id, e.next.at.getTime());
-    return out;
-  }
-
   private problem(message: string): void {
     if (message === this.lastProblem) return;
     this.lastProblem = message;
