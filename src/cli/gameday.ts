@@ -192,7 +192,7 @@ class GameDayConsole {
 
   constructor(
     private readonly out: Output,
-    private readonly handlers: { note(text: string): void; stop(): void },
+    private readonly handlers: { note(text: string): void; stop(why: string): void },
   ) {
     this.#rl = createInterface({
       input: process.stdin,
@@ -207,7 +207,7 @@ class GameDayConsole {
       this.#pump();
     });
     // On a terminal readline takes Ctrl-C itself; it is the emergency stop as a signal would be.
-    this.#rl.on('SIGINT', () => this.handlers.stop());
+    this.#rl.on('SIGINT', () => this.handlers.stop('Ctrl-C'));
   }
 
   /** Lines are acted on from now (the game day exists to take notes and stops). */
@@ -229,7 +229,7 @@ class GameDayConsole {
           this.out.warn((err as Error).message);
         }
       } else if (/^stop$/i.test(line)) {
-        this.handlers.stop();
+        this.handlers.stop('stop typed');
       } else if (this.#pending) {
         const p = this.#pending;
         const v = p.parse(line);
@@ -404,7 +404,7 @@ export async function gameDayRunCommand(file: string, flags: GameDayRunFlags, ou
   const terminal = interactive
     ? new GameDayConsole(out, {
         note: (text) => session?.note(scribe, text),
-        stop: () => stop('stop typed'),
+        stop,
       })
     : undefined;
   const onSignal = (sig: NodeJS.Signals) => stop(sig === 'SIGINT' ? 'Ctrl-C' : sig);

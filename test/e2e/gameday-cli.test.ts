@@ -5,11 +5,12 @@
  * rollback plan runs and the report says so; without a terminal the run refuses to start.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cliSuite, ROOT, runCli, startCli } from '../helpers/cli.js';
+import { BIN, cliSuite, ROOT, runCli, startCli } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
 
 const e2e = cliSuite('faultline-gameday-');
@@ -273,4 +274,141 @@ rollback:
   assert.match(page, /data-status="stopped"/);
   assert.match(page, /<tr class="ev-stop-requested">/);
   assert.match(page, /<p class="text">Check that the marker is gone\.<\/p>/);
+});
+
+/**
+ * The CLI on a pseudo-terminal (`script`): each time the output shows the next pattern, the matching keys are
+ * typed. Resolves when the CLI exits.
+ */
+function onTerminal(
+  args: string[],
+  dialogue: [RegExp, string][],
+): Promise<{ code: number | null; out: string }> {
+  const cmd = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qec', cmd, '/dev/null'], {
+    cwd: ROOT,
+    env: { ...process.env, ...e2e.env, NO_COLOR: '1' },
+  });
+  let out = '';
+  let from = 0;
+  const steps = [...dialogue];
+  child.stdin.on('error', () => undefined); // the terminal may close before a write lands
+  child.stdout.on('data', (d) => {
+    out += d;
+    const next = steps[0];
+    if (!next) return;
+    const m = next[0].exec(out.slice(from));
+    if (!m) return;
+    from += m.index + m[0].length;
+    steps.shift();
+    child.stdin.write(next[1]);
+  });
+  const hang = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(hang);
+      resolve({ code, out });
+    }),
+  );
+}
+
+test('run on a terminal: the owner confirms with a note, a note is typed, Ctrl-C stops the wait, the rollback and a criterion are answered', async () => {
+  const dir = join(e2e.work, 'tty');
+  await mkdir(dir, { recursive: true });
+  const plan = join(dir, 'plan.yaml');
+  await writeFile(
+    plan,
+    `name: on-a-terminal
+title: On a terminal
+objective: o
+hypothesis: h
+${PEOPLE}steps:
+  - { id: check, kind: manual, title: Dashboards green, owner: technical-lead }
+  - { id: soak, kind: wait, duration: 1h }
+success_criteria:
+  - { id: comms, description: Status page updated, measure: { kind: manual } }
+rollback:
+  steps:
+    - { id: undo, kind: manual, owner: bob }
+`,
+  );
+  const md = join(dir, 'report.md');
+  const r = await onTerminal(
+    ['gameday', 'run', plan, '--report', md],
+    [
+      [/check: bob \(technical-lead\), Dashboards green: confirm \(y\/n/, 'note: typed on the terminal\r'],
+      [/note by carol: typed on the terminal/, 'y all green\r'],
+      [/soak: started/, '\x03'],
+      [/undo: bob, confirm \(y\/n/, 'y undone\r'],
+      [/criterion comms: alice, Status page updated: met\? \(y\/n/, 'n not yet\r'],
+    ],
+  );
+  assert.equal(r.code, 1, r.out);
+  assert.match(r.out, /check: confirmed by bob: all green/);
+  assert.match(r.out, /Ctrl-C: stopping/);
+  assert.match(r.out, /soak: interrupted after/);
+  assert.match(r.out, /undo: confirmed by bob: undone/);
+  assert.match(r.out, /criterion comms judged not-met by alice: not yet/);
+  assert.match(r.out, /Game day on-a-terminal STOPPED: stopped, exit code 1/);
+  const text = await readFile(md, 'utf8');
+  assert.match(text, /\| carol \| check \| typed on the terminal \|/);
+  assert.match(text, /stop requested by .*: Ctrl-C/);
+});
+
+test('run: an experiment tagged for production asks for approval like `faultline run`; refused, its step fails and the rollback runs', async () => {
+  const dir = join(e2e.work, 'production');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'settings.yaml'), 'production_tags: [production]\n');
+  const marker = join(dir, 'prod-marker');
+  await writeFile(
+    join(dir, 'prod.yaml'),
+    `title: A production experiment
+description: Creates and removes a marker.
+tags: [production]
+method:
+  - type: action
+    name: create-marker
+    provider: { type: faultline, module: faultline.marker, func: create, arguments: { path: ${JSON.stringify(marker)}, duration: 60 } }
+  - type: action
+    name: remove-marker
+    provider: { type: faultline, module: faultline.marker, func: remove, arguments: { path: ${JSON.stringify(marker)} } }
+`,
+  );
+  const plan = join(dir, 'plan.yaml');
+  await writeFile(
+    plan,
+    `name: production
+title: Production
+objective: o
+hypothesis: h
+${PEOPLE}steps:
+  - { id: prod, kind: experiment, experiment: prod.yaml, owner: bob }
+rollback:
+  steps:
+    - { id: undo, kind: manual, owner: bob }
+`,
+  );
+  const settings = join(dir, 'settings.yaml');
+  // Scripted: the approval question is answered no, the rollback's check yes.
+  const no = await runCli(['gameday', 'run', plan, '--settings', settings, '--answers-from-stdin'], {
+    env: e2e.env,
+    input: 'n\ny\n',
+  });
+  assert.equal(no.code, 1, no.stderr);
+  assert.match(no.stderr, /This experiment is tagged 'production'\. Run it\?/);
+  assert.match(no.stderr, /prod: run ended: refused/);
+  assert.match(no.stderr, /prod: failed .*/);
+  assert.match(no.stderr, /undo: confirmed by bob/);
+  assert.match(no.stderr, /Game day production FAILED/);
+  // --yes approves it (recorded in the run's journal as a local approval).
+  const journals = join(dir, 'journals');
+  const yes = await runCli(
+    ['gameday', 'run', plan, '--settings', settings, '--yes', '--journal-dir', journals],
+    {
+      env: e2e.env,
+    },
+  );
+  assert.equal(yes.code, 0, yes.stderr);
+  assert.match(yes.stderr, /prod: run ended: passed/);
+  assert.ok(existsSync(join(journals, 'prod.json')));
 });
