@@ -285,6 +285,52 @@ describe('schedules in real time', () => {
       await rm(settings, { force: true });
     }
   });
+
+  test('a production experiment without a standing approval, and a blackout, skip firings with the reason', async () => {
+    const up = await t.api('POST', '/api/experiments', {
+      name: 'prod-check',
+      format: 'yaml',
+      source: markerExperiment(join(t.dir, 'never.marker'), { title: 'production', tags: ['production'] }),
+    });
+    assert.equal(up.status, 201, up.text);
+    const prod = await t.api('POST', '/api/schedules', {
+      name: 'prod',
+      experiment: 'prod-check',
+      timing: { cron: '@every 1s' },
+    });
+    assert.equal(prod.status, 201, prod.text);
+    const refused = await until('a firing skipped for want of an approval', async () =>
+      (await firings(t, 'prod')).find((f) => f.outcome === 'skipped'),
+    );
+    assert.match(refused.reason ?? '', /tagged 'production' .*needs a standing approval/);
+    assert.equal((await t.api('DELETE', '/api/schedules/prod')).status, 204);
+    const runs = (await t.store.listRuns({ limit: 500 })).runs.filter((r) => r.schedule === prod.body.id);
+    assert.deepEqual(runs, [], 'nothing ran without an approval');
+
+    // A blackout window in force all week: the firings are skipped naming it.
+    const blackout = await t.api('POST', '/api/blackouts', {
+      name: 'freeze',
+      timezone: 'UTC',
+      weekly: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'], start: '00:00', end: '24:00' }],
+      reason: 'code freeze',
+    });
+    assert.equal(blackout.status, 201, blackout.text);
+    try {
+      const frozen = await t.api('POST', '/api/schedules', {
+        name: 'frozen',
+        experiment: 'quick',
+        timing: { cron: '@every 1s' },
+      });
+      assert.equal(frozen.status, 201, frozen.text);
+      const skipped = await until('a firing skipped by the blackout', async () =>
+        (await firings(t, 'frozen')).find((f) => f.outcome === 'skipped'),
+      );
+      assert.match(skipped.reason ?? '', /freeze/);
+      assert.equal((await t.api('DELETE', '/api/schedules/frozen')).status, 204);
+    } finally {
+      assert.equal((await t.api('DELETE', '/api/blackouts/freeze')).status, 204);
+    }
+  });
 });
 
 describe('missed firings across a server stopped and started again', () => {
