@@ -20,6 +20,29 @@ import './gamedays.css';
 const failure = (err: unknown) =>
   err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
 
+/**
+ * What a button does: `busy` names the action under way (a form's, a row's), `error` is its failure as
+ * the server said it; `run` resolves true when it succeeded.
+ */
+function useAction() {
+  const [busy, setBusy] = useState<string | undefined>();
+  const [error, setError] = useState<ApiFailure | undefined>();
+  const run = async (key: string, fn: () => Promise<unknown>): Promise<boolean> => {
+    setBusy(key);
+    setError(undefined);
+    try {
+      await fn();
+      return true;
+    } catch (err) {
+      setError(failure(err));
+      return false;
+    } finally {
+      setBusy(undefined);
+    }
+  };
+  return { busy, error, setError, run };
+}
+
 const enc = encodeURIComponent;
 
 const gamedays = {
@@ -147,19 +170,10 @@ function GameDayStatus({ status }: { status: string }) {
 
 function CreateGameDay() {
   const [source, setSource] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiFailure | undefined>();
-  const submit = async (e: Event) => {
+  const { busy, error, run } = useAction();
+  const submit = (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      const created = await gamedays.create(source);
-      navigate(href(['gamedays', created.id]));
-    } catch (err) {
-      setError(failure(err));
-      setBusy(false);
-    }
+    void run('create', async () => navigate(href(['gamedays', (await gamedays.create(source)).id])));
   };
   return (
     <form class="gameday-create" onSubmit={submit}>
@@ -181,7 +195,7 @@ function CreateGameDay() {
       </label>
       {error && <Failure error={error} />}
       <div class="actions">
-        <button type="submit" disabled={busy || source.trim() === ''}>
+        <button type="submit" disabled={busy !== undefined || source.trim() === ''}>
           {busy ? 'Creating…' : 'Create game day'}
         </button>
       </div>
@@ -194,37 +208,19 @@ function FollowUps({ who, gameday }: { who: Who; gameday?: string }) {
   const [showClosed, setShowClosed] = useState(false);
   const state = gameday || showClosed ? 'all' : 'open';
   const list = useLoad(`followups|${state}|${gameday ?? ''}`, () => gamedays.followUps(state, gameday));
-  const [error, setError] = useState<ApiFailure | undefined>();
-  const [busy, setBusy] = useState<string | undefined>();
+  const { busy, error, run } = useAction();
   const [text, setText] = useState('');
   const [owner, setOwner] = useState('');
   const manage = can(who, 'gameday.manage');
-  const close = async (f: FollowUp) => {
-    setBusy(f.id);
-    setError(undefined);
-    try {
-      await gamedays.closeFollowUp(f.id);
-      list.reload();
-    } catch (err) {
-      setError(failure(err));
-    } finally {
-      setBusy(undefined);
-    }
-  };
+  const close = (f: FollowUp) =>
+    run(f.id, () => gamedays.closeFollowUp(f.id)).then((ok) => ok && list.reload());
   const add = async (e: Event) => {
     e.preventDefault();
     if (!gameday) return;
-    setBusy('new');
-    setError(undefined);
-    try {
-      await gamedays.addFollowUp(gameday, text.trim(), owner.trim() || undefined);
+    if (await run('new', () => gamedays.addFollowUp(gameday, text.trim(), owner.trim() || undefined))) {
       setText('');
       setOwner('');
       list.reload();
-    } catch (err) {
-      setError(failure(err));
-    } finally {
-      setBusy(undefined);
     }
   };
   return (
@@ -515,27 +511,19 @@ function Controls({
 }) {
   const blocked = useStartBlocked();
   const [reason, setReason] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiFailure | undefined>();
+  const { busy, error, setError, run } = useAction();
   if (!can(who, 'gameday.run')) return null;
-  const act = async (fn: () => Promise<GameDayView>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
+  const act = (fn: () => Promise<GameDayView>) =>
+    run('control', async () => {
       onChange(await fn());
       setReason('');
-    } catch (err) {
-      setError(failure(err));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   if (view.status === 'pending')
     return (
       <div class="actions gameday-controls">
         <button
           type="button"
-          disabled={busy || blocked !== undefined}
+          disabled={busy !== undefined || blocked !== undefined}
           title={blocked ? `Nothing starts: ${blocked}` : undefined}
           onClick={() => act(() => gamedays.start(view.id))}
         >
@@ -568,7 +556,7 @@ function Controls({
           onInput={(e) => setReason((e.currentTarget as HTMLInputElement).value)}
         />
       </label>
-      <button type="submit" class="danger" disabled={busy}>
+      <button type="submit" class="danger" disabled={busy !== undefined}>
         {rollingBack ? 'Skip the rest of the rollback' : 'Stop game day'}
       </button>
       {error && <Failure error={error} />}
@@ -658,18 +646,8 @@ function Answer({
   onChange: (v: GameDayView) => void;
 }) {
   const [note, setNote] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiFailure | undefined>();
-  const act = async (fn: () => Promise<GameDayView>) => {
-    setBusy(true);
-    setError(undefined);
-    try {
-      onChange(await fn());
-    } catch (err) {
-      setError(failure(err));
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAction();
+  const act = (fn: () => Promise<GameDayView>) => run('answer', async () => onChange(await fn()));
   if (view.waitingFor?.kind === 'decision')
     return (
       <div class="answer">
@@ -679,7 +657,7 @@ function Answer({
             <button
               key={o}
               type="button"
-              disabled={busy}
+              disabled={busy !== undefined}
               onClick={() => act(() => gamedays.decide(view.id, step.id, o))}
             >
               {o}
@@ -703,7 +681,7 @@ function Answer({
       <div class="actions">
         <button
           type="button"
-          disabled={busy}
+          disabled={busy !== undefined}
           onClick={() => act(() => gamedays.confirm(view.id, step.id, true, note.trim()))}
         >
           Confirm
@@ -711,7 +689,7 @@ function Answer({
         <button
           type="button"
           class="secondary"
-          disabled={busy}
+          disabled={busy !== undefined}
           onClick={() => act(() => gamedays.confirm(view.id, step.id, false, note.trim()))}
         >
           Not OK
@@ -746,22 +724,14 @@ function Participants({ view }: { view: GameDayView }) {
 
 function Notes({ view, who, onChange }: { view: GameDayView; who: Who; onChange: (v: GameDayView) => void }) {
   const [text, setText] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiFailure | undefined>();
+  const { busy, error, run } = useAction();
   const field = useRef<HTMLTextAreaElement>(null);
   if (!can(who, 'gameday.run')) return null;
   const submit = async (e: Event) => {
     e.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onChange(await gamedays.note(view.id, text.trim()));
+    if (await run('note', async () => onChange(await gamedays.note(view.id, text.trim())))) {
       setText('');
       field.current?.focus();
-    } catch (err) {
-      setError(failure(err));
-    } finally {
-      setBusy(false);
     }
   };
   return (
@@ -779,7 +749,7 @@ function Notes({ view, who, onChange }: { view: GameDayView; who: Who; onChange:
       </label>
       {error && <Failure error={error} />}
       <div class="actions">
-        <button type="submit" disabled={busy || text.trim() === ''}>
+        <button type="submit" disabled={busy !== undefined || text.trim() === ''}>
           {busy ? 'Adding…' : 'Add note'}
         </button>
       </div>
@@ -878,23 +848,13 @@ function Criteria({
   who: Who;
   onChange: (v: GameDayView) => void;
 }) {
-  const [busy, setBusy] = useState<string | undefined>();
-  const [error, setError] = useState<ApiFailure | undefined>();
+  const { busy, error, run } = useAction();
   if (view.criteria.length === 0) return null;
   const manual = manualCriteria(view);
   // Judged once the game day runs (here) or after it: the latest judgement is the verdict.
   const judging = can(who, 'gameday.run') && view.status !== 'pending';
-  const judge = async (criterion: string, met: boolean) => {
-    setBusy(criterion);
-    setError(undefined);
-    try {
-      onChange(await gamedays.judge(view.id, criterion, met));
-    } catch (err) {
-      setError(failure(err));
-    } finally {
-      setBusy(undefined);
-    }
-  };
+  const judge = (criterion: string, met: boolean) =>
+    run(criterion, async () => onChange(await gamedays.judge(view.id, criterion, met)));
   return (
     <section aria-labelledby="criteria">
       <h2 id="criteria">Success criteria</h2>

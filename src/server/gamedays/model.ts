@@ -7,10 +7,12 @@
  * who it waits for, the runs its steps started, the success criteria's verdicts), and the follow-up
  * actions it leaves, which stay open across game days until someone closes them (the Remediate step).
  *
- * Imports zod, ../names.js and ../../core/ only: store.ts imports this file, and the dashboard imports
- * store.ts's types, so nothing here may reach Node or the engine.
+ * Imports zod, ../names.js and src/gameday/types.ts (the timeline's event types, which import nothing
+ * but a type) only: store.ts imports this file, and the dashboard imports store.ts's types, so nothing
+ * here may reach Node or the engine.
  */
 import { z } from 'zod';
+import { TIMELINE_EVENT_TYPES } from '../../gameday/types.js';
 import { ObjectNameSchema } from '../names.js';
 
 /** As the session (src/gameday/session.ts GameDayState) names them; the last three are ends. */
@@ -28,22 +30,7 @@ export type GameDayStatus = z.infer<typeof GameDayStatusSchema>;
 export const ENDED_STATUSES: readonly GameDayStatus[] = ['finished', 'stopped', 'failed'];
 export const isEnded = (s: GameDayStatus) => ENDED_STATUSES.includes(s);
 
-/** The session's timeline event types (src/gameday/session.ts TimelineEvent). */
-export const TIMELINE_EVENT_TYPES = [
-  'gameday.started',
-  'step.started',
-  'step.finished',
-  'step.confirmed',
-  'decision',
-  'note',
-  'run.started',
-  'run.ended',
-  'stop.requested',
-  'rollback.started',
-  'rollback.finished',
-  'criterion',
-  'gameday.ended',
-] as const;
+export { TIMELINE_EVENT_TYPES };
 
 /**
  * One entry of a game day's timeline. `seq` is the store's (1, 2, ... per game day, in the order

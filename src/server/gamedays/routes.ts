@@ -83,7 +83,7 @@ export const ListGameDaysQuerySchema = z.strictObject({
   status: GameDayStatusSchema.optional(),
   limit: z
     .string()
-    .regex(/^[0-9]{1,3}$/, { error: 'expected a number 1-500' })
+    .regex(/^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$/, { error: 'expected a number 1-500' })
     .optional(),
 });
 export const ReportQuerySchema = z.strictObject({
@@ -168,19 +168,9 @@ export const registerGameDayRoutes: RouteGroup = (app, deps) => {
       responses: { 200: json(z.array(GameDaySummarySchema), 'The game days'), ...errors },
     }),
     async (c) => {
-      const q = c.req.valid('query');
-      const limit = q.limit === undefined ? undefined : Number(q.limit);
-      if (limit !== undefined && (limit < 1 || limit > 500))
-        throw new ApiError(400, 'bad_request', 'query.limit: expected a number 1-500', [
-          { path: 'query.limit', message: 'expected a number 1-500' },
-        ]);
-      return c.json(
-        await service.store.list({
-          ...(q.status !== undefined ? { status: q.status } : {}),
-          ...(limit !== undefined ? { limit } : {}),
-        }),
-        200,
-      );
+      const { status, limit } = c.req.valid('query');
+      const filter = { ...(status ? { status } : {}), ...(limit ? { limit: Number(limit) } : {}) };
+      return c.json(await service.store.list(filter), 200);
     },
   );
 

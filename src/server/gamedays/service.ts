@@ -20,7 +20,6 @@ import {
   evaluateCriteria,
   GameDaySession,
   type GameDayState,
-  type TIMELINE_EVENT_TYPES as SESSION_EVENT_TYPES,
   type TimelineEvent as SessionEvent,
   type StepRun,
 } from '../../gameday/session.js';
@@ -33,20 +32,8 @@ import type { BlackoutGate, Notify } from '../services.js';
 import type { HaltRecord, Store } from '../store.js';
 import { ServerExecutor } from './executor.js';
 import type { GameDayHub } from './hub.js';
-import {
-  type GameDaySnapshot,
-  type GameDayStatus,
-  isEnded,
-  type StoredGameDay,
-  type TIMELINE_EVENT_TYPES,
-} from './model.js';
+import { type GameDaySnapshot, type GameDayStatus, isEnded, type StoredGameDay } from './model.js';
 import { type GameDayView, gameDayView } from './view.js';
-
-// The API's event types are the session's, listed again where the dashboard can import them: held equal here.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const _sameEventTypes: Same<(typeof TIMELINE_EVENT_TYPES)[number], (typeof SESSION_EVENT_TYPES)[number]> =
-  true;
-void _sameEventTypes;
 
 export interface GameDayServiceOptions {
   store: Store;
@@ -106,6 +93,19 @@ function nulIssues(value: unknown, path: string): Issue[] {
       ...nulIssues(v, path === '' ? k : `${path}.${k}`),
     ]);
   return [];
+}
+
+/** The stored plan, typed (it was validated when stored; a plan this version no longer takes is a 409). */
+function planOf(g: StoredGameDay): GameDayPlan {
+  const planned = validatePlan(g.plan);
+  if (!planned.ok)
+    throw new ApiError(
+      409,
+      'invalid_plan',
+      `game day ${g.id}: its stored plan no longer validates`,
+      planned.issues,
+    );
+  return planned.plan;
 }
 
 function experimentSteps(plan: GameDayPlan) {
@@ -208,21 +208,14 @@ export class GameDayService {
   /** The report, from what the store holds (the runs' journals from their runs). */
   async report(id: string, format: 'html' | 'markdown'): Promise<string> {
     const g = await this.get(id);
-    const planned = validatePlan(g.plan);
-    if (!planned.ok)
-      throw new ApiError(
-        409,
-        'invalid_plan',
-        `game day ${id}: its stored plan no longer validates`,
-        planned.issues,
-      );
+    const plan = planOf(g);
     const [timeline, followUps] = await Promise.all([
       this.store.timeline(id),
       this.store.listFollowUps({ gameday: id, limit: 500 }),
     ]);
     const runs = await this.#stepRuns(g);
     const state: GameDayState = {
-      plan: planned.plan,
+      plan,
       status: g.status,
       ...(g.snapshot.current !== undefined ? { current: g.snapshot.current } : {}),
       ...(g.snapshot.waitingFor !== undefined ? { waitingFor: g.snapshot.waitingFor } : {}),
@@ -266,10 +259,9 @@ export class GameDayService {
   async judge(id: string, criterion: string, by: string, met: boolean, note?: string): Promise<void> {
     const live = this.#live.get(id);
     const g = await this.get(id);
-    const planned = validatePlan(g.plan);
-    const c = planned.ok ? planned.plan.success_criteria.find((x) => x.id === criterion) : undefined;
-    if (!planned.ok || !c)
-      throw new ApiError(404, 'not_found', `game day ${id} has no success criterion ${criterion}`);
+    const plan = planOf(g);
+    const c = plan.success_criteria.find((x) => x.id === criterion);
+    if (!c) throw new ApiError(404, 'not_found', `game day ${id} has no success criterion ${criterion}`);
     if (c.measure.kind !== 'manual')
       throw new ApiError(
         409,
@@ -304,7 +296,7 @@ export class GameDayService {
     ]);
     if (stored) this.#o.hub.publish(id, 'timeline', stored, stored.seq);
     const criteria = evaluateCriteria(
-      planned.plan,
+      plan,
       await this.#stepRuns(g),
       (await this.store.timeline(id)) as SessionEvent[],
     );
@@ -321,15 +313,7 @@ export class GameDayService {
     await refuseDuringBlackout(this.#o.blackout);
     const g = await this.get(id);
     if (g.status !== 'pending') throw this.#notPending(g);
-    const planned = validatePlan(g.plan);
-    if (!planned.ok)
-      throw new ApiError(
-        409,
-        'invalid_plan',
-        `game day ${id}: its stored plan no longer validates`,
-        planned.issues,
-      );
-    const plan = planned.plan;
+    const plan = planOf(g);
     // Every experiment is looked at before the first step: a missing approval is this 409, not a
     // failure halfway through the game day.
     for (const { step, path } of experimentSteps(plan)) {
