@@ -208,6 +208,14 @@ describe('the game days API refuses what it cannot take', () => {
     const health = await t.api('GET', '/api/health');
     assert.equal(health.status, 200);
   });
+
+  test('the OpenAPI document has every game-day route', async () => {
+    const doc = await t.api('GET', '/api/openapi.json');
+    assert.equal(doc.status, 200, doc.text.slice(0, 300));
+    const paths = Object.keys(doc.body.paths).filter((p) => /gamedays|followups/.test(p));
+    assert.equal(paths.length, 12, paths.join(', '));
+    assert.ok(doc.body.paths['/api/gamedays/{id}/live'].get.responses['200'].content['text/event-stream']);
+  });
 });
 
 const pgSkip = await pgSkipReason();
