@@ -43,6 +43,7 @@ export {
   gameDayExitCode,
   type Judgement,
   type StepOutcome,
+  StepSkipped,
 } from './session.js';
 export {
   type CriterionResult,

@@ -99,10 +99,26 @@ export interface GameDaySessionOptions {
   now?: () => Date;
   /** Every event as it is recorded, with the state after it. */
   onEvent?: (event: TimelineEvent, state: GameDayState) => void;
+  /** The state after a change no event records: someone is now awaited on a step (`waitingFor`), or no longer. */
+  onStateChange?: (state: GameDayState) => void;
 }
 
-/** How one step ended. `deviated`: the run completed but its hypothesis did not hold (a finding, not a failure). */
-export type StepOutcome = 'ok' | 'deviated' | 'failed' | 'interrupted';
+/**
+ * Thrown by an executor that does not run a step and says why (the server skips experiment steps while an
+ * emergency stop or a blackout is in force): the step ends `skipped`, not `failed`, and the game day goes on.
+ */
+export class StepSkipped extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'StepSkipped';
+  }
+}
+
+/**
+ * How one step ended. `deviated`: the run completed but its hypothesis did not hold (a finding, not a
+ * failure). `skipped`: the executor did not run it (StepSkipped).
+ */
+export type StepOutcome = 'ok' | 'deviated' | 'failed' | 'interrupted' | 'skipped';
 
 /** Longest note or reason kept (a pasted log stays readable; a runaway paste does not fill the report). */
 export const MAX_NOTE_CHARS = 10_000;
@@ -164,6 +180,7 @@ export class GameDaySession {
   readonly #executor: GameDayExecutor;
   readonly #now: () => Date;
   readonly #onEvent: GameDaySessionOptions['onEvent'];
+  readonly #onStateChange: GameDaySessionOptions['onStateChange'];
   readonly #state: GameDayState;
   /** Aborted by the first stop(): interrupts the step in progress. */
   readonly #stop = new AbortController();
@@ -178,6 +195,7 @@ export class GameDaySession {
     this.#executor = executor;
     this.#now = opts.now ?? (() => new Date());
     this.#onEvent = opts.onEvent;
+    this.#onStateChange = opts.onStateChange;
     this.#state = {
       plan,
       status: 'pending',
@@ -204,6 +222,13 @@ export class GameDaySession {
     this.#state.timeline.push(e);
     this.#onEvent?.(e, this.state());
     return e;
+  }
+
+  /** Who the session waits for now (none: undefined), told to onStateChange. */
+  #waitFor(w: GameDayState['waitingFor']): void {
+    const before = this.#state.waitingFor;
+    this.#state.waitingFor = w;
+    if (before !== w) this.#onStateChange?.(this.state());
   }
 
   #recompute(): void {
@@ -402,9 +427,11 @@ export class GameDaySession {
     } catch (err) {
       result = signal.aborted
         ? { outcome: 'interrupted', reason: message(signal.reason) }
-        : { outcome: 'failed', reason: message(err) };
+        : err instanceof StepSkipped
+          ? { outcome: 'skipped', reason: err.message }
+          : { outcome: 'failed', reason: message(err) };
     }
-    s.waitingFor = undefined;
+    this.#waitFor(undefined);
     this.#emit({
       type: 'step.finished',
       step: step.id,
@@ -425,7 +452,7 @@ export class GameDaySession {
         await sleep(durationMs(step.duration), signal);
         return { outcome: 'ok' };
       case 'manual': {
-        s.waitingFor = { step: step.id, kind: 'confirm', ...(step.owner ? { owner: step.owner } : {}) };
+        this.#waitFor({ step: step.id, kind: 'confirm', ...(step.owner ? { owner: step.owner } : {}) });
         const c = await untilAborted(this.#executor.confirm(step, signal), signal);
         this.#emit({
           type: 'step.confirmed',
@@ -439,7 +466,7 @@ export class GameDaySession {
           : { outcome: 'failed', reason: `${c.by} answered no${c.note ? `: ${c.note}` : ''}` };
       }
       case 'decision': {
-        s.waitingFor = { step: step.id, kind: 'decision', ...(step.owner ? { owner: step.owner } : {}) };
+        this.#waitFor({ step: step.id, kind: 'decision', ...(step.owner ? { owner: step.owner } : {}) });
         const d = await untilAborted(this.#executor.decide(step, signal), signal);
         const option = step.options.find((o) => o.label === d.choice);
         if (!option)
@@ -468,6 +495,8 @@ export class GameDaySession {
             this.#emit({ type: 'run.started', step: step.id, data: id ? { runId: id } : {} });
           })
           .catch((err: unknown) => {
+            // A skipped step never had a run: nothing to end.
+            if (err instanceof StepSkipped && !signal.aborted) throw err;
             this.#emit({
               type: 'run.ended',
               step: step.id,

@@ -21,6 +21,7 @@ import {
   type GameDayState,
   gameDayExitCode,
   MAX_STEP_STARTS,
+  StepSkipped,
   type TimelineEvent,
 } from '../../src/gameday/session.js';
 import { tempHome } from '../helpers/home.js';
@@ -231,6 +232,38 @@ test('an experiment the executor refuses fails its step and the rollback plan ru
   assert.equal(ended.data?.verdict, 'refused');
   assert.match(ended.text!, /no experiments in this test/);
   assert.equal(state.runs.length, 0);
+});
+
+test('a step the executor skips ends skipped, not failed, and the game day goes on; who is awaited is told as it changes', async () => {
+  const people = new People();
+  const waiting: (string | undefined)[] = [];
+  const session = new GameDaySession(
+    plan(`  - { id: run-it, kind: experiment, experiment: x.yaml }\n${STEPS}`, ROLLBACK),
+    {
+      confirm: people.confirm.bind(people),
+      decide: people.decide.bind(people),
+      runExperiment: async () => {
+        throw new StepSkipped('the emergency stop is raised');
+      },
+    },
+    {
+      onStateChange: (st) =>
+        waiting.push(st.waitingFor ? `${st.waitingFor.kind} ${st.waitingFor.step}` : undefined),
+    },
+  );
+  const state = await session.run();
+  assert.equal(state.status, 'finished');
+  const skipped = state.timeline.find((e) => e.type === 'step.finished' && e.step === 'run-it')!;
+  assert.deepEqual([skipped.data?.outcome, skipped.text], ['skipped', 'the emergency stop is raised']);
+  assert.ok(!state.timeline.some((e) => e.type === 'run.ended'), 'no run, so no run ended');
+  assert.deepEqual(waiting, [
+    'confirm check',
+    undefined,
+    'decision go-on',
+    undefined,
+    'confirm last',
+    undefined,
+  ]);
 });
 
 test('the emergency stop interrupts the step in progress, then the rollback plan runs; a second stop skips its rest', async () => {
