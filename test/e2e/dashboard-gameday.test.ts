@@ -7,7 +7,8 @@
  * is interrupted, the fault reverted, the rollback's manual step confirmed, and the page shows the
  * criteria's verdicts; the HTML report holds the notes and the criteria; the plan's follow-up stays
  * open on the list until it is closed there. A second game day is stopped by the header's emergency
- * stop. No page logs an error or asks anything of another origin; the game day's page fits a phone.
+ * stop; a viewer follows it and is offered nothing to do. No page logs an error or asks anything of another
+ * origin; the game day's page fits a phone.
  *
  * Screenshots go to test-artifacts/dashboard-gameday/; with FAULTLINE_SCREENSHOTS=docs/images the one the docs
  * show (dashboard-gameday) is written there too.
@@ -28,6 +29,7 @@ import { until } from '../helpers/until.js';
 const PASSWORD = 'a long enough passphrase';
 const COMMANDER = 'opal';
 const SCRIBE = 'sam';
+const VIEWER = 'vic';
 const PHONE = { width: 390, height: 844 };
 
 if (chromiumMissing) console.log(`# skipping the game day's browser tests: ${chromiumMissing}`);
@@ -98,6 +100,13 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     if (process.env.FAULTLINE_SCREENSHOTS)
       await mkdir(resolve(process.env.FAULTLINE_SCREENSHOTS), { recursive: true });
     srv = await startTestServer();
+    assert.ok(
+      await srv.store.createUser({
+        name: VIEWER,
+        role: 'viewer',
+        passwordHash: await hashPassword(PASSWORD),
+      }),
+    );
     for (const name of [COMMANDER, SCRIBE])
       assert.ok(
         await srv.store.createUser({ name, role: 'operator', passwordHash: await hashPassword(PASSWORD) }),
@@ -293,6 +302,22 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     await ic.locator('.badge.gameday-stopped').waitFor({ timeout: 60_000 });
     assert.equal(await ic.getByRole('button', { name: 'Start game day' }).count(), 0);
     await srv.store.releaseHalt();
+
+    // A viewer follows it and reads its report, and is offered nothing to do.
+    const viewer = await signedIn(VIEWER);
+    await viewer.goto(ic.url());
+    await viewer.locator('.badge.gameday-stopped').waitFor();
+    await viewer.locator('ol.timeline', { hasText: 'stop everything now' }).waitFor();
+    await viewer.getByRole('link', { name: 'Report (HTML)' }).waitFor();
+    for (const button of ['Add note', 'Stop game day', 'Confirm', 'Met', 'Close', 'Start game day'])
+      assert.equal(
+        await viewer.getByRole('button', { name: button }).count(),
+        0,
+        `no ${button} for a viewer`,
+      );
+    await viewer.goto(`${srv.url}/#/gamedays`);
+    await viewer.locator('li.followup').first().waitFor();
+    assert.equal(await viewer.getByLabel('Plan (YAML or JSON)').count(), 0);
     assert.deepEqual(problems, [], 'no page logged an error or asked another origin');
   });
 });
