@@ -304,7 +304,8 @@ export class GameDaySession {
     let rollback = false;
     if (end.kind === 'stopped' || this.#stop.signal.aborted) {
       status = 'stopped';
-      reason = 'stopped';
+      // Who stopped it and why ("stopped by alice: customers complain").
+      reason = message(this.#stop.signal.reason);
       rollback = true;
     } else if (end.kind === 'failed') {
       status = 'failed';

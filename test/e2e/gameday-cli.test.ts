@@ -267,7 +267,7 @@ rollback:
   assert.match(r.stderr, /hold: interrupted after/);
   assert.match(r.stderr, /check-gone: confirmed by .* \(--yes\)/);
   assert.match(r.stderr, /rollback plan finished: done/);
-  assert.match(r.stderr, /Game day stopped STOPPED: stopped, exit code 1/);
+  assert.match(r.stderr, /Game day stopped STOPPED: stopped by .*: Ctrl-C, exit code 1/);
   assert.match(r.stderr, /✗ held: The hypothesis held: not-met \(interrupted\)/);
   assert.doesNotMatch(r.stderr, /after: started/);
   const page = await readFile(html, 'utf8');
@@ -349,7 +349,7 @@ rollback:
   assert.match(r.out, /soak: interrupted after/);
   assert.match(r.out, /undo: confirmed by bob: undone/);
   assert.match(r.out, /criterion comms judged not-met by alice: not yet/);
-  assert.match(r.out, /Game day on-a-terminal STOPPED: stopped, exit code 1/);
+  assert.match(r.out, /Game day on-a-terminal STOPPED: stopped by .*: Ctrl-C, exit code 1/);
   const text = await readFile(md, 'utf8');
   assert.match(text, /\| carol \| check \| typed on the terminal \|/);
   assert.match(text, /stop requested by .*: Ctrl-C/);

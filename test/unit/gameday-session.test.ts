@@ -276,6 +276,7 @@ test('the emergency stop interrupts the step in progress, then the rollback plan
   session.stop('alice', 'customers complain');
   const state = await done;
   assert.equal(state.status, 'stopped');
+  assert.equal(state.timeline.at(-1)?.text, 'stopped by alice: customers complain');
   assert.equal(finished(state, 'check'), 'interrupted');
   const stop = state.timeline.find((e) => e.type === 'stop.requested')!;
   assert.deepEqual([stop.by, stop.text, stop.step], ['alice', 'customers complain', 'check']);
