@@ -235,7 +235,7 @@ class GameDayConsole {
         const v = p.parse(line);
         if (v === undefined) {
           this.out.warn(`not an answer: ${one(line)}`);
-          this.out.info(p.prompt);
+          this.out.summary(p.prompt);
         } else {
           this.#pending = undefined;
           p.resolve(v);
@@ -277,7 +277,8 @@ class GameDayConsole {
           reject(e);
         },
       };
-      this.out.info(prompt);
+      // A question survives --quiet: someone has to see it to answer.
+      this.out.summary(prompt);
       this.#pump();
     });
   }
