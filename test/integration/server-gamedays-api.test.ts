@@ -15,6 +15,7 @@ import { tempHome } from '../helpers/home.js';
 import { assertClientError, http, prng, randomJson } from '../helpers/http-raw.js';
 import { pgScratchRole, pgSkipReason, type ScratchRole } from '../helpers/pg.js';
 import { markerExperiment, startTestServer, type TestServer } from '../helpers/serve.js';
+import { until } from '../helpers/until.js';
 
 const PLAN = [
   'name: fuzz-target',
@@ -303,5 +304,54 @@ describe('the game day store on PostgreSQL', { skip: pgSkip }, () => {
       (await a.gamedays.list({ status: 'failed' })).some((x) => x.id === g.id),
       true,
     );
+  });
+
+  test('a game day through a server on PostgreSQL: start, confirm, notes, end, report', async () => {
+    const srv = await startTestServer({ database: scratch.url() });
+    try {
+      const plan = [
+        'name: on-postgres',
+        'title: On PostgreSQL',
+        'objective: o',
+        'hypothesis: h',
+        'participants: [{ name: alice, role: scribe }]',
+        'steps:',
+        '  - { id: look, kind: manual, owner: scribe }',
+        '  - { id: soak, kind: wait, duration: 100ms }',
+        'success_criteria: [{ id: comms, description: Told everyone, measure: { kind: manual } }]',
+        'follow_ups: [{ text: Tidy up, owner: alice }]',
+        '',
+      ].join('\n');
+      const created = await srv.api('POST', '/api/gamedays', { source: plan });
+      assert.equal(created.status, 201, created.text);
+      const id = created.body.id;
+      assert.equal((await srv.api('POST', `/api/gamedays/${id}/start`)).status, 202);
+      await until(
+        'waiting on look',
+        async () => (await srv.api('GET', `/api/gamedays/${id}`)).body.waitingFor?.step === 'look',
+      );
+      assert.equal((await srv.api('POST', `/api/gamedays/${id}/notes`, { text: 'on postgres' })).status, 201);
+      assert.equal(
+        (await srv.api('POST', `/api/gamedays/${id}/steps/look/confirm`, { ok: true })).status,
+        202,
+      );
+      const done = await until('finished', async () => {
+        const g = (await srv.api('GET', `/api/gamedays/${id}`)).body;
+        return g.status === 'finished' ? g : undefined;
+      });
+      assert.deepEqual(
+        done.followUps.map((f: any) => [f.text, f.owner]),
+        [['Tidy up', 'alice']],
+      );
+      const judged = await srv.api('POST', `/api/gamedays/${id}/criteria/comms`, {
+        met: false,
+        note: 'forgot',
+      });
+      assert.equal(judged.body.criteria[0].verdict, 'not-met');
+      const md = await srv.api('GET', `/api/gamedays/${id}/report?format=markdown`);
+      assert.ok(md.text.includes('on postgres'));
+    } finally {
+      await srv.close();
+    }
   });
 });
