@@ -5,7 +5,7 @@
  * bodies on every POST route are 4xx JSON (never a 5xx or a hang), and the server stays healthy. Then
  * the GameDayStore on the real PostgreSQL: two stores (two servers) appending to one timeline at once
  * keep one sequence, a game day starts once, follow-ups open and close, and a server's game days left
- * running are marked failed.
+ * running are marked failed; and a whole game day through a server on it.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
