@@ -19,18 +19,9 @@ import { DASHBOARD_DIR } from '../../src/server/dashboard.js';
 import { chromiumMissing, guardedContext, launchChromium, overflow } from '../helpers/chromium.js';
 import { startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
+import { quickExperiment } from '../integration/server-schedules-fixtures.js';
 
 const PHONE = { width: 390, height: 844 };
-
-const QUICK = [
-  'title: quick',
-  'description: a quick run',
-  'method:',
-  '  - type: probe',
-  '    name: node-exits-zero',
-  `    provider: { type: process, path: ${JSON.stringify(process.execPath)}, arguments: ["-e", "0"] }`,
-  '',
-].join('\n');
 
 if (chromiumMissing) console.log(`# skipping the schedules' browser test: ${chromiumMissing}`);
 
@@ -53,7 +44,11 @@ describe('the schedules page in Chromium', { skip: chromiumMissing }, () => {
     await mkdir(shots, { recursive: true });
     console.log(`# screenshots: ${shots}`);
     srv = await startTestServer({ serve: { schedulePollMs: 500 } });
-    const up = await srv.api('POST', '/api/experiments', { name: 'quick', format: 'yaml', source: QUICK });
+    const up = await srv.api('POST', '/api/experiments', {
+      name: 'quick',
+      format: 'yaml',
+      source: quickExperiment(),
+    });
     assert.equal(up.status, 201, up.text);
     for (const body of [
       { name: 'nightly', experiment: 'quick', timing: { cron: '30 2 * * *', timezone: 'Asia/Tokyo' } },

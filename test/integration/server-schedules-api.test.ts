@@ -10,6 +10,7 @@ import { after, describe, test } from 'node:test';
 import { prng, randomJson } from '../helpers/http-raw.js';
 import { pgScratchRole, pgSkipReason, type ScratchRole } from '../helpers/pg.js';
 import { startTestServer, type TestServer } from '../helpers/serve.js';
+import { quickExperiment } from './server-schedules-fixtures.js';
 
 const VALID = {
   name: 'nightly',
@@ -22,15 +23,7 @@ const VALID = {
   tags: ['nightly'],
 };
 
-const QUICK = [
-  'title: quick',
-  'description: a quick run',
-  'method:',
-  '  - type: probe',
-  '    name: node-exits-zero',
-  `    provider: { type: process, path: ${JSON.stringify(process.execPath)}, arguments: ["-e", "0"] }`,
-  '',
-].join('\n');
+const QUICK = quickExperiment();
 
 /** Keys the random bodies use: the spec's own, so mutations reach the validation of each field. */
 const FIELDS = [

@@ -15,6 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pgScratchRole, pgSkipReason, type ScratchRole } from '../helpers/pg.js';
 import { runEnded, startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
+import { type FiringBody, quickExperiment } from './server-schedules-fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -30,14 +31,6 @@ function childScript(): string {
     'process.stdout.write(`${JSON.stringify({ url: server.url, serverId: server.serverId })}\\n`);',
     '',
   ].join('\n');
-}
-
-interface FiringBody {
-  due: string;
-  server: string;
-  outcome: string;
-  run?: string;
-  reason?: string;
 }
 
 describe('schedules on two servers sharing PostgreSQL', async () => {
@@ -93,15 +86,7 @@ describe('schedules on two servers sharing PostgreSQL', async () => {
     const up = await t.api('POST', '/api/experiments', {
       name: 'quick',
       format: 'yaml',
-      source: [
-        'title: quick',
-        'description: a quick run',
-        'method:',
-        '  - type: probe',
-        '    name: node-exits-zero',
-        `    provider: { type: process, path: ${JSON.stringify(process.execPath)}, arguments: ["-e", "0"] }`,
-        '',
-      ].join('\n'),
+      source: quickExperiment(),
     });
     assert.equal(up.status, 201, up.text);
     const created = await t.api('POST', '/api/schedules', {

@@ -19,29 +19,7 @@ import type { Store } from '../../src/server/store.js';
 import { tempHome } from '../helpers/home.js';
 import { markerExperiment, runEnded, startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
-
-/** An experiment that does nothing much (a process probe): quick runs. */
-function quickExperiment(title: string): string {
-  return [
-    `title: ${JSON.stringify(title)}`,
-    'description: a quick run',
-    'method:',
-    '  - type: probe',
-    '    name: node-exits-zero',
-    `    provider: { type: process, path: ${JSON.stringify(process.execPath)}, arguments: ["-e", "0"] }`,
-    '',
-  ].join('\n');
-}
-
-interface FiringBody {
-  due: string;
-  at: string;
-  firedAt: string;
-  server: string;
-  outcome: 'fired' | 'skipped' | 'missed';
-  reason?: string;
-  run?: string;
-}
+import { type FiringBody, quickExperiment } from './server-schedules-fixtures.js';
 
 async function firings(t: Pick<TestServer, 'api'>, name: string): Promise<FiringBody[]> {
   const r = await t.api('GET', `/api/schedules/${name}/firings?limit=1000`);

@@ -6,7 +6,7 @@
 import { createRoute } from '@hono/zod-openapi';
 import { z } from 'zod';
 import { ApiError } from '../api-error.js';
-import { ErrorSchema } from '../api-schemas.js';
+import { ErrorSchema, json, jsonBody } from '../api-schemas.js';
 import { need, principalOf } from '../auth/access.js';
 import { ObjectNameSchema } from '../names.js';
 import type { RouteGroup } from '../route-deps.js';
@@ -36,13 +36,6 @@ const FiringsQuerySchema = z.object({
   before: z.string().datetime({ offset: true }).optional(),
 });
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
-const jsonBody = <T extends z.ZodType>(schema: T) => ({
-  body: { content: { 'application/json': { schema } }, required: true },
-});
 const errors = {
   400: json(ErrorSchema, 'The request is malformed: its issues say where'),
   404: json(ErrorSchema, 'No such schedule'),
