@@ -154,4 +154,39 @@ export {
 export { attachTracer, RunTracer, type RunTracerOptions, type Tracing } from './observe/otel.js';
 export { RunMetrics } from './observe/run-metrics.js';
 
+// Continuous chaos (docs/continuous.md, docs/gamedays.md): the calendar arithmetic of schedules, Chaos Monkey
+// mode and blackout windows (pure functions of their dates), and game days (plan, session, criteria, report).
+export {
+  type BlackoutWindow,
+  BlackoutWindowSchema,
+  blackoutAt,
+  nextChange,
+} from './schedule/blackout.js';
+export {
+  type CronTiming,
+  CronTimingSchema,
+  type Fire,
+  firesBetween,
+  type MonkeyTiming,
+  MonkeyTimingSchema,
+  nextFire,
+  pickTargets,
+  type Timing,
+} from './schedule/index.js';
+export {
+  evaluateCriteria,
+  type GameDayExecutor,
+  type GameDayPlan,
+  GameDayPlanSchema,
+  GameDaySession,
+  type GameDayState,
+  loadPlanFile,
+  localExperimentRunner,
+  parsePlan,
+  planJsonSchema,
+  renderGameDayReport,
+  StepSkipped,
+  type TimelineEvent,
+} from './gameday/index.js';
+
 export { VERSION } from './version.js';

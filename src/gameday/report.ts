@@ -7,6 +7,7 @@
  */
 import { escapeHtml as h, escapeMarkdown as md } from '../report/escape.js';
 import { REPORT_CSS } from '../report/html.js';
+import { markdownTable } from '../report/markdown.js';
 import { formatSeconds, loadOf, recoveryOf, recoveryText } from '../report/model.js';
 import { runVerdict } from './criteria.js';
 import type { CriterionResult, GameDayState, StepRun, TimelineEvent } from './session.js';
@@ -286,12 +287,7 @@ ${out.join('\n')}
 }
 
 function mdTable(head: string[], rows: string[][]): string[] {
-  if (rows.length === 0) return ['None.'];
-  return [
-    `| ${head.join(' | ')} |`,
-    `|${head.map(() => ' --- ').join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-  ];
+  return rows.length === 0 ? ['None.'] : markdownTable(head, rows);
 }
 
 function renderMarkdown(state: GameDayState, followUps: readonly FollowUp[]): string {

@@ -40,7 +40,8 @@ function check(c: ProbeCheck | undefined): string {
   return `${mark} ${md(c.error ? `error: ${c.error}` : formatValue(c.value, 40))}`;
 }
 
-function table(head: string[], rows: string[][]): string[] {
+/** A Markdown table's lines (cells already escaped); the game-day report (gameday/report.ts) uses it too. */
+export function markdownTable(head: string[], rows: string[][]): string[] {
   return [
     `| ${head.join(' | ')} |`,
     `|${head.map(() => ' --- ').join('|')}|`,
@@ -75,7 +76,7 @@ function renderRun(j: Journal, level: string): string[] {
   if (rows.length > 0) {
     out.push(`${sub} Hypothesis`, '');
     out.push(
-      ...table(
+      ...markdownTable(
         ['Probe', 'Tolerance', 'Before', 'During', 'After'],
         rows.map((r) => [
           md(r.probe),
@@ -92,7 +93,7 @@ function renderRun(j: Journal, level: string): string[] {
   if (fl.faults.length > 0) {
     out.push(`${sub} Faults`, '');
     out.push(
-      ...table(
+      ...markdownTable(
         ['Fault', 'Target', 'Injected', 'Reverted', 'Window', 'Verified'],
         fl.faults.map((f) => {
           const from = parseTime(f.injected_at);
@@ -152,7 +153,7 @@ function renderRun(j: Journal, level: string): string[] {
     );
     if (failed.length > 0)
       out.push(
-        ...table(
+        ...markdownTable(
           ['Phase', 'Activity', 'Error'],
           failed.map(([phase, r]) => [phase, md(r.activity.name), md(errorOf(r) ?? 'failed')]),
         ),
@@ -166,7 +167,7 @@ function renderRun(j: Journal, level: string): string[] {
     const ok = t.requests > 0 ? (t.successes / t.requests) * 100 : 0;
     out.push(`${sub} Load`, '');
     out.push(
-      ...table(
+      ...markdownTable(
         [
           'Requests',
           'Success',
@@ -215,7 +216,7 @@ export const markdownReporter: Reporter = {
         '',
       );
       out.push(
-        ...table(
+        ...markdownTable(
           ['#', 'Started', 'Experiment', 'Verdict', 'Duration', 'Faults', 'Safeguard', 'Recovery', 'p99'],
           trend.runs.map((r, i) => [
             String(i + 1),
