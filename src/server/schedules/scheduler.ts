@@ -264,7 +264,15 @@ export class Scheduler {
       const batch = due.slice(i, i + BATCH);
       const planned: { entry: Entry; reqs: FiringRequest[]; last?: Date }[] = [];
       try {
-        for (const entry of batch) planned.push({ entry, ...(await this.prepare(entry, round)) });
+        for (const entry of batch) {
+          try {
+            planned.push({ entry, ...(await this.prepare(entry, round)) });
+          } catch (err) {
+            // One schedule that cannot be prepared (its experiment cannot be read) waits alone.
+            this.problem(`schedule ${entry.s.name}: cannot prepare its firing: ${(err as Error).message}`);
+            this.reschedule(entry, this.now() + RETRY_MS);
+          }
+        }
         const reqs = planned.flatMap((p) => p.reqs);
         // When they are recorded, after the checks: what the firing's lateness is measured by.
         const firedAt = new Date(this.now());
@@ -279,7 +287,7 @@ export class Scheduler {
         // The database is away (or refused): these schedules are tried again soon, and their firings
         // become missed once later than their deadline.
         this.problem(`cannot record schedule firings: ${(err as Error).message}`);
-        for (const entry of batch)
+        for (const { entry } of planned)
           if (this.entries.get(entry.s.id) === entry) this.reschedule(entry, this.now() + RETRY_MS);
       }
     }
