@@ -585,22 +585,18 @@ export function createApp(opts: AppOptions): OpenAPIHono<AuthEnv> {
       const { id } = c.req.valid('param');
       const run = await store.getRun(id);
       if (!run) throw new ApiError(404, 'not_found', `no run ${id}`);
-      const reason = `aborted by ${principalOf(c).actor} through the API`;
-      if (runner.abort(id, reason, run.status === 'running' && run.claimedBy === opts.serverId)) {
+      const { journal: _journal, ...summary } = run;
+      const stopped = await runner.abortOrCancel(
+        summary,
+        `aborted by ${principalOf(c).actor} through the API`,
+      );
+      if (stopped?.kind === 'interrupting') {
         await audit(c, 'run.abort', id);
-        const { journal: _journal, ...summary } = run;
         return c.json(summary, 202);
       }
-      if (run.status === 'queued') {
-        const updated = await store.updateRun(id, {
-          status: 'interrupted',
-          verdict: 'interrupted',
-          reason: `${reason} before it started`,
-          finishedAt: new Date().toISOString(),
-        });
+      if (stopped?.kind === 'cancelled') {
         await audit(c, 'run.abort', id, { queued: true });
-        const { journal: _journal, ...summary } = run;
-        return c.json(updated ?? summary, 200);
+        return c.json(stopped.run ?? summary, 200);
       }
       throw new ApiError(
         409,

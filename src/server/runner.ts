@@ -130,6 +130,28 @@ export class Runner {
     return true;
   }
 
+  /**
+   * Stops `run` wherever it stands, as the API's abort does: interrupts it when this server runs it
+   * (or claimed it), or cancels it while it is still queued (it will never run). `interrupting`: it
+   * ends `interrupted` once its faults are reverted; `cancelled` with the run as stored; undefined when
+   * it is neither queued nor running here (another server's run, or one that ended).
+   */
+  async abortOrCancel(
+    run: Run,
+    reason: string,
+  ): Promise<{ kind: 'interrupting' } | { kind: 'cancelled'; run: Run | undefined } | undefined> {
+    if (this.abort(run.id, reason, run.status === 'running' && run.claimedBy === this.opts.serverId))
+      return { kind: 'interrupting' };
+    if (run.status !== 'queued') return undefined;
+    const cancelled = await this.opts.store.updateRun(run.id, {
+      status: 'interrupted',
+      verdict: 'interrupted',
+      reason: `${reason} before it started`,
+      finishedAt: new Date().toISOString(),
+    });
+    return { kind: 'cancelled', run: cancelled };
+  }
+
   /** Stops claiming runs, interrupts the one running (its faults are reverted) and waits until it is recorded. */
   async stop(reason: string): Promise<void> {
     this.stopped = true;

@@ -27,7 +27,6 @@ export interface ServerExecutorOptions {
   store: Store;
   runner: Runner;
   home: string;
-  serverId: string;
   blackout: BlackoutGate;
   gameday: { id: string; name: string };
   /** Who started the game day: its runs are requested by them. */
@@ -40,28 +39,6 @@ export interface ServerExecutorOptions {
 }
 
 const ended = (r: Run) => r.status === 'finished' || r.status === 'interrupted';
-
-/**
- * Interrupts run `run` (its faults are reverted) or cancels it while queued, as POST /api/runs/{id}/abort
- * does; false when it runs on another server (which then stops it only on its own halt or abort).
- */
-export async function abortRun(
-  store: Store,
-  runner: Runner,
-  serverId: string,
-  run: Run,
-  reason: string,
-): Promise<boolean> {
-  if (runner.abort(run.id, reason, run.status === 'running' && run.claimedBy === serverId)) return true;
-  if (run.status !== 'queued') return false;
-  await store.updateRun(run.id, {
-    status: 'interrupted',
-    verdict: 'interrupted',
-    reason: `${reason} before it started`,
-    finishedAt: new Date().toISOString(),
-  });
-  return true;
-}
 
 interface Waiter {
   kind: 'confirm' | 'decision';
@@ -137,7 +114,7 @@ export class ServerExecutor implements GameDayExecutor {
 
   /** Reads the run until it ends; an abort of `signal` interrupts it (or cancels it while queued). */
   async #waitForEnd(run: Run, signal: AbortSignal): Promise<RunWithJournal> {
-    const { store, runner, serverId } = this.#o;
+    const { store, runner } = this.#o;
     let aborted = false;
     for (;;) {
       let now: RunWithJournal | undefined;
@@ -162,14 +139,14 @@ export class ServerExecutor implements GameDayExecutor {
         const halt = await store.getHalt().catch(() => undefined);
         if (halt) {
           aborted = true;
-          await abortRun(store, runner, serverId, now, haltReasonText(halt)).catch(() => false);
+          await runner.abortOrCancel(now, haltReasonText(halt)).catch(() => undefined);
           continue;
         }
       }
       if (now && signal.aborted && !aborted) {
         aborted = true;
         const reason = `game day ${this.#o.gameday.name} stopped: ${String((signal.reason as Error)?.message ?? signal.reason)}`;
-        if (!(await abortRun(store, runner, serverId, now, reason).catch(() => false)))
+        if (!(await runner.abortOrCancel(now, reason).catch(() => undefined)))
           this.#o.onProblem?.(
             `game day ${this.#o.gameday.id}: run ${run.id} runs on another server (${now.claimedBy ?? 'unknown'}); it was not interrupted from here`,
           );

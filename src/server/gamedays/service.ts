@@ -329,7 +329,6 @@ export class GameDayService {
       store,
       runner: this.#o.runner,
       home: this.#o.home,
-      serverId,
       blackout: this.#o.blackout,
       gameday: { id, name: plan.name },
       startedBy: by,
