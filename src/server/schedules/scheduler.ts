@@ -122,6 +122,8 @@ export class Scheduler {
   private readonly entries = new Map<string, Entry>();
   private readonly heap = new FireHeap();
   private revision: number | undefined;
+  /** Every schedule's revision as last read (paused ones too: they are not read again until they change). */
+  private known = new Map<string, number>();
   private stopped = false;
   private loop: Promise<void> | undefined;
   private wakeUp: (() => void) | undefined;
@@ -195,14 +197,15 @@ export class Scheduler {
     const revision = await store.schedules.revision();
     if (revision !== this.revision) {
       const held = await store.schedules.revisions();
-      const seen = new Set<string>();
+      const seen = new Map<string, number>();
       const changed: string[] = [];
       for (const { id, revision: r } of held) {
-        seen.add(id);
-        if (this.entries.get(id)?.s.revision !== r) changed.push(id);
+        seen.set(id, r);
+        if (this.known.get(id) !== r) changed.push(id);
       }
       for (const id of [...this.entries.keys()]) if (!seen.has(id)) this.entries.delete(id);
       for (const s of await store.schedules.getByIds(changed)) this.track(s);
+      this.known = seen;
       this.revision = revision;
     }
     for (const { run, reason } of await store.schedules.takeAbortRequests(this.opts.serverId))
@@ -222,6 +225,13 @@ export class Scheduler {
 
   private reschedule(entry: Entry, retryAt?: number): void {
     entry.gen = ++this.gen;
+    // Items of earlier generations wait in the heap until their time: when they outnumber the live
+    // ones (many changes to schedules that fire rarely), the heap is rebuilt from the live ones.
+    if (this.heap.size > 2 * this.entries.size + 1024) this.compact(entry);
+    this.push(entry, retryAt);
+  }
+
+  private push(entry: Entry, retryAt?: number): void {
     if (retryAt !== undefined) {
       this.heap.push({ at: retryAt, id: entry.s.id, gen: entry.gen });
       return;
@@ -238,20 +248,29 @@ export class Scheduler {
     }
   }
 
+  /** The heap anew: one item per live entry but `except` (being rescheduled: it is pushed next). */
+  private compact(except: Entry): void {
+    this.heap.clear();
+    for (const [id, e] of this.entries)
+      if (e.next && e !== except) this.heap.push({ at: e.next.at.getTime(), id, gen: e.gen });
+  }
+
   /**
    * Fires every schedule whose time has come: their firings are prepared (what may stop each, its run),
    * then recorded a batch of schedules per transaction (a burst of schedules due at one instant costs
    * a few commits, not one each).
    */
   private async fireDue(): Promise<void> {
-    const due: Entry[] = [];
+    const found = new Set<Entry>();
     const now = this.now();
     for (let top = this.heap.peek(); top && top.at <= now; top = this.heap.peek()) {
       this.heap.pop();
       const entry = this.entries.get(top.id);
-      if (entry && entry.gen === top.gen) due.push(entry);
+      // A Set: an entry is dealt with once per round whatever the heap holds for it.
+      if (entry && entry.gen === top.gen) found.add(entry);
     }
-    if (due.length === 0) return;
+    if (found.size === 0) return;
+    const due = [...found];
     let round: RoundState;
     try {
       round = await this.roundState();
