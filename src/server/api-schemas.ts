@@ -5,6 +5,7 @@
  * are strict objects: an unknown field is a 400 naming it, never ignored.
  */
 import { z } from 'zod';
+import { pageLimit } from './query.js';
 import { ExperimentFormatSchema, ExperimentNameSchema, RunStatusSchema, VerdictKindSchema } from './store.js';
 
 /** One problem with a request or an uploaded experiment: where (a dotted path, a line and column) and what. */
@@ -115,10 +116,7 @@ export const ImportRunSchema = z.strictObject({
 });
 
 export const AuditQuerySchema = z.strictObject({
-  limit: z
-    .string()
-    .regex(/^[0-9]{1,3}$/, { error: 'expected a number 1-500' })
-    .optional(),
+  limit: pageLimit(500).optional(),
   before: z
     .string()
     .regex(/^[0-9]{1,15}$/, { error: 'expected an audit entry id' })

@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../core/duration.js';
 import type { GrantedApproval } from '../../core/policy.js';
 import { ExperimentNameSchema } from '../names.js';
+import { pageLimit } from '../query.js';
 
 export const APPROVAL_STATES = ['pending', 'approved', 'rejected', 'expired', 'used'] as const;
 export const ApprovalStateSchema = z.enum(APPROVAL_STATES);
@@ -76,10 +77,7 @@ export const ApprovalParamsSchema = z.strictObject({
 export const ApprovalQuerySchema = z.strictObject({
   state: ApprovalStateSchema.optional(),
   experiment: ExperimentNameSchema.optional(),
-  limit: z
-    .string()
-    .regex(/^[0-9]{1,3}$/, { error: 'expected a number 1-500' })
-    .optional(),
+  limit: pageLimit(500).optional(),
 });
 
 export const ApprovalSchema = z.object({

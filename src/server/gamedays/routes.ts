@@ -15,6 +15,7 @@ import { ApiError } from '../api-error.js';
 import { ErrorSchema, json, jsonBody, MAX_SOURCE_CHARS } from '../api-schemas.js';
 import { need, principalOf } from '../auth/access.js';
 import { SSE_HEADERS } from '../live.js';
+import { pageLimit } from '../query.js';
 import type { RouteGroup } from '../route-deps.js';
 import { GameDayHub } from './hub.js';
 import { FollowUpSchema, GameDayStatusSchema, GameDaySummarySchema, isEnded } from './model.js';
@@ -81,10 +82,7 @@ export const NoteSchema = z.strictObject({ text: typed(MAX_NOTE_CHARS, 'the note
 export const StopGameDaySchema = z.strictObject({ reason: typed(500, 'why it is stopped') });
 export const ListGameDaysQuerySchema = z.strictObject({
   status: GameDayStatusSchema.optional(),
-  limit: z
-    .string()
-    .regex(/^(?:[1-9][0-9]?|[1-4][0-9]{2}|500)$/, { error: 'expected a number 1-500' })
-    .optional(),
+  limit: pageLimit(500).optional(),
 });
 export const ReportQuerySchema = z.strictObject({
   format: z.enum(['html', 'markdown'], { error: 'expected html or markdown' }).optional(),
