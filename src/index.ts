@@ -157,6 +157,21 @@ export { RunMetrics } from './observe/run-metrics.js';
 // Continuous chaos (docs/continuous.md, docs/gamedays.md): the calendar arithmetic of schedules, Chaos Monkey
 // mode and blackout windows (pure functions of their dates), and game days (plan, session, criteria, report).
 export {
+  evaluateCriteria,
+  type GameDayExecutor,
+  type GameDayPlan,
+  GameDayPlanSchema,
+  GameDaySession,
+  type GameDayState,
+  loadPlanFile,
+  localExperimentRunner,
+  parsePlan,
+  planJsonSchema,
+  renderGameDayReport,
+  StepSkipped,
+  type TimelineEvent,
+} from './gameday/index.js';
+export {
   type BlackoutWindow,
   BlackoutWindowSchema,
   blackoutAt,
@@ -173,20 +188,5 @@ export {
   pickTargets,
   type Timing,
 } from './schedule/index.js';
-export {
-  evaluateCriteria,
-  type GameDayExecutor,
-  type GameDayPlan,
-  GameDayPlanSchema,
-  GameDaySession,
-  type GameDayState,
-  loadPlanFile,
-  localExperimentRunner,
-  parsePlan,
-  planJsonSchema,
-  renderGameDayReport,
-  StepSkipped,
-  type TimelineEvent,
-} from './gameday/index.js';
 
 export { VERSION } from './version.js';
