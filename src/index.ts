@@ -145,17 +145,7 @@ export function registerNativeControl(pythonModule: string, factory: ControlFact
   nativeControls.register(pythonModule, factory);
 }
 
-// Observing runs: Prometheus metrics and OpenTelemetry traces (docs/observability.md).
-export {
-  type MetricsServer,
-  type MetricsServerOptions,
-  startMetricsServer,
-} from './observe/metrics-server.js';
-export { attachTracer, RunTracer, type RunTracerOptions, type Tracing } from './observe/otel.js';
-export { RunMetrics } from './observe/run-metrics.js';
-
-// Continuous chaos (docs/continuous.md, docs/gamedays.md): the calendar arithmetic of schedules, Chaos Monkey
-// mode and blackout windows (pure functions of their dates), and game days (plan, session, criteria, report).
+// Game days (docs/gamedays.md): the plan file, the session that runs it, success criteria, the report.
 export {
   evaluateCriteria,
   type GameDayExecutor,
@@ -171,6 +161,16 @@ export {
   StepSkipped,
   type TimelineEvent,
 } from './gameday/index.js';
+// Observing runs: Prometheus metrics and OpenTelemetry traces (docs/observability.md).
+export {
+  type MetricsServer,
+  type MetricsServerOptions,
+  startMetricsServer,
+} from './observe/metrics-server.js';
+export { attachTracer, RunTracer, type RunTracerOptions, type Tracing } from './observe/otel.js';
+export { RunMetrics } from './observe/run-metrics.js';
+// The calendar arithmetic of schedules, Chaos Monkey mode and blackout windows (docs/continuous.md):
+// pure functions of the dates they are given.
 export {
   type BlackoutWindow,
   BlackoutWindowSchema,
