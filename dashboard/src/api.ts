@@ -57,6 +57,10 @@ export class ApiFailure extends Error {
   }
 }
 
+/** Any error as an ApiFailure, for the pages' error boxes (a thrown non-API error says what it was). */
+export const failure = (err: unknown): ApiFailure =>
+  err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
+
 const SAFE = new Set(['GET', 'HEAD']);
 
 /**

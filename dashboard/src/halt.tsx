@@ -5,12 +5,9 @@
  * saying who raised it, when and why, from the server-wide stream; an approver may release it there.
  */
 import { useRef, useState } from 'preact/hooks';
-import { ApiFailure, api, can, type HaltResult, type Who } from './api.js';
+import { ApiFailure, api, can, failure, type HaltResult, type Who } from './api.js';
 import { haltChanged, useHalt } from './live.js';
 import { Failure, Time } from './ui.js';
-
-const failure = (err: unknown) =>
-  err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
 
 export function EmergencyStop({ who }: { who: Who }) {
   const { halt } = useHalt();

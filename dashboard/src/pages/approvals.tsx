@@ -7,16 +7,13 @@
  */
 import { useState } from 'preact/hooks';
 import type { Approval } from '../../../src/server/approvals/model.js';
-import { ApiFailure, call, can, type Who } from '../api.js';
+import { type ApiFailure, call, can, failure, type Who } from '../api.js';
 import { href, navigate } from '../route.js';
 import { Empty, Failure, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
 import './approvals.css';
 
 const STATES = ['pending', 'approved', 'used', 'rejected', 'expired'] as const;
 const POLL_MS = 5_000;
-
-const failure = (err: unknown) =>
-  err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
 
 /** `seconds` in the largest unit that keeps it whole: 1 h, 24 h, 7 days. */
 export function lasting(seconds: number): string {

@@ -7,15 +7,12 @@
  */
 import { useState } from 'preact/hooks';
 import type { BlackoutList, StoredBlackout } from '../../../src/server/blackouts/model.js';
-import { ApiFailure, call, can } from '../api.js';
+import { type ApiFailure, call, can, failure } from '../api.js';
 import { Empty, Failure, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
 import './blackouts.css';
 
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
 const POLL_MS = 5_000;
-
-const failure = (err: unknown) =>
-  err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
 
 const list = () => call<BlackoutList>('GET', '/api/blackouts');
 

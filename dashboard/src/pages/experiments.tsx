@@ -9,7 +9,15 @@
  */
 import { useState } from 'preact/hooks';
 import type { Approval, Lifecycle } from '../../../src/server/approvals/model.js';
-import { ApiFailure, api, call, can, type ExperimentSummary, type ExperimentVersion } from '../api.js';
+import {
+  ApiFailure,
+  api,
+  call,
+  can,
+  type ExperimentSummary,
+  type ExperimentVersion,
+  failure,
+} from '../api.js';
 import { useStartBlocked } from '../halt.js';
 import { href, navigate } from '../route.js';
 import { Empty, Failure, Issues, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
@@ -32,9 +40,6 @@ function formatFromFile(file: string): 'json' | 'yaml' | undefined {
   if (/\.ya?ml$/i.test(file)) return 'yaml';
   return undefined;
 }
-
-const failure = (err: unknown) =>
-  err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
 
 /** What the lifecycle states mean, in a sentence each. */
 const LIFECYCLE_TEXT: Record<Lifecycle['state'], string> = {

@@ -11,14 +11,11 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { FollowUp, GameDaySummary, TimelineEvent } from '../../../src/server/gamedays/model.js';
 import type { GameDayView, StepView } from '../../../src/server/gamedays/view.js';
-import { ApiFailure, call, can, type Who } from '../api.js';
+import { ApiFailure, call, can, failure, type Who } from '../api.js';
 import { useStartBlocked } from '../halt.js';
 import { href, navigate } from '../route.js';
 import { Empty, Failure, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
 import './gamedays.css';
-
-const failure = (err: unknown) =>
-  err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
 
 /**
  * What a button does: `busy` names the action under way (a form's, a row's), `error` is its failure as

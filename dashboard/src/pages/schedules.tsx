@@ -9,15 +9,12 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import type { Firing, ScheduleList, ScheduleView, Timing } from '../../../src/server/schedules/model.js';
-import { ApiFailure, api, call, can } from '../api.js';
+import { type ApiFailure, api, call, can, failure } from '../api.js';
 import { href, navigate } from '../route.js';
 import { Empty, Failure, Loading, Time, useFocusOnMount, useLoad, useWho } from '../ui.js';
 import './schedules.css';
 
 const POLL_MS = 5_000;
-
-const failure = (err: unknown) =>
-  err instanceof ApiFailure ? err : new ApiFailure(0, 'client', String((err as Error)?.message ?? err));
 
 const path = (name: string, rest = '') => `/api/schedules/${encodeURIComponent(name)}${rest}`;
 
