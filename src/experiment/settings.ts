@@ -39,12 +39,29 @@ export type Settings = z.output<typeof SettingsSchema>;
 
 /** Reads settings; a missing default file is fine, a missing explicit one is an error. */
 export async function loadSettings(path: string | undefined, home: string): Promise<Settings> {
+  return loadSettingsAs(SettingsSchema, path, home);
+}
+
+/**
+ * The settings file's run policies only (`production_tags`, `time_windows`): what the control plane's
+ * approval gate and lifecycle states need, so a mistake in another section (`safeguards`, say) refuses
+ * the runs it concerns, each with its reason, and does not stop uploads and every run's start.
+ */
+export async function loadPolicySettings(home: string): Promise<z.output<typeof PolicySettingsSchema>> {
+  return loadSettingsAs(PolicySettingsSchema, undefined, home);
+}
+
+async function loadSettingsAs<S extends z.ZodType>(
+  schema: S,
+  path: string | undefined,
+  home: string,
+): Promise<z.output<S>> {
   const file = path ?? join(home, 'settings.yaml');
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return SettingsSchema.parse({});
+    if (!path && (err as NodeJS.ErrnoException).code === 'ENOENT') return schema.parse({});
     throw new FaultlineError(
       'FAULTLINE_ERR_LOAD',
       `--settings: cannot read ${file}: ${(err as Error).message}`,
@@ -59,7 +76,7 @@ export async function loadSettings(path: string | undefined, home: string): Prom
       `--settings: ${file} is not valid YAML or JSON: ${(err as Error).message}`,
     );
   }
-  const parsed = SettingsSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new FaultlineError(

@@ -19,7 +19,13 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { hashPassword } from '../../src/server/auth/secrets.js';
 import { DASHBOARD_DIR } from '../../src/server/dashboard.js';
-import { chromiumMissing, guardedContext, launchChromium, overflow } from '../helpers/chromium.js';
+import {
+  chromiumMissing,
+  guardedContext,
+  launchChromium,
+  overflow,
+  signedInPage,
+} from '../helpers/chromium.js';
 import { markerExperiment, runEnded, startTestServer, type TestServer } from '../helpers/serve.js';
 
 const PHONE = { width: 390, height: 844 };
@@ -43,18 +49,16 @@ describe('the approval flow in Chromium, two users', { skip: chromiumMissing }, 
     page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
 
   /** A browser of its own (its own cookies) signed in through the page as `name`. */
-  const signedIn = async (name: string) => {
-    const context = await guardedContext(browser, srv.url, problems);
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${srv.url}/#/experiments`);
-    await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
-    await page.getByLabel('Name').fill(name);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('header.top .identity').getByText(name, { exact: true }).waitFor();
-    return page;
-  };
+  const signedIn = (name: string) =>
+    signedInPage({
+      browser,
+      url: srv.url,
+      problems,
+      contexts,
+      name,
+      password: PASSWORD,
+      hash: '#/experiments',
+    });
 
   before(async () => {
     assert.ok(

@@ -22,7 +22,12 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { hashPassword } from '../../src/server/auth/secrets.js';
 import { DASHBOARD_DIR } from '../../src/server/dashboard.js';
-import { chromiumMissing, guardedContext, launchChromium, overflow } from '../helpers/chromium.js';
+import {
+  chromiumMissing,
+  launchChromium,
+  overflow,
+  signedInPage,
+} from '../helpers/chromium.js';
 import { markerExperiment, runEnded, startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
@@ -74,18 +79,18 @@ describe('a game day in the dashboard (Chromium)', { skip: chromiumMissing }, ()
     if (docs && out) await copyFile(file, join(resolve(out), `${docs}.png`));
   };
 
-  const signedIn = async (name: string, viewport?: { width: number; height: number }) => {
-    const context = await guardedContext(browser, srv.url, problems, viewport);
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${srv.url}/#/gamedays`);
-    await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
-    await page.getByLabel('Name').fill(name);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('header.top .identity').getByText(name, { exact: true }).waitFor();
-    return page;
-  };
+  /** A browser of its own (its own cookies) signed in through the page as `name`. */
+  const signedIn = (name: string, viewport?: { width: number; height: number }) =>
+    signedInPage({
+      browser,
+      url: srv.url,
+      problems,
+      contexts,
+      name,
+      password: PASSWORD,
+      hash: '#/gamedays',
+      ...(viewport ? { viewport } : {}),
+    });
 
   const step = (page: Page, id: string) => page.locator(`li.step[data-step="${id}"]`);
 

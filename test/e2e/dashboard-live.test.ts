@@ -25,7 +25,12 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { hashPassword } from '../../src/server/auth/secrets.js';
 import { DASHBOARD_DIR } from '../../src/server/dashboard.js';
-import { chromiumMissing, guardedContext, launchChromium, overflow } from '../helpers/chromium.js';
+import {
+  chromiumMissing,
+  launchChromium,
+  overflow,
+  signedInPage,
+} from '../helpers/chromium.js';
 import { startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
@@ -96,18 +101,17 @@ describe('the live dashboard in Chromium', { skip: chromiumMissing }, () => {
   };
 
   /** A browser of its own (its own cookies) signed in through the page as `name`. */
-  const signedIn = async (name: string, viewport?: { width: number; height: number }) => {
-    const context = await guardedContext(browser, srv.url, problems, viewport);
-    contexts.push(context);
-    const page = await context.newPage();
-    await page.goto(`${srv.url}/#/runs`);
-    await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
-    await page.getByLabel('Name').fill(name);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('header.top .identity').getByText(name, { exact: true }).waitFor();
-    return page;
-  };
+  const signedIn = (name: string, viewport?: { width: number; height: number }) =>
+    signedInPage({
+      browser,
+      url: srv.url,
+      problems,
+      contexts,
+      name,
+      password: PASSWORD,
+      hash: '#/runs',
+      ...(viewport ? { viewport } : {}),
+    });
 
   /** The API as `name`, with a session cookie and its CSRF token. */
   const apiAs = async (name: string) => {

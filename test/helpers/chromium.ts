@@ -46,6 +46,32 @@ export async function guardedContext(
   return context;
 }
 
+/**
+ * A browser context of its own (its own cookies) signed in through the page as `name` at `url/#hash`;
+ * the context is pushed to `contexts` for the caller to close.
+ */
+export async function signedInPage(opts: {
+  browser: Browser;
+  url: string;
+  problems: string[];
+  contexts: BrowserContext[];
+  name: string;
+  password: string;
+  hash: string;
+  viewport?: { width: number; height: number };
+}): Promise<Page> {
+  const context = await guardedContext(opts.browser, opts.url, opts.problems, opts.viewport);
+  opts.contexts.push(context);
+  const page = await context.newPage();
+  await page.goto(`${opts.url}/${opts.hash}`);
+  await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+  await page.getByLabel('Name').fill(opts.name);
+  await page.getByLabel('Password').fill(opts.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('header.top .identity').getByText(opts.name, { exact: true }).waitFor();
+  return page;
+}
+
 function watch(page: Page, problems: string[]): void {
   page.on('console', (m) => {
     if (

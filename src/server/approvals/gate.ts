@@ -7,7 +7,7 @@
  */
 import { FaultlineError } from '../../core/errors.js';
 import type { PolicySettings } from '../../core/policy.js';
-import { loadSettings } from '../../experiment/settings.js';
+import { loadPolicySettings } from '../../experiment/settings.js';
 import { ApiError } from '../api-error.js';
 import type { Notify } from '../services.js';
 import type { ExperimentVersion, Store } from '../store.js';
@@ -32,12 +32,13 @@ export function productionTag(experiment: Pick<ExperimentVersion, 'tags'>, setti
 }
 
 /**
- * The settings file's policies; a settings file the server cannot read is the operator's to fix, so the
- * caller gets 503 saying so rather than a run that would be refused anyway.
+ * The settings file's policies (only that section: a mistake elsewhere in the file refuses the runs it
+ * concerns, in their threads, with the reason); policies the server cannot read are the operator's to
+ * fix, so the caller gets 503 saying so rather than a guess at whether an approval is needed.
  */
 export async function policySettings(home: string): Promise<PolicySettings> {
   try {
-    return await loadSettings(undefined, home);
+    return await loadPolicySettings(home);
   } catch (err) {
     if (!(err instanceof FaultlineError)) throw err;
     throw new ApiError(
