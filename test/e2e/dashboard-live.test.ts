@@ -25,12 +25,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { hashPassword } from '../../src/server/auth/secrets.js';
 import { DASHBOARD_DIR } from '../../src/server/dashboard.js';
-import {
-  chromiumMissing,
-  launchChromium,
-  overflow,
-  signedInPage,
-} from '../helpers/chromium.js';
+import { chromiumMissing, launchChromium, overflow, signedInPage } from '../helpers/chromium.js';
 import { startTestServer, type TestServer } from '../helpers/serve.js';
 import { until } from '../helpers/until.js';
 
