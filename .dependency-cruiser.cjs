@@ -8,7 +8,7 @@ const CORE = '^src/core/';
 // Self-contained libraries with their own public entry points (faultline/sdk, faultline/load), the
 // Prometheus client, and the calendar arithmetic of schedules, Chaos Monkey mode and blackout windows
 // (schedule/): usable without the engine, so they may not reach it.
-const BASE = '^src/(?:sdk|prometheus|load|schedule)/|^src/version[.]ts$';
+const BASE = '^src/(?:sdk|prometheus|load|schedule|manifests)/|^src/version[.]ts$';
 // The fault machinery: ledger, sessions, recovery, halt, watchdog. It is given the fault kinds and the
 // halt participants (compose.ts), so it never names a kind, the proxy or the engine.
 const MACHINERY =

@@ -62,9 +62,56 @@ export const TargetsSchema = z
     selector: LabelSelectorSchema,
     mode: z.enum(MODES, { error: `expected one of ${MODES.join(', ')}` }),
     value: numeric.optional(),
+    /**
+     * What the selector and mode pick: agents by their labels (default), or the workloads the
+     * agents host (src/core/workload.ts) by theirs, as Chaos Mesh picks pods; `namespaces`
+     * implies workloads.
+     */
+    on: z.enum(['agents', 'workloads'], { error: "expected 'agents' or 'workloads'" }).optional(),
+    /** Workloads in these namespaces only (Chaos Mesh's `selector.namespaces`, Litmus' `appns`). */
+    namespaces: z
+      .array(
+        z.string().regex(/^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/, {
+          error: 'expected a namespace (lowercase letters, digits and -, at most 63)',
+        }),
+      )
+      .min(1, { error: 'expected at least one namespace' })
+      .optional(),
+    /** Workloads by name (`name` or `namespace/name`): Chaos Mesh's `selector.pods`, Istio's `hosts`. */
+    names: z.array(z.string().min(1).max(127)).min(1).optional(),
+    /** Workloads on these agents only (Chaos Mesh's `selector.nodes`). */
+    agentNames: z.array(z.string().min(1).max(64)).min(1).optional(),
+    /** Workloads on agents whose labels match (Chaos Mesh's `selector.nodeSelectors`). */
+    agentSelector: LabelSelectorSchema.optional(),
+    /**
+     * The other end, for faults between two sets (Chaos Mesh's `target` and `externalTargets`):
+     * workloads picked the same way, and/or fixed addresses. The fault is placed on each picked
+     * workload once per peer address, scoped to the traffic with that peer (src/fleet/workloads.ts).
+     */
+    peers: z
+      .strictObject({
+        selector: LabelSelectorSchema.optional(),
+        namespaces: z.array(z.string().min(1).max(63)).min(1).optional(),
+        names: z.array(z.string().min(1).max(127)).min(1).optional(),
+        mode: z.enum(MODES, { error: `expected one of ${MODES.join(', ')}` }).optional(),
+        value: numeric.optional(),
+        /** IP addresses, CIDRs or host names (resolved by the agent) outside the fleet. */
+        addresses: z.array(z.string().min(1).max(253)).optional(),
+      })
+      .optional(),
   })
   .superRefine((t, ctx) => {
     const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['value'], message });
+    if (t.on === 'agents') {
+      for (const k of ['namespaces', 'names', 'agentNames', 'agentSelector', 'peers'] as const) {
+        if (t[k] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [k],
+            message: `${k} selects workloads: not with on: 'agents'`,
+          });
+      }
+    }
     if (t.mode === 'one' || t.mode === 'all') {
       if (t.value !== undefined) issue(`mode ${t.mode} takes no value`);
       return;
@@ -80,12 +127,19 @@ export const TargetsSchema = z
   });
 export type Targets = z.output<typeof TargetsSchema>;
 
+/** Whether a `targets:` block picks workloads (the agents' hosted workloads) rather than agents. */
+export const onWorkloads = (t: Pick<Targets, 'on' | 'namespaces' | 'names' | 'peers'>): boolean =>
+  t.on === 'workloads' ||
+  (t.on === undefined && (t.namespaces !== undefined || t.names !== undefined || t.peers !== undefined));
+
 /** What happened to one fault on one agent: what the journal records per target. */
 export const FleetFaultSchema = z.object({
   id: z.string(),
   agent: z.string(),
   kind: z.string(),
   target: z.string().optional(),
+  /** The workload it was aimed at (`namespace/name`), when the targets picked workloads. */
+  workload: z.string().optional(),
   state: z.enum(['active', 'reverted', 'failed', 'refused']),
   injectedAt: z.string().optional(),
   revertedAt: z.string().optional(),
