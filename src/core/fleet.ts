@@ -6,6 +6,7 @@
  * logic (src/fleet/select.ts) build on them.
  */
 import { z } from 'zod';
+import { FaultlineError } from './errors.js';
 
 export const OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const;
 export const MODES = ['one', 'all', 'fixed', 'fixed-percent', 'random-max-percent'] as const;
@@ -149,3 +150,93 @@ export const FleetFaultSchema = z.object({
   error: z.string().optional(),
 });
 export type FleetFault = z.infer<typeof FleetFaultSchema>;
+
+const MAX_SELECTOR_LENGTH = 4096;
+
+function shown(text: string): string {
+  const cut = text.length > 80 ? `${text.slice(0, 80)}...` : text;
+  return JSON.stringify(cut);
+}
+
+/**
+ * Parses Kubernetes' selector syntax: comma-separated requirements, each
+ * `key=value`, `key==value`, `key!=value`, `key in (v1,v2)`, `key notin (v1,v2)`,
+ * `key` (exists) or `!key` (does not exist). Equalities become matchLabels;
+ * `!=` becomes NotIn. Throws FAULTLINE_ERR_USAGE naming `field` and the text.
+ */
+/** Kubernetes' selector text (moved here from fleet/select.ts so manifest translators can read Litmus' `applabel`). */
+export function parseSelector(text: string, field = 'selector'): LabelSelector {
+  const fail = (why: string): never => {
+    throw new FaultlineError('FAULTLINE_ERR_USAGE', `${field}: selector ${shown(text)}: ${why}`);
+  };
+  if (typeof text !== 'string') fail('expected a string');
+  if (text.length > MAX_SELECTOR_LENGTH) fail(`longer than ${MAX_SELECTOR_LENGTH} characters`);
+  const key = (k: string, part: string) => {
+    if (!KEY_PATTERN.test(k)) fail(`'${part}': '${k}' is not a label key (letters, digits, -, _, .)`);
+    return k;
+  };
+  const value = (v: string, part: string) => {
+    if (!VALUE_PATTERN.test(v)) fail(`'${part}': '${v}' is not a label value (letters, digits, -, _, .)`);
+    return v;
+  };
+  const matchLabels: Record<string, string> = {};
+  const matchExpressions: SelectorRequirement[] = [];
+  for (const raw of splitTopLevel(text, fail)) {
+    const part = raw.trim();
+    if (part === '') {
+      if (text.trim() === '') break;
+      fail('an empty requirement (two commas, or a comma at an end)');
+    }
+    const set = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(part);
+    if (set) {
+      const values = set[3]!.split(',').map((v) => value(v.trim(), part));
+      if (values.length === 0 || (values.length === 1 && values[0] === ''))
+        fail(`'${part}': expected values`);
+      matchExpressions.push({ key: key(set[1]!, part), operator: set[2] === 'in' ? 'In' : 'NotIn', values });
+      continue;
+    }
+    const eq = /^([^=!\s]+)\s*(==|=|!=)\s*(.*)$/.exec(part);
+    if (eq) {
+      const k = key(eq[1]!, part);
+      const v = value(eq[3]!.trim(), part);
+      if (eq[2] === '!=') matchExpressions.push({ key: k, operator: 'NotIn', values: [v] });
+      else if (Object.hasOwn(matchLabels, k) && matchLabels[k] !== v) fail(`'${k}' cannot equal two values`);
+      else matchLabels[k] = v;
+      continue;
+    }
+    if (part.startsWith('!')) {
+      matchExpressions.push({ key: key(part.slice(1).trim(), part), operator: 'DoesNotExist' });
+      continue;
+    }
+    if (/^\S+$/.test(part)) {
+      matchExpressions.push({ key: key(part, part), operator: 'Exists' });
+      continue;
+    }
+    fail(`'${part}': expected key=value, key!=value, key in (a,b), key notin (a,b), key or !key`);
+  }
+  return {
+    ...(Object.keys(matchLabels).length ? { matchLabels } : {}),
+    ...(matchExpressions.length ? { matchExpressions } : {}),
+  };
+}
+
+/** Splits on commas outside parentheses; unbalanced parentheses fail. */
+function splitTopLevel(text: string, fail: (why: string) => never): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(') {
+      if (++depth > 1) fail('nested parentheses');
+    } else if (c === ')') {
+      if (--depth < 0) fail("a ')' without its '('");
+    } else if (c === ',' && depth === 0) {
+      parts.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  if (depth !== 0) fail("a '(' without its ')'");
+  parts.push(text.slice(start));
+  return parts;
+}
