@@ -593,20 +593,38 @@ export function tbfParams(bitsPerSecond: number): string[] {
 export interface NetemSpec {
   delayMs?: number | undefined;
   jitterMs?: number | undefined;
+  /** Percent (0-100) each delay's random part depends on the previous one's (tc `delay T J C%`). */
+  delayCorrelation?: number | undefined;
   lossPercent?: number | undefined;
+  lossCorrelation?: number | undefined;
   duplicatePercent?: number | undefined;
+  duplicateCorrelation?: number | undefined;
   corruptPercent?: number | undefined;
+  corruptCorrelation?: number | undefined;
 }
 
+/** `25%` as tc writes it, or nothing when there is no correlation (0 is tc's default). */
+const corr = (c: number | undefined) => (c !== undefined && c > 0 ? [`${c}%`] : []);
+
+/**
+ * netem's parameters, e.g. Chaos Mesh's seed delay (500ms, jitter 100ms, correlation 100):
+ *   delay 500ms 100ms 100% distribution normal
+ * A delay's correlation acts on its jitter, so it is written only with a jitter
+ * (tc reads a third number after the delay as the jitter, not the correlation).
+ */
 export function netemParams(s: NetemSpec): string[] {
   const p: string[] = [];
   if (s.delayMs !== undefined) {
     p.push('delay', `${s.delayMs}ms`);
-    if (s.jitterMs !== undefined && s.jitterMs > 0) p.push(`${s.jitterMs}ms`, 'distribution', 'normal');
+    if (s.jitterMs !== undefined && s.jitterMs > 0) {
+      p.push(`${s.jitterMs}ms`, ...corr(s.delayCorrelation), 'distribution', 'normal');
+    }
   }
-  if (s.lossPercent !== undefined) p.push('loss', `${s.lossPercent}%`);
-  if (s.duplicatePercent !== undefined) p.push('duplicate', `${s.duplicatePercent}%`);
-  if (s.corruptPercent !== undefined) p.push('corrupt', `${s.corruptPercent}%`);
+  if (s.lossPercent !== undefined) p.push('loss', `${s.lossPercent}%`, ...corr(s.lossCorrelation));
+  if (s.duplicatePercent !== undefined)
+    p.push('duplicate', `${s.duplicatePercent}%`, ...corr(s.duplicateCorrelation));
+  if (s.corruptPercent !== undefined)
+    p.push('corrupt', `${s.corruptPercent}%`, ...corr(s.corruptCorrelation));
   return p;
 }
 

@@ -1,6 +1,6 @@
 /** `network.latency`: delays outgoing packets (netem), with optional jitter. */
 import { z } from 'zod';
-import { MillisField, netemKind, netemScopeShape } from './netem.js';
+import { CorrelationField, MillisField, netemKind, netemScopeShape } from './netem.js';
 
 export const LatencyArgsSchema = z.strictObject({
   ...netemScopeShape,
@@ -8,6 +8,9 @@ export const LatencyArgsSchema = z.strictObject({
   jitter: MillisField(
     "random variation of the delay, normally distributed (ms, or '10ms'); default 0",
     60_000,
+  ).optional(),
+  correlation: CorrelationField(
+    "how much (0-100 %) each packet's jitter follows the previous one's (tc's delay correlation); acts with jitter only",
   ).optional(),
 });
 
@@ -17,5 +20,5 @@ export const latencyKind = netemKind({
   doc: 'Delays outgoing packets on an interface (netem), with optional jitter. Needs sch_netem; without it, use the proxy latency toxic.',
   args: LatencyArgsSchema,
   label: (a) => `latency ${a.delay}ms${a.jitter ? ` +/- ${a.jitter}ms` : ''}`,
-  spec: (a) => ({ delayMs: a.delay, jitterMs: a.jitter }),
+  spec: (a) => ({ delayMs: a.delay, jitterMs: a.jitter, delayCorrelation: a.correlation }),
 });

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { FaultlineError } from '../../core/errors.js';
 import type { FaultKind, UndoRecord } from '../../core/fault.js';
 import { netemParams } from './commands.js';
-import { planNetem } from './netem.js';
+import { CorrelationField, planNetem } from './netem.js';
 import { injectQdisc, readQdiscRecord, revertQdisc, verifyQdisc } from './qdisc.js';
 import {
   directionsOf,
@@ -34,6 +34,9 @@ export const LossArgsSchema = z.strictObject({
     .describe(
       "'auto' (default: nftables, iptables when nft is missing) or 'netem' (egress of `interface` only; needs sch_netem)",
     ),
+  correlation: CorrelationField(
+    "backend netem: how much (0-100 %) each packet's chance follows the previous one's, so losses come in bursts (tc's loss correlation); the firewall backends drop each packet independently",
+  ).optional(),
 });
 type LossArgs = z.output<typeof LossArgsSchema>;
 
@@ -60,6 +63,12 @@ export const lossKind: FaultKind<typeof LossArgsSchema> = {
   resolveTargets: async (a) => networkTargets(a),
   async plan(a) {
     checkScope('network-loss', a);
+    if (a.correlation !== undefined && a.correlation > 0 && a.backend !== 'netem') {
+      throw netemScopeError(
+        'correlation',
+        "only backend netem correlates losses (firewall rules judge each packet independently): add backend: 'netem' or remove it",
+      );
+    }
     if (a.backend === 'netem') {
       if (a.interface === undefined) throw netemScopeError('interface', 'backend netem needs an interface');
       for (const f of ['source', 'destination', 'port', 'protocol'] as const) {
@@ -81,7 +90,10 @@ export const lossKind: FaultKind<typeof LossArgsSchema> = {
   },
   async inject(a, record) {
     if (record.mechanism === 'netem') {
-      await injectQdisc(readQdiscRecord(record), netemParams({ lossPercent: a.percent }));
+      await injectQdisc(
+        readQdiscRecord(record),
+        netemParams({ lossPercent: a.percent, lossCorrelation: a.correlation }),
+      );
     } else {
       await injectRules(readRulesRecord(record), { rules: rules(a) });
     }

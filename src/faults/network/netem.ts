@@ -45,6 +45,21 @@ export const MillisField = (what: string, max: number) =>
     )
     .describe(what);
 
+/**
+ * netem's correlation: how much (0-100 %) each random decision depends on the
+ * previous one, so losses or delays come in bursts (Chaos Mesh's `correlation`).
+ */
+export const CorrelationField = (what: string) =>
+  z
+    .preprocess(
+      (v) => (typeof v === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v),
+      z
+        .number({ error: 'expected a percentage from 0 to 100' })
+        .min(0, 'expected a percentage from 0 to 100')
+        .max(100, 'expected a percentage from 0 to 100'),
+    )
+    .describe(what);
+
 /** Plans a netem qdisc: root, tc, the kernel's netem (else UNSUPPORTED), the interface's default qdisc. */
 export async function planNetem(
   kind: string,
