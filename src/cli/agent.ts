@@ -22,6 +22,7 @@ interface AgentFlags extends NatsFlags {
   heartbeat?: string;
   maxFaults?: string;
   settings?: string;
+  workloads?: string;
 }
 
 const usage = (message: string) => new FaultlineError('FAULTLINE_ERR_USAGE', message);
@@ -86,6 +87,17 @@ export async function agentCommand(flags: AgentFlags, out: Output): Promise<numb
   const heartbeatMs = parseHeartbeat(flags.heartbeat);
   const maxFaults = parseMaxFaults(flags.maxFaults);
   const { allowedKinds, startAgent } = await import('../fleet/agent.js');
+  // Read and checked before connecting: a mistake in it is exit 2 naming the field, not a running agent.
+  const workloads = flags.workloads
+    ? await (await import('../fleet/workloads.js')).loadWorkloads(flags.workloads).catch((err: unknown) => {
+        throw err instanceof FaultlineError
+          ? new FaultlineError(err.code, `--workloads: ${err.message}`, {
+              issues: [...err.issues],
+              cause: err,
+            })
+          : err;
+      })
+    : undefined;
   const allow = flags.allow
     ?.split(',')
     .map((k) => k.trim())
@@ -112,6 +124,7 @@ export async function agentCommand(flags: AgentFlags, out: Output): Promise<numb
       ...(heartbeatMs ? { heartbeatMs } : {}),
       ...(maxFaults ? { maxFaults } : {}),
       ...(blastRadius.length ? { blastRadius } : {}),
+      ...(workloads ? { workloads } : {}),
       log: (level, message) => out[level](message),
     });
     const record = agent.record();
@@ -122,7 +135,7 @@ export async function agentCommand(flags: AgentFlags, out: Output): Promise<numb
           .join(',') || 'none'
       }; ${record.kinds.length} kind(s); heartbeat ${record.heartbeatMs} ms; ${
         blastRadius.length ? blastRadius.map((p) => p.source).join(' and ') : 'no blast radius of its own'
-      })`,
+      }${workloads ? `; ${workloads.length} workload(s)` : ''})`,
     );
     const signal = await stop.promise;
     out.info(`received ${signal}: reverting this agent's faults and stopping`);
@@ -152,6 +165,10 @@ export function registerAgentCommands(program: Command, out: () => Output): void
     .option(
       '--settings <file>',
       "settings file whose blast_radius limits what this host's faults may touch (default $FAULTLINE_HOME/settings.yaml when present)",
+    )
+    .option(
+      '--workloads <file>',
+      'YAML or JSON file of the workloads this host runs (names, namespaces, labels, processes, netns): what targets on workloads select (docs/fleet.md#workloads)',
     )
     .action(async (opts: AgentFlags) => {
       process.exitCode = await agentCommand(opts, out());

@@ -20,8 +20,9 @@ import type { BlastRadiusPolicy } from '../core/blast-radius.js';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultKind } from '../core/fault.js';
 import type { LogLevel } from '../core/resource.js';
+import { summarize, type Workload, workloadRef } from '../core/workload.js';
 import { faultlineHome } from '../faults/home.js';
-import { exposedFaults } from '../faults/index.js';
+import { exposedFaults, faultKinds } from '../faults/index.js';
 import { Ledger } from '../faults/ledger.js';
 import type { FaultEvent, FaultHandle } from '../faults/session.js';
 import { recoverOrphans } from '../lib/faults.js';
@@ -48,6 +49,7 @@ import {
   NAME_PATTERN,
   renewSubject,
 } from './protocol.js';
+import { applyWorkload } from './workloads.js';
 
 export const DEFAULT_MAX_FAULTS = 32;
 /** How many fault ids' outcomes an agent remembers, so a duplicated or late command is never applied twice. */
@@ -83,6 +85,8 @@ export interface AgentOptions {
   onCommand?: (command: AgentCommand) => void;
   /** The session's watchdog (reverts the ledger's faults if this process dies); default as FaultSession. */
   watchdog?: boolean;
+  /** The workloads it hosts (its --workloads file, loadWorkloads()): faults aimed at them are filled from them. */
+  workloads?: readonly Workload[];
 }
 
 export interface Agent {
@@ -126,6 +130,11 @@ function lookupKind(kinds: Map<string, FaultKind>, name: string): [string, Fault
   if (direct) return [name, direct];
   for (const [exposed, kind] of kinds) if (kind.kind === name) return [exposed, kind];
   return undefined;
+}
+
+/** Any kind by its ledger name, exposed or not (a workload's HTTP fault may become `proxy-toxic`). */
+async function faultKindNamed(name: string): Promise<FaultKind | undefined> {
+  return (await faultKinds.loadFor([name])).get(name);
 }
 
 function message(err: unknown): string {
@@ -242,6 +251,7 @@ interface Resolved {
   conn: FleetConnection;
   watchdog?: boolean;
   blastRadius?: readonly BlastRadiusPolicy[];
+  workloads?: readonly Workload[];
   recovered: { id: string; ref?: string; kind: string; target: string; verified: boolean; error?: string }[];
 }
 
@@ -385,6 +395,7 @@ class AgentImpl implements Agent {
         id: h.id,
         kind: h.kind,
         ...(h.handle.target ? { target: h.handle.target } : {}),
+        ...(h.fault.workload ? { workload: h.fault.workload } : {}),
         controller: h.controller,
         injectedAt: h.fault.injectedAt ?? this.#startedAt,
         leaseMs: h.leaseMs,
@@ -392,6 +403,7 @@ class AgentImpl implements Agent {
         renewedAgoMs: Math.max(0, Math.round(performance.now() - this.#lastRenewal(h))),
       })),
       halted: this.#halted,
+      ...(this.#o.workloads?.length ? { workloads: this.#o.workloads.map(summarize) } : {}),
     };
   }
 
@@ -635,7 +647,14 @@ class AgentImpl implements Agent {
     const refuse = (code: string, error: string, kind = cmd.kind): AgentReply => {
       this.#publish({
         type: 'refused',
-        fault: { id: cmd.id, agent: this.name, kind, state: 'refused', reason: error },
+        fault: {
+          id: cmd.id,
+          agent: this.name,
+          kind,
+          ...(cmd.workload ? { workload: workloadRef(cmd.workload) } : {}),
+          state: 'refused',
+          reason: error,
+        },
         message: error,
       });
       this.#log('warn', `refused ${cmd.kind} (${cmd.id}) from ${cmd.controller}: ${error}`);
@@ -651,8 +670,42 @@ class AgentImpl implements Agent {
           )
         : refuse('FAULTLINE_ERR_VALIDATION', `kind: unknown fault kind '${cmd.kind}'`);
     }
-    const [kindName, kind] = found;
-    const args = kind.args.safeParse(cmd.arguments);
+    let [kindName, kind] = found;
+    let argsIn: Record<string, unknown> = cmd.arguments;
+    let workload: string | undefined;
+    if (cmd.workload) {
+      const w = this.#o.workloads?.find(
+        (x) => x.namespace === cmd.workload!.namespace && x.name === cmd.workload!.name,
+      );
+      workload = workloadRef(cmd.workload);
+      if (!w) {
+        return refuse(
+          'FAULTLINE_ERR_POLICY',
+          `workload: agent ${this.name} hosts no workload ${workload}`,
+          kindName,
+        );
+      }
+      try {
+        const applied = await applyWorkload(kind.kind, cmd.arguments, w, {
+          ...(cmd.peer === undefined ? {} : { peer: cmd.peer }),
+        });
+        argsIn = applied.args;
+        if (applied.kind !== kind.kind) {
+          // An HTTP fault on a workload behind a proxy becomes the proxy's toxic (allowed with the sdk kind).
+          const other = await faultKindNamed(applied.kind);
+          if (!other) return refuse('FAULTLINE_ERR_UNSUPPORTED', `kind: ${applied.kind} is not available`);
+          kind = other;
+          kindName = other.expose ? `${other.expose.group}.${other.expose.name}` : other.kind;
+        }
+      } catch (err) {
+        return refuse(
+          err instanceof FaultlineError ? err.code : 'FAULTLINE_ERR_FAULT',
+          message(err),
+          kindName,
+        );
+      }
+    }
+    const args = kind.args.safeParse(argsIn);
     if (!args.success) {
       const issue = args.error.issues[0]!;
       const path = issuePath(issue.path);
@@ -685,13 +738,20 @@ class AgentImpl implements Agent {
     }
     let handle: FaultHandle;
     try {
-      handle = await this.#session.inject(kind, cmd.arguments, { ttlMs: cmd.ttlMs, ref: cmd.id });
+      handle = await this.#session.inject(kind, argsIn, { ttlMs: cmd.ttlMs, ref: cmd.id });
     } catch (err) {
       const code = err instanceof FaultlineError ? err.code : 'FAULTLINE_ERR_FAULT';
       const error = message(err);
       // Its own blast radius said no before anything acted: a refusal, not a failed fault.
       if (code === 'FAULTLINE_ERR_POLICY') return refuse(code, `agent ${this.name}: ${error}`, kindName);
-      const fault: FleetFault = { id: cmd.id, agent: this.name, kind: kindName, state: 'failed', error };
+      const fault: FleetFault = {
+        id: cmd.id,
+        agent: this.name,
+        kind: kindName,
+        ...(workload ? { workload } : {}),
+        state: 'failed',
+        error,
+      };
       this.#publish({ type: 'failed', fault, message: error });
       this.#log('warn', `cannot inject ${kindName} (${cmd.id}): ${error}`);
       return refusal(code, error);
@@ -701,6 +761,7 @@ class AgentImpl implements Agent {
       agent: this.name,
       kind: kindName,
       target: handle.target,
+      ...(workload ? { workload } : {}),
       state: 'active',
       injectedAt: new Date().toISOString(),
     };

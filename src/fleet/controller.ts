@@ -18,6 +18,8 @@ import { DeliverPolicy } from '@nats-io/jetstream';
 import { type BlastRadius, type BlastRadiusPolicy, checkBlastRadius } from '../core/blast-radius.js';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultTarget } from '../core/fault.js';
+import { onWorkloads, type Targets } from '../core/fleet.js';
+import { type WorkloadSummary, workloadRef } from '../core/workload.js';
 import { MAX_FAULT_TTL_MS } from '../faults/session.js';
 import { bucketKeys, connectFleet, type FleetConnection, type FleetConnectOptions } from './connect.js';
 import {
@@ -41,7 +43,18 @@ import {
   leaseKey,
   renewSubject,
 } from './protocol.js';
-import { formatSelector, type LabelSelector, type Mode, matchSelector, pickTargets } from './select.js';
+import {
+  describeSeenWorkloads,
+  describeWorkloadFilter,
+  formatSelector,
+  type HostedWorkload,
+  type LabelSelector,
+  type Mode,
+  matchSelector,
+  matchWorkloads,
+  pickTargets,
+} from './select.js';
+import { splitDirections } from './workloads.js';
 
 /** An agent that missed this many heartbeats (by the server's timestamp on its record) is `lost`. */
 export const LOST_AFTER_HEARTBEATS = 3;
@@ -70,10 +83,20 @@ export interface FleetAgent extends AgentRecord {
 /** A fault's arguments: the same for every target, or made per agent. */
 export type FaultArgs = Record<string, unknown> | ((agent: FleetAgent) => Record<string, unknown>);
 
-export interface FleetTargets {
+export interface FleetTargets
+  extends Partial<Pick<Targets, 'on' | 'namespaces' | 'names' | 'agentNames' | 'agentSelector' | 'peers'>> {
   selector: LabelSelector;
   mode: Mode;
-  value?: number;
+  value?: number | undefined;
+}
+
+/** One fault to send when targets pick workloads: a workload, and a peer address and direction when scoped. */
+export interface WorkloadPlacement {
+  agent: FleetAgent;
+  workload: WorkloadSummary;
+  peer?: string;
+  /** The direction this placement takes (a `both` fault with peers is sent once per direction). */
+  direction?: string;
 }
 
 export interface PlanOptions {
@@ -96,6 +119,13 @@ export interface FleetPlan {
   notOffering: string[];
   /** The fleet halt in force, if any (inject refuses then). */
   halt?: FleetHalt;
+  /** When the targets pick workloads: the workloads that matched, those picked, and one fault each (per peer address). */
+  workloads?: {
+    candidates: HostedWorkload<FleetAgent>[];
+    picked: HostedWorkload<FleetAgent>[];
+    peers: string[];
+    placements: WorkloadPlacement[];
+  };
 }
 
 export interface InjectOptions extends PlanOptions {
@@ -136,6 +166,15 @@ const asTarget = (a: FleetAgent): FaultTarget => ({
   name: a.name,
   host: a.host.hostname,
   labels: a.labels,
+});
+
+/** What the blast radius sees of a workload: `namespace/name`, its namespace and labels, its agent's host. */
+const workloadTarget = (h: HostedWorkload<FleetAgent>): FaultTarget => ({
+  type: 'workload',
+  name: workloadRef(h.workload),
+  namespace: h.workload.namespace,
+  host: h.agent.host.hostname,
+  labels: h.workload.labels,
 });
 
 /** Agent refusals (it answered and declined) as opposed to failures of the fault itself. */
@@ -216,7 +255,8 @@ export class FleetController {
    * The agents `kind` would be sent to, checked against the blast radius
    * (FAULTLINE_ERR_POLICY naming the rule); sends nothing.
    */
-  async plan(kind: string, _args: FaultArgs, targets: FleetTargets, options: PlanOptions = {}) {
+  async plan(kind: string, args: FaultArgs, targets: FleetTargets, options: PlanOptions = {}) {
+    if (onWorkloads(targets)) return this.planWorkloads(kind, args, targets, options);
     const all = await this.agents();
     const candidates = all.filter(
       (a) => (a.health === 'alive' || a.health === 'halted') && matchSelector(a.labels, targets.selector),
@@ -240,6 +280,98 @@ export class FleetController {
       ...(halt ? { halt } : {}),
     };
     return plan;
+  }
+
+  /**
+   * The workloads `kind` would be placed on (Chaos Mesh's pods): those of alive agents that
+   * match the namespaces, labels, names and agent filters, picked by the mode; with `peers`,
+   * one placement per picked workload and peer address (and per direction for `both`).
+   * FAULTLINE_ERR_FLEET when nothing matches, naming the filter and what the fleet has.
+   */
+  private async planWorkloads(
+    kind: string,
+    args: FaultArgs,
+    targets: FleetTargets,
+    options: PlanOptions,
+  ): Promise<FleetPlan> {
+    const all = await this.agents();
+    const alive = all.filter((a) => a.health === 'alive' || a.health === 'halted');
+    const filter = { ...targets, selector: targets.selector };
+    const described = describeWorkloadFilter(filter);
+    const candidates = matchWorkloads(alive, filter);
+    if (candidates.length === 0) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_FLEET',
+        `targets: no workload matches ${described} (the fleet's workloads by namespace: ${describeSeenWorkloads(alive)})`,
+      );
+    }
+    const picked = pickTargets(candidates, targets, options.random);
+    let peers: string[] = [];
+    if (targets.peers) {
+      const p = targets.peers;
+      const peerFilter = {
+        ...(p.selector ? { selector: p.selector } : {}),
+        ...(p.namespaces ? { namespaces: p.namespaces } : {}),
+        ...(p.names ? { names: p.names } : {}),
+      };
+      const byWorkload = Object.keys(peerFilter).length > 0;
+      const peerCandidates = byWorkload ? matchWorkloads(alive, peerFilter) : [];
+      const peerPicked = pickTargets(
+        peerCandidates,
+        { mode: p.mode ?? 'all', ...(p.value === undefined ? {} : { value: p.value }) },
+        options.random,
+      );
+      peers = [...new Set([...peerPicked.flatMap((h) => h.workload.addresses), ...(p.addresses ?? [])])];
+      if (peers.length === 0) {
+        throw new FaultlineError(
+          'FAULTLINE_ERR_FLEET',
+          byWorkload && peerCandidates.length === 0
+            ? `targets.peers: no workload matches ${describeWorkloadFilter(peerFilter)} (the fleet's workloads by namespace: ${describeSeenWorkloads(alive)})`
+            : `targets.peers: the peers picked have no addresses (give the workloads \`addresses\` in their agents' --workloads files, or peers.addresses)`,
+        );
+      }
+    }
+    const placements: WorkloadPlacement[] = [];
+    for (const h of picked) {
+      if (peers.length === 0) {
+        placements.push({ agent: h.agent, workload: h.workload });
+        continue;
+      }
+      const own = new Set(h.workload.addresses);
+      const sample = typeof args === 'function' ? args(h.agent) : args;
+      for (const peer of peers) {
+        if (own.has(peer)) continue;
+        for (const direction of splitDirections(kindName(kind), sample)) {
+          placements.push({
+            agent: h.agent,
+            workload: h.workload,
+            peer,
+            ...(direction ? { direction } : {}),
+          });
+        }
+      }
+    }
+    checkBlastRadius(
+      policiesOf(options.blastRadius),
+      `${kind} on workloads matching ${described} (mode ${targets.mode})`,
+      {
+        targets: picked.map(workloadTarget),
+        candidates: candidates.length,
+      },
+    );
+    const halt = await this.halted();
+    const agents = [...new Map(picked.map((h) => [h.agent.name, h.agent])).values()];
+    return {
+      kind,
+      selector: described,
+      mode: targets.mode,
+      ...(targets.value === undefined ? {} : { value: targets.value }),
+      candidates: [...new Map(candidates.map((h) => [h.agent.name, h.agent])).values()],
+      targets: agents,
+      notOffering: agents.filter((a) => !a.kinds.includes(kind)).map((a) => a.name),
+      ...(halt ? { halt } : {}),
+      workloads: { candidates, picked, peers, placements },
+    };
   }
 
   /**
@@ -277,6 +409,24 @@ export class FleetController {
         `no alive agent matches '${plan.selector}' (\`faultline fleet\` lists the agents and their labels)`,
       );
     }
+    if (plan.workloads) {
+      return Promise.all(
+        plan.workloads.placements.map((p) => {
+          const base = typeof args === 'function' ? args(p.agent) : args;
+          return this.injectOne(
+            p.agent.name,
+            kind,
+            p.direction ? { ...base, direction: p.direction } : base,
+            leaseMs,
+            ttlMs,
+            {
+              workload: { namespace: p.workload.namespace, name: p.workload.name },
+              ...(p.peer === undefined ? {} : { peer: p.peer }),
+            },
+          );
+        }),
+      );
+    }
     return Promise.all(
       plan.targets.map((agent) =>
         this.injectOne(agent.name, kind, typeof args === 'function' ? args(agent) : args, leaseMs, ttlMs),
@@ -290,9 +440,11 @@ export class FleetController {
     args: Record<string, unknown>,
     leaseMs: number,
     ttlMs: number,
+    aim: { workload?: { namespace: string; name: string }; peer?: string } = {},
   ): Promise<FleetFault> {
     const id = randomUUID();
-    const base: FleetFault = { id, agent, kind, state: 'failed' };
+    const workload = aim.workload ? workloadRef(aim.workload) : undefined;
+    const base: FleetFault = { id, agent, kind, ...(workload ? { workload } : {}), state: 'failed' };
     const lease: Lease = { controller: this.id, faultId: id, ttlMs: leaseMs, renewals: 0 };
     const key = leaseKey(agent, id);
     // The lease put and the command go out together: waiting for the put's acknowledgement first
@@ -317,6 +469,8 @@ export class FleetController {
       arguments: args,
       ttlMs,
       leaseMs,
+      ...(aim.workload ? { workload: aim.workload } : {}),
+      ...(aim.peer === undefined ? {} : { peer: aim.peer }),
     };
     const [reply] = await Promise.all([this.request(agent, command), put]);
     if (putError !== undefined && reply.ok && reply.fault?.state === 'active') {
@@ -334,7 +488,7 @@ export class FleetController {
       };
     }
     if (reply.ok && reply.fault && reply.fault.state === 'active') {
-      const fault = { ...reply.fault, id, agent, kind };
+      const fault = { ...reply.fault, id, agent, kind, ...(workload ? { workload } : {}) };
       const h = this.held.get(id);
       if (h) h.fault = fault;
       return fault;
@@ -625,6 +779,9 @@ export class FleetController {
     return r.data;
   }
 }
+
+/** `network.loss` / `network-loss` -> `network-loss`: the ledger name splitDirections() knows. */
+const kindName = (kind: string) => kind.replace('.', '-');
 
 function safeJson(e: { json<T>(): T }): unknown {
   try {

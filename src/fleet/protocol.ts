@@ -27,6 +27,7 @@
  *   per fault event (injected, reverted, verified, failed) and agent start/stop.
  */
 import { z } from 'zod';
+import { WorkloadSummarySchema } from '../core/workload.js';
 
 export const AGENTS_BUCKET = 'faultline_agents';
 export const LEASES_BUCKET = 'faultline_leases';
@@ -57,6 +58,8 @@ export const ActiveFaultSchema = z.object({
   id: z.string(),
   kind: z.string(),
   target: z.string().optional(),
+  /** The workload (`namespace/name`) it acts on, when aimed at one. */
+  workload: z.string().optional(),
   /** Who placed it (the lease holder). */
   controller: z.string(),
   /** The agent's clock. */
@@ -87,6 +90,8 @@ export const AgentRecordSchema = z.object({
   halted: z.boolean(),
   /** Set by the agent's last put when it stopped cleanly (its faults reverted): stopped, not lost. */
   stoppedAt: z.string().optional(),
+  /** The workloads it hosts (its --workloads file), what `targets:` on workloads select among. */
+  workloads: z.array(WorkloadSummarySchema).optional(),
 });
 export type AgentRecord = z.infer<typeof AgentRecordSchema>;
 
@@ -123,6 +128,10 @@ export const InjectCommandSchema = z.object({
   /** The fault's own TTL on the agent (reverted then even with a live lease). */
   ttlMs: z.number().int().positive(),
   leaseMs: z.number().int().positive(),
+  /** The workload it is aimed at: the agent fills the arguments from it (src/fleet/workloads.ts). */
+  workload: z.object({ namespace: z.string().min(1).max(63), name: z.string().min(1).max(63) }).optional(),
+  /** One peer address (with `workload`): the fault acts on the traffic with it only. */
+  peer: z.string().min(1).max(253).optional(),
 });
 export const RevertCommandSchema = z.object({ op: z.literal('revert'), id: z.string().uuid() });
 export const StatusCommandSchema = z.object({ op: z.literal('status') });

@@ -14,6 +14,7 @@
  */
 import { FaultlineError } from '../core/errors.js';
 import { type LabelSelector, type Mode, type Targets, TargetsSchema } from '../core/fleet.js';
+import { type WorkloadSummary, workloadRef } from '../core/workload.js';
 
 // The shapes live in core (an experiment activity's `targets:` is part of the format the engine reads).
 export {
@@ -128,4 +129,77 @@ export function pickTargets<T>(
     .slice(0, count)
     .sort((a, b) => a - b)
     .map((i) => agents[i]!);
+}
+
+// ---------------------------------------------------------------- workloads
+
+/** What workload selection needs of an agent: its name, labels and hosted workloads. */
+export interface HostingAgent {
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  workloads?: readonly WorkloadSummary[] | undefined;
+}
+
+/** One workload on the agent that hosts it. */
+export interface HostedWorkload<A extends HostingAgent = HostingAgent> {
+  agent: A;
+  workload: WorkloadSummary;
+}
+
+/** `name` or `namespace/name`, as `names` lists them (Chaos Mesh's `pods`, Istio's `hosts`). */
+const nameMatches = (names: readonly string[], w: WorkloadSummary) =>
+  names.some((n) => n === w.name || n === workloadRef(w));
+
+type WorkloadFilter = Pick<Targets, 'namespaces' | 'names' | 'agentNames' | 'agentSelector'> & {
+  selector?: LabelSelector | undefined;
+};
+
+/** The workloads that satisfy every part of a `targets:` block (or its `peers`), in agent then file order. */
+export function matchWorkloads<A extends HostingAgent>(
+  agents: readonly A[],
+  t: WorkloadFilter,
+): HostedWorkload<A>[] {
+  const out: HostedWorkload<A>[] = [];
+  for (const agent of agents) {
+    if (t.agentNames && !t.agentNames.includes(agent.name)) continue;
+    if (t.agentSelector && !matchSelector(agent.labels, t.agentSelector)) continue;
+    for (const workload of agent.workloads ?? []) {
+      if (t.namespaces && !t.namespaces.includes(workload.namespace)) continue;
+      if (t.names && !nameMatches(t.names, workload)) continue;
+      if (t.selector && !matchSelector(workload.labels, t.selector)) continue;
+      out.push({ agent, workload });
+    }
+  }
+  return out;
+}
+
+/** A `targets:` block's workload filter in words: `namespaces [payment], labels 'app=web'`. */
+export function describeWorkloadFilter(t: WorkloadFilter): string {
+  const parts: string[] = [];
+  if (t.namespaces) parts.push(`namespaces [${t.namespaces.join(', ')}]`);
+  if (t.selector) parts.push(`labels '${formatSelector(t.selector)}'`);
+  if (t.names) parts.push(`names [${t.names.join(', ')}]`);
+  if (t.agentNames) parts.push(`agents [${t.agentNames.join(', ')}]`);
+  if (t.agentSelector) parts.push(`agent labels '${formatSelector(t.agentSelector)}'`);
+  return parts.join(', ') || 'every workload';
+}
+
+/**
+ * What the fleet offers, for "matches nothing" messages: each namespace with
+ * its workloads' labels (`payment: app=payment-service,tier=backend; web: app=web`).
+ */
+export function describeSeenWorkloads(agents: readonly HostingAgent[]): string {
+  const byNs = new Map<string, Set<string>>();
+  for (const a of agents) {
+    for (const w of a.workloads ?? []) {
+      const set = byNs.get(w.namespace) ?? new Set<string>();
+      set.add(`${w.name}{${formatSelector({ matchLabels: w.labels })}}`);
+      byNs.set(w.namespace, set);
+    }
+  }
+  if (byNs.size === 0) return 'no alive agent hosts any workload (start agents with --workloads FILE)';
+  return [...byNs]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([ns, ws]) => `${ns}: ${[...ws].slice(0, 10).join(' ')}${ws.size > 10 ? ' ...' : ''}`)
+    .join('; ');
 }

@@ -47,6 +47,8 @@ export const FleetFaultRowSchema = z.object({
   /** Absent when its agent is older than the record's `active` list (it lists fault ids only). */
   kind: z.string().optional(),
   target: z.string().optional(),
+  /** The workload (`namespace/name`) it acts on, when aimed at one. */
+  workload: z.string().optional(),
   /** The controller that placed it (the agent's record; else the lease's holder). */
   controller: z.string().optional(),
   /** The agent's clock. */
@@ -229,6 +231,7 @@ export function joinFleetStatus(input: {
         id,
         ...(full ? { kind: full.kind } : {}),
         ...(full?.target !== undefined ? { target: full.target } : {}),
+        ...(full?.workload !== undefined ? { workload: full.workload } : {}),
         ...(controller !== undefined ? { controller } : {}),
         ...(full ? { injectedAt: full.injectedAt } : {}),
         ...(injected !== undefined ? { ageMs: now - injected } : {}),
@@ -355,4 +358,20 @@ export async function fleetStatus(
     source.halted(),
   ]);
   return joinFleetStatus({ agents, leases, ...(halt ? { halt } : {}), now: (options.now ?? Date.now)() });
+}
+
+/**
+ * An agent's workloads as one cell (`payment/api{app=api} web/front{app=web}`),
+ * for `faultline fleet`'s listing; `-` when it hosts none.
+ */
+export function workloadsText(agent: Pick<FleetAgent, 'workloads'>, limit = 6): string {
+  const ws = agent.workloads ?? [];
+  if (ws.length === 0) return '-';
+  const shown = ws.slice(0, limit).map((w) => {
+    const labels = Object.entries(w.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    return `${w.namespace}/${w.name}${labels ? `{${labels}}` : ''}`;
+  });
+  return `${shown.join(' ')}${ws.length > limit ? ` (+${ws.length - limit})` : ''}`;
 }
