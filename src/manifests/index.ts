@@ -10,7 +10,7 @@
  * when any note is `refused`.
  */
 import type { Activity } from '../core/schema.js';
-import { awsFis } from './aws-fis.js';
+import { awsFis } from './aws-fis/index.js';
 import { chaosMesh } from './chaos-mesh/index.js';
 import { chaosMonkey } from './chaos-monkey.js';
 import { istio } from './istio.js';
