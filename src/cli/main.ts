@@ -43,8 +43,10 @@ function buildProgram(out: () => Output): Command {
     .exitOverride();
 
   withNatsOptions(program.command('run'))
-    .description('run an experiment (JSON, YAML, or a TypeScript/JavaScript module) and write its journal')
-    .argument('<source>', 'experiment file path or http(s) URL')
+    .description(
+      "run an experiment (JSON, YAML, or a TypeScript/JavaScript module, or another tool's manifest: Chaos Mesh, Litmus, AWS FIS, Istio, Chaos Monkey) and write its journal",
+    )
+    .argument('<source>', 'experiment or manifest file path, or http(s) URL')
     .option('--journal-path <path>', 'where to write the journal', './journal.json')
     .addOption(new Option('--dry <mode>', 'do not execute some activities').choices([...DRY_MODES]))
     .option('--no-validation', 'skip validation before running')
@@ -177,8 +179,10 @@ function buildProgram(out: () => Output): Command {
 
   program
     .command('validate')
-    .description('check experiment files without running them; reports every problem with its position')
-    .argument('<files...>', 'experiment files or URLs')
+    .description(
+      "check experiment files (or other tools' manifests) without running them; reports every problem with its position",
+    )
+    .argument('<files...>', 'experiment or manifest files, or URLs')
     .option('--no-verify-tls', 'do not verify TLS certificates when fetching')
     .option(
       '--import-modules',
@@ -191,6 +195,30 @@ function buildProgram(out: () => Output): Command {
     .action(async (files: string[], opts) => {
       const { validateCommand } = await import('./validate.js');
       process.exitCode = await validateCommand(files, opts, out());
+    });
+
+  program
+    .command('convert')
+    .description(
+      'print the Faultline experiment a Chaos Mesh, Litmus, AWS FIS, Istio or Chaos Monkey manifest becomes, with a comment on every source field (exit 2 when a field is refused)',
+    )
+    .argument('<file>', 'manifest file (YAML, several documents allowed, or JSON) or http(s) URL')
+    .addOption(
+      new Option('--format <format>', 'output format (default: from -o, else yaml)').choices([
+        'yaml',
+        'json',
+      ]),
+    )
+    .option('-o, --output <file>', 'write the experiment to this file (default: stdout)')
+    .option(
+      '--schedule',
+      "also print the manifest's schedules (Schedule, scheduler.cron, Chaos Monkey) as server schedule bodies for POST /api/schedules (JSON)",
+    )
+    .option('--name <name>', 'the experiment name the schedules refer to (default: from the file name)')
+    .option('--no-verify-tls', 'do not verify TLS certificates when fetching')
+    .action(async (file: string, opts) => {
+      const { convertCommand } = await import('./convert.js');
+      process.exitCode = await convertCommand(file, opts, out());
     });
 
   program
@@ -449,6 +477,7 @@ const LEFTOVER_REVERT_TIMEOUT_MS = 5_000;
  */
 const NO_LEFTOVER_CHECK = new Set([
   'validate',
+  'convert',
   'schema',
   'discover',
   'report',

@@ -9,6 +9,7 @@
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
 import type { DryMode, HypothesisStrategy, RollbackStrategy } from '../core/schema.js';
+import { ManifestRefusedError, noteLines } from '../experiment/manifest-source.js';
 import { parseVarOption } from '../experiment/vars.js';
 import type { MetricsOptions } from '../lib/observers.js';
 import { runFromSource } from '../lib/run-source.js';
@@ -214,6 +215,12 @@ export async function runCommand(source: string, flags: RunFlags, out: Output): 
       else out.warn(`warning: --server: the journal was not pushed: ${pushed.line}`);
     }
     return result.exitCode;
+  } catch (err) {
+    // A manifest with refused fields: one `file:line:col: field: why` line each, nothing run.
+    if (!(err instanceof ManifestRefusedError)) throw err;
+    out.error(err.message);
+    for (const line of noteLines(err.manifest, 'refused', source)) out.error(line);
+    return err.exitCode;
   } finally {
     release();
   }

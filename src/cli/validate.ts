@@ -2,7 +2,8 @@
 import { forEachLimit } from '../core/concurrency.js';
 import { FaultlineError, formatIssue } from '../core/errors.js';
 import { loadExperimentSource } from '../experiment/index.js';
-import { isCodeSource } from '../experiment/load.js';
+import { isCodeSource, type LoadedSource } from '../experiment/load.js';
+import { type LoadedManifest, noteLines } from '../experiment/manifest-source.js';
 import { loadSettings } from '../experiment/settings.js';
 import { faultlineHome } from '../faults/home.js';
 import { validateExperiment } from '../lib/validate.js';
@@ -28,7 +29,9 @@ async function validateOne(
     return { code: 2, lines };
   }
   try {
-    const loaded = await loadExperimentSource(file, { verifyTls });
+    // A manifest's refused fields are shown below with the rest of what validate finds.
+    const loaded = await loadExperimentSource(file, { verifyTls, keepRefused: true });
+    const refused = loaded.manifest ? await manifestLines(loaded, loaded.manifest, file, lines) : 0;
     const { issues, warnings, notes } = await validateExperiment(loaded, {
       baseDir: loaded.baseDir,
       importModules,
@@ -38,10 +41,12 @@ async function validateOne(
     // Warnings (unknown keys, a python control not found) never change the exit code: Chaos Toolkit runs such files.
     for (const w of warnings) lines.push(['warn', `${file}: warning: ${formatIssue(w, file)}`]);
     if (issues.length === 0) {
+      if (refused > 0) return { code: 2, lines };
       lines.push(['info', `${file}: experiment syntax and semantic look valid`]);
       return { code: 0, lines };
     }
-    lines.push(['error', `${file}: ${issues.length} problem${issues.length === 1 ? '' : 's'}`]);
+    const what = loaded.manifest ? 'the translated experiment has ' : '';
+    lines.push(['error', `${file}: ${what}${issues.length} problem${issues.length === 1 ? '' : 's'}`]);
     for (const issue of issues) lines.push(['error', `  ${formatIssue(issue, file)}`]);
     return { code: 2, lines };
   } catch (err) {
@@ -52,6 +57,46 @@ async function validateOne(
     for (const line of rest) lines.push(['error', line]);
     return { code: err.exitCode, lines };
   }
+}
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/**
+ * A manifest's summary (per document: format, kind, name, what became of its fields), its warned
+ * fields, and its refused ones as `file:line:col: field: why`; returns how many were refused.
+ */
+async function manifestLines(
+  loaded: LoadedSource,
+  manifest: LoadedManifest,
+  file: string,
+  lines: Line[],
+): Promise<number> {
+  const { FORMATS } = await import('../manifests/index.js');
+  for (const [i, t] of manifest.translations.entries()) {
+    const title = FORMATS.find((f) => f.name === t.format)?.title ?? t.format;
+    const own = t.notes;
+    const count = (fate: string) => own.filter((n) => n.fate === fate).length;
+    const doc = manifest.translations.length > 1 ? `document ${i + 1}: ` : '';
+    lines.push([
+      'info',
+      `${file}: ${doc}${title} ${t.kind} "${t.name}": ${plural(count('mapped'), 'field')} mapped, ${count('ignored')} ignored, ${count('warned')} warned, ${count('refused')} refused`,
+    ]);
+  }
+  for (const s of manifest.schedules)
+    lines.push([
+      'info',
+      `${file}: ${s.from}: a schedule; \`faultline run\` runs the experiment once, \`faultline convert ${file} --schedule\` prints the server schedule`,
+    ]);
+  for (const line of noteLines(manifest, 'warned', file)) lines.push(['warn', `warning: ${line}`]);
+  const refused = noteLines(manifest, 'refused', file);
+  if (refused.length > 0) {
+    lines.push([
+      'error',
+      `${loaded.source}: ${plural(refused.length, 'field')} of the manifest cannot be honoured (refused)`,
+    ]);
+    for (const line of refused) lines.push(['error', line]);
+  }
+  return refused.length;
 }
 
 export async function validateCommand(

@@ -8,23 +8,34 @@ import { dirname, extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Dispatcher } from 'undici';
 import { FaultlineError } from '../core/errors.js';
-import { decodeText, MAX_SOURCE_BYTES, parseText, shapeProblem, type TextFormat } from '../core/parse.js';
+import { decodeText, MAX_SOURCE_BYTES, shapeProblem, type TextFormat } from '../core/parse.js';
 import { readSourceFile, tooLarge } from '../core/read-source.js';
+import {
+  type LoadedManifest,
+  ManifestRefusedError,
+  parseDocuments,
+  resolveDocuments,
+} from './manifest-source.js';
 
 export { readSourceFile };
 
 import type { DocPath, Position } from '../core/positions.js';
 
 export interface LoadedSource {
-  /** The document as parsed; not yet validated. */
+  /** The document as parsed (a manifest's: the experiment it was translated into); not yet validated. */
   raw: unknown;
   /** The path or URL as given. */
   source: string;
   /** Directory relative paths in the experiment resolve against (cwd for URLs). */
   baseDir: string;
   format: 'json' | 'yaml' | 'module';
-  /** Where the value at `path` is written (or its nearest existing ancestor); undefined for modules. */
+  /**
+   * Where the value at `path` is written (or its nearest existing ancestor); undefined for modules.
+   * For a manifest: where the source field it was translated from is written.
+   */
   positionOf(path: DocPath): Position | undefined;
+  /** Set when the source is other tools' manifests (issue #19): what each field became, and schedules. */
+  manifest?: LoadedManifest;
 }
 
 export interface LoadOptions {
@@ -34,6 +45,11 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Network timeout for URLs, default 30 s. */
   timeoutMs?: number;
+  /**
+   * A manifest with refused fields loads anyway (for `validate` and `convert`, which show them);
+   * by default it throws ManifestRefusedError, so nothing runs a manifest with a field dropped.
+   */
+  keepRefused?: boolean;
 }
 
 export const SUPPORTED_EXTENSIONS = ['.json', '.yaml', '.yml', '.ts', '.mts', '.js', '.mjs'] as const;
@@ -55,8 +71,28 @@ export function isCodeSource(source: string): boolean {
  */
 export async function loadExperimentSource(source: string, opts: LoadOptions = {}): Promise<LoadedSource> {
   const loaded = /^https?:\/\//i.test(source) ? await loadUrl(source, opts) : await loadPath(source);
+  if (loaded.manifest && loaded.manifest.refused.length > 0 && !opts.keepRefused)
+    throw new ManifestRefusedError(source, loaded.manifest);
   guardTopLevel(loaded);
   return loaded;
+}
+
+/** Text to a LoadedSource: one experiment as before, or the experiment a manifest stream becomes. */
+async function fromText(
+  text: string,
+  format: TextFormat,
+  source: string,
+  baseDir: string,
+): Promise<LoadedSource> {
+  const resolved = await resolveDocuments(parseDocuments(text, format, source), source);
+  return {
+    raw: resolved.raw,
+    source,
+    baseDir,
+    format,
+    positionOf: resolved.positionOf,
+    ...(resolved.kind === 'manifest' ? { manifest: resolved.manifest } : {}),
+  };
 }
 
 async function loadPath(path: string): Promise<LoadedSource> {
@@ -71,9 +107,7 @@ async function loadPath(path: string): Promise<LoadedSource> {
     );
   }
   if (textFormat) {
-    const text = await readSourceFile(path);
-    const parsed = parseText(text, textFormat, path);
-    return { raw: parsed.value, source: path, baseDir, format: textFormat, positionOf: parsed.positionOf };
+    return fromText(await readSourceFile(path), textFormat, path, baseDir);
   }
   try {
     await stat(abs);
@@ -212,17 +246,14 @@ function describeNetError(err: unknown): string {
   return cause instanceof Error && !base.includes(cause.message) ? `${base}: ${cause.message}` : base;
 }
 
-function parseFetched(text: string, contentType: string, url: string): LoadedSource {
+async function parseFetched(text: string, contentType: string, url: string): Promise<LoadedSource> {
   const baseDir = process.cwd();
-  const make = (format: TextFormat): LoadedSource => {
-    const parsed = parseText(text, format, url);
-    return { raw: parsed.value, source: url, baseDir, format, positionOf: parsed.positionOf };
-  };
+  const make = (format: TextFormat) => fromText(text, format, url, baseDir);
   if (contentType.includes('application/json') || contentType.includes('+json')) return make('json');
   if (/(application|text)\/(x-)?yaml/.test(contentType)) return make('yaml');
   if (contentType.includes('text/plain')) {
     try {
-      return make('json');
+      return await make('json');
     } catch {
       return make('yaml');
     }

@@ -30,6 +30,7 @@ import { exitCodeFor, type RunOptions } from '../engine/run.js';
 import { RunScopeImpl } from '../engine/run-scope.js';
 import { isSafeguardControl, type Safeguard } from '../engine/safeguards.js';
 import { type LoadedSource, loadExperimentSource } from '../experiment/load.js';
+import { manifestNotices } from '../experiment/manifest-source.js';
 import {
   loadSettings,
   type Settings,
@@ -291,6 +292,8 @@ export async function runFromSource(
       typeof source === 'string'
         ? await loadExperimentSource(at(source), { verifyTls: options.verifyTls ?? true, env })
         : objectSource(source, options.baseDir ?? cwd);
+    // A manifest (issue #19): its Kubernetes-only fields warn, its schedule is said to be not kept.
+    if (loaded.manifest) for (const n of manifestNotices(loaded.manifest, label)) notice(n.level, n.message);
     let experiment: Experiment;
     let warnings: Issue[] = [];
     if (options.validation ?? true) {
