@@ -75,6 +75,8 @@ export class Env {
   text(name: string): string | undefined {
     const e = this.#entries.get(name);
     if (!e) return undefined;
+    if (!e.taken && e.value === '')
+      this.#notes.ignored(`${e.path}.value`, `${name}: empty, which Litmus reads as unset`);
     e.taken = true;
     return e.value === '' ? undefined : e.value;
   }

@@ -219,7 +219,7 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
         force ? 'forced: SIGKILL at once' : 'graceful: SIGTERM, as a delete without --force',
       );
       c.notes.mapped(
-        c.path,
+        `${c.path}.name`,
         'faultline.process kill',
         "a pod delete kills the workload's processes; their supervisor (systemd, a container runtime) restarts them, as a ReplicaSet recreates the pod",
       );
@@ -261,7 +261,7 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
       c.env.mapped('CPU_CORES', 'arguments.workers');
       c.env.mapped('CPU_LOAD', 'arguments.load');
       c.notes.warned(
-        c.path,
+        `${c.path}.name`,
         "pod-cpu-hog: the load runs on the workload's host, outside its cgroup: it competes for the host's CPUs, not for a pod's CPU limit",
       );
       return lasting(c, 'stress', 'cpu', { workers, load });
@@ -281,7 +281,7 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
         'one worker holds the whole amount: the memory taken is the same',
       );
       c.notes.warned(
-        c.path,
+        `${c.path}.name`,
         "pod-memory-hog: the memory is taken on the workload's host, outside its cgroup: it presses on the host, not on a pod's memory limit",
       );
       return lasting(c, 'stress', 'memory', { mb });
@@ -307,7 +307,7 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
     env: ['NETWORK_PACKET_LOSS_PERCENTAGE', 'NETWORK_INTERFACE', 'DESTINATION_IPS', 'DESTINATION_HOSTS'],
     build(c) {
       c.notes.mapped(
-        c.path,
+        `${c.path}.name`,
         'faultline.network loss',
         "egress only, as Litmus' tc netem loss on the pod's interface",
       );
@@ -424,7 +424,7 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
       }
       c.env.note('MATCH_SCHEME', 'ignored', 'without TARGET_HOSTNAMES every name fails, whatever the scheme');
       c.notes.mapped(
-        c.path,
+        `${c.path}.name`,
         'faultline.network dns',
         'every lookup fails at once (reject), as the DNS error Litmus answers',
       );
