@@ -3,6 +3,7 @@
  * engine's provider and control interfaces and by validation.
  */
 import type { Issue } from './errors.js';
+import type { Targets } from './fleet.js';
 
 /** What validation can know about where an experiment lives. */
 export interface CheckContext {
@@ -18,4 +19,6 @@ export interface CheckContext {
   activity?: string;
   /** The environment the run will have (which Python, PYTHONPATH); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** The activity's `targets:` (a fault aimed at the fleet's workloads leaves out what they fill). */
+  targets?: Targets;
 }

@@ -151,3 +151,36 @@ export function summarize(w: Workload): WorkloadSummary {
     ...(w.http ? { http: w.http.url } : {}),
   };
 }
+
+/**
+ * The argument names an agent fills from the workload a fault is aimed at (its network namespace
+ * and interface, its process finder, its SDK service and control URL): an action whose `targets`
+ * pick workloads may leave them out, so validation and the action's own parse let their absence
+ * pass. The agent parses the filled arguments with the kind's full schema before anything acts.
+ */
+export const WORKLOAD_FILLED_ARGUMENTS = [
+  'namespace',
+  'interface',
+  'pid',
+  'pidfile',
+  'name',
+  'pattern',
+  'cgroup',
+  'service',
+  'api_url',
+] as const;
+
+/**
+ * Whether an issue of a fault's `args` (its path relative to them) is only the absence of what a
+ * workload fills: a filled field left out, or the process faults' "expected one of pid, ..." (no
+ * selector given). A filled field given with a wrong value is still an issue.
+ */
+export function filledByWorkload(args: unknown, path: readonly PropertyKey[], message: string): boolean {
+  if (path.length === 0) return /^expected one of pid\b/.test(message);
+  const key = path[0]!;
+  return (
+    path.length === 1 &&
+    (WORKLOAD_FILLED_ARGUMENTS as readonly PropertyKey[]).includes(key) &&
+    (typeof args !== 'object' || args === null || (args as Record<PropertyKey, unknown>)[key] === undefined)
+  );
+}

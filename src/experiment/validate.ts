@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { FaultlineError, type Issue } from '../core/errors.js';
+import { type Targets, TargetsSchema } from '../core/fleet.js';
 import { type DocPath, formatPath, type PositionOf } from '../core/positions.js';
 import {
   ActivityRefSchema,
@@ -47,6 +48,8 @@ export interface ProviderCheckContext {
   activity?: string;
   /** The environment the run will have (which Python, PYTHONPATH). */
   env: NodeJS.ProcessEnv;
+  /** The activity's `targets:`, when it has a valid one. */
+  targets?: Targets;
 }
 
 /** The validation hooks of one provider type (all optional members of its ProviderRunner). */
@@ -606,7 +609,15 @@ async function semanticChecks(
       }
       const name = nameOf(activity);
       if (inHypothesis) checkHypothesisTolerance(activity.tolerance, [...path, 'tolerance'], add, ctx, name);
-      checkProvider(activity.provider, [...path, 'provider'], add, ctx, name);
+      const targets = TargetsSchema.safeParse(activity.targets);
+      checkProvider(
+        activity.provider,
+        [...path, 'provider'],
+        add,
+        ctx,
+        name,
+        activity.targets !== undefined && targets.success ? targets.data : undefined,
+      );
       collectControls([...path, 'controls'], activity.controls);
     }
   }
@@ -748,6 +759,7 @@ function checkProvider(
   add: Add,
   ctx: SemanticContext,
   activity: string | undefined,
+  targets?: Targets,
 ): void {
   if (!isObject(provider) || typeof provider.type !== 'string') return;
   const runner = ctx.registries.providers.get(provider.type);
@@ -758,7 +770,10 @@ function checkProvider(
   // the whole validation; a process check searches PATH, so 60,000 activities
   // running the same command took 14 s checked one by one. A check whose
   // messages name the activity is made per activity.
-  const key = JSON.stringify(runner.checkPerActivity ? [parsed.data, activity ?? null] : parsed.data);
+  const key = JSON.stringify([
+    runner.checkPerActivity ? [parsed.data, activity ?? null] : parsed.data,
+    targets ?? null,
+  ]);
   let outcome = ctx.checked.get(key);
   if (!outcome) {
     const check = runner.check.bind(runner) as (
@@ -768,10 +783,10 @@ function checkProvider(
     outcome = (async (): Promise<CheckOutcome> => {
       const notes: Issue[] = [];
       try {
-        const issues = await check(
-          parsed.data,
-          providerContext(ctx, activity, (issue) => notes.push(issue)),
-        );
+        const issues = await check(parsed.data, {
+          ...providerContext(ctx, activity, (issue) => notes.push(issue)),
+          ...(targets ? { targets } : {}),
+        });
         return { issues: issues ?? [], notes };
       } catch (err) {
         return { issues: [], notes, failure: (err as Error)?.message ?? String(err) };

@@ -6,7 +6,9 @@
  * the native implementations of Chaos Toolkit python functions.
  */
 import { ActivityFailed, InterruptExecution, type Issue, isFaultlineError } from '../core/errors.js';
+import { onWorkloads } from '../core/fleet.js';
 import type { BuiltinProvider } from '../core/schema.js';
+import { filledByWorkload } from '../core/workload.js';
 import { builtinActivities, findBuiltin } from '../engine/builtins.js';
 import type { ActivityContext, BuiltinActivity, ProviderRunner } from '../engine/context.js';
 import { abortedError, errorText, issuePath } from './util.js';
@@ -27,14 +29,19 @@ export function funcsOf(module: string): string[] {
     .sort();
 }
 
-/** Validates `arguments` against the activity's schema; issues at `arguments.<field>`. */
-export function checkArguments(activity: BuiltinActivity, args: unknown): Issue[] {
+/**
+ * Validates `arguments` against the activity's schema; issues at `arguments.<field>`. With
+ * `forWorkloads` (the action's targets pick workloads), what the agent fills from the workload
+ * may be absent (core/workload.ts filledByWorkload).
+ */
+export function checkArguments(activity: BuiltinActivity, args: unknown, forWorkloads = false): Issue[] {
   const parsed = activity.arguments.safeParse(args ?? {});
   if (parsed.success) return [];
   return (
     parsed.error.issues
       // A `${name}` value is only known at run time (then it is checked again, substituted).
       .filter((i) => !isPlaceholder(valueAt(args, i.path)))
+      .filter((i) => !(forWorkloads && filledByWorkload(args, i.path, i.message)))
       .map((i) => ({ path: issuePath('arguments', i.path), message: i.message }))
   );
 }
@@ -77,14 +84,25 @@ export async function runBuiltin(
 ): Promise<unknown> {
   if (ctx.signal.aborted) throw abortedError(ctx.signal, `${activity.module}.${activity.func}`);
   const parsed = activity.arguments.safeParse(args ?? {});
+  // A fault aimed at workloads goes to the agents as given: each fills what its workload provides
+  // and parses the whole with the kind's schema before anything acts.
+  if (!parsed.success && ctx.targets && onWorkloads(ctx.targets)) {
+    if (parsed.error.issues.every((i) => filledByWorkload(args, i.path, i.message))) {
+      return runChecked(activity, args as Record<string, unknown>, ctx);
+    }
+  }
   if (!parsed.success) {
     const detail = parsed.error.issues
       .map((i) => `${issuePath('arguments', i.path)}: ${i.message}`)
       .join('; ');
     throw new ActivityFailed(`invalid arguments for ${activity.module}.${activity.func}: ${detail}`);
   }
+  return runChecked(activity, parsed.data, ctx);
+}
+
+async function runChecked(activity: BuiltinActivity, args: unknown, ctx: ActivityContext): Promise<unknown> {
   try {
-    return await activity.run(parsed.data, ctx);
+    return await activity.run(args, ctx);
   } catch (err) {
     if (ctx.signal.aborted) throw abortedError(ctx.signal, `${activity.module}.${activity.func}`);
     if (err instanceof ActivityFailed || err instanceof InterruptExecution) throw err;
@@ -105,10 +123,14 @@ export const builtinProvider: ProviderRunner<BuiltinProvider> = {
     return runBuiltin(found.activity, provider.arguments, ctx);
   },
 
-  check(provider) {
+  check(provider, ctx) {
     const found = lookupBuiltin(provider, unknownBuiltin);
     if ('issue' in found) return [found.issue];
-    return checkArguments(found.activity, provider.arguments ?? {});
+    return checkArguments(
+      found.activity,
+      provider.arguments ?? {},
+      ctx.targets !== undefined && onWorkloads(ctx.targets),
+    );
   },
 
   // What the engine reads off the activity: a fault action's kind (the preflight), a load probe's window metric (recovery time).
