@@ -13,6 +13,7 @@ import { FaultlineError } from '../core/errors.js';
 import type { FleetAgent, FleetController, FleetTargets } from '../fleet/controller.js';
 import type { FleetFault } from '../fleet/protocol.js';
 import { formatSelector } from '../fleet/select.js';
+import { workloadsText } from '../fleet/status.js';
 import { type NatsFlags, natsConnectOptions, withNatsOptions } from './nats-options.js';
 import { type Output, printJsonDocument, printText } from './output.js';
 
@@ -65,9 +66,12 @@ export async function fleetCommand(flags: NatsFlags & { json?: boolean }, _out: 
       age(a.ageMs),
       a.version,
       String(a.faults.length),
+      workloadsText(a),
     ]);
     if (rows.length)
-      printText(`${table(['NAME', 'LABELS', 'HEALTH', 'HEARTBEAT', 'VERSION', 'FAULTS'], rows)}\n`);
+      printText(
+        `${table(['NAME', 'LABELS', 'HEALTH', 'HEARTBEAT', 'VERSION', 'FAULTS', 'WORKLOADS'], rows)}\n`,
+      );
     const halt = await ctl.halted();
     if (halt) {
       printText(

@@ -106,6 +106,13 @@ export function combine(translations: readonly Translation[]): Record<string, un
   const runtime = Object.assign({}, ...translations.map((t) => t.runtime ?? {}));
   const tags = [...new Set(translations.flatMap((t) => [`from:${t.format}`, ...(t.tags ?? [])]))];
   const names = translations.map((t) => t.name);
+  const tightest = (key: 'max_targets' | 'max_percentage') => {
+    const values = translations.flatMap((t) =>
+      t.blastRadius?.[key] === undefined ? [] : [t.blastRadius[key]],
+    );
+    return values.length ? { [key]: Math.min(...values) } : {};
+  };
+  const blastRadius = { ...tightest('max_targets'), ...tightest('max_percentage') };
   return {
     version: '1.0.0',
     title: one?.title ?? (names.length ? names.join(' + ') : 'empty manifest'),
@@ -120,6 +127,7 @@ export function combine(translations: readonly Translation[]): Record<string, un
     method,
     ...(safeguards.length ? { safeguards } : {}),
     ...(Object.keys(runtime).length ? { runtime } : {}),
+    ...(Object.keys(blastRadius).length ? { blast_radius: blastRadius } : {}),
     extensions: translations.map((t) => ({
       name: 'faultline-manifest',
       format: t.format,

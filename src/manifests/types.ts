@@ -73,6 +73,8 @@ export interface Translation {
   /** Configuration the experiment reads as `${name}` (values the user maps with --var: an alarm's query, a service URL). */
   configuration?: Record<string, unknown>;
   schedule?: ScheduleSuggestion;
+  /** Limits the source states (Litmus' BLAST_RADIUS): the experiment's `blast_radius`, the tightest across documents. */
+  blastRadius?: { max_targets?: number; max_percentage?: number };
   tags?: string[];
   notes: FieldNote[];
 }
