@@ -188,7 +188,7 @@ export const litmus: ManifestFormat = {
     const kind = typeof doc.kind === 'string' ? doc.kind : '';
     const { name, namespace } = metadata(notes, doc);
     const dialect = typeof doc.apiVersion === 'string' && doc.apiVersion.startsWith('chaos.litmus.io/');
-    const t: Translation & { blastRadius?: { max_targets: number } } = {
+    const t: Translation = {
       format: 'litmus',
       kind: kind || 'Litmus',
       name,
