@@ -326,7 +326,8 @@ function matchesOf(notes: Notes, v: unknown, path: string): (Record<string, stri
     }
     if (ok) out.push(Object.keys(match).length ? match : undefined);
   }
-  return out.length ? out : [undefined];
+  // A refused condition leaves no fault behind it: the file is refused anyway, and convert shows nothing half-made.
+  return out;
 }
 
 export const istio: ManifestFormat = {
