@@ -44,6 +44,8 @@ import { PROMETHEUS_SKIP, startPrometheus } from '../helpers/prometheus.js';
 import { until } from '../helpers/until.js';
 
 const SEEDS = join(ROOT, 'test/fixtures/manifests/seeds');
+/** Seed 002 prints its PodChaos and NetworkChaos one after the other: one stream, run as one experiment. */
+const POD_FAILURE_AND_LOSS = 'chaos-mesh/PodChaos/pod-failure + chaos-mesh/NetworkChaos/loss';
 const STACK = /\n\s+at .+:\d+:\d+/;
 const agentHelp = existsSync(join(ROOT, 'dist/cli/main.js'))
   ? execFileSync(process.execPath, [BIN, 'agent', '--help'], { encoding: 'utf8' })
@@ -155,13 +157,10 @@ function fleetOutcomes(journal: unknown): Hit[] {
     }
   };
   walk(journal);
-  const seen = new Set<string>();
-  return out.filter((h) => {
-    const k = JSON.stringify(h);
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
+  // The journal records a fault as it was placed and again as it ended: keep the last word on each.
+  const last = new Map<string, Hit>();
+  for (const h of out) last.set(`${h.agent}/${(h as Hit & { id?: string }).id ?? JSON.stringify(h)}`, h);
+  return [...last.values()];
 }
 
 // --- which seed a fixture is, by its content (fixture names are the translators' authors' choice) ---
@@ -170,7 +169,10 @@ function classify(text: string): string {
   const docs = parseAllDocuments(text).map((d) => d.toJS() as Record<string, unknown> | null);
   const d = (docs[0] ?? {}) as Record<string, any>;
   const api = String(d.apiVersion ?? '');
-  if (api.startsWith('chaos-mesh.org')) return `chaos-mesh/${d.kind}/${d.spec?.action}`;
+  if (api.startsWith('chaos-mesh.org')) {
+    if (d.spec === null || d.action !== undefined) return `chaos-mesh/${d.kind}/verbatim (indentation lost)`;
+    return docs.map((x: any) => `chaos-mesh/${x?.kind}/${x?.spec?.action}`).join(' + ');
+  }
   if (api.startsWith('litmuschaos.io')) return `litmus/${d.kind}/${d.spec?.experiments?.[0]?.name}`;
   if (api.startsWith('chaos.litmus.io')) {
     const env = (d.spec?.experiment?.components?.env ?? []) as { name: string; value: string }[];
@@ -482,16 +484,17 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
   });
 
   /** What validate and convert must answer for each seed (verbatim fixture). */
-  const EXPECT: Record<string, { code: 0 | 2; refusal?: RegExp }> = {
+  const EXPECT: Record<string, { code: 0 | 2; refusal?: RegExp; env?: Record<string, string> }> = {
     'chaos-mesh/NetworkChaos/delay': { code: 0 },
+    'chaos-mesh/NetworkChaos/verbatim (indentation lost)': { code: 2, refusal: /top level|indent/i },
     'chaos-mesh/NetworkChaos/partition': { code: 0 },
-    'chaos-mesh/NetworkChaos/loss': { code: 0 },
-    'chaos-mesh/PodChaos/pod-failure': { code: 0 },
+    [POD_FAILURE_AND_LOSS]: { code: 0 },
     'chaos-mesh/PodChaos/pod-kill': { code: 0 },
     'litmus/ChaosEngine/pod-delete': { code: 0 },
     'litmus/ChaosExperiment/http_error': { code: 0 },
     'aws-fis/aws:ec2:terminate-instances': { code: 2, refusal: /terminate-instances[\s\S]*(process|kill)/ },
-    'aws-fis/aws:ecs:stop-task': { code: 0 },
+    // The alarm becomes a Prometheus check whose PromQL the user supplies (ALARM_STOP_CONDITION_1).
+    'aws-fis/aws:ecs:stop-task': { code: 0, env: { ALARM_STOP_CONDITION_1: 'vector(0) > 1' } },
     'chaos-monkey': { code: 0 },
     'istio/VirtualService': { code: 0 },
   };
@@ -500,11 +503,11 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
     test(`${key}: validate and convert the verbatim seed (exit ${expect.code})`, async (t) => {
       if (!need(t, key)) return;
       const file = join(SEEDS, byKey.get(key)!);
-      const v = await runCli(['validate', file], { env: env() });
+      const v = await runCli(['validate', file], { env: { ...env(), ...expect.env } });
       assert.equal(v.code, expect.code, `validate: ${v.stdout}${v.stderr}`);
       assert.doesNotMatch(v.stderr, STACK);
       if (expect.refusal) assert.match(v.stderr + v.stdout, expect.refusal);
-      const c = await runCli(['convert', file], { env: env() });
+      const c = await runCli(['convert', file], { env: { ...env(), ...expect.env } });
       assert.equal(c.code, expect.code, `convert: ${c.stderr}`);
       assert.doesNotMatch(c.stderr, STACK);
       // The output is YAML with a comment for the source's fields.
@@ -604,7 +607,6 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
     const r = await runSeed(key, 6, {
       where: pay,
       during: async () => {
-        await until('both sides of the partition in place', () => faultlineLeftovers(db.ns).length > 0);
         assert.equal(probeFrom(pay, 'tcp', lan.payDb[1], ECHO_PORT, 20).ok, 0, 'payment -> postgres blocked');
         assert.equal(probeFrom(db, 'tcp', lan.payDb[0], HTTP_PORT, 20).ok, 0, 'postgres -> payment blocked');
         assert.equal(
@@ -625,9 +627,11 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
     assert.equal(probeFrom(pay, 'tcp', lan.payDb[1], ECHO_PORT, 5).ok, 5, 'connected after');
   });
 
-  test('002 NetworkChaos loss 25% checkout -> payment-gateway (2m cut to 6s): about a quarter of real UDP echoes lost to the gateway, none to others', async (t) => {
-    const key = 'chaos-mesh/NetworkChaos/loss';
+  test('002 PodChaos pod-failure fixed-percent 50 + NetworkChaos loss 25% checkout -> payment-gateway, one stream (5m and 2m cut to 6s): one product-service paused then resumed; about a quarter of real UDP echoes to the gateway lost, none to others', async (t) => {
+    const key = POD_FAILURE_AND_LOSS;
     if (!need(t, key)) return;
+    const products = [w('production', 'product-service-a'), w('production', 'product-service-b')];
+    const paused = new Set<string>();
     let toPeer = { ok: 0, n: 1 };
     let toOther = { ok: 0, n: 1 };
     const r = await runSeed(key, 6, {
@@ -635,6 +639,10 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
       during: async () => {
         toPeer = probeFrom(hosts.shop, 'udp', lan.shopPay[1], ECHO_PORT, 400);
         toOther = probeFrom(hosts.shop, 'tcp', hosts.shop.hostIp, rootPort, 20);
+        await until('a product-service process stopped', async () => {
+          for (const p of products) if ((await procState(await pidOf(p))) === 'T') paused.add(ref(p));
+          return paused.size > 0;
+        });
       },
     });
     const lost = 1 - toPeer.ok / toPeer.n;
@@ -642,33 +650,15 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
     assert.equal(r.code, 0, r.out);
     assert.ok(lost >= 0.12 && lost <= 0.4, `about 25% lost (one way), got ${lost}`);
     assert.equal(toOther.ok, 20, 'traffic to a non-peer is untouched');
-    assert.ok(
-      r.outcomes.some((o) => o.workload === 'default/checkout-service'),
+    assert.equal(paused.size, 1, 'fixed-percent 50 of 2 workloads: one');
+    const hit = new Set(r.outcomes.filter((o) => o.workload).map((o) => o.workload));
+    assert.deepEqual(
+      [...hit].sort(),
+      ['default/checkout-service', ...paused].sort(),
       JSON.stringify(r.outcomes),
     );
-    assert.equal(probeFrom(hosts.shop, 'udp', lan.shopPay[1], ECHO_PORT, 100).ok, 100, 'no loss after');
-  });
-
-  test('002 PodChaos pod-failure fixed-percent 50 (5m cut to 4s): one of the two product-service processes is paused, then resumed', async (t) => {
-    const key = 'chaos-mesh/PodChaos/pod-failure';
-    if (!need(t, key)) return;
-    const products = [w('production', 'product-service-a'), w('production', 'product-service-b')];
-    const paused = new Set<string>();
-    const run = runSeed(key, 4);
-    await until(
-      'a product-service process stopped',
-      async () => {
-        for (const p of products) if ((await procState(await pidOf(p))) === 'T') paused.add(ref(p));
-        return paused.size > 0;
-      },
-      120_000,
-    );
-    const r = await run;
-    assert.equal(r.code, 0, r.out);
-    assert.equal(paused.size, 1, 'fixed-percent 50 of 2 workloads: one');
-    const hit = r.outcomes.filter((o) => o.workload).map((o) => o.workload);
-    assert.deepEqual([...new Set(hit)], [...paused], 'the journal names the paused workload');
     for (const p of products) assert.notEqual(await procState(await pidOf(p)), 'T', `${ref(p)} resumed`);
+    assert.equal(probeFrom(hosts.shop, 'udp', lan.shopPay[1], ECHO_PORT, 100).ok, 100, 'no loss after');
   });
 
   test('003 PodChaos pod-kill random-max-percent 30 (60s cut to 3s): the journal and the processes agree on what was killed', async (t) => {
@@ -677,8 +667,10 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
     const target = w('production', 'payment-service');
     const before_ = await startsOf(target);
     const r = await runSeed(key, 3);
-    assert.equal(r.code, 0, r.out);
     const killed = r.outcomes.filter((o) => o.workload === ref(target) && o.state !== 'refused');
+    // Rounded down to no workload, the action fails saying so (exit 1); a kill passes (exit 0).
+    if (killed.length === 0) assert.match(r.out, /no agent took the fault/, r.out);
+    assert.equal(r.code, killed.length === 0 ? 1 : 0, r.out);
     // random-max-percent 30 of one workload rounds down to none, as Chaos Mesh does.
     t.diagnostic(`${killed.length} kill(s) recorded for ${ref(target)}`);
     if (killed.length > 0)
