@@ -1,15 +1,16 @@
 /**
  * NetworkChaos -> `faultline.network` faults on the picked workloads.
- *   delay -> latency (jitter, correlation), duplicate, corrupt: netem, on the
- *     packets a workload sends; `direction: from` puts the fault on the
- *     target's workloads (as Chaos Mesh does), `both` on both sides;
+ *   delay -> latency (jitter, correlation), duplicate, corrupt: netem, on
+ *     every packet a workload sends (a netem qdisc shapes a whole interface,
+ *     so a `target`, `externalTargets` or another direction is refused);
  *   loss -> loss (nftables: each packet dropped independently, so a
  *     correlation keeps its rate and loses its burstiness: warned),
  *     partition -> partition, bandwidth -> bandwidth: firewall faults, which
  *     take the direction themselves (to = egress, from = ingress);
  *   netem -> the parts it holds, each its own fault.
- * `target` and `externalTargets` become `targets.peers`: the agent scopes the
- * fault to the traffic with each peer address.
+ * For the firewall faults `target` and `externalTargets` become
+ * `targets.peers`: the agent scopes the fault to the traffic with each peer
+ * address, once per direction.
  */
 import { describe, join, list, type Notes, percent, record, string } from '../notes.js';
 import {
@@ -170,14 +171,8 @@ export function networkChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
         );
       continue;
     }
-    // netem acts on what a workload sends: `from` is the target's packets, so the fault goes on the target.
-    if (d === 'to' || d === 'both')
-      add(f.func, f.args, {
-        ...asTargets(source),
-        ...(hasPeers ? { peers: peerBlock(peers.addresses) } : {}),
-      });
-    if ((d === 'from' || d === 'both') && peers.target)
-      add(f.func, f.args, { ...asTargets(peers.target), peers: asPeers(source) }, '-from-target');
+    // netem acts on what a workload sends, to everyone: no peers (refused above when asked for).
+    if (d === 'to' && !hasPeers && peers.byPort.size === 0) add(f.func, f.args, asTargets(source));
   }
   return { timeline, span: seconds };
 }
@@ -391,33 +386,31 @@ function noteDirection(
   peers: Peers,
 ): void {
   const path = at(ctx, 'direction');
-  const netem = faults.some((f) => f.netem);
+  const netem = faults.filter((f) => f.netem);
   const firewall = faults.some((f) => !f.netem);
-  if (netem && d !== 'to') {
-    if (!peers.target) {
+  if (netem.length > 0) {
+    // The agent refuses a netem fault with a peer (src/fleet/workloads.ts): it shapes the whole interface.
+    const why = `${netem.map((f) => f.func).join(', ')} shapes every packet leaving the workload's interface (netem) and cannot be limited to some peers`;
+    if (peers.target)
+      ctx.notes.refused(
+        at(ctx, 'target'),
+        `${why}: remove target to affect all its outgoing traffic, or use loss/partition`,
+      );
+    if (peers.addresses.length > 0 || peers.byPort.size > 0)
+      ctx.notes.refused(
+        at(ctx, 'externalTargets'),
+        `${why}: remove externalTargets to affect all its outgoing traffic`,
+      );
+    if (d !== 'to')
       ctx.notes.refused(
         path,
-        `direction ${d} needs a target: a netem fault acts on the packets a workload sends, so the target's packets are delayed on the target's workloads`,
+        `direction ${d}: netem acts on the packets a workload sends, to every peer: only to (the default) can be honoured`,
       );
-      return;
-    }
-    if (peers.byPort.size > 0 || peers.addresses.length > 0) return; // refused with externalTargets already
   }
-  if (netem && peers.byPort.size > 0)
-    ctx.notes.refused(
-      at(ctx, 'externalTargets'),
-      'a port on an external target: netem faults shape whole addresses, not ports: remove the :port',
-    );
   const parts: string[] = [];
   if (firewall) parts.push(`arguments.direction ${FIREWALL_DIRECTION[d]}`);
-  if (netem)
-    parts.push(
-      d === 'to'
-        ? "netem on the picked workloads' outgoing packets"
-        : d === 'from'
-          ? "netem on the target's workloads' packets to the picked ones"
-          : 'netem on both sides (two faults)',
-    );
+  if (netem.length > 0 && d === 'to') parts.push("netem on the picked workloads' outgoing packets");
+  if (parts.length === 0) return;
   if (spec.direction === undefined)
     ctx.notes.mapped(path, parts.join('; '), "absent: Chaos Mesh's default, to");
   else ctx.notes.mapped(path, parts.join('; '));

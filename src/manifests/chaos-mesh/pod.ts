@@ -3,20 +3,25 @@
  * the workload, as a pod deleted with no grace period loses them);
  * pod-failure -> process pause for the duration (SIGSTOP, then SIGCONT on
  * revert); container-kill -> a kill of the named containers' processes, which
- * needs the fleet to map `containerNames` to a workload's `containers`.
+ * one fault per `containerNames` entry, each a workload's `containers` finder.
  */
+
+import type { Activity } from '../../core/schema.js';
 import { join, list, string } from '../notes.js';
-import { at, type Ctx, duration, faultAction, int, type Piece, remoteCluster, slug } from './common.js';
+import {
+  at,
+  type Ctx,
+  duration,
+  faultAction,
+  int,
+  type Piece,
+  remoteCluster,
+  slug,
+  type Timed,
+} from './common.js';
 import { asTargets, targetsOf } from './selector.js';
 
 export const POD_ACTIONS = ['pod-kill', 'pod-failure', 'container-kill'] as const;
-
-/**
- * Whether the fleet hands a `containers` argument to a workload's `containers`
- * finders (src/fleet/workloads.ts). Until it does, container-kill and
- * `containerNames` are refused rather than widened to the whole workload.
- */
-export const FLEET_MAPS_CONTAINERS = false;
 
 export const POD_FIELDS = [
   'selector',
@@ -40,7 +45,10 @@ export function podChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
     notes.refused(actionPath, `expected one of ${POD_ACTIONS.join(', ')}, got ${JSON.stringify(action)}`);
     return { timeline: [], span: 0 };
   }
-  const containers = containerNames(ctx, spec, action === 'container-kill');
+  const containers =
+    action === 'pod-kill' ? undefined : containerNames(ctx, spec, action === 'container-kill');
+  if (action === 'pod-kill' && spec.containerNames !== undefined)
+    notes.ignored(at(ctx, 'containerNames'), 'pod-kill kills the whole pod (Chaos Mesh ignores it too)');
   const grace = int(notes, spec.gracePeriod, at(ctx, 'gracePeriod'), 0, 86_400);
   const name = `${slug(ctx.name)}-${action ?? 'pod-kill'}`;
 
@@ -81,11 +89,26 @@ export function podChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
         : 'SIGKILL: no grace period',
     );
   const span = duration(ctx, spec, true);
-  const args: Record<string, unknown> = { signal, mode: 'all', ...(containers ? { containers } : {}) };
-  return { timeline: [{ at: 0, activity: faultAction(name, 'process', 'kill', args, targets) }], span };
+  const picked = action === 'container-kill' ? containers : undefined;
+  if (action === 'container-kill' && !containers) return { timeline: [], span };
+  return {
+    timeline: perContainer(picked, (c, suffix) =>
+      faultAction(`${name}${suffix}`, 'process', 'kill', { signal, mode: 'all', ...c }, targets),
+    ),
+    span,
+  };
 }
 
-/** `containerNames` as the `containers` argument, or a refusal until the fleet maps them. */
+/** One fault per container (the fleet's `containers` argument takes one name), or one for the workload. */
+function perContainer(
+  containers: string[] | undefined,
+  make: (args: Record<string, unknown>, suffix: string) => Activity,
+): Timed[] {
+  if (!containers) return [{ at: 0, activity: make({}, '') }];
+  return containers.map((c) => ({ at: 0, activity: make({ containers: [c] }, `-${c}`) }));
+}
+
+/** `containerNames` as the names for the `containers` argument (src/fleet/workloads.ts). */
 export function containerNames(
   ctx: Ctx,
   spec: Record<string, unknown>,
@@ -103,17 +126,10 @@ export function containerNames(
     ctx.notes.refused(join(path, bad), 'expected a container name (lowercase letters, digits and -)');
     return undefined;
   }
-  if (!FLEET_MAPS_CONTAINERS) {
-    ctx.notes.refused(
-      path,
-      "the fleet does not map container names to a workload's processes yet: remove containerNames to act on the whole workload (PodChaos: use pod-kill)",
-    );
-    return undefined;
-  }
   ctx.notes.mapped(
     path,
     'arguments.containers',
-    "each name is one of the workload's `containers` in the agent's workloads file",
+    "one fault per name, each one of the workload's `containers` in the agent's workloads file (a workload without it is refused by the agent)",
   );
   return l as string[];
 }

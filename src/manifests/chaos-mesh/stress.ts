@@ -16,7 +16,6 @@ import {
   slug,
   type Timed,
 } from './common.js';
-import { containerNames } from './pod.js';
 import { asTargets, targetsOf } from './selector.js';
 
 export const STRESS_FIELDS = [
@@ -59,7 +58,11 @@ export function stressChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
   notes.rest(spec, ctx.path, STRESS_FIELDS, 'Chaos Mesh StressChaos');
   remoteCluster(ctx, spec);
   const targets = asTargets(targetsOf(ctx, spec));
-  containerNames(ctx, spec, false);
+  if (spec.containerNames !== undefined)
+    notes.ignored(
+      at(ctx, 'containerNames'),
+      "Faultline's stress worker loads the workload's host, not one container's cgroup",
+    );
   if (spec.stressngStressors !== undefined)
     notes.refused(
       at(ctx, 'stressngStressors'),
