@@ -67,7 +67,7 @@ describe('the fixtures', () => {
         assert.match(
           r.stderr,
           new RegExp(
-            `${escape(f)}: .*${escape(tr.kind)} .*fields? mapped, \\d+ ignored, \\d+ warned, \\d+ refused`,
+            `${reEscape(f)}: .*${reEscape(tr.kind)} .*fields? mapped, \\d+ ignored, \\d+ warned, \\d+ refused`,
           ),
         );
     }
@@ -114,7 +114,7 @@ describe('the fixtures', () => {
   });
 });
 
-function escape(s: string): string {
+function reEscape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
