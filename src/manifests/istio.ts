@@ -149,7 +149,7 @@ function translate(doc: Record<string, unknown>): Translation {
             func: 'enable_fault',
             arguments: { ...rule.args, ...(match ? { match } : {}), duration },
           },
-          targets: { ...targets },
+          targets: { ...targets, names: [...names], selector: {} },
         } as Activity);
       }
     }

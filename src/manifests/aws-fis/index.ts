@@ -209,7 +209,7 @@ export function translate(doc: Record<string, unknown>): Translation {
       type: 'action',
       name,
       provider: { type: 'faultline', module: out.call.module, func: out.call.func, arguments: args },
-      targets: target.targets,
+      targets: structuredClone(target.targets),
     } as Activity;
   });
 
