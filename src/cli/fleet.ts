@@ -129,6 +129,22 @@ function dryRunLines(fault: string, plan: Awaited<ReturnType<FleetController['pl
   const hit = new Set(plan.targets.map((a) => a.name));
   const mode = `mode ${plan.mode}${plan.value === undefined ? '' : ` ${plan.value}`}`;
   const random = plan.mode === 'one' || plan.mode === 'fixed' || plan.mode.includes('percent');
+  if (plan.workloads) {
+    const { candidates, picked } = plan.workloads;
+    const ref = (h: (typeof candidates)[number]) =>
+      `${h.agent.name}:${h.workload.namespace}/${h.workload.name}`;
+    const chosen = new Set(picked.map(ref));
+    return [
+      `${fault} (dry run: nothing injected) on workloads matching '${plan.selector}', ${mode}`,
+      `${candidates.length} matching workload${candidates.length === 1 ? '' : 's'} on alive agents; * = would be hit${random && picked.length < candidates.length ? ' (a random draw: a real inject draws again)' : ''}:`,
+      ...candidates.map(
+        (h) =>
+          `  ${chosen.has(ref(h)) ? '*' : ' '} ${h.workload.namespace}/${h.workload.name} on ${h.agent.name}  ${labelsText(h.workload.labels)}`,
+      ),
+      ...(plan.workloads.peers.length ? [`peers: ${plan.workloads.peers.join(', ')}`] : []),
+      ...(plan.halt ? [`the fleet is HALTED (since ${plan.halt.since}): a real inject is refused`] : []),
+    ];
+  }
   const lines = [
     `${fault} (dry run: nothing injected) on agents matching '${plan.selector}', ${mode}`,
     `${plan.candidates.length} matching alive agent${plan.candidates.length === 1 ? '' : 's'}; * = would be hit${random && plan.targets.length < plan.candidates.length ? ' (a random draw: a real inject draws again)' : ''}:`,

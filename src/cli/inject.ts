@@ -11,6 +11,8 @@ import { describeTarget } from '../core/blast-radius.js';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
 import type { FaultKind, FaultTarget } from '../core/fault.js';
+import { onWorkloads } from '../core/fleet.js';
+import { filledByWorkload } from '../core/workload.js';
 import { formatCandidates, type Selection, selectionJson } from '../faults/process/select.js';
 import { MAX_FAULT_TTL_MS } from '../faults/session.js';
 import type { FleetTargets } from '../fleet/controller.js';
@@ -32,6 +34,10 @@ export interface InjectFlags extends NatsFlags {
   on?: string;
   mode?: string;
   value?: string;
+  /** With --on: pick the workloads the agents host in these namespaces (comma-separated) instead of agents. */
+  namespaces?: string;
+  /** With --on: pick workloads by name (`name` or `namespace/name`, comma-separated). */
+  names?: string;
   lease?: string;
   duration?: string;
   untilHalt?: boolean;
@@ -215,7 +221,7 @@ export async function injectCommand(
   }
 
   if (flags.on !== undefined) return fleetInject(fault, kind, args, flags, out);
-  for (const flag of ['mode', 'value', 'lease'] as const) {
+  for (const flag of ['mode', 'value', 'lease', 'namespaces', 'names'] as const) {
     if (flags[flag] !== undefined) {
       throw new FaultlineError(
         'FAULTLINE_ERR_USAGE',
@@ -300,11 +306,26 @@ export function fleetTargets(flags: InjectFlags): FleetTargets {
       `--mode: required with --on (one of ${MODES.join(', ')})`,
     );
   }
-  const r = TargetsSchema.safeParse({ selector, mode: flags.mode, value: flags.value });
+  const list = (text: string | undefined) =>
+    text === undefined
+      ? undefined
+      : text
+          .split(',')
+          .map((s) => s.trim())
+          .filter((s) => s !== '');
+  const workloads = flags.namespaces !== undefined || flags.names !== undefined;
+  const r = TargetsSchema.safeParse({
+    selector,
+    mode: flags.mode,
+    value: flags.value,
+    ...(workloads ? { on: 'workloads' } : {}),
+    ...(flags.namespaces === undefined ? {} : { namespaces: list(flags.namespaces) }),
+    ...(flags.names === undefined ? {} : { names: list(flags.names) }),
+  });
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    const flag = issue.path[0] === 'mode' ? '--mode' : '--value';
-    const got = flag === '--mode' ? flags.mode : flags.value;
+    const flag = `--${String(issue.path[0] ?? 'value')}`;
+    const got = (flags as Record<string, unknown>)[String(issue.path[0] ?? 'value')];
     throw new FaultlineError(
       'FAULTLINE_ERR_USAGE',
       `${flag}: ${issue.message}${got === undefined ? '' : `, got '${got}'`}`,
@@ -328,8 +349,14 @@ async function fleetInject(
     flags.lease === undefined ? DEFAULT_LEASE_MS : durationFlag('--lease', flags.lease, MIN_LEASE_MS);
   // Checked here too so a typo fails at once (exit 2); each agent checks them again.
   const checked = kind.args.safeParse(args);
-  if (!checked.success) {
-    const issue = checked.error.issues[0]!;
+  // What each workload fills (its netns, interface, processes) may be left out when targets pick workloads.
+  const issues = checked.success
+    ? []
+    : checked.error.issues.filter(
+        (i) => !(onWorkloads(targets) && filledByWorkload(args, i.path, i.message)),
+      );
+  if (issues.length > 0) {
+    const issue = issues[0]!;
     const where = issue.path.length ? `argument ${issue.path.join('.')}` : 'arguments';
     throw new FaultlineError('FAULTLINE_ERR_VALIDATION', `${fault}: ${where}: ${issue.message}`);
   }

@@ -409,7 +409,12 @@ function buildProgram(out: () => Output): Command {
     .option(
       '--lease <d>',
       'with --on: how long an agent keeps the fault without a renewal from here (default 3s)',
-    );
+    )
+    .option(
+      '--namespaces <list>',
+      "with --on: pick the workloads the agents host (agent --workloads) in these namespaces, by --on on the workloads' labels, instead of agents",
+    )
+    .option('--names <list>', 'with --on: pick workloads by name (name or namespace/name, comma-separated)');
   withNatsOptions(inject).action(async (fault: string | undefined, args: string[], opts) => {
     const { injectCommand } = await import('./inject.js');
     process.exitCode = await injectCommand(fault, args, opts, out());
