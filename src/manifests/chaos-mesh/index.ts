@@ -52,13 +52,13 @@ const SPEC_LOOKING = [
 
 function translate(doc: Record<string, unknown>): Translation {
   const notes = new Notes();
-  notes.rest(doc, '', ['apiVersion', 'kind', 'metadata', 'spec', 'status'], 'a Chaos Mesh object');
   const stray = Object.keys(doc).filter((k) => SPEC_LOOKING.includes(k));
   if (stray.length > 0)
     notes.refused(
       '',
       `${stray.join(', ')} at the top level: the fields of metadata and spec appear at the top level, as when a document loses its indentation; indent them under metadata: and spec:`,
     );
+  notes.rest(doc, '', ['apiVersion', 'kind', 'metadata', 'spec', 'status'], 'a Chaos Mesh object');
   notes.ignored('apiVersion', 'says the document is Chaos Mesh');
   const kind = string(notes, doc.kind, 'kind') ?? '';
   const meta = record(notes, doc.metadata, 'metadata') ?? {};
