@@ -59,6 +59,8 @@ export function notePath(note: DocumentNote, documents: number): string {
 
 export function translateManifests(docs: readonly unknown[]): ManifestSet {
   const translations: Translation[] = [];
+  /** Each translation's document index in the stream (empty and refused documents have none). */
+  const documentOf: number[] = [];
   const notes: DocumentNote[] = [];
   docs.forEach((doc, index) => {
     if (doc === null || doc === undefined) return; // an empty document between two `---`
@@ -75,6 +77,7 @@ export function translateManifests(docs: readonly unknown[]): ManifestSet {
     }
     const t = format.translate(doc as Record<string, unknown>, { index });
     translations.push(t);
+    documentOf.push(index);
     for (const n of t.notes) notes.push({ ...n, document: index, format: format.name });
   });
   const documents = docs.filter((d) => d !== null && d !== undefined).length;
@@ -86,7 +89,9 @@ export function translateManifests(docs: readonly unknown[]): ManifestSet {
     translations,
     notes,
     refused: notes.filter((n) => n.fate === 'refused'),
-    schedules: translations.flatMap((t, i) => (t.schedule ? [{ ...t.schedule, document: i }] : [])),
+    schedules: translations.flatMap((t, i) =>
+      t.schedule ? [{ ...t.schedule, document: documentOf[i]! }] : [],
+    ),
   };
 }
 
