@@ -503,7 +503,8 @@ try {
     partNative: nativeExperiment('partition native', 'partition', { direction: 'both' }),
     partManifest: networkChaos('checkout-partition', [
       'action: partition',
-      'direction: both',
+      // Chaos Mesh takes externalTargets with direction `to` only.
+      'direction: to',
       `externalTargets: ["${checkout.hostIp}"]`,
     ]),
     bwNative: nativeExperiment('bandwidth native', 'bandwidth', { rate: '1mbit', interface: checkout.nsIf }),
