@@ -176,7 +176,9 @@ export const WORKLOAD_FILLED_ARGUMENTS = [
  * selector given). A filled field given with a wrong value is still an issue.
  */
 export function filledByWorkload(args: unknown, path: readonly PropertyKey[], message: string): boolean {
-  if (path.length === 0) return /^expected one of pid\b/.test(message);
+  // `containers` (Chaos Mesh's containerNames) is read by the agent against the workload's containers.
+  if (path.length === 0)
+    return /^expected one of pid\b/.test(message) || message === 'Unrecognized key: "containers"';
   const key = path[0]!;
   return (
     path.length === 1 &&
