@@ -103,7 +103,8 @@ export function faultAction(kind: FaultKind): BuiltinActivity {
 /**
  * The fault on the fleet's agents the activity's `targets:` picks: each agent
  * holds it under a lease the run renews, and the run's revert phase takes it
- * off. Fails when no agent took it; the outcome of each is the output.
+ * off. Fails when no agent took it (when the mode picked none, there is nothing to fail); the outcome
+ * of each is the output.
  */
 async function onFleet(
   kind: string,
@@ -117,6 +118,17 @@ async function onFleet(
     );
   }
   const outcomes = await ctx.fleet.inject(kind, args, ctx.targets!, { ttlMs });
+  // Targets matched but the mode drew none (random-max-percent may, and a percentage rounds down, as
+  // Chaos Mesh does): nothing to place is not a failure, as `faultline inject --on` exits 0 then.
+  if (outcomes.length === 0) {
+    return {
+      kind,
+      agents: [],
+      duration: ttlMs / 1000,
+      picked: 0,
+      note: `mode ${ctx.targets!.mode} picked no target`,
+    };
+  }
   const active = outcomes.filter((o) => o.state === 'active');
   if (active.length === 0) {
     const why = outcomes.map((o) => `${o.agent}: ${o.state}${o.error ? ` (${o.error})` : ''}`).join('; ');

@@ -668,9 +668,8 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
     const before_ = await startsOf(target);
     const r = await runSeed(key, 3);
     const killed = r.outcomes.filter((o) => o.workload === ref(target) && o.state !== 'refused');
-    // Rounded down to no workload, the action fails saying so (exit 1); a kill passes (exit 0).
-    if (killed.length === 0) assert.match(r.out, /no agent took the fault/, r.out);
-    assert.equal(r.code, killed.length === 0 ? 1 : 0, r.out);
+    // Rounded down to no workload, nothing is placed and the run passes, as Chaos Mesh does nothing then.
+    assert.equal(r.code, 0, r.out);
     // random-max-percent 30 of one workload rounds down to none, as Chaos Mesh does.
     t.diagnostic(`${killed.length} kill(s) recorded for ${ref(target)}`);
     if (killed.length > 0)
