@@ -16,7 +16,11 @@
  *   non-loopback interface, read with `ip -o link`). With a peer the scope is
  *   the traffic with it: `destination` when leaving (egress), `source` when
  *   arriving (ingress); the controller sends `direction: both` as two faults.
- * - sdk.enable_fault: `service`/`api_url` from workload.sdk, or, with only a
+ * - http.fault (inbound: the requests the workload receives, what Istio, Chaos
+ *   Mesh's HTTPChaos and Litmus's pod-http-* fault): `api_url`/`proxy` from
+ *   workload.proxy, the Faultline proxy in front of it; refused without one.
+ * - sdk.enable_fault (outbound: the calls the workload makes, through its
+ *   in-process SDK): `service`/`api_url` from workload.sdk, or, with only a
  *   `proxy`, the proxy's HTTP toxics (http_delay, http_abort).
  * A kind the workload cannot take is refused naming the workload and what it lacks.
  */
@@ -42,19 +46,8 @@ const NETEM_KINDS = new Set(['network-latency', 'network-duplicate', 'network-co
 /** Firewall-rule kinds: `namespace` and the source/destination/direction scope. */
 const RULE_KINDS = new Set(['network-partition', 'network-loss', 'network-bandwidth', 'network-dns']);
 const SDK_KIND = 'sdk-enable-fault';
+const HTTP_KIND = 'http-fault';
 const PROXY_TOXIC_KIND = 'proxy-toxic';
-
-/** The argument names the agent fills from a workload; a fault aimed at workloads may leave them out. */
-export const WORKLOAD_FILLED_ARGUMENTS = [
-  'namespace',
-  'interface',
-  'pid',
-  'pidfile',
-  'name',
-  'pattern',
-  'service',
-  'api_url',
-] as const;
 
 /** The workloads file, validated: every issue named by its path, with its line and column where known. */
 export function parseWorkloads(text: string, source: string): WorkloadsFile {
@@ -171,8 +164,17 @@ export async function applyWorkload(
   if (RULE_KINDS.has(kind)) {
     const out: Record<string, unknown> = withNamespace(args, workload);
     if (workload.interface !== undefined && out.interface === undefined) out.interface = workload.interface;
+    // A bandwidth limit on the whole workload shapes its interface (tbf), as Chaos Mesh does on a pod's
+    // eth0; scoped to a peer it polices that traffic with nftables instead.
+    if (kind === 'network-bandwidth' && options.peer === undefined && out.interface === undefined) {
+      out.interface = await (options.findInterface ?? onlyInterface)(workload);
+    }
     if (options.peer !== undefined) Object.assign(out, peerScope(kind, out, options.peer));
     return { kind, args: out };
+  }
+  if (kind === HTTP_KIND) {
+    if (options.peer !== undefined) throw refusal(workload, `${kind} takes no peers`);
+    return { kind, args: httpArgs(args, workload) };
   }
   if (kind === SDK_KIND) {
     if (options.peer !== undefined) throw refusal(workload, `${kind} takes no peers`);
@@ -181,7 +183,7 @@ export async function applyWorkload(
   if (kind.startsWith('network-')) return { kind, args: withNamespace(args, workload) };
   throw refusal(
     workload,
-    `${kind} is not a fault a workload takes (process, network and sdk faults do; send it to agents with on: agents)`,
+    `${kind} is not a fault a workload takes (process, network, http and sdk faults do; send it to agents with on: agents)`,
   );
 }
 
@@ -295,6 +297,28 @@ async function processArgs(
     out.mode = 'all';
   }
   return out;
+}
+
+/** http.fault for a workload: the proxy in front of it, which its entry names. */
+function httpArgs(args: Readonly<Record<string, unknown>>, w: Workload): Record<string, unknown> {
+  if (!w.proxy) {
+    throw refusal(
+      w,
+      'has no proxy: HTTP faults from Istio/Chaos Mesh/Litmus act on requests to the workload: give it a proxy in its --workloads entry (proxy: {api_url, name}, a `faultline proxy` in front of its service)',
+    );
+  }
+  for (const [field, value] of [
+    ['api_url', w.proxy.api_url],
+    ['proxy', w.proxy.name],
+  ] as const) {
+    if (args[field] !== undefined && args[field] !== value) {
+      throw new FaultlineError(
+        'FAULTLINE_ERR_VALIDATION',
+        `arguments.${field}: the workload ${workloadRef(w)} names its proxy (${value}): leave it out`,
+      );
+    }
+  }
+  return { ...args, api_url: w.proxy.api_url, proxy: w.proxy.name };
 }
 
 /** sdk.enable_fault for a workload: its SDK, or its proxy's HTTP toxics. */
