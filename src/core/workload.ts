@@ -154,7 +154,8 @@ export function summarize(w: Workload): WorkloadSummary {
 
 /**
  * The argument names an agent fills from the workload a fault is aimed at (its network namespace
- * and interface, its process finder, its SDK service and control URL): an action whose `targets`
+ * and interface, its process finder, its SDK service and control URL, its proxy's control URL and
+ * name): an action whose `targets`
  * pick workloads may leave them out, so validation and the action's own parse let their absence
  * pass. The agent parses the filled arguments with the kind's full schema before anything acts.
  */
@@ -168,6 +169,7 @@ export const WORKLOAD_FILLED_ARGUMENTS = [
   'cgroup',
   'service',
   'api_url',
+  'proxy',
 ] as const;
 
 /**

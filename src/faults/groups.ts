@@ -80,6 +80,16 @@ export const FAULT_GROUPS = [
         "Faults a service's in-process Faultline SDK applies to its own matching calls (latency, HTTP errors, exceptions, resets, timeouts), set through the SDK control endpoint and removed when the fault ends.",
     },
   },
+  {
+    group: 'http',
+    load: async () => (await import('./http/index.js')).httpKinds,
+    catalog: {
+      title: 'HTTP faults',
+      doc: 'fleet.md#workloads',
+      about:
+        "Faults on the requests a service receives, applied by the Faultline proxy in front of it (`faultline proxy`): latency, an error status, connection resets, for a share of the requests matching path, method or header. What Istio, Chaos Mesh's HTTPChaos and Litmus's pod-http-* experiments do; a workload's `proxy` entry fills `api_url` and `proxy`. (The SDK faults act on the calls a service makes.)",
+    },
+  },
 ] as const satisfies readonly FaultGroup[];
 
 /** The groups' names (`network`, ...), and `undefined` for the kinds without one. */
