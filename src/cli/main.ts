@@ -214,7 +214,16 @@ function buildProgram(out: () => Output): Command {
       '--schedule',
       "also print the manifest's schedules (Schedule, scheduler.cron, Chaos Monkey) as server schedule bodies for POST /api/schedules (JSON)",
     )
-    .option('--name <name>', 'the experiment name the schedules refer to (default: from the file name)')
+    .option(
+      '--name <name>',
+      'the experiment name the schedules refer to, and it is uploaded under (default: from the file name)',
+    )
+    .option(
+      '--push',
+      'upload the experiment to a `faultline serve` control plane (--server) and create the schedules the manifest asks for there; nothing is sent when a field is refused. Token: $FAULTLINE_TOKEN',
+    )
+    .option('--server <url>', 'with --push: the control plane, e.g. http://127.0.0.1:7474')
+    .option('--replace', 'with --push: replace schedules of the same names instead of refusing them')
     .option('--no-verify-tls', 'do not verify TLS certificates when fetching')
     .action(async (file: string, opts) => {
       const { convertCommand } = await import('./convert.js');
