@@ -22,6 +22,14 @@ export type { RunScope, ScopedValue } from './run-scope.js';
  * each for as long as the run lives, and take every one off at the revert phase.
  */
 export interface FleetRunner {
+  /**
+   * Who `kind` would reach now, sending nothing: the run's preflight asks it for every action
+   * with `targets:` before anything runs. Throws FAULTLINE_ERR_VALIDATION when the selection
+   * matches nothing (issue paths relative to the activity: `targets`, `targets.peers`),
+   * FAULTLINE_ERR_POLICY for the blast radius, FAULTLINE_ERR_HALTED for a fleet halt, and
+   * FAULTLINE_ERR_FLEET (or another error) when the fleet cannot be asked.
+   */
+  plan(kind: string, args: Record<string, unknown>, targets: Targets): Promise<FleetPlanSummary>;
   /** One outcome per picked agent; throws when nothing can be sent (halt, no agent, blast radius). */
   inject(
     kind: string,
@@ -31,6 +39,16 @@ export interface FleetRunner {
   ): Promise<FleetFault[]>;
   /** Reverts every fault this run placed; the final outcome of each (verified, or left to its lease). */
   revertAll(): Promise<FleetFault[]>;
+}
+
+/** What a fleet plan found, for the preflight's log. */
+export interface FleetPlanSummary {
+  /** How many alive agents (or their workloads, when the targets pick workloads) matched. */
+  candidates: number;
+  /** What the mode picked this time (`agent` or `namespace/name`); a random mode draws again at injection. */
+  picked: string[];
+  /** Picked agents whose record does not list the kind: they will refuse it. */
+  notOffering: string[];
 }
 
 export type { LogLevel };

@@ -10,16 +10,19 @@
  * What cannot be known yet (a process the method starts, a ${var} nothing
  * defines) is logged and checked again when the fault is injected. Each fault
  * is checked on its own here; what the run holds at once is checked again by
- * the fault session at each injection.
+ * the fault session at each injection. Fault actions with `targets:` are
+ * planned on the fleet instead (preflightFleet): a selection that matches no
+ * agent or workload refuses the run the same way.
  */
 
 import { type BlastRadiusPolicy, checkBlastRadius } from '../core/blast-radius.js';
 import { FaultlineError, type Issue } from '../core/errors.js';
 import type { FaultKind, ResolvedTargets } from '../core/fault.js';
+import type { Targets } from '../core/fleet.js';
 import type { Activity, ActivityOrRef, Experiment } from '../core/schema.js';
 import { isRef } from '../core/schema.js';
 import { substitute, type Vars } from '../experiment/substitute.js';
-import type { LogLevel, ProviderLookup } from './context.js';
+import type { FleetRunner, LogLevel, ProviderLookup } from './context.js';
 
 /** A resolution slower than this (an unreachable database, say) is left to the injection. */
 export const PREFLIGHT_RESOLVE_TIMEOUT_MS = 5_000;
@@ -115,6 +118,26 @@ export function checkFleetTargets(
       { issues },
     );
   }
+}
+
+/** The fault actions with `targets:`, where they sit, and the kind's name as the agents know it. */
+function fleetActions(
+  experiment: Experiment,
+  providers: ProviderLookup,
+): { a: Activity & { targets: Targets }; at: string; kind: string }[] {
+  const out: { a: Activity & { targets: Targets }; at: string; kind: string }[] = [];
+  const walk = (list: readonly ActivityOrRef[] | undefined, where: string) =>
+    (list ?? []).forEach((a, i) => {
+      if (isRef(a) || !a.targets) return;
+      const fault = providers.get(a.provider.type)?.builtinOf?.(a.provider)?.fault;
+      if (!fault) return; // refused by checkFleetTargets
+      // The name activities/faults.ts sends to the agents (`group.name`).
+      const kind = fault.expose ? `${fault.expose.group}.${fault.expose.name}` : fault.kind;
+      out.push({ a: a as Activity & { targets: Targets }, at: `${where}[${i}]`, kind });
+    });
+  walk(experiment.method, 'method');
+  walk(experiment.rollbacks, 'rollbacks');
+  return out;
 }
 
 /** The refusal of one action: its name, the argument's full path, the original message. */
@@ -222,5 +245,99 @@ export async function preflightBlastRadius(
       }
       throw err;
     }
+  }
+}
+
+/**
+ * Plans every fault action with `targets:` on the run's fleet (agents and the
+ * workloads they host), sending nothing, so a selection that matches nothing
+ * refuses the run before the steady-state hypothesis instead of failing at its
+ * injection half-way through the method (issue #19). Throws:
+ *   - FAULTLINE_ERR_VALIDATION (exit 2) naming `method[i].targets` (or
+ *     `.targets.peers`), the action and what the fleet has;
+ *   - FAULTLINE_ERR_POLICY (exit 2) when the picked agents or workloads are
+ *     beyond the blast radius;
+ *   - FAULTLINE_ERR_HALTED when a fleet halt is in force (as a local halt refuses a run).
+ * A fleet that cannot be asked (NATS down, slow) is logged and left to the injection,
+ * as local targets that cannot be resolved yet are. `targets:` is read as written: the
+ * engine does not substitute it (engine/activity.ts), so neither does this. Runs in
+ * every --dry mode, as the local preflight does: planning sends nothing.
+ */
+export async function preflightFleet(
+  experiment: Experiment,
+  fleet: FleetRunner | undefined,
+  vars: Vars,
+  log: (level: LogLevel, message: string) => void,
+  providers: ProviderLookup,
+  timeoutMs = PREFLIGHT_RESOLVE_TIMEOUT_MS,
+): Promise<void> {
+  if (!fleet) return; // checkFleetTargets has refused a run with fleet actions and no fleet
+  for (const { a, at, kind } of fleetActions(experiment, providers)) {
+    const { duration: _duration, ...args } = (substitute(a.provider.arguments ?? {}, vars) ?? {}) as Record<
+      string,
+      unknown
+    >;
+    let planned: Awaited<ReturnType<FleetRunner['plan']>> | 'timeout';
+    try {
+      planned = await withTimeout(fleet.plan(kind, args, a.targets), timeoutMs);
+    } catch (err) {
+      if (err instanceof FaultlineError) fleetRefusal(a, at, err);
+      const why = err instanceof Error ? err.message : String(err);
+      // Every other fleet action would wait on the same fleet: one line, and on with the run.
+      log(
+        'warn',
+        `preflight: the fleet could not be asked about '${a.name}' (${why}); fleet targets are checked at injection`,
+      );
+      return;
+    }
+    if (planned === 'timeout') {
+      log(
+        'warn',
+        `preflight: the fleet did not answer about '${a.name}' within ${timeoutMs / 1000} s; fleet targets are checked at injection`,
+      );
+      return;
+    }
+    const random =
+      a.targets.mode === 'random-max-percent' ? ' (a random mode: the injection draws again)' : '';
+    log(
+      'debug',
+      `preflight: '${a.name}' picks ${planned.picked.length} of ${planned.candidates} matching${random}: ${planned.picked.join(', ') || 'none'}`,
+    );
+    if (planned.notOffering.length > 0) {
+      log(
+        'warn',
+        `preflight: '${a.name}': ${planned.notOffering.join(', ')} do not offer ${kind} and will refuse it`,
+      );
+    }
+  }
+}
+
+/** Throws the run's refusal for a fleet plan's FaultlineError; returns for one that is not a refusal. */
+function fleetRefusal(a: Activity & { targets: Targets }, at: string, err: FaultlineError): void {
+  const where = `${at}.targets`;
+  if (err.code === 'FAULTLINE_ERR_VALIDATION') {
+    const issues: Issue[] = err.issues.map((i) => ({
+      path: `${at}.${i.path || 'targets'}`,
+      message: i.message,
+    }));
+    const first = err.issues[0];
+    const stated = first?.path && err.message.startsWith(`${first.path}: `);
+    // `${var}` in a selector stays as written at injection too: say so rather than leave it a riddle.
+    const vars = [...unsubstituted(a.targets)];
+    const hint =
+      vars.length > 0
+        ? `; targets are not substituted: ${vars.map((n) => `\${${n}}`).join(', ')} is taken as written`
+        : '';
+    throw new FaultlineError(
+      err.code,
+      `action '${a.name}', ${REFUSED}: ${stated ? `${at}.${err.message}` : `${where}: ${err.message}`}${hint}`,
+      { issues, cause: err },
+    );
+  }
+  if (err.code === 'FAULTLINE_ERR_POLICY' || err.code === 'FAULTLINE_ERR_HALTED') {
+    throw new FaultlineError(err.code, `action '${a.name}' (${where}): ${err.message}; ${REFUSED}`, {
+      issues: err.issues.length > 0 ? [...err.issues] : [{ path: where, message: err.message }],
+      cause: err,
+    });
   }
 }

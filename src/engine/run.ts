@@ -51,7 +51,7 @@ import {
   rollbacksPlay,
 } from './outcome.js';
 import { duringLoop, hypothesisAfter, hypothesisBefore, type SteadyStateRun } from './phases/steady-state.js';
-import { blastRadiusPolicies, checkFleetTargets, preflightBlastRadius } from './preflight.js';
+import { blastRadiusPolicies, checkFleetTargets, preflightBlastRadius, preflightFleet } from './preflight.js';
 import { measureRecovery } from './recovery-time.js';
 import { redactEvent, redactSecrets } from './redact.js';
 import type { RunResource, StartedResource } from './resources.js';
@@ -383,6 +383,8 @@ class ExperimentRun {
       this.#log,
       options.registries.providers,
     );
+    // And every fleet action's targets on the fleet: a selection that matches nothing refuses the run.
+    await preflightFleet(experiment, options.fleet, this.#vars, this.#log, options.registries.providers);
     // Controls find their provider type's hooks (python: native controls, the safeguards control) here.
     const { providers } = options.registries;
     const fromGlobal = collectSafeguards(options.safeguards, options.controls, providers);

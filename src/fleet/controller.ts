@@ -300,10 +300,12 @@ export class FleetController {
     const described = describeWorkloadFilter(filter);
     const candidates = matchWorkloads(alive, filter);
     if (candidates.length === 0) {
-      throw new FaultlineError(
-        'FAULTLINE_ERR_FLEET',
-        `targets: no workload matches ${described} (the fleet's workloads by namespace: ${describeSeenWorkloads(alive)})`,
-      );
+      // The issue says it is the selection (not the fleet's reachability) that failed: the run's
+      // preflight refuses the run on it (exit 2) naming the activity's `targets`.
+      const why = `no workload matches ${described} (the fleet's workloads by namespace: ${describeSeenWorkloads(alive)})`;
+      throw new FaultlineError('FAULTLINE_ERR_FLEET', `targets: ${why}`, {
+        issues: [{ path: 'targets', message: why }],
+      });
     }
     const picked = pickTargets(candidates, targets, options.random);
     let peers: string[] = [];
@@ -323,11 +325,16 @@ export class FleetController {
       );
       peers = [...new Set([...peerPicked.flatMap((h) => h.workload.addresses), ...(p.addresses ?? [])])];
       if (peers.length === 0) {
+        if (byWorkload && peerCandidates.length === 0) {
+          const why = `no workload matches ${describeWorkloadFilter(peerFilter)} (the fleet's workloads by namespace: ${describeSeenWorkloads(alive)})`;
+          throw new FaultlineError('FAULTLINE_ERR_FLEET', `targets.peers: ${why}`, {
+            issues: [{ path: 'targets.peers', message: why }],
+          });
+        }
+        // No issue: with a random peers mode this is the draw's doing, and the injection draws again.
         throw new FaultlineError(
           'FAULTLINE_ERR_FLEET',
-          byWorkload && peerCandidates.length === 0
-            ? `targets.peers: no workload matches ${describeWorkloadFilter(peerFilter)} (the fleet's workloads by namespace: ${describeSeenWorkloads(alive)})`
-            : `targets.peers: the peers picked have no addresses (give the workloads \`addresses\` in their agents' --workloads files, or peers.addresses)`,
+          `targets.peers: the peers picked have no addresses (give the workloads \`addresses\` in their agents' --workloads files, or peers.addresses)`,
         );
       }
     }

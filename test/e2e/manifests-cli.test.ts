@@ -7,17 +7,22 @@
  * refusals: unknown kinds, wrong types, percentages over 100, durations that do
  * not parse, several experiments in one stream, an empty file, a stream mixing a
  * ServiceMonitor: exit 2, one `file:line:col: field: why` line each, nothing run.
- * A manifest whose selector matches no workload runs against a real NATS with no
- * agents, and its journal records the manifest it came from.
+ * A manifest whose selector matches no workload is refused before it runs (exit 2,
+ * naming the field) against a real NATS; aimed at a workload an in-process agent
+ * hosts, it runs and its journal records the manifest it came from.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { WorkloadSchema } from '../../src/core/workload.js';
 import { loadExperimentSource } from '../../src/experiment/load.js';
+import { type Agent, startAgent } from '../../src/fleet/agent.js';
 import { type CliResult, cliSuite, ROOT, runCli } from '../helpers/cli.js';
+import { tempHome } from '../helpers/home.js';
 import { natsServerMissing, startNats, type TestNats } from '../helpers/nats.js';
 
 const suite = cliSuite('faultline-manifests-cli-');
@@ -233,7 +238,7 @@ describe('run of a manifest on a fleet', () => {
     await nats?.close();
   });
 
-  test('a selector that matches no workload: the run says which, and its journal names the manifest', async (t) => {
+  test('a selector that matches no workload: run refuses it before anything runs (exit 2, naming the field); one that matches runs and its journal names the manifest', async (t) => {
     if (missing) return t.skip(missing);
     const f = await file(
       'nowhere.yaml',
@@ -244,15 +249,60 @@ describe('run of a manifest on a fleet', () => {
       cwd: suite.work,
     });
     clean(r, 'run');
-    // The fleet's controller decides at injection (engine/preflight.ts leaves `targets:` to it): the
-    // action fails and the run with it; nothing is injected.
-    assert.notEqual(r.code, 0, r.stderr);
-    assert.match(r.stderr, /targets: no workload matches namespaces \[nowhere\], labels 'app=ghost'/);
-    const journal = JSON.parse(await readFile(join(suite.work, 'nowhere.json'), 'utf8'));
-    assert.deepEqual(journal.experiment.extensions, [
-      { name: 'faultline-manifest', format: 'chaos-mesh', kind: 'PodChaos', source: 'shop/kill' },
-    ]);
-    assert.equal(journal.run[0]?.status, 'failed');
+    // The run's preflight plans fleet targets before the hypothesis (engine/preflight.ts preflightFleet).
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /method\[0\]\.targets: no workload matches namespaces \[nowhere\], labels 'app=ghost'/,
+    );
+    assert.doesNotMatch(r.stderr, /Running experiment/);
+    await assert.rejects(readFile(join(suite.work, 'nowhere.json')), 'no journal: nothing ran');
+
+    // The same manifest aimed at a workload an agent hosts (a `sleep` of this test's own) runs.
+    const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+    const agentHome = await tempHome();
+    let agent: Agent | undefined;
+    try {
+      const pidfile = join(agentHome.home, 'web.pid');
+      await writeFile(pidfile, String(sleeper.pid));
+      agent = await startAgent({
+        connect: { servers: nats!.url },
+        name: 'manifests-e2e',
+        home: agentHome.home,
+        heartbeatMs: 1_000,
+        watchdog: false,
+        workloads: [
+          WorkloadSchema.parse({
+            name: 'web',
+            namespace: 'shop',
+            labels: { app: 'web' },
+            processes: { pidfile },
+          }),
+        ],
+      });
+      const exited = new Promise((res) => sleeper.once('exit', res));
+      const g = await file(
+        'somewhere.yaml',
+        `${POD_KILL('  action: pod-kill\n  mode: one\n  selector:\n    namespaces: [shop]\n    labelSelectors:\n      app: web')}`,
+      );
+      const ok = await runCli(['run', g, '--journal-path', 'somewhere.json'], {
+        env: { ...suite.env, FAULTLINE_NATS_URL: nats!.url },
+        cwd: suite.work,
+      });
+      clean(ok, 'run');
+      assert.equal(ok.code, 0, ok.stderr);
+      await exited; // the pod-kill killed the workload's process
+      const journal = JSON.parse(await readFile(join(suite.work, 'somewhere.json'), 'utf8'));
+      assert.deepEqual(journal.experiment.extensions, [
+        { name: 'faultline-manifest', format: 'chaos-mesh', kind: 'PodChaos', source: 'shop/kill' },
+      ]);
+      assert.equal(journal.run[0]?.status, 'succeeded');
+    } finally {
+      sleeper.kill('SIGKILL');
+      await agent?.stop();
+      assert.deepEqual(await agentHome.activeFaults(), [], 'no fault left on the agent');
+      await agentHome.cleanup();
+    }
   });
 
   test("a manifest's schedule is not kept by run: one line says so and how to make it a server schedule", async (t) => {
