@@ -1,9 +1,11 @@
 /**
  * Istio VirtualService `fault` blocks (docs/manifests/istio.md) as HTTP
- * faults through Faultline's SDK control plane (`faultline.sdk` /
- * `enable_fault`) on the workloads the VirtualService's hosts name: a delay
- * becomes a `latency` rule, an abort an `http_error` rule, each with its
- * percentage and the route's match (path, method). Routing (route, rewrite,
+ * faults on the requests TO the workloads the VirtualService's hosts name, as
+ * Envoy applies them in front of a pod: `faultline.http` / `fault`, through the
+ * Faultline proxy each workload's entry names. A delay becomes `latency`, an
+ * abort `http_error`, each with its percentage and the route's match (uri,
+ * method, one header). (The SDK faults the calls a service makes: the wrong
+ * side for these.) Routing (route, rewrite,
  * retries, timeouts, mirrors) is the mesh's, not a fault, so it is ignored
  * with that reason. Istio has no duration: the fault lasts the
  * `faultline.io/duration` annotation, or DEFAULT_DURATION_S.
@@ -145,8 +147,8 @@ function translate(doc: Record<string, unknown>): Translation {
           name: `${base}-${rule.type === 'latency' ? 'delay' : 'abort'}${matches.length > 1 ? `-${m}` : ''}`,
           provider: {
             type: 'faultline',
-            module: 'faultline.sdk',
-            func: 'enable_fault',
+            module: 'faultline.http',
+            func: 'fault',
             arguments: { ...rule.args, ...(match ? { match } : {}), duration },
           },
           targets: { ...targets, names: [...names], selector: {} },
@@ -164,7 +166,7 @@ function translate(doc: Record<string, unknown>): Translation {
     name,
     ...(namespace ? { namespace } : {}),
     title: `Istio fault injection: ${name}`,
-    description: `Translated from the Istio VirtualService ${namespace ? `${namespace}/` : ''}${name}: its HTTP faults through the workloads' Faultline SDK or proxy`,
+    description: `Translated from the Istio VirtualService ${namespace ? `${namespace}/` : ''}${name}: its HTTP faults on the requests to the workloads, through the Faultline proxy in front of each`,
     method,
     hold: method.length ? duration : 0,
     tags: ['istio'],
@@ -219,7 +221,7 @@ function faultRules(notes: Notes, fault: Record<string, unknown>, path: string):
     if (delay.exponentialDelay !== undefined)
       notes.refused(
         join(p, 'exponentialDelay'),
-        'the SDK adds a fixed delay (with optional uniform jitter), not an exponential one',
+        'the proxy adds a fixed delay (with optional uniform jitter), not an exponential one',
       );
     for (const k of Object.keys(delay))
       if (!['percentage', 'percent', 'fixedDelay', 'exponentialDelay'].includes(k))
@@ -245,10 +247,13 @@ function faultRules(notes: Notes, fault: Record<string, unknown>, path: string):
     if (abort.grpcStatus !== undefined)
       notes.refused(
         join(p, 'grpcStatus'),
-        'the SDK answers HTTP calls: a gRPC status has no equivalent (use httpStatus)',
+        'the proxy answers HTTP/1.1 requests: a gRPC status has no equivalent (use httpStatus)',
       );
     if (abort.http2Error !== undefined)
-      notes.refused(join(p, 'http2Error'), 'the SDK cannot reset an HTTP/2 stream with a code');
+      notes.refused(
+        join(p, 'http2Error'),
+        'the proxy speaks HTTP/1.1: it cannot reset an HTTP/2 stream with a code',
+      );
     for (const k of Object.keys(abort))
       if (!['percentage', 'percent', 'httpStatus', 'grpcStatus', 'http2Error'].includes(k))
         notes.refused(join(p, k), 'unknown field');
@@ -262,16 +267,37 @@ function faultRules(notes: Notes, fault: Record<string, unknown>, path: string):
   return rules;
 }
 
-/** Istio's match list (OR of conditions): one SDK match each; `[undefined]` for no match (every call). */
-function matchesOf(notes: Notes, v: unknown, path: string): (Record<string, string> | undefined)[] {
+/** RE2 source matching `s` literally. */
+const literal = (s: string) => s.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&');
+
+type Match = Record<string, unknown>;
+
+/** A StringMatch ({exact|prefix|regex}) as an RE2 pattern over the whole value (Istio's regex is RE2, full match). */
+function stringRegex(notes: Notes, v: unknown, path: string): string | undefined {
+  const s = record(notes, v, path);
+  if (!s) return undefined;
+  const [[how, what] = []] = Object.entries(s);
+  if (Object.keys(s).length !== 1 || typeof what !== 'string' || !how) {
+    notes.refused(path, 'expected one of exact, prefix or regex with a string');
+    return undefined;
+  }
+  if (how === 'exact') return `^${literal(what)}$`;
+  if (how === 'prefix') return `^${literal(what)}`;
+  if (how === 'regex') return `^(?:${what})$`;
+  notes.refused(join(path, how), 'expected exact, prefix or regex');
+  return undefined;
+}
+
+/** Istio's match list (OR of conditions): one proxy match each; `[undefined]` for no match (every request). */
+function matchesOf(notes: Notes, v: unknown, path: string): (Match | undefined)[] {
   const items = list(notes, v, path);
   if (!items || items.length === 0) return [undefined];
-  const out: (Record<string, string> | undefined)[] = [];
+  const out: (Match | undefined)[] = [];
   for (const [i, raw] of items.entries()) {
     const p = join(path, i);
     const m = record(notes, raw, p);
     if (!m) continue;
-    const match: Record<string, string> = {};
+    const match: Match = {};
     let ok = true;
     for (const [k, val] of Object.entries(m)) {
       const kp = join(p, k);
@@ -279,48 +305,72 @@ function matchesOf(notes: Notes, v: unknown, path: string): (Record<string, stri
         notes.ignored(kp, 'a name for people');
         continue;
       }
-      if (k === 'uri' || k === 'method') {
+      if (k === 'uri') {
         const s = record(notes, val, kp);
-        if (!s) {
+        const [[how, what] = []] = Object.entries(s ?? {});
+        if (!s || Object.keys(s).length !== 1 || typeof what !== 'string' || !how) {
+          if (s) notes.refused(kp, 'expected one of exact, prefix or regex with a string');
           ok = false;
-          continue;
-        }
-        const [[how = 'exact', what] = []] = Object.entries(s);
-        if (Object.keys(s).length !== 1 || typeof what !== 'string') {
-          notes.refused(kp, 'expected one of exact or prefix with a string');
-          ok = false;
-        } else if (how === 'regex') {
-          notes.refused(
-            join(kp, how),
-            'the SDK matches globs, not regular expressions: write an exact or prefix match',
-          );
-          ok = false;
-        } else if (/[*?[\]]/.test(what)) {
-          notes.refused(
-            join(kp, how),
-            "glob characters (* ? [ ]) in the value would change its meaning in the SDK's glob",
-          );
-          ok = false;
-        } else if (k === 'method' && how === 'exact') {
-          match.method = what.toUpperCase();
-          notes.mapped(join(kp, how), 'method[*].provider.arguments.match.method');
-        } else if (k === 'uri' && (how === 'exact' || how === 'prefix')) {
-          match.path = how === 'prefix' ? `${what}*` : what;
+        } else if (how === 'prefix') {
+          match.path_prefix = what;
+          notes.mapped(join(kp, how), 'method[*].provider.arguments.match.path_prefix');
+        } else if (how === 'exact' || how === 'regex') {
+          match.path_regex = how === 'exact' ? `^${literal(what)}$` : `^(?:${what})$`;
           notes.mapped(
             join(kp, how),
-            'method[*].provider.arguments.match.path',
-            how === 'prefix' ? `the glob ${what}*` : undefined,
+            'method[*].provider.arguments.match.path_regex',
+            how === 'regex' ? "RE2, as Istio's, matching the whole path" : 'the whole path',
           );
         } else {
-          notes.refused(join(kp, how ?? 'exact'), `expected exact${k === 'uri' ? ' or prefix' : ''}`);
+          notes.refused(join(kp, how), 'expected exact, prefix or regex');
           ok = false;
         }
         continue;
       }
+      if (k === 'method') {
+        const s = record(notes, val, kp);
+        const [[how, what] = []] = Object.entries(s ?? {});
+        if (!s || Object.keys(s).length !== 1 || how !== 'exact' || typeof what !== 'string') {
+          if (s) notes.refused(kp, 'expected exact with a method name (the proxy matches methods by name)');
+          ok = false;
+        } else if (!/^[A-Za-z]{1,16}$/.test(what)) {
+          notes.refused(join(kp, how), `expected an HTTP method, got ${JSON.stringify(what)}`);
+          ok = false;
+        } else {
+          match.method = what.toUpperCase();
+          notes.mapped(join(kp, how), 'method[*].provider.arguments.match.method');
+        }
+        continue;
+      }
+      if (k === 'headers') {
+        const h = record(notes, val, kp);
+        const entries = Object.entries(h ?? {});
+        if (!h || entries.length !== 1) {
+          if (h)
+            notes.refused(
+              kp,
+              'the proxy matches one request header per fault: a condition on several would fault requests that meet only one',
+            );
+          ok = false;
+          continue;
+        }
+        const [name, cond] = entries[0]!;
+        const value = stringRegex(notes, cond, join(kp, name));
+        if (value === undefined) ok = false;
+        else {
+          match.header = { name: name.toLowerCase(), value };
+          notes.mapped(
+            join(kp, name),
+            'method[*].provider.arguments.match.header',
+            'its value as an RE2 pattern',
+          );
+        }
+        continue;
+      }
       const why =
-        k === 'headers' || k === 'withoutHeaders'
-          ? "the SDK's match has no request headers (host, path, method, labels): the fault would hit every caller, so it is refused; drop the header condition to fault every request"
-          : `the SDK cannot match on ${k} (it matches host, path, method and labels)`;
+        k === 'withoutHeaders'
+          ? 'the proxy matches requests carrying a header, not those without one: the fault would hit every caller, so it is refused'
+          : `the proxy cannot match on ${k} (it matches uri, method and one header): the fault would hit requests Istio would not, so it is refused`;
       notes.refused(kp, why);
       ok = false;
     }

@@ -431,25 +431,37 @@ test('a loss toward a target takes the direction itself (to = egress, from = ing
   assert.ok(refusedPaths(delay).includes('spec.direction'));
 });
 
-test('HTTPChaos: abort -> reset, delay -> latency, replace.code -> http_error with path and method matched', () => {
-  const http = (actions: string) =>
-    method(
-      fromText(
-        doc(
-          `  mode: all\n  selector: {labelSelectors: {app: a}}\n  target: Response\n  port: 80\n  path: /api/*\n  method: GET\n${actions}  duration: 30s\n`,
-          'HTTPChaos',
-        ),
+test('HTTPChaos -> faultline.http fault: delay -> latency, replace.code -> http_error with path, method and a header matched; abort -> reset of every request', () => {
+  const set = (head: string, actions: string) =>
+    fromText(
+      doc(
+        `  mode: all\n  selector: {labelSelectors: {app: a}}\n  target: Response\n  port: 80\n${head}${actions}  duration: 30s\n`,
+        'HTTPChaos',
       ),
-    )[0]!;
-  assert.deepEqual(http('  abort: true\n').provider.arguments, {
-    type: 'reset',
+    );
+  const matched = '  path: /api/*\n  method: GET\n';
+  const http = (actions: string, head = matched) => method(set(head, actions))[0]!;
+  assert.equal(http('  delay: 2s\n').provider.arguments?.latency_ms, 2000);
+  const err = http('  replace: {code: 503}\n');
+  assert.equal(err.provider.module, 'faultline.http');
+  assert.equal(err.provider.func, 'fault');
+  assert.deepEqual(err.provider.arguments, {
+    type: 'http_error',
+    status: 503,
     match: { path: '/api/*', method: 'GET' },
     duration: 30,
   });
-  assert.equal(http('  delay: 2s\n').provider.arguments?.latency_ms, 2000);
-  const err = http('  replace: {code: 503}\n');
-  assert.equal(err.provider.module, 'faultline.sdk');
-  assert.equal(err.provider.func, 'enable_fault');
-  assert.equal(err.provider.arguments?.status, 503);
-  assert.equal(err.provider.arguments?.type, 'http_error');
+  const header = http('  delay: 1s\n', '  request_headers: {X-User: a.b}\n');
+  assert.deepEqual(header.provider.arguments?.match, { header: { name: 'x-user', value: '^a\\.b$' } });
+  assert.ok(
+    refusedPaths(set('  request_headers: {a: x, b: y}\n', '  delay: 1s\n')).includes('spec.request_headers'),
+  );
+  // The proxy resets whole connections: an abort takes every request, or is refused when a match narrows it.
+  assert.deepEqual(http('  abort: true\n', '  path: "*"\n').provider.arguments, {
+    type: 'reset',
+    duration: 30,
+  });
+  const narrowed = set(matched, '  abort: true\n');
+  assert.ok(refusedPaths(narrowed).includes('spec.abort'));
+  assert.equal(method(narrowed).length, 0);
 });

@@ -1,5 +1,6 @@
 /**
- * Istio VirtualService faults -> faultline.sdk enable_fault rules: the seed, Istio's Bookinfo
+ * Istio VirtualService faults -> faultline.http fault (the proxy in front of the workload faults
+ * the requests to it, as Envoy does): the seed, Istio's Bookinfo
  * examples (test/fixtures/manifests/istio/, each with its URL), and malformed ones refused naming
  * the field. Translated experiments are checked against ExperimentSchema.
  */
@@ -35,17 +36,30 @@ test('seed 003 (Istio): 10% delayed 5 s and 5% aborted with 503 on payment-servi
       { type: 'http_error', status: 503, percentage: 5, duration: DEFAULT_DURATION_S },
     ],
   );
-  for (const a of m)
+  for (const a of m) {
     assert.deepEqual(a.targets, { on: 'workloads', names: ['payment-service'], selector: {}, mode: 'all' });
+    assert.deepEqual(
+      [(a.provider as { module?: string }).module, (a.provider as { func?: string }).func],
+      ['faultline.http', 'fault'],
+    );
+  }
   assert.equal(m[1]!.pauses?.after, DEFAULT_DURATION_S);
   assert.equal(s.notes.find((n) => n.path === 'spec.http[0].route')?.fate, 'ignored');
 });
 
-test("Istio's Bookinfo delay for user jason: the header match is refused (the SDK matches no headers), nothing half-made", () => {
+test("Istio's Bookinfo delay for user jason: 7 s on every request carrying end-user: jason", () => {
   const s = load('istio/ratings-delay.yaml');
-  const n = s.refused.find((x) => x.path === 'spec.http[0].match[0].headers');
-  assert.match(n?.why ?? '', /no request headers/);
-  assert.equal(method(s).length, 0);
+  assert.deepEqual(s.refused, []);
+  assert.ok(ExperimentSchema.safeParse(s.experiment).success);
+  const m = method(s);
+  assert.equal(m.length, 1);
+  assert.deepEqual(m[0]!.provider.arguments, {
+    type: 'latency',
+    latency_ms: 7000,
+    percentage: 100,
+    match: { header: { name: 'end-user', value: '^jason$' } },
+    duration: DEFAULT_DURATION_S,
+  });
 });
 
 test('abort with a prefix and method match, an FQDN host and the duration annotation', () => {
@@ -56,7 +70,7 @@ test('abort with a prefix and method match, an FQDN host and the duration annota
     type: 'http_error',
     status: 500,
     percentage: 100,
-    match: { path: '/ratings*', method: 'GET' },
+    match: { path_prefix: '/ratings', method: 'GET' },
     duration: 120,
   });
   assert.deepEqual((a!.targets as { names: string[] }).names, ['bookinfo/ratings']);
@@ -92,10 +106,22 @@ test('malformed VirtualServices are refused naming the field', () => {
       /gRPC/,
     ],
     [
-      'regex uri',
-      vs('      abort: {percentage: {value: 5}, httpStatus: 503}', 'match: [{uri: {regex: "/a.*"}}]\n    '),
-      'spec.http[0].match[0].uri.regex',
-      /globs/,
+      'two headers',
+      vs(
+        '      abort: {percentage: {value: 5}, httpStatus: 503}',
+        'match: [{headers: {a: {exact: x}, b: {exact: y}}}]\n    ',
+      ),
+      'spec.http[0].match[0].headers',
+      /one request header/,
+    ],
+    [
+      'query parameters',
+      vs(
+        '      abort: {percentage: {value: 5}, httpStatus: 503}',
+        'match: [{queryParams: {a: {exact: x}}}]\n    ',
+      ),
+      'spec.http[0].match[0].queryParams',
+      /cannot match on queryParams/,
     ],
     [
       'external host',
@@ -105,6 +131,13 @@ test('malformed VirtualServices are refused naming the field', () => {
     ],
     ['unknown fault field', vs('      crash: {}'), 'spec.http[0].fault.crash', /unknown field/],
   ];
+  const re = fromText(
+    vs('      abort: {percentage: {value: 5}, httpStatus: 503}', 'match: [{uri: {regex: "/a.*"}}]\n    '),
+  );
+  assert.deepEqual(re.refused, []);
+  assert.deepEqual((method(re)[0]!.provider.arguments as { match: unknown }).match, {
+    path_regex: '^(?:/a.*)$',
+  });
   for (const [what, text, path, why] of cases) {
     const s = fromText(text);
     const n = s.refused.find((x) => x.path === path);

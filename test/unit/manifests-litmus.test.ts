@@ -70,12 +70,12 @@ test('seed 001: pod-delete every 10 s for 30 s on one payment workload, the http
   await assertValid(set.experiment);
 });
 
-test('seed 004 (chaos.litmus.io dialect): SDK http_error 503 at 40% for 120 s, SLO_CHECK as a Prometheus safeguard', async () => {
+test('seed 004 (chaos.litmus.io dialect): http_error 503 at 40% for 120 s on the requests to the workload, SLO_CHECK as a Prometheus safeguard', async () => {
   const set = translate('seeds/004-litmus-payment-503.yaml');
   assert.deepEqual(set.refused, []);
   const [a] = set.experiment.method as Act[];
-  assert.equal(a!.provider.module, 'faultline.sdk');
-  assert.equal(a!.provider.func, 'enable_fault');
+  assert.equal(a!.provider.module, 'faultline.http');
+  assert.equal(a!.provider.func, 'fault');
   assert.deepEqual(a!.provider.arguments, { type: 'http_error', status: 503, percentage: 40, duration: 120 });
   assert.deepEqual(a!.targets, {
     on: 'workloads',
@@ -162,6 +162,38 @@ test("Litmus' documented probes: Continuous httpProbe -> safeguard, Edge cmdProb
     'http://prometheus-k8s.monitoring.svc:9090',
   );
   await assertValid(set.experiment);
+});
+
+test('pod-http-latency, -status-code and -reset-peer fault the requests to the workload (faultline.http fault), TOXICITY as their share', async () => {
+  const http = (name: string, env: string) => fromYaml(engine(env).replace('pod-network-loss', name));
+  const latency = http(
+    'pod-http-latency',
+    "            - {name: LATENCY, value: '500'}\n            - {name: TOXICITY, value: '30'}\n            - {name: TARGET_SERVICE_PORT, value: '8080'}",
+  );
+  assert.deepEqual(latency.refused, []);
+  const [l] = latency.experiment.method as Act[];
+  assert.deepEqual([l!.provider.module, l!.provider.func], ['faultline.http', 'fault']);
+  assert.deepEqual(l!.provider.arguments, { type: 'latency', latency_ms: 500, percentage: 30, duration: 60 });
+  await assertValid(latency.experiment);
+  const status = http(
+    'pod-http-status-code',
+    "            - {name: STATUS_CODE, value: '502'}\n            - {name: RESPONSE_BODY, value: 'down'}",
+  );
+  assert.deepEqual(status.refused, []);
+  assert.deepEqual((status.experiment.method as Act[])[0]!.provider.arguments, {
+    type: 'http_error',
+    status: 502,
+    body: 'down',
+    percentage: 100,
+    duration: 60,
+  });
+  await assertValid(status.experiment);
+  const reset = http('pod-http-reset-peer', '            []');
+  assert.deepEqual((reset.experiment.method as Act[])[0]!.provider.arguments, {
+    type: 'reset',
+    percentage: 100,
+    duration: 60,
+  });
 });
 
 test("the chart's pod-http-status-code template is refused: no namespace, empty STATUS_CODE", () => {

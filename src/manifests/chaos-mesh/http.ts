@@ -1,10 +1,12 @@
 /**
- * HTTPChaos -> `faultline.sdk` enable_fault on the picked workloads: the
- * agent gives it the workload's SDK (or its Faultline proxy's HTTP toxics).
- * abort -> reset, delay -> latency, replace.code on a Response -> http_error;
- * path and method -> the rule's match. What a rule cannot express (patching
- * bodies, replacing requests, matching response codes or headers, TLS) is
- * refused by field.
+ * HTTPChaos -> `faultline.http` fault on the picked workloads: Chaos Mesh's
+ * sidecar faults the requests TO a pod, so the Faultline proxy in front of
+ * each workload (its --workloads entry's `proxy`) does, not the SDK (which
+ * faults the calls a service makes). abort -> reset (whole connections),
+ * delay -> latency, replace.code on a Response -> http_error; path, method
+ * and one request header -> the match. What the proxy cannot express (patching
+ * bodies, replacing requests, matching response codes or headers, aborting
+ * only some paths, TLS) is refused by field.
  */
 import { describe, isRecord, join, record, string } from '../notes.js';
 import {
@@ -55,14 +57,14 @@ export function httpChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
   notes.mapped(
     at(ctx, 'target'),
     'arguments',
-    "the workload's SDK (or the Faultline proxy in front of it) applies the rule to the HTTP calls it handles; a delay or an abort acts the same on a request or its response",
+    'the Faultline proxy in front of the workload applies it to the requests it forwards; a delay or an abort acts the same on a request or its response',
   );
   if (spec.port !== undefined && int(notes, spec.port, at(ctx, 'port'), 1, 65535) !== undefined)
     notes.ignored(
       at(ctx, 'port'),
-      "the workload's SDK or proxy handles its HTTP: the port picks nothing more on a host",
+      "the workload's proxy stands in front of its HTTP port: the port picks nothing more on a host",
     );
-  const match: Record<string, string> = {};
+  const match: Record<string, unknown> = {};
   const path = string(notes, spec.path, at(ctx, 'path'));
   if (path !== undefined && path !== '*') {
     match.path = path;
@@ -77,17 +79,29 @@ export function httpChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
       notes.mapped(at(ctx, 'method'), 'arguments.match.method');
     }
   }
+  if (spec.request_headers !== undefined) {
+    const h = record(notes, spec.request_headers, at(ctx, 'request_headers'));
+    const entries = Object.entries(h ?? {});
+    if (h && entries.length === 1 && typeof entries[0]![1] === 'string') {
+      const [name, value] = entries[0] as [string, string];
+      match.header = { name: name.toLowerCase(), value: `^${value.replace(/[\\^$.|?*+()[\]{}]/g, '\\$&')}$` };
+      notes.mapped(at(ctx, 'request_headers'), 'arguments.match.header', 'its value matched exactly');
+    } else if (h)
+      notes.refused(
+        at(ctx, 'request_headers'),
+        'the proxy matches one request header (name: value) per fault: several would fault requests Chaos Mesh leaves alone',
+      );
+  }
   for (const [k, why] of [
-    ['code', 'the SDK matches calls before they are answered: it cannot pick them by response code'],
-    ['request_headers', 'the SDK matches host, path, method and labels, not request headers'],
+    ['code', 'the proxy matches requests before they are answered: it cannot pick them by response code'],
     [
       'response_headers',
-      'the SDK matches calls before they are answered: it cannot pick them by response headers',
+      'the proxy matches requests before they are answered: it cannot pick them by response headers',
     ],
-    ['tls', 'TLS secrets are Kubernetes objects; the SDK sits inside the service, past TLS: remove it'],
+    ['tls', 'TLS secrets are Kubernetes objects; the proxy forwards plain HTTP: remove it'],
     [
       'patch',
-      'the SDK cannot patch bodies, headers or queries: use replace.code (an error response), abort or delay',
+      'the proxy cannot patch bodies, headers or queries: use replace.code (an error response), abort or delay',
     ],
   ] as const) {
     if (spec[k] !== undefined) notes.refused(at(ctx, k), why);
@@ -95,12 +109,17 @@ export function httpChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
 
   const rules: Record<string, unknown>[] = [];
   if (spec.abort !== undefined) {
-    if (spec.abort === true) {
+    if (spec.abort === true && Object.keys(match).length > 0) {
+      notes.refused(
+        at(ctx, 'abort'),
+        'the proxy resets whole connections, so it cannot abort only the requests path, method or request_headers pick: drop them to abort every request, or use replace.code for an error response',
+      );
+    } else if (spec.abort === true) {
       rules.push({ type: 'reset' });
       notes.mapped(
         at(ctx, 'abort'),
         'arguments.type reset',
-        'the connection is reset, as an aborted session',
+        'every connection to the workload is reset, as an aborted session',
       );
     } else if (spec.abort === false) notes.ignored(at(ctx, 'abort'), 'false: nothing aborted');
     else notes.refused(at(ctx, 'abort'), `expected true or false, got ${describe(spec.abort)}`);
@@ -119,20 +138,21 @@ export function httpChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
     const known = ['code', 'body', 'headers', 'path', 'method', 'queries'];
     notes.rest(replace, rp, known, 'Chaos Mesh replace');
     if (target === 'Request')
-      notes.refused(rp, 'the SDK cannot rewrite a request: replace acts on a Response only here');
+      notes.refused(rp, 'the proxy cannot rewrite a request: replace acts on a Response only here');
     for (const k of ['path', 'method', 'queries'] as const) {
-      if (replace[k] !== undefined) notes.refused(join(rp, k), `rewrites the request's ${k}: the SDK cannot`);
+      if (replace[k] !== undefined)
+        notes.refused(join(rp, k), `rewrites the request's ${k}: the proxy cannot`);
     }
     const code =
       replace.code === undefined ? undefined : int(notes, replace.code, join(rp, 'code'), 100, 599);
     if (replace.code === undefined)
-      notes.refused(rp, 'expected replace.code: the SDK answers with an error response of its own');
+      notes.refused(rp, 'expected replace.code: the proxy answers with an error response of its own');
     if (code !== undefined && target === 'Response') {
       const rule: Record<string, unknown> = { type: 'http_error', status: code };
       notes.mapped(
         join(rp, 'code'),
         'arguments.status',
-        'the SDK answers with this status instead of calling through',
+        "the proxy answers with this status without forwarding the request (Chaos Mesh forwards it and replaces the response's code: here the service never sees it)",
       );
       if (replace.body !== undefined) {
         const body = string(notes, replace.body, join(rp, 'body'));
@@ -158,15 +178,13 @@ export function httpChaos(ctx: Ctx, spec: Record<string, unknown>): Piece {
   if (rules.length > 1) {
     notes.refused(
       ctx.path,
-      `${rules.map((r) => r.type).join(' and ')} together: an SDK rule does one thing to a call: split it into one HTTPChaos per action`,
+      `${rules.map((r) => r.type).join(' and ')} together: a proxy fault does one thing to a request: split it into one HTTPChaos per action`,
     );
     return empty;
   }
   const args = { ...rules[0], ...(Object.keys(match).length ? { match } : {}), duration: seconds };
   return {
-    timeline: [
-      { at: 0, activity: faultAction(`${slug(ctx.name)}-http`, 'sdk', 'enable_fault', args, targets) },
-    ],
+    timeline: [{ at: 0, activity: faultAction(`${slug(ctx.name)}-http`, 'http', 'fault', args, targets) }],
     span: seconds,
   };
 }

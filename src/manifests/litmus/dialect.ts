@@ -6,7 +6,8 @@
  * real Litmus (no such API group or fields exist there); it is read as
  * documented in docs/manifests/litmus.md so the seed runs:
  *
- *   FAULT_TYPE http_error  -> faultline.sdk enable_fault, type http_error
+ *   FAULT_TYPE http_error  -> faultline.http fault, type http_error (requests TO the workload, through
+ *                             the Faultline proxy its workloads entry names)
  *   ERROR_CODE / PERCENTAGE -> status / percentage
  *   BLAST_RADIUS N          -> blast_radius.max_targets N
  *   AUTO_ROLLBACK true      -> noted (Faultline always reverts); false is refused
@@ -159,18 +160,20 @@ export function translateDialect(
   if ((type === 'http_error' && code === undefined) || (type === 'latency' && latency === undefined))
     return parts;
   env.mapped('TOTAL_CHAOS_DURATION', 'arguments.duration');
-  env.mapped('FAULT_TYPE', 'faultline.sdk enable_fault type');
+  env.mapped(
+    'FAULT_TYPE',
+    'faultline.http fault type',
+    'on the requests to the workload, through the Faultline proxy in front of it',
+  );
   env.mapped('ERROR_CODE', 'arguments.status');
   env.mapped('LATENCY', 'arguments.latency_ms');
-  env.mapped('PERCENTAGE', 'arguments.percentage', 'the share of calls that fail');
+  env.mapped('PERCENTAGE', 'arguments.percentage', 'the share of requests that fail');
   const targets: Targets = { on: 'workloads', namespaces: [appns], selector, mode: 'one' };
   const args: Record<string, unknown> =
     type === 'http_error'
       ? { type, status: code, percentage, duration }
       : { type, latency_ms: latency, percentage, duration };
-  parts.method.push(
-    fault(`${type.replace('_', '-')}-${code ?? latency}`, 'sdk', 'enable_fault', args, targets),
-  );
+  parts.method.push(fault(`${type.replace('_', '-')}-${code ?? latency}`, 'http', 'fault', args, targets));
   parts.hold = duration;
   return parts;
 }

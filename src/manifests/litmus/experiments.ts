@@ -184,16 +184,24 @@ function selectorFrom(c: ExperimentContext, name: string): LabelSelector | undef
 
 const HTTP_COMMON = ['TARGET_SERVICE_PORT', 'TOXICITY', 'PROXY_PORT', 'NETWORK_INTERFACE', 'CHAOS_INTERVAL'];
 
-/** The HTTP experiments: the workload's in-process SDK (or its Faultline proxy) fails or slows calls. */
+/**
+ * The HTTP experiments: Litmus puts a toxiproxy in the pod in front of TARGET_SERVICE_PORT, so they fault the
+ * requests TO the service: `faultline.http` fault, through the Faultline proxy the workload's entry names
+ * (the SDK faults the calls a service makes: the wrong side).
+ */
 function http(c: ExperimentContext, args: Record<string, unknown>): Built | undefined {
   const { env } = c;
   const toxicity = env.num('TOXICITY', 100, 0, 100);
   if (toxicity === undefined) return undefined;
-  env.mapped('TOXICITY', 'arguments.percentage');
+  env.mapped(
+    'TOXICITY',
+    'arguments.percentage',
+    "the share of requests (Litmus' toxiproxy counts connections; a reset here counts connections too)",
+  );
   env.note(
     'TARGET_SERVICE_PORT',
     'warned',
-    "the workload's SDK (or its Faultline proxy) applies the fault to the service's HTTP calls; the port is the workload's, not the manifest's",
+    "the Faultline proxy in front of the workload (its `proxy` in the workloads file) faults the requests to it; the port is the proxy's upstream, not the manifest's",
   );
   env.note('PROXY_PORT', 'warned', "Litmus' toxiproxy port inside the pod: Faultline needs none");
   interfaceNote(c);
@@ -202,7 +210,7 @@ function http(c: ExperimentContext, args: Record<string, unknown>): Built | unde
     'ignored',
     'the HTTP fault stays for the whole duration; there is nothing to repeat',
   );
-  return lasting(c, 'sdk', 'enable_fault', { ...args, percentage: toxicity });
+  return lasting(c, 'http', 'fault', { ...args, percentage: toxicity });
 }
 
 export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
@@ -530,14 +538,14 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
       if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
         env.refuse(
           'CONTENT_ENCODING',
-          'the SDK answers a plain body: only identity (or no encoding) can be honoured',
+          'the proxy answers a plain body: only identity (or no encoding) can be honoured',
         );
         return undefined;
       }
       if (!modify)
         c.notes.warned(
           env.at('MODIFY_RESPONSE_BODY')!,
-          'MODIFY_RESPONSE_BODY false: Litmus keeps the upstream body under the new status; the SDK answers without calling the upstream, with its own body',
+          'MODIFY_RESPONSE_BODY false: Litmus keeps the upstream body under the new status; the proxy answers without forwarding the request, with its own body',
         );
       else env.mapped('MODIFY_RESPONSE_BODY', 'arguments.body');
       env.mapped('RESPONSE_BODY', 'arguments.body');
@@ -558,7 +566,7 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
       for (const n of ['RESPONSE_BODY', 'CONTENT_TYPE', 'CONTENT_ENCODING', ...HTTP_COMMON]) c.env.text(n);
       c.notes.refused(
         `${c.path}.name`,
-        'pod-http-modify-body rewrites responses that still reach the upstream; the SDK fails calls instead of rewriting them (nearest: pod-http-status-code with STATUS_CODE 200 and RESPONSE_BODY, which skips the upstream)',
+        'pod-http-modify-body rewrites responses that still reach the upstream; the proxy answers requests itself instead of rewriting responses (nearest: pod-http-status-code with STATUS_CODE 200 and RESPONSE_BODY, which skips the upstream)',
       );
       return undefined;
     },
@@ -573,7 +581,7 @@ export const EXPERIMENTS: Readonly<Record<string, ExperimentDef>> = {
       if (after > 0)
         c.notes.warned(
           c.env.at('RESET_TIMEOUT')!,
-          `RESET_TIMEOUT: Litmus resets ${after} ms into the connection; the SDK resets at once`,
+          `RESET_TIMEOUT: Litmus resets ${after} ms into the connection; the proxy resets at once`,
         );
       return http(c, { type: 'reset' });
     },
