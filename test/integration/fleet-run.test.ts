@@ -115,12 +115,16 @@ describe('experiments on the fleet (targets:)', { skip: missing }, () => {
     const marker = join(work, 'blocked.marker');
     const exp = experiment(marker) as unknown as Record<string, unknown>;
     exp.blast_radius = { block: [{ labels: { role: 'web' } }] };
-    const { journal } = await runFromSource(exp as unknown as Experiment, {
-      env: { ...process.env, FAULTLINE_HOME: home.home },
-      fleet: { servers: nats.url },
-    });
-    assert.equal(journal.run[0]?.status, 'failed');
-    assert.match(String(journal.run[0]?.exception), /blast|blocked|role/i);
+    // Refused by the run's preflight, before the hypothesis, as a local fault action beyond it is.
+    await assert.rejects(
+      runFromSource(exp as unknown as Experiment, {
+        env: { ...process.env, FAULTLINE_HOME: home.home },
+        fleet: { servers: nats.url },
+      }),
+      (err: Error & { code?: string }) =>
+        err.code === 'FAULTLINE_ERR_POLICY' &&
+        /^action 'mark-web' \(method\[0\]\.targets\): blast radius: block/.test(err.message),
+    );
     assert.ok(!existsSync(marker), 'nothing was injected');
   });
 
