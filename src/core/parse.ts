@@ -245,19 +245,21 @@ export function findJsonError(text: string): { offset: number; reason: string } 
  * (`yes`/`no`/`on`/`off` are booleans, `<<` merges), except that timestamps stay
  * strings so the experiment remains plain JSON data.
  */
+/** How every YAML document is read (one experiment, or each document of a manifest stream). */
+export const YAML_OPTIONS = {
+  version: '1.1',
+  uniqueKeys: false,
+  prettyErrors: true,
+  customTags: (tags: readonly (string | { tag: string })[]) =>
+    tags.filter((t) => typeof t === 'string' || t.tag !== 'tag:yaml.org,2002:timestamp'),
+} as const;
+
 function parseYaml(text: string, source: string): ParsedText {
   const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   let doc: ReturnType<typeof parseDocument>;
   try {
-    doc = parseDocument(text, {
-      lineCounter,
-      version: '1.1',
-      uniqueKeys: false,
-      prettyErrors: true,
-      customTags: (tags) =>
-        tags.filter((t) => typeof t === 'string' || t.tag !== 'tag:yaml.org,2002:timestamp'),
-    });
+    doc = parseDocument(text, { lineCounter, ...YAML_OPTIONS } as Parameters<typeof parseDocument>[1]);
   } catch (err) {
     throw yamlFailure(err, source);
   }

@@ -7,7 +7,7 @@
  * document could be a manifest, so a plain experiment never loads them.
  */
 import { FaultlineError } from '../core/errors.js';
-import { MAX_YAML_ALIASES, parseText, shapeProblem, type TextFormat } from '../core/parse.js';
+import { MAX_YAML_ALIASES, parseText, shapeProblem, type TextFormat, YAML_OPTIONS } from '../core/parse.js';
 import { formatPath, type Position, type PositionOf, positionsFromDocument } from '../core/positions.js';
 import { yaml } from '../core/yaml.js';
 import type { DocumentNote, ManifestSet } from '../manifests/index.js';
@@ -96,15 +96,10 @@ function parseStream(text: string, source: string): SourceDocuments {
   const lineCounter = new LineCounter();
   let docs: ReturnType<typeof parseAllDocuments>;
   try {
-    docs = parseAllDocuments(text, {
-      lineCounter,
-      version: '1.1',
-      uniqueKeys: false,
-      prettyErrors: true,
-      // As parse.ts reads one document: timestamps stay strings, so values remain plain JSON data.
-      customTags: (tags) =>
-        tags.filter((t) => typeof t === 'string' || t.tag !== 'tag:yaml.org,2002:timestamp'),
-    });
+    // As parse.ts reads one document: timestamps stay strings, so values remain plain JSON data.
+    docs = parseAllDocuments(text, { lineCounter, ...YAML_OPTIONS } as Parameters<
+      typeof parseAllDocuments
+    >[1]);
   } catch (err) {
     throw streamFailure(err, source, undefined);
   }
