@@ -58,74 +58,90 @@ const numeric = z.preprocess(
  * An experiment activity's (or the CLI's) `targets:` block. `value` may be a
  * number or a numeric string (Chaos Mesh writes `value: "30"`).
  */
-export const TargetsSchema = z
-  .strictObject({
-    selector: LabelSelectorSchema,
-    mode: z.enum(MODES, { error: `expected one of ${MODES.join(', ')}` }),
-    value: numeric.optional(),
-    /**
-     * What the selector and mode pick: agents by their labels (default), or the workloads the
-     * agents host (src/core/workload.ts) by theirs, as Chaos Mesh picks pods; `namespaces`
-     * implies workloads.
-     */
-    on: z.enum(['agents', 'workloads'], { error: "expected 'agents' or 'workloads'" }).optional(),
-    /** Workloads in these namespaces only (Chaos Mesh's `selector.namespaces`, Litmus' `appns`). */
-    namespaces: z
-      .array(
-        z.string().regex(/^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/, {
-          error: 'expected a namespace (lowercase letters, digits and -, at most 63)',
-        }),
-      )
-      .min(1, { error: 'expected at least one namespace' })
-      .optional(),
-    /** Workloads by name (`name` or `namespace/name`): Chaos Mesh's `selector.pods`, Istio's `hosts`. */
-    names: z.array(z.string().min(1).max(127)).min(1).optional(),
-    /** Workloads on these agents only (Chaos Mesh's `selector.nodes`). */
-    agentNames: z.array(z.string().min(1).max(64)).min(1).optional(),
-    /** Workloads on agents whose labels match (Chaos Mesh's `selector.nodeSelectors`). */
-    agentSelector: LabelSelectorSchema.optional(),
-    /**
-     * The other end, for faults between two sets (Chaos Mesh's `target` and `externalTargets`):
-     * workloads picked the same way, and/or fixed addresses. The fault is placed on each picked
-     * workload once per peer address, scoped to the traffic with that peer (src/fleet/workloads.ts).
-     */
-    peers: z
-      .strictObject({
-        selector: LabelSelectorSchema.optional(),
-        namespaces: z.array(z.string().min(1).max(63)).min(1).optional(),
-        names: z.array(z.string().min(1).max(127)).min(1).optional(),
-        mode: z.enum(MODES, { error: `expected one of ${MODES.join(', ')}` }).optional(),
-        value: numeric.optional(),
-        /** IP addresses, CIDRs or host names (resolved by the agent) outside the fleet. */
-        addresses: z.array(z.string().min(1).max(253)).optional(),
-      })
-      .optional(),
-  })
-  .superRefine((t, ctx) => {
-    const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['value'], message });
-    if (t.on === 'agents') {
-      for (const k of ['namespaces', 'names', 'agentNames', 'agentSelector', 'peers'] as const) {
-        if (t[k] !== undefined)
-          ctx.addIssue({
-            code: 'custom',
-            path: [k],
-            message: `${k} selects workloads: not with on: 'agents'`,
-          });
+export const TargetsSchema = z.preprocess(
+  // YAML 1.1 (how experiments are read, as PyYAML does) reads a bare `on:` key as the boolean true,
+  // so `targets: {on: workloads}` arrives as {true: workloads}: take it as the `on` it was written as.
+  (v) => {
+    if (
+      typeof v !== 'object' ||
+      v === null ||
+      Array.isArray(v) ||
+      !Object.hasOwn(v, 'true') ||
+      Object.hasOwn(v, 'on')
+    )
+      return v;
+    const { true: on, ...rest } = v as Record<string, unknown>;
+    return { ...rest, on };
+  },
+  z
+    .strictObject({
+      selector: LabelSelectorSchema,
+      mode: z.enum(MODES, { error: `expected one of ${MODES.join(', ')}` }),
+      value: numeric.optional(),
+      /**
+       * What the selector and mode pick: agents by their labels (default), or the workloads the
+       * agents host (src/core/workload.ts) by theirs, as Chaos Mesh picks pods; `namespaces`
+       * implies workloads.
+       */
+      on: z.enum(['agents', 'workloads'], { error: "expected 'agents' or 'workloads'" }).optional(),
+      /** Workloads in these namespaces only (Chaos Mesh's `selector.namespaces`, Litmus' `appns`). */
+      namespaces: z
+        .array(
+          z.string().regex(/^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$/, {
+            error: 'expected a namespace (lowercase letters, digits and -, at most 63)',
+          }),
+        )
+        .min(1, { error: 'expected at least one namespace' })
+        .optional(),
+      /** Workloads by name (`name` or `namespace/name`): Chaos Mesh's `selector.pods`, Istio's `hosts`. */
+      names: z.array(z.string().min(1).max(127)).min(1).optional(),
+      /** Workloads on these agents only (Chaos Mesh's `selector.nodes`). */
+      agentNames: z.array(z.string().min(1).max(64)).min(1).optional(),
+      /** Workloads on agents whose labels match (Chaos Mesh's `selector.nodeSelectors`). */
+      agentSelector: LabelSelectorSchema.optional(),
+      /**
+       * The other end, for faults between two sets (Chaos Mesh's `target` and `externalTargets`):
+       * workloads picked the same way, and/or fixed addresses. The fault is placed on each picked
+       * workload once per peer address, scoped to the traffic with that peer (src/fleet/workloads.ts).
+       */
+      peers: z
+        .strictObject({
+          selector: LabelSelectorSchema.optional(),
+          namespaces: z.array(z.string().min(1).max(63)).min(1).optional(),
+          names: z.array(z.string().min(1).max(127)).min(1).optional(),
+          mode: z.enum(MODES, { error: `expected one of ${MODES.join(', ')}` }).optional(),
+          value: numeric.optional(),
+          /** IP addresses, CIDRs or host names (resolved by the agent) outside the fleet. */
+          addresses: z.array(z.string().min(1).max(253)).optional(),
+        })
+        .optional(),
+    })
+    .superRefine((t, ctx) => {
+      const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['value'], message });
+      if (t.on === 'agents') {
+        for (const k of ['namespaces', 'names', 'agentNames', 'agentSelector', 'peers'] as const) {
+          if (t[k] !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: [k],
+              message: `${k} selects workloads: not with on: 'agents'`,
+            });
+        }
       }
-    }
-    if (t.mode === 'one' || t.mode === 'all') {
-      if (t.value !== undefined) issue(`mode ${t.mode} takes no value`);
-      return;
-    }
-    if (t.value === undefined) {
-      issue(`mode ${t.mode} needs a value (${t.mode === 'fixed' ? 'how many agents' : 'a percentage'})`);
-      return;
-    }
-    if (!Number.isInteger(t.value)) issue('expected a whole number (as Chaos Mesh)');
-    else if (t.mode === 'fixed' && t.value < 1) issue('expected at least 1 agent');
-    else if (t.mode !== 'fixed' && (t.value < 1 || t.value > 100))
-      issue('expected a whole percentage from 1 to 100');
-  });
+      if (t.mode === 'one' || t.mode === 'all') {
+        if (t.value !== undefined) issue(`mode ${t.mode} takes no value`);
+        return;
+      }
+      if (t.value === undefined) {
+        issue(`mode ${t.mode} needs a value (${t.mode === 'fixed' ? 'how many agents' : 'a percentage'})`);
+        return;
+      }
+      if (!Number.isInteger(t.value)) issue('expected a whole number (as Chaos Mesh)');
+      else if (t.mode === 'fixed' && t.value < 1) issue('expected at least 1 agent');
+      else if (t.mode !== 'fixed' && (t.value < 1 || t.value > 100))
+        issue('expected a whole percentage from 1 to 100');
+    }),
+);
 export type Targets = z.output<typeof TargetsSchema>;
 
 /** Whether a `targets:` block picks workloads (the agents' hosted workloads) rather than agents. */

@@ -303,7 +303,7 @@ export function manifestNotices(
     const at = pos ? `:${pos.line}:${pos.column}` : '';
     out.push({
       level: 'info',
-      message: `${source}${at}: ${notePathOf(note, manifest.count)}: the manifest's schedule (${describeTiming(s.timing)}) is not kept by \`faultline run\`, which runs the experiment once now; to run it on that schedule, make it a server schedule: \`faultline convert ${source} --schedule\` prints the schedule's body for POST /api/schedules`,
+      message: `${source}${at}: ${notePathOf(note, manifest.count)}: the manifest's schedule (${describeTiming(s.timing)}) is not kept by \`faultline run\`, which runs the experiment once now; to run it on that schedule, make it a server schedule with \`faultline convert ${source} --push --server URL\` (or \`--schedule\` prints the body for POST /api/schedules)`,
     });
   }
   return out;

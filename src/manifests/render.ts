@@ -190,7 +190,9 @@ function addComment(anchor: Anchor, text: string, header: string[]): void {
  */
 export function renderExperimentYaml(input: RenderInput): string {
   const { Document } = yaml();
-  const doc = new Document(input.experiment);
+  // YAML 1.1, as Faultline (and PyYAML) read experiments: keys such as `on` are then quoted, so the
+  // output reads back as the same experiment.
+  const doc = new Document(input.experiment, { version: '1.1' });
   const header: string[] = [];
   const mappedHeader: string[] = [];
   const sourceValue = (n: DocumentNote) => {

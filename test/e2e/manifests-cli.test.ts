@@ -18,6 +18,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'yaml';
+import { parseText } from '../../src/core/parse.js';
 import { WorkloadSchema } from '../../src/core/workload.js';
 import { loadExperimentSource } from '../../src/experiment/load.js';
 import { type Agent, startAgent } from '../../src/fleet/agent.js';
@@ -95,7 +96,12 @@ describe('the fixtures', () => {
       }
       const m = loaded.manifest;
       assert.equal(yaml.code, m.refused.length > 0 ? 2 : 0, `${name}: ${yaml.stderr}`);
-      assert.deepEqual(parse(yaml.stdout), m.experiment, `${name}: the YAML is not the experiment`);
+      // Read back as Faultline reads experiments (YAML 1.1, as PyYAML): `on:` must not turn into true.
+      assert.deepEqual(
+        parseText(yaml.stdout, 'yaml', name).value,
+        m.experiment,
+        `${name}: the YAML does not read back as the experiment`,
+      );
       if (sample.has(f)) {
         const json = await cli(['convert', f, '--format', 'json']);
         clean(json, `convert --format json ${name}`);
@@ -336,7 +342,7 @@ spec:
     clean(r, 'run');
     assert.match(
       r.stderr,
-      /scheduled\.yaml:\d+:\d+: spec\.schedule: the manifest's schedule \(cron "\*\/5 \* \* \* \*"\) is not kept by `faultline run`.*faultline convert scheduled\.yaml --schedule/,
+      /scheduled\.yaml:\d+:\d+: spec\.schedule: the manifest's schedule \(cron "\*\/5 \* \* \* \*"\) is not kept by `faultline run`.*faultline convert scheduled\.yaml --push --server URL/,
     );
     const c = await cli(['convert', f, '--schedule', '--format', 'json', '--name', 'kill-nowhere']);
     clean(c, 'convert --schedule');

@@ -65,3 +65,17 @@ test('filledByWorkload: only absent filled fields and the missing process select
   assert.equal(filledByWorkload({}, [], 'expected one of pid, pidfile, name, pattern'), true);
   assert.equal(filledByWorkload({}, [], 'expected count or percentage, not both'), false);
 });
+
+test('a hand-written `on: workloads` in YAML (read as 1.1, where a bare on is true) still picks workloads', async () => {
+  const { parseText } = await import('../../src/core/parse.js');
+  const { TargetsSchema, onWorkloads } = await import('../../src/core/fleet.js');
+  const parsed = parseText(
+    'on: workloads\nnamespaces: [payment]\nselector: {}\nmode: all\n',
+    'yaml',
+    't.yaml',
+  );
+  assert.ok(Object.hasOwn(parsed.value as object, 'true'), 'YAML 1.1 reads the key as true');
+  const targets = TargetsSchema.parse(parsed.value);
+  assert.equal(targets.on, 'workloads');
+  assert.equal(onWorkloads(targets), true);
+});
