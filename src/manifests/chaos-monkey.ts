@@ -15,6 +15,7 @@ import type { Activity } from '../core/schema.js';
 import { K8S_NAME_PATTERN } from '../core/workload.js';
 import { cronProblem } from '../schedule/cron.js';
 import { type MonkeyTiming, MonkeyTimingSchema } from '../schedule/index.js';
+import { faultAction } from './activity.js';
 import { describe, isRecord, join, list, Notes, record, string } from './notes.js';
 import type { ManifestFormat, Translation } from './types.js';
 
@@ -363,18 +364,16 @@ function translate(doc: Record<string, unknown>): Translation {
       );
   }
 
-  const method: Activity[] = targetsList.map(({ targets }, i) => ({
-    type: 'action',
-    name: targetsList.length > 1 ? `chaos-monkey-kill-${i + 1}` : 'chaos-monkey-kill',
-    provider: {
-      type: 'faultline',
-      module: 'faultline.process',
-      func: 'kill',
-      // Chaos Monkey terminates an instance: nothing gets to shut down cleanly.
-      arguments: { signal: 'SIGKILL' },
-    },
-    targets,
-  })) as unknown as Activity[];
+  // Chaos Monkey terminates an instance: nothing gets to shut down cleanly.
+  const method: Activity[] = targetsList.map(({ targets }, i) =>
+    faultAction(
+      targetsList.length > 1 ? `chaos-monkey-kill-${i + 1}` : 'chaos-monkey-kill',
+      'process',
+      'kill',
+      { signal: 'SIGKILL' },
+      targets as Record<string, unknown>,
+    ),
+  );
 
   return {
     format: 'chaos-monkey',

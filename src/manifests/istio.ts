@@ -10,8 +10,10 @@
  * with that reason. Istio has no duration: the fault lasts the
  * `faultline.io/duration` annotation, or DEFAULT_DURATION_S.
  */
+
 import type { Activity } from '../core/schema.js';
 import { K8S_NAME_PATTERN } from '../core/workload.js';
+import { faultAction } from './activity.js';
 import { describe, goSeconds, isRecord, join, list, Notes, percent, record, string } from './notes.js';
 import type { ManifestFormat, Translation } from './types.js';
 
@@ -142,17 +144,15 @@ function translate(doc: Record<string, unknown>): Translation {
     const base = routeName ?? `${name}-${i}`;
     for (const rule of rules) {
       for (const [m, match] of matches.entries()) {
-        method.push({
-          type: 'action',
-          name: `${base}-${rule.type === 'latency' ? 'delay' : 'abort'}${matches.length > 1 ? `-${m}` : ''}`,
-          provider: {
-            type: 'faultline',
-            module: 'faultline.http',
-            func: 'fault',
-            arguments: { ...rule.args, ...(match ? { match } : {}), duration },
-          },
-          targets: { ...targets, names: [...names], selector: {} },
-        } as Activity);
+        method.push(
+          faultAction(
+            `${base}-${rule.type === 'latency' ? 'delay' : 'abort'}${matches.length > 1 ? `-${m}` : ''}`,
+            'http',
+            'fault',
+            { ...rule.args, ...(match ? { match } : {}), duration },
+            { ...targets, names: [...names], selector: {} },
+          ),
+        );
       }
     }
   }

@@ -7,7 +7,9 @@
  * CloudWatch-alarm stop conditions safeguards over a PromQL expression the
  * user maps to the alarm.
  */
+
 import type { Activity } from '../../core/schema.js';
+import { faultAction } from '../activity.js';
 import { isRecord, join, list, Notes, record, string } from '../notes.js';
 import type { ManifestFormat, Safeguard, Translation } from '../types.js';
 import { translateAction } from './actions.js';
@@ -205,12 +207,7 @@ export function translate(doc: Record<string, unknown>): Translation {
     }
     if (!target) return;
     const args = { ...out.call.args, ...(out.call.seconds > 0 ? { duration: out.call.seconds } : {}) };
-    p.activity = {
-      type: 'action',
-      name,
-      provider: { type: 'faultline', module: out.call.module, func: out.call.func, arguments: args },
-      targets: structuredClone(target.targets),
-    } as Activity;
+    p.activity = faultAction(name, out.call.module, out.call.func, args, structuredClone(target.targets));
   });
 
   // When each action starts: after every action it waits for has ended (FIS's startAfter).

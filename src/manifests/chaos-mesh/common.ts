@@ -43,21 +43,7 @@ export interface Piece {
 
 export const emptyPiece = (): Piece => ({ timeline: [], span: 0 });
 
-/** A Faultline fault action on the workloads `targets` picks; `args` never name a namespace, interface or pid (the agent fills them). */
-export function faultAction(
-  name: string,
-  group: string,
-  func: string,
-  args: Record<string, unknown>,
-  targets: Record<string, unknown>,
-): Activity {
-  return {
-    type: 'action',
-    name,
-    provider: { type: 'faultline', module: `faultline.${group}`, func, arguments: args },
-    targets,
-  } as unknown as Activity;
-}
+export { faultAction } from '../activity.js';
 
 /** Go duration in milliseconds (0 allowed), or undefined with a refused note naming `path`. */
 export function goMillis(notes: Notes, v: unknown, path: string, example = '100ms'): number | undefined {

@@ -15,11 +15,11 @@
  */
 import type { Targets } from '../../core/fleet.js';
 import { parseSelector } from '../../core/fleet.js';
+import { faultAction } from '../activity.js';
 import { join, type Notes, record, string } from '../notes.js';
 import type { Safeguard } from '../types.js';
 import type { EngineParts } from './engine.js';
 import { Env } from './env.js';
-import { fault } from './experiments.js';
 import { numericTolerance } from './probes.js';
 
 export interface DialectParts extends EngineParts {
@@ -173,7 +173,9 @@ export function translateDialect(
     type === 'http_error'
       ? { type, status: code, percentage, duration }
       : { type, latency_ms: latency, percentage, duration };
-  parts.method.push(fault(`${type.replace('_', '-')}-${code ?? latency}`, 'http', 'fault', args, targets));
+  parts.method.push(
+    faultAction(`${type.replace('_', '-')}-${code ?? latency}`, 'http', 'fault', args, targets),
+  );
   parts.hold = duration;
   return parts;
 }

@@ -13,6 +13,7 @@
 
 import { type LabelSelector, parseSelector, type Targets } from '../../core/fleet.js';
 import type { Activity } from '../../core/schema.js';
+import { faultAction } from '../activity.js';
 import type { Notes } from '../notes.js';
 import type { Env } from './env.js';
 
@@ -71,21 +72,6 @@ export const COMMON_ENV = [
 /** Kills at 0, I, 2I, ... while within the duration: Litmus' pod-delete/container-kill loop. */
 const MAX_REPEATS = 500;
 
-export function fault(
-  name: string,
-  group: string,
-  func: string,
-  args: Record<string, unknown>,
-  targets: Targets,
-): Activity {
-  return {
-    type: 'action',
-    name,
-    provider: { type: 'faultline', module: `faultline.${group}`, func, arguments: args },
-    targets,
-  } as Activity;
-}
-
 /** Repeated kills every CHAOS_INTERVAL for the duration (pod-delete, container-kill). */
 function repeatedKills(
   c: ExperimentContext,
@@ -117,7 +103,7 @@ function repeatedKills(
   }
   const actions: Activity[] = [];
   for (let i = 0; i < count; i++) {
-    const a = fault(`${c.name}-${i + 1}`, 'process', 'kill', { ...args }, c.targets);
+    const a = faultAction(`${c.name}-${i + 1}`, 'process', 'kill', { ...args }, c.targets);
     if (i < count - 1) a.pauses = { after: interval };
     actions.push(a);
   }
@@ -139,7 +125,7 @@ function lasting(
   targets = c.targets,
 ): Built {
   return {
-    actions: [fault(c.name, group, func, { ...args, duration: c.duration }, targets)],
+    actions: [faultAction(c.name, group, func, { ...args, duration: c.duration }, targets)],
     hold: c.duration,
   };
 }
