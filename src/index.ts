@@ -145,6 +145,9 @@ export function registerNativeControl(pythonModule: string, factory: ControlFact
   nativeControls.register(pythonModule, factory);
 }
 
+// Other tools' chaos files (Chaos Mesh, Litmus, AWS FIS, Istio, Chaos Monkey) as experiments, with a note
+// per source field (docs/manifests/); the workloads an agent hosts, which their selectors pick (docs/fleet.md).
+export { type Workload, WorkloadSchema, type WorkloadsFile, WorkloadsFileSchema } from './core/workload.js';
 // Game days (docs/gamedays.md): the plan file, the session that runs it, success criteria, the report.
 export {
   evaluateCriteria,
@@ -161,6 +164,13 @@ export {
   StepSkipped,
   type TimelineEvent,
 } from './gameday/index.js';
+export {
+  type FieldNote,
+  FORMATS as MANIFEST_FORMATS,
+  type ManifestSet,
+  type Translation,
+  translateManifests,
+} from './manifests/index.js';
 // Observing runs: Prometheus metrics and OpenTelemetry traces (docs/observability.md).
 export {
   type MetricsServer,

@@ -21,6 +21,15 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
 // `type X` is a type-only export (no runtime value).
 const EXPECTED: Record<string, string[]> = {
   faultline: [
+    'type Workload',
+    'WorkloadSchema',
+    'type WorkloadsFile',
+    'WorkloadsFileSchema',
+    'type FieldNote',
+    'MANIFEST_FORMATS',
+    'type ManifestSet',
+    'translateManifests',
+    'type Translation',
     'type BlackoutWindow',
     'BlackoutWindowSchema',
     'blackoutAt',
