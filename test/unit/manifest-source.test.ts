@@ -198,7 +198,7 @@ describe('a loaded manifest', () => {
     const schedule = notices.find((n) => n.level === 'info');
     assert.match(
       schedule?.message ?? '',
-      /not kept by `faultline run`.*faultline convert f\.yaml --schedule/,
+      /not kept by `faultline run`.*faultline convert f\.yaml --push --server URL/,
     );
   });
 
