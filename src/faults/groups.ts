@@ -38,7 +38,7 @@ export const FAULT_GROUPS = [
       title: 'Process faults',
       doc: 'faults-host.md',
       about:
-        'Kill (irreversible) or pause processes of this host, selected by exactly one of `pid`, `pidfile`, `name` or `pattern`, then `count` or `percentage` of the matches (default: one).',
+        'Kill (irreversible) or pause processes of this host, selected by exactly one of `pid`, `pidfile`, `name`, `pattern` or `cgroup`, then `count` or `percentage` of the matches (default: one).',
     },
   },
   {

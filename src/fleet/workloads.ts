@@ -1,30 +1,3 @@
-/**
- * The agent's side of workloads (src/core/workload.ts): reading its
- * `--workloads FILE`, and turning a fault aimed at one workload into the
- * fault kind and arguments that act on it (applyWorkload). A controller only
- * names the workload (and, for faults between two sets, one peer address);
- * the agent alone knows how its workloads' processes are found and where their
- * network lives, as a kubelet alone knows a pod's cgroup and netns.
- *
- * What each fault family takes from the workload:
- * - process (kill, kill_random, pause): the workload's process finder
- *   (pidfile, name, pattern; cgroup resolved to its one process), `mode: all`
- *   unless the arguments choose (Chaos Mesh's pod-kill kills the pod, not one
- *   of its processes); `containers: [..]` picks named containers' finders.
- * - network: `namespace: workload.netns` (absent: the agent's own namespace);
- *   netem kinds also `interface` (workload.interface, else the namespace's only
- *   non-loopback interface, read with `ip -o link`). With a peer the scope is
- *   the traffic with it: `destination` when leaving (egress), `source` when
- *   arriving (ingress); the controller sends `direction: both` as two faults.
- * - http.fault (inbound: the requests the workload receives, what Istio, Chaos
- *   Mesh's HTTPChaos and Litmus's pod-http-* fault): `api_url`/`proxy` from
- *   workload.proxy, the Faultline proxy in front of it; refused without one.
- * - sdk.enable_fault (outbound: the calls the workload makes, through its
- *   in-process SDK): `service`/`api_url` from workload.sdk, or, with only a
- *   `proxy`, the proxy's HTTP toxics (http_delay, http_abort).
- * A kind the workload cannot take is refused naming the workload and what it lacks.
- */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { FaultlineError } from '../core/errors.js';
 import { parseText } from '../core/parse.js';
@@ -104,16 +77,6 @@ export async function onlyInterface(w: Workload): Promise<string> {
   );
 }
 
-/** The pids cgroup v2 lists for a path (validated by the schema: no `..`). */
-export async function cgroupPids(path: string, root = '/sys/fs/cgroup'): Promise<number[]> {
-  const text = await readFile(`${root}/${path}/cgroup.procs`, 'utf8');
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => /^\d+$/.test(l))
-    .map(Number);
-}
-
 function refusal(w: Pick<Workload, 'namespace' | 'name'>, lacks: string): FaultlineError {
   return new FaultlineError('FAULTLINE_ERR_POLICY', `workload ${workloadRef(w)}: ${lacks}`);
 }
@@ -128,8 +91,6 @@ export interface ApplyOptions {
   peer?: string;
   /** Finds the interface netem kinds shape when the workload names none (default onlyInterface). */
   findInterface?: (w: Workload) => Promise<string>;
-  /** Lists a cgroup's pids (default cgroupPids). */
-  listCgroup?: (path: string) => Promise<number[]>;
 }
 
 /**
@@ -236,13 +197,13 @@ export function splitDirections(
   return d === 'both' ? ['egress', 'ingress'] : [d];
 }
 
-const FINDER_FIELDS = ['pid', 'pidfile', 'name', 'pattern'] as const;
+const FINDER_FIELDS = ['pid', 'pidfile', 'name', 'pattern', 'cgroup'] as const;
 
 async function processArgs(
   kind: string,
   args: Readonly<Record<string, unknown>>,
   w: Workload,
-  options: ApplyOptions,
+  _options: ApplyOptions,
 ): Promise<Record<string, unknown>> {
   const { containers, ...rest } = args as { containers?: unknown } & Record<string, unknown>;
   let finder: ProcessFinder | undefined = w.processes;
@@ -273,18 +234,8 @@ async function processArgs(
     );
   }
   const out: Record<string, unknown> = { ...rest };
-  if (finder.cgroup !== undefined) {
-    const pids = await (options.listCgroup ?? cgroupPids)(finder.cgroup).catch((err: Error) => {
-      throw refusal(w, `cannot read cgroup ${finder.cgroup}: ${err.message}`);
-    });
-    if (pids.length !== 1) {
-      throw refusal(
-        w,
-        `cgroup ${finder.cgroup} holds ${pids.length} processes; a cgroup finder works with exactly one (give a name or pattern for several)`,
-      );
-    }
-    out.pid = pids[0];
-  } else if (finder.pidfile !== undefined) out.pidfile = finder.pidfile;
+  if (finder.cgroup !== undefined) out.cgroup = finder.cgroup;
+  else if (finder.pidfile !== undefined) out.pidfile = finder.pidfile;
   else if (finder.name !== undefined) out.name = finder.name;
   else if (finder.pattern !== undefined) out.pattern = finder.pattern;
   // A pod's fault acts on the whole pod: every matching process unless the arguments choose.

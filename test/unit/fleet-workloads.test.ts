@@ -129,14 +129,11 @@ describe('applyWorkload', () => {
     );
   });
 
-  test('a cgroup finder resolves to its one process, and refuses several', async () => {
+  test("a cgroup finder becomes the process faults' cgroup selector (every process it lists)", async () => {
     const w = wl({ name: 'cg', processes: { cgroup: 'system.slice/x.service' } });
-    const one = await applyWorkload('process-kill', {}, w, { listCgroup: async () => [4242] });
-    assert.equal(one.args.pid, 4242);
-    await assert.rejects(
-      applyWorkload('process-kill', {}, w, { listCgroup: async () => [1, 2] }),
-      /holds 2 processes/,
-    );
+    const { args } = await applyWorkload('process-kill', {}, w);
+    assert.equal(args.cgroup, 'system.slice/x.service');
+    assert.equal(args.mode, 'all');
   });
 
   test('a workload without processes refuses process faults, naming it', async () => {

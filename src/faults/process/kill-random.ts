@@ -29,7 +29,7 @@ export const processKillRandomKind: FaultKind<typeof KillRandomArgsSchema> = {
   expose: {
     group: 'process',
     name: 'kill_random',
-    doc: 'Chaos Monkey: sends a signal (default SIGTERM) to one process chosen at random among those matching pid, pidfile, name or pattern.',
+    doc: 'Chaos Monkey: sends a signal (default SIGTERM) to one process chosen at random among those matching pid, pidfile, name, pattern or cgroup.',
   },
   target: (args) => `${describeSelector(args)} one at random ${normalizeSignal(args.signal) ?? args.signal}`,
   resolveTargets: (args) => resolveSelection(args, ONE, 1),

@@ -1,7 +1,8 @@
 /**
  * Process selection shared by the process faults and `stress.fd_exhaust`:
- * exactly one of `pid`, `pidfile`, `name` (exact /proc/<pid>/comm) or
- * `pattern` (regex on the command line), then which of the matches: `mode`
+ * exactly one of `pid`, `pidfile`, `name` (exact /proc/<pid>/comm),
+ * `pattern` (regex on the command line) or `cgroup` (the processes a cgroup v2
+ * lists, how a systemd unit or a container's processes are found), then which of the matches: `mode`
  * (one, all, random, oldest, newest) and `count` or `percentage`. A name or
  * pattern that matches more processes than the fault acts on, with neither a
  * mode nor an amount, is refused with the candidates listed: picking one of
@@ -23,7 +24,10 @@ import { SafeRegexError, safeRegexCache } from '../../core/safe-regex.js';
 /** Linux truncates comm to 15 bytes (TASK_COMM_LEN 16). */
 export const COMM_MAX = 15;
 
-const SELECTORS = ['pid', 'pidfile', 'name', 'pattern'] as const;
+const SELECTORS = ['pid', 'pidfile', 'name', 'pattern', 'cgroup'] as const;
+
+/** cgroup v2's mount: a `cgroup` selector is a path below it. */
+export const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /**
  * `pattern` runs in RE2 (linear time): a JavaScript RegExp such as `^(a+)+$`
@@ -68,6 +72,12 @@ export const SelectorFields = {
     .describe(
       'select processes whose full command line (arguments joined by spaces) matches this regex (RE2 syntax, linear time)',
     ),
+  cgroup: z
+    .string({ error: 'expected a cgroup path such as system.slice/payment.service' })
+    .regex(/^[A-Za-z0-9_.@:/-]{1,512}$/, 'expected a cgroup path such as system.slice/payment.service')
+    .refine((p) => !p.split('/').includes('..'), 'expected a cgroup path without ..')
+    .optional()
+    .describe(`select the processes a cgroup v2 lists (its cgroup.procs, a path below ${CGROUP_ROOT})`),
 };
 
 export const SELECTION_MODES = ['one', 'all', 'random', 'oldest', 'newest'] as const;
@@ -104,6 +114,7 @@ export type Selector = {
   pidfile?: string | undefined;
   name?: string | undefined;
   pattern?: string | undefined;
+  cgroup?: string | undefined;
 };
 export type Amount = {
   mode?: SelectionMode | undefined;
@@ -150,7 +161,9 @@ export function selectorText(args: Selector): string {
       ? `pidfile ${args.pidfile}`
       : args.name !== undefined
         ? `name=${args.name}`
-        : `pattern /${args.pattern ?? ''}/`;
+        : args.cgroup !== undefined
+          ? `cgroup ${args.cgroup}`
+          : `pattern /${args.pattern ?? ''}/`;
 }
 
 /** A human-readable selector for `faultline status`. */
@@ -529,6 +542,28 @@ async function bootSeconds(): Promise<number | undefined> {
   return text === null ? undefined : parseBootTime(text);
 }
 
+/** The processes a cgroup v2 lists (cgroup.procs); FAULTLINE_ERR_FAULT naming it when it cannot be read. */
+async function cgroupPids(path: string): Promise<Set<number>> {
+  const file = `${CGROUP_ROOT}/${path.replace(/^\/+/, '')}/cgroup.procs`;
+  try {
+    return new Set(parseCgroupProcs(await readFile(file, 'utf8')));
+  } catch (err) {
+    throw new FaultlineError(
+      'FAULTLINE_ERR_FAULT',
+      `cgroup: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+/** cgroup.procs: one process id a line. */
+export function parseCgroupProcs(text: string): number[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number);
+}
+
 async function pidFromFile(file: string): Promise<number> {
   let text: string;
   try {
@@ -574,13 +609,14 @@ export async function selectProcesses(
     }
     matched = [p];
   } else {
+    const inCgroup = sel.cgroup === undefined ? undefined : await cgroupPids(sel.cgroup);
     matched = (await listProcs()).filter(
       (p) =>
         !isKernelThread(p) &&
         p.state !== 'Z' &&
         p.state !== 'X' &&
         protectedReason(p.pid, self, ancestors) === null &&
-        matches(p, sel),
+        (inCgroup ? inCgroup.has(p.pid) : matches(p, sel)),
     );
     if (matched.length === 0) {
       throw new FaultlineError(
