@@ -14,8 +14,11 @@
  *
  * Seeds that need something this machine lacks say so: network delay needs
  * the kernel's sch_netem (absent here: the run must fail clearly and leave
- * nothing behind); HTTP faults (Istio, seed 004's http_error) need an SDK or
- * proxy in front of the workload, not built here: validate and convert only.
+ * nothing behind). HTTP faults (Istio, seed 004's http_error) act on the
+ * requests TO a workload: the pay host runs a built `faultline proxy` in front
+ * of its two HTTP workloads (their --workloads entries name it), real requests
+ * go through it from the root namespace while the run holds the fault, and
+ * the shares of 503s and delayed answers are counted in wide bands.
  * The FIS terminate-instances seed and seed 000's verbatim text (its
  * indentation lost in the document) are refused, exit 2, with the hint.
  */
@@ -23,6 +26,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,15 +125,54 @@ interface WorkloadSpec {
   /** Addresses others reach it at (the host's link addresses). */
   addresses: string[];
   pidfile: string;
+  /** The Faultline proxy in front of its HTTP port (HTTP faults act on the requests to it): its name and listen port. */
+  proxy?: { name: string; port: number };
 }
 
 interface SeedHost extends Host {
   workloads: WorkloadSpec[];
   supervisor?: ChildProcess;
+  /** `faultline proxy` in the host's namespace, in front of its HTTP workloads. */
+  proxy?: ChildProcess;
 }
 
 const ECHO_PORT = 7007;
 const HTTP_PORT = 8080;
+const GATEWAY_PORT = 8090;
+/** The proxy server's control API, on loopback inside the pay host (its agent reaches it there). */
+const PROXY_API = 'http://127.0.0.1:8474';
+
+interface Answer {
+  status?: number;
+  ms: number;
+  error?: string;
+}
+
+/** One GET on a fresh connection (the proxy decides per request; a fresh connection keeps requests independent). */
+function timedGet(url: string): Promise<Answer> {
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - t0 }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error('hang guard: no answer in 30 s')));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ ms: performance.now() - t0, error: err.code ?? err.message }),
+    );
+    req.end();
+  });
+}
+
+/** `n` GETs in batches of `parallel`. */
+async function load(url: string, n: number, parallel: number): Promise<Answer[]> {
+  const out: Answer[] = [];
+  for (let i = 0; i < n; i += parallel)
+    out.push(...(await Promise.all(Array.from({ length: Math.min(parallel, n - i) }, () => timedGet(url)))));
+  return out;
+}
+
+const pct = (part: number, whole: number) => `${((100 * part) / Math.max(1, whole)).toFixed(1)}%`;
 
 const pidOf = async (w: WorkloadSpec) => Number((await readFile(w.pidfile, 'utf8')).trim());
 const startsOf = async (w: WorkloadSpec) => Number(await readFile(`${w.pidfile}.starts`, 'utf8'));
@@ -193,8 +236,12 @@ function shorten(text: string, seconds: number): string {
   const docs = parseAllDocuments(text).map((d) => d.toJS() as any);
   for (const d of docs) {
     if (d?.spec?.duration) d.spec.duration = `${seconds}s`;
-    for (const exp of d?.spec?.experiments ?? []) {
-      for (const e of exp.spec?.components?.env ?? []) {
+    // ChaosEngine's experiments[], and the seeds' dialect's single spec.experiment (seed 004).
+    for (const exp of [
+      ...(d?.spec?.experiments ?? []),
+      ...(d?.spec?.experiment ? [d.spec.experiment] : []),
+    ]) {
+      for (const e of (exp.spec ?? exp).components?.env ?? []) {
         if (e.name === 'TOTAL_CHAOS_DURATION') e.value = String(seconds);
         if (e.name === 'CHAOS_INTERVAL') e.value = String(Math.max(1, Math.floor(seconds / 2)));
       }
@@ -311,6 +358,17 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
       kind: 'http',
       port: HTTP_PORT,
       addresses: [lan.shopPay[1], lan.payDb[0]],
+      proxy: { name: 'payment-service', port: 18080 },
+    });
+    // Seed 004's target: an HTTP service behind the same proxy server.
+    add('pay', {
+      name: 'payment-gateway',
+      namespace: 'prod-checkout',
+      labels: { app: 'payment-gateway' },
+      kind: 'http',
+      port: GATEWAY_PORT,
+      addresses: [lan.shopPay[1]],
+      proxy: { name: 'payment-gateway', port: 18090 },
     });
     add('pay', {
       name: 'payment-gateway',
@@ -381,9 +439,41 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
             addresses: x.addresses,
             ...(x.port ? { ports: [x.port] } : {}),
             ...(x.kind === 'http' ? { http: { url: `http://${h.nsIp}:${x.port}` } } : {}),
+            ...(x.proxy ? { proxy: { api_url: PROXY_API, name: x.proxy.name } } : {}),
           })),
         }),
       );
+      const proxied = h.workloads.filter((x) => x.proxy);
+      if (proxied.length) {
+        // Listeners on the host's address (the test sends from the root namespace); the API stays on loopback.
+        const config = join(work, `${h.label}-proxies.yaml`);
+        await writeFile(
+          config,
+          stringify(
+            proxied.map((x) => ({
+              name: x.proxy!.name,
+              listen: `0.0.0.0:${x.proxy!.port}`,
+              upstream: `127.0.0.1:${x.port}`,
+            })),
+          ),
+        );
+        h.proxy = spawn(
+          'ip',
+          [
+            ...['netns', 'exec', h.ns, process.execPath, BIN, 'proxy'],
+            ...['--port', new URL(PROXY_API).port, '--allow-public-listen', '--config', config],
+          ],
+          { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FAULTLINE_PROXY_TOKEN: '' } },
+        );
+        let err = '';
+        await new Promise<void>((resolve, reject) => {
+          h.proxy!.stderr!.on('data', (d: Buffer) => {
+            err += d.toString();
+            if (/API listening on/.test(err)) resolve();
+          });
+          h.proxy!.once('exit', (c) => reject(new Error(`faultline proxy in ${h.ns} exited ${c}: ${err}`)));
+        });
+      }
       await startAgentIn(h, nats, ['--workloads', file]);
     }
     await until('the HTTP service answers from the root namespace', async () =>
@@ -399,6 +489,11 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
     for (const h of Object.values(hosts)) codes[h.name] = await stopAgent(h);
     const pids: number[] = [];
     for (const h of Object.values(hosts)) {
+      if (h.proxy && h.proxy.exitCode === null) {
+        const done = new Promise((r) => h.proxy!.once('exit', r));
+        h.proxy.kill('SIGTERM');
+        await done;
+      }
       for (const x of h.workloads) pids.push(await pidOf(x).catch(() => 0));
       if (h.supervisor && h.supervisor.exitCode === null) {
         const done = new Promise((r) => h.supervisor!.once('exit', r));
@@ -428,12 +523,26 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
   async function runSeed(
     key: string,
     seconds: number,
-    opts: { where?: Host; during?: () => Promise<void>; vars?: string[] } = {},
+    opts: {
+      where?: Host;
+      during?: () => Promise<void>;
+      vars?: string[];
+      /** When the fault is in place (default: a Faultline rule or qdisc in `where`). */
+      placed?: () => boolean | Promise<boolean>;
+      /** Further changes to the shortened copy, each said where it is made. */
+      edit?: (docs: any[]) => void;
+    } = {},
   ) {
     const file = byKey.get(key)!;
     const text = readFileSync(join(SEEDS, file), 'utf8');
     const copy = join(work, `short-${file.replace(/\.json$/, '.yaml')}`);
-    await writeFile(copy, shorten(text, seconds));
+    let short = shorten(text, seconds);
+    if (opts.edit) {
+      const docs = parseAllDocuments(short).map((d) => d.toJS());
+      opts.edit(docs);
+      short = docs.map((d) => stringify(d)).join('---\n');
+    }
+    await writeFile(copy, short);
     const journal = join(work, `${file}.journal.json`);
     const run = spawn(
       process.execPath,
@@ -452,7 +561,7 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
       const placed = await Promise.race([
         until(
           `a fault in ${opts.where.ns}`,
-          () => faultlineLeftovers(opts.where!.ns).length > 0,
+          opts.placed ?? (() => faultlineLeftovers(opts.where!.ns).length > 0),
           120_000,
         ).then(() => true),
         exited.then(() => false),
@@ -741,13 +850,98 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
     });
   });
 
-  for (const key of ['istio/VirtualService', 'litmus/ChaosExperiment/http_error']) {
-    test(`${key}: run`, (t) => {
-      t.skip(
-        'HTTP faults need an SDK or a Faultline proxy in front of the workload; this test builds neither (validate and convert above)',
-      );
-    });
+  /** The toxic types on each proxy of the pay host's proxy server, read through its API inside the namespace. */
+  function proxyToxics(): Record<string, string[]> {
+    const script = `const r = await fetch('${PROXY_API}/proxies'); const j = await r.json();
+process.stdout.write(JSON.stringify(Object.fromEntries(Object.entries(j).map(([k, v]) => [k, v.toxics.map((t) => t.type)]))));`;
+    return JSON.parse(
+      sh(['ip', 'netns', 'exec', hosts.pay.ns, process.execPath, '--input-type=module', '-e', script]),
+    );
   }
+  const proxyUrl = (x: WorkloadSpec) => `http://${hosts.pay.nsIp}:${x.proxy!.port}/health`;
+
+  test('003 Istio VirtualService (copy: 40% delayed 1 s, 30% aborted 503, 15 s, namespace payment): measured through the proxy in front of payment-service', async (t) => {
+    const key = 'istio/VirtualService';
+    if (!need(t, key)) return;
+    const svc = w('payment', 'payment-service');
+    let answers: Answer[] = [];
+    const r = await runSeed(key, 15, {
+      // The seed's 10% of 5 s and 5% of 503 would take minutes to tell from noise: the copy asks 40% of 1 s
+      // and 30% of 503, for 15 s (the duration annotation), and names the namespace (the seed names none; this
+      // fleet has a payment-service in two namespaces, and only payment's has a proxy in front of it).
+      edit: ([vs]) => {
+        vs.metadata.namespace = 'payment';
+        vs.metadata.annotations = { 'faultline.io/duration': '15s' };
+        vs.spec.http[0].fault.delay = { percentage: { value: 40 }, fixedDelay: '1s' };
+        vs.spec.http[0].fault.abort = { percentage: { value: 30 }, httpStatus: 503 };
+      },
+      where: hosts.pay,
+      placed: () => (proxyToxics()[svc.proxy!.name] ?? []).length === 2,
+      during: async () => {
+        answers = await load(proxyUrl(svc), 100, 25);
+      },
+    });
+    assert.equal(r.code, 0, r.out);
+    const aborted = answers.filter((a) => a.status === 503).length;
+    const passed = answers.filter((a) => a.status === 200);
+    const delayed = passed.filter((a) => a.ms >= 1000).length;
+    assert.equal(aborted + passed.length, answers.length, `only 200s and 503s: ${JSON.stringify(answers)}`);
+    t.diagnostic(
+      `503: ${pct(aborted, 100)} of 100 (30% asked); >= 1 s: ${pct(delayed, passed.length)} of ${passed.length} (40%)`,
+    );
+    assert.ok(aborted >= 15 && aborted <= 45, `503s: ${pct(aborted, 100)} of 100 (asked 30%)`);
+    assert.ok(
+      delayed >= 0.2 * passed.length && delayed <= 0.6 * passed.length,
+      `delayed >= 1 s: ${pct(delayed, passed.length)} of ${passed.length} answered (asked 40%)`,
+    );
+    assert.deepEqual([...new Set(r.outcomes.map((o) => o.workload))], ['payment/payment-service']);
+    assert.deepEqual(proxyToxics(), { 'payment-service': [], 'payment-gateway': [] }, 'no toxic left');
+    const after_ = await load(proxyUrl(svc), 10, 10);
+    assert.ok(
+      after_.every((a) => a.status === 200),
+      'answered again after the run',
+    );
+  });
+
+  test('004 Litmus dialect http_error 503 at 40% (120 s cut to 10 s): 503s through the proxy in front of prod-checkout/payment-gateway; SLO_CHECK on a real Prometheus', async (t) => {
+    const key = 'litmus/ChaosExperiment/http_error';
+    if (!need(t, key)) return;
+    if (PROMETHEUS_SKIP) return t.skip(PROMETHEUS_SKIP);
+    const gw = w('prod-checkout', 'payment-gateway');
+    // The SLO the seed checks: a checkout_success_rate Prometheus scrapes (it holds at 0.99, so the run goes on).
+    const metrics = createHttpServer((_q, s) => s.end('checkout_success_rate 0.99\n'));
+    await new Promise<void>((res) => metrics.listen(0, '127.0.0.1', res));
+    const prom = await startPrometheus([`127.0.0.1:${(metrics.address() as AddressInfo).port}`]);
+    try {
+      await prom.waitFor('checkout_success_rate scraped', async () => {
+        const q = await fetch(`${prom.base}/api/v1/query?query=checkout_success_rate`).then((x) => x.json());
+        return (q as { data?: { result?: unknown[] } }).data?.result?.length === 1;
+      });
+      let answers: Answer[] = [];
+      const r = await runSeed(key, 10, {
+        vars: ['--var', `prometheus_url=${prom.base}`],
+        where: hosts.pay,
+        placed: () => (proxyToxics()[gw.proxy!.name] ?? []).length === 1,
+        during: async () => {
+          answers = await load(proxyUrl(gw), 200, 25);
+        },
+      });
+      assert.equal(r.code, 0, r.out);
+      const aborted = answers.filter((a) => a.status === 503).length;
+      assert.equal(
+        answers.filter((a) => a.status === 200).length + aborted,
+        200,
+        `only 200s and 503s: ${JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 503))}`,
+      );
+      t.diagnostic(`503: ${pct(aborted, 200)} of 200 (40% asked)`);
+      assert.ok(aborted >= 40 && aborted <= 120, `503s: ${pct(aborted, 200)} of 200 (asked 40%)`);
+      assert.deepEqual([...new Set(r.outcomes.map((o) => o.workload))], ['prod-checkout/payment-gateway']);
+      assert.deepEqual(proxyToxics(), { 'payment-service': [], 'payment-gateway': [] }, 'no toxic left');
+    } finally {
+      await prom.stop();
+      await new Promise((res) => metrics.close(res));
+    }
+  });
 
   /** `--var` for the probe URLs a translation parameterised (configuration keys ending in _url, except Prometheus'). */
   async function probeVars(file: string, origin: string): Promise<string[]> {
