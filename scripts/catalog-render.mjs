@@ -151,6 +151,12 @@ const PLACEHOLDERS = {
  * `last`), and a narrow scope where none would mean "everything".
  */
 const EXTRAS = {
+  'faultline.http.fault': {
+    api_url: 'http://127.0.0.1:8474',
+    type: 'http_error',
+    status: 503,
+    percentage: 10,
+  },
   'faultline.process.kill': { name: 'worker' },
   'faultline.process.kill_random': { name: 'worker' },
   'faultline.process.pause': { name: 'worker' },

@@ -19,7 +19,9 @@ import { faultAction } from './activity.js';
 import { describe, isRecord, join, list, Notes, record, string } from './notes.js';
 import type { ManifestFormat, Translation } from './types.js';
 
-const REGION_LABEL = 'topology.kubernetes.io/region';
+// Agent label keys are letters, digits, - and _ (they name NATS subjects): Kubernetes'
+// topology.kubernetes.io/region cannot be one, so the region is the plain `region` label.
+const REGION_LABEL = 'region';
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 
 /** A ConfigMap data entry that holds a Chaos Monkey config. */

@@ -474,7 +474,8 @@ describe('seed manifests: validate, convert and run on workloads (built CLI, nam
           h.proxy!.once('exit', (c) => reject(new Error(`faultline proxy in ${h.ns} exited ${c}: ${err}`)));
         });
       }
-      await startAgentIn(h, nats, ['--workloads', file]);
+      // The Chaos Monkey seed's account is in us-east-1: its kill picks agents labelled with that region.
+      await startAgentIn(h, nats, ['--workloads', file], ['region=us-east-1']);
     }
     await until('the HTTP service answers from the root namespace', async () =>
       fetch(`http://${hosts.pay.nsIp}:${HTTP_PORT}/health`).then(

@@ -112,7 +112,13 @@ export function destroyHost(h: Host): void {
  * Starts the built agent inside the host's namespace and resolves once it
  * registered. `ip netns exec` execs the command: the child's pid is the agent's own.
  */
-export function startAgentIn(h: Host, nats: TestNats, extraArgs: string[] = []): Promise<void> {
+/** Starts the host's agent (labelled host=<label>, plus `labels`, e.g. ['region=us-east-1']). */
+export function startAgentIn(
+  h: Host,
+  nats: TestNats,
+  extraArgs: string[] = [],
+  labels: string[] = [],
+): Promise<void> {
   const child = spawn(
     'ip',
     [
@@ -127,7 +133,7 @@ export function startAgentIn(h: Host, nats: TestNats, extraArgs: string[] = []):
       '--name',
       h.name,
       '--labels',
-      `host=${h.label}`,
+      [`host=${h.label}`, ...labels].join(','),
       '--heartbeat',
       '1s',
       ...extraArgs,

@@ -51,7 +51,7 @@ test('seed 003 (ConfigMap): working hours 09:00-17:00 Mon-Fri, p 0.1, μ 2, a SI
     mode: 'one',
     namespaces: ['production'],
     agentSelector: {
-      matchExpressions: [{ key: 'topology.kubernetes.io/region', operator: 'In', values: ['us-east-1'] }],
+      matchExpressions: [{ key: 'region', operator: 'In', values: ['us-east-1'] }],
     },
     selector: {},
   });
