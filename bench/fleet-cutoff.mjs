@@ -11,12 +11,12 @@
 // cut -> revert is expected between 2/3 of the lease and the lease (plus the agent's check).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { accepting, freePort, until as untilGuarded } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const argv = process.argv.slice(2);
@@ -25,6 +25,7 @@ const leaseMs = flagAt >= 0 ? Number(argv[flagAt + 1]) : 3_000;
 const positional = flagAt >= 0 ? argv.filter((_, i) => i !== flagAt && i !== flagAt + 1) : argv;
 const rounds = Number(positional[0] ?? 20);
 const GUARD_MS = 60_000;
+const until = (what, check) => untilGuarded(what, check, GUARD_MS);
 const SBIN = '/usr/local/sbin:/usr/sbin:/sbin';
 const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:${SBIN}` };
 
@@ -46,35 +47,6 @@ const trySh = (args) => {
     return undefined;
   }
 };
-
-async function until(what, check) {
-  const end = Date.now() + GUARD_MS;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-
-const accepting = (port) =>
-  new Promise((resolve) => {
-    const s = tcpConnect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 
 const { FleetController } = await import(join(root, 'dist/fleet/controller.js'));
 const { parseSelector } = await import(join(root, 'dist/fleet/select.js'));

@@ -18,16 +18,18 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { accepting, freePort, until as untilGuarded } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/faultline.js');
 const probes = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 4000);
 const GUARD_MS = 90_000;
+const until = (what, check, guard = GUARD_MS) => untilGuarded(what, check, guard, 20);
 const HOLD_S = 8;
 const SBIN = '/usr/local/sbin:/usr/sbin:/sbin';
 const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:${SBIN}` };
@@ -54,34 +56,6 @@ if (!existsSync(join(root, 'dist/cli/main.js'))) {
   console.error('run npm run build first (the bench runs the built CLI and agents)');
   process.exit(2);
 }
-
-async function until(what, check, guard = GUARD_MS) {
-  const end = Date.now() + guard;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-const accepting = (port) =>
-  new Promise((resolve) => {
-    const s = tcpConnect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 
 const work = mkdtempSync(join(tmpdir(), 'faultline-bench-manifests-'));
 const agentTakesWorkloads = /--workloads/.test(
