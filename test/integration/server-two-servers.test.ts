@@ -169,7 +169,11 @@ describe('two servers on one PostgreSQL', async () => {
       'the other host’s halt flag to be lifted',
       async () => (await haltState({ home: runner.home })) === null,
     );
-    assert.equal(await haltState({ home: raiser.home }), null);
+    // Each host lifts its own flag when its server learns of the release: the raiser's may come second.
+    await until(
+      'the raiser’s host halt flag to be lifted',
+      async () => (await haltState({ home: raiser.home })) === null,
+    );
     await until('a release event on the other server', () =>
       live.events.some((e, i) => i > 0 && e.event === 'halt' && !e.data.halted),
     );
