@@ -388,9 +388,14 @@ export class HaltWatcher {
     }, this.opts.pollMs ?? 1000);
   }
 
-  private problem(message: string | undefined): void {
-    if (message !== undefined && message !== this.lastProblem) this.opts.onProblem?.(message);
-    this.lastProblem = message;
+  /**
+   * Says a problem once until it changes. `kind` groups messages that are the same problem in other
+   * words: while the database is away its error text changes (a connection terminated, then logins
+   * refused) and that is still one outage, said once.
+   */
+  private problem(message: string | undefined, kind: string | undefined = message): void {
+    if (message !== undefined && kind !== this.lastProblem) this.opts.onProblem?.(message);
+    this.lastProblem = kind;
   }
 
   /** One look at the database and what follows from it; never throws. */
@@ -411,6 +416,7 @@ export class HaltWatcher {
       // The database is away: health says so; the halt in force locally (if any) stays in force.
       this.problem(
         `cannot read the emergency stop from the database: ${(err as Error)?.message ?? String(err)}`,
+        'database unreadable',
       );
       return;
     }
