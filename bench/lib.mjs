@@ -1,5 +1,6 @@
 // What several benchmarks share: waiting on an outcome with a hang guard, a free port, whether a port accepts.
 import { createServer, connect as tcpConnect } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Polls `check` every `step` ms until it returns something truthy; throws naming `what` after `guard` ms. */
@@ -31,3 +32,29 @@ export const accepting = (port) =>
     });
     s.once('error', () => resolve(false));
   });
+
+/**
+ * TCP goodput from a server that sends as fast as it can: `connect` options (host, port, localAddress),
+ * one second of warm-up after the first byte, then bytes counted for `seconds`. Resolves bytes per second.
+ */
+export function goodput(connectOptions, seconds) {
+  return new Promise((resolve, reject) => {
+    const s = tcpConnect(connectOptions);
+    let bytes = 0;
+    let started = false;
+    s.on('data', (d) => {
+      bytes += d.length;
+      if (started) return;
+      started = true;
+      setTimeout(() => {
+        bytes = 0;
+        const t0 = performance.now();
+        setTimeout(() => {
+          s.destroy();
+          resolve((bytes / (performance.now() - t0)) * 1000);
+        }, seconds * 1000);
+      }, 1000);
+    });
+    s.on('error', reject);
+  });
+}

@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { accepting, freePort, until as untilGuarded } from './lib.mjs';
+import { accepting, freePort, goodput, until as untilGuarded } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/faultline.js');
@@ -288,31 +288,12 @@ function connectOnce(h, timeoutMs = 500) {
     s.once('error', (e) => done(e.code));
   });
 }
+const goodputMbit = async (h, seconds = 3) =>
+  ((await goodput({ host: h.nsIp, port: h.tcpBlast, localAddress: h.hostIp }, seconds)) * 8) / 1e6;
+
 async function blockedShare(h, n = 200) {
   const r = await Promise.all(Array.from({ length: n }, () => connectOnce(h)));
   return r.filter((x) => x !== 'ok').length / n;
-}
-
-function goodputMbit(h, seconds = 3) {
-  return new Promise((resolve, reject) => {
-    const s = tcpConnect({ host: h.nsIp, port: h.tcpBlast, localAddress: h.hostIp });
-    let bytes = 0;
-    let started = false;
-    s.on('data', (d) => {
-      bytes += d.length;
-      if (started) return;
-      started = true;
-      setTimeout(() => {
-        bytes = 0;
-        const t0 = performance.now();
-        setTimeout(() => {
-          s.destroy();
-          resolve(((bytes / (performance.now() - t0)) * 1000 * 8) / 1e6);
-        }, seconds * 1000);
-      }, 1000);
-    });
-    s.on('error', reject);
-  });
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;

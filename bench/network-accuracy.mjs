@@ -16,6 +16,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FaultSession, Ledger } from '../dist/faults/index.js';
 import { bandwidthKind, dnsKind, lossKind, partitionKind } from '../dist/faults/network/index.js';
+import { goodput } from './lib.mjs';
 
 const probes = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 10_000);
 const lossOnly = process.argv.includes('--loss-only');
@@ -111,27 +112,7 @@ async function udpLoss(port, n) {
   return 1 - seen.size / n;
 }
 
-function measureRate(port, seconds) {
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: nsIp, port });
-    let bytes = 0;
-    let started = false;
-    s.on('data', (d) => {
-      bytes += d.length;
-      if (started) return;
-      started = true;
-      setTimeout(() => {
-        bytes = 0;
-        const t0 = performance.now();
-        setTimeout(() => {
-          s.destroy();
-          resolve((bytes / (performance.now() - t0)) * 1000);
-        }, seconds * 1000);
-      }, 1000);
-    });
-    s.on('error', reject);
-  });
-}
+const measureRate = (port, seconds) => goodput({ host: nsIp, port }, seconds);
 
 function leftovers() {
   const tables = trySh(['ip', 'netns', 'exec', ns, 'nft', 'list', 'tables'])
