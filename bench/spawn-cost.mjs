@@ -8,19 +8,23 @@
 //  - node spawn +200 MB: the same with 200 MB more touched memory (the fork cost grows with it);
 //  - sh helper: one long-lived /bin/sh forks and execs /usr/bin/true for the Node parent (output to files,
 //    exit status back on its stdout): what a small spawn helper would cost;
+//  - native posix_spawn: the process provider's own way on Linux when `npm run build` could compile
+//    native/spawn.c (src/providers/spawn-native.ts), the same loop through spawnCaptured() (omitted
+//    when the addon was not built);
 //  - python subprocess: subprocess.run(['true'], capture_output=True), when python3 is on PATH.
 // usage: node bench/spawn-cost.mjs [rounds=4] [spawns=200]
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const rounds = Number(process.argv[2] ?? 4);
 const spawns = Number(process.argv[3] ?? 200);
 
-const nodeLoop = `
-import { spawn } from 'node:child_process';
-const keep = [];
-for (let i = 0; i < Number(process.argv[2]); i++) keep.push(Buffer.alloc(1 << 20, 1));
+// A loop of spawns of `true` with both pipes drained, timed in its own process; `setup` runs first and
+// `start` is the expression that starts one child.
+const spawnLoop = (setup, start) => `
+${setup}
 const once = () => new Promise((resolve, reject) => {
-  const c = spawn('true', [], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = ${start};
   c.stdout.resume();
   c.stderr.resume();
   c.on('close', resolve);
@@ -30,6 +34,19 @@ const t = performance.now();
 for (let i = 0; i < ${spawns}; i++) await once();
 console.log((performance.now() - t) / ${spawns});
 `;
+
+const nodeLoop = spawnLoop(
+  `import { spawn } from 'node:child_process';
+const keep = [];
+for (let i = 0; i < Number(process.argv[2]); i++) keep.push(Buffer.alloc(1 << 20, 1));`,
+  `spawn('true', [], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] })`,
+);
+
+const nativeLoop = spawnLoop(
+  `import { spawnCaptured, spawnMechanism } from ${JSON.stringify(new URL('../dist/providers/spawn-native.js', import.meta.url).href)};
+if (spawnMechanism() !== 'posix_spawn') throw new Error('the native addon is not built');`,
+  `spawnCaptured('/usr/bin/true', [])`,
+);
 
 const shHelper = `
 import { spawn } from 'node:child_process';
@@ -75,12 +92,16 @@ print((time.perf_counter() - t) * 1000 / ${spawns})
 `;
 
 const hasPython = spawnSync('python3', ['-c', '0']).status === 0;
+const hasNative = existsSync(new URL('../dist/native/spawn.node', import.meta.url));
 const variants = [
   { name: 'node spawn', argv: [process.execPath, '--input-type=module', '-e', nodeLoop, '--', '0'] },
   {
     name: 'node spawn +200 MB',
     argv: [process.execPath, '--input-type=module', '-e', nodeLoop, '--', '200'],
   },
+  ...(hasNative
+    ? [{ name: 'native posix_spawn', argv: [process.execPath, '--input-type=module', '-e', nativeLoop] }]
+    : []),
   { name: 'sh helper', argv: [process.execPath, '--input-type=module', '-e', shHelper] },
   ...(hasPython ? [{ name: 'python subprocess', argv: ['python3', '-c', pyLoop] }] : []),
 ];
@@ -99,6 +120,8 @@ variants.forEach((v, i) => {
   console.log(`${v.name.padEnd(20)} ${median(results[i]).toFixed(2)} ms`);
 });
 if (!hasPython) console.log('python3 not on PATH: its line is left out');
+if (!hasNative)
+  console.log('dist/native/spawn.node not built (npm run build needs a C compiler): its line is left out');
 variants.forEach((v, i) => {
   console.log(`RESULT spawn_${v.name.replace(/[^a-z0-9]+/gi, '_')}_ms=${median(results[i]).toFixed(2)}`);
 });

@@ -11,9 +11,10 @@
  * FAULTLINE_MAX_OUTPUT_BYTES (1 MiB by default): the rest is still read (the
  * process is never blocked on a full pipe) but dropped, and a marker says so.
  * The child runs in its own process group so that a timeout or an abort also
- * ends what a shell started; its stdin is /dev/null.
+ * ends what a shell started; its stdin is /dev/null. It is started by
+ * spawn-native.ts: posix_spawn where the addon was built (Node 20's own spawn
+ * forks the whole process, twice the cost of a short command), else child_process.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { homedir, constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -22,6 +23,7 @@ import { isDict, pyStr } from '../core/python.js';
 import type { ProcessProvider } from '../core/schema.js';
 import { type LongTimeout, secondsToMs, setLongTimeout } from '../core/timers.js';
 import type { ProviderRunner } from '../engine/context.js';
+import { spawnCaptured } from './spawn-native.js';
 import { abortedError, BoundedOutput, maxOutputBytes } from './util.js';
 
 export interface ProcessOutput {
@@ -129,7 +131,7 @@ export const processProvider: ProviderRunner<ProcessProvider> = {
     const limit = maxOutputBytes();
 
     return new Promise<ProcessOutput>((resolve, reject) => {
-      const child = spawn(cmd, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnCaptured(cmd, argv);
       const out = new BoundedOutput(limit);
       const err = new BoundedOutput(limit);
       child.stdout.on('data', (b: Buffer) => out.push(b));
