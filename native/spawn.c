@@ -11,7 +11,7 @@
  * stdin is /dev/null, stdout and stderr are pipes whose read ends the caller owns (close-on-exec), the
  * child leads a new session (its own process group, as Node's `detached: true`), every signal is reset
  * to its default and unblocked (Node ignores SIGPIPE, and a child must not inherit that). A failure to
- * start throws an Error whose `code` is the errno name (ENOENT, EACCES, ...), as Node's spawn reports.
+ * start throws an Error carrying the errno number (`errno`); the caller names it.
  * onExit(code, signal) is called once on the JS thread when the child ends: code -1 when a signal
  * (its number) ended it. A small detached thread per child waits for it: libuv reaps only the pids it
  * started itself, so it never takes this child's status.
@@ -23,7 +23,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -40,25 +39,6 @@ typedef struct {
   int code;
   int signal;
 } outcome_t;
-
-static const char *errno_name(int err) {
-  switch (err) {
-  case ENOENT: return "ENOENT";
-  case EACCES: return "EACCES";
-  case ENOEXEC: return "ENOEXEC";
-  case ENOTDIR: return "ENOTDIR";
-  case ENOMEM: return "ENOMEM";
-  case EAGAIN: return "EAGAIN";
-  case EMFILE: return "EMFILE";
-  case ENFILE: return "ENFILE";
-  case E2BIG: return "E2BIG";
-  case ELOOP: return "ELOOP";
-  case ENAMETOOLONG: return "ENAMETOOLONG";
-  case ETXTBSY: return "ETXTBSY";
-  case EPERM: return "EPERM";
-  default: return "EIO";
-  }
-}
 
 static void *wait_child(void *arg) {
   waiter_t *w = arg;
@@ -118,13 +98,13 @@ static void free_argv(char **argv, uint32_t n) {
   free(argv);
 }
 
-static void throw_errno(napi_env env, int err, const char *file) {
-  char message[512];
-  snprintf(message, sizeof message, "spawn %s %s", file, errno_name(err));
-  napi_value code, msg, error;
-  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
-  napi_create_error(env, code, msg, &error);
+/* Throws an Error whose `errno` is the (positive) errno: spawn-native.ts names it as Node does. */
+static void throw_errno(napi_env env, int err) {
+  napi_value msg, error, number;
+  napi_create_string_utf8(env, strerror(err), NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_int32(env, err, &number);
+  napi_set_named_property(env, error, "errno", number);
   napi_throw(env, error);
 }
 
@@ -172,8 +152,8 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
       if (err[i] >= 0) close(err[i]);
     }
     free_argv(argv, n);
-    throw_errno(env, e, file);
     free(file);
+    throw_errno(env, e);
     return NULL;
   }
 
@@ -202,8 +182,8 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   if (rc != 0) {
     close(out[0]);
     close(err[0]);
-    throw_errno(env, rc, file);
     free(file);
+    throw_errno(env, rc);
     return NULL;
   }
   free(file);
@@ -233,7 +213,7 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     waitpid(pid, NULL, 0);
     close(out[0]);
     close(err[0]);
-    throw_errno(env, EAGAIN, "(waiter thread)");
+    throw_errno(env, EAGAIN);
     return NULL;
   }
 

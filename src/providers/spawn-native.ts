@@ -14,6 +14,7 @@ import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { PassThrough, type Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorName } from 'node:util';
 
 export interface CapturedChild {
   readonly pid: number | undefined;
@@ -83,19 +84,22 @@ class NativeChild extends EventEmitter implements CapturedChild {
         exit = signal ? [null, SIGNAL_NAMES.get(signal) ?? null] : [code, null];
         closed();
       });
-    } catch (err) {
-      // As child_process reports it: asynchronously, as an `error` event, with empty streams.
+    } catch (thrown) {
+      // As child_process reports it: asynchronously, an `error` event named by the errno, empty streams.
       this.stdout = ended();
       this.stderr = ended();
-      const e = err as NodeJS.ErrnoException;
-      const errno = constants.errno[e.code as keyof typeof constants.errno];
-      Object.assign(e, {
-        errno: errno ? -errno : undefined,
-        syscall: `spawn ${file}`,
-        path: file,
-        spawnargs: argv,
-      });
-      process.nextTick(() => this.emit('error', e));
+      const errno = (thrown as { errno?: unknown }).errno;
+      const code = typeof errno === 'number' ? getSystemErrorName(-errno) : undefined;
+      const error = code
+        ? Object.assign(new Error(`spawn ${file} ${code}`), {
+            code,
+            errno: -(errno as number),
+            syscall: `spawn ${file}`,
+            path: file,
+            spawnargs: argv,
+          })
+        : thrown;
+      process.nextTick(() => this.emit('error', error));
       return;
     }
     const [pid, out, err] = started;
