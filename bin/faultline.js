@@ -6,6 +6,7 @@
 //    anything but `halt [--reason R]` with any of the global options: src/cli/fast-halt.ts).
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
@@ -36,7 +37,11 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
       process.exitCode = 1;
     }
   } else {
-    const { main } = await import('../dist/cli/main.js');
+    // The CLI from its one-file bundle with compiled code cached (src/cli/bundle.ts), else module by module.
+    const { loadBundledMain } = await import('../dist/cli/bundle.js');
+    const main =
+      loadBundledMain(fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))) ??
+      (await import('../dist/cli/main.js')).main;
     process.exitCode = await main(process.argv);
   }
 }

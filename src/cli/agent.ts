@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { parseDuration } from '../core/duration.js';
 import { FaultlineError } from '../core/errors.js';
-import { NAME_PATTERN } from '../fleet/protocol.js';
+import { NAME_PATTERN } from '../fleet/constants.js';
 import { type NatsFlags, natsConnectOptions, withNatsOptions } from './nats-options.js';
 import type { Output } from './output.js';
 import { waitForSignal } from './wait-signal.js';

@@ -12,8 +12,6 @@ import { FaultlineError } from '../core/errors.js';
 // The NATS clients load only when a fleet command runs, not at every CLI start.
 import type { FleetAgent, FleetController, FleetTargets } from '../fleet/controller.js';
 import type { FleetFault } from '../fleet/protocol.js';
-import { formatSelector } from '../fleet/select.js';
-import { workloadsText } from '../fleet/status.js';
 import { type NatsFlags, natsConnectOptions, withNatsOptions } from './nats-options.js';
 import { type Output, printJsonDocument, printText } from './output.js';
 
@@ -49,6 +47,8 @@ async function open(flags: NatsFlags): Promise<FleetController> {
 }
 
 export async function fleetCommand(flags: NatsFlags & { json?: boolean }, _out: Output): Promise<number> {
+  // Here, not at the top: the CLI's start (every command) would build the selector schemas.
+  const { workloadsText } = await import('../fleet/select.js');
   const ctl = await open(flags);
   try {
     const agents = await ctl.agents();
@@ -159,6 +159,7 @@ function dryRunLines(fault: string, plan: Awaited<ReturnType<FleetController['pl
 }
 
 export async function fleetInjectCommand(req: FleetInjectRequest, out: Output): Promise<number> {
+  const { formatSelector } = await import('../fleet/select.js');
   const policies = await blastRadius(req.settings);
   const ctl = await open(req.nats);
   const signals = new AbortController();

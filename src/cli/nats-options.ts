@@ -5,7 +5,8 @@
  * that they do not show in the process list.
  */
 import type { Command } from 'commander';
-import { DEFAULT_NATS_URL, type FleetConnectOptions } from '../fleet/connect.js';
+import type { FleetConnectOptions } from '../fleet/connect.js';
+import { DEFAULT_NATS_URL } from '../fleet/constants.js';
 
 export interface NatsFlags {
   nats?: string;

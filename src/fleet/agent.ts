@@ -29,6 +29,7 @@ import { recoverOrphans } from '../lib/faults.js';
 import { FaultSession } from '../lib/session.js';
 import { VERSION } from '../version.js';
 import { connectFleet, type FleetConnection, type FleetConnectOptions } from './connect.js';
+import { NAME_PATTERN } from './constants.js';
 import { exemptControlPlane } from './exemptions.js';
 import {
   type AgentCommand,
@@ -46,7 +47,6 @@ import {
   type InjectCommandSchema,
   LabelsSchema,
   LeaseRenewalSchema,
-  NAME_PATTERN,
   renewSubject,
 } from './protocol.js';
 import { applyWorkload } from './workloads.js';

@@ -10,6 +10,7 @@ import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManage
 import { type KV, Kvm } from '@nats-io/kv';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { FaultlineError } from '../core/errors.js';
+import { DEFAULT_NATS_URL } from './constants.js';
 import {
   AGENTS_BUCKET,
   CONTROL_BUCKET,
@@ -17,9 +18,6 @@ import {
   EVENTS_SUBJECT_PREFIX,
   LEASES_BUCKET,
 } from './protocol.js';
-
-/** Where the fleet's NATS is when nothing says otherwise (the flags, FAULTLINE_NATS_URL). */
-export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
 export interface FleetConnectOptions {
   /** One URL or a comma-separated list (`nats://host:4222`). */

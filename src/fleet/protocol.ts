@@ -28,6 +28,7 @@
  */
 import { z } from 'zod';
 import { WorkloadSummarySchema } from '../core/workload.js';
+import { NAME_PATTERN } from './constants.js';
 
 export const AGENTS_BUCKET = 'faultline_agents';
 export const LEASES_BUCKET = 'faultline_leases';
@@ -41,7 +42,6 @@ export const DEFAULT_HEARTBEAT_MS = 1_000;
 export const DEFAULT_LEASE_MS = 3_000;
 
 /** Agent names and labels become subjects and KV keys: letters, digits, `-`, `_` only. */
-export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const AgentNameSchema = z.string().regex(NAME_PATTERN, {
   error: 'expected 1-64 letters, digits, - or _ (an agent name becomes a NATS subject)',
 });

@@ -359,19 +359,3 @@ export async function fleetStatus(
   ]);
   return joinFleetStatus({ agents, leases, ...(halt ? { halt } : {}), now: (options.now ?? Date.now)() });
 }
-
-/**
- * An agent's workloads as one cell (`payment/api{app=api} web/front{app=web}`),
- * for `faultline fleet`'s listing; `-` when it hosts none.
- */
-export function workloadsText(agent: Pick<FleetAgent, 'workloads'>, limit = 6): string {
-  const ws = agent.workloads ?? [];
-  if (ws.length === 0) return '-';
-  const shown = ws.slice(0, limit).map((w) => {
-    const labels = Object.entries(w.labels)
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
-    return `${w.namespace}/${w.name}${labels ? `{${labels}}` : ''}`;
-  });
-  return `${shown.join(' ')}${ws.length > limit ? ` (+${ws.length - limit})` : ''}`;
-}

@@ -9,9 +9,9 @@
 import { FaultlineError } from '../core/errors.js';
 import type { Journal } from '../core/journal.js';
 import type { RunEvent } from '../engine/events.js';
-import { type MetricsServer, startMetricsServer } from '../observe/metrics-server.js';
+import type { MetricsServer } from '../observe/metrics-server.js';
 import { Notifier, type RunFacts, type Webhook, WebhookSchema } from '../observe/notify.js';
-import { attachTracer } from '../observe/otel.js';
+import type { Tracing } from '../observe/otel.js';
 import { RunMetrics } from '../observe/run-metrics.js';
 
 /** A Prometheus scrape endpoint serving the run's metrics. */
@@ -77,10 +77,17 @@ export async function startRunObservers(options: ObserverOptions): Promise<RunOb
   const warn = (message: string) => options.onNotice('warn', message);
   const notifier = new Notifier(hooks, warn);
   // Traces go where the standard OTEL_EXPORTER_OTLP_* variables say; off when they say nothing.
-  const tracing = attachTracer(undefined, options.env, warn);
+  // The exporter (and node:http, node:https, node:zlib with it) loads only when one of them is set:
+  // a run's start is measured against Chaos Toolkit's (docs/benchmarks.md).
+  const e = options.env;
+  const tracing: Tracing =
+    e.OTEL_TRACES_EXPORTER || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || e.OTEL_EXPORTER_OTLP_ENDPOINT
+      ? (await import('../observe/otel.js')).attachTracer(undefined, e, warn)
+      : { onEvent: () => {}, flush: async () => {} };
   const metrics = new RunMetrics();
   let server: MetricsServer | undefined;
   if (m) {
+    const { startMetricsServer } = await import('../observe/metrics-server.js');
     server = await startMetricsServer({
       port: m.port,
       host: m.host,

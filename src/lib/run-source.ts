@@ -40,7 +40,8 @@ import {
 } from '../experiment/settings.js';
 import { loadVarFiles, mergeOverrides, type Overrides } from '../experiment/vars.js';
 import { faultlineHome } from '../faults/home.js';
-import { DEFAULT_NATS_URL, type FleetConnectOptions } from '../fleet/connect.js';
+import type { FleetConnectOptions } from '../fleet/connect.js';
+import { DEFAULT_NATS_URL } from '../fleet/constants.js';
 import type { Webhook } from '../observe/notify.js';
 import {
   type BlackoutRule,
