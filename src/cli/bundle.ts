@@ -31,7 +31,8 @@ export function loadBundledMain(bundle: string): Main | undefined {
   // (vm's importModuleDynamically) is lost when V8 takes its code from the cache on Node 20 ("A dynamic
   // import callback was not specified"), so imports go through this module's. Specifiers are file
   // URLs or packages, which resolve the same from here as from any file under dist/.
-  const wrapped = `(function (exports, require, module, __filename, __dirname, __faultlineImport) {${source}\n})`;
+  // import.meta.resolve likewise comes from here (`__faultlineMetaResolve`): a script has no import.meta.
+  const wrapped = `(function (exports, require, module, __filename, __dirname, __faultlineImport, __faultlineMetaResolve) {${source}\n})`;
   const script = new vm.Script(wrapped, { filename: bundle, cachedData });
   // Written at exit, so that it holds what this run compiled too. A cache V8 rejects (another Node
   // version, other V8 flags) is replaced; a directory that cannot be written is left alone.
@@ -44,6 +45,7 @@ export function loadBundledMain(bundle: string): Main | undefined {
     bundle,
     dirname(bundle),
     (specifier: string) => import(specifier),
+    (specifier: string) => import.meta.resolve(specifier),
   );
   return mod.exports.main;
 }

@@ -9,7 +9,7 @@
  */
 import { lstat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { createInterface, type Interface } from 'node:readline';
+import type { Interface } from 'node:readline';
 import type { Command } from 'commander';
 import { escapeControlChars } from '../core/control-chars.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
@@ -193,6 +193,8 @@ class GameDayConsole {
   constructor(
     private readonly out: Output,
     private readonly handlers: { note(text: string): void; stop(why: string): void },
+    // node:readline, which the command loads when it runs (main.ts imports this module on every start).
+    createInterface: typeof import('node:readline').createInterface,
   ) {
     this.#rl = createInterface({
       input: process.stdin,
@@ -403,10 +405,14 @@ export async function gameDayRunCommand(file: string, flags: GameDayRunFlags, ou
     session?.stop(user, why);
   };
   const terminal = interactive
-    ? new GameDayConsole(out, {
-        note: (text) => session?.note(scribe, text),
-        stop,
-      })
+    ? new GameDayConsole(
+        out,
+        {
+          note: (text) => session?.note(scribe, text),
+          stop,
+        },
+        (await import('node:readline')).createInterface,
+      )
     : undefined;
   const onSignal = (sig: NodeJS.Signals) => stop(sig === 'SIGINT' ? 'Ctrl-C' : sig);
   process.on('SIGINT', onSignal);

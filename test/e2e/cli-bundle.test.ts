@@ -28,8 +28,14 @@ describe('the CLI bundle', () => {
   const SAME_OUTPUT: [string, string[]][] = [
     ['validate of YAML', ['validate', join(FIXTURES, 'experiment', 'valid.yaml')]],
     ['validate of an invalid file (exit 2)', ['validate', join(FIXTURES, 'experiment', 'invalid.yaml')]],
-    ['validate of a JavaScript module', ['validate', join(FIXTURES, 'experiment', 'experiment.mjs')]],
-    ['validate of a TypeScript module (tsx)', ['validate', join(FIXTURES, 'experiment', 'experiment.ts')]],
+    [
+      'validate of a JavaScript module (import())',
+      ['validate', '--import-modules', join(FIXTURES, 'experiment', 'experiment.mjs')],
+    ],
+    [
+      'validate of a TypeScript module (tsx)',
+      ['validate', '--import-modules', join(FIXTURES, 'experiment', 'experiment.ts')],
+    ],
     ['an unknown option', ['validate', '--no-such-flag']],
     ['help', ['run', '--help']],
     ['the schema (import.meta-relative files)', ['schema']],
@@ -46,6 +52,20 @@ describe('the CLI bundle', () => {
       );
     });
   }
+
+  test('a run of the TypeScript example (tsx, imported from the bundle)', async () => {
+    for (const way of ['bundle', 'modules']) {
+      const journal = join(suite.work, `journal-ts-${way}.json`);
+      const r = await runCli(
+        ['run', join(ROOT, 'examples', 'typescript', 'experiment.ts'), '--journal-path', journal],
+        {
+          env: { ...suite.env, ...(way === 'modules' ? { FAULTLINE_BUNDLE: '0' } : {}) },
+        },
+      );
+      assert.equal(r.code, 0, `${way}: ${r.stderr}`);
+      assert.equal((await journalOf(journal)).status, 'completed', way);
+    }
+  });
 
   test('a run whose node provider imports a module of the user’s (import() from the bundle)', async () => {
     const experiment = join(suite.work, 'node-provider.json');
