@@ -256,3 +256,17 @@ function splitTopLevel(text: string, fail: (why: string) => never): string[] {
   parts.push(text.slice(start));
   return parts;
 }
+
+/**
+ * Whether any activity of an experiment runs on the fleet (has `targets:`). Here, not beside
+ * runFleet (lib/fleet-run.ts): a run that uses no fleet does not load the fleet's code.
+ */
+export function usesFleet(experiment: {
+  method?: readonly unknown[];
+  rollbacks?: readonly unknown[];
+}): boolean {
+  const lists = [experiment.method, experiment.rollbacks];
+  return lists.some((list) =>
+    (list ?? []).some((a) => typeof a === 'object' && a !== null && 'targets' in a),
+  );
+}

@@ -8,7 +8,6 @@
 import type { BlastRadiusPolicy } from '../core/blast-radius.js';
 import { FaultlineError } from '../core/errors.js';
 import type { FleetFault, Targets } from '../core/fleet.js';
-import type { Experiment } from '../core/schema.js';
 import { workloadRef } from '../core/workload.js';
 import type { FleetRunner } from '../engine/context.js';
 import type { FleetConnectOptions } from '../fleet/connect.js';
@@ -26,14 +25,6 @@ export interface RunFleetOptions {
   blastRadius: readonly BlastRadiusPolicy[];
   /** How long an agent keeps a fault without a renewal (default the protocol's). */
   leaseMs?: number;
-}
-
-/** Whether any activity of the experiment runs on the fleet. */
-export function usesFleet(experiment: Experiment): boolean {
-  const lists = [experiment.method, experiment.rollbacks];
-  return lists.some((list) =>
-    (list ?? []).some((a) => typeof a === 'object' && a !== null && 'targets' in a),
-  );
 }
 
 /** The alive agents and their labels, for a selector that matched none of them. */

@@ -18,6 +18,7 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { providerRegistry, providerTypesIn } from '../compose.js';
 import { FaultlineError, formatIssue, type Issue } from '../core/errors.js';
+import { usesFleet } from '../core/fleet.js';
 import type { Journal } from '../core/journal.js';
 import { checkPolicies, type GrantedApproval, type PolicyDecision } from '../core/policy.js';
 import { checkOutputPath } from '../core/safe-write.js';
@@ -51,7 +52,7 @@ import {
   nextChange,
   settingsBlackouts,
 } from '../schedule/blackout.js';
-import { type RunFleet, runFleet, usesFleet } from './fleet-run.js';
+import type { RunFleet } from './fleet-run.js';
 import { type MetricsOptions, startRunObservers } from './observers.js';
 import { checkReportSpecs, type ReportSpec, writeJournalFile, writeRunReports } from './output-files.js';
 import { runExperiment } from './run.js';
@@ -332,10 +333,13 @@ export async function runFromSource(
     });
     // Fault actions with `targets:` go to the fleet; a run without one never connects to NATS.
     fleet = usesFleet(experiment)
-      ? runFleet(options.fleet ?? { servers: env.FAULTLINE_NATS_URL ?? DEFAULT_NATS_URL }, {
-          runId,
-          blastRadius: blastRadiusPolicies(experiment, settingsBlastRadius(settings)),
-        })
+      ? (await import('./fleet-run.js')).runFleet(
+          options.fleet ?? { servers: env.FAULTLINE_NATS_URL ?? DEFAULT_NATS_URL },
+          {
+            runId,
+            blastRadius: blastRadiusPolicies(experiment, settingsBlastRadius(settings)),
+          },
+        )
       : undefined;
     // The run's own signal: the caller's, and a blackout opening during the run.
     const interrupt = new AbortController();
