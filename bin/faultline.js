@@ -39,9 +39,10 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   } else {
     // The CLI from its one-file bundle with compiled code cached (src/cli/bundle.ts), else module by module.
     const { loadBundledMain } = await import('../dist/cli/bundle.js');
+    const entry = new URL('../dist/cli/main.js', import.meta.url);
     const main =
-      loadBundledMain(fileURLToPath(new URL('../dist/cli.cjs', import.meta.url))) ??
-      (await import('../dist/cli/main.js')).main;
+      loadBundledMain(fileURLToPath(new URL('../dist/cli.cjs', import.meta.url)), fileURLToPath(entry)) ??
+      (await import(entry.href)).main;
     process.exitCode = await main(process.argv);
   }
 }

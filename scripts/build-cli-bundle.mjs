@@ -2,8 +2,8 @@
 // Bundles the CLI (dist/cli/main.js and everything it imports, lazily imported modules included)
 // into one CommonJS file, dist/cli.cjs, which bin/faultline.js runs with a V8 code cache
 // (src/cli/bundle.ts). Measured on 2 cores (docs/benchmarks.md): resolving, reading and compiling
-// ~165 ES modules one by one was about half of what `faultline validate` cost; one file with its
-// compiled code cached skips most of both. CommonJS because Node 20 can cache compiled code only for
+// the CLI's ES modules one by one was about half of what `faultline validate` cost; one file with
+// its compiled code cached skips most of both. CommonJS because Node 20 can cache compiled code only for
 // scripts (vm.Script's cachedData), not for ES modules.
 // The modules under dist/ are rewritten on the way in: `import.meta` has no meaning in a script,
 // so each file's own URL is kept (relative to the bundle, so an installed copy still finds

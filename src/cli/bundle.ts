@@ -1,19 +1,26 @@
 // Loads the CLI from its one-file bundle (dist/cli.cjs, scripts/build-cli-bundle.mjs) with V8's
 // compiled-code cache, which Node 20 offers for scripts only (vm.Script's cachedData). Resolving,
 // reading and compiling the CLI's modules one by one was about half of what `faultline validate`
-// cost (docs/benchmarks.md). Without the bundle, or with FAULTLINE_BUNDLE=0, this returns undefined
-// and bin/faultline.js imports dist/cli/main.js as before; the two run the same code.
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// cost (docs/benchmarks.md). Without the bundle, with one older than the module it was built from,
+// or with FAULTLINE_BUNDLE=0, this returns undefined and bin/faultline.js imports dist/cli/main.js
+// as before; the two run the same code.
+import { readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import vm from 'node:vm';
 
 export type Main = (argv: string[]) => Promise<number>;
 
-export function loadBundledMain(bundle: string): Main | undefined {
+/**
+ * `main` from the bundle, or undefined when it should not be used. `entry` is the module it was built
+ * from: a bundle older than it is stale (`tsc` ran since, `npm run build` did not) and would run old
+ * code. (npm gives every file of an installed package the same time: equal is not older.)
+ */
+export function loadBundledMain(bundle: string, entry: string): Main | undefined {
   if (process.env.FAULTLINE_BUNDLE === '0') return undefined;
   let source: string;
   try {
+    if (statSync(bundle).mtimeMs < statSync(entry).mtimeMs) return undefined;
     // esbuild writes ASCII only (non-ASCII escaped), and latin1 skips UTF-8 decoding of megabytes.
     source = readFileSync(bundle, 'latin1');
   } catch {

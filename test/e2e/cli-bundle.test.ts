@@ -7,7 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadBundledMain } from '../../src/cli/bundle.js';
@@ -105,20 +114,24 @@ describe('the CLI bundle', () => {
 
 describe('the code cache', () => {
   // A copy of the bundle with the package.json it reads its version from, so the cache beside it is
-  // this test's own.
+  // this test's own, and a stand-in for the module it was built from, older than the copy.
   const layout = () => {
     const dir = join(ROOT, 'node_modules', '.cache', `faultline-bundle-test-${process.pid}`);
     rmSync(dir, { recursive: true, force: true });
-    mkdirSync(join(dir, 'dist'), { recursive: true });
+    mkdirSync(join(dir, 'dist', 'cli'), { recursive: true });
     copyFileSync(BUNDLE, join(dir, 'dist', 'cli.cjs'));
     copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-    return { dir, bundle: join(dir, 'dist', 'cli.cjs'), cache: join(dir, 'dist', 'cli.cjs.cache') };
+    const entry = join(dir, 'dist', 'cli', 'main.js');
+    writeFileSync(entry, '');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(entry, hourAgo, hourAgo);
+    return { dir, entry, bundle: join(dir, 'dist', 'cli.cjs'), cache: join(dir, 'dist', 'cli.cjs.cache') };
   };
   // `faultline --version` through loadBundledMain in a child of its own (the cache is written at exit).
-  const version = (bundle: string) => {
+  const version = (l: { bundle: string; entry: string }) => {
     const script = [
       `import { loadBundledMain } from ${JSON.stringify(join(ROOT, 'dist', 'cli', 'bundle.js'))};`,
-      `const main = loadBundledMain(${JSON.stringify(bundle)});`,
+      `const main = loadBundledMain(${JSON.stringify(l.bundle)}, ${JSON.stringify(l.entry)});`,
       "if (!main) { console.error('no bundle'); process.exit(3); }",
       "process.exitCode = await main([process.execPath, 'faultline', '--version']);",
     ].join('\n');
@@ -129,12 +142,12 @@ describe('the code cache', () => {
   test('is written by the first run, then used as it is', () => {
     const l = layout();
     try {
-      const first = version(l.bundle);
+      const first = version(l);
       assert.equal(first.status, 0, first.stderr);
       assert.equal(first.stdout.trim(), VERSION);
       const written = statSync(l.cache);
       assert.ok(written.size > 10_000, `a cache of ${written.size} bytes`);
-      const second = version(l.bundle);
+      const second = version(l);
       assert.equal(second.status, 0, second.stderr);
       assert.equal(second.stdout.trim(), VERSION);
       assert.equal(statSync(l.cache).mtimeMs, written.mtimeMs, 'an accepted cache is not rewritten');
@@ -147,7 +160,7 @@ describe('the code cache', () => {
     const l = layout();
     try {
       writeFileSync(l.cache, 'not a V8 code cache');
-      const r = version(l.bundle);
+      const r = version(l);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim(), VERSION);
       assert.ok(statSync(l.cache).size > 10_000, 'replaced by a real cache');
@@ -161,7 +174,7 @@ describe('the code cache', () => {
     try {
       // A directory where the file should be: reading and renaming onto it both fail.
       mkdirSync(l.cache);
-      const r = version(l.bundle);
+      const r = version(l);
       assert.equal(r.status, 0, r.stderr);
       assert.equal(r.stdout.trim(), VERSION);
       assert.ok(statSync(l.cache).isDirectory(), 'left as it was');
@@ -171,12 +184,28 @@ describe('the code cache', () => {
     }
   });
 
+  test('a bundle older than the module it was built from is stale: the modules run', () => {
+    const l = layout();
+    try {
+      assert.equal(version(l).status, 0, 'the fresh copy is used');
+      // `tsc` ran after the bundle was built.
+      const later = new Date(Date.now() + 60_000);
+      utimesSync(l.entry, later, later);
+      const stale = version(l);
+      assert.equal(stale.status, 3, stale.stderr);
+      assert.match(stale.stderr, /no bundle/);
+    } finally {
+      rmSync(l.dir, { recursive: true, force: true });
+    }
+  });
+
   test('FAULTLINE_BUNDLE=0 and a missing bundle fall back to the modules', () => {
-    assert.equal(loadBundledMain(join(ROOT, 'no-such-dir', 'cli.cjs')), undefined);
+    const entry = join(ROOT, 'dist', 'cli', 'main.js');
+    assert.equal(loadBundledMain(join(ROOT, 'no-such-dir', 'cli.cjs'), entry), undefined);
     const saved = process.env.FAULTLINE_BUNDLE;
     process.env.FAULTLINE_BUNDLE = '0';
     try {
-      assert.equal(loadBundledMain(BUNDLE), undefined);
+      assert.equal(loadBundledMain(BUNDLE, entry), undefined);
     } finally {
       if (saved === undefined) delete process.env.FAULTLINE_BUNDLE;
       else process.env.FAULTLINE_BUNDLE = saved;
