@@ -14,8 +14,7 @@
  * dead runner's faults are reverted within graceMs + pollMs of its death.
  * FAULTLINE_WATCHDOG=0 disables it.
  */
-import type { ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { entryBeside } from './child-entry.js';
 import { WATCHDOG_GRACE_MS, WATCHDOG_POLL_MS, type WatchdogConfig } from './watchdog-loop.js';
 
@@ -43,10 +42,6 @@ export function spawnWatchdog(
   const full: WatchdogConfig = { graceMs: watchdogGraceMs(), pollMs: WATCHDOG_POLL_MS, ...config };
   try {
     const entry = entryBeside(import.meta.url, 'watchdog-main');
-    // Required here: a run loads this module, and only one that injects a fault starts a watchdog.
-    const { spawn } = createRequire(import.meta.url)(
-      'node:child_process',
-    ) as typeof import('node:child_process');
     const child = spawn(
       process.execPath,
       [...(entry.loader ? ['--import', entry.loader] : []), entry.script, JSON.stringify(full)],

@@ -7,7 +7,7 @@
  * `error` (could not start; message `spawn <file> <ERRNO>`) or `close` (code, signal) once the child
  * has exited and both pipes are closed.
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { Socket } from 'node:net';
@@ -115,10 +115,6 @@ class NativeChild extends EventEmitter implements CapturedChild {
 export function spawnCaptured(file: string, argv: string[]): CapturedChild {
   const native = loadAddon();
   if (native) return new NativeChild(native, file, argv);
-  // Required only without the addon: node:child_process costs a run's start a few modules.
-  const { spawn } = createRequire(import.meta.url)(
-    'node:child_process',
-  ) as typeof import('node:child_process');
   return spawn(file, argv, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess &
     CapturedChild;
 }
