@@ -11,12 +11,14 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadBundledMain } from '../../src/cli/bundle.js';
@@ -116,8 +118,7 @@ describe('the code cache', () => {
   // A copy of the bundle with the package.json it reads its version from, so the cache beside it is
   // this test's own, and a stand-in for the module it was built from, older than the copy.
   const layout = () => {
-    const dir = join(ROOT, 'node_modules', '.cache', `faultline-bundle-test-${process.pid}`);
-    rmSync(dir, { recursive: true, force: true });
+    const dir = mkdtempSync(join(tmpdir(), 'faultline-bundle-test-'));
     mkdirSync(join(dir, 'dist', 'cli'), { recursive: true });
     copyFileSync(BUNDLE, join(dir, 'dist', 'cli.cjs'));
     copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
