@@ -24,7 +24,19 @@ const env = { ...process.env, FAULTLINE_WATCHDOG: process.env.FAULTLINE_WATCHDOG
 // test, the package install, takes about 5 minutes with both cores loaded).
 const r = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=600000',
+    // TAP as before, then a summary of the failures at the very end (scripts/test-failures.mjs).
+    '--test-reporter=tap',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/test-failures.mjs',
+    '--test-reporter-destination=stderr',
+    ...files,
+  ],
   { stdio: 'inherit', env },
 );
 process.exit(r.status ?? 1);

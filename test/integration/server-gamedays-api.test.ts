@@ -222,6 +222,58 @@ describe('the game days API refuses what it cannot take', () => {
 const pgSkip = await pgSkipReason();
 if (pgSkip) console.log(`# skipping the game days' PostgreSQL store tests: ${pgSkip}`);
 
+/** `end` writes a game day's end and its follow-ups together, or neither. */
+async function endIsAtomic(store: Store): Promise<void> {
+  const g = await store.gamedays.create({
+    name: 'ending',
+    title: 'Ends once',
+    source: 'name: ending',
+    plan: { name: 'ending' },
+    createdBy: 'alice',
+  });
+  const at = new Date().toISOString();
+  assert.ok(await store.gamedays.claim(g.id, { by: 'alice', server: 'here', at }));
+  // The second follow-up breaks a NOT NULL column: the end and the first follow-up go with it.
+  await assert.rejects(
+    store.gamedays.end(g.id, { status: 'finished', endedAt: at }, [
+      { text: 'first', createdBy: 'gameday' },
+      { text: null as unknown as string, createdBy: 'gameday' },
+    ]),
+    (err: any) => err.code === 'FAULTLINE_ERR_STORE',
+  );
+  assert.equal((await store.gamedays.get(g.id))?.status, 'running');
+  assert.deepEqual(await store.gamedays.listFollowUps({ gameday: g.id }), []);
+
+  const made = await store.gamedays.end(g.id, { status: 'finished', endedAt: at, reason: 'done' }, [
+    { text: 'first', owner: 'bob', createdBy: 'gameday' },
+    { text: 'second', createdBy: 'gameday' },
+  ]);
+  const ended = await store.gamedays.get(g.id);
+  assert.deepEqual([ended?.status, ended?.reason, ended?.endedAt], ['finished', 'done', at]);
+  assert.deepEqual(
+    (await store.gamedays.listFollowUps({ gameday: g.id })).map((f) => [f.text, f.owner, f.state]).sort(),
+    [
+      ['first', 'bob', 'open'],
+      ['second', undefined, 'open'],
+    ],
+  );
+  assert.deepEqual(
+    made.map((f) => f.text),
+    ['first', 'second'],
+  );
+}
+
+test('the game day store on SQLite: an end and its follow-ups are written together, or neither', async () => {
+  const home = await tempHome();
+  const store = await openStore({ home: home.home });
+  try {
+    await endIsAtomic(store);
+  } finally {
+    await store.close();
+    await home.cleanup();
+  }
+});
+
 describe('the game day store on PostgreSQL', { skip: pgSkip }, () => {
   let scratch: ScratchRole;
   let home: Awaited<ReturnType<typeof tempHome>>;
@@ -304,6 +356,10 @@ describe('the game day store on PostgreSQL', { skip: pgSkip }, () => {
       (await a.gamedays.list({ status: 'failed' })).some((x) => x.id === g.id),
       true,
     );
+  });
+
+  test('an end and its follow-ups are written together, or neither', async () => {
+    await endIsAtomic(a);
   });
 
   test('a game day through a server on PostgreSQL: start, confirm, notes, end, report', async () => {

@@ -147,6 +147,31 @@ function toFollowUp(
   };
 }
 
+function updateSet(u: GameDayUpdate): Partial<GameDaysTable> {
+  return {
+    ...(u.status !== undefined ? { status: u.status } : {}),
+    ...(u.snapshot !== undefined ? { snapshot: JSON.stringify(u.snapshot) } : {}),
+    ...(u.endedAt !== undefined ? { ended_at: u.endedAt } : {}),
+    ...(u.reason !== undefined ? { reason: u.reason } : {}),
+  };
+}
+
+function followUpRow(f: NewFollowUp): FollowUpsTable {
+  const { id, requestedAt } = newRunKey();
+  return {
+    id,
+    gameday_id: f.gameday,
+    text: f.text,
+    owner: f.owner ?? null,
+    state: 'open',
+    created_by: f.createdBy,
+    created_at: requestedAt,
+    closed_by: null,
+    closed_at: null,
+    close_note: null,
+  };
+}
+
 export class KyselyGameDayStore implements GameDayStore {
   readonly #ctx: StoreContext;
   readonly #db: Kysely<Database & GameDayTables>;
@@ -219,16 +244,28 @@ export class KyselyGameDayStore implements GameDayStore {
   }
 
   async update(id: string, u: GameDayUpdate): Promise<void> {
-    const set: Partial<GameDaysTable> = {
-      ...(u.status !== undefined ? { status: u.status } : {}),
-      ...(u.snapshot !== undefined ? { snapshot: JSON.stringify(u.snapshot) } : {}),
-      ...(u.endedAt !== undefined ? { ended_at: u.endedAt } : {}),
-      ...(u.reason !== undefined ? { reason: u.reason } : {}),
-    };
+    const set = updateSet(u);
     if (Object.keys(set).length === 0) return;
     await this.#ctx.run(`recording game day ${id}`, () =>
       this.#db.updateTable('gamedays').set(set).where('id', '=', id).execute(),
     );
+  }
+
+  async end(
+    id: string,
+    u: GameDayUpdate,
+    followUps: readonly Omit<NewFollowUp, 'gameday'>[],
+  ): Promise<FollowUp[]> {
+    const set = updateSet(u);
+    const rows = followUps.map((f) => followUpRow({ ...f, gameday: id }));
+    await this.#ctx.run(`recording the end of game day ${id}`, () =>
+      this.#db.transaction().execute(async (trx) => {
+        if (Object.keys(set).length > 0)
+          await trx.updateTable('gamedays').set(set).where('id', '=', id).execute();
+        if (rows.length > 0) await trx.insertInto('followups').values(rows).execute();
+      }),
+    );
+    return rows.map(toFollowUp);
   }
 
   async appendEvents(id: string, events: readonly NewTimelineEvent[]): Promise<TimelineEvent[]> {
@@ -295,19 +332,7 @@ export class KyselyGameDayStore implements GameDayStore {
   }
 
   async createFollowUp(f: NewFollowUp): Promise<FollowUp> {
-    const { id, requestedAt } = newRunKey();
-    const row: FollowUpsTable = {
-      id,
-      gameday_id: f.gameday,
-      text: f.text,
-      owner: f.owner ?? null,
-      state: 'open',
-      created_by: f.createdBy,
-      created_at: requestedAt,
-      closed_by: null,
-      closed_at: null,
-      close_note: null,
-    };
+    const row = followUpRow(f);
     await this.#ctx.run('storing a follow-up action', () =>
       this.#db.insertInto('followups').values(row).execute(),
     );

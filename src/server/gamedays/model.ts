@@ -171,6 +171,15 @@ export interface GameDayStore {
    */
   claim(id: string, start: { by: string; server: string; at: string }): Promise<StoredGameDay | undefined>;
   update(id: string, update: GameDayUpdate): Promise<void>;
+  /**
+   * Records a game day's end and the follow-ups it opens in one transaction, so that no reader sees
+   * it ended without them.
+   */
+  end(
+    id: string,
+    update: GameDayUpdate,
+    followUps: readonly Omit<NewFollowUp, 'gameday'>[],
+  ): Promise<FollowUp[]>;
   /** Appends to the timeline; each event gets the next seq of its game day. */
   appendEvents(id: string, events: readonly NewTimelineEvent[]): Promise<TimelineEvent[]>;
   /** The timeline in order (after `afterSeq` when given). */

@@ -423,27 +423,34 @@ export class GameDayService {
         : [...final.timeline].reverse().find((e) => e.type === 'gameday.ended')?.text;
       // A note recorded from now on keeps this end (#saveState writes what `stored` says for an end).
       live.stored = status;
-      await this.store.update(id, {
-        status,
-        snapshot: snapshotOf(final),
-        endedAt: final.endedAt ?? new Date().toISOString(),
-        ...(reason !== undefined ? { reason } : {}),
-      });
-      // The Remediate step: the plan's own follow-ups, and one per criterion that was not met.
+      // The Remediate step: the plan's own follow-ups, and one per criterion that was not met. They
+      // are written with the end, in one transaction: a reader never sees the end without them.
       const owner = live.plan.participants.find((p) => p.role === 'incident-commander')?.name;
+      const createdBy = `gameday:${id}`;
       const followUps = [
         ...live.plan.follow_ups.map((f) =>
-          typeof f === 'string' ? { text: f } : { text: f.text, ...(f.owner ? { owner: f.owner } : {}) },
+          typeof f === 'string'
+            ? { text: f, createdBy }
+            : { text: f.text, createdBy, ...(f.owner ? { owner: f.owner } : {}) },
         ),
         ...final.criteria
           .filter((c) => c.verdict === 'not-met')
           .map((c) => ({
             text: `Criterion ${c.id} not met: ${c.description}${c.measured ? ` (measured ${c.measured})` : ''}`,
+            createdBy,
             ...(owner ? { owner } : {}),
           })),
       ];
-      for (const f of followUps)
-        await this.store.createFollowUp({ gameday: id, ...f, createdBy: `gameday:${id}` });
+      await this.store.end(
+        id,
+        {
+          status,
+          snapshot: snapshotOf(final),
+          endedAt: final.endedAt ?? new Date().toISOString(),
+          ...(reason !== undefined ? { reason } : {}),
+        },
+        followUps,
+      );
       const met = final.criteria.filter((c) => c.verdict === 'met').length;
       this.#o.notify(
         'gameday.ended',
