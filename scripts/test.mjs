@@ -33,7 +33,7 @@ const r = spawnSync(
     // TAP as before, then a summary of the failures at the very end (scripts/test-failures.mjs).
     '--test-reporter=tap',
     '--test-reporter-destination=stdout',
-    '--test-reporter=./scripts/test-failures.mjs',
+    `--test-reporter=${new URL('./test-failures.mjs', import.meta.url).href}`,
     '--test-reporter-destination=stderr',
     ...files,
   ],
