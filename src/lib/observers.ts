@@ -12,6 +12,7 @@ import type { RunEvent } from '../engine/events.js';
 import type { MetricsServer } from '../observe/metrics-server.js';
 import { Notifier, type RunFacts, type Webhook, WebhookSchema } from '../observe/notify.js';
 import type { Tracing } from '../observe/otel.js';
+import { tracesMaybeConfigured } from '../observe/otel-env.js';
 import { RunMetrics } from '../observe/run-metrics.js';
 
 /** A Prometheus scrape endpoint serving the run's metrics. */
@@ -79,11 +80,9 @@ export async function startRunObservers(options: ObserverOptions): Promise<RunOb
   // Traces go where the standard OTEL_EXPORTER_OTLP_* variables say; off when they say nothing.
   // The exporter (and node:http, node:https, node:zlib with it) loads only when one of them is set:
   // a run's start is measured against Chaos Toolkit's (docs/benchmarks.md).
-  const e = options.env;
-  const tracing: Tracing =
-    e.OTEL_TRACES_EXPORTER || e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || e.OTEL_EXPORTER_OTLP_ENDPOINT
-      ? (await import('../observe/otel.js')).attachTracer(undefined, e, warn)
-      : { onEvent: () => {}, flush: async () => {} };
+  const tracing: Tracing = tracesMaybeConfigured(options.env)
+    ? (await import('../observe/otel.js')).attachTracer(undefined, options.env, warn)
+    : { onEvent: () => {}, flush: async () => {} };
   const metrics = new RunMetrics();
   let server: MetricsServer | undefined;
   if (m) {

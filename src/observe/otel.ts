@@ -24,6 +24,7 @@ import type { Activity } from '../core/schema.js';
 import { setLongTimeout } from '../core/timers.js';
 import type { Phase, RunEvent, RunEventListener } from '../engine/events.js';
 import { VERSION } from '../version.js';
+import { nonEmpty, tracesMaybeConfigured } from './otel-env.js';
 import {
   type Attributes,
   type AttrValue,
@@ -57,8 +58,6 @@ const MAX_STRING = 4096;
 // ------------------------------------------------------------------ configuration
 
 const truthy = (v: string | undefined) => v?.trim().toLowerCase() === 'true';
-const nonEmpty = (v: string | undefined) => (v?.trim() ? v.trim() : undefined);
-
 /** `k=v,k2=v2` (W3C baggage-like; values URL-decoded). Entries without `=` are skipped. */
 export function parseOtlpHeaders(text: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
@@ -102,15 +101,14 @@ export function displayUrl(url: string): string {
  * (an invalid URL, the grpc protocol).
  */
 export function traceExporterFromEnv(env: NodeJS.ProcessEnv): TraceExporterConfig | undefined {
-  if (truthy(env.OTEL_SDK_DISABLED)) return undefined;
+  if (truthy(env.OTEL_SDK_DISABLED) || !tracesMaybeConfigured(env)) return undefined;
   const exporters = nonEmpty(env.OTEL_TRACES_EXPORTER)
     ?.split(',')
     .map((s) => s.trim().toLowerCase());
   if (exporters && !exporters.includes('otlp')) return undefined;
   const tracesEndpoint = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
   const baseEndpoint = nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
-  // Explicitly asked for (OTEL_TRACES_EXPORTER=otlp): the spec's default endpoint.
-  if (!tracesEndpoint && !baseEndpoint && !exporters) return undefined;
+  // Neither endpoint but OTEL_TRACES_EXPORTER=otlp (explicitly asked for): the spec's default one.
   const url = tracesEndpoint ?? tracesUrlFromBase(baseEndpoint ?? DEFAULT_ENDPOINT);
   let parsed: URL;
   try {
