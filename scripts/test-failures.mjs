@@ -7,7 +7,7 @@ function firstLines(error) {
   const cause = error?.cause ?? error;
   const text = String(cause?.stack ?? cause?.message ?? cause ?? 'failed');
   // Node's own frames say nothing about the test.
-  const own = (line) => !/\((node:|node:internal)|^\s+at (new )?\S*Promise|^\s+at node:/.test(line);
+  const own = (line) => !/\(node:|^\s+at node:|^\s+at (new )?\S*Promise/.test(line);
   return text.split('\n').filter(own).slice(0, MAX_LINES);
 }
 
